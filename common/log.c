@@ -28,7 +28,7 @@ static void log_emit(enum log_level level, const char *msg, va_list kv)
 {
 	struct timespec ts;
 	struct tm tm;
-	char when[40];
+	char when[64];
 	json_t *o = json_object();
 	char *line = NULL;
 	const char *k;
