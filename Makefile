@@ -38,13 +38,20 @@ include common/module.mk
 
 build-all: $(BINS) $(UNIT_TESTS)
 
+# V=1 shows the full command lines.
+ifeq ($(V),)
+Q := @
+endif
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CXX     $@")
+	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
 
 deps:
 	@scripts/deps

@@ -1,0 +1,220 @@
+/* Development PKI: a P-256 root and a localhost server certificate, so that
+ * `make run` serves HTTPS with nothing configured. Production deployments
+ * set --tls-cert/--tls-key and never reach this code. */
+#include "pki/devpki.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof tmp)
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return access(path, R_OK) == 0;
+}
+
+/* Writes PEM through a temporary file and rename(), so a reader never sees
+ * half a key. Keys get mode 0600. */
+static int pem_write(const char *dir, const char *name, EVP_PKEY *key, X509 *cert)
+{
+	char path[4096], tmp[4200];
+	FILE *f = NULL;
+	int fd, ok = 0;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
+		goto out;
+	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, cert);
+out:
+	if (f != NULL) {
+		if (fclose(f) != 0)
+			ok = 0;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	if (ok && rename(tmp, path) != 0)
+		ok = 0;
+	if (!ok) {
+		unlink(tmp);
+		log_kv(LOG_ERROR, "cannot write key material", "path", path, NULL);
+	}
+	return ok ? 0 : -1;
+}
+
+static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	if (ext == NULL)
+		return 0;
+	ok = X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+/* Creates a certificate for key, signed by issuer_key (self-signed when
+ * issuer is NULL). Returns NULL on failure. */
+static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+		       long days, int is_ca)
+{
+	X509 *cert = X509_new();
+	ASN1_INTEGER *serial = NULL;
+	BIGNUM *bn = NULL;
+	uint8_t rnd[16];
+	int ok = 0;
+
+	if (cert == NULL || RAND_bytes(rnd, sizeof rnd) != 1)
+		goto out;
+	rnd[0] &= 0x7f; /* positive serial */
+	bn = BN_bin2bn(rnd, sizeof rnd, NULL);
+	serial = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+	if (serial == NULL || !X509_set_version(cert, 2) || !X509_set_serialNumber(cert, serial) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(cert), days * 86400) || !X509_set_pubkey(cert, key))
+		goto out;
+	X509_NAME *name = X509_get_subject_name(cert);
+	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Orchard", -1,
+					-1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name))
+		goto out;
+	X509 *iss = issuer ? issuer : cert;
+	if (!add_ext(cert, iss, NID_subject_key_identifier, "hash") ||
+	    !add_ext(cert, iss, NID_authority_key_identifier, "keyid:always"))
+		goto out;
+	if (is_ca) {
+		if (!add_ext(cert, iss, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
+		    !add_ext(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign"))
+			goto out;
+	} else if (!add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE") ||
+		   !add_ext(cert, iss, NID_key_usage, "critical,digitalSignature") ||
+		   !add_ext(cert, iss, NID_ext_key_usage, "serverAuth") ||
+		   !add_ext(cert, iss, NID_subject_alt_name,
+			    "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1")) {
+		goto out;
+	}
+	ok = X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256()) > 0;
+out:
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	if (!ok) {
+		X509_free(cert);
+		cert = NULL;
+	}
+	return cert;
+}
+
+int devpki_ensure(const char *dir)
+{
+	char lock[4096];
+	EVP_PKEY *root_key = NULL, *srv_key = NULL;
+	X509 *root = NULL, *srv = NULL;
+	int fd = -1, rc = -1;
+
+	if (mkdir_p(dir, 0700) != 0) {
+		log_kv(LOG_ERROR, "cannot create the PKI folder", "path", dir, NULL);
+		return -1;
+	}
+	snprintf(lock, sizeof lock, "%s/.lock", dir);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0)
+		goto out;
+	if (file_exists(dir, "root.pem") && file_exists(dir, "server.pem") &&
+	    file_exists(dir, "server.key")) {
+		rc = 0;
+		goto out;
+	}
+	root_key = EVP_EC_gen("P-256");
+	srv_key = EVP_EC_gen("P-256");
+	if (root_key == NULL || srv_key == NULL)
+		goto out;
+	root = cert_make(root_key, "Orchard development root", NULL, NULL, 3650, 1);
+	srv = root ? cert_make(srv_key, "localhost", root, root_key, 825, 0) : NULL;
+	if (srv == NULL || pem_write(dir, "root.key", root_key, NULL) != 0 ||
+	    pem_write(dir, "root.pem", NULL, root) != 0 ||
+	    pem_write(dir, "server.key", srv_key, NULL) != 0 ||
+	    pem_write(dir, "server.pem", NULL, srv) != 0)
+		goto out;
+	log_kv(LOG_INFO, "created the development PKI", "root", "root.pem", "dir", dir, NULL);
+	rc = 0;
+out:
+	if (rc != 0)
+		log_kv(LOG_ERROR, "cannot create the development PKI", "dir", dir, NULL);
+	if (fd >= 0)
+		close(fd);
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(srv_key);
+	X509_free(root);
+	X509_free(srv);
+	return rc;
+}
+
+int devpki_ensure_key(const char *path)
+{
+	char dir[4096], lock[4200];
+	const char *slash = strrchr(path, '/');
+	EVP_PKEY *key = NULL;
+	int fd = -1, rc = -1;
+
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if (mkdir_p(dir, 0700) != 0)
+		goto out;
+	snprintf(lock, sizeof lock, "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0)
+		goto out;
+	if (access(path, R_OK) == 0) {
+		rc = 0;
+		goto out;
+	}
+	key = EVP_EC_gen("P-256");
+	if (key == NULL || pem_write(dir, slash ? slash + 1 : path, key, NULL) != 0)
+		goto out;
+	log_kv(LOG_INFO, "created a signing key", "path", path, NULL);
+	rc = 0;
+out:
+	if (rc != 0)
+		log_kv(LOG_ERROR, "cannot create a signing key", "path", path, NULL);
+	if (fd >= 0)
+		close(fd);
+	EVP_PKEY_free(key);
+	return rc;
+}

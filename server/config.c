@@ -1,0 +1,221 @@
+/* Configuration: flags > environment > config file > defaults, all from
+ * one table so --help, the README table and the parser cannot disagree. */
+#include "server/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum kind { STR, NUM };
+
+struct setting {
+	const char *name; /* flag --name, file key name, env ORCHARD_NAME */
+	enum kind kind;
+	size_t offset;
+	const char *def;
+	const char *help;
+};
+
+#define S(n, k, field, def, help) {n, k, offsetof(struct config, field), def, help}
+static const struct setting settings[] = {
+	S("listen", STR, listen, "127.0.0.1:8443", "addresses to listen on, host:port, comma-separated"),
+	S("database-url", STR, database_url, NULL,
+	  "libpq URL; default: the private cluster's socket under DATA_DIR/run"),
+	S("data-dir", STR, data_dir, "./var", "state folder: dev PKI, keys, private PostgreSQL"),
+	S("tls-cert", STR, tls_cert, NULL, "TLS certificate chain (PEM); default: DATA_DIR/pki/server.pem"),
+	S("tls-key", STR, tls_key, NULL, "TLS private key (PEM); default: DATA_DIR/pki/server.key"),
+	S("jwt-key", STR, jwt_key, NULL, "operator token signing key (PEM, P-256); default: DATA_DIR/keys/operator-jwt.pem"),
+	S("log-level", STR, log_level, "info", "debug, info, warn or error"),
+	S("threads", NUM, threads, "0", "HTTP worker threads; 0 = one per core"),
+	S("db-pool", NUM, db_pool, "8", "PostgreSQL connections in the pool"),
+	S("body-limit", NUM, body_limit, "1048576", "largest request body in bytes"),
+	S("conn-timeout", NUM, conn_timeout, "30", "idle connection timeout in seconds"),
+	S("grace", NUM, grace, "10", "seconds to finish in-flight requests on shutdown"),
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+/* ORCHARD_ followed by the upper-cased name, '-' becoming '_'. */
+static void setting_env_name(const struct setting *s, char env[64])
+{
+	size_t k = 8;
+
+	memcpy(env, "ORCHARD_", k);
+
+	for (const char *p = s->name; *p && k < 63; p++)
+		env[k++] = *p == '-' ? '_' : (char)(*p - 'a' + 'A');
+	env[k] = '\0';
+}
+
+void config_print_help(void)
+{
+	printf("Settings (flag > environment > config file > default):\n\n");
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		char env[64];
+		setting_env_name(&settings[i], env);
+		printf("  --%-14s %-22s %s", settings[i].name, env, settings[i].help);
+		if (settings[i].def)
+			printf(" (default %s)", settings[i].def);
+		printf("\n");
+	}
+	printf("  --%-14s %-22s %s\n", "config", "ORCHARD_CONFIG",
+	       "file of 'name = value' lines, names as the flags");
+}
+
+static const struct setting *setting_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (strlen(settings[i].name) == len && strncmp(settings[i].name, name, len) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+/* Sets one value unless a higher-precedence source already did (seen). */
+static int setting_apply(struct config *cfg, const struct setting *s, const char *value,
+			 unsigned char *seen, const char *source)
+{
+	size_t idx = (size_t)(s - settings);
+
+	if (seen[idx])
+		return 0;
+	seen[idx] = 1;
+	if (s->kind == STR) {
+		char **dst = (char **)((char *)cfg + s->offset);
+		free(*dst);
+		*dst = strdup(value);
+		return *dst ? 0 : -1;
+	}
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || v < 0 || v > INT_MAX) {
+		fprintf(stderr, "orchardd: %s: --%s wants a non-negative number, got '%s'\n", source,
+			s->name, value);
+		return -1;
+	}
+	*(long *)((char *)cfg + s->offset) = v;
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int config_read_file(struct config *cfg, const char *path, unsigned char *seen)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int rc = -1, lineno = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, "orchardd: config file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *l = trim(line), *eq;
+		lineno++;
+		if (*l == '\0' || *l == '#')
+			continue;
+		eq = strchr(l, '=');
+		if (eq == NULL)
+			goto bad;
+		*eq = '\0';
+		char *key = trim(l), *val = trim(eq + 1);
+		const struct setting *s = setting_find(key, strlen(key));
+		if (s == NULL)
+			goto bad;
+		if (setting_apply(cfg, s, val, seen, path) != 0)
+			goto out;
+	}
+	rc = 0;
+	goto out;
+bad:
+	fprintf(stderr, "orchardd: %s:%d: expected 'name = value' with a known name\n", path, lineno);
+out:
+	fclose(f);
+	return rc;
+}
+
+int config_load(struct config *cfg, int *argc, char **argv)
+{
+	unsigned char seen[NSETTINGS] = {0};
+	const char *config_file = getenv("ORCHARD_CONFIG");
+	int out_argc = 1;
+
+	memset(cfg, 0, sizeof *cfg);
+	/* 1. flags, removed from argv so subcommands see only their own. */
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--", 2) != 0 || strcmp(a, "--help") == 0) {
+			argv[out_argc++] = argv[i];
+			continue;
+		}
+		const char *name = a + 2, *eq = strchr(name, '='), *value;
+		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+		const struct setting *s = setting_find(name, nlen);
+		int is_config = nlen == 6 && strncmp(name, "config", 6) == 0;
+		if (s == NULL && !is_config) {
+			argv[out_argc++] = argv[i]; /* a subcommand's flag */
+			continue;
+		}
+		if (eq)
+			value = eq + 1;
+		else if (i + 1 < *argc)
+			value = argv[++i];
+		else {
+			fprintf(stderr, "orchardd: --%.*s needs a value\n", (int)nlen, name);
+			return -1;
+		}
+		if (is_config)
+			config_file = value;
+		else if (setting_apply(cfg, s, value, seen, "flag") != 0)
+			return -1;
+	}
+	*argc = out_argc;
+	argv[out_argc] = NULL;
+	/* 2. environment */
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		char env[64];
+		setting_env_name(&settings[i], env);
+		const char *v = getenv(env);
+		if (v != NULL && *v != '\0' && setting_apply(cfg, &settings[i], v, seen, env) != 0)
+			return -1;
+	}
+	/* 3. file, 4. defaults */
+	if (config_file != NULL && config_read_file(cfg, config_file, seen) != 0)
+		return -1;
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (settings[i].def != NULL &&
+		    setting_apply(cfg, &settings[i], settings[i].def, seen, "default") != 0)
+			return -1;
+	if (cfg->threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->threads = n > 0 ? n : 1;
+	}
+	if (cfg->db_pool == 0 || cfg->body_limit == 0) {
+		fprintf(stderr, "orchardd: --db-pool and --body-limit must be positive\n");
+		return -1;
+	}
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (settings[i].kind == STR) {
+			char **p = (char **)((char *)cfg + settings[i].offset);
+			free(*p);
+			*p = NULL;
+		}
+}

@@ -1,0 +1,34 @@
+/* orchardd's settings: one table of names, defaults and help, filled from
+ * flags, then ORCHARD_* environment variables, then an optional file. */
+#ifndef ORCHARD_CONFIG_H
+#define ORCHARD_CONFIG_H
+#include <stddef.h>
+
+struct config {
+	char *listen;       /* comma-separated host:port list */
+	char *database_url; /* libpq URL; derived from data_dir when unset */
+	char *data_dir;
+	char *tls_cert;
+	char *tls_key;
+	char *jwt_key; /* operator token signing key (PEM, P-256) */
+	char *log_level;
+	long threads;
+	long db_pool;
+	long body_limit;
+	long conn_timeout;
+	long grace;
+	int db_url_derived; /* 1 when database_url came from data_dir */
+};
+
+/* Fills cfg from argv (flags of the form --name=value or --name value,
+ * which are removed from argv; *argc is updated), the environment and the
+ * file named by --config / ORCHARD_CONFIG. Returns 0, or -1 after printing
+ * the reason to stderr. Free with config_free(). */
+int config_load(struct config *cfg, int *argc, char **argv);
+
+void config_free(struct config *cfg);
+
+/* Writes the settings table (flag, variable, default, meaning) to out. */
+void config_print_help(void);
+
+#endif

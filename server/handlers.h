@@ -1,0 +1,21 @@
+/* Every request handler, by family; routes.c maps them to endpoints. Each
+ * takes the request, queues exactly one response and returns MHD's verdict. */
+#ifndef ORCHARD_HANDLERS_H
+#define ORCHARD_HANDLERS_H
+
+struct request;
+
+/* h_health.c */
+int h_health_live(struct request *req);
+int h_health_ready(struct request *req);
+int h_metrics_get(struct request *req);
+
+/* h_ops_audit.c */
+int h_ops_audit_list(struct request *req);
+
+/* h_ops_tokens.c */
+int h_ops_token_create(struct request *req);
+int h_ops_token_get(struct request *req);
+int h_ops_token_revoke(struct request *req);
+
+#endif

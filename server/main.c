@@ -1,0 +1,273 @@
+/* orchardd: the entry point. Subcommands serve (the default), migrate and
+ * token issue/revoke all share one configuration and one data folder. */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/duration.h"
+#include "common/log.h"
+#include "pki/devpki.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "server/routes.h"
+#include "server/server.h"
+#include "server/store/migrate.h"
+#include "server/store/operators.h"
+#include "server/store/revocations.h"
+#include "server/store/store.h"
+#include "server/tokens.h"
+
+#ifndef ORCHARD_VERSION
+#define ORCHARD_VERSION "dev"
+#endif
+
+static void usage(void)
+{
+	printf("usage: orchardd [SETTINGS] [serve]\n"
+	       "       orchardd [SETTINGS] migrate\n"
+	       "       orchardd [SETTINGS] token issue --scope SCOPE [--scope SCOPE]... [--ttl 1h] [--subject NAME]\n"
+	       "       orchardd [SETTINGS] token revoke JTI\n"
+	       "       orchardd --version\n\n"
+	       "Scopes: all, enrollments:read, enrollments:write, twins:read, twins:write,\n"
+	       "        pki:admin, audit:read, tokens:read, tokens:write\n\n");
+	config_print_help();
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+static char *file_slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20) &&
+	    fseek(f, 0, SEEK_SET) == 0 && (data = calloc(1, (size_t)n + 1)) != NULL &&
+	    fread(data, 1, (size_t)n, f) != (size_t)n) {
+		free(data);
+		data = NULL;
+	}
+	fclose(f);
+	return data;
+}
+
+/* Fills the settings that default to places under the data folder. With no
+ * database URL, the private cluster `make run` keeps under DATA_DIR is used. */
+static int config_resolve(struct config *cfg)
+{
+	char abs[PATH_MAX];
+
+	if (cfg->database_url == NULL) {
+		if (realpath(cfg->data_dir, abs) == NULL) {
+			fprintf(stderr, "orchardd: data folder %s: %s (set ORCHARD_DATABASE_URL or run `make run` once)\n",
+				cfg->data_dir, strerror(errno));
+			return -1;
+		}
+		if (strchr(abs, '\'') || strchr(abs, '\\') ||
+		    asprintf(&cfg->database_url, "host='%s/run' dbname=orchard user=orchard", abs) < 0)
+			return -1;
+		cfg->db_url_derived = 1;
+	}
+	if (cfg->jwt_key == NULL && (cfg->jwt_key = path_join(cfg->data_dir, "keys/operator-jwt.pem")) == NULL)
+		return -1;
+	return 0;
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static int cmd_serve(struct server *srv)
+{
+	char *cert_path = NULL, *key_path = NULL, *cert = NULL, *key = NULL;
+	struct revocations *revoked = NULL;
+	struct http *http = NULL;
+	int rc = 1;
+
+	if (srv->cfg.tls_cert == NULL || srv->cfg.tls_key == NULL) {
+		char *pki = path_join(srv->cfg.data_dir, "pki");
+		int ok = pki != NULL && devpki_ensure(pki) == 0;
+		cert_path = ok ? path_join(pki, "server.pem") : NULL;
+		key_path = ok ? path_join(pki, "server.key") : NULL;
+		free(pki);
+	} else {
+		cert_path = strdup(srv->cfg.tls_cert);
+		key_path = strdup(srv->cfg.tls_key);
+	}
+	if (cert_path == NULL || key_path == NULL)
+		goto out;
+	cert = file_slurp(cert_path);
+	key = file_slurp(key_path);
+	if (cert == NULL || key == NULL) {
+		log_kv(LOG_ERROR, "cannot read the TLS certificate or key", "cert", cert_path, "key",
+		       key_path, NULL);
+		goto out;
+	}
+	if (devpki_ensure_key(srv->cfg.jwt_key) != 0 || migrate_apply(srv->cfg.database_url) != 0)
+		goto out;
+	revoked = revocations_start(srv->cfg.database_url);
+	srv->auth = revoked ? auth_new(srv->cfg.jwt_key, revoked) : NULL;
+	srv->store = store_new(srv->cfg.database_url, (int)srv->cfg.db_pool);
+	srv->metrics = metrics_new();
+	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL)
+		goto out;
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* Worker threads inherit a blocked mask, so only this thread wakes. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	http = http_start(srv, cert, key);
+	if (http == NULL)
+		goto out;
+	OPENSSL_cleanse(key, strlen(key));
+	sigset_t empty;
+	sigemptyset(&empty);
+	while (!got_signal)
+		sigsuspend(&empty);
+	log_kv(LOG_INFO, "shutting down", "signal", got_signal == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+	http_stop(http, srv, srv->cfg.grace);
+	http = NULL;
+	rc = 0;
+out:
+	http_stop(http, srv, 0);
+	revocations_stop(revoked);
+	auth_free(srv->auth);
+	store_free(srv->store);
+	metrics_free(srv->metrics);
+	free(cert_path);
+	free(key_path);
+	free(cert);
+	free(key);
+	return rc;
+}
+
+static int cmd_token(struct server *srv, int argc, char **argv)
+{
+	unsigned scopes = 0;
+	long ttl = 3600, expires_at;
+	const char *subject = "operator";
+	char jti[33];
+	int rc = 1;
+
+	if (argc >= 3 && strcmp(argv[1], "revoke") == 0) {
+		srv->store = store_new(srv->cfg.database_url, 1);
+		enum store_qs qs = srv->store ? store_revoke_token(srv->store, argv[2]) : STORE_HARD;
+		if (qs == STORE_NONE)
+			fprintf(stderr, "orchardd: no unrevoked token with jti %s\n", argv[2]);
+		else if (qs > 0)
+			printf("revoked %s\n", argv[2]);
+		store_free(srv->store);
+		return qs > 0 ? 0 : 1;
+	}
+	if (argc < 2 || strcmp(argv[1], "issue") != 0) {
+		fprintf(stderr, "usage: orchardd token issue --scope SCOPE [--ttl 1h] [--subject NAME]\n"
+				"       orchardd token revoke JTI\n");
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(argv[i], "--scope") == 0 && v) {
+			unsigned m = scope_parse(v);
+			if (m == 0) {
+				fprintf(stderr, "orchardd: unknown scope %s\n", v);
+				return 2;
+			}
+			scopes |= m;
+		} else if (strcmp(argv[i], "--ttl") == 0 && v) {
+			ttl = duration_parse(v);
+			if (ttl <= 0 || ttl > TOKENS_MAX_TTL) {
+				fprintf(stderr, "orchardd: --ttl wants 90s, 15m, 1h or 7d style, at most 90d\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--subject") == 0 && v && strlen(v) < 128) {
+			subject = v;
+		} else {
+			fprintf(stderr, "orchardd: token issue: bad argument %s\n", argv[i]);
+			return 2;
+		}
+		i++;
+	}
+	if (scopes == 0) {
+		fprintf(stderr, "orchardd: token issue needs at least one --scope\n");
+		return 2;
+	}
+	if (devpki_ensure_key(srv->cfg.jwt_key) != 0 || migrate_apply(srv->cfg.database_url) != 0)
+		return 1;
+	srv->auth = auth_new(srv->cfg.jwt_key, NULL);
+	srv->store = store_new(srv->cfg.database_url, 1);
+	char *token = srv->auth && srv->store ? tokens_create(srv->auth, srv->store, subject, scopes,
+							      ttl, jti, &expires_at)
+					      : NULL;
+	if (token != NULL) {
+		printf("%s\n", token);
+		fprintf(stderr, "jti %s, expires in %ld s\n", jti, ttl);
+		free(token);
+		rc = 0;
+	}
+	auth_free(srv->auth);
+	store_free(srv->store);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct server srv = {0};
+	int rc = 2;
+
+	if (config_load(&srv.cfg, &argc, argv) != 0)
+		goto out;
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		usage();
+		rc = 0;
+		goto out;
+	}
+	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+		printf("orchardd %s\n", ORCHARD_VERSION);
+		rc = 0;
+		goto out;
+	}
+	log_set_level(strcmp(srv.cfg.log_level, "debug") == 0  ? LOG_DEBUG
+		      : strcmp(srv.cfg.log_level, "warn") == 0	? LOG_WARN
+		      : strcmp(srv.cfg.log_level, "error") == 0 ? LOG_ERROR
+								: LOG_INFO);
+	if (config_resolve(&srv.cfg) != 0)
+		goto out;
+	if (argc == 1 || strcmp(argv[1], "serve") == 0)
+		rc = cmd_serve(&srv);
+	else if (strcmp(argv[1], "migrate") == 0)
+		rc = migrate_apply(srv.cfg.database_url) == 0 ? 0 : 1;
+	else if (strcmp(argv[1], "token") == 0)
+		rc = cmd_token(&srv, argc - 1, argv + 1);
+	else {
+		fprintf(stderr, "orchardd: unknown command %s (see --help)\n", argv[1]);
+		rc = 2;
+	}
+out:
+	config_free(&srv.cfg);
+	return rc;
+}

@@ -1,0 +1,22 @@
+# server/: orchardd, with its store, its embedded migrations and the
+# development PKI from pki/.
+ORCHARD_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+SERVER_SRCS := $(wildcard server/*.c server/store/*.c) pki/devpki.c
+SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+SERVER_LIBS := -lmicrohttpd -ljwt -ljansson -lpq -lssl -lcrypto -lpthread
+PQ_CFLAGS   := $(shell pkg-config --cflags libpq)
+$(SERVER_OBJS): CFLAGS += $(PQ_CFLAGS)
+
+$(BUILD)/gen/migrations.c: scripts/embed-migrations $(wildcard db/migrations/*.sql)
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations > $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/server/metrics.o $(BUILD)/server/main.o: CFLAGS += -DORCHARD_VERSION='"$(ORCHARD_VERSION)"'
+
+$(BUILD)/orchardd: $(SERVER_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
+
+BINS += $(BUILD)/orchardd

@@ -1,0 +1,57 @@
+/* The route table's types and the router: every endpoint orchardd serves
+ * is one row in routes.c, matched by method and path pattern. */
+#ifndef ORCHARD_ROUTES_H
+#define ORCHARD_ROUTES_H
+#include <stddef.h>
+
+#define ROUTE_MAX_PARAMS 4
+#define ROUTE_MAX_URL 2048
+
+struct request;
+
+/* Operator scopes a route may require; a token grants a set of them. */
+enum scope {
+	SCOPE_NONE = 0,
+	SCOPE_ENROLLMENTS_READ = 1 << 0,
+	SCOPE_ENROLLMENTS_WRITE = 1 << 1,
+	SCOPE_TWINS_READ = 1 << 2,
+	SCOPE_TWINS_WRITE = 1 << 3,
+	SCOPE_PKI_ADMIN = 1 << 4,
+	SCOPE_AUDIT_READ = 1 << 5,
+	SCOPE_TOKENS_READ = 1 << 6,
+	SCOPE_TOKENS_WRITE = 1 << 7,
+	SCOPE_ALL = (1 << 8) - 1,
+};
+
+/* What the body must be, when there is one. */
+enum body_kind { BODY_NONE, BODY_JSON };
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/ops/tokens/{jti}": {name} captures one segment */
+	int (*handler)(struct request *req);
+	unsigned scope; /* SCOPE_NONE: no operator token needed */
+	enum body_kind body;
+	const char *name; /* label for metrics and logs */
+};
+
+extern const struct route routes[];
+extern const size_t routes_count;
+
+enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
+
+/* Finds the route for method and path (path without query string). On
+ * ROUTE_FOUND, *found is set and params[0..n) point to malloc'd,
+ * percent-decoded copies of the captured segments (caller frees). On
+ * ROUTE_NO_METHOD, allow receives "GET, DELETE" style text. Literal
+ * segments compare case-insensitively, as DPS clients need. */
+enum route_match route_find(const char *method, const char *path, const struct route **found,
+			    char *params[ROUTE_MAX_PARAMS], int *nparams, char *allow,
+			    size_t allow_len);
+
+/* Scope names for tokens: "all", "twins:read"... */
+unsigned scope_parse(const char *name);
+/* Writes the space-separated names of the scopes in mask. */
+void scope_format(unsigned mask, char *out, size_t len);
+
+#endif

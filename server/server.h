@@ -1,0 +1,22 @@
+/* orchardd's process-wide state, handed to every request: configuration,
+ * the store, operator auth and metrics. No other globals. */
+#ifndef ORCHARD_SERVER_H
+#define ORCHARD_SERVER_H
+#include <stdatomic.h>
+
+#include "server/config.h"
+
+struct store;
+struct auth;
+struct metrics;
+
+struct server {
+	struct config cfg;
+	struct store *store;
+	struct auth *auth;
+	struct metrics *metrics;
+	atomic_int active_requests;
+	atomic_int shutting_down;
+};
+
+#endif

@@ -1,0 +1,22 @@
+/* The set of revoked operator token IDs, kept in memory and refreshed by a
+ * thread that LISTENs for revocations, so checking one costs no query. */
+#ifndef ORCHARD_REVOCATIONS_H
+#define ORCHARD_REVOCATIONS_H
+#include <stdbool.h>
+
+struct revocations;
+
+/* Starts the listener on its own connection to url. NULL on failure. */
+struct revocations *revocations_start(const char *url);
+void revocations_stop(struct revocations *r);
+
+bool revocations_contains(struct revocations *r, const char *jti);
+
+/* True once the set has been loaded from the database at least once. */
+bool revocations_ready(struct revocations *r);
+
+/* The channel revocations are announced on, in the same statement that
+ * marks the token revoked. */
+#define REVOCATIONS_CHANNEL "orchard_token_revoked"
+
+#endif
