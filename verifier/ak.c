@@ -1,0 +1,72 @@
+/* AK public-area policy (TPM 2.0 Part 1, 25.2 "Attestation keys" and
+ * Part 2, 8.3 TPMA_OBJECT) and the cached, loaded form of an AK. */
+#include "verifier/ak.h"
+
+#include <stdlib.h>
+#include <tss2/tss2_tpm2_types.h>
+
+int ak_check_public(const TPMT_PUBLIC *p, struct verr *e)
+{
+	static const struct {
+		TPMA_OBJECT bit;
+		int want;
+		const char *code;
+		const char *name;
+	} rules[] = {
+		{TPMA_OBJECT_RESTRICTED, 1, "ak-not-restricted", "restricted"},
+		{TPMA_OBJECT_FIXEDTPM, 1, "ak-not-fixedtpm", "fixedTPM"},
+		{TPMA_OBJECT_FIXEDPARENT, 1, "ak-not-fixedparent", "fixedParent"},
+		{TPMA_OBJECT_SENSITIVEDATAORIGIN, 1, "ak-not-sensitivedataorigin", "sensitiveDataOrigin"},
+		{TPMA_OBJECT_SIGN_ENCRYPT, 1, "ak-not-sign", "sign"},
+		{TPMA_OBJECT_DECRYPT, 0, "ak-decrypt", "decrypt"},
+	};
+	TPMA_OBJECT a = p->objectAttributes;
+
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		if (((a & rules[i].bit) != 0) != rules[i].want) {
+			verr_set(e, rules[i].code, "AK attribute %s must be %s (attributes 0x%08x)",
+				 rules[i].name, rules[i].want ? "set" : "clear", a);
+			return -1;
+		}
+	}
+	if (p->type == TPM2_ALG_RSA) {
+		if (p->parameters.rsaDetail.keyBits < 2048) {
+			verr_set(e, "ak-weak", "RSA AK of %u bits", p->parameters.rsaDetail.keyBits);
+			return -1;
+		}
+	} else if (p->type == TPM2_ALG_ECC) {
+		uint16_t c = p->parameters.eccDetail.curveID;
+		if (c != TPM2_ECC_NIST_P256 && c != TPM2_ECC_NIST_P384) {
+			verr_set(e, "ak-curve", "AK curve 0x%04x not P-256/P-384", c);
+			return -1;
+		}
+	} else {
+		verr_set(e, "ak-type", "AK type 0x%04x is neither RSA nor ECC", p->type);
+		return -1;
+	}
+	return 0;
+}
+
+struct ak_key *ak_key_new(const uint8_t *pub, size_t n, struct verr *e)
+{
+	struct ak_key *k = calloc(1, sizeof(*k));
+
+	if (k == NULL) {
+		verr_set(e, "internal", "out of memory");
+		return NULL;
+	}
+	if (tpm_public_parse(pub, n, &k->pub, e) != 0 || ak_check_public(&k->pub.pub, e) != 0 ||
+	    (k->pkey = tpm_public_to_pkey(&k->pub.pub, e)) == NULL) {
+		ak_key_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void ak_key_free(struct ak_key *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	free(k);
+}
