@@ -112,15 +112,24 @@ static bool is_mutating(const char *method)
 	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 }
 
-static enum MHD_Result request_dispatch(struct request *req)
+/* Everything after authentication: body checks, then the handler. */
+static enum MHD_Result request_handle(struct request *req)
 {
-	struct server *srv = req->srv;
-	enum err_code err;
 	enum MHD_Result ret;
 
 	if (req->body_too_large)
 		return reply_problem(req, ERR_BODY_TOO_LARGE, "the limit is %ld bytes",
-				     srv->cfg.body_limit);
+				     req->srv->cfg.body_limit);
+	if (req->route->body == BODY_JSON && (ret = request_parse_body(req), req->status != 0))
+		return ret;
+	return (enum MHD_Result)req->route->handler(req);
+}
+
+static enum MHD_Result request_dispatch(struct request *req)
+{
+	enum err_code err;
+	enum MHD_Result ret;
+
 	if (strlen(req->path) > ROUTE_MAX_URL)
 		return reply_problem(req, ERR_URI_TOO_LONG, "the limit is %d bytes", ROUTE_MAX_URL);
 	switch (route_find(req->method, req->path, &req->route, req->params, &req->nparams,
@@ -135,15 +144,14 @@ static enum MHD_Result request_dispatch(struct request *req)
 	if (req->route->scope != SCOPE_NONE) {
 		const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 								MHD_HTTP_HEADER_AUTHORIZATION);
-		if (!auth_check(srv->auth, authz, req->route->scope, &req->op, &err))
+		if (!auth_check(req->srv->auth, authz, req->route->scope, &req->op, &err))
 			return reply_problem(req, err, NULL);
 		req->authenticated = true;
 	}
-	if (req->route->body == BODY_JSON && (ret = request_parse_body(req), req->status != 0))
-		return ret;
-	ret = req->route->handler(req);
+	ret = request_handle(req);
+	/* Audit whatever the outcome, refusals included. */
 	if (req->authenticated && is_mutating(req->method) && req->status != 0)
-		audit_record(srv, req);
+		audit_record(req->srv, req);
 	return ret;
 }
 

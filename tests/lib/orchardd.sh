@@ -1,0 +1,85 @@
+# Test fixtures for orchardd: a private PostgreSQL in a temporary folder and
+# an orchardd on a free port. Source after tap.sh; call fixture_cleanup on exit.
+#   pg_start            starts PostgreSQL, exports ORCHARD_DATABASE_URL, PGDIR
+#   orchardd_start ARGS starts orchardd (under valgrind when VALGRIND=1),
+#                       exports URL, CURL (curl with the dev root), OLOG
+#   orchardd_stop       SIGTERM, waits; returns orchardd's exit status
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TMP=$(mktemp -d /tmp/orchard-test.XXXXXX)
+chmod 755 "$TMP"
+ORCHARDD="$ROOT/$BUILD/orchardd"
+OPID=
+
+fixture_cleanup() {
+	[[ -n "$OPID" ]] && kill -9 "$OPID" 2>/dev/null
+	"$ROOT/scripts/pg-cluster" stop "$TMP/db" 2>/dev/null
+	rm -rf "$TMP"
+}
+
+pg_start() {
+	"$ROOT/scripts/pg-cluster" start "$TMP/db" --fast >&2 || return 1
+	export PGDIR="$TMP/db"
+	export ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
+}
+pg_stop() { "$ROOT/scripts/pg-cluster" stop "$TMP/db"; }
+
+orchardd_start() {
+	local log="$TMP/orchardd.$RANDOM.log" i
+	local wrap=()
+	[[ "${VALGRIND:-}" == 1 ]] && wrap=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
+		--show-leak-kinds=definite --error-exitcode=99 --log-file="$TMP/valgrind.log")
+	"${wrap[@]}" "$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0 "$@" 2>"$log" &
+	OPID=$!
+	for i in $(seq 1 300); do
+		PORT=$(grep -o '"msg":"listening".*"port":"[0-9]*"' "$log" | grep -o '[0-9]*"$' | tr -d '"')
+		[[ -n "$PORT" ]] && break
+		kill -0 "$OPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	OLOG=$log
+	if [[ -z "$PORT" ]]; then
+		cat "$log" >&2
+		return 1
+	fi
+	export URL="https://127.0.0.1:$PORT" OLOG
+	CURL=(curl -sS --max-time 20 --cacert "$TMP/var/pki/root.pem")
+}
+
+orchardd_stop() {
+	local rc
+	kill -TERM "$OPID"
+	wait "$OPID"
+	rc=$?
+	OPID=
+	return $rc
+}
+
+# token SCOPE... : issues a token with those scopes, prints it
+token() {
+	local args=() s
+	for s in "$@"; do args+=(--scope "$s"); done
+	"$ORCHARDD" --data-dir "$TMP/var" token issue "${args[@]}" --ttl "${TTL:-1h}" 2>/dev/null
+}
+
+# http METHOD PATH [curl args...]: sets STATUS, BODY, HEADERS
+http() {
+	local method=$1 path=$2
+	shift 2
+	local out
+	out=$("${CURL[@]}" -X "$method" -D "$TMP/headers" -o "$TMP/body" -w '%{http_code}' "$@" "$URL$path")
+	STATUS=$out
+	BODY=$(cat "$TMP/body")
+	HEADERS=$(tr -d '\r' <"$TMP/headers")
+}
+
+# expect_problem NAME STATUS TYPE-SUFFIX: checks the last http call
+expect_problem() {
+	local t
+	t=$(jq -r .type <<<"$BODY" 2>/dev/null)
+	if [[ "$STATUS" == "$2" && "$t" == "https://orchard.dev/problems/$3" ]] &&
+		grep -qi '^content-type: application/problem+json' <<<"$HEADERS"; then
+		tap_ok "$1"
+	else
+		tap_nok "$1" "want $2 $3, got $STATUS $BODY"
+	fi
+}
