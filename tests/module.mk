@@ -1,3 +1,10 @@
-# tests/: suites that span modules. Module-specific tests are registered by
-# each module's own fragment.
+# tests/: the server's and common/'s tests. Other modules register theirs in
+# their own fragments.
+$(BUILD)/tests/unit/common/test_common: $(BUILD)/tests/unit/common/test_common.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lcrypto
+
+$(BUILD)/tests/unit/server/test_router: $(BUILD)/tests/unit/server/test_router.o $(BUILD)/server/router.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
 TEST_SCRIPTS += tests/integration/server.sh

@@ -1,0 +1,137 @@
+/* Unit tests for common/: encodings, bounded buffers, JSON limits and
+ * duration parsing, each with the inputs that must be refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/b64.h"
+#include "common/buf.h"
+#include "common/ct.h"
+#include "common/duration.h"
+#include "common/hex.h"
+#include "common/jsonb.h"
+
+static void test_b64_rfc4648_vectors(void **state)
+{
+	static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+	static const char *std[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+	static const char *url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+	(void)state;
+	for (size_t i = 0; i < 7; i++) {
+		char *e = b64_encode((const uint8_t *)plain[i], strlen(plain[i]), 0);
+		assert_string_equal(e, std[i]);
+		free(e);
+		e = b64_encode((const uint8_t *)plain[i], strlen(plain[i]), 1);
+		assert_string_equal(e, url[i]);
+		free(e);
+		for (int u = 0; u < 2; u++) {
+			size_t n = 99;
+			const char *in = u ? url[i] : std[i];
+			uint8_t *d = b64_decode(in, strlen(in), u, &n);
+			assert_non_null(d);
+			assert_int_equal(n, strlen(plain[i]));
+			assert_memory_equal(d, plain[i], n);
+			free(d);
+		}
+	}
+}
+
+static void test_b64_refuses_noncanonical(void **state)
+{
+	static const char *bad_std[] = {"Zg=", "Zg", "Zh==", "Z===", "Zm9v\n", "Zm-v", "====", "Zg==Zg=="};
+	static const char *bad_url[] = {"Zh", "Z", "Zg==", "Zm+v", "Zm9v "};
+	size_t n;
+	(void)state;
+	for (size_t i = 0; i < sizeof bad_std / sizeof *bad_std; i++)
+		assert_null(b64_decode(bad_std[i], strlen(bad_std[i]), 0, &n));
+	for (size_t i = 0; i < sizeof bad_url / sizeof *bad_url; i++)
+		assert_null(b64_decode(bad_url[i], strlen(bad_url[i]), 1, &n));
+}
+
+static void test_hex_roundtrip_and_errors(void **state)
+{
+	uint8_t in[] = {0x00, 0x7f, 0x80, 0xff}, out[4];
+	char text[9];
+	(void)state;
+	hex_encode(in, 4, text);
+	assert_string_equal(text, "007f80ff");
+	assert_int_equal(hex_decode("007F80fF", out, sizeof out), 4);
+	assert_memory_equal(in, out, 4);
+	assert_int_equal(hex_decode("abc", out, sizeof out), -1);
+	assert_int_equal(hex_decode("zz", out, sizeof out), -1);
+	assert_int_equal(hex_decode("0011223344", out, sizeof out), -1);
+}
+
+static void test_ct_equal(void **state)
+{
+	(void)state;
+	assert_true(ct_equal("abc", "abc", 3));
+	assert_false(ct_equal("abc", "abd", 3));
+	assert_true(ct_equal_str("secret", "secret"));
+	assert_false(ct_equal_str("secret", "secret2"));
+	assert_false(ct_equal_str("", "x"));
+}
+
+static void test_buf_enforces_max(void **state)
+{
+	struct buf b;
+	(void)state;
+	buf_init(&b, 10);
+	assert_int_equal(buf_add(&b, "12345", 5), 0);
+	assert_int_equal(buf_add(&b, "12345", 5), 0);
+	assert_int_equal(buf_add(&b, "1", 1), -1);
+	assert_int_equal(b.len, 10);
+	assert_string_equal((char *)b.data, "1234512345");
+	buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.max, 10);
+}
+
+static void test_jsonb_depth(void **state)
+{
+	json_t *j;
+	char deep[200];
+	(void)state;
+	assert_int_equal(jsonb_depth("{\"a\":[1,{\"b\":2}]}", 17, 32), 3);
+	assert_int_equal(jsonb_depth("\"[[[[\"", 6, 32), 0); /* brackets in strings */
+	assert_int_equal(jsonb_depth("[\"\\\"[[\"]", 8, 32), 1);   /* escaped quote */
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	assert_int_equal(jsonb_parse(deep, 200, 32, &j, NULL), JSONB_TOO_DEEP);
+	assert_null(j);
+	assert_int_equal(jsonb_parse(deep + 68, 64, 32, &j, NULL), JSONB_OK);
+	json_decref(j);
+	assert_int_equal(jsonb_parse("{\"a\":", 5, 32, &j, NULL), JSONB_MALFORMED);
+	assert_int_equal(jsonb_parse("{\"a\":1,\"a\":2}", 13, 32, &j, NULL), JSONB_MALFORMED);
+	assert_int_equal(jsonb_parse("{\"a\":1} x", 9, 32, &j, NULL), JSONB_MALFORMED);
+}
+
+static void test_duration_parse(void **state)
+{
+	(void)state;
+	assert_int_equal(duration_parse("90"), 90);
+	assert_int_equal(duration_parse("90s"), 90);
+	assert_int_equal(duration_parse("15m"), 900);
+	assert_int_equal(duration_parse("1h"), 3600);
+	assert_int_equal(duration_parse("7d"), 604800);
+	static const char *bad[] = {"", "h", "-1h", "+1h", " 1h", "1h ", "1hh", "1w", "0", "99999999999999999999", "4000d", NULL};
+	for (int i = 0; bad[i]; i++)
+		assert_int_equal(duration_parse(bad[i]), -1);
+	assert_int_equal(duration_parse(NULL), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_b64_rfc4648_vectors), cmocka_unit_test(test_b64_refuses_noncanonical),
+		cmocka_unit_test(test_hex_roundtrip_and_errors), cmocka_unit_test(test_ct_equal),
+		cmocka_unit_test(test_buf_enforces_max), cmocka_unit_test(test_jsonb_depth),
+		cmocka_unit_test(test_duration_parse),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
