@@ -1,0 +1,34 @@
+# clients/wasm: orchard-wasm, the embedded WebAssembly runtime (docs/wasm.md).
+# libwasmrt.a is what the device agent links; the CLI is a thin main.c on top.
+
+WASMRT_SRCS := clients/wasm/engine_wabt.cc clients/wasm/wasi_ctx.c clients/wasm/wasi_proc.c \
+               clients/wasm/wasi_fd.c clients/wasm/wasi_path.c clients/wasm/wasi_poll.c \
+               clients/wasm/wasi_sock.c clients/wasm/grants.c clients/wasm/sandbox.c \
+               clients/wasm/runner.c clients/wasm/supervisor.c
+WASMRT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(patsubst %.cc,$(BUILD)/%.o,$(WASMRT_SRCS)))
+WASMRT_LIB  := $(BUILD)/libwasmrt.a
+# libwabt is C++ without exceptions; linking libstdc++ statically leaves the
+# binary depending on libc, libm and libseccomp only.
+WASMRT_LIBS := -lwabt -lseccomp -static-libstdc++ -lstdc++ -lm
+
+$(WASMRT_LIB): $(WASMRT_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/orchard-wasm: $(BUILD)/clients/wasm/main.o $(WASMRT_LIB)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(WASMRT_LIBS)
+
+BINS += $(BUILD)/orchard-wasm
+
+# Guest programs: C built to wasm32-wasi with clang-14, Debian's wasi-libc and
+# libclang-rt-14-dev-wasm32 (wasm-ld from lld-14). Host CFLAGS do not apply.
+WASM_CC     ?= clang-14
+WASM_CFLAGS := --target=wasm32-wasi -O2 -Wall -Wextra -Werror
+WASM_OUT    := $(BUILD)/wasm
+
+$(WASM_OUT)/examples/%.wasm: clients/wasm/examples/%.c clients/wasm/examples/wasmedge_socket.h
+	@mkdir -p $(dir $@)
+	$(WASM_CC) $(WASM_CFLAGS) -Iclients/wasm/examples $< -o $@
+
+WASM_EXAMPLES := $(WASM_OUT)/examples/httpd.wasm
+BINS += $(WASM_EXAMPLES)
