@@ -1,0 +1,199 @@
+/* TPM2_MakeCredential in software (TPM 2.0 Part 1, 24 "Credential
+ * Protection" and annex B.10.4 / C.6.4 for the seed; Part 3, 12.6). */
+#include "verifier/makecred.h"
+
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <tss2/tss2_mu.h>
+
+#include "verifier/kdf.h"
+#include "verifier/tpm_alg.h"
+#include "verifier/tpm_public.h"
+
+/* "IDENTITY" with its NUL: Part 1, 24.4 uses it as OAEP label and KDFe label. */
+static const char identity_label[] = "IDENTITY";
+
+static int rsa_seed(EVP_PKEY *ek, const EVP_MD *md, const uint8_t *seed, size_t sl, TPM2B_ENCRYPTED_SECRET *enc)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(ek, NULL);
+	void *label = OPENSSL_memdup(identity_label, sizeof(identity_label));
+	size_t outl = sizeof(enc->secret);
+	int rc = -1;
+
+	if (ctx == NULL || label == NULL || EVP_PKEY_encrypt_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1)
+		goto out;
+	if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, label, (int)sizeof(identity_label)) != 1)
+		goto out;
+	label = NULL; /* ctx owns it now */
+	if (EVP_PKEY_encrypt(ctx, enc->secret, &outl, seed, sl) != 1)
+		goto out;
+	enc->size = (uint16_t)outl;
+	rc = 0;
+out:
+	OPENSSL_free(label);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+/* One-pass ECDH: an ephemeral key QeU, Z = x(d_e * Q_ek), and
+ * seed = KDFe(nameAlg, Z, "IDENTITY", QeU.x, Q_ek.x, bits). The encrypted
+ * "secret" is QeU itself, marshalled as TPMS_ECC_POINT. */
+static int ecc_seed(EVP_PKEY *ek, const TPMT_PUBLIC *p, uint16_t hash, uint8_t *seed, size_t sl,
+		    TPM2B_ENCRYPTED_SECRET *enc)
+{
+	size_t cb = tpm_alg_curve_bytes(p->parameters.eccDetail.curveID);
+	const char *group = tpm_alg_curve_name(p->parameters.eccDetail.curveID);
+	EVP_PKEY *eph = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	TPMS_ECC_POINT q;
+	uint8_t z[66], pt[1 + 2 * 66];
+	size_t zl = sizeof(z), ptl = 0, off = 0;
+	int rc = -1;
+
+	memset(&q, 0, sizeof(q));
+	if (group == NULL || (eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new(eph, NULL)) == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
+	    EVP_PKEY_derive_set_peer(ctx, ek) != 1 || EVP_PKEY_derive(ctx, z, &zl) != 1 || zl != cb)
+		goto out;
+	if (EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &ptl) != 1 ||
+	    ptl != 1 + 2 * cb || pt[0] != 0x04)
+		goto out;
+	q.x.size = q.y.size = (uint16_t)cb;
+	memcpy(q.x.buffer, pt + 1, cb);
+	memcpy(q.y.buffer, pt + 1 + cb, cb);
+	if (kdf_e(hash, z, zl, identity_label, q.x.buffer, q.x.size, p->unique.ecc.x.buffer, p->unique.ecc.x.size,
+		  (uint32_t)(sl * 8), seed) != 0)
+		goto out;
+	if (Tss2_MU_TPMS_ECC_POINT_Marshal(&q, enc->secret, sizeof(enc->secret), &off) != 0)
+		goto out;
+	enc->size = (uint16_t)off;
+	rc = 0;
+out:
+	OPENSSL_cleanse(z, sizeof(z));
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(eph);
+	return rc;
+}
+
+static int aes_cfb(const uint8_t *key, uint16_t bits, const uint8_t *in, size_t n, uint8_t *out)
+{
+	const EVP_CIPHER *c = bits == 128 ? EVP_aes_128_cfb128() : bits == 256 ? EVP_aes_256_cfb128() : NULL;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	uint8_t iv[16] = {0}; /* Part 1, 24.4: the IV is zero; the key is used once */
+	int l1 = 0, l2 = 0, rc = -1;
+
+	if (c != NULL && ctx != NULL && EVP_EncryptInit_ex(ctx, c, NULL, key, iv) == 1 &&
+	    EVP_EncryptUpdate(ctx, out, &l1, in, (int)n) == 1 && EVP_EncryptFinal_ex(ctx, out + l1, &l2) == 1 &&
+	    (size_t)(l1 + l2) == n)
+		rc = 0;
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, const uint8_t *secret,
+	     size_t slen, TPM2B_ID_OBJECT *blob, TPM2B_ENCRYPTED_SECRET *encsec, struct verr *e)
+{
+	const TPMT_SYM_DEF_OBJECT *sym =
+		ek->type == TPM2_ALG_RSA ? &ek->parameters.rsaDetail.symmetric : &ek->parameters.eccDetail.symmetric;
+	uint16_t hash = ek->nameAlg;
+	const EVP_MD *md = tpm_alg_md(hash);
+	size_t ds = tpm_alg_digest_size(hash), off = 0, encl;
+	EVP_PKEY *pk = NULL;
+	TPM2B_DIGEST cred, hmac;
+	uint8_t seed[TPM_ALG_MAX_DIGEST], symkey[32], hkey[TPM_ALG_MAX_DIGEST], plain[2 + 64], enc[2 + 64];
+	size_t hl = 0;
+	int rc = -1;
+
+	memset(blob, 0, sizeof(*blob));
+	memset(encsec, 0, sizeof(*encsec));
+	if (md == NULL || (ek->type != TPM2_ALG_RSA && ek->type != TPM2_ALG_ECC)) {
+		verr_set(e, "makecred-ek", "EK is neither RSA nor ECC with a known nameAlg");
+		goto out;
+	}
+	if (sym->algorithm != TPM2_ALG_AES || sym->mode.aes != TPM2_ALG_CFB ||
+	    (sym->keyBits.aes != 128 && sym->keyBits.aes != 256)) {
+		verr_set(e, "makecred-ek", "EK symmetric scheme is not AES-128/256-CFB");
+		goto out;
+	}
+	if (slen == 0 || slen > ds || name_len < 2 || name_len > TPM_NAME_MAX) {
+		verr_set(e, "makecred-input", "secret of %zu bytes (1-%zu allowed) or bad AK name", slen, ds);
+		goto out;
+	}
+	if ((pk = tpm_public_to_pkey(ek, e)) == NULL)
+		goto out;
+	if (ek->type == TPM2_ALG_RSA) {
+		if (RAND_bytes(seed, (int)ds) != 1 || rsa_seed(pk, md, seed, ds, encsec) != 0) {
+			verr_set(e, "makecred-seed", "RSA-OAEP of the seed failed");
+			goto out;
+		}
+	} else if (ecc_seed(pk, ek, hash, seed, ds, encsec) != 0) {
+		verr_set(e, "makecred-seed", "ECDH seed derivation failed");
+		goto out;
+	}
+	/* encIdentity = CFB(KDFa(seed, "STORAGE", Name), TPM2B_DIGEST credential) */
+	memset(&cred, 0, sizeof(cred));
+	cred.size = (uint16_t)slen;
+	memcpy(cred.buffer, secret, slen);
+	encl = 0;
+	if (Tss2_MU_TPM2B_DIGEST_Marshal(&cred, plain, sizeof(plain), &encl) != 0 ||
+	    kdf_a(hash, seed, ds, "STORAGE", ak_name, name_len, NULL, 0, sym->keyBits.aes, symkey) != 0 ||
+	    aes_cfb(symkey, sym->keyBits.aes, plain, encl, enc) != 0) {
+		verr_set(e, "makecred-wrap", "credential encryption failed");
+		goto out;
+	}
+	/* outerHMAC = HMAC(KDFa(seed, "INTEGRITY"), encIdentity || Name) */
+	memset(&hmac, 0, sizeof(hmac));
+	{
+		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		EVP_MAC_CTX *mctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+		OSSL_PARAM params[2] = {
+			OSSL_PARAM_construct_utf8_string("digest", (char *)EVP_MD_get0_name(md), 0),
+			OSSL_PARAM_construct_end(),
+		};
+		int ok = mctx != NULL && kdf_a(hash, seed, ds, "INTEGRITY", NULL, 0, NULL, 0, (uint32_t)ds * 8, hkey) == 0 &&
+			 EVP_MAC_init(mctx, hkey, ds, params) == 1 && EVP_MAC_update(mctx, enc, encl) == 1 &&
+			 EVP_MAC_update(mctx, ak_name, name_len) == 1 &&
+			 EVP_MAC_final(mctx, hmac.buffer, &hl, sizeof(hmac.buffer)) == 1;
+		EVP_MAC_CTX_free(mctx);
+		EVP_MAC_free(mac);
+		if (!ok) {
+			verr_set(e, "makecred-wrap", "credential HMAC failed");
+			goto out;
+		}
+	}
+	hmac.size = (uint16_t)hl;
+	if (Tss2_MU_TPM2B_DIGEST_Marshal(&hmac, blob->credential, sizeof(blob->credential), &off) != 0 ||
+	    encl > sizeof(blob->credential) - off) {
+		verr_set(e, "makecred-wrap", "credential blob does not fit");
+		goto out;
+	}
+	memcpy(blob->credential + off, enc, encl);
+	blob->size = (uint16_t)(off + encl);
+	rc = 0;
+out:
+	OPENSSL_cleanse(seed, sizeof(seed));
+	OPENSSL_cleanse(symkey, sizeof(symkey));
+	OPENSSL_cleanse(hkey, sizeof(hkey));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	ERR_clear_error();
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+size_t makecred_write_tpm2tools(const TPM2B_ID_OBJECT *blob, const TPM2B_ENCRYPTED_SECRET *encsec, uint8_t *out,
+				size_t cap)
+{
+	size_t off = 0;
+
+	if (Tss2_MU_UINT32_Marshal(0xBADCC0DE, out, cap, &off) != 0 || Tss2_MU_UINT32_Marshal(1, out, cap, &off) != 0 ||
+	    Tss2_MU_TPM2B_ID_OBJECT_Marshal(blob, out, cap, &off) != 0 ||
+	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(encsec, out, cap, &off) != 0)
+		return 0;
+	return off;
+}
