@@ -35,6 +35,7 @@ include common/module.mk
 -include clients/wasm/module.mk
 -include clients/agent/module.mk
 -include tests/module.mk
+-include bench/module.mk
 
 build-all: $(BINS) $(UNIT_TESTS)
 
@@ -64,7 +65,7 @@ check: all
 	@$(MAKE) --no-print-directory SAN=address,undefined build-all
 	@tests/run
 
-bench: all
+bench: all $(BENCHES)
 	@bench/run
 
 fuzz:

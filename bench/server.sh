@@ -1,0 +1,53 @@
+#!/bin/bash
+# orchardd's HTTP benchmarks, each beside its ceiling measured in the same
+# run: /healthz against a bare libmicrohttpd TLS server, and an authenticated
+# one-row read against pgbench -S on the same PostgreSQL. wrk, 64 keep-alive
+# connections over TLS. Also orchardd's idle resident memory.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=build
+. tests/lib/tap.sh >/dev/null
+. tests/lib/orchardd.sh
+trap 'kill $BARE 2>/dev/null; fixture_cleanup' EXIT
+SECONDS_EACH=${BENCH_SECONDS:-10}
+THREADS=$(nproc)
+
+wrk_run() { # URL [header] -> prints "rate p99ms"
+	local out
+	out=$(wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency ${2:+-H "$2"} "$1" 2>&1)
+	local rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+	local p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	local bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+	[[ -n "$bad" ]] && echo "warning: $bad non-2xx responses" >&2
+	echo "$rate $p99"
+}
+
+pg_start >/dev/null
+orchardd_start --threads "$THREADS"
+TOKEN=$(token all)
+JTI=$(cut -d. -f2 <<<"$TOKEN" | tr '_-' '/+' | base64 -d 2>/dev/null | jq -r .jti)
+sleep 1
+idle_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
+
+port=$((30000 + RANDOM % 20000))
+build/bench/bare_mhd $port "$THREADS" "$TMP/var/pki/server.pem" "$TMP/var/pki/server.key" &
+BARE=$!
+sleep 0.5
+
+read -r bare_rate bare_p99 < <(wrk_run "https://127.0.0.1:$port/healthz")
+read -r h_rate h_p99 < <(wrk_run "$URL/healthz")
+read -r db_rate db_p99 < <(wrk_run "$URL/ops/tokens/$JTI" "Authorization: Bearer $TOKEN")
+createdb -h "$PGDIR/run" -U orchard pgbench
+pgbench -h "$PGDIR/run" -U orchard -i -s 1 -q pgbench >/dev/null 2>&1
+# As many clients as orchardd's pool has connections (8 by default).
+pg_rate=$(pgbench -h "$PGDIR/run" -U orchard -S -M prepared -c 8 -j 2 -T "$SECONDS_EACH" pgbench 2>/dev/null |
+	awk '/^tps/ {print $3; exit}')
+busy_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
+printf '%-44s %10s %10s %8s\n' "what" "req/s" "p99" "ratio"
+printf '%-44s %10.0f %10s\n' "bare libmicrohttpd TLS (ceiling)" "$bare_rate" "$bare_p99"
+printf '%-44s %10.0f %10s %8s  (target >= 70%%)\n' "orchardd GET /healthz" "$h_rate" "$h_p99" "$(ratio "$h_rate" "$bare_rate")"
+printf '%-44s %10.0f\n' "pgbench -S -M prepared, 8 clients (ceiling)" "$pg_rate"
+printf '%-44s %10.0f %10s %8s  (target >= 50%%)\n' "orchardd GET /ops/tokens/{jti}, bearer" "$db_rate" "$db_p99" "$(ratio "$db_rate" "$pg_rate")"
+printf 'orchardd resident memory: %d KiB idle (target < 20 MB), %d KiB after the load\n' "$idle_kb" "$busy_kb"
