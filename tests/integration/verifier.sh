@@ -241,4 +241,86 @@ fi
 reject "makecredential refuses a non-AK" ak-not-restricted $V makecredential --ek-pub ek_rsa.pub --ak-pub unr.pub --secret secret.bin --out x.out
 reject "makecredential refuses a name that is not the AK's" ak-name-mismatch $V makecredential --ek-pub ek_rsa.pub --ak-pub ak_rsa.pub --ak-name ak_ecc.name --secret secret.bin --out x.out
 
+# --- event log replay and PCR policy -------------------------------------------
+MKLOG=$OLDPWD/tests/integration/verifier/mklog.py
+for x in $(python3 "$MKLOG" boot.log); do t tpm2_pcrextend "$x"; done
+python3 "$MKLOG" bad.log tamper >/dev/null
+quote ak_rsa q_log $N1 sha256:0,7,8,9+sha384:8,9
+quote ak_rsa q_nolog $N1 sha256:0,7
+expect "event log replays to the quoted PCRs (SHA-256 and SHA-384 banks)" vq ak_rsa q_log $N1 --eventlog boot.log
+reject "event log that does not replay to the quoted PCRs" eventlog-mismatch vq ak_rsa q_log $N1 --eventlog bad.log
+reject "event log sharing no PCR with the quote" eventlog-uncovered vq ak_rsa q_nolog $N1 --eventlog boot.log
+head -c 150 boot.log >trunc.log
+reject "truncated event log" eventlog-truncated vq ak_rsa q_log $N1 --eventlog trunc.log
+reject "garbage event log" eventlog-truncated vq ak_rsa q_log $N1 --eventlog garbage.bin
+python3 -c 'import sys; b=open("boot.log","rb").read(); open("sha1.log","wb").write(b.replace(b"Spec ID Event03", b"Spec ID Event02"))'
+reject "event log without a crypto-agile Spec ID event" eventlog-specid vq ak_rsa q_log $N1 --eventlog sha1.log
+pcr() { tpm2_pcrread "$1:$2" | awk -v p="$2" '$1 == p { sub(/^0x/, "", $3); print tolower($3) }'; }
+P0=$(pcr sha256 0) P7=$(pcr sha256 7) P9=$(pcr sha256 9)
+ZERO=$(printf '%064d' 0)
+cat >good.json <<JSON
+{"pcrs": {"sha256": {"0": ["$P0"], "7": ["$ZERO", "$P7"], "9": ["$P9"]}}}
+JSON
+cat >wrong.json <<JSON
+{"pcrs": {"sha256": {"0": ["$P0"], "7": ["$ZERO"]}}}
+JSON
+cat >subset.json <<JSON
+{"pcrs": {"sha256": {"0": ["$P0"], "9": ["$P9"]}}}
+JSON
+D8=$(python3 -c 'import hashlib; print(hashlib.sha256(b"initrd /initrd.img").hexdigest())')
+D9=$(python3 -c 'import hashlib; print(hashlib.sha256(b"orchard app manifest v1").hexdigest())')
+cat >events.json <<JSON
+{"pcrs": {"sha256": {"0": ["$P0"]}}, "events": {"sha256": {"9": ["$D8", "$D9"]}}}
+JSON
+cat >events_bad.json <<JSON
+{"events": {"sha256": {"9": ["$D8"]}}}
+JSON
+echo '{"pcrs": {"sha256": {"7": ["00"]}}}' >malformed.json
+expect "PCR policy with several allowed values per PCR passes" vq ak_rsa q_log $N1 --policy good.json
+reject "PCR value not in the policy" pcr-mismatch vq ak_rsa q_log $N1 --policy wrong.json
+reject "policy PCR not covered by the quote (CVE-2022-0317)" pcr-not-quoted vq ak_rsa q_nolog $N1 --policy subset.json
+expect "event digests allow-listed per PCR pass" vq ak_rsa q_log $N1 --eventlog boot.log --policy events.json
+reject "event digest missing from the allow-list" event-not-allowed vq ak_rsa q_log $N1 --eventlog boot.log --policy events_bad.json
+reject "event policy without an event log" eventlog-required vq ak_rsa q_log $N1 --policy events_bad.json
+reject "malformed policy" policy-malformed vq ak_rsa q_log $N1 --policy malformed.json
+
+# --- appraisal JWT ------------------------------------------------------------------
+openssl ecparam -name prime256v1 -genkey -noout -out jwt.key 2>/dev/null
+openssl ec -in jwt.key -pubout -out jwt.pub 2>/dev/null
+if jwt=$(vq ak_rsa q_log $N1 --eventlog boot.log --policy good.json --jwt-key jwt.key --device-id dev-42 2>/dev/null) &&
+	python3 - "$jwt" <<'PY'; then
+import base64, json, sys
+h, p, s = sys.argv[1].split(".")
+dec = lambda x: json.loads(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+hdr, body = dec(h), dec(p)
+assert hdr["alg"] == "ES256", hdr
+assert body["sub"] == "dev-42" and body["verdict"] == "pass", body
+assert "pcr-policy" in body["checks"] and "eventlog-replay" in body["checks"], body
+assert body["exp"] > body["iat"] and body["evidence_time"] > 0, body
+assert len(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))) == 64
+PY
+	tap_ok "appraisal JWT (ES256) carries device, verdict, checks, times"
+else
+	tap_nok "appraisal JWT (ES256) carries device, verdict, checks, times" "$jwt"
+fi
+
+# --- no leaks, no invalid reads (plain build: valgrind; build-san: ASan) ----------
+if ((SAN_PASS == 0)) && command -v valgrind >/dev/null; then
+	vg() { valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 "$@"; }
+	vgcase() { # NAME WANT-RC CMD...
+		local name=$1 want=$2 rc
+		shift 2
+		vg "$@" >/dev/null 2>"$T/vg.err"
+		rc=$?
+		if [[ $rc == "$want" ]]; then tap_ok "valgrind: $name"; else tap_nok "valgrind: $name" "rc $rc: $(cat "$T/vg.err")"; fi
+	}
+	vgcase "quote with event log, policy and JWT" 0 $V quote --ak ak_rsa.pub --msg q_log.msg --sig q_log.sig --pcrs q_log.pcrs --nonce $N1 --eventlog boot.log --policy events.json --jwt-key jwt.key --ek-pub ek_rsa.pub
+	vgcase "ECC quote" 0 $V quote --ak ak_ecc.pub --msg q_ecc.msg --sig q_ecc.sig --pcrs q_ecc.pcrs --nonce $N1
+	vgcase "rejected quote (tampered PCRs)" 1 $V quote --ak ak_rsa.pub --msg q_tp.msg --sig q_tp.sig --pcrs q_tp.pcrs --nonce $N1
+	vgcase "rejected event log" 1 $V quote --ak ak_rsa.pub --msg q_log.msg --sig q_log.sig --pcrs q_log.pcrs --nonce $N1 --eventlog bad.log --policy good.json
+	vgcase "EK chain with quirks" 0 $V ek --cert ek_p256_nv.der --roots "$ROOTS" --ek-pub ek_p256.pub
+	vgcase "EK chain rejected" 1 $V ek --cert ek_rsa.der --roots other
+	vgcase "makecredential ECC" 0 $V makecredential --ek-pub ek_ecc.pub --ak-name ak_ecc.name --secret secret48.bin --out vg.out
+fi
+
 tap_done
