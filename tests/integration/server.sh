@@ -146,9 +146,19 @@ expect_eq "orchardd recovers by itself when the database is back" 200 "$STATUS"
 http GET /readyz
 expect_eq "readyz is 200 again" 200 "$STATUS"
 
-# --- shutdown ------------------------------------------------------------------
+# --- keep-alive and shutdown -----------------------------------------------------
+out=$("${CURL[@]}" -v "$URL/healthz" "$URL/healthz" 2>&1 >/dev/null)
+expect "two requests share one keep-alive connection" grep -q 'Re-using existing connection' <<<"$out"
+# An upload in flight when SIGTERM arrives still gets its answer.
+{ printf '{"subject":"slow","scope":"audit:read"'; head -c 6000 /dev/zero | tr '\0' ' '; printf '}'; } >"$TMP/slow.json"
+"${CURL[@]}" -o /dev/null -w '%{http_code}' --limit-rate 3k "${AUTH[@]}" "${JSON[@]}" \
+	--data-binary @"$TMP/slow.json" "$URL/ops/tokens" >"$TMP/slow.status" &
+slow=$!
+sleep 0.7
 orchardd_stop
 expect_eq "SIGTERM stops orchardd cleanly" 0 $?
+wait $slow
+expect_eq "a request in flight at SIGTERM is finished" 201 "$(cat "$TMP/slow.status")"
 expect "shutdown is logged" grep -q '"msg":"shutting down"' "$OLOG"
 
 # --- migrations ----------------------------------------------------------------
@@ -180,6 +190,27 @@ ORCHARD_BODY_LIMIT=50 orchardd_start --config "$TMP/orchard.conf"
 http POST /ops/tokens -H "Authorization: Bearer $ALL" "${JSON[@]}" -d "{\"subject\":\"$(head -c 70 /dev/zero | tr '\0' a)\",\"scope\":\"all\"}"
 expect_problem "the environment beats the file" 413 body-too-large
 orchardd_stop
+
+# --- two instances creating the development PKI at once agree on it -------------
+rm -rf "$TMP/var"
+for i in 1 2; do "$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0 2>"$TMP/pki$i.log" & done
+ports=()
+for i in 1 2; do
+	for _ in $(seq 1 100); do
+		p=$(grep -o '"msg":"listening".*"port":"[0-9]*"' "$TMP/pki$i.log" | grep -o '[0-9]*"$' | tr -d '"')
+		[[ -n "$p" ]] && break
+		sleep 0.05
+	done
+	ports+=("$p")
+done
+n=0
+for p in "${ports[@]}"; do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$p/healthz" && n=$((n + 1)); done
+expect_eq "two fresh instances started at once share one development PKI" 2 "$n"
+expect_eq "only one of them created it" 1 "$(cat "$TMP"/pki[12].log | grep -c 'created the development PKI')"
+kill $(jobs -p) 2>/dev/null
+wait
+ALL=$(token all)
+AUTH=(-H "Authorization: Bearer $ALL")
 
 # --- leaks: the same traffic under valgrind (plain build only) -----------------
 if [[ "$BUILD" == build ]]; then
