@@ -142,6 +142,19 @@ out:
 	return cert;
 }
 
+/* Takes an exclusive lock on path (created if missing), so concurrent
+ * starters create key material once. Returns the descriptor or -1. */
+static int lock_take(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 int devpki_ensure(const char *dir)
 {
 	char lock[4096];
@@ -154,8 +167,7 @@ int devpki_ensure(const char *dir)
 		return -1;
 	}
 	snprintf(lock, sizeof lock, "%s/.lock", dir);
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) != 0)
+	if ((fd = lock_take(lock)) < 0)
 		goto out;
 	if (file_exists(dir, "root.pem") && file_exists(dir, "server.pem") &&
 	    file_exists(dir, "server.key")) {
@@ -198,8 +210,7 @@ int devpki_ensure_key(const char *path)
 	if (mkdir_p(dir, 0700) != 0)
 		goto out;
 	snprintf(lock, sizeof lock, "%s.lock", path);
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) != 0)
+	if ((fd = lock_take(lock)) < 0)
 		goto out;
 	if (access(path, R_OK) == 0) {
 		rc = 0;

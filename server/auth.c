@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/ct.h"
+#include "common/file.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "server/store/revocations.h"
@@ -38,28 +39,6 @@ struct auth {
 	pthread_mutex_t shard[CACHE_SHARDS];
 	struct cache_entry cache[CACHE_SLOTS];
 };
-
-static char *file_read(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 65536 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n + 1)) != NULL) {
-		if (fread(data, 1, (size_t)n, f) == (size_t)n) {
-			data[n] = '\0';
-			*len = (size_t)n;
-		} else {
-			free(data);
-			data = NULL;
-		}
-	}
-	fclose(f);
-	return data;
-}
 
 /* Derives the public key PEM that libjwt verifies with. */
 static char *public_pem(const char *priv, size_t priv_len, size_t *len)
@@ -96,7 +75,7 @@ struct auth *auth_new(const char *key_path, struct revocations *revoked)
 	a->revoked = revoked;
 	for (int i = 0; i < CACHE_SHARDS; i++)
 		pthread_mutex_init(&a->shard[i], NULL);
-	a->priv_pem = file_read(key_path, &a->priv_len);
+	a->priv_pem = file_read(key_path, 65536, &a->priv_len);
 	if (a->priv_pem != NULL)
 		a->pub_pem = public_pem(a->priv_pem, a->priv_len, &a->pub_len);
 	if (a->pub_pem == NULL) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/duration.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "pki/devpki.h"
 #include "server/auth.h"
@@ -47,24 +48,6 @@ static char *path_join(const char *dir, const char *name)
 	if (asprintf(&p, "%s/%s", dir, name) < 0)
 		return NULL;
 	return p;
-}
-
-static char *file_slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *data = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20) &&
-	    fseek(f, 0, SEEK_SET) == 0 && (data = calloc(1, (size_t)n + 1)) != NULL &&
-	    fread(data, 1, (size_t)n, f) != (size_t)n) {
-		free(data);
-		data = NULL;
-	}
-	fclose(f);
-	return data;
 }
 
 /* Fills the settings that default to places under the data folder. With no
@@ -115,8 +98,8 @@ static int cmd_serve(struct server *srv)
 	}
 	if (cert_path == NULL || key_path == NULL)
 		goto out;
-	cert = file_slurp(cert_path);
-	key = file_slurp(key_path);
+	cert = file_read(cert_path, 1 << 20, NULL);
+	key = file_read(key_path, 1 << 20, NULL);
 	if (cert == NULL || key == NULL) {
 		log_kv(LOG_ERROR, "cannot read the TLS certificate or key", "cert", cert_path, "key",
 		       key_path, NULL);

@@ -5,7 +5,6 @@
 
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +19,6 @@ struct revocations {
 	pthread_rwlock_t lock;
 	char **jtis; /* sorted */
 	size_t n;
-	atomic_bool loaded;
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -62,7 +60,6 @@ static int revocations_reload(struct revocations *r, PGconn *pg)
 	pthread_rwlock_unlock(&r->lock);
 	jtis = old;
 	n = oldn;
-	atomic_store(&r->loaded, true);
 	rc = 0;
 out:
 	set_free(jtis, n);
@@ -120,6 +117,19 @@ static void *revocations_main(void *arg)
 	return NULL;
 }
 
+/* Frees r and everything it holds; the thread must not be running. */
+static void revocations_release(struct revocations *r)
+{
+	if (r->stop_pipe[0] >= 0) {
+		close(r->stop_pipe[0]);
+		close(r->stop_pipe[1]);
+	}
+	set_free(r->jtis, r->n);
+	pthread_rwlock_destroy(&r->lock);
+	free(r->url);
+	free(r);
+}
+
 struct revocations *revocations_start(const char *url)
 {
 	struct revocations *r = calloc(1, sizeof *r);
@@ -144,14 +154,7 @@ struct revocations *revocations_start(const char *url)
 	return r;
 fail:
 	PQfinish(pg);
-	if (r->stop_pipe[0] >= 0) {
-		close(r->stop_pipe[0]);
-		close(r->stop_pipe[1]);
-	}
-	set_free(r->jtis, r->n);
-	pthread_rwlock_destroy(&r->lock);
-	free(r->url);
-	free(r);
+	revocations_release(r);
 	return NULL;
 }
 
@@ -161,12 +164,7 @@ void revocations_stop(struct revocations *r)
 		return;
 	if (write(r->stop_pipe[1], "x", 1) == 1)
 		pthread_join(r->thread, NULL);
-	close(r->stop_pipe[0]);
-	close(r->stop_pipe[1]);
-	set_free(r->jtis, r->n);
-	pthread_rwlock_destroy(&r->lock);
-	free(r->url);
-	free(r);
+	revocations_release(r);
 }
 
 bool revocations_contains(struct revocations *r, const char *jti)
@@ -177,9 +175,4 @@ bool revocations_contains(struct revocations *r, const char *jti)
 	found = bsearch(&jti, r->jtis, r->n, sizeof *r->jtis, cmp_str) != NULL;
 	pthread_rwlock_unlock(&r->lock);
 	return found;
-}
-
-bool revocations_ready(struct revocations *r)
-{
-	return atomic_load(&r->loaded);
 }

@@ -12,9 +12,6 @@ void revocations_stop(struct revocations *r);
 
 bool revocations_contains(struct revocations *r, const char *jti);
 
-/* True once the set has been loaded from the database at least once. */
-bool revocations_ready(struct revocations *r);
-
 /* The channel revocations are announced on, in the same statement that
  * marks the token revoked. */
 #define REVOCATIONS_CHANNEL "orchard_token_revoked"
