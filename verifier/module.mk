@@ -14,9 +14,10 @@ $(BUILD)/orchard-verify: $(VERIFY_TOOL_SRCS:%.c=$(BUILD)/%.o) $(VERIFIER_LIB) $(
 
 # Unit tests: one cmocka binary per tests/unit/verifier/test_*.c.
 VERIFIER_UNIT_SRCS := $(wildcard tests/unit/verifier/test_*.c)
-VERIFIER_UNITS := $(VERIFIER_UNIT_SRCS:tests/unit/verifier/%.c=$(BUILD)/tests/verifier/%)
+# Named verifier_test_* so that TESTS_ONLY=verifier selects them.
+VERIFIER_UNITS := $(VERIFIER_UNIT_SRCS:tests/unit/verifier/%.c=$(BUILD)/tests/verifier_%)
 
-$(BUILD)/tests/verifier/%: $(BUILD)/tests/unit/verifier/%.o $(VERIFIER_LIB) $(COMMON_LIB)
+$(BUILD)/tests/verifier_%: $(BUILD)/tests/unit/verifier/%.o $(VERIFIER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(VERIFIER_LIBS) -lcmocka
 

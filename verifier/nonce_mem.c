@@ -2,7 +2,6 @@
  * array, purged of expired entries when it fills. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/ct.h"
 #include "verifier/nonce_store.h"
@@ -19,10 +18,9 @@ struct mem_store {
 	struct mem_entry *e;
 };
 
-static int mem_put(struct nonce_store *s, const uint8_t *nonce, size_t len, int64_t expires)
+static int mem_put(struct nonce_store *s, const uint8_t *nonce, size_t len, int64_t now, int64_t expires)
 {
 	struct mem_store *m = s->ctx;
-	int64_t now = (int64_t)time(NULL);
 
 	if (m->n == m->max) {
 		size_t j = 0;

@@ -15,7 +15,7 @@ int nonce_store_issue(struct nonce_store *s, uint8_t *nonce, size_t len, int64_t
 		verr_set(e, "internal", "RAND_bytes failed");
 		return -1;
 	}
-	if (s->ops->put(s, nonce, len, now + ttl) != 0) {
+	if (s->ops->put(s, nonce, len, now, now + ttl) != 0) {
 		verr_set(e, "nonce-store", "cannot record the nonce");
 		return -1;
 	}
