@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "verifier/tpm_sig.h"
+
 int ak_check_public(const TPMT_PUBLIC *p, struct verr *e)
 {
 	static const struct {
@@ -60,6 +62,8 @@ struct ak_key *ak_key_new(const uint8_t *pub, size_t n, struct verr *e)
 		ak_key_free(k);
 		return NULL;
 	}
+	/* Optional: without it every verification sets a context up anew. */
+	k->verify_tmpl = tpm_sig_prepare(k->pkey, &k->pub.pub);
 	return k;
 }
 
@@ -67,6 +71,7 @@ void ak_key_free(struct ak_key *k)
 {
 	if (k == NULL)
 		return;
+	EVP_PKEY_CTX_free(k->verify_tmpl);
 	EVP_PKEY_free(k->pkey);
 	free(k);
 }

@@ -12,6 +12,7 @@
 struct ak_key {
 	struct tpm_public pub;
 	EVP_PKEY *pkey;
+	EVP_PKEY_CTX *verify_tmpl; /* for the AK's fixed scheme, or NULL; read-only */
 };
 
 /* Checks that p is a restricted signing key that never leaves its TPM:

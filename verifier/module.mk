@@ -24,3 +24,8 @@ $(BUILD)/tests/verifier_%: $(BUILD)/tests/unit/verifier/%.o $(VERIFIER_LIB) $(CO
 BINS += $(BUILD)/orchard-verify
 UNIT_TESTS += $(VERIFIER_UNITS)
 TEST_SCRIPTS += $(wildcard tests/integration/verifier*.sh)
+
+# Benchmark driver for bench/verifier.sh (built on demand, not by `all`).
+$(BUILD)/verifier-bench: $(BUILD)/bench/verifier_bench.o $(VERIFIER_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(VERIFIER_LIBS)
+BENCHES += $(BUILD)/verifier-bench

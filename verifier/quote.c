@@ -44,7 +44,7 @@ int quote_verify(const struct ak_key *ak, const struct quote_input *in, struct q
 	memset(out, 0, sizeof(*out));
 	if (tpm_sig_parse(in->sig, in->sig_len, &sig, e) != 0)
 		return -1;
-	if (tpm_sig_verify(ak->pkey, &ak->pub.pub, &sig, in->msg, in->msg_len, e) != 0)
+	if (tpm_sig_verify(ak->pkey, ak->verify_tmpl, &ak->pub.pub, &sig, in->msg, in->msg_len, e) != 0)
 		return -1;
 	if (tpm_attest_parse_quote(in->msg, in->msg_len, &out->attest, e) != 0)
 		return -1;

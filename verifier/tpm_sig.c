@@ -75,7 +75,42 @@ out:
 	return rc;
 }
 
-int tpm_sig_verify(EVP_PKEY *pk, const TPMT_PUBLIC *key, const TPMT_SIGNATURE *s,
+/* Sets ctx up to verify scheme/hash signatures. 0 or -1. */
+static int setup_ctx(EVP_PKEY_CTX *ctx, uint16_t scheme, uint16_t hash)
+{
+	const EVP_MD *md = tpm_alg_md(hash);
+
+	if (md == NULL || EVP_PKEY_verify_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, md) != 1)
+		return -1;
+	if (scheme == TPM2_ALG_RSASSA)
+		return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 ? 0 : -1;
+	/* TPMs sign PSS with the largest salt the modulus allows (Part 1,
+	 * B.7) or with a digest-sized one; AUTO accepts either. */
+	if (scheme == TPM2_ALG_RSAPSS)
+		return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+			       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_AUTO) == 1
+		       ? 0
+		       : -1;
+	return scheme == TPM2_ALG_ECDSA ? 0 : -1;
+}
+
+EVP_PKEY_CTX *tpm_sig_prepare(EVP_PKEY *pk, const TPMT_PUBLIC *key)
+{
+	uint16_t scheme, hash;
+	EVP_PKEY_CTX *ctx;
+
+	key_scheme(key, &scheme, &hash);
+	if (scheme == TPM2_ALG_NULL || (ctx = EVP_PKEY_CTX_new(pk, NULL)) == NULL)
+		return NULL;
+	if (setup_ctx(ctx, scheme, hash) != 0) {
+		EVP_PKEY_CTX_free(ctx);
+		ERR_clear_error();
+		return NULL;
+	}
+	return ctx;
+}
+
+int tpm_sig_verify(EVP_PKEY *pk, EVP_PKEY_CTX *tmpl, const TPMT_PUBLIC *key, const TPMT_SIGNATURE *s,
 		   const uint8_t *msg, size_t n, struct verr *e)
 {
 	EVP_PKEY_CTX *ctx = NULL;
@@ -85,7 +120,7 @@ int tpm_sig_verify(EVP_PKEY *pk, const TPMT_PUBLIC *key, const TPMT_SIGNATURE *s
 	unsigned int dl = 0;
 	uint16_t hash = tpm_sig_hash(s), kscheme, khash;
 	const EVP_MD *md;
-	int rc = -1, pad = 0;
+	int rc = -1;
 
 	key_scheme(key, &kscheme, &khash);
 	if (hash != TPM2_ALG_SHA256 && hash != TPM2_ALG_SHA384) {
@@ -107,7 +142,6 @@ int tpm_sig_verify(EVP_PKEY *pk, const TPMT_PUBLIC *key, const TPMT_SIGNATURE *s
 		/* rsassa and rsapss share one layout (TPMS_SIGNATURE_RSA). */
 		sb = s->signature.rsassa.sig.buffer;
 		sl = s->signature.rsassa.sig.size;
-		pad = s->sigAlg == TPM2_ALG_RSASSA ? RSA_PKCS1_PADDING : RSA_PKCS1_PSS_PADDING;
 		break;
 	case TPM2_ALG_ECDSA:
 		if (key->type != TPM2_ALG_ECC) {
@@ -125,19 +159,20 @@ int tpm_sig_verify(EVP_PKEY *pk, const TPMT_PUBLIC *key, const TPMT_SIGNATURE *s
 		goto out;
 	}
 	md = tpm_alg_md(hash);
-	if (EVP_Digest(msg, n, dig, &dl, md, NULL) != 1 || (ctx = EVP_PKEY_CTX_new(pk, NULL)) == NULL ||
-	    EVP_PKEY_verify_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, md) != 1) {
+	if (EVP_Digest(msg, n, dig, &dl, md, NULL) != 1) {
+		verr_set(e, "internal", "digest failed");
+		goto out;
+	}
+	/* The template was set up for the key's fixed scheme, which the
+	 * signature has just been checked to use. */
+	if (tmpl != NULL && kscheme != TPM2_ALG_NULL)
+		ctx = EVP_PKEY_CTX_dup(tmpl);
+	else if ((ctx = EVP_PKEY_CTX_new(pk, NULL)) != NULL && setup_ctx(ctx, s->sigAlg, hash) != 0) {
+		EVP_PKEY_CTX_free(ctx);
+		ctx = NULL;
+	}
+	if (ctx == NULL) {
 		verr_set(e, "internal", "cannot set up signature verification");
-		goto out;
-	}
-	if (pad != 0 && EVP_PKEY_CTX_set_rsa_padding(ctx, pad) != 1) {
-		verr_set(e, "internal", "cannot set RSA padding");
-		goto out;
-	}
-	/* TPMs sign PSS with the largest salt the modulus allows (Part 1,
-	 * B.7) or with a digest-sized one; AUTO accepts either. */
-	if (pad == RSA_PKCS1_PSS_PADDING && EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_AUTO) != 1) {
-		verr_set(e, "internal", "cannot set PSS salt length");
 		goto out;
 	}
 	if (EVP_PKEY_verify(ctx, sb, sl, dig, dl) != 1) {

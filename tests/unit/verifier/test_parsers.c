@@ -232,12 +232,12 @@ static void test_sig(void **state)
 	p.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
 	EVP_PKEY *pk = tpm_public_to_pkey(&p, NULL);
 	verr_clear(&e);
-	assert_int_equal(tpm_sig_verify(pk, &p, &out, b, 4, &e), -1);
+	assert_int_equal(tpm_sig_verify(pk, NULL, &p, &out, b, 4, &e), -1);
 	assert_string_equal(e.code, "sig-hash");
 	/* a zero (r, s) never verifies */
 	out.signature.ecdsa.hash = TPM2_ALG_SHA256;
 	verr_clear(&e);
-	assert_int_equal(tpm_sig_verify(pk, &p, &out, b, 4, &e), -1);
+	assert_int_equal(tpm_sig_verify(pk, NULL, &p, &out, b, 4, &e), -1);
 	EVP_PKEY_free(pk);
 }
 
