@@ -10,6 +10,7 @@
 #include "common/hex.h"
 #include "verifier/ak.h"
 #include "verifier/appraisal.h"
+#include "verifier/binding.h"
 #include "verifier/eventlog.h"
 #include "verifier/nonce_store.h"
 #include "verifier/pcr_policy.h"
@@ -63,31 +64,6 @@ static int parse_args(int argc, char **argv, struct quote_args *a)
 	return 0;
 }
 
-/* The AK's Qualified Name when it is a child of the EK in ek_path: the
- * quote's qualifiedSigner must then be exactly this (Part 1, 16.6). */
-static int ak_qualified_name(const char *ek_path, const struct ak_key *ak, uint8_t *qn, size_t *qnl,
-			     struct verr *e)
-{
-	static const uint8_t endorsement[4] = {0x40, 0x00, 0x00, 0x0b}; /* TPM_RH_ENDORSEMENT */
-	struct tpm_public ek;
-	uint8_t ekqn[TPM_NAME_MAX];
-	size_t n = 0, ekqnl = 0;
-	uint8_t *b = tool_read_file(ek_path, MAX_SMALL, &n, e);
-	int rc = -1;
-
-	if (b == NULL || tpm_public_parse(b, n, &ek, e) != 0)
-		goto out;
-	if (tpm_public_qualified_name(endorsement, sizeof(endorsement), &ek, ekqn, &ekqnl) != 0 ||
-	    tpm_public_qualified_name(ekqn, ekqnl, &ak->pub, qn, qnl) != 0) {
-		verr_set(e, "internal", "qualified name");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(b);
-	return rc;
-}
-
 static int check_prev(const char *path, const struct quote_result *cur, struct verr *e)
 {
 	TPMS_ATTEST prev;
@@ -114,6 +90,7 @@ int cmd_quote(int argc, char **argv)
 	struct quote_args a;
 	struct verr e = {0};
 	struct ak_key *ak = NULL;
+	struct binding *bind = NULL;
 	struct nonce_store *st = NULL;
 	struct pcr_policy *pol = NULL;
 	struct eventlog *log = NULL;
@@ -122,9 +99,9 @@ int cmd_quote(int argc, char **argv)
 	struct appraisal ap;
 	struct quote_input in;
 	TPML_PCR_SELECTION sel;
-	uint8_t *akb = NULL, *msg = NULL, *sig = NULL, *pcrs = NULL, *polb = NULL, *logb = NULL;
-	uint8_t nonce[NONCE_MAX], qn[TPM_NAME_MAX];
-	size_t akn = 0, msgn = 0, sign = 0, pcrn = 0, poln = 0, logn = 0, qnl = 0;
+	uint8_t *akb = NULL, *msg = NULL, *sig = NULL, *pcrs = NULL, *polb = NULL, *logb = NULL, *ekb = NULL;
+	uint8_t nonce[NONCE_MAX];
+	size_t akn = 0, msgn = 0, sign = 0, pcrn = 0, poln = 0, logn = 0, ekn = 0;
 	long nl;
 	int rc = 1;
 
@@ -169,12 +146,11 @@ int cmd_quote(int argc, char **argv)
 		memset(&sel, 0, sizeof(sel));
 	if (pcr_set_read_tpm2tools(pcrs, pcrn, &sel, claimed, &e) != 0)
 		goto out;
-	if (a.ek_pub != NULL) {
-		if (ak_qualified_name(a.ek_pub, ak, qn, &qnl, &e) != 0)
-			goto out;
-		in.qualified_signer = qn;
-		in.qualified_signer_len = qnl;
-	}
+	/* With the EK, verify through the binding an activation would have
+	 * fixed: the quote's qualifiedSigner must be this AK under this EK. */
+	if (a.ek_pub != NULL && ((ekb = tool_read_file(a.ek_pub, MAX_SMALL, &ekn, &e)) == NULL ||
+				 (bind = binding_restore(ekb, ekn, akb, akn, &e)) == NULL))
+		goto out;
 	in.msg = msg;
 	in.msg_len = msgn;
 	in.sig = sig;
@@ -182,7 +158,7 @@ int cmd_quote(int argc, char **argv)
 	in.pcrs = claimed;
 	in.nonce = nonce;
 	in.nonce_len = (size_t)nl;
-	if (quote_verify(ak, &in, res, &e) != 0)
+	if ((bind ? binding_verify_quote(bind, &in, res, &e) : quote_verify(ak, &in, res, &e)) != 0)
 		goto out;
 	appraisal_pass(&ap, "quote-signature");
 	appraisal_pass(&ap, "nonce");
@@ -203,8 +179,14 @@ int cmd_quote(int argc, char **argv)
 		if ((polb = tool_read_file(a.policy, 1024 * 1024, &poln, &e)) == NULL ||
 		    (pol = pcr_policy_parse((const char *)polb, poln, &e)) == NULL)
 			goto out;
-		if (pcr_policy_evaluate(pol, &res->covered, log, &e) != 0)
+		struct pcr_policy_failure f[16];
+		size_t nf = 0;
+		if (pcr_policy_evaluate_report(pol, &res->covered, log, f, 16, &nf, &e) != 0) {
+			/* one line per failing PCR, each with its own reason */
+			for (size_t i = 0; i < nf && i < 16; i++)
+				fprintf(stderr, "orchard-verify: policy: %s: %s\n", f[i].code, f[i].detail);
 			goto out;
+		}
 		appraisal_pass(&ap, "pcr-policy");
 	}
 	rc = 0;
@@ -231,6 +213,8 @@ out:
 	eventlog_free(log);
 	nonce_store_free(st);
 	ak_key_free(ak);
+	binding_free(bind);
+	free(ekb);
 	free(res);
 	free(claimed);
 	free(akb);
