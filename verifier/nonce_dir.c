@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/hex.h"
@@ -85,8 +86,12 @@ static const struct nonce_store_ops dir_ops = {dir_put, dir_take, dir_free};
 
 struct nonce_store *nonce_store_dir_new(const char *dir)
 {
-	struct dir_store *d = calloc(1, sizeof(*d));
+	struct dir_store *d;
 
+	/* Created private on first use; an existing folder is used as is. */
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return NULL;
+	d = calloc(1, sizeof(*d));
 	if (d == NULL || (d->dir = strdup(dir)) == NULL) {
 		free(d);
 		return NULL;

@@ -48,8 +48,9 @@ void nonce_store_free(struct nonce_store *s);
  * to make room). One process only. NULL when out of memory. */
 struct nonce_store *nonce_store_mem_new(size_t max);
 
-/* Directory store for orchard-verify: one file per nonce in dir; taking is
- * unlink(2), which succeeds for exactly one caller, even across processes. */
+/* Directory store for orchard-verify: one file per nonce in dir (created
+ * with mode 0700 if missing); taking is unlink(2), which succeeds for
+ * exactly one caller, even across processes. NULL on failure. */
 struct nonce_store *nonce_store_dir_new(const char *dir);
 
 #endif

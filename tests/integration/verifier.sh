@@ -323,4 +323,15 @@ if ((SAN_PASS == 0)) && command -v valgrind >/dev/null; then
 	vgcase "makecredential ECC" 0 $V makecredential --ek-pub ek_ecc.pub --ak-name ak_ecc.name --secret secret48.bin --out vg.out
 fi
 
+# --- the documentation's examples run as written ------------------------------------
+if ((SAN_PASS == 0)); then
+	awk '/^```sh$/ { f = 1; next } /^```$/ { f = 0 } f' "$OLDPWD/docs/verifier.md" >doc.sh
+	# The walkthrough starts its own swtpm; keep ours untouched.
+	if out=$(cd "$OLDPWD" && env -u SWTPM_PID bash -e "$T/doc.sh" 2>&1); then
+		tap_ok "docs/verifier.md walkthrough runs"
+	else
+		tap_nok "docs/verifier.md walkthrough runs" "$out"
+	fi
+fi
+
 tap_done
