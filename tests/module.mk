@@ -6,5 +6,13 @@ $(BUILD)/tests/unit/common/test_common: $(BUILD)/tests/unit/common/test_common.o
 $(BUILD)/tests/unit/server/test_router: $(BUILD)/tests/unit/server/test_router.o $(BUILD)/server/router.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
+$(BUILD)/tests/unit/server/test_store.o: CFLAGS += $(PQ_CFLAGS)
+$(BUILD)/tests/unit/server/test_store: $(BUILD)/tests/unit/server/test_store.o \
+		$(BUILD)/server/store/store.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpq -ljansson -lpthread
+
+# Needs PostgreSQL, so tests/integration/store.sh runs it.
+build-all: $(BUILD)/tests/unit/server/test_store
+
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
-TEST_SCRIPTS += tests/integration/server.sh
+TEST_SCRIPTS += tests/integration/server.sh tests/integration/store.sh

@@ -37,8 +37,8 @@ static atomic_int next_stmt_id = 1;
 
 PGconn *store_connect(const char *url)
 {
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {url, "3", "orchardd", NULL};
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
+	const char *vals[] = {url, "3", "orchardd", "-c client_min_messages=warning", NULL};
 	PGconn *pg = PQconnectdbParams(keys, vals, 1);
 
 	if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
