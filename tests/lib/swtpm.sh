@@ -8,7 +8,8 @@
 # `swtpm socket` on a free port and exports SWTPM_PORT, SWTPM_CTRL_PORT,
 # SWTPM_PID, SWTPM_DIR and TPM2TOOLS_TCTI (also printed on stdout).
 # swtpm has no resource manager: run `tpm2_flushcontext -t` between tpm2-tools
-# calls that load transient objects (swtpm_flush does that).
+# calls that load transient objects (swtpm_flush does that). Safe under
+# `set -e`.
 
 swtpm__free_port() { # prints a TCP port nobody listens on, with port+1 free too
 	local p
@@ -94,7 +95,7 @@ swtpm_stop() {
 			grep -qs '^State:[[:space:]]*[^Z]' "/proc/$SWTPM_PID/status" || break
 			sleep 0.05
 		done
-		kill -9 "$SWTPM_PID" 2>/dev/null
+		kill -9 "$SWTPM_PID" 2>/dev/null || true
 	fi
 	unset SWTPM_PID
 }
