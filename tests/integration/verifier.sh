@@ -141,9 +141,12 @@ N1=00112233445566778899aabbccddeeff
 quote ak_rsa q_rsa $N1 sha256:0,1,2,7
 quote ak_ecc q_ecc $N1 sha256:0,1,2,7
 quote ak_pss q_pss $N1 sha256:0,7+sha384:0,7 sha384 rsapss
+t tpm2_createak -C 0x81010016 -c ak_p384.ctx -G ecc384 -g sha384 -s ecdsa -u ak_p384.pub -n ak_p384.name
+quote ak_p384 q_p384 $N1 sha384:0,7 sha384
 expect "RSA AK (RSASSA, SHA-256) quote accepted" vq ak_rsa q_rsa $N1 --ek-pub ek_rsa.pub
 expect "ECC P-256 AK (ECDSA) under the P-384 EK accepted" vq ak_ecc q_ecc $N1 --ek-pub ek_ecc.pub
 expect "RSA AK (RSA-PSS, SHA-384) quote over two banks accepted" vq ak_pss q_pss $N1 --ek-pub ek_rsa.pub
+expect "ECC P-384 AK (ECDSA, SHA-384) quote accepted" vq ak_p384 q_p384 $N1 --ek-pub ek_ecc.pub
 t tpm2_quote -c ak_rsa.ctx -l sha256:0,7 -q $N1 -m q_val.msg -s q_val.sig -o q_val.pcrs -F values -g sha256
 expect "tpm2-tools 'values' PCR file accepted" vq ak_rsa q_val $N1
 reject "wrong nonce" nonce-mismatch vq ak_rsa q_rsa 00112233445566778899aabbccddeefe
@@ -238,6 +241,14 @@ if activate ak_ecc.ctx 0x81010016 cred_wrong.out got_wrong.bin password; then
 else
 	tap_ok "credential for another AK does not activate"
 fi
+# The low-range ECC P-256 EK (0x01c0000a's key): ECDH + KDFe with SHA-256.
+t tpm2_createak -C ek256.ctx -c ak_p256ek.ctx -G ecc256 -g sha256 -s ecdsa -u ak_p256ek.pub -n ak_p256ek.name
+expect "makecredential for the ECC P-256 EK" $V makecredential --ek-pub ek_p256.pub --ak-pub ak_p256ek.pub --secret secret.bin --out cred_p256.out
+if activate ak_p256ek.ctx ek256.ctx cred_p256.out got_p256.bin && cmp -s secret.bin got_p256.bin; then
+	tap_ok "tpm2_activatecredential returns the secret (ECC P-256 EK)"
+else
+	tap_nok "tpm2_activatecredential returns the secret (ECC P-256 EK)" "$(cat act.err)"
+fi
 reject "makecredential refuses a non-AK" ak-not-restricted $V makecredential --ek-pub ek_rsa.pub --ak-pub unr.pub --secret secret.bin --out x.out
 reject "makecredential refuses a name that is not the AK's" ak-name-mismatch $V makecredential --ek-pub ek_rsa.pub --ak-pub ak_rsa.pub --ak-name ak_ecc.name --secret secret.bin --out x.out
 
@@ -322,6 +333,16 @@ if ((SAN_PASS == 0)) && command -v valgrind >/dev/null; then
 	vgcase "EK chain rejected" 1 $V ek --cert ek_rsa.der --roots other
 	vgcase "makecredential ECC" 0 $V makecredential --ek-pub ek_ecc.pub --ak-name ak_ecc.name --secret secret48.bin --out vg.out
 fi
+
+# --- a reboot between two quotes of a persistent AK -----------------------------
+t tpm2_evictcontrol -C o -c ak_rsa.ctx 0x81000100
+t tpm2_quote -c 0x81000100 -l sha256:0,7 -q $N1 -m q_pre.msg -s q_pre.sig -o q_pre.pcrs -g sha256
+# TPM reset: power cycle over the control channel, then TPM2_Startup(CLEAR).
+swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null && t tpm2_startup -c
+t tpm2_quote -c 0x81000100 -l sha256:0,7 -q $N1 -m q_post.msg -s q_post.sig -o q_post.pcrs -g sha256
+out=$(vq ak_rsa q_post $N1 --prev q_pre.msg 2>&1)
+if [[ $? == 0 && $out == *"since previous quote: rebooted"* ]]; then tap_ok "reboot between quotes detected (clock not compared across it)"; else tap_nok "reboot between quotes detected (clock not compared across it)" "$out"; fi
+reject "quote from before the reboot presented as newer (resetCount rollback)" clock-rollback vq ak_rsa q_pre $N1 --prev q_post.msg
 
 # --- the documentation's examples run as written ------------------------------------
 if ((SAN_PASS == 0)); then
