@@ -31,6 +31,12 @@ int ak_check_public(const TPMT_PUBLIC *p, struct verr *e)
 			return -1;
 		}
 	}
+	/* The Name binds the credential and the quote's signer: a SHA-1 Name
+	 * would let a colliding public area stand in for the AK. */
+	if (p->nameAlg != TPM2_ALG_SHA256 && p->nameAlg != TPM2_ALG_SHA384 && p->nameAlg != TPM2_ALG_SHA512) {
+		verr_set(e, "ak-namealg", "AK nameAlg 0x%04x is not SHA-256 or stronger", p->nameAlg);
+		return -1;
+	}
 	if (p->type == TPM2_ALG_RSA) {
 		if (p->parameters.rsaDetail.keyBits < 2048) {
 			verr_set(e, "ak-weak", "RSA AK of %u bits", p->parameters.rsaDetail.keyBits);

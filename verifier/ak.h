@@ -17,7 +17,8 @@ struct ak_key {
 
 /* Checks that p is a restricted signing key that never leaves its TPM:
  * restricted, sign, fixedTPM, fixedParent, sensitiveDataOrigin set and
- * decrypt clear; RSA >= 2048 or ECC P-256/P-384. An unrestricted key could
+ * decrypt clear; nameAlg SHA-256 or stronger; RSA >= 2048 or ECC
+ * P-256/P-384. An unrestricted key could
  * sign TPMS_ATTEST bytes that no TPM produced, and neither tpm2_checkquote
  * nor ActivateCredential notices. Returns 0, or -1 with e set. */
 int ak_check_public(const TPMT_PUBLIC *p, struct verr *e);

@@ -148,6 +148,11 @@ static void test_ak_attributes(void **state)
 	p.parameters.eccDetail.curveID = TPM2_ECC_BN_P256;
 	assert_int_equal(ak_check_public(&p, &e), -1);
 	assert_string_equal(e.code, "ak-curve");
+	p = ecc_ak();
+	p.nameAlg = TPM2_ALG_SHA1;
+	verr_clear(&e);
+	assert_int_equal(ak_check_public(&p, &e), -1);
+	assert_string_equal(e.code, "ak-namealg");
 }
 
 static size_t make_attest(uint8_t *b, size_t cap, uint32_t magic, uint16_t type)
