@@ -163,7 +163,7 @@ static int serve(conn *c)
 
 int main(int argc, char **argv)
 {
-	uint16_t port = (uint16_t)(argc > 1 ? atoi(argv[1]) : 8080);
+	uint16_t port = (uint16_t)(argc > 1 ? strtoul(argv[1], NULL, 10) : 8080);
 	int lfd = net_listen(port);
 	if (lfd < 0)
 		return 1;
