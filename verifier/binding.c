@@ -127,6 +127,26 @@ int binding_activate(struct binding *b, const uint8_t *secret, size_t n, struct 
 	return 0;
 }
 
+int binding_pending(const struct binding *b, uint8_t hash[32])
+{
+	if (!b->challenged)
+		return -1;
+	memcpy(hash, b->secret_hash, 32);
+	return 0;
+}
+
+struct binding *binding_resume(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub, size_t akn,
+			       const uint8_t hash[32], struct verr *e)
+{
+	struct binding *b = binding_new(ek_pub, ekn, ak_pub, akn, e);
+
+	if (b != NULL) {
+		memcpy(b->secret_hash, hash, 32);
+		b->challenged = 1;
+	}
+	return b;
+}
+
 int binding_is_active(const struct binding *b)
 {
 	return b->active;

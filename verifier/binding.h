@@ -31,7 +31,8 @@ struct binding *binding_restore(const uint8_t *ek_pub, size_t ekn, const uint8_t
 
 /* Makes the activation challenge: a credential (tpm2-tools -i format)
  * wrapping secret (BINDING_SECRET_LEN bytes; NULL draws a random one) for
- * the EK and the AK's Name. Only a hash of the secret is kept. Writes up to
+ * the EK and the AK's Name. Only a hash of the secret is kept, and a new
+ * challenge replaces any outstanding one. Writes up to
  * cap bytes to out and the length to *len. Returns 0 or -1 with e set. */
 int binding_challenge(struct binding *b, const uint8_t *secret, uint8_t *out, size_t cap, size_t *len,
 		      struct verr *e);
@@ -40,6 +41,17 @@ int binding_challenge(struct binding *b, const uint8_t *secret, uint8_t *out, si
  * answer, right or wrong ("activation-failed"; "activation-no-challenge"
  * when none is outstanding). On success the binding is fixed. 0 or -1. */
 int binding_activate(struct binding *b, const uint8_t *secret, size_t n, struct verr *e);
+
+/* Exports the outstanding challenge (the SHA-256 of its secret) so that
+ * another orchardd process can take the device's answer: store it with the
+ * registration, and delete it when the answer arrives (one answer per
+ * challenge across processes is the store's job). Returns 0, or -1 when no
+ * challenge is outstanding. */
+int binding_pending(const struct binding *b, uint8_t hash[32]);
+
+/* binding_new, with an outstanding challenge taken from binding_pending. */
+struct binding *binding_resume(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub, size_t akn,
+			       const uint8_t hash[32], struct verr *e);
 
 /* True once activated. */
 int binding_is_active(const struct binding *b);

@@ -85,9 +85,17 @@ static void test_binding_lifecycle(void **state)
 	verr_clear(&e);
 	assert_int_equal(binding_activate(b, secret, sizeof(secret), &e), -1);
 	assert_string_equal(e.code, "activation-no-challenge");
-	/* a fresh challenge answered right activates */
+	/* a fresh challenge, answered right in "another process" that resumes
+	 * it from the exported hash, activates */
+	uint8_t pending[32];
 	verr_clear(&e);
+	assert_int_equal(binding_pending(b, pending), -1);
+	assert_int_equal(binding_challenge(b, NULL, cred, sizeof(cred), &credn, &e), 0);
 	assert_int_equal(binding_challenge(b, secret, cred, sizeof(cred), &credn, &e), 0);
+	assert_int_equal(binding_pending(b, pending), 0);
+	binding_free(b);
+	b = binding_resume(ek.b, ek.n, ak.b, ak.n, pending, &e);
+	assert_non_null(b);
 	assert_int_equal(binding_activate(b, secret, sizeof(secret), &e), 0);
 	assert_true(binding_is_active(b));
 	/* fixed: no new challenge, and no other AK */
