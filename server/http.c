@@ -69,11 +69,14 @@ static int listen_addr(const char *spec, struct sockaddr_storage *ss, socklen_t 
 struct http *http_start(struct server *srv, const char *cert_pem, const char *key_pem)
 {
 	struct http *h = calloc(1, sizeof *h);
-	char *list = strdup(srv->cfg.listen), *save = NULL;
+	char *list = strdup(srv->cfg.listen), *next;
 
 	if (h == NULL || list == NULL)
 		goto fail;
-	for (char *spec = strtok_r(list, ",", &save); spec; spec = strtok_r(NULL, ",", &save)) {
+	for (char *spec = list; spec != NULL; spec = next) {
+		next = strchr(spec, ',');
+		if (next != NULL)
+			*next++ = '\0';
 		struct sockaddr_storage ss;
 		socklen_t sslen;
 		char port[16];

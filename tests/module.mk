@@ -15,4 +15,4 @@ $(BUILD)/tests/unit/server/test_store: $(BUILD)/tests/unit/server/test_store.o \
 build-all: $(BUILD)/tests/unit/server/test_store
 
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
-TEST_SCRIPTS += tests/integration/server.sh tests/integration/store.sh
+TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh

@@ -180,6 +180,20 @@ for v in ORCHARD_LISTEN ORCHARD_DATABASE_URL ORCHARD_DATA_DIR ORCHARD_TLS_CERT O
 	expect "--help documents $v" grep -q "$v" <<<"$help"
 done
 expect_fail "a bad number is refused" "$ORCHARDD" --body-limit=lots --help
+expect_fail "a bad listen address is refused" "$ORCHARDD" --data-dir "$TMP/var" --listen nowhere
+"$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0,127.0.0.1:0 2>"$TMP/multi.log" &
+multi=$!
+for _ in $(seq 1 100); do
+	[[ $(grep -c '"msg":"listening"' "$TMP/multi.log") == 2 ]] && break
+	sleep 0.05
+done
+n=0
+for p in $(grep -o '"msg":"listening".*"port":"[0-9]*"' "$TMP/multi.log" | grep -o '[0-9]*"$' | tr -d '"'); do
+	"${CURL[@]}" -o /dev/null "https://127.0.0.1:$p/healthz" && n=$((n + 1))
+done
+expect_eq "several listen addresses each serve" 2 "$n"
+kill -TERM $multi
+wait $multi
 printf 'body-limit = 100\nlog-level = debug\n' >"$TMP/orchard.conf"
 ORCHARD_BODY_LIMIT=50 orchardd_start --config "$TMP/orchard.conf" --body-limit=120
 ALL=$(token all)

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Source rules that `make check` enforces on every tracked C/C++ file: no
+# banned functions (unbounded copies, unchecked number parsing), a purpose
+# comment at the top of each file, and generated files in sync.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib/tap.sh
+[[ "$BUILD" != build ]] && { tap_done; exit 0; } # source rules: once is enough
+files=$(git ls-files '*.c' '*.h' '*.cc')
+for fn in strcpy strcat sprintf vsprintf strtok strtok_r atoi atol atoll sscanf gets; do
+	hits=$(grep -nE "(^|[^_a-zA-Z0-9])$fn[[:space:]]*\(" $files | grep -vE '^\S+:[0-9]+:\s*(/\*|\*)')
+	if [[ -z "$hits" ]]; then tap_ok "no $fn()"; else tap_nok "no $fn()" "$hits"; fi
+done
+missing=$(for f in $files; do head -n 1 "$f" | grep -qE '^(/\*|//)' || echo "$f"; done)
+if [[ -z "$missing" ]]; then tap_ok "every source file opens with a comment saying what it is for"; else tap_nok "every source file opens with a purpose comment" "$missing"; fi
+tmp=$(mktemp -d)
+cp common/errors_gen.h common/errors_gen.c docs/errors.md "$tmp/"
+scripts/gen-errors
+if git diff --quiet -- common/errors_gen.h common/errors_gen.c docs/errors.md; then
+	tap_ok "errors_gen.[ch] and docs/errors.md match common/errors.tsv"
+else
+	tap_nok "generated error files match common/errors.tsv (run scripts/gen-errors)"
+	cp "$tmp"/errors_gen.h "$tmp"/errors_gen.c common/ && cp "$tmp/errors.md" docs/
+fi
+rm -rf "$tmp"
+tap_done
