@@ -1,0 +1,35 @@
+#!/bin/bash
+# Builds the libFuzzer drivers for orchardd's own parsers (request JSON,
+# base64, the router) with clang-14 + ASan + UBSan into build-fuzz/server
+# and runs each for FUZZ_SECONDS.
+set -u
+cd "$(dirname "$0")/../.."
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+CC=${FUZZ_CC:-clang-14}
+OUT=build-fuzz/server
+mkdir -p "$OUT"
+CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+rc=0
+build() { # name sources...
+	local name=$1
+	shift
+	$CC $CFLAGS -o "$OUT/$name" "tests/fuzz/server/$name.c" "$@" -ljansson || { echo "$name: build failed"; rc=1; return 1; }
+}
+build fuzz_jsonb common/jsonb.c
+build fuzz_b64 common/b64.c
+build fuzz_router server/router.c
+for name in fuzz_jsonb fuzz_b64 fuzz_router; do
+	[[ -x "$OUT/$name" ]] || continue
+	mkdir -p "$OUT/$name.corpus"
+	echo "== $name (${FUZZ_SECONDS}s)"
+	if ! "$OUT/$name" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -artifact_prefix="$OUT/$name-" \
+		"$OUT/$name.corpus" >"$OUT/$name.log" 2>&1; then
+		echo "$name: FAILED (see $OUT/$name.log)"
+		tail -n 30 "$OUT/$name.log"
+		rc=1
+	else
+		grep -E 'Done [0-9]+ runs' "$OUT/$name.log" | tail -n 1
+	fi
+done
+exit $rc
