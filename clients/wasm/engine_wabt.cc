@@ -197,6 +197,61 @@ static const char *kind_name(ExternKind k)
 	}
 }
 
+// Links and instantiates into ei. Every wabt handle it makes is a local that
+// dies before the caller may delete ei (and its Store) on failure.
+static bool instance_link(engine_instance *ei, engine_module *mod, const engine_host_func *funcs,
+                          size_t nfuncs, char *err, size_t errlen)
+{
+	Module::Ptr module = Module::New(ei->store, mod->desc);
+	RefVec imports;
+	for (const ImportType &imp : module->import_types()) {
+		const FuncType *ft = dyn_cast<FuncType>(imp.type.get());
+		const engine_host_func *h = ft ? find_host(funcs, nfuncs, imp, *ft) : nullptr;
+		if (!h) {
+			set_err(err, errlen,
+			        std::string("unknown import: ") + kind_name(imp.type->kind) + " " + imp.module +
+			            "." + imp.name + " (or its signature) is not provided by orchard-wasm");
+			return false;
+		}
+		engine_instance *self = ei;
+		FuncType type = *ft;
+		HostFunc::Ptr hf = HostFunc::New(
+		    ei->store, type,
+		    [self, h, type](Thread &thread, const Values &params, Values &results,
+		                    Trap::Ptr *out_trap) -> Result {
+			    uint64_t a[16] = {0}, r[4] = {0};
+			    size_t np = params.size() < 16 ? params.size() : 16;
+			    for (size_t i = 0; i < np; i++)
+				    a[i] = value_to_u64(params[i], type.params[i]);
+			    if (self->stop) {
+				    self->last_rc = -1;
+				    *out_trap = Trap::New(thread.store(), "stopped");
+				    return Result::Error;
+			    }
+			    engine_call call{&thread};
+			    int rc = h->fn(self->user, &call, a, r);
+			    for (size_t i = 0; i < type.results.size() && i < 4; i++)
+				    results[i] = value_from_u64(r[i], type.results[i]);
+			    if (rc == ENGINE_HOST_CONTINUE)
+				    return Result::Ok;
+			    self->last_rc = rc;
+			    *out_trap = Trap::New(thread.store(),
+			                          rc == ENGINE_HOST_EXIT ? k_exit_marker : "host function trapped");
+			    return Result::Error;
+		    });
+		imports.push_back(hf.ref());
+	}
+	Trap::Ptr trap;
+	ei->inst = Instance::Instantiate(ei->store, module.ref(), imports, &trap);
+	if (!ei->inst) {
+		set_err(err, errlen,
+		        std::string("instantiation failed: ") +
+		            (trap ? trap->message() : std::string("unknown error")));
+		return false;
+	}
+	return true;
+}
+
 extern "C" engine_instance *engine_instance_new(engine_module *mod, const engine_host_func *funcs,
                                                 size_t nfuncs, void *user, char *err,
                                                 size_t errlen)
@@ -205,53 +260,7 @@ extern "C" engine_instance *engine_instance_new(engine_module *mod, const engine
 	try {
 		ei = new engine_instance();
 		ei->user = user;
-		Module::Ptr module = Module::New(ei->store, mod->desc);
-		RefVec imports;
-		for (const ImportType &imp : module->import_types()) {
-			const FuncType *ft = dyn_cast<FuncType>(imp.type.get());
-			const engine_host_func *h = ft ? find_host(funcs, nfuncs, imp, *ft) : nullptr;
-			if (!h) {
-				set_err(err, errlen,
-				        std::string("unknown import: ") + kind_name(imp.type->kind) + " " +
-				            imp.module + "." + imp.name + " is not provided by orchard-wasm");
-				delete ei;
-				return nullptr;
-			}
-			engine_instance *self = ei;
-			FuncType type = *ft;
-			HostFunc::Ptr hf = HostFunc::New(
-			    ei->store, type,
-			    [self, h, type](Thread &thread, const Values &params, Values &results,
-			                    Trap::Ptr *out_trap) -> Result {
-				    uint64_t a[16] = {0}, r[4] = {0};
-				    size_t np = params.size() < 16 ? params.size() : 16;
-				    for (size_t i = 0; i < np; i++)
-					    a[i] = value_to_u64(params[i], type.params[i]);
-				    if (self->stop) {
-					    self->last_rc = -1;
-					    *out_trap = Trap::New(thread.store(), "stopped");
-					    return Result::Error;
-				    }
-				    engine_call call{&thread};
-				    int rc = h->fn(self->user, &call, a, r);
-				    for (size_t i = 0; i < type.results.size() && i < 4; i++)
-					    results[i] = value_from_u64(r[i], type.results[i]);
-				    if (rc == ENGINE_HOST_CONTINUE)
-					    return Result::Ok;
-				    self->last_rc = rc;
-				    *out_trap = Trap::New(thread.store(), rc == ENGINE_HOST_EXIT
-				                                              ? k_exit_marker
-				                                              : "host function trapped");
-				    return Result::Error;
-			    });
-			imports.push_back(hf.ref());
-		}
-		Trap::Ptr trap;
-		ei->inst = Instance::Instantiate(ei->store, module.ref(), imports, &trap);
-		if (!ei->inst) {
-			set_err(err, errlen,
-			        std::string("instantiation failed: ") +
-			            (trap ? trap->message() : std::string("unknown error")));
+		if (!instance_link(ei, mod, funcs, nfuncs, err, errlen)) {
 			delete ei;
 			return nullptr;
 		}

@@ -32,3 +32,12 @@ $(WASM_OUT)/examples/%.wasm: clients/wasm/examples/%.c clients/wasm/examples/was
 
 WASM_EXAMPLES := $(WASM_OUT)/examples/httpd.wasm
 BINS += $(WASM_EXAMPLES)
+
+# Tests: an in-process embedder (run under valgrind) and the suite script,
+# which builds its guest programs with clang-14 at test time.
+$(BUILD)/tests/wasm/embed_run: $(BUILD)/tests/wasm/embed_run.o $(WASMRT_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(WASMRT_LIBS)
+
+BINS += $(BUILD)/tests/wasm/embed_run
+TEST_SCRIPTS += tests/integration/wasm.sh

@@ -61,6 +61,10 @@ static int32_t split_path(wasi_ctx *c, uint32_t fd, uint64_t need, uint32_t ptr,
 	s->parent = -1;
 	s->path = NULL;
 	s->base = NULL;
+	/* A file where a folder belongs is ENOTDIR before it is a missing right. */
+	wasi_fd *any = wasi_fd_get(c, fd, 0, &e);
+	if (any && any->type != FT_DIRECTORY)
+		return W_ENOTDIR;
 	wasi_fd *dir = wasi_fd_get(c, fd, need, &e);
 	if (!dir)
 		return e;
@@ -112,11 +116,12 @@ WASI_FN(path_open)
 	if (oflags & OF_TRUNC)
 		need |= R_PATH_FILESTAT_SET_SIZE;
 	int32_t e;
-	wasi_fd *dir = wasi_fd_get(c, (uint32_t)a[0], need, &e);
+	wasi_fd *dir = wasi_fd_get(c, (uint32_t)a[0], 0, &e);
+	if (dir && dir->type != FT_DIRECTORY)
+		return W_ENOTDIR;
+	dir = wasi_fd_get(c, (uint32_t)a[0], need, &e);
 	if (!dir)
 		return e;
-	if (dir->type != FT_DIRECTORY)
-		return W_ENOTDIR;
 	if (!wasi_mem(c, (uint32_t)a[8], 4))
 		return W_EFAULT;
 	if (oflags & ~(OF_CREAT | OF_DIRECTORY | OF_EXCL | OF_TRUNC))
