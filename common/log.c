@@ -70,25 +70,3 @@ void log_kv(enum log_level level, const char *msg, ...)
 	log_emit(level, msg, ap);
 	va_end(ap);
 }
-
-static void log_emit_none(enum log_level level, const char *msg, ...)
-{
-	va_list ap;
-
-	va_start(ap, msg);
-	log_emit(level, msg, ap);
-	va_end(ap);
-}
-
-void log_msg(enum log_level level, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (level < min_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	log_emit_none(level, msg, NULL);
-}

@@ -16,9 +16,6 @@ void log_set_request_id(const char *id);
  * log_kv(LOG_INFO, "listening", "addr", "127.0.0.1:8443", NULL). */
 void log_kv(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 
-/* printf-style message with no extra fields. */
-void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* "Our bug" (an internal error that becomes a 500) and "bad peer input"
  * (a client error that becomes a 4xx), each naming where it happened. */
 #define log_bug(what) log_kv(LOG_ERROR, (what), "where", __FILE__ ":" LOG_STR(__LINE__), NULL)

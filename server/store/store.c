@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,12 +43,18 @@ PGconn *store_connect(const char *url)
 	PGconn *pg = PQconnectdbParams(keys, vals, 1);
 
 	if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-		/* PQerrorMessage never holds the password, only the failure. */
-		const char *why = pg ? PQerrorMessage(pg) : "out of memory";
-		char msg[256];
-		size_t n = strcspn(why, "\n");
-		snprintf(msg, sizeof msg, "%.*s", (int)(n < 200 ? n : 200), why);
-		log_kv(LOG_WARN, "database connect failed", "error", msg, NULL);
+		/* During an outage every request tries to reconnect: one line
+		 * every 5 s says it all. PQerrorMessage holds no password. */
+		static atomic_long last_logged;
+		long now = (long)time(NULL), last = atomic_load(&last_logged);
+		if (now - last >= 5 && atomic_compare_exchange_strong(&last_logged, &last, now)) {
+			const char *why = pg ? PQerrorMessage(pg) : "out of memory";
+			char msg[256];
+			size_t n = strcspn(why, "\n");
+			snprintf(msg, sizeof msg, "%.*s", (int)(n < 200 ? n : 200), why);
+			log_kv(LOG_WARN, "database connect failed (repeats are muted for 5 s)", "error",
+			       msg, NULL);
+		}
 		PQfinish(pg);
 		return NULL;
 	}
