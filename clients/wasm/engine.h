@@ -57,6 +57,9 @@ void engine_module_free(engine_module *mod);
 int engine_module_limit(engine_module *mod, uint64_t max_pages, uint64_t max_elems, char *err,
                         size_t errlen);
 
+/* Does the module declare a start function (which instantiation runs)? */
+int engine_module_has_start(const engine_module *mod);
+
 /* Links the module's imports against funcs (looked up by module, name and
  * signature) and runs its start function. user is passed to every host
  * function. Returns NULL with a message naming the first missing import or the

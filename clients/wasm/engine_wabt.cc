@@ -114,6 +114,11 @@ extern "C" int engine_module_limit(engine_module *mod, uint64_t max_pages, uint6
 	return 0;
 }
 
+extern "C" int engine_module_has_start(const engine_module *mod)
+{
+	return !mod->desc.starts.empty();
+}
+
 static bool types_from_spec(const char *spec, ValueTypes *out)
 {
 	for (const char *p = spec; *p; p++) {

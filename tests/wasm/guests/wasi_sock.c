@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 	}
 	if (argc < 3)
 		return 2;
-	uint32_t port = (uint32_t)atoi(argv[1]), denied = (uint32_t)atoi(argv[2]);
+	uint32_t port = (uint32_t)strtoul(argv[1], NULL, 10), denied = (uint32_t)strtoul(argv[2], NULL, 10);
 	uint32_t lfd, cfd, afd, ufd, ufd2;
 	we_address addr = {lo, 4};
 
