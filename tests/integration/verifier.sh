@@ -293,6 +293,16 @@ reject "policy PCR not covered by the quote (CVE-2022-0317)" pcr-not-quoted vq a
 expect "event digests allow-listed per PCR pass" vq ak_rsa q_log $N1 --eventlog boot.log --policy events.json
 reject "event digest missing from the allow-list" event-not-allowed vq ak_rsa q_log $N1 --eventlog boot.log --policy events_bad.json
 reject "event policy without an event log" eventlog-required vq ak_rsa q_log $N1 --policy events_bad.json
+cat >wrong2.json <<JSON
+{"pcrs": {"sha256": {"0": ["$P7"], "7": ["$P0"], "10": ["$P0"]}}}
+JSON
+out=$(vq ak_rsa q_log $N1 --policy wrong2.json 2>&1)
+if [[ $(grep -c '^orchard-verify: policy: ' <<<"$out") == 3 && $out == *"pcr-mismatch: sha256 PCR 0"* &&
+	$out == *"pcr-mismatch: sha256 PCR 7"* && $out == *"pcr-not-quoted: policy names sha256 PCR 10"* ]]; then
+	tap_ok "one reason per failing PCR"
+else
+	tap_nok "one reason per failing PCR" "$out"
+fi
 reject "malformed policy" policy-malformed vq ak_rsa q_log $N1 --policy malformed.json
 
 # --- appraisal JWT ------------------------------------------------------------------

@@ -203,9 +203,12 @@ out:
 		free(jwt);
 	}
 	if (rc == 0)
-		fprintf(stderr, "orchard-verify: quote accepted (resetCount %u, restartCount %u, clock %llu)\n",
+		fprintf(stderr,
+			"orchard-verify: quote accepted (resetCount %u, restartCount %u, clock %llu, safe %s, "
+			"firmware 0x%016llx)\n",
 			res->attest.clockInfo.resetCount, res->attest.clockInfo.restartCount,
-			(unsigned long long)res->attest.clockInfo.clock);
+			(unsigned long long)res->attest.clockInfo.clock, res->attest.clockInfo.safe ? "yes" : "no",
+			(unsigned long long)res->attest.firmwareVersion);
 	else
 		tool_reject("quote", &e);
 	appraisal_free(&ap);
