@@ -1,7 +1,9 @@
 /* httpd.c: Orchard's example app, a small keep-alive HTTP/1.1 server. Built
  * to wasm32-wasi it uses the WasmEdge socket ABI; built natively (bench) the
  * same code runs on POSIX sockets, so the two can be compared. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
