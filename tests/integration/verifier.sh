@@ -356,7 +356,9 @@ reject "quote from before the reboot presented as newer (resetCount rollback)" c
 
 # --- the documentation's examples run as written ------------------------------------
 if ((SAN_PASS == 0)); then
-	awk '/^```sh$/ { f = 1; next } /^```$/ { f = 0 } f' "$OLDPWD/docs/verifier.md" >doc.sh
+	# A walkthrough that fails half-way must not leave its swtpm running.
+	echo "trap 'type swtpm_stop >/dev/null 2>&1 && swtpm_stop' EXIT" >doc.sh
+	awk '/^```sh$/ { f = 1; next } /^```$/ { f = 0 } f' "$OLDPWD/docs/verifier.md" >>doc.sh
 	# The walkthrough starts its own swtpm; keep ours untouched.
 	if out=$(cd "$OLDPWD" && env -u SWTPM_PID bash -e "$T/doc.sh" 2>&1); then
 		tap_ok "docs/verifier.md walkthrough runs"

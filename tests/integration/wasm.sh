@@ -148,6 +148,10 @@ for _ in $(seq 1 100); do
 	curl -s -o /dev/null "http://127.0.0.1:$HP/" && break
 	sleep 0.05
 done
+child=$(pgrep -P "${PIDS[0]}" | head -1)
+expect "sandbox: the app's process runs under a seccomp filter" grep -Eq '^Seccomp:[[:space:]]+2' "/proc/$child/status"
+expect "sandbox: the app's process has no_new_privs" grep -Eq '^NoNewPrivs:[[:space:]]+1' "/proc/$child/status"
+expect "sandbox: the app's process has a CPU-free, core-free rlimit set" grep -Eq '^Max core file size +0 +0' "/proc/$child/limits"
 expect_eq "httpd: GET / answers" "Hello from an Orchard WebAssembly app!" "$(curl -s "http://127.0.0.1:$HP/")"
 expect_eq "httpd: unknown path is 404" "404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/nope")"
 expect_eq "httpd: keep-alive serves several requests on one connection" "3" \
