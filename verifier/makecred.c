@@ -11,35 +11,12 @@
 #include <tss2/tss2_mu.h>
 
 #include "verifier/kdf.h"
+#include "verifier/tpm_wrap.h"
 #include "verifier/tpm_alg.h"
 #include "verifier/tpm_public.h"
 
 /* "IDENTITY" with its NUL: Part 1, 24.4 uses it as OAEP label and KDFe label. */
 static const char identity_label[] = "IDENTITY";
-
-static int rsa_seed(EVP_PKEY *ek, const EVP_MD *md, const uint8_t *seed, size_t sl, TPM2B_ENCRYPTED_SECRET *enc)
-{
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(ek, NULL);
-	void *label = OPENSSL_memdup(identity_label, sizeof(identity_label));
-	size_t outl = sizeof(enc->secret);
-	int rc = -1;
-
-	if (ctx == NULL || label == NULL || EVP_PKEY_encrypt_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1)
-		goto out;
-	if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, label, (int)sizeof(identity_label)) != 1)
-		goto out;
-	label = NULL; /* ctx owns it now */
-	if (EVP_PKEY_encrypt(ctx, enc->secret, &outl, seed, sl) != 1)
-		goto out;
-	enc->size = (uint16_t)outl;
-	rc = 0;
-out:
-	OPENSSL_free(label);
-	EVP_PKEY_CTX_free(ctx);
-	return rc;
-}
 
 /* One-pass ECDH: an ephemeral key QeU, Z = x(d_e * Q_ek), and
  * seed = KDFe(nameAlg, Z, "IDENTITY", QeU.x, Q_ek.x, bits). The encrypted
@@ -81,21 +58,6 @@ out:
 	return rc;
 }
 
-static int aes_cfb(const uint8_t *key, uint16_t bits, const uint8_t *in, size_t n, uint8_t *out)
-{
-	const EVP_CIPHER *c = bits == 128 ? EVP_aes_128_cfb128() : bits == 256 ? EVP_aes_256_cfb128() : NULL;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	uint8_t iv[16] = {0}; /* Part 1, 24.4: the IV is zero; the key is used once */
-	int l1 = 0, l2 = 0, rc = -1;
-
-	if (c != NULL && ctx != NULL && EVP_EncryptInit_ex(ctx, c, NULL, key, iv) == 1 &&
-	    EVP_EncryptUpdate(ctx, out, &l1, in, (int)n) == 1 && EVP_EncryptFinal_ex(ctx, out + l1, &l2) == 1 &&
-	    (size_t)(l1 + l2) == n)
-		rc = 0;
-	EVP_CIPHER_CTX_free(ctx);
-	return rc;
-}
-
 int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, const uint8_t *secret,
 	     size_t slen, TPM2B_ID_OBJECT *blob, TPM2B_ENCRYPTED_SECRET *encsec, struct verr *e)
 {
@@ -105,9 +67,8 @@ int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, con
 	const EVP_MD *md = tpm_alg_md(hash);
 	size_t ds = tpm_alg_digest_size(hash), off = 0, encl;
 	EVP_PKEY *pk = NULL;
-	TPM2B_DIGEST cred, hmac;
-	uint8_t seed[TPM_ALG_MAX_DIGEST], symkey[32], hkey[TPM_ALG_MAX_DIGEST], plain[2 + 64], enc[2 + 64];
-	size_t hl = 0;
+	TPM2B_DIGEST cred;
+	uint8_t seed[TPM_ALG_MAX_DIGEST], plain[2 + 64];
 	int rc = -1;
 
 	memset(blob, 0, sizeof(*blob));
@@ -128,7 +89,7 @@ int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, con
 	if ((pk = tpm_public_to_pkey(ek, e)) == NULL)
 		goto out;
 	if (ek->type == TPM2_ALG_RSA) {
-		if (RAND_bytes(seed, (int)ds) != 1 || rsa_seed(pk, md, seed, ds, encsec) != 0) {
+		if (RAND_bytes(seed, (int)ds) != 1 || tpm_wrap_rsa_seed(pk, hash, identity_label, seed, ds, encsec) != 0) {
 			verr_set(e, "makecred-seed", "RSA-OAEP of the seed failed");
 			goto out;
 		}
@@ -136,50 +97,21 @@ int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, con
 		verr_set(e, "makecred-seed", "ECDH seed derivation failed");
 		goto out;
 	}
-	/* encIdentity = CFB(KDFa(seed, "STORAGE", Name), TPM2B_DIGEST credential) */
+	/* credentialBlob = TPM2B(outerHMAC) || CFB(TPM2B_DIGEST credential) */
 	memset(&cred, 0, sizeof(cred));
 	cred.size = (uint16_t)slen;
 	memcpy(cred.buffer, secret, slen);
 	encl = 0;
 	if (Tss2_MU_TPM2B_DIGEST_Marshal(&cred, plain, sizeof(plain), &encl) != 0 ||
-	    kdf_a(hash, seed, ds, "STORAGE", ak_name, name_len, NULL, 0, sym->keyBits.aes, symkey) != 0 ||
-	    aes_cfb(symkey, sym->keyBits.aes, plain, encl, enc) != 0) {
-		verr_set(e, "makecred-wrap", "credential encryption failed");
+	    (off = tpm_wrap_outer(hash, seed, ds, sym->keyBits.aes, ak_name, name_len, plain, encl, blob->credential,
+				  sizeof(blob->credential))) == 0) {
+		verr_set(e, "makecred-wrap", "credential wrapping failed");
 		goto out;
 	}
-	/* outerHMAC = HMAC(KDFa(seed, "INTEGRITY"), encIdentity || Name) */
-	memset(&hmac, 0, sizeof(hmac));
-	{
-		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-		EVP_MAC_CTX *mctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-		OSSL_PARAM params[2] = {
-			OSSL_PARAM_construct_utf8_string("digest", (char *)EVP_MD_get0_name(md), 0),
-			OSSL_PARAM_construct_end(),
-		};
-		int ok = mctx != NULL && kdf_a(hash, seed, ds, "INTEGRITY", NULL, 0, NULL, 0, (uint32_t)ds * 8, hkey) == 0 &&
-			 EVP_MAC_init(mctx, hkey, ds, params) == 1 && EVP_MAC_update(mctx, enc, encl) == 1 &&
-			 EVP_MAC_update(mctx, ak_name, name_len) == 1 &&
-			 EVP_MAC_final(mctx, hmac.buffer, &hl, sizeof(hmac.buffer)) == 1;
-		EVP_MAC_CTX_free(mctx);
-		EVP_MAC_free(mac);
-		if (!ok) {
-			verr_set(e, "makecred-wrap", "credential HMAC failed");
-			goto out;
-		}
-	}
-	hmac.size = (uint16_t)hl;
-	if (Tss2_MU_TPM2B_DIGEST_Marshal(&hmac, blob->credential, sizeof(blob->credential), &off) != 0 ||
-	    encl > sizeof(blob->credential) - off) {
-		verr_set(e, "makecred-wrap", "credential blob does not fit");
-		goto out;
-	}
-	memcpy(blob->credential + off, enc, encl);
-	blob->size = (uint16_t)(off + encl);
+	blob->size = (uint16_t)off;
 	rc = 0;
 out:
 	OPENSSL_cleanse(seed, sizeof(seed));
-	OPENSSL_cleanse(symkey, sizeof(symkey));
-	OPENSSL_cleanse(hkey, sizeof(hkey));
 	OPENSSL_cleanse(plain, sizeof(plain));
 	ERR_clear_error();
 	EVP_PKEY_free(pk);
