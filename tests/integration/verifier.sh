@@ -252,6 +252,28 @@ fi
 reject "makecredential refuses a non-AK" ak-not-restricted $V makecredential --ek-pub ek_rsa.pub --ak-pub unr.pub --secret secret.bin --out x.out
 reject "makecredential refuses a name that is not the AK's" ak-name-mismatch $V makecredential --ek-pub ek_rsa.pub --ak-pub ak_rsa.pub --ak-name ak_ecc.name --secret secret.bin --out x.out
 
+# --- DPS TPM authenticationKey: activate, import, load, HMAC ----------------------------
+SPLIT=$OLDPWD/tests/integration/verifier/splitdps.py
+t tpm2_createprimary -C o -g sha256 -G rsa2048:aes128cfb -c srk.ctx
+t tpm2_evictcontrol -C o -c srk.ctx 0x81000001
+t tpm2_readpublic -c 0x81000001 -o srk.pub
+head -c 32 /dev/urandom >dps.key
+mkdir dps
+expect "DPS authenticationKey built for EK and SRK" $V dps-authkey --ek-pub ek_rsa.pub --srk-pub srk.pub --key dps.key --out dps/blob.bin
+printf '0ne000A1/registrations/dev-01\n1700000000' >dps/sas.txt
+if python3 "$SPLIT" dps/blob.bin dps && activate 0x81000001 0x81010001 dps/cred.out dps/inner.bin &&
+	t tpm2_import -C 0x81000001 -i dps/dup.priv -s dps/seed.dat -k dps/inner.bin -u dps/key.pub -r dps/key.priv &&
+	t tpm2_load -C 0x81000001 -u dps/key.pub -r dps/key.priv -c dps/hmac.ctx &&
+	tpm2_hmac -c dps/hmac.ctx -o dps/tpm.mac dps/sas.txt >/dev/null 2>&1 &&
+	openssl dgst -sha256 -mac HMAC -macopt hexkey:"$(od -An -tx1 -v dps.key | tr -d ' \n')" -binary dps/sas.txt >dps/want.mac &&
+	cmp -s dps/tpm.mac dps/want.mac; then
+	tap_ok "TPM imports the DPS key and its TPM2_HMAC equals HMAC with the server's key"
+else
+	tap_nok "TPM imports the DPS key and its TPM2_HMAC equals HMAC with the server's key" "$(cat act.err tpm2.err 2>/dev/null)"
+fi
+swtpm_flush
+reject "DPS authenticationKey refuses an SRK that is not AES-128-CFB" dps-keys $V dps-authkey --ek-pub ek_rsa.pub --srk-pub ek_ecc.pub --key dps.key --out x.bin
+
 # --- event log replay and PCR policy -------------------------------------------
 MKLOG=$OLDPWD/tests/integration/verifier/mklog.py
 for x in $(python3 "$MKLOG" boot.log); do t tpm2_pcrextend "$x"; done
@@ -341,6 +363,7 @@ if ((SAN_PASS == 0)) && command -v valgrind >/dev/null; then
 	vgcase "rejected event log" 1 $V quote --ak ak_rsa.pub --msg q_log.msg --sig q_log.sig --pcrs q_log.pcrs --nonce $N1 --eventlog bad.log --policy good.json
 	vgcase "EK chain with quirks" 0 $V ek --cert ek_p256_nv.der --roots "$ROOTS" --ek-pub ek_p256.pub
 	vgcase "EK chain rejected" 1 $V ek --cert ek_rsa.der --roots other
+	vgcase "DPS authenticationKey" 0 $V dps-authkey --ek-pub ek_rsa.pub --srk-pub srk.pub --key dps.key --out vg.bin
 	vgcase "makecredential ECC" 0 $V makecredential --ek-pub ek_ecc.pub --ak-name ak_ecc.name --secret secret48.bin --out vg.out
 fi
 

@@ -15,7 +15,8 @@ static int usage(void)
 	      "  orchard-verify ek --cert EK.der|EK.pem --roots DIR [--ek-pub EK.pub] [--at UNIXTIME]\n"
 	      "  orchard-verify makecredential --ek-pub EK.pub --ak-name AK.name --secret SECRET.bin\n"
 	      "                       --out CRED.out\n"
-	      "  orchard-verify nonce --store DIR [--ttl SECONDS] [--bytes N]\n",
+	      "  orchard-verify nonce --store DIR [--ttl SECONDS] [--bytes N]\n"
+	      "  orchard-verify dps-authkey --ek-pub EK.pub --srk-pub SRK.pub --key K.bin --out BLOB\n",
 	      stderr);
 	return 2;
 }
@@ -32,5 +33,7 @@ int main(int argc, char **argv)
 		return cmd_makecredential(argc - 1, argv + 1);
 	if (strcmp(argv[1], "nonce") == 0)
 		return cmd_nonce(argc - 1, argv + 1);
+	if (strcmp(argv[1], "dps-authkey") == 0)
+		return cmd_dps_authkey(argc - 1, argv + 1);
 	return usage();
 }

@@ -21,5 +21,6 @@ int cmd_quote(int argc, char **argv);
 int cmd_ek(int argc, char **argv);
 int cmd_makecredential(int argc, char **argv);
 int cmd_nonce(int argc, char **argv);
+int cmd_dps_authkey(int argc, char **argv);
 
 #endif
