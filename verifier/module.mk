@@ -29,3 +29,6 @@ TEST_SCRIPTS += $(wildcard tests/integration/verifier*.sh)
 $(BUILD)/verifier-bench: $(BUILD)/bench/verifier_bench.o $(VERIFIER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(VERIFIER_LIBS)
 BENCHES += $(BUILD)/verifier-bench
+
+# The torture test fails every allocation in turn: it wraps the allocator.
+$(BUILD)/tests/verifier_test_torture: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
