@@ -1,7 +1,8 @@
 # Starts and stops a software TPM (swtpm) with EK certificates for tests:
-# source this file, call swtpm_start DIR, use $TPM2TOOLS_TCTI, call swtpm_stop.
+# source this file, call swtpm_start DIR, use $TPM2TOOLS_TCTI, then swtpm_stop
+# (or swtpm_cleanup, which also removes DIR).
 #
-# swtpm_start DIR [ECC]: makes a local CA in DIR/ca (the "manufacturer root",
+# swtpm_start DIR: makes a local CA in DIR/ca (the "manufacturer root",
 # DIR/ca/issuercert.pem plus swtpm_localca's self-signed root), provisions a
 # TPM 2 in DIR/state with an RSA-2048 EK (0x81010001) and an ECC EK
 # (P-384 at 0x81010016, swtpm 0.7) with certificates in NV, starts
@@ -98,4 +99,14 @@ swtpm_stop() {
 		kill -9 "$SWTPM_PID" 2>/dev/null || true
 	fi
 	unset SWTPM_PID
+}
+
+# swtpm_cleanup: stops the swtpm and removes the folder swtpm_start made
+# (its state, CA and logs). Use it in an EXIT trap.
+swtpm_cleanup() {
+	swtpm_stop
+	if [[ -n "${SWTPM_DIR:-}" && -d "$SWTPM_DIR" ]]; then
+		rm -rf "$SWTPM_DIR"
+	fi
+	unset SWTPM_DIR SWTPM_PORT SWTPM_CTRL_PORT TPM2TOOLS_TCTI
 }
