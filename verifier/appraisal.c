@@ -42,7 +42,8 @@ int appraisal_sign(const struct appraisal *a, const char *device_id, const uint8
 			   "verdict", a->verdict, "checks", checks, "evidence_time", (json_int_t)a->evidence_time,
 			   "iat", (json_int_t)now, "exp", (json_int_t)(now + ttl));
 	checks = NULL;
-	if (claims == NULL || (claims_s = json_dumps(claims, JSON_COMPACT)) == NULL)
+	if (claims == NULL || (a->reason != NULL && json_object_set_new(claims, "reason", json_string(a->reason)) != 0) ||
+	    (claims_s = json_dumps(claims, JSON_COMPACT)) == NULL)
 		goto fail;
 	if (jwt_new(&j) != 0 || jwt_add_grants_json(j, claims_s) != 0 ||
 	    jwt_set_alg(j, JWT_ALG_ES256, (const unsigned char *)key, (int)keylen) != 0 ||

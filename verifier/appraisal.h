@@ -12,6 +12,7 @@
 
 struct appraisal {
 	const char *verdict;   /* "pass" or "fail"; a static string */
+	const char *reason;    /* for "fail": the rejection code, or NULL */
 	int64_t evidence_time; /* when the evidence was verified (Unix s) */
 	size_t nchecks;
 	const char *checks[APPRAISAL_MAX_CHECKS]; /* static strings, in order */
@@ -25,7 +26,7 @@ void appraisal_pass(struct appraisal *a, const char *check);
 
 /* Signs a as a JWT with ES256 using the PEM EC P-256 private key in
  * key/keylen. Claims: iss "orchard-verifier", sub device_id, verdict,
- * checks (array), evidence_time, iat now, exp now + ttl. Returns 0 and a
+ * reason (when set), checks (array), evidence_time, iat now, exp now + ttl. Returns 0 and a
  * new string in *jwt (caller frees with free), or -1 with e set. */
 int appraisal_sign(const struct appraisal *a, const char *device_id, const uint8_t *key, size_t keylen,
 		   int64_t now, int64_t ttl, char **jwt, struct verr *e);

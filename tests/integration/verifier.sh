@@ -346,6 +346,18 @@ PY
 else
 	tap_nok "appraisal JWT (ES256) carries device, verdict, checks, times" "$jwt"
 fi
+jwt=$(vq ak_rsa q_log $N1 --policy wrong.json --jwt-key jwt.key --device-id dev-42 2>/dev/null)
+if [[ $? != 0 ]] && python3 - "$jwt" <<'PY'; then
+import base64, json, sys
+p = sys.argv[1].split(".")[1]
+body = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+assert body["verdict"] == "fail" and body["reason"] == "pcr-mismatch", body
+assert "pcr-policy" not in body["checks"] and "quote-signature" in body["checks"], body
+PY
+	tap_ok "rejected quote still yields a signed 'fail' appraisal with its reason"
+else
+	tap_nok "rejected quote still yields a signed 'fail' appraisal with its reason" "$jwt"
+fi
 
 # --- no leaks, no invalid reads (plain build: valgrind; build-san: ASan) ----------
 if ((SAN_PASS == 0)) && command -v valgrind >/dev/null; then

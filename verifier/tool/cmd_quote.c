@@ -191,15 +191,20 @@ int cmd_quote(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	if (rc == 0 && a.jwt_key != NULL) {
+	/* The appraisal is signed either way: a relying party learns of a
+	 * failure, and why, from the same kind of token. */
+	if (a.jwt_key != NULL && res != NULL) {
 		char *jwt = NULL;
+		struct verr je = {0};
 		ap.evidence_time = (int64_t)time(NULL);
-		ap.verdict = "pass";
-		if (appraisal_sign_file(&ap, a.device_id ? a.device_id : "unknown", a.jwt_key, 3600, &jwt, &e) !=
-		    0)
+		ap.verdict = rc == 0 ? "pass" : "fail";
+		ap.reason = rc == 0 ? NULL : e.code;
+		if (appraisal_sign_file(&ap, a.device_id ? a.device_id : "unknown", a.jwt_key, 3600, &jwt, &je) != 0) {
+			verr_set(&e, je.code, "%s", je.msg);
 			rc = 1;
-		else
+		} else {
 			printf("%s\n", jwt);
+		}
 		free(jwt);
 	}
 	if (rc == 0)
