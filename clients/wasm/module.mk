@@ -40,4 +40,10 @@ $(BUILD)/tests/wasm/embed_run: $(BUILD)/tests/wasm/embed_run.o $(WASMRT_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(WASMRT_LIBS)
 
 BINS += $(BUILD)/tests/wasm/embed_run
+
+$(BUILD)/tests/unit/wasm/test_wasm: $(BUILD)/tests/unit/wasm/test_wasm.o $(WASMRT_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lcmocka $(WASMRT_LIBS)
+
+UNIT_TESTS += $(BUILD)/tests/unit/wasm/test_wasm
 TEST_SCRIPTS += tests/integration/wasm.sh

@@ -70,7 +70,7 @@ run_expect() {
 }
 
 # --- WASI: core ---
-guest_checks core "$W" run --env FOO=bar --env EMPTY= "$OUT/wasi_core.wasm" alpha "beta gamma"
+guest_checks core "$W" run --timeout 30 --env FOO=bar --env EMPTY= "$OUT/wasi_core.wasm" alpha "beta gamma"
 
 # --- WASI: files, rights and escapes under one preopen ---
 mkdir -p "$T/sb/sub" "$T/outside"
@@ -80,15 +80,15 @@ ln -s "$T/outside/secret.txt" "$T/sb/abs_link"
 ln -s ../outside/secret.txt "$T/sb/rel_link"
 ln -s ../outside "$T/sb/dir_link"
 ln -s inside.txt "$T/sb/in_link"
-guest_checks fs "$W" run --dir "$T/sb:/sb" "$OUT/wasi_fs.wasm"
+guest_checks fs "$W" run --timeout 30 --dir "$T/sb:/sb" "$OUT/wasi_fs.wasm"
 expect_eq "fs: the file outside is untouched" "secret" "$(cat "$T/outside/secret.txt")"
 expect_eq "fs: nothing was created outside" "secret.txt" "$(ls "$T/outside")"
 
 # --- sockets: WasmEdge ABI and grants ---
 P=$((20000 + RANDOM % 20000))
-guest_checks sock "$W" run --listen "127.0.0.1:$P" --connect "127.0.0.1:$P" --connect "localhost:$P" \
+guest_checks sock "$W" run --timeout 30 --listen "127.0.0.1:$P" --connect "127.0.0.1:$P" --connect "localhost:$P" \
 	"$OUT/wasi_sock.wasm" "$P" $((P + 1))
-guest_checks sock-nogrant "$W" run "$OUT/wasi_sock.wasm" nogrant
+guest_checks sock-nogrant "$W" run --timeout 30 "$OUT/wasi_sock.wasm" nogrant
 
 # --- exit statuses, stdio, CLI ---
 run_expect "exit: proc_exit code passes through" 42 "" "$W" run "$OUT/wasi_core.wasm" exit42

@@ -9,6 +9,13 @@
 
 static uint8_t lo[4] = {127, 0, 0, 1};
 
+/* The preview1-shaped accept (fd, fdflags, *fd), under WasmEdge's V2 name,
+ * and V2 getlocaladdr with 128-byte address storage. */
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("sock_accept_v2")))
+uint32_t raw_sock_accept_v2(uint32_t fd, uint32_t flags, uint32_t *out);
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("sock_getlocaladdr_v2")))
+uint32_t raw_sock_getlocaladdr_v2(uint32_t fd, we_address *addr, uint32_t *port);
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "nogrant")) {
@@ -38,6 +45,18 @@ int main(int argc, char **argv)
 	uint32_t type = 0, gport = 0;
 	CHECK_EQ("sock_getlocaladdr", we_sock_getlocaladdr(lfd, &got, &type, &gport), 0);
 	CHECK("sock_getlocaladdr.value", type == 4 && gport == port && !memcmp(ab, lo, 4));
+	uint8_t store[128] = {0};
+	we_address st = {store, sizeof(store)};
+	CHECK_EQ("sock_getlocaladdr_v2", raw_sock_getlocaladdr_v2(lfd, &st, &gport), 0);
+	CHECK("sock_getlocaladdr_v2.value", store[0] == WE_AF_INET4 && !memcmp(store + 2, lo, 4) && gport == port);
+	uint32_t nfd;
+	/* fdflags apply to the accepted socket; the listener's own flag decides
+	 * whether accept waits. */
+	CHECK_EQ("fd_fdstat_set_flags.sock_nonblock", __wasi_fd_fdstat_set_flags(lfd, __WASI_FDFLAGS_NONBLOCK), 0);
+	CHECK_EQ("sock_accept_v2.nonblock_idle", raw_sock_accept_v2(lfd, __WASI_FDFLAGS_NONBLOCK, &nfd), __WASI_ERRNO_AGAIN);
+	CHECK_EQ("sock_accept.v1_nonblock_idle", we_sock_accept(lfd, &nfd), __WASI_ERRNO_AGAIN);
+	CHECK_EQ("fd_fdstat_set_flags.sock_blocking", __wasi_fd_fdstat_set_flags(lfd, 0), 0);
+	CHECK_EQ("sock_accept_v2.bad_flags", raw_sock_accept_v2(lfd, __WASI_FDFLAGS_APPEND, &nfd), __WASI_ERRNO_INVAL);
 	int32_t val = 0;
 	uint32_t vlen = sizeof(val);
 	CHECK_EQ("sock_getsockopt.type", we_sock_getsockopt(lfd, 0, WE_SO_TYPE, &val, &vlen), 0);

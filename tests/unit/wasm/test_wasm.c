@@ -1,0 +1,177 @@
+/* Unit tests for clients/wasm: grant parsing and checks, guest-memory bounds,
+ * errno mapping, and the engine's limits on untrusted modules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+
+#include "clients/wasm/engine.h"
+#include "clients/wasm/grants.h"
+#include "clients/wasm/wasi.h"
+
+static struct sockaddr_in v4(const char *ip, uint16_t port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	return sa;
+}
+
+static void test_grants_listen_parse(void **state)
+{
+	static grants g;
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(grants_add_listen(&g, "8080"), 0);
+	assert_int_equal(grants_add_listen(&g, "127.0.0.1:9090"), 0);
+	assert_int_equal(grants_add_listen(&g, "[::1]:7070"), 0);
+	assert_int_equal(grants_add_listen(&g, "65536"), -1);
+	assert_int_equal(grants_add_listen(&g, "-1"), -1);
+	assert_int_equal(grants_add_listen(&g, "80x"), -1);
+	assert_int_equal(grants_add_listen(&g, ""), -1);
+	assert_int_equal(grants_add_listen(&g, "example.com:80"), -1); /* never resolved */
+	assert_int_equal(grants_add_listen(&g, ":80"), -1);
+	assert_int_equal(g.nlisten, 3);
+}
+
+static void test_grants_bind_checks(void **state)
+{
+	static grants g;
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	grants_add_listen(&g, "8080");
+	grants_add_listen(&g, "127.0.0.1:9090");
+	struct sockaddr_in a = v4("0.0.0.0", 8080), b = v4("127.0.0.1", 9090), c = v4("10.0.0.1", 9090),
+	                   d = v4("127.0.0.1", 8081);
+	assert_true(grants_check_bind(&g, (struct sockaddr *)&a));
+	assert_true(grants_check_bind(&g, (struct sockaddr *)&b));
+	assert_false(grants_check_bind(&g, (struct sockaddr *)&c)); /* address pinned */
+	assert_false(grants_check_bind(&g, (struct sockaddr *)&d)); /* port not granted */
+	assert_false(grants_check_connect(&g, (struct sockaddr *)&b)); /* listen is not connect */
+	assert_true(grants_any(&g));
+}
+
+static void test_grants_connect(void **state)
+{
+	static grants g;
+	char err[128];
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	assert_false(grants_any(&g));
+	assert_int_equal(grants_add_connect(&g, "127.0.0.1:443", err, sizeof(err)), 0);
+	assert_int_equal(grants_add_connect(&g, "127.0.0.1", err, sizeof(err)), -1);
+	assert_int_equal(grants_add_connect(&g, "127.0.0.1:99999", err, sizeof(err)), -1);
+	struct sockaddr_in ok = v4("127.0.0.1", 443), port = v4("127.0.0.1", 444), host = v4("127.0.0.2", 443);
+	assert_true(grants_check_connect(&g, (struct sockaddr *)&ok));
+	assert_false(grants_check_connect(&g, (struct sockaddr *)&port));
+	assert_false(grants_check_connect(&g, (struct sockaddr *)&host));
+	assert_false(grants_check_bind(&g, (struct sockaddr *)&ok));
+}
+
+static void test_wasi_mem_bounds(void **state)
+{
+	static grants g;
+	uint8_t mem[64];
+	char *argv[] = {"x", NULL}, *envp[] = {NULL};
+	(void)state;
+	wasi_ctx *c = wasi_ctx_new(argv, envp, &g);
+	assert_non_null(c);
+	c->mem = mem;
+	c->mem_size = sizeof(mem);
+	assert_ptr_equal(wasi_mem(c, 0, 64), mem);
+	assert_ptr_equal(wasi_mem(c, 64, 0), mem + 64); /* empty range at the end */
+	assert_null(wasi_mem(c, 60, 5));
+	assert_null(wasi_mem(c, 65, 0));
+	assert_null(wasi_mem(c, 1, UINT64_MAX)); /* no wrap-around */
+	assert_null(wasi_mem(c, UINT64_MAX, 2));
+	assert_int_equal(wasi_put_u32(c, 60, 7), W_ESUCCESS);
+	assert_int_equal(wasi_put_u32(c, 61, 7), W_EFAULT);
+	assert_int_equal(wasi_put_u64(c, 57, 7), W_EFAULT);
+	char *s = NULL;
+	memcpy(mem, "ab\0cd", 5);
+	assert_int_equal(wasi_str(c, 0, 5, &s), W_EILSEQ); /* an embedded NUL */
+	assert_null(s);
+	assert_int_equal(wasi_str(c, 0, 2, &s), W_ESUCCESS);
+	assert_string_equal(s, "ab");
+	free(s);
+	assert_int_equal(wasi_str(c, 63, 2, &s), W_EFAULT);
+	c->mem = NULL; /* a module without memory */
+	c->mem_size = 0;
+	assert_null(wasi_mem(c, 0, 0));
+	wasi_ctx_free(c);
+	wasi_ctx_free(NULL);
+}
+
+static void test_wasi_errno_map(void **state)
+{
+	(void)state;
+	assert_int_equal(wasi_errno(0), W_ESUCCESS);
+	assert_int_equal(wasi_errno(ENOENT), 44);
+	assert_int_equal(wasi_errno(EACCES), 2);
+	assert_int_equal(wasi_errno(EXDEV), 75);
+	assert_int_equal(wasi_errno(EOPNOTSUPP), W_ENOTSUP);
+	assert_int_equal(wasi_errno(12345), W_EIO);
+	assert_int_equal(W_ENOTCAPABLE, 76);
+}
+
+static void test_wasi_fd_table(void **state)
+{
+	static grants g;
+	char *argv[] = {"x", NULL}, *envp[] = {"A=1", NULL};
+	int32_t err;
+	(void)state;
+	wasi_ctx *c = wasi_ctx_new(argv, envp, &g);
+	assert_non_null(c);
+	assert_int_equal(c->envc, 1);
+	assert_null(wasi_fd_get(c, 3, 0, &err));
+	assert_int_equal(err, W_EBADF);
+	assert_null(wasi_fd_get(c, UINT32_MAX, 0, &err));
+	assert_int_equal(err, W_EBADF);
+	assert_int_equal(wasi_ctx_preopen(c, "/tmp", "/t"), 0);
+	assert_non_null(wasi_fd_get(c, 3, R_PATH_OPEN, &err));
+	assert_null(wasi_fd_get(c, 3, R_FD_WRITE, &err)); /* a folder cannot be written */
+	assert_int_equal(err, W_ENOTCAPABLE);
+	assert_int_equal(wasi_ctx_preopen(c, "/nonexistent-orchard", "/n"), -1);
+	wasi_ctx_free(c);
+}
+
+/* The smallest valid module, and the same declaring 65536 pages (4 GiB). */
+static const uint8_t mod_empty[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+static const uint8_t mod_mem[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 5, 5, 1, 0, 0x80, 0x80, 0x04};
+
+static void test_engine_limits(void **state)
+{
+	char err[256];
+	(void)state;
+	engine_module *m = engine_module_load(mod_empty, sizeof(mod_empty), err, sizeof(err));
+	assert_non_null(m);
+	assert_int_equal(engine_module_has_start(m), 0);
+	engine_module_free(m);
+	engine_module_free(NULL);
+	engine_instance_free(NULL);
+	assert_null(engine_module_load(mod_empty, 4, err, sizeof(err)));
+	assert_null(engine_module_load((const uint8_t *)"\0asm\2\0\0\0", 8, err, sizeof(err)));
+	m = engine_module_load(mod_mem, sizeof(mod_mem), err, sizeof(err));
+	assert_non_null(m);
+	assert_int_equal(engine_module_limit(m, 4096, 1024, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "65536 initial pages"));
+	engine_module_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_grants_listen_parse), cmocka_unit_test(test_grants_bind_checks),
+	    cmocka_unit_test(test_grants_connect),      cmocka_unit_test(test_wasi_mem_bounds),
+	    cmocka_unit_test(test_wasi_errno_map),      cmocka_unit_test(test_wasi_fd_table),
+	    cmocka_unit_test(test_engine_limits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
