@@ -165,13 +165,72 @@ static void test_engine_limits(void **state)
 	engine_module_free(m);
 }
 
+/* (import "env" "tick" (func)) (func (export "_start") (loop (call 0) (br 0))) */
+static const uint8_t mod_tick[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,                                     /* header */
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,                                                 /* type () -> () */
+    0x02, 0x0c, 0x01, 0x03, 'e', 'n', 'v', 0x04, 't', 'i', 'c', 'k', 0x00, 0x00,        /* import */
+    0x03, 0x02, 0x01, 0x00,                                                             /* function */
+    0x07, 0x0a, 0x01, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x01,                   /* export */
+    0x0a, 0x0b, 0x01, 0x09, 0x00, 0x03, 0x40, 0x10, 0x00, 0x0c, 0x00, 0x0b, 0x0b,       /* code */
+};
+
+typedef struct tick_state {
+	engine_instance *inst;
+	int calls;
+	int action; /* 0: stop after 100 calls, 1: exit, 2: trap */
+} tick_state;
+
+static int tick(void *user, engine_call *call, const uint64_t *args, uint64_t *results)
+{
+	tick_state *t = user;
+	uint64_t size = 1;
+	(void)args;
+	(void)results;
+	assert_null(engine_call_memory(call, &size)); /* this module has no memory */
+	assert_int_equal(size, 0);
+	if (++t->calls == 100 && t->action == 0)
+		engine_instance_stop(t->inst);
+	if (t->action == 1 && t->calls == 3)
+		return ENGINE_HOST_EXIT;
+	if (t->action == 2 && t->calls == 5)
+		return ENGINE_HOST_TRAP;
+	return ENGINE_HOST_CONTINUE;
+}
+
+static void test_engine_host_calls(void **state)
+{
+	char err[256];
+	const engine_host_func funcs[] = {{"env", "tick", "", "", tick}};
+	const engine_host_func wrong[] = {{"env", "tick", "i", "", tick}};
+	(void)state;
+	engine_module *m = engine_module_load(mod_tick, sizeof(mod_tick), err, sizeof(err));
+	assert_non_null(m);
+	/* A signature mismatch is an unknown import. */
+	tick_state t0 = {0};
+	assert_null(engine_instance_new(m, wrong, 1, &t0, err, sizeof(err)));
+	assert_non_null(strstr(err, "env.tick"));
+	const int want[] = {ENGINE_STOP, ENGINE_EXIT, ENGINE_TRAP};
+	const int calls[] = {100, 3, 5}; /* a stop is honoured before the next host call runs */
+	for (int action = 0; action < 3; action++) {
+		tick_state t = {.action = action};
+		t.inst = engine_instance_new(m, funcs, 1, &t, err, sizeof(err));
+		assert_non_null(t.inst);
+		assert_int_equal(engine_instance_run(t.inst, "_start", err, sizeof(err)), want[action]);
+		assert_int_equal(t.calls, calls[action]);
+		assert_int_equal(engine_instance_run(t.inst, "nope", err, sizeof(err)), ENGINE_ERROR);
+		engine_instance_free(t.inst);
+	}
+	engine_module_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_grants_listen_parse), cmocka_unit_test(test_grants_bind_checks),
 	    cmocka_unit_test(test_grants_connect),      cmocka_unit_test(test_wasi_mem_bounds),
 	    cmocka_unit_test(test_wasi_errno_map),      cmocka_unit_test(test_wasi_fd_table),
-	    cmocka_unit_test(test_engine_limits),
+	    cmocka_unit_test(test_engine_limits),       cmocka_unit_test(test_engine_host_calls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
