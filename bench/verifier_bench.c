@@ -37,6 +37,7 @@ int main(int argc, char **argv)
 	size_t akn, msgn, sign, pcrn;
 	long nl;
 	double secs, t0, t;
+	char *end;
 	unsigned long n = 0;
 	int cached, rc = 1;
 	struct ak_key *ak = NULL;
@@ -48,7 +49,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cached = strcmp(argv[1], "cached") == 0;
-	secs = atof(argv[2]);
+	secs = strtod(argv[2], &end);
+	if (*end != '\0' || secs <= 0) {
+		fprintf(stderr, "verifier_bench: SECONDS must be a positive number\n");
+		return 2;
+	}
 	akb = slurp(argv[3], &akn);
 	msg = slurp(argv[4], &msgn);
 	sig = slurp(argv[5], &sign);
