@@ -108,6 +108,12 @@ int runner_main(const runner_opts *o)
 	/* Instantiation runs the module's start function: guest code, so it
 	 * comes after the sandbox. */
 	inst = engine_instance_new(mod, funcs, nfuncs, ctx, err, sizeof(err));
+	if (!inst && ctx->exited) {
+		/* A start function may end the program too. */
+		status = (int)(ctx->exit_code & 0xff);
+		err[0] = '\0';
+		goto out;
+	}
 	if (!inst)
 		goto out;
 	int rc = engine_instance_run(inst, "_start", err, sizeof(err));

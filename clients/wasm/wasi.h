@@ -31,6 +31,7 @@ typedef struct wasi_ctx {
 	uint32_t envc;
 	const grants *grants; /* borrowed */
 	uint32_t exit_code;
+	bool exited; /* proc_exit was called (even from a start function) */
 	/* Guest memory of the call in progress (wasi_enter sets them). */
 	uint8_t *mem;
 	uint64_t mem_size;

@@ -136,6 +136,7 @@ static int proc_exit_host(void *user, engine_call *call, const uint64_t *a, uint
 	(void)call;
 	(void)r;
 	c->exit_code = (uint32_t)a[0];
+	c->exited = true;
 	return ENGINE_HOST_EXIT;
 }
 

@@ -114,6 +114,7 @@ run_expect "bad: type error" 125 "type mismatch" "$W" validate "$OUT/type_error.
 run_expect "bad: huge memory" 125 "memory declares 65536 initial pages" "$W" run "$OUT/huge_memory.wasm"
 run_expect "bad: huge table" 125 "table declares 10000000 initial elements" "$W" run "$OUT/huge_table.wasm"
 run_expect "bad: start function traps" 125 "instantiation failed: unreachable" "$W" run "$OUT/start_trap.wasm"
+run_expect "start function may proc_exit" 7 "" "$W" run "$OUT/start_exit.wasm"
 run_expect "bad: unknown import" 125 "unknown import: function env.launch_missiles" "$W" run "$OUT/unknown_import.wasm"
 run_expect "bad: wrong import signature" 125 "unknown import: function wasi_snapshot_preview1.fd_write" "$W" run "$OUT/wrong_signature.wasm"
 run_expect "bad: no _start" 125 "no exported function _start" "$W" run "$OUT/no_start.wasm"
@@ -175,6 +176,9 @@ if [[ $BUILD == build ]] && command -v valgrind >/dev/null; then
 	out=$("${vg[@]}" "$E" "$OUT/alloc.wasm" 2>&1)
 	rc=$?
 	if ((rc == 0)) && grep -q "^allocated" <<<"$out"; then tap_ok "valgrind: alloc guest"; else tap_nok "valgrind: alloc guest" "rc=$rc $(tail -c 1500 <<<"$out")"; fi
+	out=$("${vg[@]}" "$BUILD/tests/unit/wasm/test_wasm" 2>&1)
+	rc=$?
+	if ((rc == 0)); then tap_ok "valgrind: unit tests of the engine API"; else tap_nok "valgrind: unit tests" "rc=$rc $(tail -c 1500 <<<"$out")"; fi
 	for m in recurse start_trap unknown_import type_error oob huge_memory; do
 		"${vg[@]}" "$E" "$OUT/$m.wasm" >/dev/null 2>"$T/vg.err"
 		rc=$?
