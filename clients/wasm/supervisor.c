@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,13 +39,18 @@ int supervisor_run(int (*fn)(void *), void *arg, const supervisor_opts *o)
 	struct sigaction sa = {.sa_handler = on_stop}, old_int, old_term;
 	sigemptyset(&sa.sa_mask);
 	fflush(NULL);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "orchard-wasm: fork: %s\n", strerror(errno));
 		return 125;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		/* If the supervisor dies (even by SIGKILL), the app goes with it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(125);
 		exit(fn(arg));
+	}
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

@@ -163,6 +163,22 @@ kill "${PIDS[0]}" 2>/dev/null
 wait "${PIDS[0]}" 2>/dev/null
 expect "httpd: SIGTERM stops app and supervisor" grep -q "stopped by" "$T/httpd.out"
 
+# A supervisor killed outright takes its app with it.
+HP2=$((HP + 3))
+"$W" run --listen "$HP2" "$BUILD/wasm/examples/httpd.wasm" "$HP2" >/dev/null 2>&1 &
+sup=$!
+for _ in $(seq 1 100); do
+	curl -s -o /dev/null "http://127.0.0.1:$HP2/" && break
+	sleep 0.05
+done
+app=$(pgrep -P "$sup" | head -1)
+kill -9 "$sup"
+wait "$sup" 2>/dev/null
+# gone, or a zombie waiting for whoever inherited it to reap it
+gone() { [[ ! -e /proc/$1/stat ]] || [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
+for _ in $(seq 1 50); do gone "$app" && break; sleep 0.02; done
+expect "supervisor SIGKILLed: the app is gone too" gone "$app"
+
 # --- valgrind (plain pass only): the engine and WASI host in-process ---
 if [[ $BUILD == build ]] && command -v valgrind >/dev/null; then
 	E=$BUILD/tests/wasm/embed_run
