@@ -327,7 +327,8 @@ WASI_FN(fd_readdir)
 	if (cookie > INT64_MAX || lseek(f->host, (off_t)cookie, SEEK_SET) < 0)
 		return cookie > INT64_MAX ? W_EINVAL : wasi_errno(errno);
 	uint32_t used = 0;
-	char dbuf[4096];
+	/* Kernel dirents are 8-byte aligned records; so must the buffer be. */
+	char dbuf[4096] __attribute__((aligned(8)));
 	while (used < buf_len) {
 		ssize_t n = getdents64(f->host, dbuf, sizeof(dbuf));
 		if (n < 0)

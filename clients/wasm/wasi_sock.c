@@ -501,7 +501,9 @@ WASI_FN(sock_getsockopt)
 	if (getsockopt(f->host, SOL_SOCKET, opt, tmp, &sl) < 0)
 		return wasi_errno(errno);
 	if (opt == SO_TYPE) { /* the guest wants WasmEdge's numbers */
-		int t = *(int *)(void *)tmp == SOCK_DGRAM ? WST_DGRAM : WST_STREAM;
+		int t;
+		memcpy(&t, tmp, sizeof(t));
+		t = t == SOCK_DGRAM ? WST_DGRAM : WST_STREAM;
 		memcpy(tmp, &t, sizeof(t));
 	}
 	if (sl > len)
