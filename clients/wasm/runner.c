@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,10 @@ int runner_main(const runner_opts *o)
 		goto out;
 	/* Even decoding is untrusted work: confine it when only validating. */
 	if (o->validate_only) {
-		sandbox_opts so = {.max_memory = o->max_memory, .cpu_seconds = o->cpu_seconds};
+		/* A closed pipe or socket is EPIPE for the guest (as in wasmtime), never
+	 * a SIGPIPE that would kill the runtime. */
+	signal(SIGPIPE, SIG_IGN);
+	sandbox_opts so = {.max_memory = o->max_memory, .cpu_seconds = o->cpu_seconds};
 		if (sandbox_apply(&so, err, sizeof(err)) < 0)
 			goto out;
 	}
@@ -98,6 +102,9 @@ int runner_main(const runner_opts *o)
 			snprintf(err, sizeof(err), "--dir %s: %s", o->dirs[i].host, strerror(errno));
 			goto out;
 		}
+	/* A closed pipe or socket is EPIPE for the guest (as in wasmtime), never
+	 * a SIGPIPE that would kill the runtime. */
+	signal(SIGPIPE, SIG_IGN);
 	sandbox_opts so = {.max_memory = o->max_memory,
 	                   .cpu_seconds = o->cpu_seconds,
 	                   .network = grants_any(&o->grants)};

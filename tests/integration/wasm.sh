@@ -93,6 +93,8 @@ guest_checks sock-nogrant "$W" run --timeout 30 "$OUT/wasi_sock.wasm" nogrant
 # --- exit statuses, stdio, CLI ---
 run_expect "exit: proc_exit code passes through" 42 "" "$W" run "$OUT/wasi_core.wasm" exit42
 run_expect "exit: stderr is the guest's" 0 "^to stderr$" "$W" run "$OUT/wasi_core.wasm" stderr
+"$W" run "$OUT/wasi_core.wasm" epipe 2>"$T/stderr" | head -c 1 >/dev/null
+expect_eq "exit: a closed stdout is EPIPE for the guest, not SIGPIPE" 5 "${PIPESTATUS[0]}"
 run_expect "exit: guest trap is 134 with a reason" 134 "^orchard-wasm: trap: " "$W" run "$OUT/wasi_core.wasm" trap
 run_expect "cli: no arguments is a usage error" 2 "usage" "$W"
 run_expect "cli: unknown option" 2 "unknown option" "$W" run --frobnicate 1 "$OUT/wasi_core.wasm"

@@ -34,6 +34,21 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "trap")) {
 		__builtin_trap();
 	}
+	if (argc > 1 && !strcmp(argv[1], "epipe")) {
+		/* Write until the reader has gone: EPIPE (5), not a dead runtime. */
+		static char line[4096];
+		memset(line, 'x', sizeof(line));
+		__wasi_ciovec_t iov = {(const uint8_t *)line, sizeof(line)};
+		for (int i = 0; i < 100000; i++) {
+			__wasi_size_t n;
+			__wasi_errno_t e = __wasi_fd_write(1, &iov, 1, &n);
+			if (e == __WASI_ERRNO_PIPE)
+				return 5;
+			if (e)
+				return 6;
+		}
+		return 7;
+	}
 	if (argc > 1 && !strcmp(argv[1], "stderr")) {
 		fprintf(stderr, "to stderr\n");
 		return 0;
