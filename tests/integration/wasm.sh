@@ -140,7 +140,7 @@ run_expect "memory: grow within --max-memory works" 101 "" "$W" run --max-memory
 "$W" run --max-memory 16 "$OUT/alloc.wasm" >"$T/alloc.out" 2>&1
 mib=$(sed -n 's/^allocated \([0-9]*\) MiB$/\1/p' "$T/alloc.out")
 expect "memory: malloc stops under --max-memory 16 (got ${mib:-?} MiB)" test "${mib:-999}" -lt 16 -a "${mib:-0}" -gt 8
-run_expect "memory: declared 300 MiB over a 256 MiB default" 125 "initial pages" \
+run_expect "memory: 4 GiB declared, over the 256 MiB default" 125 "initial pages" \
 	"$W" run "$OUT/huge_memory.wasm"
 
 # --- the example app: curl it ---
