@@ -129,34 +129,44 @@ static int send_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* The four answers, formatted once at start-up: per request the server
+ * only finds the end of the headers and copies bytes. */
+static char resp[4][256];
+static size_t resp_len[4];
+
+static void responses_init(void)
+{
+	static const char body[] = "Hello from an Orchard WebAssembly app!\n";
+	for (int i = 0; i < 4; i++) {
+		const char *conn = (i & 1) ? "Connection: close\r\n" : "";
+		int n = i < 2 ? snprintf(resp[i], sizeof(resp[i]),
+		                         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
+		                         sizeof(body) - 1, conn, body)
+		              : snprintf(resp[i], sizeof(resp[i]),
+		                         "HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n%s\r\nnot found\n", conn);
+		resp_len[i] = (size_t)n;
+	}
+}
+
 /* Answers every complete request in c->req; returns -1 to close. */
 static int serve(conn *c)
 {
-	static const char body[] = "Hello from an Orchard WebAssembly app!\n";
 	for (;;) {
 		char *end = NULL;
+		const char *q = c->req;
 		for (size_t i = 0; i + 3 < c->used; i++)
-			if (!memcmp(c->req + i, "\r\n\r\n", 4)) {
+			if (q[i] == '\r' && q[i + 1] == '\n' && q[i + 2] == '\r' && q[i + 3] == '\n') {
 				end = c->req + i + 4;
 				break;
 			}
 		if (!end)
 			return c->used == REQ_MAX ? -1 : 0;
 		size_t len = (size_t)(end - c->req);
-		int is_get = !memcmp(c->req, "GET ", 4);
+		int ok = len > 6 && !memcmp(c->req, "GET / ", 6);
 		int close_after = memmem(c->req, len, "Connection: close", 17) != NULL ||
 		                  memmem(c->req, len, "HTTP/1.0", 8) != NULL;
-		char resp[512];
-		int n;
-		if (is_get && !memcmp(c->req + 4, "/ ", 2))
-			n = snprintf(resp, sizeof(resp),
-			             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
-			             sizeof(body) - 1, close_after ? "Connection: close\r\n" : "", body);
-		else
-			n = snprintf(resp, sizeof(resp),
-			             "HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n%s\r\nnot found\n",
-			             close_after ? "Connection: close\r\n" : "");
-		if (send_all(c->fd, resp, (size_t)n) < 0 || close_after)
+		int which = (ok ? 0 : 2) + (close_after ? 1 : 0);
+		if (send_all(c->fd, resp[which], resp_len[which]) < 0 || close_after)
 			return -1;
 		memmove(c->req, end, c->used - len);
 		c->used -= len;
@@ -172,47 +182,45 @@ int main(int argc, char **argv)
 	fcntl(lfd, F_SETFL, O_NONBLOCK);
 	printf("httpd: listening on port %u\n", port);
 	fflush(stdout);
-	for (int i = 0; i < MAX_CONNS; i++)
-		conns[i].fd = -1;
+	responses_init();
+	/* conns[0..nconns) are open; pfd[0] is the listener, pfd[1 + i] conns[i]. */
 	static struct pollfd pfd[MAX_CONNS + 1];
-	static int idx[MAX_CONNS + 1];
+	int nconns = 0;
 	for (;;) {
-		int n = 0;
-		pfd[n] = (struct pollfd){.fd = lfd, .events = POLLIN};
-		idx[n++] = -1;
-		for (int i = 0; i < MAX_CONNS; i++)
-			if (conns[i].fd >= 0) {
-				pfd[n] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
-				idx[n++] = i;
-			}
-		if (poll(pfd, (nfds_t)n, -1) < 0)
+		pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		for (int i = 0; i < nconns; i++)
+			pfd[1 + i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+		if (poll(pfd, (nfds_t)(nconns + 1), -1) < 0)
 			continue;
-		for (int k = 0; k < n; k++) {
-			if (!pfd[k].revents)
+		/* Connections first, from the end, so that closing one (moving the
+		 * last into its place) never skips a ready one. */
+		for (int i = nconns - 1; i >= 0; i--) {
+			if (!pfd[1 + i].revents)
 				continue;
-			if (idx[k] < 0) {
-				for (;;) {
-					int fd = net_accept(lfd);
-					if (fd < 0)
-						break;
-					int slot = -1;
-					for (int i = 0; i < MAX_CONNS && slot < 0; i++)
-						if (conns[i].fd < 0)
-							slot = i;
-					if (slot < 0) {
-						close(fd);
-						continue;
-					}
-					conns[slot].fd = fd;
-					conns[slot].used = 0;
-				}
-				continue;
-			}
-			conn *c = &conns[idx[k]];
+			conn *c = &conns[i];
 			long r = net_recv(c->fd, c->req + c->used, REQ_MAX - c->used);
 			if (r <= 0 || (c->used += (size_t)r, serve(c) < 0)) {
 				close(c->fd);
-				c->fd = -1;
+				nconns--;
+				if (i != nconns) {
+					conns[i].fd = conns[nconns].fd;
+					conns[i].used = conns[nconns].used;
+					memcpy(conns[i].req, conns[nconns].req, conns[nconns].used);
+				}
+			}
+		}
+		if (pfd[0].revents) {
+			for (;;) {
+				int fd = net_accept(lfd);
+				if (fd < 0)
+					break;
+				if (nconns == MAX_CONNS) {
+					close(fd);
+					continue;
+				}
+				conns[nconns].fd = fd;
+				conns[nconns].used = 0;
+				nconns++;
 			}
 		}
 	}
