@@ -26,7 +26,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
-								  MHD_RESPMEM_PERSISTENT);
+								 MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	enum MHD_Result ret = MHD_queue_response(c, 200, r);
 	MHD_destroy_response(r);
@@ -37,11 +37,12 @@ int main(int argc, char **argv)
 {
 	if (argc != 5)
 		return 2; /* usage: bare_mhd PORT THREADS CERT KEY */
-	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)strtol(argv[1], NULL, 10),
-		NULL, NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)strtol(argv[2], NULL, 10),
-		MHD_OPTION_HTTPS_MEM_CERT, slurp(argv[3]), MHD_OPTION_HTTPS_MEM_KEY, slurp(argv[4]),
-		MHD_OPTION_END);
+	struct MHD_Daemon *d =
+		MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
+				 (uint16_t)strtol(argv[1], NULL, 10), NULL, NULL, answer, NULL,
+				 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)strtol(argv[2], NULL, 10),
+				 MHD_OPTION_HTTPS_MEM_CERT, slurp(argv[3]),
+				 MHD_OPTION_HTTPS_MEM_KEY, slurp(argv[4]), MHD_OPTION_END);
 	if (d == NULL)
 		return 1;
 	pause();

@@ -58,7 +58,8 @@ static int pem_write(const char *dir, const char *name, EVP_PKEY *key, X509 *cer
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
 		goto out;
-	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, cert);
+	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
+		 : PEM_write_X509(f, cert);
 out:
 	if (f != NULL) {
 		if (fclose(f) != 0)
@@ -92,8 +93,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 
 /* Creates a certificate for key, signed by issuer_key (self-signed when
  * issuer is NULL). Returns NULL on failure. */
-static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-		       long days, int is_ca)
+static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long days,
+		       int is_ca)
 {
 	X509 *cert = X509_new();
 	ASN1_INTEGER *serial = NULL;
@@ -111,9 +112,10 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 	    !X509_gmtime_adj(X509_getm_notAfter(cert), days * 86400) || !X509_set_pubkey(cert, key))
 		goto out;
 	X509_NAME *name = X509_get_subject_name(cert);
-	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Orchard", -1,
-					-1, 0) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
+	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Orchard",
+					-1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+					0) ||
 	    !X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name))
 		goto out;
 	X509 *iss = issuer ? issuer : cert;

@@ -79,8 +79,8 @@ struct auth *auth_new(const char *key_path, struct revocations *revoked)
 	if (a->priv_pem != NULL)
 		a->pub_pem = public_pem(a->priv_pem, a->priv_len, &a->pub_len);
 	if (a->pub_pem == NULL) {
-		log_kv(LOG_ERROR, "cannot load the operator token key (P-256 PEM)", "path", key_path,
-		       NULL);
+		log_kv(LOG_ERROR, "cannot load the operator token key (P-256 PEM)", "path",
+		       key_path, NULL);
 		auth_free(a);
 		return NULL;
 	}
@@ -119,7 +119,7 @@ static unsigned scopes_parse(const char *text)
 }
 
 /* Verifies signature and claims; fills *op and *exp. */
-static bool token_verify(struct auth *a, const char *token, struct operator *op, long *exp,
+static bool token_verify(struct auth *a, const char *token, struct operator* op, long *exp,
 			 enum err_code *err)
 {
 	jwt_t *jwt = NULL;
@@ -148,7 +148,7 @@ out:
 	return ok;
 }
 
-bool auth_check(struct auth *a, const char *header, unsigned need, struct operator *op,
+bool auth_check(struct auth *a, const char *header, unsigned need, struct operator* op,
 		enum err_code *err)
 {
 	uint8_t hash[32];

@@ -17,7 +17,7 @@ void auth_free(struct auth *a);
 
 /* Checks an Authorization header value for a token holding all of need.
  * Returns true and fills *op, or false with *err set (401 or 403). */
-bool auth_check(struct auth *a, const char *header, unsigned need, struct operator *op,
+bool auth_check(struct auth *a, const char *header, unsigned need, struct operator* op,
 		enum err_code *err);
 
 /* Signs a new token. jti_out receives its ID (33 bytes). Returns the

@@ -20,15 +20,21 @@ struct setting {
 	const char *help;
 };
 
-#define S(n, k, field, def, help) {n, k, offsetof(struct config, field), def, help}
+#define S(n, k, field, def, help)                                                                  \
+	{                                                                                          \
+		n, k, offsetof(struct config, field), def, help                                    \
+	}
 static const struct setting settings[] = {
-	S("listen", STR, listen, "127.0.0.1:8443", "addresses to listen on, host:port, comma-separated"),
+	S("listen", STR, listen, "127.0.0.1:8443",
+	  "addresses to listen on, host:port, comma-separated"),
 	S("database-url", STR, database_url, NULL,
 	  "libpq URL; default: the private cluster's socket under DATA_DIR/run"),
 	S("data-dir", STR, data_dir, "./var", "state folder: dev PKI, keys, private PostgreSQL"),
-	S("tls-cert", STR, tls_cert, NULL, "TLS certificate chain (PEM); default: DATA_DIR/pki/server.pem"),
+	S("tls-cert", STR, tls_cert, NULL,
+	  "TLS certificate chain (PEM); default: DATA_DIR/pki/server.pem"),
 	S("tls-key", STR, tls_key, NULL, "TLS private key (PEM); default: DATA_DIR/pki/server.key"),
-	S("jwt-key", STR, jwt_key, NULL, "operator token signing key (PEM, P-256); default: DATA_DIR/keys/operator-jwt.pem"),
+	S("jwt-key", STR, jwt_key, NULL,
+	  "operator token signing key (PEM, P-256); default: DATA_DIR/keys/operator-jwt.pem"),
 	S("log-level", STR, log_level, "info", "debug, info, warn or error"),
 	S("threads", NUM, threads, "0", "HTTP worker threads; 0 = four per core"),
 	S("db-pool", NUM, db_pool, "0", "PostgreSQL connections in the pool; 0 = one per thread"),
@@ -92,8 +98,8 @@ static int setting_apply(struct config *cfg, const struct setting *s, const char
 	errno = 0;
 	long v = strtol(value, &end, 10);
 	if (errno != 0 || end == value || *end != '\0' || v < 0 || v > INT_MAX) {
-		fprintf(stderr, "orchardd: %s: --%s wants a non-negative number, got '%s'\n", source,
-			s->name, value);
+		fprintf(stderr, "orchardd: %s: --%s wants a non-negative number, got '%s'\n",
+			source, s->name, value);
 		return -1;
 	}
 	*(long *)((char *)cfg + s->offset) = v;
@@ -141,7 +147,8 @@ static int config_read_file(struct config *cfg, const char *path, unsigned char 
 	rc = 0;
 	goto out;
 bad:
-	fprintf(stderr, "orchardd: %s:%d: expected 'name = value' with a known name\n", path, lineno);
+	fprintf(stderr, "orchardd: %s:%d: expected 'name = value' with a known name\n", path,
+		lineno);
 out:
 	fclose(f);
 	return rc;

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 struct config {
-	char *listen;       /* comma-separated host:port list */
+	char *listen;	    /* comma-separated host:port list */
 	char *database_url; /* libpq URL; derived from data_dir when unset */
 	char *data_dir;
 	char *tls_cert;

@@ -48,14 +48,16 @@ static int scopes_from_json(json_t *v, unsigned *mask)
 
 int h_ops_token_create(struct request *req)
 {
-	json_t *j = req->json, *subject = json_object_get(j, "subject"), *ttl = json_object_get(j, "ttl");
+	json_t *j = req->json, *subject = json_object_get(j, "subject"),
+	       *ttl = json_object_get(j, "ttl");
 	unsigned scopes;
 	long seconds = 3600, expires_at;
 	char jti[33];
 
 	if (!json_is_object(j) || !json_is_string(subject) || json_string_length(subject) == 0 ||
 	    json_string_length(subject) >= sizeof req->op.sub)
-		return reply_problem(req, ERR_INVALID_FIELD, "subject: a non-empty string is required");
+		return reply_problem(req, ERR_INVALID_FIELD,
+				     "subject: a non-empty string is required");
 	if (scopes_from_json(json_object_get(j, "scope"), &scopes) != 0)
 		return reply_problem(req, ERR_INVALID_FIELD,
 				     "scope: a list of known scope names is required");

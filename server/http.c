@@ -81,22 +81,25 @@ struct http *http_start(struct server *srv, const char *cert_pem, const char *ke
 		socklen_t sslen;
 		char port[16];
 		if (h->n == HTTP_MAX_LISTEN || listen_addr(spec, &ss, &sslen) != 0) {
-			log_kv(LOG_ERROR, "bad listen address (want host:port)", "listen", spec, NULL);
+			log_kv(LOG_ERROR, "bad listen address (want host:port)", "listen", spec,
+			       NULL);
 			goto fail;
 		}
 		h->d[h->n] = MHD_start_daemon(
-			MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-				MHD_ALLOW_SUSPEND_RESUME | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+			MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+				(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 			0, NULL, NULL, request_access, srv, MHD_OPTION_SOCK_ADDR, &ss,
 			MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.conn_timeout,
 			MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
 			MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
-			MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-			mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_END);
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+			1024U, MHD_OPTION_END);
 		if (h->d[h->n] == NULL) {
-			log_kv(LOG_ERROR, "cannot listen (address in use, or bad TLS pair?)", "listen",
-			       spec, NULL);
+			log_kv(LOG_ERROR, "cannot listen (address in use, or bad TLS pair?)",
+			       "listen", spec, NULL);
 			goto fail;
 		}
 		const union MHD_DaemonInfo *info =
@@ -126,10 +129,12 @@ void http_stop(struct http *h, struct server *srv, long grace)
 	atomic_store(&srv->shutting_down, 1);
 	for (int i = 0; i < h->n; i++)
 		fds[i] = MHD_quiesce_daemon(h->d[i]);
-	for (long waited = 0; atomic_load(&srv->active_requests) > 0 && waited < grace * 50; waited++)
+	for (long waited = 0; atomic_load(&srv->active_requests) > 0 && waited < grace * 50;
+	     waited++)
 		nanosleep(&tick, NULL);
 	if (atomic_load(&srv->active_requests) > 0)
-		log_kv(LOG_WARN, "grace period over; closing connections with requests in flight", NULL);
+		log_kv(LOG_WARN, "grace period over; closing connections with requests in flight",
+		       NULL);
 	for (int i = 0; i < h->n; i++) {
 		MHD_stop_daemon(h->d[i]);
 		if (fds[i] != MHD_INVALID_SOCKET)

@@ -58,16 +58,19 @@ static int config_resolve(struct config *cfg)
 
 	if (cfg->database_url == NULL) {
 		if (realpath(cfg->data_dir, abs) == NULL) {
-			fprintf(stderr, "orchardd: data folder %s: %s (set ORCHARD_DATABASE_URL or run `make run` once)\n",
+			fprintf(stderr,
+				"orchardd: data folder %s: %s (set ORCHARD_DATABASE_URL or run `make run` once)\n",
 				cfg->data_dir, strerror(errno));
 			return -1;
 		}
 		if (strchr(abs, '\'') || strchr(abs, '\\') ||
-		    asprintf(&cfg->database_url, "host='%s/run' dbname=orchard user=orchard", abs) < 0)
+		    asprintf(&cfg->database_url, "host='%s/run' dbname=orchard user=orchard", abs) <
+			    0)
 			return -1;
 		cfg->db_url_derived = 1;
 	}
-	if (cfg->jwt_key == NULL && (cfg->jwt_key = path_join(cfg->data_dir, "keys/operator-jwt.pem")) == NULL)
+	if (cfg->jwt_key == NULL &&
+	    (cfg->jwt_key = path_join(cfg->data_dir, "keys/operator-jwt.pem")) == NULL)
 		return -1;
 	return 0;
 }
@@ -101,8 +104,8 @@ static int cmd_serve(struct server *srv)
 	cert = file_read(cert_path, 1 << 20, NULL);
 	key = file_read(key_path, 1 << 20, NULL);
 	if (cert == NULL || key == NULL) {
-		log_kv(LOG_ERROR, "cannot read the TLS certificate or key", "cert", cert_path, "key",
-		       key_path, NULL);
+		log_kv(LOG_ERROR, "cannot read the TLS certificate or key", "cert", cert_path,
+		       "key", key_path, NULL);
 		goto out;
 	}
 	if (devpki_ensure_key(srv->cfg.jwt_key) != 0 || migrate_apply(srv->cfg.database_url) != 0)
@@ -132,7 +135,8 @@ static int cmd_serve(struct server *srv)
 	sigemptyset(&empty);
 	while (!got_signal)
 		sigsuspend(&empty);
-	log_kv(LOG_INFO, "shutting down", "signal", got_signal == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+	log_kv(LOG_INFO, "shutting down", "signal", got_signal == SIGINT ? "SIGINT" : "SIGTERM",
+	       NULL);
 	http_stop(http, srv, srv->cfg.grace);
 	http = NULL;
 	rc = 0;
@@ -159,7 +163,8 @@ static int cmd_token(struct server *srv, int argc, char **argv)
 
 	if (argc >= 3 && strcmp(argv[1], "revoke") == 0) {
 		srv->store = store_new(srv->cfg.database_url, 1);
-		enum store_qs qs = srv->store ? store_revoke_token(srv->store, argv[2]) : STORE_HARD;
+		enum store_qs qs =
+			srv->store ? store_revoke_token(srv->store, argv[2]) : STORE_HARD;
 		if (qs == STORE_NONE)
 			fprintf(stderr, "orchardd: no unrevoked token with jti %s\n", argv[2]);
 		else if (qs > 0)
@@ -168,8 +173,9 @@ static int cmd_token(struct server *srv, int argc, char **argv)
 		return qs > 0 ? 0 : 1;
 	}
 	if (argc < 2 || strcmp(argv[1], "issue") != 0) {
-		fprintf(stderr, "usage: orchardd token issue --scope SCOPE [--ttl 1h] [--subject NAME]\n"
-				"       orchardd token revoke JTI\n");
+		fprintf(stderr,
+			"usage: orchardd token issue --scope SCOPE [--ttl 1h] [--subject NAME]\n"
+			"       orchardd token revoke JTI\n");
 		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
@@ -184,7 +190,8 @@ static int cmd_token(struct server *srv, int argc, char **argv)
 		} else if (strcmp(argv[i], "--ttl") == 0 && v) {
 			ttl = duration_parse(v);
 			if (ttl <= 0 || ttl > TOKENS_MAX_TTL) {
-				fprintf(stderr, "orchardd: --ttl wants 90s, 15m, 1h or 7d style, at most 90d\n");
+				fprintf(stderr,
+					"orchardd: --ttl wants 90s, 15m, 1h or 7d style, at most 90d\n");
 				return 2;
 			}
 		} else if (strcmp(argv[i], "--subject") == 0 && v && strlen(v) < 128) {
@@ -203,8 +210,8 @@ static int cmd_token(struct server *srv, int argc, char **argv)
 		return 1;
 	srv->auth = auth_new(srv->cfg.jwt_key, NULL);
 	srv->store = store_new(srv->cfg.database_url, 1);
-	char *token = srv->auth && srv->store ? tokens_create(srv->auth, srv->store, subject, scopes,
-							      ttl, jti, &expires_at)
+	char *token = srv->auth && srv->store ? tokens_create(srv->auth, srv->store, subject,
+							      scopes, ttl, jti, &expires_at)
 					      : NULL;
 	if (token != NULL) {
 		printf("%s\n", token);
@@ -234,7 +241,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	log_set_level(strcmp(srv.cfg.log_level, "debug") == 0  ? LOG_DEBUG
+	log_set_level(strcmp(srv.cfg.log_level, "debug") == 0	? LOG_DEBUG
 		      : strcmp(srv.cfg.log_level, "warn") == 0	? LOG_WARN
 		      : strcmp(srv.cfg.log_level, "error") == 0 ? LOG_ERROR
 								: LOG_INFO);

@@ -19,7 +19,7 @@
 #endif
 
 static const double bucket_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-				   0.05,   0.1,   0.25,   0.5,   1,    2.5};
+				   0.05,   0.1,	  0.25,	  0.5,	 1,    2.5};
 #define NBUCKETS (sizeof bucket_le / sizeof bucket_le[0])
 #define NSTATUS 600
 
@@ -57,8 +57,7 @@ void metrics_free(struct metrics *m)
 	free(m);
 }
 
-void metrics_observe(struct metrics *m, const struct route *route, unsigned status,
-		     double seconds)
+void metrics_observe(struct metrics *m, const struct route *route, unsigned status, double seconds)
 {
 	size_t idx = route ? (size_t)(route - routes) : routes_count;
 	struct route_metrics *rm = &m->per_route[idx];
@@ -70,7 +69,8 @@ void metrics_observe(struct metrics *m, const struct route *route, unsigned stat
 	while (b < NBUCKETS && seconds > bucket_le[b])
 		b++;
 	atomic_fetch_add_explicit(&rm->buckets[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&rm->sum_us, (uint_fast64_t)(seconds * 1e6), memory_order_relaxed);
+	atomic_fetch_add_explicit(&rm->sum_us, (uint_fast64_t)(seconds * 1e6),
+				  memory_order_relaxed);
 }
 
 static int addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -117,12 +117,16 @@ char *metrics_render(struct server *srv, size_t *len)
 			uint_fast64_t n = atomic_load_explicit(&m->per_route[r].by_status[s],
 							       memory_order_relaxed);
 			if (n)
-				err |= addf(&b, "orchard_http_requests_total{route=\"%s\",status=\"%u\"} %lu\n",
-					    name, s, (unsigned long)n);
+				err |= addf(
+					&b,
+					"orchard_http_requests_total{route=\"%s\",status=\"%u\"} %lu\n",
+					name, s, (unsigned long)n);
 		}
 	}
-	err |= addf(&b, "# HELP orchard_http_request_duration_seconds Time from first byte to response queued.\n"
-			"# TYPE orchard_http_request_duration_seconds histogram\n");
+	err |= addf(
+		&b,
+		"# HELP orchard_http_request_duration_seconds Time from first byte to response queued.\n"
+		"# TYPE orchard_http_request_duration_seconds histogram\n");
 	for (size_t r = 0; r < m->nroutes; r++) {
 		struct route_metrics *rm = &m->per_route[r];
 		const char *name = r < routes_count ? routes[r].name : "unmatched";
@@ -130,34 +134,46 @@ char *metrics_render(struct server *srv, size_t *len)
 		for (size_t k = 0; k <= NBUCKETS; k++) {
 			cum += atomic_load_explicit(&rm->buckets[k], memory_order_relaxed);
 			if (k < NBUCKETS)
-				err |= addf(&b, "orchard_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
-					    name, bucket_le[k], (unsigned long)cum);
+				err |= addf(
+					&b,
+					"orchard_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
+					name, bucket_le[k], (unsigned long)cum);
 			else
-				err |= addf(&b, "orchard_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
-					    name, (unsigned long)cum);
+				err |= addf(
+					&b,
+					"orchard_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
+					name, (unsigned long)cum);
 		}
-		err |= addf(&b, "orchard_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name,
-			    (double)atomic_load(&rm->sum_us) / 1e6);
-		err |= addf(&b, "orchard_http_request_duration_seconds_count{route=\"%s\"} %lu\n", name,
-			    (unsigned long)cum);
+		err |= addf(&b, "orchard_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+			    name, (double)atomic_load(&rm->sum_us) / 1e6);
+		err |= addf(&b, "orchard_http_request_duration_seconds_count{route=\"%s\"} %lu\n",
+			    name, (unsigned long)cum);
 	}
 	store_get_stats(srv->store, &st);
-	err |= addf(&b, "# HELP orchard_db_pool_connections Pool size and connections in use.\n"
-			"# TYPE orchard_db_pool_connections gauge\n"
-			"orchard_db_pool_connections{state=\"size\"} %d\n"
-			"orchard_db_pool_connections{state=\"in_use\"} %d\n"
-			"# TYPE orchard_db_pool_waits_total counter\norchard_db_pool_waits_total %lu\n"
-			"# TYPE orchard_db_pool_timeouts_total counter\norchard_db_pool_timeouts_total %lu\n"
-			"# TYPE orchard_db_reconnects_total counter\norchard_db_reconnects_total %lu\n",
-		    st.size, st.in_use, (unsigned long)st.waits, (unsigned long)st.timeouts,
-		    (unsigned long)st.reconnects);
-	err |= addf(&b, "# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n",
-		    atomic_load(&srv->active_requests));
-	err |= addf(&b, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",
-		    resident_bytes());
-	err |= addf(&b, "# HELP orchard_build_info Build of this orchardd.\n# TYPE orchard_build_info gauge\n"
-			"orchard_build_info{version=\"%s\"} 1\n",
-		    ORCHARD_VERSION);
+	err |= addf(
+		&b,
+		"# HELP orchard_db_pool_connections Pool size and connections in use.\n"
+		"# TYPE orchard_db_pool_connections gauge\n"
+		"orchard_db_pool_connections{state=\"size\"} %d\n"
+		"orchard_db_pool_connections{state=\"in_use\"} %d\n"
+		"# TYPE orchard_db_pool_waits_total counter\norchard_db_pool_waits_total %lu\n"
+		"# TYPE orchard_db_pool_timeouts_total counter\norchard_db_pool_timeouts_total %lu\n"
+		"# TYPE orchard_db_reconnects_total counter\norchard_db_reconnects_total %lu\n",
+		st.size, st.in_use, (unsigned long)st.waits, (unsigned long)st.timeouts,
+		(unsigned long)st.reconnects);
+	err |= addf(
+		&b,
+		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n",
+		atomic_load(&srv->active_requests));
+	err |= addf(
+		&b,
+		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",
+		resident_bytes());
+	err |= addf(
+		&b,
+		"# HELP orchard_build_info Build of this orchardd.\n# TYPE orchard_build_info gauge\n"
+		"orchard_build_info{version=\"%s\"} 1\n",
+		ORCHARD_VERSION);
 	if (err) {
 		buf_free(&b);
 		return NULL;

@@ -12,8 +12,7 @@ struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
 
 /* Records one finished request; route may be NULL (unmatched). */
-void metrics_observe(struct metrics *m, const struct route *route, unsigned status,
-		     double seconds);
+void metrics_observe(struct metrics *m, const struct route *route, unsigned status, double seconds);
 
 /* Renders everything in Prometheus text format; caller frees. */
 char *metrics_render(struct server *srv, size_t *len);

@@ -63,7 +63,8 @@ enum MHD_Result reply_text(struct request *req, unsigned status, const char *cty
 
 enum MHD_Result reply_empty(struct request *req, unsigned status)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret = reply_queue(req, status, resp);
 
 	MHD_destroy_response(resp);

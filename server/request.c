@@ -38,8 +38,8 @@ static void request_make_id(char out[40])
 	out[16] = '\0';
 }
 
-static struct request *request_new(struct server *srv, struct MHD_Connection *conn,
-				   const char *url, const char *method)
+static struct request *request_new(struct server *srv, struct MHD_Connection *conn, const char *url,
+				   const char *method)
 {
 	struct request *req = calloc(1, sizeof *req);
 
@@ -86,13 +86,13 @@ static bool is_json_type(const char *ctype)
 static enum MHD_Result request_parse_body(struct request *req)
 {
 	json_error_t jerr;
-	const char *ctype =
-		MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ctype = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+							MHD_HTTP_HEADER_CONTENT_TYPE);
 
 	if (!is_json_type(ctype)) {
 		log_bad_input("wrong content type");
-		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE, "expected application/json, got %s",
-				     ctype ? ctype : "none");
+		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE,
+				     "expected application/json, got %s", ctype ? ctype : "none");
 	}
 	switch (jsonb_parse((const char *)req->body.data, req->body.len, JSON_MAX_DEPTH, &req->json,
 			    &jerr)) {
@@ -173,7 +173,8 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 							      MHD_HTTP_HEADER_CONTENT_LENGTH);
 		/* An announced oversized body is refused before "100 Continue",
 		 * and the connection closes: the one reply worth queueing now. */
-		if (len != NULL && strtoull(len, NULL, 10) > (unsigned long long)srv->cfg.body_limit) {
+		if (len != NULL &&
+		    strtoull(len, NULL, 10) > (unsigned long long)srv->cfg.body_limit) {
 			req->body_too_large = true;
 			log_set_request_id(req->id);
 			return request_dispatch(req);
@@ -182,7 +183,8 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 	}
 	log_set_request_id(req->id);
 	if (*upload_data_size > 0) {
-		if (!req->body_too_large && buf_add(&req->body, upload_data, *upload_data_size) != 0) {
+		if (!req->body_too_large &&
+		    buf_add(&req->body, upload_data, *upload_data_size) != 0) {
 			req->body_too_large = true;
 			buf_free(&req->body);
 		}
@@ -209,12 +211,12 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (req == NULL)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &end);
-	double seconds =
-		(double)(end.tv_sec - req->start.tv_sec) + (double)(end.tv_nsec - req->start.tv_nsec) / 1e9;
+	double seconds = (double)(end.tv_sec - req->start.tv_sec) +
+			 (double)(end.tv_nsec - req->start.tv_nsec) / 1e9;
 	metrics_observe(srv->metrics, req->route, req->status, seconds);
 	if (req->status >= 500)
-		log_kv(LOG_WARN, "request answered with a server error", "method", req->method, "path",
-		       req->path, NULL);
+		log_kv(LOG_WARN, "request answered with a server error", "method", req->method,
+		       "path", req->path, NULL);
 	log_set_request_id(NULL);
 	request_free(req);
 	*req_cls = NULL;

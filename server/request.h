@@ -13,7 +13,8 @@
 struct server;
 
 /* Who is calling, once an operator token was accepted. */
-struct operator {
+struct operator
+{
 	char jti[64];
 	char sub[128];
 	unsigned scopes;

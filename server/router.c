@@ -43,8 +43,8 @@ static char *segment_decode(const char *s, size_t n)
 }
 
 /* Matches path against pattern; on success records capture spans. */
-static int pattern_match(const char *pattern, const char *path, const char *cap[],
-			 size_t caplen[], int *ncap)
+static int pattern_match(const char *pattern, const char *path, const char *cap[], size_t caplen[],
+			 int *ncap)
 {
 	const char *p = pattern, *u = path;
 
@@ -82,8 +82,8 @@ enum route_match route_find(const char *method, const char *path, const struct r
 		if (!pattern_match(r->pattern, path, cap, caplen, &ncap))
 			continue;
 		if (strcmp(r->method, method) != 0) {
-			int n = snprintf(allow + used, allow_len - used, "%s%s", path_seen ? ", " : "",
-					 r->method);
+			int n = snprintf(allow + used, allow_len - used, "%s%s",
+					 path_seen ? ", " : "", r->method);
 			if (n > 0 && (size_t)n < allow_len - used)
 				used += (size_t)n;
 			path_seen = 1;
@@ -108,10 +108,14 @@ static const struct {
 	const char *name;
 	unsigned mask;
 } scope_names[] = {
-	{"enrollments:read", SCOPE_ENROLLMENTS_READ}, {"enrollments:write", SCOPE_ENROLLMENTS_WRITE},
-	{"twins:read", SCOPE_TWINS_READ},             {"twins:write", SCOPE_TWINS_WRITE},
-	{"pki:admin", SCOPE_PKI_ADMIN},               {"audit:read", SCOPE_AUDIT_READ},
-	{"tokens:read", SCOPE_TOKENS_READ},           {"tokens:write", SCOPE_TOKENS_WRITE},
+	{"enrollments:read", SCOPE_ENROLLMENTS_READ},
+	{"enrollments:write", SCOPE_ENROLLMENTS_WRITE},
+	{"twins:read", SCOPE_TWINS_READ},
+	{"twins:write", SCOPE_TWINS_WRITE},
+	{"pki:admin", SCOPE_PKI_ADMIN},
+	{"audit:read", SCOPE_AUDIT_READ},
+	{"tokens:read", SCOPE_TOKENS_READ},
+	{"tokens:write", SCOPE_TOKENS_WRITE},
 };
 
 unsigned scope_parse(const char *name)
@@ -136,7 +140,8 @@ void scope_format(unsigned mask, char *out, size_t len)
 	for (size_t i = 0; i < sizeof scope_names / sizeof scope_names[0]; i++) {
 		if (!(mask & scope_names[i].mask))
 			continue;
-		int n = snprintf(out + used, len - used, "%s%s", used ? " " : "", scope_names[i].name);
+		int n = snprintf(out + used, len - used, "%s%s", used ? " " : "",
+				 scope_names[i].name);
 		if (n < 0 || (size_t)n >= len - used)
 			return;
 		used += (size_t)n;

@@ -8,8 +8,8 @@
 #include "server/routes.h"
 #include "server/store/operators.h"
 
-char *tokens_create(struct auth *a, struct store *s, const char *subject, unsigned scopes,
-		    long ttl, char jti[33], long *expires_at)
+char *tokens_create(struct auth *a, struct store *s, const char *subject, unsigned scopes, long ttl,
+		    char jti[33], long *expires_at)
 {
 	char scope[256];
 	char *token = auth_issue(a, subject, scopes, ttl, expires_at, jti);

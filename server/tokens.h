@@ -11,7 +11,7 @@ struct store;
 
 /* Returns the new token (caller frees) with its jti and expiry, or NULL
  * when signing or storing failed (logged). */
-char *tokens_create(struct auth *a, struct store *s, const char *subject, unsigned scopes,
-		    long ttl, char jti[33], long *expires_at);
+char *tokens_create(struct auth *a, struct store *s, const char *subject, unsigned scopes, long ttl,
+		    char jti[33], long *expires_at);
 
 #endif

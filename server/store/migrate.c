@@ -88,9 +88,9 @@ static int migration_run(PGconn *pg, const struct migration *m, const char *sum)
 		return -1;
 	if (exec_ok(pg, m->sql, m->name) != 0)
 		goto fail;
-	res = PQexecParams(pg,
-			   "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-			   3, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(
+		pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+		3, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		PQclear(res);
 		goto fail;
@@ -134,8 +134,9 @@ int migrate_apply(const char *url)
 		const char *have = applied_checksum(applied, m->version);
 		migration_checksum(m, sum);
 		if (have != NULL && strcmp(have, sum) != 0) {
-			log_kv(LOG_ERROR, "applied migration was changed; refusing to start", "name",
-			       m->name, "applied_checksum", have, "file_checksum", sum, NULL);
+			log_kv(LOG_ERROR, "applied migration was changed; refusing to start",
+			       "name", m->name, "applied_checksum", have, "file_checksum", sum,
+			       NULL);
 			goto out;
 		}
 		if (have == NULL && migration_run(pg, m, sum) != 0)

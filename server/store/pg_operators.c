@@ -45,8 +45,8 @@ enum store_qs store_select_token(struct store *s, const char *jti, json_t **out)
 {
 	static struct store_stmt st = {
 		"select_token",
-		"SELECT jti, subject, scopes, " RFC3339("issued_at") ", " RFC3339("expires_at") ", " RFC3339(
-			"revoked_at") " FROM operator_tokens WHERE jti = $1",
+		"SELECT jti, subject, scopes, " RFC3339("issued_at") ", " RFC3339(
+			"expires_at") ", " RFC3339("revoked_at") " FROM operator_tokens WHERE jti = $1",
 		0};
 	const char *p[] = {jti};
 	enum store_qs qs;
@@ -54,11 +54,11 @@ enum store_qs store_select_token(struct store *s, const char *jti, json_t **out)
 
 	*out = NULL;
 	if (qs == STORE_ONE) {
-		*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "jti", PQgetvalue(res, 0, 0),
-				 "subject", PQgetvalue(res, 0, 1), "scope", PQgetvalue(res, 0, 2),
-				 "issued_at", PQgetvalue(res, 0, 3), "expires_at", PQgetvalue(res, 0, 4),
-				 "revoked_at",
-				 PQgetisnull(res, 0, 5) ? json_null() : json_string(PQgetvalue(res, 0, 5)));
+		*out = json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:o}", "jti", PQgetvalue(res, 0, 0), "subject",
+			PQgetvalue(res, 0, 1), "scope", PQgetvalue(res, 0, 2), "issued_at",
+			PQgetvalue(res, 0, 3), "expires_at", PQgetvalue(res, 0, 4), "revoked_at",
+			PQgetisnull(res, 0, 5) ? json_null() : json_string(PQgetvalue(res, 0, 5)));
 		if (*out == NULL)
 			qs = STORE_HARD;
 	}
@@ -68,12 +68,11 @@ enum store_qs store_select_token(struct store *s, const char *jti, json_t **out)
 
 enum store_qs store_revoke_token(struct store *s, const char *jti)
 {
-	static struct store_stmt st = {
-		"revoke_token",
-		"WITH r AS (UPDATE operator_tokens SET revoked_at = now()"
-		" WHERE jti = $1 AND revoked_at IS NULL RETURNING jti)"
-		" SELECT pg_notify('" REVOCATIONS_CHANNEL "', jti) FROM r",
-		0};
+	static struct store_stmt st = {"revoke_token",
+				       "WITH r AS (UPDATE operator_tokens SET revoked_at = now()"
+				       " WHERE jti = $1 AND revoked_at IS NULL RETURNING jti)"
+				       " SELECT pg_notify('" REVOCATIONS_CHANNEL "', jti) FROM r",
+				       0};
 	const char *p[] = {jti};
 	enum store_qs qs;
 
@@ -101,8 +100,9 @@ enum store_qs store_select_audit(struct store *s, long long before, int limit, j
 {
 	static struct store_stmt st = {
 		"select_audit",
-		"SELECT id, " RFC3339("at") ", subject, jti, method, path, status, request_id"
-		" FROM audit_log WHERE $1::bigint = 0 OR id < $1::bigint ORDER BY id DESC LIMIT $2",
+		"SELECT id, " RFC3339(
+			"at") ", subject, jti, method, path, status, request_id"
+			      " FROM audit_log WHERE $1::bigint = 0 OR id < $1::bigint ORDER BY id DESC LIMIT $2",
 		0};
 	char b[24], l[12];
 	const char *p[] = {b, l};
@@ -121,8 +121,9 @@ enum store_qs store_select_audit(struct store *s, long long before, int limit, j
 				(json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "at",
 				PQgetvalue(res, i, 1), "subject", PQgetvalue(res, i, 2), "jti",
 				PQgetvalue(res, i, 3), "method", PQgetvalue(res, i, 4), "path",
-				PQgetvalue(res, i, 5), "status", (int)strtol(PQgetvalue(res, i, 6), NULL, 10),
-				"request_id", PQgetvalue(res, i, 7));
+				PQgetvalue(res, i, 5), "status",
+				(int)strtol(PQgetvalue(res, i, 6), NULL, 10), "request_id",
+				PQgetvalue(res, i, 7));
 			if (row == NULL || json_array_append_new(*out, row) != 0) {
 				json_decref(*out);
 				*out = NULL;

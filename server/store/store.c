@@ -52,8 +52,8 @@ PGconn *store_connect(const char *url)
 			char msg[256];
 			size_t n = strcspn(why, "\n");
 			snprintf(msg, sizeof msg, "%.*s", (int)(n < 200 ? n : 200), why);
-			log_kv(LOG_WARN, "database connect failed (repeats are muted for 5 s)", "error",
-			       msg, NULL);
+			log_kv(LOG_WARN, "database connect failed (repeats are muted for 5 s)",
+			       "error", msg, NULL);
 		}
 		PQfinish(pg);
 		return NULL;
@@ -124,7 +124,8 @@ struct store_conn *store_acquire(struct store *s, int timeout_ms)
 	if (s->nidle == 0)
 		atomic_fetch_add(&s->waits, 1);
 	while (s->nidle == 0) {
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT && s->nidle == 0) {
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT &&
+		    s->nidle == 0) {
 			pthread_mutex_unlock(&s->mu);
 			atomic_fetch_add(&s->timeouts, 1);
 			return NULL;

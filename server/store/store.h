@@ -9,8 +9,8 @@
 enum store_qs {
 	STORE_HARD = -2, /* database unreachable or our bug: 503/500 */
 	STORE_SOFT = -1, /* serialization failure or deadlock: retry */
-	STORE_NONE = 0,  /* success, no rows */
-	STORE_ONE = 1,   /* success, one row (or more: the row count) */
+	STORE_NONE = 0,	 /* success, no rows */
+	STORE_ONE = 1,	 /* success, one row (or more: the row count) */
 };
 
 /* A named SQL statement. Declare one static instance per query file; its
@@ -27,7 +27,7 @@ struct store_conn;
 struct store_stats {
 	int size;
 	int in_use;
-	uint64_t waits;    /* acquisitions that had to wait */
+	uint64_t waits;	   /* acquisitions that had to wait */
 	uint64_t timeouts; /* acquisitions that gave up */
 	uint64_t reconnects;
 };

@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(path, data + 1, size - 1);
 	path[size - 1] = '\0';
-	if (route_find(methods[data[0] % 5], path, &r, params, &n, allow, sizeof allow) == ROUTE_FOUND) {
+	if (route_find(methods[data[0] % 5], path, &r, params, &n, allow, sizeof allow) ==
+	    ROUTE_FOUND) {
 		if (r == NULL || n < 0 || n > ROUTE_MAX_PARAMS)
 			abort();
 		for (int i = 0; i < n; i++)

@@ -43,7 +43,8 @@ static void test_b64_rfc4648_vectors(void **state)
 
 static void test_b64_refuses_noncanonical(void **state)
 {
-	static const char *bad_std[] = {"Zg=", "Zg", "Zh==", "Z===", "Zm9v\n", "Zm-v", "====", "Zg==Zg=="};
+	static const char *bad_std[] = {
+		"Zg=", "Zg", "Zh==", "Z===", "Zm9v\n", "Zm-v", "====", "Zg==Zg=="};
 	static const char *bad_url[] = {"Zh", "Z", "Zg==", "Zm+v", "Zm9v "};
 	size_t n;
 	(void)state;
@@ -98,8 +99,8 @@ static void test_jsonb_depth(void **state)
 	char deep[200];
 	(void)state;
 	assert_int_equal(jsonb_depth("{\"a\":[1,{\"b\":2}]}", 17, 32), 3);
-	assert_int_equal(jsonb_depth("\"[[[[\"", 6, 32), 0); /* brackets in strings */
-	assert_int_equal(jsonb_depth("[\"\\\"[[\"]", 8, 32), 1);   /* escaped quote */
+	assert_int_equal(jsonb_depth("\"[[[[\"", 6, 32), 0);	 /* brackets in strings */
+	assert_int_equal(jsonb_depth("[\"\\\"[[\"]", 8, 32), 1); /* escaped quote */
 	memset(deep, '[', 100);
 	memset(deep + 100, ']', 100);
 	assert_int_equal(jsonb_parse(deep, 200, 32, &j, NULL), JSONB_TOO_DEEP);
@@ -119,7 +120,9 @@ static void test_duration_parse(void **state)
 	assert_int_equal(duration_parse("15m"), 900);
 	assert_int_equal(duration_parse("1h"), 3600);
 	assert_int_equal(duration_parse("7d"), 604800);
-	static const char *bad[] = {"", "h", "-1h", "+1h", " 1h", "1h ", "1hh", "1w", "0", "99999999999999999999", "4000d", NULL};
+	static const char *bad[] = {"",	     "h",   "-1h", "+1h", " 1h",
+				    "1h ",   "1hh", "1w",  "0",	  "99999999999999999999",
+				    "4000d", NULL};
 	for (int i = 0; bad[i]; i++)
 		assert_int_equal(duration_parse(bad[i]), -1);
 	assert_int_equal(duration_parse(NULL), -1);
@@ -128,9 +131,12 @@ static void test_duration_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_b64_rfc4648_vectors), cmocka_unit_test(test_b64_refuses_noncanonical),
-		cmocka_unit_test(test_hex_roundtrip_and_errors), cmocka_unit_test(test_ct_equal),
-		cmocka_unit_test(test_buf_enforces_max), cmocka_unit_test(test_jsonb_depth),
+		cmocka_unit_test(test_b64_rfc4648_vectors),
+		cmocka_unit_test(test_b64_refuses_noncanonical),
+		cmocka_unit_test(test_hex_roundtrip_and_errors),
+		cmocka_unit_test(test_ct_equal),
+		cmocka_unit_test(test_buf_enforces_max),
+		cmocka_unit_test(test_jsonb_depth),
 		cmocka_unit_test(test_duration_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

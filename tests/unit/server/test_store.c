@@ -91,7 +91,8 @@ static enum store_qs insert_cb(struct store_conn *c, void *cls)
 	if (qs < 0)
 		return qs;
 	if (t->attempts <= t->fail_soft_times)
-		return store_exec_simple(c, "DO $$BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40001'; END$$");
+		return store_exec_simple(
+			c, "DO $$BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40001'; END$$");
 	if (t->fail_hard)
 		return store_exec_simple(c, "SELECT 1/0");
 	return STORE_ONE;
@@ -141,8 +142,9 @@ static void test_txn_rolls_back_hard_errors(void **state)
 static void test_reconnects_after_backend_death(void **state)
 {
 	static struct store_stmt kill_all = {
-		"t_kill", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-			  " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+		"t_kill",
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		" WHERE datname = current_database() AND pid <> pg_backend_pid()",
 		0};
 	struct store *s = *state, *killer = store_new(url, 1);
 	struct store_conn *a = store_acquire(s, 1000), *b = store_acquire(s, 1000), *k;
