@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/fuzz/wasm.sh: builds the libFuzzer driver for orchard-wasm's engine
-# (load + validate + instantiate) with clang-14 -fsanitize=fuzzer,address into
+# (load + validate + instantiate) and for the WASI host functions (arbitrary
+# arguments over arbitrary guest memory) with clang-14 -fsanitize=fuzzer,address into
 # build-fuzz/wasm, seeds it with our test modules, runs it for FUZZ_SECONDS.
 set -u
 cd "$(dirname "$0")/../.."
@@ -8,6 +9,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 CC=${FUZZ_CC:-clang-14}
 CXX=${FUZZ_CXX:-clang++-14}
 OUT=build-fuzz/wasm
+rm -rf "$OUT/scratch" # the WASI driver's preopened folder, fresh each run
 mkdir -p "$OUT/obj" "$OUT/corpus"
 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. $SAN"
@@ -21,17 +23,35 @@ for f in clients/wasm/wasi_ctx.c clients/wasm/wasi_proc.c clients/wasm/wasi_fd.c
 	objs+=("$o")
 done
 $CXX $CXXFLAGS -c clients/wasm/engine_wabt.cc -o "$OUT/obj/engine_wabt.o" || exit 1
-$CC $CFLAGS -c tests/fuzz/wasm/fuzz_wasm.c -o "$OUT/obj/fuzz_wasm.o" || exit 1
-$CXX -fsanitize=fuzzer,address,undefined -o "$OUT/fuzz_wasm" "$OUT/obj/fuzz_wasm.o" "${objs[@]}" \
-	"$OUT/obj/engine_wabt.o" -lwabt || exit 1
+for d in fuzz_wasm fuzz_wasi; do
+	$CC $CFLAGS -c "tests/fuzz/wasm/$d.c" -o "$OUT/obj/$d.o" || exit 1
+	$CXX -fsanitize=fuzzer,address,undefined -o "$OUT/$d" "$OUT/obj/$d.o" "${objs[@]}" \
+		"$OUT/obj/engine_wabt.o" -lwabt || exit 1
+done
 # Seeds: every module the test suite builds, when it has been built.
 cp build/wasm/tests/*.wasm build/wasm/examples/*.wasm "$OUT/corpus/" 2>/dev/null
 for w in tests/wasm/bad/*.wat; do wat2wasm --no-check "$w" -o "$OUT/corpus/$(basename "$w" .wat).wasm" 2>/dev/null; done
-echo "== fuzz_wasm (${FUZZ_SECONDS}s)"
-if ! "$OUT/fuzz_wasm" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
-	-artifact_prefix="$OUT/fuzz_wasm-" "$OUT/corpus" >"$OUT/fuzz_wasm.log" 2>&1; then
-	echo "fuzz_wasm: FAILED (see $OUT/fuzz_wasm.log)"
-	tail -n 40 "$OUT/fuzz_wasm.log"
-	exit 1
-fi
-grep -E 'Done [0-9]+ runs' "$OUT/fuzz_wasm.log" | tail -n 1
+mkdir -p "$OUT/corpus_wasi"
+# WASI seeds: every function index, fd 3 (the scratch preopen), pointers to a
+# short path "a.txt" at 0 and "b/c" at 16, small lengths and flags.
+le32() { printf "\\x%02x\\x%02x\\x%02x\\x%02x" $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
+for k in $(seq 0 79); do
+	a="$(le32 3)$(le32 $((0x80000000)))$(le32 $((0x40000005)))$(le32 $((0x80000010)))$(le32 $((0x40000003)))"
+	a="$a$(le32 $((0x80000020)))$(le32 $((0x80000030)))$(le32 1)$(le32 $((0x80000040)))"
+	printf "\\x$(printf %02x "$k")${a}a.txt\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0b/c\\0" >"$OUT/corpus_wasi/seed-$k" 2>/dev/null
+done
+rc=0
+for d in fuzz_wasm fuzz_wasi; do
+	corpus=$OUT/corpus
+	[[ $d == fuzz_wasi ]] && corpus=$OUT/corpus_wasi
+	echo "== $d (${FUZZ_SECONDS}s)"
+	if ! "$OUT/$d" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+		-artifact_prefix="$OUT/$d-" "$corpus" >"$OUT/$d.log" 2>&1; then
+		echo "$d: FAILED (see $OUT/$d.log)"
+		tail -n 40 "$OUT/$d.log"
+		rc=1
+	else
+		grep -E 'Done [0-9]+ runs' "$OUT/$d.log" | tail -n 1
+	fi
+done
+exit $rc
