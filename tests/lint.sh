@@ -13,6 +13,11 @@ for fn in strcpy strcat sprintf vsprintf strtok strtok_r atoi atol atoll sscanf 
 done
 missing=$(for f in $files; do head -n 1 "$f" | grep -qE '^(/\*|//)' || echo "$f"; done)
 if [[ -z "$missing" ]]; then tap_ok "every source file opens with a comment saying what it is for"; else tap_nok "every source file opens with a purpose comment" "$missing"; fi
+# Formatting (.clang-format); generated files are exempt.
+unformatted=$(for f in $(git ls-files 'server/*.[ch]' 'common/*.[ch]' 'pki/*.[ch]' 'tests/unit/server/*.c' 'tests/unit/common/*.c' | grep -v errors_gen); do
+	clang-format "$f" | cmp -s - "$f" || echo "$f"
+done)
+if [[ -z "$unformatted" ]]; then tap_ok "sources are formatted (make fmt)"; else tap_nok "sources are formatted (make fmt)" "$unformatted"; fi
 tmp=$(mktemp -d)
 cp common/errors_gen.h common/errors_gen.c docs/errors.md "$tmp/"
 scripts/gen-errors
