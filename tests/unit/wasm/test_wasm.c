@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -15,6 +16,8 @@
 
 #include "clients/wasm/engine.h"
 #include "clients/wasm/grants.h"
+#include "clients/wasm/runner.h"
+#include "clients/wasm/supervisor.h"
 #include "clients/wasm/wasi.h"
 
 static struct sockaddr_in v4(const char *ip, uint16_t port)
@@ -224,6 +227,55 @@ static void test_engine_host_calls(void **state)
 	engine_module_free(m);
 }
 
+static int child_exit3(void *arg)
+{
+	(void)arg;
+	return 3;
+}
+
+static int child_sleep(void *arg)
+{
+	(void)arg;
+	sleep(30);
+	return 0;
+}
+
+static void test_supervisor_api(void **state)
+{
+	char why[200];
+	int status = -1;
+	supervisor_opts none = {0}, budget = {.timeout_ms = 100};
+	(void)state;
+	supervisor_child *ch = supervisor_spawn(child_exit3, NULL, &none);
+	assert_non_null(ch);
+	assert_true(supervisor_pid(ch) > 0);
+	assert_int_equal(supervisor_wait(ch, -1, &status, why, sizeof(why)), 1);
+	assert_int_equal(status, 3);
+	assert_string_equal(why, "");
+	supervisor_free(ch);
+
+	ch = supervisor_spawn(child_sleep, NULL, &none);
+	assert_non_null(ch);
+	assert_int_equal(supervisor_wait(ch, 50, &status, why, sizeof(why)), 0); /* still running */
+	supervisor_stop(ch, 100);
+	assert_int_equal(supervisor_wait(ch, -1, &status, why, sizeof(why)), 1);
+	assert_int_equal(status, 128 + 15);
+	assert_non_null(strstr(why, "stopped by"));
+	supervisor_free(ch);
+
+	ch = supervisor_spawn(child_sleep, NULL, &budget);
+	assert_non_null(ch);
+	assert_int_equal(supervisor_wait(ch, -1, &status, why, sizeof(why)), 1);
+	assert_int_equal(status, RUNNER_EXIT_BUDGET);
+	assert_non_null(strstr(why, "wall-clock budget of 0.1 s exceeded"));
+	supervisor_free(ch);
+
+	ch = supervisor_spawn(child_sleep, NULL, &none);
+	assert_non_null(ch);
+	supervisor_free(ch); /* kills a running child */
+	supervisor_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +283,7 @@ int main(void)
 	    cmocka_unit_test(test_grants_connect),      cmocka_unit_test(test_wasi_mem_bounds),
 	    cmocka_unit_test(test_wasi_errno_map),      cmocka_unit_test(test_wasi_fd_table),
 	    cmocka_unit_test(test_engine_limits),       cmocka_unit_test(test_engine_host_calls),
+	    cmocka_unit_test(test_supervisor_api),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
