@@ -33,6 +33,16 @@ $(WASM_OUT)/examples/%.wasm: clients/wasm/examples/%.c clients/wasm/examples/was
 WASM_EXAMPLES := $(WASM_OUT)/examples/httpd.wasm
 BINS += $(WASM_EXAMPLES)
 
+# Test guests and bad modules: tests/integration/wasm.sh asks make for them
+# at test time (so a compiler problem shows up as a failed test, by name).
+$(WASM_OUT)/tests/%.wasm: tests/wasm/guests/%.c tests/wasm/guests/check.h clients/wasm/examples/wasmedge_socket.h
+	@mkdir -p $(dir $@)
+	$(WASM_CC) $(WASM_CFLAGS) -Wno-unused-result -Itests/wasm/guests -Iclients/wasm/examples $< -o $@
+
+$(WASM_OUT)/tests/%.wasm: tests/wasm/bad/%.wat
+	@mkdir -p $(dir $@)
+	wat2wasm $(if $(findstring type_error,$*),--no-check) $< -o $@
+
 # Tests: an in-process embedder (run under valgrind) and the suite script,
 # which builds its guest programs with clang-14 at test time.
 $(BUILD)/tests/wasm/embed_run: $(BUILD)/tests/wasm/embed_run.o $(WASMRT_LIB)
