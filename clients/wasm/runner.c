@@ -70,17 +70,31 @@ int runner_main(const runner_opts *o)
 	engine_instance *inst = NULL;
 	wasi_ctx *ctx = NULL;
 
+	/* Trusted setup: the file, the folders, the granted hosts (resolved by
+	 * main.c already). Nothing here reads the module's contents. */
 	if (file_read(o->module_path, &bytes, &len, err, sizeof(err)) < 0)
 		goto out;
-	/* Even decoding is untrusted work: confine it when only validating. */
-	if (o->validate_only) {
-		/* A closed pipe or socket is EPIPE for the guest (as in wasmtime), never
+	if (!o->validate_only) {
+		ctx = wasi_ctx_new(o->argv, o->envp, &o->grants);
+		if (!ctx) {
+			snprintf(err, sizeof(err), "out of memory");
+			goto out;
+		}
+		for (uint32_t i = 0; i < o->ndirs; i++)
+			if (wasi_ctx_preopen(ctx, o->dirs[i].host, o->dirs[i].guest) < 0) {
+				snprintf(err, sizeof(err), "--dir %s: %s", o->dirs[i].host, strerror(errno));
+				goto out;
+			}
+	}
+	/* A closed pipe or socket is EPIPE for the guest (as in wasmtime), never
 	 * a SIGPIPE that would kill the runtime. */
 	signal(SIGPIPE, SIG_IGN);
-	sandbox_opts so = {.max_memory = o->max_memory, .cpu_seconds = o->cpu_seconds};
-		if (sandbox_apply(&so, err, sizeof(err)) < 0)
-			goto out;
-	}
+	/* From here on every byte of the module is untrusted, decoding included. */
+	sandbox_opts so = {.max_memory = o->max_memory,
+	                   .cpu_seconds = o->cpu_seconds,
+	                   .network = !o->validate_only && grants_any(&o->grants)};
+	if (sandbox_apply(&so, err, sizeof(err)) < 0)
+		goto out;
 	mod = engine_module_load(bytes, len, err, sizeof(err));
 	free(bytes);
 	bytes = NULL;
@@ -92,28 +106,9 @@ int runner_main(const runner_opts *o)
 	}
 	if (engine_module_limit(mod, o->max_memory / 65536, TABLE_MAX_ELEMS, err, sizeof(err)) < 0)
 		goto out;
-	ctx = wasi_ctx_new(o->argv, o->envp, &o->grants);
-	if (!ctx) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto out;
-	}
-	for (uint32_t i = 0; i < o->ndirs; i++)
-		if (wasi_ctx_preopen(ctx, o->dirs[i].host, o->dirs[i].guest) < 0) {
-			snprintf(err, sizeof(err), "--dir %s: %s", o->dirs[i].host, strerror(errno));
-			goto out;
-		}
-	/* A closed pipe or socket is EPIPE for the guest (as in wasmtime), never
-	 * a SIGPIPE that would kill the runtime. */
-	signal(SIGPIPE, SIG_IGN);
-	sandbox_opts so = {.max_memory = o->max_memory,
-	                   .cpu_seconds = o->cpu_seconds,
-	                   .network = grants_any(&o->grants)};
-	if (sandbox_apply(&so, err, sizeof(err)) < 0)
-		goto out;
 	size_t nfuncs;
 	const engine_host_func *funcs = wasi_host_funcs(&nfuncs);
-	/* Instantiation runs the module's start function: guest code, so it
-	 * comes after the sandbox. */
+	/* Instantiation runs the module's start function, if any. */
 	inst = engine_instance_new(mod, funcs, nfuncs, ctx, err, sizeof(err));
 	if (!inst && ctx->exited) {
 		/* A start function may end the program too. */
@@ -123,18 +118,16 @@ int runner_main(const runner_opts *o)
 	}
 	if (!inst)
 		goto out;
-	int rc = engine_instance_run(inst, "_start", err, sizeof(err));
-	switch (rc) {
+	switch (engine_instance_run(inst, "_start", err, sizeof(err))) {
 	case ENGINE_OK: status = 0; break;
 	case ENGINE_EXIT: status = (int)(ctx->exit_code & 0xff); break;
-	case ENGINE_TRAP:
+	case ENGINE_TRAP: {
+		char tmp[sizeof(err)];
+		snprintf(tmp, sizeof(tmp), "trap: %s", err);
+		memcpy(err, tmp, sizeof(err));
 		status = RUNNER_EXIT_TRAP;
-		{
-			char tmp[1024];
-			snprintf(tmp, sizeof(tmp), "trap: %s", err);
-			memcpy(err, tmp, sizeof(err));
-		}
 		break;
+	}
 	default: status = RUNNER_EXIT_MODULE; break;
 	}
 out:

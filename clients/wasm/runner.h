@@ -1,5 +1,5 @@
 /* runner.h: one app run from start to end inside the (child) process:
- * load, validate, sandbox, instantiate with WASI, call _start. */
+ * open the preopens, sandbox, then load, validate, instantiate with WASI, run _start. */
 #ifndef ORCHARD_WASM_RUNNER_H
 #define ORCHARD_WASM_RUNNER_H
 
