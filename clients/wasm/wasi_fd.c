@@ -345,6 +345,10 @@ WASI_FN(fd_readdir)
 			memcpy(hdr + 8, &ino, 8);
 			memcpy(hdr + 16, &namlen, 4);
 			hdr[20] = dtype_to_wasi(d->d_type);
+			/* Some file systems do not fill d_type; ask, as wasmtime does. */
+			struct stat st;
+			if (d->d_type == DT_UNKNOWN && fstatat(f->host, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				hdr[20] = wasi_filetype(st.st_mode);
 			uint32_t take = buf_len - used < SZ_DIRENT ? buf_len - used : SZ_DIRENT;
 			memcpy(out + used, hdr, take);
 			used += take;
