@@ -51,9 +51,9 @@ $(BUILD)/tests/wasm/embed_run: $(BUILD)/tests/wasm/embed_run.o $(WASMRT_LIB)
 
 BINS += $(BUILD)/tests/wasm/embed_run
 
-$(BUILD)/tests/unit/wasm/test_wasm: $(BUILD)/tests/unit/wasm/test_wasm.o $(WASMRT_LIB)
+$(BUILD)/tests/wasm/test_wasm: $(BUILD)/tests/wasm/test_wasm.o $(WASMRT_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ -lcmocka $(WASMRT_LIBS)
 
-UNIT_TESTS += $(BUILD)/tests/unit/wasm/test_wasm
+UNIT_TESTS += $(BUILD)/tests/wasm/test_wasm
 TEST_SCRIPTS += tests/integration/wasm.sh

@@ -191,7 +191,7 @@ if [[ $BUILD == build ]] && command -v valgrind >/dev/null; then
 	out=$("${vg[@]}" "$E" "$OUT/alloc.wasm" 2>&1)
 	rc=$?
 	if ((rc == 0)) && grep -q "^allocated" <<<"$out"; then tap_ok "valgrind: alloc guest"; else tap_nok "valgrind: alloc guest" "rc=$rc $(tail -c 1500 <<<"$out")"; fi
-	out=$("${vg[@]}" "$BUILD/tests/unit/wasm/test_wasm" 2>&1)
+	out=$("${vg[@]}" "$BUILD/tests/wasm/test_wasm" 2>&1)
 	rc=$?
 	if ((rc == 0)); then tap_ok "valgrind: unit tests of the engine API"; else tap_nok "valgrind: unit tests" "rc=$rc $(tail -c 1500 <<<"$out")"; fi
 	for m in recurse start_trap unknown_import type_error oob huge_memory; do
