@@ -49,18 +49,28 @@ wrk_rps() { # port
 }
 
 echo "-- example HTTP server, wrk -t2 -c32 -d5s, keep-alive"
-P=$(port)
-"$OUT/httpd" "$P" >/dev/null 2>&1 &
-NP=$!
-wait_http "$P"
+for _ in 1 2 3; do
+	P=$(port)
+	"$OUT/httpd" "$P" >/dev/null 2>&1 &
+	NP=$!
+	wait_http "$P" && break
+	kill $NP 2>/dev/null
+	wait $NP 2>/dev/null
+done
 native=$(wrk_rps "$P")
 kill $NP
 wait $NP 2>/dev/null
-P=$(port)
-t0=$(date +%s%N)
-"$W" run --listen "$P" "$B/wasm/examples/httpd.wasm" "$P" >/dev/null 2>&1 &
-WP=$!
-wait_http "$P"
+# A random port may be taken: try a few, keeping the app's stderr.
+for _ in 1 2 3; do
+	P=$(port)
+	t0=$(date +%s%N)
+	"$W" run --listen "$P" "$B/wasm/examples/httpd.wasm" "$P" >"$OUT/httpd-wasm.log" 2>&1 &
+	WP=$!
+	wait_http "$P" && break
+	kill $WP 2>/dev/null
+	wait $WP 2>/dev/null
+	echo "orchard-wasm httpd did not come up on port $P: $(tail -n 2 "$OUT/httpd-wasm.log")"
+done
 startup_ms=$((($(date +%s%N) - t0) / 1000000))
 child=$(pgrep -P $WP | head -1)
 rss_child=$(awk '/VmRSS/ { print $2 }' "/proc/$child/status" 2>/dev/null)
