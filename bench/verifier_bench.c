@@ -45,7 +45,8 @@ int main(int argc, char **argv)
 	struct pcr_set *claimed = malloc(sizeof(*claimed));
 
 	if (argc != 8) {
-		fprintf(stderr, "usage: verifier_bench cached|uncached SECONDS AK.pub Q.msg Q.sig Q.pcrs NONCEHEX\n");
+		fprintf(stderr,
+			"usage: verifier_bench cached|uncached SECONDS AK.pub Q.msg Q.sig Q.pcrs NONCEHEX\n");
 		return 2;
 	}
 	cached = strcmp(argv[1], "cached") == 0;
@@ -69,8 +70,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 64; i++) {
 			struct verr e = {0};
 			struct ak_key *k = cached ? ak : ak_key_new(akb, akn, &e);
-			struct quote_input in = {msg, msgn, sig, sign, claimed, nonce, (size_t)nl, NULL, 0};
-			if (k == NULL || pcr_set_read_tpm2tools(pcrs, pcrn, NULL, claimed, &e) != 0 ||
+			struct quote_input in = {msg,	msgn,	    sig,  sign, claimed,
+						 nonce, (size_t)nl, NULL, 0};
+			if (k == NULL ||
+			    pcr_set_read_tpm2tools(pcrs, pcrn, NULL, claimed, &e) != 0 ||
 			    quote_verify(k, &in, res, &e) != 0) {
 				fprintf(stderr, "verification failed: %s: %s\n", e.code, e.msg);
 				if (!cached)

@@ -18,21 +18,12 @@ long duration_parse(const char *text)
 	if (errno != 0 || v <= 0)
 		return -1;
 	switch (*end) {
-	case '\0':
-		break;
-	case 's':
-		break;
-	case 'm':
-		unit = 60;
-		break;
-	case 'h':
-		unit = 3600;
-		break;
-	case 'd':
-		unit = 86400;
-		break;
-	default:
-		return -1;
+	case '\0': break;
+	case 's': break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	default: return -1;
 	}
 	if (*end != '\0' && end[1] != '\0')
 		return -1;

@@ -18,7 +18,8 @@ int ak_check_public(const TPMT_PUBLIC *p, struct verr *e)
 		{TPMA_OBJECT_RESTRICTED, 1, "ak-not-restricted", "restricted"},
 		{TPMA_OBJECT_FIXEDTPM, 1, "ak-not-fixedtpm", "fixedTPM"},
 		{TPMA_OBJECT_FIXEDPARENT, 1, "ak-not-fixedparent", "fixedParent"},
-		{TPMA_OBJECT_SENSITIVEDATAORIGIN, 1, "ak-not-sensitivedataorigin", "sensitiveDataOrigin"},
+		{TPMA_OBJECT_SENSITIVEDATAORIGIN, 1, "ak-not-sensitivedataorigin",
+		 "sensitiveDataOrigin"},
 		{TPMA_OBJECT_SIGN_ENCRYPT, 1, "ak-not-sign", "sign"},
 		{TPMA_OBJECT_DECRYPT, 0, "ak-decrypt", "decrypt"},
 	};
@@ -33,13 +34,16 @@ int ak_check_public(const TPMT_PUBLIC *p, struct verr *e)
 	}
 	/* The Name binds the credential and the quote's signer: a SHA-1 Name
 	 * would let a colliding public area stand in for the AK. */
-	if (p->nameAlg != TPM2_ALG_SHA256 && p->nameAlg != TPM2_ALG_SHA384 && p->nameAlg != TPM2_ALG_SHA512) {
-		verr_set(e, "ak-namealg", "AK nameAlg 0x%04x is not SHA-256 or stronger", p->nameAlg);
+	if (p->nameAlg != TPM2_ALG_SHA256 && p->nameAlg != TPM2_ALG_SHA384 &&
+	    p->nameAlg != TPM2_ALG_SHA512) {
+		verr_set(e, "ak-namealg", "AK nameAlg 0x%04x is not SHA-256 or stronger",
+			 p->nameAlg);
 		return -1;
 	}
 	if (p->type == TPM2_ALG_RSA) {
 		if (p->parameters.rsaDetail.keyBits < 2048) {
-			verr_set(e, "ak-weak", "RSA AK of %u bits", p->parameters.rsaDetail.keyBits);
+			verr_set(e, "ak-weak", "RSA AK of %u bits",
+				 p->parameters.rsaDetail.keyBits);
 			return -1;
 		}
 	} else if (p->type == TPM2_ALG_ECC) {

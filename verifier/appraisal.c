@@ -22,8 +22,8 @@ void appraisal_pass(struct appraisal *a, const char *check)
 		a->checks[a->nchecks++] = check;
 }
 
-int appraisal_sign(const struct appraisal *a, const char *device_id, const uint8_t *key, size_t keylen,
-		   int64_t now, int64_t ttl, char **jwt, struct verr *e)
+int appraisal_sign(const struct appraisal *a, const char *device_id, const uint8_t *key,
+		   size_t keylen, int64_t now, int64_t ttl, char **jwt, struct verr *e)
 {
 	jwt_t *j = NULL;
 	json_t *claims = NULL, *checks = NULL;
@@ -38,17 +38,21 @@ int appraisal_sign(const struct appraisal *a, const char *device_id, const uint8
 		if (json_array_append_new(checks, json_string(a->checks[i])) != 0)
 			goto fail;
 	/* "o" steals checks: from here on claims owns it. */
-	claims = json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "iss", "orchard-verifier", "sub", device_id,
-			   "verdict", a->verdict, "checks", checks, "evidence_time", (json_int_t)a->evidence_time,
-			   "iat", (json_int_t)now, "exp", (json_int_t)(now + ttl));
+	claims = json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "iss", "orchard-verifier", "sub",
+			   device_id, "verdict", a->verdict, "checks", checks, "evidence_time",
+			   (json_int_t)a->evidence_time, "iat", (json_int_t)now, "exp",
+			   (json_int_t)(now + ttl));
 	checks = NULL;
-	if (claims == NULL || (a->reason != NULL && json_object_set_new(claims, "reason", json_string(a->reason)) != 0) ||
+	if (claims == NULL ||
+	    (a->reason != NULL &&
+	     json_object_set_new(claims, "reason", json_string(a->reason)) != 0) ||
 	    (claims_s = json_dumps(claims, JSON_COMPACT)) == NULL)
 		goto fail;
 	if (jwt_new(&j) != 0 || jwt_add_grants_json(j, claims_s) != 0 ||
 	    jwt_set_alg(j, JWT_ALG_ES256, (const unsigned char *)key, (int)keylen) != 0 ||
 	    (out = jwt_encode_str(j)) == NULL) {
-		verr_set(e, "jwt-sign", "libjwt could not sign the appraisal (is the key a P-256 PEM key?)");
+		verr_set(e, "jwt-sign",
+			 "libjwt could not sign the appraisal (is the key a P-256 PEM key?)");
 		goto out;
 	}
 	*jwt = out;
@@ -64,8 +68,8 @@ out:
 	return rc;
 }
 
-int appraisal_sign_file(const struct appraisal *a, const char *device_id, const char *key_path, int64_t ttl,
-			char **jwt, struct verr *e)
+int appraisal_sign_file(const struct appraisal *a, const char *device_id, const char *key_path,
+			int64_t ttl, char **jwt, struct verr *e)
 {
 	FILE *f = fopen(key_path, "rb");
 	uint8_t key[16384];

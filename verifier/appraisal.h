@@ -28,12 +28,12 @@ void appraisal_pass(struct appraisal *a, const char *check);
  * key/keylen. Claims: iss "orchard-verifier", sub device_id, verdict,
  * reason (when set), checks (array), evidence_time, iat now, exp now + ttl. Returns 0 and a
  * new string in *jwt (caller frees with free), or -1 with e set. */
-int appraisal_sign(const struct appraisal *a, const char *device_id, const uint8_t *key, size_t keylen,
-		   int64_t now, int64_t ttl, char **jwt, struct verr *e);
+int appraisal_sign(const struct appraisal *a, const char *device_id, const uint8_t *key,
+		   size_t keylen, int64_t now, int64_t ttl, char **jwt, struct verr *e);
 
 /* appraisal_sign with the key read from a PEM file, now = time(NULL). */
-int appraisal_sign_file(const struct appraisal *a, const char *device_id, const char *key_path, int64_t ttl,
-			char **jwt, struct verr *e);
+int appraisal_sign_file(const struct appraisal *a, const char *device_id, const char *key_path,
+			int64_t ttl, char **jwt, struct verr *e);
 
 /* Resets a (NULL-safe); it owns nothing, but keeps the pair visible. */
 void appraisal_free(struct appraisal *a);

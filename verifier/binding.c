@@ -30,7 +30,8 @@ static uint8_t *dup_bytes(const uint8_t *b, size_t n)
 	return p;
 }
 
-struct binding *binding_new(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub, size_t akn, struct verr *e)
+struct binding *binding_new(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub, size_t akn,
+			    struct verr *e)
 {
 	static const uint8_t endorsement[4] = {0x40, 0x00, 0x00, 0x0b}; /* TPM_RH_ENDORSEMENT */
 	struct binding *b = calloc(1, sizeof(*b));
@@ -44,11 +45,13 @@ struct binding *binding_new(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak
 	}
 	b->ekn = ekn;
 	b->akn = akn;
-	if (tpm_public_parse(ek_pub, ekn, &b->ek, e) != 0 || (b->ak = ak_key_new(ak_pub, akn, e)) == NULL)
+	if (tpm_public_parse(ek_pub, ekn, &b->ek, e) != 0 ||
+	    (b->ak = ak_key_new(ak_pub, akn, e)) == NULL)
 		goto fail;
 	/* Part 1, 16.6: QN(EK) = H(handle of its hierarchy || Name(EK)),
 	 * QN(AK) = H(QN(EK) || Name(AK)) for an AK created under the EK. */
-	if (tpm_public_qualified_name(endorsement, sizeof(endorsement), &b->ek, ekqn, &ekqnl) != 0 ||
+	if (tpm_public_qualified_name(endorsement, sizeof(endorsement), &b->ek, ekqn, &ekqnl) !=
+		    0 ||
 	    tpm_public_qualified_name(ekqn, ekqnl, &b->ak->pub, b->ak_qn, &b->ak_qn_len) != 0) {
 		verr_set(e, "internal", "qualified name");
 		goto fail;
@@ -59,8 +62,8 @@ fail:
 	return NULL;
 }
 
-struct binding *binding_restore(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub, size_t akn,
-				struct verr *e)
+struct binding *binding_restore(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub,
+				size_t akn, struct verr *e)
 {
 	struct binding *b = binding_new(ek_pub, ekn, ak_pub, akn, e);
 	if (b != NULL)
@@ -68,8 +71,8 @@ struct binding *binding_restore(const uint8_t *ek_pub, size_t ekn, const uint8_t
 	return b;
 }
 
-int binding_challenge(struct binding *b, const uint8_t *secret, uint8_t *out, size_t cap, size_t *len,
-		      struct verr *e)
+int binding_challenge(struct binding *b, const uint8_t *secret, uint8_t *out, size_t cap,
+		      size_t *len, struct verr *e)
 {
 	TPM2B_ID_OBJECT blob;
 	TPM2B_ENCRYPTED_SECRET encsec;
@@ -87,7 +90,8 @@ int binding_challenge(struct binding *b, const uint8_t *secret, uint8_t *out, si
 		verr_set(e, "internal", "RAND_bytes failed");
 		goto out;
 	}
-	if (makecred(&b->ek.pub, b->ak->pub.name, b->ak->pub.name_len, s, sizeof(s), &blob, &encsec, e) != 0)
+	if (makecred(&b->ek.pub, b->ak->pub.name, b->ak->pub.name_len, s, sizeof(s), &blob, &encsec,
+		     e) != 0)
 		goto out;
 	*len = makecred_write_tpm2tools(&blob, &encsec, out, cap);
 	if (*len == 0) {
@@ -116,7 +120,8 @@ int binding_activate(struct binding *b, const uint8_t *secret, size_t n, struct 
 		return -1;
 	}
 	b->challenged = 0; /* one answer per challenge */
-	ok = secret != NULL && n == BINDING_SECRET_LEN && EVP_Digest(secret, n, h, &hl, EVP_sha256(), NULL) == 1 &&
+	ok = secret != NULL && n == BINDING_SECRET_LEN &&
+	     EVP_Digest(secret, n, h, &hl, EVP_sha256(), NULL) == 1 &&
 	     ct_equal(h, b->secret_hash, sizeof(h));
 	OPENSSL_cleanse(b->secret_hash, sizeof(b->secret_hash));
 	if (!ok) {
@@ -152,8 +157,8 @@ int binding_is_active(const struct binding *b)
 	return b->active;
 }
 
-int binding_check_pair(const struct binding *b, const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub,
-		       size_t akn, struct verr *e)
+int binding_check_pair(const struct binding *b, const uint8_t *ek_pub, size_t ekn,
+		       const uint8_t *ak_pub, size_t akn, struct verr *e)
 {
 	if (ekn != b->ekn || memcmp(ek_pub, b->ek_bytes, ekn) != 0) {
 		verr_set(e, "ek-mismatch", "EK is not the bound EK");
@@ -166,8 +171,8 @@ int binding_check_pair(const struct binding *b, const uint8_t *ek_pub, size_t ek
 	return 0;
 }
 
-int binding_verify_quote(const struct binding *b, const struct quote_input *in, struct quote_result *out,
-			 struct verr *e)
+int binding_verify_quote(const struct binding *b, const struct quote_input *in,
+			 struct quote_result *out, struct verr *e)
 {
 	struct quote_input q = *in;
 

@@ -21,21 +21,22 @@ struct binding;
  * Name as a child of that EK in the endorsement hierarchy, which every
  * quote's qualifiedSigner must then equal. NULL with e set; free with
  * binding_free. */
-struct binding *binding_new(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub, size_t akn, struct verr *e);
+struct binding *binding_new(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub, size_t akn,
+			    struct verr *e);
 
 /* Recreates a binding that binding_activate completed earlier (the server
  * stores both public areas after activation). Only for bytes the caller
  * itself stored; NULL with e set. */
-struct binding *binding_restore(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub, size_t akn,
-				struct verr *e);
+struct binding *binding_restore(const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub,
+				size_t akn, struct verr *e);
 
 /* Makes the activation challenge: a credential (tpm2-tools -i format)
  * wrapping secret (BINDING_SECRET_LEN bytes; NULL draws a random one) for
  * the EK and the AK's Name. Only a hash of the secret is kept, and a new
  * challenge replaces any outstanding one. Writes up to
  * cap bytes to out and the length to *len. Returns 0 or -1 with e set. */
-int binding_challenge(struct binding *b, const uint8_t *secret, uint8_t *out, size_t cap, size_t *len,
-		      struct verr *e);
+int binding_challenge(struct binding *b, const uint8_t *secret, uint8_t *out, size_t cap,
+		      size_t *len, struct verr *e);
 
 /* Checks the secret the device's TPM released. Each challenge allows one
  * answer, right or wrong ("activation-failed"; "activation-no-challenge"
@@ -58,14 +59,14 @@ int binding_is_active(const struct binding *b);
 
 /* A device presents an EK and an AK again (re-registration): both must be
  * exactly the bound ones ("ek-mismatch", "ak-substituted"). 0 or -1. */
-int binding_check_pair(const struct binding *b, const uint8_t *ek_pub, size_t ekn, const uint8_t *ak_pub,
-		       size_t akn, struct verr *e);
+int binding_check_pair(const struct binding *b, const uint8_t *ek_pub, size_t ekn,
+		       const uint8_t *ak_pub, size_t akn, struct verr *e);
 
 /* Verifies a quote with the bound AK, requiring qualifiedSigner to be that
  * AK under the bound EK; refuses before activation ("binding-inactive").
  * in->qualified_signer is ignored. Returns 0 or -1 with e set. */
-int binding_verify_quote(const struct binding *b, const struct quote_input *in, struct quote_result *out,
-			 struct verr *e);
+int binding_verify_quote(const struct binding *b, const struct quote_input *in,
+			 struct quote_result *out, struct verr *e);
 
 /* The bound AK (for its Name or cached key); never NULL for a live binding. */
 const struct ak_key *binding_ak(const struct binding *b);

@@ -22,8 +22,8 @@ static int suitable(const TPMT_PUBLIC *p)
 	       p->parameters.rsaDetail.symmetric.mode.aes == TPM2_ALG_CFB;
 }
 
-int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk, const uint8_t *k, size_t klen,
-		      uint8_t *out, size_t cap, size_t *len, struct verr *e)
+int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk, const uint8_t *k,
+		      size_t klen, uint8_t *out, size_t cap, size_t *len, struct verr *e)
 {
 	TPM2B_PUBLIC idpub;
 	TPM2B_SENSITIVE sens;
@@ -85,8 +85,10 @@ int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk,
 	sens.sensitiveArea.sensitive.bits.size = (uint16_t)klen;
 	memcpy(sens.sensitiveArea.sensitive.bits.buffer, k, klen);
 	if (Tss2_MU_TPM2B_SENSITIVE_Marshal(&sens, plain + 34, sizeof(plain) - 34, &sensn) != 0 ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, plain + 34, sensn) != 1 ||
-	    EVP_DigestUpdate(md, idname, sizeof(idname)) != 1 || EVP_DigestFinal_ex(md, plain + 2, &dl) != 1) {
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, plain + 34, sensn) != 1 ||
+	    EVP_DigestUpdate(md, idname, sizeof(idname)) != 1 ||
+	    EVP_DigestFinal_ex(md, plain + 2, &dl) != 1) {
 		verr_set(e, "internal", "inner integrity failed");
 		goto out;
 	}
@@ -102,20 +104,24 @@ int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk,
 		goto out;
 	memset(&symseed, 0, sizeof(symseed));
 	memset(&dup, 0, sizeof(dup));
-	if (tpm_wrap_rsa_seed(srk_pk, TPM2_ALG_SHA256, "DUPLICATE", dseed, sizeof(dseed), &symseed) != 0 ||
-	    (dupn = tpm_wrap_outer(TPM2_ALG_SHA256, dseed, sizeof(dseed), 128, idname, sizeof(idname), enc, encn,
-				   dup.buffer, sizeof(dup.buffer))) == 0) {
+	if (tpm_wrap_rsa_seed(srk_pk, TPM2_ALG_SHA256, "DUPLICATE", dseed, sizeof(dseed),
+			      &symseed) != 0 ||
+	    (dupn = tpm_wrap_outer(TPM2_ALG_SHA256, dseed, sizeof(dseed), 128, idname,
+				   sizeof(idname), enc, encn, dup.buffer, sizeof(dup.buffer))) ==
+		    0) {
 		verr_set(e, "dps-wrap", "duplication wrapper failed");
 		goto out;
 	}
 	dup.size = (uint16_t)dupn;
 	/* The inner key reaches the TPM as a credential bound to the SRK. */
-	if (makecred(&ek->pub, srk->name, srk->name_len, inner, sizeof(inner), &cred, &credsec, e) != 0)
+	if (makecred(&ek->pub, srk->name, srk->name_len, inner, sizeof(inner), &cred, &credsec,
+		     e) != 0)
 		goto out;
 	if (Tss2_MU_TPM2B_ID_OBJECT_Marshal(&cred, out, cap, &off) != 0 ||
 	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&credsec, out, cap, &off) != 0 ||
 	    Tss2_MU_TPM2B_PRIVATE_Marshal(&dup, out, cap, &off) != 0 ||
-	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&symseed, out, cap, &off) != 0 || pubn > cap - off) {
+	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&symseed, out, cap, &off) != 0 ||
+	    pubn > cap - off) {
 		verr_set(e, "dps-wrap", "blob does not fit in %zu bytes", cap);
 		goto out;
 	}

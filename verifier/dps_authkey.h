@@ -20,7 +20,7 @@
  *   00 00 (an empty TPM2B the Node SDK requires).
  * The device runs ActivateCredential(SRK, EK), Import, Load. Writes up to
  * cap bytes and the length to *len. Returns 0 or -1 with e set. */
-int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk, const uint8_t *k, size_t klen,
-		      uint8_t *out, size_t cap, size_t *len, struct verr *e);
+int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk, const uint8_t *k,
+		      size_t klen, uint8_t *out, size_t cap, size_t *len, struct verr *e);
 
 #endif

@@ -59,7 +59,8 @@ struct ek_roots *ek_roots_load_dir(const char *dir, struct verr *e)
 	char path[4096];
 	int ok = 1;
 
-	if (r == NULL || (r->store = X509_STORE_new()) == NULL || (r->untrusted = sk_X509_new_null()) == NULL) {
+	if (r == NULL || (r->store = X509_STORE_new()) == NULL ||
+	    (r->untrusted = sk_X509_new_null()) == NULL) {
 		verr_set(e, "internal", "out of memory");
 		goto fail;
 	}
@@ -191,13 +192,16 @@ out:
 
 int ek_cert_match_public(X509 *cert, const TPMT_PUBLIC *p, struct verr *e)
 {
-	const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM |
-				 TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN;
+	const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
+				 TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+				 TPMA_OBJECT_SENSITIVEDATAORIGIN;
 	EVP_PKEY *pk = NULL;
 	int rc = -1;
 
-	if ((p->objectAttributes & need) != need || (p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT)) {
-		verr_set(e, "ek-attributes", "EK public area is not a restricted decryption key (0x%08x)",
+	if ((p->objectAttributes & need) != need ||
+	    (p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT)) {
+		verr_set(e, "ek-attributes",
+			 "EK public area is not a restricted decryption key (0x%08x)",
 			 p->objectAttributes);
 		goto out;
 	}
@@ -205,7 +209,8 @@ int ek_cert_match_public(X509 *cert, const TPMT_PUBLIC *p, struct verr *e)
 	if (pk == NULL)
 		goto out;
 	if (EVP_PKEY_eq(pk, X509_get0_pubkey(cert)) != 1) {
-		verr_set(e, "ek-cert-mismatch", "EK public area is not the key in the EK certificate");
+		verr_set(e, "ek-cert-mismatch",
+			 "EK public area is not the key in the EK certificate");
 		goto out;
 	}
 	rc = 0;

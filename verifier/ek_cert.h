@@ -16,8 +16,8 @@
 #define EK_NV_ECC_P384 0x01c00016u
 
 struct ek_roots {
-	X509_STORE *store;        /* self-signed roots: the trust anchors */
-	STACK_OF(X509) *untrusted; /* everything else in the folder: intermediates */
+	X509_STORE *store;	    /* self-signed roots: the trust anchors */
+	STACK_OF(X509) * untrusted; /* everything else in the folder: intermediates */
 	size_t nroots, nintermediates;
 };
 

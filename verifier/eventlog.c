@@ -47,13 +47,15 @@ static int parse_spec_id(struct cursor *c, struct eventlog *log, struct verr *e)
 		}
 		for (size_t j = 0; j < log->nalgs; j++)
 			if (log->algs[j].alg == alg) {
-				verr_set(e, "eventlog-specid", "algorithm 0x%04x declared twice", alg);
+				verr_set(e, "eventlog-specid", "algorithm 0x%04x declared twice",
+					 alg);
 				return -1;
 			}
 		/* A known hash must have its real size, or replay would read the
 		 * wrong bytes. */
 		if (tpm_alg_digest_size(alg) != 0 && tpm_alg_digest_size(alg) != ds) {
-			verr_set(e, "eventlog-specid", "algorithm 0x%04x declared with size %u", alg, ds);
+			verr_set(e, "eventlog-specid", "algorithm 0x%04x declared with size %u",
+				 alg, ds);
 			return -1;
 		}
 		log->algs[log->nalgs].alg = alg;
@@ -87,7 +89,8 @@ static int parse_event2(struct cursor *c, const struct eventlog *log, struct eve
 		return -1;
 	}
 	if (ev->pcr >= PCR_COUNT || count > log->nalgs) {
-		verr_set(e, "eventlog-malformed", "event for PCR %u with %u digests", ev->pcr, count);
+		verr_set(e, "eventlog-malformed", "event for PCR %u with %u digests", ev->pcr,
+			 count);
 		return -1;
 	}
 	for (uint32_t i = 0; i < count; i++) {
@@ -98,12 +101,14 @@ static int parse_event2(struct cursor *c, const struct eventlog *log, struct eve
 		}
 		ds = alg_size(log, alg);
 		if (ds == 0) {
-			verr_set(e, "eventlog-malformed", "digest algorithm 0x%04x not in the Spec ID event", alg);
+			verr_set(e, "eventlog-malformed",
+				 "digest algorithm 0x%04x not in the Spec ID event", alg);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (ev->digests[j].alg == alg) {
-				verr_set(e, "eventlog-malformed", "digest algorithm 0x%04x twice in one event", alg);
+				verr_set(e, "eventlog-malformed",
+					 "digest algorithm 0x%04x twice in one event", alg);
 				return -1;
 			}
 		if (cursor_bytes(c, ds, &ev->digests[i].d)) {
@@ -155,11 +160,12 @@ static int replay(struct eventlog *log, struct verr *e)
 			for (j = 0; j < ev->ndigests && ev->digests[j].alg != bk->alg; j++)
 				;
 			if (j == ev->ndigests) {
-				verr_set(e, "eventlog-malformed", "event %zu lacks a %s digest", k + 1,
-					 tpm_alg_hash_name(bk->alg));
+				verr_set(e, "eventlog-malformed", "event %zu lacks a %s digest",
+					 k + 1, tpm_alg_hash_name(bk->alg));
 				return -1;
 			}
-			if (extend(bk, ev->pcr, ev->digests[j].d, tpm_alg_digest_size(bk->alg)) != 0) {
+			if (extend(bk, ev->pcr, ev->digests[j].d, tpm_alg_digest_size(bk->alg)) !=
+			    0) {
 				verr_set(e, "internal", "digest failed");
 				return -1;
 			}
@@ -188,7 +194,8 @@ struct eventlog *eventlog_parse(const uint8_t *b, size_t n, struct verr *e)
 	while (cursor_left(&c) > 0) {
 		struct eventlog_event *ev;
 		if (log->nevents == EVENTLOG_MAX_EVENTS) {
-			verr_set(e, "eventlog-too-large", "more than %d events", EVENTLOG_MAX_EVENTS);
+			verr_set(e, "eventlog-too-large", "more than %d events",
+				 EVENTLOG_MAX_EVENTS);
 			goto out;
 		}
 		if (log->nevents == cap) {
@@ -234,7 +241,8 @@ int eventlog_check_quote(const struct eventlog *log, const struct pcr_set *cover
 			if (!(qb->mask & log->touched[b] & (1u << pcr)))
 				continue;
 			if (memcmp(qb->v[pcr], rb->v[pcr], ds) != 0) {
-				verr_set(e, "eventlog-mismatch", "event log does not replay to quoted %s PCR %u",
+				verr_set(e, "eventlog-mismatch",
+					 "event log does not replay to quoted %s PCR %u",
 					 tpm_alg_hash_name(rb->alg), pcr);
 				return -1;
 			}
@@ -243,7 +251,8 @@ int eventlog_check_quote(const struct eventlog *log, const struct pcr_set *cover
 	}
 	/* A log that shares no PCR with the quote vouches for nothing. */
 	if (compared == 0) {
-		verr_set(e, "eventlog-uncovered", "the quote covers no PCR that the event log extends");
+		verr_set(e, "eventlog-uncovered",
+			 "the quote covers no PCR that the event log extends");
 		return -1;
 	}
 	return 0;

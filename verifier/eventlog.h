@@ -28,16 +28,16 @@ struct eventlog_event {
 };
 
 struct eventlog {
-	uint8_t *raw;          /* owned copy of the log bytes */
-	size_t nalgs;          /* from the Spec ID event: the only source of digest sizes */
+	uint8_t *raw; /* owned copy of the log bytes */
+	size_t nalgs; /* from the Spec ID event: the only source of digest sizes */
 	struct {
 		uint16_t alg;
 		uint16_t size;
 	} algs[EVENTLOG_MAX_ALGS];
 	uint8_t startup_locality; /* PCR 0 starts at 0...0 || locality */
 	size_t nevents;
-	struct eventlog_event *ev; /* events after the Spec ID event */
-	struct pcr_set replay;     /* replayed values, banks we can hash */
+	struct eventlog_event *ev;   /* events after the Spec ID event */
+	struct pcr_set replay;	     /* replayed values, banks we can hash */
 	uint32_t touched[PCR_BANKS]; /* per replay bank: PCRs some event extended */
 };
 

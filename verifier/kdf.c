@@ -16,8 +16,8 @@ static void be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-int kdf_a(uint16_t hash, const uint8_t *key, size_t keylen, const char *label, const uint8_t *u, size_t ulen,
-	  const uint8_t *v, size_t vlen, uint32_t bits, uint8_t *out)
+int kdf_a(uint16_t hash, const uint8_t *key, size_t keylen, const char *label, const uint8_t *u,
+	  size_t ulen, const uint8_t *v, size_t vlen, uint32_t bits, uint8_t *out)
 {
 	const EVP_MD *md = tpm_alg_md(hash);
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -36,11 +36,13 @@ int kdf_a(uint16_t hash, const uint8_t *key, size_t keylen, const char *label, c
 	while (done < bytes) {
 		be32(cnt, ++i);
 		EVP_MAC_CTX_free(ctx);
-		if ((ctx = EVP_MAC_CTX_new(mac)) == NULL || EVP_MAC_init(ctx, key, keylen, params) != 1 ||
+		if ((ctx = EVP_MAC_CTX_new(mac)) == NULL ||
+		    EVP_MAC_init(ctx, key, keylen, params) != 1 ||
 		    EVP_MAC_update(ctx, cnt, 4) != 1 ||
 		    EVP_MAC_update(ctx, (const uint8_t *)label, strlen(label) + 1) != 1 ||
-		    (ulen && EVP_MAC_update(ctx, u, ulen) != 1) || (vlen && EVP_MAC_update(ctx, v, vlen) != 1) ||
-		    EVP_MAC_update(ctx, b, 4) != 1 || EVP_MAC_final(ctx, blk, &bl, sizeof(blk)) != 1)
+		    (ulen && EVP_MAC_update(ctx, u, ulen) != 1) ||
+		    (vlen && EVP_MAC_update(ctx, v, vlen) != 1) || EVP_MAC_update(ctx, b, 4) != 1 ||
+		    EVP_MAC_final(ctx, blk, &bl, sizeof(blk)) != 1)
 			goto out;
 		memcpy(out + done, blk, bytes - done < bl ? bytes - done : bl);
 		done += bytes - done < bl ? bytes - done : bl;
@@ -56,8 +58,8 @@ out:
 	return rc;
 }
 
-int kdf_e(uint16_t hash, const uint8_t *z, size_t zlen, const char *label, const uint8_t *u, size_t ulen,
-	  const uint8_t *v, size_t vlen, uint32_t bits, uint8_t *out)
+int kdf_e(uint16_t hash, const uint8_t *z, size_t zlen, const char *label, const uint8_t *u,
+	  size_t ulen, const uint8_t *v, size_t vlen, uint32_t bits, uint8_t *out)
 {
 	const EVP_MD *md = tpm_alg_md(hash);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -74,7 +76,8 @@ int kdf_e(uint16_t hash, const uint8_t *z, size_t zlen, const char *label, const
 		if (EVP_DigestInit_ex(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, cnt, 4) != 1 ||
 		    EVP_DigestUpdate(ctx, z, zlen) != 1 ||
 		    EVP_DigestUpdate(ctx, label, strlen(label) + 1) != 1 ||
-		    (ulen && EVP_DigestUpdate(ctx, u, ulen) != 1) || (vlen && EVP_DigestUpdate(ctx, v, vlen) != 1) ||
+		    (ulen && EVP_DigestUpdate(ctx, u, ulen) != 1) ||
+		    (vlen && EVP_DigestUpdate(ctx, v, vlen) != 1) ||
 		    EVP_DigestFinal_ex(ctx, blk, &bl) != 1)
 			goto out;
 		memcpy(out + done, blk, bytes - done < bl ? bytes - done : bl);

@@ -38,14 +38,15 @@ static int ecc_seed(EVP_PKEY *ek, const TPMT_PUBLIC *p, uint16_t hash, uint8_t *
 	    (ctx = EVP_PKEY_CTX_new(eph, NULL)) == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
 	    EVP_PKEY_derive_set_peer(ctx, ek) != 1 || EVP_PKEY_derive(ctx, z, &zl) != 1 || zl != cb)
 		goto out;
-	if (EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &ptl) != 1 ||
+	if (EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
+					    &ptl) != 1 ||
 	    ptl != 1 + 2 * cb || pt[0] != 0x04)
 		goto out;
 	q.x.size = q.y.size = (uint16_t)cb;
 	memcpy(q.x.buffer, pt + 1, cb);
 	memcpy(q.y.buffer, pt + 1 + cb, cb);
-	if (kdf_e(hash, z, zl, identity_label, q.x.buffer, q.x.size, p->unique.ecc.x.buffer, p->unique.ecc.x.size,
-		  (uint32_t)(sl * 8), seed) != 0)
+	if (kdf_e(hash, z, zl, identity_label, q.x.buffer, q.x.size, p->unique.ecc.x.buffer,
+		  p->unique.ecc.x.size, (uint32_t)(sl * 8), seed) != 0)
 		goto out;
 	if (Tss2_MU_TPMS_ECC_POINT_Marshal(&q, enc->secret, sizeof(enc->secret), &off) != 0)
 		goto out;
@@ -61,8 +62,9 @@ out:
 int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, const uint8_t *secret,
 	     size_t slen, TPM2B_ID_OBJECT *blob, TPM2B_ENCRYPTED_SECRET *encsec, struct verr *e)
 {
-	const TPMT_SYM_DEF_OBJECT *sym =
-		ek->type == TPM2_ALG_RSA ? &ek->parameters.rsaDetail.symmetric : &ek->parameters.eccDetail.symmetric;
+	const TPMT_SYM_DEF_OBJECT *sym = ek->type == TPM2_ALG_RSA
+						 ? &ek->parameters.rsaDetail.symmetric
+						 : &ek->parameters.eccDetail.symmetric;
 	uint16_t hash = ek->nameAlg;
 	const EVP_MD *md = tpm_alg_md(hash);
 	size_t ds = tpm_alg_digest_size(hash), off = 0, encl;
@@ -83,13 +85,15 @@ int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, con
 		goto out;
 	}
 	if (slen == 0 || slen > ds || name_len < 2 || name_len > TPM_NAME_MAX) {
-		verr_set(e, "makecred-input", "secret of %zu bytes (1-%zu allowed) or bad AK name", slen, ds);
+		verr_set(e, "makecred-input", "secret of %zu bytes (1-%zu allowed) or bad AK name",
+			 slen, ds);
 		goto out;
 	}
 	if ((pk = tpm_public_to_pkey(ek, e)) == NULL)
 		goto out;
 	if (ek->type == TPM2_ALG_RSA) {
-		if (RAND_bytes(seed, (int)ds) != 1 || tpm_wrap_rsa_seed(pk, hash, identity_label, seed, ds, encsec) != 0) {
+		if (RAND_bytes(seed, (int)ds) != 1 ||
+		    tpm_wrap_rsa_seed(pk, hash, identity_label, seed, ds, encsec) != 0) {
 			verr_set(e, "makecred-seed", "RSA-OAEP of the seed failed");
 			goto out;
 		}
@@ -103,8 +107,8 @@ int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, con
 	memcpy(cred.buffer, secret, slen);
 	encl = 0;
 	if (Tss2_MU_TPM2B_DIGEST_Marshal(&cred, plain, sizeof(plain), &encl) != 0 ||
-	    (off = tpm_wrap_outer(hash, seed, ds, sym->keyBits.aes, ak_name, name_len, plain, encl, blob->credential,
-				  sizeof(blob->credential))) == 0) {
+	    (off = tpm_wrap_outer(hash, seed, ds, sym->keyBits.aes, ak_name, name_len, plain, encl,
+				  blob->credential, sizeof(blob->credential))) == 0) {
 		verr_set(e, "makecred-wrap", "credential wrapping failed");
 		goto out;
 	}
@@ -118,12 +122,13 @@ out:
 	return rc;
 }
 
-size_t makecred_write_tpm2tools(const TPM2B_ID_OBJECT *blob, const TPM2B_ENCRYPTED_SECRET *encsec, uint8_t *out,
-				size_t cap)
+size_t makecred_write_tpm2tools(const TPM2B_ID_OBJECT *blob, const TPM2B_ENCRYPTED_SECRET *encsec,
+				uint8_t *out, size_t cap)
 {
 	size_t off = 0;
 
-	if (Tss2_MU_UINT32_Marshal(0xBADCC0DE, out, cap, &off) != 0 || Tss2_MU_UINT32_Marshal(1, out, cap, &off) != 0 ||
+	if (Tss2_MU_UINT32_Marshal(0xBADCC0DE, out, cap, &off) != 0 ||
+	    Tss2_MU_UINT32_Marshal(1, out, cap, &off) != 0 ||
 	    Tss2_MU_TPM2B_ID_OBJECT_Marshal(blob, out, cap, &off) != 0 ||
 	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(encsec, out, cap, &off) != 0)
 		return 0;

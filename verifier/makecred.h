@@ -20,7 +20,7 @@ int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, con
  * tpm2_activatecredential -i reads: 0xBADCC0DE, version 1 (both
  * big-endian u32), TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET. Returns the
  * length written, or 0 if cap is too small. */
-size_t makecred_write_tpm2tools(const TPM2B_ID_OBJECT *blob, const TPM2B_ENCRYPTED_SECRET *encsec, uint8_t *out,
-				size_t cap);
+size_t makecred_write_tpm2tools(const TPM2B_ID_OBJECT *blob, const TPM2B_ENCRYPTED_SECRET *encsec,
+				uint8_t *out, size_t cap);
 
 #endif

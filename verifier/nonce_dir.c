@@ -26,7 +26,8 @@ static int dir_path(struct dir_store *d, const uint8_t *nonce, size_t len, char 
 	return snprintf(path, cap, "%s/%s", d->dir, hex) < (int)cap ? 0 : -1;
 }
 
-static int dir_put(struct nonce_store *s, const uint8_t *nonce, size_t len, int64_t now, int64_t expires)
+static int dir_put(struct nonce_store *s, const uint8_t *nonce, size_t len, int64_t now,
+		   int64_t expires)
 {
 	(void)now; /* expired files are judged when taken */
 	char path[4096];

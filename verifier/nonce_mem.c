@@ -18,7 +18,8 @@ struct mem_store {
 	struct mem_entry *e;
 };
 
-static int mem_put(struct nonce_store *s, const uint8_t *nonce, size_t len, int64_t now, int64_t expires)
+static int mem_put(struct nonce_store *s, const uint8_t *nonce, size_t len, int64_t now,
+		   int64_t expires)
 {
 	struct mem_store *m = s->ctx;
 

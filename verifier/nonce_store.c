@@ -37,7 +37,8 @@ int nonce_store_consume(struct nonce_store *s, const uint8_t *nonce, size_t len,
 		return -1;
 	}
 	if (now >= expires) {
-		verr_set(e, "nonce-expired", "nonce expired %lld s ago", (long long)(now - expires));
+		verr_set(e, "nonce-expired", "nonce expired %lld s ago",
+			 (long long)(now - expires));
 		return -1;
 	}
 	return 0;

@@ -16,7 +16,8 @@ struct nonce_store;
 struct nonce_store_ops {
 	/* Records nonce as valid until expires (Unix seconds); now is the
 	 * caller's clock, for purging expired entries. 0 or -1. */
-	int (*put)(struct nonce_store *s, const uint8_t *nonce, size_t len, int64_t now, int64_t expires);
+	int (*put)(struct nonce_store *s, const uint8_t *nonce, size_t len, int64_t now,
+		   int64_t expires);
 	/* Atomically removes nonce if it is recorded. Returns 0 and its expiry
 	 * when this call removed it; -1 when it was never issued or was already
 	 * taken (by this or any other process). A PostgreSQL backend is one

@@ -20,7 +20,8 @@ static int parse_pcr_index(const char *key, unsigned *pcr)
 		return -1;
 	errno = 0;
 	v = strtol(key, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0 || v >= PCR_COUNT || (key[0] == '0' && key[1] != '\0'))
+	if (errno != 0 || *end != '\0' || v < 0 || v >= PCR_COUNT ||
+	    (key[0] == '0' && key[1] != '\0'))
 		return -1;
 	*pcr = (unsigned)v;
 	return 0;
@@ -37,20 +38,23 @@ static int parse_rules(json_t *banks, struct pcr_policy_rule **out, size_t *nout
 		verr_set(e, "policy-malformed", "bank map must be an object");
 		return -1;
 	}
-	json_object_foreach(banks, bname, pcrs) {
+	json_object_foreach (banks, bname, pcrs) {
 		uint16_t alg = tpm_alg_hash_from_name(bname);
 		size_t ds = tpm_alg_digest_size(alg);
 		if (ds == 0 || !json_is_object(pcrs)) {
-			verr_set(e, "policy-malformed", "unknown bank \"%s\" or not an object", bname);
+			verr_set(e, "policy-malformed", "unknown bank \"%s\" or not an object",
+				 bname);
 			return -1;
 		}
-		json_object_foreach(pcrs, pname, vals) {
+		json_object_foreach (pcrs, pname, vals) {
 			struct pcr_policy_rule *r, *nr;
 			unsigned pcr;
 			if (parse_pcr_index(pname, &pcr) != 0 || !json_is_array(vals) ||
-			    json_array_size(vals) == 0 || json_array_size(vals) > PCR_POLICY_MAX_VALUES) {
-				verr_set(e, "policy-malformed", "%s PCR \"%s\": need an index 0-23 and 1-%d values",
-					 bname, pname, PCR_POLICY_MAX_VALUES);
+			    json_array_size(vals) == 0 ||
+			    json_array_size(vals) > PCR_POLICY_MAX_VALUES) {
+				verr_set(e, "policy-malformed",
+					 "%s PCR \"%s\": need an index 0-23 and 1-%d values", bname,
+					 pname, PCR_POLICY_MAX_VALUES);
 				return -1;
 			}
 			nr = realloc(*out, (*nout + 1) * sizeof(**out));
@@ -68,11 +72,13 @@ static int parse_rules(json_t *banks, struct pcr_policy_rule **out, size_t *nout
 				verr_set(e, "internal", "out of memory");
 				return -1;
 			}
-			json_array_foreach(vals, idx, v) {
+			json_array_foreach (vals, idx, v) {
 				const char *s = json_string_value(v);
 				if (s == NULL || strlen(s) != 2 * ds ||
-				    hex_decode(s, r->values[idx], sizeof(r->values[idx])) != (long)ds) {
-					verr_set(e, "policy-malformed", "%s PCR %u: value %zu is not %zu bytes of hex",
+				    hex_decode(s, r->values[idx], sizeof(r->values[idx])) !=
+					    (long)ds) {
+					verr_set(e, "policy-malformed",
+						 "%s PCR %u: value %zu is not %zu bytes of hex",
 						 bname, pcr, idx, ds);
 					return -1;
 				}
@@ -97,10 +103,11 @@ struct pcr_policy *pcr_policy_parse(const char *text, size_t len, struct verr *e
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL || !json_is_object(root)) {
-		verr_set(e, "policy-malformed", "policy is not a JSON object: %s", root ? "" : jerr.text);
+		verr_set(e, "policy-malformed", "policy is not a JSON object: %s",
+			 root ? "" : jerr.text);
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach (root, key, v) {
 		if (strcmp(key, "pcrs") == 0) {
 			if (parse_rules(v, &pol->rules, &pol->nrules, e) != 0)
 				goto out;
@@ -134,8 +141,8 @@ static int listed(const struct pcr_policy_rule *r, const uint8_t *d, size_t ds)
 	return 0;
 }
 
-static void add_failure(struct pcr_policy_failure *f, size_t maxf, size_t *nf, const struct pcr_policy_rule *r,
-			const char *code, const char *detail)
+static void add_failure(struct pcr_policy_failure *f, size_t maxf, size_t *nf,
+			const struct pcr_policy_rule *r, const char *code, const char *detail)
 {
 	if (f != NULL && *nf < maxf) {
 		f[*nf].alg = r->alg;
@@ -147,36 +154,41 @@ static void add_failure(struct pcr_policy_failure *f, size_t maxf, size_t *nf, c
 }
 
 int pcr_policy_evaluate_report(const struct pcr_policy *pol, const struct pcr_set *covered,
-			       const struct eventlog *log, struct pcr_policy_failure *f, size_t maxf,
-			       size_t *nf, struct verr *e)
+			       const struct eventlog *log, struct pcr_policy_failure *f,
+			       size_t maxf, size_t *nf, struct verr *e)
 {
 	char detail[160], hex[129];
 	const char *first_code = NULL;
 	size_t fails = 0;
 
 	for (size_t i = 0; i < pol->nrules + pol->nevrules; i++) {
-		const struct pcr_policy_rule *r = i < pol->nrules ? &pol->rules[i] : &pol->evrules[i - pol->nrules];
+		const struct pcr_policy_rule *r =
+			i < pol->nrules ? &pol->rules[i] : &pol->evrules[i - pol->nrules];
 		const struct pcr_bank *bk = pcr_set_bank(covered, r->alg);
 		size_t ds = tpm_alg_digest_size(r->alg), before = fails;
 		const char *code = NULL;
 
 		if (bk == NULL || !(bk->mask & (1u << r->pcr))) {
 			code = "pcr-not-quoted";
-			snprintf(detail, sizeof(detail), "policy names %s PCR %u but the quote does not cover it",
+			snprintf(detail, sizeof(detail),
+				 "policy names %s PCR %u but the quote does not cover it",
 				 tpm_alg_hash_name(r->alg), r->pcr);
 			add_failure(f, maxf, &fails, r, code, detail);
 		} else if (i < pol->nrules) {
 			if (!listed(r, bk->v[r->pcr], ds)) {
 				code = "pcr-mismatch";
 				hex_encode(bk->v[r->pcr], ds, hex);
-				snprintf(detail, sizeof(detail), "%s PCR %u is %.16s..., not one of %zu allowed values",
+				snprintf(detail, sizeof(detail),
+					 "%s PCR %u is %.16s..., not one of %zu allowed values",
 					 tpm_alg_hash_name(r->alg), r->pcr, hex, r->nvalues);
 				add_failure(f, maxf, &fails, r, code, detail);
 			}
 		} else if (log == NULL) {
 			code = "eventlog-required";
-			snprintf(detail, sizeof(detail), "policy allow-lists events of %s PCR %u but no event log was given",
-				 tpm_alg_hash_name(r->alg), r->pcr);
+			snprintf(
+				detail, sizeof(detail),
+				"policy allow-lists events of %s PCR %u but no event log was given",
+				tpm_alg_hash_name(r->alg), r->pcr);
 			add_failure(f, maxf, &fails, r, code, detail);
 		} else {
 			/* Judge each event by its digest in this bank; its type is
@@ -186,12 +198,15 @@ int pcr_policy_evaluate_report(const struct pcr_policy *pol, const struct pcr_se
 				if (ev->pcr != r->pcr || ev->type == EV_NO_ACTION)
 					continue;
 				for (size_t j = 0; j < ev->ndigests; j++) {
-					if (ev->digests[j].alg != r->alg || listed(r, ev->digests[j].d, ds))
+					if (ev->digests[j].alg != r->alg ||
+					    listed(r, ev->digests[j].d, ds))
 						continue;
 					code = "event-not-allowed";
 					hex_encode(ev->digests[j].d, ds, hex);
-					snprintf(detail, sizeof(detail), "event %zu in %s PCR %u has digest %.16s..., not allowed",
-						 k + 1, tpm_alg_hash_name(r->alg), r->pcr, hex);
+					snprintf(
+						detail, sizeof(detail),
+						"event %zu in %s PCR %u has digest %.16s..., not allowed",
+						k + 1, tpm_alg_hash_name(r->alg), r->pcr, hex);
 					add_failure(f, maxf, &fails, r, code, detail);
 				}
 			}
@@ -201,7 +216,8 @@ int pcr_policy_evaluate_report(const struct pcr_policy *pol, const struct pcr_se
 	}
 	*nf = fails;
 	if (fails > 0) {
-		verr_set(e, first_code, "%zu PCR policy check%s failed", fails, fails == 1 ? "" : "s");
+		verr_set(e, first_code, "%zu PCR policy check%s failed", fails,
+			 fails == 1 ? "" : "s");
 		return -1;
 	}
 	return 0;
@@ -216,7 +232,8 @@ int pcr_policy_evaluate(const struct pcr_policy *pol, const struct pcr_set *cove
 
 	/* Say which PCR failed first, not only how many. */
 	if (rc != 0 && e != NULL && nf > 0)
-		snprintf(e->msg, sizeof(e->msg), "%s (%zu failure%s)", f[0].detail, nf, nf == 1 ? "" : "s");
+		snprintf(e->msg, sizeof(e->msg), "%s (%zu failure%s)", f[0].detail, nf,
+			 nf == 1 ? "" : "s");
 	return rc;
 }
 

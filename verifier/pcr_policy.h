@@ -21,7 +21,7 @@ struct pcr_policy_rule {
 
 struct pcr_policy {
 	size_t nrules, nevrules;
-	struct pcr_policy_rule *rules;   /* "pcrs": PCR value must be listed */
+	struct pcr_policy_rule *rules;	 /* "pcrs": PCR value must be listed */
 	struct pcr_policy_rule *evrules; /* "events": every event digest extended
 					    into that PCR must be listed */
 };
@@ -49,8 +49,8 @@ struct pcr_policy *pcr_policy_parse(const char *json, size_t len, struct verr *e
  * Writes up to maxf failures into f (may be NULL) and their count into
  * *nf. Returns 0 when everything passed, else -1 with e summarising. */
 int pcr_policy_evaluate_report(const struct pcr_policy *pol, const struct pcr_set *covered,
-			       const struct eventlog *log, struct pcr_policy_failure *f, size_t maxf,
-			       size_t *nf, struct verr *e);
+			       const struct eventlog *log, struct pcr_policy_failure *f,
+			       size_t maxf, size_t *nf, struct verr *e);
 
 /* pcr_policy_evaluate_report without the per-PCR list. */
 int pcr_policy_evaluate(const struct pcr_policy *pol, const struct pcr_set *covered,

@@ -43,7 +43,8 @@ int pcr_selection_check(const TPML_PCR_SELECTION *sel, struct verr *e)
 		}
 		/* Three bytes cover PCRs 0-23, all a PC Client TPM has. */
 		if (p->sizeofSelect > 3) {
-			verr_set(e, "pcr-selection", "sizeofSelect %u beyond PCR 23", p->sizeofSelect);
+			verr_set(e, "pcr-selection", "sizeofSelect %u beyond PCR 23",
+				 p->sizeofSelect);
 			return -1;
 		}
 		for (uint32_t j = 0; j < i; j++)
@@ -102,7 +103,8 @@ static int read_serialized(const uint8_t *b, size_t n, struct pcr_set *out, stru
 	nd = le32(b + SER_SEL_LEN);
 	off = SER_SEL_LEN + 4;
 	if (nd > (n - off) / SER_DIGESTS_LEN || n - off != nd * SER_DIGESTS_LEN) {
-		verr_set(e, "pcrs-malformed", "PCR file of %zu bytes does not hold %zu digest lists", n, nd);
+		verr_set(e, "pcrs-malformed",
+			 "PCR file of %zu bytes does not hold %zu digest lists", n, nd);
 		return -1;
 	}
 	for (uint32_t i = 0; i < sel.count; i++)
@@ -133,7 +135,8 @@ static int read_serialized(const uint8_t *b, size_t n, struct pcr_set *out, stru
 			}
 			d = list + 4 + (used % 8) * 66;
 			if ((size_t)(d[0] | d[1] << 8) != ds) {
-				verr_set(e, "pcrs-malformed", "PCR %u digest of %u bytes in a %zu-byte bank", pcr,
+				verr_set(e, "pcrs-malformed",
+					 "PCR %u digest of %u bytes in a %zu-byte bank", pcr,
 					 d[0] | d[1] << 8, ds);
 				return -1;
 			}
@@ -145,8 +148,8 @@ static int read_serialized(const uint8_t *b, size_t n, struct pcr_set *out, stru
 	return 0;
 }
 
-static int read_values(const uint8_t *b, size_t n, const TPML_PCR_SELECTION *sel, struct pcr_set *out,
-		       struct verr *e)
+static int read_values(const uint8_t *b, size_t n, const TPML_PCR_SELECTION *sel,
+		       struct pcr_set *out, struct verr *e)
 {
 	size_t off = 0;
 
@@ -209,7 +212,8 @@ int pcr_set_digest(const struct pcr_set *s, const TPML_PCR_SELECTION *sel, uint1
 		memset(covered, 0, sizeof(*covered));
 	if (pcr_selection_check(sel, e) != 0)
 		goto out;
-	if (md == NULL || (ctx = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+	if (md == NULL || (ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, md, NULL) != 1) {
 		verr_set(e, "internal", "digest setup failed");
 		goto out;
 	}
@@ -221,7 +225,8 @@ int pcr_set_digest(const struct pcr_set *s, const TPML_PCR_SELECTION *sel, uint1
 		uint32_t m = sel_mask(p);
 
 		if (m != 0 && (bk == NULL || (bk->mask & m) != m)) {
-			verr_set(e, "pcrs-missing", "PCR values for bank %s do not include every quoted PCR",
+			verr_set(e, "pcrs-missing",
+				 "PCR values for bank %s do not include every quoted PCR",
 				 tpm_alg_hash_name(p->hash));
 			goto out;
 		}

@@ -12,8 +12,8 @@
 #define PCR_BANKS 4
 
 struct pcr_bank {
-	uint16_t alg;    /* TPM hash ID */
-	uint32_t mask;   /* bit i set: v[i] holds PCR i */
+	uint16_t alg;  /* TPM hash ID */
+	uint32_t mask; /* bit i set: v[i] holds PCR i */
 	uint8_t v[PCR_COUNT][64];
 };
 

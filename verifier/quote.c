@@ -17,7 +17,8 @@ static int check_signer(const struct ak_key *ak, const TPM2B_NAME *qs, const str
 	if (in->qualified_signer != NULL) {
 		if (qs->size != in->qualified_signer_len ||
 		    memcmp(qs->name, in->qualified_signer, qs->size) != 0) {
-			verr_set(e, "quote-signer", "qualifiedSigner is not the bound AK under its EK");
+			verr_set(e, "quote-signer",
+				 "qualifiedSigner is not the bound AK under its EK");
 			return -1;
 		}
 		return 0;
@@ -44,7 +45,8 @@ int quote_verify(const struct ak_key *ak, const struct quote_input *in, struct q
 	memset(out, 0, sizeof(*out));
 	if (tpm_sig_parse(in->sig, in->sig_len, &sig, e) != 0)
 		return -1;
-	if (tpm_sig_verify(ak->pkey, ak->verify_tmpl, &ak->pub.pub, &sig, in->msg, in->msg_len, e) != 0)
+	if (tpm_sig_verify(ak->pkey, ak->verify_tmpl, &ak->pub.pub, &sig, in->msg, in->msg_len,
+			   e) != 0)
 		return -1;
 	if (tpm_attest_parse_quote(in->msg, in->msg_len, &out->attest, e) != 0)
 		return -1;

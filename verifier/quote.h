@@ -11,12 +11,12 @@
 #include "verifier/verr.h"
 
 struct quote_input {
-	const uint8_t *msg;   /* TPMS_ATTEST bytes (tpm2_quote -m) */
+	const uint8_t *msg; /* TPMS_ATTEST bytes (tpm2_quote -m) */
 	size_t msg_len;
-	const uint8_t *sig;   /* TPMT_SIGNATURE (tpm2_quote -s) */
+	const uint8_t *sig; /* TPMT_SIGNATURE (tpm2_quote -s) */
 	size_t sig_len;
-	const struct pcr_set *pcrs;  /* claimed PCR values (tpm2_quote -o) */
-	const uint8_t *nonce; /* the nonce this verifier issued */
+	const struct pcr_set *pcrs; /* claimed PCR values (tpm2_quote -o) */
+	const uint8_t *nonce;	    /* the nonce this verifier issued */
 	size_t nonce_len;
 	/* Optional: the AK's expected Qualified Name (from its EK binding).
 	 * When NULL, only its algorithm and size are checked. */
@@ -25,7 +25,7 @@ struct quote_input {
 };
 
 struct quote_result {
-	TPMS_ATTEST attest;    /* the verified attestation */
+	TPMS_ATTEST attest;	/* the verified attestation */
 	struct pcr_set covered; /* only the PCRs the quote vouches for */
 };
 

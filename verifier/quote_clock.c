@@ -8,7 +8,8 @@ int quote_clock_compare(const TPMS_ATTEST *prev, const TPMS_ATTEST *cur, enum qu
 	const TPMS_CLOCK_INFO *p = &prev->clockInfo, *c = &cur->clockInfo;
 
 	if (c->resetCount < p->resetCount) {
-		verr_set(e, "clock-rollback", "resetCount went back from %u to %u", p->resetCount, c->resetCount);
+		verr_set(e, "clock-rollback", "resetCount went back from %u to %u", p->resetCount,
+			 c->resetCount);
 		return -1;
 	}
 	if (c->resetCount > p->resetCount) {
@@ -16,12 +17,14 @@ int quote_clock_compare(const TPMS_ATTEST *prev, const TPMS_ATTEST *cur, enum qu
 		return 0;
 	}
 	if (c->restartCount < p->restartCount) {
-		verr_set(e, "clock-rollback", "restartCount went back from %u to %u within one boot",
-			 p->restartCount, c->restartCount);
+		verr_set(e, "clock-rollback",
+			 "restartCount went back from %u to %u within one boot", p->restartCount,
+			 c->restartCount);
 		return -1;
 	}
 	if (c->clock < p->clock) {
-		verr_set(e, "clock-rollback", "clock went back from %llu to %llu ms within one boot",
+		verr_set(e, "clock-rollback",
+			 "clock went back from %llu to %llu ms within one boot",
 			 (unsigned long long)p->clock, (unsigned long long)c->clock);
 		return -1;
 	}

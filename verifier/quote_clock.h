@@ -7,9 +7,9 @@
 #include "verifier/verr.h"
 
 enum quote_epoch {
-	QUOTE_SAME_BOOT,  /* same reset and restart counts, clock moved on */
-	QUOTE_RESUMED,    /* restartCount grew: TPM2_Startup(STATE) since */
-	QUOTE_REBOOTED,   /* resetCount grew: the device rebooted since */
+	QUOTE_SAME_BOOT, /* same reset and restart counts, clock moved on */
+	QUOTE_RESUMED,	 /* restartCount grew: TPM2_Startup(STATE) since */
+	QUOTE_REBOOTED,	 /* resetCount grew: the device rebooted since */
 };
 
 /* Compares cur against prev, an earlier verified quote of the same AK.

@@ -16,12 +16,14 @@ int tpm_attest_parse_quote(const uint8_t *b, size_t n, TPMS_ATTEST *out, struct 
 	}
 	/* Check magic and type on the raw bytes before unmarshalling, so a
 	 * foreign structure is named as such rather than as "malformed". */
-	if (((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) != TPM2_GENERATED_VALUE) {
+	if (((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) !=
+	    TPM2_GENERATED_VALUE) {
 		verr_set(e, "attest-magic", "magic is not TPM_GENERATED_VALUE");
 		return -1;
 	}
 	if ((uint16_t)(b[4] << 8 | b[5]) != TPM2_ST_ATTEST_QUOTE) {
-		verr_set(e, "attest-type", "attestation type 0x%04x is not a quote", b[4] << 8 | b[5]);
+		verr_set(e, "attest-type", "attestation type 0x%04x is not a quote",
+			 b[4] << 8 | b[5]);
 		return -1;
 	}
 	if (Tss2_MU_TPMS_ATTEST_Unmarshal(b, n, &off, out) != 0) {

@@ -23,7 +23,8 @@ int tpm_public_parse(const uint8_t *b, size_t n, struct tpm_public *out, struct 
 	}
 	size = (uint16_t)(b[0] << 8 | b[1]);
 	if (size != n - 2) {
-		verr_set(e, "public-size", "public area size field %u but %zu bytes follow", size, n - 2);
+		verr_set(e, "public-size", "public area size field %u but %zu bytes follow", size,
+			 n - 2);
 		return -1;
 	}
 	if (Tss2_MU_TPMT_PUBLIC_Unmarshal(b + 2, size, &off, &out->pub) != 0) {
@@ -109,8 +110,9 @@ static EVP_PKEY *ecc_pkey(const TPMT_PUBLIC *p, struct verr *e)
 	/* Coordinates may arrive shorter than the field (leading zeros dropped)
 	 * but never longer. */
 	if (q->x.size == 0 || q->y.size == 0 || q->x.size > cb || q->y.size > cb) {
-		verr_set(e, "public-ecc-point", "ECC point coordinates of %u/%u bytes for a %zu-byte curve",
-			 q->x.size, q->y.size, cb);
+		verr_set(e, "public-ecc-point",
+			 "ECC point coordinates of %u/%u bytes for a %zu-byte curve", q->x.size,
+			 q->y.size, cb);
 		goto out;
 	}
 	memset(point, 0, sizeof(point));
@@ -118,8 +120,10 @@ static EVP_PKEY *ecc_pkey(const TPMT_PUBLIC *p, struct verr *e)
 	memcpy(point + 1 + cb - q->x.size, q->x.buffer, q->x.size);
 	memcpy(point + 1 + 2 * cb - q->y.size, q->y.buffer, q->y.size);
 	bld = OSSL_PARAM_BLD_new();
-	if (bld == NULL || OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * cb) != 1 ||
+	if (bld == NULL ||
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * cb) !=
+		    1 ||
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) != 1 ||

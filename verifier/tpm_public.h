@@ -12,8 +12,8 @@
 #define TPM_NAME_MAX (2 + 64)
 
 struct tpm_public {
-	TPMT_PUBLIC pub;              /* the unmarshalled public area */
-	uint8_t name[TPM_NAME_MAX];   /* nameAlg || H(TPMT_PUBLIC bytes received) */
+	TPMT_PUBLIC pub;	    /* the unmarshalled public area */
+	uint8_t name[TPM_NAME_MAX]; /* nameAlg || H(TPMT_PUBLIC bytes received) */
 	size_t name_len;
 };
 

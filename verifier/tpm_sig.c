@@ -80,7 +80,8 @@ static int setup_ctx(EVP_PKEY_CTX *ctx, uint16_t scheme, uint16_t hash)
 {
 	const EVP_MD *md = tpm_alg_md(hash);
 
-	if (md == NULL || EVP_PKEY_verify_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, md) != 1)
+	if (md == NULL || EVP_PKEY_verify_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, md) != 1)
 		return -1;
 	if (scheme == TPM2_ALG_RSASSA)
 		return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 ? 0 : -1;
@@ -88,9 +89,10 @@ static int setup_ctx(EVP_PKEY_CTX *ctx, uint16_t scheme, uint16_t hash)
 	 * B.7) or with a digest-sized one; AUTO accepts either. */
 	if (scheme == TPM2_ALG_RSAPSS)
 		return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-			       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_AUTO) == 1
-		       ? 0
-		       : -1;
+				       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx,
+									RSA_PSS_SALTLEN_AUTO) == 1
+			       ? 0
+			       : -1;
 	return scheme == TPM2_ALG_ECDSA ? 0 : -1;
 }
 
@@ -110,8 +112,8 @@ EVP_PKEY_CTX *tpm_sig_prepare(EVP_PKEY *pk, const TPMT_PUBLIC *key)
 	return ctx;
 }
 
-int tpm_sig_verify(EVP_PKEY *pk, EVP_PKEY_CTX *tmpl, const TPMT_PUBLIC *key, const TPMT_SIGNATURE *s,
-		   const uint8_t *msg, size_t n, struct verr *e)
+int tpm_sig_verify(EVP_PKEY *pk, EVP_PKEY_CTX *tmpl, const TPMT_PUBLIC *key,
+		   const TPMT_SIGNATURE *s, const uint8_t *msg, size_t n, struct verr *e)
 {
 	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t dig[TPM_ALG_MAX_DIGEST], der[160];
@@ -128,7 +130,8 @@ int tpm_sig_verify(EVP_PKEY *pk, EVP_PKEY_CTX *tmpl, const TPMT_PUBLIC *key, con
 		goto out;
 	}
 	if (kscheme != TPM2_ALG_NULL && (kscheme != s->sigAlg || khash != hash)) {
-		verr_set(e, "sig-scheme", "signature scheme 0x%04x/0x%04x differs from the key's 0x%04x/0x%04x",
+		verr_set(e, "sig-scheme",
+			 "signature scheme 0x%04x/0x%04x differs from the key's 0x%04x/0x%04x",
 			 s->sigAlg, hash, kscheme, khash);
 		goto out;
 	}
@@ -167,7 +170,8 @@ int tpm_sig_verify(EVP_PKEY *pk, EVP_PKEY_CTX *tmpl, const TPMT_PUBLIC *key, con
 	 * signature has just been checked to use. */
 	if (tmpl != NULL && kscheme != TPM2_ALG_NULL)
 		ctx = EVP_PKEY_CTX_dup(tmpl);
-	else if ((ctx = EVP_PKEY_CTX_new(pk, NULL)) != NULL && setup_ctx(ctx, s->sigAlg, hash) != 0) {
+	else if ((ctx = EVP_PKEY_CTX_new(pk, NULL)) != NULL &&
+		 setup_ctx(ctx, s->sigAlg, hash) != 0) {
 		EVP_PKEY_CTX_free(ctx);
 		ctx = NULL;
 	}

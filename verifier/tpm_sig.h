@@ -26,7 +26,7 @@ EVP_PKEY_CTX *tpm_sig_prepare(EVP_PKEY *pk, const TPMT_PUBLIC *key);
  * signature's scheme must suit the key type and, when the key fixes a
  * scheme, equal it. tmpl is tpm_sig_prepare's context or NULL. Returns 0,
  * or -1 with e set ("sig-invalid" when the mathematics fails). */
-int tpm_sig_verify(EVP_PKEY *pk, EVP_PKEY_CTX *tmpl, const TPMT_PUBLIC *key, const TPMT_SIGNATURE *s,
-		   const uint8_t *msg, size_t n, struct verr *e);
+int tpm_sig_verify(EVP_PKEY *pk, EVP_PKEY_CTX *tmpl, const TPMT_PUBLIC *key,
+		   const TPMT_SIGNATURE *s, const uint8_t *msg, size_t n, struct verr *e);
 
 #endif

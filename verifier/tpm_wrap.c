@@ -23,7 +23,8 @@ int tpm_wrap_rsa_seed(EVP_PKEY *pk, uint16_t hash, const char *label, const uint
 
 	if (md == NULL || ctx == NULL || l == NULL || EVP_PKEY_encrypt_init(ctx) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1 ||
 	    EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, l, (int)(strlen(label) + 1)) != 1)
 		goto out;
 	l = NULL; /* ctx owns the label now */
@@ -40,21 +41,25 @@ out:
 
 int tpm_wrap_aes_cfb(const uint8_t *key, uint16_t bits, const uint8_t *in, size_t n, uint8_t *out)
 {
-	const EVP_CIPHER *c = bits == 128 ? EVP_aes_128_cfb128() : bits == 256 ? EVP_aes_256_cfb128() : NULL;
+	const EVP_CIPHER *c = bits == 128   ? EVP_aes_128_cfb128()
+			      : bits == 256 ? EVP_aes_256_cfb128()
+					    : NULL;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	uint8_t iv[16] = {0};
 	int l1 = 0, l2 = 0, rc = -1;
 
-	if (c != NULL && ctx != NULL && n <= 0x7fffffff && EVP_EncryptInit_ex(ctx, c, NULL, key, iv) == 1 &&
-	    EVP_EncryptUpdate(ctx, out, &l1, in, (int)n) == 1 && EVP_EncryptFinal_ex(ctx, out + l1, &l2) == 1 &&
-	    (size_t)(l1 + l2) == n)
+	if (c != NULL && ctx != NULL && n <= 0x7fffffff &&
+	    EVP_EncryptInit_ex(ctx, c, NULL, key, iv) == 1 &&
+	    EVP_EncryptUpdate(ctx, out, &l1, in, (int)n) == 1 &&
+	    EVP_EncryptFinal_ex(ctx, out + l1, &l2) == 1 && (size_t)(l1 + l2) == n)
 		rc = 0;
 	EVP_CIPHER_CTX_free(ctx);
 	return rc;
 }
 
-size_t tpm_wrap_outer(uint16_t hash, const uint8_t *seed, size_t seedlen, uint16_t symbits, const uint8_t *name,
-		      size_t namelen, const uint8_t *plain, size_t n, uint8_t *out, size_t cap)
+size_t tpm_wrap_outer(uint16_t hash, const uint8_t *seed, size_t seedlen, uint16_t symbits,
+		      const uint8_t *name, size_t namelen, const uint8_t *plain, size_t n,
+		      uint8_t *out, size_t cap)
 {
 	const EVP_MD *md = tpm_alg_md(hash);
 	size_t ds = tpm_alg_digest_size(hash), hl = 0, ret = 0;
@@ -65,17 +70,19 @@ size_t tpm_wrap_outer(uint16_t hash, const uint8_t *seed, size_t seedlen, uint16
 	uint8_t *enc;
 
 	/* Layout: u16 size, HMAC, then the ciphertext right after it. */
-	if (md == NULL || mctx == NULL || symbits > 256 || ds == 0 || cap < 2 + ds || n > cap - 2 - ds)
+	if (md == NULL || mctx == NULL || symbits > 256 || ds == 0 || cap < 2 + ds ||
+	    n > cap - 2 - ds)
 		goto out;
 	enc = out + 2 + ds;
 	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)EVP_MD_get0_name(md), 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if (kdf_a(hash, seed, seedlen, "STORAGE", name, namelen, NULL, 0, symbits, symkey) != 0 ||
 	    tpm_wrap_aes_cfb(symkey, symbits, plain, n, enc) != 0 ||
-	    kdf_a(hash, seed, seedlen, "INTEGRITY", NULL, 0, NULL, 0, (uint32_t)ds * 8, hkey) != 0 ||
+	    kdf_a(hash, seed, seedlen, "INTEGRITY", NULL, 0, NULL, 0, (uint32_t)ds * 8, hkey) !=
+		    0 ||
 	    EVP_MAC_init(mctx, hkey, ds, params) != 1 || EVP_MAC_update(mctx, enc, n) != 1 ||
-	    EVP_MAC_update(mctx, name, namelen) != 1 || EVP_MAC_final(mctx, hmac, &hl, sizeof(hmac)) != 1 ||
-	    hl != ds)
+	    EVP_MAC_update(mctx, name, namelen) != 1 ||
+	    EVP_MAC_final(mctx, hmac, &hl, sizeof(hmac)) != 1 || hl != ds)
 		goto out;
 	out[0] = (uint8_t)(ds >> 8);
 	out[1] = (uint8_t)ds;

@@ -20,7 +20,8 @@ int tpm_wrap_aes_cfb(const uint8_t *key, uint16_t bits, const uint8_t *in, size_
 /* The outer wrapper: out = TPM2B(HMAC(KDFa(seed,"INTEGRITY"), enc || name))
  * || enc, where enc = CFB(KDFa(seed, "STORAGE", name, symbits), plain).
  * Writes at most cap bytes; returns the length, or 0 on failure. */
-size_t tpm_wrap_outer(uint16_t hash, const uint8_t *seed, size_t seedlen, uint16_t symbits, const uint8_t *name,
-		      size_t namelen, const uint8_t *plain, size_t n, uint8_t *out, size_t cap);
+size_t tpm_wrap_outer(uint16_t hash, const uint8_t *seed, size_t seedlen, uint16_t symbits,
+		      const uint8_t *name, size_t namelen, const uint8_t *plain, size_t n,
+		      uint8_t *out, size_t cap);
 
 #endif

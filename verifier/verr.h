@@ -4,8 +4,8 @@
 #define ORCHARD_VERIFIER_VERR_H
 
 struct verr {
-	char code[48];  /* stable token, "" when nothing failed */
-	char msg[256];  /* detail for an operator, never contains secrets */
+	char code[48]; /* stable token, "" when nothing failed */
+	char msg[256]; /* detail for an operator, never contains secrets */
 };
 
 /* Records the first failure only: a later call never overwrites an earlier

@@ -16,7 +16,7 @@ typedef struct engine_call engine_call;
 
 /* Results of engine_instance_run(). */
 enum engine_status {
-	ENGINE_OK = 0,    /* the export returned */
+	ENGINE_OK = 0,	  /* the export returned */
 	ENGINE_TRAP = 1,  /* the guest trapped; the message says why */
 	ENGINE_EXIT = 2,  /* a host function asked to end the guest (proc_exit) */
 	ENGINE_STOP = 3,  /* engine_instance_stop() was honoured */
@@ -33,7 +33,7 @@ enum engine_host_rc {
 /* A host function. args/results hold i32 as zero-extended u32 and i64 as u64.
  * It may read guest memory through engine_call_memory() for this call only. */
 typedef int (*engine_host_fn)(void *user, engine_call *call, const uint64_t *args,
-                              uint64_t *results);
+			      uint64_t *results);
 
 /* One importable function. params/results spell value types: 'i' i32, 'I' i64,
  * 'f' f32, 'F' f64. Two entries may share a name with different signatures;
@@ -55,7 +55,7 @@ void engine_module_free(engine_module *mod);
  * memory.grow beyond them fails inside the guest. Returns -1 and a message when
  * a declared initial size already exceeds a cap. */
 int engine_module_limit(engine_module *mod, uint64_t max_pages, uint64_t max_elems, char *err,
-                        size_t errlen);
+			size_t errlen);
 
 /* Does the module declare a start function (which instantiation runs)? */
 int engine_module_has_start(const engine_module *mod);
@@ -65,7 +65,7 @@ int engine_module_has_start(const engine_module *mod);
  * function. Returns NULL with a message naming the first missing import or the
  * start function's trap. The module must outlive the instance. */
 engine_instance *engine_instance_new(engine_module *mod, const engine_host_func *funcs,
-                                     size_t nfuncs, void *user, char *err, size_t errlen);
+				     size_t nfuncs, void *user, char *err, size_t errlen);
 /* Calls the exported function name (no parameters, results ignored). */
 int engine_instance_run(engine_instance *inst, const char *name, char *msg, size_t msglen);
 /* Asks a running guest to stop. Async-signal-safe; honoured at the next host

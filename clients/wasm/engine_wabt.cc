@@ -48,7 +48,7 @@ static void set_err(char *err, size_t errlen, const std::string &msg)
 }
 
 extern "C" engine_module *engine_module_load(const uint8_t *bytes, size_t len, char *err,
-                                             size_t errlen)
+					     size_t errlen)
 {
 	engine_module *mod = nullptr;
 	try {
@@ -56,7 +56,8 @@ extern "C" engine_module *engine_module_load(const uint8_t *bytes, size_t len, c
 		Features features; // the MVP plus wabt's defaults (bulk memory, SIMD, ...)
 		ReadBinaryOptions options(features, nullptr, false, true, false);
 		mod = new engine_module();
-		if (Failed(ReadBinaryInterp("module.wasm", bytes, len, options, &errors, &mod->desc))) {
+		if (Failed(ReadBinaryInterp("module.wasm", bytes, len, options, &errors,
+					    &mod->desc))) {
 			std::string msg = FormatErrorsToString(errors, Location::Type::Binary);
 			while (!msg.empty() && msg.back() == '\n')
 				msg.pop_back();
@@ -82,14 +83,15 @@ extern "C" void engine_module_free(engine_module *mod)
 }
 
 extern "C" int engine_module_limit(engine_module *mod, uint64_t max_pages, uint64_t max_elems,
-                                   char *err, size_t errlen)
+				   char *err, size_t errlen)
 {
 	for (MemoryDesc &m : mod->desc.memories) {
 		Limits &l = m.type.limits;
 		if (l.initial > max_pages) {
 			set_err(err, errlen,
-			        "memory declares " + std::to_string(l.initial) +
-			            " initial pages, more than the limit of " + std::to_string(max_pages));
+				"memory declares " + std::to_string(l.initial) +
+					" initial pages, more than the limit of " +
+					std::to_string(max_pages));
 			return -1;
 		}
 		if (!l.has_max || l.max > max_pages) {
@@ -101,8 +103,9 @@ extern "C" int engine_module_limit(engine_module *mod, uint64_t max_pages, uint6
 		Limits &l = t.type.limits;
 		if (l.initial > max_elems) {
 			set_err(err, errlen,
-			        "table declares " + std::to_string(l.initial) +
-			            " initial elements, more than the limit of " + std::to_string(max_elems));
+				"table declares " + std::to_string(l.initial) +
+					" initial elements, more than the limit of " +
+					std::to_string(max_elems));
 			return -1;
 		}
 		if (!l.has_max || l.max > max_elems) {
@@ -176,7 +179,7 @@ static Value value_from_u64(uint64_t x, ValueType t)
 
 // Finds the host function for one import: same module, name and signature.
 static const engine_host_func *find_host(const engine_host_func *funcs, size_t nfuncs,
-                                         const ImportType &imp, const FuncType &want)
+					 const ImportType &imp, const FuncType &want)
 {
 	for (size_t i = 0; i < nfuncs; i++) {
 		const engine_host_func *h = &funcs[i];
@@ -205,7 +208,7 @@ static const char *kind_name(ExternKind k)
 // Links and instantiates into ei. Every wabt handle it makes is a local that
 // dies before the caller may delete ei (and its Store) on failure.
 static bool instance_link(engine_instance *ei, engine_module *mod, const engine_host_func *funcs,
-                          size_t nfuncs, char *err, size_t errlen)
+			  size_t nfuncs, char *err, size_t errlen)
 {
 	Module::Ptr module = Module::New(ei->store, mod->desc);
 	RefVec imports;
@@ -214,52 +217,54 @@ static bool instance_link(engine_instance *ei, engine_module *mod, const engine_
 		const engine_host_func *h = ft ? find_host(funcs, nfuncs, imp, *ft) : nullptr;
 		if (!h) {
 			set_err(err, errlen,
-			        std::string("unknown import: ") + kind_name(imp.type->kind) + " " + imp.module +
-			            "." + imp.name + " (or its signature) is not provided by orchard-wasm");
+				std::string("unknown import: ") + kind_name(imp.type->kind) + " " +
+					imp.module + "." + imp.name +
+					" (or its signature) is not provided by orchard-wasm");
 			return false;
 		}
 		engine_instance *self = ei;
 		FuncType type = *ft;
 		HostFunc::Ptr hf = HostFunc::New(
-		    ei->store, type,
-		    [self, h, type](Thread &thread, const Values &params, Values &results,
-		                    Trap::Ptr *out_trap) -> Result {
-			    uint64_t a[16] = {0}, r[4] = {0};
-			    size_t np = params.size() < 16 ? params.size() : 16;
-			    for (size_t i = 0; i < np; i++)
-				    a[i] = value_to_u64(params[i], type.params[i]);
-			    if (self->stop) {
-				    self->last_rc = -1;
-				    *out_trap = Trap::New(thread.store(), "stopped");
-				    return Result::Error;
-			    }
-			    engine_call call{&thread};
-			    int rc = h->fn(self->user, &call, a, r);
-			    for (size_t i = 0; i < type.results.size() && i < 4; i++)
-				    results[i] = value_from_u64(r[i], type.results[i]);
-			    if (rc == ENGINE_HOST_CONTINUE)
-				    return Result::Ok;
-			    self->last_rc = rc;
-			    *out_trap = Trap::New(thread.store(),
-			                          rc == ENGINE_HOST_EXIT ? k_exit_marker : "host function trapped");
-			    return Result::Error;
-		    });
+			ei->store, type,
+			[self, h, type](Thread &thread, const Values &params, Values &results,
+					Trap::Ptr *out_trap) -> Result {
+				uint64_t a[16] = {0}, r[4] = {0};
+				size_t np = params.size() < 16 ? params.size() : 16;
+				for (size_t i = 0; i < np; i++)
+					a[i] = value_to_u64(params[i], type.params[i]);
+				if (self->stop) {
+					self->last_rc = -1;
+					*out_trap = Trap::New(thread.store(), "stopped");
+					return Result::Error;
+				}
+				engine_call call{&thread};
+				int rc = h->fn(self->user, &call, a, r);
+				for (size_t i = 0; i < type.results.size() && i < 4; i++)
+					results[i] = value_from_u64(r[i], type.results[i]);
+				if (rc == ENGINE_HOST_CONTINUE)
+					return Result::Ok;
+				self->last_rc = rc;
+				*out_trap =
+					Trap::New(thread.store(),
+						  rc == ENGINE_HOST_EXIT ? k_exit_marker
+									 : "host function trapped");
+				return Result::Error;
+			});
 		imports.push_back(hf.ref());
 	}
 	Trap::Ptr trap;
 	ei->inst = Instance::Instantiate(ei->store, module.ref(), imports, &trap);
 	if (!ei->inst) {
 		set_err(err, errlen,
-		        std::string("instantiation failed: ") +
-		            (trap ? trap->message() : std::string("unknown error")));
+			std::string("instantiation failed: ") +
+				(trap ? trap->message() : std::string("unknown error")));
 		return false;
 	}
 	return true;
 }
 
 extern "C" engine_instance *engine_instance_new(engine_module *mod, const engine_host_func *funcs,
-                                                size_t nfuncs, void *user, char *err,
-                                                size_t errlen)
+						size_t nfuncs, void *user, char *err, size_t errlen)
 {
 	engine_instance *ei = nullptr;
 	try {
@@ -286,12 +291,14 @@ extern "C" int engine_instance_run(engine_instance *ei, const char *name, char *
 			if (exports[i].name != name)
 				continue;
 			if (exports[i].type->kind != ExternKind::Func) {
-				set_err(msg, msglen, std::string("export ") + name + " is not a function");
+				set_err(msg, msglen,
+					std::string("export ") + name + " is not a function");
 				return ENGINE_ERROR;
 			}
 			Func::Ptr fn = ei->store.UnsafeGet<Func>(ei->inst->exports()[i]);
 			if (!fn->type().params.empty()) {
-				set_err(msg, msglen, std::string("export ") + name + " takes parameters");
+				set_err(msg, msglen,
+					std::string("export ") + name + " takes parameters");
 				return ENGINE_ERROR;
 			}
 			Values params, results;

@@ -24,7 +24,7 @@ static int port_parse(const char *s, uint16_t *out)
 /* Splits "HOST:PORT" or "[V6]:PORT" into host and port; HOST may be empty
  * when allow_no_host and there is no colon at all. */
 static int hostport_split(const char *spec, char *host, size_t hostlen, uint16_t *port,
-                          bool allow_no_host)
+			  bool allow_no_host)
 {
 	const char *colon = strrchr(spec, ':');
 	if (!colon) {
@@ -121,8 +121,8 @@ static bool sa_same_addr(const struct sockaddr *a, const struct sockaddr_storage
 		       ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
 	if (a->sa_family == AF_INET6)
 		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
-		              &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
-		              sizeof(struct in6_addr)) == 0;
+			      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
 	return false;
 }
 

@@ -99,7 +99,9 @@ int main(int argc, char **argv)
 			envp[nenv++] = argv[i];
 		} else if (!strcmp(a, "--listen")) {
 			if (grants_add_listen(&o.grants, v) < 0) {
-				fprintf(stderr, "orchard-wasm: --listen %s: want [ADDR:]PORT with a numeric ADDR\n", v);
+				fprintf(stderr,
+					"orchard-wasm: --listen %s: want [ADDR:]PORT with a numeric ADDR\n",
+					v);
 				return RUNNER_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--connect")) {
@@ -109,12 +111,14 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--max-memory")) {
 			if (num_parse(v, 4096, &mem) < 0 || mem < 1) {
-				fprintf(stderr, "orchard-wasm: --max-memory wants MiB between 1 and 4096\n");
+				fprintf(stderr,
+					"orchard-wasm: --max-memory wants MiB between 1 and 4096\n");
 				return RUNNER_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--cpu-seconds")) {
 			if (num_parse(v, 1e6, &cpu) < 0 || cpu < 1) {
-				fprintf(stderr, "orchard-wasm: --cpu-seconds wants a whole number of seconds >= 1\n");
+				fprintf(stderr,
+					"orchard-wasm: --cpu-seconds wants a whole number of seconds >= 1\n");
 				return RUNNER_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--timeout")) {
@@ -140,7 +144,7 @@ int main(int argc, char **argv)
 	o.max_memory = (uint64_t)(mem * 1024 * 1024);
 	o.cpu_seconds = (uint64_t)cpu;
 	supervisor_opts so = {.timeout_ms = (uint64_t)(timeout * 1000),
-	                      .cpu_seconds = o.cpu_seconds,
-	                      .max_memory = o.max_memory};
+			      .cpu_seconds = o.cpu_seconds,
+			      .max_memory = o.max_memory};
 	return supervisor_run(run_child, &o, &so);
 }

@@ -30,7 +30,8 @@ static int file_read(const char *path, uint8_t **out, size_t *len, char *err, si
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > MODULE_MAX_BYTES) {
-		snprintf(err, errlen, "%s: not a regular file of at most %u bytes", path, MODULE_MAX_BYTES);
+		snprintf(err, errlen, "%s: not a regular file of at most %u bytes", path,
+			 MODULE_MAX_BYTES);
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -82,7 +83,8 @@ int runner_main(const runner_opts *o)
 		}
 		for (uint32_t i = 0; i < o->ndirs; i++)
 			if (wasi_ctx_preopen(ctx, o->dirs[i].host, o->dirs[i].guest) < 0) {
-				snprintf(err, sizeof(err), "--dir %s: %s", o->dirs[i].host, strerror(errno));
+				snprintf(err, sizeof(err), "--dir %s: %s", o->dirs[i].host,
+					 strerror(errno));
 				goto out;
 			}
 	}
@@ -91,8 +93,8 @@ int runner_main(const runner_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	/* From here on every byte of the module is untrusted, decoding included. */
 	sandbox_opts so = {.max_memory = o->max_memory,
-	                   .cpu_seconds = o->cpu_seconds,
-	                   .network = !o->validate_only && grants_any(&o->grants)};
+			   .cpu_seconds = o->cpu_seconds,
+			   .network = !o->validate_only && grants_any(&o->grants)};
 	if (sandbox_apply(&so, err, sizeof(err)) < 0)
 		goto out;
 	mod = engine_module_load(bytes, len, err, sizeof(err));

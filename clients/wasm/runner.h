@@ -12,9 +12,9 @@
 
 /* Exit statuses of orchard-wasm besides the guest's own (docs/wasm.md). */
 enum {
-	RUNNER_EXIT_USAGE = 2,    /* bad command line */
+	RUNNER_EXIT_USAGE = 2,	  /* bad command line */
 	RUNNER_EXIT_MODULE = 125, /* unreadable, invalid or unlinkable module */
-	RUNNER_EXIT_TRAP = 134,   /* the guest trapped */
+	RUNNER_EXIT_TRAP = 134,	  /* the guest trapped */
 	RUNNER_EXIT_BUDGET = 137, /* killed: CPU, wall-clock or memory budget */
 };
 

@@ -34,39 +34,77 @@
  * beneath its preopens (openat2 only; plain openat is not needed after the
  * preopens are open), keep time and wait. */
 static const int base_calls[] = {
-    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
-    SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
-    SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
-    SCMP_SYS(statx), SCMP_SYS(openat2), SCMP_SYS(mkdirat), SCMP_SYS(unlinkat),
-    SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(linkat), SCMP_SYS(symlinkat),
-    SCMP_SYS(readlinkat), SCMP_SYS(getdents64), SCMP_SYS(fcntl), SCMP_SYS(ftruncate),
-    SCMP_SYS(fallocate), SCMP_SYS(fadvise64), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
-    SCMP_SYS(utimensat), SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
-    SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday),
-    SCMP_SYS(getrandom), SCMP_SYS(sched_yield), SCMP_SYS(ppoll), SCMP_SYS(poll),
-    SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(mmap), SCMP_SYS(munmap),
-    SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise), SCMP_SYS(mprotect),
-    SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(futex),
-    SCMP_SYS(getpid), SCMP_SYS(gettid),
+	SCMP_SYS(read),		SCMP_SYS(write),
+	SCMP_SYS(readv),	SCMP_SYS(writev),
+	SCMP_SYS(pread64),	SCMP_SYS(pwrite64),
+	SCMP_SYS(preadv),	SCMP_SYS(pwritev),
+	SCMP_SYS(lseek),	SCMP_SYS(close),
+	SCMP_SYS(fstat),	SCMP_SYS(newfstatat),
+	SCMP_SYS(statx),	SCMP_SYS(openat2),
+	SCMP_SYS(mkdirat),	SCMP_SYS(unlinkat),
+	SCMP_SYS(renameat),	SCMP_SYS(renameat2),
+	SCMP_SYS(linkat),	SCMP_SYS(symlinkat),
+	SCMP_SYS(readlinkat),	SCMP_SYS(getdents64),
+	SCMP_SYS(fcntl),	SCMP_SYS(ftruncate),
+	SCMP_SYS(fallocate),	SCMP_SYS(fadvise64),
+	SCMP_SYS(fsync),	SCMP_SYS(fdatasync),
+	SCMP_SYS(utimensat),	SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_getres), SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(nanosleep),	SCMP_SYS(gettimeofday),
+	SCMP_SYS(getrandom),	SCMP_SYS(sched_yield),
+	SCMP_SYS(ppoll),	SCMP_SYS(poll),
+	SCMP_SYS(exit),		SCMP_SYS(exit_group),
+	SCMP_SYS(mmap),		SCMP_SYS(munmap),
+	SCMP_SYS(mremap),	SCMP_SYS(brk),
+	SCMP_SYS(madvise),	SCMP_SYS(mprotect),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(futex),	SCMP_SYS(getpid),
+	SCMP_SYS(gettid),
 };
 
 static const int net_calls[] = {
-    SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept4), SCMP_SYS(connect),
-    SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(setsockopt),
-    SCMP_SYS(getsockopt), SCMP_SYS(shutdown), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
-    SCMP_SYS(sendto), SCMP_SYS(recvfrom),
+	SCMP_SYS(bind),	       SCMP_SYS(listen),      SCMP_SYS(accept4),    SCMP_SYS(connect),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
+	SCMP_SYS(shutdown),    SCMP_SYS(sendmsg),     SCMP_SYS(recvmsg),    SCMP_SYS(sendto),
+	SCMP_SYS(recvfrom),
 };
 
 #ifdef SANDBOX_SAN
 static const int san_calls[] = {
-    SCMP_SYS(openat), SCMP_SYS(readlink), SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction),
-    SCMP_SYS(prctl), SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(ptrace), SCMP_SYS(wait4),
-    SCMP_SYS(sched_getaffinity), SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(uname),
-    SCMP_SYS(pipe2), SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(execve),
-    SCMP_SYS(getppid), SCMP_SYS(kill), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
-    SCMP_SYS(mlock), SCMP_SYS(munlock), SCMP_SYS(getuid), SCMP_SYS(geteuid),
-    SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(stat),
-    SCMP_SYS(lstat), SCMP_SYS(open), SCMP_SYS(process_vm_readv), SCMP_SYS(getdents),
+	SCMP_SYS(openat),
+	SCMP_SYS(readlink),
+	SCMP_SYS(sigaltstack),
+	SCMP_SYS(rt_sigaction),
+	SCMP_SYS(prctl),
+	SCMP_SYS(clone),
+	SCMP_SYS(clone3),
+	SCMP_SYS(ptrace),
+	SCMP_SYS(wait4),
+	SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(prlimit64),
+	SCMP_SYS(getrlimit),
+	SCMP_SYS(uname),
+	SCMP_SYS(pipe2),
+	SCMP_SYS(dup),
+	SCMP_SYS(dup2),
+	SCMP_SYS(dup3),
+	SCMP_SYS(execve),
+	SCMP_SYS(getppid),
+	SCMP_SYS(kill),
+	SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq),
+	SCMP_SYS(mlock),
+	SCMP_SYS(munlock),
+	SCMP_SYS(getuid),
+	SCMP_SYS(geteuid),
+	SCMP_SYS(access),
+	SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2),
+	SCMP_SYS(stat),
+	SCMP_SYS(lstat),
+	SCMP_SYS(open),
+	SCMP_SYS(process_vm_readv),
+	SCMP_SYS(getdents),
 };
 #endif
 
@@ -76,7 +114,8 @@ static const int san_calls[] = {
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	char msg[64];
-	int n = snprintf(msg, sizeof(msg), "orchard-wasm: blocked system call %d\n", si->si_syscall);
+	int n = snprintf(msg, sizeof(msg), "orchard-wasm: blocked system call %d\n",
+			 si->si_syscall);
 	(void)sig;
 	(void)uc;
 	if (write(2, msg, (size_t)n) < 0) {
@@ -120,8 +159,8 @@ int sandbox_apply(const sandbox_opts *o, char *err, size_t errlen)
 	 * whole runtime: twice the guest memory (wabt's vector may double while
 	 * growing) plus room for the interpreter. ASan reserves terabytes of
 	 * shadow address space, so the SAN build relies on the engine cap. */
-	if (o->max_memory &&
-	    rlimit_set(RLIMIT_AS, o->max_memory * 2 + (512ull << 20), o->max_memory * 2 + (512ull << 20)) < 0) {
+	if (o->max_memory && rlimit_set(RLIMIT_AS, o->max_memory * 2 + (512ull << 20),
+					o->max_memory * 2 + (512ull << 20)) < 0) {
 		what = "setrlimit(RLIMIT_AS)";
 		goto out;
 	}
@@ -149,9 +188,12 @@ int sandbox_apply(const sandbox_opts *o, char *err, size_t errlen)
 		}
 	/* ioctl: only "how many bytes are ready" (poll_oneoff) and the tty query
 	 * stdio makes. kill/tgkill: only ourselves (abort()). */
-	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD)) < 0 ||
-	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)) < 0 ||
-	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0) {
+	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+			     SCMP_A1(SCMP_CMP_EQ, FIONREAD)) < 0 ||
+	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)) <
+		    0 ||
+	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+			     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0) {
 		what = "seccomp_rule_add(ioctl/tgkill)";
 		goto out;
 	}
@@ -162,8 +204,10 @@ int sandbox_apply(const sandbox_opts *o, char *err, size_t errlen)
 				goto out;
 			}
 		/* Only IP sockets: no AF_UNIX, AF_NETLINK or raw packets. */
-		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_INET)) < 0 ||
-		    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_INET6)) < 0) {
+		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				     SCMP_A0(SCMP_CMP_EQ, AF_INET)) < 0 ||
+		    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				     SCMP_A0(SCMP_CMP_EQ, AF_INET6)) < 0) {
 			what = "seccomp_rule_add(socket)";
 			goto out;
 		}

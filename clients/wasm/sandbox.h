@@ -10,7 +10,7 @@
 typedef struct sandbox_opts {
 	uint64_t max_memory;  /* bytes of guest linear memory; 0: no address-space cap */
 	uint64_t cpu_seconds; /* 0: none */
-	bool network;         /* allow the socket system calls */
+	bool network;	      /* allow the socket system calls */
 } sandbox_opts;
 
 /* Applies rlimits, PR_SET_NO_NEW_PRIVS and the seccomp filter to the calling

@@ -84,14 +84,17 @@ static int status_decode(const supervisor_child *ch, char *why, size_t whylen)
 	int rc = 128 + sig;
 	char buf[160];
 	if (ch->killed_for_time) {
-		snprintf(buf, sizeof(buf), "wall-clock budget of %.3g s exceeded", (double)ch->timeout_ms / 1000.0);
+		snprintf(buf, sizeof(buf), "wall-clock budget of %.3g s exceeded",
+			 (double)ch->timeout_ms / 1000.0);
 		rc = RUNNER_EXIT_BUDGET;
 	} else if (!ch->stopped && (sig == SIGXCPU || (sig == SIGKILL && ch->cpu_seconds))) {
 		/* RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard one. */
-		snprintf(buf, sizeof(buf), "CPU budget of %llu s exceeded", (unsigned long long)ch->cpu_seconds);
+		snprintf(buf, sizeof(buf), "CPU budget of %llu s exceeded",
+			 (unsigned long long)ch->cpu_seconds);
 		rc = RUNNER_EXIT_BUDGET;
 	} else if (sig == SIGSYS) {
-		snprintf(buf, sizeof(buf), "a system call outside the sandbox was blocked (SIGSYS)");
+		snprintf(buf, sizeof(buf),
+			 "a system call outside the sandbox was blocked (SIGSYS)");
 	} else if (ch->stopped) {
 		snprintf(buf, sizeof(buf), "stopped by %s", strsignal(sig));
 	} else {

@@ -14,11 +14,11 @@
 /* One guest file descriptor. host < 0 marks a free slot. */
 typedef struct wasi_fd {
 	int host;
-	uint8_t type;        /* FT_* */
-	uint16_t flags;      /* FDF_* as last set by the guest */
+	uint8_t type;	     /* FT_* */
+	uint16_t flags;	     /* FDF_* as last set by the guest */
 	uint64_t rights;     /* what this fd may do */
 	uint64_t inheriting; /* what fds opened through it may do */
-	char *preopen;       /* guest name of a preopened folder, else NULL */
+	char *preopen;	     /* guest name of a preopened folder, else NULL */
 } wasi_fd;
 
 typedef struct wasi_ctx {
@@ -92,18 +92,21 @@ extern const size_t wasi_sock_nfuncs;
 
 /* Defines a WASI function name(ctx, args) returning a WASI errno, and the
  * engine trampoline name_host that the tables point at. */
-#define WASI_FN(name)                                                                       \
-	static int32_t w_##name(wasi_ctx *c, const uint64_t *a);                                \
-	static int w_##name##_host(void *user, engine_call *call, const uint64_t *a, uint64_t *r) \
-	{                                                                                       \
-		wasi_ctx *c = user;                                                                 \
-		if (call) /* NULL: the caller set c->mem itself (tests, fuzzing) */                 \
-			c->mem = engine_call_memory(call, &c->mem_size);                                \
-		r[0] = (uint32_t)w_##name(c, a);                                                    \
-		return ENGINE_HOST_CONTINUE;                                                        \
-	}                                                                                       \
+#define WASI_FN(name)                                                                              \
+	static int32_t w_##name(wasi_ctx *c, const uint64_t *a);                                   \
+	static int w_##name##_host(void *user, engine_call *call, const uint64_t *a, uint64_t *r)  \
+	{                                                                                          \
+		wasi_ctx *c = user;                                                                \
+		if (call) /* NULL: the caller set c->mem itself (tests, fuzzing) */                \
+			c->mem = engine_call_memory(call, &c->mem_size);                           \
+		r[0] = (uint32_t)w_##name(c, a);                                                   \
+		return ENGINE_HOST_CONTINUE;                                                       \
+	}                                                                                          \
 	static int32_t w_##name(wasi_ctx *c, const uint64_t *a)
 
-#define WASI_ENTRY(name, params) {"wasi_snapshot_preview1", #name, params, "i", w_##name##_host}
+#define WASI_ENTRY(name, params)                                                                   \
+	{                                                                                          \
+		"wasi_snapshot_preview1", #name, params, "i", w_##name##_host                      \
+	}
 
 #endif

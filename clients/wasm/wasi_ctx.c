@@ -129,7 +129,8 @@ int64_t wasi_fd_add(wasi_ctx *c, int host, uint8_t type, uint64_t rights, uint64
 	for (uint32_t i = 3; i < c->max_fds; i++) {
 		if (c->fds[i].host >= 0)
 			continue;
-		c->fds[i] = (wasi_fd){.host = host, .type = type, .rights = rights, .inheriting = inheriting};
+		c->fds[i] = (wasi_fd){
+			.host = host, .type = type, .rights = rights, .inheriting = inheriting};
 		if (c->nfds <= i)
 			c->nfds = i + 1;
 		return i;
@@ -172,14 +173,14 @@ void *wasi_mem(wasi_ctx *c, uint64_t ptr, uint64_t len)
 	return c->mem + ptr;
 }
 
-#define PUT(bits)                                                        \
-	int32_t wasi_put_u##bits(wasi_ctx *c, uint32_t ptr, uint##bits##_t v) \
-	{                                                                    \
-		void *p = wasi_mem(c, ptr, sizeof(v));                           \
-		if (!p)                                                          \
-			return W_EFAULT;                                             \
-		memcpy(p, &v, sizeof(v)); /* wasm and x86-64 are little-endian */ \
-		return W_ESUCCESS;                                               \
+#define PUT(bits)                                                                                  \
+	int32_t wasi_put_u##bits(wasi_ctx *c, uint32_t ptr, uint##bits##_t v)                      \
+	{                                                                                          \
+		void *p = wasi_mem(c, ptr, sizeof(v));                                             \
+		if (!p)                                                                            \
+			return W_EFAULT;                                                           \
+		memcpy(p, &v, sizeof(v)); /* wasm and x86-64 are little-endian */                  \
+		return W_ESUCCESS;                                                                 \
 	}
 PUT(8)
 PUT(16)
@@ -357,12 +358,13 @@ const engine_host_func *wasi_host_funcs(size_t *n)
 			const engine_host_func *f;
 			size_t n;
 		} parts[] = {
-		    {wasi_proc_funcs, wasi_proc_nfuncs}, {wasi_fd_funcs, wasi_fd_nfuncs},
-		    {wasi_path_funcs, wasi_path_nfuncs}, {wasi_poll_funcs, wasi_poll_nfuncs},
-		    {wasi_sock_funcs, wasi_sock_nfuncs},
+			{wasi_proc_funcs, wasi_proc_nfuncs}, {wasi_fd_funcs, wasi_fd_nfuncs},
+			{wasi_path_funcs, wasi_path_nfuncs}, {wasi_poll_funcs, wasi_poll_nfuncs},
+			{wasi_sock_funcs, wasi_sock_nfuncs},
 		};
 		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-			for (size_t j = 0; j < parts[i].n && count < sizeof(all) / sizeof(all[0]); j++)
+			for (size_t j = 0; j < parts[i].n && count < sizeof(all) / sizeof(all[0]);
+			     j++)
 				all[count++] = parts[i].f[j];
 	}
 	*n = count;

@@ -14,17 +14,18 @@
 
 #define IOV_MAX_GUEST 1024
 
-#define GET_FD(var, fdno, need)                                  \
-	int32_t err_;                                                \
-	wasi_fd *var = wasi_fd_get(c, (uint32_t)(fdno), (need), &err_); \
-	if (!var)                                                    \
+#define GET_FD(var, fdno, need)                                                                    \
+	int32_t err_;                                                                              \
+	wasi_fd *var = wasi_fd_get(c, (uint32_t)(fdno), (need), &err_);                            \
+	if (!var)                                                                                  \
 	return err_
 
 WASI_FN(fd_advise)
 {
 	GET_FD(f, a[0], R_FD_ADVISE);
-	static const int advice[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
-	                             POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE};
+	static const int advice[] = {POSIX_FADV_NORMAL,	  POSIX_FADV_SEQUENTIAL,
+				     POSIX_FADV_RANDOM,	  POSIX_FADV_WILLNEED,
+				     POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
 	uint32_t adv = (uint32_t)a[3];
 	if (adv >= sizeof(advice) / sizeof(advice[0]) || a[1] > INT64_MAX || a[2] > INT64_MAX)
 		return W_EINVAL;
@@ -147,16 +148,19 @@ int32_t wasi_times(uint64_t atim, uint64_t mtim, uint32_t fst, struct timespec t
 {
 	if (fst & ~(FST_ATIM | FST_ATIM_NOW | FST_MTIM | FST_MTIM_NOW))
 		return W_EINVAL;
-	if (((fst & FST_ATIM) && (fst & FST_ATIM_NOW)) || ((fst & FST_MTIM) && (fst & FST_MTIM_NOW)))
+	if (((fst & FST_ATIM) && (fst & FST_ATIM_NOW)) ||
+	    ((fst & FST_MTIM) && (fst & FST_MTIM_NOW)))
 		return W_EINVAL;
 	ts[0] = (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_OMIT};
 	ts[1] = ts[0];
 	if (fst & FST_ATIM)
-		ts[0] = (struct timespec){.tv_sec = (time_t)(atim / 1000000000ull), .tv_nsec = (long)(atim % 1000000000ull)};
+		ts[0] = (struct timespec){.tv_sec = (time_t)(atim / 1000000000ull),
+					  .tv_nsec = (long)(atim % 1000000000ull)};
 	if (fst & FST_ATIM_NOW)
 		ts[0].tv_nsec = UTIME_NOW;
 	if (fst & FST_MTIM)
-		ts[1] = (struct timespec){.tv_sec = (time_t)(mtim / 1000000000ull), .tv_nsec = (long)(mtim % 1000000000ull)};
+		ts[1] = (struct timespec){.tv_sec = (time_t)(mtim / 1000000000ull),
+					  .tv_nsec = (long)(mtim % 1000000000ull)};
 	if (fst & FST_MTIM_NOW)
 		ts[1].tv_nsec = UTIME_NOW;
 	return W_ESUCCESS;
@@ -174,7 +178,7 @@ WASI_FN(fd_filestat_set_times)
 
 /* fd_read, fd_write, fd_pread, fd_pwrite share one body. */
 static int32_t fd_rw(wasi_ctx *c, uint32_t fd, uint32_t iovs, uint32_t niov, int64_t off,
-                     bool write, uint32_t out_ptr)
+		     bool write, uint32_t out_ptr)
 {
 	uint64_t need = write ? R_FD_WRITE : R_FD_READ;
 	if (off >= 0)
@@ -188,7 +192,8 @@ static int32_t fd_rw(wasi_ctx *c, uint32_t fd, uint32_t iovs, uint32_t niov, int
 		return W_EFAULT;
 	ssize_t n;
 	if (off >= 0)
-		n = write ? pwritev(f->host, iov, (int)niov, off) : preadv(f->host, iov, (int)niov, off);
+		n = write ? pwritev(f->host, iov, (int)niov, off)
+			  : preadv(f->host, iov, (int)niov, off);
 	else
 		n = write ? writev(f->host, iov, (int)niov) : readv(f->host, iov, (int)niov);
 	if (n < 0)
@@ -210,14 +215,16 @@ WASI_FN(fd_pread)
 {
 	if (a[3] > INT64_MAX)
 		return W_EINVAL;
-	return fd_rw(c, (uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2], (int64_t)a[3], false, (uint32_t)a[4]);
+	return fd_rw(c, (uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2], (int64_t)a[3], false,
+		     (uint32_t)a[4]);
 }
 
 WASI_FN(fd_pwrite)
 {
 	if (a[3] > INT64_MAX)
 		return W_EINVAL;
-	return fd_rw(c, (uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2], (int64_t)a[3], true, (uint32_t)a[4]);
+	return fd_rw(c, (uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2], (int64_t)a[3], true,
+		     (uint32_t)a[4]);
 }
 
 WASI_FN(fd_prestat_get)
@@ -347,7 +354,8 @@ WASI_FN(fd_readdir)
 			hdr[20] = dtype_to_wasi(d->d_type);
 			/* Some file systems do not fill d_type; ask, as wasmtime does. */
 			struct stat st;
-			if (d->d_type == DT_UNKNOWN && fstatat(f->host, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			if (d->d_type == DT_UNKNOWN &&
+			    fstatat(f->host, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 				hdr[20] = wasi_filetype(st.st_mode);
 			uint32_t take = buf_len - used < SZ_DIRENT ? buf_len - used : SZ_DIRENT;
 			memcpy(out + used, hdr, take);
@@ -361,26 +369,26 @@ WASI_FN(fd_readdir)
 }
 
 const engine_host_func wasi_fd_funcs[] = {
-    WASI_ENTRY(fd_advise, "iIIi"),
-    WASI_ENTRY(fd_allocate, "iII"),
-    WASI_ENTRY(fd_close, "i"),
-    WASI_ENTRY(fd_datasync, "i"),
-    WASI_ENTRY(fd_fdstat_get, "ii"),
-    WASI_ENTRY(fd_fdstat_set_flags, "ii"),
-    WASI_ENTRY(fd_fdstat_set_rights, "iII"),
-    WASI_ENTRY(fd_filestat_get, "ii"),
-    WASI_ENTRY(fd_filestat_set_size, "iI"),
-    WASI_ENTRY(fd_filestat_set_times, "iIIi"),
-    WASI_ENTRY(fd_pread, "iiiIi"),
-    WASI_ENTRY(fd_prestat_get, "ii"),
-    WASI_ENTRY(fd_prestat_dir_name, "iii"),
-    WASI_ENTRY(fd_pwrite, "iiiIi"),
-    WASI_ENTRY(fd_read, "iiii"),
-    WASI_ENTRY(fd_readdir, "iiiIi"),
-    WASI_ENTRY(fd_renumber, "ii"),
-    WASI_ENTRY(fd_seek, "iIii"),
-    WASI_ENTRY(fd_sync, "i"),
-    WASI_ENTRY(fd_tell, "ii"),
-    WASI_ENTRY(fd_write, "iiii"),
+	WASI_ENTRY(fd_advise, "iIIi"),
+	WASI_ENTRY(fd_allocate, "iII"),
+	WASI_ENTRY(fd_close, "i"),
+	WASI_ENTRY(fd_datasync, "i"),
+	WASI_ENTRY(fd_fdstat_get, "ii"),
+	WASI_ENTRY(fd_fdstat_set_flags, "ii"),
+	WASI_ENTRY(fd_fdstat_set_rights, "iII"),
+	WASI_ENTRY(fd_filestat_get, "ii"),
+	WASI_ENTRY(fd_filestat_set_size, "iI"),
+	WASI_ENTRY(fd_filestat_set_times, "iIIi"),
+	WASI_ENTRY(fd_pread, "iiiIi"),
+	WASI_ENTRY(fd_prestat_get, "ii"),
+	WASI_ENTRY(fd_prestat_dir_name, "iii"),
+	WASI_ENTRY(fd_pwrite, "iiiIi"),
+	WASI_ENTRY(fd_read, "iiii"),
+	WASI_ENTRY(fd_readdir, "iiiIi"),
+	WASI_ENTRY(fd_renumber, "ii"),
+	WASI_ENTRY(fd_seek, "iIii"),
+	WASI_ENTRY(fd_sync, "i"),
+	WASI_ENTRY(fd_tell, "ii"),
+	WASI_ENTRY(fd_write, "iiii"),
 };
 const size_t wasi_fd_nfuncs = sizeof(wasi_fd_funcs) / sizeof(wasi_fd_funcs[0]);

@@ -25,8 +25,8 @@ static int open_beneath(int dirfd, const char *path, uint64_t flags, uint64_t mo
 {
 	/* openat2 insists on mode 0 unless a file may be created. */
 	struct open_how how = {.flags = flags | O_CLOEXEC,
-	                       .mode = (flags & O_CREAT) ? mode : 0,
-	                       .resolve = RESOLVE_BENEATH};
+			       .mode = (flags & O_CREAT) ? mode : 0,
+			       .resolve = RESOLVE_BENEATH};
 	/* An absolute path never resolves beneath: say so without asking. */
 	if (path[0] == '/') {
 		errno = EXDEV;
@@ -55,7 +55,7 @@ static void split_free(wasi_split *s)
 }
 
 static int32_t split_path(wasi_ctx *c, uint32_t fd, uint64_t need, uint32_t ptr, uint32_t len,
-                          wasi_split *s)
+			  wasi_split *s)
 {
 	int32_t e;
 	s->parent = -1;
@@ -89,7 +89,8 @@ static int32_t split_path(wasi_ctx *c, uint32_t fd, uint64_t need, uint32_t ptr,
 	const char *last = p + cut;
 	size_t lastlen = end - cut;
 	char *parent = NULL;
-	if ((lastlen == 1 && last[0] == '.') || (lastlen == 2 && last[0] == '.' && last[1] == '.')) {
+	if ((lastlen == 1 && last[0] == '.') ||
+	    (lastlen == 2 && last[0] == '.' && last[1] == '.')) {
 		parent = strdup(p);
 		s->base = ".";
 	} else {
@@ -169,7 +170,8 @@ WASI_FN(path_open)
 	}
 	uint8_t type = wasi_filetype(st.st_mode);
 	uint64_t mask = type == FT_DIRECTORY ? R_DIR_BASE : R_FILE_BASE;
-	int64_t gfd = wasi_fd_add(c, host, type, want & dir->inheriting & mask, want_inh & dir->inheriting);
+	int64_t gfd = wasi_fd_add(c, host, type, want & dir->inheriting & mask,
+				  want_inh & dir->inheriting);
 	if (gfd < 0) {
 		close(host);
 		return W_EMFILE;
@@ -180,7 +182,8 @@ WASI_FN(path_open)
 WASI_FN(path_create_directory)
 {
 	wasi_split s;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_CREATE_DIRECTORY, (uint32_t)a[1], (uint32_t)a[2], &s);
+	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_CREATE_DIRECTORY, (uint32_t)a[1],
+			       (uint32_t)a[2], &s);
 	if (!e && mkdirat(s.parent, s.base, 0777) < 0)
 		e = wasi_errno(errno);
 	split_free(&s);
@@ -192,7 +195,8 @@ WASI_FN(path_filestat_get)
 	uint32_t flags = (uint32_t)a[1];
 	struct stat st;
 	wasi_split s;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_FILESTAT_GET, (uint32_t)a[2], (uint32_t)a[3], &s);
+	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_FILESTAT_GET, (uint32_t)a[2],
+			       (uint32_t)a[3], &s);
 	if (e)
 		goto out;
 	if (flags & LF_SYMLINK_FOLLOW) {
@@ -223,7 +227,8 @@ WASI_FN(path_filestat_set_times)
 	int32_t e = wasi_times(a[4], a[5], (uint32_t)a[6], ts);
 	if (e)
 		return e;
-	e = split_path(c, (uint32_t)a[0], R_PATH_FILESTAT_SET_TIMES, (uint32_t)a[2], (uint32_t)a[3], &s);
+	e = split_path(c, (uint32_t)a[0], R_PATH_FILESTAT_SET_TIMES, (uint32_t)a[2], (uint32_t)a[3],
+		       &s);
 	if (e)
 		goto out;
 	if (flags & LF_SYMLINK_FOLLOW) {
@@ -250,11 +255,13 @@ WASI_FN(path_link)
 	if ((uint32_t)a[1] & LF_SYMLINK_FOLLOW)
 		return W_EINVAL;
 	wasi_split from, to;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_LINK_SOURCE, (uint32_t)a[2], (uint32_t)a[3], &from);
+	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_LINK_SOURCE, (uint32_t)a[2],
+			       (uint32_t)a[3], &from);
 	to.parent = -1;
 	to.path = NULL;
 	if (!e)
-		e = split_path(c, (uint32_t)a[4], R_PATH_LINK_TARGET, (uint32_t)a[5], (uint32_t)a[6], &to);
+		e = split_path(c, (uint32_t)a[4], R_PATH_LINK_TARGET, (uint32_t)a[5],
+			       (uint32_t)a[6], &to);
 	if (!e && linkat(from.parent, from.base, to.parent, to.base, 0) < 0)
 		e = wasi_errno(errno);
 	split_free(&from);
@@ -267,7 +274,8 @@ WASI_FN(path_readlink)
 	wasi_split s;
 	uint32_t buf = (uint32_t)a[3], buf_len = (uint32_t)a[4];
 	char tmp[4096];
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_READLINK, (uint32_t)a[1], (uint32_t)a[2], &s);
+	int32_t e =
+		split_path(c, (uint32_t)a[0], R_PATH_READLINK, (uint32_t)a[1], (uint32_t)a[2], &s);
 	if (e)
 		goto out;
 	char *out = wasi_mem(c, buf, buf_len);
@@ -292,7 +300,8 @@ out:
 WASI_FN(path_remove_directory)
 {
 	wasi_split s;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_REMOVE_DIRECTORY, (uint32_t)a[1], (uint32_t)a[2], &s);
+	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_REMOVE_DIRECTORY, (uint32_t)a[1],
+			       (uint32_t)a[2], &s);
 	if (!e && unlinkat(s.parent, s.base, AT_REMOVEDIR) < 0)
 		e = wasi_errno(errno);
 	split_free(&s);
@@ -302,11 +311,13 @@ WASI_FN(path_remove_directory)
 WASI_FN(path_rename)
 {
 	wasi_split from, to;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_RENAME_SOURCE, (uint32_t)a[1], (uint32_t)a[2], &from);
+	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_RENAME_SOURCE, (uint32_t)a[1],
+			       (uint32_t)a[2], &from);
 	to.parent = -1;
 	to.path = NULL;
 	if (!e)
-		e = split_path(c, (uint32_t)a[3], R_PATH_RENAME_TARGET, (uint32_t)a[4], (uint32_t)a[5], &to);
+		e = split_path(c, (uint32_t)a[3], R_PATH_RENAME_TARGET, (uint32_t)a[4],
+			       (uint32_t)a[5], &to);
 	if (!e && renameat(from.parent, from.base, to.parent, to.base) < 0)
 		e = wasi_errno(errno);
 	split_free(&from);
@@ -341,7 +352,8 @@ out:
 WASI_FN(path_unlink_file)
 {
 	wasi_split s;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_UNLINK_FILE, (uint32_t)a[1], (uint32_t)a[2], &s);
+	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_UNLINK_FILE, (uint32_t)a[1],
+			       (uint32_t)a[2], &s);
 	if (!e && unlinkat(s.parent, s.base, 0) < 0)
 		e = wasi_errno(errno);
 	split_free(&s);
@@ -349,15 +361,15 @@ WASI_FN(path_unlink_file)
 }
 
 const engine_host_func wasi_path_funcs[] = {
-    WASI_ENTRY(path_create_directory, "iii"),
-    WASI_ENTRY(path_filestat_get, "iiiii"),
-    WASI_ENTRY(path_filestat_set_times, "iiiiIIi"),
-    WASI_ENTRY(path_link, "iiiiiii"),
-    WASI_ENTRY(path_open, "iiiiiIIii"),
-    WASI_ENTRY(path_readlink, "iiiiii"),
-    WASI_ENTRY(path_remove_directory, "iii"),
-    WASI_ENTRY(path_rename, "iiiiii"),
-    WASI_ENTRY(path_symlink, "iiiii"),
-    WASI_ENTRY(path_unlink_file, "iii"),
+	WASI_ENTRY(path_create_directory, "iii"),
+	WASI_ENTRY(path_filestat_get, "iiiii"),
+	WASI_ENTRY(path_filestat_set_times, "iiiiIIi"),
+	WASI_ENTRY(path_link, "iiiiiii"),
+	WASI_ENTRY(path_open, "iiiiiIIii"),
+	WASI_ENTRY(path_readlink, "iiiiii"),
+	WASI_ENTRY(path_remove_directory, "iii"),
+	WASI_ENTRY(path_rename, "iiiiii"),
+	WASI_ENTRY(path_symlink, "iiiii"),
+	WASI_ENTRY(path_unlink_file, "iii"),
 };
 const size_t wasi_path_nfuncs = sizeof(wasi_path_funcs) / sizeof(wasi_path_funcs[0]);

@@ -19,7 +19,7 @@ static uint64_t now_ns(clockid_t id)
 }
 
 static void event_put(uint8_t *ev, uint64_t userdata, uint16_t err, uint8_t type, uint64_t nbytes,
-                      uint16_t flags)
+		      uint16_t flags)
 {
 	memset(ev, 0, SZ_EVENT);
 	memcpy(ev, &userdata, 8);
@@ -65,13 +65,14 @@ WASI_FN(poll_oneoff)
 			memcpy(&id, s + 16, 4);
 			memcpy(&t, s + 24, 8);
 			memcpy(&flags, s + 40, 2);
-			clockid_t hid = id == CLK_REALTIME ? CLOCK_REALTIME
-			                : id == CLK_MONOTONIC ? CLOCK_MONOTONIC
-			                : id == CLK_PROCESS_CPUTIME ? CLOCK_PROCESS_CPUTIME_ID
-			                : id == CLK_THREAD_CPUTIME ? CLOCK_THREAD_CPUTIME_ID
-			                                            : (clockid_t)-1;
+			clockid_t hid = id == CLK_REALTIME	    ? CLOCK_REALTIME
+					: id == CLK_MONOTONIC	    ? CLOCK_MONOTONIC
+					: id == CLK_PROCESS_CPUTIME ? CLOCK_PROCESS_CPUTIME_ID
+					: id == CLK_THREAD_CPUTIME  ? CLOCK_THREAD_CPUTIME_ID
+								    : (clockid_t)-1;
 			if (hid == (clockid_t)-1) {
-				event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, W_EINVAL, tag, 0, 0);
+				event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, W_EINVAL, tag,
+					  0, 0);
 				timeout = 0;
 				continue;
 			}
@@ -88,7 +89,8 @@ WASI_FN(poll_oneoff)
 			memcpy(&fd, s + 16, 4);
 			wasi_fd *f = wasi_fd_get(c, fd, R_POLL_FD_READWRITE, &e);
 			if (!f) {
-				event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, (uint16_t)e, tag, 0, 0);
+				event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, (uint16_t)e,
+					  tag, 0, 0);
 				timeout = 0;
 				continue;
 			}
@@ -128,7 +130,8 @@ WASI_FN(poll_oneoff)
 			int avail = 0;
 			if (s[8] == EV_FD_READ && ioctl(pfd[i].fd, FIONREAD, &avail) < 0)
 				avail = 0;
-			event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, err, s[8], (uint64_t)(avail > 0 ? avail : 0), flags);
+			event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, err, s[8],
+				  (uint64_t)(avail > 0 ? avail : 0), flags);
 		} else if (deadline[i] >= 0 && (uint64_t)deadline[i] <= elapsed) {
 			event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, 0, EV_CLOCK, 0, 0);
 		}
@@ -140,7 +143,8 @@ WASI_FN(poll_oneoff)
 			if (deadline[i] == timeout && timeout >= 0) {
 				uint64_t userdata;
 				memcpy(&userdata, subs + (size_t)i * SZ_SUBSCRIPTION, 8);
-				event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, 0, EV_CLOCK, 0, 0);
+				event_put(evs + (size_t)nev++ * SZ_EVENT, userdata, 0, EV_CLOCK, 0,
+					  0);
 				break;
 			}
 		}
@@ -153,6 +157,6 @@ out:
 }
 
 const engine_host_func wasi_poll_funcs[] = {
-    WASI_ENTRY(poll_oneoff, "iiii"),
+	WASI_ENTRY(poll_oneoff, "iiii"),
 };
 const size_t wasi_poll_nfuncs = sizeof(wasi_poll_funcs) / sizeof(wasi_poll_funcs[0]);

@@ -77,7 +77,8 @@ WASI_FN(clock_res_get)
 		return W_EINVAL;
 	if (clock_getres(id, &ts) < 0)
 		return wasi_errno(errno);
-	return wasi_put_u64(c, (uint32_t)a[1], (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	return wasi_put_u64(c, (uint32_t)a[1],
+			    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
 }
 
 WASI_FN(clock_time_get)
@@ -89,7 +90,8 @@ WASI_FN(clock_time_get)
 		return W_EINVAL;
 	if (clock_gettime(id, &ts) < 0)
 		return wasi_errno(errno);
-	return wasi_put_u64(c, (uint32_t)a[2], (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	return wasi_put_u64(c, (uint32_t)a[2],
+			    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
 }
 
 WASI_FN(random_get)
@@ -141,15 +143,15 @@ static int proc_exit_host(void *user, engine_call *call, const uint64_t *a, uint
 }
 
 const engine_host_func wasi_proc_funcs[] = {
-    WASI_ENTRY(args_get, "ii"),
-    WASI_ENTRY(args_sizes_get, "ii"),
-    WASI_ENTRY(environ_get, "ii"),
-    WASI_ENTRY(environ_sizes_get, "ii"),
-    WASI_ENTRY(clock_res_get, "ii"),
-    WASI_ENTRY(clock_time_get, "iIi"),
-    WASI_ENTRY(random_get, "ii"),
-    WASI_ENTRY(sched_yield, ""),
-    WASI_ENTRY(proc_raise, "i"),
-    {"wasi_snapshot_preview1", "proc_exit", "i", "", proc_exit_host},
+	WASI_ENTRY(args_get, "ii"),
+	WASI_ENTRY(args_sizes_get, "ii"),
+	WASI_ENTRY(environ_get, "ii"),
+	WASI_ENTRY(environ_sizes_get, "ii"),
+	WASI_ENTRY(clock_res_get, "ii"),
+	WASI_ENTRY(clock_time_get, "iIi"),
+	WASI_ENTRY(random_get, "ii"),
+	WASI_ENTRY(sched_yield, ""),
+	WASI_ENTRY(proc_raise, "i"),
+	{"wasi_snapshot_preview1", "proc_exit", "i", "", proc_exit_host},
 };
 const size_t wasi_proc_nfuncs = sizeof(wasi_proc_funcs) / sizeof(wasi_proc_funcs[0]);

@@ -44,8 +44,8 @@ static wasi_fd *sock_get(wasi_ctx *c, uint32_t fd, uint64_t need, int32_t *err)
 
 /* Reads a __wasi_address_t {buf, buf_len} at ptr: 4 bytes IPv4, 16 bytes
  * IPv6, or 128 bytes of WasmEdge's address storage (family u16, address). */
-static int32_t addr_from_guest(wasi_ctx *c, uint32_t ptr, uint32_t port, struct sockaddr_storage *ss,
-                               socklen_t *sl)
+static int32_t addr_from_guest(wasi_ctx *c, uint32_t ptr, uint32_t port,
+			       struct sockaddr_storage *ss, socklen_t *sl)
 {
 	uint32_t buf, len;
 	if (wasi_get_u32(c, ptr, &buf) || wasi_get_u32(c, ptr + 4, &len))
@@ -92,7 +92,9 @@ static int32_t sock_open_impl(wasi_ctx *c, uint32_t af, uint32_t type, uint32_t 
 	if (!grants_any(c->grants))
 		return W_ENOTGRANTED;
 	int fam = af == WAF_INET4 ? AF_INET : af == WAF_INET6 ? AF_INET6 : -1;
-	int st = type == WST_DGRAM ? SOCK_DGRAM : (type == WST_STREAM || type == WST_ANY) ? SOCK_STREAM : -1;
+	int st = type == WST_DGRAM			   ? SOCK_DGRAM
+		 : (type == WST_STREAM || type == WST_ANY) ? SOCK_STREAM
+							   : -1;
 	if (fam < 0)
 		return W_EAFNOSUPPORT;
 	if (st < 0)
@@ -100,7 +102,8 @@ static int32_t sock_open_impl(wasi_ctx *c, uint32_t af, uint32_t type, uint32_t 
 	int s = socket(fam, st | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return wasi_errno(errno);
-	int64_t gfd = wasi_fd_add(c, s, st == SOCK_DGRAM ? FT_SOCKET_DGRAM : FT_SOCKET_STREAM, R_SOCK_BASE, 0);
+	int64_t gfd = wasi_fd_add(c, s, st == SOCK_DGRAM ? FT_SOCKET_DGRAM : FT_SOCKET_STREAM,
+				  R_SOCK_BASE, 0);
 	if (gfd < 0) {
 		close(s);
 		return W_EMFILE;
@@ -160,7 +163,8 @@ static int32_t accept_impl(wasi_ctx *c, uint32_t fd, uint32_t flags, uint32_t ou
 		return W_EINVAL;
 	int s;
 	do
-		s = accept4(f->host, NULL, NULL, SOCK_CLOEXEC | ((flags & FDF_NONBLOCK) ? SOCK_NONBLOCK : 0));
+		s = accept4(f->host, NULL, NULL,
+			    SOCK_CLOEXEC | ((flags & FDF_NONBLOCK) ? SOCK_NONBLOCK : 0));
 	while (s < 0 && errno == EINTR);
 	if (s < 0)
 		return wasi_errno(errno);
@@ -203,7 +207,7 @@ WASI_FN(sock_connect)
 /* The body of sock_recv and both sock_recv_from shapes. addr_ptr 0 means no
  * address wanted; with_family writes WasmEdge's {u16 family, address} form. */
 static int32_t recv_impl(wasi_ctx *c, const uint64_t *a, uint32_t addr_ptr, bool with_family,
-                         uint32_t port_ptr, uint32_t riflags, uint32_t len_ptr, uint32_t flags_ptr)
+			 uint32_t port_ptr, uint32_t riflags, uint32_t len_ptr, uint32_t flags_ptr)
 {
 	int32_t e;
 	struct iovec iov[SOCK_IOV_MAX];
@@ -216,7 +220,8 @@ static int32_t recv_impl(wasi_ctx *c, const uint64_t *a, uint32_t addr_ptr, bool
 	e = wasi_iovs(c, (uint32_t)a[1], (uint32_t)a[2], iov, SOCK_IOV_MAX);
 	if (e)
 		return e;
-	if (!wasi_mem(c, len_ptr, 4) || !wasi_mem(c, flags_ptr, 2) || (port_ptr && !wasi_mem(c, port_ptr, 4)))
+	if (!wasi_mem(c, len_ptr, 4) || !wasi_mem(c, flags_ptr, 2) ||
+	    (port_ptr && !wasi_mem(c, port_ptr, 4)))
 		return W_EFAULT;
 	if (addr_ptr) {
 		uint32_t buf;
@@ -228,7 +233,8 @@ static int32_t recv_impl(wasi_ctx *c, const uint64_t *a, uint32_t addr_ptr, bool
 	}
 	if (riflags & ~(RI_RECV_PEEK | RI_RECV_WAITALL))
 		return W_EINVAL;
-	int fl = ((riflags & RI_RECV_PEEK) ? MSG_PEEK : 0) | ((riflags & RI_RECV_WAITALL) ? MSG_WAITALL : 0);
+	int fl = ((riflags & RI_RECV_PEEK) ? MSG_PEEK : 0) |
+		 ((riflags & RI_RECV_WAITALL) ? MSG_WAITALL : 0);
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)(uint32_t)a[2]};
 	if (addr_ptr) {
 		memset(&ss, 0, sizeof(ss));
@@ -281,17 +287,19 @@ WASI_FN(sock_recv)
 /* WasmEdge V1: (fd, ri_data, ri_len, *addr, ri_flags, *ro_len, *ro_flags) */
 WASI_FN(sock_recv_from_v1)
 {
-	return recv_impl(c, a, (uint32_t)a[3], false, 0, (uint32_t)a[4], (uint32_t)a[5], (uint32_t)a[6]);
+	return recv_impl(c, a, (uint32_t)a[3], false, 0, (uint32_t)a[4], (uint32_t)a[5],
+			 (uint32_t)a[6]);
 }
 
 /* wasmedge_wasi_socket: (fd, ri_data, ri_len, *addr, ri_flags, *port, *ro_len, *ro_flags) */
 WASI_FN(sock_recv_from)
 {
-	return recv_impl(c, a, (uint32_t)a[3], true, (uint32_t)a[5], (uint32_t)a[4], (uint32_t)a[6], (uint32_t)a[7]);
+	return recv_impl(c, a, (uint32_t)a[3], true, (uint32_t)a[5], (uint32_t)a[4], (uint32_t)a[6],
+			 (uint32_t)a[7]);
 }
 
-static int32_t send_impl(wasi_ctx *c, const uint64_t *a, const struct sockaddr_storage *to, socklen_t tl,
-                         uint32_t len_ptr)
+static int32_t send_impl(wasi_ctx *c, const uint64_t *a, const struct sockaddr_storage *to,
+			 socklen_t tl, uint32_t len_ptr)
 {
 	int32_t e;
 	struct iovec iov[SOCK_IOV_MAX];
@@ -343,7 +351,10 @@ WASI_FN(sock_shutdown)
 	if (!f)
 		return e;
 	uint32_t how = (uint32_t)a[1];
-	int h = how == SD_RD ? SHUT_RD : how == SD_WR ? SHUT_WR : how == (SD_RD | SD_WR) ? SHUT_RDWR : -1;
+	int h = how == SD_RD		 ? SHUT_RD
+		: how == SD_WR		 ? SHUT_WR
+		: how == (SD_RD | SD_WR) ? SHUT_RDWR
+					 : -1;
 	if (h < 0)
 		return W_EINVAL;
 	return shutdown(f->host, h) < 0 ? wasi_errno(errno) : W_ESUCCESS;
@@ -451,9 +462,10 @@ WASI_FN(sock_getpeeraddr)
  * SocketOptName). SO_BINDTODEVICE (14) is never granted. */
 static int sockopt_host(uint32_t level, uint32_t name, int *out)
 {
-	static const int names[] = {SO_REUSEADDR, SO_TYPE,     SO_ERROR,    SO_DONTROUTE, SO_BROADCAST,
-	                            SO_SNDBUF,    SO_RCVBUF,   SO_KEEPALIVE, SO_OOBINLINE, SO_LINGER,
-	                            SO_RCVLOWAT,  SO_RCVTIMEO, SO_SNDTIMEO, SO_ACCEPTCONN};
+	static const int names[] = {SO_REUSEADDR, SO_TYPE,	SO_ERROR,    SO_DONTROUTE,
+				    SO_BROADCAST, SO_SNDBUF,	SO_RCVBUF,   SO_KEEPALIVE,
+				    SO_OOBINLINE, SO_LINGER,	SO_RCVLOWAT, SO_RCVTIMEO,
+				    SO_SNDTIMEO,  SO_ACCEPTCONN};
 	if (level != 0 || name >= sizeof(names) / sizeof(names[0]))
 		return -1;
 	*out = names[name];
@@ -535,7 +547,8 @@ WASI_FN(sock_getaddrinfo)
 		nlen--;
 	while (slen > 0 && sp[slen - 1] == '\0')
 		slen--;
-	if ((e = wasi_str(c, (uint32_t)a[0], nlen, &node)) || (e = wasi_str(c, (uint32_t)a[2], slen, &service)))
+	if ((e = wasi_str(c, (uint32_t)a[0], nlen, &node)) ||
+	    (e = wasi_str(c, (uint32_t)a[2], slen, &service)))
 		goto out;
 	if (max < 1) {
 		e = W_EAI_MEMORY;
@@ -570,7 +583,8 @@ WASI_FN(sock_getaddrinfo)
 	wasi_get_u32(c, res_ptr, &base);
 	for (uint32_t i = 0; i < naddrs && count < max; i++) {
 		int fam = addrs[i].ss_family;
-		if ((want_fam == WAF_INET4 && fam != AF_INET) || (want_fam == WAF_INET6 && fam != AF_INET6))
+		if ((want_fam == WAF_INET4 && fam != AF_INET) ||
+		    (want_fam == WAF_INET6 && fam != AF_INET6))
 			continue;
 		uint8_t *ai = wasi_mem(c, base, 28);
 		if (!ai) {
@@ -592,7 +606,8 @@ WASI_FN(sock_getaddrinfo)
 			goto out;
 		}
 		uint16_t flags = 0;
-		uint32_t addrlen = fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+		uint32_t addrlen =
+			fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 		memcpy(ai, &flags, 2);
 		ai[2] = fam == AF_INET ? WAF_INET4 : WAF_INET6;
 		ai[3] = hints[3] ? hints[3] : WST_STREAM;
@@ -621,36 +636,39 @@ out:
 	return e;
 }
 
-#define SOCK_ENTRY(name, fn, params) {"wasi_snapshot_preview1", name, params, "i", w_##fn##_host}
+#define SOCK_ENTRY(name, fn, params)                                                               \
+	{                                                                                          \
+		"wasi_snapshot_preview1", name, params, "i", w_##fn##_host                         \
+	}
 
 const engine_host_func wasi_sock_funcs[] = {
-    SOCK_ENTRY("sock_accept", sock_accept, "iii"),
-    SOCK_ENTRY("sock_accept", sock_accept_v1, "ii"),
-    SOCK_ENTRY("sock_accept_v2", sock_accept, "iii"),
-    SOCK_ENTRY("sock_recv", sock_recv, "iiiiii"),
-    SOCK_ENTRY("sock_recv_v2", sock_recv, "iiiiii"),
-    SOCK_ENTRY("sock_send", sock_send, "iiiii"),
-    SOCK_ENTRY("sock_send_v2", sock_send, "iiiii"),
-    SOCK_ENTRY("sock_shutdown", sock_shutdown, "ii"),
-    SOCK_ENTRY("sock_open", sock_open, "iii"),
-    SOCK_ENTRY("sock_open_v2", sock_open, "iii"),
-    SOCK_ENTRY("sock_bind", sock_bind, "iii"),
-    SOCK_ENTRY("sock_bind_v2", sock_bind, "iii"),
-    SOCK_ENTRY("sock_listen", sock_listen, "ii"),
-    SOCK_ENTRY("sock_listen_v2", sock_listen, "ii"),
-    SOCK_ENTRY("sock_connect", sock_connect, "iii"),
-    SOCK_ENTRY("sock_connect_v2", sock_connect, "iii"),
-    SOCK_ENTRY("sock_recv_from", sock_recv_from_v1, "iiiiiii"),
-    SOCK_ENTRY("sock_recv_from", sock_recv_from, "iiiiiiii"),
-    SOCK_ENTRY("sock_recv_from_v2", sock_recv_from, "iiiiiiii"),
-    SOCK_ENTRY("sock_send_to", sock_send_to, "iiiiiii"),
-    SOCK_ENTRY("sock_send_to_v2", sock_send_to, "iiiiiii"),
-    SOCK_ENTRY("sock_getlocaladdr", sock_getlocaladdr, "iiii"),
-    SOCK_ENTRY("sock_getpeeraddr", sock_getpeeraddr, "iiii"),
-    SOCK_ENTRY("sock_getlocaladdr_v2", sock_getlocaladdr_v2, "iii"),
-    SOCK_ENTRY("sock_getpeeraddr_v2", sock_getpeeraddr_v2, "iii"),
-    SOCK_ENTRY("sock_getsockopt", sock_getsockopt, "iiiii"),
-    SOCK_ENTRY("sock_setsockopt", sock_setsockopt, "iiiii"),
-    SOCK_ENTRY("sock_getaddrinfo", sock_getaddrinfo, "iiiiiiii"),
+	SOCK_ENTRY("sock_accept", sock_accept, "iii"),
+	SOCK_ENTRY("sock_accept", sock_accept_v1, "ii"),
+	SOCK_ENTRY("sock_accept_v2", sock_accept, "iii"),
+	SOCK_ENTRY("sock_recv", sock_recv, "iiiiii"),
+	SOCK_ENTRY("sock_recv_v2", sock_recv, "iiiiii"),
+	SOCK_ENTRY("sock_send", sock_send, "iiiii"),
+	SOCK_ENTRY("sock_send_v2", sock_send, "iiiii"),
+	SOCK_ENTRY("sock_shutdown", sock_shutdown, "ii"),
+	SOCK_ENTRY("sock_open", sock_open, "iii"),
+	SOCK_ENTRY("sock_open_v2", sock_open, "iii"),
+	SOCK_ENTRY("sock_bind", sock_bind, "iii"),
+	SOCK_ENTRY("sock_bind_v2", sock_bind, "iii"),
+	SOCK_ENTRY("sock_listen", sock_listen, "ii"),
+	SOCK_ENTRY("sock_listen_v2", sock_listen, "ii"),
+	SOCK_ENTRY("sock_connect", sock_connect, "iii"),
+	SOCK_ENTRY("sock_connect_v2", sock_connect, "iii"),
+	SOCK_ENTRY("sock_recv_from", sock_recv_from_v1, "iiiiiii"),
+	SOCK_ENTRY("sock_recv_from", sock_recv_from, "iiiiiiii"),
+	SOCK_ENTRY("sock_recv_from_v2", sock_recv_from, "iiiiiiii"),
+	SOCK_ENTRY("sock_send_to", sock_send_to, "iiiiiii"),
+	SOCK_ENTRY("sock_send_to_v2", sock_send_to, "iiiiiii"),
+	SOCK_ENTRY("sock_getlocaladdr", sock_getlocaladdr, "iiii"),
+	SOCK_ENTRY("sock_getpeeraddr", sock_getpeeraddr, "iiii"),
+	SOCK_ENTRY("sock_getlocaladdr_v2", sock_getlocaladdr_v2, "iii"),
+	SOCK_ENTRY("sock_getpeeraddr_v2", sock_getpeeraddr_v2, "iii"),
+	SOCK_ENTRY("sock_getsockopt", sock_getsockopt, "iiiii"),
+	SOCK_ENTRY("sock_setsockopt", sock_setsockopt, "iiiii"),
+	SOCK_ENTRY("sock_getaddrinfo", sock_getaddrinfo, "iiiiiiii"),
 };
 const size_t wasi_sock_nfuncs = sizeof(wasi_sock_funcs) / sizeof(wasi_sock_funcs[0]);

@@ -51,12 +51,12 @@ static void test_grants_bind_checks(void **state)
 	memset(&g, 0, sizeof(g));
 	grants_add_listen(&g, "8080");
 	grants_add_listen(&g, "127.0.0.1:9090");
-	struct sockaddr_in a = v4("0.0.0.0", 8080), b = v4("127.0.0.1", 9090), c = v4("10.0.0.1", 9090),
-	                   d = v4("127.0.0.1", 8081);
+	struct sockaddr_in a = v4("0.0.0.0", 8080), b = v4("127.0.0.1", 9090),
+			   c = v4("10.0.0.1", 9090), d = v4("127.0.0.1", 8081);
 	assert_true(grants_check_bind(&g, (struct sockaddr *)&a));
 	assert_true(grants_check_bind(&g, (struct sockaddr *)&b));
-	assert_false(grants_check_bind(&g, (struct sockaddr *)&c)); /* address pinned */
-	assert_false(grants_check_bind(&g, (struct sockaddr *)&d)); /* port not granted */
+	assert_false(grants_check_bind(&g, (struct sockaddr *)&c));    /* address pinned */
+	assert_false(grants_check_bind(&g, (struct sockaddr *)&d));    /* port not granted */
 	assert_false(grants_check_connect(&g, (struct sockaddr *)&b)); /* listen is not connect */
 	assert_true(grants_any(&g));
 }
@@ -71,7 +71,8 @@ static void test_grants_connect(void **state)
 	assert_int_equal(grants_add_connect(&g, "127.0.0.1:443", err, sizeof(err)), 0);
 	assert_int_equal(grants_add_connect(&g, "127.0.0.1", err, sizeof(err)), -1);
 	assert_int_equal(grants_add_connect(&g, "127.0.0.1:99999", err, sizeof(err)), -1);
-	struct sockaddr_in ok = v4("127.0.0.1", 443), port = v4("127.0.0.1", 444), host = v4("127.0.0.2", 443);
+	struct sockaddr_in ok = v4("127.0.0.1", 443), port = v4("127.0.0.1", 444),
+			   host = v4("127.0.0.2", 443);
 	assert_true(grants_check_connect(&g, (struct sockaddr *)&ok));
 	assert_false(grants_check_connect(&g, (struct sockaddr *)&port));
 	assert_false(grants_check_connect(&g, (struct sockaddr *)&host));
@@ -170,12 +171,13 @@ static void test_engine_limits(void **state)
 
 /* (import "env" "tick" (func)) (func (export "_start") (loop (call 0) (br 0))) */
 static const uint8_t mod_tick[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,                                     /* header */
-    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,                                                 /* type () -> () */
-    0x02, 0x0c, 0x01, 0x03, 'e', 'n', 'v', 0x04, 't', 'i', 'c', 'k', 0x00, 0x00,        /* import */
-    0x03, 0x02, 0x01, 0x00,                                                             /* function */
-    0x07, 0x0a, 0x01, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x01,                   /* export */
-    0x0a, 0x0b, 0x01, 0x09, 0x00, 0x03, 0x40, 0x10, 0x00, 0x0c, 0x00, 0x0b, 0x0b,       /* code */
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, /* header */
+	0x01, 0x04, 0x01, 0x60, 0x00, 0x00,		/* type () -> () */
+	0x02, 0x0c, 0x01, 0x03, 'e',  'n',  'v',  0x04, 't',  'i',  'c',  'k',	0x00,
+	0x00,									      /* import */
+	0x03, 0x02, 0x01, 0x00,							      /* function */
+	0x07, 0x0a, 0x01, 0x06, '_',  's',  't',  'a',	'r',  't',  0x00, 0x01,	      /* export */
+	0x0a, 0x0b, 0x01, 0x09, 0x00, 0x03, 0x40, 0x10, 0x00, 0x0c, 0x00, 0x0b, 0x0b, /* code */
 };
 
 typedef struct tick_state {
@@ -219,9 +221,11 @@ static void test_engine_host_calls(void **state)
 		tick_state t = {.action = action};
 		t.inst = engine_instance_new(m, funcs, 1, &t, err, sizeof(err));
 		assert_non_null(t.inst);
-		assert_int_equal(engine_instance_run(t.inst, "_start", err, sizeof(err)), want[action]);
+		assert_int_equal(engine_instance_run(t.inst, "_start", err, sizeof(err)),
+				 want[action]);
 		assert_int_equal(t.calls, calls[action]);
-		assert_int_equal(engine_instance_run(t.inst, "nope", err, sizeof(err)), ENGINE_ERROR);
+		assert_int_equal(engine_instance_run(t.inst, "nope", err, sizeof(err)),
+				 ENGINE_ERROR);
 		engine_instance_free(t.inst);
 	}
 	engine_module_free(m);
@@ -279,11 +283,15 @@ static void test_supervisor_api(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_grants_listen_parse), cmocka_unit_test(test_grants_bind_checks),
-	    cmocka_unit_test(test_grants_connect),      cmocka_unit_test(test_wasi_mem_bounds),
-	    cmocka_unit_test(test_wasi_errno_map),      cmocka_unit_test(test_wasi_fd_table),
-	    cmocka_unit_test(test_engine_limits),       cmocka_unit_test(test_engine_host_calls),
-	    cmocka_unit_test(test_supervisor_api),
+		cmocka_unit_test(test_grants_listen_parse),
+		cmocka_unit_test(test_grants_bind_checks),
+		cmocka_unit_test(test_grants_connect),
+		cmocka_unit_test(test_wasi_mem_bounds),
+		cmocka_unit_test(test_wasi_errno_map),
+		cmocka_unit_test(test_wasi_fd_table),
+		cmocka_unit_test(test_engine_limits),
+		cmocka_unit_test(test_engine_host_calls),
+		cmocka_unit_test(test_supervisor_api),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

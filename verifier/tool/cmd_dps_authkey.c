@@ -11,8 +11,10 @@
 int cmd_dps_authkey(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"ek-pub", required_argument, NULL, 'e'}, {"srk-pub", required_argument, NULL, 's'},
-		{"key", required_argument, NULL, 'k'},    {"out", required_argument, NULL, 'o'},
+		{"ek-pub", required_argument, NULL, 'e'},
+		{"srk-pub", required_argument, NULL, 's'},
+		{"key", required_argument, NULL, 'k'},
+		{"out", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *ekp = NULL, *srkp = NULL, *kp = NULL, *outp = NULL;
@@ -36,8 +38,10 @@ int cmd_dps_authkey(int argc, char **argv)
 		      stderr);
 		return 2;
 	}
-	if ((ekb = tool_read_file(ekp, 65536, &ekn, &e)) == NULL || tpm_public_parse(ekb, ekn, &ek, &e) != 0 ||
-	    (srkb = tool_read_file(srkp, 65536, &srkn, &e)) == NULL || tpm_public_parse(srkb, srkn, &srk, &e) != 0 ||
+	if ((ekb = tool_read_file(ekp, 65536, &ekn, &e)) == NULL ||
+	    tpm_public_parse(ekb, ekn, &ek, &e) != 0 ||
+	    (srkb = tool_read_file(srkp, 65536, &srkn, &e)) == NULL ||
+	    tpm_public_parse(srkb, srkn, &srk, &e) != 0 ||
 	    (kb = tool_read_file(kp, 4096, &kn, &e)) == NULL ||
 	    dps_authkey_build(&ek, &srk, kb, kn, out, sizeof(out), &outn, &e) != 0 ||
 	    tool_write_file(outp, out, outn, &e) != 0)

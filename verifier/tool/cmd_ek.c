@@ -14,8 +14,10 @@
 int cmd_ek(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"cert", required_argument, NULL, 'c'}, {"roots", required_argument, NULL, 'r'},
-		{"ek-pub", required_argument, NULL, 'e'}, {"at", required_argument, NULL, 't'},
+		{"cert", required_argument, NULL, 'c'},
+		{"roots", required_argument, NULL, 'r'},
+		{"ek-pub", required_argument, NULL, 'e'},
+		{"at", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *certp = NULL, *rootsp = NULL, *ekp = NULL;
@@ -47,11 +49,14 @@ int cmd_ek(int argc, char **argv)
 		      stderr);
 		return 2;
 	}
-	if ((cb = tool_read_file(certp, MAX_SMALL, &cn, &e)) == NULL || (cert = ek_cert_parse(cb, cn, &e)) == NULL ||
-	    (roots = ek_roots_load_dir(rootsp, &e)) == NULL || ek_cert_verify(roots, cert, at, &e) != 0)
+	if ((cb = tool_read_file(certp, MAX_SMALL, &cn, &e)) == NULL ||
+	    (cert = ek_cert_parse(cb, cn, &e)) == NULL ||
+	    (roots = ek_roots_load_dir(rootsp, &e)) == NULL ||
+	    ek_cert_verify(roots, cert, at, &e) != 0)
 		goto out;
 	if (ekp != NULL) {
-		if ((ekb = tool_read_file(ekp, MAX_SMALL, &ekn, &e)) == NULL || tpm_public_parse(ekb, ekn, &ek, &e) != 0 ||
+		if ((ekb = tool_read_file(ekp, MAX_SMALL, &ekn, &e)) == NULL ||
+		    tpm_public_parse(ekb, ekn, &ek, &e) != 0 ||
 		    ek_cert_match_public(cert, &ek.pub, &e) != 0)
 			goto out;
 		if (ek_registration_id(ekb, ekn, regid, sizeof(regid)) == 0)

@@ -16,7 +16,7 @@ int cmd_makecredential(int argc, char **argv)
 	static const struct option opts[] = {
 		{"ek-pub", required_argument, NULL, 'e'}, {"ak-name", required_argument, NULL, 'n'},
 		{"ak-pub", required_argument, NULL, 'a'}, {"secret", required_argument, NULL, 's'},
-		{"out", required_argument, NULL, 'o'},    {NULL, 0, NULL, 0},
+		{"out", required_argument, NULL, 'o'},	  {NULL, 0, NULL, 0},
 	};
 	const char *ekp = NULL, *namep = NULL, *akp = NULL, *secp = NULL, *outp = NULL;
 	struct verr e = {0};
@@ -38,13 +38,15 @@ int cmd_makecredential(int argc, char **argv)
 		default: ekp = NULL; break;
 		}
 	}
-	if (ekp == NULL || (namep == NULL && akp == NULL) || secp == NULL || outp == NULL || optind != argc) {
+	if (ekp == NULL || (namep == NULL && akp == NULL) || secp == NULL || outp == NULL ||
+	    optind != argc) {
 		fputs("usage: orchard-verify makecredential --ek-pub EK.pub --ak-name AK.name [--ak-pub AK.pub]\n"
 		      "                       --secret SECRET.bin --out CRED.out\n",
 		      stderr);
 		return 2;
 	}
-	if ((ekb = tool_read_file(ekp, MAX_SMALL, &ekn, &e)) == NULL || tpm_public_parse(ekb, ekn, &ek, &e) != 0 ||
+	if ((ekb = tool_read_file(ekp, MAX_SMALL, &ekn, &e)) == NULL ||
+	    tpm_public_parse(ekb, ekn, &ek, &e) != 0 ||
 	    (secp && (sec = tool_read_file(secp, MAX_SMALL, &secn, &e)) == NULL))
 		goto out;
 	if (namep != NULL && (name = tool_read_file(namep, MAX_SMALL, &namen, &e)) == NULL)
@@ -52,15 +54,17 @@ int cmd_makecredential(int argc, char **argv)
 	/* With the AK's public area we check it is a proper AK and use the
 	 * Name computed from it, so the credential binds what was checked. */
 	if (akp != NULL) {
-		if ((akb = tool_read_file(akp, MAX_SMALL, &akn, &e)) == NULL || (ak = ak_key_new(akb, akn, &e)) == NULL)
+		if ((akb = tool_read_file(akp, MAX_SMALL, &akn, &e)) == NULL ||
+		    (ak = ak_key_new(akb, akn, &e)) == NULL)
 			goto out;
-		if (name != NULL && (namen != ak->pub.name_len || memcmp(name, ak->pub.name, namen) != 0)) {
+		if (name != NULL &&
+		    (namen != ak->pub.name_len || memcmp(name, ak->pub.name, namen) != 0)) {
 			verr_set(&e, "ak-name-mismatch", "--ak-name is not the Name of --ak-pub");
 			goto out;
 		}
 	}
-	if (makecred(&ek.pub, ak ? ak->pub.name : name, ak ? ak->pub.name_len : namen, sec, secn, &blob, &encsec,
-		     &e) != 0)
+	if (makecred(&ek.pub, ak ? ak->pub.name : name, ak ? ak->pub.name_len : namen, sec, secn,
+		     &blob, &encsec, &e) != 0)
 		goto out;
 	outn = makecred_write_tpm2tools(&blob, &encsec, out, sizeof(out));
 	if (outn == 0) {

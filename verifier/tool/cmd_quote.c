@@ -23,19 +23,25 @@
 #define MAX_LOG (16 * 1024 * 1024)
 
 struct quote_args {
-	const char *ak, *msg, *sig, *pcrs, *nonce, *store, *policy, *eventlog, *ek_pub, *prev, *jwt_key,
-		*device_id;
+	const char *ak, *msg, *sig, *pcrs, *nonce, *store, *policy, *eventlog, *ek_pub, *prev,
+		*jwt_key, *device_id;
 };
 
 static int parse_args(int argc, char **argv, struct quote_args *a)
 {
 	static const struct option opts[] = {
-		{"ak", required_argument, NULL, 'a'},      {"msg", required_argument, NULL, 'm'},
-		{"sig", required_argument, NULL, 's'},     {"pcrs", required_argument, NULL, 'p'},
-		{"nonce", required_argument, NULL, 'n'},   {"nonce-store", required_argument, NULL, 'N'},
-		{"policy", required_argument, NULL, 'P'},  {"eventlog", required_argument, NULL, 'l'},
-		{"ek-pub", required_argument, NULL, 'e'},  {"prev", required_argument, NULL, 'r'},
-		{"jwt-key", required_argument, NULL, 'j'}, {"device-id", required_argument, NULL, 'd'},
+		{"ak", required_argument, NULL, 'a'},
+		{"msg", required_argument, NULL, 'm'},
+		{"sig", required_argument, NULL, 's'},
+		{"pcrs", required_argument, NULL, 'p'},
+		{"nonce", required_argument, NULL, 'n'},
+		{"nonce-store", required_argument, NULL, 'N'},
+		{"policy", required_argument, NULL, 'P'},
+		{"eventlog", required_argument, NULL, 'l'},
+		{"ek-pub", required_argument, NULL, 'e'},
+		{"prev", required_argument, NULL, 'r'},
+		{"jwt-key", required_argument, NULL, 'j'},
+		{"device-id", required_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -58,8 +64,8 @@ static int parse_args(int argc, char **argv, struct quote_args *a)
 		default: return -1;
 		}
 	}
-	if (a->ak == NULL || a->msg == NULL || a->sig == NULL || a->pcrs == NULL || a->nonce == NULL ||
-	    optind != argc)
+	if (a->ak == NULL || a->msg == NULL || a->sig == NULL || a->pcrs == NULL ||
+	    a->nonce == NULL || optind != argc)
 		return -1;
 	return 0;
 }
@@ -99,7 +105,8 @@ int cmd_quote(int argc, char **argv)
 	struct appraisal ap;
 	struct quote_input in;
 	TPML_PCR_SELECTION sel;
-	uint8_t *akb = NULL, *msg = NULL, *sig = NULL, *pcrs = NULL, *polb = NULL, *logb = NULL, *ekb = NULL;
+	uint8_t *akb = NULL, *msg = NULL, *sig = NULL, *pcrs = NULL, *polb = NULL, *logb = NULL,
+		*ekb = NULL;
 	uint8_t nonce[NONCE_MAX];
 	size_t akn = 0, msgn = 0, sign = 0, pcrn = 0, poln = 0, logn = 0, ekn = 0;
 	long nl;
@@ -127,7 +134,8 @@ int cmd_quote(int argc, char **argv)
 	/* Freshness first: a nonce is spent by any attempt to use it. */
 	if (a.store != NULL) {
 		st = nonce_store_dir_new(a.store);
-		if (st == NULL || nonce_store_consume(st, nonce, (size_t)nl, (int64_t)time(NULL), &e) != 0) {
+		if (st == NULL ||
+		    nonce_store_consume(st, nonce, (size_t)nl, (int64_t)time(NULL), &e) != 0) {
 			verr_set(&e, "internal", "out of memory");
 			goto out;
 		}
@@ -184,7 +192,8 @@ int cmd_quote(int argc, char **argv)
 		if (pcr_policy_evaluate_report(pol, &res->covered, log, f, 16, &nf, &e) != 0) {
 			/* one line per failing PCR, each with its own reason */
 			for (size_t i = 0; i < nf && i < 16; i++)
-				fprintf(stderr, "orchard-verify: policy: %s: %s\n", f[i].code, f[i].detail);
+				fprintf(stderr, "orchard-verify: policy: %s: %s\n", f[i].code,
+					f[i].detail);
 			goto out;
 		}
 		appraisal_pass(&ap, "pcr-policy");
@@ -199,7 +208,8 @@ out:
 		ap.evidence_time = (int64_t)time(NULL);
 		ap.verdict = rc == 0 ? "pass" : "fail";
 		ap.reason = rc == 0 ? NULL : e.code;
-		if (appraisal_sign_file(&ap, a.device_id ? a.device_id : "unknown", a.jwt_key, 3600, &jwt, &je) != 0) {
+		if (appraisal_sign_file(&ap, a.device_id ? a.device_id : "unknown", a.jwt_key, 3600,
+					&jwt, &je) != 0) {
 			verr_set(&e, je.code, "%s", je.msg);
 			rc = 1;
 		} else {
@@ -212,7 +222,8 @@ out:
 			"orchard-verify: quote accepted (resetCount %u, restartCount %u, clock %llu, safe %s, "
 			"firmware 0x%016llx)\n",
 			res->attest.clockInfo.resetCount, res->attest.clockInfo.restartCount,
-			(unsigned long long)res->attest.clockInfo.clock, res->attest.clockInfo.safe ? "yes" : "no",
+			(unsigned long long)res->attest.clockInfo.clock,
+			res->attest.clockInfo.safe ? "yes" : "no",
 			(unsigned long long)res->attest.firmwareVersion);
 	else
 		tool_reject("quote", &e);

@@ -72,7 +72,7 @@ int tool_write_file(const char *path, const uint8_t *b, size_t n, struct verr *e
 
 int tool_reject(const char *what, const struct verr *e)
 {
-	fprintf(stderr, "orchard-verify: %s rejected: %s: %s\n", what, e->code[0] ? e->code : "error",
-		e->msg);
+	fprintf(stderr, "orchard-verify: %s rejected: %s: %s\n", what,
+		e->code[0] ? e->code : "error", e->msg);
 	return 1;
 }

@@ -139,11 +139,14 @@ static void responses_init(void)
 	static const char body[] = "Hello from an Orchard WebAssembly app!\n";
 	for (int i = 0; i < 4; i++) {
 		const char *conn = (i & 1) ? "Connection: close\r\n" : "";
-		int n = i < 2 ? snprintf(resp[i], sizeof(resp[i]),
-		                         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
-		                         sizeof(body) - 1, conn, body)
-		              : snprintf(resp[i], sizeof(resp[i]),
-		                         "HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n%s\r\nnot found\n", conn);
+		int n = i < 2 ? snprintf(
+					resp[i], sizeof(resp[i]),
+					"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
+					sizeof(body) - 1, conn, body)
+			      : snprintf(
+					resp[i], sizeof(resp[i]),
+					"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n%s\r\nnot found\n",
+					conn);
 		resp_len[i] = (size_t)n;
 	}
 }
@@ -155,7 +158,8 @@ static int serve(conn *c)
 		char *end = NULL;
 		const char *q = c->req;
 		for (size_t i = 0; i + 3 < c->used; i++)
-			if (q[i] == '\r' && q[i + 1] == '\n' && q[i + 2] == '\r' && q[i + 3] == '\n') {
+			if (q[i] == '\r' && q[i + 1] == '\n' && q[i + 2] == '\r' &&
+			    q[i + 3] == '\n') {
 				end = c->req + i + 4;
 				break;
 			}
@@ -164,7 +168,7 @@ static int serve(conn *c)
 		size_t len = (size_t)(end - c->req);
 		int ok = len > 6 && !memcmp(c->req, "GET / ", 6);
 		int close_after = memmem(c->req, len, "Connection: close", 17) != NULL ||
-		                  memmem(c->req, len, "HTTP/1.0", 8) != NULL;
+				  memmem(c->req, len, "HTTP/1.0", 8) != NULL;
 		int which = (ok ? 0 : 2) + (close_after ? 1 : 0);
 		if (send_all(c->fd, resp[which], resp_len[which]) < 0 || close_after)
 			return -1;

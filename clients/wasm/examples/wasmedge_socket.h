@@ -10,7 +10,13 @@
 
 enum { WE_AF_INET4 = 1, WE_AF_INET6 = 2 };
 enum { WE_SOCK_DGRAM = 1, WE_SOCK_STREAM = 2 };
-enum { WE_SO_REUSEADDR = 0, WE_SO_TYPE = 1, WE_SO_ERROR = 2, WE_SO_KEEPALIVE = 7, WE_SO_RCVBUF = 6 };
+enum {
+	WE_SO_REUSEADDR = 0,
+	WE_SO_TYPE = 1,
+	WE_SO_ERROR = 2,
+	WE_SO_KEEPALIVE = 7,
+	WE_SO_RCVBUF = 6
+};
 
 /* An address: 4 bytes for IPv4, 16 for IPv6. */
 typedef struct we_address {
@@ -48,15 +54,16 @@ WE_IMPORT("sock_accept") uint32_t we_sock_accept(uint32_t fd, uint32_t *newfd);
 WE_IMPORT("sock_connect") uint32_t we_sock_connect(uint32_t fd, we_address *addr, uint32_t port);
 WE_IMPORT("sock_recv")
 uint32_t we_sock_recv(uint32_t fd, we_iovec *iov, uint32_t iovcnt, uint16_t flags, uint32_t *n,
-                      uint16_t *oflags);
+		      uint16_t *oflags);
 WE_IMPORT("sock_recv_from")
 uint32_t we_sock_recv_from(uint32_t fd, we_iovec *iov, uint32_t iovcnt, we_address *addr,
-                           uint16_t flags, uint32_t *port, uint32_t *n, uint16_t *oflags);
+			   uint16_t flags, uint32_t *port, uint32_t *n, uint16_t *oflags);
 WE_IMPORT("sock_send")
-uint32_t we_sock_send(uint32_t fd, const we_iovec *iov, uint32_t iovcnt, uint16_t flags, uint32_t *n);
+uint32_t we_sock_send(uint32_t fd, const we_iovec *iov, uint32_t iovcnt, uint16_t flags,
+		      uint32_t *n);
 WE_IMPORT("sock_send_to")
 uint32_t we_sock_send_to(uint32_t fd, const we_iovec *iov, uint32_t iovcnt, we_address *addr,
-                         uint32_t port, uint16_t flags, uint32_t *n);
+			 uint32_t port, uint16_t flags, uint32_t *n);
 WE_IMPORT("sock_shutdown") uint32_t we_sock_shutdown(uint32_t fd, uint8_t how);
 WE_IMPORT("sock_getlocaladdr")
 uint32_t we_sock_getlocaladdr(uint32_t fd, we_address *addr, uint32_t *type, uint32_t *port);
@@ -65,10 +72,11 @@ uint32_t we_sock_getpeeraddr(uint32_t fd, we_address *addr, uint32_t *type, uint
 WE_IMPORT("sock_getsockopt")
 uint32_t we_sock_getsockopt(uint32_t fd, int32_t level, int32_t name, int32_t *val, uint32_t *len);
 WE_IMPORT("sock_setsockopt")
-uint32_t we_sock_setsockopt(uint32_t fd, int32_t level, int32_t name, const int32_t *val, uint32_t len);
+uint32_t we_sock_setsockopt(uint32_t fd, int32_t level, int32_t name, const int32_t *val,
+			    uint32_t len);
 WE_IMPORT("sock_getaddrinfo")
 uint32_t we_sock_getaddrinfo(const char *node, uint32_t node_len, const char *service,
-                             uint32_t service_len, const we_addrinfo *hints, we_addrinfo **res,
-                             uint32_t max, uint32_t *res_len);
+			     uint32_t service_len, const we_addrinfo *hints, we_addrinfo **res,
+			     uint32_t max, uint32_t *res_len);
 
 #endif

@@ -18,8 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&p, 0, sizeof(p));
 		p.type = TPM2_ALG_RSA;
 		p.nameAlg = TPM2_ALG_SHA256;
-		p.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM |
-				     TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN;
+		p.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
+				     TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+				     TPMA_OBJECT_SENSITIVEDATAORIGIN;
 		p.parameters.rsaDetail.keyBits = 2048;
 		p.unique.rsa.size = 256;
 		memset(p.unique.rsa.buffer, 0xc3, 256);

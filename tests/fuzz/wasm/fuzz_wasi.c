@@ -14,8 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * disk (fd_allocate) are skipped; their bounds checks share the helpers. */
 static int skipped(const char *name)
 {
-	static const char *const skip[] = {"poll_oneoff", "fd_allocate", "sock_accept", "sock_accept_v2",
-	                                   "sock_recv",   "sock_recv_v2", "sock_recv_from", "sock_recv_from_v2"};
+	static const char *const skip[] = {"poll_oneoff",    "fd_allocate",	 "sock_accept",
+					   "sock_accept_v2", "sock_recv",	 "sock_recv_v2",
+					   "sock_recv_from", "sock_recv_from_v2"};
 	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
 		if (!strcmp(name, skip[i]))
 			return 1;
@@ -41,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				close(c->fds[fd].host);
 			c->fds[fd].host = -1;
 		}
-		if (mkdir("build-fuzz/wasm/scratch", 0755) < 0 && access("build-fuzz/wasm/scratch", F_OK) < 0)
+		if (mkdir("build-fuzz/wasm/scratch", 0755) < 0 &&
+		    access("build-fuzz/wasm/scratch", F_OK) < 0)
 			abort();
 		if (wasi_ctx_preopen(c, "build-fuzz/wasm/scratch", "/s") < 0)
 			abort();

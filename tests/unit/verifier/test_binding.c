@@ -117,7 +117,8 @@ static void test_binding_lifecycle(void **state)
 
 static void test_binding_restore_and_substitution(void **state)
 {
-	struct blob ek = fx(FX "ek_rsa.pub"), ak2 = fx(FX "ak_rsa2.pub"), ekecc = fx(FX "ek_ecc.pub");
+	struct blob ek = fx(FX "ek_rsa.pub"), ak2 = fx(FX "ak_rsa2.pub"),
+		    ekecc = fx(FX "ek_ecc.pub");
 	struct verr e = {0};
 	struct binding *b;
 

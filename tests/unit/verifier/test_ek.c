@@ -45,7 +45,8 @@ static X509 *self_signed(EVP_PKEY *k, long not_after_days)
 
 	X509_set_version(c, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(c), 1);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"test-root", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"test-root", -1,
+				   -1, 0);
 	X509_set_subject_name(c, n);
 	X509_set_issuer_name(c, n);
 	X509_gmtime_adj(X509_getm_notBefore(c), -86400);

@@ -54,7 +54,8 @@ static void spec_id(struct w *w, int sm3)
 	put(w, zero, 1);
 }
 
-static void event(struct w *w, uint32_t pcr, uint32_t type, const uint8_t *d256, const char *data, int sm3)
+static void event(struct w *w, uint32_t pcr, uint32_t type, const uint8_t *d256, const char *data,
+		  int sm3)
 {
 	le32(w, pcr);
 	le32(w, type);

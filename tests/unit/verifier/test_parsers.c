@@ -19,19 +19,22 @@
  * point (the generator) so it loads. */
 static TPMT_PUBLIC ecc_ak(void)
 {
-	static const uint8_t gx[32] = {0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6,
-				       0xe5, 0x63, 0xa4, 0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb,
-				       0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96};
-	static const uint8_t gy[32] = {0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb,
-				       0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31,
-				       0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5};
+	static const uint8_t gx[32] = {0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47,
+				       0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40, 0xf2,
+				       0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0,
+				       0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96};
+	static const uint8_t gy[32] = {0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b,
+				       0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e, 0x16,
+				       0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce,
+				       0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5};
 	TPMT_PUBLIC p;
 
 	memset(&p, 0, sizeof(p));
 	p.type = TPM2_ALG_ECC;
 	p.nameAlg = TPM2_ALG_SHA256;
-	p.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
-			     TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH;
+	p.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+			     TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+			     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH;
 	p.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
 	p.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
 	p.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
@@ -252,13 +255,13 @@ static size_t make_pcr_file(uint8_t *b, uint8_t sizeof_select)
 	size_t n = 4 + 16 * 8 + 4 + 4 + 8 * 66;
 
 	memset(b, 0, n);
-	b[0] = 1;                       /* selection count */
-	b[4] = 0x0b;                    /* sha256 */
+	b[0] = 1;    /* selection count */
+	b[4] = 0x0b; /* sha256 */
 	b[6] = sizeof_select;
-	b[7] = 0x81;                    /* PCRs 0 and 7 */
-	b[132] = 1;                     /* one TPML_DIGEST */
-	b[136] = 2;                     /* two digests */
-	b[140] = 32;                    /* size of digest 1 */
+	b[7] = 0x81; /* PCRs 0 and 7 */
+	b[132] = 1;  /* one TPML_DIGEST */
+	b[136] = 2;  /* two digests */
+	b[140] = 32; /* size of digest 1 */
 	memset(b + 142, 0xaa, 32);
 	b[140 + 66] = 32;
 	memset(b + 142 + 66, 0xbb, 32);
@@ -322,9 +325,12 @@ static void test_pcr_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_public_ok_and_name), cmocka_unit_test(test_public_bad),
-		cmocka_unit_test(test_public_off_curve),   cmocka_unit_test(test_ak_attributes),
-		cmocka_unit_test(test_attest),             cmocka_unit_test(test_sig),
+		cmocka_unit_test(test_public_ok_and_name),
+		cmocka_unit_test(test_public_bad),
+		cmocka_unit_test(test_public_off_curve),
+		cmocka_unit_test(test_ak_attributes),
+		cmocka_unit_test(test_attest),
+		cmocka_unit_test(test_sig),
 		cmocka_unit_test(test_pcr_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

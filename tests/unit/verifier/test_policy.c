@@ -37,16 +37,16 @@ static void test_policy_parse_errors(void **state)
 {
 	static const char *bad[] = {
 		"[]",
-		"{\"pcr\": {}}",                                  /* typo'd key */
-		"{\"pcrs\": {\"sha999\": {\"0\": [\"%s\"]}}}",     /* unknown bank */
-		"{\"pcrs\": {\"sha256\": {\"24\": [\"%s\"]}}}",    /* PCR out of range */
-		"{\"pcrs\": {\"sha256\": {\"07\": [\"%s\"]}}}",    /* leading zero */
+		"{\"pcr\": {}}",				/* typo'd key */
+		"{\"pcrs\": {\"sha999\": {\"0\": [\"%s\"]}}}",	/* unknown bank */
+		"{\"pcrs\": {\"sha256\": {\"24\": [\"%s\"]}}}", /* PCR out of range */
+		"{\"pcrs\": {\"sha256\": {\"07\": [\"%s\"]}}}", /* leading zero */
 		"{\"pcrs\": {\"sha256\": {\"-1\": [\"%s\"]}}}",
-		"{\"pcrs\": {\"sha256\": {\"7\": []}}}",           /* no allowed value */
-		"{\"pcrs\": {\"sha256\": {\"7\": [\"abcd\"]}}}",   /* wrong length */
+		"{\"pcrs\": {\"sha256\": {\"7\": []}}}",	 /* no allowed value */
+		"{\"pcrs\": {\"sha256\": {\"7\": [\"abcd\"]}}}", /* wrong length */
 		"{\"pcrs\": {\"sha256\": {\"7\": [7]}}}",
 		"{\"pcrs\": {\"sha256\": {\"7\": [\"%s\"], \"7\": [\"%s\"]}}}", /* duplicate key */
-		"{\"pcrs\": {}}",                                 /* names nothing */
+		"{\"pcrs\": {}}",						/* names nothing */
 		"{\"pcrs\": ",
 	};
 	struct verr e;
@@ -66,7 +66,8 @@ static void test_policy_evaluate(void **state)
 	struct pcr_set q;
 	struct pcr_policy_failure f[8];
 	size_t nf = 0;
-	struct pcr_policy *p = parse("{\"pcrs\": {\"sha256\": {\"0\": [\"%s\", \"%s\"], \"7\": [\"%s\"]}}}", &e);
+	struct pcr_policy *p =
+		parse("{\"pcrs\": {\"sha256\": {\"0\": [\"%s\", \"%s\"], \"7\": [\"%s\"]}}}", &e);
 
 	(void)state;
 	assert_non_null(p);
@@ -173,10 +174,13 @@ static void test_kdfa_properties(void **state)
 
 	(void)state;
 	/* longer output extends shorter output (counter mode) */
-	assert_int_equal(kdf_a(0x000b, k, 32, "STORAGE", (const uint8_t *)"n", 1, NULL, 0, 512, a), 0);
-	assert_int_equal(kdf_a(0x000b, k, 32, "STORAGE", (const uint8_t *)"n", 1, NULL, 0, 512, b), 0);
+	assert_int_equal(kdf_a(0x000b, k, 32, "STORAGE", (const uint8_t *)"n", 1, NULL, 0, 512, a),
+			 0);
+	assert_int_equal(kdf_a(0x000b, k, 32, "STORAGE", (const uint8_t *)"n", 1, NULL, 0, 512, b),
+			 0);
 	assert_memory_equal(a, b, 64);
-	assert_int_equal(kdf_a(0x000b, k, 32, "STORAGE", (const uint8_t *)"n", 1, NULL, 0, 128, c), 0);
+	assert_int_equal(kdf_a(0x000b, k, 32, "STORAGE", (const uint8_t *)"n", 1, NULL, 0, 128, c),
+			 0);
 	/* the bit count is an input, so 128 bits are not a prefix of 512 */
 	assert_memory_not_equal(a, c, 16);
 	assert_int_equal(kdf_a(0x000b, k, 32, "INTEGRITY", NULL, 0, NULL, 0, 128, b), 0);
@@ -208,7 +212,9 @@ static void test_appraisal_jwt(void **state)
 	appraisal_pass(&ap, "pcr-policy");
 	ap.verdict = "pass";
 	ap.evidence_time = 1700000000;
-	assert_int_equal(appraisal_sign(&ap, "dev-\"1", (uint8_t *)pem_priv, (size_t)lpriv, 1700000001, 600, &tok, &e), 0);
+	assert_int_equal(appraisal_sign(&ap, "dev-\"1", (uint8_t *)pem_priv, (size_t)lpriv,
+					1700000001, 600, &tok, &e),
+			 0);
 	/* the relying party's view: verify with the public key only */
 	assert_int_equal(jwt_decode(&j, tok, (unsigned char *)pem_pub, (int)lpub), 0);
 	assert_string_equal(jwt_get_grant(j, "sub"), "dev-\"1");
@@ -229,7 +235,8 @@ static void test_appraisal_jwt(void **state)
 	free(tok);
 	/* a key that is not ES256-capable */
 	tok = NULL;
-	assert_int_equal(appraisal_sign(&ap, "d", (const uint8_t *)"nonsense", 8, 1, 1, &tok, &e), -1);
+	assert_int_equal(appraisal_sign(&ap, "d", (const uint8_t *)"nonsense", 8, 1, 1, &tok, &e),
+			 -1);
 	assert_null(tok);
 	appraisal_free(&ap);
 	BIO_free(priv);
@@ -241,8 +248,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_parse_errors), cmocka_unit_test(test_policy_evaluate),
-		cmocka_unit_test(test_nonce_mem),           cmocka_unit_test(test_clock),
-		cmocka_unit_test(test_kdfa_properties),     cmocka_unit_test(test_appraisal_jwt),
+		cmocka_unit_test(test_nonce_mem),	    cmocka_unit_test(test_clock),
+		cmocka_unit_test(test_kdfa_properties),	    cmocka_unit_test(test_appraisal_jwt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

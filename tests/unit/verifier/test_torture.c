@@ -97,8 +97,10 @@ static int run_quote(void)
 	struct quote_result *r = malloc(sizeof(*r));
 	int rc = -1;
 
-	if (b != NULL && s != NULL && r != NULL && pcr_set_read_tpm2tools(pcrs.b, pcrs.n, NULL, s, &e) == 0) {
-		struct quote_input in = {msg.b, msg.n, sig.b, sig.n, s, nonce, sizeof(nonce), NULL, 0};
+	if (b != NULL && s != NULL && r != NULL &&
+	    pcr_set_read_tpm2tools(pcrs.b, pcrs.n, NULL, s, &e) == 0) {
+		struct quote_input in = {msg.b, msg.n,	       sig.b, sig.n, s,
+					 nonce, sizeof(nonce), NULL,  0};
 		rc = binding_verify_quote(b, &in, r, &e);
 	}
 	free(s);
@@ -130,9 +132,10 @@ static int run_policy(void)
 	memset(h0, '0', 64);
 	memset(h1, '1', 64);
 	h0[64] = h1[64] = '\0';
-	snprintf(doc, sizeof(doc),
-		 "{\"pcrs\": {\"sha256\": {\"0\": [\"%s\", \"%s\"]}}, \"events\": {\"sha256\": {\"9\": [\"%s\"]}}}", h0,
-		 h1, h1);
+	snprintf(
+		doc, sizeof(doc),
+		"{\"pcrs\": {\"sha256\": {\"0\": [\"%s\", \"%s\"]}}, \"events\": {\"sha256\": {\"9\": [\"%s\"]}}}",
+		h0, h1, h1);
 	p = pcr_policy_parse(doc, strlen(doc), NULL);
 	rc = p != NULL && p->nrules == 1 && p->nevrules == 1 ? 0 : -1;
 	pcr_policy_free(p);
@@ -158,9 +161,9 @@ static int run_eventlog(void)
 	log[n] = 0x0b;
 	log[n + 2] = 32;
 	n += 4 + 1;
-	log[n] = 9;     /* PCR 9 */
+	log[n] = 9;	 /* PCR 9 */
 	log[n + 4] = 13; /* EV_IPL */
-	log[n + 8] = 1;  /* one digest */
+	log[n + 8] = 1;	 /* one digest */
 	log[n + 12] = 0x0b;
 	n += 14 + 32 + 4;
 	l = eventlog_parse(log, n, NULL);

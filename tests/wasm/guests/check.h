@@ -8,25 +8,25 @@
 
 static int check_failed;
 
-#define CHECK(name, cond)                                             \
-	do {                                                              \
-		if (cond) {                                                   \
-			printf("PASS %s\n", name);                                \
-		} else {                                                      \
-			printf("FAIL %s: line %d: %s\n", name, __LINE__, #cond);  \
-			check_failed++;                                           \
-		}                                                             \
+#define CHECK(name, cond)                                                                          \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			printf("PASS %s\n", name);                                                 \
+		} else {                                                                           \
+			printf("FAIL %s: line %d: %s\n", name, __LINE__, #cond);                   \
+			check_failed++;                                                            \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ(name, got, want)                                                         \
-	do {                                                                                  \
-		long long g_ = (long long)(got), w_ = (long long)(want);                          \
-		if (g_ == w_) {                                                                   \
-			printf("PASS %s\n", name);                                                    \
-		} else {                                                                          \
-			printf("FAIL %s: line %d: got %lld want %lld\n", name, __LINE__, g_, w_);     \
-			check_failed++;                                                               \
-		}                                                                                 \
+#define CHECK_EQ(name, got, want)                                                                  \
+	do {                                                                                       \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
+		if (g_ == w_) {                                                                    \
+			printf("PASS %s\n", name);                                                 \
+		} else {                                                                           \
+			printf("FAIL %s: line %d: got %lld want %lld\n", name, __LINE__, g_, w_);  \
+			check_failed++;                                                            \
+		}                                                                                  \
 	} while (0)
 
 /* The first byte past linear memory, and an address straddling the end. */
@@ -47,12 +47,14 @@ RAW(fd_fdstat_get) int32_t raw_fd_fdstat_get(uint32_t fd, uint32_t out);
 RAW(fd_prestat_dir_name) int32_t raw_fd_prestat_dir_name(uint32_t fd, uint32_t buf, uint32_t len);
 RAW(poll_oneoff) int32_t raw_poll_oneoff(uint32_t in, uint32_t out, uint32_t n, uint32_t nev);
 RAW(path_open)
-int32_t raw_path_open(uint32_t fd, uint32_t dirflags, uint32_t path, uint32_t path_len, uint32_t oflags,
-                      uint64_t base, uint64_t inh, uint32_t fdflags, uint32_t out);
-RAW(fd_readdir) int32_t raw_fd_readdir(uint32_t fd, uint32_t buf, uint32_t len, uint64_t cookie, uint32_t out);
+int32_t raw_path_open(uint32_t fd, uint32_t dirflags, uint32_t path, uint32_t path_len,
+		      uint32_t oflags, uint64_t base, uint64_t inh, uint32_t fdflags, uint32_t out);
+RAW(fd_readdir)
+int32_t raw_fd_readdir(uint32_t fd, uint32_t buf, uint32_t len, uint64_t cookie, uint32_t out);
 RAW(proc_raise) int32_t raw_proc_raise(uint32_t sig);
 RAW(sock_recv)
-int32_t raw_sock_recv(uint32_t fd, uint32_t iovs, uint32_t n, uint32_t flags, uint32_t out, uint32_t oflags);
+int32_t raw_sock_recv(uint32_t fd, uint32_t iovs, uint32_t n, uint32_t flags, uint32_t out,
+		      uint32_t oflags);
 
 static inline int check_done(void)
 {

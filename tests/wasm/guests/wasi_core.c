@@ -19,8 +19,9 @@ int main(int argc, char **argv)
 		exit(42);
 	if (argc > 1 && !strcmp(argv[1], "sleep")) {
 		/* For the wall-clock budget: sleep 30 s in poll_oneoff. */
-		__wasi_subscription_t s = {.u.tag = __WASI_EVENTTYPE_CLOCK,
-		                           .u.u.clock = {.id = __WASI_CLOCKID_MONOTONIC, .timeout = 30000000000ull}};
+		__wasi_subscription_t s = {
+			.u.tag = __WASI_EVENTTYPE_CLOCK,
+			.u.u.clock = {.id = __WASI_CLOCKID_MONOTONIC, .timeout = 30000000000ull}};
 		__wasi_event_t e;
 		__wasi_size_t n;
 		__wasi_poll_oneoff(&s, &e, 1, &n);
@@ -79,7 +80,8 @@ int main(int argc, char **argv)
 	CHECK_EQ("clock_res_get.bad_id", __wasi_clock_res_get(7, &res), __WASI_ERRNO_INVAL);
 	__wasi_timestamp_t t0;
 	CHECK_EQ("clock_time_get.bad_id", __wasi_clock_time_get(99, 1, &t0), __WASI_ERRNO_INVAL);
-	CHECK("clock.realtime_is_now", now(__WASI_CLOCKID_REALTIME) > 1600000000ull * 1000000000ull);
+	CHECK("clock.realtime_is_now",
+	      now(__WASI_CLOCKID_REALTIME) > 1600000000ull * 1000000000ull);
 	uint64_t m1 = now(__WASI_CLOCKID_MONOTONIC), m2 = now(__WASI_CLOCKID_MONOTONIC);
 	CHECK("clock.monotonic", m2 >= m1);
 
@@ -121,7 +123,9 @@ int main(int argc, char **argv)
 	uint64_t before = now(__WASI_CLOCKID_MONOTONIC);
 	CHECK_EQ("poll_oneoff.clock", __wasi_poll_oneoff(s, ev, 1, &nev), 0);
 	CHECK("poll_oneoff.clock_waited", now(__WASI_CLOCKID_MONOTONIC) - before >= 19000000);
-	CHECK("poll_oneoff.clock_event", nev == 1 && ev[0].userdata == 11 && ev[0].type == __WASI_EVENTTYPE_CLOCK && ev[0].error == 0);
+	CHECK("poll_oneoff.clock_event", nev == 1 && ev[0].userdata == 11 &&
+						 ev[0].type == __WASI_EVENTTYPE_CLOCK &&
+						 ev[0].error == 0);
 	s[0].u.u.clock.id = __WASI_CLOCKID_REALTIME;
 	s[0].u.u.clock.timeout = 1000; /* absolute, long past */
 	s[0].u.u.clock.flags = __WASI_SUBCLOCKFLAGS_SUBSCRIPTION_CLOCK_ABSTIME;
@@ -130,12 +134,14 @@ int main(int argc, char **argv)
 	s[1].u.tag = __WASI_EVENTTYPE_FD_READ;
 	s[1].u.u.fd_read.file_descriptor = 66;
 	CHECK("poll_oneoff.badf_event", __wasi_poll_oneoff(&s[1], ev, 1, &nev) == 0 && nev == 1 &&
-	                                    ev[0].userdata == 22 && ev[0].error == __WASI_ERRNO_BADF);
+						ev[0].userdata == 22 &&
+						ev[0].error == __WASI_ERRNO_BADF);
 	CHECK_EQ("poll_oneoff.zero", __wasi_poll_oneoff(s, ev, 0, &nev), __WASI_ERRNO_INVAL);
 	s[1].u.tag = __WASI_EVENTTYPE_FD_WRITE;
 	s[1].u.u.fd_write.file_descriptor = 1;
-	CHECK("poll_oneoff.stdout_writable", __wasi_poll_oneoff(&s[1], ev, 1, &nev) == 0 && nev == 1 &&
-	                                         ev[0].type == __WASI_EVENTTYPE_FD_WRITE && ev[0].error == 0);
+	CHECK("poll_oneoff.stdout_writable",
+	      __wasi_poll_oneoff(&s[1], ev, 1, &nev) == 0 && nev == 1 &&
+		      ev[0].type == __WASI_EVENTTYPE_FD_WRITE && ev[0].error == 0);
 
 	/* Guest pointers past the end of memory: EFAULT, never a host crash. */
 	uint32_t bad = BAD_PTR;
@@ -144,18 +150,29 @@ int main(int argc, char **argv)
 	CHECK_EQ("efault.environ_get", raw_environ_get(0xfffffff0u, 16), __WASI_ERRNO_FAULT);
 	CHECK_EQ("efault.clock_time_get", raw_clock_time_get(0, 1, bad), __WASI_ERRNO_FAULT);
 	CHECK_EQ("efault.random_get", raw_random_get(bad, 16), __WASI_ERRNO_FAULT);
-	CHECK_EQ("efault.random_get_wrap", raw_random_get(0xffffffffu, 0xffffffffu), __WASI_ERRNO_FAULT);
+	CHECK_EQ("efault.random_get_wrap", raw_random_get(0xffffffffu, 0xffffffffu),
+		 __WASI_ERRNO_FAULT);
 	static uint32_t iovs[2];
 	iovs[0] = bad;
 	iovs[1] = 100;
 	static uint32_t outn;
-	CHECK_EQ("efault.fd_write_buffer", raw_fd_write(1, (uint32_t)(uintptr_t)iovs, 1, (uint32_t)(uintptr_t)&outn), __WASI_ERRNO_FAULT);
-	CHECK_EQ("efault.fd_write_iovs", raw_fd_write(1, bad, 1, (uint32_t)(uintptr_t)&outn), __WASI_ERRNO_FAULT);
-	CHECK_EQ("efault.fd_write_iovs_count", raw_fd_write(1, (uint32_t)(uintptr_t)iovs, 0x20000000u, (uint32_t)(uintptr_t)&outn) != 0, 1);
-	CHECK_EQ("efault.fd_read_buffer", raw_fd_read(0, (uint32_t)(uintptr_t)iovs, 1, (uint32_t)(uintptr_t)&outn), __WASI_ERRNO_FAULT);
+	CHECK_EQ("efault.fd_write_buffer",
+		 raw_fd_write(1, (uint32_t)(uintptr_t)iovs, 1, (uint32_t)(uintptr_t)&outn),
+		 __WASI_ERRNO_FAULT);
+	CHECK_EQ("efault.fd_write_iovs", raw_fd_write(1, bad, 1, (uint32_t)(uintptr_t)&outn),
+		 __WASI_ERRNO_FAULT);
+	CHECK_EQ("efault.fd_write_iovs_count",
+		 raw_fd_write(1, (uint32_t)(uintptr_t)iovs, 0x20000000u,
+			      (uint32_t)(uintptr_t)&outn) != 0,
+		 1);
+	CHECK_EQ("efault.fd_read_buffer",
+		 raw_fd_read(0, (uint32_t)(uintptr_t)iovs, 1, (uint32_t)(uintptr_t)&outn),
+		 __WASI_ERRNO_FAULT);
 	CHECK_EQ("efault.fd_fdstat_get", raw_fd_fdstat_get(1, bad), __WASI_ERRNO_FAULT);
-	CHECK_EQ("efault.poll_oneoff", raw_poll_oneoff(bad, 0, 1, (uint32_t)(uintptr_t)&outn), __WASI_ERRNO_FAULT);
-	CHECK_EQ("efault.path_open", raw_path_open(3, 0, bad, 100, 0, 0, 0, 0, (uint32_t)(uintptr_t)&outn) != 0, 1);
+	CHECK_EQ("efault.poll_oneoff", raw_poll_oneoff(bad, 0, 1, (uint32_t)(uintptr_t)&outn),
+		 __WASI_ERRNO_FAULT);
+	CHECK_EQ("efault.path_open",
+		 raw_path_open(3, 0, bad, 100, 0, 0, 0, 0, (uint32_t)(uintptr_t)&outn) != 0, 1);
 	printf("still alive after bad pointers\n");
 	return check_done();
 }
