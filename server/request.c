@@ -96,8 +96,7 @@ static enum MHD_Result request_parse_body(struct request *req)
 	}
 	switch (jsonb_parse((const char *)req->body.data, req->body.len, JSON_MAX_DEPTH, &req->json,
 			    &jerr)) {
-	case JSONB_OK:
-		return MHD_YES;
+	case JSONB_OK: return MHD_YES;
 	case JSONB_TOO_DEEP:
 		return reply_problem(req, ERR_JSON_TOO_DEEP, "nesting deeper than %d levels",
 				     JSON_MAX_DEPTH);
@@ -134,12 +133,10 @@ static enum MHD_Result request_dispatch(struct request *req)
 		return reply_problem(req, ERR_URI_TOO_LONG, "the limit is %d bytes", ROUTE_MAX_URL);
 	switch (route_find(req->method, req->path, &req->route, req->params, &req->nparams,
 			   req->allow, sizeof req->allow)) {
-	case ROUTE_NO_PATH:
-		return reply_problem(req, ERR_NOT_FOUND, NULL);
+	case ROUTE_NO_PATH: return reply_problem(req, ERR_NOT_FOUND, NULL);
 	case ROUTE_NO_METHOD:
 		return reply_problem(req, ERR_METHOD_NOT_ALLOWED, "allowed: %s", req->allow);
-	case ROUTE_FOUND:
-		break;
+	case ROUTE_FOUND: break;
 	}
 	if (req->route->scope != SCOPE_NONE) {
 		const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
