@@ -49,6 +49,7 @@ pg_run() {
 pg1=$(pg_run 1 1)
 pgn=$(pg_run "$THREADS" 2)
 busy_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
+orchardd_stop
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
 printf '%-44s %10s %10s %8s\n' "what" "req/s" "p99" "ratio"

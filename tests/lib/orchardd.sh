@@ -11,7 +11,7 @@ ORCHARDD="$ROOT/$BUILD/orchardd"
 OPID=
 
 fixture_cleanup() {
-	[[ -n "$OPID" ]] && kill -9 "$OPID" 2>/dev/null
+	[[ -n "$OPID" ]] && { kill -9 "$OPID" && wait "$OPID"; } 2>/dev/null
 	"$ROOT/scripts/pg-cluster" stop "$TMP/db" 2>/dev/null
 	rm -rf "$TMP"
 }
