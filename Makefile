@@ -86,5 +86,7 @@ print-%:
 
 .PHONY: all build-all deps run check bench fuzz fmt fmt-check clean
 .DELETE_ON_ERROR:
+# Keep intermediate objects: no rebuilds, no "rm" lines at the end of a build.
+.SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
