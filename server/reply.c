@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "server/request.h"
 
 enum MHD_Result reply_queue(struct request *req, unsigned status, struct MHD_Response *resp)
@@ -83,6 +84,9 @@ enum MHD_Result reply_problem(struct request *req, enum err_code err, const char
 		va_start(ap, fmt);
 		vsnprintf(detail, sizeof detail, fmt, ap);
 		va_end(ap);
+		/* The detail may quote the client (a Content-Type) or be cut
+		 * inside a character; jansson refuses a string not UTF-8. */
+		utf8_scrub(detail);
 	}
 	body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", e->type, "title", e->title, "status",
 			 (int)e->http_status, "detail", detail[0] ? detail : e->title, "request_id",

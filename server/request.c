@@ -94,6 +94,8 @@ static enum MHD_Result request_parse_body(struct request *req)
 		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE,
 				     "expected application/json, got %s", ctype ? ctype : "none");
 	}
+	if (req->body.len == 0)
+		return reply_problem(req, ERR_MALFORMED_JSON, "the body is empty");
 	switch (jsonb_parse((const char *)req->body.data, req->body.len, JSON_MAX_DEPTH, &req->json,
 			    &jerr)) {
 	case JSONB_OK: return MHD_YES;
@@ -119,7 +121,10 @@ static enum MHD_Result request_handle(struct request *req)
 	if (req->body_too_large)
 		return reply_problem(req, ERR_BODY_TOO_LARGE, "the limit is %ld bytes",
 				     req->srv->cfg.body_limit);
-	if (req->route->body == BODY_JSON && (ret = request_parse_body(req), req->status != 0))
+	/* A refusal that could not be queued (MHD_NO) must not fall through
+	 * to the handler as if the body had been accepted. */
+	if (req->route->body == BODY_JSON &&
+	    ((ret = request_parse_body(req)) != MHD_YES || req->status != 0))
 		return ret;
 	return (enum MHD_Result)req->route->handler(req);
 }
@@ -186,9 +191,10 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 			buf_free(&req->body);
 		}
 		*upload_data_size = 0;
-		/* Refuse an oversized body at once rather than read it all. */
-		if (req->body_too_large && req->status == 0)
-			return request_dispatch(req);
+		/* Past the limit (a chunked body has no Content-Length to
+		 * refuse early) the rest is dropped: MHD refuses a response
+		 * queued mid-upload and would close with no reply at all, so
+		 * the 413 goes out when the body ends. */
 		return MHD_YES;
 	}
 	if (req->status != 0)

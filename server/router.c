@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
 #include "server/routes.h"
 
 static int hexval(char c)
@@ -16,11 +17,12 @@ static int hexval(char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Decodes n bytes of a segment into a new string, or NULL on a bad escape
- * or an encoded NUL. */
+/* Decodes n bytes of a segment into a new string, or NULL on a bad escape,
+ * an encoded NUL, or bytes (raw or decoded) that are not UTF-8: the path
+ * goes into SQL and the audit trail, which take nothing else. */
 static char *segment_decode(const char *s, size_t n)
 {
-	char *out = malloc(n + 1), *o = out;
+	char *out = utf8_valid(s, n) ? malloc(n + 1) : NULL, *o = out;
 
 	if (out == NULL)
 		return NULL;
@@ -39,6 +41,10 @@ static char *segment_decode(const char *s, size_t n)
 		i += 2;
 	}
 	*o = '\0';
+	if (!utf8_valid(out, (size_t)(o - out))) {
+		free(out);
+		return NULL;
+	}
 	return out;
 }
 
@@ -67,6 +73,13 @@ static int pattern_match(const char *pattern, const char *path, const char *cap[
 	return *p == '\0' && *u == '\0';
 }
 
+/* HEAD is GET without the body (RFC 9110 9.3.2); MHD drops the body. */
+static int method_match(const char *route_method, const char *method)
+{
+	return strcmp(route_method, method) == 0 ||
+	       (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
+}
+
 enum route_match route_find(const char *method, const char *path, const struct route **found,
 			    char *params[ROUTE_MAX_PARAMS], int *nparams, char *allow,
 			    size_t allow_len)
@@ -81,9 +94,10 @@ enum route_match route_find(const char *method, const char *path, const struct r
 		const struct route *r = &routes[i];
 		if (!pattern_match(r->pattern, path, cap, caplen, &ncap))
 			continue;
-		if (strcmp(r->method, method) != 0) {
-			int n = snprintf(allow + used, allow_len - used, "%s%s",
-					 path_seen ? ", " : "", r->method);
+		if (!method_match(r->method, method)) {
+			int n = snprintf(allow + used, allow_len - used, "%s%s%s",
+					 path_seen ? ", " : "", r->method,
+					 strcmp(r->method, "GET") == 0 ? ", HEAD" : "");
 			if (n > 0 && (size_t)n < allow_len - used)
 				used += (size_t)n;
 			path_seen = 1;
@@ -99,6 +113,7 @@ enum route_match route_find(const char *method, const char *path, const struct r
 		}
 		*nparams = ncap;
 		*found = r;
+		allow[0] = '\0'; /* other methods seen on the way: no Allow */
 		return ROUTE_FOUND;
 	}
 	return path_seen ? ROUTE_NO_METHOD : ROUTE_NO_PATH;

@@ -3,7 +3,8 @@
 $(BUILD)/tests/unit/common/test_common: $(BUILD)/tests/unit/common/test_common.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lcrypto
 
-$(BUILD)/tests/unit/server/test_router: $(BUILD)/tests/unit/server/test_router.o $(BUILD)/server/router.o
+$(BUILD)/tests/unit/server/test_router: $(BUILD)/tests/unit/server/test_router.o $(BUILD)/server/router.o \
+		$(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 $(BUILD)/tests/unit/server/test_store.o: CFLAGS += $(PQ_CFLAGS)
@@ -15,4 +16,5 @@ $(BUILD)/tests/unit/server/test_store: $(BUILD)/tests/unit/server/test_store.o \
 build-all: $(BUILD)/tests/unit/server/test_store
 
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
-TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh
+TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
+	tests/integration/server_abuse.sh

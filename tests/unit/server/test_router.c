@@ -90,7 +90,7 @@ static void test_not_found_versus_method(void **state)
 	assert_int_equal(m.m, ROUTE_NO_PATH);
 	find("POST", "/ops/tokens/x", &m);
 	assert_int_equal(m.m, ROUTE_NO_METHOD);
-	assert_string_equal(m.allow, "GET, DELETE");
+	assert_string_equal(m.allow, "GET, HEAD, DELETE");
 	assert_int_equal(m.n, 0);
 }
 
