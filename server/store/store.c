@@ -14,6 +14,7 @@
 #include "common/log.h"
 
 #define MAX_STMTS 256
+#define STORE_STATEMENT_TIMEOUT "'5s'"
 
 struct store_conn {
 	struct store *owner;
@@ -141,6 +142,12 @@ struct store_conn *store_acquire(struct store *s, int timeout_ms)
 		atomic_fetch_add(&s->reconnects, 1);
 		c->pg = store_connect(s->url);
 		c->generation = gen;
+		/* A statement stuck behind a lock would hold its HTTP worker
+		 * forever (and SIGTERM with it): cancelled, it is a 503. Only
+		 * the pool: migrations wait for their advisory lock at will. */
+		if (c->pg != NULL &&
+		    store_exec_simple(c, "SET statement_timeout = " STORE_STATEMENT_TIMEOUT) < 0)
+			conn_drop(c);
 		if (c->pg == NULL) {
 			store_release(s, c);
 			return NULL;

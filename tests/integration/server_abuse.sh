@@ -133,6 +133,20 @@ wait "${pids[@]}"
 expect_eq "twenty concurrent revocations: exactly one 204" 1 "$(grep -c '^204$' "$TMP/race")"
 expect_eq "the others are 404s" 19 "$(grep -c '^404$' "$TMP/race")"
 
+# --- a lock held in PostgreSQL ------------------------------------------------------------
+# A statement waiting on a lock held it and its HTTP worker forever (with
+# every worker stuck, even /healthz and SIGTERM hung). It is cancelled now.
+psql "$ORCHARD_DATABASE_URL" -qc "BEGIN; LOCK TABLE operator_tokens; SELECT pg_sleep(30)" >/dev/null 2>&1 &
+lock=$!
+sleep 0.5
+http GET /ops/tokens/0000 "${AUTH[@]}" --max-time 8
+expect_problem "a statement stuck behind a lock is cancelled: 503" 503 db-unavailable
+psql "$ORCHARD_DATABASE_URL" -qAtc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null
+wait $lock
+http GET /ops/tokens/0000 "${AUTH[@]}"
+expect_problem "and the next request runs once the lock is gone" 404 not-found
+
 # --- PostgreSQL dies under load ----------------------------------------------------------
 load() { # load SECONDS: issues tokens in 4 loops; one status per line
 	local end=$((SECONDS + $1))
