@@ -15,6 +15,8 @@
 #include "server/server.h"
 
 #define HTTP_MAX_LISTEN 8
+/* GnuTLS's NORMAL still offers TLS 1.0 and 1.1, deprecated by RFC 8996. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct http {
 	struct MHD_Daemon *d[HTTP_MAX_LISTEN];
@@ -93,6 +95,7 @@ struct http *http_start(struct server *srv, const char *cert_pem, const char *ke
 			MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.conn_timeout,
 			MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+			MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
 			MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,

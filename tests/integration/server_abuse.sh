@@ -120,6 +120,20 @@ expect_problem "an empty segment matches nothing" 404 not-found
 http GET /ops/tokens/a%00b "${AUTH[@]}"
 expect_problem "an encoded NUL is a 404" 404 not-found
 
+# --- TLS ---------------------------------------------------------------------------------
+# GnuTLS's NORMAL priority negotiated TLS 1.0 and 1.1 (RFC 8996 retired them).
+tls() { echo | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" "$1" -cipher 'DEFAULT:@SECLEVEL=0' 2>&1 | grep -o 'Cipher is .*'; }
+expect_eq "TLS 1.0 is refused" "Cipher is (NONE)" "$(tls -tls1)"
+expect_eq "TLS 1.1 is refused" "Cipher is (NONE)" "$(tls -tls1_1)"
+expect "TLS 1.2 is served" grep -q 'Cipher is ECDHE' <<<"$(tls -tls1_2)"
+out=$(curl -sS --max-time 5 "http://127.0.0.1:$PORT/healthz" 2>&1)
+expect "plain HTTP on the TLS port is dropped" grep -q 'Empty reply' <<<"$out"
+python3 -c 'import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(5)
+s.sendall(b"\x16\x03\x01\xff\xff" + os.urandom(20000)); s.recv(100)' "$PORT" 2>/dev/null
+http GET /healthz
+expect_eq "garbage on the TLS port harms nothing" 200 "$STATUS"
+
 # --- races on tokens ---------------------------------------------------------------------
 http POST /ops/tokens "${AUTH[@]}" "${JSON[@]}" -d '{"subject":"race","scope":"audit:read"}'
 rjti=$(jq -r .jti <<<"$BODY")
