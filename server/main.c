@@ -110,13 +110,6 @@ static int cmd_serve(struct server *srv)
 	}
 	if (devpki_ensure_key(srv->cfg.jwt_key) != 0 || migrate_apply(srv->cfg.database_url) != 0)
 		goto out;
-	revoked = revocations_start(srv->cfg.database_url);
-	srv->auth = revoked ? auth_new(srv->cfg.jwt_key, revoked) : NULL;
-	srv->store = store_new(srv->cfg.database_url, (int)srv->cfg.db_pool);
-	srv->metrics = metrics_new();
-	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL)
-		goto out;
-
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -125,8 +118,16 @@ static int cmd_serve(struct server *srv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* Worker threads inherit a blocked mask, so only this thread wakes. */
+	/* Blocked before the first thread starts: every thread inherits the
+	 * mask, so only this one wakes, in sigsuspend() below. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	revoked = revocations_start(srv->cfg.database_url);
+	srv->auth = revoked ? auth_new(srv->cfg.jwt_key, revoked) : NULL;
+	srv->store = store_new(srv->cfg.database_url, (int)srv->cfg.db_pool);
+	srv->metrics = metrics_new();
+	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL)
+		goto out;
+
 	http = http_start(srv, cert, key);
 	if (http == NULL)
 		goto out;
