@@ -72,6 +72,10 @@ int32_t wasi_str(wasi_ctx *c, uint32_t ptr, uint32_t len, char **out);
 wasi_fd *wasi_fd_get(wasi_ctx *c, uint32_t fd, uint64_t need, int32_t *err);
 /* Takes a free guest fd for host (which it then owns); -1 when full. */
 int64_t wasi_fd_add(wasi_ctx *c, int host, uint8_t type, uint64_t rights, uint64_t inheriting);
+/* wasi_fd_add(), then the new guest fd written at out; when the table is
+ * full, host is closed and W_EMFILE returned. */
+int32_t wasi_fd_give(wasi_ctx *c, int host, uint8_t type, uint64_t rights, uint64_t inheriting,
+		     uint32_t out);
 /* The WASI filetype of a host st_mode. */
 uint8_t wasi_filetype(unsigned mode);
 /* Fills a 64-byte filestat at ptr from a host struct stat. */

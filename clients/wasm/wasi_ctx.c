@@ -138,6 +138,18 @@ int64_t wasi_fd_add(wasi_ctx *c, int host, uint8_t type, uint64_t rights, uint64
 	return -1;
 }
 
+int32_t wasi_fd_give(wasi_ctx *c, int host, uint8_t type, uint64_t rights, uint64_t inheriting,
+		     uint32_t out)
+{
+	int64_t gfd = wasi_fd_add(c, host, type, rights, inheriting);
+
+	if (gfd < 0) {
+		close(host);
+		return W_EMFILE;
+	}
+	return wasi_put_u32(c, out, (uint32_t)gfd);
+}
+
 wasi_fd *wasi_fd_get(wasi_ctx *c, uint32_t fd, uint64_t need, int32_t *err)
 {
 	if (fd >= c->nfds || c->fds[fd].host < 0) {

@@ -170,13 +170,8 @@ WASI_FN(path_open)
 	}
 	uint8_t type = wasi_filetype(st.st_mode);
 	uint64_t mask = type == FT_DIRECTORY ? R_DIR_BASE : R_FILE_BASE;
-	int64_t gfd = wasi_fd_add(c, host, type, want & dir->inheriting & mask,
-				  want_inh & dir->inheriting);
-	if (gfd < 0) {
-		close(host);
-		return W_EMFILE;
-	}
-	return wasi_put_u32(c, (uint32_t)a[8], (uint32_t)gfd);
+	return wasi_fd_give(c, host, type, want & dir->inheriting & mask,
+			    want_inh & dir->inheriting, (uint32_t)a[8]);
 }
 
 WASI_FN(path_create_directory)

@@ -85,19 +85,6 @@ static int32_t addr_from_guest(wasi_ctx *c, uint32_t ptr, uint32_t port,
 	return W_ESUCCESS;
 }
 
-/* Gives host socket s a guest descriptor written to *out; closes s when
- * the table is full. */
-static int32_t sock_register(wasi_ctx *c, int s, uint8_t type, uint64_t rights, uint32_t out)
-{
-	int64_t gfd = wasi_fd_add(c, s, type, rights, 0);
-
-	if (gfd < 0) {
-		close(s);
-		return W_EMFILE;
-	}
-	return wasi_put_u32(c, out, (uint32_t)gfd);
-}
-
 static int32_t sock_open_impl(wasi_ctx *c, uint32_t af, uint32_t type, uint32_t out)
 {
 	if (!wasi_mem(c, out, 4))
@@ -115,8 +102,8 @@ static int32_t sock_open_impl(wasi_ctx *c, uint32_t af, uint32_t type, uint32_t 
 	int s = socket(fam, st | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return wasi_errno(errno);
-	return sock_register(c, s, st == SOCK_DGRAM ? FT_SOCKET_DGRAM : FT_SOCKET_STREAM,
-			     R_SOCK_BASE, out);
+	return wasi_fd_give(c, s, st == SOCK_DGRAM ? FT_SOCKET_DGRAM : FT_SOCKET_STREAM,
+			    R_SOCK_BASE, 0, out);
 }
 
 WASI_FN(sock_open)
@@ -176,7 +163,7 @@ static int32_t accept_impl(wasi_ctx *c, uint32_t fd, uint32_t flags, uint32_t ou
 	while (s < 0 && errno == EINTR);
 	if (s < 0)
 		return wasi_errno(errno);
-	return sock_register(c, s, FT_SOCKET_STREAM, R_SOCK_BASE & ~R_SOCK_ACCEPT, out);
+	return wasi_fd_give(c, s, FT_SOCKET_STREAM, R_SOCK_BASE & ~R_SOCK_ACCEPT, 0, out);
 }
 
 /* preview1 and sock_accept_v2: (fd, fdflags, *fd) */
