@@ -17,21 +17,9 @@ static int scopes_from_json(json_t *v, unsigned *mask)
 {
 	*mask = 0;
 	if (json_is_string(v)) {
-		char word[64];
-		const char *t = json_string_value(v);
-		while (*t) {
-			size_t n = strcspn(t, " ");
-			if (n == 0 || n >= sizeof word)
-				return -1;
-			memcpy(word, t, n);
-			word[n] = '\0';
-			unsigned m = scope_parse(word);
-			if (m == 0)
-				return -1;
-			*mask |= m;
-			t += n + strspn(t + n, " ");
-		}
-		return *mask ? 0 : -1;
+		unsigned bad;
+		*mask = scope_parse_list(json_string_value(v), &bad);
+		return *mask != 0 && bad == 0 ? 0 : -1;
 	}
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return -1;

@@ -143,6 +143,29 @@ unsigned scope_parse(const char *name)
 	return 0;
 }
 
+unsigned scope_parse_list(const char *text, unsigned *bad)
+{
+	unsigned mask = 0;
+	char word[64];
+
+	*bad = 0;
+	while (*text) {
+		size_t n = strcspn(text, " ");
+		unsigned m = 0;
+		if (n > 0 && n < sizeof word) {
+			memcpy(word, text, n);
+			word[n] = '\0';
+			m = scope_parse(word);
+		}
+		if (m == 0)
+			(*bad)++;
+		mask |= m;
+		text += n;
+		text += strspn(text, " ");
+	}
+	return mask;
+}
+
 void scope_format(unsigned mask, char *out, size_t len)
 {
 	size_t used = 0;

@@ -51,6 +51,9 @@ enum route_match route_find(const char *method, const char *path, const struct r
 
 /* Scope names for tokens: "all", "twins:read"... */
 unsigned scope_parse(const char *name);
+/* The scopes in a space-separated list, as the "scope" claim holds them;
+ * *bad counts the words that name no scope (empty or unknown). */
+unsigned scope_parse_list(const char *text, unsigned *bad);
 /* Writes the space-separated names of the scopes in mask. */
 void scope_format(unsigned mask, char *out, size_t len);
 

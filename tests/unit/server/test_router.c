@@ -102,6 +102,14 @@ static void test_scopes(void **state)
 	assert_int_equal(scope_parse("twins:read"), SCOPE_TWINS_READ);
 	assert_int_equal(scope_parse("twins"), 0);
 	assert_int_equal(scope_parse(""), 0);
+	unsigned bad;
+	assert_int_equal(scope_parse_list("twins:read audit:read", &bad),
+			 SCOPE_TWINS_READ | SCOPE_AUDIT_READ);
+	assert_int_equal(bad, 0);
+	assert_int_equal(scope_parse_list(" twins:read  root x", &bad), SCOPE_TWINS_READ);
+	assert_int_equal(bad, 3); /* the leading space, "root" and "x" */
+	assert_int_equal(scope_parse_list("", &bad), 0);
+	assert_int_equal(bad, 0);
 	scope_format(SCOPE_TWINS_READ | SCOPE_AUDIT_READ, text, sizeof text);
 	assert_string_equal(text, "twins:read audit:read");
 	scope_format(SCOPE_ALL, text, sizeof text);
