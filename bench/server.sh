@@ -25,7 +25,7 @@ wrk_run() { # URL [header] -> prints "rate p99ms"
 pg_start >/dev/null
 orchardd_start
 TOKEN=$(token all)
-JTI=$(cut -d. -f2 <<<"$TOKEN" | tr '_-' '/+' | base64 -d 2>/dev/null | jq -r .jti)
+JTI=$(token_jti "$TOKEN")
 sleep 1
 idle_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
 

@@ -72,7 +72,7 @@ expect "a token is shown only once: never logged" bash -c "! grep -qF '$ALL' '$O
 
 # --- revocation ----------------------------------------------------------------
 VICTIM=$(token audit:read)
-vjti=$(cut -d. -f2 <<<"$VICTIM" | tr '_-' '/+' | base64 -d 2>/dev/null | jq -r .jti)
+vjti=$(token_jti "$VICTIM")
 http GET /ops/audit -H "Authorization: Bearer $VICTIM"
 expect_eq "token works before revocation" 200 "$STATUS"
 "$ORCHARDD" --data-dir "$TMP/var" token revoke "$vjti" >/dev/null
@@ -188,7 +188,7 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 n=0
-for p in $(grep -o '"msg":"listening".*"port":"[0-9]*"' "$TMP/multi.log" | grep -o '[0-9]*"$' | tr -d '"'); do
+for p in $(listen_ports "$TMP/multi.log"); do
 	"${CURL[@]}" -o /dev/null "https://127.0.0.1:$p/healthz" && n=$((n + 1))
 done
 expect_eq "several listen addresses each serve" 2 "$n"
@@ -211,7 +211,7 @@ for i in 1 2; do "$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0 2>"$TMP/
 ports=()
 for i in 1 2; do
 	for _ in $(seq 1 100); do
-		p=$(grep -o '"msg":"listening".*"port":"[0-9]*"' "$TMP/pki$i.log" | grep -o '[0-9]*"$' | tr -d '"')
+		p=$(listen_ports "$TMP/pki$i.log")
 		[[ -n "$p" ]] && break
 		sleep 0.05
 	done

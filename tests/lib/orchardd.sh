@@ -23,6 +23,9 @@ pg_start() {
 }
 pg_stop() { "$ROOT/scripts/pg-cluster" stop "$TMP/db"; }
 
+# listen_ports LOG: the ports an orchardd log says it listens on, one a line
+listen_ports() { grep -o '"msg":"listening".*"port":"[0-9]*"' "$1" | grep -o '[0-9]*"$' | tr -d '"'; }
+
 orchardd_start() {
 	local log="$TMP/orchardd.$RANDOM.log" i
 	local wrap=()
@@ -31,7 +34,7 @@ orchardd_start() {
 	"${wrap[@]}" "$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0 "$@" 2>"$log" &
 	OPID=$!
 	for i in $(seq 1 300); do
-		PORT=$(grep -o '"msg":"listening".*"port":"[0-9]*"' "$log" | grep -o '[0-9]*"$' | tr -d '"')
+		PORT=$(listen_ports "$log")
 		[[ -n "$PORT" ]] && break
 		kill -0 "$OPID" 2>/dev/null || break
 		sleep 0.05
@@ -59,6 +62,14 @@ token() {
 	local args=() s
 	for s in "$@"; do args+=(--scope "$s"); done
 	"$ORCHARDD" --data-dir "$TMP/var" token issue "${args[@]}" --ttl "${TTL:-1h}" 2>/dev/null
+}
+
+# token_jti TOKEN: the jti claim of a JWT (base64url, padded for base64 -d)
+token_jti() {
+	local c
+	c=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
+	while ((${#c} % 4)); do c+="="; done
+	base64 -d <<<"$c" | jq -r .jti
 }
 
 # http METHOD PATH [curl args...]: sets STATUS, BODY, HEADERS
