@@ -41,6 +41,12 @@ static const struct setting settings[] = {
 	S("body-limit", NUM, body_limit, "1048576", "largest request body in bytes"),
 	S("conn-timeout", NUM, conn_timeout, "30", "idle connection timeout in seconds"),
 	S("grace", NUM, grace, "10", "seconds to finish in-flight requests on shutdown"),
+	S("max-connections", NUM, max_connections, "20000",
+	  "open connections at most (RLIMIT_NOFILE is raised to match)"),
+	S("max-connections-per-ip", NUM, max_connections_per_ip, "0",
+	  "open connections per client address; 0 = no limit (NATed fleets share one)"),
+	S("request-deadline", NUM, request_deadline, "30",
+	  "seconds for a request's whole header and body; 0 = none"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -62,12 +68,12 @@ void config_print_help(void)
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		char env[64];
 		setting_env_name(&settings[i], env);
-		printf("  --%-14s %-22s %s", settings[i].name, env, settings[i].help);
+		printf("  --%-22s %-30s %s", settings[i].name, env, settings[i].help);
 		if (settings[i].def)
 			printf(" (default %s)", settings[i].def);
 		printf("\n");
 	}
-	printf("  --%-14s %-22s %s\n", "config", "ORCHARD_CONFIG",
+	printf("  --%-22s %-30s %s\n", "config", "ORCHARD_CONFIG",
 	       "file of 'name = value' lines, names as the flags");
 }
 

@@ -17,6 +17,9 @@ struct config {
 	long body_limit;
 	long conn_timeout;
 	long grace;
+	long max_connections;
+	long max_connections_per_ip;
+	long request_deadline;
 	int db_url_derived; /* 1 when database_url came from data_dir */
 };
 
