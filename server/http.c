@@ -8,15 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "server/edge.h"
 #include "server/request.h"
 #include "server/server.h"
 
 #define HTTP_MAX_LISTEN 8
-/* GnuTLS's NORMAL still offers TLS 1.0 and 1.1, deprecated by RFC 8996. */
-#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* GnuTLS's NORMAL still offers TLS 1.0 and 1.1 (retired by RFC 8996), CBC
+ * suites, SHA-1 MACs and static RSA key exchange: TLS 1.2 keeps only
+ * ECDHE with AEAD ciphers (RFC 9325 4.2), TLS 1.3 is unchanged. */
+#define HTTP_TLS_PRIORITIES                                                                        \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"        \
+	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
+/* Descriptors kept back from connections: PostgreSQL, files, listeners. */
+#define HTTP_FD_RESERVE 1024
 
 struct http {
 	struct MHD_Daemon *d[HTTP_MAX_LISTEN];
@@ -30,14 +38,49 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* The request pipeline, with the edge told when a request is fully in
+ * (its deadline stops) and when its response is done (the next starts). */
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+				   const char *method, const char *version, const char *upload_data,
+				   size_t *upload_data_size, void **req_cls)
 {
-	char msg[512];
+	if (*req_cls != NULL && *upload_data_size == 0)
+		edge_request_received(conn);
+	return request_access(cls, conn, url, method, version, upload_data, upload_data_size,
+			      req_cls);
+}
 
-	(void)cls;
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	msg[strcspn(msg, "\n")] = '\0';
-	log_kv(LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);
+static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	edge_request_done(conn);
+	request_completed(cls, conn, req_cls, toe);
+}
+
+/* Raises RLIMIT_NOFILE so ndaemons × want connections fit; returns the
+ * per-daemon connection limit the hard limit allows. */
+static unsigned http_raise_nofile(long want, int ndaemons)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)want * (rlim_t)ndaemons + HTTP_FD_RESERVE;
+	char have[24], wanted[24];
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (unsigned)want;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur =
+			rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur >= need)
+		return (unsigned)want;
+	snprintf(have, sizeof have, "%lu", (unsigned long)rl.rlim_cur);
+	snprintf(wanted, sizeof wanted, "%lu", (unsigned long)need);
+	log_kv(LOG_WARN, "open-file limit below max-connections; serving fewer connections",
+	       "rlimit_nofile", have, "wanted", wanted, NULL);
+	long fit = ((long)rl.rlim_cur - HTTP_FD_RESERVE) / ndaemons;
+	return (unsigned)(fit < 64 ? 64 : fit);
 }
 
 /* Splits "host:port" or "[v6]:port" and resolves it numerically. */
@@ -75,6 +118,13 @@ struct http *http_start(struct server *srv, const char *cert_pem, const char *ke
 
 	if (h == NULL || list == NULL)
 		goto fail;
+	srv->edge = edge_new(srv->cfg.request_deadline);
+	if (srv->edge == NULL)
+		goto fail;
+	int ndaemons = 1;
+	for (const char *c = list; *c; c++)
+		ndaemons += *c == ',';
+	unsigned conn_limit = http_raise_nofile(srv->cfg.max_connections, ndaemons);
 	for (char *spec = list; spec != NULL; spec = next) {
 		next = strchr(spec, ',');
 		if (next != NULL)
@@ -89,16 +139,21 @@ struct http *http_start(struct server *srv, const char *cert_pem, const char *ke
 		}
 		h->d[h->n] = MHD_start_daemon(
 			MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-				MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+				MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 				(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-			0, NULL, NULL, request_access, srv, MHD_OPTION_SOCK_ADDR, &ss,
-			MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
+			0, NULL, NULL, http_access, srv,
+			/* First, or libmicrohttpd logs the options before it to stderr. */
+			MHD_OPTION_EXTERNAL_LOGGER, edge_mhd_log, srv->edge, MHD_OPTION_SOCK_ADDR,
+			&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.conn_timeout,
 			MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
 			MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
-			MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
+			MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+			MHD_OPTION_NOTIFY_CONNECTION, edge_notify_connection, srv->edge,
+			MHD_OPTION_URI_LOG_CALLBACK, edge_uri_log, srv->edge,
+			MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			(unsigned)srv->cfg.max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 			1024U, MHD_OPTION_END);
 		if (h->d[h->n] == NULL) {
 			log_kv(LOG_ERROR, "cannot listen (address in use, or bad TLS pair?)",
@@ -118,6 +173,8 @@ fail:
 	if (h != NULL)
 		for (int i = 0; i < h->n; i++)
 			MHD_stop_daemon(h->d[i]);
+	edge_free(srv->edge);
+	srv->edge = NULL;
 	free(h);
 	return NULL;
 }
@@ -143,5 +200,7 @@ void http_stop(struct http *h, struct server *srv, long grace)
 		if (fds[i] != MHD_INVALID_SOCKET)
 			close(fds[i]);
 	}
+	edge_free(srv->edge);
+	srv->edge = NULL;
 	free(h);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "server/edge.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -149,6 +150,14 @@ char *metrics_render(struct server *srv, size_t *len)
 		err |= addf(&b, "orchard_http_request_duration_seconds_count{route=\"%s\"} %lu\n",
 			    name, (unsigned long)cum);
 	}
+	uint64_t edge[EDGE_NKINDS];
+	edge_get_counts(srv->edge, edge);
+	err |= addf(&b, "# HELP orchard_http_edge_refusals_total Requests and connections refused "
+			"before a handler: by libmicrohttpd (mhd_*) or by the request deadline.\n"
+			"# TYPE orchard_http_edge_refusals_total counter\n");
+	for (int k = 0; k < EDGE_NKINDS; k++)
+		err |= addf(&b, "orchard_http_edge_refusals_total{kind=\"%s\"} %lu\n",
+			    edge_kind_names[k], (unsigned long)edge[k]);
 	store_get_stats(srv->store, &st);
 	err |= addf(
 		&b,

@@ -9,12 +9,14 @@
 struct store;
 struct auth;
 struct metrics;
+struct edge;
 
 struct server {
 	struct config cfg;
 	struct store *store;
 	struct auth *auth;
 	struct metrics *metrics;
+	struct edge *edge; /* set by http_start() */
 	atomic_int active_requests;
 	atomic_int shutting_down;
 };
