@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/edge.h"
 #include "server/metrics.h"
 #include "server/reply.h"
 #include "server/server.h"
@@ -171,6 +172,8 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 			return MHD_NO;
 		*req_cls = req;
 		atomic_fetch_add(&srv->active_requests, 1);
+		if (!edge_screen(req, version))
+			return req->status != 0 ? MHD_YES : MHD_NO;
 		const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							      MHD_HTTP_HEADER_CONTENT_LENGTH);
 		/* An announced oversized body is refused before "100 Continue",
