@@ -18,3 +18,5 @@ build-all: $(BUILD)/tests/unit/server/test_store
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh
+# The protocol harness (Python 3): data-driven cases and edge scenarios.
+TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py
