@@ -90,9 +90,7 @@ n=$(psql "$ORCHARD_DATABASE_URL" -Atc "SELECT count(*) FROM audit_log WHERE meth
 expect_eq "HEAD is not audited" 0 "$n"
 
 # --- raw HTTP/1.1 ---------------------------------------------------------------------
-reply=$(printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw "$PORT")
-expect_eq "three pipelined requests get three answers in order" "200 404 200" \
-	"$(grep -ao 'HTTP/1.1 [0-9]*' <<<"$reply" | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')"
+# Pipelining and other raw framing: tests/cases/*.case (tests/protocol/cases.py).
 reply=$(printf 'POST /ops/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\n{"sub\r\n1e\r\nject":"c","scope":"audit:read"\r\n1\r\n}\r\n0\r\n\r\n' "$ALL" | raw "$PORT")
 expect_eq "a chunked body is reassembled" 201 "$(raw_status <<<"$reply")"
 # A chunked body has no Content-Length to refuse early; the 413 was queued
@@ -107,8 +105,6 @@ n=$(psql "$ORCHARD_DATABASE_URL" -Atc "SELECT count(*) FROM audit_log WHERE meth
 expect_eq "the refusals are audited" 2 "$n"
 http POST /ops/tokens "${AUTH[@]}" "${JSON[@]}" -H "Expect: 100-continue" --data-binary @"$TMP/big.json"
 expect_problem "an announced oversized body is refused before 100 Continue" 413 body-too-large
-reply=$(printf 'GET /healthz HTTP/1.0\r\n\r\n' | raw "$PORT")
-expect_eq "HTTP/1.0 is served" 200 "$(raw_status <<<"$reply")"
 http GET "/ops/audit?limit=5&limit=600&before=-1" "${AUTH[@]}"
 expect_problem "a negative cursor is refused" 400 invalid-parameter
 http GET "/ops/audit?limit=99999999999999999999" "${AUTH[@]}"
