@@ -316,3 +316,25 @@ class Flow:
             if not self.tap.ok(cond, title, diag):
                 broken = label
         return broken is None
+
+
+def request_step(session, method, path, want, json=None, save=None, within=0):
+    """A Flow step of one request that passes on status `want`. session and
+    path may be functions of ctx (to use what an earlier step saved); with
+    save, the JSON answer is stored as ctx[save]. within: seconds to keep
+    retrying for `want` (for what settles asynchronously)."""
+
+    def step(ctx):
+        sess = session(ctx) if callable(session) else session
+        url = ctx["fixture"].base + (path(ctx) if callable(path) else path)
+        deadline = time.monotonic() + within
+        while True:
+            r = sess.request(method, url, json=json, timeout=20)
+            if r.status_code == want or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if save:
+            ctx[save] = r.json()
+        return r.status_code == want, f"{r.status_code} {r.text[:500]}"
+
+    return step
