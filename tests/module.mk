@@ -7,6 +7,10 @@ $(BUILD)/tests/unit/server/test_router: $(BUILD)/tests/unit/server/test_router.o
 		$(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
+$(BUILD)/tests/unit/server/test_edge: $(BUILD)/tests/unit/server/test_edge.o $(BUILD)/server/edge.o \
+		$(BUILD)/server/reply.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmicrohttpd -ljansson -lpthread
+
 $(BUILD)/tests/unit/server/test_store.o: CFLAGS += $(PQ_CFLAGS)
 $(BUILD)/tests/unit/server/test_store: $(BUILD)/tests/unit/server/test_store.o \
 		$(BUILD)/server/store/store.o $(COMMON_LIB)
@@ -15,7 +19,8 @@ $(BUILD)/tests/unit/server/test_store: $(BUILD)/tests/unit/server/test_store.o \
 # Needs PostgreSQL, so tests/integration/store.sh runs it.
 build-all: $(BUILD)/tests/unit/server/test_store
 
-UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
+UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router \
+	$(BUILD)/tests/unit/server/test_edge
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
