@@ -163,8 +163,10 @@ char *metrics_render(struct server *srv, size_t *len)
 		(unsigned long)st.reconnects);
 	err |= addf(
 		&b,
-		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n",
-		atomic_load(&srv->active_requests));
+		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n"
+		"# HELP orchard_body_bytes_in_flight Request body bytes buffered (see --body-budget).\n"
+		"# TYPE orchard_body_bytes_in_flight gauge\norchard_body_bytes_in_flight %ld\n",
+		atomic_load(&srv->active_requests), atomic_load(&srv->body_in_flight));
 	err |= addf(
 		&b,
 		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",
