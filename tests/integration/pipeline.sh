@@ -32,6 +32,26 @@ expect "a bodyless 404 keeps the connection alive" grep -q 'Re-using existing co
 http GET /ops/audit
 expect_problem "no token: 401" 401 auth-missing
 
+# --- operator tokens: forged and junk ones are cheap refusals, counted ----------
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+hdr=$(cut -d. -f1 <<<"$ALL")
+claims=$(cut -d. -f2 <<<"$ALL")
+sig=$(cut -d. -f3 <<<"$ALL")
+forged_claims=$(printf '{"iss":"orchardd","sub":"eve","jti":"x","scope":"all","exp":9999999999}' | b64url)
+none_hdr=$(printf '{"alg":"none","typ":"JWT"}' | b64url)
+other=$("$ORCHARDD" --data-dir "$TMP/other" --database-url "$ORCHARD_DATABASE_URL" token issue --scope all 2>/dev/null)
+n=0
+for t in "$hdr.$forged_claims.$sig" "$none_hdr.$claims." "$none_hdr.$claims.$sig" "$hdr.$claims" \
+	"$hdr.$claims.${sig:0:40}" "$other" "junk" "$hdr.$claims.$sig.$sig" "$(head -c 3000 /dev/zero | tr '\0' a)"; do
+	http GET /ops/audit -H "Authorization: Bearer $t"
+	[[ "$STATUS" == 401 ]] && n=$((n + 1))
+done
+expect_eq "forged, alg-none, cut, foreign-key and junk tokens are all refused" 9 "$n"
+m=$("${CURL[@]}" "$URL/metrics" | grep '^orchard_auth_refusals_total{type="auth-invalid"}' | cut -d' ' -f2)
+expect_eq "each refusal is counted by type" 9 "$m"
+http GET /ops/audit -H "Authorization: Bearer $ALL"
+expect_eq "the real token still works" 200 "$STATUS"
+
 # --- per-route body caps ------------------------------------------------------
 head -c 20000 /dev/zero | tr '\0' ' ' >"$TMP/pad"
 { printf '{"subject":"x","scope":"audit:read"'; cat "$TMP/pad"; printf '}'; } >"$TMP/long.json"
