@@ -48,10 +48,10 @@ static int stream_format(struct audit_stream *st, json_t *items)
 		char head[64];
 		int n = snprintf(head, sizeof head, "id: %lld\nevent: audit\ndata: ", id);
 		int rc = data == NULL || buf_add(&st->out, head, (size_t)n) != 0 ||
-				 buf_add(&st->out, data, strlen(data)) != 0 ||
-				 buf_add(&st->out, "\n\n", 2) != 0
-			 ? -1
-			 : 0;
+					 buf_add(&st->out, data, strlen(data)) != 0 ||
+					 buf_add(&st->out, "\n\n", 2) != 0
+				 ? -1
+				 : 0;
 		free(data);
 		if (rc != 0)
 			return -1;
@@ -81,7 +81,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		if (atomic_load(&st->srv->shutting_down))
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (store_select_audit_after(st->srv->store, st->last, STREAM_BATCH, &items) < 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR; /* the client resumes from its last id */
+			return MHD_CONTENT_READER_END_WITH_ERROR; /* the client resumes from its
+								     last id */
 		int rc = stream_format(st, items);
 		size_t n = json_array_size(items);
 		json_decref(items);

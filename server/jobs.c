@@ -77,6 +77,15 @@ void jobs_stop(struct jobs *j)
 	pthread_mutex_unlock(&j->mu);
 	for (int i = 0; i < j->nthreads; i++)
 		pthread_join(j->threads[i], NULL);
+	/* Left over only when no worker could start: run them here, so every
+	 * suspended request is resumed and every job freed. */
+	for (struct job *job = j->head, *next; job != NULL; job = next) {
+		next = job->next;
+		job->run(job->cls);
+		if (job->done != NULL)
+			job->done(job->cls);
+		free(job);
+	}
 	pthread_cond_destroy(&j->cv);
 	pthread_mutex_destroy(&j->mu);
 	free(j);
