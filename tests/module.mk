@@ -22,6 +22,12 @@ build-all: $(BUILD)/tests/unit/server/test_store
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router \
 	$(BUILD)/tests/unit/server/test_edge
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
-	tests/integration/server_abuse.sh
+	tests/integration/server_abuse.sh tests/integration/pipeline.sh \
+	tests/integration/waits.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py
+
+$(BUILD)/tests/unit/server/test_timers: $(BUILD)/tests/unit/server/test_timers.o \
+		$(BUILD)/server/timers.o $(BUILD)/server/jobs.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers
