@@ -43,7 +43,10 @@ def deadlines(fx, tap):
     lived = trickle(fx, head, 1.0, 20)
     tap.ok(lived < 6, "a header trickled one byte a second is cut at the 3 s deadline",
            f"lived {lived:.1f}s")
-    body = b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n"
+    # A route that takes a body, with a token: refused requests close at once.
+    body = (b"POST /ops/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + fx.token("all").encode() + b"\r\n"
+            b"Content-Length: 200\r\n\r\n")
     c = fx.conn()
     c.send(body)
     t0 = time.monotonic()
