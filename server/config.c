@@ -229,6 +229,11 @@ int config_load(struct config *cfg, int *argc, char **argv)
 		fprintf(stderr, "orchardd: --body-limit and --body-budget must be positive\n");
 		return -1;
 	}
+	/* 0 would make libmicrohttpd refuse every connection. */
+	if (cfg->max_connections == 0) {
+		fprintf(stderr, "orchardd: --max-connections must be positive\n");
+		return -1;
+	}
 	return 0;
 }
 
