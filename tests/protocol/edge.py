@@ -9,11 +9,12 @@ import os
 import resource
 import socket
 import ssl
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchard_harness import Fixture, Flow, Tap, request_step  # noqa: E402
+from orchard_harness import ORCHARDD, Fixture, Flow, Tap, request_step  # noqa: E402
 
 
 def trickle(fx, data, every, limit):
@@ -170,6 +171,30 @@ def connection_limits(fx, tap):
     for c in conns:
         c.close()
     fx.stop(p)
+
+    p = fx.start("--threads", "2", "--max-connections", "20")
+    conns, served = [], 0
+    for _ in range(25):
+        try:
+            c = fx.conn(timeout=5)
+            c.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = c.read(1, 3)
+            served += bool(got and got[0].status == 200)
+            conns.append(c)
+        except (OSError, ssl.SSLError):
+            pass
+    tap.ok(15 <= served <= 20, "--max-connections 20: at most 20 connections are served at once",
+           f"{served} served")
+    for c in conns:
+        c.close()
+    time.sleep(0.5)
+    tap.eq(200, fx.session().get(fx.base + "/healthz", timeout=10).status_code,
+           "once they close, new connections are served")
+    fx.stop(p)
+    r = subprocess.run([ORCHARDD, "--max-connections", "0", "migrate"], capture_output=True,
+                       text=True)
+    tap.ok(r.returncode != 0 and "must be positive" in r.stderr,
+           "--max-connections 0 is refused", r.stderr)
 
     def low_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (1500, 1500))
