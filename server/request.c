@@ -90,7 +90,6 @@ static enum MHD_Result request_parse_body(struct request *req)
 							MHD_HTTP_HEADER_CONTENT_TYPE);
 
 	if (!is_json_type(ctype)) {
-		log_bad_input("wrong content type");
 		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE,
 				     "expected application/json, got %s", ctype ? ctype : "none");
 	}

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/errors_gen.h"
 #include "server/routes.h"
 
 struct server;
@@ -36,6 +37,10 @@ struct request {
 	struct operator op;
 	bool authenticated;
 	unsigned status; /* what was queued, 0 until then */
+	/* The protocol this request speaks, which decides the wire format of
+	 * generic errors and the headers every reply carries (ACME); set from
+	 * the route, Orchard's own until then. */
+	enum err_family family;
 	struct timespec start;
 };
 
