@@ -18,3 +18,8 @@ build-all: $(BUILD)/tests/unit/server/test_store
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh
+
+$(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmicrohttpd -ljansson
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_reply
