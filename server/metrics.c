@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -105,6 +106,7 @@ char *metrics_render(struct server *srv, size_t *len)
 {
 	struct metrics *m = srv->metrics;
 	struct store_stats st;
+	struct log_fault_counts faults;
 	struct buf b;
 	int err = 0;
 
@@ -165,6 +167,15 @@ char *metrics_render(struct server *srv, size_t *len)
 		&b,
 		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n",
 		atomic_load(&srv->active_requests));
+	log_fault_counts(&faults);
+	err |= addf(&b,
+		    "# HELP orchard_log_faults_total Error paths by whose fault: our bugs, bad "
+		    "input, and bad-input log lines the sampling suppressed.\n"
+		    "# TYPE orchard_log_faults_total counter\n"
+		    "orchard_log_faults_total{kind=\"bug\"} %llu\n"
+		    "orchard_log_faults_total{kind=\"bad_input\"} %llu\n"
+		    "orchard_log_faults_total{kind=\"bad_input_suppressed\"} %llu\n",
+		    faults.bugs, faults.bad_input, faults.bad_input_suppressed);
 	err |= addf(
 		&b,
 		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",
