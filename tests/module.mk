@@ -20,6 +20,7 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 	tests/integration/server_abuse.sh
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
+		$(BUILD)/server/spec.o \
 		$(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmicrohttpd -ljansson
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_reply

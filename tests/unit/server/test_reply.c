@@ -17,6 +17,7 @@
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
+#include "server/spec.h"
 
 /* What the access handler does for the next request. */
 static enum err_family next_family;
@@ -49,6 +50,18 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 	snprintf(req.id, sizeof req.id, "req-1234");
 	if (next_kind == 1)
 		return reply_json_steal(&req, 200, json_pack("{s:b}", "ok", 1));
+	if (next_kind == 3) {
+		/* A handler parsing {"subject": 7} with a spec. */
+		const char *subject = NULL;
+		struct json_spec spec[] = {json_spec_string("subject", &subject, 8, 0),
+					   json_spec_end()};
+		enum spec_status st;
+		/* No cmocka assertion here: this runs on the daemon's thread. */
+		req.json = json_pack("{s:i}", "subject", 7);
+		st = spec_parse_body(&req, spec);
+		json_decref(req.json);
+		return SPEC_HANDLER_RESULT(st);
+	}
 	if (next_kind == 2)
 		return reply_bytes(&req, 200, "application/pem-certificate-chain", "PEM\n", 4,
 				   "\"v7\"");
@@ -219,6 +232,23 @@ static void test_bytes_with_etag(void **state)
 	assert_non_null(strstr(r, "\r\n\r\nPEM\n"));
 }
 
+static void test_spec_failure_names_the_pointer(void **state)
+{
+	char r[4096];
+	(void)state;
+	run(ERR_FAMILY_ORCHARD, 3, ERR_INTERNAL, r, sizeof r);
+	assert_non_null(strstr(r, "HTTP/1.1 400"));
+	assert_non_null(strstr(r, "\"type\":\"https://orchard.dev/problems/invalid-field\""));
+	assert_non_null(strstr(r, "\"detail\":\"/subject: must be a string\""));
+	assert_non_null(strstr(r, "\"pointer\":\"/subject\""));
+	run(ERR_FAMILY_ACME, 3, ERR_INTERNAL, r, sizeof r);
+	assert_non_null(strstr(r, "\"type\":\"urn:ietf:params:acme:error:malformed\""));
+	assert_non_null(strstr(r, "\"pointer\":\"/subject\""));
+	run(ERR_FAMILY_DPS, 3, ERR_INTERNAL, r, sizeof r);
+	assert_non_null(strstr(r, "\"errorCode\":400004"));
+	assert_non_null(strstr(r, "\"message\":\"/subject: must be a string\""));
+}
+
 static void test_every_code_has_a_sane_row(void **state)
 {
 	(void)state;
@@ -271,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_generic_code_speaks_the_request_protocol),
 		cmocka_unit_test(test_dps_body),
 		cmocka_unit_test(test_bytes_with_etag),
+		cmocka_unit_test(test_spec_failure_names_the_pointer),
 		cmocka_unit_test(test_every_code_has_a_sane_row),
 		cmocka_unit_test(test_bad_input_logging_is_sampled),
 	};
