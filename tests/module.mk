@@ -29,3 +29,11 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_reply
 $(BUILD)/tests/unit/common/test_json_spec: $(BUILD)/tests/unit/common/test_json_spec.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^ -lcmocka -ljansson
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_json_spec
+
+# Every verifier reason must map to a registry code: the list comes from the
+# sources, so a new reason without a row fails the test.
+$(BUILD)/gen/verifier_reasons.h: scripts/verifier-reasons $(wildcard verifier/*.c)
+	@mkdir -p $(dir $@)
+	scripts/verifier-reasons > $@
+$(BUILD)/tests/unit/verifier/test_verr_map.o: $(BUILD)/gen/verifier_reasons.h
+$(BUILD)/tests/unit/verifier/test_verr_map.o: CFLAGS += -I$(BUILD)
