@@ -9,8 +9,7 @@
 
 #include "common/b64.h"
 
-enum json_spec_rc json_spec_fail(struct json_spec_error *err, const char *ptr, const char *fmt,
-				 ...)
+enum json_spec_rc json_spec_fail(struct json_spec_error *err, const char *ptr, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -172,7 +171,8 @@ static enum json_spec_rc parse_bytes(const struct json_spec *s, json_t *v, const
 	uint8_t *out;
 
 	if (!json_is_string(v))
-		return json_spec_fail(err, ptr, "must be a %s string", url ? "base64url" : "base64");
+		return json_spec_fail(err, ptr, "must be a %s string",
+				      url ? "base64url" : "base64");
 	/* Refuse by the encoded length first: no allocation for a huge value. */
 	if (json_string_length(v) > b64_encoded_len(max, url))
 		return json_spec_fail(err, ptr, "must decode to at most %zu bytes", max);
@@ -181,12 +181,13 @@ static enum json_spec_rc parse_bytes(const struct json_spec *s, json_t *v, const
 		return JSON_SPEC_NOMEM;
 	if (b64_decode_into(json_string_value(v), json_string_length(v), url, out, &n) != 0) {
 		free(out);
-		return json_spec_fail(err, ptr, "must be %s", url ? "unpadded base64url" : "base64");
+		return json_spec_fail(err, ptr, "must be %s",
+				      url ? "unpadded base64url" : "base64");
 	}
 	if (n > max || (n == 0 && (s->flags & JSON_SPEC_NONEMPTY))) {
 		free(out);
-		return json_spec_fail(err, ptr, n ? "must decode to at most %zu bytes"
-						  : "must not be empty",
+		return json_spec_fail(err, ptr,
+				      n ? "must decode to at most %zu bytes" : "must not be empty",
 				      max);
 	}
 	*(uint8_t **)s->dest = out;
@@ -307,8 +308,7 @@ static enum json_spec_rc parse_at(json_t *root, struct json_spec *spec, const ch
 	return rc;
 }
 
-enum json_spec_rc json_spec_parse(json_t *root, struct json_spec *spec,
-				  struct json_spec_error *err)
+enum json_spec_rc json_spec_parse(json_t *root, struct json_spec *spec, struct json_spec_error *err)
 {
 	err->pointer[0] = err->reason[0] = '\0';
 	return parse_at(root, spec, "", err);
@@ -329,22 +329,28 @@ struct json_spec json_spec_end(void)
 struct json_spec json_spec_string(const char *field, const char **dest, size_t max_len,
 				  unsigned flags)
 {
-	return (struct json_spec){
-		.field = field, .parse = parse_string, .dest = dest, .max = (long long)max_len,
-		.flags = flags};
+	return (struct json_spec){.field = field,
+				  .parse = parse_string,
+				  .dest = dest,
+				  .max = (long long)max_len,
+				  .flags = flags};
 }
 
 struct json_spec json_spec_int(const char *field, long long *dest, long long min, long long max,
 			       unsigned flags)
 {
-	return (struct json_spec){
-		.field = field, .parse = parse_int, .dest = dest, .min = min, .max = max,
-		.flags = flags};
+	return (struct json_spec){.field = field,
+				  .parse = parse_int,
+				  .dest = dest,
+				  .min = min,
+				  .max = max,
+				  .flags = flags};
 }
 
 struct json_spec json_spec_bool(const char *field, bool *dest, unsigned flags)
 {
-	return (struct json_spec){.field = field, .parse = parse_bool, .dest = dest, .flags = flags};
+	return (struct json_spec){
+		.field = field, .parse = parse_bool, .dest = dest, .flags = flags};
 }
 
 struct json_spec json_spec_object(const char *field, json_t **dest, unsigned flags)
@@ -355,9 +361,11 @@ struct json_spec json_spec_object(const char *field, json_t **dest, unsigned fla
 
 struct json_spec json_spec_fields(const char *field, struct json_spec *sub, unsigned flags)
 {
-	return (struct json_spec){
-		.field = field, .parse = parse_fields, .free = free_fields, .sub = sub,
-		.flags = flags};
+	return (struct json_spec){.field = field,
+				  .parse = parse_fields,
+				  .free = free_fields,
+				  .sub = sub,
+				  .flags = flags};
 }
 
 struct json_spec json_spec_string_array(const char *field, const char ***dest, size_t *count,
@@ -387,8 +395,8 @@ struct json_spec json_spec_base64(const char *field, uint8_t **dest, size_t *len
 				  .flags = flags};
 }
 
-struct json_spec json_spec_base64url(const char *field, uint8_t **dest, size_t *len,
-				     size_t max_len, unsigned flags)
+struct json_spec json_spec_base64url(const char *field, uint8_t **dest, size_t *len, size_t max_len,
+				     unsigned flags)
 {
 	struct json_spec s = json_spec_base64(field, dest, len, max_len, flags);
 
@@ -398,5 +406,6 @@ struct json_spec json_spec_base64url(const char *field, uint8_t **dest, size_t *
 
 struct json_spec json_spec_time(const char *field, time_t *dest, unsigned flags)
 {
-	return (struct json_spec){.field = field, .parse = parse_time, .dest = dest, .flags = flags};
+	return (struct json_spec){
+		.field = field, .parse = parse_time, .dest = dest, .flags = flags};
 }

@@ -59,8 +59,8 @@ void json_spec_free(struct json_spec *spec);
 
 /* Fills err for a parser: pointer ptr and a printf-style reason. Returns
  * JSON_SPEC_INVALID, so a parser can `return json_spec_fail(...)`. */
-enum json_spec_rc json_spec_fail(struct json_spec_error *err, const char *ptr, const char *fmt,
-				 ...) __attribute__((format(printf, 3, 4)));
+enum json_spec_rc json_spec_fail(struct json_spec_error *err, const char *ptr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The parsers. */
 struct json_spec json_spec_end(void);
@@ -84,8 +84,8 @@ struct json_spec json_spec_string_array(const char *field, const char ***dest, s
  * bytes: a new buffer in *dest (freed by json_spec_free), length in *len. */
 struct json_spec json_spec_base64(const char *field, uint8_t **dest, size_t *len, size_t max_len,
 				  unsigned flags);
-struct json_spec json_spec_base64url(const char *field, uint8_t **dest, size_t *len,
-				     size_t max_len, unsigned flags);
+struct json_spec json_spec_base64url(const char *field, uint8_t **dest, size_t *len, size_t max_len,
+				     unsigned flags);
 /* An RFC 3339 date-time ("2026-12-01T15:00:00.25+01:00"), to seconds since
  * the epoch in UTC; fractions of a second are dropped. */
 struct json_spec json_spec_time(const char *field, time_t *dest, unsigned flags);

@@ -63,12 +63,14 @@ static void spec_fill(struct json_spec *spec, struct json_spec *meta, struct des
 {
 	meta[0] = json_spec_string("name", &d->meta_name, 8, JSON_SPEC_NONEMPTY);
 	meta[1] = json_spec_end();
-	spec[0] = json_spec_string("subject", &d->subject, 16, JSON_SPEC_NO_CTRL | JSON_SPEC_NONEMPTY);
+	spec[0] = json_spec_string("subject", &d->subject, 16,
+				   JSON_SPEC_NO_CTRL | JSON_SPEC_NONEMPTY);
 	spec[1] = json_spec_int("ttl", &d->ttl, 1, 86400, 0);
 	spec[2] = json_spec_bool("flag", &d->flag, JSON_SPEC_OPTIONAL);
 	spec[3] = json_spec_object("meta", &d->meta, 0);
 	spec[4] = json_spec_fields("meta", meta, 0);
-	spec[5] = json_spec_string_array("scope", &d->scopes, &d->nscopes, 3, 8, JSON_SPEC_NONEMPTY);
+	spec[5] =
+		json_spec_string_array("scope", &d->scopes, &d->nscopes, 3, 8, JSON_SPEC_NONEMPTY);
 	spec[6] = json_spec_base64("key", &d->key, &d->key_len, 8, 0);
 	spec[7] = json_spec_base64url("nonce", &d->nonce, &d->nonce_len, 8, 0);
 	spec[8] = json_spec_time("not_after", &d->not_after, JSON_SPEC_OPTIONAL);
@@ -162,10 +164,10 @@ static void test_refusals_name_the_field(void **state)
 	expect_refusal("scope", "[\"a\",\"b\",3]", "/scope/2");
 	expect_refusal("scope", "[\"a\",\"b\",\"c\",\"d\"]", "/scope");
 	expect_refusal("scope", "[\"a\",\"toolongvalue\"]", "/scope/1");
-	expect_refusal("key", "\"AQI\"", "/key");	/* padding missing */
-	expect_refusal("key", "\"AQ-D\"", "/key");	/* base64url alphabet */
+	expect_refusal("key", "\"AQI\"", "/key");	   /* padding missing */
+	expect_refusal("key", "\"AQ-D\"", "/key");	   /* base64url alphabet */
 	expect_refusal("key", "\"AQIDBAUGBwgJ\"", "/key"); /* 9 bytes > 8 */
-	expect_refusal("nonce", "\"BAU=\"", "/nonce");	/* padded */
+	expect_refusal("nonce", "\"BAU=\"", "/nonce");	   /* padded */
 	expect_refusal("nonce", "\"BA+G\"", "/nonce");
 	expect_refusal("not_after", "\"2026-12-01\"", "/not_after");
 	expect_refusal("not_after", "1796137200", "/not_after");
@@ -223,10 +225,12 @@ static void test_rfc3339(void **state)
 		{"2024-02-29t00:00:00z", 1709164800},
 	};
 	static const char *bad[] = {
-		"2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-01 15:00:00Z",
-		"2026-12-01T15:00:00",	"2026-12-01T15:00:00.Z", "2026-12-01T15:00:00Zjunk",
-		"2026-12-01T24:00:00Z", "2026-12-01T15:00:00+1:00", "2026-12-00T15:00:00Z",
-		"",			"+026-12-01T15:00:00Z",
+		"2026-02-29T00:00:00Z",	 "2026-13-01T00:00:00Z",
+		"2026-12-01 15:00:00Z",	 "2026-12-01T15:00:00",
+		"2026-12-01T15:00:00.Z", "2026-12-01T15:00:00Zjunk",
+		"2026-12-01T24:00:00Z",	 "2026-12-01T15:00:00+1:00",
+		"2026-12-00T15:00:00Z",	 "",
+		"+026-12-01T15:00:00Z",
 	};
 	time_t t;
 	(void)state;
