@@ -21,6 +21,7 @@ const struct err_info err_table[ERR__COUNT] = {
 	[ERR_NOT_READY] = {3001, ERR_FAMILY_ORCHARD, 503, "https://orchard.dev/problems/not-ready", 0, "Service not ready"},
 	[ERR_INTERNAL] = {3002, ERR_FAMILY_ORCHARD, 500, "https://orchard.dev/problems/internal", 0, "Internal server error"},
 	[ERR_SHUTTING_DOWN] = {3003, ERR_FAMILY_ORCHARD, 503, "https://orchard.dev/problems/shutting-down", 0, "Server is shutting down"},
+	[ERR_BODY_BUDGET] = {3004, ERR_FAMILY_ORCHARD, 503, "https://orchard.dev/problems/body-budget", 0, "Too many request bodies in flight, retry later"},
 	[ERR_ATTEST_MALFORMED] = {4000, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/attestation-malformed", 0, "Attestation evidence is malformed"},
 	[ERR_ATTEST_EK_UNTRUSTED] = {4001, ERR_FAMILY_ORCHARD, 403, "https://orchard.dev/problems/attestation-ek-untrusted", 0, "Endorsement key is not trusted"},
 	[ERR_ATTEST_KEY_REJECTED] = {4002, ERR_FAMILY_ORCHARD, 403, "https://orchard.dev/problems/attestation-key-rejected", 0, "Attestation key does not meet policy"},

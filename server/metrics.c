@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "server/auth.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -102,6 +103,19 @@ static long resident_bytes(void)
 	return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* The last segment of an Orchard problem type ("auth-invalid"); ACME and
+ * DPS rows have no such URI, so their stable number stands in. */
+static const char *metrics_type_label(int e)
+{
+	static __thread char num[16];
+	const char *t = err_table[e].type, *slash = t ? strrchr(t, '/') : NULL;
+
+	if (slash != NULL)
+		return slash + 1;
+	snprintf(num, sizeof num, "%u", err_table[e].code);
+	return num;
+}
+
 char *metrics_render(struct server *srv, size_t *len)
 {
 	struct metrics *m = srv->metrics;
@@ -165,8 +179,19 @@ char *metrics_render(struct server *srv, size_t *len)
 		(unsigned long)st.reconnects);
 	err |= addf(
 		&b,
-		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n",
-		atomic_load(&srv->active_requests));
+		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n"
+		"# HELP orchard_body_bytes_in_flight Request body bytes buffered (see --body-budget).\n"
+		"# TYPE orchard_body_bytes_in_flight gauge\norchard_body_bytes_in_flight %ld\n",
+		atomic_load(&srv->active_requests), atomic_load(&srv->body_in_flight));
+	err |= addf(&b,
+		    "# HELP orchard_auth_refusals_total Operator token refusals by problem type.\n"
+		    "# TYPE orchard_auth_refusals_total counter\n");
+	for (int e = 0; e < ERR__COUNT; e++) {
+		uint64_t n = auth_refusals(srv->auth, (enum err_code)e);
+		if (n > 0)
+			err |= addf(&b, "orchard_auth_refusals_total{type=\"%s\"} %lu\n",
+				    metrics_type_label(e), (unsigned long)n);
+	}
 	log_fault_counts(&faults);
 	err |= addf(&b,
 		    "# HELP orchard_log_faults_total Error paths by whose fault: our bugs, bad "

@@ -239,9 +239,8 @@ enum MHD_Result reply_problem_ext(const char *file, int line, struct request *re
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
 	if (e->http_status == 503 || e->http_status == 429)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	/* Bearer is the operator API's scheme; ACME and DPS have their own. */
-	if (e->http_status == 401 && family == ERR_FAMILY_ORCHARD)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (req->challenge != NULL) /* set by the route's authentication kind */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->challenge);
 	ret = reply_queue_as(req, e->http_status, resp,
 			     family == ERR_FAMILY_ACME ? family : req->family);
 	MHD_destroy_response(resp);

@@ -19,6 +19,7 @@ struct server {
 	struct auth *auth;
 	struct metrics *metrics;
 	atomic_int active_requests;
+	atomic_long body_in_flight; /* request body bytes buffered, all requests */
 	atomic_int shutting_down;
 	/* Filled by the ACME module, NULL until then: writes a fresh nonce
 	 * (NUL-terminated) into out and returns out, or NULL when none could

@@ -192,12 +192,8 @@ static void test_generic_code_speaks_the_request_protocol(void **state)
 	assert_non_null(strstr(r, "\"type\":\"urn:ietf:params:acme:error:serverInternal\""));
 	run(ERR_FAMILY_DPS, 0, ERR_INVALID_FIELD, r, sizeof r);
 	assert_non_null(strstr(r, "\"errorCode\":400004"));
-	/* Bearer belongs to the operator API only. */
 	run(ERR_FAMILY_DPS, 0, ERR_AUTH_MISSING, r, sizeof r);
 	assert_non_null(strstr(r, "\"errorCode\":401002"));
-	assert_null(strstr(r, "WWW-Authenticate"));
-	run(ERR_FAMILY_ORCHARD, 0, ERR_AUTH_MISSING, r, sizeof r);
-	assert_non_null(strstr(r, "WWW-Authenticate: Bearer"));
 }
 
 static void test_dps_body(void **state)
