@@ -35,6 +35,7 @@ struct request {
 	json_t *json; /* parsed body; owned */
 	struct operator op;
 	bool authenticated;
+	bool audited;	 /* the handler wrote the audit row in its transaction */
 	unsigned status; /* what was queued, 0 until then */
 	struct timespec start;
 };
