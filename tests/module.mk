@@ -9,8 +9,8 @@ $(BUILD)/tests/unit/server/test_router: $(BUILD)/tests/unit/server/test_router.o
 
 $(BUILD)/tests/unit/server/test_store.o: CFLAGS += $(PQ_CFLAGS)
 $(BUILD)/tests/unit/server/test_store: $(BUILD)/tests/unit/server/test_store.o \
-		$(BUILD)/server/store/store.o $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpq -ljansson -lpthread
+		$(filter $(BUILD)/server/store/%,$(SERVER_OBJS)) $(BUILD)/gen/migrations.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpq -ljansson -lcrypto -lpthread
 
 # Needs PostgreSQL, so tests/integration/store.sh runs it.
 build-all: $(BUILD)/tests/unit/server/test_store
