@@ -17,7 +17,7 @@ build-all: $(BUILD)/tests/unit/server/test_store
 
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
-	tests/integration/server_abuse.sh tests/integration/pipeline.sh
+	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
