@@ -12,33 +12,9 @@
 
 #include "common/json_spec.h"
 
-/* Linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc: json_spec's
- * allocations come here (jansson's own, in its shared library, do not). */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-
-static long fail_at = -1, seen;
-
-static int fail_now(void)
-{
-	return fail_at >= 0 && ++seen == fail_at;
-}
-void *__wrap_malloc(size_t n)
-{
-	return fail_now() ? NULL : __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t m)
-{
-	return fail_now() ? NULL : __real_calloc(n, m);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-	return fail_now() ? NULL : __real_realloc(p, n);
-}
+/* json_spec's allocations come here (jansson's own, in its shared library,
+ * do not). */
+#include "tests/unit/fail_alloc.h"
 
 /* Everything one body can hold, with its destinations. */
 struct dests {
