@@ -70,29 +70,6 @@ static enum json_spec_rc parse_subject(const struct json_spec *s, json_t *v, con
 	return JSON_SPEC_OK;
 }
 
-/* Queues body (stolen) as a 201 that no cache, shared or private, stores:
- * it carries a bearer token. */
-static int reply_token(struct request *req, json_t *body)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	struct MHD_Response *resp;
-	int ret;
-
-	json_decref(body);
-	if (text == NULL)
-		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	ret = reply_queue(req, 201, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
 int h_ops_token_create(struct request *req)
 {
 	struct tokens_mint m = {.ttl = 3600, .issuer = req->op.jti};
@@ -131,7 +108,7 @@ int h_ops_token_create(struct request *req)
 				 issued.jti, "subject", m.subject, "scope", scope, "expires_at",
 				 exp, "issuer", req->op.jti);
 	tokens_issued_free(&issued);
-	return reply_token(req, body);
+	return reply_json_private(req, 201, body); /* it carries a token */
 }
 
 /* Renders a token row for the operator API. */

@@ -65,9 +65,10 @@ enum MHD_Result reply_queue(struct request *req, unsigned status, struct MHD_Res
 	return reply_queue_as(req, status, resp, req->family);
 }
 
-/* Queues data (taken over: freed here on every path) as ctype. */
+/* Queues data (taken over: freed here on every path) as ctype, with an
+ * optional ETag and Cache-Control. */
 static enum MHD_Result reply_buffer(struct request *req, unsigned status, const char *ctype,
-				    char *data, size_t len, const char *etag)
+				    char *data, size_t len, const char *etag, const char *cache)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -80,19 +81,32 @@ static enum MHD_Result reply_buffer(struct request *req, unsigned status, const 
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (etag != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	if (cache != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
 	ret = reply_queue(req, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
-enum MHD_Result reply_json_steal(struct request *req, unsigned status, json_t *body)
+static enum MHD_Result reply_json_cached(struct request *req, unsigned status, json_t *body,
+					 const char *cache)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 	json_decref(body);
 	if (text == NULL)
 		return MHD_NO; /* out of memory: MHD closes the connection */
-	return reply_buffer(req, status, "application/json", text, strlen(text), NULL);
+	return reply_buffer(req, status, "application/json", text, strlen(text), NULL, cache);
+}
+
+enum MHD_Result reply_json_steal(struct request *req, unsigned status, json_t *body)
+{
+	return reply_json_cached(req, status, body, NULL);
+}
+
+enum MHD_Result reply_json_private(struct request *req, unsigned status, json_t *body)
+{
+	return reply_json_cached(req, status, body, "no-store");
 }
 
 enum MHD_Result reply_bytes(struct request *req, unsigned status, const char *ctype,
@@ -105,7 +119,7 @@ enum MHD_Result reply_bytes(struct request *req, unsigned status, const char *ct
 		return MHD_NO;
 	if (len > 0)
 		memcpy(copy, data, len);
-	return reply_buffer(req, status, ctype, copy, len, etag);
+	return reply_buffer(req, status, ctype, copy, len, etag, NULL);
 }
 
 enum MHD_Result reply_text(struct request *req, unsigned status, const char *ctype,

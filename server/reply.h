@@ -15,6 +15,10 @@ struct request;
 /* Queues body (reference stolen, may be NULL only on OOM) with status. */
 enum MHD_Result reply_json_steal(struct request *req, unsigned status, json_t *body);
 
+/* As reply_json_steal, for a body no cache may store (Cache-Control:
+ * no-store): one that carries a token or a nonce. */
+enum MHD_Result reply_json_private(struct request *req, unsigned status, json_t *body);
+
 /* Queues an error reply for err in its family's wire format (the request's
  * own family when err is a generic Orchard code, see reply.c), with an
  * optional printf-style detail. Before replying it says whose fault it was,

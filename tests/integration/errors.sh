@@ -26,6 +26,7 @@ pointer_is "a ttl of the wrong type" '{"subject":"ci","scope":"all","ttl":true}'
 pointer_is "a body that is not an object" '["subject"]' ""
 http POST /ops/tokens "${AUTH[@]}" "${JSON[@]}" -d '{"subject":"ci","scope":"audit:read","ttl":null}'
 expect_eq "a null optional ttl takes the default" 201 "$STATUS"
+expect "an issued token is never cached" grep -qi '^cache-control: no-store' <<<"$HEADERS"
 
 # Whose fault: a refusal is bad input, logged at the handler's line.
 expect "a refusal is logged as bad input at its file:line" \
