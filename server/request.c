@@ -135,7 +135,6 @@ static enum MHD_Result request_parse_body(struct request *req)
 	if (req->route->body == BODY_RAW)
 		return MHD_YES;
 	if (!media_type_is(ctype, want)) {
-		log_bad_input("wrong content type");
 		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE, "expected %s, got %s", want,
 				     ctype ? ctype : "none");
 	}
