@@ -176,6 +176,7 @@ static void request_admit(struct request *req)
 		return;
 	case ROUTE_FOUND: break;
 	}
+	req->family = req->route->wire;
 	req->body_max = req->route->body_max < (size_t)srv->cfg.body_limit
 				? req->route->body_max
 				: (size_t)srv->cfg.body_limit;
