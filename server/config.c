@@ -50,6 +50,8 @@ static const struct setting settings[] = {
 	  "open connections per client address; 0 = no limit (NATed fleets share one)"),
 	S("request-deadline", NUM, request_deadline, "30",
 	  "seconds for a request's whole header and body; 0 = none"),
+	S("db-timeout", NUM, db_timeout, "5",
+	  "seconds a database statement or connect may take before a 503"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
