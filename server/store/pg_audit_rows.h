@@ -6,7 +6,7 @@
 #include "server/store/store_pg.h"
 
 #define STORE_AUDIT_COLUMNS                                                                        \
-	"id, " STORE_EPOCH("at") ", subject, jti, method, path, route, params::text, target,"     \
+	"id, " STORE_EPOCH("at") ", subject, jti, method, path, route, params::text, target,"      \
 				 " status, request_id"
 
 /* Fills *out from res (consumed: cleared here) when qs says it holds rows;

@@ -16,7 +16,7 @@ enum store_qs store_insert_audit(struct store_conn *c, const struct store_audit_
 		" SELECT id, pg_notify('" STORE_AUDIT_CHANNEL "', id::text) FROM a",
 		0};
 	char status[12];
-	const char *p[] = {e->subject,	   e->jti,    e->method, e->path,	e->route,
+	const char *p[] = {e->subject,	   e->jti,    e->method, e->path,      e->route,
 			   e->params_json, e->target, status,	 e->request_id};
 	enum store_qs qs;
 	PGresult *res;

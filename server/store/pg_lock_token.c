@@ -6,10 +6,12 @@
 
 enum store_qs store_lock_token(struct store_conn *c, const char *jti, long long *expires_at)
 {
-	static struct store_stmt st = {"lock_token",
-				       "SELECT " STORE_EPOCH("expires_at") " FROM operator_tokens"
-				       " WHERE jti = $1 AND revoked_at IS NULL FOR SHARE",
-				       0};
+	static struct store_stmt st = {
+		"lock_token",
+		"SELECT " STORE_EPOCH(
+			"expires_at") " FROM operator_tokens"
+				      " WHERE jti = $1 AND revoked_at IS NULL FOR SHARE",
+		0};
 	const char *p[] = {jti};
 	enum store_qs qs;
 	PGresult *res = store_exec(c, &st, 1, p, &qs);

@@ -13,14 +13,16 @@
 enum store_qs store_revoke_token(struct store_conn *c, const char *jti)
 {
 	static struct store_stmt lock = {"revoke_token_lock",
-					 TOKEN_TREE "SELECT jti FROM operator_tokens"
-						    " WHERE jti IN (SELECT jti FROM tree) FOR UPDATE",
+					 TOKEN_TREE
+					 "SELECT jti FROM operator_tokens"
+					 " WHERE jti IN (SELECT jti FROM tree) FOR UPDATE",
 					 0};
 	static struct store_stmt revoke = {
 		"revoke_token",
-		TOKEN_TREE ", r AS (UPDATE operator_tokens SET revoked_at = now()"
-			   " WHERE jti IN (SELECT jti FROM tree) AND revoked_at IS NULL RETURNING jti)"
-			   " SELECT pg_notify('" REVOCATIONS_CHANNEL "', jti) FROM r",
+		TOKEN_TREE
+		", r AS (UPDATE operator_tokens SET revoked_at = now()"
+		" WHERE jti IN (SELECT jti FROM tree) AND revoked_at IS NULL RETURNING jti)"
+		" SELECT pg_notify('" REVOCATIONS_CHANNEL "', jti) FROM r",
 		0};
 	const char *p[] = {jti};
 	enum store_qs qs = store_exec_void(c, &lock, 1, p);
