@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "server/request.h"
 #include "server/server.h"
 #include "server/store/operators.h"
@@ -76,4 +77,59 @@ void audit_record(struct server *srv, struct request *req)
 		       "params", params ? params : "", "status", status, NULL);
 	}
 	free(params);
+}
+
+static json_t *nullable(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* One audit row for the operator API; params stay a JSON object. */
+static json_t *audit_entry_json(const struct store_audit_entry *e)
+{
+	char at[TIMEFMT_RFC3339_LEN];
+	json_t *params = e->params_json ? json_loads(e->params_json, 0, NULL) : NULL;
+
+	timefmt_rfc3339(e->at, at);
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:s}", "id",
+			 (json_int_t)e->id, "at", at, "subject", e->subject, "jti", e->jti,
+			 "method", e->method, "path", e->path, "route", nullable(e->route),
+			 "params", params ? params : json_null(), "target", nullable(e->target),
+			 "status", e->status, "request_id", e->request_id);
+}
+
+struct audit_fetch {
+	long long cursor;
+	bool after;
+	int limit;
+	struct store_audit_page page;
+};
+
+static enum store_qs audit_fetch_cb(struct store_conn *c, void *cls)
+{
+	struct audit_fetch *f = cls;
+
+	if (f->after)
+		return store_select_audit_after(c, f->cursor, f->limit, &f->page);
+	return store_select_audit(c, f->cursor, f->limit, &f->page);
+}
+
+enum store_qs audit_fetch_json(struct store *s, long long cursor, bool after, int limit,
+			       json_t **items)
+{
+	struct audit_fetch f = {cursor, after, limit, {0}};
+	enum store_qs qs = store_run(s, audit_fetch_cb, &f);
+
+	*items = NULL;
+	if (qs >= 0)
+		*items = json_array();
+	for (size_t i = 0; *items != NULL && i < f.page.n; i++)
+		if (json_array_append_new(*items, audit_entry_json(&f.page.items[i])) != 0) {
+			json_decref(*items);
+			*items = NULL;
+		}
+	if (qs >= 0 && *items == NULL)
+		qs = STORE_HARD;
+	store_audit_page_free(&f.page);
+	return qs;
 }

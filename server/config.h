@@ -15,6 +15,7 @@ struct config {
 	long threads;
 	long db_pool;
 	long body_limit;
+	long body_budget;
 	long conn_timeout;
 	long grace;
 	long db_timeout;     /* seconds: deadline of each database statement */

@@ -48,12 +48,10 @@ struct store_audit_new {
 	unsigned status;
 };
 
-/* Writes e and announces its id on STORE_AUDIT_CHANNEL when the
+/* Writes e and announces its id on EVENTS_AUDIT (events.h) when the
  * transaction commits; *id (may be NULL) receives the new row's id. */
 enum store_qs store_insert_audit(struct store_conn *c, const struct store_audit_new *e,
 				 long long *id);
-
-#define STORE_AUDIT_CHANNEL "orchard_audit"
 
 /* One audit row, owning its strings. */
 struct store_audit_entry {

@@ -1,7 +1,8 @@
 /* Writes one audit row and, in the same statement, announces its id on
- * STORE_AUDIT_CHANNEL; PostgreSQL delivers the notification at commit. */
+ * EVENTS_AUDIT; PostgreSQL delivers the notification at commit. */
 #include <stdio.h>
 
+#include "server/store/events.h"
 #include "server/store/operators.h"
 #include "server/store/store_pg.h"
 
@@ -13,7 +14,7 @@ enum store_qs store_insert_audit(struct store_conn *c, const struct store_audit_
 		"WITH a AS (INSERT INTO audit_log (subject, jti, method, path, route, params,"
 		" target, status, request_id) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)"
 		" RETURNING id)"
-		" SELECT id, pg_notify('" STORE_AUDIT_CHANNEL "', id::text) FROM a",
+		" SELECT id, pg_notify('" EVENTS_AUDIT "', id::text) FROM a",
 		0};
 	char status[12];
 	const char *p[] = {e->subject,	   e->jti,    e->method, e->path,      e->route,

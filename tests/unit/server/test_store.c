@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "server/store/events.h"
 #include "server/store/migrate.h"
 #include "server/store/operators.h"
 #include "server/store/revocations.h"
@@ -326,7 +327,7 @@ static void test_audit_rows_announced_and_listed(void **state)
 				    .request_id = "r",
 				    .status = 204};
 	struct audit_read first = {.newest_first = 1}, after = {0};
-	PGconn *l = listener(STORE_AUDIT_CHANNEL);
+	PGconn *l = listener(EVENTS_AUDIT);
 
 	assert_int_equal(store_run_txn(s, audit_cb, &e), STORE_ONE);
 	e.route = NULL;
