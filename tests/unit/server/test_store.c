@@ -3,6 +3,7 @@
  * commit, rollback and retry, deadlines against a stopped backend, and the
  * token and audit queries. Run by tests/integration/store.sh. */
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -291,6 +292,51 @@ static void test_revocation_is_transitive_and_announced(void **state)
 	PQfinish(l);
 }
 
+struct revoker {
+	struct store *s;
+	const char *jti;
+	enum store_qs qs;
+};
+
+static void *revoke_thread(void *arg)
+{
+	struct revoker *r = arg;
+
+	r->qs = store_run_txn(r->s, revoke_cb, (void *)r->jti);
+	return NULL;
+}
+
+/* A revocation that starts while a child is being minted from the token
+ * waits for the mint and revokes the child too: no token escapes. */
+static void test_revocation_waits_for_a_mint_in_flight(void **state)
+{
+	struct store *s = *state, *other = store_new(url, 1, 0);
+	long long exp = (long long)time(NULL) + 600, parent_exp;
+	struct mint parent = {"race-parent", NULL, exp};
+	struct store_token child = {.jti = "race-child",
+				    .subject = "t",
+				    .scopes = "all",
+				    .issuer = "race-parent",
+				    .expires_at = exp};
+	struct revoker r = {other, "race-parent", STORE_HARD};
+	struct store_conn *c;
+	pthread_t th;
+
+	assert_int_equal(store_run(s, mint_cb, &parent), STORE_NONE);
+	c = store_acquire(s, 1000);
+	assert_int_equal(store_exec_simple(c, "BEGIN"), STORE_NONE);
+	assert_int_equal(store_lock_token(c, "race-parent", &parent_exp), STORE_ONE);
+	assert_int_equal(parent_exp, exp);
+	assert_int_equal(pthread_create(&th, NULL, revoke_thread, &r), 0);
+	usleep(300 * 1000); /* the revocation is now waiting on our lock */
+	assert_int_equal(store_insert_token(c, &child), STORE_NONE);
+	assert_int_equal(store_exec_simple(c, "COMMIT"), STORE_NONE);
+	store_release(s, c);
+	pthread_join(th, NULL);
+	assert_int_equal(r.qs, 2);
+	store_free(other);
+}
+
 static enum store_qs audit_cb(struct store_conn *c, void *cls)
 {
 	long long id;
@@ -454,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_reconnects_after_backend_death),
 		cmocka_unit_test(test_token_rows_and_conflict),
 		cmocka_unit_test(test_revocation_is_transitive_and_announced),
+		cmocka_unit_test(test_revocation_waits_for_a_mint_in_flight),
 		cmocka_unit_test(test_audit_rows_announced_and_listed),
 		cmocka_unit_test(test_check_ready),
 		cmocka_unit_test(test_deadline_against_a_stopped_backend),
