@@ -84,8 +84,7 @@ static json_t *nullable(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-/* One audit row for the operator API; params stay a JSON object. */
-static json_t *audit_entry_json(const struct store_audit_entry *e)
+json_t *audit_entry_json(const struct store_audit_entry *e)
 {
 	char at[TIMEFMT_RFC3339_LEN];
 	json_t *params = e->params_json ? json_loads(e->params_json, 0, NULL) : NULL;
@@ -98,38 +97,35 @@ static json_t *audit_entry_json(const struct store_audit_entry *e)
 			 "status", e->status, "request_id", e->request_id);
 }
 
-struct audit_fetch {
-	long long cursor;
-	bool after;
-	int limit;
-	struct store_audit_page page;
-};
-
-static enum store_qs audit_fetch_cb(struct store_conn *c, void *cls)
+json_t *audit_page_json(const struct store_audit_page *page)
 {
-	struct audit_fetch *f = cls;
+	json_t *items = json_array();
 
-	if (f->after)
-		return store_select_audit_after(c, f->cursor, f->limit, &f->page);
-	return store_select_audit(c, f->cursor, f->limit, &f->page);
+	for (size_t i = 0; items != NULL && i < page->n; i++)
+		if (json_array_append_new(items, audit_entry_json(&page->items[i])) != 0) {
+			json_decref(items);
+			items = NULL;
+		}
+	return items;
 }
 
-enum store_qs audit_fetch_json(struct store *s, long long cursor, bool after, int limit,
-			       json_t **items)
-{
-	struct audit_fetch f = {cursor, after, limit, {0}};
-	enum store_qs qs = store_run(s, audit_fetch_cb, &f);
+struct audit_after {
+	long long after;
+	int limit;
+	struct store_audit_page *page;
+};
 
-	*items = NULL;
-	if (qs >= 0)
-		*items = json_array();
-	for (size_t i = 0; *items != NULL && i < f.page.n; i++)
-		if (json_array_append_new(*items, audit_entry_json(&f.page.items[i])) != 0) {
-			json_decref(*items);
-			*items = NULL;
-		}
-	if (qs >= 0 && *items == NULL)
-		qs = STORE_HARD;
-	store_audit_page_free(&f.page);
-	return qs;
+static enum store_qs audit_after_cb(struct store_conn *c, void *cls)
+{
+	struct audit_after *a = cls;
+
+	return store_select_audit_after(c, a->after, a->limit, a->page);
+}
+
+int audit_select_after(struct server *srv, long long after, int limit,
+		       struct store_audit_page *page)
+{
+	struct audit_after a = {after, limit, page};
+
+	return store_run(srv->store, audit_after_cb, &a) < 0 ? -1 : 0;
 }

@@ -11,82 +11,83 @@
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
+#include "server/spec.h"
 #include "server/store/operators.h"
 #include "server/tokens.h"
 
+/* json_spec parsers for the token request. Each writes through s->dest. */
+
 /* Scopes as a JSON array of names or one space-separated string. */
-static int scopes_from_json(json_t *v, unsigned *mask)
+static enum json_spec_rc parse_scopes(const struct json_spec *s, json_t *v, const char *ptr,
+				      struct json_spec_error *err)
 {
-	*mask = 0;
-	if (json_is_string(v)) {
-		unsigned bad;
-		*mask = scope_parse_list(json_string_value(v), &bad);
-		return *mask != 0 && bad == 0 ? 0 : -1;
-	}
-	if (!json_is_array(v) || json_array_size(v) == 0)
-		return -1;
+	unsigned *mask = s->dest, bad = 0;
 	size_t i;
 	json_t *e;
+
+	*mask = 0;
+	if (json_is_string(v)) {
+		*mask = scope_parse_list(json_string_value(v), &bad);
+		if (*mask == 0 || bad != 0)
+			return json_spec_fail(err, ptr, "must name known scopes");
+		return JSON_SPEC_OK;
+	}
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return json_spec_fail(err, ptr, "must be a list of known scope names");
 	json_array_foreach (v, i, e) {
 		unsigned m = json_is_string(e) ? scope_parse(json_string_value(e)) : 0;
 		if (m == 0)
-			return -1;
+			return json_spec_fail(err, ptr, "item %zu is not a known scope name", i);
 		*mask |= m;
 	}
-	return 0;
+	return JSON_SPEC_OK;
 }
 
-/* Queues body (stolen) as a 201 that no cache, shared or private, stores:
- * it carries a bearer token. */
-static int reply_token(struct request *req, json_t *body)
+/* Seconds, or a duration such as "15m", "1h", "7d". */
+static enum json_spec_rc parse_ttl(const struct json_spec *s, json_t *v, const char *ptr,
+				   struct json_spec_error *err)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	struct MHD_Response *resp;
-	int ret;
+	long *ttl = s->dest;
 
-	json_decref(body);
-	if (text == NULL)
-		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	ret = reply_queue(req, 201, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	*ttl = json_is_string(v)    ? duration_parse(json_string_value(v))
+	       : json_is_integer(v) ? (long)json_integer_value(v)
+				    : -1;
+	if (*ttl <= 0 || *ttl > TOKENS_MAX_TTL)
+		return json_spec_fail(err, ptr,
+				      "must be seconds or 15m/1h/7d style, at most 90 days");
+	return JSON_SPEC_OK;
+}
+
+static enum json_spec_rc parse_subject(const struct json_spec *s, json_t *v, const char *ptr,
+				       struct json_spec_error *err)
+{
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+	    !tokens_subject_valid(json_string_value(v)))
+		return json_spec_fail(err, ptr,
+				      "must be 1 to %d bytes of text without control characters",
+				      TOKENS_MAX_SUBJECT);
+	*(const char **)s->dest = json_string_value(v);
+	return JSON_SPEC_OK;
 }
 
 int h_ops_token_create(struct request *req)
 {
-	json_t *j = req->json, *subject = json_object_get(j, "subject"),
-	       *ttl = json_object_get(j, "ttl");
 	struct tokens_mint m = {.ttl = 3600, .issuer = req->op.jti};
+	struct json_spec spec[] = {
+		{.field = "subject", .parse = parse_subject, .dest = &m.subject},
+		{.field = "scope", .parse = parse_scopes, .dest = &m.scopes},
+		{.field = "ttl", .parse = parse_ttl, .dest = &m.ttl, .flags = JSON_SPEC_OPTIONAL},
+		json_spec_end(),
+	};
 	struct tokens_issued issued;
 	struct store_audit_new audit;
 	char *params = NULL, scope[256], exp[TIMEFMT_RFC3339_LEN];
+	enum spec_status st;
 	enum store_qs qs;
 
-	if (!json_is_object(j) || !json_is_string(subject) ||
-	    !tokens_subject_valid(json_string_value(subject)) ||
-	    strlen(json_string_value(subject)) != json_string_length(subject))
-		return reply_problem(req, ERR_INVALID_FIELD,
-				     "subject: 1 to %d bytes of text without control characters",
-				     TOKENS_MAX_SUBJECT);
-	m.subject = json_string_value(subject);
-	if (scopes_from_json(json_object_get(j, "scope"), &m.scopes) != 0)
-		return reply_problem(req, ERR_INVALID_FIELD,
-				     "scope: a list of known scope names is required");
-	if (ttl != NULL) {
-		m.ttl = json_is_string(ttl)    ? duration_parse(json_string_value(ttl))
-			: json_is_integer(ttl) ? (long)json_integer_value(ttl)
-					       : -1;
-		if (m.ttl <= 0 || m.ttl > TOKENS_MAX_TTL)
-			return reply_problem(req, ERR_INVALID_FIELD,
-					     "ttl: seconds or 15m/1h/7d style, at most 90 days");
-	}
+	/* Nothing in this spec allocates: no json_spec_free() is owed. */
+	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
+		return SPEC_HANDLER_RESULT(st);
 	/* Least privilege: nobody mints a token stronger than their own. */
 	if ((m.scopes & req->op.scopes) != m.scopes)
 		return reply_problem(req, ERR_FORBIDDEN_SCOPE,
@@ -107,7 +108,7 @@ int h_ops_token_create(struct request *req)
 				 issued.jti, "subject", m.subject, "scope", scope, "expires_at",
 				 exp, "issuer", req->op.jti);
 	tokens_issued_free(&issued);
-	return reply_token(req, body);
+	return reply_json_private(req, 201, body); /* it carries a token */
 }
 
 /* Renders a token row for the operator API. */

@@ -80,6 +80,13 @@ static int config_resolve(struct config *cfg)
 	return 0;
 }
 
+/* Slow outbound work (challenge checks, webhooks) waits on the network,
+ * not the CPU: a few threads go a long way. */
+#define JOBS_THREADS 4
+#define JOBS_QUEUE 1024
+
+static const char *const event_channels[] = {EVENTS_AUDIT, NULL};
+
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no
  * other instance trusts. */
@@ -100,13 +107,6 @@ static int db_deadline_ms(const struct config *cfg)
 {
 	return (int)(cfg->db_timeout > 3600 ? 3600 : cfg->db_timeout) * 1000;
 }
-
-/* Slow outbound work (challenge checks, webhooks) waits on the network,
- * not the CPU: a few threads go a long way. */
-#define JOBS_THREADS 4
-#define JOBS_QUEUE 1024
-
-static const char *const event_channels[] = {EVENTS_AUDIT, NULL};
 
 static volatile sig_atomic_t got_signal;
 

@@ -3,6 +3,7 @@
  * waiters without walking everyone else's. */
 #include "server/store/events.h"
 
+#include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -77,14 +78,12 @@ static void deliver_gap(struct events *ev)
 
 static PGconn *listener_connect(struct events *ev)
 {
-	/* Bounded like every store connection, so events_stop() never waits
-	 * on a database that hangs. */
 	int64_t deadline = store_now_ms() + STORE_DEADLINE_MS;
-	PGconn *pg = store_connect_until(ev->url, deadline, 0);
+	PGconn *pg = store_connect_until(ev->url, deadline, STORE_DEADLINE_MS);
+	int timed_out;
 
 	for (int i = 0; pg != NULL && ev->channels[i] != NULL; i++) {
 		char sql[96];
-		int timed_out;
 		snprintf(sql, sizeof sql, "LISTEN %s", ev->channels[i]);
 		PGresult *res = store_pg_exec(pg, sql, NULL, 0, NULL, deadline, &timed_out);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {

@@ -48,7 +48,7 @@ struct store_audit_new {
 	unsigned status;
 };
 
-/* Writes e and announces its id on EVENTS_AUDIT (events.h) when the
+/* Writes e and announces its id on EVENTS_AUDIT when the
  * transaction commits; *id (may be NULL) receives the new row's id. */
 enum store_qs store_insert_audit(struct store_conn *c, const struct store_audit_new *e,
 				 long long *id);
