@@ -54,6 +54,8 @@ expect_eq "readyz is 503 while the database hangs" 503 "$STATUS"
 http GET /healthz
 expect_eq "healthz stays 200" 200 "$STATUS"
 expect "the missed deadline is logged" grep -q 'database missed a deadline' "$OLOG"
+http GET /metrics
+expect "and counted in /metrics" grep -qE '^orchard_db_deadlines_total [1-9]' <<<"$BODY"
 
 pg_thaw
 for _ in $(seq 1 50); do
