@@ -27,7 +27,9 @@
 #define WASM_RT_DIR "/usr/share/wabt/wasm2c" /* Debian's wabt: wasm-rt-impl.[ch] */
 
 /* Fixed, and recorded in the file. Bounds are explicit checks and stack
- * depth is not counted (engine_aot.c says why). */
+ * depth is not counted (engine_aot.c says why). No sibling-call optimisation:
+ * WebAssembly has no tail calls, so unbounded recursion must exhaust the stack
+ * and trap, not become an endless loop. */
 static const char *const cc_flags[] = {
 	"-O2",
 	"-fPIC",
@@ -37,6 +39,7 @@ static const char *const cc_flags[] = {
 	"-g0",
 	"-w",
 	"-frandom-seed=orchard",
+	"-fno-optimize-sibling-calls",
 	"-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
 	"-DWASM_RT_USE_STACK_DEPTH_COUNT=0",
 	"-Wl,--build-id=none",
@@ -110,8 +113,8 @@ static int run_tool(char *const argv[], const char *dir, int out_fd, const char 
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* The last non-empty line of a small file, for a one-line reason. */
-static void last_line(const char *path, char *out, size_t cap)
+/* The compiler's first "error" line (else its last line), for a one-line reason. */
+static void error_line(const char *path, char *out, size_t cap)
 {
 	size_t len = 0;
 	char *s = file_read(path, 1u << 20, &len);
@@ -120,8 +123,14 @@ static void last_line(const char *path, char *out, size_t cap)
 		return;
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
 		s[--len] = '\0';
-	char *nl = strrchr(s, '\n');
-	snprintf(out, cap, "%s", nl ? nl + 1 : s);
+	char *line = strstr(s, "error");
+	if (line)
+		while (line > s && line[-1] != '\n')
+			line--;
+	else
+		line = strrchr(s, '\n') ? strrchr(s, '\n') + 1 : s;
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(out, cap, "%s", line);
 	free(s);
 }
 
@@ -236,7 +245,7 @@ int aot_compile(const char *in_path, const char *out_path, const char *target, c
 	snprintf(path, sizeof(path), "%s/cc.err", dir);
 	int rc = run_tool(argv, dir, -1, path);
 	if (rc != 0) {
-		last_line(path, why, sizeof(why));
+		error_line(path, why, sizeof(why));
 		snprintf(err, errlen, "%s failed (exit %d): %s", cc, rc, why);
 		goto out;
 	}

@@ -153,7 +153,11 @@ static int aot_instantiate(void **out, aot_host_fn fn, void *host, uint32_t max_
 	int code = wasm_rt_impl_try();
 	if (code != 0)
 		return aot_trap_status(code, msg, msglen);
+#if AOT_NIMPORTS
 	Z_app_instantiate(&inst->app, &inst->h);
+#else
+	Z_app_instantiate(&inst->app); /* wasm2c gives it no import argument */
+#endif
 	return AOT_OK;
 }
 
