@@ -116,6 +116,9 @@ engine_suite() {
 	expect_eq "$E: fs: the file outside is untouched" "secret" "$(cat "$T/outside/secret.txt")"
 	expect_eq "$E: fs: nothing was created outside" "secret.txt" "$(ls "$T/outside")"
 
+	# --- the two wasi-testsuite gaps (preopen rights, sock_shutdown) ---
+	guest_checks "$E: conformance" "$W" run --timeout 30 --dir "$T/sb:/sb" "$MD/conformance.$X"
+
 	# --- sockets: WasmEdge ABI and grants ---
 	P=$((20000 + RANDOM % 20000))
 	guest_checks "$E: sock" "$W" run --timeout 30 --listen "127.0.0.1:$P" --connect "127.0.0.1:$P" --connect "localhost:$P" \
