@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 
+#include "clients/wasm/aot_abi.h"
+#include "clients/wasm/cwasm.h"
 #include "clients/wasm/engine.h"
 #include "clients/wasm/grants.h"
 #include "clients/wasm/runner.h"
@@ -280,6 +283,64 @@ static void test_supervisor_api(void **state)
 	supervisor_free(NULL);
 }
 
+/* The .cwasm container: what it records, and every way it is refused before
+ * a byte of its payload is mapped. */
+static void test_cwasm_container(void **state)
+{
+	(void)state;
+	static const uint8_t payload[] = "not really a shared object";
+	cwasm_info in = {
+		.abi = AOT_ABI_VERSION, .payload = payload, .payload_len = sizeof(payload)};
+	cwasm_info out;
+	char err[256];
+	uint8_t *file = NULL, *again = NULL;
+	size_t len = 0, len2 = 0;
+	snprintf(in.module_sha256, sizeof(in.module_sha256), "%064d", 0);
+	snprintf(in.wabt, sizeof(in.wabt), "%s", cwasm_wabt_version());
+	snprintf(in.target, sizeof(in.target), "%s", cwasm_host_target());
+	snprintf(in.cc, sizeof(in.cc), "cc 1");
+	snprintf(in.flags, sizeof(in.flags), "-O2");
+	assert_int_equal(cwasm_build(&in, &file, &len, err, sizeof(err)), 0);
+	assert_int_equal(cwasm_build(&in, &again, &len2, err, sizeof(err)), 0);
+	assert_int_equal(len, len2);
+	assert_memory_equal(file, again, len); /* same inputs, same bytes */
+	assert_true(cwasm_is(file, len));
+	assert_true(engine_module_is_native(file, len));
+	assert_int_equal(cwasm_open(file, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.payload_len, sizeof(payload));
+	assert_memory_equal(out.payload, payload, sizeof(payload));
+	assert_string_equal(out.cc, "cc 1");
+	/* The interpreter's loader never takes one (native code is opt-in). */
+	assert_null(engine_module_load(file, len, err, sizeof(err)));
+	/* Every truncation, and a flip of every 97th byte, breaks the digest. */
+	for (size_t n = 0; n < len; n++)
+		assert_int_equal(cwasm_open(file, n, &out, err, sizeof(err)), -1);
+	for (size_t i = 0; i < len; i += 97) {
+		file[i] ^= 1;
+		assert_int_equal(cwasm_open(file, len, &out, err, sizeof(err)), -1);
+		file[i] ^= 1;
+	}
+	free(file);
+	/* A digest that holds over the wrong ABI, wabt or target: refused. */
+	cwasm_info bad = in;
+	bad.abi = AOT_ABI_VERSION + 1;
+	assert_int_equal(cwasm_build(&bad, &file, &len, err, sizeof(err)), 0);
+	assert_int_equal(cwasm_open(file, len, &out, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "compile it again"));
+	free(file);
+	bad = in;
+	snprintf(bad.target, sizeof(bad.target), "riscv64-linux-gnu");
+	assert_int_equal(cwasm_build(&bad, &file, &len, err, sizeof(err)), 0);
+	assert_int_equal(engine_module_load_native(file, len, err, sizeof(err)) == NULL, 1);
+	free(file);
+	/* A good container whose payload is not a shared object: dlopen says no. */
+	assert_int_equal(cwasm_build(&in, &file, &len, err, sizeof(err)), 0);
+	assert_null(engine_module_load_native(file, len, err, sizeof(err)));
+	assert_non_null(strstr(err, "compiled module"));
+	free(file);
+	free(again);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_engine_limits),
 		cmocka_unit_test(test_engine_host_calls),
 		cmocka_unit_test(test_supervisor_api),
+		cmocka_unit_test(test_cwasm_container),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
