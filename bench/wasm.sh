@@ -29,7 +29,7 @@ best_ms() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) b = 1; printf "%.1f", a / b }'; }
 kib() { awk -v a="$1" 'BEGIN { printf "%.0f", a / 1024 }'; }
 
-echo "-- compile (orchard-wasm compile: wasm2c + cc -O2), once each"
+echo "-- compile (orchard-wasm compile: wasm2c + cc -O3), once each"
 for m in "$OUT/cpu" "$B/wasm/examples/httpd"; do
 	t0=$(now_ms)
 	"$W" compile "$m.wasm" -o "$OUT/$(basename "$m").cwasm" || exit 1
