@@ -31,7 +31,7 @@
  * WebAssembly has no tail calls, so unbounded recursion must exhaust the stack
  * and trap, not become an endless loop. */
 static const char *const cc_flags[] = {
-	"-O2",
+	"-O3",
 	"-fPIC",
 	"-I" WASM_RT_DIR,
 	"-shared",
