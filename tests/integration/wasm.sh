@@ -210,6 +210,21 @@ openssl dgst -sha256 -binary "$T/other.body" >>"$T/other.cwasm"
 run_expect "aot: a .cwasm for another target is refused" 125 "riscv64-linux-gnu" "$W" run "$T/other.cwasm"
 run_expect "aot: validate checks a .cwasm too" 125 "digest mismatch" "$W" validate "$T/flip.cwasm"
 run_expect "aot: validate accepts a good .cwasm" 0 "" "$W" validate "$C"
+# Cross target (aarch64 with Debian's gcc-aarch64-linux-gnu): the payload is an
+# AArch64 shared object (ELF e_machine 183), and this x86-64 build refuses it.
+if command -v aarch64-linux-gnu-gcc >/dev/null; then
+	run_expect "aot: compile --target aarch64-linux-gnu" 0 "" \
+		"$W" compile "$OUT/wasi_core.wasm" -o "$T/arm.cwasm" --target aarch64-linux-gnu
+	expect "aot: the aarch64 .cwasm records its target" grep -aq "^target aarch64-linux-gnu$" "$T/arm.cwasm"
+	elf=$(grep -obUaP '\x7fELF' "$T/arm.cwasm" | head -1 | cut -d: -f1)
+	expect_eq "aot: the aarch64 payload is an AArch64 ELF" 183 \
+		"$(od -An -tu2 -j $((${elf:-0} + 18)) -N2 "$T/arm.cwasm" | tr -d ' ')"
+	[[ $(uname -m) != aarch64 ]] &&
+		run_expect "aot: a .cwasm for aarch64 is refused here" 125 "aarch64-linux-gnu.*compile it again" \
+			"$W" run "$T/arm.cwasm"
+else
+	tap_ok "aot: compile --target aarch64-linux-gnu # SKIP no aarch64-linux-gnu-gcc"
+fi
 run_expect "aot compile: a missing compiler" 1 "not found" \
 	env ORCHARD_WASM_CC=/nonexistent/cc "$W" compile "$OUT/wasi_core.wasm" -o "$T/x.cwasm"
 printf '#!/bin/sh\n[ "$1" = --version ] && { echo fakecc 1; exit 0; }\necho "app.c:1:1: error: out of luck" >&2\nexit 1\n' >"$T/fakecc"
