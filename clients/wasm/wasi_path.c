@@ -152,8 +152,8 @@ WASI_FN(path_open)
 		flags |= O_SYNC;
 	bool rd = want & (R_FD_READ | R_FD_READDIR);
 	bool wr = want & (R_FD_DATASYNC | R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE);
-	/* A folder asked for with write rights is EISDIR (the kernel's answer),
-	 * as in wasmtime and WasmEdge and wasi-testsuite's path_open_preopen. */
+	if (oflags & OF_DIRECTORY)
+		wr = false;
 	flags |= wr ? (rd ? O_RDWR : O_WRONLY) : O_RDONLY;
 	int host = open_beneath(dir->host, path, (uint64_t)flags, 0666);
 	int err = errno;
