@@ -16,12 +16,14 @@
 #include <netinet/in.h>
 
 #include "clients/wasm/aot_abi.h"
+#include "clients/wasm/aot_compile.h"
 #include "clients/wasm/cwasm.h"
 #include "clients/wasm/engine.h"
 #include "clients/wasm/grants.h"
 #include "clients/wasm/runner.h"
 #include "clients/wasm/supervisor.h"
 #include "clients/wasm/wasi.h"
+#include "common/file.h"
 
 static struct sockaddr_in v4(const char *ip, uint16_t port)
 {
@@ -206,18 +208,16 @@ static int tick(void *user, engine_call *call, const uint64_t *args, uint64_t *r
 	return ENGINE_HOST_CONTINUE;
 }
 
-static void test_engine_host_calls(void **state)
+/* Host calls through either engine: a signature mismatch is an unknown
+ * import; stop (honoured before the next host call), proc_exit and a host
+ * trap end the guest with their statuses. */
+static void host_calls_check(engine_module *m, const engine_host_func *funcs,
+			     const engine_host_func *wrong, const char *import)
 {
 	char err[256];
-	const engine_host_func funcs[] = {{"env", "tick", "", "", tick}};
-	const engine_host_func wrong[] = {{"env", "tick", "i", "", tick}};
-	(void)state;
-	engine_module *m = engine_module_load(mod_tick, sizeof(mod_tick), err, sizeof(err));
-	assert_non_null(m);
-	/* A signature mismatch is an unknown import. */
 	tick_state t0 = {0};
 	assert_null(engine_instance_new(m, wrong, 1, &t0, err, sizeof(err)));
-	assert_non_null(strstr(err, "env.tick"));
+	assert_non_null(strstr(err, import));
 	const int want[] = {ENGINE_STOP, ENGINE_EXIT, ENGINE_TRAP};
 	const int calls[] = {100, 3, 5}; /* a stop is honoured before the next host call runs */
 	for (int action = 0; action < 3; action++) {
@@ -231,7 +231,60 @@ static void test_engine_host_calls(void **state)
 				 ENGINE_ERROR);
 		engine_instance_free(t.inst);
 	}
+}
+
+static void test_engine_host_calls(void **state)
+{
+	char err[256];
+	const engine_host_func funcs[] = {{"env", "tick", "", "", tick}};
+	const engine_host_func wrong[] = {{"env", "tick", "i", "", tick}};
+	(void)state;
+	engine_module *m = engine_module_load(mod_tick, sizeof(mod_tick), err, sizeof(err));
+	assert_non_null(m);
+	host_calls_check(m, funcs, wrong, "env.tick");
 	engine_module_free(m);
+}
+
+/* (import "wasi_snapshot_preview1" "sched_yield" (func (result i32)))
+ * (func (export "_start") (loop (drop (call 0)) (br 0))): compile imports
+ * only what WASI provides, so the compiled twin of mod_tick yields. */
+static const uint8_t mod_yield[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60, 0x00, 0x01, 0x7f,
+	0x60, 0x00, 0x00, 0x02, 0x26, 0x01, 0x16, 'w',	'a',  's',  'i',  '_',	's',  'n',  'a',
+	'p',  's',  'h',  'o',	't',  '_',  'p',  'r',	'e',  'v',  'i',  'e',	'w',  '1',  0x0b,
+	's',  'c',  'h',  'e',	'd',  '_',  'y',  'i',	'e',  'l',  'd',  0x00, 0x00, 0x03, 0x02,
+	0x01, 0x01, 0x07, 0x0a, 0x01, 0x06, '_',  's',	't',  'a',  'r',  't',	0x00, 0x01, 0x0a,
+	0x0c, 0x01, 0x0a, 0x00, 0x03, 0x40, 0x10, 0x00, 0x1a, 0x0c, 0x00, 0x0b, 0x0b,
+};
+
+/* The same host-call contract through the compiled engine: compile (with the
+ * system cc) to a temporary .cwasm, load it native, check. */
+static void test_engine_aot_host_calls(void **state)
+{
+	char err[1024], in[] = "/tmp/orchard-aot-unit.XXXXXX", out[64];
+	const engine_host_func funcs[] = {{"wasi_snapshot_preview1", "sched_yield", "", "i", tick}};
+	const engine_host_func wrong[] = {{"wasi_snapshot_preview1", "sched_yield", "", "", tick}};
+	size_t len = 0;
+	(void)state;
+	int fd = mkstemp(in);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, mod_yield, sizeof(mod_yield)), (ssize_t)sizeof(mod_yield));
+	close(fd);
+	snprintf(out, sizeof(out), "%s.cwasm", in);
+	int rc = aot_compile(in, out, NULL, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("compile: %s", err);
+	char *bytes = file_read(out, 1u << 26, &len);
+	assert_non_null(bytes);
+	unlink(in);
+	unlink(out);
+	engine_module *m = engine_module_load_native((uint8_t *)bytes, len, err, sizeof(err));
+	if (!m)
+		fail_msg("load: %s", err);
+	assert_int_equal(engine_module_has_start(m), 0);
+	host_calls_check(m, funcs, wrong, "wasi_snapshot_preview1.sched_yield");
+	engine_module_free(m);
+	free(bytes);
 }
 
 static int child_exit3(void *arg)
@@ -352,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_wasi_fd_table),
 		cmocka_unit_test(test_engine_limits),
 		cmocka_unit_test(test_engine_host_calls),
+		cmocka_unit_test(test_engine_aot_host_calls),
 		cmocka_unit_test(test_supervisor_api),
 		cmocka_unit_test(test_cwasm_container),
 	};
