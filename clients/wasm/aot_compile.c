@@ -185,15 +185,88 @@ static int sources_write(const char *dir, const aot_sources *src, char *err, siz
 	return 0;
 }
 
+/* Translates in a child process that writes the C files into dir: libwabt
+ * 1.0.32's C writer aborts on what it does not support (SIMD, for one), and
+ * that must be a clean refusal, not the end of orchard-wasm. Returns 0, or an
+ * exit status with the reason in err. */
+static int translate_in_child(const char *wasm, size_t len, const char *dir, char *err,
+			      size_t errlen)
+{
+	char why[1024] = "";
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return AOT_COMPILE_TOOLCHAIN;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return AOT_COMPILE_TOOLCHAIN;
+	}
+	if (pid == 0) {
+		/* The reason, or whatever wabt prints before it aborts, goes up
+		 * the pipe (not a file: the disk may be the problem). */
+		aot_sources src = {0};
+		size_t nfuncs = 0;
+		char msg[1024];
+		if (dup2(fds[1], 2) < 0)
+			_exit(AOT_COMPILE_TOOLCHAIN);
+		const engine_host_func *funcs = wasi_host_funcs(&nfuncs);
+		int rc = AOT_COMPILE_MODULE;
+		if (aot_translate((const uint8_t *)wasm, len, funcs, nfuncs, &src, msg,
+				  sizeof(msg)) == 0)
+			rc = sources_write(dir, &src, msg, sizeof(msg)) == 0
+				     ? 0
+				     : AOT_COMPILE_TOOLCHAIN;
+		if (rc != 0)
+			dprintf(2, "%s\n", msg);
+		aot_sources_free(&src);
+		_exit(rc);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = read(fds[0], why + got, sizeof(why) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (got += (size_t)n) == sizeof(why) - 1)
+			break;
+	}
+	close(fds[0]);
+	why[got] = '\0';
+	while (got > 0 && why[got - 1] == '\n')
+		why[--got] = '\0';
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			return AOT_COMPILE_TOOLCHAIN;
+		}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	const char *line = strrchr(why, '\n') ? strrchr(why, '\n') + 1 : why;
+	if (WIFSIGNALED(st)) {
+		snprintf(err, errlen,
+			 "wasm2c (wabt %s) cannot translate this module (it stopped with signal "
+			 "%d: %s)",
+			 cwasm_wabt_version(), WTERMSIG(st), line[0] ? line : "no message");
+		return AOT_COMPILE_MODULE;
+	}
+	snprintf(err, errlen, "%s", line[0] ? line : "translation failed");
+	return WEXITSTATUS(st) == AOT_COMPILE_MODULE ? AOT_COMPILE_MODULE : AOT_COMPILE_TOOLCHAIN;
+}
+
 int aot_compile(const char *in_path, const char *out_path, const char *target, char *err,
 		size_t errlen)
 {
 	int status = AOT_COMPILE_TOOLCHAIN;
-	size_t len = 0, so_len = 0, out_len = 0, nfuncs = 0;
+	size_t len = 0, so_len = 0, out_len = 0;
 	char *wasm = NULL, *so = NULL, dir[4096] = "", path[4200], why[512];
 	uint8_t *file = NULL;
 	engine_module *mod = NULL;
-	aot_sources src = {0};
 	cwasm_info info = {0};
 
 	const char *host = cwasm_host_target();
@@ -219,11 +292,6 @@ int aot_compile(const char *in_path, const char *out_path, const char *target, c
 		status = AOT_COMPILE_MODULE;
 		goto out;
 	}
-	const engine_host_func *funcs = wasi_host_funcs(&nfuncs);
-	if (aot_translate((const uint8_t *)wasm, len, funcs, nfuncs, &src, err, errlen) < 0) {
-		status = AOT_COMPILE_MODULE;
-		goto out;
-	}
 	const char *tmp = getenv("TMPDIR");
 	snprintf(dir, sizeof(dir), "%s/orchard-cwasm.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir)) {
@@ -231,8 +299,11 @@ int aot_compile(const char *in_path, const char *out_path, const char *target, c
 		dir[0] = '\0';
 		goto out;
 	}
-	if (sources_write(dir, &src, err, errlen) < 0 ||
-	    cc_version(cc, dir, info.cc, sizeof(info.cc), err, errlen) < 0)
+	status = translate_in_child(wasm, len, dir, err, errlen);
+	if (status != 0)
+		goto out;
+	status = AOT_COMPILE_TOOLCHAIN;
+	if (cc_version(cc, dir, info.cc, sizeof(info.cc), err, errlen) < 0)
 		goto out;
 
 	char *argv[NFLAGS + 10];
@@ -289,7 +360,6 @@ out:
 		tmp_remove(dir);
 	free(file);
 	free(so);
-	aot_sources_free(&src);
 	engine_module_free(mod);
 	free(wasm);
 	return status;

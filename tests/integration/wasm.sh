@@ -87,7 +87,7 @@ head -c 100 "$OUT/wasi_core.wasm" >"$T/truncated.wasm"
 mkdir -p "$T/aot"
 for m in "$OUT"/*.wasm "$BUILD/wasm/examples/httpd.wasm"; do
 	n=$(basename "$m" .wasm)
-	case $n in type_error | unknown_import | wrong_signature) continue ;; esac
+	case $n in type_error | unknown_import | wrong_signature | simd) continue ;; esac
 	if out=$("$W" compile "$m" -o "$T/aot/$n.cwasm" 2>&1); then
 		tap_ok "compile $n"
 	else
@@ -225,6 +225,11 @@ if command -v aarch64-linux-gnu-gcc >/dev/null; then
 else
 	tap_ok "aot: compile --target aarch64-linux-gnu # SKIP no aarch64-linux-gnu-gcc"
 fi
+run_expect "interp: a SIMD module runs" 0 "" "$W" run "$OUT/simd.wasm"
+run_expect "aot compile: a module wasm2c cannot translate is refused cleanly" 125 \
+	"^orchard-wasm: wasm2c \(wabt .*\) cannot translate this module" \
+	"$W" compile "$OUT/simd.wasm" -o "$T/simd.cwasm"
+expect "aot compile: nothing left of it" test ! -e "$T/simd.cwasm"
 run_expect "aot compile: a missing compiler" 1 "not found" \
 	env ORCHARD_WASM_CC=/nonexistent/cc "$W" compile "$OUT/wasi_core.wasm" -o "$T/x.cwasm"
 printf '#!/bin/sh\n[ "$1" = --version ] && { echo fakecc 1; exit 0; }\necho "app.c:1:1: error: out of luck" >&2\nexit 1\n' >"$T/fakecc"
