@@ -19,7 +19,7 @@
 #include "server/store/events.h"
 #include "server/store/migrate.h"
 #include "server/store/operators.h"
-#include "server/store/revocations.h"
+#include "server/store/events.h"
 #include "server/store/store_pg.h"
 
 static const char *url;
@@ -276,7 +276,7 @@ static void test_revocation_is_transitive_and_announced(void **state)
 			      {"child-b", "root", exp},
 			      {"grandchild", "child-a", exp},
 			      {"other", NULL, exp}};
-	PGconn *l = listener(REVOCATIONS_CHANNEL);
+	PGconn *l = listener(EVENTS_TOKEN_REVOKED);
 
 	for (size_t i = 0; i < sizeof tree / sizeof tree[0]; i++)
 		assert_int_equal(store_run(s, mint_cb, &tree[i]), STORE_NONE);
