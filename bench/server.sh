@@ -38,7 +38,7 @@ kill -0 $BARE || { echo "bare_mhd did not start on port $port" >&2; exit 1; }
 read -r bare_rate bare_p99 < <(wrk_run "https://127.0.0.1:$port/healthz")
 read -r h_rate h_p99 < <(wrk_run "$URL/healthz")
 read -r db_rate db_p99 < <(wrk_run "$URL/ops/tokens/$JTI" "Authorization: Bearer $TOKEN")
-createdb -h "$PGDIR/run" -U orchard pgbench
+pg_admin "CREATE DATABASE pgbench OWNER orchard"
 pgbench -h "$PGDIR/run" -U orchard -i -s 1 -q pgbench >/dev/null 2>&1
 # pgbench with one client (as the issue measured it) and with as many as
 # orchardd has pool connections (a stricter ceiling, printed beside it).
