@@ -34,6 +34,16 @@ if [[ $(id -u) -eq 0 ]]; then
 	expect_fail "an unmapped account (nobody) cannot connect" \
 		runuser -u nobody -- psql -X -h "$PGDIR/run" -U orchard -d orchard -c 'SELECT 1'
 fi
+if [[ $(id -u) -eq 0 ]]; then
+	# A checkout in root's home (mode 700): postgres gets passage, no more.
+	mkdir -p "$TMP/home/var"
+	chmod 700 "$TMP/home"
+	expect "a cluster under a folder only root may enter starts" "$ROOT/scripts/pg-cluster" start "$TMP/home/var" --fast
+	acl=$(getfacl -cp "$TMP/home" 2>/dev/null | grep -v -e '^mask' -e '^$' | tr '\n' ' ')
+	expect_eq "that folder lets postgres pass (x) and nobody else in" \
+		"user::rwx user:postgres:--x group::--- other::--- " "$acl"
+	"$ROOT/scripts/pg-cluster" stop "$TMP/home/var"
+fi
 expect_fail "no line in pg_hba.conf trusts anyone" grep -q '^[^#]*trust' "$PGDIR/pg/pg_hba.conf"
 
 # --- a cluster made by the old script (initdb --auth=trust, orchard superuser) --
