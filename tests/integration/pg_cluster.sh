@@ -5,7 +5,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/orchardd.sh
-trap fixture_cleanup EXIT
+# The clusters this test makes beside the fixture's stop with it.
+trap 'for d in "$TMP/old" "$TMP/home/var"; do "$ROOT/scripts/pg-cluster" stop "$d"; done; fixture_cleanup' EXIT
 PG=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
