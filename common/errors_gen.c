@@ -21,4 +21,5 @@ const struct err_info err_table[ERR__COUNT] = {
 	[ERR_NOT_READY] = {503, "https://orchard.dev/problems/not-ready", "Service not ready"},
 	[ERR_INTERNAL] = {500, "https://orchard.dev/problems/internal", "Internal server error"},
 	[ERR_SHUTTING_DOWN] = {503, "https://orchard.dev/problems/shutting-down", "Server is shutting down"},
+	[ERR_BODY_BUDGET] = {503, "https://orchard.dev/problems/body-budget", "Too many request bodies in flight, retry later"},
 };

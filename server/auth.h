@@ -3,6 +3,7 @@
 #ifndef ORCHARD_AUTH_H
 #define ORCHARD_AUTH_H
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/errors_gen.h"
 #include "server/request.h"
@@ -19,6 +20,9 @@ void auth_free(struct auth *a);
  * Returns true and fills *op, or false with *err set (401 or 403). */
 bool auth_check(struct auth *a, const char *header, unsigned need, struct operator* op,
 		enum err_code *err);
+
+/* How many requests were refused with err (a 401 or 403 kind) so far. */
+uint64_t auth_refusals(struct auth *a, enum err_code err);
 
 /* Signs a new token. jti_out receives its ID (33 bytes). Returns the
  * token (caller frees) or NULL. */

@@ -38,7 +38,10 @@ static const struct setting settings[] = {
 	S("log-level", STR, log_level, "info", "debug, info, warn or error"),
 	S("threads", NUM, threads, "0", "HTTP worker threads; 0 = four per core"),
 	S("db-pool", NUM, db_pool, "0", "PostgreSQL connections in the pool; 0 = one per thread"),
-	S("body-limit", NUM, body_limit, "1048576", "largest request body in bytes"),
+	S("body-limit", NUM, body_limit, "1048576",
+	  "largest request body in bytes, on any route (each route has its own, lower cap)"),
+	S("body-budget", NUM, body_budget, "67108864",
+	  "request body bytes held in memory at once, all requests together (503 beyond)"),
 	S("conn-timeout", NUM, conn_timeout, "30", "idle connection timeout in seconds"),
 	S("grace", NUM, grace, "10", "seconds to finish in-flight requests on shutdown"),
 };
@@ -216,8 +219,8 @@ int config_load(struct config *cfg, int *argc, char **argv)
 	/* A thread holds at most one connection, so this many never wait. */
 	if (cfg->db_pool == 0)
 		cfg->db_pool = cfg->threads;
-	if (cfg->body_limit == 0) {
-		fprintf(stderr, "orchardd: --body-limit must be positive\n");
+	if (cfg->body_limit == 0 || cfg->body_budget == 0) {
+		fprintf(stderr, "orchardd: --body-limit and --body-budget must be positive\n");
 		return -1;
 	}
 	return 0;

@@ -15,6 +15,7 @@ struct config {
 	long threads;
 	long db_pool;
 	long body_limit;
+	long body_budget;
 	long conn_timeout;
 	long grace;
 	int db_url_derived; /* 1 when database_url came from data_dir */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "server/auth.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -163,8 +164,19 @@ char *metrics_render(struct server *srv, size_t *len)
 		(unsigned long)st.reconnects);
 	err |= addf(
 		&b,
-		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n",
-		atomic_load(&srv->active_requests));
+		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n"
+		"# HELP orchard_body_bytes_in_flight Request body bytes buffered (see --body-budget).\n"
+		"# TYPE orchard_body_bytes_in_flight gauge\norchard_body_bytes_in_flight %ld\n",
+		atomic_load(&srv->active_requests), atomic_load(&srv->body_in_flight));
+	err |= addf(&b,
+		    "# HELP orchard_auth_refusals_total Operator token refusals by problem type.\n"
+		    "# TYPE orchard_auth_refusals_total counter\n");
+	for (int e = 0; e < ERR__COUNT; e++) {
+		uint64_t n = auth_refusals(srv->auth, (enum err_code)e);
+		if (n > 0)
+			err |= addf(&b, "orchard_auth_refusals_total{type=\"%s\"} %lu\n",
+				    strrchr(err_table[e].type, '/') + 1, (unsigned long)n);
+	}
 	err |= addf(
 		&b,
 		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",

@@ -108,8 +108,8 @@ enum MHD_Result reply_problem(struct request *req, enum err_code err, const char
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
 	if (e->http_status == 503)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	if (e->http_status == 401)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (req->challenge != NULL) /* set by the route's authentication kind */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->challenge);
 	enum MHD_Result ret = reply_queue(req, e->http_status, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -1,10 +1,11 @@
 /* The request pipeline: MHD calls request_access() several times per
- * request; the first call only sets up, the body is collected into a
- * bounded buffer, and the last call dispatches. Replies are never queued on
- * the first call, which would make MHD close a keep-alive connection. */
+ * request. The first call routes and authenticates from the headers alone;
+ * the body is collected into a bounded buffer; the last call answers. */
 #include "server/request.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,7 +14,7 @@
 #include "common/jsonb.h"
 #include "common/log.h"
 #include "server/audit.h"
-#include "server/auth.h"
+#include "server/authn.h"
 #include "server/metrics.h"
 #include "server/reply.h"
 #include "server/server.h"
@@ -55,7 +56,6 @@ static struct request *request_new(struct server *srv, struct MHD_Connection *co
 	req->method = method;
 	clock_gettime(CLOCK_MONOTONIC, &req->start);
 	request_make_id(req->id);
-	buf_init(&req->body, (size_t)srv->cfg.body_limit);
 	return req;
 }
 
@@ -63,6 +63,9 @@ static void request_free(struct request *req)
 {
 	for (int i = 0; i < req->nparams; i++)
 		free(req->params[i]);
+	if (req->state_free != NULL)
+		req->state_free(req->state);
+	atomic_fetch_sub(&req->srv->body_in_flight, (long)req->body_reserved);
 	buf_free(&req->body);
 	json_decref(req->json);
 	free(req->path);
@@ -74,25 +77,67 @@ const char *request_arg(struct request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static bool is_json_type(const char *ctype)
+const char *request_header(struct request *req, const char *name)
 {
-	size_t n = strlen("application/json");
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void request_set_state(struct request *req, void *state, void (*cleaner)(void *state))
+{
+	if (req->state_free != NULL && req->state != state)
+		req->state_free(req->state);
+	req->state = state;
+	req->state_free = cleaner;
+}
+
+void request_suspend(struct request *req)
+{
+	MHD_suspend_connection(req->conn);
+}
+
+void request_resume(struct request *req)
+{
+	MHD_resume_connection(req->conn);
+}
+
+/* Decides the answer now, to be sent once the body (if any) is read. */
+static void request_refuse(struct request *req, enum err_code err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void request_refuse(struct request *req, enum err_code err, const char *fmt, ...)
+{
+	req->refused = true;
+	req->refusal = err;
+	req->refusal_detail[0] = '\0';
+	if (fmt != NULL) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(req->refusal_detail, sizeof req->refusal_detail, fmt, ap);
+		va_end(ap);
+	}
+}
+
+static bool media_type_is(const char *ctype, const char *want)
+{
+	size_t n = strlen(want);
 
 	/* Accept parameters such as "; charset=utf-8" (DPS clients send it). */
-	return ctype != NULL && strncasecmp(ctype, "application/json", n) == 0 &&
+	return ctype != NULL && strncasecmp(ctype, want, n) == 0 &&
 	       (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
 static enum MHD_Result request_parse_body(struct request *req)
 {
+	const char *want =
+		req->route->body == BODY_JOSE ? "application/jose+json" : "application/json";
+	const char *ctype = request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	json_error_t jerr;
-	const char *ctype = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-							MHD_HTTP_HEADER_CONTENT_TYPE);
 
-	if (!is_json_type(ctype)) {
+	if (req->route->body == BODY_RAW)
+		return MHD_YES;
+	if (!media_type_is(ctype, want)) {
 		log_bad_input("wrong content type");
-		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE,
-				     "expected application/json, got %s", ctype ? ctype : "none");
+		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE, "expected %s, got %s", want,
+				     ctype ? ctype : "none");
 	}
 	if (req->body.len == 0)
 		return reply_problem(req, ERR_MALFORMED_JSON, "the body is empty");
@@ -113,48 +158,99 @@ static bool is_mutating(const char *method)
 	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 }
 
-/* Everything after authentication: body checks, then the handler. */
-static enum MHD_Result request_handle(struct request *req)
+/* First call, headers complete: route, the route's body cap, and header
+ * authentication, all before a body byte is read. */
+static void request_admit(struct request *req)
 {
-	enum MHD_Result ret;
+	struct server *srv = req->srv;
+	enum err_code err;
 
-	if (req->body_too_large)
-		return reply_problem(req, ERR_BODY_TOO_LARGE, "the limit is %ld bytes",
-				     req->srv->cfg.body_limit);
-	/* A refusal that could not be queued (MHD_NO) must not fall through
-	 * to the handler as if the body had been accepted. */
-	if (req->route->body == BODY_JSON &&
-	    ((ret = request_parse_body(req)) != MHD_YES || req->status != 0))
-		return ret;
-	return (enum MHD_Result)req->route->handler(req);
+	if (strlen(req->path) > ROUTE_MAX_URL) {
+		request_refuse(req, ERR_URI_TOO_LONG, "the limit is %d bytes", ROUTE_MAX_URL);
+		return;
+	}
+	switch (route_find(req->method, req->path, &req->route, req->params, &req->nparams,
+			   req->allow, sizeof req->allow)) {
+	case ROUTE_NO_PATH: request_refuse(req, ERR_NOT_FOUND, NULL); return;
+	case ROUTE_NO_METHOD:
+		request_refuse(req, ERR_METHOD_NOT_ALLOWED, "allowed: %s", req->allow);
+		return;
+	case ROUTE_FOUND: break;
+	}
+	req->body_max = req->route->body_max < (size_t)srv->cfg.body_limit
+				? req->route->body_max
+				: (size_t)srv->cfg.body_limit;
+	buf_init(&req->body, req->body_max);
+	if (authn_stage(req->route) == AUTHN_HEADERS && !authn_check(req, &err)) {
+		request_refuse(req, err, NULL);
+		return;
+	}
+	const char *len = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len != NULL && strtoull(len, NULL, 10) > req->body_max)
+		request_refuse(req, ERR_BODY_TOO_LARGE, "the limit is %zu bytes", req->body_max);
 }
 
-static enum MHD_Result request_dispatch(struct request *req)
+/* Takes body bytes against the route's cap and the process-wide budget. */
+static void request_take_body(struct request *req, const char *data, size_t n)
+{
+	struct server *srv = req->srv;
+
+	if (req->refused)
+		return; /* the answer is known: the rest is dropped */
+	req->body_reserved += n;
+	if (atomic_fetch_add(&srv->body_in_flight, (long)n) + (long)n > srv->cfg.body_budget)
+		request_refuse(req, ERR_BODY_BUDGET, NULL);
+	else if (buf_add(&req->body, data, n) != 0)
+		request_refuse(req, ERR_BODY_TOO_LARGE, "the limit is %zu bytes", req->body_max);
+	else
+		return;
+	/* Refused: give the memory back now, so the uploads still running
+	 * can finish instead of all failing together. */
+	atomic_fetch_sub(&srv->body_in_flight, (long)req->body_reserved);
+	req->body_reserved = 0;
+	buf_free(&req->body);
+}
+
+/* Last call: the decided refusal, or body checks, body authentication and
+ * the handler; a resumed request goes straight back to its handler. */
+static enum MHD_Result request_answer(struct request *req)
 {
 	enum err_code err;
 	enum MHD_Result ret;
 
-	if (strlen(req->path) > ROUTE_MAX_URL)
-		return reply_problem(req, ERR_URI_TOO_LONG, "the limit is %d bytes", ROUTE_MAX_URL);
-	switch (route_find(req->method, req->path, &req->route, req->params, &req->nparams,
-			   req->allow, sizeof req->allow)) {
-	case ROUTE_NO_PATH: return reply_problem(req, ERR_NOT_FOUND, NULL);
-	case ROUTE_NO_METHOD:
-		return reply_problem(req, ERR_METHOD_NOT_ALLOWED, "allowed: %s", req->allow);
-	case ROUTE_FOUND: break;
+	if (req->dispatched)
+		return (enum MHD_Result)req->route->handler(req);
+	if (req->refused) {
+		ret = reply_problem(req, req->refusal, req->refusal_detail[0] ? "%s" : NULL,
+				    req->refusal_detail);
+		goto audit;
 	}
-	if (req->route->scope != SCOPE_NONE) {
-		const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-								MHD_HTTP_HEADER_AUTHORIZATION);
-		if (!auth_check(req->srv->auth, authz, req->route->scope, &req->op, &err))
-			return reply_problem(req, err, NULL);
-		req->authenticated = true;
+	/* A refusal that could not be queued (MHD_NO) must not fall through
+	 * to the handler as if the body had been accepted. */
+	if (req->route->body != BODY_NONE &&
+	    ((ret = request_parse_body(req)) != MHD_YES || req->status != 0))
+		goto audit;
+	if (authn_stage(req->route) == AUTHN_BODY && !authn_check(req, &err)) {
+		ret = reply_problem(req, err, NULL);
+		goto audit;
 	}
-	ret = request_handle(req);
-	/* Audit whatever the outcome, refusals included. */
+	req->dispatched = true;
+	ret = (enum MHD_Result)req->route->handler(req);
+audit:
+	/* Audit whatever the outcome, refusals included; a suspended
+	 * request is audited when it answers. */
 	if (req->authenticated && is_mutating(req->method) && req->status != 0)
 		audit_record(req->srv, req);
 	return ret;
+}
+
+/* Whether the client will send a body we have not read yet. */
+static bool request_has_body(struct request *req)
+{
+	const char *len = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return request_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+	       (len != NULL && strtoull(len, NULL, 10) > 0);
 }
 
 enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -171,35 +267,29 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 			return MHD_NO;
 		*req_cls = req;
 		atomic_fetch_add(&srv->active_requests, 1);
-		const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							      MHD_HTTP_HEADER_CONTENT_LENGTH);
-		/* An announced oversized body is refused before "100 Continue",
-		 * and the connection closes: the one reply worth queueing now. */
-		if (len != NULL &&
-		    strtoull(len, NULL, 10) > (unsigned long long)srv->cfg.body_limit) {
-			req->body_too_large = true;
-			log_set_request_id(req->id);
-			return request_dispatch(req);
-		}
+		log_set_request_id(req->id);
+		request_admit(req);
+		/* A refused request with a body is answered now, before
+		 * "100 Continue": the client never uploads it, and the
+		 * connection closes, which is right for a refusal. Without a
+		 * body the answer waits for the next call, which keeps the
+		 * connection alive (notes/mhd.md). */
+		if (req->refused && request_has_body(req))
+			return request_answer(req);
 		return MHD_YES;
 	}
 	log_set_request_id(req->id);
 	if (*upload_data_size > 0) {
-		if (!req->body_too_large &&
-		    buf_add(&req->body, upload_data, *upload_data_size) != 0) {
-			req->body_too_large = true;
-			buf_free(&req->body);
-		}
+		request_take_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		/* Past the limit (a chunked body has no Content-Length to
-		 * refuse early) the rest is dropped: MHD refuses a response
-		 * queued mid-upload and would close with no reply at all, so
-		 * the 413 goes out when the body ends. */
+		/* MHD refuses a response queued mid-upload and would close
+		 * with no reply at all, so a refusal goes out when the body
+		 * ends. */
 		return MHD_YES;
 	}
 	if (req->status != 0)
 		return MHD_YES;
-	return request_dispatch(req);
+	return request_answer(req);
 }
 
 void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

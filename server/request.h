@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/errors_gen.h"
 #include "server/routes.h"
 
 struct server;
@@ -31,10 +32,18 @@ struct request {
 	char *params[ROUTE_MAX_PARAMS];
 	int nparams;
 	struct buf body;
-	bool body_too_large;
-	json_t *json; /* parsed body; owned */
+	size_t body_max;       /* the route's cap, within --body-limit */
+	size_t body_reserved;  /* bytes of the process-wide body budget held */
+	bool refused;	       /* the answer is decided: err below */
+	enum err_code refusal; /* ... and sent when the body has been read */
+	char refusal_detail[96];
+	const char *challenge; /* WWW-Authenticate for a 401, from the auth kind */
+	json_t *json;	       /* parsed body; owned */
 	struct operator op;
-	bool authenticated;
+	bool authenticated; /* an operator token was accepted */
+	bool dispatched;    /* the handler ran: later calls are resumptions */
+	void *state;	    /* the handler's, across suspensions */
+	void (*state_free)(void *state);
 	unsigned status; /* what was queued, 0 until then */
 	struct timespec start;
 };
@@ -49,5 +58,19 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* A query-string argument, or NULL. */
 const char *request_arg(struct request *req, const char *name);
+
+/* A request header, or NULL. */
+const char *request_header(struct request *req, const char *name);
+
+/* Gives the request a state object that outlives a suspension; cleaner
+ * frees it with the request (or when another state replaces it). */
+void request_set_state(struct request *req, void *state, void (*cleaner)(void *state));
+
+/* Suspends req: the handler then returns MHD_YES without a reply and holds
+ * no thread. After request_resume() (from any thread) the route's handler
+ * runs again with the same req and req->state: no second routing or
+ * authentication. Both wrap libmicrohttpd's suspend/resume. */
+void request_suspend(struct request *req);
+void request_resume(struct request *req);
 
 #endif

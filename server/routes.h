@@ -11,7 +11,6 @@ struct request;
 
 /* Operator scopes a route may require; a token grants a set of them. */
 enum scope {
-	SCOPE_NONE = 0,
 	SCOPE_ENROLLMENTS_READ = 1 << 0,
 	SCOPE_ENROLLMENTS_WRITE = 1 << 1,
 	SCOPE_TWINS_READ = 1 << 2,
@@ -23,15 +22,44 @@ enum scope {
 	SCOPE_ALL = (1 << 8) - 1,
 };
 
-/* What the body must be, when there is one. */
-enum body_kind { BODY_NONE, BODY_JSON };
+/* Who may call a route. Header kinds are checked as soon as the headers
+ * are in, before a byte of the body is read; body kinds (ACME's JWS) need
+ * the body. server/authn.c runs them. */
+enum auth_kind {
+	AUTH_PUBLIC,   /* anyone */
+	AUTH_OPERATOR, /* Authorization: Bearer <operator token> holding arg's scopes */
+};
+
+struct route_auth {
+	enum auth_kind kind;
+	unsigned arg; /* the kind's argument: scopes for AUTH_OPERATOR */
+};
+
+#define PUBLIC                                                                                     \
+	{                                                                                          \
+		AUTH_PUBLIC, 0                                                                     \
+	}
+#define OPERATOR(scopes)                                                                           \
+	{                                                                                          \
+		AUTH_OPERATOR, (scopes)                                                            \
+	}
+
+/* What the body must be, when there is one: its media type decides the
+ * parsing (BODY_JSON: application/json into req->json; BODY_JOSE:
+ * application/jose+json, also parsed into req->json; BODY_RAW: any type,
+ * bytes in req->body). */
+enum body_kind { BODY_NONE, BODY_JSON, BODY_JOSE, BODY_RAW };
+
+#define KiB(n) ((size_t)(n)*1024)
+#define MiB(n) ((size_t)(n)*1024 * 1024)
 
 struct route {
 	const char *method;
 	const char *pattern; /* "/ops/tokens/{jti}": {name} captures one segment */
 	int (*handler)(struct request *req);
-	unsigned scope; /* SCOPE_NONE: no operator token needed */
+	struct route_auth auth;
 	enum body_kind body;
+	size_t body_max;  /* largest body accepted; 0 with BODY_NONE */
 	const char *name; /* label for metrics and logs */
 };
 

@@ -16,6 +16,7 @@ struct server {
 	struct auth *auth;
 	struct metrics *metrics;
 	atomic_int active_requests;
+	atomic_long body_in_flight; /* request body bytes buffered, all requests */
 	atomic_int shutting_down;
 };
 
