@@ -13,6 +13,9 @@ int h_metrics_get(struct request *req);
 /* h_ops_audit.c */
 int h_ops_audit_list(struct request *req);
 
+/* h_ops_audit_stream.c */
+int h_ops_audit_stream(struct request *req);
+
 /* h_ops_tokens.c */
 int h_ops_token_create(struct request *req);
 int h_ops_token_get(struct request *req);

@@ -16,13 +16,16 @@
 #include "pki/devpki.h"
 #include "server/auth.h"
 #include "server/http.h"
+#include "server/jobs.h"
 #include "server/metrics.h"
 #include "server/routes.h"
 #include "server/server.h"
+#include "server/store/events.h"
 #include "server/store/migrate.h"
 #include "server/store/operators.h"
 #include "server/store/revocations.h"
 #include "server/store/store.h"
+#include "server/timers.h"
 #include "server/tokens.h"
 
 #ifndef ORCHARD_VERSION
@@ -75,6 +78,13 @@ static int config_resolve(struct config *cfg)
 	return 0;
 }
 
+/* Slow outbound work (challenge checks, webhooks) waits on the network,
+ * not the CPU: a few threads go a long way. */
+#define JOBS_THREADS 4
+#define JOBS_QUEUE 1024
+
+static const char *const event_channels[] = {EVENTS_AUDIT, NULL};
+
 static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
@@ -125,7 +135,11 @@ static int cmd_serve(struct server *srv)
 	srv->auth = revoked ? auth_new(srv->cfg.jwt_key, revoked) : NULL;
 	srv->store = store_new(srv->cfg.database_url, (int)srv->cfg.db_pool);
 	srv->metrics = metrics_new();
-	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL)
+	srv->events = events_start(srv->cfg.database_url, event_channels);
+	srv->timers = timers_start();
+	srv->jobs = jobs_start(JOBS_THREADS, JOBS_QUEUE);
+	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL ||
+	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL)
 		goto out;
 
 	http = http_start(srv, cert, key);
@@ -138,11 +152,22 @@ static int cmd_serve(struct server *srv)
 		sigsuspend(&empty);
 	log_kv(LOG_INFO, "shutting down", "signal", got_signal == SIGINT ? "SIGINT" : "SIGTERM",
 	       NULL);
+	/* Waiting requests answer now (204, or the end of a stream), so they
+	 * finish within the grace period like any other. */
+	atomic_store(&srv->shutting_down, 1);
+	timers_fire_all(srv->timers);
 	http_stop(http, srv, srv->cfg.grace);
 	http = NULL;
 	rc = 0;
 out:
+	if (http != NULL) {
+		atomic_store(&srv->shutting_down, 1);
+		timers_fire_all(srv->timers);
+	}
 	http_stop(http, srv, 0);
+	jobs_stop(srv->jobs);
+	events_stop(srv->events);
+	timers_stop(srv->timers);
 	revocations_stop(revoked);
 	auth_free(srv->auth);
 	store_free(srv->store);

@@ -14,6 +14,7 @@
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/store/store.h"
+#include "server/wait.h"
 
 #ifndef ORCHARD_VERSION
 #define ORCHARD_VERSION "dev"
@@ -165,9 +166,12 @@ char *metrics_render(struct server *srv, size_t *len)
 	err |= addf(
 		&b,
 		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n"
+		"# HELP orchard_requests_waiting Requests suspended until an event or deadline.\n"
+		"# TYPE orchard_requests_waiting gauge\norchard_requests_waiting %ld\n"
 		"# HELP orchard_body_bytes_in_flight Request body bytes buffered (see --body-budget).\n"
 		"# TYPE orchard_body_bytes_in_flight gauge\norchard_body_bytes_in_flight %ld\n",
-		atomic_load(&srv->active_requests), atomic_load(&srv->body_in_flight));
+		atomic_load(&srv->active_requests), wait_count_sleeping(),
+		atomic_load(&srv->body_in_flight));
 	err |= addf(&b,
 		    "# HELP orchard_auth_refusals_total Operator token refusals by problem type.\n"
 		    "# TYPE orchard_auth_refusals_total counter\n");

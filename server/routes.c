@@ -13,6 +13,7 @@ const struct route routes[] = {
 	{"GET",    "/metrics",          h_metrics_get,      PUBLIC,                       BODY_NONE, 0,       "metrics"},
 
 	{"GET",    "/ops/audit",        h_ops_audit_list,   OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       "ops_audit"},
+	{"GET",    "/ops/audit/stream", h_ops_audit_stream, OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       "ops_audit_stream"},
 	{"POST",   "/ops/tokens",       h_ops_token_create, OPERATOR(SCOPE_TOKENS_WRITE), BODY_JSON, KiB(16), "ops_token_create"},
 	{"GET",    "/ops/tokens/{jti}", h_ops_token_get,    OPERATOR(SCOPE_TOKENS_READ),  BODY_NONE, 0,       "ops_token_get"},
 	{"DELETE", "/ops/tokens/{jti}", h_ops_token_revoke, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0,       "ops_token_revoke"},

@@ -9,12 +9,18 @@
 struct store;
 struct auth;
 struct metrics;
+struct events;
+struct timers;
+struct jobs;
 
 struct server {
 	struct config cfg;
 	struct store *store;
 	struct auth *auth;
 	struct metrics *metrics;
+	struct events *events; /* NOTIFY channels, for waiting requests */
+	struct timers *timers; /* their deadlines */
+	struct jobs *jobs;     /* slow outbound work */
 	atomic_int active_requests;
 	atomic_long body_in_flight; /* request body bytes buffered, all requests */
 	atomic_int shutting_down;

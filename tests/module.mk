@@ -18,4 +18,9 @@ build-all: $(BUILD)/tests/unit/server/test_store
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh \
-	tests/integration/pg_cluster.sh
+	tests/integration/waits.sh tests/integration/pg_cluster.sh
+
+$(BUILD)/tests/unit/server/test_timers: $(BUILD)/tests/unit/server/test_timers.o \
+		$(BUILD)/server/timers.o $(BUILD)/server/jobs.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers

@@ -27,4 +27,7 @@ enum store_qs store_insert_audit(struct store *s, const struct audit_entry *e);
  * as a new JSON array in *out. */
 enum store_qs store_select_audit(struct store *s, long long before, int limit, json_t **out);
 
+/* Up to limit entries with id > after, oldest first. */
+enum store_qs store_select_audit_after(struct store *s, long long after, int limit, json_t **out);
+
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "server/store/events.h"
 #include "server/store/revocations.h"
 #include "server/store/operators.h"
 
@@ -84,8 +85,9 @@ enum store_qs store_insert_audit(struct store *s, const struct audit_entry *e)
 {
 	static struct store_stmt st = {
 		"insert_audit",
-		"INSERT INTO audit_log (subject, jti, method, path, status, request_id)"
-		" VALUES ($1, $2, $3, $4, $5, $6)",
+		"WITH a AS (INSERT INTO audit_log (subject, jti, method, path, status, request_id)"
+		" VALUES ($1, $2, $3, $4, $5, $6) RETURNING id)"
+		" SELECT pg_notify('" EVENTS_AUDIT "', id::text) FROM a",
 		0};
 	char status[8];
 	const char *p[] = {e->subject, e->jti, e->method, e->path, status, e->request_id};
@@ -96,22 +98,30 @@ enum store_qs store_insert_audit(struct store *s, const struct audit_entry *e)
 	return qs;
 }
 
-enum store_qs store_select_audit(struct store *s, long long before, int limit, json_t **out)
+/* Newest first before a cursor, or oldest first after one (ascending). */
+static enum store_qs store_select_audit_page(struct store *s, long long cursor, int ascending,
+					     int limit, json_t **out)
 {
-	static struct store_stmt st = {
+	static struct store_stmt desc = {
 		"select_audit",
 		"SELECT id, " RFC3339(
 			"at") ", subject, jti, method, path, status, request_id"
 			      " FROM audit_log WHERE $1::bigint = 0 OR id < $1::bigint ORDER BY id DESC LIMIT $2",
+		0};
+	static struct store_stmt asc = {
+		"select_audit_after",
+		"SELECT id, " RFC3339(
+			"at") ", subject, jti, method, path, status, request_id"
+			      " FROM audit_log WHERE id > $1::bigint ORDER BY id LIMIT $2",
 		0};
 	char b[24], l[12];
 	const char *p[] = {b, l};
 	enum store_qs qs;
 	PGresult *res;
 
-	snprintf(b, sizeof b, "%lld", before);
+	snprintf(b, sizeof b, "%lld", cursor);
 	snprintf(l, sizeof l, "%d", limit);
-	res = exec_once(s, &st, 2, p, &qs);
+	res = exec_once(s, ascending ? &asc : &desc, 2, p, &qs);
 	*out = NULL;
 	if (qs >= 0) {
 		*out = json_array();
@@ -134,4 +144,14 @@ enum store_qs store_select_audit(struct store *s, long long before, int limit, j
 	}
 	PQclear(res);
 	return qs;
+}
+
+enum store_qs store_select_audit(struct store *s, long long before, int limit, json_t **out)
+{
+	return store_select_audit_page(s, before, 0, limit, out);
+}
+
+enum store_qs store_select_audit_after(struct store *s, long long after, int limit, json_t **out)
+{
+	return store_select_audit_page(s, after, 1, limit, out);
 }

@@ -1,0 +1,204 @@
+/* The hub's listener thread and its subscriber table: a hash of buckets by
+ * (channel, key), so a notification for one device wakes that device's
+ * waiters without walking everyone else's. */
+#include "server/store/events.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "server/store/store.h"
+
+#define NBUCKETS 4096
+#define MAX_CHANNELS 16
+
+struct events {
+	char *url;
+	const char *channels[MAX_CHANNELS + 1];
+	pthread_t thread;
+	int stop_pipe[2];
+	atomic_bool connected;
+	pthread_mutex_t mu;
+	struct event_sub *bucket[NBUCKETS];
+};
+
+/* FNV-1a over channel and key. */
+static size_t bucket_of(const char *channel, const char *key, size_t keylen)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = channel; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (size_t i = 0; i < keylen; i++)
+		h = (h ^ (uint8_t)key[i]) * 16777619u;
+	return h % NBUCKETS;
+}
+
+static void deliver_bucket(struct events *ev, const char *channel, const char *key, size_t keylen,
+			   const char *payload)
+{
+	struct event_sub *s = ev->bucket[bucket_of(channel, key, keylen)], *next;
+
+	for (; s != NULL; s = next) {
+		next = s->next; /* a callback may not unsubscribe, but be safe */
+		if (strcmp(s->channel, channel) == 0 && strlen(s->key) == keylen &&
+		    memcmp(s->key, key, keylen) == 0)
+			s->cb(s->cls, payload);
+	}
+}
+
+static void deliver(struct events *ev, const char *channel, const char *payload)
+{
+	size_t keylen = strcspn(payload, " ");
+
+	pthread_mutex_lock(&ev->mu);
+	deliver_bucket(ev, channel, payload, keylen, payload);
+	if (keylen > 0)
+		deliver_bucket(ev, channel, "", 0, payload);
+	pthread_mutex_unlock(&ev->mu);
+}
+
+/* After a reconnect anything may have been missed: everyone looks again. */
+static void deliver_gap(struct events *ev)
+{
+	pthread_mutex_lock(&ev->mu);
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct event_sub *s = ev->bucket[i]; s != NULL; s = s->next)
+			s->cb(s->cls, NULL);
+	pthread_mutex_unlock(&ev->mu);
+}
+
+static PGconn *listener_connect(struct events *ev)
+{
+	PGconn *pg = store_connect(ev->url);
+
+	for (int i = 0; pg != NULL && ev->channels[i] != NULL; i++) {
+		char sql[96];
+		snprintf(sql, sizeof sql, "LISTEN %s", ev->channels[i]);
+		PGresult *res = PQexec(pg, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			PQfinish(pg);
+			pg = NULL;
+		}
+		PQclear(res);
+	}
+	return pg;
+}
+
+static void *events_main(void *arg)
+{
+	struct events *ev = arg;
+	PGconn *pg = NULL;
+
+	for (;;) {
+		struct pollfd fds[2] = {{ev->stop_pipe[0], POLLIN, 0}, {-1, POLLIN, 0}};
+		if (pg == NULL && (pg = listener_connect(ev)) != NULL) {
+			atomic_store(&ev->connected, true);
+			deliver_gap(ev);
+		}
+		fds[1].fd = pg ? PQsocket(pg) : -1;
+		int n = poll(fds, 2, pg ? -1 : 1000);
+		if (n > 0 && (fds[0].revents & POLLIN))
+			break;
+		if (pg == NULL || n <= 0)
+			continue;
+		if (PQconsumeInput(pg) == 0) {
+			log_kv(LOG_WARN, "event listener lost its connection; reconnecting", NULL);
+			atomic_store(&ev->connected, false);
+			PQfinish(pg);
+			pg = NULL;
+			continue;
+		}
+		for (PGnotify *nt; (nt = PQnotifies(pg)) != NULL; PQfreemem(nt))
+			deliver(ev, nt->relname, nt->extra);
+	}
+	PQfinish(pg);
+	return NULL;
+}
+
+static void events_release(struct events *ev)
+{
+	if (ev->stop_pipe[0] >= 0) {
+		close(ev->stop_pipe[0]);
+		close(ev->stop_pipe[1]);
+	}
+	pthread_mutex_destroy(&ev->mu);
+	free(ev->url);
+	free(ev);
+}
+
+struct events *events_start(const char *url, const char *const *channels)
+{
+	struct events *ev = calloc(1, sizeof *ev);
+
+	if (ev == NULL)
+		return NULL;
+	ev->stop_pipe[0] = ev->stop_pipe[1] = -1;
+	pthread_mutex_init(&ev->mu, NULL);
+	for (int i = 0; channels[i] != NULL && i < MAX_CHANNELS; i++)
+		ev->channels[i] = channels[i];
+	ev->url = strdup(url);
+	if (ev->url == NULL || pipe(ev->stop_pipe) != 0 ||
+	    pthread_create(&ev->thread, NULL, events_main, ev) != 0) {
+		events_release(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+void events_stop(struct events *ev)
+{
+	if (ev == NULL)
+		return;
+	if (write(ev->stop_pipe[1], "x", 1) == 1)
+		pthread_join(ev->thread, NULL);
+	events_release(ev);
+}
+
+int events_subscribe(struct events *ev, struct event_sub *sub, const char *channel, const char *key,
+		     void (*cb)(void *cls, const char *payload), void *cls)
+{
+	size_t keylen = strlen(key);
+
+	if (keylen >= sizeof sub->key)
+		return -1;
+	sub->channel = channel;
+	memcpy(sub->key, key, keylen + 1);
+	sub->cb = cb;
+	sub->cls = cls;
+	pthread_mutex_lock(&ev->mu);
+	struct event_sub **head = &ev->bucket[bucket_of(channel, key, keylen)];
+	sub->next = *head;
+	if (*head != NULL)
+		(*head)->pprev = &sub->next;
+	*head = sub;
+	sub->pprev = head;
+	pthread_mutex_unlock(&ev->mu);
+	return 0;
+}
+
+void events_unsubscribe(struct events *ev, struct event_sub *sub)
+{
+	pthread_mutex_lock(&ev->mu);
+	if (sub->pprev != NULL) {
+		*sub->pprev = sub->next;
+		if (sub->next != NULL)
+			sub->next->pprev = sub->pprev;
+		sub->pprev = NULL;
+		sub->next = NULL;
+	}
+	pthread_mutex_unlock(&ev->mu);
+}
+
+bool events_connected(struct events *ev)
+{
+	return atomic_load(&ev->connected);
+}

@@ -1,0 +1,44 @@
+/* The event hub: one LISTEN connection per process delivers PostgreSQL
+ * NOTIFY payloads on named channels to whoever waits on that channel and key. */
+#ifndef ORCHARD_EVENTS_H
+#define ORCHARD_EVENTS_H
+#include <stdbool.h>
+
+#define EVENTS_KEY_MAX 128
+
+/* The channels orchardd LISTENs on; the statements that change the data
+ * pg_notify() them in the same transaction. */
+#define EVENTS_AUDIT "orchard_audit" /* payload: the new audit entry's id */
+
+struct events;
+
+/* Caller-owned, like struct timer: embed it in the waiting object. */
+struct event_sub {
+	const char *channel;
+	char key[EVENTS_KEY_MAX];
+	void (*cb)(void *cls, const char *payload);
+	void *cls;
+	struct event_sub *next, **pprev; /* bucket list; pprev NULL while not subscribed */
+};
+
+/* Starts the listener thread on its own connection to url, LISTENing on
+ * each of channels (NULL-terminated, static strings). Connects in the
+ * background and reconnects on its own. NULL when out of memory. */
+struct events *events_start(const char *url, const char *const *channels);
+void events_stop(struct events *ev);
+
+/* Delivers, until unsubscribed, every payload on channel whose key (the
+ * payload up to its first space) equals key; key "" takes every payload.
+ * cb runs on the hub's thread with the hub's lock held: keep it short. It
+ * gets NULL for "the listener reconnected: something may have been
+ * missed", so a waiter must look again. Returns -1 when key is too long. */
+int events_subscribe(struct events *ev, struct event_sub *sub, const char *channel, const char *key,
+		     void (*cb)(void *cls, const char *payload), void *cls);
+
+/* After this returns, sub's callback is neither running nor due. */
+void events_unsubscribe(struct events *ev, struct event_sub *sub);
+
+/* Whether the listener is connected now (for /readyz and tests). */
+bool events_connected(struct events *ev);
+
+#endif
