@@ -62,33 +62,33 @@ static int b64_value(char c, int url)
 	return -1;
 }
 
-uint8_t *b64_decode(const char *in, size_t inlen, int url, size_t *outlen)
+size_t b64_decoded_max(size_t inlen)
 {
-	size_t pad = 0, rem, full;
-	uint8_t *out = NULL, *p;
+	return inlen / 4 * 3 + 3;
+}
+
+int b64_decode_into(const char *in, size_t inlen, int url, uint8_t *out, size_t *outlen)
+{
+	size_t pad = 0, rem;
+	uint8_t *p = out;
 
 	if (!url) {
 		if (inlen % 4 != 0)
-			return NULL;
+			return -1;
 		while (pad < 2 && inlen > pad && in[inlen - 1 - pad] == '=')
 			pad++;
 		inlen -= pad;
 	}
 	rem = inlen % 4;
 	if (rem == 1 || (!url && pad != (rem ? 4 - rem : 0)))
-		return NULL;
-	full = inlen / 4;
-	out = malloc(full * 3 + (rem ? rem - 1 : 0) + 1);
-	if (out == NULL)
-		return NULL;
-	p = out;
+		return -1;
 	for (size_t i = 0; i < inlen; i += 4) {
 		size_t take = inlen - i < 4 ? inlen - i : 4;
 		uint32_t v = 0;
 		for (size_t k = 0; k < 4; k++) {
 			int d = k < take ? b64_value(in[i + k], url) : 0;
 			if (d < 0)
-				goto bad;
+				return -1;
 			v = v << 6 | (uint32_t)d;
 		}
 		*p++ = (uint8_t)(v >> 16);
@@ -98,11 +98,21 @@ uint8_t *b64_decode(const char *in, size_t inlen, int url, size_t *outlen)
 			*p++ = (uint8_t)v;
 		/* Bits that no output byte carries must be zero (canonical). */
 		if ((take == 2 && (v & 0xffff)) || (take == 3 && (v & 0xff)))
-			goto bad;
+			return -1;
 	}
 	*outlen = (size_t)(p - out);
+	return 0;
+}
+
+uint8_t *b64_decode(const char *in, size_t inlen, int url, size_t *outlen)
+{
+	uint8_t *out = malloc(b64_decoded_max(inlen));
+
+	if (out == NULL)
+		return NULL;
+	if (b64_decode_into(in, inlen, url, out, outlen) != 0) {
+		free(out);
+		return NULL;
+	}
 	return out;
-bad:
-	free(out);
-	return NULL;
 }

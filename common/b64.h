@@ -17,4 +17,11 @@ char *b64_encode(const uint8_t *in, size_t n, int url);
  * caller frees, with its length in *outlen. Returns NULL on bad input. */
 uint8_t *b64_decode(const char *in, size_t inlen, int url, size_t *outlen);
 
+/* The most bytes inlen characters decode to. */
+size_t b64_decoded_max(size_t inlen);
+
+/* b64_decode into out (b64_decoded_max(inlen) bytes, the caller's), so that
+ * bad input (-1) and no memory are told apart. Returns 0 with *outlen set. */
+int b64_decode_into(const char *in, size_t inlen, int url, uint8_t *out, size_t *outlen);
+
 #endif

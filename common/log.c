@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,12 @@
 static enum log_level min_level = LOG_INFO;
 static __thread const char *request_id;
 static const char *level_names[] = {"debug", "info", "warn", "error"};
+static atomic_ullong n_bugs, n_bad_input, n_suppressed;
+/* Bad-input sampling: the second the window started, the lines written in
+ * it, and the lines suppressed since the last one written. */
+static atomic_llong bad_window;
+static atomic_uint bad_in_window;
+static atomic_ullong bad_pending;
 
 void log_set_level(enum log_level level)
 {
@@ -24,7 +31,9 @@ void log_set_request_id(const char *id)
 	request_id = id;
 }
 
-static void log_emit(enum log_level level, const char *msg, va_list kv)
+/* where and suppressed are extra pairs, each skipped when NULL. */
+static void log_emit(enum log_level level, const char *msg, const char *where,
+		     const char *suppressed, va_list kv)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -44,6 +53,10 @@ static void log_emit(enum log_level level, const char *msg, va_list kv)
 	json_object_set_new(o, "msg", json_string(msg));
 	if (request_id != NULL)
 		json_object_set_new(o, "request_id", json_string(request_id));
+	if (where != NULL)
+		json_object_set_new(o, "where", json_string(where));
+	if (suppressed != NULL)
+		json_object_set_new(o, "suppressed", json_string(suppressed));
 	while ((k = va_arg(kv, const char *)) != NULL) {
 		const char *v = va_arg(kv, const char *);
 		json_object_set_new(o, k, v ? json_string(v) : json_null());
@@ -67,6 +80,66 @@ void log_kv(enum log_level level, const char *msg, ...)
 	if (level < min_level)
 		return;
 	va_start(ap, msg);
-	log_emit(level, msg, ap);
+	log_emit(level, msg, NULL, NULL, ap);
 	va_end(ap);
+}
+
+void log_bug_at(const char *file, int line, const char *what, ...)
+{
+	char where[160];
+	va_list ap;
+
+	atomic_fetch_add_explicit(&n_bugs, 1, memory_order_relaxed);
+	if (LOG_ERROR < min_level)
+		return;
+	snprintf(where, sizeof where, "%s:%d", file, line);
+	va_start(ap, what);
+	log_emit(LOG_ERROR, what, where, NULL, ap);
+	va_end(ap);
+}
+
+/* True when this bad-input line may be written; *skipped receives how many
+ * were suppressed since the last line written. Races between threads at a
+ * second boundary can let a few extra lines through, never fewer. */
+static int bad_input_sample(unsigned long long *skipped)
+{
+	struct timespec ts;
+	long long now, win;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (long long)ts.tv_sec;
+	win = atomic_load_explicit(&bad_window, memory_order_relaxed);
+	if (win != now && atomic_compare_exchange_strong(&bad_window, &win, now))
+		atomic_store_explicit(&bad_in_window, 0, memory_order_relaxed);
+	if (atomic_fetch_add_explicit(&bad_in_window, 1, memory_order_relaxed) >=
+	    LOG_BAD_INPUT_PER_SEC) {
+		atomic_fetch_add_explicit(&bad_pending, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&n_suppressed, 1, memory_order_relaxed);
+		return 0;
+	}
+	*skipped = atomic_exchange_explicit(&bad_pending, 0, memory_order_relaxed);
+	return 1;
+}
+
+void log_bad_input_at(const char *file, int line, const char *what, ...)
+{
+	char where[160], skipped_text[24];
+	unsigned long long skipped = 0;
+	va_list ap;
+
+	atomic_fetch_add_explicit(&n_bad_input, 1, memory_order_relaxed);
+	if (LOG_WARN < min_level || !bad_input_sample(&skipped))
+		return;
+	snprintf(where, sizeof where, "%s:%d", file, line);
+	snprintf(skipped_text, sizeof skipped_text, "%llu", skipped);
+	va_start(ap, what);
+	log_emit(LOG_WARN, what, where, skipped ? skipped_text : NULL, ap);
+	va_end(ap);
+}
+
+void log_fault_counts(struct log_fault_counts *out)
+{
+	out->bugs = atomic_load_explicit(&n_bugs, memory_order_relaxed);
+	out->bad_input = atomic_load_explicit(&n_bad_input, memory_order_relaxed);
+	out->bad_input_suppressed = atomic_load_explicit(&n_suppressed, memory_order_relaxed);
 }

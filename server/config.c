@@ -44,6 +44,8 @@ static const struct setting settings[] = {
 	  "request body bytes held in memory at once, all requests together (503 beyond)"),
 	S("conn-timeout", NUM, conn_timeout, "30", "idle connection timeout in seconds"),
 	S("grace", NUM, grace, "10", "seconds to finish in-flight requests on shutdown"),
+	S("db-timeout", NUM, db_timeout, "5",
+	  "seconds a database statement or connect may take before a 503"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

@@ -18,7 +18,9 @@ struct config {
 	long body_budget;
 	long conn_timeout;
 	long grace;
-	int db_url_derived; /* 1 when database_url came from data_dir */
+	long db_timeout;     /* seconds: deadline of each database statement */
+	int jwt_key_derived; /* 1 when jwt_key is the default under data_dir */
+	int db_url_derived;  /* 1 when database_url came from data_dir */
 };
 
 /* Fills cfg from argv (flags of the form --name=value or --name value,

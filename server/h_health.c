@@ -7,7 +7,6 @@
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
-#include "server/store/migrate.h"
 #include "server/store/store.h"
 
 int h_health_live(struct request *req)
@@ -20,19 +19,14 @@ int h_health_live(struct request *req)
 int h_health_ready(struct request *req)
 {
 	struct server *srv = req->srv;
-	struct store_conn *c;
-	int current;
+	int ready;
 
 	if (atomic_load(&srv->shutting_down))
 		return reply_problem(req, ERR_SHUTTING_DOWN, NULL);
-	c = store_acquire(srv->store, 1000);
-	if (c == NULL)
-		return reply_problem(req, ERR_DB_UNAVAILABLE, "cannot reach PostgreSQL");
-	current = migrate_is_current(store_conn_pg(c));
-	store_release(srv->store, c);
-	if (current < 0)
-		return reply_problem(req, ERR_DB_UNAVAILABLE, "cannot read schema_migrations");
-	if (current == 0)
+	ready = store_check_ready(srv->store);
+	if (ready < 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, "cannot reach PostgreSQL in time");
+	if (ready == 0)
 		return reply_problem(req, ERR_NOT_READY, "database migrations are not current");
 	return reply_json_steal(req, 200, json_pack("{s:s}", "status", "ready"));
 }

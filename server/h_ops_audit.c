@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "server/audit.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -15,6 +16,7 @@
 #include "server/wait.h"
 
 #define AUDIT_WAIT_MAX 60
+#define ID_MAX 0x7fffffffffffffffLL
 
 static int arg_long(struct request *req, const char *name, long long def, long long min,
 		    long long max, long long *out)
@@ -30,20 +32,15 @@ static int arg_long(struct request *req, const char *name, long long def, long l
 	return errno == 0 && end != v && *end == '\0' && *out >= min && *out <= max ? 0 : -1;
 }
 
-/* One page of entries after a cursor; 204 when there are none. */
-static int audit_reply_after(struct request *req, json_t *items, long long limit, long long wait)
+/* A page and its "next" link (the same listing, past the page's last
+ * entry) as the response body; steals items. */
+static int audit_reply_page(struct request *req, json_t *items, const char *next)
 {
-	size_t n = json_array_size(items);
-	char next[96];
+	json_t *body = json_pack("{s:o}", "items", items);
 
-	if (n == 0) {
-		json_decref(items);
-		return reply_empty(req, 204);
-	}
-	json_int_t last = json_integer_value(json_object_get(json_array_get(items, n - 1), "id"));
-	snprintf(next, sizeof next, "/ops/audit?limit=%lld&after=%lld&wait=%lld", limit,
-		 (long long)last, wait);
-	return reply_json_steal(req, 200, json_pack("{s:o, s:s}", "items", items, "next", next));
+	if (body != NULL && next != NULL)
+		json_object_set_new(body, "next", json_string(next));
+	return reply_json_steal(req, 200, body);
 }
 
 /* The long poll: look, and when nothing is there, sleep until an entry is
@@ -51,11 +48,13 @@ static int audit_reply_after(struct request *req, json_t *items, long long limit
  * waiter subscribes before the first look, so nothing slips between. */
 static int audit_list_after(struct request *req, long long limit)
 {
-	long long after, wait;
+	struct store_audit_page page = {0};
 	struct waiter *w = req->state;
-	json_t *items = NULL;
+	long long after, wait;
+	char next[96];
+	int ret;
 
-	if (arg_long(req, "after", 0, 0, 0x7fffffffffffffffLL, &after) != 0)
+	if (arg_long(req, "after", 0, 0, ID_MAX, &after) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "after must be an entry id");
 	if (arg_long(req, "wait", 0, 0, AUDIT_WAIT_MAX, &wait) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "wait must be 0..%d seconds",
@@ -67,21 +66,41 @@ static int audit_list_after(struct request *req, long long limit)
 		request_set_state(req, w, wait_free_cb);
 	}
 	for (;;) {
-		if (store_select_audit_after(req->srv->store, after, (int)limit, &items) < 0)
+		if (audit_select_after(req->srv, after, (int)limit, &page) != 0)
 			return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
-		if (json_array_size(items) > 0 || w == NULL || wait_expired(w))
-			return audit_reply_after(req, items, limit, wait);
-		json_decref(items);
+		if (page.n > 0)
+			break;
+		if (w == NULL || wait_expired(w))
+			return reply_empty(req, 204);
 		if (wait_sleep(w))
 			return MHD_YES; /* resumed by an entry or the deadline */
 	}
+	snprintf(next, sizeof next, "/ops/audit?limit=%lld&after=%lld&wait=%lld", limit,
+		 page.items[page.n - 1].id, wait);
+	ret = audit_reply_page(req, audit_page_json(&page), next);
+	store_audit_page_free(&page);
+	return ret;
+}
+
+struct audit_list {
+	long long before;
+	int limit;
+	struct store_audit_page page;
+};
+
+static enum store_qs audit_list_cb(struct store_conn *c, void *cls)
+{
+	struct audit_list *l = cls;
+
+	return store_select_audit(c, l->before, l->limit, &l->page);
 }
 
 int h_ops_audit_list(struct request *req)
 {
-	long long limit, before;
-	json_t *items = NULL;
+	struct audit_list l = {0};
+	long long limit;
 	char next[64];
+	int ret;
 
 	if (arg_long(req, "limit", 50, 1, 500, &limit) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "limit must be 1..500");
@@ -93,19 +112,17 @@ int h_ops_audit_list(struct request *req)
 	}
 	if (request_arg(req, "wait") != NULL)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "wait needs after");
-	if (arg_long(req, "before", 0, 1, 0x7fffffffffffffffLL, &before) != 0)
+	if (arg_long(req, "before", 0, 1, ID_MAX, &l.before) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER,
 				     "before must be a positive entry id");
-	if (store_select_audit(req->srv->store, before, (int)limit, &items) < 0)
+	l.limit = (int)limit;
+	if (store_run(req->srv->store, audit_list_cb, &l) < 0)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
-	size_t n = json_array_size(items);
-	json_t *body = json_pack("{s:o}", "items", items);
-	if (body != NULL && n == (size_t)limit) {
-		json_int_t last =
-			json_integer_value(json_object_get(json_array_get(items, n - 1), "id"));
+	if (l.page.n == (size_t)limit)
 		snprintf(next, sizeof next, "/ops/audit?limit=%lld&before=%lld", limit,
-			 (long long)last);
-		json_object_set_new(body, "next", json_string(next));
-	}
-	return reply_json_steal(req, 200, body);
+			 l.page.items[l.page.n - 1].id);
+	ret = audit_reply_page(req, audit_page_json(&l.page),
+			       l.page.n == (size_t)limit ? next : NULL);
+	store_audit_page_free(&l.page);
+	return ret;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "server/audit.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -37,14 +38,12 @@ static void stream_free(void *cls)
 }
 
 /* Formats entries as events into st->out; returns -1 when out of room. */
-static int stream_format(struct audit_stream *st, json_t *items)
+static int stream_format(struct audit_stream *st, const struct store_audit_page *page)
 {
-	size_t i;
-	json_t *e;
-
-	json_array_foreach (items, i, e) {
-		char *data = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		long long id = (long long)json_integer_value(json_object_get(e, "id"));
+	for (size_t i = 0; i < page->n; i++) {
+		json_t *e = audit_entry_json(&page->items[i]);
+		char *data = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		long long id = page->items[i].id;
 		char head[64];
 		int n = snprintf(head, sizeof head, "id: %lld\nevent: audit\ndata: ", id);
 		int rc = data == NULL || buf_add(&st->out, head, (size_t)n) != 0 ||
@@ -53,6 +52,7 @@ static int stream_format(struct audit_stream *st, json_t *items)
 				 ? -1
 				 : 0;
 		free(data);
+		json_decref(e);
 		if (rc != 0)
 			return -1;
 		st->last = id;
@@ -66,7 +66,7 @@ static int stream_format(struct audit_stream *st, json_t *items)
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct audit_stream *st = cls;
-	json_t *items = NULL;
+	struct store_audit_page page = {0};
 
 	(void)pos;
 	for (;;) {
@@ -80,12 +80,12 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		st->off = 0;
 		if (atomic_load(&st->srv->shutting_down))
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (store_select_audit_after(st->srv->store, st->last, STREAM_BATCH, &items) < 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR; /* the client resumes from its
-								     last id */
-		int rc = stream_format(st, items);
-		size_t n = json_array_size(items);
-		json_decref(items);
+		/* On an error the stream ends; the client resumes from its last id. */
+		if (audit_select_after(st->srv, st->last, STREAM_BATCH, &page) != 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		int rc = stream_format(st, &page);
+		size_t n = page.n;
+		store_audit_page_free(&page);
 		if (rc != 0)
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		if (n > 0)
@@ -101,11 +101,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	}
 }
 
+static enum store_qs newest_cb(struct store_conn *c, void *cls)
+{
+	return store_select_audit(c, 0, 1, cls);
+}
+
 /* Where to start: ?after=ID, else Last-Event-ID, else after the newest. */
 static int stream_start_id(struct request *req, long long *id)
 {
 	const char *v = request_arg(req, "after");
-	json_t *newest = NULL;
+	struct store_audit_page newest = {0};
 	char *end;
 
 	if (v == NULL)
@@ -115,10 +120,10 @@ static int stream_start_id(struct request *req, long long *id)
 		*id = strtoll(v, &end, 10);
 		return errno == 0 && end != v && *end == '\0' && *id >= 0 ? 0 : -1;
 	}
-	if (store_select_audit(req->srv->store, 0, 1, &newest) < 0)
+	if (store_run(req->srv->store, newest_cb, &newest) < 0)
 		return -2;
-	*id = (long long)json_integer_value(json_object_get(json_array_get(newest, 0), "id"));
-	json_decref(newest);
+	*id = newest.n > 0 ? newest.items[0].id : 0;
+	store_audit_page_free(&newest);
 	return 0;
 }
 

@@ -22,7 +22,6 @@
 #include "server/server.h"
 #include "server/store/events.h"
 #include "server/store/migrate.h"
-#include "server/store/operators.h"
 #include "server/store/revocations.h"
 #include "server/store/store.h"
 #include "server/timers.h"
@@ -72,9 +71,12 @@ static int config_resolve(struct config *cfg)
 			return -1;
 		cfg->db_url_derived = 1;
 	}
-	if (cfg->jwt_key == NULL &&
-	    (cfg->jwt_key = path_join(cfg->data_dir, "keys/operator-jwt.pem")) == NULL)
-		return -1;
+	if (cfg->jwt_key == NULL) {
+		cfg->jwt_key = path_join(cfg->data_dir, "keys/operator-jwt.pem");
+		if (cfg->jwt_key == NULL)
+			return -1;
+		cfg->jwt_key_derived = 1;
+	}
 	return 0;
 }
 
@@ -84,6 +86,27 @@ static int config_resolve(struct config *cfg)
 #define JOBS_QUEUE 1024
 
 static const char *const event_channels[] = {EVENTS_AUDIT, NULL};
+
+/* The default key under the data folder is created on first use; a key
+ * named explicitly must exist: a typo must not mint a new key that no
+ * other instance trusts. */
+static int jwt_key_ready(const struct config *cfg)
+{
+	if (cfg->jwt_key_derived)
+		return devpki_ensure_key(cfg->jwt_key);
+	if (access(cfg->jwt_key, R_OK) != 0) {
+		log_kv(LOG_ERROR, "the operator token key given with --jwt-key cannot be read",
+		       "path", cfg->jwt_key, "error", strerror(errno), NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The per-statement database deadline in milliseconds. */
+static int db_deadline_ms(const struct config *cfg)
+{
+	return (int)(cfg->db_timeout > 3600 ? 3600 : cfg->db_timeout) * 1000;
+}
 
 static volatile sig_atomic_t got_signal;
 
@@ -118,7 +141,7 @@ static int cmd_serve(struct server *srv)
 		       "key", key_path, NULL);
 		goto out;
 	}
-	if (devpki_ensure_key(srv->cfg.jwt_key) != 0 || migrate_apply(srv->cfg.database_url) != 0)
+	if (jwt_key_ready(&srv->cfg) != 0 || migrate_apply(srv->cfg.database_url) != 0)
 		goto out;
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -131,9 +154,10 @@ static int cmd_serve(struct server *srv)
 	/* Blocked before the first thread starts: every thread inherits the
 	 * mask, so only this one wakes, in sigsuspend() below. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	revoked = revocations_start(srv->cfg.database_url);
+	revoked = revocations_start(srv->cfg.database_url, db_deadline_ms(&srv->cfg));
 	srv->auth = revoked ? auth_new(srv->cfg.jwt_key, revoked) : NULL;
-	srv->store = store_new(srv->cfg.database_url, (int)srv->cfg.db_pool);
+	srv->store =
+		store_new(srv->cfg.database_url, (int)srv->cfg.db_pool, db_deadline_ms(&srv->cfg));
 	srv->metrics = metrics_new();
 	srv->events = events_start(srv->cfg.database_url, event_channels);
 	srv->timers = timers_start();
@@ -181,20 +205,18 @@ out:
 
 static int cmd_token(struct server *srv, int argc, char **argv)
 {
-	unsigned scopes = 0;
-	long ttl = 3600, expires_at;
-	const char *subject = "operator";
-	char jti[33];
+	struct tokens_mint m = {.subject = "operator", .ttl = 3600};
+	struct tokens_issued issued = {0};
+	enum store_qs qs;
 	int rc = 1;
 
 	if (argc >= 3 && strcmp(argv[1], "revoke") == 0) {
-		srv->store = store_new(srv->cfg.database_url, 1);
-		enum store_qs qs =
-			srv->store ? store_revoke_token(srv->store, argv[2]) : STORE_HARD;
+		srv->store = store_new(srv->cfg.database_url, 1, db_deadline_ms(&srv->cfg));
+		qs = srv->store ? tokens_revoke(srv->store, argv[2]) : STORE_HARD;
 		if (qs == STORE_NONE)
 			fprintf(stderr, "orchardd: no unrevoked token with jti %s\n", argv[2]);
 		else if (qs > 0)
-			printf("revoked %s\n", argv[2]);
+			printf("revoked %s and %d token(s) it minted\n", argv[2], (int)qs - 1);
 		store_free(srv->store);
 		return qs > 0 ? 0 : 1;
 	}
@@ -207,42 +229,46 @@ static int cmd_token(struct server *srv, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--scope") == 0 && v) {
-			unsigned m = scope_parse(v);
-			if (m == 0) {
+			unsigned mask = scope_parse(v);
+			if (mask == 0) {
 				fprintf(stderr, "orchardd: unknown scope %s\n", v);
 				return 2;
 			}
-			scopes |= m;
+			m.scopes |= mask;
 		} else if (strcmp(argv[i], "--ttl") == 0 && v) {
-			ttl = duration_parse(v);
-			if (ttl <= 0 || ttl > TOKENS_MAX_TTL) {
+			m.ttl = duration_parse(v);
+			if (m.ttl <= 0 || m.ttl > TOKENS_MAX_TTL) {
 				fprintf(stderr,
 					"orchardd: --ttl wants 90s, 15m, 1h or 7d style, at most 90d\n");
 				return 2;
 			}
-		} else if (strcmp(argv[i], "--subject") == 0 && v && strlen(v) < 128) {
-			subject = v;
+		} else if (strcmp(argv[i], "--subject") == 0 && v) {
+			if (!tokens_subject_valid(v)) {
+				fprintf(stderr,
+					"orchardd: --subject wants 1 to %d bytes of UTF-8 text without control characters\n",
+					TOKENS_MAX_SUBJECT);
+				return 2;
+			}
+			m.subject = v;
 		} else {
 			fprintf(stderr, "orchardd: token issue: bad argument %s\n", argv[i]);
 			return 2;
 		}
 		i++;
 	}
-	if (scopes == 0) {
+	if (m.scopes == 0) {
 		fprintf(stderr, "orchardd: token issue needs at least one --scope\n");
 		return 2;
 	}
-	if (devpki_ensure_key(srv->cfg.jwt_key) != 0 || migrate_apply(srv->cfg.database_url) != 0)
+	if (jwt_key_ready(&srv->cfg) != 0 || migrate_apply(srv->cfg.database_url) != 0)
 		return 1;
 	srv->auth = auth_new(srv->cfg.jwt_key, NULL);
-	srv->store = store_new(srv->cfg.database_url, 1);
-	char *token = srv->auth && srv->store ? tokens_create(srv->auth, srv->store, subject,
-							      scopes, ttl, jti, &expires_at)
-					      : NULL;
-	if (token != NULL) {
-		printf("%s\n", token);
-		fprintf(stderr, "jti %s, expires in %ld s\n", jti, ttl);
-		free(token);
+	srv->store = store_new(srv->cfg.database_url, 1, db_deadline_ms(&srv->cfg));
+	if (srv->auth && srv->store &&
+	    tokens_create(srv->store, srv->auth, &m, NULL, &issued) == STORE_ONE) {
+		printf("%s\n", issued.token);
+		fprintf(stderr, "jti %s, expires in %ld s\n", issued.jti, m.ttl);
+		tokens_issued_free(&issued);
 		rc = 0;
 	}
 	auth_free(srv->auth);

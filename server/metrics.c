@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "server/auth.h"
 #include "server/routes.h"
 #include "server/server.h"
@@ -103,10 +104,24 @@ static long resident_bytes(void)
 	return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* The last segment of an Orchard problem type ("auth-invalid"); ACME and
+ * DPS rows have no such URI, so their stable number stands in. */
+static const char *metrics_type_label(int e)
+{
+	static __thread char num[16];
+	const char *t = err_table[e].type, *slash = t ? strrchr(t, '/') : NULL;
+
+	if (slash != NULL)
+		return slash + 1;
+	snprintf(num, sizeof num, "%u", err_table[e].code);
+	return num;
+}
+
 char *metrics_render(struct server *srv, size_t *len)
 {
 	struct metrics *m = srv->metrics;
 	struct store_stats st;
+	struct log_fault_counts faults;
 	struct buf b;
 	int err = 0;
 
@@ -179,8 +194,17 @@ char *metrics_render(struct server *srv, size_t *len)
 		uint64_t n = auth_refusals(srv->auth, (enum err_code)e);
 		if (n > 0)
 			err |= addf(&b, "orchard_auth_refusals_total{type=\"%s\"} %lu\n",
-				    strrchr(err_table[e].type, '/') + 1, (unsigned long)n);
+				    metrics_type_label(e), (unsigned long)n);
 	}
+	log_fault_counts(&faults);
+	err |= addf(&b,
+		    "# HELP orchard_log_faults_total Error paths by whose fault: our bugs, bad "
+		    "input, and bad-input log lines the sampling suppressed.\n"
+		    "# TYPE orchard_log_faults_total counter\n"
+		    "orchard_log_faults_total{kind=\"bug\"} %llu\n"
+		    "orchard_log_faults_total{kind=\"bad_input\"} %llu\n"
+		    "orchard_log_faults_total{kind=\"bad_input_suppressed\"} %llu\n",
+		    faults.bugs, faults.bad_input, faults.bad_input_suppressed);
 	err |= addf(
 		&b,
 		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",

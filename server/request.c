@@ -135,7 +135,6 @@ static enum MHD_Result request_parse_body(struct request *req)
 	if (req->route->body == BODY_RAW)
 		return MHD_YES;
 	if (!media_type_is(ctype, want)) {
-		log_bad_input("wrong content type");
 		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE, "expected %s, got %s", want,
 				     ctype ? ctype : "none");
 	}
@@ -177,6 +176,7 @@ static void request_admit(struct request *req)
 		return;
 	case ROUTE_FOUND: break;
 	}
+	req->family = req->route->wire;
 	req->body_max = req->route->body_max < (size_t)srv->cfg.body_limit
 				? req->route->body_max
 				: (size_t)srv->cfg.body_limit;

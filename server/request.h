@@ -44,7 +44,12 @@ struct request {
 	bool dispatched;    /* the handler ran: later calls are resumptions */
 	void *state;	    /* the handler's, across suspensions */
 	void (*state_free)(void *state);
+	bool audited;	 /* the handler wrote the audit row in its transaction */
 	unsigned status; /* what was queued, 0 until then */
+	/* The protocol this request speaks, which decides the wire format of
+	 * generic errors and the headers every reply carries (ACME); set from
+	 * the route, Orchard's own until then. */
+	enum err_family family;
 	struct timespec start;
 };
 

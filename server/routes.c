@@ -1,6 +1,6 @@
 /* THE route table: every endpoint orchardd serves, read top to bottom.
  * Columns: method, path pattern, handler, who may call it, body kind and
- * largest body, metric name. */
+ * largest body, the wire format of its errors, metric name. */
 #include "server/routes.h"
 
 #include "server/handlers.h"
@@ -8,15 +8,15 @@
 /* A table reads best in columns. */
 // clang-format off
 const struct route routes[] = {
-	{"GET",    "/healthz",          h_health_live,      PUBLIC,                       BODY_NONE, 0,       "healthz"},
-	{"GET",    "/readyz",           h_health_ready,     PUBLIC,                       BODY_NONE, 0,       "readyz"},
-	{"GET",    "/metrics",          h_metrics_get,      PUBLIC,                       BODY_NONE, 0,       "metrics"},
+	{"GET",    "/healthz",          h_health_live,      PUBLIC,                       BODY_NONE, 0,       WIRE_ORCHARD, "healthz"},
+	{"GET",    "/readyz",           h_health_ready,     PUBLIC,                       BODY_NONE, 0,       WIRE_ORCHARD, "readyz"},
+	{"GET",    "/metrics",          h_metrics_get,      PUBLIC,                       BODY_NONE, 0,       WIRE_ORCHARD, "metrics"},
 
-	{"GET",    "/ops/audit",        h_ops_audit_list,   OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       "ops_audit"},
-	{"GET",    "/ops/audit/stream", h_ops_audit_stream, OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       "ops_audit_stream"},
-	{"POST",   "/ops/tokens",       h_ops_token_create, OPERATOR(SCOPE_TOKENS_WRITE), BODY_JSON, KiB(16), "ops_token_create"},
-	{"GET",    "/ops/tokens/{jti}", h_ops_token_get,    OPERATOR(SCOPE_TOKENS_READ),  BODY_NONE, 0,       "ops_token_get"},
-	{"DELETE", "/ops/tokens/{jti}", h_ops_token_revoke, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0,       "ops_token_revoke"},
+	{"GET",    "/ops/audit",        h_ops_audit_list,   OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit"},
+	{"GET",    "/ops/audit/stream", h_ops_audit_stream, OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit_stream"},
+	{"POST",   "/ops/tokens",       h_ops_token_create, OPERATOR(SCOPE_TOKENS_WRITE), BODY_JSON, KiB(16), WIRE_ORCHARD, "ops_token_create"},
+	{"GET",    "/ops/tokens/{jti}", h_ops_token_get,    OPERATOR(SCOPE_TOKENS_READ),  BODY_NONE, 0,       WIRE_ORCHARD, "ops_token_get"},
+	{"DELETE", "/ops/tokens/{jti}", h_ops_token_revoke, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0,       WIRE_ORCHARD, "ops_token_revoke"},
 };
 // clang-format on
 

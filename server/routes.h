@@ -4,6 +4,8 @@
 #define ORCHARD_ROUTES_H
 #include <stddef.h>
 
+#include "common/errors_gen.h"
+
 #define ROUTE_MAX_PARAMS 4
 #define ROUTE_MAX_URL 2048
 
@@ -50,6 +52,12 @@ struct route_auth {
  * bytes in req->body). */
 enum body_kind { BODY_NONE, BODY_JSON, BODY_JOSE, BODY_RAW };
 
+/* The wire format of a route's errors (a family of common/errors.tsv):
+ * Orchard's problem+json, ACME's problem documents, Azure DPS's bodies. */
+#define WIRE_ORCHARD ERR_FAMILY_ORCHARD
+#define WIRE_ACME ERR_FAMILY_ACME
+#define WIRE_DPS ERR_FAMILY_DPS
+
 #define KiB(n) ((size_t)(n)*1024)
 #define MiB(n) ((size_t)(n)*1024 * 1024)
 
@@ -59,8 +67,9 @@ struct route {
 	int (*handler)(struct request *req);
 	struct route_auth auth;
 	enum body_kind body;
-	size_t body_max;  /* largest body accepted; 0 with BODY_NONE */
-	const char *name; /* label for metrics and logs */
+	size_t body_max;      /* largest body accepted; 0 with BODY_NONE */
+	enum err_family wire; /* how its errors look on the wire */
+	const char *name;     /* label for metrics and logs */
 };
 
 extern const struct route routes[];

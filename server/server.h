@@ -13,6 +13,9 @@ struct events;
 struct timers;
 struct jobs;
 
+/* Room for one ACME nonce, NUL included. */
+#define ACME_NONCE_MAX 64
+
 struct server {
 	struct config cfg;
 	struct store *store;
@@ -24,6 +27,10 @@ struct server {
 	atomic_int active_requests;
 	atomic_long body_in_flight; /* request body bytes buffered, all requests */
 	atomic_int shutting_down;
+	/* Filled by the ACME module, NULL until then: writes a fresh nonce
+	 * (NUL-terminated) into out and returns out, or NULL when none could
+	 * be made. reply.c sends it as Replay-Nonce on every ACME reply. */
+	const char *(*acme_nonce)(struct server *srv, char out[ACME_NONCE_MAX]);
 };
 
 #endif

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "server/store/store.h"
+#include "server/store/store_pg.h"
 
 #define NBUCKETS 4096
 #define MAX_CHANNELS 16
@@ -78,12 +78,14 @@ static void deliver_gap(struct events *ev)
 
 static PGconn *listener_connect(struct events *ev)
 {
-	PGconn *pg = store_connect(ev->url);
+	int64_t deadline = store_now_ms() + STORE_DEADLINE_MS;
+	PGconn *pg = store_connect_until(ev->url, deadline, STORE_DEADLINE_MS);
+	int timed_out;
 
 	for (int i = 0; pg != NULL && ev->channels[i] != NULL; i++) {
 		char sql[96];
 		snprintf(sql, sizeof sql, "LISTEN %s", ev->channels[i]);
-		PGresult *res = PQexec(pg, sql);
+		PGresult *res = store_pg_exec(pg, sql, NULL, 0, NULL, deadline, &timed_out);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			PQfinish(pg);
 			pg = NULL;

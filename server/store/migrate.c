@@ -2,7 +2,6 @@
  * schema_migrations; an edited, already-applied file stops orchardd. */
 #include "server/store/migrate.h"
 
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +9,11 @@
 
 #include "common/hex.h"
 #include "common/log.h"
-#include "server/store/store.h"
+#include "server/store/store_pg.h"
 
 /* Any constant works; this one spells "orchard". */
 #define MIGRATE_LOCK_KEY "7233170353446912100"
+#define MIGRATE_CONNECT_MS 10000
 
 static void migration_checksum(const struct migration *m, char out[65])
 {
@@ -40,7 +40,7 @@ static int exec_ok(PGconn *pg, const char *sql, const char *what)
 }
 
 /* Looks up version in the applied set; returns its checksum or NULL. */
-static const char *applied_checksum(PGresult *applied, int version)
+static const char *applied_checksum(const PGresult *applied, int version)
 {
 	for (int i = 0; i < PQntuples(applied); i++)
 		if (strtol(PQgetvalue(applied, i, 0), NULL, 10) == version)
@@ -59,13 +59,10 @@ static PGresult *read_applied(PGconn *pg)
 	return res;
 }
 
-int migrate_is_current(void *conn)
+int migrate_applied_current(const PGresult *applied)
 {
-	PGresult *applied = read_applied(conn);
 	int current = 1;
 
-	if (applied == NULL)
-		return -1;
 	for (int i = 0; i < migrations_count; i++) {
 		char sum[65];
 		const char *have = applied_checksum(applied, migrations[i].version);
@@ -73,7 +70,6 @@ int migrate_is_current(void *conn)
 		if (have == NULL || strcmp(have, sum) != 0)
 			current = 0;
 	}
-	PQclear(applied);
 	return current;
 }
 
@@ -107,7 +103,8 @@ fail:
 
 int migrate_apply(const char *url)
 {
-	PGconn *pg = store_connect(url);
+	/* No statement_timeout: a second starter waits for the lock. */
+	PGconn *pg = store_connect_until(url, store_now_ms() + MIGRATE_CONNECT_MS, 0);
 	PGresult *applied = NULL;
 	int rc = -1, locked = 0;
 

@@ -18,8 +18,4 @@ extern const int migrations_count;
  * built in. Returns 0 when the schema is current. */
 int migrate_apply(const char *url);
 
-/* 1 when every built-in migration is applied with a matching checksum,
- * 0 when not, -1 when the database cannot be asked. Uses conn, a PGconn. */
-int migrate_is_current(void *conn);
-
 #endif

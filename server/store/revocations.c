@@ -1,19 +1,29 @@
 /* Revoked token IDs in memory. A thread holds its own connection, LISTENs on
  * REVOCATIONS_CHANNEL and reloads the whole (small: unexpired revocations
- * only) set on every notification, and every 30 s as a safety net. */
+ * only) set on every notification, and every 30 s as a safety net. What is
+ * unexpired is judged by this host's clock, the one auth checks exp with:
+ * by the database's now(), a clock ahead of ours would drop revocations of
+ * tokens we still accept. Every statement has the store's deadline. */
 #include "server/store/revocations.h"
 
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
-#include "server/store/store.h"
+#include "server/store/store_pg.h"
+
+/* Revocations are kept a while past exp: harmless, and the set then never
+ * depends on which second a reload and a check each read the clock. */
+#define REVOCATIONS_SKEW_MARGIN 300
 
 struct revocations {
 	char *url;
+	int deadline_ms;
 	pthread_t thread;
 	int stop_pipe[2];
 	pthread_rwlock_t lock;
@@ -36,18 +46,27 @@ static void set_free(char **jtis, size_t n)
 /* Replaces the set with the database's; returns 0 or -1. */
 static int revocations_reload(struct revocations *r, PGconn *pg)
 {
-	PGresult *res = PQexec(pg, "SELECT jti FROM operator_tokens"
-				   " WHERE revoked_at IS NOT NULL AND expires_at > now()");
+	char since[24];
+	const char *p[] = {since};
+	int timed_out;
+	PGresult *res;
 	char **jtis = NULL, **old;
 	size_t n = 0, oldn;
 	int rc = -1;
 
+	snprintf(since, sizeof since, "%lld", (long long)time(NULL) - REVOCATIONS_SKEW_MARGIN);
+	res = store_pg_exec(pg,
+			    "SELECT jti FROM operator_tokens"
+			    " WHERE revoked_at IS NOT NULL AND expires_at > to_timestamp($1)",
+			    NULL, 1, p, store_now_ms() + r->deadline_ms, &timed_out);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto out;
 	n = (size_t)PQntuples(res);
 	jtis = calloc(n ? n : 1, sizeof *jtis);
-	if (jtis == NULL)
+	if (jtis == NULL) {
+		n = 0;
 		goto out;
+	}
 	for (size_t i = 0; i < n; i++)
 		if ((jtis[i] = strdup(PQgetvalue(res, (int)i, 0))) == NULL)
 			goto out;
@@ -69,12 +88,14 @@ out:
 
 static PGconn *listener_connect(struct revocations *r)
 {
-	PGconn *pg = store_connect(r->url);
+	int64_t deadline = store_now_ms() + r->deadline_ms;
+	PGconn *pg = store_connect_until(r->url, deadline, r->deadline_ms);
+	int timed_out;
 	PGresult *res;
 
 	if (pg == NULL)
 		return NULL;
-	res = PQexec(pg, "LISTEN " REVOCATIONS_CHANNEL);
+	res = store_pg_exec(pg, "LISTEN " REVOCATIONS_CHANNEL, NULL, 0, NULL, deadline, &timed_out);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK || revocations_reload(r, pg) != 0) {
 		PQclear(res);
 		PQfinish(pg);
@@ -130,7 +151,7 @@ static void revocations_release(struct revocations *r)
 	free(r);
 }
 
-struct revocations *revocations_start(const char *url)
+struct revocations *revocations_start(const char *url, int deadline_ms)
 {
 	struct revocations *r = calloc(1, sizeof *r);
 	PGconn *pg = NULL;
@@ -138,13 +159,14 @@ struct revocations *revocations_start(const char *url)
 	if (r == NULL)
 		return NULL;
 	r->stop_pipe[0] = r->stop_pipe[1] = -1;
+	r->deadline_ms = deadline_ms > 0 ? deadline_ms : STORE_DEADLINE_MS;
 	pthread_rwlock_init(&r->lock, NULL);
 	r->url = strdup(url);
 	if (r->url == NULL || pipe(r->stop_pipe) != 0)
 		goto fail;
 	/* Load once before serving: a token must never pass because the
 	 * set was not there yet. */
-	pg = store_connect(url);
+	pg = store_connect_until(url, store_now_ms() + r->deadline_ms, r->deadline_ms);
 	if (pg == NULL || revocations_reload(r, pg) != 0)
 		goto fail;
 	PQfinish(pg);

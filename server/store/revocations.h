@@ -6,8 +6,10 @@
 
 struct revocations;
 
-/* Starts the listener on its own connection to url. NULL on failure. */
-struct revocations *revocations_start(const char *url);
+/* Starts the listener on its own connection to url; each of its
+ * statements gives up after deadline_ms (0: STORE_DEADLINE_MS) and
+ * reconnects. NULL on failure. */
+struct revocations *revocations_start(const char *url, int deadline_ms);
 void revocations_stop(struct revocations *r);
 
 bool revocations_contains(struct revocations *r, const char *jti);

@@ -1,11 +1,13 @@
-/* Connection pool. A connection found broken bumps the pool's generation,
- * so every other idle connection reconnects before its next use instead of
- * failing one request each after a PostgreSQL restart (Taler's idea). */
-#include "server/store/store.h"
+/* Connection pool with deadlines. A connection found broken bumps the
+ * pool's generation, so every other idle connection reconnects before its
+ * next use (Taler's idea); one that misses its deadline opens a breaker, so
+ * a hung database costs each later request nothing until a probe passes. */
+#include "server/store/store_pg.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,55 +16,37 @@
 #include "common/log.h"
 
 #define MAX_STMTS 256
-#define STORE_STATEMENT_TIMEOUT "'5s'"
+/* While the breaker is open, one request at most every this many ms
+ * tries the database again. */
+#define STORE_PROBE_MS 1000
 
 struct store_conn {
 	struct store *owner;
 	PGconn *pg;
 	unsigned generation;
+	int64_t deadline; /* store_now_ms() time its statements must end by */
+	bool probe;	  /* this handle tests whether the database is back */
 	uint64_t prepared[MAX_STMTS / 64];
 };
 
 struct store {
 	char *url;
 	int size;
+	int deadline_ms;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct store_conn *conns;
 	struct store_conn **idle; /* stack of free connections */
 	int nidle;
 	atomic_uint generation;
-	atomic_uint_fast64_t waits, timeouts, reconnects;
+	atomic_llong down_until; /* breaker: 0 closed, else when to probe */
+	atomic_int probing;
+	atomic_uint_fast64_t waits, timeouts, reconnects, deadlines;
 };
 
 static atomic_int next_stmt_id = 1;
 
-PGconn *store_connect(const char *url)
-{
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-	const char *vals[] = {url, "3", "orchardd", "-c client_min_messages=warning", NULL};
-	PGconn *pg = PQconnectdbParams(keys, vals, 1);
-
-	if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-		/* During an outage every request tries to reconnect: one line
-		 * every 5 s says it all. PQerrorMessage holds no password. */
-		static atomic_long last_logged;
-		long now = (long)time(NULL), last = atomic_load(&last_logged);
-		if (now - last >= 5 && atomic_compare_exchange_strong(&last_logged, &last, now)) {
-			const char *why = pg ? PQerrorMessage(pg) : "out of memory";
-			char msg[256];
-			size_t n = strcspn(why, "\n");
-			snprintf(msg, sizeof msg, "%.*s", (int)(n < 200 ? n : 200), why);
-			log_kv(LOG_WARN, "database connect failed (repeats are muted for 5 s)",
-			       "error", msg, NULL);
-		}
-		PQfinish(pg);
-		return NULL;
-	}
-	return pg;
-}
-
-struct store *store_new(const char *url, int size)
+struct store *store_new(const char *url, int size, int deadline_ms)
 {
 	struct store *s = calloc(1, sizeof *s);
 
@@ -76,6 +60,7 @@ struct store *store_new(const char *url, int size)
 		return NULL;
 	}
 	s->size = size;
+	s->deadline_ms = deadline_ms > 0 ? deadline_ms : STORE_DEADLINE_MS;
 	for (int i = 0; i < size; i++) {
 		s->conns[i].owner = s;
 		s->idle[s->nidle++] = &s->conns[i];
@@ -109,46 +94,119 @@ static void conn_drop(struct store_conn *c)
 	memset(c->prepared, 0, sizeof c->prepared);
 }
 
-struct store_conn *store_acquire(struct store *s, int timeout_ms)
+/* A deadline passed: this connection may sit behind a hung server, and so
+ * may its peers. Cancelling is left to the server's own statement_timeout:
+ * libpq 15's PQcancel waits for the postmaster's reply without a timeout,
+ * the very hang we are escaping. */
+static void conn_deadline_passed(struct store_conn *c, const char *what)
+{
+	struct store *s = c->owner;
+	static atomic_llong last_logged;
+	long long now = store_now_ms(), last = atomic_load(&last_logged);
+
+	conn_drop(c);
+	atomic_fetch_add(&s->deadlines, 1);
+	atomic_fetch_add(&s->generation, 1);
+	atomic_store(&s->down_until, now + STORE_PROBE_MS);
+	if (now - last >= 5000 && atomic_compare_exchange_strong(&last_logged, &last, now))
+		log_kv(LOG_WARN, "database missed a deadline; answering 503 until it is back",
+		       "statement", what, NULL);
+}
+
+/* The breaker: false when the database is known to hang and it is not this
+ * caller's turn to probe it. */
+static bool breaker_allows(struct store *s, bool *probe)
+{
+	long long until = atomic_load(&s->down_until);
+	int idle = 0;
+
+	*probe = false;
+	if (until == 0)
+		return true;
+	if (store_now_ms() < until || !atomic_compare_exchange_strong(&s->probing, &idle, 1))
+		return false;
+	*probe = true;
+	return true;
+}
+
+/* Ends a probe: a success closes the breaker, a failure waits again. */
+static void breaker_probe_done(struct store_conn *c, bool ok)
+{
+	struct store *s = c->owner;
+
+	if (!c->probe)
+		return;
+	c->probe = false;
+	if (ok)
+		atomic_store(&s->down_until, 0);
+	else
+		atomic_store(&s->down_until, store_now_ms() + STORE_PROBE_MS);
+	atomic_store(&s->probing, 0);
+}
+
+static void deadline_to_timespec(int timeout_ms, struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* Takes an idle connection or NULL after timeout_ms. */
+static struct store_conn *pool_take(struct store *s, int timeout_ms)
 {
 	struct store_conn *c = NULL;
-	struct timespec deadline;
+	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	deadline_to_timespec(timeout_ms, &until);
 	pthread_mutex_lock(&s->mu);
 	if (s->nidle == 0)
 		atomic_fetch_add(&s->waits, 1);
-	while (s->nidle == 0) {
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT &&
-		    s->nidle == 0) {
-			pthread_mutex_unlock(&s->mu);
-			atomic_fetch_add(&s->timeouts, 1);
-			return NULL;
-		}
-	}
-	c = s->idle[--s->nidle];
+	while (s->nidle == 0)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT && s->nidle == 0)
+			break;
+	if (s->nidle > 0)
+		c = s->idle[--s->nidle];
 	pthread_mutex_unlock(&s->mu);
+	if (c == NULL)
+		atomic_fetch_add(&s->timeouts, 1);
+	return c;
+}
 
+struct store_conn *store_acquire(struct store *s, int timeout_ms)
+{
+	int64_t start = store_now_ms();
+	struct store_conn *c;
+	bool probe;
+
+	if (!breaker_allows(s, &probe))
+		return NULL;
+	if (timeout_ms > s->deadline_ms)
+		timeout_ms = s->deadline_ms;
+	c = pool_take(s, timeout_ms);
+	if (c == NULL) {
+		if (probe)
+			atomic_store(&s->probing, 0);
+		return NULL;
+	}
+	c->probe = probe;
+	c->deadline = start + s->deadline_ms;
 	unsigned gen = atomic_load(&s->generation);
 	if (c->pg != NULL && (c->generation != gen || PQstatus(c->pg) != CONNECTION_OK))
 		conn_drop(c);
 	if (c->pg == NULL) {
 		atomic_fetch_add(&s->reconnects, 1);
-		c->pg = store_connect(s->url);
+		/* The server cancels a statement stuck behind a lock at the
+		 * same deadline, so it answers (a 503) and the connection
+		 * stays usable. */
+		c->pg = store_connect_until(s->url, c->deadline, s->deadline_ms);
 		c->generation = gen;
-		/* A statement stuck behind a lock would hold its HTTP worker
-		 * forever (and SIGTERM with it): cancelled, it is a 503. Only
-		 * the pool: migrations wait for their advisory lock at will. */
-		if (c->pg != NULL &&
-		    store_exec_simple(c, "SET statement_timeout = " STORE_STATEMENT_TIMEOUT) < 0)
-			conn_drop(c);
 		if (c->pg == NULL) {
+			if (store_now_ms() >= c->deadline)
+				conn_deadline_passed(c, "connect");
 			store_release(s, c);
 			return NULL;
 		}
@@ -158,6 +216,9 @@ struct store_conn *store_acquire(struct store *s, int timeout_ms)
 
 void store_release(struct store *s, struct store_conn *c)
 {
+	if (c == NULL)
+		return;
+	breaker_probe_done(c, c->pg != NULL);
 	/* A connection left inside a transaction (a bug or a failed COMMIT)
 	 * must not carry its state into the next request. */
 	if (c->pg != NULL && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
@@ -176,6 +237,8 @@ static enum store_qs conn_fail(struct store_conn *c, PGresult *res, const char *
 
 	if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
 		qs = STORE_SOFT;
+	else if (state != NULL && strcmp(state, "23505") == 0)
+		qs = STORE_CONFLICT;
 	else
 		log_kv(LOG_ERROR, "database statement failed", "statement", what, "sqlstate",
 		       state ? state : "none", NULL);
@@ -187,10 +250,36 @@ static enum store_qs conn_fail(struct store_conn *c, PGresult *res, const char *
 	return qs;
 }
 
+/* Runs sql or the prepared statement named; NULL with *qs on failure. */
+static PGresult *conn_exec(struct store_conn *c, const char *sql, const char *name, int nparams,
+			   const char *const *params, enum store_qs *qs)
+{
+	int timed_out = 0;
+	PGresult *res;
+
+	if (c->pg == NULL) {
+		*qs = STORE_HARD;
+		return NULL;
+	}
+	res = store_pg_exec(c->pg, sql, name, nparams, params, c->deadline, &timed_out);
+	if (timed_out) {
+		PQclear(res);
+		conn_deadline_passed(c, name ? name : sql);
+		*qs = STORE_HARD;
+		return NULL;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*qs = conn_fail(c, res, name ? name : sql);
+		return NULL;
+	}
+	breaker_probe_done(c, true);
+	*qs = PQntuples(res) > 0 ? (enum store_qs)PQntuples(res) : STORE_NONE;
+	return res;
+}
+
 PGresult *store_exec(struct store_conn *c, struct store_stmt *stmt, int nparams,
 		     const char *const *params, enum store_qs *qs)
 {
-	PGresult *res;
 	int id = __atomic_load_n(&stmt->id, __ATOMIC_ACQUIRE);
 
 	if (id == 0) {
@@ -206,7 +295,16 @@ PGresult *store_exec(struct store_conn *c, struct store_stmt *stmt, int nparams,
 		return NULL;
 	}
 	if (!(c->prepared[id / 64] >> (id % 64) & 1)) {
-		res = PQprepare(c->pg, stmt->name, stmt->sql, 0, NULL);
+		int timed_out = 0;
+		PGresult *res = NULL;
+		if (PQsendPrepare(c->pg, stmt->name, stmt->sql, 0, NULL) == 1)
+			res = store_pg_exec(c->pg, NULL, NULL, 0, NULL, c->deadline, &timed_out);
+		if (timed_out) {
+			PQclear(res);
+			conn_deadline_passed(c, stmt->name);
+			*qs = STORE_HARD;
+			return NULL;
+		}
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			*qs = conn_fail(c, res, stmt->name);
 			return NULL;
@@ -214,49 +312,25 @@ PGresult *store_exec(struct store_conn *c, struct store_stmt *stmt, int nparams,
 		PQclear(res);
 		c->prepared[id / 64] |= (uint64_t)1 << (id % 64);
 	}
-	res = PQexecPrepared(c->pg, stmt->name, nparams, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
-		*qs = conn_fail(c, res, stmt->name);
-		return NULL;
-	}
-	*qs = PQntuples(res) > 0 ? (enum store_qs)PQntuples(res) : STORE_NONE;
-	return res;
+	return conn_exec(c, NULL, stmt->name, nparams, params, qs);
 }
 
 enum store_qs store_exec_simple(struct store_conn *c, const char *sql)
 {
-	PGresult *res = PQexec(c->pg, sql);
+	enum store_qs qs;
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-		return conn_fail(c, res, sql);
-	PQclear(res);
-	return STORE_NONE;
+	if (c->pg == NULL)
+		return STORE_HARD;
+	PQclear(conn_exec(c, sql, NULL, 0, NULL, &qs));
+	return qs < 0 ? qs : STORE_NONE;
 }
 
-enum store_qs store_run_txn(struct store *s, enum store_qs (*cb)(struct store_conn *, void *),
-			    void *cls)
+enum store_qs store_exec_void(struct store_conn *c, struct store_stmt *stmt, int nparams,
+			      const char *const *params)
 {
-	enum store_qs qs = STORE_HARD;
+	enum store_qs qs;
 
-	for (int attempt = 0; attempt < 3; attempt++) {
-		struct store_conn *c = store_acquire(s, 2000);
-		if (c == NULL)
-			return STORE_HARD;
-		qs = store_exec_simple(c, "BEGIN");
-		if (qs == STORE_NONE) {
-			qs = cb(c, cls);
-			if (qs >= 0) {
-				enum store_qs cq = store_exec_simple(c, "COMMIT");
-				if (cq < 0)
-					qs = cq;
-			} else if (c->pg != NULL) {
-				store_exec_simple(c, "ROLLBACK");
-			}
-		}
-		store_release(s, c);
-		if (qs != STORE_SOFT)
-			break;
-	}
+	PQclear(store_exec(c, stmt, nparams, params, &qs));
 	return qs;
 }
 
@@ -269,9 +343,5 @@ void store_get_stats(struct store *s, struct store_stats *out)
 	out->waits = atomic_load(&s->waits);
 	out->timeouts = atomic_load(&s->timeouts);
 	out->reconnects = atomic_load(&s->reconnects);
-}
-
-PGconn *store_conn_pg(struct store_conn *c)
-{
-	return c->pg;
+	out->deadlines = atomic_load(&s->deadlines);
 }

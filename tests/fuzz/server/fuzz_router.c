@@ -15,9 +15,11 @@ static int h(struct request *req)
 /* Patterns of every shape the real table has: literals, one and several
  * captures, the same path under two methods. */
 const struct route routes[] = {
-	{"GET", "/healthz", h, PUBLIC, BODY_NONE, 0, "a"},
-	{"PUT", "/{scope}/registrations/{id}/register", h, PUBLIC, BODY_JSON, 1024, "b"},
-	{"GET", "/{scope}/registrations/{id}/operations/{op}", h, PUBLIC, BODY_NONE, 0, "c"},
+	{"GET", "/healthz", h, PUBLIC, BODY_NONE, 0, WIRE_ORCHARD, "a"},
+	{"PUT", "/{scope}/registrations/{id}/register", h, PUBLIC, BODY_JSON, 1024, WIRE_ORCHARD,
+	 "b"},
+	{"GET", "/{scope}/registrations/{id}/operations/{op}", h, PUBLIC, BODY_NONE, 0,
+	 WIRE_ORCHARD, "c"},
 	{"GET", "/ops/tokens/{jti}", h, SCOPE_TOKENS_READ, BODY_NONE, "d"},
 	{"DELETE", "/ops/tokens/{jti}", h, SCOPE_TOKENS_WRITE, BODY_NONE, "e"},
 };

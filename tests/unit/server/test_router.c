@@ -17,10 +17,13 @@ static int h(struct request *req)
 }
 
 const struct route routes[] = {
-	{"GET", "/healthz", h, PUBLIC, BODY_NONE, 0, "healthz"},
-	{"PUT", "/{scope}/registrations/{id}/register", h, PUBLIC, BODY_JSON, 1024, "register"},
-	{"GET", "/ops/tokens/{jti}", h, OPERATOR(SCOPE_TOKENS_READ), BODY_NONE, 0, "get"},
-	{"DELETE", "/ops/tokens/{jti}", h, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0, "del"},
+	{"GET", "/healthz", h, PUBLIC, BODY_NONE, 0, WIRE_ORCHARD, "healthz"},
+	{"PUT", "/{scope}/registrations/{id}/register", h, PUBLIC, BODY_JSON, 1024, WIRE_ORCHARD,
+	 "register"},
+	{"GET", "/ops/tokens/{jti}", h, OPERATOR(SCOPE_TOKENS_READ), BODY_NONE, 0, WIRE_ORCHARD,
+	 "get"},
+	{"DELETE", "/ops/tokens/{jti}", h, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0, WIRE_ORCHARD,
+	 "del"},
 };
 const size_t routes_count = sizeof routes / sizeof routes[0];
 

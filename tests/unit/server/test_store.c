@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "server/store/store.h"
+#include "server/store/store_pg.h"
 
 static const char *url;
 
@@ -38,7 +38,7 @@ static long count_rows(struct store *s)
 
 static int setup(void **state)
 {
-	struct store *s = store_new(url, 2);
+	struct store *s = store_new(url, 2, 0);
 	struct store_conn *c = store_acquire(s, 1000);
 
 	if (c == NULL)
@@ -146,7 +146,7 @@ static void test_reconnects_after_backend_death(void **state)
 		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
 		" WHERE datname = current_database() AND pid <> pg_backend_pid()",
 		0};
-	struct store *s = *state, *killer = store_new(url, 1);
+	struct store *s = *state, *killer = store_new(url, 1, 0);
 	struct store_conn *a = store_acquire(s, 1000), *b = store_acquire(s, 1000), *k;
 	enum store_qs qs;
 

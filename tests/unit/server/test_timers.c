@@ -65,8 +65,8 @@ static void test_order_and_cancel(void **state)
 	fired.n = 0;
 	for (int i = 0; i < 8; i++) {
 		tg[i].tag = due[i] / 10;
-		assert_int_equal(timers_add(t, &tg[i].tm, now + 50 + (uint64_t)due[i], record, &tg[i]),
-				 0);
+		assert_int_equal(
+			timers_add(t, &tg[i].tm, now + 50 + (uint64_t)due[i], record, &tg[i]), 0);
 	}
 	timers_cancel(t, &tg[2].tm); /* 50 */
 	timers_cancel(t, &tg[2].tm); /* twice is harmless */
@@ -115,9 +115,9 @@ static void test_many(void **state)
 	assert_non_null(tg);
 	srand(7);
 	for (int i = 0; i < N; i++)
-		assert_int_equal(
-			timers_add(t, &tg[i].tm, now + 100000 + (uint64_t)(rand() % 1000), record, &tg[i]),
-			0);
+		assert_int_equal(timers_add(t, &tg[i].tm, now + 100000 + (uint64_t)(rand() % 1000),
+					    record, &tg[i]),
+				 0);
 	for (int i = 0; i < N; i += 2)
 		timers_cancel(t, &tg[i].tm);
 	assert_int_equal(timers_count(t), N / 2);

@@ -18,34 +18,9 @@
 #include "verifier/pcr_policy.h"
 #include "verifier/quote.h"
 
-/* Linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc: the
- * verifier's own allocations come here, OpenSSL's and jansson's through
+/* The verifier's own allocations come here, OpenSSL's and jansson's through
  * their allocator hooks. */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-
-static long fail_at = -1, seen;
-
-static int fail_now(void)
-{
-	return fail_at >= 0 && ++seen == fail_at;
-}
-void *__wrap_malloc(size_t n)
-{
-	return fail_now() ? NULL : __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t m)
-{
-	return fail_now() ? NULL : __real_calloc(n, m);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-	return fail_now() ? NULL : __real_realloc(p, n);
-}
+#include "tests/unit/fail_alloc.h"
 static void *ossl_malloc(size_t n, const char *f, int l)
 {
 	(void)f, (void)l;

@@ -1,0 +1,64 @@
+/* What only files in server/store/ see: libpq, named statements, and the
+ * deadline-bound exec helpers the pg_*.c query files are built on. */
+#ifndef ORCHARD_STORE_PG_H
+#define ORCHARD_STORE_PG_H
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "server/store/store.h"
+
+/* A named SQL statement. Declare one static instance per query; its id is
+ * assigned on first use, and it is prepared once per connection. */
+struct store_stmt {
+	const char *name;
+	const char *sql;
+	int id; /* 0 until first use */
+};
+
+/* Timestamps leave the database as whole seconds since the epoch. */
+#define STORE_EPOCH(col) "extract(epoch from " col ")::bigint"
+
+/* Milliseconds on the monotonic clock, for deadlines. */
+int64_t store_now_ms(void);
+
+/* Connects with orchardd's settings (application_name, quiet notices,
+ * a server-side statement_timeout when statement_timeout_ms > 0), giving up
+ * at deadline (store_now_ms() time). The connection is in nonblocking mode.
+ * Returns NULL on failure after logging (rate-limited). */
+PGconn *store_connect_until(const char *url, int64_t deadline, int statement_timeout_ms);
+
+/* Sends sql or, when stmt_name is set, the prepared statement, with
+ * nparams text parameters, and reads every result until
+ * deadline. Returns the last result (caller PQclears; check its status),
+ * NULL when the connection broke, or NULL with *timed_out set when the
+ * deadline passed (then the connection is unusable: drop it). */
+PGresult *store_pg_exec(PGconn *pg, const char *sql, const char *stmt_name, int nparams,
+			const char *const *params, int64_t deadline, int *timed_out);
+
+/* Runs stmt on c with nparams text parameters (NULL = SQL NULL) before
+ * c's deadline. Returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
+ * for the caller to PQclear with *qs its row count, or NULL with *qs set
+ * to an error status (STORE_CONFLICT for a unique violation). */
+PGresult *store_exec(struct store_conn *c, struct store_stmt *stmt, int nparams,
+		     const char *const *params, enum store_qs *qs);
+
+/* Runs plain SQL without parameters (BEGIN, COMMIT...). Returns STORE_NONE
+ * or an error status. */
+enum store_qs store_exec_simple(struct store_conn *c, const char *sql);
+
+/* Runs stmt and frees the result: for statements whose rows nobody reads. */
+enum store_qs store_exec_void(struct store_conn *c, struct store_stmt *stmt, int nparams,
+			      const char *const *params);
+
+/* A copy of row/col of res (NULL for SQL NULL); *ok cleared when out of
+ * memory. */
+char *store_value_dup(const PGresult *res, int row, int col, int *ok);
+
+/* A bigint column as long long (0 for NULL). */
+long long store_value_ll(const PGresult *res, int row, int col);
+
+/* 1 when applied (rows of version, checksum) holds every built-in
+ * migration with its checksum, else 0. */
+int migrate_applied_current(const PGresult *applied);
+
+#endif
