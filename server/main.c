@@ -85,7 +85,7 @@ static int config_resolve(struct config *cfg)
 #define JOBS_THREADS 4
 #define JOBS_QUEUE 1024
 
-static const char *const event_channels[] = {EVENTS_AUDIT, NULL};
+static const char *const event_channels[] = {EVENTS_AUDIT, EVENTS_TOKEN_REVOKED, NULL};
 
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no
@@ -154,12 +154,14 @@ static int cmd_serve(struct server *srv)
 	/* Blocked before the first thread starts: every thread inherits the
 	 * mask, so only this one wakes, in sigsuspend() below. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	revoked = revocations_start(srv->cfg.database_url, db_deadline_ms(&srv->cfg));
+	srv->events = events_start(srv->cfg.database_url, event_channels);
+	revoked = srv->events ? revocations_start(srv->cfg.database_url, db_deadline_ms(&srv->cfg),
+						  srv->events)
+			      : NULL;
 	srv->auth = revoked ? auth_new(srv->cfg.jwt_key, revoked) : NULL;
 	srv->store =
 		store_new(srv->cfg.database_url, (int)srv->cfg.db_pool, db_deadline_ms(&srv->cfg));
 	srv->metrics = metrics_new();
-	srv->events = events_start(srv->cfg.database_url, event_channels);
 	srv->timers = timers_start();
 	srv->jobs = jobs_start(JOBS_THREADS, JOBS_QUEUE);
 	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL ||
@@ -190,9 +192,9 @@ out:
 	}
 	http_stop(http, srv, 0);
 	jobs_stop(srv->jobs);
+	revocations_stop(revoked);
 	events_stop(srv->events);
 	timers_stop(srv->timers);
-	revocations_stop(revoked);
 	auth_free(srv->auth);
 	store_free(srv->store);
 	metrics_free(srv->metrics);

@@ -178,6 +178,11 @@ char *metrics_render(struct server *srv, size_t *len)
 		"# TYPE orchard_db_reconnects_total counter\norchard_db_reconnects_total %lu\n",
 		st.size, st.in_use, (unsigned long)st.waits, (unsigned long)st.timeouts,
 		(unsigned long)st.reconnects);
+	err |= addf(&b,
+		    "# HELP orchard_db_deadlines_total Connects and statements cut off at"
+		    " --db-timeout.\n"
+		    "# TYPE orchard_db_deadlines_total counter\norchard_db_deadlines_total %lu\n",
+		    (unsigned long)st.deadlines);
 	err |= addf(
 		&b,
 		"# TYPE orchard_http_requests_in_flight gauge\norchard_http_requests_in_flight %d\n"

@@ -18,9 +18,7 @@ build-all: $(BUILD)/tests/unit/server/test_store
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
-	tests/integration/waits.sh
-# Its own line: the list above changes in every branch.
-TEST_SCRIPTS += tests/integration/pg_cluster.sh
+	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
@@ -45,3 +43,6 @@ $(BUILD)/tests/unit/server/test_timers: $(BUILD)/tests/unit/server/test_timers.o
 		$(BUILD)/server/timers.o $(BUILD)/server/jobs.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpthread
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers
+
+# scripts/pg-cluster: roles, peer map, upgrade of an old cluster.
+TEST_SCRIPTS += tests/integration/pg_cluster.sh

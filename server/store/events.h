@@ -8,7 +8,8 @@
 
 /* The channels orchardd LISTENs on; the statements that change the data
  * pg_notify() them in the same transaction. */
-#define EVENTS_AUDIT "orchard_audit" /* payload: the new audit entry's id */
+#define EVENTS_AUDIT "orchard_audit"		     /* payload: the new audit entry's id */
+#define EVENTS_TOKEN_REVOKED "orchard_token_revoked" /* payload: the revoked token's jti */
 
 struct events;
 

@@ -32,7 +32,7 @@ enum store_qs store_select_token(struct store_conn *c, const char *jti, struct s
 enum store_qs store_lock_token(struct store_conn *c, const char *jti, long long *expires_at);
 
 /* Inside a transaction: revokes jti and every token minted from it, at any
- * depth, announcing each on REVOCATIONS_CHANNEL. Returns how many were
+ * depth, announcing each on EVENTS_TOKEN_REVOKED. Returns how many were
  * revoked: STORE_NONE when no such unrevoked token exists. */
 enum store_qs store_revoke_token(struct store_conn *c, const char *jti);
 

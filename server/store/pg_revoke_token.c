@@ -3,7 +3,7 @@
  * its parent FOR SHARE); the second, with a fresh snapshot that sees those
  * new tokens, revokes the tree and announces each jti in one statement. */
 #include "server/store/operators.h"
-#include "server/store/revocations.h"
+#include "server/store/events.h"
 #include "server/store/store_pg.h"
 
 #define TOKEN_TREE                                                                                 \
@@ -22,7 +22,7 @@ enum store_qs store_revoke_token(struct store_conn *c, const char *jti)
 		TOKEN_TREE
 		", r AS (UPDATE operator_tokens SET revoked_at = now()"
 		" WHERE jti IN (SELECT jti FROM tree) AND revoked_at IS NULL RETURNING jti)"
-		" SELECT pg_notify('" REVOCATIONS_CHANNEL "', jti) FROM r",
+		" SELECT pg_notify('" EVENTS_TOKEN_REVOKED "', jti) FROM r",
 		0};
 	const char *p[] = {jti};
 	enum store_qs qs = store_exec_void(c, &lock, 1, p);

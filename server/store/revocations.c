@@ -1,31 +1,39 @@
-/* Revoked token IDs in memory. A thread holds its own connection, LISTENs on
- * REVOCATIONS_CHANNEL and reloads the whole (small: unexpired revocations
- * only) set on every notification, and every 30 s as a safety net. What is
+/* Revoked token IDs in memory. The event hub tells of each revocation (and
+ * of a reconnect that may have missed some); a thread with its own
+ * connection then reloads the whole (small: unexpired revocations only)
+ * set, and does so every 30 s as a safety net. Reloading is a query, which
+ * must not run on the hub's thread, hence the thread. What is
  * unexpired is judged by this host's clock, the one auth checks exp with:
  * by the database's now(), a clock ahead of ours would drop revocations of
  * tokens we still accept. Every statement has the store's deadline. */
 #include "server/store/revocations.h"
 
-#include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/log.h"
+#include "server/store/events.h"
 #include "server/store/store_pg.h"
 
 /* Revocations are kept a while past exp: harmless, and the set then never
  * depends on which second a reload and a check each read the clock. */
 #define REVOCATIONS_SKEW_MARGIN 300
 
+#define REVOCATIONS_RELOAD_MS 30000
+
 struct revocations {
 	char *url;
 	int deadline_ms;
+	struct events *hub;
+	struct event_sub sub;
 	pthread_t thread;
-	int stop_pipe[2];
+	pthread_mutex_t mu; /* guards the two flags, with cv */
+	pthread_cond_t cv;
+	bool stale, stop;
 	pthread_rwlock_t lock;
 	char **jtis; /* sorted */
 	size_t n;
@@ -86,23 +94,16 @@ out:
 	return rc;
 }
 
-static PGconn *listener_connect(struct revocations *r)
+/* On the hub's thread: a revocation, or a reconnect (NULL). */
+static void revocations_on_event(void *cls, const char *payload)
 {
-	int64_t deadline = store_now_ms() + r->deadline_ms;
-	PGconn *pg = store_connect_until(r->url, deadline, r->deadline_ms);
-	int timed_out;
-	PGresult *res;
+	struct revocations *r = cls;
 
-	if (pg == NULL)
-		return NULL;
-	res = store_pg_exec(pg, "LISTEN " REVOCATIONS_CHANNEL, NULL, 0, NULL, deadline, &timed_out);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK || revocations_reload(r, pg) != 0) {
-		PQclear(res);
-		PQfinish(pg);
-		return NULL;
-	}
-	PQclear(res);
-	return pg;
+	(void)payload;
+	pthread_mutex_lock(&r->mu);
+	r->stale = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
 }
 
 static void *revocations_main(void *arg)
@@ -110,30 +111,35 @@ static void *revocations_main(void *arg)
 	struct revocations *r = arg;
 	PGconn *pg = NULL;
 
-	for (;;) {
-		struct pollfd fds[2] = {{r->stop_pipe[0], POLLIN, 0}, {-1, POLLIN, 0}};
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		if (!r->stale) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += REVOCATIONS_RELOAD_MS / 1000;
+			if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0 && !r->stale)
+				continue; /* woken to stop, or spuriously */
+		}
+		r->stale = false;
+		pthread_mutex_unlock(&r->mu);
 		if (pg == NULL)
-			pg = listener_connect(r);
-		fds[1].fd = pg ? PQsocket(pg) : -1;
-		int n = poll(fds, 2, pg ? 30000 : 1000);
-		if (n > 0 && (fds[0].revents & POLLIN))
-			break;
-		if (pg == NULL)
-			continue;
-		int notified = 0;
-		if (n > 0 && PQconsumeInput(pg) == 0) {
-			log_kv(LOG_WARN, "revocation listener lost its connection", NULL);
+			pg = store_connect_until(r->url, store_now_ms() + r->deadline_ms,
+						 r->deadline_ms);
+		if (pg == NULL || revocations_reload(r, pg) != 0) {
 			PQfinish(pg);
 			pg = NULL;
+			pthread_mutex_lock(&r->mu);
+			r->stale = true; /* try again in a second */
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += 1;
+			if (!r->stop)
+				pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 			continue;
 		}
-		for (PGnotify *nt; (nt = PQnotifies(pg)) != NULL; PQfreemem(nt))
-			notified = 1;
-		if ((notified || n == 0) && revocations_reload(r, pg) != 0) {
-			PQfinish(pg);
-			pg = NULL;
-		}
+		pthread_mutex_lock(&r->mu);
 	}
+	pthread_mutex_unlock(&r->mu);
 	PQfinish(pg);
 	return NULL;
 }
@@ -141,28 +147,32 @@ static void *revocations_main(void *arg)
 /* Frees r and everything it holds; the thread must not be running. */
 static void revocations_release(struct revocations *r)
 {
-	if (r->stop_pipe[0] >= 0) {
-		close(r->stop_pipe[0]);
-		close(r->stop_pipe[1]);
-	}
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
 	set_free(r->jtis, r->n);
 	pthread_rwlock_destroy(&r->lock);
 	free(r->url);
 	free(r);
 }
 
-struct revocations *revocations_start(const char *url, int deadline_ms)
+struct revocations *revocations_start(const char *url, int deadline_ms, struct events *hub)
 {
 	struct revocations *r = calloc(1, sizeof *r);
 	PGconn *pg = NULL;
+	pthread_condattr_t ca;
 
 	if (r == NULL)
 		return NULL;
-	r->stop_pipe[0] = r->stop_pipe[1] = -1;
 	r->deadline_ms = deadline_ms > 0 ? deadline_ms : STORE_DEADLINE_MS;
+	r->hub = hub;
 	pthread_rwlock_init(&r->lock, NULL);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	r->url = strdup(url);
-	if (r->url == NULL || pipe(r->stop_pipe) != 0)
+	if (r->url == NULL)
 		goto fail;
 	/* Load once before serving: a token must never pass because the
 	 * set was not there yet. */
@@ -173,6 +183,9 @@ struct revocations *revocations_start(const char *url, int deadline_ms)
 	pg = NULL;
 	if (pthread_create(&r->thread, NULL, revocations_main, r) != 0)
 		goto fail;
+	/* Anything revoked since that load reaches us as an event, or as the
+	 * hub's reconnect signal once it is listening. */
+	events_subscribe(hub, &r->sub, EVENTS_TOKEN_REVOKED, "", revocations_on_event, r);
 	return r;
 fail:
 	PQfinish(pg);
@@ -184,8 +197,12 @@ void revocations_stop(struct revocations *r)
 {
 	if (r == NULL)
 		return;
-	if (write(r->stop_pipe[1], "x", 1) == 1)
-		pthread_join(r->thread, NULL);
+	events_unsubscribe(r->hub, &r->sub);
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
 	revocations_release(r);
 }
 

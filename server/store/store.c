@@ -199,10 +199,13 @@ struct store_conn *store_acquire(struct store *s, int timeout_ms)
 		conn_drop(c);
 	if (c->pg == NULL) {
 		atomic_fetch_add(&s->reconnects, 1);
-		/* The server cancels a statement stuck behind a lock at the
-		 * same deadline, so it answers (a 503) and the connection
-		 * stays usable. */
-		c->pg = store_connect_until(s->url, c->deadline, s->deadline_ms);
+		/* The server cancels a statement stuck behind a lock a little
+		 * before our deadline, so a slow but living database answers
+		 * (a 503 for that request alone) and the connection stays
+		 * usable; only a database that does not answer at all misses
+		 * the deadline and opens the breaker. */
+		int margin = s->deadline_ms / 5 < 1000 ? s->deadline_ms / 5 : 1000;
+		c->pg = store_connect_until(s->url, c->deadline, s->deadline_ms - margin);
 		c->generation = gen;
 		if (c->pg == NULL) {
 			if (store_now_ms() >= c->deadline)

@@ -41,7 +41,8 @@ static int wait_socket(PGconn *pg, short events, int64_t deadline)
 	}
 }
 
-static void log_connect_failure(PGconn *pg, const char *fallback)
+/* Logs why a connect failed: ours (a deadline) or libpq's message. */
+static void log_connect_failure(PGconn *pg, const char *ours)
 {
 	/* During an outage every request tries to reconnect: one line
 	 * every 5 s says it all. PQerrorMessage holds no password. */
@@ -49,7 +50,9 @@ static void log_connect_failure(PGconn *pg, const char *fallback)
 	long now = (long)time(NULL), last = atomic_load(&last_logged);
 
 	if (now - last >= 5 && atomic_compare_exchange_strong(&last_logged, &last, now)) {
-		const char *why = pg && *PQerrorMessage(pg) ? PQerrorMessage(pg) : fallback;
+		const char *why = ours			      ? ours
+				  : pg && *PQerrorMessage(pg) ? PQerrorMessage(pg)
+							      : "out of memory";
 		char msg[256];
 		size_t n = strcspn(why, "\n");
 		snprintf(msg, sizeof msg, "%.*s", (int)(n < 200 ? n : 200), why);
@@ -66,7 +69,7 @@ PGconn *store_connect_until(const char *url, int64_t deadline, int statement_tim
 	int64_t left = deadline - store_now_ms();
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGconn *pg = NULL;
-	const char *why = "out of memory";
+	const char *why = NULL;
 
 	/* libpq's own timeout (whole seconds, at least 2) also bounds the
 	 * steps our polling cannot see, such as resolving a host name. */

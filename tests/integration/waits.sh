@@ -86,6 +86,24 @@ ms=$((($(date +%s%N) - start) / 1000000))
 expect "after the reconnect, writes wake waiters again ($STATUS in ${ms} ms)" test "$STATUS" = 200 -a "$ms" -lt 3000
 wait $bg
 
+# Revocations ride the same hub: one on the second instance is refused by
+# the first at once, also after the listener reconnected.
+for round in first after-reconnect; do
+	victim=$("$ORCHARDD" --data-dir "$TMP/var" token issue --scope audit:read 2>/dev/null)
+	http GET /ops/audit -H "Authorization: Bearer $victim"
+	expect_eq "a fresh token works ($round)" 200 "$STATUS"
+	"${CURL[@]}" -o /dev/null "${A[@]}" -X DELETE "$URL2/ops/tokens/$(token_jti "$victim")"
+	for _ in $(seq 1 40); do
+		http GET /ops/audit -H "Authorization: Bearer $victim"
+		[[ "$STATUS" == 401 ]] && break
+		sleep 0.05
+	done
+	expect_problem "revoked on the other instance: refused here within 2 s ($round)" 401 auth-revoked
+	psql "$ORCHARD_DATABASE_URL" -Atc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()" >/dev/null
+	sleep 1.5
+done
+
 # --- the event stream -------------------------------------------------------------
 after=$(last_id)
 "${CURL[@]}" -N "${A[@]}" "$URL/ops/audit/stream" >"$TMP/sse" 2>/dev/null &
