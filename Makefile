@@ -57,15 +57,21 @@ $(BUILD)/%.o: %.cc
 deps:
 	@scripts/deps
 
-run: deps all
+# The fragments ask pkg-config for flags when make reads them, which is
+# before `deps` can install anything: the verbs a new user types install
+# first, then build in a second make that reads the flags afresh.
+run: deps
+	@$(MAKE) --no-print-directory all
 	@scripts/run-dev
 
 # The whole suite: a plain build, then the same tests under ASan+UBSan.
-check: all
+check: deps
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SAN=address,undefined build-all
 	@tests/run
 
-bench: all $(BENCHES)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCHES)
 	@bench/run
 
 fuzz:

@@ -44,7 +44,7 @@ read -r db_rate db_p99 < <(wrk_run "$URL/ops/tokens/$JTI" "Authorization: Bearer
 FORGED="$(cut -d. -f1,2 <<<"$TOKEN").$(cut -d. -f3 <<<"$TOKEN" | rev)"
 read -r forged_rate forged_p99 < <(wrk_run "$URL/ops/tokens/$JTI" "Authorization: Bearer $FORGED" expect-401)
 read -r junk_rate junk_p99 < <(wrk_run "$URL/ops/tokens/$JTI" "Authorization: Bearer not.a.token" expect-401)
-createdb -h "$PGDIR/run" -U orchard pgbench
+pg_admin "CREATE DATABASE pgbench OWNER orchard"
 pgbench -h "$PGDIR/run" -U orchard -i -s 1 -q pgbench >/dev/null 2>&1
 # pgbench with one client (as the issue measured it) and with as many as
 # orchardd has pool connections (a stricter ceiling, printed beside it).

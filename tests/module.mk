@@ -50,3 +50,6 @@ $(BUILD)/tests/unit/server/test_timers: $(BUILD)/tests/unit/server/test_timers.o
 		$(BUILD)/server/timers.o $(BUILD)/server/jobs.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpthread
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers
+
+# scripts/pg-cluster: roles, peer map, upgrade of an old cluster.
+TEST_SCRIPTS += tests/integration/pg_cluster.sh

@@ -1,5 +1,5 @@
 /* engine.h: the narrow C interface between Orchard's WASI host and a
- * WebAssembly engine; engine_wabt.cc implements it, another engine may too. */
+ * WebAssembly engine: the wabt interpreter, or compiled code (engine_aot.c). */
 #ifndef ORCHARD_WASM_ENGINE_H
 #define ORCHARD_WASM_ENGINE_H
 
@@ -49,6 +49,16 @@ typedef struct engine_host_func {
 /* Decodes and validates bytes (copied; the caller keeps them). Returns NULL
  * and a message in err on failure. */
 engine_module *engine_module_load(const uint8_t *bytes, size_t len, char *err, size_t errlen);
+/* Does bytes begin like a compiled module (.cwasm)? Magic only: it says
+ * nothing of the file's integrity. */
+int engine_module_is_native(const uint8_t *bytes, size_t len);
+/* Loads a compiled module made by `orchard-wasm compile`. It is native code,
+ * trusted like a binary: only a caller that trusts the file may call this
+ * (engine_module_load never accepts one). The digest over the whole file and
+ * the recorded versions are checked before any byte of it is mapped; it maps
+ * the code through /proc/self/fd, so it must run before the sandbox. */
+engine_module *engine_module_load_native(const uint8_t *bytes, size_t len, char *err,
+					 size_t errlen);
 /* NULL-safe. */
 void engine_module_free(engine_module *mod);
 /* Caps every memory at max_pages (64 KiB each) and every table at max_elems:
@@ -69,8 +79,7 @@ engine_instance *engine_instance_new(engine_module *mod, const engine_host_func 
 /* Calls the exported function name (no parameters, results ignored). */
 int engine_instance_run(engine_instance *inst, const char *name, char *msg, size_t msglen);
 /* Asks a running guest to stop. Async-signal-safe; honoured at the next host
- * call (the wabt interpreter has no fuel): the supervisor's kill is the hard
- * stop. */
+ * call (neither engine has fuel): the supervisor's kill is the hard stop. */
 void engine_instance_stop(engine_instance *inst);
 /* NULL-safe. */
 void engine_instance_free(engine_instance *inst);

@@ -4,7 +4,7 @@
 // libwabt is built without exceptions, so host functions never throw: a C
 // host function's non-zero return becomes a wabt Trap, and our own
 // allocations are wrapped so that std::bad_alloc becomes an error message.
-#include "clients/wasm/engine.h"
+#include "clients/wasm/engine_impl.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -25,20 +25,16 @@ using namespace wabt::interp;
 // proc_exit from a real trap.
 static const char k_exit_marker[] = "orchard:proc_exit";
 
-struct engine_module {
+struct wabt_module {
 	ModuleDesc desc;
 };
 
-struct engine_instance {
+struct wabt_instance {
 	Store store;
 	Instance::Ptr inst;
 	void *user = nullptr;
 	volatile sig_atomic_t stop = 0;
 	int last_rc = ENGINE_HOST_CONTINUE;
-};
-
-struct engine_call {
-	Thread *thread;
 };
 
 static void set_err(char *err, size_t errlen, const std::string &msg)
@@ -47,15 +43,14 @@ static void set_err(char *err, size_t errlen, const std::string &msg)
 		snprintf(err, errlen, "%s", msg.c_str());
 }
 
-extern "C" engine_module *engine_module_load(const uint8_t *bytes, size_t len, char *err,
-					     size_t errlen)
+extern "C" void *engine_wabt_load(const uint8_t *bytes, size_t len, char *err, size_t errlen)
 {
-	engine_module *mod = nullptr;
+	wabt_module *mod = nullptr;
 	try {
 		Errors errors;
 		Features features; // the MVP plus wabt's defaults (bulk memory, SIMD, ...)
 		ReadBinaryOptions options(features, nullptr, false, true, false);
-		mod = new engine_module();
+		mod = new wabt_module();
 		if (Failed(ReadBinaryInterp("module.wasm", bytes, len, options, &errors,
 					    &mod->desc))) {
 			std::string msg = FormatErrorsToString(errors, Location::Type::Binary);
@@ -77,14 +72,14 @@ extern "C" engine_module *engine_module_load(const uint8_t *bytes, size_t len, c
 	return mod;
 }
 
-extern "C" void engine_module_free(engine_module *mod)
+static void module_free(void *p)
 {
-	delete mod;
+	delete static_cast<wabt_module *>(p);
 }
 
-extern "C" int engine_module_limit(engine_module *mod, uint64_t max_pages, uint64_t max_elems,
-				   char *err, size_t errlen)
+static int module_limit(void *p, uint64_t max_pages, uint64_t max_elems, char *err, size_t errlen)
 {
+	wabt_module *mod = static_cast<wabt_module *>(p);
 	for (MemoryDesc &m : mod->desc.memories) {
 		Limits &l = m.type.limits;
 		if (l.initial > max_pages) {
@@ -117,9 +112,22 @@ extern "C" int engine_module_limit(engine_module *mod, uint64_t max_pages, uint6
 	return 0;
 }
 
-extern "C" int engine_module_has_start(const engine_module *mod)
+static int module_has_start(const void *p)
 {
-	return !mod->desc.starts.empty();
+	return !static_cast<const wabt_module *>(p)->desc.starts.empty();
+}
+
+// engine_call_memory() for a host call made by the interpreter.
+static uint8_t *call_memory(engine_call *call, uint64_t *size)
+{
+	Thread *thread = static_cast<Thread *>(call->impl);
+	*size = 0;
+	Instance *inst = thread->GetCallerInstance();
+	if (!inst || inst->memories().empty())
+		return nullptr;
+	Memory::Ptr mem = thread->store().UnsafeGet<Memory>(inst->memories()[0]);
+	*size = mem->ByteSize();
+	return mem->UnsafeData();
 }
 
 static bool types_from_spec(const char *spec, ValueTypes *out)
@@ -207,7 +215,7 @@ static const char *kind_name(ExternKind k)
 
 // Links and instantiates into ei. Every wabt handle it makes is a local that
 // dies before the caller may delete ei (and its Store) on failure.
-static bool instance_link(engine_instance *ei, engine_module *mod, const engine_host_func *funcs,
+static bool instance_link(wabt_instance *ei, wabt_module *mod, const engine_host_func *funcs,
 			  size_t nfuncs, char *err, size_t errlen)
 {
 	Module::Ptr module = Module::New(ei->store, mod->desc);
@@ -222,7 +230,7 @@ static bool instance_link(engine_instance *ei, engine_module *mod, const engine_
 					" (or its signature) is not provided by orchard-wasm");
 			return false;
 		}
-		engine_instance *self = ei;
+		wabt_instance *self = ei;
 		FuncType type = *ft;
 		HostFunc::Ptr hf = HostFunc::New(
 			ei->store, type,
@@ -237,7 +245,7 @@ static bool instance_link(engine_instance *ei, engine_module *mod, const engine_
 					*out_trap = Trap::New(thread.store(), "stopped");
 					return Result::Error;
 				}
-				engine_call call{&thread};
+				engine_call call{call_memory, &thread};
 				int rc = h->fn(self->user, &call, a, r);
 				for (size_t i = 0; i < type.results.size() && i < 4; i++)
 					results[i] = value_from_u64(r[i], type.results[i]);
@@ -263,14 +271,15 @@ static bool instance_link(engine_instance *ei, engine_module *mod, const engine_
 	return true;
 }
 
-extern "C" engine_instance *engine_instance_new(engine_module *mod, const engine_host_func *funcs,
-						size_t nfuncs, void *user, char *err, size_t errlen)
+static void *instance_new(void *mod, const engine_host_func *funcs, size_t nfuncs, void *user,
+			  char *err, size_t errlen)
 {
-	engine_instance *ei = nullptr;
+	wabt_instance *ei = nullptr;
 	try {
-		ei = new engine_instance();
+		ei = new wabt_instance();
 		ei->user = user;
-		if (!instance_link(ei, mod, funcs, nfuncs, err, errlen)) {
+		if (!instance_link(ei, static_cast<wabt_module *>(mod), funcs, nfuncs, err,
+				   errlen)) {
 			delete ei;
 			return nullptr;
 		}
@@ -282,8 +291,9 @@ extern "C" engine_instance *engine_instance_new(engine_module *mod, const engine
 	return ei;
 }
 
-extern "C" int engine_instance_run(engine_instance *ei, const char *name, char *msg, size_t msglen)
+static int instance_run(void *p, const char *name, char *msg, size_t msglen)
 {
+	wabt_instance *ei = static_cast<wabt_instance *>(p);
 	try {
 		Module::Ptr module = ei->store.UnsafeGet<Module>(ei->inst->module());
 		const auto &exports = module->export_types();
@@ -321,24 +331,17 @@ extern "C" int engine_instance_run(engine_instance *ei, const char *name, char *
 	}
 }
 
-extern "C" void engine_instance_stop(engine_instance *ei)
+static void instance_stop(void *p)
 {
-	if (ei)
-		ei->stop = 1;
+	static_cast<wabt_instance *>(p)->stop = 1;
 }
 
-extern "C" void engine_instance_free(engine_instance *ei)
+static void instance_free(void *p)
 {
-	delete ei;
+	delete static_cast<wabt_instance *>(p);
 }
 
-extern "C" uint8_t *engine_call_memory(engine_call *call, uint64_t *size)
-{
-	*size = 0;
-	Instance *inst = call->thread->GetCallerInstance();
-	if (!inst || inst->memories().empty())
-		return nullptr;
-	Memory::Ptr mem = call->thread->store().UnsafeGet<Memory>(inst->memories()[0]);
-	*size = mem->ByteSize();
-	return mem->UnsafeData();
-}
+extern "C" const engine_ops engine_wabt_ops = {
+	"wabt interpreter", module_free,  module_limit,	 module_has_start,
+	instance_new,	    instance_run, instance_stop, instance_free,
+};

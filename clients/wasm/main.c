@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clients/wasm/aot_compile.h"
 #include "clients/wasm/runner.h"
 #include "clients/wasm/supervisor.h"
 
@@ -16,8 +17,9 @@ static void usage(FILE *to)
 	fputs("usage: orchard-wasm run [--dir HOST[:GUEST]]... [--env KEY=VALUE]...\n"
 	      "                        [--listen [ADDR:]PORT]... [--connect HOST:PORT]...\n"
 	      "                        [--max-memory MiB] [--cpu-seconds N] [--timeout SECONDS]\n"
-	      "                        MODULE.wasm [ARGS...]\n"
-	      "       orchard-wasm validate MODULE.wasm\n"
+	      "                        MODULE.wasm|MODULE.cwasm [ARGS...]\n"
+	      "       orchard-wasm validate MODULE.wasm|MODULE.cwasm\n"
+	      "       orchard-wasm compile MODULE.wasm -o MODULE.cwasm [--target TRIPLE]\n"
 	      "See docs/wasm.md.\n",
 	      to);
 }
@@ -31,6 +33,34 @@ static int num_parse(const char *s, double max, double *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* compile MODULE.wasm -o OUT [--target TRIPLE], options in any order. */
+static int compile_main(int argc, char **argv)
+{
+	const char *in = NULL, *out = NULL, *target = NULL;
+	char err[1024];
+	for (int i = 2; i < argc; i++) {
+		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--target")) && i + 1 < argc) {
+			if (argv[i][1] == 'o')
+				out = argv[++i];
+			else
+				target = argv[++i];
+		} else if (argv[i][0] != '-' && !in) {
+			in = argv[i];
+		} else {
+			usage(stderr);
+			return RUNNER_EXIT_USAGE;
+		}
+	}
+	if (!in || !out) {
+		usage(stderr);
+		return RUNNER_EXIT_USAGE;
+	}
+	int rc = aot_compile(in, out, target, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "orchard-wasm: %s\n", err);
+	return rc;
 }
 
 static int run_child(void *arg)
@@ -55,12 +85,15 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "compile"))
+		return compile_main(argc, argv);
 	if (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "validate") != 0) {
 		fprintf(stderr, "orchard-wasm: unknown command %s\n", argv[1]);
 		usage(stderr);
 		return RUNNER_EXIT_USAGE;
 	}
 	o.validate_only = !strcmp(argv[1], "validate");
+	o.allow_native = true; /* whoever runs the tool trusts the file named */
 	int i = 2;
 	for (; i < argc; i++) {
 		const char *a = argv[i];

@@ -1,21 +1,27 @@
 # clients/wasm: orchard-wasm, the embedded WebAssembly runtime (docs/wasm.md).
 # libwasmrt.a is what the device agent links; the CLI is a thin main.c on top.
 
-WASMRT_SRCS := clients/wasm/engine_wabt.cc clients/wasm/wasi_ctx.c clients/wasm/wasi_proc.c \
+WASMRT_SRCS := clients/wasm/engine.c clients/wasm/engine_wabt.cc clients/wasm/engine_aot.c \
+               clients/wasm/cwasm.c clients/wasm/aot_translate.cc clients/wasm/aot_compile.c \
+               clients/wasm/aot_embed.c clients/wasm/wasi_ctx.c clients/wasm/wasi_proc.c \
                clients/wasm/wasi_fd.c clients/wasm/wasi_path.c clients/wasm/wasi_poll.c \
                clients/wasm/wasi_sock.c clients/wasm/grants.c clients/wasm/sandbox.c \
                clients/wasm/runner.c clients/wasm/supervisor.c
 WASMRT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(patsubst %.cc,$(BUILD)/%.o,$(WASMRT_SRCS)))
 WASMRT_LIB  := $(BUILD)/libwasmrt.a
 # libwabt is C++ without exceptions; linking libstdc++ statically leaves the
-# binary depending on libc, libm and libseccomp only.
-WASMRT_LIBS := -lwabt -lseccomp -static-libstdc++ -lstdc++ -lm
+# binary depending on libc, libm, libseccomp and libcrypto (the .cwasm digest)
+# only. -rdynamic is not needed: a .cwasm links nothing of ours by name.
+WASMRT_LIBS := $(COMMON_LIB) -lwabt -lseccomp -lcrypto -static-libstdc++ -lstdc++ -lm
+
+# aot_embed.c carries these two files (.incbin): rebuild it when they change.
+$(BUILD)/clients/wasm/aot_embed.o: clients/wasm/aot_glue.c clients/wasm/aot_abi.h
 
 $(WASMRT_LIB): $(WASMRT_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/orchard-wasm: $(BUILD)/clients/wasm/main.o $(WASMRT_LIB)
+$(BUILD)/orchard-wasm: $(BUILD)/clients/wasm/main.o $(WASMRT_LIB) $(COMMON_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(WASMRT_LIBS)
 
 BINS += $(BUILD)/orchard-wasm
@@ -45,13 +51,13 @@ $(WASM_OUT)/tests/%.wasm: tests/wasm/bad/%.wat
 
 # Tests: an in-process embedder (run under valgrind) and the suite script,
 # which builds its guest programs with clang-14 at test time.
-$(BUILD)/tests/wasm/embed_run: $(BUILD)/tests/wasm/embed_run.o $(WASMRT_LIB)
+$(BUILD)/tests/wasm/embed_run: $(BUILD)/tests/wasm/embed_run.o $(WASMRT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(WASMRT_LIBS)
 
 BINS += $(BUILD)/tests/wasm/embed_run
 
-$(BUILD)/tests/wasm/test_wasm: $(BUILD)/tests/wasm/test_wasm.o $(WASMRT_LIB)
+$(BUILD)/tests/wasm/test_wasm: $(BUILD)/tests/wasm/test_wasm.o $(WASMRT_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ -lcmocka $(WASMRT_LIBS)
 

@@ -33,6 +33,7 @@ typedef struct runner_opts {
 	uint64_t max_memory; /* bytes */
 	uint64_t cpu_seconds;
 	bool validate_only;
+	bool allow_native; /* a .cwasm may run (the caller trusts the file like a binary) */
 } runner_opts;
 
 /* Runs the app and returns the process exit status; any failure prints one

@@ -34,12 +34,14 @@ enum { W_EAI_FAMILY = 81, W_EAI_MEMORY = 82, W_EAI_NONAME = 84, W_EAI_SERVICE = 
 
 static wasi_fd *sock_get(wasi_ctx *c, uint32_t fd, uint64_t need, int32_t *err)
 {
-	wasi_fd *f = wasi_fd_get(c, fd, need, err);
+	/* The type first: a file or stdout is ENOTSOCK, not ENOTCAPABLE for
+	 * lacking socket rights it could never have (wasi-testsuite). */
+	wasi_fd *f = wasi_fd_get(c, fd, 0, err);
 	if (f && f->type != FT_SOCKET_STREAM && f->type != FT_SOCKET_DGRAM) {
 		*err = W_ENOTSOCK;
 		return NULL;
 	}
-	return f;
+	return f ? wasi_fd_get(c, fd, need, err) : NULL;
 }
 
 /* Reads a __wasi_address_t {buf, buf_len} at ptr: 4 bytes IPv4, 16 bytes

@@ -17,7 +17,8 @@ CXXFLAGS="-g -O1 -std=c++17 -D_GNU_SOURCE -I. $SAN"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 objs=()
 for f in clients/wasm/wasi_ctx.c clients/wasm/wasi_proc.c clients/wasm/wasi_fd.c \
-	clients/wasm/wasi_path.c clients/wasm/wasi_poll.c clients/wasm/wasi_sock.c clients/wasm/grants.c; do
+	clients/wasm/wasi_path.c clients/wasm/wasi_poll.c clients/wasm/wasi_sock.c clients/wasm/grants.c \
+	clients/wasm/engine.c clients/wasm/engine_aot.c clients/wasm/cwasm.c common/hex.c; do
 	o=$OUT/obj/$(basename "$f" .c).o
 	$CC $CFLAGS -c "$f" -o "$o" || exit 1
 	objs+=("$o")
@@ -26,7 +27,7 @@ $CXX $CXXFLAGS -c clients/wasm/engine_wabt.cc -o "$OUT/obj/engine_wabt.o" || exi
 for d in fuzz_wasm fuzz_wasi; do
 	$CC $CFLAGS -c "tests/fuzz/wasm/$d.c" -o "$OUT/obj/$d.o" || exit 1
 	$CXX -fsanitize=fuzzer,address,undefined -o "$OUT/$d" "$OUT/obj/$d.o" "${objs[@]}" \
-		"$OUT/obj/engine_wabt.o" -lwabt || exit 1
+		"$OUT/obj/engine_wabt.o" -lwabt -lcrypto || exit 1
 done
 # Seeds: every module the test suite builds, when it has been built.
 cp build/wasm/tests/*.wasm build/wasm/examples/*.wasm "$OUT/corpus/" 2>/dev/null

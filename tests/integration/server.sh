@@ -162,7 +162,7 @@ expect_eq "a request in flight at SIGTERM is finished" 201 "$(cat "$TMP/slow.sta
 expect "shutdown is logged" grep -q '"msg":"shutting down"' "$OLOG"
 
 # --- migrations ----------------------------------------------------------------
-createdb -h "$PGDIR/run" -U orchard twins
+pg_admin "CREATE DATABASE twins OWNER orchard"
 URL2="host=$PGDIR/run dbname=twins user=orchard"
 for i in 1 2 3; do "$ORCHARDD" --database-url "$URL2" migrate 2>"$TMP/m$i.log" & done
 wait_ok=0

@@ -1,6 +1,7 @@
 # Test fixtures for orchardd: a private PostgreSQL in a temporary folder and
 # an orchardd on a free port. Source after tap.sh; call fixture_cleanup on exit.
 #   pg_start            starts PostgreSQL, exports ORCHARD_DATABASE_URL, PGDIR
+#   pg_admin SQL        runs SQL as the cluster's superuser
 #   orchardd_start ARGS starts orchardd (under valgrind when VALGRIND=1),
 #                       exports URL, CURL (curl with the dev root), OLOG
 #   orchardd_stop       SIGTERM, waits; returns orchardd's exit status
@@ -22,6 +23,8 @@ pg_start() {
 	export ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
 }
 pg_stop() { "$ROOT/scripts/pg-cluster" stop "$TMP/db"; }
+# pg_admin SQL: runs SQL as the cluster's superuser (orchard is a plain role)
+pg_admin() { "$ROOT/scripts/pg-cluster" admin "$TMP/db" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 
 # listen_ports LOG: the ports an orchardd log says it listens on, one a line
 listen_ports() { grep -o '"msg":"listening".*"port":"[0-9]*"' "$1" | grep -o '[0-9]*"$' | tr -d '"'; }

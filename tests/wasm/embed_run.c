@@ -29,7 +29,7 @@ static unsigned char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* usage: embed_run MODULE.wasm [ARGS...]; EMBED_DIR=HOST:GUEST preopens one
+/* usage: embed_run MODULE.wasm|MODULE.cwasm [ARGS...]; EMBED_DIR=HOST:GUEST preopens one
  * folder, EMBED_ENV=K=V sets one variable. */
 int main(int argc, char **argv)
 {
@@ -53,7 +53,11 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot read %s", argv[1]);
 		goto out;
 	}
-	mod = engine_module_load(bytes, len, err, sizeof(err));
+	/* A .cwasm is native code: an embedder opts in, as this test tool does. */
+	if (engine_module_is_native(bytes, len))
+		mod = engine_module_load_native(bytes, len, err, sizeof(err));
+	else
+		mod = engine_module_load(bytes, len, err, sizeof(err));
 	if (!mod || engine_module_limit(mod, 1024, 1u << 20, err, sizeof(err)) < 0)
 		goto out;
 	ctx = wasi_ctx_new(argv + 1, envp, &g);

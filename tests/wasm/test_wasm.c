@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,11 +15,15 @@
 #include <errno.h>
 #include <netinet/in.h>
 
+#include "clients/wasm/aot_abi.h"
+#include "clients/wasm/aot_compile.h"
+#include "clients/wasm/cwasm.h"
 #include "clients/wasm/engine.h"
 #include "clients/wasm/grants.h"
 #include "clients/wasm/runner.h"
 #include "clients/wasm/supervisor.h"
 #include "clients/wasm/wasi.h"
+#include "common/file.h"
 
 static struct sockaddr_in v4(const char *ip, uint16_t port)
 {
@@ -203,18 +208,16 @@ static int tick(void *user, engine_call *call, const uint64_t *args, uint64_t *r
 	return ENGINE_HOST_CONTINUE;
 }
 
-static void test_engine_host_calls(void **state)
+/* Host calls through either engine: a signature mismatch is an unknown
+ * import; stop (honoured before the next host call), proc_exit and a host
+ * trap end the guest with their statuses. */
+static void host_calls_check(engine_module *m, const engine_host_func *funcs,
+			     const engine_host_func *wrong, const char *import)
 {
 	char err[256];
-	const engine_host_func funcs[] = {{"env", "tick", "", "", tick}};
-	const engine_host_func wrong[] = {{"env", "tick", "i", "", tick}};
-	(void)state;
-	engine_module *m = engine_module_load(mod_tick, sizeof(mod_tick), err, sizeof(err));
-	assert_non_null(m);
-	/* A signature mismatch is an unknown import. */
 	tick_state t0 = {0};
 	assert_null(engine_instance_new(m, wrong, 1, &t0, err, sizeof(err)));
-	assert_non_null(strstr(err, "env.tick"));
+	assert_non_null(strstr(err, import));
 	const int want[] = {ENGINE_STOP, ENGINE_EXIT, ENGINE_TRAP};
 	const int calls[] = {100, 3, 5}; /* a stop is honoured before the next host call runs */
 	for (int action = 0; action < 3; action++) {
@@ -228,7 +231,60 @@ static void test_engine_host_calls(void **state)
 				 ENGINE_ERROR);
 		engine_instance_free(t.inst);
 	}
+}
+
+static void test_engine_host_calls(void **state)
+{
+	char err[256];
+	const engine_host_func funcs[] = {{"env", "tick", "", "", tick}};
+	const engine_host_func wrong[] = {{"env", "tick", "i", "", tick}};
+	(void)state;
+	engine_module *m = engine_module_load(mod_tick, sizeof(mod_tick), err, sizeof(err));
+	assert_non_null(m);
+	host_calls_check(m, funcs, wrong, "env.tick");
 	engine_module_free(m);
+}
+
+/* (import "wasi_snapshot_preview1" "sched_yield" (func (result i32)))
+ * (func (export "_start") (loop (drop (call 0)) (br 0))): compile imports
+ * only what WASI provides, so the compiled twin of mod_tick yields. */
+static const uint8_t mod_yield[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60, 0x00, 0x01, 0x7f,
+	0x60, 0x00, 0x00, 0x02, 0x26, 0x01, 0x16, 'w',	'a',  's',  'i',  '_',	's',  'n',  'a',
+	'p',  's',  'h',  'o',	't',  '_',  'p',  'r',	'e',  'v',  'i',  'e',	'w',  '1',  0x0b,
+	's',  'c',  'h',  'e',	'd',  '_',  'y',  'i',	'e',  'l',  'd',  0x00, 0x00, 0x03, 0x02,
+	0x01, 0x01, 0x07, 0x0a, 0x01, 0x06, '_',  's',	't',  'a',  'r',  't',	0x00, 0x01, 0x0a,
+	0x0c, 0x01, 0x0a, 0x00, 0x03, 0x40, 0x10, 0x00, 0x1a, 0x0c, 0x00, 0x0b, 0x0b,
+};
+
+/* The same host-call contract through the compiled engine: compile (with the
+ * system cc) to a temporary .cwasm, load it native, check. */
+static void test_engine_aot_host_calls(void **state)
+{
+	char err[1024], in[] = "/tmp/orchard-aot-unit.XXXXXX", out[64];
+	const engine_host_func funcs[] = {{"wasi_snapshot_preview1", "sched_yield", "", "i", tick}};
+	const engine_host_func wrong[] = {{"wasi_snapshot_preview1", "sched_yield", "", "", tick}};
+	size_t len = 0;
+	(void)state;
+	int fd = mkstemp(in);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, mod_yield, sizeof(mod_yield)), (ssize_t)sizeof(mod_yield));
+	close(fd);
+	snprintf(out, sizeof(out), "%s.cwasm", in);
+	int rc = aot_compile(in, out, NULL, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("compile: %s", err);
+	char *bytes = file_read(out, 1u << 26, &len);
+	assert_non_null(bytes);
+	unlink(in);
+	unlink(out);
+	engine_module *m = engine_module_load_native((uint8_t *)bytes, len, err, sizeof(err));
+	if (!m)
+		fail_msg("load: %s", err);
+	assert_int_equal(engine_module_has_start(m), 0);
+	host_calls_check(m, funcs, wrong, "wasi_snapshot_preview1.sched_yield");
+	engine_module_free(m);
+	free(bytes);
 }
 
 static int child_exit3(void *arg)
@@ -280,6 +336,64 @@ static void test_supervisor_api(void **state)
 	supervisor_free(NULL);
 }
 
+/* The .cwasm container: what it records, and every way it is refused before
+ * a byte of its payload is mapped. */
+static void test_cwasm_container(void **state)
+{
+	(void)state;
+	static const uint8_t payload[] = "not really a shared object";
+	cwasm_info in = {
+		.abi = AOT_ABI_VERSION, .payload = payload, .payload_len = sizeof(payload)};
+	cwasm_info out;
+	char err[256];
+	uint8_t *file = NULL, *again = NULL;
+	size_t len = 0, len2 = 0;
+	snprintf(in.module_sha256, sizeof(in.module_sha256), "%064d", 0);
+	snprintf(in.wabt, sizeof(in.wabt), "%s", cwasm_wabt_version());
+	snprintf(in.target, sizeof(in.target), "%s", cwasm_host_target());
+	snprintf(in.cc, sizeof(in.cc), "cc 1");
+	snprintf(in.flags, sizeof(in.flags), "-O2");
+	assert_int_equal(cwasm_build(&in, &file, &len, err, sizeof(err)), 0);
+	assert_int_equal(cwasm_build(&in, &again, &len2, err, sizeof(err)), 0);
+	assert_int_equal(len, len2);
+	assert_memory_equal(file, again, len); /* same inputs, same bytes */
+	assert_true(cwasm_is(file, len));
+	assert_true(engine_module_is_native(file, len));
+	assert_int_equal(cwasm_open(file, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.payload_len, sizeof(payload));
+	assert_memory_equal(out.payload, payload, sizeof(payload));
+	assert_string_equal(out.cc, "cc 1");
+	/* The interpreter's loader never takes one (native code is opt-in). */
+	assert_null(engine_module_load(file, len, err, sizeof(err)));
+	/* Every truncation, and a flip of every 97th byte, breaks the digest. */
+	for (size_t n = 0; n < len; n++)
+		assert_int_equal(cwasm_open(file, n, &out, err, sizeof(err)), -1);
+	for (size_t i = 0; i < len; i += 97) {
+		file[i] ^= 1;
+		assert_int_equal(cwasm_open(file, len, &out, err, sizeof(err)), -1);
+		file[i] ^= 1;
+	}
+	free(file);
+	/* A digest that holds over the wrong ABI, wabt or target: refused. */
+	cwasm_info bad = in;
+	bad.abi = AOT_ABI_VERSION + 1;
+	assert_int_equal(cwasm_build(&bad, &file, &len, err, sizeof(err)), 0);
+	assert_int_equal(cwasm_open(file, len, &out, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "compile it again"));
+	free(file);
+	bad = in;
+	snprintf(bad.target, sizeof(bad.target), "riscv64-linux-gnu");
+	assert_int_equal(cwasm_build(&bad, &file, &len, err, sizeof(err)), 0);
+	assert_int_equal(engine_module_load_native(file, len, err, sizeof(err)) == NULL, 1);
+	free(file);
+	/* A good container whose payload is not a shared object: dlopen says no. */
+	assert_int_equal(cwasm_build(&in, &file, &len, err, sizeof(err)), 0);
+	assert_null(engine_module_load_native(file, len, err, sizeof(err)));
+	assert_non_null(strstr(err, "compiled module"));
+	free(file);
+	free(again);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,7 +405,9 @@ int main(void)
 		cmocka_unit_test(test_wasi_fd_table),
 		cmocka_unit_test(test_engine_limits),
 		cmocka_unit_test(test_engine_host_calls),
+		cmocka_unit_test(test_engine_aot_host_calls),
 		cmocka_unit_test(test_supervisor_api),
+		cmocka_unit_test(test_cwasm_container),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
