@@ -48,15 +48,35 @@ def last_id(url, ctx, token):
 
 
 async def long_poll(host, port, ctx, token, after, ready, done_at, i):
+    """One connection polling until it gets entries: a poll that times out
+    (204) is sent again on the same connection, as a real watcher does, so
+    connections opened first stay waiting while the last ones open."""
     reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
-    writer.write((f"GET /ops/audit?after={after}&wait=60 HTTP/1.1\r\nHost: {host}\r\n"
-                  f"Authorization: Bearer {token}\r\n\r\n").encode())
-    await writer.drain()
-    ready.release()
-    status = await reader.readline()
+    request = (f"GET /ops/audit?after={after}&wait=60 HTTP/1.1\r\nHost: {host}\r\n"
+               f"Authorization: Bearer {token}\r\n\r\n").encode()
+    first = True
+    while True:
+        writer.write(request)
+        await writer.drain()
+        if first:
+            ready.release()
+            first = False
+        status = await reader.readline()
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        if length:
+            await reader.readexactly(length)
+        code = status.split()[1].decode() if status else "none"
+        if code != "204":
+            break
     done_at[i] = time.monotonic()
     writer.close()
-    return status.split()[1].decode() if status else "none"
+    return code
 
 
 async def herd(host, port, ctx, token, n, url_a, url_b, pid_a):
@@ -65,12 +85,14 @@ async def herd(host, port, ctx, token, n, url_a, url_b, pid_a):
     ready = asyncio.Semaphore(0)
     done_at = [0.0] * n
     tasks = []
+    started = time.monotonic()
     for i in range(n):
         tasks.append(asyncio.create_task(long_poll(host, port, ctx, token, after, ready, done_at, i)))
         if i % 200 == 199:
             await asyncio.sleep(0.05)  # let handshakes finish in waves
     for _ in range(n):
         await ready.acquire()
+    print(f"{n} long polls sent in {time.monotonic() - started:.1f} s", flush=True)
     deadline = time.monotonic() + 60
     while metric(url_a, ctx, "orchard_requests_waiting") < n and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
@@ -81,7 +103,7 @@ async def herd(host, port, ctx, token, n, url_a, url_b, pid_a):
     statuses = await asyncio.gather(*tasks)
     lat = sorted((t - t0) * 1000 for t in done_at)
     ok = sum(1 for s in statuses if s == "200")
-    return waiting, base, held, ok, lat
+    return waiting, base, held, ok, lat, statuses
 
 
 def one_at_a_time(host, port, ctx, token, url_a, url_b, rounds):
@@ -115,9 +137,12 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1024), hard))
     ctx = ssl.create_default_context(cafile=cafile)
     host, port = url_a.split("//")[1].split(":")
-    waiting, base, held, ok, lat = asyncio.run(
+    waiting, base, held, ok, lat, statuses = asyncio.run(
         herd(host, int(port), ctx, token, n, url_a, url_b, pid_a))
     print(f"waiters suspended: {waiting} of {n}; answered 200 after one write: {ok}")
+    if ok < n:
+        from collections import Counter
+        print("statuses:", dict(Counter(statuses)))
     print(f"orchardd RSS: {base} KiB before, {held} KiB with the waiters: "
           f"{(held - base) * 1024 / max(waiting, 1):.0f} bytes per waiter (target < 20 KB)")
     print(f"herd wake latency, write on B -> answer from A: p50 {pct(lat, 50):.1f} ms, "
