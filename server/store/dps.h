@@ -1,0 +1,93 @@
+/* Queries on DPS enrollments, registrations and settings, as typed rows.
+ * Each takes a handle, so several share one transaction; rendering (Azure's
+ * JSON shapes) is the handlers'. */
+#ifndef ORCHARD_STORE_DPS_H
+#define ORCHARD_STORE_DPS_H
+#include <stdbool.h>
+
+#include "server/store/store.h"
+
+/* The two kinds of enrollment, as the kind column holds them. */
+#define STORE_DPS_INDIVIDUAL "individual"
+#define STORE_DPS_GROUP "group"
+
+/* One enrollment. Times are seconds since the epoch. Rows filled by a query
+ * own their strings: store_dps_enrollment_free(). */
+struct store_dps_enrollment {
+	char *kind; /* STORE_DPS_INDIVIDUAL or STORE_DPS_GROUP */
+	char *id;   /* registrationId or enrollmentGroupId */
+	char *attestation_type;
+	char *primary_key, *secondary_key; /* base64; NULL unless symmetricKey */
+	char *provisioning_status;	   /* "enabled" or "disabled" */
+	char *device_id;		   /* NULL: the registrationId */
+	char *iot_hub_host_name;	   /* NULL: the configured hub */
+	char *initial_twin_json;	   /* NULL when none */
+	char *capabilities_json;	   /* NULL when none */
+	char *etag;
+	long long created_at, updated_at;
+};
+void store_dps_enrollment_free(struct store_dps_enrollment *e);
+
+/* Fetches one enrollment into *out (zeroed first). */
+enum store_qs store_select_dps_enrollment(struct store_conn *c, const char *kind, const char *id,
+					  struct store_dps_enrollment *out);
+
+/* Inside a transaction: the same, holding the row against other writers
+ * until the transaction ends. */
+enum store_qs store_lock_dps_enrollment(struct store_conn *c, const char *kind, const char *id,
+					struct store_dps_enrollment *out);
+
+/* Creates or replaces e (every field but the times is read; the caller
+ * keeps its strings) and announces "kind id" on EVENTS_DPS_ENROLLMENT.
+ * A replacement keeps created_at. created and updated receive the times. */
+enum store_qs store_upsert_dps_enrollment(struct store_conn *c, const struct store_dps_enrollment *e,
+					  long long *created, long long *updated);
+
+/* Deletes an enrollment when etag is NULL, "*" or matching, announcing
+ * it. STORE_NONE when nothing matched (absent, or another etag). */
+enum store_qs store_delete_dps_enrollment(struct store_conn *c, const char *kind, const char *id,
+					  const char *etag);
+
+/* Every symmetric-key enrollment group, for matching a device SAS. */
+struct store_dps_enrollment_list {
+	struct store_dps_enrollment *items;
+	int n;
+};
+void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l);
+enum store_qs store_select_dps_groups_sym(struct store_conn *c,
+					  struct store_dps_enrollment_list *out);
+
+/* A device's registration state. */
+struct store_dps_registration {
+	char *registration_id;
+	char *device_id;
+	char *enrollment_kind, *enrollment_id;
+	char *status; /* assigning, assigned, failed, disabled */
+	char *substatus;
+	char *assigned_hub; /* NULL unless assigned */
+	char *operation_id;
+	char *etag;
+	char *payload_json;
+	int error_code; /* 0: none */
+	char *error_message;
+	long long created_at, updated_at;
+};
+void store_dps_registration_free(struct store_dps_registration *r);
+
+/* Records a registration (inserted, or the existing row updated in place:
+ * one row per registration ID however many register at once; created_at
+ * kept) and announces its registration ID on EVENTS_DPS_REGISTRATION. Reads
+ * every string field of r; *out receives the row as stored. */
+enum store_qs store_upsert_dps_registration(struct store_conn *c,
+					    const struct store_dps_registration *r,
+					    struct store_dps_registration *out);
+
+enum store_qs store_select_dps_registration(struct store_conn *c, const char *registration_id,
+					    struct store_dps_registration *out);
+
+/* The setting name: its value when set; else value, stored first. With
+ * overwrite, value replaces whatever was stored. *out is malloc'd. */
+enum store_qs store_upsert_dps_setting(struct store_conn *c, const char *name, const char *value,
+				       bool overwrite, char **out);
+
+#endif
