@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 
 #include "server/auth.h"
+#include "server/dps.h"
 #include "server/request.h"
 #include "server/routes.h"
 #include "server/server.h"
@@ -28,6 +29,12 @@ static bool check_operator(struct request *req, unsigned scopes, enum err_code *
 	return true;
 }
 
+static bool check_device_sas(struct request *req, unsigned arg, enum err_code *err)
+{
+	(void)arg;
+	return dps_device_check(req, err);
+}
+
 static const struct {
 	enum authn_stage stage;
 	bool (*check)(struct request *req, unsigned arg, enum err_code *err);
@@ -35,6 +42,7 @@ static const struct {
 } kinds[] = {
 	[AUTH_PUBLIC] = {AUTHN_HEADERS, check_public, NULL},
 	[AUTH_OPERATOR] = {AUTHN_HEADERS, check_operator, "Bearer"},
+	[AUTH_DEVICE_SAS] = {AUTHN_HEADERS, check_device_sas, NULL},
 };
 
 enum authn_stage authn_stage(const struct route *r)

@@ -52,6 +52,10 @@ static const struct setting settings[] = {
 	  "seconds for a request's whole header and body; 0 = none"),
 	S("db-timeout", NUM, db_timeout, "5",
 	  "seconds a database statement or connect may take before a 503"),
+	S("id-scope", STR, id_scope, NULL,
+	  "DPS ID scope (0ne + 8 hex digits); default: generated on first start, kept in the database"),
+	S("dps-hub", STR, dps_hub, NULL,
+	  "host name DPS assigns devices to (assignedHub); default: the first listen host"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

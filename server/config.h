@@ -22,6 +22,8 @@ struct config {
 	long max_connections_per_ip;
 	long request_deadline;
 	long db_timeout;     /* seconds: deadline of each database statement */
+	char *id_scope;	     /* DPS ID scope; NULL: generated once, kept in the database */
+	char *dps_hub;	     /* DPS assignedHub; NULL: the first listen host */
 	int jwt_key_derived; /* 1 when jwt_key is the default under data_dir */
 	int db_url_derived;  /* 1 when database_url came from data_dir */
 };

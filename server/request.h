@@ -21,6 +21,15 @@ struct operator
 	unsigned scopes;
 };
 
+/* Which device is calling, once a device SAS was accepted: the enrollment
+ * whose key signed it. */
+struct device {
+	char registration_id[129];
+	char enrollment_kind[16]; /* "individual" or "group" */
+	char enrollment_id[129];
+	bool authenticated;
+};
+
 struct request {
 	struct server *srv;
 	struct MHD_Connection *conn;
@@ -41,6 +50,7 @@ struct request {
 	json_t *json;	       /* parsed body; owned */
 	struct operator op;
 	bool authenticated; /* an operator token was accepted */
+	struct device dev;  /* a device SAS was accepted (dev.authenticated) */
 	bool dispatched;    /* the handler ran: later calls are resumptions */
 	void *state;	    /* the handler's, across suspensions */
 	void (*state_free)(void *state);

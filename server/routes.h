@@ -30,6 +30,8 @@ enum scope {
 enum auth_kind {
 	AUTH_PUBLIC,   /* anyone */
 	AUTH_OPERATOR, /* Authorization: Bearer <operator token> holding arg's scopes */
+	AUTH_DEVICE_SAS, /* Authorization: SharedAccessSignature for the path's {idScope} and
+			    {registrationId} (params 0 and 1), signed with an enrollment's key */
 };
 
 struct route_auth {
@@ -40,6 +42,10 @@ struct route_auth {
 #define PUBLIC                                                                                     \
 	{                                                                                          \
 		AUTH_PUBLIC, 0                                                                     \
+	}
+#define DEVICE_SAS                                                                                 \
+	{                                                                                          \
+		AUTH_DEVICE_SAS, 0                                                                 \
 	}
 #define OPERATOR(scopes)                                                                           \
 	{                                                                                          \

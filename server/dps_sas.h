@@ -1,0 +1,52 @@
+/* Azure DPS device SAS tokens: "SharedAccessSignature sr=...&sig=...&se=...
+ * [&skn=registration]", sig = base64(HMAC-SHA256(key, sr + "\n" + se)).
+ * Pure functions: no HTTP, no database (tests/unit/server/test_dps_sas.c). */
+#ifndef ORCHARD_DPS_SAS_H
+#define ORCHARD_DPS_SAS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Clock skew tolerated on a token's expiry, and the longest lifetime
+ * accepted: a token that expires further ahead is refused as future-dated. */
+#define DPS_SAS_SKEW 300
+#define DPS_SAS_MAX_TTL (30LL * 86400)
+
+/* A key as Azure hands them out: base64 of 16 to 64 bytes. */
+#define DPS_KEY_MIN 16
+#define DPS_KEY_MAX 64
+#define DPS_KEY_B64_MAX 89 /* base64 of 64 bytes, NUL included */
+
+/* The registration IDs Azure accepts: 1-128 of [A-Za-z0-9-._:], the last
+ * alphanumeric or '-'. */
+#define DPS_ID_MAX 128
+bool dps_id_valid(const char *id);
+
+struct dps_sas {
+	char sr[512];  /* exactly as received (still URL-encoded) */
+	char se[24];   /* as received: the HMAC covers these characters */
+	long long expiry;
+	unsigned char sig[32]; /* decoded */
+	char skn[64];	       /* "" when absent */
+};
+
+/* Parses an Authorization header value. 0, or -1 when it is not a
+ * well-formed SAS (reason in *why, static). */
+int dps_sas_parse(const char *header, struct dps_sas *out, const char **why);
+
+/* Whether the URL-decoded sr names "{scope}/registrations/{regid}",
+ * compared case-insensitively (clients encode and case it differently). */
+bool dps_sas_audience_ok(const struct dps_sas *t, const char *scope, const char *registration_id);
+
+/* Whether the token was signed with key_b64 (a base64 key), compared in
+ * constant time. A key that is not valid base64 matches nothing. */
+bool dps_sas_signed_with(const struct dps_sas *t, const char *key_b64);
+
+/* A group's device key: base64(HMAC-SHA256(base64-decoded group key,
+ * registration_id)) into out. 0, or -1 when the group key is bad. */
+int dps_derive_device_key(const char *group_key_b64, const char *registration_id,
+			  char out[DPS_KEY_B64_MAX]);
+
+/* A new random key of 64 bytes, base64, into out. 0 or -1. */
+int dps_key_generate(char out[DPS_KEY_B64_MAX]);
+
+#endif
