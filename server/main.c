@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "pki/devpki.h"
 #include "server/auth.h"
+#include "server/dps.h"
 #include "server/http.h"
 #include "server/jobs.h"
 #include "server/metrics.h"
@@ -85,7 +86,8 @@ static int config_resolve(struct config *cfg)
 #define JOBS_THREADS 4
 #define JOBS_QUEUE 1024
 
-static const char *const event_channels[] = {EVENTS_AUDIT, EVENTS_TOKEN_REVOKED, NULL};
+static const char *const event_channels[] = {EVENTS_AUDIT, EVENTS_TOKEN_REVOKED,
+					      EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION, NULL};
 
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no
@@ -166,6 +168,8 @@ static int cmd_serve(struct server *srv)
 	srv->jobs = jobs_start(JOBS_THREADS, JOBS_QUEUE);
 	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL ||
 	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL)
+		goto out;
+	if (dps_id_scope_init(srv) != 0)
 		goto out;
 
 	http = http_start(srv, cert, key);
