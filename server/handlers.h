@@ -21,4 +21,19 @@ int h_ops_token_create(struct request *req);
 int h_ops_token_get(struct request *req);
 int h_ops_token_revoke(struct request *req);
 
+/* h_dps_enrollments.c: the DPS service API */
+int h_dps_enrollment_put(struct request *req);
+int h_dps_enrollment_get(struct request *req);
+int h_dps_enrollment_delete(struct request *req);
+int h_dps_enrollment_keys(struct request *req);
+int h_dps_group_put(struct request *req);
+int h_dps_group_get(struct request *req);
+int h_dps_group_delete(struct request *req);
+int h_dps_group_keys(struct request *req);
+
+/* h_dps_register.c: the DPS device API */
+int h_dps_register(struct request *req);
+int h_dps_operation(struct request *req);
+int h_dps_registration_status(struct request *req);
+
 #endif

@@ -17,6 +17,22 @@ const struct route routes[] = {
 	{"POST",   "/ops/tokens",       h_ops_token_create, OPERATOR(SCOPE_TOKENS_WRITE), BODY_JSON, KiB(16), WIRE_ORCHARD, "ops_token_create"},
 	{"GET",    "/ops/tokens/{jti}", h_ops_token_get,    OPERATOR(SCOPE_TOKENS_READ),  BODY_NONE, 0,       WIRE_ORCHARD, "ops_token_get"},
 	{"DELETE", "/ops/tokens/{jti}", h_ops_token_revoke, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0,       WIRE_ORCHARD, "ops_token_revoke"},
+
+	/* DPS service API (Azure's, api-version 2021-10-01); literals match any case. */
+	{"PUT",    "/enrollments/{registrationId}",      h_dps_enrollment_put,    OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_enrollment_put"},
+	{"GET",    "/enrollments/{registrationId}",      h_dps_enrollment_get,    OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_get"},
+	{"DELETE", "/enrollments/{registrationId}",      h_dps_enrollment_delete, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_delete"},
+	{"POST",   "/enrollments/{registrationId}/attestationmechanism", h_dps_enrollment_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_enrollment_keys"},
+	{"PUT",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_put,      OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_group_put"},
+	{"GET",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_get,      OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_group_get"},
+	{"DELETE", "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_delete,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_group_delete"},
+	{"POST",   "/enrollmentGroups/{enrollmentGroupId}/attestationmechanism", h_dps_group_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_group_keys"},
+
+	/* DPS device API: the SAS is checked before the body is read. Node's
+	 * poll carries a body "{}", so the GET takes a small raw one. */
+	{"PUT",    "/{idScope}/registrations/{registrationId}/register", h_dps_register, DEVICE_SAS, BODY_JSON, KiB(16), WIRE_DPS, "dps_register"},
+	{"GET",    "/{idScope}/registrations/{registrationId}/operations/{operationId}", h_dps_operation, DEVICE_SAS, BODY_RAW, KiB(1), WIRE_DPS, "dps_operation"},
+	{"POST",   "/{idScope}/registrations/{registrationId}", h_dps_registration_status, DEVICE_SAS, BODY_RAW, KiB(4), WIRE_DPS, "dps_registration_status"},
 };
 // clang-format on
 

@@ -1,0 +1,339 @@
+/* The DPS service API's individual enrollments (/enrollments/{id}) and
+ * enrollment groups (/enrollmentGroups/{id}): create or replace (If-Match),
+ * read, delete, and the attestation mechanism (the keys), in Azure's JSON
+ * shapes. Keys are generated when a new enrollment gives none, kept when a
+ * replacement gives none, and shown only by PUT and attestationmechanism. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/b64.h"
+#include "common/timefmt.h"
+#include "server/dps.h"
+#include "server/dps_sas.h"
+#include "server/handlers.h"
+#include "server/reply.h"
+#include "server/request.h"
+#include "server/server.h"
+#include "server/spec.h"
+#include "server/store/dps.h"
+
+/* What tells the two kinds apart on the wire. */
+struct kind {
+	const char *kind;     /* STORE_DPS_INDIVIDUAL or STORE_DPS_GROUP */
+	const char *id_field; /* registrationId or enrollmentGroupId */
+};
+static const struct kind individual = {STORE_DPS_INDIVIDUAL, "registrationId"};
+static const struct kind group = {STORE_DPS_GROUP, "enrollmentGroupId"};
+
+/* Azure's enrollment JSON for row e; the keys only when show_keys. */
+static json_t *enrollment_json(const struct kind *k, const struct store_dps_enrollment *e,
+			       bool show_keys)
+{
+	char created[TIMEFMT_RFC3339_LEN], updated[TIMEFMT_RFC3339_LEN];
+	json_t *o = json_object(), *att = json_object(), *sym = json_object();
+
+	timefmt_rfc3339(e->created_at, created);
+	timefmt_rfc3339(e->updated_at, updated);
+	json_object_set_new(o, k->id_field, json_string(e->id));
+	if (e->device_id != NULL)
+		json_object_set_new(o, "deviceId", json_string(e->device_id));
+	json_object_set_new(att, "type", json_string(e->attestation_type));
+	json_object_set_new(sym, "primaryKey",
+			    show_keys && e->primary_key ? json_string(e->primary_key) : json_null());
+	json_object_set_new(sym, "secondaryKey", show_keys && e->secondary_key
+							 ? json_string(e->secondary_key)
+							 : json_null());
+	json_object_set_new(att, "symmetricKey", sym);
+	json_object_set_new(o, "attestation", att);
+	json_object_set_new(o, "capabilities",
+			    e->capabilities_json ? json_loads(e->capabilities_json, 0, NULL)
+						 : json_pack("{s:b}", "iotEdge", 0));
+	if (e->iot_hub_host_name != NULL)
+		json_object_set_new(o, "iotHubHostName", json_string(e->iot_hub_host_name));
+	if (e->initial_twin_json != NULL)
+		json_object_set_new(o, "initialTwin", json_loads(e->initial_twin_json, 0, NULL));
+	json_object_set_new(o, "provisioningStatus", json_string(e->provisioning_status));
+	json_object_set_new(o, "createdDateTimeUtc", json_string(created));
+	json_object_set_new(o, "lastUpdatedDateTimeUtc", json_string(updated));
+	json_object_set_new(o, "etag", json_string(e->etag));
+	return o;
+}
+
+/* A symmetric key from the body: base64 of DPS_KEY_MIN..DPS_KEY_MAX bytes. */
+static enum json_spec_rc parse_key(const struct json_spec *s, json_t *v, const char *ptr,
+				   struct json_spec_error *err)
+{
+	uint8_t buf[DPS_KEY_B64_MAX];
+	size_t n = 0;
+	const char *t = json_string_value(v);
+
+	if (t == NULL || strlen(t) >= DPS_KEY_B64_MAX ||
+	    b64_decode_into(t, strlen(t), 0, buf, &n) != 0 || n < DPS_KEY_MIN || n > DPS_KEY_MAX)
+		return json_spec_fail(err, ptr, "must be base64 of %d to %d bytes", DPS_KEY_MIN,
+				      DPS_KEY_MAX);
+	explicit_bzero(buf, sizeof buf);
+	*(const char **)s->dest = t;
+	return JSON_SPEC_OK;
+}
+
+static enum json_spec_rc parse_id(const struct json_spec *s, json_t *v, const char *ptr,
+				  struct json_spec_error *err)
+{
+	const char *t = json_string_value(v);
+
+	if (t == NULL || strlen(t) != json_string_length(v) || !dps_id_valid(t))
+		return json_spec_fail(err, ptr,
+				      "must be 1 to 128 of A-Z a-z 0-9 - . _ :, ending in a letter, "
+				      "digit or -");
+	*(const char **)s->dest = t;
+	return JSON_SPEC_OK;
+}
+
+/* One PUT's parsed body and the transaction's inputs and outputs. */
+struct put {
+	const struct kind *k;
+	const char *id;
+	const char *body_id, *type, *pk, *sk, *status, *device_id, *hub;
+	json_t *twin, *caps;
+	const char *if_match; /* NULL: unconditional */
+	char *twin_text, *caps_text;
+	struct store_dps_enrollment row; /* as written */
+	char etag[33], gen_pk[DPS_KEY_B64_MAX], gen_sk[DPS_KEY_B64_MAX];
+	bool stale;
+};
+
+static enum store_qs put_cb(struct store_conn *c, void *cls)
+{
+	struct put *p = cls;
+	struct store_dps_enrollment old;
+	enum store_qs qs = store_lock_dps_enrollment(c, p->k->kind, p->id, &old);
+	struct store_dps_enrollment *e = &p->row;
+
+	p->stale = false;
+	if (qs < 0)
+		return qs;
+	if (p->if_match != NULL &&
+	    (qs == STORE_NONE || (strcmp(p->if_match, "*") != 0 && strcmp(p->if_match, old.etag) != 0))) {
+		p->stale = true;
+		store_dps_enrollment_free(&old);
+		return STORE_NONE;
+	}
+	/* Keys: the body's, else the current ones, else new ones. */
+	const char *pk = p->pk, *sk = p->sk;
+	if (pk == NULL && qs == STORE_ONE && old.primary_key != NULL) {
+		snprintf(p->gen_pk, sizeof p->gen_pk, "%s", old.primary_key);
+		pk = p->gen_pk;
+	}
+	if (sk == NULL && qs == STORE_ONE && old.secondary_key != NULL) {
+		snprintf(p->gen_sk, sizeof p->gen_sk, "%s", old.secondary_key);
+		sk = p->gen_sk;
+	}
+	store_dps_enrollment_free(&old);
+	if ((pk == NULL && dps_key_generate(p->gen_pk) != 0) ||
+	    (sk == NULL && dps_key_generate(p->gen_sk) != 0) || dps_random_hex(p->etag, 16) != 0)
+		return STORE_HARD;
+	*e = (struct store_dps_enrollment){
+		.kind = (char *)p->k->kind,
+		.id = (char *)p->id,
+		.attestation_type = (char *)p->type,
+		.primary_key = (char *)(pk ? pk : p->gen_pk),
+		.secondary_key = (char *)(sk ? sk : p->gen_sk),
+		.provisioning_status = (char *)p->status,
+		.device_id = (char *)p->device_id,
+		.iot_hub_host_name = (char *)p->hub,
+		.initial_twin_json = p->twin_text,
+		.capabilities_json = p->caps_text,
+		.etag = p->etag,
+	};
+	return store_upsert_dps_enrollment(c, e, &e->created_at, &e->updated_at);
+}
+
+/* initialTwin as Azure has it: {"tags": {...}, "properties": {"desired": {...}}}. */
+static const char *twin_problem(json_t *twin)
+{
+	json_t *tags = json_object_get(twin, "tags"), *props = json_object_get(twin, "properties");
+
+	if (tags != NULL && !json_is_object(tags) && !json_is_null(tags))
+		return "/initialTwin/tags: must be an object";
+	if (props != NULL && !json_is_null(props)) {
+		json_t *d = json_object_get(props, "desired");
+		if (!json_is_object(props))
+			return "/initialTwin/properties: must be an object";
+		if (d != NULL && !json_is_object(d) && !json_is_null(d))
+			return "/initialTwin/properties/desired: must be an object";
+	}
+	return NULL;
+}
+
+static int enrollment_put(struct request *req, const struct kind *k)
+{
+	struct put p = {.k = k, .id = req->params[0], .status = "enabled"};
+	struct json_spec sym[] = {
+		{.field = "primaryKey", .parse = parse_key, .dest = &p.pk, .flags = JSON_SPEC_OPTIONAL},
+		{.field = "secondaryKey", .parse = parse_key, .dest = &p.sk, .flags = JSON_SPEC_OPTIONAL},
+		json_spec_end(),
+	};
+	struct json_spec att[] = {
+		json_spec_string("type", &p.type, 32, JSON_SPEC_NONEMPTY),
+		json_spec_fields("symmetricKey", sym, JSON_SPEC_OPTIONAL),
+		json_spec_end(),
+	};
+	struct json_spec spec[] = {
+		{.field = k->id_field, .parse = parse_id, .dest = &p.body_id, .flags = JSON_SPEC_OPTIONAL},
+		json_spec_fields("attestation", att, 0),
+		json_spec_string("provisioningStatus", &p.status, 16, JSON_SPEC_OPTIONAL),
+		{.field = "deviceId", .parse = parse_id, .dest = &p.device_id, .flags = JSON_SPEC_OPTIONAL},
+		json_spec_string("iotHubHostName", &p.hub, 253, JSON_SPEC_OPTIONAL | JSON_SPEC_NO_CTRL | JSON_SPEC_NONEMPTY),
+		json_spec_object("initialTwin", &p.twin, JSON_SPEC_OPTIONAL),
+		json_spec_object("capabilities", &p.caps, JSON_SPEC_OPTIONAL),
+		json_spec_end(),
+	};
+	char if_match[80];
+	const char *why;
+	enum spec_status st;
+	enum store_qs qs;
+	int ret;
+
+	if (!dps_api_version_ok(req, &ret))
+		return ret;
+	if (!dps_id_valid(p.id))
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s: must be 1 to 128 of A-Z a-z 0-9 - . _ :", k->id_field);
+	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
+		return SPEC_HANDLER_RESULT(st);
+	/* Nothing in these specs allocates: no json_spec_free() is owed. */
+	if (p.body_id != NULL && strcmp(p.body_id, p.id) != 0)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/%s: differs from the path's",
+				     k->id_field);
+	if (strcmp(p.type, "x509") == 0 || strcmp(p.type, "tpm") == 0)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+				     "/attestation/type: %s attestation is not supported yet", p.type);
+	if (strcmp(p.type, "symmetricKey") != 0)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+				     "/attestation/type: must be symmetricKey, x509 or tpm");
+	if (strcmp(p.status, "enabled") != 0 && strcmp(p.status, "disabled") != 0)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+				     "/provisioningStatus: must be enabled or disabled");
+	if (k == &group && p.device_id != NULL)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+				     "/deviceId: an enrollment group has none");
+	if (p.twin != NULL && (why = twin_problem(p.twin)) != NULL)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
+	if (p.caps != NULL) {
+		json_t *edge = json_object_get(p.caps, "iotEdge");
+		if (edge != NULL && !json_is_boolean(edge))
+			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "/capabilities/iotEdge: must be true or false");
+	}
+	p.if_match = dps_if_match(req, if_match, sizeof if_match);
+	p.twin_text = p.twin ? json_dumps(p.twin, JSON_COMPACT) : NULL;
+	p.caps_text = p.caps ? json_dumps(p.caps, JSON_COMPACT) : NULL;
+	if ((p.twin && !p.twin_text) || (p.caps && !p.caps_text)) {
+		free(p.twin_text);
+		free(p.caps_text);
+		return MHD_NO;
+	}
+	qs = store_run_txn(req->srv->store, put_cb, &p);
+	if (qs < 0)
+		ret = reply_problem(req, ERR_DPS_UNAVAILABLE, "could not record the enrollment");
+	else if (p.stale)
+		ret = reply_problem(req, ERR_DPS_PRECONDITION_FAILED,
+				    "If-Match does not match the enrollment's etag");
+	else
+		ret = dps_reply(req, 200, enrollment_json(k, &p.row, true), p.etag, true, NULL);
+	free(p.twin_text);
+	free(p.caps_text);
+	explicit_bzero(p.gen_pk, sizeof p.gen_pk);
+	explicit_bzero(p.gen_sk, sizeof p.gen_sk);
+	return ret;
+}
+
+struct get {
+	const char *kind, *id;
+	struct store_dps_enrollment row;
+};
+
+static enum store_qs get_cb(struct store_conn *c, void *cls)
+{
+	struct get *g = cls;
+
+	return store_select_dps_enrollment(c, g->kind, g->id, &g->row);
+}
+
+/* GET, or with keys, POST .../attestationmechanism. */
+static int enrollment_get(struct request *req, const struct kind *k, bool mechanism)
+{
+	struct get g = {.kind = k->kind, .id = req->params[0]};
+	enum store_qs qs;
+	int ret;
+
+	if (!dps_api_version_ok(req, &ret))
+		return ret;
+	qs = store_run(req->srv->store, get_cb, &g);
+	if (qs < 0)
+		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
+	if (qs == STORE_NONE)
+		return reply_problem(req, ERR_DPS_NOT_FOUND, "no %s enrollment %s", k->kind, g.id);
+	if (mechanism) {
+		json_t *full = enrollment_json(k, &g.row, true);
+		json_t *att = json_incref(json_object_get(full, "attestation"));
+		json_decref(full);
+		ret = att ? dps_reply(req, 200, att, NULL, true, NULL) : MHD_NO;
+	} else {
+		ret = dps_reply(req, 200, enrollment_json(k, &g.row, false), g.row.etag, false, NULL);
+	}
+	store_dps_enrollment_free(&g.row);
+	return ret;
+}
+
+struct del {
+	const char *kind, *id, *if_match;
+	bool missing, stale;
+};
+
+static enum store_qs del_cb(struct store_conn *c, void *cls)
+{
+	struct del *d = cls;
+	struct store_dps_enrollment e;
+	enum store_qs qs = store_delete_dps_enrollment(c, d->kind, d->id, d->if_match);
+
+	d->missing = d->stale = false;
+	if (qs != STORE_NONE)
+		return qs;
+	qs = store_select_dps_enrollment(c, d->kind, d->id, &e);
+	if (qs == STORE_NONE)
+		d->missing = true;
+	else if (qs == STORE_ONE)
+		d->stale = true;
+	store_dps_enrollment_free(&e);
+	return qs < 0 ? qs : STORE_NONE;
+}
+
+static int enrollment_delete(struct request *req, const struct kind *k)
+{
+	char if_match[80];
+	struct del d = {.kind = k->kind, .id = req->params[0]};
+	enum store_qs qs;
+	int ret;
+
+	if (!dps_api_version_ok(req, &ret))
+		return ret;
+	d.if_match = dps_if_match(req, if_match, sizeof if_match);
+	qs = store_run_txn(req->srv->store, del_cb, &d);
+	if (qs < 0)
+		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
+	if (d.missing)
+		return reply_problem(req, ERR_DPS_NOT_FOUND, "no %s enrollment %s", k->kind, d.id);
+	if (d.stale)
+		return reply_problem(req, ERR_DPS_PRECONDITION_FAILED,
+				     "If-Match does not match the enrollment's etag");
+	return reply_empty(req, 204);
+}
+
+int h_dps_enrollment_put(struct request *req) { return enrollment_put(req, &individual); }
+int h_dps_enrollment_get(struct request *req) { return enrollment_get(req, &individual, false); }
+int h_dps_enrollment_delete(struct request *req) { return enrollment_delete(req, &individual); }
+int h_dps_enrollment_keys(struct request *req) { return enrollment_get(req, &individual, true); }
+int h_dps_group_put(struct request *req) { return enrollment_put(req, &group); }
+int h_dps_group_get(struct request *req) { return enrollment_get(req, &group, false); }
+int h_dps_group_delete(struct request *req) { return enrollment_delete(req, &group); }
+int h_dps_group_keys(struct request *req) { return enrollment_get(req, &group, true); }
