@@ -23,7 +23,8 @@ UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/
 	$(BUILD)/tests/unit/server/test_edge
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
-	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh
+	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
+	tests/integration/dps.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py
 
