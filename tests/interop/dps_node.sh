@@ -1,0 +1,55 @@
+#!/bin/bash
+# Interop: Microsoft's Azure IoT provisioning device SDK for Node.js
+# (azure-iot-provisioning-device with the -http transport and the
+# symmetric-key security client), unmodified, registers an individual
+# enrollment's device and a group-derived device against orchardd.
+# The packages are installed once into $BUILD/npm-dps; without a reachable
+# npm registry the test is skipped.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+. tests/lib/orchardd.sh
+trap fixture_cleanup EXIT
+NPM_DIR="$ROOT/$BUILD/npm-dps"
+PKGS=(azure-iot-provisioning-device azure-iot-provisioning-device-http azure-iot-security-symmetric-key)
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "1..0 # SKIP node or npm not installed"
+	exit 0
+fi
+if [[ ! -d "$NPM_DIR/node_modules/azure-iot-provisioning-device-http" ]]; then
+	mkdir -p "$NPM_DIR"
+	if ! timeout 300 npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error \
+		"${PKGS[@]}" >"$TMP/npm.log" 2>&1; then
+		echo "1..0 # SKIP npm cannot reach its registry: $(tail -1 "$TMP/npm.log")"
+		exit 0
+	fi
+fi
+
+pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
+orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }
+SCOPE=$(grep -o '"id_scope":"[^"]*"' "$OLOG" | head -1 | cut -d'"' -f4)
+W=(-H "Authorization: Bearer $(token enrollments:write)" -H "Content-Type: application/json")
+AV="api-version=2021-10-01"
+
+http PUT "/enrollments/node-dev-1?$AV" "${W[@]}" -d '{"attestation":{"type":"symmetricKey"}}'
+expect_eq "an individual enrollment is created" 200 "$STATUS"
+KEY=$(jq -r .attestation.symmetricKey.primaryKey <<<"$BODY")
+GK=$(head -c 32 /dev/urandom | base64 -w0)
+http PUT "/enrollmentGroups/node-group?$AV" "${W[@]}" \
+	-d '{"attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"'"$GK"'"}}}'
+expect_eq "an enrollment group is created" 200 "$STATUS"
+
+NODE_PATH="$NPM_DIR/node_modules" NODE_EXTRA_CA_CERTS="$TMP/var/pki/root.pem" \
+	timeout 60 node tests/interop/dps_node.js "$PORT" "$SCOPE" node-dev-1 "$KEY" node-grp-7 "$GK" \
+	>"$TMP/node.out" 2>"$TMP/node.err"
+expect_eq "the SDK ran to the end" 0 $?
+ind=$(grep '"individual"' "$TMP/node.out")
+grp=$(grep '"group"' "$TMP/node.out")
+expect_eq "Node SDK: the individual enrollment's device is assigned" "assigned node-dev-1 127.0.0.1" \
+	"$(jq -r '[.status, .deviceId, .assignedHub] | join(" ")' <<<"$ind")" || cat "$TMP/node.out" "$TMP/node.err" >&2
+expect_eq "Node SDK: the group-derived device is assigned" "assigned node-grp-7 127.0.0.1" \
+	"$(jq -r '[.status, .deviceId, .assignedHub] | join(" ")' <<<"$grp")"
+expect_eq "both are recorded" "group node-grp-7|individual node-dev-1" \
+	"$(psql "$ORCHARD_DATABASE_URL" -Atc "SELECT string_agg(enrollment_kind || ' ' || registration_id, '|' ORDER BY registration_id DESC) FROM dps_registrations")"
+tap_done
