@@ -54,3 +54,7 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers
 
 # scripts/pg-cluster: roles, peer map, upgrade of an old cluster.
 TEST_SCRIPTS += tests/integration/pg_cluster.sh
+
+# Interop: Microsoft's Node.js provisioning device SDK from npm (installed
+# into $(BUILD)/npm-dps on first run; skipped without a registry).
+TEST_SCRIPTS += tests/interop/dps_node.sh
