@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/hex.h"
 #include "common/log.h"
 #include "server/dps_sas.h"
 #include "server/reply.h"
@@ -99,8 +100,8 @@ void dps_hub_host(const struct server *srv, char *out, size_t len)
 }
 
 static const char *const api_versions[] = {
-	"2018-09-01-preview", "2018-11-01",	    "2019-03-31", "2020-09-01-preview",
-	"2021-06-01",	      "2021-10-01",	    "2021-11-01-preview", "2025-07-01-preview",
+	"2018-09-01-preview", "2018-11-01", "2019-03-31",	  "2020-09-01-preview",
+	"2021-06-01",	      "2021-10-01", "2021-11-01-preview", "2025-07-01-preview",
 };
 
 bool dps_api_version_ok(struct request *req, int *ret)
@@ -219,7 +220,8 @@ int dps_reply(struct request *req, unsigned status, json_t *body, const char *et
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json; charset=utf-8");
 	if (etag != NULL) {
 		snprintf(quoted, sizeof quoted, "\"%s\"", etag);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, quoted);
@@ -257,7 +259,6 @@ int dps_random_hex(char *out, size_t n)
 
 	if (n > sizeof r || RAND_bytes(r, (int)n) != 1)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", r[i]);
+	hex_encode(r, n, out);
 	return 0;
 }

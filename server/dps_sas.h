@@ -22,8 +22,8 @@
 bool dps_id_valid(const char *id);
 
 struct dps_sas {
-	char sr[512];  /* exactly as received (still URL-encoded) */
-	char se[24];   /* as received: the HMAC covers these characters */
+	char sr[512]; /* exactly as received (still URL-encoded) */
+	char se[24];  /* as received: the HMAC covers these characters */
 	long long expiry;
 	unsigned char sig[32]; /* decoded */
 	char skn[64];	       /* "" when absent */

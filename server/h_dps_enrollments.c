@@ -39,10 +39,11 @@ static json_t *enrollment_json(const struct kind *k, const struct store_dps_enro
 		json_object_set_new(o, "deviceId", json_string(e->device_id));
 	json_object_set_new(att, "type", json_string(e->attestation_type));
 	json_object_set_new(sym, "primaryKey",
-			    show_keys && e->primary_key ? json_string(e->primary_key) : json_null());
-	json_object_set_new(sym, "secondaryKey", show_keys && e->secondary_key
-							 ? json_string(e->secondary_key)
-							 : json_null());
+			    show_keys && e->primary_key ? json_string(e->primary_key)
+							: json_null());
+	json_object_set_new(sym, "secondaryKey",
+			    show_keys && e->secondary_key ? json_string(e->secondary_key)
+							  : json_null());
 	json_object_set_new(att, "symmetricKey", sym);
 	json_object_set_new(o, "attestation", att);
 	json_object_set_new(o, "capabilities",
@@ -82,9 +83,10 @@ static enum json_spec_rc parse_id(const struct json_spec *s, json_t *v, const ch
 	const char *t = json_string_value(v);
 
 	if (t == NULL || strlen(t) != json_string_length(v) || !dps_id_valid(t))
-		return json_spec_fail(err, ptr,
-				      "must be 1 to 128 of A-Z a-z 0-9 - . _ :, ending in a letter, "
-				      "digit or -");
+		return json_spec_fail(
+			err, ptr,
+			"must be 1 to 128 of A-Z a-z 0-9 - . _ :, ending in a letter, "
+			"digit or -");
 	*(const char **)s->dest = t;
 	return JSON_SPEC_OK;
 }
@@ -112,8 +114,8 @@ static enum store_qs put_cb(struct store_conn *c, void *cls)
 	p->stale = false;
 	if (qs < 0)
 		return qs;
-	if (p->if_match != NULL &&
-	    (qs == STORE_NONE || (strcmp(p->if_match, "*") != 0 && strcmp(p->if_match, old.etag) != 0))) {
+	if (p->if_match != NULL && (qs == STORE_NONE || (strcmp(p->if_match, "*") != 0 &&
+							 strcmp(p->if_match, old.etag) != 0))) {
 		p->stale = true;
 		store_dps_enrollment_free(&old);
 		return STORE_NONE;
@@ -169,8 +171,14 @@ static int enrollment_put(struct request *req, const struct kind *k)
 {
 	struct put p = {.k = k, .id = req->params[0], .status = "enabled"};
 	struct json_spec sym[] = {
-		{.field = "primaryKey", .parse = parse_key, .dest = &p.pk, .flags = JSON_SPEC_OPTIONAL},
-		{.field = "secondaryKey", .parse = parse_key, .dest = &p.sk, .flags = JSON_SPEC_OPTIONAL},
+		{.field = "primaryKey",
+		 .parse = parse_key,
+		 .dest = &p.pk,
+		 .flags = JSON_SPEC_OPTIONAL},
+		{.field = "secondaryKey",
+		 .parse = parse_key,
+		 .dest = &p.sk,
+		 .flags = JSON_SPEC_OPTIONAL},
 		json_spec_end(),
 	};
 	struct json_spec att[] = {
@@ -179,11 +187,18 @@ static int enrollment_put(struct request *req, const struct kind *k)
 		json_spec_end(),
 	};
 	struct json_spec spec[] = {
-		{.field = k->id_field, .parse = parse_id, .dest = &p.body_id, .flags = JSON_SPEC_OPTIONAL},
+		{.field = k->id_field,
+		 .parse = parse_id,
+		 .dest = &p.body_id,
+		 .flags = JSON_SPEC_OPTIONAL},
 		json_spec_fields("attestation", att, 0),
 		json_spec_string("provisioningStatus", &p.status, 16, JSON_SPEC_OPTIONAL),
-		{.field = "deviceId", .parse = parse_id, .dest = &p.device_id, .flags = JSON_SPEC_OPTIONAL},
-		json_spec_string("iotHubHostName", &p.hub, 253, JSON_SPEC_OPTIONAL | JSON_SPEC_NO_CTRL | JSON_SPEC_NONEMPTY),
+		{.field = "deviceId",
+		 .parse = parse_id,
+		 .dest = &p.device_id,
+		 .flags = JSON_SPEC_OPTIONAL},
+		json_spec_string("iotHubHostName", &p.hub, 253,
+				 JSON_SPEC_OPTIONAL | JSON_SPEC_NO_CTRL | JSON_SPEC_NONEMPTY),
 		json_spec_object("initialTwin", &p.twin, JSON_SPEC_OPTIONAL),
 		json_spec_object("capabilities", &p.caps, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
@@ -197,7 +212,8 @@ static int enrollment_put(struct request *req, const struct kind *k)
 	if (!dps_api_version_ok(req, &ret))
 		return ret;
 	if (!dps_id_valid(p.id))
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s: must be 1 to 128 of A-Z a-z 0-9 - . _ :", k->id_field);
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+				     "%s: must be 1 to 128 of A-Z a-z 0-9 - . _ :", k->id_field);
 	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
 		return SPEC_HANDLER_RESULT(st);
 	/* Nothing in these specs allocates: no json_spec_free() is owed. */
@@ -206,7 +222,8 @@ static int enrollment_put(struct request *req, const struct kind *k)
 				     k->id_field);
 	if (strcmp(p.type, "x509") == 0 || strcmp(p.type, "tpm") == 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
-				     "/attestation/type: %s attestation is not supported yet", p.type);
+				     "/attestation/type: %s attestation is not supported yet",
+				     p.type);
 	if (strcmp(p.type, "symmetricKey") != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/attestation/type: must be symmetricKey, x509 or tpm");
@@ -279,7 +296,8 @@ static int enrollment_get(struct request *req, const struct kind *k, bool mechan
 		json_decref(full);
 		ret = att ? dps_reply(req, 200, att, NULL, true, NULL) : MHD_NO;
 	} else {
-		ret = dps_reply(req, 200, enrollment_json(k, &g.row, false), g.row.etag, false, NULL);
+		ret = dps_reply(req, 200, enrollment_json(k, &g.row, false), g.row.etag, false,
+				NULL);
 	}
 	store_dps_enrollment_free(&g.row);
 	return ret;
@@ -329,11 +347,35 @@ static int enrollment_delete(struct request *req, const struct kind *k)
 	return reply_empty(req, 204);
 }
 
-int h_dps_enrollment_put(struct request *req) { return enrollment_put(req, &individual); }
-int h_dps_enrollment_get(struct request *req) { return enrollment_get(req, &individual, false); }
-int h_dps_enrollment_delete(struct request *req) { return enrollment_delete(req, &individual); }
-int h_dps_enrollment_keys(struct request *req) { return enrollment_get(req, &individual, true); }
-int h_dps_group_put(struct request *req) { return enrollment_put(req, &group); }
-int h_dps_group_get(struct request *req) { return enrollment_get(req, &group, false); }
-int h_dps_group_delete(struct request *req) { return enrollment_delete(req, &group); }
-int h_dps_group_keys(struct request *req) { return enrollment_get(req, &group, true); }
+int h_dps_enrollment_put(struct request *req)
+{
+	return enrollment_put(req, &individual);
+}
+int h_dps_enrollment_get(struct request *req)
+{
+	return enrollment_get(req, &individual, false);
+}
+int h_dps_enrollment_delete(struct request *req)
+{
+	return enrollment_delete(req, &individual);
+}
+int h_dps_enrollment_keys(struct request *req)
+{
+	return enrollment_get(req, &individual, true);
+}
+int h_dps_group_put(struct request *req)
+{
+	return enrollment_put(req, &group);
+}
+int h_dps_group_get(struct request *req)
+{
+	return enrollment_get(req, &group, false);
+}
+int h_dps_group_delete(struct request *req)
+{
+	return enrollment_delete(req, &group);
+}
+int h_dps_group_keys(struct request *req)
+{
+	return enrollment_get(req, &group, true);
+}

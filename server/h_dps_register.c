@@ -80,7 +80,9 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 		.enrollment_id = e.id,
 		.status = enabled ? "assigned" : "disabled",
 		.substatus = enabled ? "initialAssignment" : NULL,
-		.assigned_hub = !enabled ? NULL : e.iot_hub_host_name ? e.iot_hub_host_name : g->hub,
+		.assigned_hub = !enabled	      ? NULL
+				: e.iot_hub_host_name ? e.iot_hub_host_name
+						      : g->hub,
 		.operation_id = g->operation_id,
 		.etag = g->etag,
 	};
@@ -154,8 +156,8 @@ static bool look_up(struct request *req, struct look *l, int *ret)
 	if (qs < 0)
 		*ret = reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
 	else if (qs == STORE_NONE)
-		*ret = reply_problem(req, ERR_DPS_REGISTRATION_NOT_FOUND,
-				     "%s has not registered", l->registration_id);
+		*ret = reply_problem(req, ERR_DPS_REGISTRATION_NOT_FOUND, "%s has not registered",
+				     l->registration_id);
 	return qs == STORE_ONE;
 }
 

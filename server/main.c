@@ -87,7 +87,7 @@ static int config_resolve(struct config *cfg)
 #define JOBS_QUEUE 1024
 
 static const char *const event_channels[] = {EVENTS_AUDIT, EVENTS_TOKEN_REVOKED,
-					      EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION, NULL};
+					     EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION, NULL};
 
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no

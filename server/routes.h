@@ -28,8 +28,8 @@ enum scope {
  * are in, before a byte of the body is read; body kinds (ACME's JWS) need
  * the body. server/authn.c runs them. */
 enum auth_kind {
-	AUTH_PUBLIC,   /* anyone */
-	AUTH_OPERATOR, /* Authorization: Bearer <operator token> holding arg's scopes */
+	AUTH_PUBLIC,	 /* anyone */
+	AUTH_OPERATOR,	 /* Authorization: Bearer <operator token> holding arg's scopes */
 	AUTH_DEVICE_SAS, /* Authorization: SharedAccessSignature for the path's {idScope} and
 			    {registrationId} (params 0 and 1), signed with an enrollment's key */
 };

@@ -26,7 +26,7 @@ struct server {
 	struct events *events; /* NOTIFY channels, for waiting requests */
 	struct timers *timers; /* their deadlines */
 	struct jobs *jobs;     /* slow outbound work */
-	char id_scope[16]; /* DPS: this service's ID scope, from the database */
+	char id_scope[16];     /* DPS: this service's ID scope, from the database */
 	atomic_int active_requests;
 	atomic_long body_in_flight; /* request body bytes buffered, all requests */
 	atomic_int shutting_down;

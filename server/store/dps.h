@@ -40,8 +40,9 @@ enum store_qs store_lock_dps_enrollment(struct store_conn *c, const char *kind, 
 /* Creates or replaces e (every field but the times is read; the caller
  * keeps its strings) and announces "kind id" on EVENTS_DPS_ENROLLMENT.
  * A replacement keeps created_at. created and updated receive the times. */
-enum store_qs store_upsert_dps_enrollment(struct store_conn *c, const struct store_dps_enrollment *e,
-					  long long *created, long long *updated);
+enum store_qs store_upsert_dps_enrollment(struct store_conn *c,
+					  const struct store_dps_enrollment *e, long long *created,
+					  long long *updated);
 
 /* Deletes an enrollment when etag is NULL, "*" or matching, announcing
  * it. STORE_NONE when nothing matched (absent, or another etag). */

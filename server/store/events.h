@@ -8,9 +8,9 @@
 
 /* The channels orchardd LISTENs on; the statements that change the data
  * pg_notify() them in the same transaction. */
-#define EVENTS_AUDIT "orchard_audit"		     /* payload: the new audit entry's id */
-#define EVENTS_TOKEN_REVOKED "orchard_token_revoked" /* payload: the revoked token's jti */
-#define EVENTS_DPS_ENROLLMENT "orchard_dps_enrollment"     /* payload: "kind id" of the enrollment */
+#define EVENTS_AUDIT "orchard_audit"		       /* payload: the new audit entry's id */
+#define EVENTS_TOKEN_REVOKED "orchard_token_revoked"   /* payload: the revoked token's jti */
+#define EVENTS_DPS_ENROLLMENT "orchard_dps_enrollment" /* payload: "kind id" of the enrollment */
 #define EVENTS_DPS_REGISTRATION "orchard_dps_registration" /* payload: the registration ID */
 
 struct events;

@@ -7,10 +7,11 @@
 enum store_qs store_lock_dps_enrollment(struct store_conn *c, const char *kind, const char *id,
 					struct store_dps_enrollment *out)
 {
-	static struct store_stmt st = {"lock_dps_enrollment",
-				       "SELECT " DPS_ENROLLMENT_COLS
-				       " FROM dps_enrollments WHERE kind = $1 AND id = $2 FOR UPDATE",
-				       0};
+	static struct store_stmt st = {
+		"lock_dps_enrollment",
+		"SELECT " DPS_ENROLLMENT_COLS
+		" FROM dps_enrollments WHERE kind = $1 AND id = $2 FOR UPDATE",
+		0};
 	const char *p[] = {kind, id};
 	enum store_qs qs;
 	PGresult *res = store_exec(c, &st, 2, p, &qs);

@@ -3,8 +3,9 @@
 #include "server/store/dps_rows.h"
 #include "server/store/events.h"
 
-enum store_qs store_upsert_dps_enrollment(struct store_conn *c, const struct store_dps_enrollment *e,
-					  long long *created, long long *updated)
+enum store_qs store_upsert_dps_enrollment(struct store_conn *c,
+					  const struct store_dps_enrollment *e, long long *created,
+					  long long *updated)
 {
 	static struct store_stmt st = {
 		"upsert_dps_enrollment",
@@ -18,7 +19,8 @@ enum store_qs store_upsert_dps_enrollment(struct store_conn *c, const struct sto
 		" capabilities = EXCLUDED.capabilities, etag = EXCLUDED.etag, updated_at = now()"
 		" RETURNING created_at, updated_at)"
 		" SELECT " STORE_EPOCH("created_at") ", " STORE_EPOCH(
-			"updated_at") ", pg_notify('" EVENTS_DPS_ENROLLMENT "', $1 || ' ' || $2) FROM u",
+			"updated_at") ", pg_notify('" EVENTS_DPS_ENROLLMENT
+				      "', $1 || ' ' || $2) FROM u",
 		0};
 	const char *p[] = {e->kind,
 			   e->id,
