@@ -58,3 +58,8 @@ TEST_SCRIPTS += tests/integration/pg_cluster.sh
 # Interop: Microsoft's Node.js provisioning device SDK from npm (installed
 # into $(BUILD)/npm-dps on first run; skipped without a registry).
 TEST_SCRIPTS += tests/interop/dps_node.sh
+
+$(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas.o \
+		$(BUILD)/server/dps_sas.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcrypto
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_sas
