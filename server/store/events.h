@@ -4,12 +4,13 @@
 #define ORCHARD_EVENTS_H
 #include <stdbool.h>
 
-#define EVENTS_KEY_MAX 128
+#define EVENTS_KEY_MAX 160 /* a device ID (128) fits */
 
 /* The channels orchardd LISTENs on; the statements that change the data
  * pg_notify() them in the same transaction. */
 #define EVENTS_AUDIT "orchard_audit"		     /* payload: the new audit entry's id */
 #define EVENTS_TOKEN_REVOKED "orchard_token_revoked" /* payload: the revoked token's jti */
+#define EVENTS_TWIN "orchard_twin" /* payload: "deviceId desiredVersion" of a changed twin */
 
 struct events;
 
