@@ -21,4 +21,11 @@ int h_ops_token_create(struct request *req);
 int h_ops_token_get(struct request *req);
 int h_ops_token_revoke(struct request *req);
 
+/* h_twins_get.c */
+int h_twins_get(struct request *req);
+
+/* h_twins_update.c */
+int h_twins_patch(struct request *req);
+int h_twins_put(struct request *req);
+
 #endif
