@@ -17,6 +17,10 @@ const struct route routes[] = {
 	{"POST",   "/ops/tokens",       h_ops_token_create, OPERATOR(SCOPE_TOKENS_WRITE), BODY_JSON, KiB(16), WIRE_ORCHARD, "ops_token_create"},
 	{"GET",    "/ops/tokens/{jti}", h_ops_token_get,    OPERATOR(SCOPE_TOKENS_READ),  BODY_NONE, 0,       WIRE_ORCHARD, "ops_token_get"},
 	{"DELETE", "/ops/tokens/{jti}", h_ops_token_revoke, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0,       WIRE_ORCHARD, "ops_token_revoke"},
+
+	{"GET",    "/twins/{deviceId}", h_twins_get,        OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "twins_get"},
+	{"PATCH",  "/twins/{deviceId}", h_twins_patch,      OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_patch"},
+	{"PUT",    "/twins/{deviceId}", h_twins_put,        OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_put"},
 };
 // clang-format on
 
