@@ -10,6 +10,21 @@
 #include "server/reply.h"
 #include "server/request.h"
 
+/* jsonb keeps keys in its own order; serve values first, then $metadata
+ * and $version, as IoT Hub does. */
+static void props_order(json_t *section)
+{
+	json_t *meta = json_incref(json_object_get(section, "$metadata"));
+	json_t *ver = json_incref(json_object_get(section, "$version"));
+
+	json_object_del(section, "$metadata");
+	json_object_del(section, "$version");
+	if (meta != NULL)
+		json_object_set_new(section, "$metadata", meta);
+	if (ver != NULL)
+		json_object_set_new(section, "$version", ver);
+}
+
 json_t *twin_render(const struct store_twin *t)
 {
 	json_t *tags = json_loads(t->tags, 0, NULL);
@@ -22,6 +37,8 @@ json_t *twin_render(const struct store_twin *t)
 		json_decref(reported);
 		return NULL;
 	}
+	props_order(desired);
+	props_order(reported);
 	return json_pack("{s:s, s:s, s:I, s:s, s:o, s:{s:o, s:o}}", "deviceId", t->device_id,
 			 "etag", t->etag, "version", (json_int_t)t->version, "status", t->status,
 			 "tags", tags, "properties", "desired", desired, "reported", reported);

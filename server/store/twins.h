@@ -26,7 +26,8 @@ enum store_qs store_select_twin(struct store_conn *c, const char *device_id,
 enum store_qs store_lock_twin(struct store_conn *c, const char *device_id, struct store_twin *out);
 
 /* Creates t unless a twin of t->device_id exists (then STORE_NONE, waiting
- * for a concurrent creator to commit first); the caller keeps t. */
+ * for a concurrent creator to commit first) and announces it on EVENTS_TWIN
+ * at commit; the caller keeps t. */
 enum store_qs store_insert_twin(struct store_conn *c, const struct store_twin *t);
 
 /* Writes t's etag, version, tags, desired and reported over the twin of
