@@ -53,3 +53,8 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers
 
 # scripts/pg-cluster: roles, peer map, upgrade of an old cluster.
 TEST_SCRIPTS += tests/integration/pg_cluster.sh
+
+# Device twins: the document module alone, and the API against PostgreSQL.
+$(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
