@@ -58,3 +58,4 @@ TEST_SCRIPTS += tests/integration/pg_cluster.sh
 $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
+TEST_SCRIPTS += tests/integration/twins.sh
