@@ -76,7 +76,8 @@ static int twin_apply(struct twin_update *u)
 			goto out;
 	}
 	if ((f = twin_check_size(tags, TWIN_TAGS_MAX, "/tags", &u->te)) != TWIN_OK ||
-	    (f = twin_check_size(desired, TWIN_PROPS_MAX, "/properties/desired", &u->te)) != TWIN_OK)
+	    (f = twin_check_size(desired, TWIN_PROPS_MAX, "/properties/desired", &u->te)) !=
+		    TWIN_OK)
 		goto out;
 	f = TWIN_NOMEM;
 	tt = json_dumps(tags, JSON_COMPACT);
@@ -141,7 +142,8 @@ static int twin_body(struct request *req, struct twin_update *u)
 	json_object_foreach (req->json, k, v) {
 		if (strcmp(k, "tags") == 0) {
 			if (!json_is_object(v))
-				return reply_problem(req, ERR_TWIN_BAD_PATCH, "/tags: must be an object");
+				return reply_problem(req, ERR_TWIN_BAD_PATCH,
+						     "/tags: must be an object");
 			u->tags = v;
 		} else if (strcmp(k, "properties") == 0) {
 			const char *pk;
@@ -152,14 +154,17 @@ static int twin_body(struct request *req, struct twin_update *u)
 						     "/properties: must be an object");
 			json_object_foreach (v, pk, pv) {
 				if (strcmp(pk, "reported") == 0)
-					return reply_problem(req, ERR_TWIN_READ_ONLY,
-							     "/properties/reported: only the device writes it");
+					return reply_problem(
+						req, ERR_TWIN_READ_ONLY,
+						"/properties/reported: only the device writes it");
 				if (strcmp(pk, "desired") != 0)
 					return reply_problem(req, ERR_TWIN_BAD_PATCH,
-							     "/properties: unknown member %.64s", pk);
+							     "/properties: unknown member %.64s",
+							     pk);
 				if (!json_is_object(pv))
-					return reply_problem(req, ERR_TWIN_BAD_PATCH,
-							     "/properties/desired: must be an object");
+					return reply_problem(
+						req, ERR_TWIN_BAD_PATCH,
+						"/properties/desired: must be an object");
 				u->desired = pv;
 			}
 		} else if (strcmp(k, "deviceId") == 0) {

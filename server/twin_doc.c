@@ -137,8 +137,7 @@ static enum twin_fault check_value(const json_t *v, int level, struct twin_err *
 		if (!isfinite(json_real_value(v)))
 			return fail(e, TWIN_NUMBER_RANGE, "number is not finite");
 		return TWIN_OK;
-	default:
-		return TWIN_OK;
+	default: return TWIN_OK;
 	}
 }
 

@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TWIN_KEY_MAX 1024	  /* bytes of one key */
-#define TWIN_DEPTH_MAX 10	  /* levels of objects and arrays, the section's own object is 1 */
-#define TWIN_STRING_MAX 4096	  /* bytes of one string value */
-#define TWIN_TAGS_MAX 8192	  /* bytes of tags, compact JSON */
-#define TWIN_PROPS_MAX 32768	  /* bytes of desired or reported, compact JSON, without $ members */
+#define TWIN_KEY_MAX 1024    /* bytes of one key */
+#define TWIN_DEPTH_MAX 10    /* levels of objects and arrays, the section's own object is 1 */
+#define TWIN_STRING_MAX 4096 /* bytes of one string value */
+#define TWIN_TAGS_MAX 8192   /* bytes of tags, compact JSON */
+#define TWIN_PROPS_MAX 32768 /* bytes of desired or reported, compact JSON, without $ members */
 #define TWIN_INT_MAX 9007199254740992LL /* 2^53 */
 #define TWIN_DEVICE_ID_MAX 128
 

@@ -115,19 +115,12 @@ int twin_etag_new(char out[16])
 enum err_code twin_fault_err(enum twin_fault f)
 {
 	switch (f) {
-	case TWIN_BAD_KEY:
-		return ERR_TWIN_BAD_KEY;
-	case TWIN_TOO_DEEP:
-		return ERR_TWIN_TOO_DEEP;
-	case TWIN_STRING_TOO_LONG:
-		return ERR_TWIN_STRING_TOO_LONG;
-	case TWIN_NUMBER_RANGE:
-		return ERR_TWIN_NUMBER_RANGE;
-	case TWIN_TOO_LARGE:
-		return ERR_TWIN_TOO_LARGE;
-	case TWIN_NOT_OBJECT:
-		return ERR_TWIN_BAD_PATCH;
-	default:
-		return ERR_INTERNAL;
+	case TWIN_BAD_KEY: return ERR_TWIN_BAD_KEY;
+	case TWIN_TOO_DEEP: return ERR_TWIN_TOO_DEEP;
+	case TWIN_STRING_TOO_LONG: return ERR_TWIN_STRING_TOO_LONG;
+	case TWIN_NUMBER_RANGE: return ERR_TWIN_NUMBER_RANGE;
+	case TWIN_TOO_LARGE: return ERR_TWIN_TOO_LARGE;
+	case TWIN_NOT_OBJECT: return ERR_TWIN_BAD_PATCH;
+	default: return ERR_INTERNAL;
 	}
 }

@@ -10,8 +10,8 @@ enum store_qs store_lock_twin(struct store_conn *c, const char *device_id, struc
 	static struct store_stmt st = {
 		"lock_twin",
 		"SELECT device_id, etag, version, status, tags::text, desired::text,"
-		" reported::text, (desired->>'$version')::bigint, " STORE_EPOCH("updated_at")
-		" FROM twins WHERE device_id = $1 FOR UPDATE",
+		" reported::text, (desired->>'$version')::bigint, " STORE_EPOCH(
+			"updated_at") " FROM twins WHERE device_id = $1 FOR UPDATE",
 		0};
 	const char *p[] = {device_id};
 	enum store_qs qs;

@@ -46,14 +46,13 @@ enum store_qs twin_row_read(PGresult *res, enum store_qs qs, struct store_twin *
 	return qs;
 }
 
-enum store_qs store_select_twin(struct store_conn *c, const char *device_id,
-				struct store_twin *out)
+enum store_qs store_select_twin(struct store_conn *c, const char *device_id, struct store_twin *out)
 {
 	static struct store_stmt st = {
 		"select_twin",
 		"SELECT device_id, etag, version, status, tags::text, desired::text,"
-		" reported::text, (desired->>'$version')::bigint, " STORE_EPOCH("updated_at")
-		" FROM twins WHERE device_id = $1",
+		" reported::text, (desired->>'$version')::bigint, " STORE_EPOCH(
+			"updated_at") " FROM twins WHERE device_id = $1",
 		0};
 	const char *p[] = {device_id};
 	enum store_qs qs;

@@ -41,7 +41,8 @@ static void test_rfc7396_examples(void **state)
 		{"{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"},
 		{"{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
 		{"{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"},
-		{"{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}"},
+		{"{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}",
+		 "{\"a\":{\"b\":\"d\"}}"},
 		{"{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"},
 		{"{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"},
 		{"{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"},
@@ -133,8 +134,9 @@ static enum twin_fault check(const char *text, struct twin_err *e)
 static void test_keys(void **state)
 {
 	static const char *const bad[] = {
-		"{\"$a\":1}", "{\"a.b\":1}", "{\"a b\":1}", "{\"a\\u0001\":1}", "{\"a\\u007f\":1}",
-		"{\"a\\u0085\":1}", "{\"\":1}", "{\"ok\":{\"$x\":1}}", "{\"ok\":[{\"a.b\":1}]}",
+		"{\"$a\":1}",	    "{\"a.b\":1}",	   "{\"a b\":1}",
+		"{\"a\\u0001\":1}", "{\"a\\u007f\":1}",	   "{\"a\\u0085\":1}",
+		"{\"\":1}",	    "{\"ok\":{\"$x\":1}}", "{\"ok\":[{\"a.b\":1}]}",
 	};
 	struct twin_err e;
 	char *big = malloc(TWIN_KEY_MAX + 16);
@@ -151,7 +153,8 @@ static void test_keys(void **state)
 	p = json_pack("{s:i}", big, 1);
 	assert_int_equal(twin_check_patch(p, "/tags", &e), TWIN_OK);
 	json_decref(p);
-	strcat(big, "k");
+	big[TWIN_KEY_MAX] = 'k';
+	big[TWIN_KEY_MAX + 1] = '\0';
 	p = json_pack("{s:i}", big, 1);
 	assert_int_equal(twin_check_patch(p, "/tags", &e), TWIN_BAD_KEY);
 	json_decref(p);
@@ -196,15 +199,17 @@ static void test_values(void **state)
 	p = json_pack("{s:s}", "s", s);
 	assert_int_equal(twin_check_patch(p, "/tags", &e), TWIN_OK);
 	json_decref(p);
-	strcat(s, "x");
+	s[TWIN_STRING_MAX] = 'x';
+	s[TWIN_STRING_MAX + 1] = '\0';
 	p = json_pack("{s:[s]}", "s", s);
 	assert_int_equal(twin_check_patch(p, "/tags", &e), TWIN_STRING_TOO_LONG);
 	assert_string_equal(e.where, "/tags/s/0");
 	json_decref(p);
 	free(s);
 
-	assert_int_equal(check("{\"n\":9007199254740992,\"m\":-9007199254740992,\"r\":1.5e300}", &e),
-			 TWIN_OK);
+	assert_int_equal(
+		check("{\"n\":9007199254740992,\"m\":-9007199254740992,\"r\":1.5e300}", &e),
+		TWIN_OK);
 	assert_int_equal(check("{\"n\":9007199254740993}", &e), TWIN_NUMBER_RANGE);
 	assert_int_equal(check("{\"n\":-9007199254740993}", &e), TWIN_NUMBER_RANGE);
 	assert_int_equal(check("[1]", &e), TWIN_NOT_OBJECT);
@@ -249,16 +254,20 @@ static void test_device_ids(void **state)
 	memset(id, 'a', TWIN_DEVICE_ID_MAX);
 	id[TWIN_DEVICE_ID_MAX] = '\0';
 	assert_true(twin_device_id_ok(id));
-	strcat(id, "a");
+	id[TWIN_DEVICE_ID_MAX] = 'a';
+	id[TWIN_DEVICE_ID_MAX + 1] = '\0';
 	assert_false(twin_device_id_ok(id));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc7396_examples), cmocka_unit_test(test_props_metadata),
-		cmocka_unit_test(test_keys),		 cmocka_unit_test(test_depth),
-		cmocka_unit_test(test_values),		 cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_rfc7396_examples),
+		cmocka_unit_test(test_props_metadata),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_device_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
