@@ -56,13 +56,13 @@ static int header_parse(struct acme_jws *out, struct acme_err *e)
 	const json_t *kid = json_object_get(h, "kid"), *jwk = json_object_get(h, "jwk");
 
 	if (!json_is_object(h))
-		return fail(e, ERR_ACME_MALFORMED, "JWS: the protected header is not a JSON object");
+		return fail(e, ERR_ACME_MALFORMED,
+			    "JWS: the protected header is not a JSON object");
 	if (!json_is_string(alg))
 		return fail(e, ERR_ACME_MALFORMED, "JWS: the protected header has no \"alg\"");
 	if ((out->alg = alg_parse(json_string_value(alg))) == ACME_ALG_NONE)
 		return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
-			    "JWS: alg %.16s is not one of " ACME_ALGS_LIST,
-			    json_string_value(alg));
+			    "JWS: alg %.16s is not one of " ACME_ALGS_LIST, json_string_value(alg));
 	if (json_object_get(h, "crit") != NULL || json_object_get(h, "b64") != NULL)
 		return fail(e, ERR_ACME_MALFORMED, "JWS: \"crit\" and \"b64\" are not supported");
 	if ((kid != NULL) == (jwk != NULL))
@@ -189,11 +189,11 @@ int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct acme_err *
 		int want = jws->alg == ACME_ALG_ES256 ? 256 : 384;
 		size_t n = (size_t)want / 8;
 		if (id != EVP_PKEY_EC || ec_group_bits(key) != want)
-			return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
-				    "JWS: %s needs a P-%d key", jws->alg == ACME_ALG_ES256 ? "ES256" : "ES384",
-				    want);
+			return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM, "JWS: %s needs a P-%d key",
+				    jws->alg == ACME_ALG_ES256 ? "ES256" : "ES384", want);
 		if (sig_len != 2 * n)
-			return fail(e, ERR_ACME_MALFORMED, "JWS: the signature has the wrong length");
+			return fail(e, ERR_ACME_MALFORMED,
+				    "JWS: the signature has the wrong length");
 		int dlen = ecdsa_to_der(sig, n, &der);
 		if (dlen < 0)
 			return fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
@@ -204,7 +204,8 @@ int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct acme_err *
 	}
 	case ACME_ALG_RS256:
 		if (id != EVP_PKEY_RSA)
-			return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM, "JWS: RS256 needs an RSA key");
+			return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
+				    "JWS: RS256 needs an RSA key");
 		md = EVP_sha256();
 		break;
 	case ACME_ALG_EDDSA:

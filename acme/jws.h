@@ -48,11 +48,11 @@ struct acme_jws {
 	json_t *header;	   /* the decoded protected header, owned */
 	const char *nonce; /* borrowed from header */
 	const char *url;
-	const char *kid;     /* exactly one of kid and jwk is set */
-	const json_t *jwk;   /* borrowed from header */
-	uint8_t *payload;    /* decoded, owned, NUL-terminated */
-	size_t payload_len;  /* 0: POST-as-GET (an empty payload string) */
-	uint8_t *sig;	     /* decoded signature, owned */
+	const char *kid;    /* exactly one of kid and jwk is set */
+	const json_t *jwk;  /* borrowed from header */
+	uint8_t *payload;   /* decoded, owned, NUL-terminated */
+	size_t payload_len; /* 0: POST-as-GET (an empty payload string) */
+	uint8_t *sig;	    /* decoded signature, owned */
 	size_t sig_len;
 	char *signing_input; /* "protected.payload" as sent, owned */
 	size_t signing_input_len;

@@ -73,7 +73,7 @@ static json_t *sign(EVP_PKEY *key, const char *alg, json_t *header, const char *
 {
 	char *hj = json_dumps(header, JSON_COMPACT), *hp, *pp, *input, *sp;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const EVP_MD *md = strcmp(alg, "ES384") == 0 ? EVP_sha384()
+	const EVP_MD *md = strcmp(alg, "ES384") == 0   ? EVP_sha384()
 			   : strcmp(alg, "EdDSA") == 0 ? NULL
 						       : EVP_sha256();
 	uint8_t sig[1024], raw[96];
@@ -180,11 +180,12 @@ static void test_eddsa(void **state)
 static void test_thumbprint_rfc7638(void **state)
 {
 	(void)state;
-	const char *n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPF"
-			"FxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lq"
-			"t7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6q"
-			"MQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHa"
-			"Q-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+	const char *n =
+		"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPF"
+		"FxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lq"
+		"t7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6q"
+		"MQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHa"
+		"Q-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "kty", "RSA", "n", n, "e", "AQAB", "alg",
 			      "RS256");
 	struct acme_jwk k;
@@ -215,18 +216,18 @@ static void test_jwk_refusals(void **state)
 	const char *x = json_string_value(json_object_get(good, "x"));
 
 	expect_jwk_refused(json_pack("{s:s}", "kty", "oct"), ERR_ACME_BAD_PUBLIC_KEY);
-	expect_jwk_refused(json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-521", "x", x,
-				     "y", x),
-			   ERR_ACME_BAD_PUBLIC_KEY);
-	expect_jwk_refused(json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", x,
-				     "y", x),
-			   ERR_ACME_BAD_PUBLIC_KEY); /* not on the curve */
-	expect_jwk_refused(json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x",
-				     "AAAA", "y", x),
-			   ERR_ACME_MALFORMED); /* short */
-	expect_jwk_refused(json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x",
-				     "AA==", "y", x),
-			   ERR_ACME_MALFORMED); /* padded: not strict base64url */
+	expect_jwk_refused(
+		json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-521", "x", x, "y", x),
+		ERR_ACME_BAD_PUBLIC_KEY);
+	expect_jwk_refused(
+		json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", x, "y", x),
+		ERR_ACME_BAD_PUBLIC_KEY); /* not on the curve */
+	expect_jwk_refused(
+		json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", "AAAA", "y", x),
+		ERR_ACME_MALFORMED); /* short */
+	expect_jwk_refused(
+		json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", "AA==", "y", x),
+		ERR_ACME_MALFORMED); /* padded: not strict base64url */
 	j = json_deep_copy(good);
 	json_object_set_new(j, "d", json_string("AAAA"));
 	expect_jwk_refused(j, ERR_ACME_MALFORMED); /* private key */
@@ -275,7 +276,8 @@ static void test_jws_refusals(void **state)
 	body = sign(k, "ES256", hdr_jwk(k, "ES256"), "{}");
 	json_object_set_new(body, "protected", json_string("bm90IGpzb24"));
 	expect_jws_refused(body, ERR_ACME_MALFORMED, "not JSON");
-	for (const char *const *alg = (const char *const[]){"none", "HS256", "RS512", "ES512", NULL};
+	for (const char *const *alg =
+		     (const char *const[]){"none", "HS256", "RS512", "ES512", NULL};
 	     *alg; alg++) {
 		h = hdr_jwk(k, "ES256");
 		json_object_set_new(h, "alg", json_string(*alg));
@@ -341,9 +343,15 @@ static void test_contacts(void **state)
 	assert_int_equal(acme_contact_check("mailto:ops@example.com", &e), 0);
 	assert_int_equal(acme_contact_check("tel:+4912345", &e), -1);
 	assert_int_equal(e.code, ERR_ACME_UNSUPPORTED_CONTACT);
-	const char *bad[] = {"mailto:", "mailto:@example.com", "mailto:a@", "mailto:a@b@c.com",
-			     "mailto:a@example.com,b@example.com", "mailto:a@example.com?subject=x",
-			     "mailto:a b@example.com", "mailto:a@localhost", "mailto:a@.com"};
+	const char *bad[] = {"mailto:",
+			     "mailto:@example.com",
+			     "mailto:a@",
+			     "mailto:a@b@c.com",
+			     "mailto:a@example.com,b@example.com",
+			     "mailto:a@example.com?subject=x",
+			     "mailto:a b@example.com",
+			     "mailto:a@localhost",
+			     "mailto:a@.com"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		assert_int_equal(acme_contact_check(bad[i], &e), -1);
 		assert_int_equal(e.code, ERR_ACME_INVALID_CONTACT);
