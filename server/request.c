@@ -13,6 +13,7 @@
 
 #include "common/jsonb.h"
 #include "common/log.h"
+#include "server/acme.h"
 #include "server/audit.h"
 #include "server/authn.h"
 #include "server/edge.h"
@@ -69,6 +70,7 @@ static void request_free(struct request *req)
 	atomic_fetch_sub(&req->srv->body_in_flight, (long)req->body_reserved);
 	buf_free(&req->body);
 	json_decref(req->json);
+	acme_auth_free(req->acme);
 	free(req->path);
 	free(req);
 }
@@ -232,7 +234,8 @@ static enum MHD_Result request_answer(struct request *req)
 	    ((ret = request_parse_body(req)) != MHD_YES || req->status != 0))
 		goto audit;
 	if (authn_stage(req->route) == AUTHN_BODY && !authn_check(req, &err)) {
-		ret = reply_problem(req, err, NULL);
+		ret = reply_problem(req, err, req->refusal_detail[0] ? "%s" : NULL,
+				    req->refusal_detail);
 		goto audit;
 	}
 	req->dispatched = true;
