@@ -10,7 +10,7 @@
  * pg_notify() them in the same transaction. */
 #define EVENTS_AUDIT "orchard_audit"		     /* payload: the new audit entry's id */
 #define EVENTS_TOKEN_REVOKED "orchard_token_revoked" /* payload: the revoked token's jti */
-#define EVENTS_ACME_ACCOUNT "orchard_acme_account"     /* payload: the changed account's id */
+#define EVENTS_ACME_ACCOUNT "orchard_acme_account"   /* payload: the changed account's id */
 
 struct events;
 
