@@ -313,6 +313,10 @@ def main():
         c.nonce()
         tap.ok(before > 1 and psql(fx, "SELECT count(*) FROM acme_nonces") == "1",
                f"expired nonces are purged ({before} before)")
+        for i, p in enumerate(list(fx.procs)):
+            rc = fx.stop(p)
+            tap.eq(0, rc, f"orchardd {i + 1} exits cleanly (no sanitizer report)") or \
+                sys.stderr.write(fx.log(p)[-3000:])
     return tap.done()
 
 
