@@ -26,7 +26,7 @@ struct request;
  * with spec_parse_body() like any JSON body. */
 struct acme_auth {
 	struct acme_jws jws;
-	struct acme_jwk key;			   /* the signing key */
+	struct acme_jwk key;		   /* the signing key */
 	struct store_acme_account account; /* with kid: the signer's account */
 	bool has_account;
 	bool post_as_get;

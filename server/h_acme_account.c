@@ -33,7 +33,8 @@ static char *contacts_json(const char **contact, size_t n, struct acme_err *e)
 	text = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	if (text == NULL)
-		e->code = ERR_ACME_SERVER_INTERNAL, snprintf(e->detail, sizeof e->detail, "no memory");
+		e->code = ERR_ACME_SERVER_INTERNAL,
+		snprintf(e->detail, sizeof e->detail, "no memory");
 	return text;
 }
 
@@ -43,7 +44,8 @@ static int reply_account(struct request *req, unsigned status, const struct stor
 
 	snprintf(path, sizeof path, "/acme/account/%s", a->id);
 	if (!acme_url(req, path, loc, sizeof loc))
-		return reply_problem(req, ERR_ACME_MALFORMED, "the Host header is not a plain host");
+		return reply_problem(req, ERR_ACME_MALFORMED,
+				     "the Host header is not a plain host");
 	return acme_reply_json(req, status, acme_account_json(req, a), loc);
 }
 
@@ -115,7 +117,8 @@ int h_acme_new_account(struct request *req)
 	}
 	if (only_existing) {
 		json_spec_free(spec);
-		return reply_problem(req, ERR_ACME_ACCOUNT_DOES_NOT_EXIST, "no account has this key");
+		return reply_problem(req, ERR_ACME_ACCOUNT_DOES_NOT_EXIST,
+				     "no account has this key");
 	}
 	contacts = contacts_json(contact, ncontact, &e);
 	json_spec_free(spec);

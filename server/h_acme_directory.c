@@ -34,7 +34,8 @@ int h_acme_directory(struct request *req)
 
 int h_acme_new_nonce(struct request *req)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	int ret;
 
 	if (resp == NULL)

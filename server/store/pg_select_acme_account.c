@@ -45,8 +45,8 @@ enum store_qs store_select_acme_account(struct store_conn *c, const char *id,
 					struct store_acme_account *out)
 {
 	static struct store_stmt st = {
-		"select_acme_account", "SELECT " ACME_ACCOUNT_COLS " FROM acme_accounts WHERE id = $1",
-		0};
+		"select_acme_account",
+		"SELECT " ACME_ACCOUNT_COLS " FROM acme_accounts WHERE id = $1", 0};
 	const char *p[] = {id};
 	enum store_qs qs;
 	PGresult *res = store_exec(c, &st, 1, p, &qs);
