@@ -264,7 +264,6 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 	struct server *srv = cls;
 	struct request *req = *req_cls;
 
-	(void)version;
 	if (req == NULL) {
 		req = request_new(srv, conn, url, method);
 		if (req == NULL)
