@@ -71,6 +71,7 @@ static void request_free(struct request *req)
 	buf_free(&req->body);
 	json_decref(req->json);
 	acme_auth_free(req->acme);
+	json_decref(req->refusal_ext);
 	free(req->path);
 	free(req);
 }
@@ -234,8 +235,10 @@ static enum MHD_Result request_answer(struct request *req)
 	    ((ret = request_parse_body(req)) != MHD_YES || req->status != 0))
 		goto audit;
 	if (authn_stage(req->route) == AUTHN_BODY && !authn_check(req, &err)) {
-		ret = reply_problem(req, err, req->refusal_detail[0] ? "%s" : NULL,
-				    req->refusal_detail);
+		json_t *ext = req->refusal_ext;
+
+		req->refusal_ext = NULL;
+		ret = reply_problem_ext(__FILE__, __LINE__, req, err, ext, req->refusal_detail);
 		goto audit;
 	}
 	req->dispatched = true;

@@ -54,6 +54,9 @@ struct request {
 	struct timespec start;
 	/* AUTH_ACME_JWS: the verified JWS, its key and account; owned. */
 	struct acme_auth *acme;
+	/* Extension members for a body kind's refusal (ACME's "algorithms"
+	 * with badSignatureAlgorithm); owned until the reply takes it. */
+	json_t *refusal_ext;
 };
 
 /* The MHD access handler and completion callback that drive a request
