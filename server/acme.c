@@ -126,6 +126,10 @@ static const char *kid_account_id(struct request *req, const char *kid)
 static bool refuse(struct request *req, enum err_code *err, enum err_code code, const char *detail)
 {
 	*err = code;
+	/* Section 6.2: badSignatureAlgorithm lists the algorithms we take. */
+	if (code == ERR_ACME_BAD_SIGNATURE_ALGORITHM && req->refusal_ext == NULL)
+		req->refusal_ext = json_pack("{s:[s,s,s,s]}", "algorithms", "ES256", "ES384",
+					     "RS256", "EdDSA");
 	snprintf(req->refusal_detail, sizeof req->refusal_detail, "%s", detail);
 	return false;
 }

@@ -258,6 +258,8 @@ def main():
         for alg in ("none", "HS256", "RS512"):
             r = c.signed(a, path_a, None, kid=a.kid, hdr={"alg": alg})
             c.problem(r, 400, "badSignatureAlgorithm", f"alg {alg}: badSignatureAlgorithm")
+            tap.eq(["ES256", "ES384", "RS256", "EdDSA"], r.json().get("algorithms"),
+                   f"alg {alg}: the problem lists the algorithms we take")
         r = c.signed(a, path_a, None, kid=a.kid, hdr={"alg": "ES384"})
         c.problem(r, 400, "badSignatureAlgorithm", "ES384 with a P-256 key: badSignatureAlgorithm")
         r = c.signed(a, path_a, "not an object", kid=a.kid)
