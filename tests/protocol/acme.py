@@ -296,6 +296,39 @@ def main():
                      headers=JOSE, timeout=20)
         c.problem(r, 400, "badNonce", "once: reused on the first it is badNonce")
 
+        # Twenty requests race for one nonce across both instances: one wins.
+        from concurrent.futures import ThreadPoolExecutor
+
+        n = c.nonce()
+        bases = [first, fx.base] * 10
+
+        def use(base):
+            body = jws(a, base + path_a, None, n, base + path_a)
+            return c.fx.session().post(base + path_a, data=json.dumps(body), headers=JOSE,
+                                       timeout=20).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            codes = sorted(pool.map(use, bases))
+        tap.eq([200] + [400] * 19, codes, "20 racing uses of one nonce on two instances: one wins")
+
+        # Ten racing new-accounts for one key, on both instances: one account.
+        k = Key("ES256")
+
+        def register(base):
+            s = c.fx.session()
+            nonce = s.head(base + "/acme/new-nonce", timeout=10).headers["Replay-Nonce"]
+            body = jws(k, base + "/acme/new-account", {}, nonce)
+            r = s.post(base + "/acme/new-account", data=json.dumps(body), headers=JOSE,
+                       timeout=20)
+            return r.status_code, r.headers.get("Location", "").rsplit("/", 1)[-1]
+
+        with ThreadPoolExecutor(10) as pool:
+            got = list(pool.map(register, [first, fx.base] * 5))
+        tap.ok(sorted(g[0] for g in got) == [200] * 9 + [201] and len({g[1] for g in got}) == 1,
+               "10 racing new-accounts for one key: one 201, nine 200, one account", got)
+        r = c.signed(k, "/acme/new-account", None)
+        c.problem(r, 400, "malformed", "POST-as-GET to new-account: malformed")
+
         # --- deactivation -------------------------------------------------------------------
         d = keys["RS256"]
         pd = "/acme/account/" + d.kid.rsplit("/", 1)[-1]
