@@ -172,6 +172,10 @@ static void request_admit(struct request *req)
 		request_refuse(req, ERR_URI_TOO_LONG, "the limit is %d bytes", ROUTE_MAX_URL);
 		return;
 	}
+	/* A path no route matches still speaks its protocol's errors: an ACME
+	 * client gets a problem document with a nonce for a 404 or 405. */
+	if (strncasecmp(req->path, "/acme/", 6) == 0)
+		req->family = ERR_FAMILY_ACME;
 	switch (route_find(req->method, req->path, &req->route, req->params, &req->nparams,
 			   req->allow, sizeof req->allow)) {
 	case ROUTE_NO_PATH: request_refuse(req, ERR_NOT_FOUND, NULL); return;
