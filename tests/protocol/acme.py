@@ -150,6 +150,12 @@ def main():
         tap.eq("1", psql(fx, f"SELECT count(*) FROM acme_nonces WHERE nonce = '{n1}'"),
                "a nonce is recorded in PostgreSQL")
 
+        r = c.s.get(c.url("/acme/no-such-thing"), timeout=10)
+        c.problem(r, 404, "malformed", "an unknown /acme/ path: 404 malformed, with a nonce")
+        r = c.s.get(c.url("/acme/new-account"), timeout=10)
+        c.problem(r, 405, "malformed", "GET new-account: 405 malformed")
+        tap.eq("POST", r.headers.get("Allow"), "with Allow: POST")
+
         # --- new accounts for every algorithm -----------------------------------------------
         keys = {}
         for alg in ("ES256", "ES384", "RS256", "EdDSA"):
