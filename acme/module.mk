@@ -18,3 +18,6 @@ $(BUILD)/tests/acme_%: $(BUILD)/tests/unit/acme/%.o $(ACME_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(ACME_LIBS) -lcmocka
 
 UNIT_TESTS += $(ACME_UNITS)
+
+# The torture test fails every allocation in turn: it wraps the allocator.
+$(BUILD)/tests/acme_test_torture: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
