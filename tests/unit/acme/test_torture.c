@@ -59,9 +59,10 @@ static int check(json_t *body, struct acme_err *e)
 
 static void torture(const char *type, const char *param, const char *alg)
 {
-	EVP_PKEY *key = strcmp(type, "EC") == 0	     ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", param)
-			: strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-						   : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *key = strcmp(type, "EC") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", param)
+			: strcmp(type, "RSA") == 0
+				? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+				: EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	json_t *hdr = json_pack("{s:s, s:o, s:s, s:s}", "alg", alg, "jwk", jwk_of(key), "nonce",
 				"n", "url", "https://ca.test/acme/new-account");
 	json_t *body = sign(key, alg, hdr, "{\"contact\":[]}");
