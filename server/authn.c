@@ -4,6 +4,7 @@
 
 #include <microhttpd.h>
 
+#include "server/acme.h"
 #include "server/auth.h"
 #include "server/request.h"
 #include "server/routes.h"
@@ -35,6 +36,7 @@ static const struct {
 } kinds[] = {
 	[AUTH_PUBLIC] = {AUTHN_HEADERS, check_public, NULL},
 	[AUTH_OPERATOR] = {AUTHN_HEADERS, check_operator, "Bearer"},
+	[AUTH_ACME_JWS] = {AUTHN_BODY, acme_authn_check, NULL},
 };
 
 enum authn_stage authn_stage(const struct route *r)

@@ -5,6 +5,14 @@
 
 struct request;
 
+/* h_acme_directory.c */
+int h_acme_directory(struct request *req);
+int h_acme_new_nonce(struct request *req);
+
+/* h_acme_account.c */
+int h_acme_new_account(struct request *req);
+int h_acme_account(struct request *req);
+
 /* h_health.c */
 int h_health_live(struct request *req);
 int h_health_ready(struct request *req);

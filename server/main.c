@@ -14,6 +14,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "pki/devpki.h"
+#include "server/acme.h"
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/jobs.h"
@@ -164,6 +165,7 @@ static int cmd_serve(struct server *srv)
 	srv->metrics = metrics_new();
 	srv->timers = timers_start();
 	srv->jobs = jobs_start(JOBS_THREADS, JOBS_QUEUE);
+	srv->acme_nonce = acme_nonce_issue;
 	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL ||
 	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL)
 		goto out;

@@ -12,6 +12,12 @@ const struct route routes[] = {
 	{"GET",    "/readyz",           h_health_ready,     PUBLIC,                       BODY_NONE, 0,       WIRE_ORCHARD, "readyz"},
 	{"GET",    "/metrics",          h_metrics_get,      PUBLIC,                       BODY_NONE, 0,       WIRE_ORCHARD, "metrics"},
 
+	{"GET",    "/acme/directory",      h_acme_directory,   PUBLIC,                       BODY_NONE, 0,       WIRE_ACME,    "acme_directory"},
+	{"HEAD",   "/acme/new-nonce",      h_acme_new_nonce,   PUBLIC,                       BODY_NONE, 0,       WIRE_ACME,    "acme_new_nonce"},
+	{"GET",    "/acme/new-nonce",      h_acme_new_nonce,   PUBLIC,                       BODY_NONE, 0,       WIRE_ACME,    "acme_new_nonce"},
+	{"POST",   "/acme/new-account",    h_acme_new_account, ACME_JWS(ACME_JWK),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_account"},
+	{"POST",   "/acme/account/{id}",   h_acme_account,     ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_account"},
+
 	{"GET",    "/ops/audit",        h_ops_audit_list,   OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit"},
 	{"GET",    "/ops/audit/stream", h_ops_audit_stream, OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit_stream"},
 	{"POST",   "/ops/tokens",       h_ops_token_create, OPERATOR(SCOPE_TOKENS_WRITE), BODY_JSON, KiB(16), WIRE_ORCHARD, "ops_token_create"},

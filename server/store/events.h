@@ -11,6 +11,7 @@
 #define EVENTS_AUDIT "orchard_audit"		     /* payload: the new audit entry's id */
 #define EVENTS_TOKEN_REVOKED "orchard_token_revoked" /* payload: the revoked token's jti */
 #define EVENTS_TWIN "orchard_twin" /* payload: "deviceId desiredVersion" of a changed twin */
+#define EVENTS_ACME_ACCOUNT "orchard_acme_account" /* payload: the changed account's id */
 
 struct events;
 
