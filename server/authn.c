@@ -4,6 +4,7 @@
 
 #include <microhttpd.h>
 
+#include "server/acme.h"
 #include "server/auth.h"
 #include "server/dps.h"
 #include "server/request.h"
@@ -43,6 +44,7 @@ static const struct {
 	[AUTH_PUBLIC] = {AUTHN_HEADERS, check_public, NULL},
 	[AUTH_OPERATOR] = {AUTHN_HEADERS, check_operator, "Bearer"},
 	[AUTH_DEVICE_SAS] = {AUTHN_HEADERS, check_device_sas, NULL},
+	[AUTH_ACME_JWS] = {AUTHN_BODY, acme_authn_check, NULL},
 };
 
 enum authn_stage authn_stage(const struct route *r)

@@ -5,6 +5,14 @@
 
 struct request;
 
+/* h_acme_directory.c */
+int h_acme_directory(struct request *req);
+int h_acme_new_nonce(struct request *req);
+
+/* h_acme_account.c */
+int h_acme_new_account(struct request *req);
+int h_acme_account(struct request *req);
+
 /* h_health.c */
 int h_health_live(struct request *req);
 int h_health_ready(struct request *req);
@@ -35,5 +43,12 @@ int h_dps_group_keys(struct request *req);
 int h_dps_register(struct request *req);
 int h_dps_operation(struct request *req);
 int h_dps_registration_status(struct request *req);
+
+/* h_twins_get.c */
+int h_twins_get(struct request *req);
+
+/* h_twins_update.c */
+int h_twins_patch(struct request *req);
+int h_twins_put(struct request *req);
 
 #endif

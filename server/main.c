@@ -14,6 +14,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "pki/devpki.h"
+#include "server/acme.h"
 #include "server/auth.h"
 #include "server/dps.h"
 #include "server/http.h"
@@ -86,8 +87,9 @@ static int config_resolve(struct config *cfg)
 #define JOBS_THREADS 4
 #define JOBS_QUEUE 1024
 
-static const char *const event_channels[] = {EVENTS_AUDIT, EVENTS_TOKEN_REVOKED,
-					     EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION, NULL};
+static const char *const event_channels[] = {
+	EVENTS_AUDIT,	       EVENTS_TOKEN_REVOKED,	EVENTS_TWIN,
+	EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION, NULL};
 
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no
@@ -166,6 +168,7 @@ static int cmd_serve(struct server *srv)
 	srv->metrics = metrics_new();
 	srv->timers = timers_start();
 	srv->jobs = jobs_start(JOBS_THREADS, JOBS_QUEUE);
+	srv->acme_nonce = acme_nonce_issue;
 	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL ||
 	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL)
 		goto out;

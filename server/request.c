@@ -13,6 +13,7 @@
 
 #include "common/jsonb.h"
 #include "common/log.h"
+#include "server/acme.h"
 #include "server/audit.h"
 #include "server/authn.h"
 #include "server/edge.h"
@@ -69,6 +70,8 @@ static void request_free(struct request *req)
 	atomic_fetch_sub(&req->srv->body_in_flight, (long)req->body_reserved);
 	buf_free(&req->body);
 	json_decref(req->json);
+	acme_auth_free(req->acme);
+	json_decref(req->refusal_ext);
 	free(req->path);
 	free(req);
 }
@@ -169,6 +172,10 @@ static void request_admit(struct request *req)
 		request_refuse(req, ERR_URI_TOO_LONG, "the limit is %d bytes", ROUTE_MAX_URL);
 		return;
 	}
+	/* A path no route matches still speaks its protocol's errors: an ACME
+	 * client gets a problem document with a nonce for a 404 or 405. */
+	if (strncasecmp(req->path, "/acme/", 6) == 0)
+		req->family = ERR_FAMILY_ACME;
 	switch (route_find(req->method, req->path, &req->route, req->params, &req->nparams,
 			   req->allow, sizeof req->allow)) {
 	case ROUTE_NO_PATH: request_refuse(req, ERR_NOT_FOUND, NULL); return;
@@ -232,7 +239,10 @@ static enum MHD_Result request_answer(struct request *req)
 	    ((ret = request_parse_body(req)) != MHD_YES || req->status != 0))
 		goto audit;
 	if (authn_stage(req->route) == AUTHN_BODY && !authn_check(req, &err)) {
-		ret = reply_problem(req, err, NULL);
+		json_t *ext = req->refusal_ext;
+
+		req->refusal_ext = NULL;
+		ret = reply_problem_ext(__FILE__, __LINE__, req, err, ext, req->refusal_detail);
 		goto audit;
 	}
 	req->dispatched = true;
@@ -261,7 +271,6 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 	struct server *srv = cls;
 	struct request *req = *req_cls;
 
-	(void)version;
 	if (req == NULL) {
 		req = request_new(srv, conn, url, method);
 		if (req == NULL)

@@ -12,6 +12,7 @@
 #include "server/routes.h"
 
 struct server;
+struct acme_auth;
 
 /* Who is calling, once an operator token was accepted. */
 struct operator
@@ -45,7 +46,7 @@ struct request {
 	size_t body_reserved;  /* bytes of the process-wide body budget held */
 	bool refused;	       /* the answer is decided: err below */
 	enum err_code refusal; /* ... and sent when the body has been read */
-	char refusal_detail[96];
+	char refusal_detail[160];
 	const char *challenge; /* WWW-Authenticate for a 401, from the auth kind */
 	json_t *json;	       /* parsed body; owned */
 	struct operator op;
@@ -61,6 +62,11 @@ struct request {
 	 * the route, Orchard's own until then. */
 	enum err_family family;
 	struct timespec start;
+	/* AUTH_ACME_JWS: the verified JWS, its key and account; owned. */
+	struct acme_auth *acme;
+	/* Extension members for a body kind's refusal (ACME's "algorithms"
+	 * with badSignatureAlgorithm); owned until the reply takes it. */
+	json_t *refusal_ext;
 };
 
 /* The MHD access handler and completion callback that drive a request

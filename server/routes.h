@@ -32,11 +32,16 @@ enum auth_kind {
 	AUTH_OPERATOR,	 /* Authorization: Bearer <operator token> holding arg's scopes */
 	AUTH_DEVICE_SAS, /* Authorization: SharedAccessSignature for the path's {idScope} and
 			    {registrationId} (params 0 and 1), signed with an enrollment's key */
+	AUTH_ACME_JWS,	 /* an ACME JWS body (RFC 8555 6.2) signed with arg's key kinds */
 };
+
+/* Which key an ACME JWS may name: its own (jwk: newAccount, revokeCert)
+ * or an account's (kid: everything else). */
+enum acme_key_kind { ACME_JWK = 1 << 0, ACME_KID = 1 << 1 };
 
 struct route_auth {
 	enum auth_kind kind;
-	unsigned arg; /* the kind's argument: scopes for AUTH_OPERATOR */
+	unsigned arg; /* scopes for AUTH_OPERATOR, enum acme_key_kind for AUTH_ACME_JWS */
 };
 
 #define PUBLIC                                                                                     \
@@ -50,6 +55,11 @@ struct route_auth {
 #define OPERATOR(scopes)                                                                           \
 	{                                                                                          \
 		AUTH_OPERATOR, (scopes)                                                            \
+	}
+
+#define ACME_JWS(keys)                                                                             \
+	{                                                                                          \
+		AUTH_ACME_JWS, (keys)                                                              \
 	}
 
 /* What the body must be, when there is one: its media type decides the

@@ -34,6 +34,7 @@ struct server {
 	 * (NUL-terminated) into out and returns out, or NULL when none could
 	 * be made. reply.c sends it as Replay-Nonce on every ACME reply. */
 	const char *(*acme_nonce)(struct server *srv, char out[ACME_NONCE_MAX]);
+	atomic_llong acme_nonce_sweep; /* when expired nonces were last purged (s) */
 };
 
 #endif

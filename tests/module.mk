@@ -26,7 +26,7 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
 	tests/integration/dps.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
-TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py
+TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
@@ -63,3 +63,9 @@ $(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas
 		$(BUILD)/server/dps_sas.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_sas
+
+# Device twins: the document module alone, and the API against PostgreSQL.
+$(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
+TEST_SCRIPTS += tests/integration/twins.sh

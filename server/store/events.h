@@ -4,7 +4,7 @@
 #define ORCHARD_EVENTS_H
 #include <stdbool.h>
 
-#define EVENTS_KEY_MAX 128
+#define EVENTS_KEY_MAX 160 /* a device ID (128) fits */
 
 /* The channels orchardd LISTENs on; the statements that change the data
  * pg_notify() them in the same transaction. */
@@ -12,6 +12,8 @@
 #define EVENTS_TOKEN_REVOKED "orchard_token_revoked"   /* payload: the revoked token's jti */
 #define EVENTS_DPS_ENROLLMENT "orchard_dps_enrollment" /* payload: "kind id" of the enrollment */
 #define EVENTS_DPS_REGISTRATION "orchard_dps_registration" /* payload: the registration ID */
+#define EVENTS_TWIN "orchard_twin" /* payload: "deviceId desiredVersion" of a changed twin */
+#define EVENTS_ACME_ACCOUNT "orchard_acme_account" /* payload: the changed account's id */
 
 struct events;
 

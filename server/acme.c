@@ -1,0 +1,244 @@
+/* ACME glue in orchardd: nonces shared through PostgreSQL, the JWS
+ * authentication kind (RFC 8555 section 6.2-6.5), URLs and accounts. The
+ * JOSE itself is acme/'s; SQL is server/store/'s. */
+#include "server/acme.h"
+
+#include <ctype.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/b64.h"
+#include "common/log.h"
+#include "server/reply.h"
+#include "server/request.h"
+#include "server/store/store.h"
+
+struct nonce_cls {
+	const char *nonce;
+	bool fresh;
+};
+
+static enum store_qs insert_nonce_cb(struct store_conn *c, void *cls)
+{
+	return store_insert_acme_nonce(c, cls, ACME_NONCE_TTL_S);
+}
+
+static enum store_qs purge_cb(struct store_conn *c, void *cls)
+{
+	(void)cls;
+	return store_purge_acme_nonces(c);
+}
+
+static enum store_qs take_nonce_cb(struct store_conn *c, void *cls)
+{
+	struct nonce_cls *n = cls;
+
+	return store_take_acme_nonce(c, n->nonce, &n->fresh);
+}
+
+const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX])
+{
+	uint8_t raw[16];
+	char *s;
+	long long now = (long long)time(NULL), last = atomic_load(&srv->acme_nonce_sweep);
+
+	/* One request a minute per process pays for the sweep. */
+	if (now - last >= ACME_NONCE_SWEEP_S &&
+	    atomic_compare_exchange_strong(&srv->acme_nonce_sweep, &last, now) &&
+	    store_run(srv->store, purge_cb, NULL) < 0)
+		log_kv(LOG_WARN, "acme: could not purge expired nonces", NULL);
+	if (RAND_bytes(raw, sizeof raw) != 1 || (s = b64_encode(raw, sizeof raw, 1)) == NULL)
+		return NULL;
+	snprintf(out, ACME_NONCE_MAX, "%s", s);
+	free(s);
+	if (store_run(srv->store, insert_nonce_cb, out) < 0)
+		return NULL;
+	return out;
+}
+
+static bool host_plain(const char *host)
+{
+	size_t n = host ? strlen(host) : 0;
+
+	if (n == 0 || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)host[i]) && strchr(".-:[]", host[i]) == NULL)
+			return false;
+	return true;
+}
+
+bool acme_url(struct request *req, const char *path, char *out, size_t len)
+{
+	const char *host = request_header(req, MHD_HTTP_HEADER_HOST);
+
+	if (!host_plain(host))
+		return false;
+	return snprintf(out, len, "https://%s%s", host, path) < (int)len;
+}
+
+void acme_auth_free(struct acme_auth *a)
+{
+	if (a == NULL)
+		return;
+	acme_jws_free(&a->jws);
+	acme_jwk_free(&a->key);
+	store_acme_account_free(&a->account);
+	free(a);
+}
+
+struct account_cls {
+	const char *id;
+	struct store_acme_account *out;
+};
+
+static enum store_qs account_cb(struct store_conn *c, void *cls)
+{
+	struct account_cls *a = cls;
+
+	return store_select_acme_account(c, a->id, a->out);
+}
+
+/* The account id a kid names: our own account URL, then a plain id. */
+static const char *kid_account_id(struct request *req, const char *kid)
+{
+	char prefix[ACME_URL_MAX];
+	size_t n;
+	const char *id;
+
+	if (!acme_url(req, "/acme/account/", prefix, sizeof prefix))
+		return NULL;
+	n = strlen(prefix);
+	if (strncmp(kid, prefix, n) != 0)
+		return NULL;
+	id = kid + n;
+	if (*id == '\0' || strlen(id) > 64)
+		return NULL;
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return NULL;
+	return id;
+}
+
+static bool refuse(struct request *req, enum err_code *err, enum err_code code, const char *detail)
+{
+	*err = code;
+	/* Section 6.2: badSignatureAlgorithm lists the algorithms we take. */
+	if (code == ERR_ACME_BAD_SIGNATURE_ALGORITHM && req->refusal_ext == NULL)
+		req->refusal_ext = json_pack("{s:[s,s,s,s]}", "algorithms", "ES256", "ES384",
+					     "RS256", "EdDSA");
+	snprintf(req->refusal_detail, sizeof req->refusal_detail, "%s", detail);
+	return false;
+}
+
+bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
+{
+	struct acme_auth *a = calloc(1, sizeof *a);
+	struct acme_err e;
+	char url[ACME_URL_MAX];
+	struct nonce_cls n;
+	enum store_qs qs;
+
+	if (a == NULL)
+		return refuse(req, err, ERR_ACME_SERVER_INTERNAL, "out of memory");
+	req->acme = a;
+	if (acme_jws_parse(req->json, &a->jws, &e) != 0)
+		return refuse(req, err, e.code, e.detail);
+	/* Section 6.4: the url the client signed is the one it sent to. */
+	if (!acme_url(req, req->path, url, sizeof url))
+		return refuse(req, err, ERR_ACME_MALFORMED, "the Host header is not a plain host");
+	if (strcmp(url, a->jws.url) != 0)
+		return refuse(req, err, ERR_ACME_UNAUTHORIZED,
+			      "the JWS \"url\" is not the URL of this request");
+	if (a->jws.jwk != NULL && !(keys & ACME_JWK))
+		return refuse(req, err, ERR_ACME_MALFORMED,
+			      "this resource takes an account's \"kid\", not a \"jwk\"");
+	if (a->jws.kid != NULL && !(keys & ACME_KID))
+		return refuse(req, err, ERR_ACME_MALFORMED,
+			      "this resource takes a \"jwk\", not a \"kid\"");
+	if (a->jws.jwk != NULL) {
+		if (acme_jwk_parse(a->jws.jwk, &a->key, &e) != 0)
+			return refuse(req, err, e.code, e.detail);
+	} else {
+		struct account_cls ac = {kid_account_id(req, a->jws.kid), &a->account};
+		if (ac.id == NULL)
+			return refuse(req, err, ERR_ACME_ACCOUNT_DOES_NOT_EXIST,
+				      "\"kid\" is not an account URL of this server");
+		qs = store_run(req->srv->store, account_cb, &ac);
+		if (qs < 0)
+			return refuse(req, err, ERR_DB_UNAVAILABLE, "");
+		if (qs == STORE_NONE)
+			return refuse(req, err, ERR_ACME_ACCOUNT_DOES_NOT_EXIST, "no such account");
+		a->has_account = true;
+		if (acme_jwk_parse_text(a->account.jwk, &a->key, &e) != 0)
+			return refuse(req, err, ERR_ACME_SERVER_INTERNAL,
+				      "the account's stored key is unusable");
+	}
+	if (acme_jws_verify(&a->jws, a->key.pkey, &e) != 0)
+		return refuse(req, err, e.code, e.detail);
+	/* Section 7.3.6: a deactivated account's key authorizes nothing. */
+	if (a->has_account && strcmp(a->account.status, "valid") != 0)
+		return refuse(req, err, ERR_ACME_UNAUTHORIZED, "the account is not valid");
+	/* The nonce is used up last: a request refused above leaves it. */
+	n.nonce = a->jws.nonce;
+	if (strlen(n.nonce) >= ACME_NONCE_MAX)
+		return refuse(req, err, ERR_ACME_BAD_NONCE, "unknown nonce");
+	qs = store_run(req->srv->store, take_nonce_cb, &n);
+	if (qs < 0)
+		return refuse(req, err, ERR_DB_UNAVAILABLE, "");
+	if (qs == STORE_NONE)
+		return refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce is unknown or used");
+	if (!n.fresh)
+		return refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce has expired");
+	/* Handlers parse the payload as their JSON body. */
+	json_decref(req->json);
+	req->json = NULL;
+	a->post_as_get = a->jws.payload_len == 0;
+	if (!a->post_as_get) {
+		json_error_t jerr;
+		req->json = json_loadb((const char *)a->jws.payload, a->jws.payload_len,
+				       JSON_REJECT_DUPLICATES, &jerr);
+		if (!json_is_object(req->json))
+			return refuse(req, err, ERR_ACME_MALFORMED,
+				      "the JWS payload must be a JSON object or empty");
+	}
+	return true;
+}
+
+json_t *acme_account_json(struct request *req, const struct store_acme_account *a)
+{
+	char orders[ACME_URL_MAX], path[128];
+	json_t *contact = json_loads(a->contact, 0, NULL);
+
+	snprintf(path, sizeof path, "/acme/account/%s/orders", a->id);
+	if (!acme_url(req, path, orders, sizeof orders))
+		orders[0] = '\0';
+	return json_pack("{s:s, s:o, s:b, s:s}", "status", a->status, "contact",
+			 contact ? contact : json_array(), "termsOfServiceAgreed", a->tos_agreed,
+			 "orders", orders);
+}
+
+int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct MHD_Response *resp;
+	int ret;
+
+	json_decref(body);
+	if (text == NULL)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (location != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	ret = reply_queue(req, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}

@@ -1,0 +1,56 @@
+/* The ACME server's glue in orchardd: nonces in PostgreSQL (the
+ * Replay-Nonce hook), the AUTH_ACME_JWS authentication kind, the URLs the
+ * protocol names, and account rendering. Handlers: server/h_acme_*.c. */
+#ifndef ORCHARD_SERVER_ACME_H
+#define ORCHARD_SERVER_ACME_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "acme/jws.h"
+#include "common/errors_gen.h"
+#include "server/server.h"
+#include "server/store/acme.h"
+
+struct request;
+
+/* How long a nonce is accepted, and how often expired ones are purged. */
+#define ACME_NONCE_TTL_S 3600
+#define ACME_NONCE_SWEEP_S 60
+
+/* Room for an ACME URL: "https://" host path. */
+#define ACME_URL_MAX 512
+
+/* What AUTH_ACME_JWS leaves for the handler in req->acme. The payload
+ * itself replaces req->json (NULL for POST-as-GET), so handlers parse it
+ * with spec_parse_body() like any JSON body. */
+struct acme_auth {
+	struct acme_jws jws;
+	struct acme_jwk key;		   /* the signing key */
+	struct store_acme_account account; /* with kid: the signer's account */
+	bool has_account;
+	bool post_as_get;
+};
+void acme_auth_free(struct acme_auth *a);
+
+/* server->acme_nonce: makes a nonce, records it, returns out (NULL when the
+ * database cannot be reached). Purges expired nonces now and then. */
+const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX]);
+
+/* The authentication kind (server/authn.c): parses and verifies the JWS in
+ * req->json under RFC 8555 section 6.2 with the route's allowed key kinds,
+ * loads the account for a kid, uses the nonce up last. */
+bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err);
+
+/* "https://HOST" + path into out, HOST being the request's Host header;
+ * false when Host is missing or not a plain host[:port]. */
+bool acme_url(struct request *req, const char *path, char *out, size_t len);
+
+/* An account as RFC 8555 section 7.1.2 renders it. */
+json_t *acme_account_json(struct request *req, const struct store_acme_account *a);
+
+/* Queues body (stolen) with status, and a Location header when location is
+ * not NULL. */
+int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location);
+
+#endif

@@ -1,0 +1,217 @@
+/* ACME accounts (RFC 8555 section 7.3): POST /acme/new-account creates one
+ * for the JWS's key or finds the existing one; POST /acme/account/{id}
+ * reads it (POST-as-GET), updates its contacts or deactivates it. */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/b64.h"
+#include "server/acme.h"
+#include "server/handlers.h"
+#include "server/reply.h"
+#include "server/request.h"
+#include "server/spec.h"
+
+#define ACME_CONTACTS_MAX 10
+#define ACME_CONTACT_LEN 300
+
+/* The contacts as JSON array text, each checked; NULL with *e on a bad one
+ * (or ERR_ACME_SERVER_INTERNAL when out of memory). */
+static char *contacts_json(const char **contact, size_t n, struct acme_err *e)
+{
+	json_t *arr = json_array();
+	char *text;
+
+	for (size_t i = 0; i < n; i++) {
+		if (acme_contact_check(contact[i], e) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+		json_array_append_new(arr, json_string(contact[i]));
+	}
+	text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (text == NULL)
+		e->code = ERR_ACME_SERVER_INTERNAL,
+		snprintf(e->detail, sizeof e->detail, "no memory");
+	return text;
+}
+
+static int reply_account(struct request *req, unsigned status, const struct store_acme_account *a)
+{
+	char path[128], loc[ACME_URL_MAX];
+
+	snprintf(path, sizeof path, "/acme/account/%s", a->id);
+	if (!acme_url(req, path, loc, sizeof loc))
+		return reply_problem(req, ERR_ACME_MALFORMED,
+				     "the Host header is not a plain host");
+	return acme_reply_json(req, status, acme_account_json(req, a), loc);
+}
+
+struct by_key {
+	const char *thumbprint;
+	struct store_acme_account row;
+};
+
+static enum store_qs by_key_cb(struct store_conn *c, void *cls)
+{
+	struct by_key *k = cls;
+
+	return store_select_acme_account_by_key(c, k->thumbprint, &k->row);
+}
+
+static enum store_qs insert_cb(struct store_conn *c, void *cls)
+{
+	return store_insert_acme_account(c, cls);
+}
+
+/* Answers for the account that already holds the key (k->row). */
+static int reply_existing(struct request *req, struct by_key *k)
+{
+	int ret;
+
+	if (strcmp(k->row.status, "valid") != 0)
+		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED, "the account for this key is %s",
+				    k->row.status);
+	else
+		ret = reply_account(req, 200, &k->row);
+	store_acme_account_free(&k->row);
+	return ret;
+}
+
+int h_acme_new_account(struct request *req)
+{
+	struct acme_auth *a = req->acme;
+	const char **contact = NULL;
+	size_t ncontact = 0;
+	bool tos = false, only_existing = false;
+	struct json_spec spec[] = {
+		json_spec_string_array("contact", &contact, &ncontact, ACME_CONTACTS_MAX,
+				       ACME_CONTACT_LEN, JSON_SPEC_OPTIONAL),
+		json_spec_bool("termsOfServiceAgreed", &tos, JSON_SPEC_OPTIONAL),
+		json_spec_bool("onlyReturnExisting", &only_existing, JSON_SPEC_OPTIONAL),
+		json_spec_end(),
+	};
+	struct by_key k = {.thumbprint = a->key.thumbprint};
+	struct store_acme_account row = {0};
+	struct acme_err e;
+	uint8_t raw[16];
+	char *id = NULL, *contacts;
+	enum spec_status st;
+	enum store_qs qs;
+	int ret;
+
+	if (a->post_as_get)
+		return reply_problem(req, ERR_ACME_MALFORMED, "newAccount needs a JSON payload");
+	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
+		return SPEC_HANDLER_RESULT(st);
+	qs = store_run(req->srv->store, by_key_cb, &k);
+	if (qs < 0) {
+		json_spec_free(spec);
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	}
+	if (qs == STORE_ONE) { /* section 7.3.1: the key has an account */
+		json_spec_free(spec);
+		return reply_existing(req, &k);
+	}
+	if (only_existing) {
+		json_spec_free(spec);
+		return reply_problem(req, ERR_ACME_ACCOUNT_DOES_NOT_EXIST,
+				     "no account has this key");
+	}
+	contacts = contacts_json(contact, ncontact, &e);
+	json_spec_free(spec);
+	if (contacts == NULL)
+		return reply_problem(req, e.code, "%s", e.detail);
+	if (RAND_bytes(raw, sizeof raw) != 1 || (id = b64_encode(raw, sizeof raw, 1)) == NULL) {
+		free(contacts);
+		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no randomness");
+	}
+	row = (struct store_acme_account){.id = id,
+					  .thumbprint = a->key.thumbprint,
+					  .jwk = a->key.canonical,
+					  .contact = contacts,
+					  .status = "valid",
+					  .tos_agreed = tos};
+	qs = store_run(req->srv->store, insert_cb, &row);
+	if (qs == STORE_CONFLICT) /* the same key, registered meanwhile */
+		qs = store_run(req->srv->store, by_key_cb, &k);
+	else if (qs >= 0)
+		qs = STORE_NONE;
+	if (qs < 0)
+		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	else if (k.row.id != NULL)
+		ret = reply_existing(req, &k);
+	else
+		ret = reply_account(req, 201, &row);
+	free(id);
+	free(contacts);
+	return ret;
+}
+
+struct update {
+	const char *id, *contact, *status;
+	struct store_acme_account row;
+};
+
+static enum store_qs update_cb(struct store_conn *c, void *cls)
+{
+	struct update *u = cls;
+
+	return store_update_acme_account(c, u->id, u->contact, u->status, &u->row);
+}
+
+int h_acme_account(struct request *req)
+{
+	struct acme_auth *a = req->acme;
+	const char **contact = NULL, *status = NULL;
+	size_t ncontact = 0;
+	bool tos = false, has_contact = false;
+	struct json_spec spec[] = {
+		json_spec_string_array("contact", &contact, &ncontact, ACME_CONTACTS_MAX,
+				       ACME_CONTACT_LEN, JSON_SPEC_OPTIONAL),
+		json_spec_string("status", &status, 32, JSON_SPEC_OPTIONAL),
+		json_spec_bool("termsOfServiceAgreed", &tos, JSON_SPEC_OPTIONAL),
+		json_spec_end(),
+	};
+	struct update u = {.id = a->account.id};
+	struct acme_err e;
+	enum spec_status st;
+	enum store_qs qs;
+	char *contacts = NULL;
+	int ret;
+
+	spec[0].present = &has_contact;
+	/* Section 7.3.2: only the account itself, whatever the URL says. */
+	if (strcmp(req->params[0], a->account.id) != 0)
+		return reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				     "the JWS \"kid\" is another account");
+	if (a->post_as_get)
+		return reply_account(req, 200, &a->account);
+	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
+		return SPEC_HANDLER_RESULT(st);
+	if (status != NULL && strcmp(status, "deactivated") != 0) {
+		json_spec_free(spec);
+		return reply_problem(req, ERR_ACME_MALFORMED,
+				     "an account's status can only become \"deactivated\"");
+	}
+	if (has_contact && (contacts = contacts_json(contact, ncontact, &e)) == NULL) {
+		json_spec_free(spec);
+		return reply_problem(req, e.code, "%s", e.detail);
+	}
+	json_spec_free(spec);
+	if (contacts == NULL && status == NULL)
+		return reply_account(req, 200, &a->account);
+	u.contact = contacts;
+	u.status = status ? "deactivated" : NULL;
+	qs = store_run(req->srv->store, update_cb, &u);
+	free(contacts);
+	if (qs < 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	if (qs == STORE_NONE)
+		return reply_problem(req, ERR_ACME_UNAUTHORIZED, "the account is no longer valid");
+	ret = reply_account(req, 200, &u.row);
+	store_acme_account_free(&u.row);
+	return ret;
+}

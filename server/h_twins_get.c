@@ -1,0 +1,87 @@
+/* GET /twins/{deviceId}: the twin; with ?waitForVersion=N&wait=SECONDS, a
+ * long poll that answers once desired.$version > N (at once when it is
+ * already), or 204 when the wait is over. A change through any orchardd on
+ * the database wakes it (EVENTS_TWIN, keyed by device ID). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "server/handlers.h"
+#include "server/reply.h"
+#include "server/request.h"
+#include "server/server.h"
+#include "server/store/events.h"
+#include "server/twins.h"
+#include "server/wait.h"
+
+#define TWIN_WAIT_MAX 60
+
+static int arg_ll(struct request *req, const char *name, long long max, long long *out, bool *set)
+{
+	const char *v = request_arg(req, name);
+	char *end;
+
+	*set = v != NULL;
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	return errno == 0 && end != v && *end == '\0' && *out >= 0 && *out <= max ? 0 : -1;
+}
+
+struct twin_read {
+	const char *id;
+	struct store_twin row;
+};
+
+static enum store_qs twin_read_cb(struct store_conn *c, void *cls)
+{
+	struct twin_read *r = cls;
+
+	store_twin_free(&r->row);
+	return store_select_twin(c, r->id, &r->row);
+}
+
+int h_twins_get(struct request *req)
+{
+	struct twin_read r = {.id = req->params[0]};
+	struct waiter *w = req->state;
+	long long since, wait;
+	bool has_since, has_wait;
+	enum store_qs qs;
+	int ret;
+
+	if (!twin_device_id_ok(r.id))
+		return reply_problem(req, ERR_TWIN_BAD_DEVICE_ID, NULL);
+	if (arg_ll(req, "waitForVersion", TWIN_INT_MAX, &since, &has_since) != 0)
+		return reply_problem(req, ERR_INVALID_PARAMETER,
+				     "waitForVersion must be a version (0 or more)");
+	if (arg_ll(req, "wait", TWIN_WAIT_MAX, &wait, &has_wait) != 0)
+		return reply_problem(req, ERR_INVALID_PARAMETER, "wait must be 0..%d seconds",
+				     TWIN_WAIT_MAX);
+	if (has_wait && !has_since)
+		return reply_problem(req, ERR_INVALID_PARAMETER, "wait needs waitForVersion");
+	if (w == NULL && wait > 0) {
+		w = wait_new(req->srv, req->conn, EVENTS_TWIN, r.id, (long)wait * 1000);
+		if (w == NULL)
+			return reply_problem(req, ERR_INTERNAL, "cannot wait");
+		request_set_state(req, w, wait_free_cb);
+	}
+	for (;;) {
+		qs = store_run(req->srv->store, twin_read_cb, &r);
+		if (qs < 0)
+			return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+		if (qs == STORE_NONE)
+			return reply_problem(req, ERR_TWIN_NOT_FOUND, "no twin for %s", r.id);
+		if (!has_since || r.row.desired_version > since)
+			break;
+		store_twin_free(&r.row);
+		if (w == NULL || wait_expired(w))
+			return reply_empty(req, 204);
+		if (wait_sleep(w))
+			return MHD_YES; /* resumed by a change or the deadline */
+	}
+	ret = twin_reply(req, &r.row);
+	store_twin_free(&r.row);
+	return ret;
+}

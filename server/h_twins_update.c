@@ -1,0 +1,221 @@
+/* PATCH /twins/{deviceId} (RFC 7396 merge of tags and properties.desired)
+ * and PUT /twins/{deviceId} (replace both): parse and check the patch,
+ * then in one transaction lock the twin (or make a fresh one), honour
+ * If-Match, merge, check sizes, write with a new etag and version and
+ * announce the change. A refused update changes nothing. */
+#include <string.h>
+
+#include "server/handlers.h"
+#include "server/reply.h"
+#include "server/request.h"
+#include "server/server.h"
+#include "server/twins.h"
+
+struct twin_update {
+	const char *id;
+	const char *if_match;
+	const json_t *tags, *desired; /* patches (NULL: untouched on PATCH) */
+	bool replace;
+	char now[40];
+	struct store_twin row; /* the twin as written */
+	enum err_code err;     /* set when refused: nothing was written */
+	struct twin_err te;
+};
+
+/* A fresh twin, in memory: empty tags and properties at version 1. */
+static int twin_fresh(struct twin_update *u)
+{
+	json_t *d = twin_props_new(u->now, true), *r = twin_props_new(u->now, false);
+	char etag[16];
+	int ok = d && r && twin_etag_new(etag) == 0;
+
+	if (ok) {
+		u->row.device_id = strdup(u->id);
+		u->row.etag = strdup(etag);
+		u->row.status = strdup("enabled");
+		u->row.tags = strdup("{}");
+		u->row.desired = json_dumps(d, JSON_COMPACT);
+		u->row.reported = json_dumps(r, JSON_COMPACT);
+		u->row.version = 1;
+		ok = u->row.device_id && u->row.etag && u->row.status && u->row.tags &&
+		     u->row.desired && u->row.reported;
+	}
+	json_decref(d);
+	json_decref(r);
+	return ok ? 0 : -1;
+}
+
+static enum store_qs refuse(struct twin_update *u, enum err_code err)
+{
+	u->err = err;
+	return STORE_NONE;
+}
+
+/* Applies the patches to u->row's text in memory; sets u->err when a
+ * limit refuses them. */
+static int twin_apply(struct twin_update *u)
+{
+	json_t *tags = json_loads(u->row.tags, 0, NULL);
+	json_t *desired = json_loads(u->row.desired, 0, NULL);
+	char etag[16], *tt = NULL, *dt = NULL;
+	enum twin_fault f = TWIN_NOMEM;
+
+	if (tags == NULL || desired == NULL)
+		goto out;
+	if (u->replace)
+		json_object_clear(tags);
+	if (u->tags != NULL && (f = twin_merge_tags(tags, u->tags)) != TWIN_OK)
+		goto out;
+	if (u->desired != NULL || u->replace) {
+		json_t *empty = json_object();
+
+		f = twin_merge_props(desired, u->desired ? u->desired : empty, u->now, true,
+				     u->replace);
+		json_decref(empty);
+		if (f != TWIN_OK)
+			goto out;
+	}
+	if ((f = twin_check_size(tags, TWIN_TAGS_MAX, "/tags", &u->te)) != TWIN_OK ||
+	    (f = twin_check_size(desired, TWIN_PROPS_MAX, "/properties/desired", &u->te)) !=
+		    TWIN_OK)
+		goto out;
+	f = TWIN_NOMEM;
+	tt = json_dumps(tags, JSON_COMPACT);
+	dt = json_dumps(desired, JSON_COMPACT);
+	if (tt == NULL || dt == NULL || twin_etag_new(etag) != 0)
+		goto out;
+	free(u->row.tags);
+	free(u->row.desired);
+	free(u->row.etag);
+	u->row.tags = tt;
+	u->row.desired = dt;
+	tt = dt = NULL;
+	u->row.etag = strdup(etag);
+	u->row.version++;
+	u->row.desired_version = twin_props_version(desired);
+	f = u->row.etag ? TWIN_OK : TWIN_NOMEM;
+out:
+	free(tt);
+	free(dt);
+	json_decref(tags);
+	json_decref(desired);
+	if (f != TWIN_OK)
+		u->err = twin_fault_err(f);
+	return f == TWIN_OK ? 0 : -1;
+}
+
+static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
+{
+	struct twin_update *u = cls;
+	enum store_qs qs;
+
+	store_twin_free(&u->row);
+	u->err = 0;
+	qs = store_lock_twin(c, u->id, &u->row);
+	if (qs < 0)
+		return qs;
+	if (!twin_if_match(u->if_match, qs == STORE_ONE ? u->row.etag : NULL))
+		return refuse(u, ERR_TWIN_ETAG_MISMATCH);
+	if (qs == STORE_NONE) {
+		if (twin_fresh(u) != 0)
+			return refuse(u, ERR_INTERNAL);
+		if (twin_apply(u) != 0)
+			return STORE_NONE;
+		qs = store_insert_twin(c, &u->row);
+		/* Someone created it meanwhile: start over, this time locking theirs. */
+		return qs == STORE_NONE ? STORE_SOFT : qs;
+	}
+	if (twin_apply(u) != 0)
+		return STORE_NONE;
+	return store_update_twin(c, &u->row);
+}
+
+/* Takes tags and properties.desired from the body; anything else is
+ * refused (reported properties belong to the device). */
+static int twin_body(struct request *req, struct twin_update *u)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(req->json))
+		return reply_problem(req, ERR_TWIN_BAD_PATCH, "the body must be a JSON object");
+	json_object_foreach (req->json, k, v) {
+		if (strcmp(k, "tags") == 0) {
+			if (!json_is_object(v))
+				return reply_problem(req, ERR_TWIN_BAD_PATCH,
+						     "/tags: must be an object");
+			u->tags = v;
+		} else if (strcmp(k, "properties") == 0) {
+			const char *pk;
+			json_t *pv;
+
+			if (!json_is_object(v))
+				return reply_problem(req, ERR_TWIN_BAD_PATCH,
+						     "/properties: must be an object");
+			json_object_foreach (v, pk, pv) {
+				if (strcmp(pk, "reported") == 0)
+					return reply_problem(
+						req, ERR_TWIN_READ_ONLY,
+						"/properties/reported: only the device writes it");
+				if (strcmp(pk, "desired") != 0)
+					return reply_problem(req, ERR_TWIN_BAD_PATCH,
+							     "/properties: unknown member %.64s",
+							     pk);
+				if (!json_is_object(pv))
+					return reply_problem(
+						req, ERR_TWIN_BAD_PATCH,
+						"/properties/desired: must be an object");
+				u->desired = pv;
+			}
+		} else if (strcmp(k, "deviceId") == 0) {
+			if (!json_is_string(v) || strcmp(json_string_value(v), u->id) != 0)
+				return reply_problem(req, ERR_TWIN_BAD_PATCH,
+						     "/deviceId: differs from the path's");
+		} else if (strcmp(k, "etag") != 0) {
+			return reply_problem(req, ERR_TWIN_BAD_PATCH, "unknown member /%.64s", k);
+		}
+	}
+	return -1;
+}
+
+static int twin_update(struct request *req, bool replace)
+{
+	struct twin_update u = {.id = req->params[0], .replace = replace};
+	struct twin_err te;
+	enum store_qs qs;
+	int ret;
+
+	if (!twin_device_id_ok(u.id))
+		return reply_problem(req, ERR_TWIN_BAD_DEVICE_ID, NULL);
+	if ((ret = twin_body(req, &u)) != -1)
+		return ret;
+	if ((u.tags && twin_check_patch(u.tags, "/tags", &te) != TWIN_OK) ||
+	    (u.desired && twin_check_patch(u.desired, "/properties/desired", &te) != TWIN_OK))
+		return reply_problem(req, twin_fault_err(te.fault), "%s: %s", te.where, te.msg);
+	u.if_match = request_header(req, "If-Match");
+	twin_now(u.now);
+	qs = store_run_txn(req->srv->store, twin_update_cb, &u);
+	if (qs < 0) {
+		store_twin_free(&u.row);
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	}
+	if (u.err != 0) {
+		store_twin_free(&u.row);
+		if (u.err == ERR_TWIN_TOO_LARGE)
+			return reply_problem(req, u.err, "%s: %s", u.te.where, u.te.msg);
+		return reply_problem(req, u.err, NULL);
+	}
+	ret = twin_reply(req, &u.row);
+	store_twin_free(&u.row);
+	return ret;
+}
+
+int h_twins_patch(struct request *req)
+{
+	return twin_update(req, false);
+}
+
+int h_twins_put(struct request *req)
+{
+	return twin_update(req, true);
+}

@@ -1,0 +1,27 @@
+/* Writes a changed device twin and, in the same statement, announces
+ * "deviceId desiredVersion" on EVENTS_TWIN (delivered at commit). */
+#include <stdio.h>
+
+#include "server/store/events.h"
+#include "server/store/store_pg.h"
+#include "server/store/twins.h"
+
+enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t)
+{
+	static struct store_stmt st = {
+		"update_twin",
+		"WITH u AS (UPDATE twins SET etag = $2, version = $3, tags = $4::jsonb,"
+		" desired = $5::jsonb, reported = $6::jsonb, updated_at = now()"
+		" WHERE device_id = $1 RETURNING device_id, desired->>'$version' AS dv)"
+		" SELECT pg_notify('" EVENTS_TWIN "', device_id || ' ' || dv) FROM u",
+		0};
+	char version[24];
+	const char *p[] = {t->device_id, t->etag, version, t->tags, t->desired, t->reported};
+	enum store_qs qs;
+	PGresult *res;
+
+	snprintf(version, sizeof version, "%lld", t->version);
+	res = store_exec(c, &st, 6, p, &qs);
+	PQclear(res);
+	return qs;
+}

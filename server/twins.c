@@ -1,0 +1,126 @@
+/* What the twin handlers share: rendering, If-Match, etags, faults. */
+#include "server/twins.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/b64.h"
+#include "server/reply.h"
+#include "server/request.h"
+
+/* jsonb keeps keys in its own order; serve values first, then $metadata
+ * and $version, as IoT Hub does. */
+static void props_order(json_t *section)
+{
+	json_t *meta = json_incref(json_object_get(section, "$metadata"));
+	json_t *ver = json_incref(json_object_get(section, "$version"));
+
+	json_object_del(section, "$metadata");
+	json_object_del(section, "$version");
+	if (meta != NULL)
+		json_object_set_new(section, "$metadata", meta);
+	if (ver != NULL)
+		json_object_set_new(section, "$version", ver);
+}
+
+json_t *twin_render(const struct store_twin *t)
+{
+	json_t *tags = json_loads(t->tags, 0, NULL);
+	json_t *desired = json_loads(t->desired, 0, NULL);
+	json_t *reported = json_loads(t->reported, 0, NULL);
+
+	if (tags == NULL || desired == NULL || reported == NULL) {
+		json_decref(tags);
+		json_decref(desired);
+		json_decref(reported);
+		return NULL;
+	}
+	props_order(desired);
+	props_order(reported);
+	return json_pack("{s:s, s:s, s:I, s:s, s:o, s:{s:o, s:o}}", "deviceId", t->device_id,
+			 "etag", t->etag, "version", (json_int_t)t->version, "status", t->status,
+			 "tags", tags, "properties", "desired", desired, "reported", reported);
+}
+
+int twin_reply(struct request *req, const struct store_twin *t)
+{
+	json_t *doc = twin_render(t);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char etag[24];
+	int ret;
+
+	json_decref(doc);
+	if (text == NULL)
+		return reply_problem(req, ERR_INTERNAL, "cannot render the twin");
+	snprintf(etag, sizeof etag, "\"%s\"", t->etag);
+	ret = reply_bytes(req, 200, "application/json", text, strlen(text), etag);
+	free(text);
+	return ret;
+}
+
+/* One entity tag of a list, trimmed: strong ones compare, weak never
+ * (If-Match uses the strong comparison, RFC 9110 13.1.1). Unquoted tags
+ * are accepted too, as some IoT Hub clients send them. */
+static bool tag_matches(const char *p, size_t n, const char *etag)
+{
+	while (n > 0 && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n >= 2 && p[0] == 'W' && p[1] == '/')
+		return false;
+	if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
+		p++, n -= 2;
+	return n == strlen(etag) && memcmp(p, etag, n) == 0;
+}
+
+bool twin_if_match(const char *header, const char *etag)
+{
+	const char *p = header;
+
+	if (header == NULL)
+		return true;
+	if (etag == NULL)
+		return false;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const char *q = p;
+		size_t m = n;
+
+		while (m > 0 && (*q == ' ' || *q == '\t'))
+			q++, m--;
+		if ((m == 1 && *q == '*') || tag_matches(p, n, etag))
+			return true;
+		if (comma == NULL)
+			return false;
+		p = comma + 1;
+	}
+}
+
+int twin_etag_new(char out[16])
+{
+	unsigned char raw[9];
+	char *s;
+
+	if (RAND_bytes(raw, sizeof raw) != 1 || (s = b64_encode(raw, sizeof raw, 0)) == NULL)
+		return -1;
+	snprintf(out, 16, "%s", s);
+	free(s);
+	return 0;
+}
+
+enum err_code twin_fault_err(enum twin_fault f)
+{
+	switch (f) {
+	case TWIN_BAD_KEY: return ERR_TWIN_BAD_KEY;
+	case TWIN_TOO_DEEP: return ERR_TWIN_TOO_DEEP;
+	case TWIN_STRING_TOO_LONG: return ERR_TWIN_STRING_TOO_LONG;
+	case TWIN_NUMBER_RANGE: return ERR_TWIN_NUMBER_RANGE;
+	case TWIN_TOO_LARGE: return ERR_TWIN_TOO_LARGE;
+	case TWIN_NOT_OBJECT: return ERR_TWIN_BAD_PATCH;
+	default: return ERR_INTERNAL;
+	}
+}
