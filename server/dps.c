@@ -18,6 +18,9 @@
 #include "server/request.h"
 #include "server/server.h"
 #include "server/store/dps.h"
+#include "server/store/twins.h"
+#include "server/twin_doc.h"
+#include "server/twins.h"
 
 bool dps_id_scope_valid(const char *s)
 {
@@ -261,4 +264,74 @@ int dps_random_hex(char *out, size_t n)
 		return -1;
 	hex_encode(r, n, out);
 	return 0;
+}
+
+/* The initialTwin's tags and properties.desired (borrowed; NULL when absent). */
+static void initial_parts(const json_t *twin, json_t **tags, json_t **desired)
+{
+	json_t *props = json_object_get(twin, "properties");
+
+	*tags = json_object_get(twin, "tags");
+	*desired = json_object_get(props, "desired");
+	if (!json_is_object(*tags))
+		*tags = NULL;
+	if (!json_is_object(*desired))
+		*desired = NULL;
+}
+
+const char *dps_initial_twin_problem(const json_t *twin, char *why, size_t len)
+{
+	json_t *tags, *desired;
+	struct twin_err e = {0};
+
+	initial_parts(twin, &tags, &desired);
+	if ((tags != NULL && twin_check_patch(tags, "/initialTwin/tags", &e) != TWIN_OK) ||
+	    (desired != NULL &&
+	     twin_check_patch(desired, "/initialTwin/properties/desired", &e) != TWIN_OK) ||
+	    (tags != NULL &&
+	     twin_check_size(tags, TWIN_TAGS_MAX, "/initialTwin/tags", &e) != TWIN_OK) ||
+	    (desired != NULL &&
+	     twin_check_size(desired, TWIN_PROPS_MAX, "/initialTwin/properties/desired", &e) !=
+		     TWIN_OK)) {
+		snprintf(why, len, "%s: %s", e.where, e.msg);
+		return why;
+	}
+	return NULL;
+}
+
+int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct store_twin *row)
+{
+	char now[40], etag[16];
+	json_t *twin = initial_twin_json ? json_loads(initial_twin_json, 0, NULL) : NULL;
+	json_t *tags = json_object(), *itags = NULL, *idesired = NULL;
+	json_t *d, *r;
+	int ok;
+
+	memset(row, 0, sizeof *row);
+	twin_now(now);
+	d = twin_props_new(now, true);
+	r = twin_props_new(now, false);
+	initial_parts(twin, &itags, &idesired);
+	ok = tags && d && r && twin_etag_new(etag) == 0 &&
+	     (itags == NULL || twin_merge_tags(tags, itags) == TWIN_OK) &&
+	     (idesired == NULL || twin_merge_props(d, idesired, now, true, false) == TWIN_OK);
+	if (ok) {
+		row->device_id = strdup(device_id);
+		row->etag = strdup(etag);
+		row->status = strdup("enabled");
+		row->tags = json_dumps(tags, JSON_COMPACT);
+		row->desired = json_dumps(d, JSON_COMPACT);
+		row->reported = json_dumps(r, JSON_COMPACT);
+		row->version = 1;
+		row->desired_version = twin_props_version(d);
+		ok = row->device_id && row->etag && row->status && row->tags && row->desired &&
+		     row->reported;
+		if (!ok)
+			store_twin_free(row);
+	}
+	json_decref(twin);
+	json_decref(tags);
+	json_decref(d);
+	json_decref(r);
+	return ok ? 0 : -1;
 }

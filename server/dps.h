@@ -34,6 +34,17 @@ bool dps_api_version_ok(struct request *req, int *ret);
  * derived from a symmetric-key group's. Fills req->dev. */
 bool dps_device_check(struct request *req, enum err_code *err);
 
+struct store_twin;
+
+/* Checks an enrollment's initialTwin against the twin limits: NULL, or
+ * why not (into why, len bytes, naming the member). */
+const char *dps_initial_twin_problem(const json_t *twin, char *why, size_t len);
+
+/* The twin an assigned device starts with: initialTwin's tags and desired
+ * properties (initial_twin_json may be NULL), into *row (owned strings,
+ * store_twin_free()). 0, or -1 when out of memory or over a limit. */
+int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct store_twin *row);
+
 /* Queues body (stolen) as Azure's JSON (application/json; charset=utf-8)
  * with an ETag header carrying etag quoted (when not NULL), Cache-Control:
  * no-store when it holds keys (secret), and Retry-After when set. */

@@ -203,7 +203,7 @@ static int enrollment_put(struct request *req, const struct kind *k)
 		json_spec_object("capabilities", &p.caps, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
 	};
-	char if_match[80];
+	char if_match[80], twhy[400];
 	const char *why;
 	enum spec_status st;
 	enum store_qs qs;
@@ -233,7 +233,8 @@ static int enrollment_put(struct request *req, const struct kind *k)
 	if (k == &group && p.device_id != NULL)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/deviceId: an enrollment group has none");
-	if (p.twin != NULL && (why = twin_problem(p.twin)) != NULL)
+	if (p.twin != NULL && ((why = twin_problem(p.twin)) != NULL ||
+			       (why = dps_initial_twin_problem(p.twin, twhy, sizeof twhy)) != NULL))
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
 	if (p.caps != NULL) {
 		json_t *edge = json_object_get(p.caps, "iotEdge");

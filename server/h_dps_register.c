@@ -16,6 +16,7 @@
 #include "server/server.h"
 #include "server/spec.h"
 #include "server/store/dps.h"
+#include "server/store/twins.h"
 
 /* Seconds a client waits before polling the operation: the C SDK takes
  * integers from 1 to 300. */
@@ -87,6 +88,19 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 		.etag = g->etag,
 	};
 	qs = store_upsert_dps_registration(c, &r, &g->out);
+	/* An assigned device gets its twin, seeded with initialTwin, in the
+	 * same transaction; a twin that exists (registering again) is kept. */
+	if (qs == STORE_ONE && enabled) {
+		struct store_twin t;
+		if (dps_twin_seed(r.device_id, e.initial_twin_json, &t) != 0) {
+			qs = STORE_HARD;
+		} else {
+			enum store_qs tq = store_insert_twin(c, &t);
+			if (tq < 0)
+				qs = tq;
+			store_twin_free(&t);
+		}
+	}
 	store_dps_enrollment_free(&e);
 	return qs;
 }

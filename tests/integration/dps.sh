@@ -80,6 +80,7 @@ bad_put "key not base64" '{"attestation":{"type":"symmetricKey","symmetricKey":{
 bad_put "key too short" '{"attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"'"$(head -c 8 /dev/urandom | base64)"'"}}}'
 bad_put "provisioningStatus not enabled/disabled" '{"attestation":{"type":"symmetricKey"},"provisioningStatus":"on"}'
 bad_put "initialTwin desired not an object" '{"attestation":{"type":"symmetricKey"},"initialTwin":{"properties":{"desired":3}}}'
+bad_put "initialTwin with a key the twin refuses" '{"attestation":{"type":"symmetricKey"},"initialTwin":{"properties":{"desired":{"$bad":1}}}}'
 bad_put "capabilities.iotEdge not a boolean" '{"attestation":{"type":"symmetricKey"},"capabilities":{"iotEdge":"yes"}}'
 bad_put "registration ID with a bad character" '{"attestation":{"type":"symmetricKey"}}' "/enrollments/dev%21x"
 bad_put "a group has no deviceId" '{"attestation":{"type":"symmetricKey"},"deviceId":"d"}' "/enrollmentGroups/g-bad"
@@ -142,6 +143,13 @@ expect_dps "an older operation ID is gone" 404 404000
 poll dev-01 "$A" "$OP2"
 expect_eq "registering again: the same device, still one row" "200 dev-01 1" \
 	"$STATUS $(jq -r .registrationState.deviceId <<<"$BODY") $(psql_q "SELECT count(*) FROM dps_registrations")"
+TW=(-H "Authorization: Bearer $(token twins:read twins:write)")
+http GET /twins/dev-01 "${TW[@]}"
+expect_eq "the assigned device has a twin seeded with initialTwin" "200 v2" "$STATUS $(jq -r .properties.desired.app <<<"$BODY")"
+http PATCH /twins/dev-01 "${TW[@]}" "${JSON[@]}" -d '{"properties":{"desired":{"app":"v3"}}}'
+register dev-01 "$A"
+http GET /twins/dev-01 "${TW[@]}"
+expect_eq "registering again keeps the twin" "200 v3" "$STATUS $(jq -r .properties.desired.app <<<"$BODY")"
 http POST "/$SCOPE/registrations/dev-01?$DAV" -H "Authorization: $A" "${JSON[@]}" -d '{"registrationId":"dev-01"}'
 expect_eq "the registration status query" "200 assigned" "$STATUS $(jq -r .status <<<"$BODY")"
 
@@ -168,6 +176,8 @@ expect_eq "a group-derived key registers and is assigned" "200 assigned sensor-7
 	"$STATUS $(jq -r .status <<<"$BODY") $(jq -r .registrationState.deviceId <<<"$BODY")"
 expect_eq "recorded under the group" "group line-3" \
 	"$(psql_q "SELECT enrollment_kind || ' ' || enrollment_id FROM dps_registrations WHERE registration_id = 'sensor-7'")"
+http GET /twins/sensor-7 "${TW[@]}"
+expect_eq "its twin carries the group's tags" "200 3" "$STATUS $(jq -r .tags.line <<<"$BODY")"
 
 # disabled
 D4=$(dps_derive "$G4K" "sensor-8")
@@ -175,6 +185,7 @@ register sensor-8 "$(dps_sas "$SCOPE/registrations/sensor-8" "$D4")"
 poll sensor-8 "$(dps_sas "$SCOPE/registrations/sensor-8" "$D4")" "$(jq -r .operationId <<<"$BODY")"
 expect_eq "a disabled group: the operation ends disabled, no hub" "200 disabled disabled null" \
 	"$STATUS $(jq -r '.status + " " + .registrationState.status' <<<"$BODY") $(jq -c .registrationState.assignedHub <<<"$BODY")"
+expect_eq "and no twin" 0 "$(psql_q "SELECT count(*) FROM twins WHERE device_id = 'sensor-8'")"
 http PUT "/enrollments/dev-01?$AV" "${W[@]}" "${JSON[@]}" -d '{"attestation":{"type":"symmetricKey"},"provisioningStatus":"disabled"}'
 register dev-01 "$A"
 poll dev-01 "$A" "$(jq -r .operationId <<<"$BODY")"

@@ -43,10 +43,11 @@ static void sr_as_received(void **state)
 
 	(void)state;
 	/* The C SDK encodes '/' as %2f and signs the encoded text; no skn. */
-	assert_int_equal(dps_sas_parse("SharedAccessSignature sr=0ne0000ABCD%2fregistrations%2fdev-01"
-				       "&sig=" SIG_LOWER_ENCODED "&se=1900000000",
-				       &t, &why),
-			 0);
+	assert_int_equal(
+		dps_sas_parse("SharedAccessSignature sr=0ne0000ABCD%2fregistrations%2fdev-01"
+			      "&sig=" SIG_LOWER_ENCODED "&se=1900000000",
+			      &t, &why),
+		0);
 	assert_string_equal(t.skn, "");
 	assert_true(dps_sas_signed_with(&t, KEY));
 	assert_true(dps_sas_audience_ok(&t, "0ne0000ABCD", "dev-01"));
@@ -65,16 +66,16 @@ static void refuses_malformed(void **state)
 		"",
 		"Bearer x",
 		"SharedAccessSignature ",
-		"SharedAccessSignature sr=a&sig=" SIG,			    /* no se */
-		"SharedAccessSignature sig=" SIG "&se=1",		    /* no sr */
-		"SharedAccessSignature sr=a&se=1",			    /* no sig */
-		"SharedAccessSignature sr=a&sig=" SIG "&se=1x",		    /* se not digits */
-		"SharedAccessSignature sr=a&sig=" SIG "&se=",		    /* se empty */
-		"SharedAccessSignature sr=a&sig=AAAA&se=1",		    /* sig not 32 bytes */
-		"SharedAccessSignature sr=a&sig=%ZZ&se=1",		    /* bad escape */
-		"SharedAccessSignature sr=a&sig=" SIG "&se=1&se=2",	    /* repeated */
-		"SharedAccessSignature sr=a&sig=" SIG "&se=1&foo=2",	    /* unknown */
-		"SharedAccessSignature sr=a&sig=" SIG "&se=1&skn",	    /* no '=' */
+		"SharedAccessSignature sr=a&sig=" SIG,		     /* no se */
+		"SharedAccessSignature sig=" SIG "&se=1",	     /* no sr */
+		"SharedAccessSignature sr=a&se=1",		     /* no sig */
+		"SharedAccessSignature sr=a&sig=" SIG "&se=1x",	     /* se not digits */
+		"SharedAccessSignature sr=a&sig=" SIG "&se=",	     /* se empty */
+		"SharedAccessSignature sr=a&sig=AAAA&se=1",	     /* sig not 32 bytes */
+		"SharedAccessSignature sr=a&sig=%ZZ&se=1",	     /* bad escape */
+		"SharedAccessSignature sr=a&sig=" SIG "&se=1&se=2",  /* repeated */
+		"SharedAccessSignature sr=a&sig=" SIG "&se=1&foo=2", /* unknown */
+		"SharedAccessSignature sr=a&sig=" SIG "&se=1&skn",   /* no '=' */
 		"SharedAccessSignature sr=a&sig=" SIG "&se=12345678901234567890", /* too long */
 	};
 	struct dps_sas t;
