@@ -35,6 +35,10 @@ bool dps_api_version_ok(struct request *req, int *ret);
 bool dps_device_check(struct request *req, enum err_code *err);
 
 struct store_twin;
+struct store_dps_registration;
+
+/* Azure's registrationState (DeviceRegistrationState) for row r. */
+json_t *dps_registration_state_json(const struct store_dps_registration *r);
 
 /* Checks an enrollment's initialTwin against the twin limits: NULL, or
  * why not (into why, len bytes, naming the member). */

@@ -22,8 +22,8 @@
  * integers from 1 to 300. */
 #define DPS_RETRY_AFTER "1"
 
-/* Azure's registrationState for row r. */
-static json_t *registration_state_json(const struct store_dps_registration *r)
+/* Azure's registrationState for row r (the service API serves it too). */
+json_t *dps_registration_state_json(const struct store_dps_registration *r)
 {
 	char created[TIMEFMT_RFC3339_LEN], updated[TIMEFMT_RFC3339_LEN];
 	json_t *o = json_object();
@@ -194,7 +194,7 @@ int h_dps_operation(struct request *req)
 		ret = dps_reply(req, 200,
 				json_pack("{s:s, s:s, s:o}", "operationId", l.row.operation_id,
 					  "status", l.row.status, "registrationState",
-					  registration_state_json(&l.row)),
+					  dps_registration_state_json(&l.row)),
 				NULL, false, NULL);
 	store_dps_registration_free(&l.row);
 	return ret;
@@ -207,7 +207,7 @@ int h_dps_registration_status(struct request *req)
 
 	if (!dps_api_version_ok(req, &ret) || !look_up(req, &l, &ret))
 		return ret;
-	ret = dps_reply(req, 200, registration_state_json(&l.row), l.row.etag, false, NULL);
+	ret = dps_reply(req, 200, dps_registration_state_json(&l.row), l.row.etag, false, NULL);
 	store_dps_registration_free(&l.row);
 	return ret;
 }

@@ -83,6 +83,11 @@ enum store_qs store_upsert_dps_registration(struct store_conn *c,
 					    const struct store_dps_registration *r,
 					    struct store_dps_registration *out);
 
+/* Deletes a registration state when etag is NULL, "*" or matching,
+ * announcing it. STORE_NONE when nothing matched. The device's twin stays. */
+enum store_qs store_delete_dps_registration(struct store_conn *c, const char *registration_id,
+					    const char *etag);
+
 enum store_qs store_select_dps_registration(struct store_conn *c, const char *registration_id,
 					    struct store_dps_registration *out);
 

@@ -229,6 +229,19 @@ poll sensor-9 "$A9" "4.0"
 expect_dps "polling before registering: registration not found" 404 404201
 expect "no key or signature in the log" bash -c "! grep -qF -e '$PK' -e '$GK' -e '$DK' '$OLOG'"
 
+# registration states in the service API
+http GET "/registrations/sensor-7?$AV" "${R[@]}"
+expect_eq "GET /registrations/{id}" "200 sensor-7 assigned" "$STATUS $(jq -r '.deviceId + " " + .status' <<<"$BODY")"
+http DELETE "/registrations/sensor-7?$AV" "${W[@]}" -H 'If-Match: "stale"'
+expect_dps "DELETE /registrations/{id} with a stale etag" 412 412002
+http DELETE "/registrations/sensor-7?$AV" "${R[@]}"
+expect_dps "DELETE /registrations/{id} needs enrollments:write" 403 403000
+http DELETE "/registrations/sensor-7?$AV" "${W[@]}"
+expect_eq "DELETE /registrations/{id}" 204 "$STATUS"
+http GET "/registrations/sensor-7?$AV" "${R[@]}"
+expect_dps "then it is gone" 404 404201
+expect_eq "the twin stays" 1 "$(psql_q "SELECT count(*) FROM twins WHERE device_id = 'sensor-7'")"
+
 # concurrent registrations of one ID: one row
 pids=()
 for i in 1 2 3 4 5 6 7 8; do
