@@ -44,6 +44,10 @@ int h_dps_register(struct request *req);
 int h_dps_operation(struct request *req);
 int h_dps_registration_status(struct request *req);
 
+/* h_dps_registrations.c: registration states in the service API */
+int h_dps_registration_get(struct request *req);
+int h_dps_registration_delete(struct request *req);
+
 /* h_twins_get.c */
 int h_twins_get(struct request *req);
 

@@ -32,6 +32,8 @@ const struct route routes[] = {
 	{"PUT",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_put,      OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_group_put"},
 	{"GET",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_get,      OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_group_get"},
 	{"DELETE", "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_delete,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_group_delete"},
+	{"GET",    "/registrations/{registrationId}", h_dps_registration_get, OPERATOR(SCOPE_ENROLLMENTS_READ), BODY_NONE, 0, WIRE_DPS, "dps_registration_get"},
+	{"DELETE", "/registrations/{registrationId}", h_dps_registration_delete, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0, WIRE_DPS, "dps_registration_delete"},
 	{"POST",   "/enrollmentGroups/{enrollmentGroupId}/attestationmechanism", h_dps_group_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_group_keys"},
 
 	/* DPS device API: the SAS is checked before the body is read. Node's
