@@ -33,7 +33,8 @@ int h_dps_registration_get(struct request *req)
 	if (qs < 0)
 		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
 	if (qs == STORE_NONE)
-		return reply_problem(req, ERR_DPS_REGISTRATION_NOT_FOUND, "no registration %s", o.id);
+		return reply_problem(req, ERR_DPS_REGISTRATION_NOT_FOUND, "no registration %s",
+				     o.id);
 	ret = dps_reply(req, 200, dps_registration_state_json(&o.row), o.row.etag, false, NULL);
 	store_dps_registration_free(&o.row);
 	return ret;
@@ -69,7 +70,8 @@ int h_dps_registration_delete(struct request *req)
 	if (qs < 0)
 		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
 	if (o.missing)
-		return reply_problem(req, ERR_DPS_REGISTRATION_NOT_FOUND, "no registration %s", o.id);
+		return reply_problem(req, ERR_DPS_REGISTRATION_NOT_FOUND, "no registration %s",
+				     o.id);
 	if (o.stale)
 		return reply_problem(req, ERR_DPS_PRECONDITION_FAILED,
 				     "If-Match does not match the registration's etag");
