@@ -6,7 +6,6 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,6 @@ struct events {
 	const char *channels[MAX_CHANNELS + 1];
 	pthread_t thread;
 	int stop_pipe[2];
-	atomic_bool connected;
 	pthread_mutex_t mu;
 	struct event_sub *bucket[NBUCKETS];
 };
@@ -102,10 +100,8 @@ static void *events_main(void *arg)
 
 	for (;;) {
 		struct pollfd fds[2] = {{ev->stop_pipe[0], POLLIN, 0}, {-1, POLLIN, 0}};
-		if (pg == NULL && (pg = listener_connect(ev)) != NULL) {
-			atomic_store(&ev->connected, true);
+		if (pg == NULL && (pg = listener_connect(ev)) != NULL)
 			deliver_gap(ev);
-		}
 		fds[1].fd = pg ? PQsocket(pg) : -1;
 		int n = poll(fds, 2, pg ? -1 : 1000);
 		if (n > 0 && (fds[0].revents & POLLIN))
@@ -114,7 +110,6 @@ static void *events_main(void *arg)
 			continue;
 		if (PQconsumeInput(pg) == 0) {
 			log_kv(LOG_WARN, "event listener lost its connection; reconnecting", NULL);
-			atomic_store(&ev->connected, false);
 			PQfinish(pg);
 			pg = NULL;
 			continue;
@@ -198,9 +193,4 @@ void events_unsubscribe(struct events *ev, struct event_sub *sub)
 		sub->next = NULL;
 	}
 	pthread_mutex_unlock(&ev->mu);
-}
-
-bool events_connected(struct events *ev)
-{
-	return atomic_load(&ev->connected);
 }

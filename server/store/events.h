@@ -43,7 +43,4 @@ int events_subscribe(struct events *ev, struct event_sub *sub, const char *chann
 /* After this returns, sub's callback is neither running nor due. */
 void events_unsubscribe(struct events *ev, struct event_sub *sub);
 
-/* Whether the listener is connected now (for /readyz and tests). */
-bool events_connected(struct events *ev);
-
 #endif
