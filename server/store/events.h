@@ -2,7 +2,6 @@
  * NOTIFY payloads on named channels to whoever waits on that channel and key. */
 #ifndef ORCHARD_EVENTS_H
 #define ORCHARD_EVENTS_H
-#include <stdbool.h>
 
 #define EVENTS_KEY_MAX 160 /* a device ID (128) fits */
 
