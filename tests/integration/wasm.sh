@@ -16,6 +16,26 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$OUT"
 
+# free_ports: a port P with P and P+1 free for TCP and UDP on 127.0.0.1,
+# below the kernel's ephemeral range (32768 up), where a connection's
+# local port or a TIME_WAIT left by an earlier test would make bind fail.
+free_ports() {
+	python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 32000)
+    try:
+        for port in (p, p + 1):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(p)
+    break
+PY
+}
+
 # --- build the guests (test time, by the rules in clients/wasm/module.mk:
 # clang-14 to wasm32-wasi for C, wat2wasm for the bad modules) ---
 for g in tests/wasm/guests/*.c; do
@@ -138,7 +158,7 @@ engine_suite() {
 	guest_checks "$E: conformance" "$W" run --timeout 30 --dir "$T/sb:/sb" "$MD/conformance.$X"
 
 	# --- sockets: WasmEdge ABI and grants ---
-	P=$((20000 + RANDOM % 20000))
+	P=$(free_ports)
 	guest_checks "$E: sock" "$W" run --timeout 30 --listen "127.0.0.1:$P" --connect "127.0.0.1:$P" --connect "localhost:$P" \
 		"$MD/wasi_sock.$X" "$P" $((P + 1))
 	guest_checks "$E: sock-nogrant" "$W" run --timeout 30 "$MD/wasi_sock.$X" nogrant
@@ -272,7 +292,7 @@ else
 fi
 
 # --- the example app: curl it ---
-HP=$((20000 + RANDOM % 20000))
+HP=$(free_ports)
 "$W" run --listen "$HP" "$BUILD/wasm/examples/httpd.wasm" "$HP" >"$T/httpd.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do
@@ -310,7 +330,7 @@ for _ in $(seq 1 50); do gone "$app" && break; sleep 0.02; done
 expect "supervisor SIGKILLed: the app is gone too" gone "$app"
 
 # --- the example app, compiled ---
-HA=$((20000 + RANDOM % 20000))
+HA=$(free_ports)
 "$W" run --listen "$HA" "$T/aot/httpd.cwasm" "$HA" >"$T/httpd-aot.out" 2>&1 &
 apid=$!
 PIDS+=($apid)
