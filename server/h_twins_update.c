@@ -131,7 +131,10 @@ static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
 }
 
 /* Takes tags and properties.desired from the body; anything else is
- * refused (reported properties belong to the device). */
+ * refused (reported properties belong to the device). A PUT takes back a
+ * whole twin as GET gave it, so an operator can GET, edit and PUT: there
+ * the read-only members (version, status, reported, and desired's $version
+ * and $metadata) are ignored, not refused. */
 static int twin_body(struct request *req, struct twin_update *u)
 {
 	const char *k;
@@ -153,6 +156,8 @@ static int twin_body(struct request *req, struct twin_update *u)
 				return reply_problem(req, ERR_TWIN_BAD_PATCH,
 						     "/properties: must be an object");
 			json_object_foreach (v, pk, pv) {
+				if (u->replace && strcmp(pk, "reported") == 0)
+					continue;
 				if (strcmp(pk, "reported") == 0)
 					return reply_problem(
 						req, ERR_TWIN_READ_ONLY,
@@ -165,12 +170,18 @@ static int twin_body(struct request *req, struct twin_update *u)
 					return reply_problem(
 						req, ERR_TWIN_BAD_PATCH,
 						"/properties/desired: must be an object");
+				if (u->replace) {
+					json_object_del(pv, "$version");
+					json_object_del(pv, "$metadata");
+				}
 				u->desired = pv;
 			}
 		} else if (strcmp(k, "deviceId") == 0) {
 			if (!json_is_string(v) || strcmp(json_string_value(v), u->id) != 0)
 				return reply_problem(req, ERR_TWIN_BAD_PATCH,
 						     "/deviceId: differs from the path's");
+		} else if (u->replace && (strcmp(k, "version") == 0 || strcmp(k, "status") == 0)) {
+			continue;
 		} else if (strcmp(k, "etag") != 0) {
 			return reply_problem(req, ERR_TWIN_BAD_PATCH, "unknown member /%.64s", k);
 		}

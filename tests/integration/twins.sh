@@ -77,6 +77,15 @@ http PUT /twins/dev1 "${W[@]}" "${J[@]}" -d '{"deviceId":"other","tags":{}}'
 expect_problem "PUT naming another deviceId is refused" 400 twin-bad-patch
 http PUT /twins/dev2 "${W[@]}" "${J[@]}" -d '{"tags":{"k":"v"}}'
 expect_eq "PUT creates a twin too" "200 2" "$STATUS $(jqb .version)"
+# GET, edit, PUT back: the read-only members of what GET gave are ignored.
+http GET /twins/dev1 "${R[@]}"
+edited=$(jq -c '.tags.edited = true | .properties.desired.fresh = false' <<<"$BODY")
+etag=$(jqb .etag)
+http PUT /twins/dev1 "${W[@]}" "${J[@]}" -H "If-Match: \"$etag\"" -d "$edited"
+expect_eq "a twin as GET gave it, edited, can be PUT back" '200 true false' \
+	"$STATUS $(jqb .tags.edited) $(jqb .properties.desired.fresh)"
+http PATCH /twins/dev1 "${W[@]}" "${J[@]}" -d "$edited"
+expect_problem "but a PATCH with read-only members is still refused" 400 twin-bad-patch
 
 # --- bad input: each refused whole, nothing changed -------------------------------
 S0=$(snapshot dev1)
