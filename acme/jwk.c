@@ -2,26 +2,11 @@
  * RFC 7638 thumbprints, for the keys ACME accounts sign with. */
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "acme/jws.h"
 #include "common/b64.h"
-
-static int fail(struct acme_err *e, enum err_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct acme_err *e, enum err_code code, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->code = code;
-	va_start(ap, fmt);
-	vsnprintf(e->detail, sizeof e->detail, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* A base64url member decoded, of exactly want bytes when want > 0. */
 static uint8_t *member_bytes(const json_t *jwk, const char *name, size_t want, size_t *len,
@@ -31,17 +16,17 @@ static uint8_t *member_bytes(const json_t *jwk, const char *name, size_t want, s
 	uint8_t *out;
 
 	if (!json_is_string(v)) {
-		fail(e, ERR_ACME_MALFORMED, "jwk: \"%s\" must be a base64url string", name);
+		acme_fail(e, ERR_ACME_MALFORMED, "jwk: \"%s\" must be a base64url string", name);
 		return NULL;
 	}
 	out = b64_decode(json_string_value(v), json_string_length(v), 1, len);
 	if (out == NULL) {
-		fail(e, ERR_ACME_MALFORMED, "jwk: \"%s\" is not strict base64url", name);
+		acme_fail(e, ERR_ACME_MALFORMED, "jwk: \"%s\" is not strict base64url", name);
 		return NULL;
 	}
 	if ((want > 0 && *len != want) || *len == 0) {
 		free(out);
-		fail(e, ERR_ACME_MALFORMED, "jwk: \"%s\" has the wrong length", name);
+		acme_fail(e, ERR_ACME_MALFORMED, "jwk: \"%s\" has the wrong length", name);
 		return NULL;
 	}
 	return out;
@@ -110,7 +95,7 @@ static int finish(struct acme_jwk *out, json_t *canon, struct acme_err *e)
 	    !EVP_Digest(out->canonical, strlen(out->canonical), md, &mdlen, EVP_sha256(), NULL) ||
 	    (t = b64_encode(md, mdlen, 1)) == NULL) {
 		acme_jwk_free(out);
-		return fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
+		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
 	}
 	memcpy(out->thumbprint, t, ACME_THUMBPRINT_LEN);
 	out->thumbprint[ACME_THUMBPRINT_LEN] = '\0';
@@ -130,13 +115,14 @@ static int parse_ec(const json_t *jwk, struct acme_jwk *out, struct acme_err *e)
 	uint8_t *x = NULL, *y = NULL;
 
 	if (crv == NULL)
-		return fail(e, ERR_ACME_MALFORMED, "jwk: EC key without \"crv\"");
+		return acme_fail(e, ERR_ACME_MALFORMED, "jwk: EC key without \"crv\"");
 	if (strcmp(crv, "P-256") == 0)
 		n = 32, group = "prime256v1";
 	else if (strcmp(crv, "P-384") == 0)
 		n = 48, group = "secp384r1";
 	else
-		return fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: curve %.20s is not supported", crv);
+		return acme_fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: curve %.20s is not supported",
+				 crv);
 	if ((x = member_bytes(jwk, "x", n, &xl, e)) == NULL ||
 	    (y = member_bytes(jwk, "y", n, &yl, e)) == NULL) {
 		free(x);
@@ -146,7 +132,7 @@ static int parse_ec(const json_t *jwk, struct acme_jwk *out, struct acme_err *e)
 	free(x);
 	free(y);
 	if (out->pkey == NULL)
-		return fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: not a point on %s", crv);
+		return acme_fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: not a point on %s", crv);
 	return finish(out,
 		      json_pack("{s:s, s:s, s:O, s:O}", "crv", crv, "kty", "EC", "x",
 				json_object_get(jwk, "x"), "y", json_object_get(jwk, "y")),
@@ -169,19 +155,19 @@ static int parse_rsa(const json_t *jwk, struct acme_jwk *out, struct acme_err *e
 	if (n[0] == 0 || ex[0] == 0 || el > 4 || !(ex[el - 1] & 1)) {
 		free(n);
 		free(ex);
-		return fail(e, ERR_ACME_MALFORMED, "jwk: RSA n and e must be minimal, e odd");
+		return acme_fail(e, ERR_ACME_MALFORMED, "jwk: RSA n and e must be minimal, e odd");
 	}
 	bits = (int)nl * 8;
 	if (bits < 2048 || bits > 8192 || (el == 1 && ex[0] < 3)) {
 		free(n);
 		free(ex);
-		return fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: RSA keys are 2048 to 8192 bits");
+		return acme_fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: RSA keys are 2048 to 8192 bits");
 	}
 	out->pkey = rsa_key(n, nl, ex, el);
 	free(n);
 	free(ex);
 	if (out->pkey == NULL)
-		return fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: not a usable RSA key");
+		return acme_fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: not a usable RSA key");
 	return finish(out,
 		      json_pack("{s:O, s:s, s:O}", "e", json_object_get(jwk, "e"), "kty", "RSA",
 				"n", json_object_get(jwk, "n")),
@@ -195,13 +181,13 @@ static int parse_okp(const json_t *jwk, struct acme_jwk *out, struct acme_err *e
 	uint8_t *x;
 
 	if (crv == NULL || strcmp(crv, "Ed25519") != 0)
-		return fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: OKP keys must be Ed25519");
+		return acme_fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: OKP keys must be Ed25519");
 	if ((x = member_bytes(jwk, "x", 32, &xl, e)) == NULL)
 		return -1;
 	out->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, xl);
 	free(x);
 	if (out->pkey == NULL)
-		return fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: not an Ed25519 key");
+		return acme_fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: not an Ed25519 key");
 	return finish(out,
 		      json_pack("{s:s, s:s, s:O}", "crv", "Ed25519", "kty", "OKP", "x",
 				json_object_get(jwk, "x")),
@@ -215,19 +201,19 @@ int acme_jwk_parse(const json_t *jwk, struct acme_jwk *out, struct acme_err *e)
 
 	memset(out, 0, sizeof *out);
 	if (!json_is_object(jwk))
-		return fail(e, ERR_ACME_MALFORMED, "jwk must be an object");
+		return acme_fail(e, ERR_ACME_MALFORMED, "jwk must be an object");
 	for (size_t i = 0; i < sizeof private / sizeof private[0]; i++)
 		if (json_object_get(jwk, private[i]) != NULL)
-			return fail(e, ERR_ACME_MALFORMED, "jwk holds private key material");
+			return acme_fail(e, ERR_ACME_MALFORMED, "jwk holds private key material");
 	if (kty == NULL)
-		return fail(e, ERR_ACME_MALFORMED, "jwk: \"kty\" must be a string");
+		return acme_fail(e, ERR_ACME_MALFORMED, "jwk: \"kty\" must be a string");
 	if (strcmp(kty, "EC") == 0)
 		return parse_ec(jwk, out, e);
 	if (strcmp(kty, "RSA") == 0)
 		return parse_rsa(jwk, out, e);
 	if (strcmp(kty, "OKP") == 0)
 		return parse_okp(jwk, out, e);
-	return fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: key type %.16s is not supported", kty);
+	return acme_fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: key type %.16s is not supported", kty);
 }
 
 int acme_jwk_parse_text(const char *text, struct acme_jwk *out, struct acme_err *e)

@@ -11,9 +11,7 @@
 #include "acme/jws.h"
 #include "common/b64.h"
 
-static int fail(struct acme_err *e, enum err_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct acme_err *e, enum err_code code, const char *fmt, ...)
+int acme_fail(struct acme_err *e, enum err_code code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -43,7 +41,7 @@ static const char *b64_member(const json_t *body, const char *name, struct acme_
 	const json_t *v = json_object_get(body, name);
 
 	if (!json_is_string(v)) {
-		fail(e, ERR_ACME_MALFORMED, "JWS: \"%s\" must be a string", name);
+		acme_fail(e, ERR_ACME_MALFORMED, "JWS: \"%s\" must be a string", name);
 		return NULL;
 	}
 	return json_string_value(v);
@@ -56,28 +54,33 @@ static int header_parse(struct acme_jws *out, struct acme_err *e)
 	const json_t *kid = json_object_get(h, "kid"), *jwk = json_object_get(h, "jwk");
 
 	if (!json_is_object(h))
-		return fail(e, ERR_ACME_MALFORMED,
-			    "JWS: the protected header is not a JSON object");
+		return acme_fail(e, ERR_ACME_MALFORMED,
+				 "JWS: the protected header is not a JSON object");
 	if (!json_is_string(alg))
-		return fail(e, ERR_ACME_MALFORMED, "JWS: the protected header has no \"alg\"");
+		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: the protected header has no \"alg\"");
 	if ((out->alg = alg_parse(json_string_value(alg))) == ACME_ALG_NONE)
-		return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
-			    "JWS: alg %.16s is not one of " ACME_ALGS_LIST, json_string_value(alg));
+		return acme_fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
+				 "JWS: alg %.16s is not one of " ACME_ALGS_LIST,
+				 json_string_value(alg));
 	if (json_object_get(h, "crit") != NULL || json_object_get(h, "b64") != NULL)
-		return fail(e, ERR_ACME_MALFORMED, "JWS: \"crit\" and \"b64\" are not supported");
+		return acme_fail(e, ERR_ACME_MALFORMED,
+				 "JWS: \"crit\" and \"b64\" are not supported");
 	if ((kid != NULL) == (jwk != NULL))
-		return fail(e, ERR_ACME_MALFORMED,
-			    "JWS: the protected header needs exactly one of \"jwk\" and \"kid\"");
+		return acme_fail(
+			e, ERR_ACME_MALFORMED,
+			"JWS: the protected header needs exactly one of \"jwk\" and \"kid\"");
 	if (kid != NULL && (!json_is_string(kid) || json_string_length(kid) == 0))
-		return fail(e, ERR_ACME_MALFORMED, "JWS: \"kid\" must be an account URL");
+		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: \"kid\" must be an account URL");
 	if (jwk != NULL && !json_is_object(jwk))
-		return fail(e, ERR_ACME_MALFORMED, "JWS: \"jwk\" must be an object");
+		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: \"jwk\" must be an object");
 	if (!json_is_string(url) || json_string_length(url) == 0)
-		return fail(e, ERR_ACME_MALFORMED, "JWS: the protected header has no \"url\"");
+		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: the protected header has no \"url\"");
 	if (nonce == NULL)
-		return fail(e, ERR_ACME_BAD_NONCE, "JWS: the protected header has no \"nonce\"");
+		return acme_fail(e, ERR_ACME_BAD_NONCE,
+				 "JWS: the protected header has no \"nonce\"");
 	if (!json_is_string(nonce) || json_string_length(nonce) == 0)
-		return fail(e, ERR_ACME_BAD_NONCE, "JWS: \"nonce\" must be a non-empty string");
+		return acme_fail(e, ERR_ACME_BAD_NONCE,
+				 "JWS: \"nonce\" must be a non-empty string");
 	out->url = json_string_value(url);
 	out->nonce = json_string_value(nonce);
 	out->kid = kid ? json_string_value(kid) : NULL;
@@ -94,14 +97,16 @@ int acme_jws_parse(const json_t *body, struct acme_jws *out, struct acme_err *e)
 
 	memset(out, 0, sizeof *out);
 	if (!json_is_object(body))
-		return fail(e, ERR_ACME_MALFORMED, "the body must be a flattened JWS JSON object");
+		return acme_fail(e, ERR_ACME_MALFORMED,
+				 "the body must be a flattened JWS JSON object");
 	json_object_foreach ((json_t *)body, key, v) {
 		if (strcmp(key, "protected") != 0 && strcmp(key, "payload") != 0 &&
 		    strcmp(key, "signature") != 0)
-			return fail(e, ERR_ACME_MALFORMED,
-				    "JWS: member \"%.32s\" is not allowed (flattened JSON with a "
-				    "protected header only)",
-				    key);
+			return acme_fail(
+				e, ERR_ACME_MALFORMED,
+				"JWS: member \"%.32s\" is not allowed (flattened JSON with a "
+				"protected header only)",
+				key);
 	}
 	if ((prot = b64_member(body, "protected", e)) == NULL ||
 	    (payload = b64_member(body, "payload", e)) == NULL ||
@@ -110,13 +115,14 @@ int acme_jws_parse(const json_t *body, struct acme_jws *out, struct acme_err *e)
 	plen = strlen(prot);
 	ylen = strlen(payload);
 	if (plen == 0)
-		return fail(e, ERR_ACME_MALFORMED, "JWS: empty protected header");
+		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: empty protected header");
 	if ((hdr = b64_decode(prot, plen, 1, &hlen)) == NULL)
-		return fail(e, ERR_ACME_MALFORMED, "JWS: \"protected\" is not strict base64url");
+		return acme_fail(e, ERR_ACME_MALFORMED,
+				 "JWS: \"protected\" is not strict base64url");
 	out->header = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, NULL);
 	free(hdr);
 	if (out->header == NULL) {
-		fail(e, ERR_ACME_MALFORMED, "JWS: the protected header is not JSON");
+		acme_fail(e, ERR_ACME_MALFORMED, "JWS: the protected header is not JSON");
 		goto bad;
 	}
 	if (header_parse(out, e) != 0)
@@ -124,21 +130,21 @@ int acme_jws_parse(const json_t *body, struct acme_jws *out, struct acme_err *e)
 	out->payload = b64_decode(payload, ylen, 1, &out->payload_len);
 	if (out->payload == NULL ||
 	    (out->sig = b64_decode(sig, strlen(sig), 1, &out->sig_len)) == NULL) {
-		fail(e, ERR_ACME_MALFORMED, "JWS: \"%s\" is not strict base64url",
-		     out->payload == NULL ? "payload" : "signature");
+		acme_fail(e, ERR_ACME_MALFORMED, "JWS: \"%s\" is not strict base64url",
+			  out->payload == NULL ? "payload" : "signature");
 		goto bad;
 	}
 	/* NUL-terminate the payload for JSON parsing. */
 	uint8_t *p = realloc(out->payload, out->payload_len + 1);
 	if (p == NULL) {
-		fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
+		acme_fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
 		goto bad;
 	}
 	out->payload = p;
 	p[out->payload_len] = '\0';
 	out->signing_input_len = plen + 1 + ylen;
 	if ((out->signing_input = malloc(out->signing_input_len + 1)) == NULL) {
-		fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
+		acme_fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
 		goto bad;
 	}
 	memcpy(out->signing_input, prot, plen);
@@ -189,14 +195,15 @@ int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct acme_err *
 		int want = jws->alg == ACME_ALG_ES256 ? 256 : 384;
 		size_t n = (size_t)want / 8;
 		if (id != EVP_PKEY_EC || ec_group_bits(key) != want)
-			return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM, "JWS: %s needs a P-%d key",
-				    jws->alg == ACME_ALG_ES256 ? "ES256" : "ES384", want);
+			return acme_fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
+					 "JWS: %s needs a P-%d key",
+					 jws->alg == ACME_ALG_ES256 ? "ES256" : "ES384", want);
 		if (sig_len != 2 * n)
-			return fail(e, ERR_ACME_MALFORMED,
-				    "JWS: the signature has the wrong length");
+			return acme_fail(e, ERR_ACME_MALFORMED,
+					 "JWS: the signature has the wrong length");
 		int dlen = ecdsa_to_der(sig, n, &der);
 		if (dlen < 0)
-			return fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
+			return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
 		sig = der;
 		sig_len = (size_t)dlen;
 		md = want == 256 ? EVP_sha256() : EVP_sha384();
@@ -204,20 +211,20 @@ int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct acme_err *
 	}
 	case ACME_ALG_RS256:
 		if (id != EVP_PKEY_RSA)
-			return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
-				    "JWS: RS256 needs an RSA key");
+			return acme_fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
+					 "JWS: RS256 needs an RSA key");
 		md = EVP_sha256();
 		break;
 	case ACME_ALG_EDDSA:
 		if (id != EVP_PKEY_ED25519)
-			return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
-				    "JWS: EdDSA needs an Ed25519 key");
+			return acme_fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM,
+					 "JWS: EdDSA needs an Ed25519 key");
 		break;
-	default: return fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM, "JWS: unsupported alg");
+	default: return acme_fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM, "JWS: unsupported alg");
 	}
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
 		free(der);
-		return fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
+		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
 	}
 	ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&
 	     EVP_DigestVerify(ctx, sig, sig_len, (const uint8_t *)jws->signing_input,
@@ -225,7 +232,7 @@ int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct acme_err *
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
 	if (!ok)
-		return fail(e, ERR_ACME_MALFORMED, "JWS: the signature does not verify");
+		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: the signature does not verify");
 	return 0;
 }
 

@@ -18,6 +18,11 @@ struct acme_err {
 	char detail[160];
 };
 
+/* Fills *e with code and a printf-style detail; returns -1, for
+ * "return acme_fail(e, ...)" in the parsers. */
+int acme_fail(struct acme_err *e, enum err_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 enum acme_alg { ACME_ALG_NONE = 0, ACME_ALG_ES256, ACME_ALG_ES384, ACME_ALG_RS256, ACME_ALG_EDDSA };
 
 /* The algorithms we accept, for a badSignatureAlgorithm's "algorithms". */

@@ -175,16 +175,12 @@ bool dps_sas_signed_with(const struct dps_sas *t, const char *key_b64)
 	return ok;
 }
 
-int dps_derive_device_key(const char *group_key_b64, const char *registration_id,
-			  char out[DPS_KEY_B64_MAX])
+/* Encodes a secret key into out (base64), wiping the key and every copy. */
+static int key_to_b64(unsigned char *key, size_t n, char out[DPS_KEY_B64_MAX])
 {
-	unsigned char mac[32];
-	char *b;
+	char *b = b64_encode(key, n, 0);
 
-	if (hmac_b64key(group_key_b64, registration_id, strlen(registration_id), mac) != 0)
-		return -1;
-	b = b64_encode(mac, sizeof mac, 0);
-	OPENSSL_cleanse(mac, sizeof mac);
+	OPENSSL_cleanse(key, n);
 	if (b == NULL)
 		return -1;
 	snprintf(out, DPS_KEY_B64_MAX, "%s", b);
@@ -193,19 +189,21 @@ int dps_derive_device_key(const char *group_key_b64, const char *registration_id
 	return 0;
 }
 
+int dps_derive_device_key(const char *group_key_b64, const char *registration_id,
+			  char out[DPS_KEY_B64_MAX])
+{
+	unsigned char mac[32];
+
+	if (hmac_b64key(group_key_b64, registration_id, strlen(registration_id), mac) != 0)
+		return -1;
+	return key_to_b64(mac, sizeof mac, out);
+}
+
 int dps_key_generate(char out[DPS_KEY_B64_MAX])
 {
 	unsigned char key[DPS_KEY_MAX];
-	char *b;
 
 	if (RAND_bytes(key, sizeof key) != 1)
 		return -1;
-	b = b64_encode(key, sizeof key, 0);
-	OPENSSL_cleanse(key, sizeof key);
-	if (b == NULL)
-		return -1;
-	snprintf(out, DPS_KEY_B64_MAX, "%s", b);
-	OPENSSL_cleanse(b, strlen(b));
-	free(b);
-	return 0;
+	return key_to_b64(key, sizeof key, out);
 }
