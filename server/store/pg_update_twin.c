@@ -17,11 +17,7 @@ enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t
 		0};
 	char version[24];
 	const char *p[] = {t->device_id, t->etag, version, t->tags, t->desired, t->reported};
-	enum store_qs qs;
-	PGresult *res;
 
 	snprintf(version, sizeof version, "%lld", t->version);
-	res = store_exec(c, &st, 6, p, &qs);
-	PQclear(res);
-	return qs;
+	return store_exec_void(c, &st, 6, p);
 }
