@@ -25,6 +25,7 @@ struct store_dps_enrollment {
 	char *capabilities_json;	   /* NULL when none */
 	char *etag;
 	long long created_at, updated_at;
+	char *attestation_params_json; /* tpm and x509: what is pinned or trusted (NULL: none) */
 };
 void store_dps_enrollment_free(struct store_dps_enrollment *e);
 
@@ -58,6 +59,28 @@ void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l);
 enum store_qs store_select_dps_groups_sym(struct store_conn *c,
 					  struct store_dps_enrollment_list *out);
 
+/* Every TPM enrollment group, for matching an EK certificate. */
+enum store_qs store_select_dps_groups_tpm(struct store_conn *c,
+					  struct store_dps_enrollment_list *out);
+
+/* The authenticationKey a TPM device was sent, pending its signed request. */
+struct store_dps_tpm_challenge {
+	char *registration_id;
+	char *enrollment_kind, *enrollment_id;
+	char *auth_key;				  /* base64 HMAC key (secret) */
+	char *endorsement_key, *storage_root_key; /* base64 TPM2B_PUBLIC, as sent */
+};
+void store_dps_tpm_challenge_free(struct store_dps_tpm_challenge *t);
+
+/* Records t (replacing any earlier challenge of its registration ID),
+ * valid for ttl_s seconds. */
+enum store_qs store_upsert_dps_tpm_challenge(struct store_conn *c,
+					     const struct store_dps_tpm_challenge *t, int ttl_s);
+
+/* The unexpired challenge of registration_id into *out (zeroed first). */
+enum store_qs store_select_dps_tpm_challenge(struct store_conn *c, const char *registration_id,
+					     struct store_dps_tpm_challenge *out);
+
 /* A device's registration state. */
 struct store_dps_registration {
 	char *registration_id;
@@ -72,6 +95,8 @@ struct store_dps_registration {
 	int error_code; /* 0: none */
 	char *error_message;
 	long long created_at, updated_at;
+	char *tpm_authentication_key; /* TPM devices: base64 blob holding device_key */
+	char *device_key;	      /* TPM devices: base64 HMAC key (secret) */
 };
 void store_dps_registration_free(struct store_dps_registration *r);
 

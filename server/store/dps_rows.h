@@ -8,12 +8,12 @@
 #define DPS_ENROLLMENT_COLS                                                                          \
 	"kind, id, attestation_type, primary_key, secondary_key, provisioning_status,"               \
 	" device_id, iot_hub_host_name, initial_twin::text, capabilities::text, etag, " STORE_EPOCH( \
-		"created_at") ", " STORE_EPOCH("updated_at")
+		"created_at") ", " STORE_EPOCH("updated_at") ", attestation_params::text"
 
 #define DPS_REGISTRATION_COLS                                                                        \
 	"registration_id, device_id, enrollment_kind, enrollment_id, status, substatus,"             \
 	" assigned_hub, operation_id, etag, payload::text, error_code, error_message, " STORE_EPOCH( \
-		"created_at") ", " STORE_EPOCH("updated_at")
+		"created_at") ", " STORE_EPOCH("updated_at") ", tpm_authentication_key, device_key"
 
 /* Fill *out from row of res (columns as above); 0, or -1 out of memory
  * with *out freed. */
