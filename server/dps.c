@@ -16,6 +16,7 @@
 #include "server/dps_sas.h"
 #include "server/reply.h"
 #include "server/request.h"
+#include "server/routes.h"
 #include "server/server.h"
 #include "server/store/dps.h"
 #include "server/store/twins.h"
@@ -128,6 +129,29 @@ struct match {
 	bool found;
 };
 
+static void match_found(struct match *m, const char *kind, const char *id)
+{
+	m->found = true;
+	snprintf(m->dev->enrollment_kind, sizeof m->dev->enrollment_kind, "%s", kind);
+	snprintf(m->dev->enrollment_id, sizeof m->dev->enrollment_id, "%s", id);
+}
+
+/* A TPM device signs with the authenticationKey of its last 401, kept for
+ * this registration ID and the enrollment it was made for, until it expires. */
+static enum store_qs match_tpm(struct store_conn *c, struct match *m, const char *kind,
+			       const char *id)
+{
+	struct store_dps_tpm_challenge ch;
+	enum store_qs qs = store_select_dps_tpm_challenge(c, m->registration_id, &ch);
+
+	if (qs == STORE_ONE && strcmp(ch.enrollment_kind, kind) == 0 &&
+	    (id == NULL || strcmp(ch.enrollment_id, id) == 0) &&
+	    dps_sas_signed_with(m->tok, ch.auth_key))
+		match_found(m, ch.enrollment_kind, ch.enrollment_id);
+	store_dps_tpm_challenge_free(&ch);
+	return qs < 0 ? qs : STORE_ONE;
+}
+
 static enum store_qs match_cb(struct store_conn *c, void *cls)
 {
 	struct match *m = cls;
@@ -145,14 +169,12 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 		 * group's key does not open it. */
 		if (strcmp(e.attestation_type, "symmetricKey") == 0 &&
 		    (dps_sas_signed_with(m->tok, e.primary_key) |
-		     dps_sas_signed_with(m->tok, e.secondary_key))) {
-			m->found = true;
-			snprintf(m->dev->enrollment_kind, sizeof m->dev->enrollment_kind, "%s",
-				 STORE_DPS_INDIVIDUAL);
-			snprintf(m->dev->enrollment_id, sizeof m->dev->enrollment_id, "%s", e.id);
-		}
+		     dps_sas_signed_with(m->tok, e.secondary_key)))
+			match_found(m, STORE_DPS_INDIVIDUAL, e.id);
+		else if (strcmp(e.attestation_type, "tpm") == 0)
+			qs = match_tpm(c, m, STORE_DPS_INDIVIDUAL, e.id);
 		store_dps_enrollment_free(&e);
-		return STORE_ONE;
+		return qs;
 	}
 	qs = store_select_dps_groups_sym(c, &groups);
 	if (qs < 0)
@@ -164,21 +186,16 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 			if (keys[k] == NULL ||
 			    dps_derive_device_key(keys[k], m->registration_id, derived) != 0)
 				continue;
-			if (dps_sas_signed_with(m->tok, derived)) {
-				m->found = true;
-				snprintf(m->dev->enrollment_kind, sizeof m->dev->enrollment_kind,
-					 "%s", STORE_DPS_GROUP);
-				snprintf(m->dev->enrollment_id, sizeof m->dev->enrollment_id, "%s",
-					 g->id);
-			}
+			if (dps_sas_signed_with(m->tok, derived))
+				match_found(m, STORE_DPS_GROUP, g->id);
 		}
 	}
 	explicit_bzero(derived, sizeof derived);
 	store_dps_enrollment_list_free(&groups);
-	return STORE_ONE;
+	return m->found ? STORE_ONE : match_tpm(c, m, STORE_DPS_GROUP, NULL);
 }
 
-bool dps_device_check(struct request *req, enum err_code *err)
+bool dps_device_check(struct request *req, unsigned arg, enum err_code *err)
 {
 	const char *authz = request_header(req, "Authorization");
 	const char *scope = req->params[0], *regid = req->params[1];
@@ -188,10 +205,14 @@ bool dps_device_check(struct request *req, enum err_code *err)
 
 	*err = ERR_DPS_UNAUTHORIZED;
 	memset(&req->dev, 0, sizeof req->dev);
-	if (req->nparams < 2 || dps_sas_parse(authz, &tok, &why) != 0)
+	if (req->nparams < 2 || strcasecmp(scope, req->srv->id_scope) != 0 || !dps_id_valid(regid))
 		return false;
-	if (strcasecmp(scope, req->srv->id_scope) != 0 || !dps_id_valid(regid) ||
-	    !dps_sas_audience_ok(&tok, scope, regid))
+	if (authz == NULL && (arg & DEVICE_CHALLENGE)) {
+		/* The handler decides: a TPM's first request. */
+		snprintf(req->dev.registration_id, sizeof req->dev.registration_id, "%s", regid);
+		return true;
+	}
+	if (dps_sas_parse(authz, &tok, &why) != 0 || !dps_sas_audience_ok(&tok, scope, regid))
 		return false;
 	if (tok.expiry + DPS_SAS_SKEW < now || tok.expiry > now + DPS_SAS_MAX_TTL + DPS_SAS_SKEW)
 		return false;

@@ -30,9 +30,13 @@ bool dps_api_version_ok(struct request *req, int *ret);
 /* AUTH_DEVICE_SAS: the Authorization header's SAS must name the path's
  * {idScope} (params[0]) and {registrationId} (params[1]), be unexpired and
  * not future-dated, and be signed with the individual enrollment's primary
- * or secondary key or, when there is no individual enrollment, with a key
- * derived from a symmetric-key group's. Fills req->dev. */
-bool dps_device_check(struct request *req, enum err_code *err);
+ * or secondary key (a TPM enrollment: the pending authenticationKey) or,
+ * when there is no individual enrollment, with a key derived from a
+ * symmetric-key group's or a TPM group's pending authenticationKey. Fills
+ * req->dev. With DEVICE_CHALLENGE in arg, a request without Authorization
+ * passes unauthenticated (req->dev.authenticated false): the handler
+ * answers it (the TPM flow's 401). */
+bool dps_device_check(struct request *req, unsigned arg, enum err_code *err);
 
 struct store_twin;
 struct store_dps_registration;

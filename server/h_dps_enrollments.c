@@ -10,12 +10,14 @@
 #include "common/timefmt.h"
 #include "server/dps.h"
 #include "server/dps_sas.h"
+#include "server/dps_tpm.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
 #include "server/spec.h"
 #include "server/store/dps.h"
+#include "verifier/ek_cert.h"
 
 /* What tells the two kinds apart on the wire. */
 struct kind {
@@ -38,13 +40,22 @@ static json_t *enrollment_json(const struct kind *k, const struct store_dps_enro
 	if (e->device_id != NULL)
 		json_object_set_new(o, "deviceId", json_string(e->device_id));
 	json_object_set_new(att, "type", json_string(e->attestation_type));
-	json_object_set_new(sym, "primaryKey",
-			    show_keys && e->primary_key ? json_string(e->primary_key)
-							: json_null());
-	json_object_set_new(sym, "secondaryKey",
-			    show_keys && e->secondary_key ? json_string(e->secondary_key)
-							  : json_null());
-	json_object_set_new(att, "symmetricKey", sym);
+	if (strcmp(e->attestation_type, "symmetricKey") == 0) {
+		json_object_set_new(sym, "primaryKey",
+				    show_keys && e->primary_key ? json_string(e->primary_key)
+								: json_null());
+		json_object_set_new(sym, "secondaryKey",
+				    show_keys && e->secondary_key ? json_string(e->secondary_key)
+								  : json_null());
+		json_object_set_new(att, "symmetricKey", sym);
+	} else {
+		json_decref(sym);
+		/* tpm: {"endorsementKey"} or a group's {"rootCertificates"}. */
+		json_object_set_new(att, e->attestation_type,
+				    e->attestation_params_json
+					    ? json_loads(e->attestation_params_json, 0, NULL)
+					    : json_object());
+	}
 	json_object_set_new(o, "attestation", att);
 	json_object_set_new(o, "capabilities",
 			    e->capabilities_json ? json_loads(e->capabilities_json, 0, NULL)
@@ -91,14 +102,64 @@ static enum json_spec_rc parse_id(const struct json_spec *s, json_t *v, const ch
 	return JSON_SPEC_OK;
 }
 
+/* attestation.tpm of a TPM enrollment: an individual one pins its
+ * endorsementKey (base64 TPM2B_PUBLIC); a group (Orchard's, beyond Azure)
+ * names 1 to 16 rootCertificates (PEM) an EK certificate must chain to.
+ * NULL with *text (malloc'd) the parameters to store, or why not. */
+static const char *tpm_params(json_t *tpm, bool is_group, char **text, char *why, size_t len)
+{
+	json_t *out = NULL, *v;
+	size_t i;
+
+	*text = NULL;
+	if (!is_group) {
+		const char *ek = json_string_value(json_object_get(tpm, "endorsementKey"));
+		struct tpm_public pub;
+		uint8_t raw[DPS_TPM_PUB_MAX];
+		size_t n = 0;
+		struct verr e = {0};
+		if (ek == NULL)
+			return "/attestation/tpm/endorsementKey: required for tpm attestation";
+		if (dps_tpm_public(ek, &pub, raw, &n, &e) != 0) {
+			snprintf(why, len, "/attestation/tpm/endorsementKey: %s", e.msg);
+			return why;
+		}
+		out = json_pack("{s:s}", "endorsementKey", ek);
+	} else {
+		json_t *roots = json_object_get(tpm, "rootCertificates");
+		if (!json_is_array(roots) || json_array_size(roots) == 0 ||
+		    json_array_size(roots) > 16)
+			return "/attestation/tpm/rootCertificates: 1 to 16 PEM certificates";
+		json_array_foreach (roots, i, v) {
+			struct verr e = {0};
+			struct ek_roots *r = json_is_string(v)
+						     ? ek_roots_load_pem(json_string_value(v),
+									 json_string_length(v), &e)
+						     : NULL;
+			ek_roots_free(r);
+			if (r == NULL) {
+				snprintf(
+					why, len,
+					"/attestation/tpm/rootCertificates/%zu: not a PEM certificate",
+					i);
+				return why;
+			}
+		}
+		out = json_pack("{s:O}", "rootCertificates", roots);
+	}
+	*text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+	json_decref(out);
+	return *text ? NULL : "out of memory";
+}
+
 /* One PUT's parsed body and the transaction's inputs and outputs. */
 struct put {
 	const struct kind *k;
 	const char *id;
 	const char *body_id, *type, *pk, *sk, *status, *device_id, *hub;
-	json_t *twin, *caps;
+	json_t *twin, *caps, *tpm;
 	const char *if_match; /* NULL: unconditional */
-	char *twin_text, *caps_text;
+	char *twin_text, *caps_text, *params_text;
 	struct store_dps_enrollment row; /* as written */
 	char etag[33], gen_pk[DPS_KEY_B64_MAX], gen_sk[DPS_KEY_B64_MAX];
 	bool stale;
@@ -120,7 +181,9 @@ static enum store_qs put_cb(struct store_conn *c, void *cls)
 		store_dps_enrollment_free(&old);
 		return STORE_NONE;
 	}
-	/* Keys: the body's, else the current ones, else new ones. */
+	/* Keys: the body's, else the current ones, else new ones; only
+	 * symmetric-key attestation has any. */
+	bool sym = strcmp(p->type, "symmetricKey") == 0;
 	const char *pk = p->pk, *sk = p->sk;
 	if (pk == NULL && qs == STORE_ONE && old.primary_key != NULL) {
 		snprintf(p->gen_pk, sizeof p->gen_pk, "%s", old.primary_key);
@@ -131,21 +194,23 @@ static enum store_qs put_cb(struct store_conn *c, void *cls)
 		sk = p->gen_sk;
 	}
 	store_dps_enrollment_free(&old);
-	if ((pk == NULL && dps_key_generate(p->gen_pk) != 0) ||
-	    (sk == NULL && dps_key_generate(p->gen_sk) != 0) || dps_random_hex(p->etag, 16) != 0)
+	if ((sym && pk == NULL && dps_key_generate(p->gen_pk) != 0) ||
+	    (sym && sk == NULL && dps_key_generate(p->gen_sk) != 0) ||
+	    dps_random_hex(p->etag, 16) != 0)
 		return STORE_HARD;
 	*e = (struct store_dps_enrollment){
 		.kind = (char *)p->k->kind,
 		.id = (char *)p->id,
 		.attestation_type = (char *)p->type,
-		.primary_key = (char *)(pk ? pk : p->gen_pk),
-		.secondary_key = (char *)(sk ? sk : p->gen_sk),
+		.primary_key = !sym ? NULL : (char *)(pk ? pk : p->gen_pk),
+		.secondary_key = !sym ? NULL : (char *)(sk ? sk : p->gen_sk),
 		.provisioning_status = (char *)p->status,
 		.device_id = (char *)p->device_id,
 		.iot_hub_host_name = (char *)p->hub,
 		.initial_twin_json = p->twin_text,
 		.capabilities_json = p->caps_text,
 		.etag = p->etag,
+		.attestation_params_json = p->params_text,
 	};
 	return store_upsert_dps_enrollment(c, e, &e->created_at, &e->updated_at);
 }
@@ -184,6 +249,7 @@ static int enrollment_put(struct request *req, const struct kind *k)
 	struct json_spec att[] = {
 		json_spec_string("type", &p.type, 32, JSON_SPEC_NONEMPTY),
 		json_spec_fields("symmetricKey", sym, JSON_SPEC_OPTIONAL),
+		json_spec_object("tpm", &p.tpm, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
 	};
 	struct json_spec spec[] = {
@@ -220,13 +286,16 @@ static int enrollment_put(struct request *req, const struct kind *k)
 	if (p.body_id != NULL && strcmp(p.body_id, p.id) != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/%s: differs from the path's",
 				     k->id_field);
-	if (strcmp(p.type, "x509") == 0 || strcmp(p.type, "tpm") == 0)
+	if (strcmp(p.type, "x509") == 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/attestation/type: %s attestation is not supported yet",
 				     p.type);
-	if (strcmp(p.type, "symmetricKey") != 0)
+	if (strcmp(p.type, "symmetricKey") != 0 && strcmp(p.type, "tpm") != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/attestation/type: must be symmetricKey, x509 or tpm");
+	if (strcmp(p.type, "tpm") == 0 &&
+	    (why = tpm_params(p.tpm, k == &group, &p.params_text, twhy, sizeof twhy)) != NULL)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
 	if (strcmp(p.status, "enabled") != 0 && strcmp(p.status, "disabled") != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/provisioningStatus: must be enabled or disabled");
@@ -248,6 +317,7 @@ static int enrollment_put(struct request *req, const struct kind *k)
 	if ((p.twin && !p.twin_text) || (p.caps && !p.caps_text)) {
 		free(p.twin_text);
 		free(p.caps_text);
+		free(p.params_text);
 		return MHD_NO;
 	}
 	qs = store_run_txn(req->srv->store, put_cb, &p);
@@ -260,6 +330,7 @@ static int enrollment_put(struct request *req, const struct kind *k)
 		ret = dps_reply(req, 200, enrollment_json(k, &p.row, true), p.etag, true, NULL);
 	free(p.twin_text);
 	free(p.caps_text);
+	free(p.params_text);
 	explicit_bzero(p.gen_pk, sizeof p.gen_pk);
 	explicit_bzero(p.gen_sk, sizeof p.gen_sk);
 	return ret;

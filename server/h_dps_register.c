@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/b64.h"
 #include "common/timefmt.h"
 #include "server/dps.h"
 #include "server/dps_sas.h"
+#include "server/dps_tpm.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -17,6 +19,7 @@
 #include "server/spec.h"
 #include "server/store/dps.h"
 #include "server/store/twins.h"
+#include "verifier/ek_cert.h"
 
 /* Seconds a client waits before polling the operation: the C SDK takes
  * integers from 1 to 300. */
@@ -48,6 +51,10 @@ json_t *dps_registration_state_json(const struct store_dps_registration *r)
 	json_object_set_new(o, "etag", json_string(r->etag));
 	if (r->payload_json != NULL)
 		json_object_set_new(o, "payload", json_loads(r->payload_json, 0, NULL));
+	if (r->tpm_authentication_key != NULL)
+		json_object_set_new(
+			o, "tpm",
+			json_pack("{s:s}", "authenticationKey", r->tpm_authentication_key));
 	return o;
 }
 
@@ -74,6 +81,24 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 	if (qs != STORE_ONE)
 		return qs;
 	bool enabled = strcmp(e.provisioning_status, "enabled") == 0;
+	/* A TPM device gets its hub key encrypted to the TPM it proved. */
+	struct store_dps_tpm_challenge ch = {0};
+	char hub_key[DPS_KEY_B64_MAX] = "";
+	char *hub_blob = NULL;
+	if (enabled && strcmp(e.attestation_type, "tpm") == 0) {
+		struct verr ve = {0};
+		qs = store_select_dps_tpm_challenge(c, dev->registration_id, &ch);
+		if (qs == STORE_ONE && dps_tpm_authkey_new(ch.endorsement_key, ch.storage_root_key,
+							   hub_key, &hub_blob, &ve) != 0)
+			qs = STORE_HARD;
+		store_dps_tpm_challenge_free(&ch);
+		if (qs == STORE_NONE)
+			g->gone = true; /* expired since the SAS was checked */
+		if (qs != STORE_ONE) {
+			store_dps_enrollment_free(&e);
+			return qs;
+		}
+	}
 	struct store_dps_registration r = {
 		.registration_id = (char *)dev->registration_id,
 		.device_id = e.device_id ? e.device_id : (char *)dev->registration_id,
@@ -86,8 +111,12 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 						      : g->hub,
 		.operation_id = g->operation_id,
 		.etag = g->etag,
+		.tpm_authentication_key = hub_blob,
+		.device_key = hub_blob ? hub_key : NULL,
 	};
 	qs = store_upsert_dps_registration(c, &r, &g->out);
+	explicit_bzero(hub_key, sizeof hub_key);
+	free(hub_blob);
 	/* An assigned device gets its twin, seeded with initialTwin, in the
 	 * same transaction; a twin that exists (registering again) is kept. */
 	if (qs == STORE_ONE && enabled) {
@@ -105,13 +134,163 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 	return qs;
 }
 
+/* The TPM flow's first request: what the device sent and what it gets. */
+struct challenge {
+	const char *registration_id;
+	const char *ek_b64, *srk_b64;
+	struct tpm_public ek;
+	uint8_t ek_raw[DPS_TPM_PUB_MAX];
+	size_t ek_len;
+	X509 *ek_cert; /* NULL unless sent */
+	char key[DPS_KEY_B64_MAX];
+	char group_id[DPS_ID_MAX + 1];
+	const char *why; /* why not, when not enrolled */
+	struct store_dps_tpm_challenge row;
+};
+
+/* The enrollment this TPM belongs to: the individual enrollment of its
+ * registration ID pinning its EK, else a TPM group whose roots its EK
+ * certificate chains to (registration ID derived from the EK). */
+static enum store_qs enrollment_for_tpm(struct store_conn *c, struct challenge *ch)
+{
+	struct store_dps_enrollment e;
+	struct store_dps_enrollment_list groups;
+	enum store_qs qs =
+		store_select_dps_enrollment(c, STORE_DPS_INDIVIDUAL, ch->registration_id, &e);
+	char derived[64];
+	struct verr ve = {0};
+
+	if (qs < 0)
+		return qs;
+	if (qs == STORE_ONE) {
+		json_t *params = e.attestation_params_json
+					 ? json_loads(e.attestation_params_json, 0, NULL)
+					 : NULL;
+		const char *pinned = json_string_value(json_object_get(params, "endorsementKey"));
+		struct tpm_public ek;
+		uint8_t raw[DPS_TPM_PUB_MAX];
+		size_t n = 0;
+
+		ch->why = "the endorsement key does not match the enrollment's";
+		if (strcmp(e.attestation_type, "tpm") == 0 && pinned != NULL &&
+		    dps_tpm_public(pinned, &ek, raw, &n, &ve) == 0 &&
+		    dps_tpm_same_key(&ek.pub, &ch->ek.pub))
+			ch->why = NULL;
+		json_decref(params);
+		store_dps_enrollment_free(&e);
+		ch->row.enrollment_kind = STORE_DPS_INDIVIDUAL;
+		ch->row.enrollment_id = (char *)ch->registration_id;
+		return STORE_ONE;
+	}
+	ch->why = "no enrollment for this endorsement key";
+	if (ch->ek_cert == NULL)
+		return STORE_ONE;
+	if (ek_registration_id(ch->ek_raw, ch->ek_len, derived, sizeof derived) != 0 ||
+	    strcmp(derived, ch->registration_id) != 0) {
+		ch->why = "a TPM group device's registration ID is its EK's (base32 SHA-256)";
+		return STORE_ONE;
+	}
+	if ((qs = store_select_dps_groups_tpm(c, &groups)) < 0)
+		return qs;
+	ch->why = "the endorsement key certificate chains to no TPM group's roots";
+	for (int i = 0; i < groups.n; i++)
+		if (dps_tpm_group_accepts(groups.items[i].attestation_params_json, ch->ek_cert,
+					  &ch->ek.pub, &ve)) {
+			ch->why = NULL;
+			ch->row.enrollment_kind = STORE_DPS_GROUP;
+			snprintf(ch->group_id, sizeof ch->group_id, "%s", groups.items[i].id);
+			ch->row.enrollment_id = ch->group_id;
+			break;
+		}
+	store_dps_enrollment_list_free(&groups);
+	return STORE_ONE;
+}
+
+static enum store_qs challenge_cb(struct store_conn *c, void *cls)
+{
+	struct challenge *ch = cls;
+	enum store_qs qs;
+
+	ch->why = NULL;
+	if ((qs = enrollment_for_tpm(c, ch)) < 0 || ch->why != NULL)
+		return qs;
+	return store_upsert_dps_tpm_challenge(c, &ch->row, DPS_TPM_CHALLENGE_TTL);
+}
+
+/* PUT .../register without Authorization: a TPM device's first request.
+ * Answers 401 with an authenticationKey only its TPM can open, recorded
+ * for its next, signed request; refuses anything else. */
+static int tpm_challenge(struct request *req, const char *ek_b64, const char *srk_b64,
+			 const char *cert_b64)
+{
+	struct challenge ch = {.registration_id = req->dev.registration_id};
+	struct tpm_public srk;
+	uint8_t raw[DPS_TPM_PUB_MAX], *der = NULL;
+	size_t n = 0;
+	char *blob = NULL;
+	struct verr ve = {0};
+	enum store_qs qs;
+	int ret;
+
+	if (ek_b64 == NULL || srk_b64 == NULL)
+		return reply_problem(req, ERR_DPS_UNAUTHORIZED, NULL);
+	if (dps_tpm_public(ek_b64, &ch.ek, ch.ek_raw, &ch.ek_len, &ve) != 0)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/tpm/endorsementKey: %s",
+				     ve.msg);
+	if (dps_tpm_public(srk_b64, &srk, raw, &n, &ve) != 0)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/tpm/storageRootKey: %s",
+				     ve.msg);
+	if (cert_b64 != NULL) {
+		der = b64_decode(cert_b64, strlen(cert_b64), 0, &n);
+		if (der == NULL || n > DPS_TPM_CERT_MAX ||
+		    (ch.ek_cert = ek_cert_parse(der, n, &ve)) == NULL) {
+			free(der);
+			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "/tpm/endorsementKeyCertificate: must be base64 DER");
+		}
+		free(der);
+	}
+	if (dps_tpm_authkey_new(ek_b64, srk_b64, ch.key, &blob, &ve) != 0) {
+		X509_free(ch.ek_cert);
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/tpm: %s", ve.msg);
+	}
+	ch.row = (struct store_dps_tpm_challenge){
+		.registration_id = (char *)ch.registration_id,
+		.auth_key = ch.key,
+		.endorsement_key = (char *)ek_b64,
+		.storage_root_key = (char *)srk_b64,
+	};
+	qs = store_run_txn(req->srv->store, challenge_cb, &ch);
+	if (qs < 0)
+		ret = reply_problem(req, ERR_DPS_UNAVAILABLE, "could not record the challenge");
+	else if (ch.why != NULL)
+		ret = reply_problem(req, ERR_DPS_UNAUTHORIZED, "%s", ch.why);
+	else
+		ret = dps_reply(req, 401,
+				json_pack("{s:s, s:s, s:s}", "message",
+					  "sign the next request with this authenticationKey",
+					  "authenticationKey", blob, "keyName", "registration"),
+				NULL, true, NULL);
+	explicit_bzero(ch.key, sizeof ch.key);
+	X509_free(ch.ek_cert);
+	free(blob);
+	return ret;
+}
+
 int h_dps_register(struct request *req)
 {
-	const char *body_id = NULL;
+	const char *body_id = NULL, *ek = NULL, *srk = NULL, *ekcert = NULL;
 	json_t *payload = NULL;
+	struct json_spec tpm[] = {
+		json_spec_string("endorsementKey", &ek, 4096, JSON_SPEC_OPTIONAL),
+		json_spec_string("storageRootKey", &srk, 4096, JSON_SPEC_OPTIONAL),
+		json_spec_string("endorsementKeyCertificate", &ekcert, 8192, JSON_SPEC_OPTIONAL),
+		json_spec_end(),
+	};
 	struct json_spec spec[] = {
 		json_spec_string("registrationId", &body_id, DPS_ID_MAX, JSON_SPEC_OPTIONAL),
 		json_spec_object("payload", &payload, JSON_SPEC_OPTIONAL),
+		json_spec_fields("tpm", tpm, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
 	};
 	struct reg g = {.req = req};
@@ -127,6 +306,8 @@ int h_dps_register(struct request *req)
 	if (body_id != NULL && strcmp(body_id, req->dev.registration_id) != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/registrationId: differs from the path's");
+	if (!req->dev.authenticated)
+		return tpm_challenge(req, ek, srk, ekcert);
 	dps_hub_host(req->srv, g.hub, sizeof g.hub);
 	if (dps_random_hex(opid, 16) != 0 || dps_random_hex(g.etag, 16) != 0)
 		return reply_problem(req, ERR_DPS_INTERNAL, "no randomness");
