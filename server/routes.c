@@ -38,7 +38,7 @@ const struct route routes[] = {
 
 	/* DPS device API: the SAS is checked before the body is read. Node's
 	 * poll carries a body "{}", so the GET takes a small raw one. */
-	{"PUT",    "/{idScope}/registrations/{registrationId}/register", h_dps_register, DEVICE_SAS, BODY_JSON, KiB(16), WIRE_DPS, "dps_register"},
+	{"PUT",    "/{idScope}/registrations/{registrationId}/register", h_dps_register, DEVICE_SAS_OR_TPM, BODY_JSON, KiB(16), WIRE_DPS, "dps_register"},
 	{"GET",    "/{idScope}/registrations/{registrationId}/operations/{operationId}", h_dps_operation, DEVICE_SAS, BODY_RAW, KiB(1), WIRE_DPS, "dps_operation"},
 	{"POST",   "/{idScope}/registrations/{registrationId}", h_dps_registration_status, DEVICE_SAS, BODY_RAW, KiB(4), WIRE_DPS, "dps_registration_status"},
 
