@@ -176,7 +176,7 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 		store_dps_enrollment_free(&e);
 		return qs;
 	}
-	qs = store_select_dps_groups_sym(c, &groups);
+	qs = store_select_dps_groups(c, "symmetricKey", &groups);
 	if (qs < 0)
 		return qs;
 	for (int i = 0; i < groups.n && !m->found; i++) {

@@ -190,7 +190,7 @@ static enum store_qs enrollment_for_tpm(struct store_conn *c, struct challenge *
 		ch->why = "a TPM group device's registration ID is its EK's (base32 SHA-256)";
 		return STORE_ONE;
 	}
-	if ((qs = store_select_dps_groups_tpm(c, &groups)) < 0)
+	if ((qs = store_select_dps_groups(c, "tpm", &groups)) < 0)
 		return qs;
 	ch->why = "the endorsement key certificate chains to no TPM group's roots";
 	for (int i = 0; i < groups.n; i++)

@@ -3,7 +3,7 @@
 -- and the TPM-encrypted hub key an assigned TPM device receives.
 ALTER TABLE dps_enrollments ADD COLUMN attestation_params jsonb;
 COMMENT ON COLUMN dps_enrollments.attestation_params IS 'tpm individual: {"endorsementKey": base64 TPM2B_PUBLIC}; tpm group: {"rootCertificates": [PEM...]} (manufacturer roots the EK certificate must chain to); x509: the pinned thumbprints or signing CAs';
-CREATE INDEX dps_enrollments_groups_tpm ON dps_enrollments (id) WHERE kind = 'group' AND attestation_type = 'tpm';
+CREATE INDEX dps_enrollments_groups_by_type ON dps_enrollments (attestation_type, id) WHERE kind = 'group';
 
 ALTER TABLE dps_registrations ADD COLUMN tpm_authentication_key text;
 ALTER TABLE dps_registrations ADD COLUMN device_key text;

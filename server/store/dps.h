@@ -50,18 +50,15 @@ enum store_qs store_upsert_dps_enrollment(struct store_conn *c,
 enum store_qs store_delete_dps_enrollment(struct store_conn *c, const char *kind, const char *id,
 					  const char *etag);
 
-/* Every symmetric-key enrollment group, for matching a device SAS. */
+/* Every enrollment group of one attestation type ("symmetricKey", "tpm",
+ * "x509"), for matching a device's key or certificate. */
 struct store_dps_enrollment_list {
 	struct store_dps_enrollment *items;
 	int n;
 };
 void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l);
-enum store_qs store_select_dps_groups_sym(struct store_conn *c,
-					  struct store_dps_enrollment_list *out);
-
-/* Every TPM enrollment group, for matching an EK certificate. */
-enum store_qs store_select_dps_groups_tpm(struct store_conn *c,
-					  struct store_dps_enrollment_list *out);
+enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestation_type,
+				      struct store_dps_enrollment_list *out);
 
 /* The authenticationKey a TPM device was sent, pending its signed request. */
 struct store_dps_tpm_challenge {

@@ -18,8 +18,13 @@ enum store_qs store_upsert_dps_tpm_challenge(struct store_conn *c,
 		" storage_root_key = EXCLUDED.storage_root_key, expires_at = EXCLUDED.expires_at",
 		0};
 	char ttl[16];
-	const char *p[] = {t->registration_id, t->enrollment_kind,  t->enrollment_id, t->auth_key,
-			   t->endorsement_key, t->storage_root_key, ttl};
+	const char *p[] = {t->registration_id,
+			   t->enrollment_kind,
+			   t->enrollment_id,
+			   t->auth_key,
+			   t->endorsement_key,
+			   t->storage_root_key,
+			   ttl};
 	enum store_qs qs;
 	PGresult *res;
 

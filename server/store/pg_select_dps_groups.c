@@ -1,5 +1,6 @@
-/* Lists the symmetric-key enrollment groups a device SAS may be signed
- * with a key derived from. */
+/* Lists the enrollment groups of one attestation type: those a device's
+ * key may be derived from, its EK certificate or its client certificate
+ * chain to. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,16 +16,17 @@ void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l)
 	memset(l, 0, sizeof *l);
 }
 
-enum store_qs store_select_dps_groups_sym(struct store_conn *c,
-					  struct store_dps_enrollment_list *out)
+enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestation_type,
+				      struct store_dps_enrollment_list *out)
 {
-	static struct store_stmt st = {"select_dps_groups_sym",
+	static struct store_stmt st = {"select_dps_groups",
 				       "SELECT " DPS_ENROLLMENT_COLS
 				       " FROM dps_enrollments WHERE kind = 'group'"
-				       " AND attestation_type = 'symmetricKey' ORDER BY id",
+				       " AND attestation_type = $1 ORDER BY id",
 				       0};
+	const char *p[] = {attestation_type};
 	enum store_qs qs;
-	PGresult *res = store_exec(c, &st, 0, NULL, &qs);
+	PGresult *res = store_exec(c, &st, 1, p, &qs);
 
 	memset(out, 0, sizeof *out);
 	if (qs > 0) {
