@@ -35,10 +35,10 @@ bool dps_tpm_same_key(const TPMT_PUBLIC *a, const TPMT_PUBLIC *b)
 		return a->parameters.eccDetail.curveID == b->parameters.eccDetail.curveID &&
 		       a->unique.ecc.x.size == b->unique.ecc.x.size &&
 		       a->unique.ecc.y.size == b->unique.ecc.y.size &&
-		       memcmp(a->unique.ecc.x.buffer, b->unique.ecc.x.buffer, a->unique.ecc.x.size) ==
-			       0 &&
-		       memcmp(a->unique.ecc.y.buffer, b->unique.ecc.y.buffer, a->unique.ecc.y.size) ==
-			       0;
+		       memcmp(a->unique.ecc.x.buffer, b->unique.ecc.x.buffer,
+			      a->unique.ecc.x.size) == 0 &&
+		       memcmp(a->unique.ecc.y.buffer, b->unique.ecc.y.buffer,
+			      a->unique.ecc.y.size) == 0;
 	return false;
 }
 
@@ -90,12 +90,12 @@ bool dps_tpm_group_accepts(const char *params_json, X509 *cert, const TPMT_PUBLI
 	bool ok = false;
 
 	verr_set(e, "roots-empty", "the group names no manufacturer root");
-	json_array_foreach(list, i, v) total += json_string_length(v) + 1;
+	json_array_foreach (list, i, v)
+		total += json_string_length(v) + 1;
 	if (total == 0 || (pem = malloc(total)) == NULL)
 		goto out;
 	total = 0;
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach (list, i, v) {
 		memcpy(pem + total, json_string_value(v), json_string_length(v));
 		total += json_string_length(v);
 		pem[total++] = '\n';
