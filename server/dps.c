@@ -13,6 +13,7 @@
 
 #include "common/hex.h"
 #include "common/log.h"
+#include "server/client_cert.h"
 #include "server/dps_sas.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -129,11 +130,17 @@ struct match {
 	bool found;
 };
 
+/* Records which enrollment authenticated the device. */
+static void dev_enrollment(struct device *dev, const char *kind, const char *id)
+{
+	snprintf(dev->enrollment_kind, sizeof dev->enrollment_kind, "%s", kind);
+	snprintf(dev->enrollment_id, sizeof dev->enrollment_id, "%s", id);
+}
+
 static void match_found(struct match *m, const char *kind, const char *id)
 {
 	m->found = true;
-	snprintf(m->dev->enrollment_kind, sizeof m->dev->enrollment_kind, "%s", kind);
-	snprintf(m->dev->enrollment_id, sizeof m->dev->enrollment_id, "%s", id);
+	dev_enrollment(m->dev, kind, id);
 }
 
 /* A TPM device signs with the authenticationKey of its last 401, kept for
@@ -195,6 +202,82 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 	return m->found ? STORE_ONE : match_tpm(c, m, STORE_DPS_GROUP, NULL);
 }
 
+/* X.509: the individual enrollment of the registration ID pins the leaf,
+ * else an X.509 group's signing certificate is what the chain reaches. */
+struct match_x509 {
+	const char *registration_id;
+	STACK_OF(X509) * chain;
+	struct device *dev;
+	bool found;
+};
+
+static enum store_qs match_x509_cb(struct store_conn *c, void *cls)
+{
+	struct match_x509 *m = cls;
+	struct store_dps_enrollment e;
+	struct store_dps_enrollment_list groups;
+	enum store_qs qs =
+		store_select_dps_enrollment(c, STORE_DPS_INDIVIDUAL, m->registration_id, &e);
+	const char *why = NULL;
+
+	m->found = false;
+	if (qs < 0)
+		return qs;
+	if (qs == STORE_ONE) {
+		json_t *params = e.attestation_params_json
+					 ? json_loads(e.attestation_params_json, 0, NULL)
+					 : NULL;
+		m->found = strcmp(e.attestation_type, "x509") == 0 &&
+			   client_cert_pinned(sk_X509_value(m->chain, 0),
+					      json_object_get(params, "clientCertificates"));
+		json_decref(params);
+		store_dps_enrollment_free(&e);
+		if (m->found)
+			dev_enrollment(m->dev, STORE_DPS_INDIVIDUAL, m->registration_id);
+		return STORE_ONE;
+	}
+	if ((qs = store_select_dps_groups(c, "x509", &groups)) < 0)
+		return qs;
+	for (int i = 0; i < groups.n && !m->found; i++) {
+		json_t *params =
+			groups.items[i].attestation_params_json
+				? json_loads(groups.items[i].attestation_params_json, 0, NULL)
+				: NULL;
+		if (client_cert_chains(m->chain, json_object_get(params, "signingCertificates"),
+				       &why)) {
+			m->found = true;
+			dev_enrollment(m->dev, STORE_DPS_GROUP, groups.items[i].id);
+		}
+		json_decref(params);
+	}
+	store_dps_enrollment_list_free(&groups);
+	return STORE_ONE;
+}
+
+/* A device without Authorization but with a TLS client certificate whose
+ * CN is the registration ID. */
+static bool device_x509(struct request *req, STACK_OF(X509) * chain, enum err_code *err)
+{
+	char cn[CLIENT_CERT_CN_MAX + 1];
+	struct match_x509 m = {.registration_id = req->params[1], .chain = chain, .dev = &req->dev};
+	enum store_qs qs;
+
+	if (client_cert_cn(sk_X509_value(chain, 0), cn, sizeof cn) != 0 ||
+	    strcmp(cn, m.registration_id) != 0)
+		return false;
+	qs = store_run(req->srv->store, match_x509_cb, &m);
+	if (qs < 0) {
+		*err = ERR_DPS_UNAVAILABLE;
+		return false;
+	}
+	if (!m.found)
+		return false;
+	snprintf(req->dev.registration_id, sizeof req->dev.registration_id, "%s",
+		 m.registration_id);
+	req->dev.authenticated = true;
+	return true;
+}
+
 bool dps_device_check(struct request *req, unsigned arg, enum err_code *err)
 {
 	const char *authz = request_header(req, "Authorization");
@@ -207,6 +290,14 @@ bool dps_device_check(struct request *req, unsigned arg, enum err_code *err)
 	memset(&req->dev, 0, sizeof req->dev);
 	if (req->nparams < 2 || strcasecmp(scope, req->srv->id_scope) != 0 || !dps_id_valid(regid))
 		return false;
+	if (authz == NULL) {
+		STACK_OF(X509) *chain = client_cert_chain(req->conn);
+		if (chain != NULL) {
+			bool ok = device_x509(req, chain, err);
+			client_cert_chain_free(chain);
+			return ok;
+		}
+	}
 	if (authz == NULL && (arg & DEVICE_CHALLENGE)) {
 		/* The handler decides: a TPM's first request. */
 		snprintf(req->dev.registration_id, sizeof req->dev.registration_id, "%s", regid);

@@ -32,10 +32,12 @@ bool dps_api_version_ok(struct request *req, int *ret);
  * not future-dated, and be signed with the individual enrollment's primary
  * or secondary key (a TPM enrollment: the pending authenticationKey) or,
  * when there is no individual enrollment, with a key derived from a
- * symmetric-key group's or a TPM group's pending authenticationKey. Fills
- * req->dev. With DEVICE_CHALLENGE in arg, a request without Authorization
- * passes unauthenticated (req->dev.authenticated false): the handler
- * answers it (the TPM flow's 401). */
+ * symmetric-key group's or a TPM group's pending authenticationKey.
+ * Without Authorization, a TLS client certificate whose CN is the
+ * registration ID, pinned by the individual enrollment or chaining to an
+ * X.509 group's signing certificate, authenticates too. Fills req->dev. With DEVICE_CHALLENGE in
+ * arg, a request without Authorization passes unauthenticated (req->dev.authenticated false): the
+ * handler answers it (the TPM flow's 401). */
 bool dps_device_check(struct request *req, unsigned arg, enum err_code *err);
 
 struct store_twin;

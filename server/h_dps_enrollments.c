@@ -8,6 +8,7 @@
 
 #include "common/b64.h"
 #include "common/timefmt.h"
+#include "server/client_cert.h"
 #include "server/dps.h"
 #include "server/dps_sas.h"
 #include "server/dps_tpm.h"
@@ -152,12 +153,67 @@ static const char *tpm_params(json_t *tpm, bool is_group, char **text, char *why
 	return *text ? NULL : "out of memory";
 }
 
+/* attestation.x509 of an X.509 enrollment, Azure's shape: an individual
+ * one pins clientCertificates.primary/secondary.certificate (PEM or base64
+ * DER; the SHA-256 thumbprint is what a device's leaf must have), a group
+ * names signingCertificates.primary/secondary.certificate (a root or
+ * intermediate CA the device chain must reach). Each kept with Azure's
+ * info (subject, thumbprints, validity). NULL with *text (malloc'd) the
+ * parameters to store, or why not. */
+static const char *x509_params(json_t *x509, bool is_group, char **text, char *why, size_t len)
+{
+	const char *member = is_group ? "signingCertificates" : "clientCertificates";
+	const char *slots[] = {"primary", "secondary"};
+	json_t *in = json_object_get(x509, member), *out = json_object(), *set = json_object();
+	int n = 0;
+
+	*text = NULL;
+	if (json_object_get(x509, "caReferences") != NULL &&
+	    !json_is_null(json_object_get(x509, "caReferences"))) {
+		snprintf(why, len,
+			 "/attestation/x509/caReferences: not supported; give signingCertificates");
+		goto out;
+	}
+	for (int i = 0; i < 2; i++) {
+		json_t *slot = json_object_get(in, slots[i]);
+		const char *pem = json_string_value(json_object_get(slot, "certificate"));
+		X509 *c;
+		if (slot == NULL || json_is_null(slot))
+			continue;
+		if ((c = client_cert_parse_text(pem)) == NULL) {
+			snprintf(
+				why, len,
+				"/attestation/x509/%s/%s/certificate: not a PEM or base64 DER certificate",
+				member, slots[i]);
+			goto out;
+		}
+		json_object_set_new(set, slots[i],
+				    is_group ? json_pack("{s:s, s:o}", "certificate", pem, "info",
+							 client_cert_info(c))
+					     : json_pack("{s:o}", "info", client_cert_info(c)));
+		X509_free(c);
+		n++;
+	}
+	if (n == 0) {
+		snprintf(why, len, "/attestation/x509/%s/primary/certificate: required", member);
+		goto out;
+	}
+	json_object_set(out, member, set);
+	*text = json_dumps(out, JSON_COMPACT);
+	if (*text == NULL)
+		snprintf(why, len, "out of memory");
+out:
+	json_decref(set);
+	json_decref(out);
+	return *text ? NULL : why;
+}
+
 /* One PUT's parsed body and the transaction's inputs and outputs. */
 struct put {
 	const struct kind *k;
 	const char *id;
 	const char *body_id, *type, *pk, *sk, *status, *device_id, *hub;
-	json_t *twin, *caps, *tpm;
+	json_t *twin, *caps, *tpm, *x509;
 	const char *if_match; /* NULL: unconditional */
 	char *twin_text, *caps_text, *params_text;
 	struct store_dps_enrollment row; /* as written */
@@ -250,6 +306,7 @@ static int enrollment_put(struct request *req, const struct kind *k)
 		json_spec_string("type", &p.type, 32, JSON_SPEC_NONEMPTY),
 		json_spec_fields("symmetricKey", sym, JSON_SPEC_OPTIONAL),
 		json_spec_object("tpm", &p.tpm, JSON_SPEC_OPTIONAL),
+		json_spec_object("x509", &p.x509, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
 	};
 	struct json_spec spec[] = {
@@ -286,16 +343,10 @@ static int enrollment_put(struct request *req, const struct kind *k)
 	if (p.body_id != NULL && strcmp(p.body_id, p.id) != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/%s: differs from the path's",
 				     k->id_field);
-	if (strcmp(p.type, "x509") == 0)
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
-				     "/attestation/type: %s attestation is not supported yet",
-				     p.type);
-	if (strcmp(p.type, "symmetricKey") != 0 && strcmp(p.type, "tpm") != 0)
+	if (strcmp(p.type, "symmetricKey") != 0 && strcmp(p.type, "tpm") != 0 &&
+	    strcmp(p.type, "x509") != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/attestation/type: must be symmetricKey, x509 or tpm");
-	if (strcmp(p.type, "tpm") == 0 &&
-	    (why = tpm_params(p.tpm, k == &group, &p.params_text, twhy, sizeof twhy)) != NULL)
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
 	if (strcmp(p.status, "enabled") != 0 && strcmp(p.status, "disabled") != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/provisioningStatus: must be enabled or disabled");
@@ -311,6 +362,13 @@ static int enrollment_put(struct request *req, const struct kind *k)
 			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 					     "/capabilities/iotEdge: must be true or false");
 	}
+	/* Last: the parameters are allocated. */
+	if (strcmp(p.type, "tpm") == 0 &&
+	    (why = tpm_params(p.tpm, k == &group, &p.params_text, twhy, sizeof twhy)) != NULL)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
+	if (strcmp(p.type, "x509") == 0 &&
+	    (why = x509_params(p.x509, k == &group, &p.params_text, twhy, sizeof twhy)) != NULL)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
 	p.if_match = dps_if_match(req, if_match, sizeof if_match);
 	p.twin_text = p.twin ? json_dumps(p.twin, JSON_COMPACT) : NULL;
 	p.caps_text = p.caps ? json_dumps(p.caps, JSON_COMPACT) : NULL;
