@@ -109,8 +109,9 @@ json_t *client_cert_info(X509 *cert)
 	thumbprint(cert, EVP_sha256(), sha256);
 	o = json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:i}", "subjectName",
 		      name_text(X509_get_subject_name(cert)), "sha1Thumbprint", sha1,
-		      "sha256Thumbprint", sha256, "issuerName", name_text(X509_get_issuer_name(cert)),
-		      "notBeforeUtc", time_text(X509_get0_notBefore(cert)), "notAfterUtc",
+		      "sha256Thumbprint", sha256, "issuerName",
+		      name_text(X509_get_issuer_name(cert)), "notBeforeUtc",
+		      time_text(X509_get0_notBefore(cert)), "notAfterUtc",
 		      time_text(X509_get0_notAfter(cert)), "serialNumber", serial ? serial : "",
 		      "version", (int)X509_get_version(cert) + 1);
 	OPENSSL_free(serial);
@@ -193,7 +194,8 @@ bool client_cert_chains(STACK_OF(X509) * chain, const json_t *signing, const cha
 	 * take either). */
 	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
 	*why = "the group has no signing certificate";
-	if (anchors == 0 || X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), untrusted) != 1)
+	if (anchors == 0 ||
+	    X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), untrusted) != 1)
 		goto out;
 	rc = X509_verify_cert(ctx);
 	if (rc != 1)
