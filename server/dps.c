@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/b64.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "server/client_cert.h"
@@ -446,4 +447,84 @@ int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct s
 	json_decref(d);
 	json_decref(r);
 	return ok ? 0 : -1;
+}
+
+bool dps_page_args(struct request *req, struct dps_page *pg, int *ret)
+{
+	const char *max = request_header(req, "x-ms-max-item-count");
+	const char *cont = request_header(req, "x-ms-continuation");
+	json_t *q = json_object_get(req->json, "query");
+	const char *qs = json_string_value(q);
+	char *end = NULL;
+	uint8_t id[DPS_ID_MAX + 1];
+	size_t n = 0;
+
+	pg->limit = DPS_PAGE_DEFAULT;
+	pg->after[0] = '\0';
+	if (req->json != NULL && (!json_is_object(req->json) || (q != NULL && qs == NULL))) {
+		*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+				     "/query: a query specification {\"query\": \"*\"}");
+		return false;
+	}
+	/* Only "*" and "SELECT * FROM <collection>": no filters yet. */
+	if (qs != NULL && strcmp(qs, "*") != 0 &&
+	    (strncasecmp(qs, "select * from ", 14) != 0 || strchr(qs + 14, ' ') != NULL)) {
+		*ret = reply_problem(
+			req, ERR_DPS_ARGUMENT_INVALID,
+			"/query: only \"*\" or SELECT * FROM a collection is supported");
+		return false;
+	}
+	if (max != NULL) {
+		long v = strtol(max, &end, 10);
+		if (end == max || *end != '\0' || v < 1 || v > DPS_PAGE_MAX) {
+			*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "x-ms-max-item-count: 1 to %d", DPS_PAGE_MAX);
+			return false;
+		}
+		pg->limit = (int)v;
+	}
+	if (cont != NULL) {
+		if (strlen(cont) > 2 * DPS_ID_MAX ||
+		    b64_decode_into(cont, strlen(cont), 1, id, &n) != 0 || n == 0 ||
+		    n > DPS_ID_MAX) {
+			*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "x-ms-continuation: not a token this service gave");
+			return false;
+		}
+		memcpy(pg->after, id, n);
+		pg->after[n] = '\0';
+		if (!dps_id_valid(pg->after)) {
+			*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "x-ms-continuation: not a token this service gave");
+			return false;
+		}
+	}
+	return true;
+}
+
+int dps_reply_page(struct request *req, json_t *items, const char *last)
+{
+	char *text = json_dumps(items, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *token = last ? b64_encode((const uint8_t *)last, strlen(last), 1) : NULL;
+	struct MHD_Response *resp;
+	enum MHD_Result ret = MHD_NO;
+
+	json_decref(items);
+	if (text == NULL || (last != NULL && token == NULL))
+		goto out;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		goto out;
+	text = NULL;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json; charset=utf-8");
+	/* Absent on the last page: Node's Query stops there. */
+	if (token != NULL)
+		MHD_add_response_header(resp, "x-ms-continuation", token);
+	ret = reply_queue(req, 200, resp);
+	MHD_destroy_response(resp);
+out:
+	free(text);
+	free(token);
+	return ret;
 }

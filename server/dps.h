@@ -65,6 +65,25 @@ int dps_reply(struct request *req, unsigned status, json_t *body, const char *et
  * absent. */
 const char *dps_if_match(struct request *req, char *out, size_t len);
 
+/* The service API's queries: page size (x-ms-max-item-count, 1 to
+ * DPS_PAGE_MAX, default DPS_PAGE_DEFAULT) and where to go on
+ * (x-ms-continuation: base64url of the last ID of the page before). */
+#define DPS_PAGE_DEFAULT 100
+#define DPS_PAGE_MAX 1000
+struct dps_page {
+	int limit;
+	char after[129]; /* "" for the first page */
+};
+
+/* Reads the paging headers and the query specification body ({"query":
+ * "*"} or "SELECT * FROM x"; no filters). Replies 400 and returns false
+ * when they are bad. */
+bool dps_page_args(struct request *req, struct dps_page *pg, int *ret);
+
+/* Queues the JSON array items (stolen) with x-ms-continuation naming last
+ * when there may be more (NULL on the last page). */
+int dps_reply_page(struct request *req, json_t *items, const char *last);
+
 /* A new etag or operation ID: n random bytes in lower-case hex. 0 or -1. */
 int dps_random_hex(char *out, size_t n);
 

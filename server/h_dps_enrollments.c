@@ -509,3 +509,54 @@ int h_dps_group_keys(struct request *req)
 {
 	return enrollment_get(req, &group, true);
 }
+
+struct page {
+	const char *kind;
+	struct dps_page pg;
+	struct store_dps_enrollment_list rows;
+};
+
+static enum store_qs page_cb(struct store_conn *c, void *cls)
+{
+	struct page *p = cls;
+
+	store_dps_enrollment_list_free(&p->rows);
+	/* One more than asked: whether there is a next page. */
+	return store_select_dps_enrollment_page(c, p->kind, p->pg.after, p->pg.limit + 1, &p->rows);
+}
+
+/* POST /enrollments/query, /enrollmentGroups/query: pages in id order. */
+static int enrollment_query(struct request *req, const struct kind *k)
+{
+	struct page p = {.kind = k->kind};
+	json_t *items;
+	enum store_qs qs;
+	int ret, n;
+
+	if (!dps_api_version_ok(req, &ret) || !dps_page_args(req, &p.pg, &ret))
+		return ret;
+	qs = store_run(req->srv->store, page_cb, &p);
+	if (qs < 0)
+		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
+	n = p.rows.n > p.pg.limit ? p.pg.limit : p.rows.n;
+	items = json_array();
+	for (int i = 0; items != NULL && i < n; i++)
+		if (json_array_append_new(items, enrollment_json(k, &p.rows.items[i], false)) !=
+		    0) {
+			json_decref(items);
+			items = NULL;
+		}
+	ret = items ? dps_reply_page(req, items, p.rows.n > n ? p.rows.items[n - 1].id : NULL)
+		    : MHD_NO;
+	store_dps_enrollment_list_free(&p.rows);
+	return ret;
+}
+
+int h_dps_enrollment_query(struct request *req)
+{
+	return enrollment_query(req, &individual);
+}
+int h_dps_group_query(struct request *req)
+{
+	return enrollment_query(req, &group);
+}

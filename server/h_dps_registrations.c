@@ -77,3 +77,45 @@ int h_dps_registration_delete(struct request *req)
 				     "If-Match does not match the registration's etag");
 	return reply_empty(req, 204);
 }
+
+struct reg_page {
+	const char *group_id;
+	struct dps_page pg;
+	struct store_dps_registration_list rows;
+};
+
+static enum store_qs page_cb(struct store_conn *c, void *cls)
+{
+	struct reg_page *p = cls;
+
+	store_dps_registration_list_free(&p->rows);
+	return store_select_dps_registration_page(c, p->group_id, p->pg.after, p->pg.limit + 1,
+						  &p->rows);
+}
+
+int h_dps_registration_query(struct request *req)
+{
+	struct reg_page p = {.group_id = req->params[0]};
+	json_t *items;
+	enum store_qs qs;
+	int ret, n;
+
+	if (!dps_api_version_ok(req, &ret) || !dps_page_args(req, &p.pg, &ret))
+		return ret;
+	qs = store_run(req->srv->store, page_cb, &p);
+	if (qs < 0)
+		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
+	n = p.rows.n > p.pg.limit ? p.pg.limit : p.rows.n;
+	items = json_array();
+	for (int i = 0; items != NULL && i < n; i++)
+		if (json_array_append_new(items, dps_registration_state_json(&p.rows.items[i])) !=
+		    0) {
+			json_decref(items);
+			items = NULL;
+		}
+	ret = items ? dps_reply_page(req, items,
+				     p.rows.n > n ? p.rows.items[n - 1].registration_id : NULL)
+		    : MHD_NO;
+	store_dps_registration_list_free(&p.rows);
+	return ret;
+}

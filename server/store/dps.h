@@ -60,6 +60,12 @@ void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l);
 enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestation_type,
 				      struct store_dps_enrollment_list *out);
 
+/* Up to limit enrollments of kind with an id after `after` ("" for the
+ * first page), in id order. */
+enum store_qs store_select_dps_enrollment_page(struct store_conn *c, const char *kind,
+					       const char *after, int limit,
+					       struct store_dps_enrollment_list *out);
+
 /* The authenticationKey a TPM device was sent, pending its signed request. */
 struct store_dps_tpm_challenge {
 	char *registration_id;
@@ -112,6 +118,17 @@ enum store_qs store_delete_dps_registration(struct store_conn *c, const char *re
 
 enum store_qs store_select_dps_registration(struct store_conn *c, const char *registration_id,
 					    struct store_dps_registration *out);
+
+/* Up to limit registration states of enrollment group group_id's devices
+ * with a registration ID after `after` ("" first), in that order. */
+struct store_dps_registration_list {
+	struct store_dps_registration *items;
+	int n;
+};
+void store_dps_registration_list_free(struct store_dps_registration_list *l);
+enum store_qs store_select_dps_registration_page(struct store_conn *c, const char *group_id,
+						 const char *after, int limit,
+						 struct store_dps_registration_list *out);
 
 /* The setting name: its value when set; else value, stored first. With
  * overwrite, value replaces whatever was stored. *out is malloc'd. */

@@ -18,6 +18,10 @@
 /* Fill *out from row of res (columns as above); 0, or -1 out of memory
  * with *out freed. */
 int dps_enrollment_from_row(const PGresult *res, int row, struct store_dps_enrollment *out);
+/* Fills *out from the qs rows of res (a query's result); returns qs, or
+ * STORE_HARD out of memory with *out freed. */
+enum store_qs dps_enrollment_list_from(const PGresult *res, enum store_qs qs,
+				       struct store_dps_enrollment_list *out);
 int dps_registration_from_row(const PGresult *res, int row, struct store_dps_registration *out);
 
 #endif

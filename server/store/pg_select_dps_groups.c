@@ -16,18 +16,9 @@ void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l)
 	memset(l, 0, sizeof *l);
 }
 
-enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestation_type,
-				      struct store_dps_enrollment_list *out)
+enum store_qs dps_enrollment_list_from(const PGresult *res, enum store_qs qs,
+				       struct store_dps_enrollment_list *out)
 {
-	static struct store_stmt st = {"select_dps_groups",
-				       "SELECT " DPS_ENROLLMENT_COLS
-				       " FROM dps_enrollments WHERE kind = 'group'"
-				       " AND attestation_type = $1 ORDER BY id",
-				       0};
-	const char *p[] = {attestation_type};
-	enum store_qs qs;
-	PGresult *res = store_exec(c, &st, 1, p, &qs);
-
 	memset(out, 0, sizeof *out);
 	if (qs > 0) {
 		out->items = calloc((size_t)qs, sizeof *out->items);
@@ -42,6 +33,22 @@ enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestat
 			out->n = i + 1;
 		}
 	}
+	return qs;
+}
+
+enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestation_type,
+				      struct store_dps_enrollment_list *out)
+{
+	static struct store_stmt st = {"select_dps_groups",
+				       "SELECT " DPS_ENROLLMENT_COLS
+				       " FROM dps_enrollments WHERE kind = 'group'"
+				       " AND attestation_type = $1 ORDER BY id",
+				       0};
+	const char *p[] = {attestation_type};
+	enum store_qs qs;
+	PGresult *res = store_exec(c, &st, 1, p, &qs);
+
+	qs = dps_enrollment_list_from(res, qs, out);
 	PQclear(res);
 	return qs;
 }
