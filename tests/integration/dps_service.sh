@@ -1,0 +1,74 @@
+#!/bin/bash
+# The DPS service API's queries and bulk operation against a real
+# PostgreSQL: POST /enrollments/query and /enrollmentGroups/query paged with
+# x-ms-max-item-count and x-ms-continuation (absent on the last page), POST
+# /registrations/{groupId}/query, and POST /enrollments (bulk: create,
+# update, updateIfMatchETag, delete, per-item results).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+. tests/lib/orchardd.sh
+. tests/lib/dps.sh
+trap fixture_cleanup EXIT
+JSON=(-H "Content-Type: application/json")
+AV="api-version=2021-10-01"
+psql_q() { psql "$ORCHARD_DATABASE_URL" -Atc "$1"; }
+
+pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
+orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }
+W=(-H "Authorization: Bearer $(token enrollments:write enrollments:read)")
+R=(-H "Authorization: Bearer $(token enrollments:read)")
+SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
+
+for i in 1 2 3 4 5; do
+	http PUT "/enrollments/q-dev-$i?$AV" "${W[@]}" "${JSON[@]}" -d '{"attestation":{"type":"symmetricKey"}}'
+done
+expect_eq "five enrollments" 5 "$(psql_q "SELECT count(*) FROM dps_enrollments WHERE kind = 'individual'")"
+GK=$(head -c 32 /dev/urandom | base64 -w0)
+for g in grp-a grp-b; do
+	http PUT "/enrollmentGroups/$g?$AV" "${W[@]}" "${JSON[@]}" -d '{"attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"'"$GK"'"}}}'
+done
+
+# --- query with continuation -------------------------------------------------
+cont() { grep -i '^x-ms-continuation:' <<<"$HEADERS" | cut -d' ' -f2-; }
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-item-count: 2" -d '{"query":"*"}'
+C1=$(cont)
+expect_eq "page 1: two enrollments in id order, with a continuation" "200 q-dev-1 q-dev-2 null" \
+	"$STATUS $(jq -r '[.[].registrationId] | join(" ")' <<<"$BODY") $(jq -c '.[0].attestation.symmetricKey.primaryKey' <<<"$BODY")"
+expect "a continuation token is given" test -n "$C1"
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-item-count: 2" -H "x-ms-continuation: $C1" -d '{"query":"*"}'
+C2=$(cont)
+expect_eq "page 2" "200 q-dev-3 q-dev-4" "$STATUS $(jq -r '[.[].registrationId] | join(" ")' <<<"$BODY")"
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-item-count: 2" -H "x-ms-continuation: $C2" -d '{"query":"*"}'
+expect_eq "the last page has no continuation header" "200 q-dev-5 []" "$STATUS $(jq -r '[.[].registrationId] | join(" ")' <<<"$BODY") [$(cont)]"
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -d '{"query":"SELECT * FROM enrollments"}'
+expect_eq "without a page size, one page holds all" "200 5 []" "$STATUS $(jq length <<<"$BODY") [$(cont)]"
+http POST "/enrollmentGroups/query?$AV" "${R[@]}" "${JSON[@]}" -d '{"query":"*"}'
+expect_eq "groups are queried apart" "200 grp-a grp-b" "$STATUS $(jq -r '[.[].enrollmentGroupId] | join(" ")' <<<"$BODY")"
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -d '{"query":"SELECT * FROM enrollments WHERE x = 1"}'
+expect_dps "a query with a filter is refused (not supported)" 400 400004
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-item-count: 0" -d '{"query":"*"}'
+expect_dps "x-ms-max-item-count 0 is refused" 400 400004
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-item-count: 2x" -d '{"query":"*"}'
+expect_dps "x-ms-max-item-count not a number is refused" 400 400004
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-continuation: %%%" -d '{"query":"*"}'
+expect_dps "a forged continuation is refused" 400 400004
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -d '{"query":7}'
+expect_dps "a query that is not a string is refused" 400 400004
+http POST "/enrollments/query?$AV" "${JSON[@]}" -d '{"query":"*"}'
+expect_dps "a query without a token is refused" 401 401002
+
+# --- registrations of a group ---------------------------------------------------
+for d in gd-1 gd-2 gd-3; do
+	http PUT "/$SCOPE/registrations/$d/register?api-version=2019-03-31" "${JSON[@]}" -d '{}' \
+		-H "Authorization: $(dps_sas "$SCOPE/registrations/$d" "$(dps_derive "$GK" "$d")")"
+done
+expect_eq "three group devices registered" 3 "$(psql_q "SELECT count(*) FROM dps_registrations")"
+http POST "/registrations/grp-a/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-item-count: 2" -d '{"query":"*"}'
+C=$(cont)
+expect_eq "a group's registrations, paged" "200 gd-1 gd-2 assigned" "$STATUS $(jq -r '[.[].registrationId] | join(" ")' <<<"$BODY") $(jq -r '.[0].status' <<<"$BODY")"
+http POST "/registrations/grp-a/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-item-count: 2" -H "x-ms-continuation: $C" -d '{"query":"*"}'
+expect_eq "and the rest" "200 gd-3 []" "$STATUS $(jq -r '[.[].registrationId] | join(" ")' <<<"$BODY") [$(cont)]"
+http POST "/registrations/grp-b/query?$AV" "${R[@]}" "${JSON[@]}" -d '{"query":"*"}'
+expect_eq "another group has none" "200 0" "$STATUS $(jq length <<<"$BODY")"
+tap_done
