@@ -8,6 +8,7 @@
 
 #include "common/b64.h"
 #include "common/timefmt.h"
+#include "common/utf8.h"
 #include "server/client_cert.h"
 #include "server/dps.h"
 #include "server/dps_sas.h"
@@ -288,47 +289,108 @@ static const char *twin_problem(json_t *twin)
 	return NULL;
 }
 
-static int enrollment_put(struct request *req, const struct kind *k)
+/* Parses one enrollment (a PUT's body, a bulk item) into *p, whose k, id
+ * and default status are set. Strings are borrowed from body; twin_text,
+ * caps_text and params_text are allocated: put_free() in any case. NULL,
+ * or why not (in why, len bytes, or static). */
+static const char *put_parse(json_t *body, struct put *p, char *why, size_t len)
 {
-	struct put p = {.k = k, .id = req->params[0], .status = "enabled"};
+	const struct kind *k = p->k;
 	struct json_spec sym[] = {
 		{.field = "primaryKey",
 		 .parse = parse_key,
-		 .dest = &p.pk,
+		 .dest = &p->pk,
 		 .flags = JSON_SPEC_OPTIONAL},
 		{.field = "secondaryKey",
 		 .parse = parse_key,
-		 .dest = &p.sk,
+		 .dest = &p->sk,
 		 .flags = JSON_SPEC_OPTIONAL},
 		json_spec_end(),
 	};
 	struct json_spec att[] = {
-		json_spec_string("type", &p.type, 32, JSON_SPEC_NONEMPTY),
+		json_spec_string("type", &p->type, 32, JSON_SPEC_NONEMPTY),
 		json_spec_fields("symmetricKey", sym, JSON_SPEC_OPTIONAL),
-		json_spec_object("tpm", &p.tpm, JSON_SPEC_OPTIONAL),
-		json_spec_object("x509", &p.x509, JSON_SPEC_OPTIONAL),
+		json_spec_object("tpm", &p->tpm, JSON_SPEC_OPTIONAL),
+		json_spec_object("x509", &p->x509, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
 	};
 	struct json_spec spec[] = {
 		{.field = k->id_field,
 		 .parse = parse_id,
-		 .dest = &p.body_id,
+		 .dest = &p->body_id,
 		 .flags = JSON_SPEC_OPTIONAL},
 		json_spec_fields("attestation", att, 0),
-		json_spec_string("provisioningStatus", &p.status, 16, JSON_SPEC_OPTIONAL),
+		json_spec_string("provisioningStatus", &p->status, 16, JSON_SPEC_OPTIONAL),
 		{.field = "deviceId",
 		 .parse = parse_id,
-		 .dest = &p.device_id,
+		 .dest = &p->device_id,
 		 .flags = JSON_SPEC_OPTIONAL},
-		json_spec_string("iotHubHostName", &p.hub, 253,
+		json_spec_string("iotHubHostName", &p->hub, 253,
 				 JSON_SPEC_OPTIONAL | JSON_SPEC_NO_CTRL | JSON_SPEC_NONEMPTY),
-		json_spec_object("initialTwin", &p.twin, JSON_SPEC_OPTIONAL),
-		json_spec_object("capabilities", &p.caps, JSON_SPEC_OPTIONAL),
+		json_spec_object("initialTwin", &p->twin, JSON_SPEC_OPTIONAL),
+		json_spec_object("capabilities", &p->caps, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
 	};
-	char if_match[80], twhy[400];
-	const char *why;
-	enum spec_status st;
+	struct json_spec_error err;
+	const char *w;
+
+	switch (json_spec_parse(body, spec, &err)) {
+	case JSON_SPEC_OK: break;
+	case JSON_SPEC_NOMEM: return "out of memory";
+	default:
+		snprintf(why, len, "%s: %s", err.pointer[0] ? err.pointer : "body", err.reason);
+		utf8_scrub(why);
+		return why;
+	}
+	/* Nothing in these specs allocates: no json_spec_free() is owed. */
+	if (p->body_id != NULL && strcmp(p->body_id, p->id) != 0) {
+		snprintf(why, len, "/%s: differs from the path's", k->id_field);
+		return why;
+	}
+	if (strcmp(p->type, "symmetricKey") != 0 && strcmp(p->type, "tpm") != 0 &&
+	    strcmp(p->type, "x509") != 0)
+		return "/attestation/type: must be symmetricKey, x509 or tpm";
+	if (strcmp(p->status, "enabled") != 0 && strcmp(p->status, "disabled") != 0)
+		return "/provisioningStatus: must be enabled or disabled";
+	if (k == &group && p->device_id != NULL)
+		return "/deviceId: an enrollment group has none";
+	if (p->twin != NULL && ((w = twin_problem(p->twin)) != NULL ||
+				(w = dps_initial_twin_problem(p->twin, why, len)) != NULL))
+		return w;
+	if (p->caps != NULL) {
+		json_t *edge = json_object_get(p->caps, "iotEdge");
+		if (edge != NULL && !json_is_boolean(edge))
+			return "/capabilities/iotEdge: must be true or false";
+	}
+	/* Last: the parameters are allocated. */
+	if (strcmp(p->type, "tpm") == 0 &&
+	    (w = tpm_params(p->tpm, k == &group, &p->params_text, why, len)) != NULL)
+		return w;
+	if (strcmp(p->type, "x509") == 0 &&
+	    (w = x509_params(p->x509, k == &group, &p->params_text, why, len)) != NULL)
+		return w;
+	p->twin_text = p->twin ? json_dumps(p->twin, JSON_COMPACT) : NULL;
+	p->caps_text = p->caps ? json_dumps(p->caps, JSON_COMPACT) : NULL;
+	if ((p->twin && !p->twin_text) || (p->caps && !p->caps_text))
+		return "out of memory";
+	return NULL;
+}
+
+static void put_free(struct put *p)
+{
+	free(p->twin_text);
+	free(p->caps_text);
+	free(p->params_text);
+	p->twin_text = p->caps_text = p->params_text = NULL;
+	explicit_bzero(p->gen_pk, sizeof p->gen_pk);
+	explicit_bzero(p->gen_sk, sizeof p->gen_sk);
+}
+
+static int enrollment_put(struct request *req, const struct kind *k)
+{
+	struct put p = {.k = k, .id = req->params[0], .status = "enabled"};
+	char if_match[80], why[400];
+	const char *w;
 	enum store_qs qs;
 	int ret;
 
@@ -337,47 +399,12 @@ static int enrollment_put(struct request *req, const struct kind *k)
 	if (!dps_id_valid(p.id))
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "%s: must be 1 to 128 of A-Z a-z 0-9 - . _ :", k->id_field);
-	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
-		return SPEC_HANDLER_RESULT(st);
-	/* Nothing in these specs allocates: no json_spec_free() is owed. */
-	if (p.body_id != NULL && strcmp(p.body_id, p.id) != 0)
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/%s: differs from the path's",
-				     k->id_field);
-	if (strcmp(p.type, "symmetricKey") != 0 && strcmp(p.type, "tpm") != 0 &&
-	    strcmp(p.type, "x509") != 0)
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
-				     "/attestation/type: must be symmetricKey, x509 or tpm");
-	if (strcmp(p.status, "enabled") != 0 && strcmp(p.status, "disabled") != 0)
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
-				     "/provisioningStatus: must be enabled or disabled");
-	if (k == &group && p.device_id != NULL)
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
-				     "/deviceId: an enrollment group has none");
-	if (p.twin != NULL && ((why = twin_problem(p.twin)) != NULL ||
-			       (why = dps_initial_twin_problem(p.twin, twhy, sizeof twhy)) != NULL))
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
-	if (p.caps != NULL) {
-		json_t *edge = json_object_get(p.caps, "iotEdge");
-		if (edge != NULL && !json_is_boolean(edge))
-			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
-					     "/capabilities/iotEdge: must be true or false");
+	if ((w = put_parse(req->json, &p, why, sizeof why)) != NULL) {
+		ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", w);
+		put_free(&p);
+		return ret;
 	}
-	/* Last: the parameters are allocated. */
-	if (strcmp(p.type, "tpm") == 0 &&
-	    (why = tpm_params(p.tpm, k == &group, &p.params_text, twhy, sizeof twhy)) != NULL)
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
-	if (strcmp(p.type, "x509") == 0 &&
-	    (why = x509_params(p.x509, k == &group, &p.params_text, twhy, sizeof twhy)) != NULL)
-		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", why);
 	p.if_match = dps_if_match(req, if_match, sizeof if_match);
-	p.twin_text = p.twin ? json_dumps(p.twin, JSON_COMPACT) : NULL;
-	p.caps_text = p.caps ? json_dumps(p.caps, JSON_COMPACT) : NULL;
-	if ((p.twin && !p.twin_text) || (p.caps && !p.caps_text)) {
-		free(p.twin_text);
-		free(p.caps_text);
-		free(p.params_text);
-		return MHD_NO;
-	}
 	qs = store_run_txn(req->srv->store, put_cb, &p);
 	if (qs < 0)
 		ret = reply_problem(req, ERR_DPS_UNAVAILABLE, "could not record the enrollment");
@@ -386,11 +413,7 @@ static int enrollment_put(struct request *req, const struct kind *k)
 				    "If-Match does not match the enrollment's etag");
 	else
 		ret = dps_reply(req, 200, enrollment_json(k, &p.row, true), p.etag, true, NULL);
-	free(p.twin_text);
-	free(p.caps_text);
-	free(p.params_text);
-	explicit_bzero(p.gen_pk, sizeof p.gen_pk);
-	explicit_bzero(p.gen_sk, sizeof p.gen_sk);
+	put_free(&p);
 	return ret;
 }
 
