@@ -220,6 +220,7 @@ struct put {
 	struct store_dps_enrollment row; /* as written */
 	char etag[33], gen_pk[DPS_KEY_B64_MAX], gen_sk[DPS_KEY_B64_MAX];
 	bool stale;
+	bool create_only, exists; /* bulk "create": an existing one is left alone */
 };
 
 static enum store_qs put_cb(struct store_conn *c, void *cls)
@@ -229,9 +230,14 @@ static enum store_qs put_cb(struct store_conn *c, void *cls)
 	enum store_qs qs = store_lock_dps_enrollment(c, p->k->kind, p->id, &old);
 	struct store_dps_enrollment *e = &p->row;
 
-	p->stale = false;
+	p->stale = p->exists = false;
 	if (qs < 0)
 		return qs;
+	if (p->create_only && qs == STORE_ONE) {
+		p->exists = true;
+		store_dps_enrollment_free(&old);
+		return STORE_NONE;
+	}
 	if (p->if_match != NULL && (qs == STORE_NONE || (strcmp(p->if_match, "*") != 0 &&
 							 strcmp(p->if_match, old.etag) != 0))) {
 		p->stale = true;
@@ -582,4 +588,141 @@ int h_dps_enrollment_query(struct request *req)
 int h_dps_group_query(struct request *req)
 {
 	return enrollment_query(req, &group);
+}
+
+/* The bulk operation (POST /enrollments): Azure's {mode, enrollments[]},
+ * at most DPS_BULK_MAX individual enrollments. Every item is parsed before
+ * anything is written (a malformed one refuses the whole request); then
+ * all are applied in one transaction, each with its own outcome, as Azure
+ * reports them: {isSuccessful, errors: [{registrationId, errorCode,
+ * errorStatus}]}. */
+#define DPS_BULK_MAX 10
+
+enum bulk_mode { BULK_CREATE, BULK_UPDATE, BULK_UPDATE_IF_MATCH, BULK_DELETE };
+
+struct bulk {
+	enum bulk_mode mode;
+	size_t n;
+	struct put puts[DPS_BULK_MAX];
+	struct del dels[DPS_BULK_MAX];
+};
+
+static enum store_qs bulk_cb(struct store_conn *c, void *cls)
+{
+	struct bulk *b = cls;
+
+	for (size_t i = 0; i < b->n; i++) {
+		enum store_qs qs =
+			b->mode == BULK_DELETE ? del_cb(c, &b->dels[i]) : put_cb(c, &b->puts[i]);
+		if (qs < 0)
+			return qs;
+	}
+	return STORE_ONE;
+}
+
+static const char *bulk_parse(json_t *body, struct bulk *b, char *why, size_t len)
+{
+	static const char *const modes[] = {"create", "update", "updateIfMatchETag", "delete"};
+	const char *mode = json_string_value(json_object_get(body, "mode"));
+	json_t *list = json_object_get(body, "enrollments"), *item;
+	size_t i;
+	const char *w;
+
+	for (i = 0; mode != NULL && i < 4; i++)
+		if (strcmp(mode, modes[i]) == 0)
+			break;
+	if (mode == NULL || i == 4)
+		return "/mode: must be create, update, updateIfMatchETag or delete";
+	b->mode = (enum bulk_mode)i;
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > DPS_BULK_MAX)
+		return "/enrollments: 1 to 10 individual enrollments";
+	json_array_foreach (list, i, item) {
+		const char *id = json_string_value(json_object_get(item, "registrationId"));
+		const char *etag = json_string_value(json_object_get(item, "etag"));
+		if (id == NULL || !dps_id_valid(id)) {
+			snprintf(why, len,
+				 "/enrollments/%zu/registrationId: a valid ID is required", i);
+			return why;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(b->puts[j].id, id) == 0) {
+				snprintf(why, len, "/enrollments/%zu: %s appears twice", i, id);
+				return why;
+			}
+		b->n = i + 1;
+		b->puts[i] = (struct put){.k = &individual, .id = id, .status = "enabled"};
+		b->dels[i] = (struct del){.kind = STORE_DPS_INDIVIDUAL, .id = id, .if_match = etag};
+		if (b->mode == BULK_DELETE)
+			continue;
+		b->puts[i].create_only = b->mode == BULK_CREATE;
+		if (b->mode == BULK_UPDATE_IF_MATCH) {
+			if (etag == NULL) {
+				snprintf(why, len, "/enrollments/%zu/etag: required", i);
+				return why;
+			}
+			b->puts[i].if_match = etag;
+		}
+		if ((w = put_parse(item, &b->puts[i], why, len)) != NULL) {
+			char inner[300];
+			snprintf(inner, sizeof inner, "%s", w);
+			snprintf(why, len, "/enrollments/%zu%.300s", i, inner);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+int h_dps_enrollment_bulk(struct request *req)
+{
+	struct bulk *b = calloc(1, sizeof *b);
+	char why[400];
+	const char *w;
+	json_t *errors = json_array();
+	enum store_qs qs;
+	int ret;
+
+	if (b == NULL || errors == NULL) {
+		free(b);
+		json_decref(errors);
+		return MHD_NO;
+	}
+	if (!dps_api_version_ok(req, &ret))
+		goto out;
+	if ((w = bulk_parse(req->json, b, why, sizeof why)) != NULL) {
+		ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", w);
+		goto out;
+	}
+	qs = store_run_txn(req->srv->store, bulk_cb, b);
+	if (qs < 0) {
+		ret = reply_problem(req, ERR_DPS_UNAVAILABLE, "could not apply the bulk operation");
+		goto out;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		const struct put *p = &b->puts[i];
+		const struct del *d = &b->dels[i];
+		bool del = b->mode == BULK_DELETE, failed = true;
+		enum err_code e = ERR_DPS_CONFLICT;
+		if (del && d->missing)
+			e = ERR_DPS_NOT_FOUND;
+		else if ((del && d->stale) || (!del && p->stale))
+			e = ERR_DPS_PRECONDITION_FAILED;
+		else if (del || !p->exists)
+			failed = false;
+		if (failed)
+			json_array_append_new(errors, json_pack("{s:s, s:I, s:s}", "registrationId",
+								p->id, "errorCode",
+								(json_int_t)err_table[e].azure_code,
+								"errorStatus", err_table[e].title));
+	}
+	ret = dps_reply(req, 200,
+			json_pack("{s:b, s:O}", "isSuccessful", json_array_size(errors) == 0,
+				  "errors", errors),
+			NULL, false, NULL);
+out:
+	for (size_t i = 0; i < b->n; i++)
+		put_free(&b->puts[i]);
+	free(b);
+	json_decref(errors);
+	return ret;
 }

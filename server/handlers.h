@@ -39,6 +39,7 @@ int h_dps_group_get(struct request *req);
 int h_dps_group_delete(struct request *req);
 int h_dps_group_keys(struct request *req);
 int h_dps_enrollment_query(struct request *req);
+int h_dps_enrollment_bulk(struct request *req);
 int h_dps_group_query(struct request *req);
 
 /* h_dps_register.c: the DPS device API */
