@@ -71,4 +71,41 @@ http POST "/registrations/grp-a/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-i
 expect_eq "and the rest" "200 gd-3 []" "$STATUS $(jq -r '[.[].registrationId] | join(" ")' <<<"$BODY") [$(cont)]"
 http POST "/registrations/grp-b/query?$AV" "${R[@]}" "${JSON[@]}" -d '{"query":"*"}'
 expect_eq "another group has none" "200 0" "$STATUS $(jq length <<<"$BODY")"
+
+# --- bulk operation ------------------------------------------------------------------
+individuals() { psql_q "SELECT coalesce(string_agg(id || ':' || provisioning_status, ' ' ORDER BY id), '') FROM dps_enrollments WHERE kind = 'individual' AND id LIKE 'b-%'"; }
+bulk() { http POST "/enrollments?$AV" "${W[@]}" "${JSON[@]}" -d "$1"; }
+bulk '{"mode":"create","enrollments":[{"registrationId":"b-1","attestation":{"type":"symmetricKey"}},
+	{"registrationId":"b-2","attestation":{"type":"symmetricKey"},"provisioningStatus":"disabled"}]}'
+expect_eq "bulk create: both made, isSuccessful" "200 true 0" "$STATUS $(jq -r '[.isSuccessful, (.errors|length)] | join(" ")' <<<"$BODY")"
+expect_eq "as stored" "b-1:enabled b-2:disabled" "$(individuals)"
+bulk '{"mode":"create","enrollments":[{"registrationId":"b-2","attestation":{"type":"symmetricKey"}},
+	{"registrationId":"b-3","attestation":{"type":"symmetricKey"}}]}'
+expect_eq "bulk create of an existing one: a per-item 409000, the other made" "200 false b-2 409000" \
+	"$STATUS $(jq -r '[.isSuccessful, .errors[0].registrationId, .errors[0].errorCode] | join(" ")' <<<"$BODY")"
+expect_eq "b-2 untouched, b-3 made" "b-1:enabled b-2:disabled b-3:enabled" "$(individuals)"
+bulk '{"mode":"update","enrollments":[{"registrationId":"b-2","attestation":{"type":"symmetricKey"},"provisioningStatus":"enabled"}]}'
+expect_eq "bulk update replaces" "200 true b-1:enabled b-2:enabled b-3:enabled" "$STATUS $(jq -r .isSuccessful <<<"$BODY") $(individuals)"
+E1=$(psql_q "SELECT etag FROM dps_enrollments WHERE id = 'b-1'")
+bulk '{"mode":"updateIfMatchETag","enrollments":[{"registrationId":"b-1","etag":"'"$E1"'","attestation":{"type":"symmetricKey"},"provisioningStatus":"disabled"},
+	{"registrationId":"b-3","etag":"stale","attestation":{"type":"symmetricKey"},"provisioningStatus":"disabled"}]}'
+expect_eq "updateIfMatchETag: the matching one changes, the stale one is a 412002" "200 false b-3 412002 b-1:disabled b-2:enabled b-3:enabled" \
+	"$STATUS $(jq -r '[.isSuccessful, .errors[0].registrationId, .errors[0].errorCode] | join(" ")' <<<"$BODY") $(individuals)"
+before=$(individuals)
+bulk '{"mode":"create","enrollments":[{"registrationId":"b-4","attestation":{"type":"symmetricKey"}},{"registrationId":"b-5","attestation":{"type":"nope"}}]}'
+expect_dps "a malformed item refuses the whole bulk" 400 400004
+bulk '{"mode":"create","enrollments":[{"registrationId":"b-4","attestation":{"type":"symmetricKey"}},{"registrationId":"b-4","attestation":{"type":"symmetricKey"}}]}'
+expect_dps "an ID twice is refused" 400 400004
+bulk '{"mode":"merge","enrollments":[{"registrationId":"b-4","attestation":{"type":"symmetricKey"}}]}'
+expect_dps "an unknown mode is refused" 400 400004
+bulk "{\"mode\":\"create\",\"enrollments\":[$(for i in $(seq 1 11); do printf '%s{"registrationId":"c-%d","attestation":{"type":"symmetricKey"}}' "$([[ $i -gt 1 ]] && echo ,)" "$i"; done)]}"
+expect_dps "more than 10 items are refused" 400 400004
+bulk '{"mode":"updateIfMatchETag","enrollments":[{"registrationId":"b-1","attestation":{"type":"symmetricKey"}}]}'
+expect_dps "updateIfMatchETag without an etag is refused" 400 400004
+http POST "/enrollments?$AV" "${R[@]}" "${JSON[@]}" -d '{"mode":"delete","enrollments":[{"registrationId":"b-1"}]}'
+expect_dps "bulk needs enrollments:write" 403 403000
+expect_eq "nothing changed by the refusals" "$before" "$(individuals)"
+bulk '{"mode":"delete","enrollments":[{"registrationId":"b-1"},{"registrationId":"b-9"}]}'
+expect_eq "bulk delete: one gone, the absent one a 404000" "200 false b-9 404000 b-2:enabled b-3:enabled" \
+	"$STATUS $(jq -r '[.isSuccessful, .errors[0].registrationId, .errors[0].errorCode] | join(" ")' <<<"$BODY") $(individuals)"
 tap_done
