@@ -36,6 +36,7 @@ const struct route routes[] = {
 	{"DELETE", "/registrations/{registrationId}", h_dps_registration_delete, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0, WIRE_DPS, "dps_registration_delete"},
 	{"POST",   "/enrollmentGroups/{enrollmentGroupId}/attestationmechanism", h_dps_group_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_group_keys"},
 	{"POST",   "/enrollments",                       h_dps_enrollment_bulk,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"},
+	{"POST",   "/enrollments/",                      h_dps_enrollment_bulk,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"}, /* Node's service SDK */
 	{"POST",   "/enrollments/query",                 h_dps_enrollment_query,  OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_enrollment_query"},
 	{"POST",   "/enrollmentGroups/query",            h_dps_group_query,       OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_group_query"},
 	{"POST",   "/registrations/{enrollmentGroupId}/query", h_dps_registration_query, OPERATOR(SCOPE_ENROLLMENTS_READ), BODY_JSON, KiB(4), WIRE_DPS, "dps_registration_query"},
