@@ -203,6 +203,11 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 	return m->found ? STORE_ONE : match_tpm(c, m, STORE_DPS_GROUP, NULL);
 }
 
+json_t *dps_attestation_params(const struct store_dps_enrollment *e)
+{
+	return e->attestation_params_json ? json_loads(e->attestation_params_json, 0, NULL) : NULL;
+}
+
 /* X.509: the individual enrollment of the registration ID pins the leaf,
  * else an X.509 group's signing certificate is what the chain reaches. */
 struct match_x509 {
@@ -225,9 +230,7 @@ static enum store_qs match_x509_cb(struct store_conn *c, void *cls)
 	if (qs < 0)
 		return qs;
 	if (qs == STORE_ONE) {
-		json_t *params = e.attestation_params_json
-					 ? json_loads(e.attestation_params_json, 0, NULL)
-					 : NULL;
+		json_t *params = dps_attestation_params(&e);
 		m->found = strcmp(e.attestation_type, "x509") == 0 &&
 			   client_cert_pinned(sk_X509_value(m->chain, 0),
 					      json_object_get(params, "clientCertificates"));
@@ -240,10 +243,7 @@ static enum store_qs match_x509_cb(struct store_conn *c, void *cls)
 	if ((qs = store_select_dps_groups(c, "x509", &groups)) < 0)
 		return qs;
 	for (int i = 0; i < groups.n && !m->found; i++) {
-		json_t *params =
-			groups.items[i].attestation_params_json
-				? json_loads(groups.items[i].attestation_params_json, 0, NULL)
-				: NULL;
+		json_t *params = dps_attestation_params(&groups.items[i]);
 		if (client_cert_chains(m->chain, json_object_get(params, "signingCertificates"),
 				       &why)) {
 			m->found = true;
@@ -502,7 +502,9 @@ bool dps_page_args(struct request *req, struct dps_page *pg, int *ret)
 	return true;
 }
 
-int dps_reply_page(struct request *req, json_t *items, const char *last)
+/* Queues the JSON array items (stolen) with x-ms-continuation naming last
+ * when there is more (NULL on the last page). */
+static int reply_page(struct request *req, json_t *items, const char *last)
 {
 	char *text = json_dumps(items, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	char *token = last ? b64_encode((const uint8_t *)last, strlen(last), 1) : NULL;
@@ -527,4 +529,21 @@ out:
 	free(text);
 	free(token);
 	return ret;
+}
+
+int dps_reply_rows(struct request *req, const struct dps_page *pg, const void *rows, int n,
+		   json_t *(*item)(const void *rows, int i),
+		   const char *(*id)(const void *rows, int i))
+{
+	int shown = n > pg->limit ? pg->limit : n;
+	json_t *items = json_array();
+
+	for (int i = 0; items != NULL && i < shown; i++)
+		if (json_array_append_new(items, item(rows, i)) != 0) {
+			json_decref(items);
+			items = NULL;
+		}
+	if (items == NULL)
+		return MHD_NO;
+	return reply_page(req, items, n > shown ? id(rows, shown - 1) : NULL);
 }

@@ -42,6 +42,11 @@ bool dps_device_check(struct request *req, unsigned arg, enum err_code *err);
 
 struct store_twin;
 struct store_dps_registration;
+struct store_dps_enrollment;
+
+/* A tpm or x509 enrollment's attestation parameters as JSON (a new
+ * reference), NULL when it has none. */
+json_t *dps_attestation_params(const struct store_dps_enrollment *e);
 
 /* Azure's registrationState (DeviceRegistrationState) for row r. */
 json_t *dps_registration_state_json(const struct store_dps_registration *r);
@@ -80,9 +85,13 @@ struct dps_page {
  * when they are bad. */
 bool dps_page_args(struct request *req, struct dps_page *pg, int *ret);
 
-/* Queues the JSON array items (stolen) with x-ms-continuation naming last
- * when there may be more (NULL on the last page). */
-int dps_reply_page(struct request *req, json_t *items, const char *last);
+/* Queues one page of a query's rows, read with pg->limit + 1 as their
+ * limit (n of them): item(rows, i) renders one (a new reference), and when
+ * there were more than the limit, x-ms-continuation names the last shown
+ * (id(rows, i)); the last page has none. */
+int dps_reply_rows(struct request *req, const struct dps_page *pg, const void *rows, int n,
+		   json_t *(*item)(const void *rows, int i),
+		   const char *(*id)(const void *rows, int i));
 
 /* A new etag or operation ID: n random bytes in lower-case hex. 0 or -1. */
 int dps_random_hex(char *out, size_t n);

@@ -554,29 +554,33 @@ static enum store_qs page_cb(struct store_conn *c, void *cls)
 	return store_select_dps_enrollment_page(c, p->kind, p->pg.after, p->pg.limit + 1, &p->rows);
 }
 
+static json_t *individual_item(const void *rows, int i)
+{
+	return enrollment_json(&individual, &((const struct store_dps_enrollment *)rows)[i], false);
+}
+static json_t *group_item(const void *rows, int i)
+{
+	return enrollment_json(&group, &((const struct store_dps_enrollment *)rows)[i], false);
+}
+static const char *enrollment_id(const void *rows, int i)
+{
+	return ((const struct store_dps_enrollment *)rows)[i].id;
+}
+
 /* POST /enrollments/query, /enrollmentGroups/query: pages in id order. */
 static int enrollment_query(struct request *req, const struct kind *k)
 {
 	struct page p = {.kind = k->kind};
-	json_t *items;
 	enum store_qs qs;
-	int ret, n;
+	int ret;
 
 	if (!dps_api_version_ok(req, &ret) || !dps_page_args(req, &p.pg, &ret))
 		return ret;
 	qs = store_run(req->srv->store, page_cb, &p);
 	if (qs < 0)
 		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
-	n = p.rows.n > p.pg.limit ? p.pg.limit : p.rows.n;
-	items = json_array();
-	for (int i = 0; items != NULL && i < n; i++)
-		if (json_array_append_new(items, enrollment_json(k, &p.rows.items[i], false)) !=
-		    0) {
-			json_decref(items);
-			items = NULL;
-		}
-	ret = items ? dps_reply_page(req, items, p.rows.n > n ? p.rows.items[n - 1].id : NULL)
-		    : MHD_NO;
+	ret = dps_reply_rows(req, &p.pg, p.rows.items, p.rows.n,
+			     k == &group ? group_item : individual_item, enrollment_id);
 	store_dps_enrollment_list_free(&p.rows);
 	return ret;
 }

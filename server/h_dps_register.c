@@ -163,9 +163,7 @@ static enum store_qs enrollment_for_tpm(struct store_conn *c, struct challenge *
 	if (qs < 0)
 		return qs;
 	if (qs == STORE_ONE) {
-		json_t *params = e.attestation_params_json
-					 ? json_loads(e.attestation_params_json, 0, NULL)
-					 : NULL;
+		json_t *params = dps_attestation_params(&e);
 		const char *pinned = json_string_value(json_object_get(params, "endorsementKey"));
 		struct tpm_public ek;
 		uint8_t raw[DPS_TPM_PUB_MAX];

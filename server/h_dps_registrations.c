@@ -93,29 +93,28 @@ static enum store_qs page_cb(struct store_conn *c, void *cls)
 						  &p->rows);
 }
 
+static json_t *state_item(const void *rows, int i)
+{
+	return dps_registration_state_json(&((const struct store_dps_registration *)rows)[i]);
+}
+static const char *state_id(const void *rows, int i)
+{
+	return ((const struct store_dps_registration *)rows)[i].registration_id;
+}
+
+/* POST /registrations/{enrollmentGroupId}/query: a group's devices. */
 int h_dps_registration_query(struct request *req)
 {
 	struct reg_page p = {.group_id = req->params[0]};
-	json_t *items;
 	enum store_qs qs;
-	int ret, n;
+	int ret;
 
 	if (!dps_api_version_ok(req, &ret) || !dps_page_args(req, &p.pg, &ret))
 		return ret;
 	qs = store_run(req->srv->store, page_cb, &p);
 	if (qs < 0)
 		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
-	n = p.rows.n > p.pg.limit ? p.pg.limit : p.rows.n;
-	items = json_array();
-	for (int i = 0; items != NULL && i < n; i++)
-		if (json_array_append_new(items, dps_registration_state_json(&p.rows.items[i])) !=
-		    0) {
-			json_decref(items);
-			items = NULL;
-		}
-	ret = items ? dps_reply_page(req, items,
-				     p.rows.n > n ? p.rows.items[n - 1].registration_id : NULL)
-		    : MHD_NO;
+	ret = dps_reply_rows(req, &p.pg, p.rows.items, p.rows.n, state_item, state_id);
 	store_dps_registration_list_free(&p.rows);
 	return ret;
 }

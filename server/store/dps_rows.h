@@ -18,6 +18,13 @@
 /* Fill *out from row of res (columns as above); 0, or -1 out of memory
  * with *out freed. */
 int dps_enrollment_from_row(const PGresult *res, int row, struct store_dps_enrollment *out);
+/* Fills *items (calloc'd, size bytes a row) and *n from the qs rows of res
+ * with from_row; returns qs, or STORE_HARD out of memory with all freed
+ * (free_row on each row filled). */
+enum store_qs dps_rows_from(const PGresult *res, enum store_qs qs, size_t size, void **items,
+			    int *n, int (*from_row)(const PGresult *res, int row, void *out),
+			    void (*free_row)(void *row));
+
 /* Fills *out from the qs rows of res (a query's result); returns qs, or
  * STORE_HARD out of memory with *out freed. */
 enum store_qs dps_enrollment_list_from(const PGresult *res, enum store_qs qs,

@@ -16,23 +16,49 @@ void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l)
 	memset(l, 0, sizeof *l);
 }
 
+enum store_qs dps_rows_from(const PGresult *res, enum store_qs qs, size_t size, void **items,
+			    int *n, int (*from_row)(const PGresult *res, int row, void *out),
+			    void (*free_row)(void *row))
+{
+	char *all = NULL;
+
+	*items = NULL;
+	*n = 0;
+	if (qs <= 0)
+		return qs;
+	if ((all = calloc((size_t)qs, size)) == NULL)
+		return STORE_HARD;
+	for (int i = 0; i < (int)qs; i++) {
+		if (from_row(res, i, all + (size_t)i * size) != 0) {
+			for (int j = 0; j < i; j++)
+				free_row(all + (size_t)j * size);
+			free(all);
+			return STORE_HARD;
+		}
+	}
+	*items = all;
+	*n = (int)qs;
+	return qs;
+}
+
+static int enrollment_row(const PGresult *res, int row, void *out)
+{
+	return dps_enrollment_from_row(res, row, out);
+}
+
+static void enrollment_free(void *row)
+{
+	store_dps_enrollment_free(row);
+}
+
 enum store_qs dps_enrollment_list_from(const PGresult *res, enum store_qs qs,
 				       struct store_dps_enrollment_list *out)
 {
-	memset(out, 0, sizeof *out);
-	if (qs > 0) {
-		out->items = calloc((size_t)qs, sizeof *out->items);
-		if (out->items == NULL)
-			qs = STORE_HARD;
-		for (int i = 0; out->items != NULL && i < (int)qs; i++) {
-			if (dps_enrollment_from_row(res, i, &out->items[i]) != 0) {
-				store_dps_enrollment_list_free(out);
-				qs = STORE_HARD;
-				break;
-			}
-			out->n = i + 1;
-		}
-	}
+	void *items = NULL;
+
+	qs = dps_rows_from(res, qs, sizeof *out->items, &items, &out->n, enrollment_row,
+			   enrollment_free);
+	out->items = items;
 	return qs;
 }
 

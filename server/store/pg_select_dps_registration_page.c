@@ -16,6 +16,16 @@ void store_dps_registration_list_free(struct store_dps_registration_list *l)
 	memset(l, 0, sizeof *l);
 }
 
+static int registration_row(const PGresult *res, int row, void *out)
+{
+	return dps_registration_from_row(res, row, out);
+}
+
+static void registration_free(void *row)
+{
+	store_dps_registration_free(row);
+}
+
 enum store_qs store_select_dps_registration_page(struct store_conn *c, const char *group_id,
 						 const char *after, int limit,
 						 struct store_dps_registration_list *out)
@@ -28,25 +38,15 @@ enum store_qs store_select_dps_registration_page(struct store_conn *c, const cha
 		0};
 	char lim[16];
 	const char *p[] = {group_id, after, lim};
+	void *items = NULL;
 	enum store_qs qs;
 	PGresult *res;
 
 	snprintf(lim, sizeof lim, "%d", limit);
 	res = store_exec(c, &st, 3, p, &qs);
-	memset(out, 0, sizeof *out);
-	if (qs > 0) {
-		out->items = calloc((size_t)qs, sizeof *out->items);
-		if (out->items == NULL)
-			qs = STORE_HARD;
-		for (int i = 0; out->items != NULL && i < (int)qs; i++) {
-			if (dps_registration_from_row(res, i, &out->items[i]) != 0) {
-				store_dps_registration_list_free(out);
-				qs = STORE_HARD;
-				break;
-			}
-			out->n = i + 1;
-		}
-	}
+	qs = dps_rows_from(res, qs, sizeof *out->items, &items, &out->n, registration_row,
+			   registration_free);
+	out->items = items;
 	PQclear(res);
 	return qs;
 }

@@ -14,11 +14,8 @@ cd "$(dirname "$0")/../.."
 . tests/lib/swtpm.sh
 cleanup() { swtpm_cleanup; fixture_cleanup; }
 trap cleanup EXIT
-JSON=(-H "Content-Type: application/json")
-AV="api-version=2021-10-01"
 DV="api-version=2019-03-31"
 SPLIT=$PWD/tests/integration/verifier/splitdps.py
-psql_q() { psql "$ORCHARD_DATABASE_URL" -Atc "$1"; }
 written() { psql_q "SELECT (SELECT count(*) FROM dps_tpm_challenges) || ' ' || (SELECT count(*) FROM dps_registrations)"; }
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }

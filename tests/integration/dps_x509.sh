@@ -10,10 +10,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
 trap fixture_cleanup EXIT
-JSON=(-H "Content-Type: application/json")
-AV="api-version=2021-10-01"
 DV="api-version=2019-03-31"
-psql_q() { psql "$ORCHARD_DATABASE_URL" -Atc "$1"; }
 
 # --- a small PKI: root -> intermediate -> device leaves; a stranger CA ------------
 P=$TMP/pki
