@@ -456,7 +456,7 @@ bool dps_page_args(struct request *req, struct dps_page *pg, int *ret)
 	json_t *q = json_object_get(req->json, "query");
 	const char *qs = json_string_value(q);
 	char *end = NULL;
-	uint8_t id[DPS_ID_MAX + 1];
+	uint8_t id[DPS_ID_MAX + 3];
 	size_t n = 0;
 
 	pg->limit = DPS_PAGE_DEFAULT;
@@ -484,7 +484,8 @@ bool dps_page_args(struct request *req, struct dps_page *pg, int *ret)
 		pg->limit = (int)v;
 	}
 	if (cont != NULL) {
-		if (strlen(cont) > 2 * DPS_ID_MAX ||
+		/* b64_decode_into may write up to b64_decoded_max() bytes. */
+		if (b64_decoded_max(strlen(cont)) > sizeof id ||
 		    b64_decode_into(cont, strlen(cont), 1, id, &n) != 0 || n == 0 ||
 		    n > DPS_ID_MAX) {
 			*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,

@@ -16,7 +16,8 @@ int dps_tpm_public(const char *b64, struct tpm_public *out, uint8_t *raw, size_t
 {
 	size_t n = b64 ? strlen(b64) : 0;
 
-	if (n == 0 || b64_decoded_max(n) > DPS_TPM_PUB_MAX + 3 ||
+	/* b64_decode_into may write up to b64_decoded_max(n) bytes. */
+	if (n == 0 || b64_decoded_max(n) > DPS_TPM_PUB_MAX ||
 	    b64_decode_into(b64, n, 0, raw, rawlen) != 0) {
 		verr_set(e, "bad-base64", "not base64 of at most %d bytes", DPS_TPM_PUB_MAX);
 		return -1;

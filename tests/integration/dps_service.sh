@@ -50,6 +50,8 @@ http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-max-item-coun
 expect_dps "x-ms-max-item-count not a number is refused" 400 400004
 http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-continuation: %%%" -d '{"query":"*"}'
 expect_dps "a forged continuation is refused" 400 400004
+http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -H "x-ms-continuation: $(head -c 600 /dev/zero | tr '\0' A)" -d '{"query":"*"}'
+expect_dps "an overlong continuation is refused" 400 400004
 http POST "/enrollments/query?$AV" "${R[@]}" "${JSON[@]}" -d '{"query":7}'
 expect_dps "a query that is not a string is refused" 400 400004
 http POST "/enrollments/query?$AV" "${JSON[@]}" -d '{"query":"*"}'

@@ -140,6 +140,8 @@ register "$REG1" '{"registrationId":"'"$REG1"'"}'
 expect_dps "no SAS and no tpm member: 401" 401 401002
 register "$REG1" '{"tpm":{"endorsementKey":"%%%garbage","storageRootKey":"'"$SRK1"'"}}'
 expect_dps "garbage base64 endorsementKey: 400" 400 400004
+register "$REG1" '{"tpm":{"endorsementKey":"'"$(head -c 3000 /dev/urandom | base64 -w0)"'","storageRootKey":"'"$SRK1"'"}}'
+expect_dps "an oversized endorsementKey: 400" 400 400004
 register "$REG1" '{"tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$(head -c 40 /dev/urandom | base64 -w0)"'"}}'
 expect_dps "storageRootKey that is no TPM2B_PUBLIC: 400" 400 400004
 register "$REG1" '{"tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$(head -c 200 "$T1/srk.pub" | base64 -w0)"'"}}'
