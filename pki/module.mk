@@ -1,0 +1,19 @@
+# pki/: the CA (libpki.a): keys behind a signer, profiles, issuance, CRLs,
+# and the development TLS certificate. No libmicrohttpd, no libpq.
+PKI_SRCS := $(wildcard pki/*.c)
+PKI_LIB  := $(BUILD)/libpki.a
+
+$(PKI_LIB): $(PKI_SRCS:%.c=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# Unit tests: one cmocka binary per tests/unit/pki/test_*.c, named pki_test_*
+# so that TESTS_ONLY=pki selects them.
+PKI_UNIT_SRCS := $(wildcard tests/unit/pki/test_*.c)
+PKI_UNITS := $(PKI_UNIT_SRCS:tests/unit/pki/%.c=$(BUILD)/tests/pki_%)
+
+$(BUILD)/tests/pki_%: $(BUILD)/tests/unit/pki/%.o $(PKI_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(PKI_LIB) $(COMMON_LIB) -lcmocka -lcrypto
+
+UNIT_TESTS += $(PKI_UNITS)
