@@ -157,6 +157,31 @@ static int lock_take(const char *path)
 	return fd;
 }
 
+/* Reads dir/root.pem and dir/root.key. 0 or -1. */
+static int root_load(const char *dir, X509 **root, EVP_PKEY **key)
+{
+	char path[4096];
+	const char *pass = getenv("ORCHARD_CA_PASSPHRASE");
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/root.pem", dir);
+	if ((f = fopen(path, "re")) != NULL) {
+		*root = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "%s/root.key", dir);
+	if ((f = fopen(path, "re")) != NULL) {
+		*key = PEM_read_PrivateKey(f, NULL, NULL, (void *)(pass ? pass : ""));
+		fclose(f);
+	}
+	if (*root == NULL || *key == NULL) {
+		log_kv(LOG_ERROR, "cannot load the existing root to sign the TLS certificate",
+		       "dir", dir, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int devpki_ensure(const char *dir)
 {
 	char lock[4096];
@@ -176,14 +201,23 @@ int devpki_ensure(const char *dir)
 		rc = 0;
 		goto out;
 	}
-	root_key = EVP_EC_gen("P-256");
+	/* A root that exists (the CA may have made it first) is kept: clients
+	 * trust it already. Its key may be encrypted with the CA passphrase. */
+	if (file_exists(dir, "root.pem") && root_load(dir, &root, &root_key) != 0)
+		goto out;
+	if (root_key == NULL)
+		root_key = EVP_EC_gen("P-256");
 	srv_key = EVP_EC_gen("P-256");
 	if (root_key == NULL || srv_key == NULL)
 		goto out;
-	root = cert_make(root_key, "Orchard development root", NULL, NULL, 3650, 1);
-	srv = root ? cert_make(srv_key, "localhost", root, root_key, 825, 0) : NULL;
-	if (srv == NULL || pem_write(dir, "root.key", root_key, NULL) != 0 ||
-	    pem_write(dir, "root.pem", NULL, root) != 0 ||
+	if (root == NULL) {
+		root = cert_make(root_key, "Orchard development root", NULL, NULL, 3650, 1);
+		if (root == NULL || pem_write(dir, "root.key", root_key, NULL) != 0 ||
+		    pem_write(dir, "root.pem", NULL, root) != 0)
+			goto out;
+	}
+	srv = cert_make(srv_key, "localhost", root, root_key, 825, 0);
+	if (srv == NULL ||
 	    pem_write(dir, "server.key", srv_key, NULL) != 0 ||
 	    pem_write(dir, "server.pem", NULL, srv) != 0)
 		goto out;
