@@ -51,8 +51,9 @@ enum store_qs store_cert_rows(PGresult *res, enum store_qs qs, struct store_cert
 		c->dps_registration = store_value_dup(res, i, 9, &ok);
 		c->revoked_at = store_value_ll(res, i, 10);
 		c->reason = (int)store_value_ll(res, i, 11);
-		if (PQnfields(res) > 12)
-			c->der_b64 = store_value_dup(res, i, 12, &ok);
+		c->seq = store_value_ll(res, i, 12);
+		if (PQnfields(res) > 13)
+			c->der_b64 = store_value_dup(res, i, 13, &ok);
 	}
 	PQclear(res);
 	if (!ok) {

@@ -9,10 +9,10 @@
 	"serial, sans, key_type, profile, " STORE_EPOCH("not_before") ", " STORE_EPOCH(           \
 		"not_after") ", " STORE_EPOCH("issued_at") ", acme_account_id, acme_order_id,"     \
 				  " dps_registration, " STORE_EPOCH("revoked_at") ","              \
-				  " coalesce(revocation_reason, -1)"
+				  " coalesce(revocation_reason, -1), seq"
 
 /* Fills *out from res (consumed: cleared here) when qs says it holds rows;
- * a 13th column, when present, is the DER in base64. Returns qs, or
+ * a 14th column, when present, is the DER in base64. Returns qs, or
  * STORE_HARD when out of memory. */
 enum store_qs store_cert_rows(PGresult *res, enum store_qs qs, struct store_cert_page *out);
 

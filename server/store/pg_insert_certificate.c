@@ -12,7 +12,8 @@ enum store_qs store_insert_certificate(struct store_conn *c, const struct store_
 		"insert_certificate",
 		"INSERT INTO certificates (serial, sans, key_type, profile, not_before, not_after,"
 		" acme_account_id, acme_order_id, dps_registration, der)"
-		" VALUES ($1, $2, $3, $4, to_timestamp($5), to_timestamp($6), $7, $8, $9, $10::bytea)",
+		" VALUES ($1, $2, $3, $4, to_timestamp($5), to_timestamp($6), $7, $8, $9, $10::bytea)"
+		" RETURNING serial",
 		0};
 	char nb[24], na[24];
 	char *der = malloc(cert->der_len * 2 + 3);

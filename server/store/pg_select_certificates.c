@@ -1,5 +1,5 @@
-/* Issued certificates oldest first, filtered, in pages after a keyset
- * cursor (issued_at, serial). */
+/* Issued certificates in issue order, filtered, in pages after a keyset
+ * cursor (seq). */
 #include <stdio.h>
 
 #include "server/store/pg_cert_rows.h"
@@ -15,17 +15,16 @@ enum store_qs store_select_certificates(struct store_conn *c, const struct store
 		" AND CASE $3::int WHEN 1 THEN revoked_at IS NULL AND not_after > now()"
 		" WHEN 2 THEN revoked_at IS NOT NULL"
 		" WHEN 3 THEN revoked_at IS NULL AND not_after <= now() ELSE true END"
-		" AND ($4::text IS NULL OR (issued_at, serial) > (to_timestamp($5), $4))"
-		" ORDER BY issued_at, serial LIMIT $6",
+		" AND seq > $4::bigint ORDER BY seq LIMIT $5",
 		0};
-	char status[12], at[24], limit[12];
-	const char *p[] = {f->profile, f->san, status, f->after_serial, at, limit};
+	char status[12], after[24], limit[12];
+	const char *p[] = {f->profile, f->san, status, after, limit};
 	enum store_qs qs;
 	PGresult *res;
 
 	snprintf(status, sizeof status, "%d", f->status);
-	snprintf(at, sizeof at, "%lld", f->after_at);
+	snprintf(after, sizeof after, "%lld", f->after);
 	snprintf(limit, sizeof limit, "%d", f->limit);
-	res = store_exec(c, &st, 6, p, &qs);
+	res = store_exec(c, &st, 5, p, &qs);
 	return store_cert_rows(res, qs, out);
 }

@@ -12,6 +12,7 @@ struct store_cert {
 	char *serial, *sans, *key_type, *profile;
 	long long not_before, not_after, issued_at; /* epoch seconds */
 	char *acme_account_id, *acme_order_id, *dps_registration; /* NULL when none */
+	long long seq;		/* issue order, the listing cursor */
 	long long revoked_at;	/* 0 while not revoked */
 	int reason;		/* RFC 5280 code; -1 while not revoked */
 	char *der_b64;		/* the DER, base64 (selected rows only) */
@@ -40,12 +41,11 @@ struct store_cert_filter {
 	const char *profile;
 	const char *san;    /* substring of the SAN text */
 	int status;	    /* 0 any, 1 valid (not revoked, not expired), 2 revoked, 3 expired */
-	long long after_at; /* keyset cursor: issued_at and serial of the last row seen */
-	const char *after_serial;
+	long long after; /* keyset cursor: the seq of the last row seen; 0: from the start */
 	int limit;
 };
 
-/* Certificates oldest issued first, after the cursor, without DER. */
+/* Certificates in issue order, after the cursor, without DER. */
 enum store_qs store_select_certificates(struct store_conn *c, const struct store_cert_filter *f,
 					struct store_cert_page *out);
 
