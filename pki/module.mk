@@ -17,3 +17,8 @@ $(BUILD)/tests/pki_%: $(BUILD)/tests/unit/pki/%.o $(PKI_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(PKI_LIB) $(COMMON_LIB) -lcmocka -lcrypto
 
 UNIT_TESTS += $(PKI_UNITS)
+
+# make bench: pki_issue() certificates per second (bench/pki.sh).
+$(BUILD)/pki-bench: $(BUILD)/bench/pki_bench.o $(PKI_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(PKI_LIB) $(COMMON_LIB) -lcrypto
+BENCHES += $(BUILD)/pki-bench
