@@ -103,12 +103,13 @@ static X509 *ca_cert_make(struct pki_signer *signer, const uint8_t *pub_der, siz
 	    !X509_gmtime_adj(X509_getm_notAfter(x), days * 86400) || !X509_set_pubkey(x, pub) ||
 	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Orchard",
 					-1, -1, 0) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
-					-1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+					0) ||
 	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name))
 		goto out;
 	/* Never outlive the issuer. */
-	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0 &&
+	if (issuer != NULL &&
+	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0 &&
 	    !X509_set1_notAfter(x, X509_get0_notAfter(issuer)))
 		goto out;
 	X509 *iss = issuer ? issuer : x;
@@ -156,8 +157,7 @@ static X509 *root_ensure(const struct pki_ca_config *cfg, char *err, size_t errl
 			snprintf(err, errlen, "cannot read the root certificate %s", cert);
 		return root;
 	}
-	if ((s = pki_signer_create_file(key, cfg->key_type, cfg->passphrase, err, errlen)) ==
-	    NULL)
+	if ((s = pki_signer_create_file(key, cfg->key_type, cfg->passphrase, err, errlen)) == NULL)
 		return NULL;
 	if (pki_signer_public_der(s, &pub, &publen) != 0 ||
 	    (root = ca_cert_make(s, pub, publen, "Orchard root", NULL, 3650)) == NULL ||
@@ -222,8 +222,7 @@ static int lock_take(const char *dir)
 }
 
 /* Loads or makes root and intermediate under the folder lock. */
-static int keys_open(struct pki_ca *ca, const struct pki_ca_config *cfg, char *err,
-		     size_t errlen)
+static int keys_open(struct pki_ca *ca, const struct pki_ca_config *cfg, char *err, size_t errlen)
 {
 	char cert[4096], key[4096];
 
@@ -238,8 +237,9 @@ static int keys_open(struct pki_ca *ca, const struct pki_ca_config *cfg, char *e
 	}
 	if (cfg->import_cert != NULL || cfg->import_key != NULL) {
 		if (cfg->import_cert == NULL || cfg->import_key == NULL) {
-			snprintf(err, errlen, "importing an intermediate needs both its "
-					      "certificate and its key");
+			snprintf(err, errlen,
+				 "importing an intermediate needs both its "
+				 "certificate and its key");
 			return -1;
 		}
 		if ((ca->cert = cert_read(cfg->import_cert)) == NULL) {
@@ -266,7 +266,8 @@ static int keys_open(struct pki_ca *ca, const struct pki_ca_config *cfg, char *e
 		return -1;
 	}
 	if (X509_check_ca(ca->cert) == 0 || !issued_by(ca->cert, ca->root)) {
-		snprintf(err, errlen, "the intermediate is not a CA certificate issued by the root");
+		snprintf(err, errlen,
+			 "the intermediate is not a CA certificate issued by the root");
 		return -1;
 	}
 	return 0;

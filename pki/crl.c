@@ -7,9 +7,9 @@
 
 /* RFC 5280 5.3.1 CRLReason; 7 is not used. */
 static const char *const reasons[] = {
-	"unspecified",	       "keyCompromise", "cACompromise",	       "affiliationChanged",
-	"superseded",	       "cessationOfOperation", "certificateHold", NULL,
-	"removeFromCRL",       "privilegeWithdrawn",   "aACompromise",
+	"unspecified",	 "keyCompromise",	 "cACompromise",    "affiliationChanged",
+	"superseded",	 "cessationOfOperation", "certificateHold", NULL,
+	"removeFromCRL", "privilegeWithdrawn",	 "aACompromise",
 };
 
 int pki_reason_parse(const char *name)
@@ -22,8 +22,7 @@ int pki_reason_parse(const char *name)
 
 const char *pki_reason_name(int code)
 {
-	return code >= 0 && code < (int)(sizeof reasons / sizeof reasons[0]) ? reasons[code]
-									     : NULL;
+	return code >= 0 && code < (int)(sizeof reasons / sizeof reasons[0]) ? reasons[code] : NULL;
 }
 
 static int entry_add(X509_CRL *crl, const struct pki_revoked *r)
@@ -37,8 +36,7 @@ static int entry_add(X509_CRL *crl, const struct pki_revoked *r)
 
 	if (rev == NULL || t == NULL || BN_hex2bn(&bn, r->serial) <= 0 ||
 	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
-	    !X509_REVOKED_set_serialNumber(rev, serial) ||
-	    !X509_REVOKED_set_revocationDate(rev, t))
+	    !X509_REVOKED_set_serialNumber(rev, serial) || !X509_REVOKED_set_revocationDate(rev, t))
 		goto out;
 	/* "unspecified" is expressed by leaving the extension out (5.3.1). */
 	if (r->reason > 0 && pki_reason_name(r->reason) != NULL) {

@@ -217,8 +217,7 @@ int devpki_ensure(const char *dir)
 			goto out;
 	}
 	srv = cert_make(srv_key, "localhost", root, root_key, 825, 0);
-	if (srv == NULL ||
-	    pem_write(dir, "server.key", srv_key, NULL) != 0 ||
+	if (srv == NULL || pem_write(dir, "server.key", srv_key, NULL) != 0 ||
 	    pem_write(dir, "server.pem", NULL, srv) != 0)
 		goto out;
 	log_kv(LOG_INFO, "created the development PKI", "root", "root.pem", "dir", dir, NULL);

@@ -54,7 +54,8 @@ static unsigned key_classify(EVP_PKEY *key, char *name, size_t len)
 		snprintf(name, len, "ec-%s", group);
 		return 0;
 	}
-	snprintf(name, len, "%s", EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?");
+	snprintf(name, len, "%s",
+		 EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?");
 	return 0;
 }
 
@@ -126,8 +127,8 @@ static GENERAL_NAME *othername_make(const struct pki_san *san)
 	uint8_t inner[700], seq[800];
 	size_t n = 0, m, vlen = strlen(san->value);
 	/* id-on-permanentIdentifier, id-on-hardwareModuleName (no NID in 3.0) */
-	const char *oid = san->type == PKI_SAN_PERMANENT_ID ? "1.3.6.1.5.5.7.8.3"
-							    : "1.3.6.1.5.5.7.8.4";
+	const char *oid =
+		san->type == PKI_SAN_PERMANENT_ID ? "1.3.6.1.5.5.7.8.3" : "1.3.6.1.5.5.7.8.4";
 	ASN1_OBJECT *type = NULL;
 	GENERAL_NAME *gn = NULL;
 	ASN1_TYPE *val = NULL;
@@ -136,7 +137,8 @@ static GENERAL_NAME *othername_make(const struct pki_san *san)
 	if (vlen == 0 || vlen > 255)
 		return NULL;
 	if (san->type == PKI_SAN_PERMANENT_ID) {
-		n = der_tlv(V_ASN1_UTF8STRING, (const uint8_t *)san->value, vlen, inner, sizeof inner);
+		n = der_tlv(V_ASN1_UTF8STRING, (const uint8_t *)san->value, vlen, inner,
+			    sizeof inner);
 		if (san->assigner != NULL) {
 			if ((m = oid_der(san->assigner, inner + n, sizeof inner - n)) == 0)
 				return NULL;
@@ -178,10 +180,10 @@ static GENERAL_NAME *san_make(const struct pki_san *san)
 	switch (san->type) {
 	case PKI_SAN_DNS:
 	case PKI_SAN_URI:
-		if (san->type == PKI_SAN_DNS ? !dns_ok(san->value)
-					     : (strchr(san->value, ':') == NULL ||
-						strlen(san->value) > 2048 ||
-						strpbrk(san->value, " \t\r\n\"<>") != NULL))
+		if (san->type == PKI_SAN_DNS
+			    ? !dns_ok(san->value)
+			    : (strchr(san->value, ':') == NULL || strlen(san->value) > 2048 ||
+			       strpbrk(san->value, " \t\r\n\"<>") != NULL))
 			return NULL;
 		if ((gn = GENERAL_NAME_new()) == NULL || (ia5 = ASN1_IA5STRING_new()) == NULL ||
 		    !ASN1_STRING_set(ia5, san->value, -1)) {
@@ -201,8 +203,7 @@ static GENERAL_NAME *san_make(const struct pki_san *san)
 		return gn;
 	}
 	case PKI_SAN_PERMANENT_ID:
-	case PKI_SAN_HW_MODULE:
-		return othername_make(san);
+	case PKI_SAN_HW_MODULE: return othername_make(san);
 	}
 	return NULL;
 }
@@ -215,8 +216,8 @@ static const char *san_prefix(enum pki_san_type t)
 }
 
 /* The SAN extension (critical when the subject is empty) and the text. */
-static int sans_add(X509 *x, const struct pki_issue_req *req, int critical, char *text,
-		    size_t len, char *why, size_t whylen)
+static int sans_add(X509 *x, const struct pki_issue_req *req, int critical, char *text, size_t len,
+		    char *why, size_t whylen)
 {
 	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
 	size_t off = 0;
@@ -343,8 +344,8 @@ static char *chain_make(struct pki_ca *ca, X509 *x)
 	return out;
 }
 
-enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req,
-			  struct pki_cert *out, char *why, size_t whylen)
+enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, struct pki_cert *out,
+			  char *why, size_t whylen)
 {
 	const struct pki_profile *prof = pki_profile_find(ca, req->profile);
 	enum pki_status st = PKI_ERR_INTERNAL;

@@ -71,21 +71,21 @@ struct pki_issue_req {
 	size_t csr_len;
 	const struct pki_san *sans; /* at least one */
 	size_t nsans;
-	const char *profile;   /* "tls-server", "device-client", "shortlived", ... */
-	const char *subject;   /* CN for the subject; NULL: the first DNS/IP/URI SAN or none */
-	long long not_after;   /* 0: the profile's lifetime; else at most that (epoch s) */
+	const char *profile; /* "tls-server", "device-client", "shortlived", ... */
+	const char *subject; /* CN for the subject; NULL: the first DNS/IP/URI SAN or none */
+	long long not_after; /* 0: the profile's lifetime; else at most that (epoch s) */
 };
 
 /* An issued certificate. Every pointer owned; pki_cert_free() releases. */
 struct pki_cert {
 	uint8_t *der; /* the leaf */
 	size_t der_len;
-	char *chain_pem;	  /* leaf then intermediate */
-	char serial[33];	  /* 128-bit random serial, 32 lower-case hex digits */
-	long long not_before;	  /* epoch seconds (backdated for clock skew) */
-	long long not_after;	  /* epoch seconds */
-	char key_type[16];	  /* the leaf key: "p256", "p384", "rsa2048".. "rsa4096", "ed25519" */
-	char sans_text[1024];	  /* "DNS:a.example, IP:192.0.2.1", for records and logs */
+	char *chain_pem;      /* leaf then intermediate */
+	char serial[33];      /* 128-bit random serial, 32 lower-case hex digits */
+	long long not_before; /* epoch seconds (backdated for clock skew) */
+	long long not_after;  /* epoch seconds */
+	char key_type[16];    /* the leaf key: "p256", "p384", "rsa2048".. "rsa4096", "ed25519" */
+	char sans_text[1024]; /* "DNS:a.example, IP:192.0.2.1", for records and logs */
 };
 void pki_cert_free(struct pki_cert *c);
 
@@ -105,8 +105,8 @@ enum pki_status {
 /* Issues a certificate for req under ca. On PKI_OK *out is filled (free
  * with pki_cert_free()); otherwise *out is zeroed and why (may be NULL)
  * holds the reason. Thread-safe: many threads may issue at once. */
-enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req,
-			  struct pki_cert *out, char *why, size_t whylen);
+enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, struct pki_cert *out,
+			  char *why, size_t whylen);
 
 /* One revoked certificate for a CRL. reason: RFC 5280 CRLReason code. */
 struct pki_revoked {

@@ -15,13 +15,13 @@ enum pki_key_bit { PKI_KEY_P256 = 1, PKI_KEY_P384 = 2, PKI_KEY_RSA = 4, PKI_KEY_
 
 struct pki_profile {
 	char name[32];
-	long lifetime;	      /* seconds */
-	unsigned keys;	      /* enum pki_key_bit */
-	char key_usage[128];  /* "digitalSignature,keyEncipherment" (always critical) */
-	char ext_usage[128];  /* "serverAuth,clientAuth" */
-	char describe[512];   /* one line for ACME's directory */
-	X509_EXTENSION *ku;   /* made from key_usage */
-	X509_EXTENSION *eku;  /* made from ext_usage; NULL when empty */
+	long lifetime;	     /* seconds */
+	unsigned keys;	     /* enum pki_key_bit */
+	char key_usage[128]; /* "digitalSignature,keyEncipherment" (always critical) */
+	char ext_usage[128]; /* "serverAuth,clientAuth" */
+	char describe[512];  /* one line for ACME's directory */
+	X509_EXTENSION *ku;  /* made from key_usage */
+	X509_EXTENSION *eku; /* made from ext_usage; NULL when empty */
 };
 
 struct pki_ca {
@@ -29,7 +29,7 @@ struct pki_ca {
 	X509 *root, *cert;	   /* root and issuing intermediate */
 	char *chain_pem;	   /* intermediate + root */
 	char *root_pem;
-	char *cert_pem; /* the intermediate alone, appended to leaves */
+	char *cert_pem;		  /* the intermediate alone, appended to leaves */
 	X509_EXTENSION *aki, *bc; /* same in every leaf */
 	struct pki_profile profiles[PKI_PROFILES_MAX];
 	size_t nprofiles;

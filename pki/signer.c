@@ -118,8 +118,8 @@ struct pki_signer *pki_signer_open_file(const char *path, const char *passphrase
 	key = PEM_read_PrivateKey(f, NULL, NULL, (void *)(passphrase ? passphrase : ""));
 	fclose(f);
 	if (key == NULL) {
-		say(err, errlen,
-		    "cannot load the CA key (wrong or missing ORCHARD_CA_PASSPHRASE?)", path);
+		say(err, errlen, "cannot load the CA key (wrong or missing ORCHARD_CA_PASSPHRASE?)",
+		    path);
 		return NULL;
 	}
 	s = signer_wrap(key);

@@ -13,7 +13,7 @@
 #include "server/store/events.h"
 #include "server/store/pki.h"
 
-#define CRL_MAX_AGE 60		 /* seconds a cached CRL is served */
+#define CRL_MAX_AGE 60		    /* seconds a cached CRL is served */
 #define CRL_NEXT_UPDATE (24 * 3600) /* what the CRL promises */
 
 static char *path_join2(const char *a, const char *b)
@@ -45,8 +45,7 @@ struct pki_ca *certs_ca_open(const struct config *cfg)
 	struct pki_ca *ca = dir ? pki_ca_open(&c, err, sizeof err) : NULL;
 
 	if (ca == NULL)
-		log_kv(LOG_ERROR, "cannot open the CA", "error", dir ? err : "out of memory",
-		       NULL);
+		log_kv(LOG_ERROR, "cannot open the CA", "error", dir ? err : "out of memory", NULL);
 	free(dir);
 	return ca;
 }
@@ -97,8 +96,8 @@ struct certs_crl *certs_crl_new(struct events *ev)
 	if (cache == NULL)
 		return NULL;
 	pthread_mutex_init(&cache->lock, NULL);
-	if (ev != NULL &&
-	    events_subscribe(ev, &cache->sub, EVENTS_CERT_REVOKED, "", crl_on_revoked, cache) != 0) {
+	if (ev != NULL && events_subscribe(ev, &cache->sub, EVENTS_CERT_REVOKED, "", crl_on_revoked,
+					   cache) != 0) {
 		pthread_mutex_destroy(&cache->lock);
 		free(cache);
 		return NULL;

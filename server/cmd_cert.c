@@ -127,7 +127,8 @@ static int cert_issue(struct server *srv, int argc, char **argv)
 		return 1;
 	}
 	req.csr_der = csr;
-	if (migrate_apply(srv->cfg.database_url) != 0 || (srv->ca = certs_ca_open(&srv->cfg)) == NULL ||
+	if (migrate_apply(srv->cfg.database_url) != 0 ||
+	    (srv->ca = certs_ca_open(&srv->cfg)) == NULL ||
 	    (srv->store = store_new(srv->cfg.database_url, 1, 5000)) == NULL)
 		goto out;
 	if (pki_issue(srv->ca, &req, &cert, why, sizeof why) != PKI_OK) {
@@ -173,8 +174,8 @@ static int cert_revoke(struct server *srv, int argc, char **argv)
 	enum store_qs qs;
 
 	if (t.serial == NULL || (argc != 2 && argc != 4) ||
-	    (argc == 4 && (strcmp(argv[2], "--reason") != 0 ||
-			   (t.reason = pki_reason_parse(argv[3])) < 0))) {
+	    (argc == 4 &&
+	     (strcmp(argv[2], "--reason") != 0 || (t.reason = pki_reason_parse(argv[3])) < 0))) {
 		cert_usage();
 		return 2;
 	}

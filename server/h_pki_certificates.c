@@ -37,7 +37,9 @@ static int serial_take(const char *in, char out[33])
 
 static const char *cert_status(const struct store_cert *c)
 {
-	return c->revoked_at ? "revoked" : c->not_after <= (long long)time(NULL) ? "expired" : "valid";
+	return c->revoked_at			       ? "revoked"
+	       : c->not_after <= (long long)time(NULL) ? "expired"
+						       : "valid";
 }
 
 static json_t *str_or_null(const char *s)
@@ -57,10 +59,10 @@ static json_t *cert_json(const struct store_cert *c)
 	timefmt_rfc3339(c->issued_at, at);
 	timefmt_rfc3339(c->revoked_at, rev);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "serial",
-		      c->serial, "status", cert_status(c), "sans", c->sans, "key_type",
-		      c->key_type, "profile", c->profile, "not_before", nb, "not_after", na,
-		      "issued_at", at, "acme_account_id", str_or_null(c->acme_account_id),
-		      "acme_order_id", str_or_null(c->acme_order_id), "dps_registration",
+		      c->serial, "status", cert_status(c), "sans", c->sans, "key_type", c->key_type,
+		      "profile", c->profile, "not_before", nb, "not_after", na, "issued_at", at,
+		      "acme_account_id", str_or_null(c->acme_account_id), "acme_order_id",
+		      str_or_null(c->acme_order_id), "dps_registration",
 		      str_or_null(c->dps_registration), "revoked_at",
 		      c->revoked_at ? json_string(rev) : json_null(), "revocation_reason",
 		      c->revoked_at ? str_or_null(pki_reason_name(c->reason)) : json_null());
@@ -72,7 +74,8 @@ static json_t *cert_json(const struct store_cert *c)
 			json_decref(o);
 			return NULL;
 		}
-		snprintf(pem, n + 64, "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n",
+		snprintf(pem, n + 64,
+			 "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n",
 			 c->der_b64);
 		json_object_set_new(o, "pem", json_string(pem));
 		free(pem);
@@ -199,9 +202,9 @@ static enum json_spec_rc parse_reason(const struct json_spec *s, json_t *v, cons
 
 	*reason = json_is_string(v)    ? pki_reason_parse(json_string_value(v))
 		  : json_is_integer(v) ? (pki_reason_name((int)json_integer_value(v)) &&
-					  json_integer_value(v) <= 10
-					      ? (int)json_integer_value(v)
-					      : -1)
+							  json_integer_value(v) <= 10
+						  ? (int)json_integer_value(v)
+						  : -1)
 				       : -1;
 	return JSON_SPEC_OK;
 }
@@ -232,7 +235,9 @@ int h_pki_cert_revoke(struct request *req)
 	char serial[33];
 	struct cert_revoke r = {.serial = serial, .reason = 0};
 	struct json_spec spec[] = {
-		{.field = "reason", .parse = parse_reason, .dest = &r.reason,
+		{.field = "reason",
+		 .parse = parse_reason,
+		 .dest = &r.reason,
 		 .flags = JSON_SPEC_OPTIONAL},
 		json_spec_end(),
 	};
@@ -250,7 +255,7 @@ int h_pki_cert_revoke(struct request *req)
 	if (qs < 0)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	if (qs == STORE_NONE)
-		return reply_problem(req, r.already ? ERR_PKI_ALREADY_REVOKED : ERR_PKI_CERT_NOT_FOUND,
-				     NULL);
+		return reply_problem(
+			req, r.already ? ERR_PKI_ALREADY_REVOKED : ERR_PKI_CERT_NOT_FOUND, NULL);
 	return reply_empty(req, 204);
 }

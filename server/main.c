@@ -90,9 +90,13 @@ static int config_resolve(struct config *cfg)
 #define JOBS_THREADS 4
 #define JOBS_QUEUE 1024
 
-static const char *const event_channels[] = {
-	EVENTS_AUDIT,	       EVENTS_TOKEN_REVOKED,	EVENTS_TWIN,
-	EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION, EVENTS_CERT_REVOKED, NULL};
+static const char *const event_channels[] = {EVENTS_AUDIT,
+					     EVENTS_TOKEN_REVOKED,
+					     EVENTS_TWIN,
+					     EVENTS_DPS_ENROLLMENT,
+					     EVENTS_DPS_REGISTRATION,
+					     EVENTS_CERT_REVOKED,
+					     NULL};
 
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no

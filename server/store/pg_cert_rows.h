@@ -6,10 +6,11 @@
 #include "server/store/store_pg.h"
 
 #define STORE_CERT_COLUMNS                                                                         \
-	"serial, sans, key_type, profile, " STORE_EPOCH("not_before") ", " STORE_EPOCH(           \
+	"serial, sans, key_type, profile, " STORE_EPOCH("not_before") ", " STORE_EPOCH(            \
 		"not_after") ", " STORE_EPOCH("issued_at") ", acme_account_id, acme_order_id,"     \
-				  " dps_registration, " STORE_EPOCH("revoked_at") ","              \
-				  " coalesce(revocation_reason, -1), seq"
+							   " dps_registration, " STORE_EPOCH(      \
+								   "revoked_at") ","               \
+										 " coalesce(revocation_reason, -1), seq"
 
 /* Fills *out from res (consumed: cleared here) when qs says it holds rows;
  * a 14th column, when present, is the DER in base64. Returns qs, or

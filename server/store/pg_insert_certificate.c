@@ -17,9 +17,15 @@ enum store_qs store_insert_certificate(struct store_conn *c, const struct store_
 		0};
 	char nb[24], na[24];
 	char *der = malloc(cert->der_len * 2 + 3);
-	const char *p[] = {cert->serial,	  cert->sans,		 cert->key_type,
-			   cert->profile,	  nb,			 na,
-			   cert->acme_account_id, cert->acme_order_id, cert->dps_registration,
+	const char *p[] = {cert->serial,
+			   cert->sans,
+			   cert->key_type,
+			   cert->profile,
+			   nb,
+			   na,
+			   cert->acme_account_id,
+			   cert->acme_order_id,
+			   cert->dps_registration,
 			   der};
 	enum store_qs qs;
 

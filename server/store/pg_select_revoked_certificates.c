@@ -1,8 +1,7 @@
 /* The CRL's entries: revoked certificates not yet expired. */
 #include "server/store/pg_cert_rows.h"
 
-enum store_qs store_select_revoked_certificates(struct store_conn *c,
-						struct store_cert_page *out)
+enum store_qs store_select_revoked_certificates(struct store_conn *c, struct store_cert_page *out)
 {
 	static struct store_stmt st = {"select_revoked_certificates",
 				       "SELECT " STORE_CERT_COLUMNS " FROM certificates"

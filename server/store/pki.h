@@ -10,13 +10,13 @@
  * store_cert_free(). For inserts the caller keeps its strings and der. */
 struct store_cert {
 	char *serial, *sans, *key_type, *profile;
-	long long not_before, not_after, issued_at; /* epoch seconds */
+	long long not_before, not_after, issued_at;		  /* epoch seconds */
 	char *acme_account_id, *acme_order_id, *dps_registration; /* NULL when none */
-	long long seq;		/* issue order, the listing cursor */
-	long long revoked_at;	/* 0 while not revoked */
-	int reason;		/* RFC 5280 code; -1 while not revoked */
-	char *der_b64;		/* the DER, base64 (selected rows only) */
-	const uint8_t *der;	/* the DER (inserts only) */
+	long long seq;	      /* issue order, the listing cursor */
+	long long revoked_at; /* 0 while not revoked */
+	int reason;	      /* RFC 5280 code; -1 while not revoked */
+	char *der_b64;	      /* the DER, base64 (selected rows only) */
+	const uint8_t *der;   /* the DER (inserts only) */
 	size_t der_len;
 };
 void store_cert_free(struct store_cert *c);
@@ -39,8 +39,8 @@ enum store_qs store_select_certificate(struct store_conn *c, const char *serial,
 /* What a listing selects: NULL/0 fields do not filter. */
 struct store_cert_filter {
 	const char *profile;
-	const char *san;    /* substring of the SAN text */
-	int status;	    /* 0 any, 1 valid (not revoked, not expired), 2 revoked, 3 expired */
+	const char *san; /* substring of the SAN text */
+	int status;	 /* 0 any, 1 valid (not revoked, not expired), 2 revoked, 3 expired */
 	long long after; /* keyset cursor: the seq of the last row seen; 0: from the start */
 	int limit;
 };
@@ -56,7 +56,6 @@ enum store_qs store_revoke_certificate(struct store_conn *c, const char *serial,
 
 /* Revoked certificates that have not expired (the CRL's entries). Rows carry
  * serial, revoked_at and reason only. */
-enum store_qs store_select_revoked_certificates(struct store_conn *c,
-						struct store_cert_page *out);
+enum store_qs store_select_revoked_certificates(struct store_conn *c, struct store_cert_page *out);
 
 #endif

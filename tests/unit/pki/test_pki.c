@@ -227,11 +227,11 @@ static void test_refusals(void **state)
 	pki_ca_free(ca);
 
 	/* Bad profile files. */
-	const char *bad_files[] = {"x 7d digitalSignature serverAuth p256 extra\n",
-				   "x 0d digitalSignature serverAuth p256\n",
-				   "x 7d digitalSignature serverAuth dsa\n",
-				   "x 7d notAUsage serverAuth p256\n",
-				   "x 7d digitalSignature serverAuth p256\nx 1h digitalSignature - p256\n"};
+	const char *bad_files[] = {
+		"x 7d digitalSignature serverAuth p256 extra\n",
+		"x 0d digitalSignature serverAuth p256\n", "x 7d digitalSignature serverAuth dsa\n",
+		"x 7d notAUsage serverAuth p256\n",
+		"x 7d digitalSignature serverAuth p256\nx 1h digitalSignature - p256\n"};
 	for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
 		f = fopen(prof, "w");
 		fputs(bad_files[i], f);
@@ -321,7 +321,8 @@ static void test_serials(void **state)
 		size_t hl = strlen(hex);
 		memset(want, '0', 32 - hl);
 		for (size_t k = 0; k <= hl; k++)
-			want[32 - hl + k] = (char)(hex[k] >= 'A' && hex[k] <= 'F' ? hex[k] + 32 : hex[k]);
+			want[32 - hl + k] =
+				(char)(hex[k] >= 'A' && hex[k] <= 'F' ? hex[k] + 32 : hex[k]);
 		assert_string_equal(want, c.serial);
 		assert_true(BN_num_bits(bn) <= 128);
 		OPENSSL_free(hex);
