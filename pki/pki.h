@@ -108,6 +108,29 @@ enum pki_status {
 enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, struct pki_cert *out,
 			  char *why, size_t whylen);
 
+/* What a CSR asks for, for ACME finalize to compare with the order: the
+ * names in its subject CN and SAN extension (DNS names lower-cased, IPs in
+ * canonical text), its key as SubjectPublicKeyInfo DER (to refuse the
+ * account's own key) and the key type. Every pointer owned. */
+struct pki_csr_info {
+	char **dns; /* lower-case, deduplicated, CN included */
+	size_t ndns;
+	char **ips; /* "192.0.2.1", "2001:db8::1" */
+	size_t nips;
+	uint8_t *spki; /* SubjectPublicKeyInfo, DER */
+	size_t spki_len;
+	char key_type[16]; /* as in struct pki_cert */
+};
+void pki_csr_info_free(struct pki_csr_info *info);
+
+/* Parses a DER CSR and checks its self-signature. PKI_OK and *out filled
+ * (free with pki_csr_info_free()), or PKI_ERR_CSR / PKI_ERR_SIGNATURE /
+ * PKI_ERR_SAN (a SAN of another kind than DNS or IP, or a CN that is
+ * neither) / PKI_ERR_INTERNAL with *out zeroed and why set. Whether the
+ * key type suits a profile is pki_issue()'s to say. */
+enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *out, char *why,
+				size_t whylen);
+
 /* One revoked certificate for a CRL. reason: RFC 5280 CRLReason code. */
 struct pki_revoked {
 	const char *serial; /* hex */
