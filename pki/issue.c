@@ -26,39 +26,6 @@ __attribute__((format(printf, 3, 4))) static void say(char *why, size_t len, con
 	va_end(ap);
 }
 
-/* The leaf key's type name and bit, or 0 when no profile could allow it. */
-static unsigned key_classify(EVP_PKEY *key, char *name, size_t len)
-{
-	char group[32] = "";
-	size_t glen = 0;
-
-	if (EVP_PKEY_is_a(key, "RSA")) {
-		int bits = EVP_PKEY_get_bits(key);
-		snprintf(name, len, "rsa%d", bits);
-		return bits >= 2048 && bits <= 4096 ? PKI_KEY_RSA : 0;
-	}
-	if (EVP_PKEY_is_a(key, "ED25519")) {
-		snprintf(name, len, "ed25519");
-		return PKI_KEY_ED25519;
-	}
-	if (EVP_PKEY_is_a(key, "EC") &&
-	    EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &glen) == 1) {
-		if (strcmp(group, "prime256v1") == 0) {
-			snprintf(name, len, "p256");
-			return PKI_KEY_P256;
-		}
-		if (strcmp(group, "secp384r1") == 0) {
-			snprintf(name, len, "p384");
-			return PKI_KEY_P384;
-		}
-		snprintf(name, len, "ec-%s", group);
-		return 0;
-	}
-	snprintf(name, len, "%s",
-		 EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?");
-	return 0;
-}
-
 /* A DNS name as RFC 1035 preferred syntax allows (a leading "*." too). */
 static int dns_ok(const char *s)
 {
@@ -261,22 +228,6 @@ static const char *cn_pick(const struct pki_issue_req *req)
 	return NULL;
 }
 
-/* A CSR parsed whole: trailing bytes are refused. */
-static X509_REQ *csr_parse(const uint8_t *der, size_t len)
-{
-	const unsigned char *p = der;
-	X509_REQ *r;
-
-	if (der == NULL || len == 0 || len > 64 * 1024)
-		return NULL;
-	r = d2i_X509_REQ(NULL, &p, (long)len);
-	if (r != NULL && p != der + len) {
-		X509_REQ_free(r);
-		r = NULL;
-	}
-	return r;
-}
-
 /* Puts the CSR's SubjectPublicKeyInfo into x as it is. X509_set_pubkey()
  * would encode the EVP_PKEY again and decode it through OpenSSL 3.0's
  * decoders, which took 40% of an issue; a copy of the fields does not.
@@ -371,7 +322,7 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 		say(why, whylen, "a certificate needs at least one subject alternative name");
 		return PKI_ERR_SAN;
 	}
-	if ((csr = csr_parse(req->csr_der, req->csr_len)) == NULL) {
+	if ((csr = pki__csr_parse(req->csr_der, req->csr_len)) == NULL) {
 		say(why, whylen, "the CSR is not a DER PKCS#10 request");
 		st = PKI_ERR_CSR;
 		goto out;
@@ -381,7 +332,7 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 		st = PKI_ERR_SIGNATURE;
 		goto out;
 	}
-	if ((key_classify(key, out->key_type, sizeof out->key_type) & prof->keys) == 0) {
+	if ((pki__key_classify(key, out->key_type, sizeof out->key_type) & prof->keys) == 0) {
 		say(why, whylen, "key type %s is not allowed by this profile", out->key_type);
 		st = PKI_ERR_KEY_TYPE;
 		goto out;

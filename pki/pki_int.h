@@ -42,4 +42,10 @@ int pki_profiles_load(struct pki_ca *ca, const char *path, char *err, size_t err
 void pki_profiles_free(struct pki_ca *ca);
 const struct pki_profile *pki_profile_find(const struct pki_ca *ca, const char *name);
 
+/* pki/csr.c, for issue.c: a whole DER CSR (trailing bytes refused) or
+ * NULL; the type name of a leaf key and its enum pki_key_bit (0 when no
+ * profile could allow it). */
+X509_REQ *pki__csr_parse(const uint8_t *der, size_t len);
+unsigned pki__key_classify(EVP_PKEY *key, char *name, size_t len);
+
 #endif

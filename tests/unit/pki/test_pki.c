@@ -526,6 +526,80 @@ static void test_crl(void **state)
 	assert_string_equal(pki_reason_name(10), "aACompromise");
 }
 
+/* A CSR with subject CN cn and the SAN extension sans (openssl's syntax). */
+static uint8_t *csr_with_names(EVP_PKEY *key, const char *cn, const char *sans, size_t *len)
+{
+	X509_REQ *r = X509_REQ_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	unsigned char *der = NULL;
+	int n;
+
+	assert_true(X509_REQ_set_pubkey(r, key));
+	if (cn != NULL)
+		assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN",
+						       MBSTRING_ASC, (const unsigned char *)cn, -1,
+						       -1, 0));
+	if (sans != NULL) {
+		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, sans);
+		assert_non_null(e);
+		sk_X509_EXTENSION_push(exts, e);
+		assert_true(X509_REQ_add_extensions(r, exts));
+	}
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	assert_true(X509_REQ_sign(r, key, EVP_sha256()) > 0);
+	n = i2d_X509_REQ(r, &der);
+	X509_REQ_free(r);
+	uint8_t *out = malloc((size_t)n);
+	memcpy(out, der, (size_t)n);
+	OPENSSL_free(der);
+	*len = (size_t)n;
+	return out;
+}
+
+static void test_csr_inspect(void **state)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-384");
+	struct pki_csr_info info;
+	char why[256];
+	size_t len;
+	unsigned char *spki = NULL;
+	int slen = i2d_PUBKEY(key, &spki);
+
+	(void)state;
+	uint8_t *csr = csr_with_names(
+		key, "Example.COM",
+		"DNS:a.example,DNS:example.com,IP:192.0.2.1,IP:2001:db8:0:0:0:0:0:1", &len);
+	assert_int_equal(pki_csr_inspect(csr, len, &info, why, sizeof why), PKI_OK);
+	assert_int_equal(info.ndns, 2); /* the CN repeats a SAN, in another case */
+	assert_string_equal(info.dns[0], "a.example");
+	assert_string_equal(info.dns[1], "example.com");
+	assert_int_equal(info.nips, 2);
+	assert_string_equal(info.ips[0], "192.0.2.1");
+	assert_string_equal(info.ips[1], "2001:db8::1");
+	assert_string_equal(info.key_type, "p384");
+	assert_int_equal(info.spki_len, slen);
+	assert_memory_equal(info.spki, spki, (size_t)slen);
+	pki_csr_info_free(&info);
+	/* A bad signature, trailing bytes, an e-mail SAN. */
+	csr[len - 3] ^= 1;
+	assert_int_equal(pki_csr_inspect(csr, len, &info, why, sizeof why), PKI_ERR_SIGNATURE);
+	assert_null(info.dns);
+	free(csr);
+	csr = csr_with_names(key, "192.0.2.9", NULL, &len);
+	assert_int_equal(pki_csr_inspect(csr, len, &info, why, sizeof why), PKI_OK);
+	assert_int_equal(info.ndns, 0);
+	assert_string_equal(info.ips[0], "192.0.2.9");
+	pki_csr_info_free(&info);
+	assert_int_equal(pki_csr_inspect(csr, len - 1, &info, why, sizeof why), PKI_ERR_CSR);
+	free(csr);
+	csr = csr_with_names(key, NULL, "DNS:a.example,email:x@a.example", &len);
+	assert_int_equal(pki_csr_inspect(csr, len, &info, why, sizeof why), PKI_ERR_SAN);
+	assert_non_null(strstr(why, "other than DNS"));
+	free(csr);
+	OPENSSL_free(spki);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_rsa_ca_and_import),
 		cmocka_unit_test(test_sans),
 		cmocka_unit_test(test_crl),
+		cmocka_unit_test(test_csr_inspect),
 	};
 	int rc;
 
