@@ -22,3 +22,6 @@ UNIT_TESTS += $(PKI_UNITS)
 $(BUILD)/pki-bench: $(BUILD)/bench/pki_bench.o $(PKI_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(PKI_LIB) $(COMMON_LIB) -lcrypto
 BENCHES += $(BUILD)/pki-bench
+
+# The torture test fails every allocation in turn: it wraps the allocator.
+$(BUILD)/tests/pki_test_torture: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
