@@ -17,6 +17,25 @@
 
 #define INTERMEDIATE_DAYS (3 * 365)
 
+int pki__mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof tmp)
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 static void path_make(char *out, size_t len, const char *dir, const char *name)
 {
 	snprintf(out, len, "%s/%s", dir, name);
@@ -294,7 +313,7 @@ struct pki_ca *pki_ca_open(const struct pki_ca_config *cfg, char *err, size_t er
 		snprintf(err, errlen, "out of memory or no CA folder");
 		goto out;
 	}
-	if (mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) {
+	if (pki__mkdir_p(cfg->dir, 0700) != 0) {
 		snprintf(err, errlen, "cannot create the CA folder %s", cfg->dir);
 		goto out;
 	}

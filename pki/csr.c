@@ -136,7 +136,9 @@ static int sans_read(struct pki_csr_info *out, X509_REQ *csr)
 				      (size_t)ASN1_STRING_length(g->d.dNSName));
 		else if (g->type == GEN_IPADD)
 			rc = ip_add(out, ASN1_STRING_get0_data(g->d.iPAddress),
-				    ASN1_STRING_length(g->d.iPAddress)) == 0 ? 0 : -2;
+				    ASN1_STRING_length(g->d.iPAddress)) == 0
+				     ? 0
+				     : -2;
 		else
 			rc = -2;
 	}
@@ -159,8 +161,8 @@ void pki_csr_info_free(struct pki_csr_info *info)
 	memset(info, 0, sizeof *info);
 }
 
-enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *out,
-				char *why, size_t whylen)
+enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *out, char *why,
+				size_t whylen)
 {
 	X509_REQ *csr = pki__csr_parse(der, len);
 	EVP_PKEY *key;
@@ -208,4 +210,3 @@ out:
 	}
 	return st;
 }
-

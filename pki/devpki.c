@@ -17,25 +17,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) == 0 || errno == EEXIST ? 0 : -1;
-}
+#include "pki/pki_int.h"
 
 static int file_exists(const char *dir, const char *name)
 {
@@ -189,7 +171,7 @@ int devpki_ensure(const char *dir)
 	X509 *root = NULL, *srv = NULL;
 	int fd = -1, rc = -1;
 
-	if (mkdir_p(dir, 0700) != 0) {
+	if (pki__mkdir_p(dir, 0700) != 0) {
 		log_kv(LOG_ERROR, "cannot create the PKI folder", "path", dir, NULL);
 		return -1;
 	}
@@ -242,7 +224,7 @@ int devpki_ensure_key(const char *path)
 	int fd = -1, rc = -1;
 
 	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-	if (mkdir_p(dir, 0700) != 0)
+	if (pki__mkdir_p(dir, 0700) != 0)
 		goto out;
 	snprintf(lock, sizeof lock, "%s.lock", path);
 	if ((fd = lock_take(lock)) < 0)

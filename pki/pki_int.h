@@ -3,6 +3,7 @@
 #ifndef ORCHARD_PKI_INT_H
 #define ORCHARD_PKI_INT_H
 #include <openssl/x509.h>
+#include <sys/types.h>
 
 #include "pki/pki.h"
 #include "pki/signer.h"
@@ -41,6 +42,10 @@ struct pki_ca {
 int pki_profiles_load(struct pki_ca *ca, const char *path, char *err, size_t errlen);
 void pki_profiles_free(struct pki_ca *ca);
 const struct pki_profile *pki_profile_find(const struct pki_ca *ca, const char *name);
+
+/* pki/ca.c: creates path and its missing parents (0755), path itself with
+ * mode. 0, or -1. */
+int pki__mkdir_p(const char *path, mode_t mode);
 
 /* pki/csr.c, for issue.c: a whole DER CSR (trailing bytes refused) or
  * NULL; the type name of a leaf key and its enum pki_key_bit (0 when no
