@@ -135,6 +135,36 @@ expect_eq "nothing changed" "$before" \
 	"$(psql_q "SELECT string_agg(serial || coalesce(revoked_at::text, '-'), ',' ORDER BY serial) FROM certificates")"
 expect "no key material in the log" bash -c "! grep -q 'PRIVATE KEY' '$OLOG' '$TMP/issue.err'"
 
+# --- CA keys encrypted at rest, imported, profiles from a file -------------------
+O=("$ORCHARDD" --data-dir "$TMP/enc")
+ORCHARD_CA_PASSPHRASE='s3cret pass' expect "a CA created with ORCHARD_CA_PASSPHRASE issues" \
+	"${O[@]}" cert issue --csr "$TMP/live.csr" --profile shortlived --san dns:enc.example --out "$TMP/enc.pem"
+expect "its keys are encrypted" grep -q "BEGIN ENCRYPTED PRIVATE KEY" "$TMP/enc/pki/ca.key" "$TMP/enc/pki/root.key"
+expect_eq "and 0600" "600 600" "$(stat -c %a "$TMP/enc/pki/ca.key" "$TMP/enc/pki/root.key" | xargs)"
+n=$(psql_q "SELECT count(*) FROM certificates")
+expect_fail "without the passphrase it refuses to open" \
+	"${O[@]}" cert issue --csr "$TMP/live.csr" --profile shortlived --san dns:enc.example
+ORCHARD_CA_PASSPHRASE=wrong "${O[@]}" cert issue --csr "$TMP/live.csr" --profile shortlived --san dns:enc.example 2>"$TMP/enc.err"
+expect "a wrong one too, saying so" grep -q "ORCHARD_CA_PASSPHRASE" "$TMP/enc.err"
+expect "without echoing it" bash -c "! grep -q 's3cret' '$TMP/enc.err'"
+expect_eq "nothing recorded" "$n" "$(psql_q "SELECT count(*) FROM certificates")"
+I=("$ORCHARDD" --data-dir "$TMP/imp" --ca-root "$PKI/root.pem" --ca-cert "$PKI/ca.pem")
+expect "an imported intermediate issues" "${I[@]}" --ca-key "$PKI/ca.key" cert issue --csr "$TMP/live.csr" \
+	--profile tls-server --san dns:imp.example --out "$TMP/imp.pem"
+expect "its leaf verifies against the original root" \
+	openssl verify -CAfile "$PKI/root.pem" -untrusted "$PKI/ca.pem" "$TMP/imp.pem"
+expect_fail "the root's key as the intermediate's is refused" "${I[@]}" --ca-key "$PKI/root.key" cert issue \
+	--csr "$TMP/live.csr" --profile tls-server --san dns:imp.example
+printf 'edge 2h digitalSignature serverAuth p256\nbad 1h digitalSignature serverAuth dsa\n' >"$TMP/profiles"
+"$ORCHARDD" --data-dir "$TMP/var" --ca-profiles "$TMP/profiles" cert issue --csr "$TMP/live.csr" \
+	--profile edge --san dns:e.example 2>"$TMP/prof.err"
+expect "a bad profile file names its line" grep -q "profiles:2:" "$TMP/prof.err"
+printf '# ours\nedge 2h digitalSignature serverAuth p256\n' >"$TMP/profiles"
+expect "a profile from --ca-profiles issues" "$ORCHARDD" --data-dir "$TMP/var" --ca-profiles "$TMP/profiles" \
+	cert issue --csr "$TMP/live.csr" --profile edge --san dns:e.example --out "$TMP/edge.pem"
+expect_eq "for its lifetime" 7260 $(($(date -d "$(openssl x509 -in "$TMP/edge.pem" -noout -enddate | cut -d= -f2)" +%s) - \
+	$(date -d "$(openssl x509 -in "$TMP/edge.pem" -noout -startdate | cut -d= -f2)" +%s)))
+
 # CLI revoke, then the CRL lists both.
 expect "cert revoke from the CLI" "$ORCHARDD" --data-dir "$TMP/var" cert revoke "$LIVE" --reason superseded
 expect_eq "the row says superseded" 4 "$(psql_q "SELECT revocation_reason FROM certificates WHERE serial = '$LIVE'")"
