@@ -14,7 +14,7 @@ PKI_UNITS := $(PKI_UNIT_SRCS:tests/unit/pki/%.c=$(BUILD)/tests/pki_%)
 
 $(BUILD)/tests/pki_%: $(BUILD)/tests/unit/pki/%.o $(PKI_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(PKI_LIB) $(COMMON_LIB) -lcmocka -lcrypto
+	$(CC) $(LDFLAGS) -o $@ $< $(PKI_LIB) $(COMMON_LIB) -lcmocka -lcrypto -lpthread
 
 UNIT_TESTS += $(PKI_UNITS)
 

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -600,6 +601,51 @@ static void test_csr_inspect(void **state)
 	EVP_PKEY_free(key);
 }
 
+enum { THREADS = 4, PER_THREAD = 50 };
+static struct pki_ca *shared_ca;
+static char thread_serials[THREADS * PER_THREAD][33];
+
+static void *issue_thread(void *arg)
+{
+	long t = (long)arg;
+	size_t len;
+	uint8_t *csr = csr_make(t % 2 ? "p256" : "ed25519", &len);
+	struct pki_issue_req req = {csr, len, one_dns, 1, "shortlived", NULL, 0};
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		struct pki_cert c;
+		if (pki_issue(shared_ca, &req, &c, NULL, 0) != PKI_OK)
+			break;
+		memcpy(thread_serials[t * PER_THREAD + i], c.serial, 33);
+		pki_cert_free(&c);
+	}
+	free(csr);
+	return NULL;
+}
+
+/* pki_issue() is called from every HTTP worker at once. */
+static void test_threads(void **state)
+{
+	char dir[256];
+	pthread_t th[THREADS];
+
+	(void)state;
+	dir_new(dir, sizeof dir);
+	shared_ca = ca_open(dir, NULL, NULL);
+	assert_non_null(shared_ca);
+	for (long t = 0; t < THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, issue_thread, (void *)t), 0);
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	qsort(thread_serials, THREADS * PER_THREAD, 33, cmp_str);
+	for (int i = 0; i < THREADS * PER_THREAD; i++) {
+		assert_int_equal(strlen(thread_serials[i]), 32);
+		if (i > 0)
+			assert_string_not_equal(thread_serials[i - 1], thread_serials[i]);
+	}
+	pki_ca_free(shared_ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_sans),
 		cmocka_unit_test(test_crl),
 		cmocka_unit_test(test_csr_inspect),
+		cmocka_unit_test(test_threads),
 	};
 	int rc;
 

@@ -156,8 +156,7 @@ int main(void)
 	char err[256], cmd[128];
 	int rc;
 
-	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) ||
-	    mkdtemp(dir) == NULL)
+	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) || mkdtemp(dir) == NULL)
 		return 1;
 	struct pki_ca_config cfg = {.dir = dir};
 	if ((ca = pki_ca_open(&cfg, err, sizeof err)) == NULL) {
