@@ -4,6 +4,7 @@
 #include "server/certs.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,8 +45,17 @@ struct pki_ca *certs_ca_open(const struct config *cfg)
 	};
 	struct pki_ca *ca = dir ? pki_ca_open(&c, err, sizeof err) : NULL;
 
-	if (ca == NULL)
+	if (ca == NULL) {
 		log_kv(LOG_ERROR, "cannot open the CA", "error", dir ? err : "out of memory", NULL);
+	} else {
+		char names[256] = "";
+		size_t off = 0;
+		for (const char *const *p = pki_ca_profiles(ca); *p && off < sizeof names; p++)
+			off += (size_t)snprintf(names + off, sizeof names - off, "%s%s",
+						off ? " " : "", *p);
+		log_kv(LOG_INFO, "CA ready", "dir", dir, "imported", cfg->ca_cert ? "yes" : "no",
+		       "passphrase", c.passphrase ? "set" : "unset", "profiles", names, NULL);
+	}
 	free(dir);
 	return ca;
 }
