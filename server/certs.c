@@ -176,8 +176,12 @@ int certs_crl_get(struct server *srv, uint8_t **der, size_t *len, int *db)
 		 * marks the result stale again. */
 		cache->stale = 0;
 		pthread_mutex_unlock(&cache->lock);
-		if (crl_build(srv, &fresh, &flen, db) != 0)
+		if (crl_build(srv, &fresh, &flen, db) != 0) {
+			pthread_mutex_lock(&cache->lock);
+			cache->stale = 1; /* never serve the old one as current */
+			pthread_mutex_unlock(&cache->lock);
 			return -1;
+		}
 		pthread_mutex_lock(&cache->lock);
 		free(cache->der);
 		cache->der = fresh;
