@@ -131,6 +131,14 @@ void pki_csr_info_free(struct pki_csr_info *info);
 enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *out, char *why,
 				size_t whylen);
 
+/* For ACME revokeCert and ARI: checks that der is a certificate this CA's
+ * intermediate signed, and gives its serial (32 hex digits, as pki_issue()
+ * wrote it) and, when spki is not NULL, its SubjectPublicKeyInfo DER
+ * (malloc'd, caller frees) to compare with the requester's key. Returns 0,
+ * or -1 for anything else (not DER, another issuer, a bad signature). */
+int pki_cert_inspect(const struct pki_ca *ca, const uint8_t *der, size_t len, char serial[33],
+		     uint8_t **spki, size_t *spki_len);
+
 /* One revoked certificate for a CRL. reason: RFC 5280 CRLReason code. */
 struct pki_revoked {
 	const char *serial; /* hex */
