@@ -1,5 +1,6 @@
-/* CSRs: parsing one whole, naming its key type, and pki_csr_inspect(),
- * which tells ACME finalize what a CSR asks for. */
+/* CSRs and certificates brought back: parsing a CSR whole, naming its key
+ * type, pki_csr_inspect() (what a CSR asks for, for ACME finalize) and
+ * pki_cert_inspect() (is this one of ours, for revokeCert and ARI). */
 #include <arpa/inet.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/hex.h"
 #include "pki/pki_int.h"
 
 /* A CSR parsed whole: trailing bytes are refused. */
@@ -209,4 +211,41 @@ out:
 			snprintf(why, whylen, "%s", keep);
 	}
 	return st;
+}
+
+int pki_cert_inspect(const struct pki_ca *ca, const uint8_t *der, size_t len, char serial[33],
+		     uint8_t **spki, size_t *spki_len)
+{
+	const unsigned char *p = der;
+	X509 *x = der && len > 0 && len <= 64 * 1024 ? d2i_X509(NULL, &p, (long)len) : NULL;
+	const ASN1_INTEGER *sn;
+	unsigned char *pub = NULL;
+	uint8_t raw[16];
+	int n, rc = -1;
+
+	if (spki != NULL)
+		*spki = NULL;
+	if (x == NULL || p != der + len || X509_check_issued(ca->cert, x) != X509_V_OK ||
+	    X509_verify(x, X509_get0_pubkey(ca->cert)) != 1)
+		goto out;
+	/* Our serials are 128 bits; DER may add a leading zero byte. */
+	sn = X509_get0_serialNumber(x);
+	BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+	n = bn && !BN_is_negative(bn) ? BN_bn2binpad(bn, raw, sizeof raw) : -1;
+	BN_free(bn);
+	if (n != (int)sizeof raw)
+		goto out;
+	hex_encode(raw, sizeof raw, serial);
+	if (spki != NULL) {
+		if ((n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &pub)) <= 0 ||
+		    (*spki = malloc((size_t)n)) == NULL)
+			goto out;
+		memcpy(*spki, pub, (size_t)n);
+		*spki_len = (size_t)n;
+	}
+	rc = 0;
+out:
+	OPENSSL_free(pub);
+	X509_free(x);
+	return rc;
 }

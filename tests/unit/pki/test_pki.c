@@ -513,6 +513,28 @@ static void test_crl(void **state)
 	ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);
 	assert_int_equal(ASN1_ENUMERATED_get(reason), 1);
 	ASN1_ENUMERATED_free(reason);
+	/* pki_cert_inspect: ours gives back its serial and key. */
+	char serial[33];
+	uint8_t *spki = NULL;
+	size_t slen = 0;
+	unsigned char *want = NULL;
+	int wlen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(xl), &want);
+	assert_int_equal(pki_cert_inspect(ca, live.der, live.der_len, serial, &spki, &slen), 0);
+	assert_string_equal(serial, live.serial);
+	assert_int_equal(slen, wlen);
+	assert_memory_equal(spki, want, slen);
+	free(spki);
+	OPENSSL_free(want);
+	assert_int_equal(pki_cert_inspect(ca, live.der, live.der_len - 1, serial, NULL, NULL), -1);
+	live.der[live.der_len - 5] ^= 1; /* the signature */
+	assert_int_equal(pki_cert_inspect(ca, live.der, live.der_len, serial, NULL, NULL), -1);
+	live.der[live.der_len - 5] ^= 1;
+	/* Another CA's certificate is not ours. */
+	char other[256];
+	dir_new(other, sizeof other);
+	struct pki_ca *ca2 = ca_open(other, NULL, NULL);
+	assert_int_equal(pki_cert_inspect(ca2, live.der, live.der_len, serial, NULL, NULL), -1);
+	pki_ca_free(ca2);
 	X509_free(xl);
 	X509_free(xd);
 	X509_CRL_free(crl);
