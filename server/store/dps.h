@@ -76,7 +76,7 @@ struct store_dps_tpm_challenge {
 void store_dps_tpm_challenge_free(struct store_dps_tpm_challenge *t);
 
 /* Records t (replacing any earlier challenge of its registration ID),
- * valid for ttl_s seconds. */
+ * valid for ttl_s seconds; drops challenges expired for a day. */
 enum store_qs store_upsert_dps_tpm_challenge(struct store_conn *c,
 					     const struct store_dps_tpm_challenge *t, int ttl_s);
 

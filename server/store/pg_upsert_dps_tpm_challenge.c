@@ -1,5 +1,6 @@
 /* Records the authenticationKey sent to a TPM device in a 401, replacing
- * an earlier one for the same registration ID. */
+ * an earlier one for the same registration ID; the same statement drops
+ * challenges expired for a day, so the table does not grow. */
 #include <stdio.h>
 
 #include "server/store/dps_rows.h"
@@ -9,7 +10,9 @@ enum store_qs store_upsert_dps_tpm_challenge(struct store_conn *c,
 {
 	static struct store_stmt st = {
 		"upsert_dps_tpm_challenge",
-		"INSERT INTO dps_tpm_challenges (registration_id, enrollment_kind, enrollment_id,"
+		"WITH gone AS (DELETE FROM dps_tpm_challenges"
+		" WHERE expires_at < now() - interval '1 day' AND registration_id <> $1)"
+		" INSERT INTO dps_tpm_challenges (registration_id, enrollment_kind, enrollment_id,"
 		" auth_key, endorsement_key, storage_root_key, expires_at)"
 		" VALUES ($1, $2, $3, $4, $5, $6, now() + $7::integer * interval '1 second')"
 		" ON CONFLICT (registration_id) DO UPDATE SET"

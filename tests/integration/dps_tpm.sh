@@ -207,6 +207,13 @@ expect_eq "its twin carries the group's initialTwin" "200 press 1" "$STATUS $(jq
 http PUT "/$SCOPE/registrations/$REG1/register?$DV" "${JSON[@]}" -d '{}' -H "Authorization: $SAS2"
 expect_dps "its key opens no other registration" 401 401002
 
+psql_q "UPDATE dps_tpm_challenges SET expires_at = now() - interval '1 second' WHERE registration_id = '$REG2'" >/dev/null
+register "$REG2" '{}' -H "Authorization: $SAS2"
+expect_dps "an expired authenticationKey no longer signs" 401 401002
+psql_q "UPDATE dps_tpm_challenges SET expires_at = now() - interval '2 days'" >/dev/null
+register "$REG2" "$GBODY"
+expect_eq "a new challenge drops the long-expired ones" "401 1" "$STATUS $(psql_q "SELECT count(*) FROM dps_tpm_challenges")"
+
 orchardd_stop
 expect_eq "orchardd exits cleanly" 0 $?
 tap_done
