@@ -67,6 +67,11 @@ $(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_sas
 
+$(BUILD)/tests/unit/server/test_client_cert: $(BUILD)/tests/unit/server/test_client_cert.o \
+		$(BUILD)/server/client_cert.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmicrohttpd -lgnutls -ljansson -lssl -lcrypto
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_client_cert
+
 # Device twins: the document module alone, and the API against PostgreSQL.
 $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
