@@ -8,6 +8,8 @@ CREATE INDEX dps_enrollments_groups_by_type ON dps_enrollments (attestation_type
 ALTER TABLE dps_registrations ADD COLUMN tpm_authentication_key text;
 ALTER TABLE dps_registrations ADD COLUMN device_key text;
 COMMENT ON COLUMN dps_registrations.tpm_authentication_key IS 'TPM devices: registrationState.tpm.authenticationKey, base64 blob only that TPM can import (it holds device_key)';
+ALTER TABLE dps_registrations ADD COLUMN issued_certificate_chain jsonb;
+COMMENT ON COLUMN dps_registrations.issued_certificate_chain IS 'certificate issuance at registration (2025-07-01-preview): base64 DER, leaf first, as issuedCertificateChain';
 COMMENT ON COLUMN dps_registrations.device_key IS 'TPM devices: the base64 HMAC key for the device''s twin credential, delivered encrypted to its TPM';
 
 CREATE TABLE dps_tpm_challenges (

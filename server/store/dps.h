@@ -100,6 +100,7 @@ struct store_dps_registration {
 	long long created_at, updated_at;
 	char *tpm_authentication_key; /* TPM devices: base64 blob holding device_key */
 	char *device_key;	      /* TPM devices: base64 HMAC key (secret) */
+	char *issued_chain_json;      /* a JSON array of base64 DER certificates, or NULL */
 };
 void store_dps_registration_free(struct store_dps_registration *r);
 

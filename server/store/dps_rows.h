@@ -13,7 +13,8 @@
 #define DPS_REGISTRATION_COLS                                                                        \
 	"registration_id, device_id, enrollment_kind, enrollment_id, status, substatus,"             \
 	" assigned_hub, operation_id, etag, payload::text, error_code, error_message, " STORE_EPOCH( \
-		"created_at") ", " STORE_EPOCH("updated_at") ", tpm_authentication_key, device_key"
+		"created_at") ", " STORE_EPOCH("updated_at") ", tpm_authentication_key, device_key," \
+							     " issued_certificate_chain::text"
 
 /* Fill *out from row of res (columns as above); 0, or -1 out of memory
  * with *out freed. */
