@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <microhttpd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,4 +549,32 @@ int dps_reply_rows(struct request *req, const struct dps_page *pg, const void *r
 	if (items == NULL)
 		return MHD_NO;
 	return reply_page(req, items, n > shown ? id(rows, shown - 1) : NULL);
+}
+
+char *dps_chain_json(const char *chain_pem)
+{
+	BIO *bio = chain_pem ? BIO_new_mem_buf(chain_pem, -1) : NULL;
+	json_t *arr = json_array();
+	char *text = NULL;
+	X509 *c;
+
+	while (bio != NULL && arr != NULL &&
+	       (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(c, &der);
+		char *b64 = n > 0 ? b64_encode(der, (size_t)n, 0) : NULL;
+		if (b64 == NULL || json_array_append_new(arr, json_string(b64)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+		free(b64);
+		OPENSSL_free(der);
+		X509_free(c);
+	}
+	ERR_clear_error();
+	if (arr != NULL && json_array_size(arr) > 0)
+		text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	BIO_free(bio);
+	return text;
 }

@@ -93,6 +93,11 @@ int dps_reply_rows(struct request *req, const struct dps_page *pg, const void *r
 		   json_t *(*item)(const void *rows, int i),
 		   const char *(*id)(const void *rows, int i));
 
+/* A certificate chain in PEM (leaf first) as Azure's
+ * issuedCertificateChain: a JSON array of base64 DER, as text (malloc'd);
+ * NULL when out of memory or there is no certificate. */
+char *dps_chain_json(const char *chain_pem);
+
 /* A new etag or operation ID: n random bytes in lower-case hex. 0 or -1. */
 int dps_random_hex(char *out, size_t n);
 

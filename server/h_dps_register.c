@@ -9,6 +9,8 @@
 
 #include "common/b64.h"
 #include "common/timefmt.h"
+#include "pki/pki.h"
+#include "server/certs.h"
 #include "server/dps.h"
 #include "server/dps_sas.h"
 #include "server/dps_tpm.h"
@@ -51,6 +53,9 @@ json_t *dps_registration_state_json(const struct store_dps_registration *r)
 	json_object_set_new(o, "etag", json_string(r->etag));
 	if (r->payload_json != NULL)
 		json_object_set_new(o, "payload", json_loads(r->payload_json, 0, NULL));
+	if (r->issued_chain_json != NULL)
+		json_object_set_new(o, "issuedCertificateChain",
+				    json_loads(r->issued_chain_json, 0, NULL));
 	if (r->tpm_authentication_key != NULL)
 		json_object_set_new(
 			o, "tpm",
@@ -63,8 +68,47 @@ struct reg {
 	char hub[256];
 	char operation_id[80], etag[33];
 	struct store_dps_registration out;
-	bool gone; /* the enrollment was deleted since the SAS was checked */
+	bool gone;	    /* the enrollment was deleted since the SAS was checked */
+	const uint8_t *csr; /* 2025-07-01-preview: a PKCS#10 to issue for (DER) */
+	size_t csr_len;
+	char csr_why[256]; /* why the CA refused it ("" when it did not) */
 };
+
+/* A certificate for an assigned device that sent a CSR: the
+ * device-client profile, its registration ID as subject CN and an
+ * urn:orchard:dps:{registrationId} URI SAN, recorded with the
+ * registration. *chain (malloc'd) receives issuedCertificateChain. A CSR
+ * the CA refuses sets g->csr_why and returns STORE_NONE. */
+static enum store_qs issue_cert(struct store_conn *c, struct reg *g, char **chain)
+{
+	const char *regid = g->req->dev.registration_id;
+	char uri[DPS_ID_MAX + 32];
+	struct pki_san san = {PKI_SAN_URI, uri, NULL};
+	struct pki_issue_req ir = {.csr_der = g->csr,
+				   .csr_len = g->csr_len,
+				   .sans = &san,
+				   .nsans = 1,
+				   .profile = "device-client",
+				   .subject = regid};
+	struct certs_origin origin = {.dps_registration = regid};
+	struct pki_cert cert;
+	enum pki_status ps;
+	enum store_qs qs;
+
+	*chain = NULL;
+	snprintf(uri, sizeof uri, "urn:orchard:dps:%s", regid);
+	ps = pki_issue(g->req->srv->ca, &ir, &cert, g->csr_why, sizeof g->csr_why);
+	if (ps == PKI_ERR_INTERNAL || ps == PKI_ERR_PROFILE)
+		return STORE_HARD;
+	if (ps != PKI_OK)
+		return STORE_NONE;
+	g->csr_why[0] = '\0';
+	qs = certs_record(c, &cert, "device-client", &origin);
+	if (qs >= 0 && (*chain = dps_chain_json(cert.chain_pem)) == NULL)
+		qs = STORE_HARD;
+	pki_cert_free(&cert);
+	return qs < 0 ? qs : STORE_ONE;
+}
 
 static enum store_qs register_cb(struct store_conn *c, void *cls)
 {
@@ -84,7 +128,11 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 	/* A TPM device gets its hub key encrypted to the TPM it proved. */
 	struct store_dps_tpm_challenge ch = {0};
 	char hub_key[DPS_KEY_B64_MAX] = "";
-	char *hub_blob = NULL;
+	char *hub_blob = NULL, *chain = NULL;
+	if (enabled && g->csr != NULL && (qs = issue_cert(c, g, &chain)) != STORE_ONE) {
+		store_dps_enrollment_free(&e);
+		return qs;
+	}
 	if (enabled && strcmp(e.attestation_type, "tpm") == 0) {
 		struct verr ve = {0};
 		qs = store_select_dps_tpm_challenge(c, dev->registration_id, &ch);
@@ -96,6 +144,7 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 			g->gone = true; /* expired since the SAS was checked */
 		if (qs != STORE_ONE) {
 			store_dps_enrollment_free(&e);
+			free(chain);
 			return qs;
 		}
 	}
@@ -113,10 +162,12 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 		.etag = g->etag,
 		.tpm_authentication_key = hub_blob,
 		.device_key = hub_blob ? hub_key : NULL,
+		.issued_chain_json = chain,
 	};
 	qs = store_upsert_dps_registration(c, &r, &g->out);
 	explicit_bzero(hub_key, sizeof hub_key);
 	free(hub_blob);
+	free(chain);
 	/* An assigned device gets its twin, seeded with initialTwin, in the
 	 * same transaction; a twin that exists (registering again) is kept. */
 	if (qs == STORE_ONE && enabled) {
@@ -277,7 +328,8 @@ static int tpm_challenge(struct request *req, const char *ek_b64, const char *sr
 
 int h_dps_register(struct request *req)
 {
-	const char *body_id = NULL, *ek = NULL, *srk = NULL, *ekcert = NULL;
+	const char *body_id = NULL, *ek = NULL, *srk = NULL, *ekcert = NULL, *csr = NULL;
+	uint8_t *csr_der = NULL;
 	json_t *payload = NULL;
 	struct json_spec tpm[] = {
 		json_spec_string("endorsementKey", &ek, 4096, JSON_SPEC_OPTIONAL),
@@ -289,6 +341,7 @@ int h_dps_register(struct request *req)
 		json_spec_string("registrationId", &body_id, DPS_ID_MAX, JSON_SPEC_OPTIONAL),
 		json_spec_object("payload", &payload, JSON_SPEC_OPTIONAL),
 		json_spec_fields("tpm", tpm, JSON_SPEC_OPTIONAL),
+		json_spec_string("csr", &csr, 16384, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
 	};
 	struct reg g = {.req = req};
@@ -310,8 +363,20 @@ int h_dps_register(struct request *req)
 	if (dps_random_hex(opid, 16) != 0 || dps_random_hex(g.etag, 16) != 0)
 		return reply_problem(req, ERR_DPS_INTERNAL, "no randomness");
 	snprintf(g.operation_id, sizeof g.operation_id, "4.%s", opid);
+	if (csr != NULL) {
+		if (req->srv->ca == NULL)
+			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "/csr: this service issues no certificates");
+		if ((csr_der = b64_decode(csr, strlen(csr), 0, &g.csr_len)) == NULL)
+			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "/csr: must be a base64 DER PKCS#10 request");
+		g.csr = csr_der;
+	}
 	qs = store_run_txn(req->srv->store, register_cb, &g);
-	if (qs == STORE_CONFLICT)
+	free(csr_der);
+	if (g.csr_why[0] != '\0' && qs == STORE_NONE)
+		ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/csr: %s", g.csr_why);
+	else if (qs == STORE_CONFLICT)
 		ret = reply_problem(req, ERR_DPS_CONFLICT,
 				    "the enrollment's deviceId belongs to another registration");
 	else if (qs < 0)
