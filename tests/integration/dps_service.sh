@@ -71,6 +71,32 @@ expect_eq "and the rest" "200 gd-3 []" "$STATUS $(jq -r '[.[].registrationId] | 
 http POST "/registrations/grp-b/query?$AV" "${R[@]}" "${JSON[@]}" -d '{"query":"*"}'
 expect_eq "another group has none" "200 0" "$STATUS $(jq length <<<"$BODY")"
 
+# --- certificate issuance at registration (2025-07-01-preview) -----------------------
+PV="api-version=2025-07-01-preview"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/csr.key" \
+	-subj /CN=gd-4 -outform der -out "$TMP/csr.der" 2>/dev/null
+SAS4=$(dps_sas "$SCOPE/registrations/gd-4" "$(dps_derive "$GK" gd-4)")
+before=$(psql_q "SELECT count(*) FROM dps_registrations")
+http PUT "/$SCOPE/registrations/gd-4/register?$PV" "${JSON[@]}" -H "Authorization: $SAS4" -d '{"csr":"%%%"}'
+expect_dps "a CSR that is not base64: 400" 400 400004
+python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[-5]^=1; open(sys.argv[2],"wb").write(b)' "$TMP/csr.der" "$TMP/bad.der"
+http PUT "/$SCOPE/registrations/gd-4/register?$PV" "${JSON[@]}" -H "Authorization: $SAS4" -d '{"csr":"'"$(base64 -w0 "$TMP/bad.der")"'"}'
+expect_dps "a CSR whose signature does not verify: 400" 400 400004
+expect_eq "nothing written" "$before 0" "$(psql_q "SELECT count(*) FROM dps_registrations") $(psql_q "SELECT count(*) FROM certificates")"
+http PUT "/$SCOPE/registrations/gd-4/register?$PV" "${JSON[@]}" -H "Authorization: $SAS4" -d '{"csr":"'"$(base64 -w0 "$TMP/csr.der")"'"}'
+OP4=$(jq -r .operationId <<<"$BODY")
+http GET "/$SCOPE/registrations/gd-4/operations/$OP4?$PV" -H "Authorization: $SAS4"
+expect_eq "assigned with an issuedCertificateChain of leaf and intermediate" "200 assigned 2" \
+	"$STATUS $(jq -r '.status + " " + (.registrationState.issuedCertificateChain | length | tostring)' <<<"$BODY")"
+jq -r '.registrationState.issuedCertificateChain[0]' <<<"$BODY" | base64 -d | openssl x509 -inform der -out "$TMP/leaf.pem"
+jq -r '.registrationState.issuedCertificateChain[1]' <<<"$BODY" | base64 -d | openssl x509 -inform der -out "$TMP/inter.pem"
+expect "the leaf chains to Orchard's root" openssl verify -CAfile "$TMP/var/pki/root.pem" -untrusted "$TMP/inter.pem" "$TMP/leaf.pem"
+expect "its subject is the registration ID, its key the CSR's, for client auth" bash -c "
+	openssl x509 -in '$TMP/leaf.pem' -noout -subject | grep -q 'CN *= *gd-4' &&
+	openssl x509 -in '$TMP/leaf.pem' -noout -ext extendedKeyUsage | grep -q 'Client Authentication' &&
+	[[ \$(openssl x509 -in '$TMP/leaf.pem' -noout -pubkey) == \$(openssl pkey -in '$TMP/csr.key' -pubout) ]]"
+expect_eq "and recorded for the registration" "1 gd-4" "$(psql_q "SELECT count(*) || ' ' || max(dps_registration) FROM certificates")"
+
 # --- bulk operation ------------------------------------------------------------------
 individuals() { psql_q "SELECT coalesce(string_agg(id || ':' || provisioning_status, ' ' ORDER BY id), '') FROM dps_enrollments WHERE kind = 'individual' AND id LIKE 'b-%'"; }
 bulk() { http POST "/enrollments?$AV" "${W[@]}" "${JSON[@]}" -d "$1"; }
