@@ -158,13 +158,15 @@ static void chains_to_root_or_intermediate(void **state)
 {
 	struct pki *p = *state;
 	const char *why;
-	json_t *root = signing(p->root), *inter = signing(p->inter), *stranger = signing(p->stranger);
+	json_t *root = signing(p->root), *inter = signing(p->inter),
+	       *stranger = signing(p->stranger);
 	STACK_OF(X509) *full = chain_of(p->leaf, p->inter), *alone = chain_of(p->leaf, NULL);
-	STACK_OF(X509) *old = chain_of(p->expired, p->inter), *odd = chain_of(p->strange_leaf, NULL);
+	STACK_OF(X509) *old = chain_of(p->expired, p->inter),
+		       *odd = chain_of(p->strange_leaf, NULL);
 
 	assert_true(client_cert_chains(full, root, &why));
 	assert_false(client_cert_chains(alone, root, &why)); /* the intermediate is missing */
-	assert_true(client_cert_chains(alone, inter, &why));  /* an intermediate anchors */
+	assert_true(client_cert_chains(alone, inter, &why)); /* an intermediate anchors */
 	assert_false(client_cert_chains(full, stranger, &why));
 	assert_false(client_cert_chains(old, root, &why));
 	assert_non_null(strstr(why, "expired"));
@@ -186,7 +188,8 @@ static void pinned_by_thumbprint(void **state)
 	struct pki *p = *state;
 	json_t *info = client_cert_info(p->leaf);
 	json_t *pins = json_pack("{s:{s:O}}", "secondary", "info", info);
-	json_t *other = json_pack("{s:{s:o}}", "primary", "info", client_cert_info(p->strange_leaf));
+	json_t *other =
+		json_pack("{s:{s:o}}", "primary", "info", client_cert_info(p->strange_leaf));
 
 	assert_int_equal(strlen(json_string_value(json_object_get(info, "sha256Thumbprint"))), 64);
 	assert_string_equal(json_string_value(json_object_get(info, "subjectName")), "/CN=dev-1");
@@ -226,7 +229,8 @@ static void text_forms(void **state)
 	assert_int_equal(X509_cmp(c, p->leaf), 0);
 	X509_free(c);
 	assert_null(client_cert_parse_text("not a certificate"));
-	assert_null(client_cert_parse_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
+	assert_null(client_cert_parse_text(
+		"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
 	assert_null(client_cert_parse_text("AAAA"));
 	assert_null(client_cert_parse_text(NULL));
 	b64[strlen(b64) / 2] = '\0'; /* truncated DER */
