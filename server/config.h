@@ -24,11 +24,12 @@ struct config {
 	long max_connections;
 	long max_connections_per_ip;
 	long request_deadline;
-	long db_timeout;     /* seconds: deadline of each database statement */
-	char *id_scope;	     /* DPS ID scope; NULL: generated once, kept in the database */
-	char *dps_hub;	     /* DPS assignedHub; NULL: the first listen host */
-	int jwt_key_derived; /* 1 when jwt_key is the default under data_dir */
-	int db_url_derived;  /* 1 when database_url came from data_dir */
+	long db_timeout;      /* seconds: deadline of each database statement */
+	char *id_scope;	      /* DPS ID scope; NULL: generated once, kept in the database */
+	char *dps_hub;	      /* DPS assignedHub; NULL: the first listen host */
+	char *dps_cert_proxy; /* the TLS-terminating proxy's address whose X-Client-Cert counts */
+	int jwt_key_derived;  /* 1 when jwt_key is the default under data_dir */
+	int db_url_derived;   /* 1 when database_url came from data_dir */
 };
 
 /* Fills cfg from argv (flags of the form --name=value or --name value,
