@@ -2,7 +2,11 @@
  * call in orchardd), validated with OpenSSL. */
 #include "server/client_cert.h"
 
+#include <ctype.h>
 #include <gnutls/gnutls.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -37,6 +41,70 @@ STACK_OF(X509) * client_cert_chain(struct MHD_Connection *conn)
 			return NULL;
 		}
 	}
+	return chain;
+}
+
+/* Percent-decodes s into a new string ("+" stays); NULL on a bad escape. */
+static char *pct_decode(const char *s)
+{
+	size_t n = strlen(s), j = 0;
+	char *out = malloc(n + 1);
+
+	for (size_t i = 0; out != NULL && i < n; i++) {
+		if (s[i] != '%') {
+			out[j++] = s[i];
+			continue;
+		}
+		if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+		    !isxdigit((unsigned char)s[i + 2])) {
+			free(out);
+			return NULL;
+		}
+		char hex[3] = {s[i + 1], s[i + 2], '\0'};
+		out[j++] = (char)strtol(hex, NULL, 16);
+		i += 2;
+	}
+	if (out != NULL)
+		out[j] = '\0';
+	return out;
+}
+
+STACK_OF(X509) * client_cert_chain_proxied(struct MHD_Connection *conn, const char *proxy)
+{
+	const union MHD_ConnectionInfo *ci =
+		proxy ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+	const char *h;
+	char host[NI_MAXHOST], *pem = NULL;
+	socklen_t len;
+	STACK_OF(X509) *chain = NULL;
+	BIO *bio = NULL;
+	X509 *c;
+
+	if (ci == NULL || ci->client_addr == NULL)
+		return NULL;
+	len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						     : sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0 ||
+	    strcmp(host, proxy) != 0)
+		return NULL;
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Client-Cert");
+	if (h == NULL || (pem = pct_decode(h)) == NULL ||
+	    (bio = BIO_new_mem_buf(pem, -1)) == NULL || (chain = sk_X509_new_null()) == NULL)
+		goto out;
+	while (sk_X509_num(chain) < CLIENT_CERT_CHAIN_MAX &&
+	       (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(chain, c)) {
+			X509_free(c);
+			break;
+		}
+	if (sk_X509_num(chain) == 0) {
+		sk_X509_free(chain);
+		chain = NULL;
+	}
+out:
+	ERR_clear_error();
+	BIO_free(bio);
+	free(pem);
 	return chain;
 }
 

@@ -20,6 +20,12 @@ struct MHD_Connection;
 STACK_OF(X509) * client_cert_chain(struct MHD_Connection *conn);
 void client_cert_chain_free(STACK_OF(X509) * chain);
 
+/* Behind a TLS-terminating proxy: the chain in the request's X-Client-Cert
+ * header (URL-encoded PEM, one or more certificates, leaf first, as
+ * nginx's $ssl_client_escaped_cert), only when the connection comes from
+ * the address proxy (numeric, as the setting gives it). NULL otherwise. */
+STACK_OF(X509) * client_cert_chain_proxied(struct MHD_Connection *conn, const char *proxy);
+
 /* The leaf's subject CN into cn (CLIENT_CERT_CN_MAX + 1 bytes). 0, or -1
  * when there is not exactly one CN or it is too long. */
 int client_cert_cn(X509 *leaf, char *cn, size_t len);

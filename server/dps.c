@@ -295,6 +295,8 @@ bool dps_device_check(struct request *req, unsigned arg, enum err_code *err)
 		return false;
 	if (authz == NULL) {
 		STACK_OF(X509) *chain = client_cert_chain(req->conn);
+		if (chain == NULL)
+			chain = client_cert_chain_proxied(req->conn, req->srv->cfg.dps_cert_proxy);
 		if (chain != NULL) {
 			bool ok = device_x509(req, chain, err);
 			client_cert_chain_free(chain);
