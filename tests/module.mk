@@ -69,3 +69,9 @@ $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(B
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
 TEST_SCRIPTS += tests/integration/twins.sh
+
+# The twin query language: parser and SQL compiler alone.
+$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq.o \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq
