@@ -88,4 +88,12 @@ const struct err_info err_table[ERR__COUNT] = {
 	[ERR_TWIN_NUMBER_RANGE] = {7007, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-number-out-of-range", 0, "Twin integers must lie within plus or minus 2^53"},
 	[ERR_TWIN_TOO_LARGE] = {7008, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-too-large", 0, "The update would make tags over 8 KB or desired or reported properties over 32 KB"},
 	[ERR_TWIN_BAD_DEVICE_ID] = {7009, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-bad-device-id", 0, "A device ID is 1 to 128 characters of letters, digits and - . % _ * ? ! ( ) , : = @ $ '"},
+	[ERR_TWIN_QUERY_SYNTAX] = {7500, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-query-syntax", 0, "The twin query is not valid IoT Hub query language (see position)"},
+	[ERR_TWIN_QUERY_LIMIT] = {7501, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-query-too-complex", 0, "The twin query passes a limit: length, nesting, path depth, string length or literal count"},
+	[ERR_TWIN_QUERY_CONTINUATION] = {7502, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-query-bad-continuation", 0, "The continuation token is malformed or belongs to another query"},
+	[ERR_TWIN_QUERY_PAGE_SIZE] = {7503, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-query-bad-page-size", 0, "x-ms-max-item-count must be a whole number from 1 to 1000"},
+	[ERR_CONFIG_NOT_FOUND] = {7600, ERR_FAMILY_ORCHARD, 404, "https://orchard.dev/problems/configuration-not-found", 0, "No configuration with this ID"},
+	[ERR_CONFIG_ETAG_MISMATCH] = {7601, ERR_FAMILY_ORCHARD, 412, "https://orchard.dev/problems/configuration-etag-mismatch", 0, "The configuration has changed: If-Match does not name its current etag"},
+	[ERR_CONFIG_BAD] = {7602, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/configuration-invalid", 0, "A configuration needs an ID, a targetCondition, a priority and content.deviceContent of properties.desired paths"},
+	[ERR_CONFIG_BAD_CONDITION] = {7603, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/configuration-bad-condition", 0, "The targetCondition or a metric query is not valid IoT Hub query language (see position)"},
 };
