@@ -55,4 +55,7 @@ int h_twins_get(struct request *req);
 int h_twins_patch(struct request *req);
 int h_twins_put(struct request *req);
 
+/* h_twins_query.c */
+int h_twins_query(struct request *req);
+
 #endif
