@@ -45,6 +45,7 @@ const struct route routes[] = {
 	{"GET",    "/twins/{deviceId}", h_twins_get,        OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "twins_get"},
 	{"PATCH",  "/twins/{deviceId}", h_twins_patch,      OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_patch"},
 	{"PUT",    "/twins/{deviceId}", h_twins_put,        OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_put"},
+	{"POST",   "/devices/query",    h_twins_query,      OPERATOR(SCOPE_TWINS_READ),   BODY_JSON, KiB(16), WIRE_ORCHARD, "twins_query"},
 };
 // clang-format on
 
