@@ -231,7 +231,10 @@ static int lex_string(struct parser *p)
 		}
 		c = (unsigned char)p->s[i + 1];
 		switch (c) {
-		case '\'': case '"': case '\\': case '/': cp = c; break;
+		case '\'':
+		case '"':
+		case '\\':
+		case '/': cp = c; break;
 		case 'b': cp = '\b'; break;
 		case 'f': cp = '\f'; break;
 		case 'n': cp = '\n'; break;
@@ -329,7 +332,10 @@ static int next(struct parser *p)
 	p->tpos = p->pos;
 	p->tlen = 1;
 	switch (*s) {
-	case '\0': p->t = T_EOF; p->tlen = 0; return 0;
+	case '\0':
+		p->t = T_EOF;
+		p->tlen = 0;
+		return 0;
 	case '(': p->t = T_LPAREN; return 0;
 	case ')': p->t = T_RPAREN; return 0;
 	case '[': p->t = T_LBRACK; return 0;
@@ -372,7 +378,8 @@ static int next(struct parser *p)
 
 static bool is_kw(const struct parser *p, const char *kw)
 {
-	return p->t == T_IDENT && p->tlen == strlen(kw) && strncasecmp(p->s + p->tpos, kw, p->tlen) == 0;
+	return p->t == T_IDENT && p->tlen == strlen(kw) &&
+	       strncasecmp(p->s + p->tpos, kw, p->tlen) == 0;
 }
 
 static int expect_kw(struct parser *p, const char *kw)
@@ -427,8 +434,11 @@ static int parse_path(struct parser *p, struct path *pa)
 	static const struct {
 		const char *name;
 		enum root root;
-	} roots[] = {{"deviceId", R_DEVICEID}, {"status", R_STATUS}, {"etag", R_ETAG},
-		     {"version", R_VERSION},   {"tags", R_TAGS}};
+	} roots[] = {{"deviceId", R_DEVICEID},
+		     {"status", R_STATUS},
+		     {"etag", R_ETAG},
+		     {"version", R_VERSION},
+		     {"tags", R_TAGS}};
 	size_t i;
 
 	memset(pa, 0, sizeof *pa);
@@ -592,7 +602,8 @@ static int emit_compare(struct parser *p, struct buf *b, const struct operand *l
 		/* Containment lets the GIN index find candidates; the equality
 		 * keeps the meaning exact. */
 		n = param(p, containment(&pa->path, lit->json));
-		if (n < 0 || out(p, b, "(%s @> $%d::jsonb AND ", root_column(pa->path.root), n) != 0 ||
+		if (n < 0 ||
+		    out(p, b, "(%s @> $%d::jsonb AND ", root_column(pa->path.root), n) != 0 ||
 		    emit_path(p, b, &pa->path) != 0 || out(p, b, " = ") != 0 ||
 		    emit_operand(p, b, lit) != 0)
 			return -1;
@@ -655,14 +666,10 @@ static const struct {
 	const char *name;
 	const char *types; /* NULL: IS_DEFINED */
 } type_funcs[] = {
-	{"IS_DEFINED", NULL},
-	{"IS_NULL", "'null'"},
-	{"IS_BOOL", "'boolean'"},
-	{"IS_NUMBER", "'number'"},
-	{"IS_STRING", "'string'"},
-	{"IS_OBJECT", "'object'"},
-	{"IS_ARRAY", "'array'"},
-	{"IS_PRIMITIVE", "'string', 'number', 'boolean', 'null'"},
+	{"IS_DEFINED", NULL},	   {"IS_NULL", "'null'"},
+	{"IS_BOOL", "'boolean'"},  {"IS_NUMBER", "'number'"},
+	{"IS_STRING", "'string'"}, {"IS_OBJECT", "'object'"},
+	{"IS_ARRAY", "'array'"},   {"IS_PRIMITIVE", "'string', 'number', 'boolean', 'null'"},
 };
 
 static int parse_func(struct parser *p, struct buf *b)
@@ -689,14 +696,15 @@ static int parse_func(struct parser *p, struct buf *b)
 			goto out;
 		n = param(p, strdup(lit.str));
 		operand_free(&lit);
-		if (n < 0 || out(p, b, "COALESCE(jsonb_typeof(") != 0 || emit_path(p, b, &pa) != 0 ||
-		    out(p, b, ") = 'string' AND ") != 0)
+		if (n < 0 || out(p, b, "COALESCE(jsonb_typeof(") != 0 ||
+		    emit_path(p, b, &pa) != 0 || out(p, b, ") = 'string' AND ") != 0)
 			goto out;
 		if (starts && (out(p, b, "starts_with(") != 0 || emit_path(p, b, &pa) != 0 ||
 			       out(p, b, " #>> '{}', $%d::text)", n) != 0))
 			goto out;
-		if (ends && (out(p, b, "right(") != 0 || emit_path(p, b, &pa) != 0 ||
-			     out(p, b, " #>> '{}', char_length($%d::text)) = $%d::text", n, n) != 0))
+		if (ends &&
+		    (out(p, b, "right(") != 0 || emit_path(p, b, &pa) != 0 ||
+		     out(p, b, " #>> '{}', char_length($%d::text)) = $%d::text", n, n) != 0))
 			goto out;
 		if (out(p, b, ", false)") != 0)
 			goto out;
@@ -978,7 +986,8 @@ static int parse_query(struct parser *p, struct buf *sel, struct buf *where)
 			goto out;
 		for (;;) {
 			if (ngroups == TWINQ_COLS_MAX) {
-				fail(p, p->tpos, true, "more than %d GROUP BY paths", TWINQ_COLS_MAX);
+				fail(p, p->tpos, true, "more than %d GROUP BY paths",
+				     TWINQ_COLS_MAX);
 				goto out;
 			}
 			if (parse_path(p, &groups[ngroups]) != 0)

@@ -101,11 +101,12 @@ static void test_comparisons(void **state)
 		 "(COALESCE((desired #> ARRAY[$1::text]) <> $2::jsonb, false))", 2, "n", "3");
 	where_is("status <> 'disabled'", "(COALESCE(to_jsonb(status) <> $1::jsonb, false))", 1,
 		 "\"disabled\"");
-	where_is("properties.reported.t >= -1.5e3",
-		 "(COALESCE(jsonb_typeof((reported #> ARRAY[$1::text])) IN ('number', 'string') AND "
-		 "jsonb_typeof((reported #> ARRAY[$2::text])) = jsonb_typeof($3::jsonb) AND "
-		 "(reported #> ARRAY[$4::text]) >= $5::jsonb, false))",
-		 5, "t", "t", "-1.5e3", "t", "-1.5e3");
+	where_is(
+		"properties.reported.t >= -1.5e3",
+		"(COALESCE(jsonb_typeof((reported #> ARRAY[$1::text])) IN ('number', 'string') AND "
+		"jsonb_typeof((reported #> ARRAY[$2::text])) = jsonb_typeof($3::jsonb) AND "
+		"(reported #> ARRAY[$4::text]) >= $5::jsonb, false))",
+		5, "t", "t", "-1.5e3", "t", "-1.5e3");
 	for (const char *const *op = (const char *const[]){"<", ">", "<=", ">=", NULL}; *op; op++) {
 		char text[64];
 		struct twinq q;
@@ -193,10 +194,12 @@ static void test_literals(void **state)
 		 "((tags @> $1::jsonb AND (tags #> ARRAY[$2::text]) = $3::jsonb))", 3,
 		 "{\"s\":\"it's \\\"q\\\" \\\\ \\n \xc3\xa9 \xf0\x9f\x98\x80\"}", "s",
 		 "\"it's \\\"q\\\" \\\\ \\n \xc3\xa9 \xf0\x9f\x98\x80\"");
-	where_is("tags.s = \"dq\"", "((tags @> $1::jsonb AND (tags #> ARRAY[$2::text]) = $3::jsonb))",
-		 3, "{\"s\":\"dq\"}", "s", "\"dq\"");
-	where_is("tags.b = false", "((tags @> $1::jsonb AND (tags #> ARRAY[$2::text]) = $3::jsonb))",
-		 3, "{\"b\":false}", "b", "false");
+	where_is("tags.s = \"dq\"",
+		 "((tags @> $1::jsonb AND (tags #> ARRAY[$2::text]) = $3::jsonb))", 3,
+		 "{\"s\":\"dq\"}", "s", "\"dq\"");
+	where_is("tags.b = false",
+		 "((tags @> $1::jsonb AND (tags #> ARRAY[$2::text]) = $3::jsonb))", 3,
+		 "{\"b\":false}", "b", "false");
 	refused("tags.s = 'open", 1, 9, "unterminated");
 	refused("tags.s = 'a\\x'", 1, 11, "bad escape");
 	refused("tags.s = '\\u0000'", 1, 10, "bad escape");
