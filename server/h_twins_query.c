@@ -43,8 +43,8 @@ static void query_hash(const char *text, char out[17])
 
 static char *cursor_encode(const struct cursor *c)
 {
-	json_t *j = json_pack("{s:s, s:I, s:s}", "a", c->after, "l", (json_int_t)c->left, "h",
-			      c->hash);
+	json_t *j =
+		json_pack("{s:s, s:I, s:s}", "a", c->after, "l", (json_int_t)c->left, "h", c->hash);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	char *tok = text ? b64_encode((const uint8_t *)text, strlen(text), 1) : NULL;
 
@@ -177,7 +177,8 @@ int h_twins_query(struct request *req)
 		return reply_problem(req, ERR_TWIN_QUERY_PAGE_SIZE, NULL);
 	if (twinq_compile(text, &q, &e) != 0)
 		return reply_problem_ext(__FILE__, __LINE__, req,
-					 e.too_complex ? ERR_TWIN_QUERY_LIMIT : ERR_TWIN_QUERY_SYNTAX,
+					 e.too_complex ? ERR_TWIN_QUERY_LIMIT
+						       : ERR_TWIN_QUERY_SYNTAX,
 					 json_pack("{s:I}", "position", (json_int_t)e.pos), e.msg);
 	query_hash(text, cur.hash);
 	cur.left = q.top;
@@ -219,8 +220,9 @@ int h_twins_query(struct request *req)
 			rows = NULL;
 		}
 	if (more && rows) {
-		const char *last = q.kind == TWINQ_TWINS ? r.page.twins[r.page.n - 1].device_id
-							 : r.page.cells[(r.page.n - 1) * r.page.ncols];
+		const char *last = q.kind == TWINQ_TWINS
+					   ? r.page.twins[r.page.n - 1].device_id
+					   : r.page.cells[(r.page.n - 1) * r.page.ncols];
 
 		snprintf(cur.after, sizeof cur.after, "%s", last);
 		if (cur.left >= 0)

@@ -62,6 +62,7 @@ struct parser {
 	char *tstr; /* decoded T_STRING */
 	struct twinq *q;
 	struct twinq_error *err;
+	size_t base; /* parameters are numbered from base + 1 */
 	bool failed;
 };
 
@@ -128,7 +129,7 @@ static int param(struct parser *p, char *value)
 	}
 	p->q->params = np;
 	np[p->q->nparams++] = value;
-	return (int)p->q->nparams;
+	return (int)(p->base + p->q->nparams);
 }
 
 static char *json_text(json_t *v)
@@ -1014,9 +1015,10 @@ out:
 	return rc;
 }
 
-static int compile(const char *text, struct twinq *q, struct twinq_error *err, bool whole)
+static int compile(const char *text, struct twinq *q, struct twinq_error *err, bool whole,
+		   size_t base)
 {
-	struct parser p = {.s = text, .q = q, .err = err};
+	struct parser p = {.s = text, .q = q, .err = err, .base = base};
 	struct buf sel, where;
 	int rc = -1;
 
@@ -1064,12 +1066,18 @@ out:
 
 int twinq_compile(const char *text, struct twinq *out_q, struct twinq_error *err)
 {
-	return compile(text, out_q, err, true);
+	return compile(text, out_q, err, true, 0);
 }
 
 int twinq_compile_condition(const char *text, struct twinq *out_q, struct twinq_error *err)
 {
-	return compile(text, out_q, err, false);
+	return compile(text, out_q, err, false, 0);
+}
+
+int twinq_compile_condition_from(const char *text, size_t base, struct twinq *out_q,
+				 struct twinq_error *err)
+{
+	return compile(text, out_q, err, false, base);
 }
 
 void twinq_free(struct twinq *q)

@@ -55,6 +55,11 @@ int twinq_compile(const char *text, struct twinq *out, struct twinq_error *err);
  * TWINQ_TWINS. Same contract as twinq_compile(). */
 int twinq_compile_condition(const char *text, struct twinq *out, struct twinq_error *err);
 
+/* As twinq_compile_condition, with the parameters numbered from base + 1
+ * ($4, $5 ... for base 3), so several conditions share one statement. */
+int twinq_compile_condition_from(const char *text, size_t base, struct twinq *out,
+				 struct twinq_error *err);
+
 /* Frees what a compile filled and zeroes *q; NULL-safe. */
 void twinq_free(struct twinq *q);
 

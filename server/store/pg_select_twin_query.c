@@ -109,8 +109,9 @@ static int read_rows(const PGresult *res, const struct twinq *q, struct store_tw
 	return ok ? 0 : -1;
 }
 
-enum store_qs store_select_twin_query(struct store_conn *c, const struct twinq *q, const char *after,
-				      long long limit, struct store_twin_page *out)
+enum store_qs store_select_twin_query(struct store_conn *c, const struct twinq *q,
+				      const char *after, long long limit,
+				      struct store_twin_page *out)
 {
 	const char **p = calloc(q->nparams + 2, sizeof *p);
 	char *sql = build_sql(q, after), lim[24];

@@ -20,7 +20,8 @@ void store_twin_page_free(struct store_twin_page *pg);
 /* Runs q: rows whose device ID sorts after `after` (NULL: from the first),
  * in device ID order, at most limit of them (AGGREGATE: group order, no
  * `after`). *out is zeroed first and owned by the caller. */
-enum store_qs store_select_twin_query(struct store_conn *c, const struct twinq *q, const char *after,
-				      long long limit, struct store_twin_page *out);
+enum store_qs store_select_twin_query(struct store_conn *c, const struct twinq *q,
+				      const char *after, long long limit,
+				      struct store_twin_page *out);
 
 #endif

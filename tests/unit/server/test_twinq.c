@@ -308,6 +308,21 @@ static void test_injection(void **state)
 	refused("SELECT * FROM devices WHERE tags.a = '\xff'", 0, 0, "not UTF-8");
 }
 
+static void test_param_base(void **state)
+{
+	struct twinq q;
+	struct twinq_error e;
+
+	(void)state;
+	assert_int_equal(twinq_compile_condition_from("tags.a > 1 AND deviceId = 'x'", 7, &q, &e),
+			 0);
+	assert_non_null(strstr(q.where_sql, "$8::text"));
+	assert_non_null(strstr(q.where_sql, "(device_id = $13::text)"));
+	assert_null(strstr(q.where_sql, "$1:"));
+	assert_int_equal(q.nparams, 6);
+	twinq_free(&q);
+}
+
 static void test_limits(void **state)
 {
 	char *big = malloc(TWINQ_TEXT_MAX + 64);
@@ -367,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_select_forms),
 		cmocka_unit_test(test_select_refusals),
 		cmocka_unit_test(test_injection),
+		cmocka_unit_test(test_param_base),
 		cmocka_unit_test(test_limits),
 	};
 
