@@ -1,0 +1,31 @@
+/* Fleet configurations (IoT Hub automatic device management): which
+ * configuration wins each twin, and writing its content into the twin's
+ * desired properties. Used by the configuration handlers and by the twin
+ * write path when tags change. */
+#ifndef ORCHARD_CONFIGS_H
+#define ORCHARD_CONFIGS_H
+#include <jansson.h>
+#include <stddef.h>
+
+#include "server/store/configs.h"
+
+/* A targetCondition as the query compiler takes it: "*" targets every
+ * twin. Returns the text to compile (static or cond itself). */
+const char *configs_condition_text(const char *cond);
+
+/* content.deviceContent ({"properties.desired.a.b": value}) as a merge
+ * patch of properties.desired ({"a": {"b": value}}): a new reference, or
+ * NULL with why filled (a key not under properties.desired, an empty
+ * segment) or when out of memory. */
+json_t *configs_content_patch(const json_t *device_content, char *why, size_t whylen);
+
+/* Inside a transaction: takes the configurations lock, evaluates every
+ * configuration on every twin (only device_id's when not NULL) and writes
+ * the winner's content into each twin whose winner or whose winner's
+ * content changed (only the winner's paths; the rest of desired stays).
+ * A twin no configuration targets any more keeps its desired properties.
+ * *applied (may be NULL) counts the twins written. Returns a store
+ * status; STORE_HARD also when a stored condition no longer compiles. */
+enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, size_t *applied);
+
+#endif
