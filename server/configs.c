@@ -36,8 +36,8 @@ json_t *configs_content_patch(const json_t *device_content, char *why, size_t wh
 
 		if (strncmp(key, DESIRED_PREFIX, strlen(DESIRED_PREFIX)) != 0 ||
 		    strlen(key) >= sizeof path) {
-			snprintf(why, whylen, "%.80s: deviceContent keys are properties.desired.<path>",
-				 key);
+			snprintf(why, whylen,
+				 "%.80s: deviceContent keys are properties.desired.<path>", key);
 			goto fail;
 		}
 		snprintf(path, sizeof path, "%s", key + strlen(DESIRED_PREFIX));
@@ -68,7 +68,7 @@ json_t *configs_content_patch(const json_t *device_content, char *why, size_t wh
 		if (json_object_set(at, seg, value) != 0)
 			goto nomem;
 		continue;
-empty:
+	empty:
 		snprintf(why, whylen, "%.80s: an empty path segment", key);
 		goto fail;
 	}
@@ -142,7 +142,8 @@ enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, siz
 	if (applied != NULL)
 		*applied = 0;
 	twin_now(now);
-	if ((qs = store_lock_configs(c, device_id != NULL)) < 0 || (qs = store_select_configs(c, &cfgs, &ncfg)) < 0)
+	if ((qs = store_lock_configs(c, device_id != NULL)) < 0 ||
+	    (qs = store_select_configs(c, &cfgs, &ncfg)) < 0)
 		return qs;
 	if (ncfg > 0 && (conds = calloc(ncfg, sizeof *conds)) == NULL) {
 		qs = STORE_HARD;
@@ -162,9 +163,8 @@ enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, siz
 	}
 	qs = store_select_config_winners(c, conds, ncfg, device_id, &w, &nw);
 	for (size_t i = 0; qs >= 0 && i < nw; i++) {
-		const struct store_config *win = w[i].winner >= 0 && (size_t)w[i].winner < ncfg
-							 ? &cfgs[w[i].winner]
-							 : NULL;
+		const struct store_config *win =
+			w[i].winner >= 0 && (size_t)w[i].winner < ncfg ? &cfgs[w[i].winner] : NULL;
 
 		if (win == NULL) {
 			if (w[i].applied_id != NULL)

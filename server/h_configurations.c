@@ -42,10 +42,9 @@ static int condition_check(struct request *req, const char *what, const char *te
 	twinq_free(&q);
 	if (rc == 0)
 		return -1;
-	return reply_problem_ext(__FILE__, __LINE__, req, ERR_CONFIG_BAD_CONDITION,
-				 json_pack("{s:s, s:I}", "field", what, "position",
-					   (json_int_t)e.pos),
-				 e.msg);
+	return reply_problem_ext(
+		__FILE__, __LINE__, req, ERR_CONFIG_BAD_CONDITION,
+		json_pack("{s:s, s:I}", "field", what, "position", (json_int_t)e.pos), e.msg);
 }
 
 /* ---- GET ----------------------------------------------------------------------- */
@@ -57,8 +56,7 @@ struct config_read {
 	json_t *results; /* metric name -> count */
 };
 
-static enum store_qs count_query(struct store_conn *c, const char *text, bool whole,
-				 long long *n)
+static enum store_qs count_query(struct store_conn *c, const char *text, bool whole, long long *n)
 {
 	struct twinq q;
 	struct twinq_error e;
@@ -155,8 +153,9 @@ static int config_reply(struct request *req, const char *id)
 int h_config_get(struct request *req)
 {
 	if (!config_id_ok(req->params[0]))
-		return reply_problem(req, ERR_CONFIG_BAD, "a configuration ID is 1 to 128 "
-							 "lower-case letters, digits and -_.:+%%#*?!(),=@$'");
+		return reply_problem(req, ERR_CONFIG_BAD,
+				     "a configuration ID is 1 to 128 "
+				     "lower-case letters, digits and -_.:+%%#*?!(),=@$'");
 	return config_reply(req, req->params[0]);
 }
 
@@ -176,7 +175,8 @@ static enum store_qs config_write_cb(struct store_conn *c, void *cls)
 	enum store_qs qs;
 
 	w->err = 0;
-	if ((qs = store_lock_configs(c, false)) < 0 || (qs = store_select_config(c, w->cfg.id, &old)) < 0)
+	if ((qs = store_lock_configs(c, false)) < 0 ||
+	    (qs = store_select_config(c, w->cfg.id, &old)) < 0)
 		return qs;
 	if (w->remove && qs == STORE_NONE)
 		w->err = ERR_CONFIG_NOT_FOUND;
@@ -219,16 +219,15 @@ static int config_body(struct request *req, struct config_write *w, char *etag)
 		for (i = 0; i < sizeof ignored / sizeof ignored[0] && strcmp(k, ignored[i]); i++)
 			;
 		if (i == sizeof ignored / sizeof ignored[0] && strcmp(k, "id") &&
-		    strcmp(k, "priority") && strcmp(k, "targetCondition") &&
-		    strcmp(k, "content") && strcmp(k, "labels") && strcmp(k, "metrics"))
+		    strcmp(k, "priority") && strcmp(k, "targetCondition") && strcmp(k, "content") &&
+		    strcmp(k, "labels") && strcmp(k, "metrics"))
 			return reply_problem(req, ERR_CONFIG_BAD, "unknown member /%.64s", k);
 	}
 	if ((v = json_object_get(b, "id")) != NULL &&
 	    (!json_is_string(v) || strcmp(json_string_value(v), id) != 0))
 		return reply_problem(req, ERR_CONFIG_BAD, "/id: differs from the path's");
 	v = json_object_get(b, "priority");
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > 2147483647)
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 2147483647)
 		return reply_problem(req, ERR_CONFIG_BAD, "/priority: a whole number 0..2^31-1");
 	w->cfg.priority = json_integer_value(v);
 	v = json_object_get(b, "targetCondition");
@@ -284,8 +283,8 @@ static int config_body(struct request *req, struct config_write *w, char *etag)
 	v = json_object_get(b, "labels");
 	w->cfg.labels = v ? json_dumps(v, JSON_COMPACT) : strdup("{}");
 	w->cfg.metric_queries = mq ? json_dumps(mq, JSON_COMPACT) : strdup("{}");
-	if (w->cfg.device_content == NULL || w->cfg.labels == NULL || w->cfg.metric_queries == NULL ||
-	    twin_etag_new(etag) != 0)
+	if (w->cfg.device_content == NULL || w->cfg.labels == NULL ||
+	    w->cfg.metric_queries == NULL || twin_etag_new(etag) != 0)
 		return reply_problem(req, ERR_INTERNAL, "out of memory");
 	w->cfg.etag = etag;
 	return -1;
@@ -299,8 +298,9 @@ int h_config_put(struct request *req)
 	int ret;
 
 	if (!config_id_ok(w.cfg.id))
-		return reply_problem(req, ERR_CONFIG_BAD, "a configuration ID is 1 to 128 "
-							 "lower-case letters, digits and -_.:+%%#*?!(),=@$'");
+		return reply_problem(req, ERR_CONFIG_BAD,
+				     "a configuration ID is 1 to 128 "
+				     "lower-case letters, digits and -_.:+%%#*?!(),=@$'");
 	if ((ret = config_body(req, &w, etag)) == -1) {
 		err = config_write_run(req, &w);
 		if (err != 0)

@@ -18,7 +18,7 @@ struct store_config {
 	char *target_condition;
 	char *device_content; /* {"properties.desired.a": value, ...} */
 	char *labels;
-	char *metric_queries; /* {"name": "SELECT deviceId FROM devices WHERE ..."} */
+	char *metric_queries;		  /* {"name": "SELECT deviceId FROM devices WHERE ..."} */
 	long long created_at, updated_at; /* seconds since the epoch */
 };
 void store_config_free(struct store_config *c);

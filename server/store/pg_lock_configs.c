@@ -7,8 +7,8 @@
 enum store_qs store_lock_configs(struct store_conn *c, bool shared)
 {
 	static struct store_stmt excl = {
-		"lock_configs", "SELECT pg_advisory_xact_lock(hashtext('orchard_twin_configurations'))",
-		0};
+		"lock_configs",
+		"SELECT pg_advisory_xact_lock(hashtext('orchard_twin_configurations'))", 0};
 	static struct store_stmt shar = {
 		"lock_configs_shared",
 		"SELECT pg_advisory_xact_lock_shared(hashtext('orchard_twin_configurations'))", 0};

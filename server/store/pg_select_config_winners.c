@@ -36,7 +36,8 @@ static char *build_sql(const struct twinq *conds, size_t nconds, size_t nparams,
 	char *sql = NULL;
 
 	buf_init(&b, 4 * 1024 * 1024);
-	ok = add(&b, "SELECT t.device_id, t.w, a.configuration_id, a.etag FROM (SELECT device_id, ") ==
+	ok = add(&b,
+		 "SELECT t.device_id, t.w, a.configuration_id, a.etag FROM (SELECT device_id, ") ==
 	     0;
 	if (nconds == 0)
 		ok = ok && add(&b, "-1") == 0;
@@ -44,7 +45,8 @@ static char *build_sql(const struct twinq *conds, size_t nconds, size_t nparams,
 		ok = ok && add(&b, "CASE") == 0;
 	for (size_t i = 0; ok && i < nconds; i++) {
 		snprintf(num, sizeof num, ") THEN %zu", i);
-		ok = add(&b, " WHEN (") == 0 && add(&b, conds[i].where_sql) == 0 && add(&b, num) == 0;
+		ok = add(&b, " WHEN (") == 0 && add(&b, conds[i].where_sql) == 0 &&
+		     add(&b, num) == 0;
 	}
 	if (ok && nconds > 0)
 		ok = add(&b, " ELSE -1 END") == 0;

@@ -20,8 +20,9 @@ enum store_qs store_upsert_config(struct store_conn *c, const struct store_confi
 		" SELECT pg_notify('" EVENTS_TWIN_CONFIGURATION "', id) FROM u",
 		0};
 	char prio[24];
-	const char *p[] = {cfg->id,	       cfg->etag,   prio, cfg->target_condition,
-			   cfg->device_content, cfg->labels, cfg->metric_queries};
+	const char *p[] = {
+		cfg->id,     cfg->etag,		 prio, cfg->target_condition, cfg->device_content,
+		cfg->labels, cfg->metric_queries};
 
 	snprintf(prio, sizeof prio, "%lld", cfg->priority);
 	return store_exec_void(c, &st, 7, p);
