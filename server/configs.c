@@ -121,6 +121,8 @@ static enum store_qs apply_one(struct store_conn *c, const char *device_id,
 	qs = store_update_twin(c, &t);
 	if (qs >= 0)
 		qs = store_upsert_config_applied(c, device_id, cfg->id, cfg->etag);
+	if (qs >= 0)
+		qs = STORE_ONE;
 out:
 	free(text);
 	json_decref(desired);
