@@ -76,3 +76,4 @@ $(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq
 TEST_SCRIPTS += tests/integration/twin_query.sh
+TEST_SCRIPTS += tests/integration/twin_configs.sh
