@@ -112,15 +112,18 @@ static json_t *config_render(const struct config_read *r)
 	snprintf(applied_q, sizeof applied_q,
 		 "SELECT deviceId FROM devices WHERE configurations.[[%s]].status = 'Applied'",
 		 r->id);
-	return json_pack("{s:s, s:s, s:o?, s:{s:o?}, s:s, s:s, s:s, s:I, s:{s:{s:I, s:I}, s:{s:s, "
-			 "s:s}}, s:{s:O, s:o?}, s:s}",
-			 "id", r->row.id, "schemaVersion", "1.0", "labels", labels, "content",
-			 "deviceContent", content, "targetCondition", r->row.target_condition,
-			 "createdTimeUtc", created, "lastUpdatedTimeUtc", updated, "priority",
-			 (json_int_t)r->row.priority, "systemMetrics", "results", "targetedCount",
-			 (json_int_t)r->targeted, "appliedCount", (json_int_t)r->applied, "queries",
-			 "targetedCount", r->row.target_condition, "appliedCount", applied_q,
-			 "metrics", "results", r->results, "queries", queries, "etag", r->row.etag);
+	return json_pack(
+		"{s:s, s:s, s:o?, s:{s:o?}, s:s, s:s, s:s, s:I, s:{s:{s:I, s:I}, s:{s:o?, "
+		"s:s}}, s:{s:O, s:o?}, s:s}",
+		"id", r->row.id, "schemaVersion", "1.0", "labels", labels, "content",
+		"deviceContent", content, "targetCondition", r->row.target_condition,
+		"createdTimeUtc", created, "lastUpdatedTimeUtc", updated, "priority",
+		(json_int_t)r->row.priority, "systemMetrics", "results", "targetedCount",
+		(json_int_t)r->targeted, "appliedCount", (json_int_t)r->applied, "queries",
+		"targetedCount",
+		json_sprintf("SELECT deviceId FROM devices WHERE %s", r->row.target_condition),
+		"appliedCount", applied_q, "metrics", "results", r->results, "queries", queries,
+		"etag", r->row.etag);
 }
 
 static int config_reply(struct request *req, const char *id)
