@@ -122,7 +122,8 @@ enum store_qs store_select_twin_query(struct store_conn *c, const struct twinq *
 	memset(out, 0, sizeof *out);
 	if (p == NULL || sql == NULL)
 		goto out;
-	memcpy(p, q->params, q->nparams * sizeof *p);
+	if (q->nparams > 0)
+		memcpy(p, q->params, q->nparams * sizeof *p);
 	if (after != NULL && q->kind != TWINQ_AGGREGATE)
 		p[n++] = after;
 	snprintf(lim, sizeof lim, "%lld", limit);
