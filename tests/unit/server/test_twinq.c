@@ -323,9 +323,19 @@ static void test_param_base(void **state)
 	twinq_free(&q);
 }
 
+/* Appends s at big + n (big holds BIG bytes); returns the new length. */
+#define BIG (TWINQ_TEXT_MAX + 64)
+static size_t put(char *big, size_t n, const char *s)
+{
+	int w = snprintf(big + n, BIG - n, "%s", s);
+
+	assert_true(w >= 0 && n + (size_t)w < BIG);
+	return n + (size_t)w;
+}
+
 static void test_limits(void **state)
 {
-	char *big = malloc(TWINQ_TEXT_MAX + 64);
+	char *big = malloc(BIG);
 	struct twinq q;
 	size_t n = 0;
 
@@ -333,7 +343,7 @@ static void test_limits(void **state)
 	/* Length. */
 	n = (size_t)snprintf(big, 64, "SELECT * FROM devices WHERE tags.a = '");
 	memset(big + n, 'x', TWINQ_TEXT_MAX - n - 1);
-	strcpy(big + TWINQ_TEXT_MAX - 1, "'");
+	put(big, TWINQ_TEXT_MAX - 1, "'");
 	refused(big, 0, 37, "longer than 4096");
 	big[TWINQ_TEXT_MAX] = 'x';
 	big[TWINQ_TEXT_MAX + 1] = '\0';
@@ -343,7 +353,7 @@ static void test_limits(void **state)
 		n = 0;
 		for (int i = 0; i < depth; i++)
 			big[n++] = '(';
-		n += (size_t)sprintf(big + n, "tags.a = 1");
+		n = put(big, n, "tags.a = 1");
 		for (int i = 0; i < depth; i++)
 			big[n++] = ')';
 		big[n] = '\0';
@@ -356,16 +366,16 @@ static void test_limits(void **state)
 	}
 	n = 0;
 	for (int i = 0; i < 40; i++)
-		n += (size_t)sprintf(big + n, "NOT ");
-	sprintf(big + n, "tags.a = 1");
+		n = put(big, n, "NOT ");
+	put(big, n, "tags.a = 1");
 	refused(big, 1, 128, "nested deeper");
 	/* Path depth. */
 	refused("tags.a.b.c.d.e.f.g.h.i.j.k.l.m = 1", 1, 29, "deeper than 12");
 	/* Parameters. */
-	n = (size_t)sprintf(big, "tags.a IN [1");
+	n = put(big, 0, "tags.a IN [1");
 	for (int i = 0; i < 600; i++)
-		n += (size_t)sprintf(big + n, ",1");
-	sprintf(big + n, "]");
+		n = put(big, n, ",1");
+	put(big, n, "]");
 	refused(big, 1, 1034, "more than 512");
 	free(big);
 }
