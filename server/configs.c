@@ -132,7 +132,10 @@ out:
 	return qs;
 }
 
-enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, size_t *applied)
+/* One pass: the twin device_id, or up to CONFIGS_CHUNK candidates after
+ * `after`; *last gets the last device ID looked at ("" when none). */
+static enum store_qs reconcile(struct store_conn *c, const char *device_id, const char *after,
+			       size_t *applied, size_t *looked, char last[CONFIGS_ID_BUF])
 {
 	struct store_config *cfgs = NULL;
 	struct twinq *conds = NULL;
@@ -141,8 +144,8 @@ enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, siz
 	char now[40];
 	enum store_qs qs;
 
-	if (applied != NULL)
-		*applied = 0;
+	*applied = *looked = 0;
+	last[0] = '\0';
 	twin_now(now);
 	if ((qs = store_lock_configs(c, device_id != NULL)) < 0 ||
 	    (qs = store_select_configs(c, &cfgs, &ncfg)) < 0)
@@ -163,7 +166,7 @@ enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, siz
 		}
 		base += conds[i].nparams;
 	}
-	qs = store_select_config_winners(c, conds, ncfg, device_id, &w, &nw);
+	qs = store_select_config_winners(c, conds, ncfg, device_id, after, CONFIGS_CHUNK, &w, &nw);
 	for (size_t i = 0; qs >= 0 && i < nw; i++) {
 		const struct store_config *win =
 			w[i].winner >= 0 && (size_t)w[i].winner < ncfg ? &cfgs[w[i].winner] : NULL;
@@ -179,8 +182,10 @@ enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, siz
 	}
 	if (qs > 0)
 		qs = STORE_NONE;
-	if (applied != NULL)
-		*applied = done;
+	if (qs >= 0 && nw > 0)
+		snprintf(last, CONFIGS_ID_BUF, "%s", w[nw - 1].device_id);
+	*applied = done;
+	*looked = nw;
 out:
 	store_config_winners_free(w, nw);
 	for (size_t i = 0; conds && i < ncfg; i++)
@@ -190,4 +195,44 @@ out:
 		store_config_free(&cfgs[i]);
 	free(cfgs);
 	return qs;
+}
+
+enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, size_t *applied)
+{
+	size_t n, looked;
+	char last[CONFIGS_ID_BUF];
+	enum store_qs qs = reconcile(c, device_id, NULL, &n, &looked, last);
+
+	if (applied != NULL)
+		*applied = n;
+	return qs;
+}
+
+struct chunk {
+	const char *after;
+	size_t applied, looked;
+	char last[CONFIGS_ID_BUF];
+};
+
+static enum store_qs chunk_cb(struct store_conn *c, void *cls)
+{
+	struct chunk *k = cls;
+
+	return reconcile(c, NULL, k->after, &k->applied, &k->looked, k->last);
+}
+
+int configs_reconcile_all(struct store *s, size_t *applied)
+{
+	char after[CONFIGS_ID_BUF] = "";
+	struct chunk k;
+
+	*applied = 0;
+	do {
+		k = (struct chunk){.after = after[0] ? after : NULL};
+		if (store_run_txn(s, chunk_cb, &k) < 0)
+			return -1;
+		*applied += k.applied;
+		memcpy(after, k.last, sizeof after);
+	} while (k.looked == CONFIGS_CHUNK);
+	return 0;
 }

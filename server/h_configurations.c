@@ -1,8 +1,9 @@
 /* PUT, GET and DELETE /configurations/{id}: IoT Hub fleet configurations
  * (automatic device management). PUT and DELETE change the configuration
- * and re-evaluate every twin in one transaction, so a reply means the
- * content is in the twins' desired properties; GET counts systemMetrics
- * (targetedCount, appliedCount) and the custom metric queries. */
+ * in one transaction, then re-evaluate every twin on a job worker before
+ * replying, so a reply means the content is in the twins' desired
+ * properties; GET counts systemMetrics (targetedCount, appliedCount) and
+ * the custom metric queries. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/timefmt.h"
 #include "server/configs.h"
 #include "server/handlers.h"
+#include "server/jobs.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -188,8 +190,52 @@ static enum store_qs config_write_cb(struct store_conn *c, void *cls)
 	store_config_free(&old);
 	if (w->err != 0)
 		return STORE_NONE;
-	qs = w->remove ? store_delete_config(c, w->cfg.id) : store_upsert_config(c, &w->cfg);
-	return qs < 0 ? qs : configs_reconcile(c, NULL, NULL);
+	return w->remove ? store_delete_config(c, w->cfg.id) : store_upsert_config(c, &w->cfg);
+}
+
+/* After the change committed, every twin is re-evaluated on a job worker
+ * (chunked transactions, configs_reconcile_all) while the request waits
+ * suspended; the reply comes when the twins hold the content. */
+struct config_job {
+	struct store *store;
+	char id[CONFIG_ID_MAX + 1];
+	bool remove;
+	int rc;
+	size_t applied;
+};
+
+static void config_job_run(void *state)
+{
+	struct config_job *j = state;
+
+	j->rc = configs_reconcile_all(j->store, &j->applied);
+}
+
+static int config_finish(struct request *req, const struct config_job *j)
+{
+	if (j->rc != 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE,
+				     "the configuration is stored, but applying it stopped; "
+				     "the next change or tag update goes on");
+	if (j->remove)
+		return reply_empty(req, 204);
+	return config_reply(req, j->id);
+}
+
+static int config_apply(struct request *req, const char *id, bool remove)
+{
+	struct config_job *j = calloc(1, sizeof *j);
+
+	if (j == NULL)
+		return reply_problem(req, ERR_INTERNAL, "out of memory");
+	j->store = req->srv->store;
+	snprintf(j->id, sizeof j->id, "%s", id);
+	j->remove = remove;
+	request_set_state(req, j, free);
+	if (jobs_run_for(req->srv->jobs, req, config_job_run))
+		return MHD_YES; /* resumed when done: the handler runs again */
+	config_job_run(j);	/* the job queue is full: do it here */
+	return config_finish(req, j);
 }
 
 static enum err_code config_write_run(struct request *req, struct config_write *w)
@@ -300,6 +346,8 @@ int h_config_put(struct request *req)
 	enum err_code err;
 	int ret;
 
+	if (req->state != NULL)
+		return config_finish(req, req->state);
 	if (!config_id_ok(w.cfg.id))
 		return reply_problem(req, ERR_CONFIG_BAD,
 				     "a configuration ID is 1 to 128 "
@@ -309,7 +357,7 @@ int h_config_put(struct request *req)
 		if (err != 0)
 			ret = reply_problem(req, err, NULL);
 		else
-			ret = config_reply(req, w.cfg.id);
+			ret = config_apply(req, w.cfg.id, false);
 	}
 	free(w.cfg.device_content);
 	free(w.cfg.labels);
@@ -322,8 +370,12 @@ int h_config_delete(struct request *req)
 	struct config_write w = {.cfg.id = (char *)req->params[0], .remove = true};
 	enum err_code err;
 
+	if (req->state != NULL)
+		return config_finish(req, req->state);
 	if (!config_id_ok(w.cfg.id))
 		return reply_problem(req, ERR_CONFIG_NOT_FOUND, NULL);
 	err = config_write_run(req, &w);
-	return err ? reply_problem(req, err, NULL) : reply_empty(req, 204);
+	if (err != 0)
+		return reply_problem(req, err, NULL);
+	return config_apply(req, w.cfg.id, true);
 }

@@ -52,12 +52,15 @@ struct store_config_winner {
 void store_config_winners_free(struct store_config_winner *w, size_t n);
 
 /* For each twin that some condition matches or that has an applied
- * configuration (only device_id's when not NULL): the winner among conds
- * (compiled with twinq_compile_condition_from, bases counting up from 0
- * in order, so their parameters never overlap). */
+ * configuration: the winner among conds (compiled with
+ * twinq_compile_condition_from, bases counting up from 0 in order, so
+ * their parameters never overlap), in device ID order. Only device_id's
+ * when it is not NULL; else those after `after` (NULL: from the first), at
+ * most limit of them. */
 enum store_qs store_select_config_winners(struct store_conn *c, const struct twinq *conds,
-					  size_t nconds, const char *device_id,
-					  struct store_config_winner **out, size_t *n);
+					  size_t nconds, const char *device_id, const char *after,
+					  long long limit, struct store_config_winner **out,
+					  size_t *n);
 
 /* Records that twin device_id carries configuration id at etag. */
 enum store_qs store_upsert_config_applied(struct store_conn *c, const char *device_id,

@@ -26,9 +26,11 @@ static int add(struct buf *b, const char *s)
 
 /* SELECT t.device_id, t.w, a.configuration_id, a.etag FROM (SELECT
  * device_id, CASE WHEN (c0) THEN 0 ... ELSE -1 END AS w FROM twins
- * [WHERE device_id = $k]) t LEFT JOIN twin_configuration_applied a USING
- * (device_id) WHERE t.w >= 0 OR a.device_id IS NOT NULL */
-static char *build_sql(const struct twinq *conds, size_t nconds, size_t nparams, int by_device)
+ * [WHERE device_id = $k | WHERE device_id > $a]) t LEFT JOIN
+ * twin_configuration_applied a USING (device_id) WHERE t.w >= 0 OR
+ * a.device_id IS NOT NULL ORDER BY t.device_id [LIMIT $l] */
+static char *build_sql(const struct twinq *conds, size_t nconds, size_t nparams, int by_device,
+		       int after, int limit)
 {
 	struct buf b;
 	char num[64];
@@ -51,12 +53,17 @@ static char *build_sql(const struct twinq *conds, size_t nconds, size_t nparams,
 	if (ok && nconds > 0)
 		ok = add(&b, " ELSE -1 END") == 0;
 	ok = ok && add(&b, " AS w FROM twins") == 0;
-	if (ok && by_device) {
-		snprintf(num, sizeof num, " WHERE device_id = $%zu::text", nparams + 1);
+	if (ok && (by_device || after)) {
+		snprintf(num, sizeof num, " WHERE device_id %s $%zu::text", by_device ? "=" : ">",
+			 ++nparams);
 		ok = add(&b, num) == 0;
 	}
 	ok = ok && add(&b, ") t LEFT JOIN twin_configuration_applied a USING (device_id)"
 			   " WHERE t.w >= 0 OR a.device_id IS NOT NULL ORDER BY t.device_id") == 0;
+	if (ok && limit) {
+		snprintf(num, sizeof num, " LIMIT $%zu::bigint", ++nparams);
+		ok = add(&b, num) == 0;
+	}
 	if (ok)
 		sql = strndup((char *)b.data, b.len);
 	buf_free(&b);
@@ -64,12 +71,13 @@ static char *build_sql(const struct twinq *conds, size_t nconds, size_t nparams,
 }
 
 enum store_qs store_select_config_winners(struct store_conn *c, const struct twinq *conds,
-					  size_t nconds, const char *device_id,
-					  struct store_config_winner **out, size_t *n)
+					  size_t nconds, const char *device_id, const char *after,
+					  long long limit, struct store_config_winner **out,
+					  size_t *n)
 {
 	size_t np = 0, rows;
 	const char **p;
-	char *sql;
+	char *sql, lim[24];
 	enum store_qs qs = STORE_HARD;
 	PGresult *res = NULL;
 	int ok = 1;
@@ -78,8 +86,11 @@ enum store_qs store_select_config_winners(struct store_conn *c, const struct twi
 	*n = 0;
 	for (size_t i = 0; i < nconds; i++)
 		np += conds[i].nparams;
-	p = calloc(np + 1, sizeof *p);
-	sql = build_sql(conds, nconds, np, device_id != NULL);
+	p = calloc(np + 2, sizeof *p);
+	if (device_id != NULL)
+		after = NULL;
+	sql = build_sql(conds, nconds, np, device_id != NULL, after != NULL,
+			device_id == NULL && limit > 0);
 	if (p == NULL || sql == NULL)
 		goto out;
 	np = 0;
@@ -88,6 +99,11 @@ enum store_qs store_select_config_winners(struct store_conn *c, const struct twi
 			p[np++] = conds[i].params[j];
 	if (device_id != NULL)
 		p[np++] = device_id;
+	if (after != NULL)
+		p[np++] = after;
+	snprintf(lim, sizeof lim, "%lld", limit);
+	if (device_id == NULL && limit > 0)
+		p[np++] = lim;
 	res = store_exec_dynamic(c, sql, (int)np, p, &qs);
 	if (qs <= 0)
 		goto out;
