@@ -117,6 +117,16 @@ body=$(jq -c '.priority = 5' <<<"$BODY")
 http PUT /configurations/base "${W[@]}" "${J[@]}" -H "If-Match: \"$E\"" -d "$body"
 expect_eq "GET, edit, PUT back works" "200 5" "$STATUS $(jqb .priority)"
 
+# A fleet past one chunk (500 twins a transaction): every twin reached.
+pg_admin "INSERT INTO twins (device_id, etag, tags, desired, reported)
+SELECT 'fleet-' || lpad(i::text, 4, '0'), 'e', jsonb_build_object('fleet', true),
+	'{\"\$version\": 1, \"\$metadata\": {}}', '{}' FROM generate_series(1, 1234) i"
+put fleet '{"priority":3,"targetCondition":"tags.fleet = true","content":{"deviceContent":{"properties.desired.fw":"9"}}}'
+expect_eq "a configuration over 1234 twins applies to all of them" "200 1234 1234" \
+	"$STATUS $(jqb .systemMetrics.results.targetedCount) $(jqb .systemMetrics.results.appliedCount)"
+expect_eq "the first and the last twin hold its content, at desired \$version 2" "9 9 2" \
+	"$(desired fleet-0001 fw) $(desired fleet-1234 fw) $(desired fleet-1234 '\$version')"
+
 orchardd_stop
 expect_eq "orchardd stops cleanly" 0 "$?"
 tap_done
