@@ -96,4 +96,9 @@ const struct err_info err_table[ERR__COUNT] = {
 	[ERR_CONFIG_ETAG_MISMATCH] = {7601, ERR_FAMILY_ORCHARD, 412, "https://orchard.dev/problems/configuration-etag-mismatch", 0, "The configuration has changed: If-Match does not name its current etag"},
 	[ERR_CONFIG_BAD] = {7602, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/configuration-invalid", 0, "A configuration needs an ID, a targetCondition, a priority and content.deviceContent of properties.desired paths"},
 	[ERR_CONFIG_BAD_CONDITION] = {7603, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/configuration-bad-condition", 0, "The targetCondition or a metric query is not valid IoT Hub query language (see position)"},
+	[ERR_PKI_CERT_NOT_FOUND] = {9000, ERR_FAMILY_ORCHARD, 404, "https://orchard.dev/problems/certificate-not-found", 0, "No certificate with this serial"},
+	[ERR_PKI_BAD_SERIAL] = {9001, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/bad-serial", 0, "A serial is 32 lower-case hexadecimal digits"},
+	[ERR_PKI_BAD_REASON] = {9002, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/bad-revocation-reason", 0, "The reason must be an RFC 5280 CRLReason name or code (0-6, 8-10)"},
+	[ERR_PKI_ALREADY_REVOKED] = {9003, ERR_FAMILY_ORCHARD, 409, "https://orchard.dev/problems/already-revoked", 0, "The certificate is already revoked"},
+	[ERR_PKI_SIGNING_FAILED] = {9004, ERR_FAMILY_ORCHARD, 500, "https://orchard.dev/problems/ca-signing-failed", 0, "The CA could not sign"},
 };
