@@ -80,55 +80,100 @@ fail:
 	return NULL;
 }
 
-/* Writes cfg's content into twin device_id and records it. STORE_NONE
- * without writing when the twin is gone or the result would pass a twin
- * limit (logged: the configuration cannot apply there). */
-static enum store_qs apply_one(struct store_conn *c, const char *device_id,
-			       const struct store_config *cfg, const char *now)
+/* cfg's content merged into the desired section of t (new reference), or
+ * NULL when out of memory or past a twin limit (logged: the configuration
+ * cannot apply there). */
+static json_t *merged_desired(const struct store_twin *t, const struct store_config *cfg,
+			      const char *now)
 {
-	struct store_twin t;
-	json_t *desired = NULL, *content = NULL, *patch = NULL;
-	char etag[16], why[160], *text = NULL;
+	json_t *desired = json_loads(t->desired, 0, NULL);
+	json_t *content = json_loads(cfg->device_content, 0, NULL);
+	json_t *patch = NULL;
 	struct twin_err te;
-	enum store_qs qs = store_lock_twin(c, device_id, &t);
+	char why[160];
 
-	if (qs != STORE_ONE)
-		return qs < 0 ? qs : STORE_NONE;
-	desired = json_loads(t.desired, 0, NULL);
-	content = json_loads(cfg->device_content, 0, NULL);
 	patch = content ? configs_content_patch(content, why, sizeof why) : NULL;
-	qs = STORE_HARD;
-	if (desired == NULL || patch == NULL || twin_etag_new(etag) != 0)
-		goto out;
-	if (twin_merge_props(desired, patch, now, true, false) != TWIN_OK ||
-	    twin_check_size(desired, TWIN_PROPS_MAX, "/properties/desired", &te) != TWIN_OK) {
+	if (desired != NULL &&
+	    (patch == NULL || twin_merge_props(desired, patch, now, true, false) != TWIN_OK ||
+	     twin_check_size(desired, TWIN_PROPS_MAX, "/properties/desired", &te) != TWIN_OK)) {
 		log_kv(LOG_WARN, "configuration does not fit the twin", "configuration", cfg->id,
-		       "deviceId", device_id, NULL);
-		qs = STORE_NONE;
-		goto out;
+		       "deviceId", t->device_id, NULL);
+		json_decref(desired);
+		desired = NULL;
 	}
-	if ((text = json_dumps(desired, JSON_COMPACT)) == NULL)
-		goto out;
-	free(t.desired);
-	free(t.etag);
-	t.desired = text;
-	t.etag = strdup(etag);
-	text = NULL;
-	t.version++;
-	t.desired_version = twin_props_version(desired);
-	if (t.etag == NULL)
-		goto out;
-	qs = store_update_twin(c, &t);
-	if (qs >= 0)
-		qs = store_upsert_config_applied(c, device_id, cfg->id, cfg->etag);
-	if (qs >= 0)
-		qs = STORE_ONE;
-out:
-	free(text);
-	json_decref(desired);
 	json_decref(content);
 	json_decref(patch);
-	store_twin_free(&t);
+	return desired;
+}
+
+/* Writes each of the nw winners' content into its twin: one lock, one
+ * update and one record for the whole batch. Twins gone meanwhile or past
+ * a limit are skipped. *applied counts the twins written. */
+static enum store_qs apply_batch(struct store_conn *c, const struct store_config_winner *const *w,
+				 size_t nw, const struct store_config *cfgs, const char *now,
+				 size_t *applied)
+{
+	json_t *ids = json_array(), *rows = json_array(), *recs = json_array();
+	char *ids_t = NULL, *rows_t = NULL, *recs_t = NULL;
+	struct store_twin *t = NULL;
+	size_t nt = 0;
+	enum store_qs qs = STORE_HARD;
+
+	*applied = 0;
+	for (size_t i = 0; ids && i < nw; i++)
+		if (json_array_append_new(ids, json_string(w[i]->device_id)) != 0)
+			goto out;
+	if (ids == NULL || rows == NULL || recs == NULL ||
+	    (ids_t = json_dumps(ids, JSON_COMPACT)) == NULL)
+		goto out;
+	if ((qs = store_lock_twins(c, ids_t, &t, &nt)) < 0)
+		goto out;
+	qs = STORE_HARD;
+	for (size_t i = 0; i < nt; i++) {
+		const struct store_config *cfg = NULL;
+		json_t *desired;
+		char etag[16];
+
+		for (size_t j = 0; j < nw && cfg == NULL; j++)
+			if (strcmp(w[j]->device_id, t[i].device_id) == 0)
+				cfg = &cfgs[w[j]->winner];
+		if (cfg == NULL || (desired = merged_desired(&t[i], cfg, now)) == NULL)
+			continue;
+		if (twin_etag_new(etag) != 0) {
+			json_decref(desired);
+			goto out;
+		}
+		if (json_array_append_new(rows, json_pack("{s:s, s:s, s:I, s:o}", "device_id",
+							  t[i].device_id, "etag", etag, "version",
+							  (json_int_t)t[i].version + 1, "desired",
+							  desired)) != 0 ||
+		    json_array_append_new(recs,
+					  json_pack("{s:s, s:s, s:s}", "device_id", t[i].device_id,
+						    "id", cfg->id, "etag", cfg->etag)) != 0)
+			goto out;
+	}
+	qs = STORE_NONE;
+	if (json_array_size(rows) == 0)
+		goto out;
+	qs = STORE_HARD;
+	if ((rows_t = json_dumps(rows, JSON_COMPACT)) == NULL ||
+	    (recs_t = json_dumps(recs, JSON_COMPACT)) == NULL)
+		goto out;
+	if ((qs = store_update_twins_desired(c, rows_t)) >= 0 &&
+	    (qs = store_upsert_config_applied(c, recs_t)) >= 0) {
+		*applied = json_array_size(rows);
+		qs = STORE_NONE;
+	}
+out:
+	for (size_t i = 0; i < nt; i++)
+		store_twin_free(&t[i]);
+	free(t);
+	free(ids_t);
+	free(rows_t);
+	free(recs_t);
+	json_decref(ids);
+	json_decref(rows);
+	json_decref(recs);
 	return qs;
 }
 
@@ -140,7 +185,8 @@ static enum store_qs reconcile(struct store_conn *c, const char *device_id, cons
 	struct store_config *cfgs = NULL;
 	struct twinq *conds = NULL;
 	struct store_config_winner *w = NULL;
-	size_t ncfg = 0, nw = 0, base = 0, done = 0;
+	const struct store_config_winner **todo = NULL;
+	size_t ncfg = 0, nw = 0, base = 0, done = 0, ntodo = 0;
 	char now[40];
 	enum store_qs qs;
 
@@ -167,6 +213,8 @@ static enum store_qs reconcile(struct store_conn *c, const char *device_id, cons
 		base += conds[i].nparams;
 	}
 	qs = store_select_config_winners(c, conds, ncfg, device_id, after, CONFIGS_CHUNK, &w, &nw);
+	if (qs >= 0 && nw > 0 && (todo = calloc(nw, sizeof *todo)) == NULL)
+		qs = STORE_HARD;
 	for (size_t i = 0; qs >= 0 && i < nw; i++) {
 		const struct store_config *win =
 			w[i].winner >= 0 && (size_t)w[i].winner < ncfg ? &cfgs[w[i].winner] : NULL;
@@ -176,10 +224,11 @@ static enum store_qs reconcile(struct store_conn *c, const char *device_id, cons
 				qs = store_delete_config_applied(c, w[i].device_id);
 		} else if (w[i].applied_id == NULL || strcmp(w[i].applied_id, win->id) != 0 ||
 			   strcmp(w[i].applied_etag, win->etag) != 0) {
-			qs = apply_one(c, w[i].device_id, win, now);
-			done += qs > 0;
+			todo[ntodo++] = &w[i];
 		}
 	}
+	if (qs >= 0 && ntodo > 0)
+		qs = apply_batch(c, todo, ntodo, cfgs, now, &done);
 	if (qs > 0)
 		qs = STORE_NONE;
 	if (qs >= 0 && nw > 0)
@@ -187,6 +236,7 @@ static enum store_qs reconcile(struct store_conn *c, const char *device_id, cons
 	*applied = done;
 	*looked = nw;
 out:
+	free(todo);
 	store_config_winners_free(w, nw);
 	for (size_t i = 0; conds && i < ncfg; i++)
 		twinq_free(&conds[i]);

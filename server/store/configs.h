@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "server/store/store.h"
+#include "server/store/twins.h"
 #include "server/twinq.h"
 
 /* One configuration. JSON columns are text. Rows filled by a query own
@@ -62,9 +63,20 @@ enum store_qs store_select_config_winners(struct store_conn *c, const struct twi
 					  long long limit, struct store_config_winner **out,
 					  size_t *n);
 
-/* Records that twin device_id carries configuration id at etag. */
-enum store_qs store_upsert_config_applied(struct store_conn *c, const char *device_id,
-					  const char *id, const char *etag);
+/* Records, for each {"device_id", "id", "etag"} of the JSON array
+ * rows_json, that the twin carries configuration id at etag. */
+enum store_qs store_upsert_config_applied(struct store_conn *c, const char *rows_json);
+
+/* Inside a transaction: reads FOR UPDATE the twins whose IDs the JSON
+ * array ids_json names, in device ID order: a new array in *out of *n
+ * rows, each to store_twin_free(), then free(). */
+enum store_qs store_lock_twins(struct store_conn *c, const char *ids_json, struct store_twin **out,
+			       size_t *n);
+
+/* Writes, for each {"device_id", "etag", "version", "desired"} of the JSON
+ * array rows_json, the twin's etag, version and desired object, and
+ * announces each on EVENTS_TWIN at commit. */
+enum store_qs store_update_twins_desired(struct store_conn *c, const char *rows_json);
 
 /* Forgets what configuration twin device_id carries. */
 enum store_qs store_delete_config_applied(struct store_conn *c, const char *device_id);

@@ -64,7 +64,10 @@ static char *build_sql(const struct twinq *q, const char *after)
 	return sql;
 }
 
-static int read_twin(const PGresult *res, int r, struct store_twin *t)
+/* Row r of a result with the twin columns; shared with pg_lock_twins.c. */
+int twin_row_at(const PGresult *res, int r, struct store_twin *t);
+
+int twin_row_at(const PGresult *res, int r, struct store_twin *t)
 {
 	int ok = 1;
 
@@ -92,7 +95,7 @@ static int read_rows(const PGresult *res, const struct twinq *q, struct store_tw
 		if (out->twins == NULL)
 			return -1;
 		for (; out->n < rows; out->n++)
-			if (read_twin(res, (int)out->n, &out->twins[out->n]) != 0) {
+			if (twin_row_at(res, (int)out->n, &out->twins[out->n]) != 0) {
 				out->n++;
 				return -1;
 			}
