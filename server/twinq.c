@@ -142,14 +142,16 @@ static char *json_text(json_t *v)
 
 /* ---- lexer --------------------------------------------------------------- */
 
+/* Names are ASCII letters, digits, _ $ - and any non-ASCII character
+ * (twin keys may be Unicode; the text was checked to be UTF-8). */
 static bool ident_start(int c)
 {
-	return isalpha(c) || c == '_' || c == '$';
+	return isalpha(c) || c == '_' || c == '$' || c >= 0x80;
 }
 
 static bool ident_char(int c)
 {
-	return isalnum(c) || c == '_' || c == '$' || c == '-';
+	return isalnum(c) || c == '_' || c == '$' || c == '-' || c >= 0x80;
 }
 
 static int hex4(const char *s, unsigned *out_cp)

@@ -194,6 +194,9 @@ static void test_literals(void **state)
 		 "((tags @> $1::jsonb AND (tags #> ARRAY[$2::text]) = $3::jsonb))", 3,
 		 "{\"s\":\"it's \\\"q\\\" \\\\ \\n \xc3\xa9 \xf0\x9f\x98\x80\"}", "s",
 		 "\"it's \\\"q\\\" \\\\ \\n \xc3\xa9 \xf0\x9f\x98\x80\"");
+	where_is("tags.\xc3\xbcn\xc3\xaf = '\xc3\xa9'",
+		 "((tags @> $1::jsonb AND (tags #> ARRAY[$2::text]) = $3::jsonb))", 3,
+		 "{\"\xc3\xbcn\xc3\xaf\":\"\xc3\xa9\"}", "\xc3\xbcn\xc3\xaf", "\"\xc3\xa9\"");
 	where_is("tags.s = \"dq\"",
 		 "((tags @> $1::jsonb AND (tags #> ARRAY[$2::text]) = $3::jsonb))", 3,
 		 "{\"s\":\"dq\"}", "s", "\"dq\"");
