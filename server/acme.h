@@ -42,8 +42,13 @@ const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX]);
  * loads the account for a kid, uses the nonce up last. */
 bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err);
 
-/* "https://HOST" + path into out, HOST being the request's Host header;
- * false when Host is missing or not a plain host[:port]. */
+/* Sets srv->acme_base from --acme-base-url or, when unset, from the first
+ * listen address (listen_spec "host:port", bound to port). -1 when the
+ * configured URL is not https://host[:port]. */
+int acme_base_init(struct server *srv, const char *listen_spec, unsigned port);
+
+/* srv->acme_base + path into out (the Host header only when the base is
+ * empty; see acme.c); false when it does not fit or Host is unusable. */
 bool acme_url(struct request *req, const char *path, char *out, size_t len);
 
 /* An account as RFC 8555 section 7.1.2 renders it. */

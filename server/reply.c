@@ -39,8 +39,13 @@ static void reply_add_acme_headers(struct request *req, struct MHD_Response *res
 
 	if (srv != NULL && srv->acme_nonce != NULL && srv->acme_nonce(srv, nonce) != NULL)
 		MHD_add_response_header(resp, "Replay-Nonce", nonce);
-	if (host_is_plain(host) && snprintf(link, sizeof link, "<https://%s%s>;rel=\"index\"", host,
-					    REPLY_ACME_DIRECTORY_PATH) < (int)sizeof link)
+	if (srv != NULL && srv->acme_base[0] != '\0') {
+		if (snprintf(link, sizeof link, "<%s%s>;rel=\"index\"", srv->acme_base,
+			     REPLY_ACME_DIRECTORY_PATH) < (int)sizeof link)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_LINK, link);
+	} else if (host_is_plain(host) &&
+		   snprintf(link, sizeof link, "<https://%s%s>;rel=\"index\"", host,
+			    REPLY_ACME_DIRECTORY_PATH) < (int)sizeof link)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LINK, link);
 }
 

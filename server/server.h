@@ -27,6 +27,10 @@ struct server {
 	struct timers *timers; /* their deadlines */
 	struct jobs *jobs;     /* slow outbound work */
 	char id_scope[16];     /* DPS: this service's ID scope, from the database */
+	/* "https://host[:port]" every ACME URL starts with (--acme-base-url, or
+	 * the first listen address once bound); "" falls back to the Host
+	 * header (a wildcard listen address names no host). */
+	char acme_base[256];
 	atomic_int active_requests;
 	atomic_long body_in_flight; /* request body bytes buffered, all requests */
 	atomic_int shutting_down;
