@@ -256,8 +256,12 @@ enum MHD_Result reply_problem_ext(const char *file, int line, struct request *re
 	}
 	if (req->allow[0] != '\0' && e->http_status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
-	if (e->http_status == 503 || e->http_status == 429)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (e->http_status == 503 || e->http_status == 429) {
+		char after[24] = "1";
+		if (req->retry_after_s > 0)
+			snprintf(after, sizeof after, "%ld", req->retry_after_s);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+	}
 	if (req->challenge != NULL) /* set by the route's authentication kind */
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->challenge);
 	ret = reply_queue_as(req, e->http_status, resp,
