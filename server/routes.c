@@ -17,6 +17,12 @@ const struct route routes[] = {
 	{"GET",    "/acme/new-nonce",      h_acme_new_nonce,   PUBLIC,                       BODY_NONE, 0,       WIRE_ACME,    "acme_new_nonce"},
 	{"POST",   "/acme/new-account",    h_acme_new_account, ACME_JWS(ACME_JWK),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_account"},
 	{"POST",   "/acme/account/{id}",   h_acme_account,     ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_account"},
+	{"POST",   "/acme/account/{id}/orders", h_acme_orders, ACME_JWS(ACME_KID),          BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
+	{"POST",   "/acme/new-order",      h_acme_new_order,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_order"},
+	{"POST",   "/acme/order/{id}",     h_acme_order,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_order"},
+	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID),         BODY_JOSE, KiB(16), WIRE_ACME,    "acme_finalize"},
+	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_authz"},
+	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_challenge"},
 
 	{"GET",    "/ops/audit",        h_ops_audit_list,   OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit"},
 	{"GET",    "/ops/audit/stream", h_ops_audit_stream, OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit_stream"},
