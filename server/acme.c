@@ -271,7 +271,8 @@ json_t *acme_account_json(struct request *req, const struct store_acme_account *
 			 "orders", orders);
 }
 
-int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location)
+int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location,
+		    const char *up)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct MHD_Response *resp;
@@ -288,6 +289,11 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (location != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	if (up != NULL) {
+		char link[ACME_URL_MAX + 16];
+		snprintf(link, sizeof link, "<%s>;rel=\"up\"", up);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LINK, link);
+	}
 	ret = reply_queue(req, status, resp);
 	MHD_destroy_response(resp);
 	return ret;

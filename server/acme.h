@@ -54,8 +54,29 @@ bool acme_url(struct request *req, const char *path, char *out, size_t len);
 /* An account as RFC 8555 section 7.1.2 renders it. */
 json_t *acme_account_json(struct request *req, const struct store_acme_account *a);
 
-/* Queues body (stolen) with status, and a Location header when location is
- * not NULL. */
-int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location);
+/* Queues body (stolen) with status, a Location header when location is
+ * not NULL and a Link rel="up" to up when not NULL. */
+int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location,
+		    const char *up);
+
+/* Room for a random resource id (base64url of 16 bytes) with its NUL. */
+#define ACME_ID_MAX 64
+
+/* A fresh random id (128 bits, base64url) into out; false on failure. */
+bool acme_random_id(char out[ACME_ID_MAX]);
+
+/* Whether id looks like one of ours (base64url, shorter than ACME_ID_MAX):
+ * anything else is a 404 without a query. */
+bool acme_id_ok(const char *id);
+
+/* The URL prefix id suffix ("/acme/order/", id, "/finalize") as a JSON
+ * string; NULL when it cannot be built. */
+json_t *acme_url_json(struct request *req, const char *prefix, const char *id, const char *suffix);
+
+/* RFC 8555 objects from store rows (server/acme_objects.c); NULL when out
+ * of memory. ch is one element of a store_acme_authz's challenges. */
+json_t *acme_order_json(struct request *req, const struct store_acme_order *o);
+json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a);
+json_t *acme_challenge_json(struct request *req, const json_t *ch);
 
 #endif

@@ -3,6 +3,7 @@
  * so newNonce itself only says how to cache it. */
 #include <string.h>
 
+#include "acme/order.h"
 #include "server/acme.h"
 #include "server/handlers.h"
 #include "server/reply.h"
@@ -28,7 +29,13 @@ int h_acme_directory(struct request *req)
 		}
 		json_object_set_new(dir, urls[i].name, json_string(url));
 	}
-	json_object_set_new(dir, "meta", json_pack("{s:b}", "externalAccountRequired", 0));
+	json_t *profiles = json_object();
+	for (size_t i = 0; i < acme_profiles_count; i++)
+		json_object_set_new(profiles, acme_profiles[i].name,
+				    json_string(acme_profiles[i].description));
+	json_object_set_new(dir, "meta",
+			    json_pack("{s:b, s:o}", "externalAccountRequired",
+				      req->srv->cfg.acme_eab_required != 0, "profiles", profiles));
 	return reply_json_steal(req, 200, dir);
 }
 

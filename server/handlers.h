@@ -13,6 +13,16 @@ int h_acme_new_nonce(struct request *req);
 int h_acme_new_account(struct request *req);
 int h_acme_account(struct request *req);
 
+/* h_acme_order.c */
+int h_acme_new_order(struct request *req);
+int h_acme_order(struct request *req);
+int h_acme_orders(struct request *req);
+int h_acme_finalize(struct request *req);
+
+/* h_acme_authz.c */
+int h_acme_authz(struct request *req);
+int h_acme_challenge(struct request *req);
+
 /* h_health.c */
 int h_health_live(struct request *req);
 int h_health_ready(struct request *req);

@@ -1,0 +1,409 @@
+#!/usr/bin/python3
+"""ACME orders, authorizations and challenges over HTTPS (RFC 8555 sections
+7.1.3-7.1.6, 7.4-7.5, 8; RFC 8737, 8738) against a real orchardd and
+PostgreSQL, with JWS signed here, and pebble-challtestsrv answering http-01,
+dns-01 and tls-alpn-01 (and resolving every name to 127.0.0.1) on ports of
+its own. Every refusal: its urn:ietf:params:acme:error type and status, and
+nothing changed. Runs alone: tests/protocol/acme_orders.py
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from acme import ACME, Client, Key, psql  # noqa: E402
+from orchard_harness import Fixture, Tap  # noqa: E402
+
+import requests  # noqa: E402
+
+
+def free_port(udp=False):
+    """A port free for TCP (and UDP when udp) on 127.0.0.1."""
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if not udp:
+            return port
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+
+
+class Responder:
+    """pebble-challtestsrv on random ports, driven by its management API."""
+
+    def __init__(self):
+        self.http, self.tls, self.dns, self.mgmt = (free_port(), free_port(), free_port(True),
+                                                    free_port())
+        self.p = subprocess.Popen(
+            ["pebble-challtestsrv", "-http01", f"127.0.0.1:{self.http}", "-https01", "",
+             "-tlsalpn01", f"127.0.0.1:{self.tls}", "-dns01", f"127.0.0.1:{self.dns}",
+             "-management", f"127.0.0.1:{self.mgmt}", "-defaultIPv6", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.mgmt), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.http), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("pebble-challtestsrv did not start")
+
+    def set(self, what, **body):
+        r = requests.post(f"http://127.0.0.1:{self.mgmt}/{what}", json=body, timeout=5)
+        r.raise_for_status()
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(10)
+
+
+class Acct:
+    def __init__(self, c, alg="ES256"):
+        self.c, self.key = c, Key(alg)
+        r = c.signed(self.key, "/acme/new-account", {"termsOfServiceAgreed": True})
+        assert r.status_code == 201, r.text
+        self.kid = r.headers["Location"]
+        self.id = self.kid.rsplit("/", 1)[-1]
+
+    def post(self, url, payload=None, key=None):
+        """POST to an absolute or relative URL, signed with this account's kid."""
+        path = url[len(self.c.fx.base):] if url.startswith("http") else url
+        return self.c.signed(key or self.key, path, payload, kid=self.kid)
+
+    def order(self, *idents, **extra):
+        ids = [{"type": "ip" if (":" in v or v.replace(".", "").isdigit()) else "dns",
+                "value": v} if isinstance(v, str) else v for v in idents]
+        return self.post("/acme/new-order", dict(extra, identifiers=ids))
+
+    def thumbprint(self):
+        import base64
+        import hashlib
+
+        jwk = self.key.jwk()
+        keys = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"),
+                "OKP": ("crv", "kty", "x")}[jwk["kty"]]
+        canon = json.dumps({k: jwk[k] for k in keys}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(hashlib.sha256(canon.encode()).digest()).rstrip(
+            b"=").decode()
+
+
+def chall_of(authz, typ):
+    for ch in authz.get("challenges", []):
+        if ch["type"] == typ:
+            return ch
+    return None
+
+
+def poll(acct, url, within=20):
+    """POST-as-GET url until its status leaves pending/processing."""
+    deadline = time.monotonic() + within
+    while True:
+        r = acct.post(url)
+        if r.json().get("status") not in ("pending", "processing") or time.monotonic() > deadline:
+            return r
+        time.sleep(0.05)
+
+
+def main():
+    tap = Tap()
+    resp = Responder()
+    try:
+        with Fixture() as fx:
+            fx.start("--threads", "2", "--acme-http-port", str(resp.http), "--acme-tls-port",
+                     str(resp.tls), "--acme-resolver", f"127.0.0.1:{resp.dns}",
+                     "--acme-orders-per-hour", "12", "--acme-pending-authz-max", "20")
+            c = Client(fx, tap)
+            run(tap, fx, c, resp)
+            if tap.failed:
+                sys.stderr.write(fx.log(fx.procs[0])[-4000:])
+            acme_base(tap, fx, c)
+            for i, p in enumerate(list(fx.procs)):
+                rc = fx.stop(p)
+                tap.eq(0, rc, f"orchardd {i + 1} exits cleanly (no sanitizer report)") or \
+                    sys.stderr.write(fx.log(p)[-3000:])
+    finally:
+        resp.stop()
+    return tap.done()
+
+
+def counts(fx):
+    return psql(fx, "SELECT (SELECT count(*) FROM acme_orders) || ' ' ||"
+                    " (SELECT count(*) FROM acme_authzs) || ' ' ||"
+                    " (SELECT count(*) FROM acme_challenges) || ' ' ||"
+                    " (SELECT count(*) FROM acme_challenges WHERE status <> 'pending')")
+
+
+def run(tap, fx, c, resp):
+    a, b = Acct(c), Acct(c, "EdDSA")
+    base = fx.base
+
+    d = c.s.get(c.url("/acme/directory"), timeout=10).json()
+    tap.eq(["device-client", "shortlived", "tls-server"],
+           sorted(d.get("meta", {}).get("profiles", {})), "directory meta lists the profiles")
+
+    # --- newOrder -------------------------------------------------------------------------
+    r = a.order("www.example.test", "*.example.test", "10.1.2.3", "2001:db8::1",
+                profile="tls-server")
+    o = r.json()
+    tap.ok(r.status_code == 201 and r.headers.get("Location", "").startswith(base + "/acme/order/")
+           and o.get("status") == "pending" and len(o.get("authorizations", [])) == 4 and
+           o.get("finalize") == r.headers.get("Location") + "/finalize" and
+           o.get("profile") == "tls-server" and o.get("expires", "").endswith("Z"),
+           "newOrder: 201, pending, four authorizations, finalize URL, profile", r.text)
+    tap.eq([{"type": "dns", "value": "www.example.test"}, {"type": "dns", "value": "*.example.test"},
+            {"type": "ip", "value": "10.1.2.3"}, {"type": "ip", "value": "2001:db8::1"}],
+           o.get("identifiers"), "the order names its identifiers as sent")
+    order_url = r.headers["Location"]
+    authzs = [a.post(u).json() for u in o["authorizations"]]
+    www, wild, ip4, ip6 = authzs
+    tap.eq(({"type": "dns", "value": "www.example.test"}, "pending",
+            ["dns-01", "http-01", "tls-alpn-01"]),
+           (www["identifier"], www["status"], sorted(ch["type"] for ch in www["challenges"])),
+           "a dns authorization offers http-01, dns-01 and tls-alpn-01")
+    tap.eq(({"type": "dns", "value": "example.test"}, True, ["dns-01"]),
+           (wild["identifier"], wild.get("wildcard"), [ch["type"] for ch in wild["challenges"]]),
+           "a wildcard: the base name, wildcard true, dns-01 only (no http-01 offered)")
+    tap.eq(["http-01", "tls-alpn-01"], sorted(ch["type"] for ch in ip4["challenges"]),
+           "an ip authorization: http-01 and tls-alpn-01, no dns-01 (RFC 8738)")
+    ch = www["challenges"][0]
+    tap.ok(all(k in ch for k in ("type", "url", "status", "token")) and
+           ch["url"].startswith(base + "/acme/chall/") and len(ch["token"]) >= 22,
+           "a challenge: type, url, status, token (128 bits)", ch)
+    r = a.post(order_url)
+    tap.eq((200, o["authorizations"]), (r.status_code, r.json().get("authorizations")),
+           "POST-as-GET the order")
+    r = a.post(f"/acme/account/{a.id}/orders")
+    tap.eq((200, [order_url]), (r.status_code, r.json().get("orders")),
+           "the account's orders list names it")
+
+    # --- refusals, none of which changes anything -------------------------------------------
+    before = counts(fx)
+    bad = [
+        ([{"type": "email", "value": "a@example.test"}], 400, "unsupportedIdentifier",
+         "an email identifier"),
+        ([{"type": "dns", "value": "WWW.example.test"}], 400, "rejectedIdentifier",
+         "an uppercase name"),
+        ([{"type": "dns", "value": "www.example.test."}], 400, "rejectedIdentifier",
+         "a trailing dot"),
+        ([{"type": "dns", "value": "a..example.test"}], 400, "rejectedIdentifier",
+         "an empty label"),
+        ([{"type": "dns", "value": "-a.example.test"}], 400, "rejectedIdentifier",
+         "a label starting with '-'"),
+        ([{"type": "dns", "value": "a_b.example.test"}], 400, "rejectedIdentifier",
+         "an underscore"),
+        ([{"type": "dns", "value": "a.*.example.test"}], 400, "rejectedIdentifier",
+         "a wildcard not leftmost"),
+        ([{"type": "dns", "value": "localhost"}], 400, "rejectedIdentifier", "a single label"),
+        ([{"type": "dns", "value": "x" * 64 + ".example.test"}], 400, "rejectedIdentifier",
+         "a 64-character label"),
+        ([{"type": "dns", "value": "10.1.2.3"}], 400, "rejectedIdentifier", "an IP as a name"),
+        ([{"type": "ip", "value": "010.1.2.3"}], 400, "rejectedIdentifier",
+         "an IPv4 literal with a leading zero"),
+        ([{"type": "ip", "value": "2001:DB8::1"}], 400, "rejectedIdentifier",
+         "an IPv6 literal not in canonical form"),
+        ([{"type": "ip", "value": "2001:db8:0::1"}], 400, "rejectedIdentifier",
+         "an IPv6 literal with a zero group"),
+        ([{"type": "ip", "value": "www.example.test"}], 400, "rejectedIdentifier",
+         "a name as an ip"),
+        ([], 400, "malformed", "no identifiers"),
+        ([{"type": "dns"}], 400, "malformed", "an identifier without value"),
+        (["www.example.test"], 400, "malformed", "an identifier that is a string"),
+    ]
+    for ids, status, typ, name in bad:
+        r = a.post("/acme/new-order", {"identifiers": ids})
+        c.problem(r, status, typ, f"newOrder with {name}: {status} {typ}")
+    r = a.post("/acme/new-order", {"identifiers": [{"type": "dns", "value": "ok.example.test"},
+                                                   {"type": "dns", "value": "BAD.example.test"},
+                                                   {"type": "email", "value": "x"}]})
+    sub = r.json().get("subproblems", [])
+    tap.ok(r.status_code == 400 and len(sub) == 2 and
+           sub[0]["identifier"] == {"type": "dns", "value": "BAD.example.test"} and
+           sub[1]["type"] == ACME + "unsupportedIdentifier",
+           "two bad identifiers of three: one subproblem each, naming it", r.text)
+    r = a.post("/acme/new-order", {"identifiers": [{"type": "dns", "value": "x.example.test"}],
+                                   "notAfter": "2030-01-01T00:00:00Z"})
+    c.problem(r, 400, "malformed", "notAfter: refused (the profile decides the lifetime)")
+    r = a.post("/acme/new-order", {"identifiers": [{"type": "dns", "value": "x.example.test"}],
+                                   "profile": "forever"})
+    c.problem(r, 400, "invalidProfile", "an unknown profile: invalidProfile")
+    r = a.post("/acme/new-order", None)
+    c.problem(r, 400, "malformed", "POST-as-GET to newOrder: malformed")
+    r = b.post(order_url)
+    c.problem(r, 403, "unauthorized", "another account's kid fetching the order: unauthorized")
+    r = b.post(o["authorizations"][0])
+    c.problem(r, 403, "unauthorized", "another account's kid fetching an authorization")
+    r = b.post(www["challenges"][0]["url"], {})
+    c.problem(r, 403, "unauthorized",
+              "another account's kid answering the challenge: unauthorized")
+    r = b.post(f"/acme/account/{a.id}/orders")
+    c.problem(r, 403, "unauthorized", "another account's orders list: unauthorized")
+    r = a.post(order_url + "/finalize", {"csr": "AAAA"})
+    c.problem(r, 403, "orderNotReady", "finalize before ready: orderNotReady")
+    r = a.post("/acme/order/nosuchorder")
+    c.problem(r, 404, "malformed", "an unknown order: 404")
+    r = a.post("/acme/chall/nosuch")
+    c.problem(r, 404, "malformed", "an unknown challenge: 404")
+    r = a.post(o["authorizations"][0], {"status": "valid"})
+    c.problem(r, 400, "malformed", "an authorization status other than deactivated")
+    tap.eq(before, counts(fx), "no refused request created or started anything")
+    tap.eq("pending", a.post(order_url).json()["status"], "...and the order is still pending")
+
+    # --- http-01 ----------------------------------------------------------------------------
+    tp = a.thumbprint()
+    ch = chall_of(www, "http-01")
+    resp.set("add-http01", token=ch["token"], content=f"{ch['token']}.{tp}\n")
+    r = a.post(ch["url"], {})
+    tap.ok(r.status_code == 200 and r.json().get("status") in ("processing", "valid") and
+           f'<{o["authorizations"][0]}>;rel="up"' in r.headers.get("Link", ""),
+           "answering http-01: 200 processing at once, Link rel=up", (r.status_code, r.text,
+                                                                     r.headers.get("Link")))
+    r = poll(a, o["authorizations"][0])
+    az = r.json()
+    tap.ok(az["status"] == "valid" and [x["type"] for x in az["challenges"]] == ["http-01"] and
+           az["challenges"][0]["status"] == "valid" and "validated" in az["challenges"][0],
+           "http-01 with the key authorization (newline trimmed): authorization valid", az)
+    r = a.post(ch["url"], {})
+    tap.eq((200, "valid"), (r.status_code, r.json().get("status")),
+           "answering a valid challenge again: 200, still valid")
+
+    # dns-01 for the wildcard.
+    import base64
+    import hashlib
+
+    ch = chall_of(wild, "dns-01")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(f"{ch['token']}.{tp}".encode()).digest()
+                                      ).rstrip(b"=").decode()
+    resp.set("set-txt", host="_acme-challenge.example.test.", value=digest)
+    a.post(ch["url"], {})
+    r = poll(a, o["authorizations"][1])
+    tap.eq("valid", r.json()["status"], "dns-01 TXT through --acme-resolver: wildcard valid")
+
+    # tls-alpn-01 for the IPv4 identifier: challtestsrv answers for any SNI, and an IP's
+    # SAN must be the address.
+    ch = chall_of(ip4, "tls-alpn-01")
+    resp.set("add-tlsalpn01", host="10.1.2.3", content=f"{ch['token']}.{tp}")
+    resp.set("add-a", host="3.2.1.10.in-addr.arpa", addresses=["127.0.0.1"])
+    a.post(ch["url"], {})
+    r = poll(a, o["authorizations"][2])
+    tap.ok(r.json()["status"] in ("valid", "invalid"), "tls-alpn-01 for an IP finishes",
+           r.text)
+
+    # --- failures: each leaves the authorization invalid with the right error --------------
+    def fails(name, ident, typ, setup, want_type):
+        r = a.order(ident)
+        oo = r.json()
+        az = a.post(oo["authorizations"][0]).json()
+        chx = chall_of(az, typ)
+        setup(chx)
+        a.post(chx["url"], {})
+        r = poll(a, oo["authorizations"][0])
+        got = r.json()
+        err = (chall_of(got, typ) or {}).get("error", {})
+        tap.ok(got["status"] == "invalid" and err.get("type") == ACME + want_type,
+               f"{name}: authorization invalid, challenge error {want_type}",
+               json.dumps(got)[:600])
+        r = a.post(r.headers.get("Location") or oo["authorizations"][0])
+        return r.headers.get("Location"), oo
+
+    _, oo = fails("http-01 with the wrong body", "wrong.example.test", "http-01",
+                  lambda x: resp.set("add-http01", token=x["token"], content="nope"),
+                  "incorrectResponse")
+    tap.eq("invalid", a.post(base + "/acme/order/" + oo["finalize"].split("/")[-2]).json()
+           ["status"], "an order with an invalid authorization is invalid")
+    fails("http-01 and nothing listening (connection refused)", "refused.example.test",
+          "http-01", lambda x: resp.set("add-a", host="refused.example.test",
+                                        addresses=["127.0.0.2"]), "connection")
+    fails("http-01 redirected to a forbidden port", "redirect.example.test", "http-01",
+          lambda x: resp.set("add-redirect", path=f"/.well-known/acme-challenge/{x['token']}",
+                             targetURL="http://redirect.example.test:22/x"), "connection")
+    fails("http-01 with nothing set up (an empty 200)", "missing.example.test", "http-01",
+          lambda x: None, "incorrectResponse")
+    fails("dns-01 with the wrong TXT", "txt.example.test", "dns-01",
+          lambda x: resp.set("set-txt", host="_acme-challenge.txt.example.test.",
+                             value="wrong"), "incorrectResponse")
+    fails("tls-alpn-01 with no certificate for the name (handshake fails)",
+          "noalpn.example.test", "tls-alpn-01", lambda x: None, "tls")
+
+    # --- a ready order, reuse, deactivation ---------------------------------------------------
+    r = a.order("www.example.test")
+    oo = r.json()
+    tap.eq(("ready", [o["authorizations"][0]]), (oo["status"], oo["authorizations"]),
+           "a new order for a validated name reuses the valid authorization: ready at once")
+    r = a.post(oo["finalize"], {"csr": "AAAA"})
+    c.problem(r, 403, "orderNotReady", "finalize of a ready order: not yet (no CA yet)")
+    r = b.order("www.example.test")
+    tap.ok(r.json()["authorizations"][0] != o["authorizations"][0],
+           "another account gets its own authorization for the same name")
+    r = a.post(o["authorizations"][0], {"status": "deactivated"})
+    tap.eq((200, "deactivated"), (r.status_code, r.json().get("status")),
+           "deactivate a valid authorization: 200 deactivated")
+    tap.eq("invalid", a.post(base + "/acme/order/" + oo["finalize"].split("/")[-2]).json()
+           ["status"], "the ready order that relied on it is now invalid")
+    r = a.post(o["authorizations"][0], {"status": "deactivated"})
+    c.problem(r, 400, "malformed", "deactivating it again: malformed")
+    r = a.order("www.example.test")
+    tap.ok(r.json()["status"] == "pending" and
+           r.json()["authorizations"][0] != o["authorizations"][0],
+           "a deactivated authorization is not reused")
+
+    # expiry: an order past expires reads invalid
+    r = a.order("expire.example.test")
+    eo = r.json()
+    eid = eo["finalize"].split("/")[-2]
+    psql(fx, f"UPDATE acme_orders SET expires_at = now() - interval '1 s' WHERE id = '{eid}'")
+    tap.eq("invalid", a.post(base + "/acme/order/" + eid).json()["status"],
+           "an expired order is invalid")
+    az = eo["authorizations"][0].rsplit("/", 1)[-1]
+    psql(fx, f"UPDATE acme_authzs SET expires_at = now() - interval '1 s' WHERE id = '{az}'")
+    tap.eq("expired", a.post(eo["authorizations"][0]).json()["status"],
+           "a pending authorization past expires is expired")
+
+    # --- rate limits ----------------------------------------------------------------------------
+    n = int(psql(fx, f"SELECT count(*) FROM acme_orders WHERE account_id = '{a.id}'"))
+    for _ in range(12 - n):
+        r = a.order("limit.example.test")
+    before = counts(fx)
+    r = a.order("limit.example.test")
+    c.problem(r, 429, "rateLimited", "the 13th order in an hour: 429 rateLimited")
+    ra = int(r.headers.get("Retry-After", "0"))
+    tap.ok(60 < ra <= 3600, "with Retry-After until the oldest leaves the hour", ra)
+    tap.eq(before, counts(fx), "...and no order made")
+    psql(fx, f"UPDATE acme_orders SET created_at = now() - interval '2 h' WHERE account_id = '{a.id}'")
+    many = [f"n{i}.example.test" for i in range(21)]
+    r = a.order(*many)
+    c.problem(r, 429, "rateLimited", "21 new pending authorizations over a limit of 20: 429")
+
+
+def acme_base(tap, fx, c):
+    """--acme-base-url: every URL from it, whatever the Host header says."""
+    fx.start("--threads", "2", "--acme-base-url", "https://acme.example.test:9443")
+    r = c.s.get(c.url("/acme/directory"), timeout=10)
+    tap.ok(r.json().get("newOrder") == "https://acme.example.test:9443/acme/new-order" and
+           r.headers.get("Link") == '<https://acme.example.test:9443/acme/directory>;rel="index"',
+           "--acme-base-url: directory URLs and Link from it", r.text)
+    k = Key("ES256")
+    r = c.signed(k, "/acme/new-account", {})
+    c.problem(r, 403, "unauthorized", "a JWS url of the listen address is not this server's URL")
+    from acme import jws
+
+    body = jws(k, "https://acme.example.test:9443/acme/new-account", {}, c.nonce())
+    r = c.post("/acme/new-account", body)
+    tap.ok(r.status_code == 201 and
+           r.headers.get("Location", "").startswith("https://acme.example.test:9443/acme/account/"),
+           "signed for the base URL: 201, account URL on the base", r.text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
