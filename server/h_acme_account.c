@@ -215,3 +215,115 @@ int h_acme_account(struct request *req)
 	store_acme_account_free(&u.row);
 	return ret;
 }
+
+struct key_change {
+	const char *id, *old_thumbprint, *thumbprint, *jwk;
+	struct store_acme_account row;
+};
+
+static enum store_qs key_change_cb(struct store_conn *c, void *cls)
+{
+	struct key_change *k = cls;
+
+	return store_update_acme_account_key(c, k->id, k->old_thumbprint, k->thumbprint, k->jwk,
+					     &k->row);
+}
+
+/* 409 with the Location of the account that holds the key (section 7.3.5). */
+static int reply_key_in_use(struct request *req, const char *thumbprint)
+{
+	struct by_key k = {.thumbprint = thumbprint};
+	char path[128], loc[ACME_URL_MAX];
+	enum store_qs qs = store_run(req->srv->store, by_key_cb, &k);
+	int ret;
+
+	if (qs < 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	if (qs == STORE_NONE) /* gone meanwhile: let the client try again */
+		return reply_problem(req, ERR_ACME_MALFORMED, "the key changed meanwhile: retry");
+	snprintf(path, sizeof path, "/acme/account/%s", k.row.id);
+	store_acme_account_free(&k.row);
+	if (!acme_url(req, path, loc, sizeof loc))
+		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot build a URL");
+	req->problem_location = loc;
+	ret = reply_problem(req, ERR_ACME_KEY_IN_USE, "another account holds this key");
+	req->problem_location = NULL;
+	return ret;
+}
+
+/* Section 7.3.5: the outer JWS (kid, the old key) carries an inner JWS
+ * signed by the new key, with the same url, whose payload names the
+ * account and its old key. */
+int h_acme_key_change(struct request *req)
+{
+	struct acme_auth *a = req->acme;
+	struct acme_jws inner = {0};
+	struct acme_jwk newk = {0}, oldk = {0};
+	struct key_change k = {0};
+	json_t *payload = NULL;
+	const char *account;
+	struct acme_err e;
+	enum store_qs qs;
+	int ret;
+
+	if (a->post_as_get)
+		return reply_problem(req, ERR_ACME_MALFORMED, "keyChange needs an inner JWS");
+	if (acme_jws_parse_inner(req->json, &inner, &e) != 0)
+		return reply_problem(req, e.code, "inner %s", e.detail);
+	if (inner.jwk == NULL) {
+		ret = reply_problem(req, ERR_ACME_MALFORMED,
+				    "the inner JWS must carry the new key as \"jwk\"");
+		goto out;
+	}
+	if (strcmp(inner.url, a->jws.url) != 0) {
+		ret = reply_problem(req, ERR_ACME_MALFORMED,
+				    "the inner JWS \"url\" differs from the outer one");
+		goto out;
+	}
+	if (acme_jwk_parse(inner.jwk, &newk, &e) != 0 ||
+	    acme_jws_verify(&inner, newk.pkey, &e) != 0) {
+		ret = reply_problem(req, e.code, "inner JWS: %s", e.detail);
+		goto out;
+	}
+	payload = json_loadb((const char *)inner.payload, inner.payload_len,
+			     JSON_REJECT_DUPLICATES, NULL);
+	account = json_string_value(json_object_get(payload, "account"));
+	if (account == NULL || !json_is_object(json_object_get(payload, "oldKey"))) {
+		ret = reply_problem(req, ERR_ACME_MALFORMED,
+				    "the inner payload needs \"account\" and \"oldKey\"");
+		goto out;
+	}
+	if (strcmp(account, a->jws.kid) != 0) {
+		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				    "the inner \"account\" is not the outer \"kid\"");
+		goto out;
+	}
+	if (acme_jwk_parse(json_object_get(payload, "oldKey"), &oldk, &e) != 0 ||
+	    strcmp(oldk.thumbprint, a->key.thumbprint) != 0) {
+		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				    "\"oldKey\" is not the account's current key");
+		goto out;
+	}
+	if (strcmp(newk.thumbprint, a->key.thumbprint) == 0) {
+		ret = reply_problem(req, ERR_ACME_MALFORMED, "the new key is the current one");
+		goto out;
+	}
+	k = (struct key_change){a->account.id, a->key.thumbprint, newk.thumbprint,
+				newk.canonical, {0}};
+	qs = store_run(req->srv->store, key_change_cb, &k);
+	if (qs == STORE_CONFLICT)
+		ret = reply_key_in_use(req, newk.thumbprint);
+	else if (qs < 0)
+		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	else if (qs == STORE_NONE)
+		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED, "the account's key changed meanwhile");
+	else
+		ret = reply_account(req, 200, &k.row);
+	store_acme_account_free(&k.row);
+out:
+	json_decref(payload);
+	acme_jwk_free(&oldk);
+	acme_jwk_free(&newk);
+	acme_jws_free(&inner);
+	return ret;
+}

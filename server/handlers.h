@@ -12,6 +12,7 @@ int h_acme_new_nonce(struct request *req);
 /* h_acme_account.c */
 int h_acme_new_account(struct request *req);
 int h_acme_account(struct request *req);
+int h_acme_key_change(struct request *req);
 
 /* h_acme_order.c */
 int h_acme_new_order(struct request *req);

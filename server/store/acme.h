@@ -46,6 +46,14 @@ enum store_qs store_select_acme_account_by_key(struct store_conn *c, const char 
 enum store_qs store_update_acme_account(struct store_conn *c, const char *id, const char *contact,
 					const char *status, struct store_acme_account *out);
 
+/* Replaces account id's key when it is still old_thumbprint's and the
+ * account valid; the row after the change into *out. STORE_NONE when the
+ * key changed meanwhile, STORE_CONFLICT when another account holds the
+ * new key. */
+enum store_qs store_update_acme_account_key(struct store_conn *c, const char *id,
+					    const char *old_thumbprint, const char *thumbprint,
+					    const char *jwk, struct store_acme_account *out);
+
 /* Orders, authorizations and challenges (migration 0006). Status columns
  * read here are the computed state (acme_order_state, acme_authz_state):
  * expiry included. Rows own their strings: the matching _free(). */
