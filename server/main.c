@@ -41,7 +41,7 @@ static void usage(void)
 	       "       orchardd [SETTINGS] token revoke JTI\n"
 	       "       orchardd --version\n\n"
 	       "Scopes: all, enrollments:read, enrollments:write, twins:read, twins:write,\n"
-	       "        pki:admin, audit:read, tokens:read, tokens:write\n\n");
+	       "        pki:admin, audit:read, tokens:read, tokens:write, acme:admin\n\n");
 	config_print_help();
 }
 
