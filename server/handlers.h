@@ -14,6 +14,9 @@ int h_acme_new_account(struct request *req);
 int h_acme_account(struct request *req);
 int h_acme_key_change(struct request *req);
 
+/* h_acme_eab.c */
+int h_acme_eab_create(struct request *req);
+
 /* h_acme_order.c */
 int h_acme_new_order(struct request *req);
 int h_acme_order(struct request *req);

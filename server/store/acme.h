@@ -54,6 +54,15 @@ enum store_qs store_update_acme_account_key(struct store_conn *c, const char *id
 					    const char *old_thumbprint, const char *thumbprint,
 					    const char *jwk, struct store_acme_account *out);
 
+/* External account binding keys (section 7.3.4): record one (hmac_key
+ * base64url; created_by the operator's subject, may be NULL), read an
+ * unspent one's key into *hmac_key (free()), and spend it on account
+ * (STORE_NONE when spent or unknown). */
+enum store_qs store_insert_acme_eab_key(struct store_conn *c, const char *kid,
+					const char *hmac_key, const char *created_by);
+enum store_qs store_select_acme_eab_key(struct store_conn *c, const char *kid, char **hmac_key);
+enum store_qs store_bind_acme_eab_key(struct store_conn *c, const char *kid, const char *account);
+
 /* Orders, authorizations and challenges (migration 0006). Status columns
  * read here are the computed state (acme_order_state, acme_authz_state):
  * expiry included. Rows own their strings: the matching _free(). */

@@ -48,8 +48,7 @@ def main():
         fx.start("--threads", "2")
         c = Client(fx, tap)
         key_change(tap, fx, c)
-        if os.environ.get("ACME_KEYS_NO_EAB") is None:
-            ext_binding(tap, fx, c)
+        ext_binding(tap, fx, c)
         for i, p in enumerate(list(fx.procs)):
             rc = fx.stop(p)
             tap.eq(0, rc, f"orchardd {i + 1} exits cleanly (no sanitizer report)") or \
