@@ -32,10 +32,11 @@ static int dns01_validate(const struct acme_chall_target *t, struct acme_err *e)
 	if (rc < 0)
 		return -1;
 	if (rc == 1)
-		return acme_fail(e, ERR_ACME_INCORRECT_RESPONSE,
-				 w.seen ? "no TXT record at %.100s holds the key authorization digest"
-					: "no TXT record at %.100s",
-				 name);
+		return acme_fail(
+			e, ERR_ACME_INCORRECT_RESPONSE,
+			w.seen ? "no TXT record at %.100s holds the key authorization digest"
+			       : "no TXT record at %.100s",
+			name);
 	return 0;
 }
 

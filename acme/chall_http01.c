@@ -67,7 +67,7 @@ static int hop_target(const char *url, const struct acme_chall_target *t, char *
 		goto out;
 	}
 	*port = strtol(p, NULL, 10);
-	if (strcmp(scheme, "http") == 0 ? *port != (long)t->http_port
+	if (strcmp(scheme, "http") == 0	   ? *port != (long)t->http_port
 	    : strcmp(scheme, "https") == 0 ? *port != (long)t->https_port
 					   : true) {
 		acme_fail(e, ERR_ACME_CONNECTION,
@@ -92,8 +92,8 @@ out:
 
 /* One GET of url: 0 with *status and *b, or -1 with *e. *next gets the
  * redirect target (curl_free) for a 3xx. */
-static int fetch(const struct acme_chall_target *t, const char *url, long *status,
-		 struct body *b, char **next, struct acme_err *e)
+static int fetch(const struct acme_chall_target *t, const char *url, long *status, struct body *b,
+		 char **next, struct acme_err *e)
 {
 	char host[ACME_IDENT_MAX], addr[INET6_ADDRSTRLEN], pin[ACME_IDENT_MAX + 80];
 	struct acme_ident hop = {0};
@@ -144,7 +144,8 @@ static int fetch(const struct acme_chall_target *t, const char *url, long *statu
 			acme_fail(e, ERR_ACME_INCORRECT_RESPONSE, "the response body is too long");
 		else
 			acme_fail(e,
-				  cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION
+				  cc == CURLE_SSL_CONNECT_ERROR ||
+						  cc == CURLE_PEER_FAILED_VERIFICATION
 					  ? ERR_ACME_TLS
 					  : ERR_ACME_CONNECTION,
 				  "fetching %.100s: %.100s", url,

@@ -90,11 +90,14 @@ static int cert_check(X509 *cert, const struct acme_chall_target *t, struct acme
 	}
 	const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, 0);
 	if (t->ident->type == ACME_ID_DNS) {
-		const unsigned char *d = g->type == GEN_DNS ? ASN1_STRING_get0_data(g->d.dNSName) : NULL;
-		if (d == NULL || (size_t)ASN1_STRING_length(g->d.dNSName) != strlen(t->ident->value) ||
+		const unsigned char *d =
+			g->type == GEN_DNS ? ASN1_STRING_get0_data(g->d.dNSName) : NULL;
+		if (d == NULL ||
+		    (size_t)ASN1_STRING_length(g->d.dNSName) != strlen(t->ident->value) ||
 		    strncasecmp((const char *)d, t->ident->value, strlen(t->ident->value)) != 0) {
 			acme_fail(e, ERR_ACME_UNAUTHORIZED,
-				  "the certificate's subjectAltName is not %.100s", t->ident->value);
+				  "the certificate's subjectAltName is not %.100s",
+				  t->ident->value);
 			goto out;
 		}
 	} else {
@@ -122,8 +125,9 @@ static int cert_check(X509 *cert, const struct acme_chall_target *t, struct acme
 	data = X509_EXTENSION_get_data(ext);
 	if (ASN1_STRING_length(data) != (int)sizeof want ||
 	    CRYPTO_memcmp(ASN1_STRING_get0_data(data), want, sizeof want) != 0) {
-		acme_fail(e, ERR_ACME_INCORRECT_RESPONSE,
-			  "the acmeIdentifier extension does not hold the key authorization digest");
+		acme_fail(
+			e, ERR_ACME_INCORRECT_RESPONSE,
+			"the acmeIdentifier extension does not hold the key authorization digest");
 		goto out;
 	}
 	rc = 0;
@@ -135,7 +139,8 @@ out:
 
 static int tlsalpn01_validate(const struct acme_chall_target *t, struct acme_err *e)
 {
-	static const unsigned char alpn[] = "\x0a" "acme-tls/1";
+	static const unsigned char alpn[] = "\x0a"
+					    "acme-tls/1";
 	char addr[INET6_ADDRSTRLEN], sni[ACME_IDENT_MAX];
 	const unsigned char *proto = NULL;
 	unsigned int plen = 0;

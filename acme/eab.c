@@ -37,8 +37,8 @@ int acme_eab_parse(const json_t *eab, const char *url, const char *account_thumb
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	if (!json_is_object(eab) || json_object_size(eab) != 3 || prot == NULL ||
-	    payload == NULL || sig == NULL)
+	if (!json_is_object(eab) || json_object_size(eab) != 3 || prot == NULL || payload == NULL ||
+	    sig == NULL)
 		return acme_fail(e, ERR_ACME_MALFORMED,
 				 "externalAccountBinding: a flattened JWS (protected, payload, "
 				 "signature)");

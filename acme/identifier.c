@@ -55,8 +55,9 @@ static int dns_check(const char *name, struct acme_err *e)
 			continue;
 		}
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return reject(e, name,
-				      "only lowercase letters, digits, '-' and '.' (A-labels for IDNs)");
+			return reject(
+				e, name,
+				"only lowercase letters, digits, '-' and '.' (A-labels for IDNs)");
 		if (c == '-' && label == 0)
 			return reject(e, name, "a label starts with '-'");
 		if (++label > 63)
@@ -70,7 +71,8 @@ static int dns_check(const char *name, struct acme_err *e)
 		if (*p < '0' || *p > '9')
 			digits = false;
 	if (digits)
-		return reject(e, name, "the last label is all digits (an IP address is type \"ip\")");
+		return reject(e, name,
+			      "the last label is all digits (an IP address is type \"ip\")");
 	return 0;
 }
 

@@ -87,8 +87,8 @@ int acme_key_authz_digest_b64(const char *key_authz, char *out, size_t len);
 /* The address to connect to for ident: an IP identifier itself, or the
  * name's first A (then AAAA) record from resolver (or the system's
  * resolver when NULL), as text into out. 0, or -1 with *e (dns). */
-int acme_resolve_addr(const char *resolver, const struct acme_ident *ident, char *out,
-		      size_t len, struct acme_err *e);
+int acme_resolve_addr(const char *resolver, const struct acme_ident *ident, char *out, size_t len,
+		      struct acme_err *e);
 
 /* The TXT records of name from resolver (NULL: the system's), calling
  * found(value, cls) for each until it returns true. 0 when one matched,

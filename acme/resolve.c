@@ -39,12 +39,13 @@ static int res_open(res_state st, const char *resolver, struct acme_err *e)
 		if (*end != '\0' || port <= 0 || port > 65535)
 			port = -1;
 	}
-	if (port < 0 || (size_t)((colon ? colon : resolver + strlen(resolver)) - resolver) >= sizeof host) {
+	if (port < 0 ||
+	    (size_t)((colon ? colon : resolver + strlen(resolver)) - resolver) >= sizeof host) {
 		res_nclose(st);
 		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "--acme-resolver is not ipv4:port");
 	}
-	snprintf(host, sizeof host, "%.*s", (int)((colon ? colon : resolver + strlen(resolver)) - resolver),
-		 resolver);
+	snprintf(host, sizeof host, "%.*s",
+		 (int)((colon ? colon : resolver + strlen(resolver)) - resolver), resolver);
 	if (inet_pton(AF_INET, host, &a) != 1) {
 		res_nclose(st);
 		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "--acme-resolver is not ipv4:port");
@@ -70,8 +71,8 @@ static int query(res_state st, const char *name, int type, unsigned char *ans, s
 			 st->res_h_errno == TRY_AGAIN ? "no answer" : "server failure");
 }
 
-int acme_resolve_addr(const char *resolver, const struct acme_ident *ident, char *out,
-		      size_t len, struct acme_err *e)
+int acme_resolve_addr(const char *resolver, const struct acme_ident *ident, char *out, size_t len,
+		      struct acme_err *e)
 {
 	static const int types[] = {ns_t_a, ns_t_aaaa};
 	struct __res_state st;
@@ -97,7 +98,8 @@ int acme_resolve_addr(const char *resolver, const struct acme_ident *ident, char
 		if (n == 0 || ns_initparse(ans, n, &msg) != 0)
 			continue;
 		for (int i = 0; i < ns_msg_count(msg, ns_s_an) && rc != 0; i++) {
-			if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 || (int)ns_rr_type(rr) != types[t])
+			if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 ||
+			    (int)ns_rr_type(rr) != types[t])
 				continue;
 			if (types[t] == ns_t_a && ns_rr_rdlen(rr) == 4 &&
 			    inet_ntop(AF_INET, ns_rr_rdata(rr), out, (socklen_t)len) != NULL)

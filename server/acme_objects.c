@@ -60,7 +60,8 @@ json_t *acme_order_json(struct request *req, const struct store_acme_order *o)
 				      acme_url_json(req, "/acme/authz/", json_string_value(v), ""));
 	json_object_set_new(body, "authorizations", authzs);
 	authzs = NULL;
-	json_object_set_new(body, "finalize", acme_url_json(req, "/acme/order/", o->id, "/finalize"));
+	json_object_set_new(body, "finalize",
+			    acme_url_json(req, "/acme/order/", o->id, "/finalize"));
 	if (o->error != NULL)
 		json_object_set_new(body, "error", json_loads(o->error, 0, NULL));
 	json_decref(ids);
@@ -80,8 +81,9 @@ json_t *acme_challenge_json(struct request *req, const json_t *ch)
 	if (out == NULL)
 		return NULL;
 	json_object_set(out, "type", json_object_get(ch, "type"));
-	json_object_set_new(out, "url", acme_url_json(req, "/acme/chall/",
-						      json_string_value(json_object_get(ch, "id")), ""));
+	json_object_set_new(out, "url",
+			    acme_url_json(req, "/acme/chall/",
+					  json_string_value(json_object_get(ch, "id")), ""));
 	json_object_set(out, "status", json_object_get(ch, "status"));
 	json_object_set(out, "token", json_object_get(ch, "token"));
 	if (json_is_integer(json_object_get(ch, "validated")))

@@ -31,8 +31,8 @@ struct config {
 	long acme_eab_required;	     /* 1: newAccount needs an externalAccountBinding */
 	long acme_orders_per_hour;   /* new orders per account and hour; 0 = no limit */
 	long acme_pending_authz_max; /* pending authorizations per account; 0 = no limit */
-	int jwt_key_derived; /* 1 when jwt_key is the default under data_dir */
-	int db_url_derived;  /* 1 when database_url came from data_dir */
+	int jwt_key_derived;	     /* 1 when jwt_key is the default under data_dir */
+	int db_url_derived;	     /* 1 when database_url came from data_dir */
 };
 
 /* Fills cfg from argv (flags of the form --name=value or --name value,

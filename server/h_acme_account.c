@@ -118,8 +118,7 @@ static int eab_check(struct request *req, const json_t *obj, struct acme_eab *ea
 		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 		goto out;
 	}
-	if (qs == STORE_NONE ||
-	    (key = b64_decode(g.key, strlen(g.key), 1, &key_len)) == NULL ||
+	if (qs == STORE_NONE || (key = b64_decode(g.key, strlen(g.key), 1, &key_len)) == NULL ||
 	    acme_eab_verify(eab, key, key_len) != 0) {
 		*ret = reply_problem(req, ERR_ACME_UNAUTHORIZED,
 				     "externalAccountBinding: unknown or spent kid, or a bad MAC");
@@ -377,8 +376,8 @@ int h_acme_key_change(struct request *req)
 		ret = reply_problem(req, e.code, "inner JWS: %s", e.detail);
 		goto out;
 	}
-	payload = json_loadb((const char *)inner.payload, inner.payload_len,
-			     JSON_REJECT_DUPLICATES, NULL);
+	payload = json_loadb((const char *)inner.payload, inner.payload_len, JSON_REJECT_DUPLICATES,
+			     NULL);
 	account = json_string_value(json_object_get(payload, "account"));
 	if (account == NULL || !json_is_object(json_object_get(payload, "oldKey"))) {
 		ret = reply_problem(req, ERR_ACME_MALFORMED,
@@ -400,15 +399,16 @@ int h_acme_key_change(struct request *req)
 		ret = reply_problem(req, ERR_ACME_MALFORMED, "the new key is the current one");
 		goto out;
 	}
-	k = (struct key_change){a->account.id, a->key.thumbprint, newk.thumbprint,
-				newk.canonical, {0}};
+	k = (struct key_change){
+		a->account.id, a->key.thumbprint, newk.thumbprint, newk.canonical, {0}};
 	qs = store_run(req->srv->store, key_change_cb, &k);
 	if (qs == STORE_CONFLICT)
 		ret = reply_key_in_use(req, newk.thumbprint);
 	else if (qs < 0)
 		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	else if (qs == STORE_NONE)
-		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED, "the account's key changed meanwhile");
+		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				    "the account's key changed meanwhile");
 	else
 		ret = reply_account(req, 200, &k.row);
 	store_acme_account_free(&k.row);

@@ -44,7 +44,8 @@ int h_acme_eab_create(struct request *req)
 	if (qs < 0)
 		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	else
-		ret = reply_json_private(req, 201, json_pack("{s:s, s:s}", "kid", kid, "hmacKey", key));
+		ret = reply_json_private(req, 201,
+					 json_pack("{s:s, s:s}", "kid", kid, "hmacKey", key));
 	OPENSSL_cleanse(key, strlen(key));
 	free(key);
 	return ret;

@@ -140,12 +140,14 @@ static bool parse_identifiers(struct request *req, struct new_order *o, json_t *
 			continue;
 		}
 		for (size_t k = 0; k < o->n; k++)
-			dup |= o->idents[k].type == id.type && o->idents[k].wildcard == id.wildcard &&
+			dup |= o->idents[k].type == id.type &&
+			       o->idents[k].wildcard == id.wildcard &&
 			       strcmp(o->idents[k].value, id.value) == 0;
 		if (dup) /* the same identifier twice: one authorization */
 			continue;
 		o->idents[o->n++] = id;
-		json_array_append_new(*canon, json_pack("{s:s, s:s}", "type", type, "value", value));
+		json_array_append_new(*canon,
+				      json_pack("{s:s, s:s}", "type", type, "value", value));
 	}
 	if (sub != NULL) {
 		json_decref(*canon);
@@ -253,7 +255,8 @@ int h_acme_new_order(struct request *req)
 	}
 	if (profile != NULL && acme_profile_find(profile) == NULL) {
 		ret = reply_problem(req, ERR_ACME_INVALID_PROFILE,
-				    "no profile \"%.64s\" (see the directory's meta.profiles)", profile);
+				    "no profile \"%.64s\" (see the directory's meta.profiles)",
+				    profile);
 		goto out;
 	}
 	if ((o = calloc(1, sizeof *o)) == NULL) {

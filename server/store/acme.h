@@ -58,8 +58,8 @@ enum store_qs store_update_acme_account_key(struct store_conn *c, const char *id
  * base64url; created_by the operator's subject, may be NULL), read an
  * unspent one's key into *hmac_key (free()), and spend it on account
  * (STORE_NONE when spent or unknown). */
-enum store_qs store_insert_acme_eab_key(struct store_conn *c, const char *kid,
-					const char *hmac_key, const char *created_by);
+enum store_qs store_insert_acme_eab_key(struct store_conn *c, const char *kid, const char *hmac_key,
+					const char *created_by);
 enum store_qs store_select_acme_eab_key(struct store_conn *c, const char *kid, char **hmac_key);
 enum store_qs store_bind_acme_eab_key(struct store_conn *c, const char *kid, const char *account);
 

@@ -2,8 +2,8 @@
 #include "server/store/acme.h"
 #include "server/store/store_pg.h"
 
-enum store_qs store_insert_acme_eab_key(struct store_conn *c, const char *kid,
-					const char *hmac_key, const char *created_by)
+enum store_qs store_insert_acme_eab_key(struct store_conn *c, const char *kid, const char *hmac_key,
+					const char *created_by)
 {
 	static struct store_stmt st = {
 		"insert_acme_eab_key",

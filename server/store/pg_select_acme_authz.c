@@ -25,12 +25,13 @@ enum store_qs store_select_acme_authz(struct store_conn *c, const char *id,
 	static struct store_stmt st = {
 		"select_acme_authz",
 		"SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,"
-		" acme_authz_state(a.status, a.expires_at), " STORE_EPOCH("a.expires_at") ","
-		" (SELECT coalesce(json_agg(json_build_object('id', ch.id, 'type', ch.type,"
-		" 'token', ch.token, 'status', ch.status, 'validated', " STORE_EPOCH(
-			"ch.validated_at") ", 'error', ch.error) ORDER BY ch.type), '[]')"
-		" FROM acme_challenges ch WHERE ch.authz_id = a.id)::text"
-		" FROM acme_authzs a WHERE a.id = $1",
+		" acme_authz_state(a.status, a.expires_at), " STORE_EPOCH(
+			"a.expires_at") ","
+					" (SELECT coalesce(json_agg(json_build_object('id', ch.id, 'type', ch.type,"
+					" 'token', ch.token, 'status', ch.status, 'validated', " STORE_EPOCH(
+						"ch.validated_at") ", 'error', ch.error) ORDER BY ch.type), '[]')"
+								   " FROM acme_challenges ch WHERE ch.authz_id = a.id)::text"
+								   " FROM acme_authzs a WHERE a.id = $1",
 		0};
 	const char *p[] = {id};
 	enum store_qs qs;
