@@ -90,4 +90,9 @@ const struct err_info err_table[ERR__COUNT] = {
 	[ERR_TWIN_NUMBER_RANGE] = {7007, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-number-out-of-range", 0, "Twin integers must lie within plus or minus 2^53"},
 	[ERR_TWIN_TOO_LARGE] = {7008, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-too-large", 0, "The update would make tags over 8 KB or desired or reported properties over 32 KB"},
 	[ERR_TWIN_BAD_DEVICE_ID] = {7009, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-bad-device-id", 0, "A device ID is 1 to 128 characters of letters, digits and - . % _ * ? ! ( ) , : = @ $ '"},
+	[ERR_PKI_CERT_NOT_FOUND] = {9000, ERR_FAMILY_ORCHARD, 404, "https://orchard.dev/problems/certificate-not-found", 0, "No certificate with this serial"},
+	[ERR_PKI_BAD_SERIAL] = {9001, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/bad-serial", 0, "A serial is 32 lower-case hexadecimal digits"},
+	[ERR_PKI_BAD_REASON] = {9002, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/bad-revocation-reason", 0, "The reason must be an RFC 5280 CRLReason name or code (0-6, 8-10)"},
+	[ERR_PKI_ALREADY_REVOKED] = {9003, ERR_FAMILY_ORCHARD, 409, "https://orchard.dev/problems/already-revoked", 0, "The certificate is already revoked"},
+	[ERR_PKI_SIGNING_FAILED] = {9004, ERR_FAMILY_ORCHARD, 500, "https://orchard.dev/problems/ca-signing-failed", 0, "The CA could not sign"},
 };

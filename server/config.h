@@ -10,7 +10,10 @@ struct config {
 	char *data_dir;
 	char *tls_cert;
 	char *tls_key;
-	char *jwt_key; /* operator token signing key (PEM, P-256) */
+	char *jwt_key;			  /* operator token signing key (PEM, P-256) */
+	char *ca_key_type;		  /* CA keys created on first start */
+	char *ca_root, *ca_cert, *ca_key; /* imported CA files; NULL: DATA_DIR/pki */
+	char *ca_profiles;		  /* profile file; NULL: built-in */
 	char *log_level;
 	long threads;
 	long db_pool;

@@ -38,6 +38,15 @@ int h_ops_audit_list(struct request *req);
 /* h_ops_audit_stream.c */
 int h_ops_audit_stream(struct request *req);
 
+/* h_pki_certificates.c */
+int h_pki_cert_list(struct request *req);
+int h_pki_cert_get(struct request *req);
+int h_pki_cert_revoke(struct request *req);
+
+/* h_pki_crl.c */
+int h_pki_chain(struct request *req);
+int h_pki_crl(struct request *req);
+
 /* h_ops_tokens.c */
 int h_ops_token_create(struct request *req);
 int h_ops_token_get(struct request *req);

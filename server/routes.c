@@ -50,6 +50,13 @@ const struct route routes[] = {
 	{"GET",    "/{idScope}/registrations/{registrationId}/operations/{operationId}", h_dps_operation, DEVICE_SAS, BODY_RAW, KiB(1), WIRE_DPS, "dps_operation"},
 	{"POST",   "/{idScope}/registrations/{registrationId}", h_dps_registration_status, DEVICE_SAS, BODY_RAW, KiB(4), WIRE_DPS, "dps_registration_status"},
 
+	/* The CA's operator API. */
+	{"GET",    "/pki/certificates",                 h_pki_cert_list,   OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_cert_list"},
+	{"GET",    "/pki/certificates/{serial}",        h_pki_cert_get,    OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_cert_get"},
+	{"POST",   "/pki/certificates/{serial}/revoke", h_pki_cert_revoke, OPERATOR(SCOPE_PKI_ADMIN), BODY_JSON, KiB(1), WIRE_ORCHARD, "pki_cert_revoke"},
+	{"GET",    "/pki/chain",                        h_pki_chain,       OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_chain"},
+	{"GET",    "/pki/crl",                          h_pki_crl,         OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_crl"},
+
 	{"GET",    "/twins/{deviceId}", h_twins_get,        OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "twins_get"},
 	{"PATCH",  "/twins/{deviceId}", h_twins_patch,      OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_patch"},
 	{"PUT",    "/twins/{deviceId}", h_twins_put,        OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_put"},

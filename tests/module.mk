@@ -56,6 +56,9 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers
 # scripts/pg-cluster: roles, peer map, upgrade of an old cluster.
 TEST_SCRIPTS += tests/integration/pg_cluster.sh
 
+# The CA: issue from the CLI, list, get, revoke, CRL checked by openssl verify.
+TEST_SCRIPTS += tests/integration/pki.sh
+
 # Interop: Microsoft's Node.js provisioning device SDK from npm (installed
 # into $(BUILD)/npm-dps on first run; skipped without a registry).
 TEST_SCRIPTS += tests/interop/dps_node.sh
