@@ -1,26 +1,10 @@
 /* ACME identifiers (RFC 8555 section 7.1.4, RFC 8738): what a "dns" or "ip"
- * value must look like before we create an authorization for it, and the
- * certificate profiles an order may name. */
+ * value must look like before we create an authorization for it. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "acme/order.h"
-
-const struct acme_profile acme_profiles[] = {
-	{"tls-server", "TLS server certificate (serverAuth), 7 days"},
-	{"device-client", "device client certificate (clientAuth), 24 hours"},
-	{"shortlived", "short-lived TLS server certificate, hours"},
-};
-const size_t acme_profiles_count = sizeof acme_profiles / sizeof acme_profiles[0];
-
-const struct acme_profile *acme_profile_find(const char *name)
-{
-	for (size_t i = 0; i < acme_profiles_count; i++)
-		if (strcmp(acme_profiles[i].name, name) == 0)
-			return &acme_profiles[i];
-	return NULL;
-}
 
 const char *acme_ident_type_name(enum acme_ident_type t)
 {

@@ -1,6 +1,6 @@
 /* ACME orders' pure parts (RFC 8555 sections 7.1.3-7.1.6, 7.4, 8; RFC 8737,
- * RFC 8738): identifiers and their checks, key authorizations, profiles and
- * the challenge types behind one small table. No HTTP, no database; the
+ * RFC 8738): identifiers and their checks, key authorizations and the
+ * challenge types behind one small table. No HTTP, no database; the
  * validators do their own network I/O and are run off request threads. */
 #ifndef ORCHARD_ACME_ORDER_H
 #define ORCHARD_ACME_ORDER_H
@@ -33,16 +33,6 @@ int acme_ident_check(const char *type, const char *value, struct acme_ident *out
 
 /* "dns" or "ip". */
 const char *acme_ident_type_name(enum acme_ident_type t);
-
-/* Certificate profiles newOrder may name ("profile", draft-aaron-acme-
- * profiles), with a description for the directory's meta. Until pki/
- * provides the list, this table is it. */
-struct acme_profile {
-	const char *name, *description;
-};
-extern const struct acme_profile acme_profiles[];
-extern const size_t acme_profiles_count;
-const struct acme_profile *acme_profile_find(const char *name);
 
 /* Where and how a validation looks: filled by the caller from its settings
  * and the challenge row. */

@@ -3,7 +3,7 @@
  * so newNonce itself only says how to cache it. */
 #include <string.h>
 
-#include "acme/order.h"
+#include "pki/pki.h"
 #include "server/acme.h"
 #include "server/handlers.h"
 #include "server/reply.h"
@@ -30,9 +30,11 @@ int h_acme_directory(struct request *req)
 		json_object_set_new(dir, urls[i].name, json_string(url));
 	}
 	json_t *profiles = json_object();
-	for (size_t i = 0; i < acme_profiles_count; i++)
-		json_object_set_new(profiles, acme_profiles[i].name,
-				    json_string(acme_profiles[i].description));
+	/* The CA's profiles (draft-aaron-acme-profiles): name and description. */
+	for (const char *const *p = req->srv->ca ? pki_ca_profiles(req->srv->ca) : NULL; p && *p;
+	     p++)
+		json_object_set_new(profiles, *p,
+				    json_string(pki_profile_describe(req->srv->ca, *p)));
 	json_object_set_new(dir, "meta",
 			    json_pack("{s:b, s:o}", "externalAccountRequired",
 				      req->srv->cfg.acme_eab_required != 0, "profiles", profiles));

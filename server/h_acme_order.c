@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "acme/order.h"
+#include "pki/pki.h"
 #include "server/acme.h"
 #include "server/handlers.h"
 #include "server/reply.h"
@@ -253,7 +254,8 @@ int h_acme_new_order(struct request *req)
 				    "lifetime is its profile's");
 		goto out;
 	}
-	if (profile != NULL && acme_profile_find(profile) == NULL) {
+	if (profile != NULL &&
+	    (req->srv->ca == NULL || pki_profile_lifetime(req->srv->ca, profile) < 0)) {
 		ret = reply_problem(req, ERR_ACME_INVALID_PROFILE,
 				    "no profile \"%.64s\" (see the directory's meta.profiles)",
 				    profile);
