@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acme/order.h"
 
@@ -174,6 +175,7 @@ static int http01_validate(const struct acme_chall_target *t, struct acme_err *e
 	const char *v = t->ident->value;
 	long status = 0;
 	int rc = -1, hops;
+	time_t start = time(NULL);
 
 	pthread_once(&curl_once, curl_init);
 	if (b == NULL || asprintf(&url, "http://%s%s%s:%u/.well-known/acme-challenge/%s",
@@ -184,6 +186,11 @@ static int http01_validate(const struct acme_chall_target *t, struct acme_err *e
 		goto out;
 	}
 	for (hops = 0;; hops++) {
+		/* All hops together get a few timeouts' worth, not ten each. */
+		if (time(NULL) - start > 3 * (time_t)t->timeout_s) {
+			acme_fail(e, ERR_ACME_CONNECTION, "the redirects took too long");
+			goto out;
+		}
 		if (fetch(t, url, &status, b, &next, e) != 0)
 			goto out;
 		if (next == NULL)

@@ -328,6 +328,15 @@ def run(tap, fx, c, resp):
     c.problem(r, 404, "malformed", "an unknown challenge: 404")
     r = a.post(o["authorizations"][0], {"status": "valid"})
     c.problem(r, 400, "malformed", "an authorization status other than deactivated")
+    host = f"{fx.host}:{fx.port}"
+    got, _ = fx.exchange((f"POST /acme/new-order HTTP/1.1\r\nHost: {host}\r\n"
+                          "Content-Type: application/jose+json\r\nContent-Length: 20000\r\n"
+                          "Expect: 100-continue\r\n\r\n").encode())
+    r0 = got[0] if got else None
+    tap.ok(r0 is not None and r0.status == 413 and
+           r0.json().get("type") == ACME + "malformed" and r0.header("Replay-Nonce"),
+           "an oversized JWS to newOrder: 413 malformed, with a nonce",
+           r0 and (r0.status, r0.headers, r0.body[:300]))
     tap.eq(before, counts(fx), "no refused request created or started anything")
     tap.eq("pending", a.post(order_url).json()["status"], "...and the order is still pending")
 
