@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from acme import ACME, Client, Key, psql  # noqa: E402
+from acme import ACME, JOSE, Client, Key, jws, psql  # noqa: E402
 from orchard_harness import Fixture, Tap  # noqa: E402
 
 import requests  # noqa: E402
@@ -358,6 +358,26 @@ def run(tap, fx, c, resp):
     tap.eq((200, "valid"), (r.status_code, r.json().get("status")),
            "answering a valid challenge again: 200, still valid")
 
+    # Ten racing answers to one challenge: one validation.
+    from concurrent.futures import ThreadPoolExecutor
+
+    oo = a.order("race.example.test").json()
+    chx = chall_of(a.post(oo["authorizations"][0]).json(), "http-01")
+    resp.set("add-http01", token=chx["token"], content=f"{chx['token']}.{tp}")
+
+    def answer(_):
+        s = fx.session()
+        n = s.head(c.url("/acme/new-nonce"), timeout=10).headers["Replay-Nonce"]
+        body = jws(a.key, chx["url"], {}, n, a.kid)
+        return s.post(chx["url"], data=json.dumps(body), headers=JOSE, timeout=20).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        codes = list(pool.map(answer, range(10)))
+    got = poll(a, oo["authorizations"][0]).json()
+    runs = open(fx.procs[0].log).read().count(chx["url"].rsplit("/", 1)[-1] + '","type"')
+    tap.ok(codes == [200] * 10 and got["status"] == "valid" and runs == 1,
+           "ten racing answers to one challenge: all 200, one validation", (codes, runs))
+
     # dns-01 for the wildcard.
     import base64
     import hashlib
@@ -507,8 +527,6 @@ def acme_base(tap, fx, c):
     k = Key("ES256")
     r = c.signed(k, "/acme/new-account", {})
     c.problem(r, 403, "unauthorized", "a JWS url of the listen address is not this server's URL")
-    from acme import jws
-
     body = jws(k, "https://acme.example.test:9443/acme/new-account", {}, c.nonce())
     r = c.post("/acme/new-account", body)
     tap.ok(r.status_code == 201 and
