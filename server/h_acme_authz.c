@@ -215,7 +215,7 @@ static bool validation_submit(struct request *req, const struct store_acme_chall
 	snprintf(v->chall_id, sizeof v->chall_id, "%s", ch->id);
 	snprintf(v->token, sizeof v->token, "%s", ch->token);
 	snprintf(v->key_authz, sizeof v->key_authz, "%s.%s", ch->token, ch->thumbprint);
-	if (jobs_submit(req->srv->jobs, validation_run, validation_done, v) != 0) {
+	if (jobs_submit(req->srv->acme_jobs, validation_run, validation_done, v) != 0) {
 		free(v);
 		return false;
 	}
