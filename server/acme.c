@@ -289,6 +289,11 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (location != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	if (req->retry_after_s > 0) { /* section 8.2: when to poll again */
+		char after[24];
+		snprintf(after, sizeof after, "%ld", req->retry_after_s);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+	}
 	if (up != NULL) {
 		char link[ACME_URL_MAX + 16];
 		snprintf(link, sizeof link, "<%s>;rel=\"up\"", up);

@@ -55,7 +55,8 @@ bool acme_url(struct request *req, const char *path, char *out, size_t len);
 json_t *acme_account_json(struct request *req, const struct store_acme_account *a);
 
 /* Queues body (stolen) with status, a Location header when location is
- * not NULL and a Link rel="up" to up when not NULL. */
+ * not NULL, a Link rel="up" to up when not NULL, and Retry-After when
+ * req->retry_after_s is set (a resource still processing). */
 int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location,
 		    const char *up);
 

@@ -66,6 +66,21 @@ static bool load_authz(struct request *req, const char *id, struct authz_get *g,
 	return true;
 }
 
+/* Whether a challenge in challenges (JSON array text) is processing. */
+static bool any_processing(const char *challenges)
+{
+	json_t *chs = json_loads(challenges, 0, NULL), *ch;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach (chs, i, ch) {
+		const char *st = json_string_value(json_object_get(ch, "status"));
+		found |= st != NULL && strcmp(st, "processing") == 0;
+	}
+	json_decref(chs);
+	return found;
+}
+
 int h_acme_authz(struct request *req)
 {
 	const char *status = NULL;
@@ -109,6 +124,9 @@ int h_acme_authz(struct request *req)
 	if (store_run(req->srv->store, authz_get_cb, &g) != STORE_ONE)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 render:
+	/* Section 8.2: a validation under way: poll again in a second. */
+	if (any_processing(g.row.challenges))
+		req->retry_after_s = 1;
 	ret = acme_reply_json(req, 200, acme_authz_json(req, &g.row), NULL, NULL);
 	store_acme_authz_free(&g.row);
 	return ret;
@@ -236,8 +254,12 @@ static int reply_challenge(struct request *req, const char *authz_id, const char
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	chs = json_loads(g.row.challenges, 0, NULL);
 	json_array_foreach (chs, i, ch)
-		if (strcmp(json_string_value(json_object_get(ch, "id")), id) == 0)
+		if (strcmp(json_string_value(json_object_get(ch, "id")), id) == 0) {
 			body = acme_challenge_json(req, ch);
+			if (strcmp(json_string_value(json_object_get(ch, "status")),
+				   "processing") == 0)
+				req->retry_after_s = 1;
+		}
 	json_decref(chs);
 	store_acme_authz_free(&g.row);
 	snprintf(path, sizeof path, "/acme/authz/%s", authz_id);

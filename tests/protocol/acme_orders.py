@@ -345,6 +345,8 @@ def run(tap, fx, c, resp):
     ch = chall_of(www, "http-01")
     resp.set("add-http01", token=ch["token"], content=f"{ch['token']}.{tp}\n")
     r = a.post(ch["url"], {})
+    tap.ok(r.json().get("status") == "valid" or r.headers.get("Retry-After") == "1",
+           "a processing challenge says when to poll again (Retry-After: 1)", dict(r.headers))
     tap.ok(r.status_code == 200 and r.json().get("status") in ("processing", "valid") and
            f'<{o["authorizations"][0]}>;rel="up"' in r.headers.get("Link", ""),
            "answering http-01: 200 processing at once, Link rel=up", (r.status_code, r.text,
