@@ -292,7 +292,10 @@ int h_acme_challenge(struct request *req)
 	}
 	/* Section 7.5.1: POST-as-GET reads; any JSON object answers (clients
 	 * send {}). */
-	if (!req->acme->post_as_get && strcmp(g.row.status, "pending") == 0) {
+	/* A processing challenge is started again only when its validator
+	 * died (the store decides: over a minute without an outcome). */
+	if (!req->acme->post_as_get &&
+	    (strcmp(g.row.status, "pending") == 0 || strcmp(g.row.status, "processing") == 0)) {
 		if (strcmp(g.row.authz_status, "pending") != 0) {
 			ret = reply_problem(req, ERR_ACME_MALFORMED,
 					    "the authorization is %s: nothing to validate",

@@ -380,6 +380,21 @@ def run(tap, fx, c, resp):
     tap.ok(codes == [200] * 10 and got["status"] == "valid" and runs == 1,
            "ten racing answers to one challenge: all 200, one validation", (codes, runs))
 
+    # A validator that died leaves its challenge processing: an answer a minute later
+    # takes it back; sooner, it is left alone.
+    oo = a.order("crashed.example.test").json()
+    chx = chall_of(a.post(oo["authorizations"][0]).json(), "http-01")
+    cid = chx["url"].rsplit("/", 1)[-1]
+    resp.set("add-http01", token=chx["token"], content=f"{chx['token']}.{tp}")
+    psql(fx, f"UPDATE acme_challenges SET status = 'processing' WHERE id = '{cid}'")
+    r = a.post(chx["url"], {})
+    tap.eq("processing", r.json().get("status"), "answering a challenge in processing: no restart")
+    tap.eq("pending", a.post(oo["authorizations"][0]).json()["status"], "...still pending")
+    psql(fx, f"UPDATE acme_challenges SET updated_at = now() - interval '61 s' WHERE id = '{cid}'")
+    a.post(chx["url"], {})
+    tap.eq("valid", poll(a, oo["authorizations"][0]).json()["status"],
+           "a minute later an answer validates it again: valid")
+
     # dns-01 for the wildcard.
     import base64
     import hashlib
@@ -461,6 +476,10 @@ def run(tap, fx, c, resp):
     psql(fx, f"UPDATE acme_authzs SET expires_at = now() - interval '1 s' WHERE id = '{az}'")
     tap.eq("expired", a.post(eo["authorizations"][0]).json()["status"],
            "a pending authorization past expires is expired")
+    exp_ch = a.post(eo["authorizations"][0]).json()["challenges"][0]["url"]
+    r = a.post(exp_ch, {})
+    c.problem(r, 400, "malformed", "answering a challenge of an expired authorization: malformed")
+    tap.eq("pending", a.post(exp_ch).json()["status"], "...which stays pending")
 
     # --- rate limits ----------------------------------------------------------------------------
     n = int(psql(fx, f"SELECT count(*) FROM acme_orders WHERE account_id = '{a.id}'"))
