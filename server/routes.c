@@ -18,6 +18,7 @@ const struct route routes[] = {
 	{"POST",   "/acme/new-account",    h_acme_new_account, ACME_JWS(ACME_JWK),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_account"},
 	{"POST",   "/acme/account/{id}",   h_acme_account,     ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_account"},
 	{"POST",   "/acme/account/{id}/orders", h_acme_orders, ACME_JWS(ACME_KID),          BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
+	{"POST",   "/acme/account/{id}/orders/{after}", h_acme_orders, ACME_JWS(ACME_KID),  BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
 	{"POST",   "/acme/key-change",     h_acme_key_change,  ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_key_change"},
 	{"POST",   "/acme/eab",            h_acme_eab_create,  OPERATOR(SCOPE_ACME_ADMIN),   BODY_JSON, KiB(1),  WIRE_ORCHARD, "acme_eab_create"},
 	{"POST",   "/acme/new-order",      h_acme_new_order,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_order"},
