@@ -272,7 +272,7 @@ json_t *acme_account_json(struct request *req, const struct store_acme_account *
 }
 
 int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location,
-		    const char *up)
+		    const char *link_url, const char *link_rel)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct MHD_Response *resp;
@@ -294,9 +294,9 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 		snprintf(after, sizeof after, "%ld", req->retry_after_s);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
 	}
-	if (up != NULL) {
-		char link[ACME_URL_MAX + 16];
-		snprintf(link, sizeof link, "<%s>;rel=\"up\"", up);
+	if (link_url != NULL) {
+		char link[ACME_URL_MAX + 32];
+		snprintf(link, sizeof link, "<%s>;rel=\"%s\"", link_url, link_rel);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LINK, link);
 	}
 	ret = reply_queue(req, status, resp);

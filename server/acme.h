@@ -55,10 +55,11 @@ bool acme_url(struct request *req, const char *path, char *out, size_t len);
 json_t *acme_account_json(struct request *req, const struct store_acme_account *a);
 
 /* Queues body (stolen) with status, a Location header when location is
- * not NULL, a Link rel="up" to up when not NULL, and Retry-After when
- * req->retry_after_s is set (a resource still processing). */
+ * not NULL, a Link <link_url>;rel="link_rel" ("up", "next") when link_url
+ * is not NULL, and Retry-After when req->retry_after_s is set (a resource
+ * still processing). */
 int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location,
-		    const char *up);
+		    const char *link_url, const char *link_rel);
 
 /* Room for a random resource id (base64url of 16 bytes) with its NUL. */
 #define ACME_ID_MAX 64

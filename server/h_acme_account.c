@@ -48,7 +48,7 @@ static int reply_account(struct request *req, unsigned status, const struct stor
 	if (!acme_url(req, path, loc, sizeof loc))
 		return reply_problem(req, ERR_ACME_MALFORMED,
 				     "the Host header is not a plain host");
-	return acme_reply_json(req, status, acme_account_json(req, a), loc, NULL);
+	return acme_reply_json(req, status, acme_account_json(req, a), loc, NULL, NULL);
 }
 
 struct by_key {

@@ -127,7 +127,7 @@ render:
 	/* Section 8.2: a validation under way: poll again in a second. */
 	if (any_processing(g.row.challenges))
 		req->retry_after_s = 1;
-	ret = acme_reply_json(req, 200, acme_authz_json(req, &g.row), NULL, NULL);
+	ret = acme_reply_json(req, 200, acme_authz_json(req, &g.row), NULL, NULL, NULL);
 	store_acme_authz_free(&g.row);
 	return ret;
 }
@@ -267,7 +267,7 @@ static int reply_challenge(struct request *req, const char *authz_id, const char
 		json_decref(body);
 		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot render the challenge");
 	}
-	ret = acme_reply_json(req, 200, body, NULL, up);
+	ret = acme_reply_json(req, 200, body, NULL, up, "up");
 	return ret;
 }
 

@@ -19,7 +19,7 @@
 #define ACME_ORDER_TTL_S (7 * 86400)
 #define ACME_AUTHZ_PENDING_TTL_S (7 * 86400)
 #define ACME_AUTHZ_REUSE_MIN_S 86400 /* a reused authorization outlives the order's day */
-#define ACME_ORDERS_LIST_MAX 1000
+#define ACME_ORDERS_PAGE 100
 
 /* What the order transaction needs and makes. */
 struct new_order {
@@ -222,7 +222,7 @@ static int reply_order(struct request *req, unsigned status, const struct store_
 		json_decref(body);
 		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot render the order");
 	}
-	return acme_reply_json(req, status, body, loc, NULL);
+	return acme_reply_json(req, status, body, loc, NULL, NULL);
 }
 
 int h_acme_new_order(struct request *req)
@@ -367,7 +367,7 @@ int h_acme_finalize(struct request *req)
 }
 
 struct orders_list {
-	const char *account;
+	const char *account, *after;
 	char *ids;
 };
 
@@ -375,15 +375,21 @@ static enum store_qs orders_list_cb(struct store_conn *c, void *cls)
 {
 	struct orders_list *l = cls;
 
-	return store_select_acme_orders(c, l->account, ACME_ORDERS_LIST_MAX, &l->ids);
+	return store_select_acme_orders(c, l->account, l->after, ACME_ORDERS_PAGE, &l->ids);
 }
 
+/* POST-as-GET /acme/account/{id}/orders[/{after}]: a page of the
+ * account's order URLs, newest first, with Link rel="next" to the page
+ * after its last order (section 7.1.2.1). */
 int h_acme_orders(struct request *req)
 {
-	struct orders_list l = {req->acme->account.id, NULL};
+	struct orders_list l = {req->acme->account.id, req->nparams > 1 ? req->params[1] : NULL,
+				NULL};
 	json_t *ids, *urls, *v;
+	char next[ACME_URL_MAX] = "", path[160];
 	enum store_qs qs;
 	size_t i;
+	int ret;
 
 	/* Section 7.1.2.1: only the account itself. */
 	if (strcmp(req->params[0], req->acme->account.id) != 0)
@@ -392,15 +398,27 @@ int h_acme_orders(struct request *req)
 	if (!req->acme->post_as_get)
 		return reply_problem(req, ERR_ACME_MALFORMED,
 				     "the orders list is read with POST-as-GET");
+	if (l.after != NULL && !acme_id_ok(l.after))
+		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such page");
 	qs = store_run(req->srv->store, orders_list_cb, &l);
 	if (qs < 0)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	ids = json_loads(l.ids, 0, NULL);
 	free(l.ids);
 	urls = json_array();
-	json_array_foreach (ids, i, v)
+	json_array_foreach (ids, i, v) {
+		if (i == ACME_ORDERS_PAGE) { /* one more: the next page starts after the last */
+			snprintf(path, sizeof path, "/acme/account/%s/orders/%s", l.account,
+				 json_string_value(json_array_get(ids, i - 1)));
+			if (!acme_url(req, path, next, sizeof next))
+				next[0] = '\0';
+			break;
+		}
 		json_array_append_new(urls,
 				      acme_url_json(req, "/acme/order/", json_string_value(v), ""));
+	}
 	json_decref(ids);
-	return acme_reply_json(req, 200, json_pack("{s:o}", "orders", urls), NULL, NULL);
+	ret = acme_reply_json(req, 200, json_pack("{s:o}", "orders", urls), NULL,
+			      next[0] ? next : NULL, "next");
+	return ret;
 }

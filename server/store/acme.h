@@ -129,10 +129,12 @@ enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, cons
 enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 				      struct store_acme_order *out);
 
-/* The account's order ids, newest first, at most limit, as JSON array
- * text into *ids (free()). */
-enum store_qs store_select_acme_orders(struct store_conn *c, const char *account, int limit,
-				       char **ids);
+/* The account's order ids, newest first, after order after (NULL or "":
+ * from the newest), at most limit + 1 of them (the extra one says another
+ * page follows), as JSON array text into *ids (free()). An after that is
+ * not the account's order gives an empty list. */
+enum store_qs store_select_acme_orders(struct store_conn *c, const char *account, const char *after,
+				       int limit, char **ids);
 
 enum store_qs store_select_acme_authz(struct store_conn *c, const char *id,
 				      struct store_acme_authz *out);

@@ -311,6 +311,8 @@ def run(tap, fx, c, resp):
     c.problem(r, 400, "invalidProfile", "an unknown profile: invalidProfile")
     r = a.post("/acme/new-order", None)
     c.problem(r, 400, "malformed", "POST-as-GET to newOrder: malformed")
+    r = a.post(f"/acme/account/{a.id}/orders", {})
+    c.problem(r, 400, "malformed", "the orders list with a payload: malformed")
     r = b.post(order_url)
     c.problem(r, 403, "unauthorized", "another account's kid fetching the order: unauthorized")
     r = b.post(o["authorizations"][0])
@@ -480,6 +482,24 @@ def run(tap, fx, c, resp):
     r = a.post(exp_ch, {})
     c.problem(r, 400, "malformed", "answering a challenge of an expired authorization: malformed")
     tap.eq("pending", a.post(exp_ch).json()["status"], "...which stays pending")
+
+    # --- the orders list, a page at a time ------------------------------------------------------
+    psql(fx, "INSERT INTO acme_orders (id, account_id, identifiers, authz_ids, expires_at, created_at)"
+             f" SELECT 'page' || g, '{b.id}', '[]', '{{}}', now() + interval '1 day',"
+             " now() - g * interval '1 s' FROM generate_series(1, 150) g")
+    total = int(psql(fx, f"SELECT count(*) FROM acme_orders WHERE account_id = '{b.id}'"))
+    r = b.post(f"/acme/account/{b.id}/orders")
+    first = r.json()["orders"]
+    nxt = r.links.get("next", {}).get("url", "")
+    tap.ok(len(first) == 100 and nxt.startswith(f"{base}/acme/account/{b.id}/orders/"),
+           "orders list: 100 newest, Link rel=next", (len(first), r.headers.get("Link")))
+    r = b.post(nxt)
+    second = r.json()["orders"]
+    tap.ok(len(first) + len(second) == total and not set(first) & set(second) and
+           "next" not in r.links, f"the next page has the other {total - 100}, no next", r.text)
+    r = a.post(nxt.replace(b.id, a.id, 1))
+    tap.eq(200, r.status_code, "a page after another account's order: 200")
+    tap.eq([], r.json().get("orders"), "...and empty")
 
     # --- rate limits ----------------------------------------------------------------------------
     n = int(psql(fx, f"SELECT count(*) FROM acme_orders WHERE account_id = '{a.id}'"))
