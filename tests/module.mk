@@ -26,7 +26,8 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
 	tests/integration/dps.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
-TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py
+TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
+	tests/protocol/acme_orders.py tests/protocol/acme_keys.py
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
