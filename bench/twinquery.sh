@@ -3,8 +3,9 @@
 # over HTTPS (wrk, 16 keep-alive connections) for a tag equality (answered
 # by the GIN jsonb_path_ops index) and a reported-property range (a scan
 # in device ID order), with EXPLAIN ANALYZE of the statement orchardd
-# sends for each, and pgbench's one-row SELECT on the same PostgreSQL as
-# the ceiling.
+# sends for each; the time a fleet configuration over half the twins takes
+# to apply; and pgbench's one-row SELECT on the same PostgreSQL as the
+# ceiling.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=build
@@ -67,6 +68,17 @@ wrk_query "tags.building = 'b-42'" "SELECT * FROM devices WHERE tags.building = 
 wrk_query "... deviceId only" "SELECT deviceId FROM devices WHERE tags.building = 'b-42'"
 wrk_query "reported.temp > 99.85" "SELECT deviceId FROM devices WHERE properties.reported.temp > 99.85"
 wrk_query "COUNT() GROUP BY tags.site" "SELECT tags.site, COUNT() AS n FROM devices GROUP BY tags.site"
+
+# A fleet configuration over half the twins: the PUT answers once every
+# targeted twin holds its content (chunks of 500 twins a transaction).
+WTOKEN=$(token twins:read twins:write)
+t0=$(date +%s.%N)
+code=$("${CURL[@]}" --max-time 600 -o "$TMP/cfg" -w '%{http_code}' -X PUT -H "Authorization: Bearer $WTOKEN" \
+	-H 'Content-Type: application/json' "$URL/configurations/half" -d '{"priority": 1,
+	"targetCondition": "tags.ring IN [0, 1]", "content": {"deviceContent": {"properties.desired.app.version": "2.0"}}}')
+printf 'configuration over %s twins applied in %.1f s (HTTP %s, appliedCount %s)\n' \
+	"$(jq .systemMetrics.results.targetedCount "$TMP/cfg")" "$(echo "$(date +%s.%N) - $t0" | bc)" "$code" \
+	"$(jq .systemMetrics.results.appliedCount "$TMP/cfg")"
 
 # The ceiling: pgbench's select-only one-row read on the same PostgreSQL.
 if command -v pgbench >/dev/null; then
