@@ -69,6 +69,19 @@ static const struct setting settings[] = {
 	S("dps-cert-proxy", STR, dps_cert_proxy, NULL,
 	  "address of a TLS-terminating proxy whose X-Client-Cert header (URL-encoded PEM) is a"
 	  " device's certificate; default: none, only TLS client certificates count"),
+	S("acme-base-url", STR, acme_base_url, NULL,
+	  "https://host[:port] every ACME URL starts with; default: the first listen address"),
+	S("acme-http-port", NUM, acme_http_port, "80", "port ACME http-01 validations connect to"),
+	S("acme-tls-port", NUM, acme_tls_port, "443",
+	  "port ACME tls-alpn-01 validations connect to"),
+	S("acme-resolver", STR, acme_resolver, NULL,
+	  "DNS server (host:port) ACME validations ask; default: the system's"),
+	S("acme-eab-required", NUM, acme_eab_required, "0",
+	  "1: new ACME accounts need an external account binding"),
+	S("acme-orders-per-hour", NUM, acme_orders_per_hour, "300",
+	  "new ACME orders per account and hour; 0 = no limit"),
+	S("acme-pending-authz-max", NUM, acme_pending_authz_max, "300",
+	  "pending ACME authorizations per account; 0 = no limit"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

@@ -12,6 +12,20 @@ int h_acme_new_nonce(struct request *req);
 /* h_acme_account.c */
 int h_acme_new_account(struct request *req);
 int h_acme_account(struct request *req);
+int h_acme_key_change(struct request *req);
+
+/* h_acme_eab.c */
+int h_acme_eab_create(struct request *req);
+
+/* h_acme_order.c */
+int h_acme_new_order(struct request *req);
+int h_acme_order(struct request *req);
+int h_acme_orders(struct request *req);
+int h_acme_finalize(struct request *req);
+
+/* h_acme_authz.c */
+int h_acme_authz(struct request *req);
+int h_acme_challenge(struct request *req);
 
 /* h_health.c */
 int h_health_live(struct request *req);
@@ -67,5 +81,13 @@ int h_twins_get(struct request *req);
 /* h_twins_update.c */
 int h_twins_patch(struct request *req);
 int h_twins_put(struct request *req);
+
+/* h_twins_query.c */
+int h_twins_query(struct request *req);
+
+/* h_configurations.c */
+int h_config_put(struct request *req);
+int h_config_get(struct request *req);
+int h_config_delete(struct request *req);
 
 #endif

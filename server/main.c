@@ -45,7 +45,7 @@ static void usage(void)
 	       "       orchardd [SETTINGS] cert revoke SERIAL [--reason NAME]\n"
 	       "       orchardd --version\n\n"
 	       "Scopes: all, enrollments:read, enrollments:write, twins:read, twins:write,\n"
-	       "        pki:admin, audit:read, tokens:read, tokens:write\n\n");
+	       "        pki:admin, audit:read, tokens:read, tokens:write, acme:admin\n\n");
 	config_print_help();
 }
 
@@ -90,6 +90,8 @@ static int config_resolve(struct config *cfg)
  * not the CPU: a few threads go a long way. */
 #define JOBS_THREADS 4
 #define JOBS_QUEUE 1024
+/* Validations mostly wait on the network (5 s timeouts): more threads. */
+#define ACME_JOBS_THREADS 8
 
 static const char *const event_channels[] = {EVENTS_AUDIT,
 					     EVENTS_TOKEN_REVOKED,
@@ -177,10 +179,12 @@ static int cmd_serve(struct server *srv)
 	srv->metrics = metrics_new();
 	srv->timers = timers_start();
 	srv->jobs = jobs_start(JOBS_THREADS, JOBS_QUEUE);
+	srv->acme_jobs = jobs_start(ACME_JOBS_THREADS, JOBS_QUEUE);
 	srv->crl = srv->events ? certs_crl_new(srv->events) : NULL;
 	srv->acme_nonce = acme_nonce_issue;
 	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL ||
-	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL || srv->crl == NULL)
+	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL ||
+	    srv->acme_jobs == NULL || srv->crl == NULL)
 		goto out;
 	if (dps_id_scope_init(srv) != 0)
 		goto out;
@@ -209,6 +213,7 @@ out:
 	}
 	http_stop(http, srv, 0);
 	jobs_stop(srv->jobs);
+	jobs_stop(srv->acme_jobs);
 	revocations_stop(revoked);
 	certs_crl_free(srv->crl, srv->events);
 	events_stop(srv->events);

@@ -17,6 +17,15 @@ const struct route routes[] = {
 	{"GET",    "/acme/new-nonce",      h_acme_new_nonce,   PUBLIC,                       BODY_NONE, 0,       WIRE_ACME,    "acme_new_nonce"},
 	{"POST",   "/acme/new-account",    h_acme_new_account, ACME_JWS(ACME_JWK),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_account"},
 	{"POST",   "/acme/account/{id}",   h_acme_account,     ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_account"},
+	{"POST",   "/acme/account/{id}/orders", h_acme_orders, ACME_JWS(ACME_KID),          BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
+	{"POST",   "/acme/account/{id}/orders/{after}", h_acme_orders, ACME_JWS(ACME_KID),  BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
+	{"POST",   "/acme/key-change",     h_acme_key_change,  ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_key_change"},
+	{"POST",   "/acme/eab",            h_acme_eab_create,  OPERATOR(SCOPE_ACME_ADMIN),   BODY_JSON, KiB(1),  WIRE_ORCHARD, "acme_eab_create"},
+	{"POST",   "/acme/new-order",      h_acme_new_order,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_order"},
+	{"POST",   "/acme/order/{id}",     h_acme_order,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_order"},
+	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID),         BODY_JOSE, KiB(16), WIRE_ACME,    "acme_finalize"},
+	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_authz"},
+	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_challenge"},
 
 	{"GET",    "/ops/audit",        h_ops_audit_list,   OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit"},
 	{"GET",    "/ops/audit/stream", h_ops_audit_stream, OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit_stream"},
@@ -57,6 +66,10 @@ const struct route routes[] = {
 	{"GET",    "/twins/{deviceId}", h_twins_get,        OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "twins_get"},
 	{"PATCH",  "/twins/{deviceId}", h_twins_patch,      OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_patch"},
 	{"PUT",    "/twins/{deviceId}", h_twins_put,        OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_put"},
+	{"POST",   "/devices/query",    h_twins_query,      OPERATOR(SCOPE_TWINS_READ),   BODY_JSON, KiB(16), WIRE_ORCHARD, "twins_query"},
+	{"PUT",    "/configurations/{id}", h_config_put,    OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "config_put"},
+	{"GET",    "/configurations/{id}", h_config_get,    OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "config_get"},
+	{"DELETE", "/configurations/{id}", h_config_delete, OPERATOR(SCOPE_TWINS_WRITE),  BODY_NONE, 0,       WIRE_ORCHARD, "config_delete"},
 };
 // clang-format on
 

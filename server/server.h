@@ -31,6 +31,13 @@ struct server {
 	struct pki_ca *ca;     /* the CA: pki_issue() with it, certs_record() the result */
 	struct certs_crl *crl; /* the CRL cache (server/certs.h) */
 	char id_scope[16];     /* DPS: this service's ID scope, from the database */
+	/* ACME challenge validations: a pool of their own, so a slow
+	 * validation target never delays other outbound work. */
+	struct jobs *acme_jobs;
+	/* "https://host[:port]" every ACME URL starts with (--acme-base-url, or
+	 * the first listen address once bound); "" falls back to the Host
+	 * header (a wildcard listen address names no host). */
+	char acme_base[256];
 	atomic_int active_requests;
 	atomic_long body_in_flight; /* request body bytes buffered, all requests */
 	atomic_int shutting_down;

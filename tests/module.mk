@@ -26,7 +26,8 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
 	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
-TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py
+TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
+	tests/protocol/acme_orders.py tests/protocol/acme_keys.py
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
@@ -77,3 +78,11 @@ $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(B
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
 TEST_SCRIPTS += tests/integration/twins.sh
+
+# The twin query language: parser and SQL compiler alone.
+$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq.o \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq
+TEST_SCRIPTS += tests/integration/twin_query.sh
+TEST_SCRIPTS += tests/integration/twin_configs.sh
