@@ -104,8 +104,7 @@ enum pki_status pki_issue_ak(struct pki_ca *ca, const struct pki_ak_req *req, st
 		say(why, whylen, "this CA has no attestation CA");
 		return PKI_ERR_PROFILE;
 	}
-	if (req->spki_der == NULL ||
-	    (key = d2i_PUBKEY(NULL, &p, (long)req->spki_len)) == NULL ||
+	if (req->spki_der == NULL || (key = d2i_PUBKEY(NULL, &p, (long)req->spki_len)) == NULL ||
 	    p != req->spki_der + req->spki_len ||
 	    (pki__key_classify(key, out->key_type, sizeof out->key_type) &
 	     (PKI_KEY_P256 | PKI_KEY_P384 | PKI_KEY_RSA)) == 0) {
@@ -123,7 +122,8 @@ enum pki_status pki_issue_ak(struct pki_ca *ca, const struct pki_ak_req *req, st
 	if (req->not_after != 0 && req->not_after < not_after)
 		not_after = req->not_after;
 	if ((x = X509_new()) == NULL || pki__serial_set(x, out->serial) != 0 ||
-	    !X509_set_version(x, 2) || !X509_set_issuer_name(x, X509_get_subject_name(ca->att_cert)) ||
+	    !X509_set_version(x, 2) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca->att_cert)) ||
 	    !ASN1_TIME_set(X509_getm_notBefore(x), now - PKI_BACKDATE) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) || !X509_set_pubkey(x, key))
 		goto out;

@@ -311,8 +311,8 @@ static int attestation_open(struct pki_ca *ca, const struct pki_ca_config *cfg, 
 		path_make(key, sizeof key, cfg->dir, "root.key");
 		if (cfg->import_root != NULL || !file_exists(key))
 			return 0;
-		return intermediate_create(ca, cfg, "att", "Orchard attestation CA", &ca->att_signer,
-					   &ca->att_cert, err, errlen);
+		return intermediate_create(ca, cfg, "att", "Orchard attestation CA",
+					   &ca->att_signer, &ca->att_cert, err, errlen);
 	}
 	if ((ca->att_cert = cert_read(cert)) == NULL) {
 		snprintf(err, errlen, "cannot read the attestation CA %s", cert);
@@ -322,8 +322,9 @@ static int attestation_open(struct pki_ca *ca, const struct pki_ca_config *cfg, 
 		return -1;
 	if (!pki_signer_matches(ca->att_signer, ca->att_cert) || X509_check_ca(ca->att_cert) == 0 ||
 	    !issued_by(ca->att_cert, ca->root)) {
-		snprintf(err, errlen, "the attestation CA is not a CA issued by the root, or its "
-				      "key does not match");
+		snprintf(err, errlen,
+			 "the attestation CA is not a CA issued by the root, or its "
+			 "key does not match");
 		return -1;
 	}
 	return 0;
@@ -340,8 +341,8 @@ static int leaf_common(struct pki_ca *ca)
 	ca->aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
 	if (ca->att_cert != NULL) {
 		X509V3_set_ctx(&ctx, ca->att_cert, NULL, NULL, NULL, 0);
-		ca->att_aki =
-			X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+		ca->att_aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+						  "keyid:always");
 		if (ca->att_aki == NULL || (ca->att_pem = cert_pem(ca->att_cert)) == NULL)
 			return -1;
 	}

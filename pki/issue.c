@@ -377,8 +377,7 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 	}
 	cn = cn_pick(req);
 	if ((x = X509_new()) == NULL || pki__serial_set(x, out->serial) != 0 ||
-	    !X509_set_version(x, 2) ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+	    !X509_set_version(x, 2) || !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 	    !ASN1_TIME_set(X509_getm_notBefore(x), now - PKI_BACKDATE) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) || !pubkey_copy(x, csr, key))
 		goto out;

@@ -17,9 +17,9 @@ enum store_qs store_insert_attest_challenge(struct store_conn *c,
 		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::integer * interval '1 second')",
 		0};
 	char ttl[16];
-	const char *p[] = {ch->id,	    ch->enrollment_kind, ch->enrollment_id,
-			   ch->registration_id, ch->ek_hash,	     ch->attestation_key,
-			   ch->tpm_name,	    ch->secret_hash,	     ttl};
+	const char *p[] = {ch->id,	ch->enrollment_kind, ch->enrollment_id, ch->registration_id,
+			   ch->ek_hash, ch->attestation_key, ch->tpm_name,	ch->secret_hash,
+			   ttl};
 
 	snprintf(ttl, sizeof ttl, "%d", ttl_s);
 	return store_exec_void(c, &st, 9, p);
