@@ -57,7 +57,8 @@ static char *ek_hash_b64(const TPMT_PUBLIC *ek)
 	int len;
 	char *out = NULL;
 
-	if (spki_of(ek, &der, &len) == 0 && EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL))
+	if (spki_of(ek, &der, &len) == 0 &&
+	    EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL))
 		out = b64_encode(md, sizeof md, 0);
 	OPENSSL_free(der);
 	return out;
@@ -80,6 +81,7 @@ struct challenge {
 	char derived[64];
 	char group_id[DPS_ID_MAX + 1];
 	char regid[DPS_ID_MAX + 1];
+	bool derived_taken;    /* an individual enrollment of another EK holds derived */
 	enum err_code refused; /* 0: not refused */
 	const char *why;
 	struct store_attest_challenge row;
@@ -126,6 +128,7 @@ static enum store_qs individual_find(struct store_conn *c, struct challenge *ch,
 	enum store_qs qs = store_select_dps_tpm_individuals(c, ch->ek_b64, ch->derived, &l);
 
 	*found = false;
+	ch->derived_taken = false;
 	for (int i = 0; qs > 0 && i < l.n && !*found; i++) {
 		json_t *params = dps_attestation_params(&l.items[i]);
 		const char *pinned = json_string_value(json_object_get(params, "endorsementKey"));
@@ -134,8 +137,14 @@ static enum store_qs individual_find(struct store_conn *c, struct challenge *ch,
 		size_t n = 0;
 		struct verr ve = {0};
 
-		if (pinned != NULL && dps_tpm_public(pinned, &ek, raw, &n, &ve) == 0 &&
-		    dps_tpm_same_key(&ek.pub, &ch->ek.pub)) {
+		bool same = pinned != NULL && dps_tpm_public(pinned, &ek, raw, &n, &ve) == 0 &&
+			    dps_tpm_same_key(&ek.pub, &ch->ek.pub);
+
+		/* The EK's own registration ID pinned to another EK: no group
+		 * may name a device by it either. */
+		if (!same && strcmp(l.items[i].id, ch->derived) == 0)
+			ch->derived_taken = true;
+		if (same) {
 			*found = true;
 			snprintf(ch->regid, sizeof ch->regid, "%s", l.items[i].id);
 			ch->row.enrollment_kind = STORE_DPS_INDIVIDUAL;
@@ -162,6 +171,9 @@ static enum store_qs group_find(struct store_conn *c, struct challenge *ch)
 	ch->refused = ERR_ATTEST_EK_UNTRUSTED;
 	ch->why = "no enrollment pins this endorsement key";
 	if (ch->ek_cert == NULL)
+		return STORE_ONE;
+	ch->why = "this EK's registration ID belongs to an individual enrollment of another EK";
+	if (ch->derived_taken)
 		return STORE_ONE;
 	if ((qs = store_select_dps_groups(c, "tpm", &groups)) < 0)
 		return qs;
@@ -258,7 +270,8 @@ static bool challenge_parse(struct request *req, struct challenge *ch, const cha
 	if (cert_b64 == NULL)
 		return true;
 	der = b64_decode(cert_b64, strlen(cert_b64), 0, &n);
-	if (der == NULL || n > DPS_TPM_CERT_MAX || (ch->ek_cert = ek_cert_parse(der, n, &ve)) == NULL) {
+	if (der == NULL || n > DPS_TPM_CERT_MAX ||
+	    (ch->ek_cert = ek_cert_parse(der, n, &ve)) == NULL) {
 		free(der);
 		*ret = reply_problem(req, ERR_ATTEST_MALFORMED,
 				     "/endorsementKeyCertificate: must be base64 DER");
@@ -466,8 +479,8 @@ int h_attest_ak_activate(struct request *req)
 	len = strlen(secret_b64);
 	if (len == 0 || b64_decoded_max(len) > sizeof secret ||
 	    b64_decode_into(secret_b64, len, 0, secret, &n) != 0 || n == 0) {
-		ret = reply_problem(req, ERR_ATTEST_MALFORMED,
-				    "/secret: base64 of 1 to %d bytes", ATTEST_SECRET_MAX);
+		ret = reply_problem(req, ERR_ATTEST_MALFORMED, "/secret: base64 of 1 to %d bytes",
+				    ATTEST_SECRET_MAX);
 		goto out;
 	}
 	if (!EVP_Digest(secret, n, md, NULL, EVP_sha256(), NULL)) {

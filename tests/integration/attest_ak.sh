@@ -275,6 +275,19 @@ T2=$TMP/tpm2
 ak_make "$D/t2" 0x81010016 rsa
 BODY=$X_BODY
 expect_fail "a second TPM cannot recover the secret of the first one's challenge" activate_tpm "$D/t2" 0x81010016
+group_line1 enabled "$(jq -Rs . <<<"$(cat "$T1"/ca/*cert*.pem "$T2"/ca/*cert*.pem)")"
+# An individual enrollment holds the registration ID derived from TPM2's ECC
+# EK but pins another EK: the group may not name TPM2 by it.
+REG2_384=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$T2/ek384.pub")
+http PUT "/enrollments/$REG2_384?$AV" "${W[@]}" "${JSON[@]}" -d '{"registrationId":"'"$REG2_384"'",
+	"attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$(b64f "$T2/ek.pub")"'"}}}'
+challenge "$T2/ek384.pub" "$T2/ek384.der" "$D/t2/ak.pub"
+expect_problem "a group device whose registration ID an individual enrollment of another EK holds: 403" 403 attestation-ek-untrusted
+expect "for that reason" grep -q "belongs to an individual enrollment of another EK" <<<"$BODY"
+http DELETE "/enrollments/$REG2_384?$AV" "${W[@]}"
+challenge "$T2/ek384.pub" "$T2/ek384.der" "$D/t2/ak.pub"
+expect_eq "without it, the group accepts that EK" 201 "$STATUS"
+psql_q "DELETE FROM attest_ak_challenges" >/dev/null
 before=$(written)
 challenge "$T2/ek.pub" - "$D/t2/ak.pub"
 expect_problem "an EK that is not enrolled (no certificate): 403" 403 attestation-ek-untrusted
