@@ -23,11 +23,12 @@ struct operator
 };
 
 /* Which device is calling, once a device SAS was accepted: the enrollment
- * whose key signed it. */
+ * whose key signed it (and, on the twin API, its registration's device). */
 struct device {
 	char registration_id[129];
 	char enrollment_kind[16]; /* "individual" or "group" */
 	char enrollment_id[129];
+	char device_id[129]; /* IoT Hub's device ID, for hub credentials (DEVICE_HUB) */
 	bool authenticated;
 };
 
