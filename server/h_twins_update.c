@@ -12,6 +12,7 @@
 #include "server/twins.h"
 
 struct twin_update {
+	struct request *req;
 	const char *id;
 	const char *if_match;
 	const json_t *tags, *desired; /* patches (NULL: untouched on PATCH) */
@@ -104,6 +105,14 @@ out:
 	return f == TWIN_OK ? 0 : -1;
 }
 
+/* The sections an update writes, as its history records them. */
+static const char *twin_sections(const struct twin_update *u)
+{
+	bool t = u->tags != NULL || u->replace, d = u->desired != NULL || u->replace;
+
+	return t && d ? "tags,desired" : t ? "tags" : d ? "desired" : "";
+}
+
 static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
 {
 	struct twin_update *u = cls;
@@ -123,11 +132,16 @@ static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
 			return STORE_NONE;
 		qs = store_insert_twin(c, &u->row);
 		/* Someone created it meanwhile: start over, this time locking theirs. */
-		return qs == STORE_NONE ? STORE_SOFT : qs;
+		if (qs == STORE_NONE)
+			return STORE_SOFT;
+	} else {
+		if (twin_apply(u) != 0)
+			return STORE_NONE;
+		qs = store_update_twin(c, &u->row);
 	}
-	if (twin_apply(u) != 0)
-		return STORE_NONE;
-	return store_update_twin(c, &u->row);
+	if (qs < 0)
+		return qs;
+	return twin_history_add(c, u->req, &u->row, twin_sections(u), NULL);
 }
 
 /* Takes tags and properties.desired from the body; anything else is
@@ -191,7 +205,7 @@ static int twin_body(struct request *req, struct twin_update *u)
 
 static int twin_update(struct request *req, bool replace)
 {
-	struct twin_update u = {.id = req->params[0], .replace = replace};
+	struct twin_update u = {.req = req, .id = req->params[0], .replace = replace};
 	struct twin_err te;
 	enum store_qs qs;
 	int ret;

@@ -44,9 +44,25 @@ json_t *twin_render(const struct store_twin *t)
 			 "tags", tags, "properties", "desired", desired, "reported", reported);
 }
 
-int twin_reply(struct request *req, const struct store_twin *t)
+json_t *twin_render_view(const struct store_twin *t, enum twin_view view)
 {
-	json_t *doc = twin_render(t);
+	json_t *doc = twin_render(t), *d;
+
+	if (doc == NULL || view == TWIN_VIEW_FULL)
+		return doc;
+	if (view == TWIN_VIEW_DEVICE) {
+		json_object_del(doc, "tags");
+		return doc;
+	}
+	d = json_incref(json_object_get(json_object_get(doc, "properties"),
+					view == TWIN_VIEW_DESIRED ? "desired" : "reported"));
+	json_decref(doc);
+	return d;
+}
+
+int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_view view)
+{
+	json_t *doc = twin_render_view(t, view);
 	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	char etag[24];
 	int ret;
@@ -58,6 +74,33 @@ int twin_reply(struct request *req, const struct store_twin *t)
 	ret = reply_bytes(req, 200, "application/json", text, strlen(text), etag);
 	free(text);
 	return ret;
+}
+
+int twin_reply(struct request *req, const struct store_twin *t)
+{
+	return twin_reply_view(req, t, TWIN_VIEW_FULL);
+}
+
+enum store_qs twin_history_add(struct store_conn *c, struct request *req,
+			       const struct store_twin *t, const char *sections,
+			       const json_t *patch)
+{
+	char *text = json_dumps(patch ? patch : req->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	struct store_twin_change h = {
+		.device_id = t->device_id,
+		.version = t->version,
+		.sections = (char *)sections,
+		.actor_kind = (char *)(req->dev.authenticated ? "device" : "operator"),
+		.actor = req->dev.authenticated ? req->dev.device_id : req->op.jti,
+		.patch = text,
+	};
+	enum store_qs qs;
+
+	if (text == NULL)
+		return STORE_HARD;
+	qs = store_insert_twin_history(c, &h);
+	free(text);
+	return qs;
 }
 
 /* One entity tag of a list, trimmed: strong ones compare, weak never

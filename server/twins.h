@@ -15,8 +15,26 @@ struct request;
  * out of memory or the row's JSON is corrupt). */
 json_t *twin_render(const struct store_twin *t);
 
+/* What a reply shows of a twin: all of it (the operator), all but tags
+ * (the device's own GET), or one properties section alone (the device's
+ * long poll and stream; its reported PATCH). */
+enum twin_view { TWIN_VIEW_FULL, TWIN_VIEW_DEVICE, TWIN_VIEW_DESIRED, TWIN_VIEW_REPORTED };
+
+/* t's view as JSON (new reference, NULL when out of memory). */
+json_t *twin_render_view(const struct store_twin *t, enum twin_view view);
+
 /* Queues 200 with the rendered twin and its ETag. */
 int twin_reply(struct request *req, const struct store_twin *t);
+
+/* Queues 200 with view of t and the twin's ETag. */
+int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_view view);
+
+/* Records an accepted change of t (as written) in its history, inside the
+ * writing transaction: who (req's operator token or device), the sections
+ * written (comma-separated) and the patch as sent (NULL: req->json). */
+enum store_qs twin_history_add(struct store_conn *c, struct request *req,
+			       const struct store_twin *t, const char *sections,
+			       const json_t *patch);
 
 /* Whether an If-Match header value (NULL: absent) lets a write proceed
  * on a twin whose etag is etag (NULL: no twin). */
