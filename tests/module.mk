@@ -68,4 +68,4 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_sas
 $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
-TEST_SCRIPTS += tests/integration/twins.sh
+TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh
