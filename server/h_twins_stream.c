@@ -70,7 +70,8 @@ static int stream_look(struct twin_stream *st)
 	json_t *d = twin_render_view(&row, TWIN_VIEW_DESIRED);
 	char *data = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	char head[64];
-	int n = snprintf(head, sizeof head, "id: %lld\nevent: desired\ndata: ", row.desired_version);
+	int n = snprintf(head, sizeof head,
+			 "id: %lld\nevent: desired\ndata: ", row.desired_version);
 	rc = data == NULL || buf_add(&st->out, head, (size_t)n) != 0 ||
 			     buf_add(&st->out, data, strlen(data)) != 0 ||
 			     buf_add(&st->out, "\n\n", 2) != 0

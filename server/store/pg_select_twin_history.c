@@ -29,9 +29,10 @@ enum store_qs store_select_twin_history(struct store_conn *c, const char *device
 	static struct store_stmt st = {
 		"select_twin_history",
 		"SELECT device_id, version, array_to_string(sections, ','), actor_kind, actor,"
-		" patch::text, " STORE_EPOCH("at") ", extract(microseconds from at)::bigint % 1000000"
-		" FROM twin_history WHERE device_id = $1 AND version > $2"
-		" ORDER BY version LIMIT $3",
+		" patch::text, " STORE_EPOCH(
+			"at") ", extract(microseconds from at)::bigint % 1000000"
+			      " FROM twin_history WHERE device_id = $1 AND version > $2"
+			      " ORDER BY version LIMIT $3",
 		0};
 	char a[24], l[16];
 	const char *p[] = {device_id, a, l};
