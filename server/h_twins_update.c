@@ -5,10 +5,12 @@
  * announce the change. A refused update changes nothing. */
 #include <string.h>
 
+#include "server/audit.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
+#include "server/store/operators.h"
 #include "server/twins.h"
 
 struct twin_update {
@@ -21,6 +23,7 @@ struct twin_update {
 	struct store_twin row; /* the twin as written */
 	enum err_code err;     /* set when refused: nothing was written */
 	struct twin_err te;
+	struct store_audit_new audit; /* the request's audit row, as answered 200 */
 };
 
 /* A fresh twin, in memory: empty tags and properties at version 1. */
@@ -139,9 +142,10 @@ static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
 			return STORE_NONE;
 		qs = store_update_twin(c, &u->row);
 	}
-	if (qs < 0)
+	if (qs < 0 || (qs = twin_history_add(c, u->req, &u->row, twin_sections(u), NULL)) < 0)
 		return qs;
-	return twin_history_add(c, u->req, &u->row, twin_sections(u), NULL);
+	/* The request's audit row commits with the change: one transaction, not two. */
+	return store_insert_audit(c, &u->audit, NULL);
 }
 
 /* Takes tags and properties.desired from the body; anything else is
@@ -206,6 +210,7 @@ static int twin_body(struct request *req, struct twin_update *u)
 static int twin_update(struct request *req, bool replace)
 {
 	struct twin_update u = {.req = req, .id = req->params[0], .replace = replace};
+	char *params = NULL;
 	struct twin_err te;
 	enum store_qs qs;
 	int ret;
@@ -219,7 +224,10 @@ static int twin_update(struct request *req, bool replace)
 		return reply_problem(req, twin_fault_err(te.fault), "%s: %s", te.where, te.msg);
 	u.if_match = request_header(req, "If-Match");
 	twin_now(u.now);
+	audit_entry_from_request(req, 200, &u.audit, &params);
 	qs = store_run_txn(req->srv->store, twin_update_cb, &u);
+	free(params);
+	req->audited = qs >= 0 && u.err == 0; /* else the pipeline audits the refusal */
 	if (qs < 0) {
 		store_twin_free(&u.row);
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);

@@ -182,6 +182,8 @@ expect_eq "a device's change names the device" "device dev-a reported" "$(jqb '.
 JTI=$(psql_q "SELECT actor FROM twin_history WHERE actor_kind = 'operator' LIMIT 1")
 expect_eq "an operator's names its token's jti" "operator $JTI desired" "$(jqb '.items[-1] | "\(.by.kind) \(.by.id) \(.sections | join(","))"')"
 expect_eq "with the patch as sent" '{"properties":{"desired":{"app":"saw"}}}' "$(jq -c '.items[-1].patch' <<<"$BODY")"
+expect_eq "each operator change has one audit row, written in its transaction" "3 3" \
+	"$(psql_q "SELECT count(*) FROM twin_history WHERE device_id = 'dev-a' AND actor_kind = 'operator'") $(psql_q "SELECT count(*) FROM audit_log WHERE method = 'PATCH' AND path = '/twins/dev-a' AND status = 200")"
 expect "versions strictly increase" jq -e '[.items[].version] | . == (sort | unique)' <<<"$BODY"
 http GET "/twins/dev-a/history?limit=10" "${R[@]}"
 NEXT=$(jqb .next)
