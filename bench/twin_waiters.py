@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Devices waiting on their twins, for bench/twins.sh (the approach of
+bench/waiters.py): N TLS connections to instance A, each a device's long
+poll GET /devices/{id}/twin/desired?since=V&wait=60 under its own IoT Hub
+SAS (a group-derived key); A's memory per waiting device; then, one device
+at a time, a desired PATCH on instance B and the time until that device's
+answer from A (change -> device latency, p50/p99).
+Usage: twin_waiters.py URL_A URL_B PID_A TOKEN CAFILE GROUP_KEY N[,N...] SAMPLE"""
+import asyncio
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import random
+import resource
+import ssl
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def metric(url, ctx, name):
+    with urllib.request.urlopen(url + "/metrics", context=ctx) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def device_sas(group_key, device_id, ttl=3600):
+    key = hmac.new(base64.b64decode(group_key), device_id.encode(), hashlib.sha256).digest()
+    sr = f"devices/{device_id}"
+    se = str(int(time.time()) + ttl)
+    sig = base64.b64encode(hmac.new(key, f"{sr}\n{se}".encode(), hashlib.sha256).digest())
+    return f"SharedAccessSignature sr={sr}&sig={urllib.parse.quote(sig.decode(), safe='')}&se={se}"
+
+
+async def read_response(reader):
+    status = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = await reader.readexactly(length) if length else b""
+    return (status.split()[1].decode() if status else "none"), body
+
+
+async def device(host, port, ctx, dev, auth, since, ready, woken):
+    """One device polling until desired moves past since; a 204 is polled
+    again on the same connection."""
+    reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
+               f"Host: {host}\r\nAuthorization: {auth}\r\n\r\n").encode()
+    first = True
+    try:
+        while True:
+            writer.write(request)
+            await writer.drain()
+            if first:
+                ready.release()
+                first = False
+            code, body = await read_response(reader)
+            if code != "204":
+                break
+        woken[dev] = (time.monotonic(), code, body)
+    finally:
+        writer.close()
+
+
+class Patcher:
+    """Desired PATCHes on instance B over one keep-alive connection."""
+
+    def __init__(self, url, ctx, token):
+        u = urllib.parse.urlsplit(url)
+        self.conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx)
+        self.headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+        self.n = 0
+
+    def patch(self, dev):
+        self.n += 1
+        body = json.dumps({"properties": {"desired": {"bench": self.n}}})
+        self.conn.request("PATCH", f"/twins/{dev}", body=body, headers=self.headers)
+        r = self.conn.getresponse()
+        r.read()
+        return r.status
+
+
+async def round_(host, port, ctx, url_a, pid_a, group_key, n, sample, versions, patcher):
+    base = rss_kib(pid_a)
+    ready = asyncio.Semaphore(0)
+    woken = {}
+    devs = [f"bench-{i}" for i in range(n)]
+    started = time.monotonic()
+    tasks = {}
+    for i, d in enumerate(devs):
+        tasks[d] = asyncio.create_task(
+            device(host, port, ctx, d, device_sas(group_key, d), versions[d], ready, woken))
+        if i % 200 == 199:
+            await asyncio.sleep(0.05)  # let handshakes finish in waves
+    for _ in devs:
+        await ready.acquire()
+    deadline = time.monotonic() + 60
+    while metric(url_a, ctx, "orchard_requests_waiting") < n and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    waiting = int(metric(url_a, ctx, "orchard_requests_waiting"))
+    held = rss_kib(pid_a)
+    opened = time.monotonic() - started
+    loop = asyncio.get_running_loop()
+    lat, bad = [], 0
+    for d in random.sample(devs, min(sample, n)):
+        t0 = time.monotonic()
+        status = await loop.run_in_executor(None, patcher.patch, d)
+        await tasks[d]
+        t1, code, body = woken[d]
+        if status != 200 or code != "200":
+            bad += 1
+            continue
+        versions[d] = json.loads(body)["$version"]
+        lat.append((t1 - t0) * 1000)
+    for t in tasks.values():
+        t.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    lat.sort()
+    return waiting, opened, (held - base) * 1024 / max(waiting, 1), lat, bad
+
+
+def pct(xs, p):
+    return xs[min(len(xs) - 1, int(len(xs) * p / 100))] if xs else float("nan")
+
+
+def main():
+    url_a, url_b, pid_a, token, cafile, group_key, ns, sample = sys.argv[1:9]
+    pid_a, sample = int(pid_a), int(sample)
+    ns = [int(x) for x in ns.split(",")]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(ns) + 1024), hard))
+    ctx = ssl.create_default_context(cafile=cafile)
+    host, port = url_a.split("//")[1].split(":")
+    versions = {f"bench-{i}": 1 for i in range(max(ns))}
+    patcher = Patcher(url_b, ctx, token)
+    for n in ns:
+        waiting, opened, per, lat, bad = asyncio.run(
+            round_(host, int(port), ctx, url_a, pid_a, group_key, n, sample, versions, patcher))
+        # one line per round, parsed by bench/twins.sh
+        print(f"waiters={n} suspended={waiting} open_s={opened:.1f} bytes_per_waiter={per:.0f}"
+              f" p50_ms={pct(lat, 50):.1f} p99_ms={pct(lat, 99):.1f} samples={len(lat)} bad={bad}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
