@@ -47,7 +47,7 @@ static const char *b64_member(const json_t *body, const char *name, struct acme_
 	return json_string_value(v);
 }
 
-static int header_parse(struct acme_jws *out, struct acme_err *e)
+static int header_parse(struct acme_jws *out, bool inner, struct acme_err *e)
 {
 	const json_t *h = out->header, *alg = json_object_get(h, "alg");
 	const json_t *nonce = json_object_get(h, "nonce"), *url = json_object_get(h, "url");
@@ -75,6 +75,13 @@ static int header_parse(struct acme_jws *out, struct acme_err *e)
 		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: \"jwk\" must be an object");
 	if (!json_is_string(url) || json_string_length(url) == 0)
 		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: the protected header has no \"url\"");
+	if (nonce == NULL && inner) {
+		out->url = json_string_value(url);
+		out->jwk = jwk;
+		return jwk ? 0
+			   : acme_fail(e, ERR_ACME_MALFORMED,
+				       "the inner JWS must carry the new key as \"jwk\"");
+	}
 	if (nonce == NULL)
 		return acme_fail(e, ERR_ACME_BAD_NONCE,
 				 "JWS: the protected header has no \"nonce\"");
@@ -88,7 +95,7 @@ static int header_parse(struct acme_jws *out, struct acme_err *e)
 	return 0;
 }
 
-int acme_jws_parse(const json_t *body, struct acme_jws *out, struct acme_err *e)
+static int jws_parse(const json_t *body, bool inner, struct acme_jws *out, struct acme_err *e)
 {
 	const char *prot, *payload, *sig, *key;
 	const json_t *v;
@@ -125,7 +132,7 @@ int acme_jws_parse(const json_t *body, struct acme_jws *out, struct acme_err *e)
 		acme_fail(e, ERR_ACME_MALFORMED, "JWS: the protected header is not JSON");
 		goto bad;
 	}
-	if (header_parse(out, e) != 0)
+	if (header_parse(out, inner, e) != 0)
 		goto bad;
 	out->payload = b64_decode(payload, ylen, 1, &out->payload_len);
 	if (out->payload == NULL ||
@@ -245,4 +252,14 @@ void acme_jws_free(struct acme_jws *jws)
 	free(jws->sig);
 	free(jws->signing_input);
 	memset(jws, 0, sizeof *jws);
+}
+
+int acme_jws_parse(const json_t *body, struct acme_jws *out, struct acme_err *e)
+{
+	return jws_parse(body, false, out, e);
+}
+
+int acme_jws_parse_inner(const json_t *body, struct acme_jws *out, struct acme_err *e)
+{
+	return jws_parse(body, true, out, e);
 }

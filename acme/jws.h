@@ -69,6 +69,11 @@ struct acme_jws {
  * and exactly one of jwk and kid (malformed). 0, or -1 with *e. */
 int acme_jws_parse(const json_t *body, struct acme_jws *out, struct acme_err *e);
 
+/* As acme_jws_parse, for keyChange's inner JWS (section 7.3.5): the nonce
+ * may be absent (out->nonce NULL then), and without one the key must be a
+ * "jwk". */
+int acme_jws_parse_inner(const json_t *body, struct acme_jws *out, struct acme_err *e);
+
 /* Verifies jws's signature with key; an alg that does not fit the key is
  * badSignatureAlgorithm, a bad signature malformed. 0, or -1 with *e. */
 int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct acme_err *e);

@@ -2,7 +2,7 @@
 # libmicrohttpd, no libpq; orchardd links it, and its unit tests alone.
 ACME_SRCS := $(wildcard acme/*.c)
 ACME_LIB  := $(BUILD)/libacme.a
-ACME_LIBS := $(ACME_LIB) $(COMMON_LIB) -ljansson -lcrypto
+ACME_LIBS := $(ACME_LIB) $(COMMON_LIB) -ljansson -lcurl -lssl -lcrypto -lresolv
 
 $(ACME_LIB): $(ACME_SRCS:%.c=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)

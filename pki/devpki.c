@@ -17,25 +17,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) == 0 || errno == EEXIST ? 0 : -1;
-}
+#include "pki/pki_int.h"
 
 static int file_exists(const char *dir, const char *name)
 {
@@ -157,6 +139,31 @@ static int lock_take(const char *path)
 	return fd;
 }
 
+/* Reads dir/root.pem and dir/root.key. 0 or -1. */
+static int root_load(const char *dir, X509 **root, EVP_PKEY **key)
+{
+	char path[4096];
+	const char *pass = getenv("ORCHARD_CA_PASSPHRASE");
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/root.pem", dir);
+	if ((f = fopen(path, "re")) != NULL) {
+		*root = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "%s/root.key", dir);
+	if ((f = fopen(path, "re")) != NULL) {
+		*key = PEM_read_PrivateKey(f, NULL, NULL, (void *)(pass ? pass : ""));
+		fclose(f);
+	}
+	if (*root == NULL || *key == NULL) {
+		log_kv(LOG_ERROR, "cannot load the existing root to sign the TLS certificate",
+		       "dir", dir, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int devpki_ensure(const char *dir)
 {
 	char lock[4096];
@@ -164,7 +171,7 @@ int devpki_ensure(const char *dir)
 	X509 *root = NULL, *srv = NULL;
 	int fd = -1, rc = -1;
 
-	if (mkdir_p(dir, 0700) != 0) {
+	if (pki__mkdir_p(dir, 0700) != 0) {
 		log_kv(LOG_ERROR, "cannot create the PKI folder", "path", dir, NULL);
 		return -1;
 	}
@@ -176,15 +183,23 @@ int devpki_ensure(const char *dir)
 		rc = 0;
 		goto out;
 	}
-	root_key = EVP_EC_gen("P-256");
+	/* A root that exists (the CA may have made it first) is kept: clients
+	 * trust it already. Its key may be encrypted with the CA passphrase. */
+	if (file_exists(dir, "root.pem") && root_load(dir, &root, &root_key) != 0)
+		goto out;
+	if (root_key == NULL)
+		root_key = EVP_EC_gen("P-256");
 	srv_key = EVP_EC_gen("P-256");
 	if (root_key == NULL || srv_key == NULL)
 		goto out;
-	root = cert_make(root_key, "Orchard development root", NULL, NULL, 3650, 1);
-	srv = root ? cert_make(srv_key, "localhost", root, root_key, 825, 0) : NULL;
-	if (srv == NULL || pem_write(dir, "root.key", root_key, NULL) != 0 ||
-	    pem_write(dir, "root.pem", NULL, root) != 0 ||
-	    pem_write(dir, "server.key", srv_key, NULL) != 0 ||
+	if (root == NULL) {
+		root = cert_make(root_key, "Orchard development root", NULL, NULL, 3650, 1);
+		if (root == NULL || pem_write(dir, "root.key", root_key, NULL) != 0 ||
+		    pem_write(dir, "root.pem", NULL, root) != 0)
+			goto out;
+	}
+	srv = cert_make(srv_key, "localhost", root, root_key, 825, 0);
+	if (srv == NULL || pem_write(dir, "server.key", srv_key, NULL) != 0 ||
 	    pem_write(dir, "server.pem", NULL, srv) != 0)
 		goto out;
 	log_kv(LOG_INFO, "created the development PKI", "root", "root.pem", "dir", dir, NULL);
@@ -209,7 +224,7 @@ int devpki_ensure_key(const char *path)
 	int fd = -1, rc = -1;
 
 	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-	if (mkdir_p(dir, 0700) != 0)
+	if (pki__mkdir_p(dir, 0700) != 0)
 		goto out;
 	snprintf(lock, sizeof lock, "%s.lock", path);
 	if ((fd = lock_take(lock)) < 0)

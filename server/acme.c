@@ -71,10 +71,60 @@ static bool host_plain(const char *host)
 	return true;
 }
 
+/* Why the Host header is only a fallback: it is the client's to choose,
+ * so URLs built from it (the account URL in Location, every URL a JWS
+ * must sign) would follow whatever name a client sends. The base comes
+ * from --acme-base-url or the first listen address; only a wildcard
+ * listen address (0.0.0.0, ::), which names no host, leaves it empty, and
+ * then the Host header, checked to be a plain host[:port], is all there
+ * is (logged at start). */
+int acme_base_init(struct server *srv, const char *listen_spec, unsigned port)
+{
+	const char *base = srv->cfg.acme_base_url;
+	char host[256];
+	const char *colon;
+	size_t n;
+
+	if (base != NULL) {
+		/* https://host[:port], nothing more: a path, user info or query would
+		 * break every URL we build on it. */
+		if (strncmp(base, "https://", 8) != 0 || !host_plain(base + 8) ||
+		    strlen(base) >= sizeof srv->acme_base) {
+			log_kv(LOG_ERROR, "--acme-base-url wants https://host[:port]", "url", base,
+			       NULL);
+			return -1;
+		}
+		snprintf(srv->acme_base, sizeof srv->acme_base, "%s", base);
+		return 0;
+	}
+	colon = strrchr(listen_spec, ':');
+	n = colon ? (size_t)(colon - listen_spec) : strlen(listen_spec);
+	if (n >= sizeof host)
+		return -1;
+	memcpy(host, listen_spec, n);
+	host[n] = '\0';
+	if (n == 0 || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0 ||
+	    strcmp(host, "::") == 0) {
+		srv->acme_base[0] = '\0';
+		log_kv(LOG_WARN,
+		       "acme: listening on a wildcard address and no --acme-base-url: ACME URLs "
+		       "follow the Host header",
+		       NULL);
+		return 0;
+	}
+	if (snprintf(srv->acme_base, sizeof srv->acme_base, "https://%.200s:%u", host, port) >=
+	    (int)sizeof srv->acme_base)
+		return -1;
+	return 0;
+}
+
 bool acme_url(struct request *req, const char *path, char *out, size_t len)
 {
-	const char *host = request_header(req, MHD_HTTP_HEADER_HOST);
+	const char *host;
 
+	if (req->srv->acme_base[0] != '\0')
+		return snprintf(out, len, "%s%s", req->srv->acme_base, path) < (int)len;
+	host = request_header(req, MHD_HTTP_HEADER_HOST);
 	if (!host_plain(host))
 		return false;
 	return snprintf(out, len, "https://%s%s", host, path) < (int)len;
@@ -221,7 +271,8 @@ json_t *acme_account_json(struct request *req, const struct store_acme_account *
 			 "orders", orders);
 }
 
-int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location)
+int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location,
+		    const char *link_url, const char *link_rel)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct MHD_Response *resp;
@@ -238,6 +289,16 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (location != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	if (req->retry_after_s > 0) { /* section 8.2: when to poll again */
+		char after[24];
+		snprintf(after, sizeof after, "%ld", req->retry_after_s);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+	}
+	if (link_url != NULL) {
+		char link[ACME_URL_MAX + 32];
+		snprintf(link, sizeof link, "<%s>;rel=\"%s\"", link_url, link_rel);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LINK, link);
+	}
 	ret = reply_queue(req, status, resp);
 	MHD_destroy_response(resp);
 	return ret;

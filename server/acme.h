@@ -42,15 +42,43 @@ const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX]);
  * loads the account for a kid, uses the nonce up last. */
 bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err);
 
-/* "https://HOST" + path into out, HOST being the request's Host header;
- * false when Host is missing or not a plain host[:port]. */
+/* Sets srv->acme_base from --acme-base-url or, when unset, from the first
+ * listen address (listen_spec "host:port", bound to port). -1 when the
+ * configured URL is not https://host[:port]. */
+int acme_base_init(struct server *srv, const char *listen_spec, unsigned port);
+
+/* srv->acme_base + path into out (the Host header only when the base is
+ * empty; see acme.c); false when it does not fit or Host is unusable. */
 bool acme_url(struct request *req, const char *path, char *out, size_t len);
 
 /* An account as RFC 8555 section 7.1.2 renders it. */
 json_t *acme_account_json(struct request *req, const struct store_acme_account *a);
 
-/* Queues body (stolen) with status, and a Location header when location is
- * not NULL. */
-int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location);
+/* Queues body (stolen) with status, a Location header when location is
+ * not NULL, a Link <link_url>;rel="link_rel" ("up", "next") when link_url
+ * is not NULL, and Retry-After when req->retry_after_s is set (a resource
+ * still processing). */
+int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location,
+		    const char *link_url, const char *link_rel);
+
+/* Room for a random resource id (base64url of 16 bytes) with its NUL. */
+#define ACME_ID_MAX 64
+
+/* A fresh random id (128 bits, base64url) into out; false on failure. */
+bool acme_random_id(char out[ACME_ID_MAX]);
+
+/* Whether id looks like one of ours (base64url, shorter than ACME_ID_MAX):
+ * anything else is a 404 without a query. */
+bool acme_id_ok(const char *id);
+
+/* The URL prefix id suffix ("/acme/order/", id, "/finalize") as a JSON
+ * string; NULL when it cannot be built. */
+json_t *acme_url_json(struct request *req, const char *prefix, const char *id, const char *suffix);
+
+/* RFC 8555 objects from store rows (server/acme_objects.c); NULL when out
+ * of memory. ch is one element of a store_acme_authz's challenges. */
+json_t *acme_order_json(struct request *req, const struct store_acme_order *o);
+json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a);
+json_t *acme_challenge_json(struct request *req, const json_t *ch);
 
 #endif

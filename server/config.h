@@ -10,7 +10,10 @@ struct config {
 	char *data_dir;
 	char *tls_cert;
 	char *tls_key;
-	char *jwt_key; /* operator token signing key (PEM, P-256) */
+	char *jwt_key;			  /* operator token signing key (PEM, P-256) */
+	char *ca_key_type;		  /* CA keys created on first start */
+	char *ca_root, *ca_cert, *ca_key; /* imported CA files; NULL: DATA_DIR/pki */
+	char *ca_profiles;		  /* profile file; NULL: built-in */
 	char *log_level;
 	long threads;
 	long db_pool;
@@ -24,8 +27,15 @@ struct config {
 	long db_timeout;     /* seconds: deadline of each database statement */
 	char *id_scope;	     /* DPS ID scope; NULL: generated once, kept in the database */
 	char *dps_hub;	     /* DPS assignedHub; NULL: the first listen host */
-	int jwt_key_derived; /* 1 when jwt_key is the default under data_dir */
-	int db_url_derived;  /* 1 when database_url came from data_dir */
+	char *acme_base_url; /* ACME URLs' base; NULL: https://<first listen host>:<port> */
+	char *acme_resolver; /* host:port of the DNS server validations ask; NULL: the system's */
+	long acme_http_port; /* port http-01 validations connect to */
+	long acme_tls_port;  /* port tls-alpn-01 validations connect to */
+	long acme_eab_required;	     /* 1: newAccount needs an externalAccountBinding */
+	long acme_orders_per_hour;   /* new orders per account and hour; 0 = no limit */
+	long acme_pending_authz_max; /* pending authorizations per account; 0 = no limit */
+	int jwt_key_derived;	     /* 1 when jwt_key is the default under data_dir */
+	int db_url_derived;	     /* 1 when database_url came from data_dir */
 };
 
 /* Fills cfg from argv (flags of the form --name=value or --name value,

@@ -3,6 +3,7 @@
  * so newNonce itself only says how to cache it. */
 #include <string.h>
 
+#include "pki/pki.h"
 #include "server/acme.h"
 #include "server/handlers.h"
 #include "server/reply.h"
@@ -28,7 +29,15 @@ int h_acme_directory(struct request *req)
 		}
 		json_object_set_new(dir, urls[i].name, json_string(url));
 	}
-	json_object_set_new(dir, "meta", json_pack("{s:b}", "externalAccountRequired", 0));
+	json_t *profiles = json_object();
+	/* The CA's profiles (draft-aaron-acme-profiles): name and description. */
+	for (const char *const *p = req->srv->ca ? pki_ca_profiles(req->srv->ca) : NULL; p && *p;
+	     p++)
+		json_object_set_new(profiles, *p,
+				    json_string(pki_profile_describe(req->srv->ca, *p)));
+	json_object_set_new(dir, "meta",
+			    json_pack("{s:b, s:o}", "externalAccountRequired",
+				      req->srv->cfg.acme_eab_required != 0, "profiles", profiles));
 	return reply_json_steal(req, 200, dir);
 }
 

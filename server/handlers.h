@@ -12,6 +12,20 @@ int h_acme_new_nonce(struct request *req);
 /* h_acme_account.c */
 int h_acme_new_account(struct request *req);
 int h_acme_account(struct request *req);
+int h_acme_key_change(struct request *req);
+
+/* h_acme_eab.c */
+int h_acme_eab_create(struct request *req);
+
+/* h_acme_order.c */
+int h_acme_new_order(struct request *req);
+int h_acme_order(struct request *req);
+int h_acme_orders(struct request *req);
+int h_acme_finalize(struct request *req);
+
+/* h_acme_authz.c */
+int h_acme_authz(struct request *req);
+int h_acme_challenge(struct request *req);
 
 /* h_health.c */
 int h_health_live(struct request *req);
@@ -23,6 +37,15 @@ int h_ops_audit_list(struct request *req);
 
 /* h_ops_audit_stream.c */
 int h_ops_audit_stream(struct request *req);
+
+/* h_pki_certificates.c */
+int h_pki_cert_list(struct request *req);
+int h_pki_cert_get(struct request *req);
+int h_pki_cert_revoke(struct request *req);
+
+/* h_pki_crl.c */
+int h_pki_chain(struct request *req);
+int h_pki_crl(struct request *req);
 
 /* h_ops_tokens.c */
 int h_ops_token_create(struct request *req);

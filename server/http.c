@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "server/acme.h"
 #include "server/edge.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -164,6 +165,8 @@ struct http *http_start(struct server *srv, const char *cert_pem, const char *ke
 			MHD_get_daemon_info(h->d[h->n], MHD_DAEMON_INFO_BIND_PORT);
 		snprintf(port, sizeof port, "%u", info ? info->port : 0);
 		log_kv(LOG_INFO, "listening", "listen", spec, "port", port, NULL);
+		if (h->n == 0 && acme_base_init(srv, spec, info ? info->port : 0) != 0)
+			goto fail;
 		h->n++;
 	}
 	free(list);

@@ -16,6 +16,7 @@
 #include "pki/devpki.h"
 #include "server/acme.h"
 #include "server/auth.h"
+#include "server/certs.h"
 #include "server/dps.h"
 #include "server/http.h"
 #include "server/jobs.h"
@@ -39,9 +40,11 @@ static void usage(void)
 	       "       orchardd [SETTINGS] migrate\n"
 	       "       orchardd [SETTINGS] token issue --scope SCOPE [--scope SCOPE]... [--ttl 1h] [--subject NAME]\n"
 	       "       orchardd [SETTINGS] token revoke JTI\n"
+	       "       orchardd [SETTINGS] cert issue --csr FILE --profile NAME --san dns:NAME... [--out FILE]\n"
+	       "       orchardd [SETTINGS] cert revoke SERIAL [--reason NAME]\n"
 	       "       orchardd --version\n\n"
 	       "Scopes: all, enrollments:read, enrollments:write, twins:read, twins:write,\n"
-	       "        pki:admin, audit:read, tokens:read, tokens:write\n\n");
+	       "        pki:admin, audit:read, tokens:read, tokens:write, acme:admin\n\n");
 	config_print_help();
 }
 
@@ -86,10 +89,16 @@ static int config_resolve(struct config *cfg)
  * not the CPU: a few threads go a long way. */
 #define JOBS_THREADS 4
 #define JOBS_QUEUE 1024
+/* Validations mostly wait on the network (5 s timeouts): more threads. */
+#define ACME_JOBS_THREADS 8
 
-static const char *const event_channels[] = {
-	EVENTS_AUDIT,	       EVENTS_TOKEN_REVOKED,	EVENTS_TWIN,
-	EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION, NULL};
+static const char *const event_channels[] = {EVENTS_AUDIT,
+					     EVENTS_TOKEN_REVOKED,
+					     EVENTS_TWIN,
+					     EVENTS_DPS_ENROLLMENT,
+					     EVENTS_DPS_REGISTRATION,
+					     EVENTS_CERT_REVOKED,
+					     NULL};
 
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no
@@ -145,7 +154,8 @@ static int cmd_serve(struct server *srv)
 		       "key", key_path, NULL);
 		goto out;
 	}
-	if (jwt_key_ready(&srv->cfg) != 0 || migrate_apply(srv->cfg.database_url) != 0)
+	if (jwt_key_ready(&srv->cfg) != 0 || migrate_apply(srv->cfg.database_url) != 0 ||
+	    (srv->ca = certs_ca_open(&srv->cfg)) == NULL)
 		goto out;
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -168,9 +178,12 @@ static int cmd_serve(struct server *srv)
 	srv->metrics = metrics_new();
 	srv->timers = timers_start();
 	srv->jobs = jobs_start(JOBS_THREADS, JOBS_QUEUE);
+	srv->acme_jobs = jobs_start(ACME_JOBS_THREADS, JOBS_QUEUE);
+	srv->crl = srv->events ? certs_crl_new(srv->events) : NULL;
 	srv->acme_nonce = acme_nonce_issue;
 	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL ||
-	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL)
+	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL ||
+	    srv->acme_jobs == NULL || srv->crl == NULL)
 		goto out;
 	if (dps_id_scope_init(srv) != 0)
 		goto out;
@@ -199,8 +212,11 @@ out:
 	}
 	http_stop(http, srv, 0);
 	jobs_stop(srv->jobs);
+	jobs_stop(srv->acme_jobs);
 	revocations_stop(revoked);
+	certs_crl_free(srv->crl, srv->events);
 	events_stop(srv->events);
+	pki_ca_free(srv->ca);
 	timers_stop(srv->timers);
 	auth_free(srv->auth);
 	store_free(srv->store);
@@ -314,6 +330,8 @@ int main(int argc, char **argv)
 		rc = migrate_apply(srv.cfg.database_url) == 0 ? 0 : 1;
 	else if (strcmp(argv[1], "token") == 0)
 		rc = cmd_token(&srv, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "cert") == 0)
+		rc = cmd_cert(&srv, argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "orchardd: unknown command %s (see --help)\n", argv[1]);
 		rc = 2;

@@ -39,8 +39,13 @@ static void reply_add_acme_headers(struct request *req, struct MHD_Response *res
 
 	if (srv != NULL && srv->acme_nonce != NULL && srv->acme_nonce(srv, nonce) != NULL)
 		MHD_add_response_header(resp, "Replay-Nonce", nonce);
-	if (host_is_plain(host) && snprintf(link, sizeof link, "<https://%s%s>;rel=\"index\"", host,
-					    REPLY_ACME_DIRECTORY_PATH) < (int)sizeof link)
+	if (srv != NULL && srv->acme_base[0] != '\0') {
+		if (snprintf(link, sizeof link, "<%s%s>;rel=\"index\"", srv->acme_base,
+			     REPLY_ACME_DIRECTORY_PATH) < (int)sizeof link)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_LINK, link);
+	} else if (host_is_plain(host) &&
+		   snprintf(link, sizeof link, "<https://%s%s>;rel=\"index\"", host,
+			    REPLY_ACME_DIRECTORY_PATH) < (int)sizeof link)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LINK, link);
 }
 
@@ -251,8 +256,14 @@ enum MHD_Result reply_problem_ext(const char *file, int line, struct request *re
 	}
 	if (req->allow[0] != '\0' && e->http_status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
-	if (e->http_status == 503 || e->http_status == 429)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (e->http_status == 503 || e->http_status == 429) {
+		char after[24] = "1";
+		if (req->retry_after_s > 0)
+			snprintf(after, sizeof after, "%ld", req->retry_after_s);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+	}
+	if (req->problem_location != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->problem_location);
 	if (req->challenge != NULL) /* set by the route's authentication kind */
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->challenge);
 	ret = reply_queue_as(req, e->http_status, resp,

@@ -131,6 +131,7 @@ static const struct {
 	{"audit:read", SCOPE_AUDIT_READ},
 	{"tokens:read", SCOPE_TOKENS_READ},
 	{"tokens:write", SCOPE_TOKENS_WRITE},
+	{"acme:admin", SCOPE_ACME_ADMIN},
 };
 
 unsigned scope_parse(const char *name)

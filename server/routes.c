@@ -17,6 +17,15 @@ const struct route routes[] = {
 	{"GET",    "/acme/new-nonce",      h_acme_new_nonce,   PUBLIC,                       BODY_NONE, 0,       WIRE_ACME,    "acme_new_nonce"},
 	{"POST",   "/acme/new-account",    h_acme_new_account, ACME_JWS(ACME_JWK),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_account"},
 	{"POST",   "/acme/account/{id}",   h_acme_account,     ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_account"},
+	{"POST",   "/acme/account/{id}/orders", h_acme_orders, ACME_JWS(ACME_KID),          BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
+	{"POST",   "/acme/account/{id}/orders/{after}", h_acme_orders, ACME_JWS(ACME_KID),  BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
+	{"POST",   "/acme/key-change",     h_acme_key_change,  ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_key_change"},
+	{"POST",   "/acme/eab",            h_acme_eab_create,  OPERATOR(SCOPE_ACME_ADMIN),   BODY_JSON, KiB(1),  WIRE_ORCHARD, "acme_eab_create"},
+	{"POST",   "/acme/new-order",      h_acme_new_order,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_order"},
+	{"POST",   "/acme/order/{id}",     h_acme_order,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_order"},
+	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID),         BODY_JOSE, KiB(16), WIRE_ACME,    "acme_finalize"},
+	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_authz"},
+	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_challenge"},
 
 	{"GET",    "/ops/audit",        h_ops_audit_list,   OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit"},
 	{"GET",    "/ops/audit/stream", h_ops_audit_stream, OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit_stream"},
@@ -41,6 +50,13 @@ const struct route routes[] = {
 	{"PUT",    "/{idScope}/registrations/{registrationId}/register", h_dps_register, DEVICE_SAS, BODY_JSON, KiB(16), WIRE_DPS, "dps_register"},
 	{"GET",    "/{idScope}/registrations/{registrationId}/operations/{operationId}", h_dps_operation, DEVICE_SAS, BODY_RAW, KiB(1), WIRE_DPS, "dps_operation"},
 	{"POST",   "/{idScope}/registrations/{registrationId}", h_dps_registration_status, DEVICE_SAS, BODY_RAW, KiB(4), WIRE_DPS, "dps_registration_status"},
+
+	/* The CA's operator API. */
+	{"GET",    "/pki/certificates",                 h_pki_cert_list,   OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_cert_list"},
+	{"GET",    "/pki/certificates/{serial}",        h_pki_cert_get,    OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_cert_get"},
+	{"POST",   "/pki/certificates/{serial}/revoke", h_pki_cert_revoke, OPERATOR(SCOPE_PKI_ADMIN), BODY_JSON, KiB(1), WIRE_ORCHARD, "pki_cert_revoke"},
+	{"GET",    "/pki/chain",                        h_pki_chain,       OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_chain"},
+	{"GET",    "/pki/crl",                          h_pki_crl,         OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_crl"},
 
 	{"GET",    "/twins/{deviceId}", h_twins_get,        OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "twins_get"},
 	{"PATCH",  "/twins/{deviceId}", h_twins_patch,      OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_patch"},

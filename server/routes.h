@@ -21,7 +21,8 @@ enum scope {
 	SCOPE_AUDIT_READ = 1 << 5,
 	SCOPE_TOKENS_READ = 1 << 6,
 	SCOPE_TOKENS_WRITE = 1 << 7,
-	SCOPE_ALL = (1 << 8) - 1,
+	SCOPE_ACME_ADMIN = 1 << 8,
+	SCOPE_ALL = (1 << 9) - 1,
 };
 
 /* Who may call a route. Header kinds are checked as soon as the headers

@@ -13,6 +13,8 @@ struct edge;
 struct events;
 struct timers;
 struct jobs;
+struct pki_ca;
+struct certs_crl;
 
 /* Room for one ACME nonce, NUL included. */
 #define ACME_NONCE_MAX 64
@@ -26,7 +28,16 @@ struct server {
 	struct events *events; /* NOTIFY channels, for waiting requests */
 	struct timers *timers; /* their deadlines */
 	struct jobs *jobs;     /* slow outbound work */
+	struct pki_ca *ca;     /* the CA: pki_issue() with it, certs_record() the result */
+	struct certs_crl *crl; /* the CRL cache (server/certs.h) */
 	char id_scope[16];     /* DPS: this service's ID scope, from the database */
+	/* ACME challenge validations: a pool of their own, so a slow
+	 * validation target never delays other outbound work. */
+	struct jobs *acme_jobs;
+	/* "https://host[:port]" every ACME URL starts with (--acme-base-url, or
+	 * the first listen address once bound); "" falls back to the Host
+	 * header (a wildcard listen address names no host). */
+	char acme_base[256];
 	atomic_int active_requests;
 	atomic_long body_in_flight; /* request body bytes buffered, all requests */
 	atomic_int shutting_down;

@@ -26,7 +26,8 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
 	tests/integration/dps.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
-TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py
+TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
+	tests/protocol/acme_orders.py tests/protocol/acme_keys.py
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
@@ -54,6 +55,9 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers
 
 # scripts/pg-cluster: roles, peer map, upgrade of an old cluster.
 TEST_SCRIPTS += tests/integration/pg_cluster.sh
+
+# The CA: issue from the CLI, list, get, revoke, CRL checked by openssl verify.
+TEST_SCRIPTS += tests/integration/pki.sh
 
 # Interop: Microsoft's Node.js provisioning device SDK from npm (installed
 # into $(BUILD)/npm-dps on first run; skipped without a registry).

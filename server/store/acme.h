@@ -3,6 +3,7 @@
 #ifndef ORCHARD_STORE_ACME_H
 #define ORCHARD_STORE_ACME_H
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "server/store/store.h"
 
@@ -44,5 +45,124 @@ enum store_qs store_select_acme_account_by_key(struct store_conn *c, const char 
  * after the change goes to *out. STORE_NONE when no valid account has id. */
 enum store_qs store_update_acme_account(struct store_conn *c, const char *id, const char *contact,
 					const char *status, struct store_acme_account *out);
+
+/* Replaces account id's key when it is still old_thumbprint's and the
+ * account valid; the row after the change into *out. STORE_NONE when the
+ * key changed meanwhile, STORE_CONFLICT when another account holds the
+ * new key. */
+enum store_qs store_update_acme_account_key(struct store_conn *c, const char *id,
+					    const char *old_thumbprint, const char *thumbprint,
+					    const char *jwk, struct store_acme_account *out);
+
+/* External account binding keys (section 7.3.4): record one (hmac_key
+ * base64url; created_by the operator's subject, may be NULL), read an
+ * unspent one's key into *hmac_key (free()), and spend it on account
+ * (STORE_NONE when spent or unknown). */
+enum store_qs store_insert_acme_eab_key(struct store_conn *c, const char *kid, const char *hmac_key,
+					const char *created_by);
+enum store_qs store_select_acme_eab_key(struct store_conn *c, const char *kid, char **hmac_key);
+enum store_qs store_bind_acme_eab_key(struct store_conn *c, const char *kid, const char *account);
+
+/* Orders, authorizations and challenges (migration 0006). Status columns
+ * read here are the computed state (acme_order_state, acme_authz_state):
+ * expiry included. Rows own their strings: the matching _free(). */
+struct store_acme_order {
+	char *id;
+	char *account_id;
+	char *status;
+	char *identifiers; /* JSON array text of {type, value} */
+	char *authz_ids;   /* JSON array text of ids */
+	char *profile;	   /* NULL: none named */
+	char *error;	   /* JSON text or NULL */
+	long long expires_at;
+};
+void store_acme_order_free(struct store_acme_order *o);
+
+struct store_acme_authz {
+	char *id;
+	char *account_id;
+	char *type;  /* "dns" or "ip" */
+	char *value; /* without "*." */
+	bool wildcard;
+	char *status;
+	char *challenges; /* JSON array text of {id, type, token, status, validated, error} */
+	long long expires_at;
+};
+void store_acme_authz_free(struct store_acme_authz *a);
+
+/* A challenge with what validating it needs: its authorization's
+ * identifier and state, and the account's current key thumbprint. */
+struct store_acme_chall {
+	char *id;
+	char *authz_id;
+	char *account_id;
+	char *type;
+	char *token;
+	char *status;
+	char *ident_type;
+	char *ident_value;
+	bool wildcard;
+	char *authz_status;
+	char *thumbprint;
+};
+void store_acme_chall_free(struct store_acme_chall *ch);
+
+/* The id of a valid, unexpired authorization of account for this
+ * identifier, still valid in min_ttl_s seconds, into *id (free()).
+ * STORE_NONE when there is none. */
+enum store_qs store_select_acme_authz_reusable(struct store_conn *c, const char *account,
+					       const char *type, const char *value, bool wildcard,
+					       int min_ttl_s, char **id);
+
+/* Records a pending authorization with one challenge per entry of
+ * chall_ids/types/tokens (n of them), living ttl_s seconds. */
+enum store_qs store_insert_acme_authz(struct store_conn *c, const char *id, const char *account,
+				      const char *type, const char *value, bool wildcard, int ttl_s,
+				      size_t n, const char *const *chall_ids,
+				      const char *const *types, const char *const *tokens);
+
+/* Records an order (identifiers: JSON array text; authz_ids: n ids). */
+enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, const char *account,
+				      const char *identifiers, size_t n,
+				      const char *const *authz_ids, const char *profile, int ttl_s);
+
+enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
+				      struct store_acme_order *out);
+
+/* The account's order ids, newest first, after order after (NULL or "":
+ * from the newest), at most limit + 1 of them (the extra one says another
+ * page follows), as JSON array text into *ids (free()). An after that is
+ * not the account's order gives an empty list. */
+enum store_qs store_select_acme_orders(struct store_conn *c, const char *account, const char *after,
+				       int limit, char **ids);
+
+enum store_qs store_select_acme_authz(struct store_conn *c, const char *id,
+				      struct store_acme_authz *out);
+
+enum store_qs store_select_acme_challenge(struct store_conn *c, const char *id,
+					  struct store_acme_chall *out);
+
+/* Moves a pending challenge of a pending authorization to processing (or
+ * takes back one stuck in processing for over a minute: its validator
+ * died). STORE_ONE when this caller is the one to validate it. */
+enum store_qs store_start_acme_challenge(struct store_conn *c, const char *id);
+
+/* Records a validation's outcome: the challenge and its authorization
+ * become valid (the authorization then lives valid_ttl_s) or invalid with
+ * error (problem JSON text); announces the authorization id on
+ * EVENTS_ACME_AUTHZ in the same statement. */
+enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, bool ok,
+					  const char *error, int valid_ttl_s);
+
+/* Deactivates account's pending or valid authorization id (section
+ * 7.5.2), announcing it. STORE_NONE when it is in neither state. */
+enum store_qs store_deactivate_acme_authz(struct store_conn *c, const char *id);
+
+/* Rate-limit counters of an account: orders created in the last hour,
+ * with the seconds until the oldest of them leaves the window, and
+ * pending unexpired authorizations. */
+enum store_qs store_count_acme_limits(struct store_conn *c, const char *account,
+				      long long *orders_hour, long long *retry_after_s,
+				      long long *pending_authzs);
 
 #endif

@@ -22,7 +22,9 @@ build fuzz_b64 common/b64.c
 # its handlers, as the Makefile lists them, so a new route is fuzzed too.
 scripts/embed-migrations >"$OUT/migrations.c"
 server_srcs=$(make -s --no-print-directory print-SERVER_SRCS | tr ' ' '\n' | grep -v '^server/main\.c$')
-build fuzz_pipeline $server_srcs "$OUT/migrations.c" common/*.c \
+# With the libraries orchardd links: acme/ and pki/ (devpki.c is a server source already).
+lib_srcs="$(ls acme/*.c) $(ls pki/*.c | grep -v '^pki/devpki\.c$')"
+build fuzz_pipeline $server_srcs $lib_srcs "$OUT/migrations.c" common/*.c \
 	$(make -s --no-print-directory print-PQ_CFLAGS) $(make -s --no-print-directory print-SERVER_LIBS)
 for name in fuzz_jsonb fuzz_b64 fuzz_pipeline; do
 	[[ -x "$OUT/$name" ]] || continue

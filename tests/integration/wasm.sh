@@ -106,14 +106,17 @@ head -c 100 "$OUT/wasi_core.wasm" >"$T/truncated.wasm"
 # --- compile every module the suite runs (aot) ---
 # Compiling is cc -O3 per module, seconds each: two at a time, and kept by
 # module digest in a cache both passes share (build and build-san make the
-# same modules, and the plain pass runs first), so the sanitizer pass runs
-# the same compiled files instead of compiling them again.
+# same modules), so one pass runs the files the other compiled.
 mkdir -p "$T/aot"
 CACHE=${ORCHARD_CWASM_CACHE:-build/cwasm-cache}
 mkdir -p "$CACHE"
 # What compiling depends on besides the module: the translator, the glue
 # and the container code, and the C compiler.
 srckey=$( (cat clients/wasm/aot_* clients/wasm/cwasm.*; cc --version) | sha256sum | cut -c1-16)
+# The two passes may run side by side: one compiles, the other waits on
+# the lock and then finds every module in the cache.
+exec 9>"$CACHE/.lock"
+flock 9
 todo=()
 for m in "$OUT"/*.wasm "$BUILD/wasm/examples/httpd.wasm"; do
 	n=$(basename "$m" .wasm)
@@ -124,6 +127,7 @@ for m in "$OUT"/*.wasm "$BUILD/wasm/examples/httpd.wasm"; do
 done
 printf '%s\n' "${todo[@]}" | grep . | xargs -r -P 2 -I{} sh -c \
 	'm=${1%%:*}; o=${1#*:}; "$2" compile "$m" -o "$o" 2>"$o.err" && mv "$o" "${o%.*}"' _ {} "$W"
+exec 9>&-
 while read -r n key; do
 	if cp "$CACHE/$key.cwasm" "$T/aot/$n.cwasm" 2>/dev/null; then
 		tap_ok "compile $n"

@@ -3,28 +3,32 @@
 # (azure-iot-provisioning-device with the -http transport and the
 # symmetric-key security client), unmodified, registers an individual
 # enrollment's device and a group-derived device against orchardd.
-# The packages are installed once into $BUILD/npm-dps; without a reachable
-# npm registry the test is skipped.
+# The packages are installed once into build/npm-dps, shared by both test
+# passes (under a lock: they may run side by side); without a reachable npm
+# registry the test is skipped.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/orchardd.sh
 trap fixture_cleanup EXIT
-NPM_DIR="$ROOT/$BUILD/npm-dps"
+NPM_DIR="$ROOT/build/npm-dps"
 PKGS=(azure-iot-provisioning-device azure-iot-provisioning-device-http azure-iot-security-symmetric-key)
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "1..0 # SKIP node or npm not installed"
 	exit 0
 fi
+mkdir -p "$NPM_DIR"
+exec 9>"$NPM_DIR/.lock"
+flock 9
 if [[ ! -d "$NPM_DIR/node_modules/azure-iot-provisioning-device-http" ]]; then
-	mkdir -p "$NPM_DIR"
 	if ! timeout 300 npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error \
 		"${PKGS[@]}" >"$TMP/npm.log" 2>&1; then
 		echo "1..0 # SKIP npm cannot reach its registry: $(tail -1 "$TMP/npm.log")"
 		exit 0
 	fi
 fi
+exec 9>&-
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }

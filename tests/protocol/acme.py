@@ -139,6 +139,10 @@ def main():
         tap.ok(r.headers.get("Replay-Nonce"), "directory carries a Replay-Nonce")
         tap.eq(f'<{fx.base}/acme/directory>;rel="index"', r.headers.get("Link"),
                "and the index Link")
+        r = c.s.get(c.url("/acme/directory"), headers={"Host": "evil.example"}, timeout=10)
+        tap.eq((d["newAccount"], f'<{fx.base}/acme/directory>;rel="index"'),
+               (r.json().get("newAccount"), r.headers.get("Link")),
+               "an attacker's Host header changes no ACME URL (the base is the listen address)")
         r = c.s.head(c.url("/acme/new-nonce"), timeout=10)
         tap.eq((200, "no-store"), (r.status_code, r.headers.get("Cache-Control")),
                "HEAD new-nonce: 200, no-store")

@@ -1,0 +1,161 @@
+/* Orchard's certificate authority: a root and an issuing intermediate,
+ * certificate profiles, CSR checks and issuance. Pure OpenSSL: no HTTP, no
+ * database. The CA's private key stays behind struct pki_signer (signer.h);
+ * callers of this header never see an EVP_PKEY. THE contract for ACME
+ * finalize, DPS issuance and AK certificates: keep it small and stable. */
+#ifndef ORCHARD_PKI_H
+#define ORCHARD_PKI_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct pki_ca;
+
+/* How a CA is opened. Every field may be NULL/0. */
+struct pki_ca_config {
+	const char *dir;      /* key and certificate folder, "var/pki"; created 0700 */
+	const char *key_type; /* keys created on first start: "p256" (default), "p384",
+				 "rsa2048", "rsa3072", "rsa4096" */
+	/* Import instead of creating: PEM files an operator gives. With
+	 * import_cert and import_key set, the intermediate is imported; its
+	 * issuer must be import_root (or, when NULL, DIR/root.pem). */
+	const char *import_root; /* root certificate */
+	const char *import_cert; /* issuing intermediate certificate */
+	const char *import_key;	 /* its private key (PEM, may be encrypted with passphrase) */
+	const char *passphrase;	 /* encrypts keys the CA writes and decrypts keys it reads; NULL:
+				    clear (mode 0600 either way). orchardd takes it from
+				    ORCHARD_CA_PASSPHRASE. */
+	const char *profiles;	 /* profile file (see docs/pki.md); NULL: built-in profiles */
+};
+
+/* Opens the CA in cfg->dir: reuses root.pem/root.key (the development root
+ * devpki makes, so clients keep trusting var/pki/root.pem) and
+ * ca.pem/ca.key (the issuing intermediate), creating what is missing under a
+ * file lock, or imports the operator's PEM files. Returns NULL after writing
+ * why (never key material) into err. */
+struct pki_ca *pki_ca_open(const struct pki_ca_config *cfg, char *err, size_t errlen);
+void pki_ca_free(struct pki_ca *ca);
+
+/* The chain clients need beyond a leaf: the intermediate then the root, as
+ * PEM. Owned by ca, valid until pki_ca_free(). */
+const char *pki_ca_chain_pem(const struct pki_ca *ca);
+/* The root certificate alone, PEM. Owned by ca. */
+const char *pki_ca_root_pem(const struct pki_ca *ca);
+
+/* Names of the configured profiles, NULL-terminated, owned by ca (ACME's
+ * directory meta "profiles"); pki_profile_describe() gives a line of text. */
+const char *const *pki_ca_profiles(const struct pki_ca *ca);
+const char *pki_profile_describe(const struct pki_ca *ca, const char *name);
+/* The lifetime in seconds of profile name, or -1 when there is none. */
+long pki_profile_lifetime(const struct pki_ca *ca, const char *name);
+
+/* Subject alternative names the caller has validated (ACME identifiers,
+ * a DPS registration ID...). pki_issue() never takes names from the CSR. */
+enum pki_san_type {
+	PKI_SAN_DNS,	      /* value: "host.example" */
+	PKI_SAN_IP,	      /* value: "192.0.2.1" or "2001:db8::1" */
+	PKI_SAN_URI,	      /* value: "urn:..." or "spiffe://..." */
+	PKI_SAN_PERMANENT_ID, /* otherName id-on-permanentIdentifier (RFC 4043): value is the
+				 identifier, assigner an optional OID in dotted form */
+	PKI_SAN_HW_MODULE,    /* otherName id-on-hardwareModuleName (RFC 4108): assigner is the
+				 hwType OID (dotted), value the hwSerialNum as text */
+};
+
+struct pki_san {
+	enum pki_san_type type;
+	const char *value;
+	const char *assigner; /* PERMANENT_ID and HW_MODULE only; else NULL */
+};
+
+struct pki_issue_req {
+	const uint8_t *csr_der; /* PKCS#10, DER; its self-signature is checked */
+	size_t csr_len;
+	const struct pki_san *sans; /* at least one */
+	size_t nsans;
+	const char *profile; /* "tls-server", "device-client", "shortlived", ... */
+	const char *subject; /* CN for the subject; NULL: the first DNS/IP/URI SAN or none */
+	long long not_after; /* 0: the profile's lifetime; else at most that (epoch s) */
+};
+
+/* An issued certificate. Every pointer owned; pki_cert_free() releases. */
+struct pki_cert {
+	uint8_t *der; /* the leaf */
+	size_t der_len;
+	char *chain_pem;      /* leaf then intermediate */
+	char serial[33];      /* 128-bit random serial, 32 lower-case hex digits */
+	long long not_before; /* epoch seconds (backdated for clock skew) */
+	long long not_after;  /* epoch seconds */
+	char key_type[16];    /* the leaf key: "p256", "p384", "rsa2048".. "rsa4096", "ed25519" */
+	char sans_text[1024]; /* "DNS:a.example, IP:192.0.2.1", for records and logs */
+};
+void pki_cert_free(struct pki_cert *c);
+
+/* Why pki_issue() refused; the text in why says more for an operator or
+ * client (never key material). ACME maps CSR/SIGNATURE to badCSR and
+ * KEY_TYPE to badPublicKey. */
+enum pki_status {
+	PKI_OK = 0,
+	PKI_ERR_CSR = -1,	/* not a PKCS#10 DER, or trailing bytes */
+	PKI_ERR_SIGNATURE = -2, /* the CSR's self-signature does not verify */
+	PKI_ERR_KEY_TYPE = -3,	/* the CSR key is not allowed by the profile */
+	PKI_ERR_PROFILE = -4,	/* no such profile */
+	PKI_ERR_SAN = -5,	/* no SAN, or one that is malformed */
+	PKI_ERR_INTERNAL = -6,	/* our side: allocation, signing */
+};
+
+/* Issues a certificate for req under ca. On PKI_OK *out is filled (free
+ * with pki_cert_free()); otherwise *out is zeroed and why (may be NULL)
+ * holds the reason. Thread-safe: many threads may issue at once. */
+enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, struct pki_cert *out,
+			  char *why, size_t whylen);
+
+/* What a CSR asks for, for ACME finalize to compare with the order: the
+ * names in its subject CN and SAN extension (DNS names lower-cased, IPs in
+ * canonical text), its key as SubjectPublicKeyInfo DER (to refuse the
+ * account's own key) and the key type. Every pointer owned. */
+struct pki_csr_info {
+	char **dns; /* lower-case, deduplicated, CN included */
+	size_t ndns;
+	char **ips; /* "192.0.2.1", "2001:db8::1" */
+	size_t nips;
+	uint8_t *spki; /* SubjectPublicKeyInfo, DER */
+	size_t spki_len;
+	char key_type[16]; /* as in struct pki_cert */
+};
+void pki_csr_info_free(struct pki_csr_info *info);
+
+/* Parses a DER CSR and checks its self-signature. PKI_OK and *out filled
+ * (free with pki_csr_info_free()), or PKI_ERR_CSR / PKI_ERR_SIGNATURE /
+ * PKI_ERR_SAN (a SAN of another kind than DNS or IP, or a CN that is
+ * neither) / PKI_ERR_INTERNAL with *out zeroed and why set. Whether the
+ * key type suits a profile is pki_issue()'s to say. */
+enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *out, char *why,
+				size_t whylen);
+
+/* For ACME revokeCert and ARI: checks that der is a certificate this CA's
+ * intermediate signed, and gives its serial (32 hex digits, as pki_issue()
+ * wrote it) and, when spki is not NULL, its SubjectPublicKeyInfo DER
+ * (malloc'd, caller frees) to compare with the requester's key. Returns 0,
+ * or -1 for anything else (not DER, another issuer, a bad signature). */
+int pki_cert_inspect(const struct pki_ca *ca, const uint8_t *der, size_t len, char serial[33],
+		     uint8_t **spki, size_t *spki_len);
+
+/* One revoked certificate for a CRL. reason: RFC 5280 CRLReason code. */
+struct pki_revoked {
+	const char *serial; /* hex */
+	long long revoked_at;
+	int reason;
+};
+
+/* Builds a DER CRL signed by the intermediate, valid from now until now +
+ * next_update seconds, listing revoked[0..n). crl_number must increase
+ * between CRLs (the caller uses the time). Returns 0 and a malloc'd *der,
+ * or -1. */
+int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n, long long crl_number,
+	    long next_update, uint8_t **der, size_t *der_len);
+
+/* RFC 5280 reason codes by name ("keyCompromise" -> 1); -1 for unknown or
+ * 7 (unused). pki_reason_name() is the inverse (NULL for unknown). */
+int pki_reason_parse(const char *name);
+const char *pki_reason_name(int code);
+
+#endif

@@ -1,0 +1,56 @@
+/* What pki/ shares between its files and its unit tests: the CA and the
+ * profile structs. Not for callers outside pki/ (they use pki/pki.h). */
+#ifndef ORCHARD_PKI_INT_H
+#define ORCHARD_PKI_INT_H
+#include <openssl/x509.h>
+#include <sys/types.h>
+
+#include "pki/pki.h"
+#include "pki/signer.h"
+
+#define PKI_PROFILES_MAX 16
+#define PKI_BACKDATE 60 /* seconds: notBefore lies this far back for clock skew */
+
+/* Leaf key types a profile may allow (a bit each). */
+enum pki_key_bit { PKI_KEY_P256 = 1, PKI_KEY_P384 = 2, PKI_KEY_RSA = 4, PKI_KEY_ED25519 = 8 };
+
+struct pki_profile {
+	char name[32];
+	long lifetime;	     /* seconds */
+	unsigned keys;	     /* enum pki_key_bit */
+	char key_usage[128]; /* "digitalSignature,keyEncipherment" (always critical) */
+	char ext_usage[128]; /* "serverAuth,clientAuth" */
+	char describe[512];  /* one line for ACME's directory */
+	X509_EXTENSION *ku;  /* made from key_usage */
+	X509_EXTENSION *eku; /* made from ext_usage; NULL when empty */
+};
+
+struct pki_ca {
+	struct pki_signer *signer; /* the intermediate's key */
+	X509 *root, *cert;	   /* root and issuing intermediate */
+	char *chain_pem;	   /* intermediate + root */
+	char *root_pem;
+	char *cert_pem;		  /* the intermediate alone, appended to leaves */
+	X509_EXTENSION *aki, *bc; /* same in every leaf */
+	struct pki_profile profiles[PKI_PROFILES_MAX];
+	size_t nprofiles;
+	const char *names[PKI_PROFILES_MAX + 1];
+};
+
+/* Loads profiles from path (NULL: the built-in three) into ca. 0, or -1
+ * with why in err (file and line). */
+int pki_profiles_load(struct pki_ca *ca, const char *path, char *err, size_t errlen);
+void pki_profiles_free(struct pki_ca *ca);
+const struct pki_profile *pki_profile_find(const struct pki_ca *ca, const char *name);
+
+/* pki/ca.c: creates path and its missing parents (0755), path itself with
+ * mode. 0, or -1. */
+int pki__mkdir_p(const char *path, mode_t mode);
+
+/* pki/csr.c, for issue.c: a whole DER CSR (trailing bytes refused) or
+ * NULL; the type name of a leaf key and its enum pki_key_bit (0 when no
+ * profile could allow it). */
+X509_REQ *pki__csr_parse(const uint8_t *der, size_t len);
+unsigned pki__key_classify(EVP_PKEY *key, char *name, size_t len);
+
+#endif

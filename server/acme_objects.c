@@ -1,0 +1,141 @@
+/* ACME resources as RFC 8555 renders them: orders (section 7.1.3),
+ * authorizations (7.1.4) and challenges (7.1.5, 8), from store rows, with
+ * every URL built on the configured base (server/acme.c). */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/order.h"
+#include "common/b64.h"
+#include "common/timefmt.h"
+#include "server/acme.h"
+#include "server/request.h"
+
+bool acme_random_id(char out[ACME_ID_MAX])
+{
+	uint8_t raw[16];
+	char *s;
+
+	if (RAND_bytes(raw, sizeof raw) != 1 || (s = b64_encode(raw, sizeof raw, 1)) == NULL)
+		return false;
+	snprintf(out, ACME_ID_MAX, "%s", s);
+	free(s);
+	return true;
+}
+
+json_t *acme_url_json(struct request *req, const char *prefix, const char *id, const char *suffix)
+{
+	char path[160], url[ACME_URL_MAX];
+
+	snprintf(path, sizeof path, "%s%s%s", prefix, id, suffix);
+	if (!acme_url(req, path, url, sizeof url))
+		return NULL;
+	return json_string(url);
+}
+
+static void set_time(json_t *obj, const char *name, long long epoch)
+{
+	char when[TIMEFMT_RFC3339_LEN];
+
+	timefmt_rfc3339(epoch, when);
+	json_object_set_new(obj, name, json_string(when));
+}
+
+json_t *acme_order_json(struct request *req, const struct store_acme_order *o)
+{
+	json_t *body = json_object(), *ids = json_loads(o->authz_ids, 0, NULL),
+	       *authzs = json_array(), *v;
+	size_t i;
+
+	if (body == NULL || ids == NULL || authzs == NULL)
+		goto fail;
+	json_object_set_new(body, "status", json_string(o->status));
+	set_time(body, "expires", o->expires_at);
+	json_object_set_new(body, "identifiers", json_loads(o->identifiers, 0, NULL));
+	if (o->profile != NULL)
+		json_object_set_new(body, "profile", json_string(o->profile));
+	json_array_foreach (ids, i, v)
+		json_array_append_new(authzs,
+				      acme_url_json(req, "/acme/authz/", json_string_value(v), ""));
+	json_object_set_new(body, "authorizations", authzs);
+	authzs = NULL;
+	json_object_set_new(body, "finalize",
+			    acme_url_json(req, "/acme/order/", o->id, "/finalize"));
+	if (o->error != NULL)
+		json_object_set_new(body, "error", json_loads(o->error, 0, NULL));
+	json_decref(ids);
+	return body;
+fail:
+	json_decref(body);
+	json_decref(ids);
+	json_decref(authzs);
+	return NULL;
+}
+
+json_t *acme_challenge_json(struct request *req, const json_t *ch)
+{
+	json_t *out = json_object(), *err = json_object_get(ch, "error");
+	json_int_t validated = json_integer_value(json_object_get(ch, "validated"));
+
+	if (out == NULL)
+		return NULL;
+	json_object_set(out, "type", json_object_get(ch, "type"));
+	json_object_set_new(out, "url",
+			    acme_url_json(req, "/acme/chall/",
+					  json_string_value(json_object_get(ch, "id")), ""));
+	json_object_set(out, "status", json_object_get(ch, "status"));
+	json_object_set(out, "token", json_object_get(ch, "token"));
+	if (json_is_integer(json_object_get(ch, "validated")))
+		set_time(out, "validated", validated);
+	if (json_is_object(err))
+		json_object_set(out, "error", err);
+	return out;
+}
+
+json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
+{
+	json_t *body = json_object(), *chs = json_loads(a->challenges, 0, NULL),
+	       *list = json_array(), *ch;
+	size_t i;
+
+	if (body == NULL || chs == NULL || list == NULL) {
+		json_decref(body);
+		json_decref(chs);
+		json_decref(list);
+		return NULL;
+	}
+	json_object_set_new(body, "identifier",
+			    json_pack("{s:s, s:s}", "type", a->type, "value", a->value));
+	json_object_set_new(body, "status", json_string(a->status));
+	set_time(body, "expires", a->expires_at);
+	/* Section 7.1.4: a valid authorization lists the challenge that
+	 * validated it; the others add nothing. */
+	json_array_foreach (chs, i, ch) {
+		const char *st = json_string_value(json_object_get(ch, "status"));
+		if (strcmp(a->status, "valid") == 0 && (st == NULL || strcmp(st, "valid") != 0))
+			continue;
+		json_array_append_new(list, acme_challenge_json(req, ch));
+	}
+	json_object_set_new(body, "challenges", list);
+	if (a->wildcard)
+		json_object_set_new(body, "wildcard", json_true());
+	json_decref(chs);
+	return body;
+}
+
+/* An id segment we could have made: base64url, at most 64. */
+bool acme_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= ACME_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,322 @@
+/* ACME authorizations and challenges (RFC 8555 sections 7.5, 7.5.1, 7.5.2):
+ * POST /acme/authz/{id} reads one (POST-as-GET) or deactivates it; POST
+ * /acme/chall/{id} with {} starts the challenge's validation as a
+ * background job and answers "processing" at once: clients poll. The
+ * validators themselves are acme/chall_*.c; no request thread waits on the
+ * network. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/order.h"
+#include "common/log.h"
+#include "server/acme.h"
+#include "server/handlers.h"
+#include "server/jobs.h"
+#include "server/reply.h"
+#include "server/request.h"
+#include "server/spec.h"
+
+#define ACME_AUTHZ_VALID_TTL_S (30 * 86400)
+#define ACME_VALIDATION_TIMEOUT_S 5
+
+struct authz_get {
+	const char *id;
+	struct store_acme_authz row;
+};
+
+static enum store_qs authz_get_cb(struct store_conn *c, void *cls)
+{
+	struct authz_get *g = cls;
+
+	return store_select_acme_authz(c, g->id, &g->row);
+}
+
+static enum store_qs deactivate_cb(struct store_conn *c, void *cls)
+{
+	return store_deactivate_acme_authz(c, cls);
+}
+
+/* Loads authorization id into g->row; queues a refusal and returns false
+ * when it is missing or another account's. */
+static bool load_authz(struct request *req, const char *id, struct authz_get *g, int *ret)
+{
+	enum store_qs qs;
+
+	g->id = id;
+	if (!acme_id_ok(id)) {
+		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such authorization");
+		return false;
+	}
+	qs = store_run(req->srv->store, authz_get_cb, g);
+	if (qs < 0) {
+		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+		return false;
+	}
+	if (qs == STORE_NONE) {
+		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such authorization");
+		return false;
+	}
+	if (strcmp(g->row.account_id, req->acme->account.id) != 0) {
+		store_acme_authz_free(&g->row);
+		*ret = reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				     "the authorization is another account's");
+		return false;
+	}
+	return true;
+}
+
+/* Whether a challenge in challenges (JSON array text) is processing. */
+static bool any_processing(const char *challenges)
+{
+	json_t *chs = json_loads(challenges, 0, NULL), *ch;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach (chs, i, ch) {
+		const char *st = json_string_value(json_object_get(ch, "status"));
+		found |= st != NULL && strcmp(st, "processing") == 0;
+	}
+	json_decref(chs);
+	return found;
+}
+
+int h_acme_authz(struct request *req)
+{
+	const char *status = NULL;
+	struct json_spec spec[] = {
+		json_spec_string("status", &status, 32, JSON_SPEC_OPTIONAL),
+		json_spec_end(),
+	};
+	struct authz_get g = {0};
+	enum spec_status st;
+	enum store_qs qs;
+	int ret;
+
+	if (!load_authz(req, req->params[0], &g, &ret))
+		return ret;
+	if (req->acme->post_as_get)
+		goto render;
+	if ((st = spec_parse_body(req, spec)) != SPEC_OK) {
+		store_acme_authz_free(&g.row);
+		return SPEC_HANDLER_RESULT(st);
+	}
+	if (status == NULL || strcmp(status, "deactivated") != 0) {
+		json_spec_free(spec);
+		store_acme_authz_free(&g.row);
+		return reply_problem(req, ERR_ACME_MALFORMED,
+				     "an authorization can only become \"deactivated\"");
+	}
+	json_spec_free(spec);
+	/* Section 7.5.2: from pending or valid only. */
+	qs = store_run(req->srv->store, deactivate_cb, (void *)g.id);
+	if (qs < 0) {
+		store_acme_authz_free(&g.row);
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	}
+	if (qs == STORE_NONE) {
+		ret = reply_problem(req, ERR_ACME_MALFORMED, "the authorization is %s",
+				    g.row.status);
+		store_acme_authz_free(&g.row);
+		return ret;
+	}
+	store_acme_authz_free(&g.row);
+	if (store_run(req->srv->store, authz_get_cb, &g) != STORE_ONE)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+render:
+	/* Section 8.2: a validation under way: poll again in a second. */
+	if (any_processing(g.row.challenges))
+		req->retry_after_s = 1;
+	ret = acme_reply_json(req, 200, acme_authz_json(req, &g.row), NULL, NULL, NULL);
+	store_acme_authz_free(&g.row);
+	return ret;
+}
+
+/* One validation, owned by its job. */
+struct validation {
+	struct server *srv;
+	const struct acme_chall_type *type;
+	struct acme_ident ident;
+	char chall_id[ACME_ID_MAX];
+	char token[ACME_ID_MAX];
+	char key_authz[2 * ACME_ID_MAX + 2];
+};
+
+struct finish {
+	const char *id;
+	bool ok;
+	const char *error;
+};
+
+static enum store_qs finish_cb(struct store_conn *c, void *cls)
+{
+	struct finish *f = cls;
+
+	return store_finish_acme_challenge(c, f->id, f->ok, f->error, ACME_AUTHZ_VALID_TTL_S);
+}
+
+/* On a jobs worker: the network check, then its outcome in the store
+ * (which notifies EVENTS_ACME_AUTHZ). A failed store write leaves the
+ * challenge processing; a new answer may start it again after a minute. */
+static void validation_run(void *cls)
+{
+	struct validation *v = cls;
+	const struct config *cfg = &v->srv->cfg;
+	struct acme_chall_target t = {
+		.ident = &v->ident,
+		.token = v->token,
+		.key_authz = v->key_authz,
+		.resolver = cfg->acme_resolver,
+		.http_port = (unsigned)cfg->acme_http_port,
+		.https_port = (unsigned)cfg->acme_tls_port,
+		.tls_port = (unsigned)cfg->acme_tls_port,
+		.timeout_s = ACME_VALIDATION_TIMEOUT_S,
+	};
+	struct acme_err e = {ERR_ACME_SERVER_INTERNAL, ""};
+	struct finish f = {v->chall_id, false, NULL};
+	char *error = NULL;
+
+	f.ok = v->type->validate(&t, &e) == 0;
+	if (!f.ok) {
+		json_t *p = json_pack("{s:s, s:s, s:i}", "type", err_table[e.code].type, "detail",
+				      e.detail, "status", (int)err_table[e.code].http_status);
+		error = p ? json_dumps(p, JSON_COMPACT) : NULL;
+		json_decref(p);
+		f.error = error;
+	}
+	log_kv(LOG_INFO, "acme: validation", "challenge", v->chall_id, "type", v->type->name,
+	       "result", f.ok ? "valid" : "invalid", "detail", f.ok ? "" : e.detail, NULL);
+	if (store_run(v->srv->store, finish_cb, &f) < 0)
+		log_kv(LOG_WARN, "acme: could not record a validation", "challenge", v->chall_id,
+		       NULL);
+	free(error);
+}
+
+static void validation_done(void *cls)
+{
+	free(cls);
+}
+
+struct chall_get {
+	const char *id;
+	struct store_acme_chall row;
+};
+
+static enum store_qs chall_get_cb(struct store_conn *c, void *cls)
+{
+	struct chall_get *g = cls;
+
+	return store_select_acme_challenge(c, g->id, &g->row);
+}
+
+static enum store_qs chall_start_cb(struct store_conn *c, void *cls)
+{
+	return store_start_acme_challenge(c, cls);
+}
+
+/* Queues the validation of g->row; false when the queue is full. */
+static bool validation_submit(struct request *req, const struct store_acme_chall *ch,
+			      const struct acme_chall_type *type)
+{
+	struct validation *v = calloc(1, sizeof *v);
+	struct acme_err e;
+
+	if (v == NULL)
+		return false;
+	v->srv = req->srv;
+	v->type = type;
+	if (acme_ident_check(ch->ident_type, ch->ident_value, &v->ident, &e) != 0) {
+		free(v);
+		return false;
+	}
+	v->ident.wildcard = ch->wildcard;
+	snprintf(v->chall_id, sizeof v->chall_id, "%s", ch->id);
+	snprintf(v->token, sizeof v->token, "%s", ch->token);
+	snprintf(v->key_authz, sizeof v->key_authz, "%s.%s", ch->token, ch->thumbprint);
+	if (jobs_submit(req->srv->acme_jobs, validation_run, validation_done, v) != 0) {
+		free(v);
+		return false;
+	}
+	return true;
+}
+
+/* Replies with challenge id as its authorization lists it, and a Link
+ * rel="up" to the authorization (section 7.5.1). */
+static int reply_challenge(struct request *req, const char *authz_id, const char *id)
+{
+	struct authz_get g = {authz_id, {0}};
+	json_t *chs, *ch, *body = NULL;
+	char path[128], up[ACME_URL_MAX];
+	size_t i;
+	int ret;
+
+	if (store_run(req->srv->store, authz_get_cb, &g) != STORE_ONE)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	chs = json_loads(g.row.challenges, 0, NULL);
+	json_array_foreach (chs, i, ch)
+		if (strcmp(json_string_value(json_object_get(ch, "id")), id) == 0) {
+			body = acme_challenge_json(req, ch);
+			if (strcmp(json_string_value(json_object_get(ch, "status")),
+				   "processing") == 0)
+				req->retry_after_s = 1;
+		}
+	json_decref(chs);
+	store_acme_authz_free(&g.row);
+	snprintf(path, sizeof path, "/acme/authz/%s", authz_id);
+	if (body == NULL || !acme_url(req, path, up, sizeof up)) {
+		json_decref(body);
+		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot render the challenge");
+	}
+	ret = acme_reply_json(req, 200, body, NULL, up, "up");
+	return ret;
+}
+
+int h_acme_challenge(struct request *req)
+{
+	struct chall_get g = {req->params[0], {0}};
+	const struct acme_chall_type *type;
+	enum store_qs qs;
+	int ret;
+
+	if (!acme_id_ok(g.id))
+		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
+	qs = store_run(req->srv->store, chall_get_cb, &g);
+	if (qs < 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	if (qs == STORE_NONE)
+		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
+	if (strcmp(g.row.account_id, req->acme->account.id) != 0) {
+		store_acme_chall_free(&g.row);
+		return reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				     "the challenge belongs to another account's authorization");
+	}
+	/* Section 7.5.1: POST-as-GET reads; any JSON object answers (clients
+	 * send {}). */
+	/* A processing challenge is started again only when its validator
+	 * died (the store decides: over a minute without an outcome). */
+	if (!req->acme->post_as_get &&
+	    (strcmp(g.row.status, "pending") == 0 || strcmp(g.row.status, "processing") == 0)) {
+		if (strcmp(g.row.authz_status, "pending") != 0) {
+			ret = reply_problem(req, ERR_ACME_MALFORMED,
+					    "the authorization is %s: nothing to validate",
+					    g.row.authz_status);
+			store_acme_chall_free(&g.row);
+			return ret;
+		}
+		type = acme_chall_find(g.row.type);
+		qs = type ? store_run(req->srv->store, chall_start_cb, g.row.id) : STORE_HARD;
+		if (qs < 0) {
+			store_acme_chall_free(&g.row);
+			return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+		}
+		/* The one that moved it to processing queues the check; a full
+		 * queue leaves it processing, to be taken back in a minute. */
+		if (qs == STORE_ONE && !validation_submit(req, &g.row, type)) {
+			store_acme_chall_free(&g.row);
+			return reply_problem(req, ERR_NOT_READY, "validation queue full");
+		}
+	}
+	ret = reply_challenge(req, g.row.authz_id, g.row.id);
+	store_acme_chall_free(&g.row);
+	return ret;
+}

@@ -1,0 +1,424 @@
+/* ACME orders (RFC 8555 sections 7.4, 7.1.2.1, 7.1.3): POST /acme/new-order
+ * creates one over an authorization per identifier (reusing the account's
+ * valid ones), POST /acme/order/{id} reads it, POST
+ * /acme/account/{id}/orders lists an account's orders, and finalize
+ * answers orderNotReady until pki/ issues certificates. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/order.h"
+#include "pki/pki.h"
+#include "server/acme.h"
+#include "server/handlers.h"
+#include "server/reply.h"
+#include "server/request.h"
+#include "server/spec.h"
+
+#define ACME_ORDER_IDENTS_MAX 100
+#define ACME_ORDER_TTL_S (7 * 86400)
+#define ACME_AUTHZ_PENDING_TTL_S (7 * 86400)
+#define ACME_AUTHZ_REUSE_MIN_S 86400 /* a reused authorization outlives the order's day */
+#define ACME_ORDERS_PAGE 100
+
+/* What the order transaction needs and makes. */
+struct new_order {
+	const char *account;
+	struct acme_ident idents[ACME_ORDER_IDENTS_MAX];
+	size_t n;
+	const char *identifiers; /* JSON array text */
+	const char *profile;
+	char order_id[ACME_ID_MAX];
+	char authz_ids[ACME_ORDER_IDENTS_MAX][ACME_ID_MAX];
+	struct store_acme_order row;
+};
+
+/* One identifier's authorization: a reusable valid one, or a new pending
+ * one with a challenge per type that can prove it. */
+static enum store_qs authz_for(struct store_conn *c, struct new_order *o, size_t i)
+{
+	const struct acme_ident *id = &o->idents[i];
+	const char *type = acme_ident_type_name(id->type);
+	const char *chall_ids[8], *types[8], *tokens[8];
+	char ids[8][ACME_ID_MAX], toks[8][ACME_ID_MAX], *reuse = NULL;
+	size_t n = 0;
+	enum store_qs qs;
+
+	qs = store_select_acme_authz_reusable(c, o->account, type, id->value, id->wildcard,
+					      ACME_AUTHZ_REUSE_MIN_S, &reuse);
+	if (qs < 0)
+		return qs;
+	if (qs == STORE_ONE) {
+		snprintf(o->authz_ids[i], ACME_ID_MAX, "%s", reuse);
+		free(reuse);
+		return STORE_ONE;
+	}
+	for (size_t k = 0; acme_chall_types[k] != NULL && n < 8; k++) {
+		if (!acme_chall_fits(acme_chall_types[k], id))
+			continue;
+		if (!acme_random_id(ids[n]) || !acme_random_id(toks[n]))
+			return STORE_HARD;
+		chall_ids[n] = ids[n];
+		types[n] = acme_chall_types[k]->name;
+		tokens[n] = toks[n];
+		n++;
+	}
+	if (!acme_random_id(o->authz_ids[i]))
+		return STORE_HARD;
+	return store_insert_acme_authz(c, o->authz_ids[i], o->account, type, id->value,
+				       id->wildcard, ACME_AUTHZ_PENDING_TTL_S, n, chall_ids, types,
+				       tokens);
+}
+
+static enum store_qs new_order_txn(struct store_conn *c, void *cls)
+{
+	struct new_order *o = cls;
+	const char *ids[ACME_ORDER_IDENTS_MAX];
+	enum store_qs qs;
+
+	store_acme_order_free(&o->row);
+	for (size_t i = 0; i < o->n; i++) {
+		if ((qs = authz_for(c, o, i)) < 0)
+			return qs;
+		ids[i] = o->authz_ids[i];
+	}
+	if (!acme_random_id(o->order_id))
+		return STORE_HARD;
+	qs = store_insert_acme_order(c, o->order_id, o->account, o->identifiers, o->n, ids,
+				     o->profile, ACME_ORDER_TTL_S);
+	if (qs < 0)
+		return qs;
+	qs = store_select_acme_order(c, o->order_id, &o->row);
+	return qs == STORE_NONE ? STORE_HARD : qs;
+}
+
+/* Checks the payload's identifiers into o; on a refusal, queues it and
+ * returns false with *ret set. */
+static bool parse_identifiers(struct request *req, struct new_order *o, json_t **canon, int *ret)
+{
+	json_t *list = json_object_get(req->json, "identifiers"), *it, *sub = NULL;
+	enum err_code first = ERR_ACME_MALFORMED;
+	char detail[200] = "";
+	size_t i;
+
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > ACME_ORDER_IDENTS_MAX) {
+		*ret = reply_problem(req, ERR_ACME_MALFORMED,
+				     "\"identifiers\" must be a list of 1 to %d identifiers",
+				     ACME_ORDER_IDENTS_MAX);
+		return false;
+	}
+	*canon = json_array();
+	json_array_foreach (list, i, it) {
+		const char *type = json_string_value(json_object_get(it, "type"));
+		const char *value = json_string_value(json_object_get(it, "value"));
+		struct acme_ident id;
+		struct acme_err e;
+		bool dup = false;
+
+		if (!json_is_object(it) || type == NULL || value == NULL) {
+			json_decref(sub);
+			json_decref(*canon);
+			*canon = NULL;
+			*ret = reply_problem(req, ERR_ACME_MALFORMED,
+					     "/identifiers/%zu: an object with string \"type\" and "
+					     "\"value\"",
+					     i);
+			return false;
+		}
+		if (acme_ident_check(type, value, &id, &e) != 0) {
+			/* Section 6.7.1: one subproblem per refused identifier. */
+			if (sub == NULL) {
+				sub = json_array();
+				first = e.code;
+				snprintf(detail, sizeof detail, "%s", e.detail);
+			}
+			json_array_append_new(
+				sub, json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "type",
+					       err_table[e.code].type, "detail", e.detail, "status",
+					       (int)err_table[e.code].http_status, "identifier",
+					       "type", type, "value", value));
+			continue;
+		}
+		for (size_t k = 0; k < o->n; k++)
+			dup |= o->idents[k].type == id.type &&
+			       o->idents[k].wildcard == id.wildcard &&
+			       strcmp(o->idents[k].value, id.value) == 0;
+		if (dup) /* the same identifier twice: one authorization */
+			continue;
+		o->idents[o->n++] = id;
+		json_array_append_new(*canon,
+				      json_pack("{s:s, s:s}", "type", type, "value", value));
+	}
+	if (sub != NULL) {
+		json_decref(*canon);
+		*canon = NULL;
+		*ret = reply_problem_ext(__FILE__, __LINE__, req, first,
+					 json_pack("{s:o}", "subproblems", sub), detail);
+		return false;
+	}
+	return true;
+}
+
+struct limits {
+	const char *account;
+	long long orders, retry, pending;
+};
+
+static enum store_qs limits_cb(struct store_conn *c, void *cls)
+{
+	struct limits *l = cls;
+
+	return store_count_acme_limits(c, l->account, &l->orders, &l->retry, &l->pending);
+}
+
+/* Per-account rate limits: orders per hour and pending authorizations
+ * (--acme-orders-per-hour, --acme-pending-authz-max). A new order counts
+ * its identifiers as pending authorizations, reused ones included: the
+ * limit errs on the side of refusing. */
+static bool within_limits(struct request *req, const char *account, size_t new_authzs, int *ret)
+{
+	struct limits l = {account, 0, 0, 0};
+	const struct config *cfg = &req->srv->cfg;
+	long long orders, retry, pending;
+	enum store_qs qs;
+
+	if (cfg->acme_orders_per_hour == 0 && cfg->acme_pending_authz_max == 0)
+		return true;
+	qs = store_run(req->srv->store, limits_cb, &l);
+	if (qs < 0) {
+		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+		return false;
+	}
+	orders = l.orders;
+	retry = l.retry;
+	pending = l.pending;
+	if (cfg->acme_orders_per_hour > 0 && orders >= cfg->acme_orders_per_hour) {
+		req->retry_after_s = retry > 0 ? (long)retry : 1;
+		*ret = reply_problem(req, ERR_ACME_RATE_LIMITED,
+				     "at most %ld new orders per account and hour",
+				     cfg->acme_orders_per_hour);
+		return false;
+	}
+	if (cfg->acme_pending_authz_max > 0 &&
+	    pending + (long long)new_authzs > cfg->acme_pending_authz_max) {
+		req->retry_after_s = 3600;
+		*ret = reply_problem(req, ERR_ACME_RATE_LIMITED,
+				     "at most %ld pending authorizations per account: finish or "
+				     "deactivate some",
+				     cfg->acme_pending_authz_max);
+		return false;
+	}
+	return true;
+}
+
+static int reply_order(struct request *req, unsigned status, const struct store_acme_order *o)
+{
+	char path[128], loc[ACME_URL_MAX];
+	json_t *body = acme_order_json(req, o);
+
+	snprintf(path, sizeof path, "/acme/order/%s", o->id);
+	if (body == NULL || !acme_url(req, path, loc, sizeof loc)) {
+		json_decref(body);
+		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot render the order");
+	}
+	return acme_reply_json(req, status, body, loc, NULL, NULL);
+}
+
+int h_acme_new_order(struct request *req)
+{
+	struct acme_auth *a = req->acme;
+	const char *profile = NULL, *nb = NULL, *na = NULL;
+	struct json_spec spec[] = {
+		json_spec_string("profile", &profile, 64, JSON_SPEC_OPTIONAL),
+		json_spec_string("notBefore", &nb, 64, JSON_SPEC_OPTIONAL),
+		json_spec_string("notAfter", &na, 64, JSON_SPEC_OPTIONAL),
+		json_spec_end(),
+	};
+	struct new_order *o = NULL;
+	json_t *canon = NULL;
+	char *canon_text = NULL;
+	enum spec_status st;
+	enum store_qs qs;
+	int ret = MHD_NO;
+
+	if (a->post_as_get)
+		return reply_problem(req, ERR_ACME_MALFORMED, "newOrder needs a JSON payload");
+	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
+		return SPEC_HANDLER_RESULT(st);
+	/* Section 7.4: a server that will not honour the dates says so. The
+	 * lifetime is the profile's. */
+	if (nb != NULL || na != NULL) {
+		ret = reply_problem(req, ERR_ACME_MALFORMED,
+				    "notBefore and notAfter are not supported: a certificate's "
+				    "lifetime is its profile's");
+		goto out;
+	}
+	if (profile != NULL &&
+	    (req->srv->ca == NULL || pki_profile_lifetime(req->srv->ca, profile) < 0)) {
+		ret = reply_problem(req, ERR_ACME_INVALID_PROFILE,
+				    "no profile \"%.64s\" (see the directory's meta.profiles)",
+				    profile);
+		goto out;
+	}
+	if ((o = calloc(1, sizeof *o)) == NULL) {
+		ret = reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no memory");
+		goto out;
+	}
+	if (!parse_identifiers(req, o, &canon, &ret))
+		goto out;
+	if (!within_limits(req, a->account.id, o->n, &ret))
+		goto out;
+	if ((canon_text = json_dumps(canon, JSON_COMPACT)) == NULL) {
+		ret = reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no memory");
+		goto out;
+	}
+	o->account = a->account.id;
+	o->identifiers = canon_text;
+	o->profile = profile;
+	qs = store_run_txn(req->srv->store, new_order_txn, o);
+	if (qs < 0)
+		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	else
+		ret = reply_order(req, 201, &o->row);
+out:
+	if (o != NULL)
+		store_acme_order_free(&o->row);
+	free(o);
+	free(canon_text);
+	json_decref(canon);
+	json_spec_free(spec);
+	return ret;
+}
+
+struct order_get {
+	const char *id;
+	struct store_acme_order row;
+};
+
+static enum store_qs order_get_cb(struct store_conn *c, void *cls)
+{
+	struct order_get *g = cls;
+
+	return store_select_acme_order(c, g->id, &g->row);
+}
+
+/* Loads the order of the path's id into g->row when it is the signer's;
+ * otherwise queues the refusal and returns false. */
+static bool load_order(struct request *req, struct order_get *g, int *ret)
+{
+	enum store_qs qs;
+
+	g->id = req->params[0];
+	if (!acme_id_ok(g->id)) {
+		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such order");
+		return false;
+	}
+	qs = store_run(req->srv->store, order_get_cb, g);
+	if (qs < 0) {
+		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+		return false;
+	}
+	if (qs == STORE_NONE) {
+		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such order");
+		return false;
+	}
+	if (strcmp(g->row.account_id, req->acme->account.id) != 0) {
+		store_acme_order_free(&g->row);
+		*ret = reply_problem(req, ERR_ACME_UNAUTHORIZED, "the order is another account's");
+		return false;
+	}
+	return true;
+}
+
+int h_acme_order(struct request *req)
+{
+	struct order_get g = {0};
+	int ret;
+
+	if (!req->acme->post_as_get)
+		return reply_problem(req, ERR_ACME_MALFORMED,
+				     "an order is read with POST-as-GET (an empty payload)");
+	if (!load_order(req, &g, &ret))
+		return ret;
+	ret = reply_order(req, 200, &g.row);
+	store_acme_order_free(&g.row);
+	return ret;
+}
+
+int h_acme_finalize(struct request *req)
+{
+	struct order_get g = {0};
+	int ret;
+
+	if (!load_order(req, &g, &ret))
+		return ret;
+	/* Section 7.4: only a ready order is finalized. Issuance comes with
+	 * pki/; until then even a ready order is refused, saying why. */
+	if (strcmp(g.row.status, "ready") != 0)
+		ret = reply_problem(req, ERR_ACME_ORDER_NOT_READY, "the order is %s, not ready",
+				    g.row.status);
+	else
+		ret = reply_problem(req, ERR_ACME_ORDER_NOT_READY,
+				    "the order is ready, but this server does not issue "
+				    "certificates yet");
+	store_acme_order_free(&g.row);
+	return ret;
+}
+
+struct orders_list {
+	const char *account, *after;
+	char *ids;
+};
+
+static enum store_qs orders_list_cb(struct store_conn *c, void *cls)
+{
+	struct orders_list *l = cls;
+
+	return store_select_acme_orders(c, l->account, l->after, ACME_ORDERS_PAGE, &l->ids);
+}
+
+/* POST-as-GET /acme/account/{id}/orders[/{after}]: a page of the
+ * account's order URLs, newest first, with Link rel="next" to the page
+ * after its last order (section 7.1.2.1). */
+int h_acme_orders(struct request *req)
+{
+	struct orders_list l = {req->acme->account.id, req->nparams > 1 ? req->params[1] : NULL,
+				NULL};
+	json_t *ids, *urls, *v;
+	char next[ACME_URL_MAX] = "", path[160];
+	enum store_qs qs;
+	size_t i;
+	int ret;
+
+	/* Section 7.1.2.1: only the account itself. */
+	if (strcmp(req->params[0], req->acme->account.id) != 0)
+		return reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				     "the JWS \"kid\" is another account");
+	if (!req->acme->post_as_get)
+		return reply_problem(req, ERR_ACME_MALFORMED,
+				     "the orders list is read with POST-as-GET");
+	if (l.after != NULL && !acme_id_ok(l.after))
+		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such page");
+	qs = store_run(req->srv->store, orders_list_cb, &l);
+	if (qs < 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	ids = json_loads(l.ids, 0, NULL);
+	free(l.ids);
+	urls = json_array();
+	json_array_foreach (ids, i, v) {
+		if (i == ACME_ORDERS_PAGE) { /* one more: the next page starts after the last */
+			snprintf(path, sizeof path, "/acme/account/%s/orders/%s", l.account,
+				 json_string_value(json_array_get(ids, i - 1)));
+			if (!acme_url(req, path, next, sizeof next))
+				next[0] = '\0';
+			break;
+		}
+		json_array_append_new(urls,
+				      acme_url_json(req, "/acme/order/", json_string_value(v), ""));
+	}
+	json_decref(ids);
+	ret = acme_reply_json(req, 200, json_pack("{s:o}", "orders", urls), NULL,
+			      next[0] ? next : NULL, "next");
+	return ret;
+}

@@ -1,0 +1,30 @@
+/* Records a validation's outcome on the challenge and its authorization,
+ * and announces the authorization, in one statement. */
+#include <stdio.h>
+
+#include "server/store/acme.h"
+#include "server/store/events.h"
+#include "server/store/store_pg.h"
+
+enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, bool ok,
+					  const char *error, int valid_ttl_s)
+{
+	static struct store_stmt st = {
+		"finish_acme_challenge",
+		"WITH ch AS (UPDATE acme_challenges SET status = CASE WHEN $2::boolean THEN"
+		" 'valid' ELSE 'invalid' END, validated_at = CASE WHEN $2::boolean THEN now() END,"
+		" error = $3::jsonb, updated_at = now() WHERE id = $1 AND status = 'processing'"
+		" RETURNING authz_id),"
+		" a AS (UPDATE acme_authzs SET status = CASE WHEN $2::boolean THEN 'valid'"
+		" ELSE 'invalid' END, expires_at = CASE WHEN $2::boolean THEN now() +"
+		" make_interval(secs => $4::int) ELSE expires_at END, updated_at = now()"
+		" FROM ch WHERE acme_authzs.id = ch.authz_id AND acme_authzs.status = 'pending'"
+		" RETURNING acme_authzs.id)"
+		" SELECT pg_notify('" EVENTS_ACME_AUTHZ "', id) FROM a",
+		0};
+	char ttl[16];
+	const char *p[] = {id, ok ? "t" : "f", error, ttl};
+
+	snprintf(ttl, sizeof ttl, "%d", valid_ttl_s);
+	return store_exec_void(c, &st, 4, p);
+}

@@ -1,0 +1,53 @@
+/* Reads one ACME order with its computed state, and frees order rows. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/store/acme.h"
+#include "server/store/store_pg.h"
+
+void store_acme_order_free(struct store_acme_order *o)
+{
+	if (o == NULL)
+		return;
+	free(o->id);
+	free(o->account_id);
+	free(o->status);
+	free(o->identifiers);
+	free(o->authz_ids);
+	free(o->profile);
+	free(o->error);
+	memset(o, 0, sizeof *o);
+}
+
+enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
+				      struct store_acme_order *out)
+{
+	static struct store_stmt st = {
+		"select_acme_order",
+		"SELECT id, account_id, acme_order_state(status, expires_at, authz_ids),"
+		" identifiers::text, to_json(authz_ids)::text, profile, error::text, " STORE_EPOCH(
+			"expires_at") " FROM acme_orders WHERE id = $1",
+		0};
+	const char *p[] = {id};
+	enum store_qs qs;
+	PGresult *res = store_exec(c, &st, 1, p, &qs);
+	int ok = 1;
+
+	memset(out, 0, sizeof *out);
+	if (qs == STORE_ONE) {
+		out->id = store_value_dup(res, 0, 0, &ok);
+		out->account_id = store_value_dup(res, 0, 1, &ok);
+		out->status = store_value_dup(res, 0, 2, &ok);
+		out->identifiers = store_value_dup(res, 0, 3, &ok);
+		out->authz_ids = store_value_dup(res, 0, 4, &ok);
+		out->profile = store_value_dup(res, 0, 5, &ok);
+		out->error = store_value_dup(res, 0, 6, &ok);
+		out->expires_at = store_value_ll(res, 0, 7);
+		if (!ok) {
+			store_acme_order_free(out);
+			qs = STORE_HARD;
+		}
+	}
+	PQclear(res);
+	return qs;
+}
