@@ -4,7 +4,6 @@
  * the database wakes it (EVENTS_TWIN, keyed by device ID). The device's
  * own reads are the same code with another view: GET /devices/{id}/twin
  * (no tags) and GET /devices/{id}/twin/desired?since=N&wait=SECONDS. */
-#include <errno.h>
 #include <stdlib.h>
 
 #include "server/handlers.h"
@@ -16,20 +15,6 @@
 #include "server/wait.h"
 
 #define TWIN_WAIT_MAX 60
-
-static int arg_ll(struct request *req, const char *name, long long max, long long *out, bool *set)
-{
-	const char *v = request_arg(req, name);
-	char *end;
-
-	*set = v != NULL;
-	*out = 0;
-	if (v == NULL)
-		return 0;
-	errno = 0;
-	*out = strtoll(v, &end, 10);
-	return errno == 0 && end != v && *end == '\0' && *out >= 0 && *out <= max ? 0 : -1;
-}
 
 struct twin_read {
 	const char *id;
@@ -51,16 +36,18 @@ static int twin_get(struct request *req, enum twin_view view, const char *since_
 	struct twin_read r = {.id = req->params[0]};
 	struct waiter *w = req->state;
 	long long since = 0, wait = 0;
-	bool has_since = false, has_wait = false;
+	bool has_since, has_wait;
 	enum store_qs qs;
 	int ret;
 
 	if (!twin_device_id_ok(r.id))
 		return reply_problem(req, ERR_TWIN_BAD_DEVICE_ID, NULL);
-	if (since_arg != NULL && arg_ll(req, since_arg, TWIN_INT_MAX, &since, &has_since) != 0)
+	has_since = since_arg != NULL && request_arg(req, since_arg) != NULL;
+	has_wait = since_arg != NULL && request_arg(req, "wait") != NULL;
+	if (has_since && request_arg_ll(req, since_arg, 0, 0, TWIN_INT_MAX, &since) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "%s must be a version (0 or more)",
 				     since_arg);
-	if (since_arg != NULL && arg_ll(req, "wait", TWIN_WAIT_MAX, &wait, &has_wait) != 0)
+	if (has_wait && request_arg_ll(req, "wait", 0, 0, TWIN_WAIT_MAX, &wait) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "wait must be 0..%d seconds",
 				     TWIN_WAIT_MAX);
 	if (has_wait && !has_since)

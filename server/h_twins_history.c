@@ -2,7 +2,6 @@
  * changes of a twin, oldest first, one per twin version (who, when, which
  * sections, the patch), in pages linked by "next". History outlives the
  * twin, so an unknown device has an empty history, not a 404. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,20 +28,6 @@ static enum store_qs history_cb(struct store_conn *c, void *cls)
 
 	store_twin_history_free(&h->page);
 	return store_select_twin_history(c, h->id, h->after, h->limit, &h->page);
-}
-
-static int arg_range(struct request *req, const char *name, long long def, long long min,
-		     long long max, long long *out)
-{
-	const char *v = request_arg(req, name);
-	char *end;
-
-	*out = def;
-	if (v == NULL)
-		return 0;
-	errno = 0;
-	*out = strtoll(v, &end, 10);
-	return errno == 0 && end != v && *end == '\0' && *out >= min && *out <= max ? 0 : -1;
 }
 
 /* One entry as JSON (new reference; NULL when out of memory). */
@@ -79,9 +64,9 @@ int h_twins_history(struct request *req)
 
 	if (!twin_device_id_ok(h.id))
 		return reply_problem(req, ERR_TWIN_BAD_DEVICE_ID, NULL);
-	if (arg_range(req, "after", 0, 0, TWIN_INT_MAX, &h.after) != 0)
+	if (request_arg_ll(req, "after", 0, 0, TWIN_INT_MAX, &h.after) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "after must be a version");
-	if (arg_range(req, "limit", 100, 1, HISTORY_LIMIT_MAX, &limit) != 0)
+	if (request_arg_ll(req, "limit", 100, 1, HISTORY_LIMIT_MAX, &limit) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "limit must be 1..%d",
 				     HISTORY_LIMIT_MAX);
 	h.limit = (int)limit;

@@ -91,18 +91,8 @@ int h_twins_reported(struct request *req)
 	u.if_match = request_header(req, "If-Match");
 	twin_now(u.now);
 	qs = store_run_txn(req->srv->store, reported_cb, &u);
-	if (qs < 0) {
-		store_twin_free(&u.row);
-		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
-	}
-	if (u.err != 0) {
-		store_twin_free(&u.row);
-		if (u.err == ERR_TWIN_TOO_LARGE)
-			return reply_problem(req, u.err, "%s: %s", u.te.where, u.te.msg);
-		if (u.err == ERR_TWIN_NOT_FOUND)
-			return reply_problem(req, u.err, "no twin for %s", req->params[0]);
-		return reply_problem(req, u.err, NULL);
-	}
+	if ((ret = twin_write_refused(req, qs, u.err, &u.te, &u.row)) != -1)
+		return ret;
 	ret = twin_reply_view(req, &u.row, TWIN_VIEW_REPORTED);
 	store_twin_free(&u.row);
 	return ret;

@@ -228,16 +228,8 @@ static int twin_update(struct request *req, bool replace)
 	qs = store_run_txn(req->srv->store, twin_update_cb, &u);
 	free(params);
 	req->audited = qs >= 0 && u.err == 0; /* else the pipeline audits the refusal */
-	if (qs < 0) {
-		store_twin_free(&u.row);
-		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
-	}
-	if (u.err != 0) {
-		store_twin_free(&u.row);
-		if (u.err == ERR_TWIN_TOO_LARGE)
-			return reply_problem(req, u.err, "%s: %s", u.te.where, u.te.msg);
-		return reply_problem(req, u.err, NULL);
-	}
+	if ((ret = twin_write_refused(req, qs, u.err, &u.te, &u.row)) != -1)
+		return ret;
 	ret = twin_reply(req, &u.row);
 	store_twin_free(&u.row);
 	return ret;

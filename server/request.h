@@ -83,6 +83,12 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 /* A query-string argument, or NULL. */
 const char *request_arg(struct request *req, const char *name);
 
+/* The query-string argument name as a decimal integer within min..max
+ * into *out: 0, with def when absent; -1 when present but not such a
+ * number. */
+int request_arg_ll(struct request *req, const char *name, long long def, long long min,
+		   long long max, long long *out);
+
 /* A request header, or NULL. */
 const char *request_header(struct request *req, const char *name);
 

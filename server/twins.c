@@ -81,6 +81,21 @@ int twin_reply(struct request *req, const struct store_twin *t)
 	return twin_reply_view(req, t, TWIN_VIEW_FULL);
 }
 
+int twin_write_refused(struct request *req, enum store_qs qs, enum err_code err,
+		       const struct twin_err *te, struct store_twin *row)
+{
+	if (qs >= 0 && err == 0)
+		return -1;
+	store_twin_free(row);
+	if (qs < 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	if (err == ERR_TWIN_TOO_LARGE)
+		return reply_problem(req, err, "%s: %s", te->where, te->msg);
+	if (err == ERR_TWIN_NOT_FOUND)
+		return reply_problem(req, err, "no twin for %s", req->params[0]);
+	return reply_problem(req, err, NULL);
+}
+
 enum store_qs twin_history_add(struct store_conn *c, struct request *req,
 			       const struct store_twin *t, const char *sections,
 			       const json_t *patch)

@@ -29,6 +29,12 @@ int twin_reply(struct request *req, const struct store_twin *t);
 /* Queues 200 with view of t and the twin's ETag. */
 int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_view view);
 
+/* Answers a write transaction's outcome: 503 when it failed (qs < 0),
+ * else the refusal err (0: none, then returns -1 and queues nothing), with
+ * te's place for a size refusal. Frees *row either way but on -1. */
+int twin_write_refused(struct request *req, enum store_qs qs, enum err_code err,
+		       const struct twin_err *te, struct store_twin *row);
+
 /* Records an accepted change of t (as written) in its history, inside the
  * writing transaction: who (req's operator token or device), the sections
  * written (comma-separated) and the patch as sent (NULL: req->json). */
