@@ -190,6 +190,12 @@ NEXT=$(jqb .next)
 expect_eq "paged with limit, linked by next" "10 /twins/dev-a/history?after=$(jqb '.items[9].version')&limit=10" "$(jqb '.items|length') $NEXT"
 http GET "$NEXT" "${R[@]}"
 expect_eq "the next page follows" "10" "$(jqb '.items|length')"
+http PUT /twins/dev-g "${W[@]}" "${J[@]}" -d '{"tags":{"t":1},"properties":{"desired":{"d":2}}}'
+http GET /twins/dev-g/history "${R[@]}"
+expect_eq "a PUT is recorded as replacing tags and desired" "operator tags,desired 1" \
+	"$(jqb '.items[-1] | "\(.by.kind) \(.sections | join(",")) \(.patch.tags.t)"')"
+http GET /twins/nobody/history "${R[@]}"
+expect_eq "an unknown device has an empty history" "200 0" "$STATUS $(jqb '.items | length')"
 http GET "/twins/dev-a/history?limit=0" "${R[@]}"
 expect_problem "limit 0" 400 invalid-parameter
 http GET "/twins/dev-a/history?after=x" "${R[@]}"
