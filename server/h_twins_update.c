@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/audit.h"
+#include "server/configs.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -116,7 +117,7 @@ static const char *twin_sections(const struct twin_update *u)
 	return t && d ? "tags,desired" : t ? "tags" : d ? "desired" : "";
 }
 
-static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
+static enum store_qs twin_write(struct store_conn *c, void *cls)
 {
 	struct twin_update *u = cls;
 	enum store_qs qs;
@@ -146,6 +147,22 @@ static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
 		return qs;
 	/* The request's audit row commits with the change: one transaction, not two. */
 	return store_insert_audit(c, &u->audit, NULL);
+}
+
+/* Fleet configurations follow tags: a tag change re-evaluates this twin's
+ * (server/configs.c), and the reply shows what that wrote. */
+static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
+{
+	struct twin_update *u = cls;
+	enum store_qs qs = twin_write(c, u);
+	size_t applied = 0;
+
+	if (qs > 0 && (u->tags != NULL || u->replace) &&
+	    (qs = configs_reconcile(c, u->id, &applied)) >= 0 && applied > 0) {
+		store_twin_free(&u->row);
+		qs = store_select_twin(c, u->id, &u->row);
+	}
+	return qs;
 }
 
 /* Takes tags and properties.desired from the body; anything else is

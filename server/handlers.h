@@ -89,4 +89,12 @@ int h_twins_history(struct request *req);
 int h_twins_patch(struct request *req);
 int h_twins_put(struct request *req);
 
+/* h_twins_query.c */
+int h_twins_query(struct request *req);
+
+/* h_configurations.c */
+int h_config_put(struct request *req);
+int h_config_get(struct request *req);
+int h_config_delete(struct request *req);
+
 #endif

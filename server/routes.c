@@ -61,6 +61,10 @@ const struct route routes[] = {
 	{"GET",    "/twins/{deviceId}", h_twins_get,        OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "twins_get"},
 	{"PATCH",  "/twins/{deviceId}", h_twins_patch,      OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_patch"},
 	{"PUT",    "/twins/{deviceId}", h_twins_put,        OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_put"},
+	{"POST",   "/devices/query",    h_twins_query,      OPERATOR(SCOPE_TWINS_READ),   BODY_JSON, KiB(16), WIRE_ORCHARD, "twins_query"},
+	{"PUT",    "/configurations/{id}", h_config_put,    OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "config_put"},
+	{"GET",    "/configurations/{id}", h_config_get,    OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "config_get"},
+	{"DELETE", "/configurations/{id}", h_config_delete, OPERATOR(SCOPE_TWINS_WRITE),  BODY_NONE, 0,       WIRE_ORCHARD, "config_delete"},
 	{"GET",    "/twins/{deviceId}/history", h_twins_history, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0,   WIRE_ORCHARD, "twins_history"},
 
 	/* The twin API's device side: a device reads and writes its own twin only. */

@@ -73,3 +73,11 @@ $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(B
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
 TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh
+
+# The twin query language: parser and SQL compiler alone.
+$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq.o \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq
+TEST_SCRIPTS += tests/integration/twin_query.sh
+TEST_SCRIPTS += tests/integration/twin_configs.sh
