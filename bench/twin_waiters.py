@@ -20,7 +20,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from waiters import metric, rss_kib  # bench/waiters.py, beside this file
+from waiters import metric, poll, rss_kib  # bench/waiters.py, beside this file
 
 
 def device_sas(group_key, device_id, ttl=3600):
@@ -31,36 +31,14 @@ def device_sas(group_key, device_id, ttl=3600):
     return f"SharedAccessSignature sr={sr}&sig={urllib.parse.quote(sig.decode(), safe='')}&se={se}"
 
 
-async def read_response(reader):
-    status = await reader.readline()
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b""):
-            break
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    body = await reader.readexactly(length) if length else b""
-    return (status.split()[1].decode() if status else "none"), body
-
-
 async def device(host, port, ctx, dev, auth, since, ready, woken):
     """One device polling until desired moves past since; a 204 is polled
     again on the same connection."""
     reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
     request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
                f"Host: {host}\r\nAuthorization: {auth}\r\n\r\n").encode()
-    first = True
     try:
-        while True:
-            writer.write(request)
-            await writer.drain()
-            if first:
-                ready.release()
-                first = False
-            code, body = await read_response(reader)
-            if code != "204":
-                break
+        code, body = await poll(reader, writer, request, ready)
         woken[dev] = (time.monotonic(), code, body)
     finally:
         writer.close()
@@ -128,7 +106,7 @@ async def round_(host, port, ctx, url_a, pid_a, group_key, n, sample, versions, 
         t.cancel()
     await asyncio.gather(*tasks.values(), return_exceptions=True)
     lat.sort()
-    return waiting, opened, (held - base) * 1024 / max(waiting, 1), lat, bad
+    return waiting, opened, (held - base) * 1024 / n, lat, bad
 
 
 def pct(xs, p):
