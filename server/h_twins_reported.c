@@ -72,9 +72,7 @@ static enum store_qs reported_cb(struct store_conn *c, void *cls)
 	}
 	if (reported_apply(u) != 0)
 		return STORE_NONE;
-	if ((qs = store_update_twin(c, &u->row)) < 0)
-		return qs;
-	return twin_history_add(c, u->req, &u->row, "reported", NULL);
+	return twin_store_change(c, u->req, &u->row, false, "reported", NULL);
 }
 
 int h_twins_reported(struct request *req)

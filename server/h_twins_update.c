@@ -134,16 +134,16 @@ static enum store_qs twin_write(struct store_conn *c, void *cls)
 			return refuse(u, ERR_INTERNAL);
 		if (twin_apply(u) != 0)
 			return STORE_NONE;
-		qs = store_insert_twin(c, &u->row);
+		qs = twin_store_change(c, u->req, &u->row, true, twin_sections(u), NULL);
 		/* Someone created it meanwhile: start over, this time locking theirs. */
 		if (qs == STORE_NONE)
 			return STORE_SOFT;
 	} else {
 		if (twin_apply(u) != 0)
 			return STORE_NONE;
-		qs = store_update_twin(c, &u->row);
+		qs = twin_store_change(c, u->req, &u->row, false, twin_sections(u), NULL);
 	}
-	if (qs < 0 || (qs = twin_history_add(c, u->req, &u->row, twin_sections(u), NULL)) < 0)
+	if (qs < 0)
 		return qs;
 	/* The request's audit row commits with the change: one transaction, not two. */
 	return store_insert_audit(c, &u->audit, NULL);

@@ -96,25 +96,37 @@ int twin_write_refused(struct request *req, enum store_qs qs, enum err_code err,
 	return reply_problem(req, err, NULL);
 }
 
-enum store_qs twin_history_add(struct store_conn *c, struct request *req,
-			       const struct store_twin *t, const char *sections,
-			       const json_t *patch)
+int twin_change_describe(struct request *req, const struct store_twin *t, const char *sections,
+			 const json_t *patch, struct store_twin_change *h)
 {
-	char *text = json_dumps(patch ? patch : req->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	struct store_twin_change h = {
+	*h = (struct store_twin_change){
 		.device_id = t->device_id,
 		.version = t->version,
 		.sections = (char *)sections,
 		.actor_kind = (char *)(req->dev.authenticated ? "device" : "operator"),
 		.actor = req->dev.authenticated ? req->dev.device_id : req->op.jti,
-		.patch = text,
+		.patch = json_dumps(patch ? patch : req->json, JSON_COMPACT | JSON_PRESERVE_ORDER),
 	};
+	return h->patch ? 0 : -1;
+}
+
+enum store_qs twin_store_change(struct store_conn *c, struct request *req,
+				const struct store_twin *t, bool insert, const char *sections,
+				const json_t *patch)
+{
+	struct store_twin_change h;
 	enum store_qs qs;
 
-	if (text == NULL)
+	if (twin_change_describe(req, t, sections, patch, &h) != 0)
 		return STORE_HARD;
-	qs = store_insert_twin_history(c, &h);
-	free(text);
+	if (!insert) {
+		qs = store_update_twin(c, t, &h);
+	} else if ((qs = store_insert_twin(c, t)) == STORE_ONE) {
+		enum store_qs hq = store_insert_twin_history(c, &h);
+		if (hq < 0)
+			qs = hq;
+	}
+	free(h.patch);
 	return qs;
 }
 

@@ -35,12 +35,19 @@ int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_v
 int twin_write_refused(struct request *req, enum store_qs qs, enum err_code err,
 		       const struct twin_err *te, struct store_twin *row);
 
-/* Records an accepted change of t (as written) in its history, inside the
- * writing transaction: who (req's operator token or device), the sections
- * written (comma-separated) and the patch as sent (NULL: req->json). */
-enum store_qs twin_history_add(struct store_conn *c, struct request *req,
-			       const struct store_twin *t, const char *sections,
-			       const json_t *patch);
+/* Describes an accepted change of t (as written) for its history: who
+ * (req's operator token or device), the sections written (comma-separated)
+ * and the patch as sent (NULL: req->json). h->patch is malloc'd: free it.
+ * 0, or -1 when out of memory. */
+int twin_change_describe(struct request *req, const struct store_twin *t, const char *sections,
+			 const json_t *patch, struct store_twin_change *h);
+
+/* Inside the writing transaction: writes t over the stored twin (t
+ * exists, when insert is false) or creates it (insert), with its history
+ * entry as twin_change_describe() gives it. */
+enum store_qs twin_store_change(struct store_conn *c, struct request *req,
+				const struct store_twin *t, bool insert, const char *sections,
+				const json_t *patch);
 
 /* Whether an If-Match header value (NULL: absent) lets a write proceed
  * on a twin whose etag is etag (NULL: no twin). */

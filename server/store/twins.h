@@ -31,11 +31,6 @@ enum store_qs store_lock_twin(struct store_conn *c, const char *device_id, struc
  * at commit; the caller keeps t. */
 enum store_qs store_insert_twin(struct store_conn *c, const struct store_twin *t);
 
-/* Writes t's etag, version, tags, desired and reported over the twin of
- * t->device_id and announces "deviceId desiredVersion" on EVENTS_TWIN at
- * commit. */
-enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t);
-
 /* One accepted change of a twin, as its history keeps it. */
 struct store_twin_change {
 	char *device_id;
@@ -46,6 +41,13 @@ struct store_twin_change {
 	char *patch;	     /* the update as sent (JSON text) */
 	long long at, at_us; /* when: epoch seconds and microseconds (filled by reads) */
 };
+
+/* Writes t's etag, version, tags, desired and reported over the twin of
+ * t->device_id, records h in its history (when not NULL; h->version is
+ * taken from t) and announces "deviceId desiredVersion" on EVENTS_TWIN at
+ * commit, in one statement. */
+enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t,
+				const struct store_twin_change *h);
 
 /* Inside the transaction that changed the twin: records h (the caller
  * keeps it). */

@@ -194,6 +194,10 @@ http PUT /twins/dev-g "${W[@]}" "${J[@]}" -d '{"tags":{"t":1},"properties":{"des
 http GET /twins/dev-g/history "${R[@]}"
 expect_eq "a PUT is recorded as replacing tags and desired" "operator tags,desired 1" \
 	"$(jqb '.items[-1] | "\(.by.kind) \(.sections | join(",")) \(.patch.tags.t)"')"
+http PATCH /twins/op-made "${W[@]}" "${J[@]}" -d '{"tags":{"t":1}}'
+http GET /twins/op-made/history "${R[@]}"
+expect_eq "a twin an operator's PATCH creates has that PATCH as its first entry" "1 2 operator tags" \
+	"$(jqb '"\(.items | length) \(.items[0].version) \(.items[0].by.kind) \(.items[0].sections | join(","))"')"
 http GET /twins/nobody/history "${R[@]}"
 expect_eq "an unknown device has an empty history" "200 0" "$STATUS $(jqb '.items | length')"
 http GET "/twins/dev-a/history?limit=0" "${R[@]}"
