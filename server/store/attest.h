@@ -34,7 +34,8 @@ enum store_qs store_take_attest_challenge(struct store_conn *c, const char *id,
 					  struct store_attest_challenge *out);
 
 /* Records that certificate serial (already in certificates) is the AK
- * certificate of challenge ch's EK and device. */
+ * certificate of challenge ch's EK and device, announcing "registrationId
+ * serial" on EVENTS_ATTEST_AK. */
 enum store_qs store_insert_attest_certificate(struct store_conn *c, const char *serial,
 					      const struct store_attest_challenge *ch);
 
