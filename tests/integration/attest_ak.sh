@@ -165,7 +165,7 @@ expect_eq "five AK certificates, by EK" "0 5 5" "$(written)"
 before=$(written)
 activate "$R1_ID" "$R1_SECRET"
 expect_problem "a second activation: 403" 403 attestation-activation
-ak_make "$D/w" 0x81010001 rsa
+ak_make "$D/w" 0x81010001 ecc256
 challenge "$T1/ek.pub" "$T1/ek.der" "$D/w/ak.pub"
 WID=$(jq -r .id <<<"$BODY")
 activate_tpm "$D/w" 0x81010001
@@ -226,7 +226,7 @@ group_line1() { # STATUS ROOTS-JSON
 }
 # pending ROUND EKPUB EKDER|- EKHANDLE: a challenge answered by the TPM, not yet activated
 pending() {
-	ak_make "$D/$1" "$4" rsa && challenge "$2" "$3" "$D/$1/ak.pub" && [[ $STATUS == 201 ]] &&
+	ak_make "$D/$1" "$4" ecc256 && challenge "$2" "$3" "$D/$1/ak.pub" && [[ $STATUS == 201 ]] &&
 		PID_=$(jq -r .id <<<"$BODY") && activate_tpm "$D/$1" "$4" && PSECRET=$(b64f "$D/$1/secret.bin")
 }
 before=$(written)
@@ -266,13 +266,13 @@ challenge "$T1/ek384.pub" "$T1/ek384.der" "$D/w/ak.pub"
 expect_eq "the TPM's other EK (no revoked certificate) still gets challenges" 201 "$STATUS"
 
 # --- a second TPM ----------------------------------------------------------------
-ak_make "$D/x1" 0x81010016 rsa
+ak_make "$D/x1" 0x81010016 ecc256
 challenge "$T1/ek384.pub" "$T1/ek384.der" "$D/x1/ak.pub"
 X_BODY=$BODY
 swtpm_stop
 tpm_up "$TMP/tpm2" || { tap_nok "second swtpm starts"; tap_done; exit 1; }
 T2=$TMP/tpm2
-ak_make "$D/t2" 0x81010016 rsa
+ak_make "$D/t2" 0x81010016 ecc256
 BODY=$X_BODY
 expect_fail "a second TPM cannot recover the secret of the first one's challenge" activate_tpm "$D/t2" 0x81010016
 group_line1 enabled "$(jq -Rs . <<<"$(cat "$T1"/ca/*cert*.pem "$T2"/ca/*cert*.pem)")"
