@@ -82,6 +82,7 @@ struct challenge {
 	char group_id[DPS_ID_MAX + 1];
 	char regid[DPS_ID_MAX + 1];
 	bool derived_taken;    /* an individual enrollment of another EK holds derived */
+	char *tpm_name;	       /* the EK certificate's TPM name (base64 DER), or NULL */
 	enum err_code refused; /* 0: not refused */
 	const char *why;
 	struct store_attest_challenge row;
@@ -202,11 +203,28 @@ static enum store_qs group_find(struct store_conn *c, struct challenge *ch)
 	return STORE_ONE;
 }
 
+/* Whether the EK certificate chains to some TPM group's manufacturer roots:
+ * only then does Orchard copy its TPM name into an individual enrollment's
+ * AK certificate (the operator pinned the EK, not the certificate). */
+static enum store_qs name_trusted(struct store_conn *c, struct challenge *ch, bool *trusted)
+{
+	struct store_dps_enrollment_list groups = {0};
+	enum store_qs qs = store_select_dps_groups(c, "tpm", &groups);
+	struct verr ve = {0};
+
+	*trusted = false;
+	for (int i = 0; qs > 0 && i < groups.n && !*trusted; i++)
+		*trusted = dps_tpm_group_accepts(groups.items[i].attestation_params_json,
+						 ch->ek_cert, &ch->ek.pub, &ve);
+	store_dps_enrollment_list_free(&groups);
+	return qs < 0 ? qs : STORE_ONE;
+}
+
 static enum store_qs challenge_cb(struct store_conn *c, void *cls)
 {
 	struct challenge *ch = cls;
 	enum store_qs qs;
-	bool found;
+	bool found, trusted = true;
 	long long revoked = 0;
 
 	ch->refused = 0;
@@ -217,6 +235,9 @@ static enum store_qs challenge_cb(struct store_conn *c, void *cls)
 		return qs;
 	if (ch->refused)
 		return STORE_NONE;
+	if (found && ch->tpm_name != NULL && (qs = name_trusted(c, ch, &trusted)) < 0)
+		return qs;
+	ch->row.tpm_name = trusted ? ch->tpm_name : NULL;
 	if ((qs = store_count_attest_revoked(c, ch->row.ek_hash, &revoked)) < 0)
 		return qs;
 	if (revoked > 0) {
@@ -333,7 +354,7 @@ int h_attest_ak_challenge(struct request *req)
 	ch.row.attestation_key = (char *)ak_b64;
 	ch.row.secret_hash = hash_hex;
 	if (ch.ek_cert != NULL)
-		ch.row.tpm_name = tpm_name_b64(ch.ek_cert);
+		ch.tpm_name = tpm_name_b64(ch.ek_cert);
 	blob_b64 = tpm2b_b64(blob.credential, blob.size);
 	encsec_b64 = tpm2b_b64(encsec.secret, encsec.size);
 	if (blob_b64 == NULL || encsec_b64 == NULL) {
@@ -358,7 +379,7 @@ out:
 	explicit_bzero(secret, sizeof secret);
 	X509_free(ch.ek_cert);
 	free(ch.row.ek_hash);
-	free(ch.row.tpm_name);
+	free(ch.tpm_name);
 	free(blob_b64);
 	free(encsec_b64);
 	json_spec_free(spec);
