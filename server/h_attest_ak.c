@@ -83,8 +83,8 @@ struct challenge {
 	char regid[DPS_ID_MAX + 1];
 	bool derived_taken;    /* an individual enrollment of another EK holds derived */
 	char *tpm_name;	       /* the EK certificate's TPM name (base64 DER), or NULL */
-	enum err_code refused; /* 0: not refused */
-	const char *why;
+	enum err_code refused; /* why it was refused, when why is set */
+	const char *why;       /* NULL: not refused */
 	struct store_attest_challenge row;
 };
 
@@ -100,8 +100,26 @@ static int ek_attributes_ok(const TPMT_PUBLIC *p)
 	       (p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) == 0;
 }
 
+/* Whether every attribute of name is TPMManufacturer, TPMModel or
+ * TPMVersion (2.23.133.2.1-3), as pki_issue_ak() requires. */
+static bool tcg_name(const X509_NAME *name)
+{
+	int n = X509_NAME_entry_count(name);
+	char oid[32];
+
+	for (int i = 0; i < n; i++) {
+		const ASN1_OBJECT *o = X509_NAME_ENTRY_get_object(X509_NAME_get_entry(name, i));
+		if (OBJ_obj2txt(oid, sizeof oid, o, 1) <= 0 ||
+		    strncmp(oid, "2.23.133.2.", 11) != 0 || oid[11] < '1' || oid[11] > '3' ||
+		    oid[12] != '\0')
+			return false;
+	}
+	return n > 0;
+}
+
 /* The TPM manufacturer/model/version directoryName of an EK certificate's
- * SAN as base64 DER, or NULL when it has none (or out of memory). */
+ * SAN as base64 DER, or NULL when it has none (a directoryName with other
+ * attributes is not one), or out of memory. */
 static char *tpm_name_b64(X509 *cert)
 {
 	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
@@ -111,7 +129,8 @@ static char *tpm_name_b64(X509 *cert)
 
 	for (int i = 0; i < sk_GENERAL_NAME_num(names) && out == NULL; i++) {
 		GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
-		if (gn->type != GEN_DIRNAME || (n = i2d_X509_NAME(gn->d.dirn, &der)) <= 0)
+		if (gn->type != GEN_DIRNAME || !tcg_name(gn->d.dirn) ||
+		    (n = i2d_X509_NAME(gn->d.dirn, &der)) <= 0)
 			continue;
 		out = b64_encode(der, (size_t)n, 0);
 		OPENSSL_free(der);
@@ -187,7 +206,6 @@ static enum store_qs group_find(struct store_conn *c, struct challenge *ch)
 			disabled = true;
 			continue;
 		}
-		ch->refused = 0;
 		ch->why = NULL;
 		snprintf(ch->group_id, sizeof ch->group_id, "%s", groups.items[i].id);
 		snprintf(ch->regid, sizeof ch->regid, "%s", ch->derived);
@@ -195,7 +213,7 @@ static enum store_qs group_find(struct store_conn *c, struct challenge *ch)
 		ch->row.enrollment_id = ch->group_id;
 		break;
 	}
-	if (ch->refused && disabled) {
+	if (ch->why != NULL && disabled) {
 		ch->refused = ERR_ATTEST_ENROLLMENT_DISABLED;
 		ch->why = "the TPM enrollment group is disabled";
 	}
@@ -227,13 +245,12 @@ static enum store_qs challenge_cb(struct store_conn *c, void *cls)
 	bool found, trusted = true;
 	long long revoked = 0;
 
-	ch->refused = 0;
 	ch->why = NULL;
 	if ((qs = individual_find(c, ch, &found)) < 0)
 		return qs;
 	if (!found && (qs = group_find(c, ch)) < 0)
 		return qs;
-	if (ch->refused)
+	if (ch->why != NULL)
 		return STORE_NONE;
 	if (found && ch->tpm_name != NULL && (qs = name_trusted(c, ch, &trusted)) < 0)
 		return qs;
@@ -364,7 +381,7 @@ int h_attest_ak_challenge(struct request *req)
 	qs = store_run_txn(req->srv->store, challenge_cb, &ch);
 	if (qs < 0) {
 		ret = reply_problem(req, ERR_DB_UNAVAILABLE, "could not record the challenge");
-	} else if (ch.refused) {
+	} else if (ch.why != NULL) {
 		ret = reply_problem(req, ch.refused, "%s", ch.why);
 	} else {
 		timefmt_rfc3339((long long)time(NULL) + ATTEST_CHALLENGE_TTL, expires);
@@ -391,15 +408,16 @@ out:
 struct activation {
 	struct server *srv;
 	const char *id;
-	char hash_hex[65]; /* SHA-256 of the secret sent */
-	enum err_code refused;
-	const char *why;
+	char hash_hex[65];     /* SHA-256 of the secret sent */
+	enum err_code refused; /* why it was refused, when why is set */
+	const char *why;       /* NULL: issued */
 	struct pki_cert cert;
 	struct store_attest_challenge row;
 };
 
-/* Issues the AK certificate the challenge row describes into a->cert. */
-static enum store_qs issue(struct activation *a)
+/* Issues the AK certificate the challenge row describes into a->cert.
+ * 0, or -1 after logging why. */
+static int issue(struct activation *a)
 {
 	struct store_attest_challenge *ch = &a->row;
 	struct tpm_public ak;
@@ -426,10 +444,12 @@ static enum store_qs issue(struct activation *a)
 		ps = pki_issue_ak(a->srv->ca, &r, &a->cert, why, sizeof why);
 		if (ps != PKI_OK)
 			log_bug("pki_issue_ak", "why", why);
+	} else {
+		log_bug("the challenge's AK or TPM name does not decode");
 	}
 	OPENSSL_free(spki);
 	free(name);
-	return ps == PKI_OK ? STORE_ONE : STORE_HARD;
+	return ps == PKI_OK ? 0 : -1;
 }
 
 static enum store_qs activate_cb(struct store_conn *c, void *cls)
@@ -469,10 +489,13 @@ static enum store_qs activate_cb(struct store_conn *c, void *cls)
 	a->why = "an AK certificate of this TPM was revoked: it gets no more";
 	if (revoked > 0)
 		return STORE_NONE;
-	a->refused = 0;
 	a->why = NULL;
-	if ((qs = issue(a)) < 0)
-		return qs;
+	if (issue(a) != 0) {
+		/* Our side (the key passed ak_check_public): the challenge is spent. */
+		a->refused = ERR_ATTEST_INTERNAL;
+		a->why = "the AK certificate could not be issued";
+		return STORE_NONE;
+	}
 	origin.dps_registration = a->row.registration_id;
 	if ((qs = certs_record(c, &a->cert, PKI_AK_PROFILE, &origin)) < 0)
 		return qs;
@@ -518,7 +541,7 @@ int h_attest_ak_activate(struct request *req)
 		ret = reply_problem(req, ERR_DB_UNAVAILABLE, "could not issue the certificate");
 		goto out;
 	}
-	if (a.refused) {
+	if (a.why != NULL) {
 		ret = reply_problem(req, a.refused, "%s", a.why);
 		goto out;
 	}
