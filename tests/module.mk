@@ -27,7 +27,7 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 	tests/integration/dps.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
-	tests/protocol/acme_orders.py tests/protocol/acme_keys.py
+	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
