@@ -59,7 +59,7 @@ void acme_ari_window(long long not_before, long long not_after, int revoked, lon
 	*retry_after = (long)(r < 60 ? 60 : r > 21600 ? 21600 : r);
 }
 
-int acme_ari_cert_id(const uint8_t *aki, size_t aki_len, const char serial[33], char *out,
+int acme_ari_cert_id(const uint8_t *aki, size_t aki_len, const char *serial, char *out,
 		     size_t outlen)
 {
 	uint8_t raw[17];

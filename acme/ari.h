@@ -20,7 +20,7 @@ int acme_ari_parse(const char *cert_id, uint8_t aki[ACME_ARI_AKI_MAX], size_t *a
 /* The identifier of the certificate with serial (32 hex digits) issued
  * under a key with identifier aki, into out. 0, or -1 when serial is not
  * 32 hex digits or out is too small. */
-int acme_ari_cert_id(const uint8_t *aki, size_t aki_len, const char serial[33], char *out,
+int acme_ari_cert_id(const uint8_t *aki, size_t aki_len, const char *serial, char *out,
 		     size_t outlen);
 
 /* The suggested window of a certificate valid from not_before to
