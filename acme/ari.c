@@ -14,8 +14,8 @@ static int part(const char *s, size_t n, uint8_t *out, size_t max, size_t *len)
 	/* b64_decode_into needs room for b64_decoded_max(n) bytes. */
 	uint8_t tmp[128];
 
-	if (n == 0 || b64_decoded_max(n) > sizeof tmp ||
-	    b64_decode_into(s, n, 1, tmp, len) != 0 || *len == 0 || *len > max)
+	if (n == 0 || b64_decoded_max(n) > sizeof tmp || b64_decode_into(s, n, 1, tmp, len) != 0 ||
+	    *len == 0 || *len > max)
 		return -1;
 	memcpy(out, tmp, *len);
 	return 0;

@@ -379,7 +379,7 @@ static enum store_qs revoke_cb(struct store_conn *c, void *cls)
 	if (qs == STORE_NONE)
 		r->refused = ERR_ACME_NOT_FOUND;
 	else if (r->account != NULL && (r->row.acme_account_id == NULL ||
-					 strcmp(r->row.acme_account_id, r->account) != 0))
+					strcmp(r->row.acme_account_id, r->account) != 0))
 		r->refused = ERR_ACME_UNAUTHORIZED;
 	else if (r->row.revoked_at != 0)
 		r->refused = ERR_ACME_ALREADY_REVOKED;
@@ -423,9 +423,9 @@ int h_acme_revoke_cert(struct request *req)
 	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
 		return SPEC_HANDLER_RESULT(st);
 	if (!reason_ok(reason)) {
-		ret = reply_problem(req, ERR_ACME_BAD_REVOCATION_REASON,
-				    "reason %lld is not one a subscriber may give (0, 1, 3-6, 9, 10)",
-				    reason);
+		ret = reply_problem(
+			req, ERR_ACME_BAD_REVOCATION_REASON,
+			"reason %lld is not one a subscriber may give (0, 1, 3-6, 9, 10)", reason);
 		goto out;
 	}
 	if ((der = b64url_der(cert_text, &der_len)) == NULL) {

@@ -30,7 +30,7 @@ struct new_order {
 	size_t n;
 	const char *identifiers; /* JSON array text */
 	const char *profile;
-	const char *replaces; /* serial, or NULL */
+	const char *replaces;  /* serial, or NULL */
 	enum err_code refused; /* replaces refused: not 0 */
 	char order_id[ACME_ID_MAX];
 	char authz_ids[ACME_ORDER_IDENTS_MAX][ACME_ID_MAX];

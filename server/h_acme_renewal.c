@@ -56,9 +56,9 @@ int h_acme_renewal_info(struct request *req)
 	timefmt_rfc3339(start, start_s);
 	timefmt_rfc3339(end, end_s);
 	req->retry_after_s = retry;
-	ret = acme_reply_json(req, 200,
-			      json_pack("{s:{s:s, s:s}}", "suggestedWindow", "start", start_s,
-					"end", end_s),
-			      NULL, NULL, NULL);
+	ret = acme_reply_json(
+		req, 200,
+		json_pack("{s:{s:s, s:s}}", "suggestedWindow", "start", start_s, "end", end_s),
+		NULL, NULL, NULL);
 	return ret;
 }

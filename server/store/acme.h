@@ -136,9 +136,8 @@ enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, cons
  * serial is not NULL and error (problem JSON text) when error is not NULL.
  * Row-locks the order, so of racing finalizers one moves it. STORE_NONE
  * when the order is not in state from. */
-enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id,
-					     const char *from, const char *to, const char *serial,
-					     const char *error);
+enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,
+					     const char *to, const char *serial, const char *error);
 
 /* RFC 9773 replaces: the account that ordered certificate serial into
  * *account (free(); NULL when not through ACME) and whether an order that

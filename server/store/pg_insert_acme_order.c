@@ -8,8 +8,8 @@
 
 enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, const char *account,
 				      const char *identifiers, size_t n,
-				      const char *const *authz_ids, const char *profile, const char *replaces,
-				      int ttl_s)
+				      const char *const *authz_ids, const char *profile,
+				      const char *replaces, int ttl_s)
 {
 	static struct store_stmt st = {
 		"insert_acme_order",

@@ -3,9 +3,8 @@
 #include "server/store/acme.h"
 #include "server/store/store_pg.h"
 
-enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id,
-					     const char *from, const char *to, const char *serial,
-					     const char *error)
+enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,
+					     const char *to, const char *serial, const char *error)
 {
 	/* The WHERE is evaluated again on the locked row, so a finalizer
 	 * that waited for a racing one sees its outcome and moves nothing. */

@@ -32,9 +32,9 @@ static void test_rfc_example(void **state)
 static void test_round_trip(void **state)
 {
 	(void)state;
-	const char *serials[] = {"ff000000000000000000000000000001",
-				 "7f000000000000000000000000000001",
-				 "00000000000000000000000000000080", "0000000000000000000000000000007f"};
+	const char *serials[] = {
+		"ff000000000000000000000000000001", "7f000000000000000000000000000001",
+		"00000000000000000000000000000080", "0000000000000000000000000000007f"};
 	char id[256], back[33];
 	uint8_t aki[ACME_ARI_AKI_MAX];
 	size_t n;
@@ -61,14 +61,14 @@ static void test_refused(void **state)
 	const char *bad[] = {
 		"",
 		".",
-		"aYhba4dGQEHhs3uEe6CuLN4ByNQ",		      /* no serial */
-		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.",		      /* empty serial */
-		".AIdlQyE",				      /* empty AKI */
-		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE.AA",     /* three parts */
-		"aYhba4dGQEHhs3uEe6CuLN4ByNQ=.AIdlQyE",	      /* padding */
-		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdl+yE",	      /* base64, not base64url */
-		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.gA",	      /* negative */
-		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AAAA",	      /* zero */
+		"aYhba4dGQEHhs3uEe6CuLN4ByNQ",			       /* no serial */
+		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.",			       /* empty serial */
+		".AIdlQyE",					       /* empty AKI */
+		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE.AA",	       /* three parts */
+		"aYhba4dGQEHhs3uEe6CuLN4ByNQ=.AIdlQyE",		       /* padding */
+		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdl+yE",		       /* base64, not base64url */
+		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.gA",		       /* negative */
+		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AAAA",		       /* zero */
 		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AQEBAQEBAQEBAQEBAQEBAQE", /* 17 bytes */
 	};
 	uint8_t aki[ACME_ARI_AKI_MAX];
