@@ -268,18 +268,6 @@ static bool serial_ok(const char *s)
 	return true;
 }
 
-struct cert_get {
-	const char *serial;
-	struct store_cert row;
-};
-
-static enum store_qs cert_get_cb(struct store_conn *c, void *cls)
-{
-	struct cert_get *g = cls;
-
-	return store_select_certificate(c, g->serial, &g->row);
-}
-
 /* PEM of base64 that PostgreSQL wrapped at 76: rewrapped at 64. */
 static bool pem_append(char *out, size_t cap, size_t *off, const char *b64)
 {
@@ -315,7 +303,8 @@ static bool pem_append(char *out, size_t cap, size_t *off, const char *b64)
  * rel="alternate"; the Link rel="index" comes with every ACME reply. */
 int h_acme_cert(struct request *req)
 {
-	struct cert_get g = {req->params[0], {0}};
+	const char *serial = req->params[0];
+	struct store_cert row = {0};
 	const char *chain = req->srv->ca ? pki_ca_chain_pem(req->srv->ca) : NULL, *end;
 	char *pem = NULL;
 	size_t cap, off = 0, inter_len;
@@ -325,25 +314,25 @@ int h_acme_cert(struct request *req)
 	if (!req->acme->post_as_get)
 		return reply_problem(req, ERR_ACME_MALFORMED,
 				     "a certificate is read with POST-as-GET (an empty payload)");
-	if (!serial_ok(g.serial))
+	if (!serial_ok(serial))
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such certificate");
 	if (chain == NULL || (end = strstr(chain, "-----END CERTIFICATE-----")) == NULL)
 		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no CA");
 	end += strlen("-----END CERTIFICATE-----");
 	inter_len = (size_t)(end - chain);
-	qs = store_run(req->srv->store, cert_get_cb, &g);
+	qs = certs_select(req->srv, serial, &row);
 	if (qs < 0)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	if (qs == STORE_NONE)
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such certificate");
-	if (g.row.acme_account_id == NULL ||
-	    strcmp(g.row.acme_account_id, req->acme->account.id) != 0) {
+	if (row.acme_account_id == NULL ||
+	    strcmp(row.acme_account_id, req->acme->account.id) != 0) {
 		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED,
 				    "the certificate is not this account's");
 		goto out;
 	}
-	cap = strlen(g.row.der_b64) * 2 + inter_len + 128;
-	if ((pem = malloc(cap)) == NULL || !pem_append(pem, cap, &off, g.row.der_b64) ||
+	cap = strlen(row.der_b64) * 2 + inter_len + 128;
+	if ((pem = malloc(cap)) == NULL || !pem_append(pem, cap, &off, row.der_b64) ||
 	    off + inter_len + 2 > cap) {
 		ret = reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot render the chain");
 		goto out;
@@ -354,7 +343,7 @@ int h_acme_cert(struct request *req)
 	ret = reply_bytes(req, 200, "application/pem-certificate-chain", pem, off, NULL);
 out:
 	free(pem);
-	store_cert_free(&g.row);
+	store_cert_free(&row);
 	return ret;
 }
 

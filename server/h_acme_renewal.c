@@ -9,29 +9,18 @@
 #include "common/timefmt.h"
 #include "pki/pki.h"
 #include "server/acme.h"
+#include "server/certs.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/store/pki.h"
-
-struct ari_get {
-	const char *serial;
-	struct store_cert row;
-};
-
-static enum store_qs ari_get_cb(struct store_conn *c, void *cls)
-{
-	struct ari_get *g = cls;
-
-	return store_select_certificate(c, g->serial, &g->row);
-}
 
 int h_acme_renewal_info(struct request *req)
 {
 	uint8_t aki[ACME_ARI_AKI_MAX], ours[ACME_ARI_AKI_MAX];
 	size_t aki_len = 0, ours_len = sizeof ours;
 	char serial[33], start_s[TIMEFMT_RFC3339_LEN], end_s[TIMEFMT_RFC3339_LEN];
-	struct ari_get g = {serial, {0}};
+	struct store_cert row = {0};
 	long long start, end;
 	long retry;
 	enum store_qs qs;
@@ -45,14 +34,14 @@ int h_acme_renewal_info(struct request *req)
 	if (req->srv->ca == NULL || pki_ca_key_id(req->srv->ca, ours, &ours_len) != 0 ||
 	    ours_len != aki_len || memcmp(ours, aki, aki_len) != 0)
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "not a certificate this CA issued");
-	qs = store_run(req->srv->store, ari_get_cb, &g);
+	qs = certs_select(req->srv, serial, &row);
 	if (qs < 0)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	if (qs == STORE_NONE)
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such certificate");
-	acme_ari_window(g.row.not_before, g.row.not_after, g.row.revoked_at != 0,
-			(long long)time(NULL), &start, &end, &retry);
-	store_cert_free(&g.row);
+	acme_ari_window(row.not_before, row.not_after, row.revoked_at != 0, (long long)time(NULL),
+			&start, &end, &retry);
+	store_cert_free(&row);
 	timefmt_rfc3339(start, start_s);
 	timefmt_rfc3339(end, end_s);
 	req->retry_after_s = retry;
