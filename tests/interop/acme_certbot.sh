@@ -10,34 +10,13 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/orchardd.sh
 . tests/lib/acme_interop.sh
-trap 'acme_dns_stop; fixture_cleanup' EXIT
-
-if ! command -v certbot >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
-	echo "1..0 # SKIP certbot or pebble-challtestsrv not installed"
-	exit 0
-fi
 NAME=certbot.example.test
-pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
-acme_dns_start || { tap_nok "pebble-challtestsrv starts"; tap_done; exit 1; }
-HTTP_PORT=$(free_port)
-acme_orchardd_start "$HTTP_PORT" "$(free_port)" || { tap_nok "orchardd starts"; tap_done; exit 1; }
-ROOTPEM="$TMP/var/pki/root.pem"
+acme_interop_start certbot
 CB=(certbot --non-interactive --config-dir "$TMP/cb/etc" --work-dir "$TMP/cb/work"
 	--logs-dir "$TMP/cb/logs" --server "$DIR")
 export REQUESTS_CA_BUNDLE="$ROOTPEM"
 LIVE="$TMP/cb/etc/live/$NAME"
-
-certbot_run() { # label, certbot arguments...
-	local label=$1
-	shift
-	if timeout 60 "${CB[@]}" "$@" >"$TMP/certbot.out" 2>&1; then
-		tap_ok "$label"
-	else
-		tap_nok "$label"
-		tail -30 "$TMP/certbot.out" "$TMP/cb/logs/letsencrypt.log" >&2
-		tail -20 "$OLOG" >&2
-	fi
-}
+certbot_run() { client_run "$1" "$TMP/cb/logs/letsencrypt.log" "${CB[@]}" "${@:2}"; }
 
 verify() { # label
 	expect_eq "$1" "$LIVE/cert.pem: OK" \

@@ -8,34 +8,12 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/orchardd.sh
 . tests/lib/acme_interop.sh
-trap 'acme_dns_stop; fixture_cleanup' EXIT
-
-if ! command -v lego >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
-	echo "1..0 # SKIP lego or pebble-challtestsrv not installed"
-	exit 0
-fi
 NAME=lego.example.test
-pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
-acme_dns_start || { tap_nok "pebble-challtestsrv starts"; tap_done; exit 1; }
-HTTP_PORT=$(free_port)
-TLS_PORT=$(free_port)
-acme_orchardd_start "$HTTP_PORT" "$TLS_PORT" || { tap_nok "orchardd starts"; tap_done; exit 1; }
-ROOTPEM="$TMP/var/pki/root.pem"
+acme_interop_start lego
 export LEGO_CA_CERTIFICATES="$ROOTPEM"
 LEGO=(lego --server "$DIR" --email ops@example.com --accept-tos --path "$TMP/lego" -d "$NAME")
 CRT="$TMP/lego/certificates/$NAME.crt"
-
-lego_run() { # label, lego arguments...
-	local label=$1
-	shift
-	if timeout 60 "${LEGO[@]}" "$@" >"$TMP/lego.out" 2>&1; then
-		tap_ok "$label"
-	else
-		tap_nok "$label"
-		tail -30 "$TMP/lego.out" >&2
-		tail -20 "$OLOG" >&2
-	fi
-}
+lego_run() { client_run "$1" /dev/null "${LEGO[@]}" "${@:2}"; }
 
 verify() { # label: the leaf against the root, with the bundle's intermediate
 	expect_eq "$1" "$CRT: OK" \

@@ -2,6 +2,14 @@
 # server that answers 127.0.0.1 for every name (pebble-challtestsrv with
 # its responders off), and an orchardd that validates on the client's ports.
 # Source after orchardd.sh.
+#   acme_interop_start CLIENT
+#                          skips the test (exit 0) without CLIENT or
+#                          pebble-challtestsrv; else starts PostgreSQL, the
+#                          resolver and orchardd; sets HTTP_PORT, TLS_PORT,
+#                          DIR, ROOTPEM; exits the test when one fails
+#   client_run LABEL LOG CMD...
+#                          one TAP line: CMD (60 s at most) succeeded; else
+#                          the tails of LOG and orchardd's log
 #   free_port              prints a port free for TCP and UDP on 127.0.0.1
 #   acme_dns_start         starts the resolver; sets DNS_PORT, DNS_PID
 #   acme_orchardd_start HTTP_PORT TLS_PORT
@@ -43,4 +51,30 @@ acme_orchardd_start() {
 	ORCHARD_ACME_HTTP_PORT=$1 ORCHARD_ACME_TLS_PORT=$2 \
 		ORCHARD_ACME_RESOLVER="127.0.0.1:$DNS_PORT" orchardd_start || return 1
 	DIR="$URL/acme/directory"
+}
+
+acme_interop_start() {
+	trap 'acme_dns_stop; fixture_cleanup' EXIT
+	if ! command -v "$1" >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
+		echo "1..0 # SKIP $1 or pebble-challtestsrv not installed"
+		exit 0
+	fi
+	pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
+	acme_dns_start || { tap_nok "pebble-challtestsrv starts"; tap_done; exit 1; }
+	HTTP_PORT=$(free_port)
+	TLS_PORT=$(free_port)
+	acme_orchardd_start "$HTTP_PORT" "$TLS_PORT" || { tap_nok "orchardd starts"; tap_done; exit 1; }
+	ROOTPEM="$TMP/var/pki/root.pem"
+}
+
+client_run() {
+	local label=$1 log=$2
+	shift 2
+	if timeout 60 "$@" >"$TMP/client.out" 2>&1; then
+		tap_ok "$label"
+	else
+		tap_nok "$label"
+		tail -30 "$TMP/client.out" "$log" >&2
+		tail -20 "$OLOG" >&2
+	fi
 }
