@@ -131,8 +131,8 @@ static int make_key(struct acct *a)
 	EVP_PKEY_CTX_free(ctx);
 	x = b64u(pub + 1, 32);
 	y = b64u(pub + 33, 32);
-	snprintf(a->jwk, sizeof a->jwk, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
-		 x, y);
+	snprintf(a->jwk, sizeof a->jwk,
+		 "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
 	snprintf(canon, sizeof canon, "%s", a->jwk);
 	EVP_Digest(canon, strlen(canon), dig, &dl, EVP_sha256(), NULL);
 	char *t = b64u(dig, 32);
@@ -155,8 +155,8 @@ static char *jws(struct acct *a, const char *url, const char *payload)
 
 	if (a->kid[0])
 		snprintf(prot, sizeof prot,
-			 "{\"alg\":\"ES256\",\"kid\":\"%s\",\"nonce\":\"%s\",\"url\":\"%s\"}", a->kid,
-			 a->nonce, url);
+			 "{\"alg\":\"ES256\",\"kid\":\"%s\",\"nonce\":\"%s\",\"url\":\"%s\"}",
+			 a->kid, a->nonce, url);
 	else
 		snprintf(prot, sizeof prot,
 			 "{\"alg\":\"ES256\",\"jwk\":%s,\"nonce\":\"%s\",\"url\":\"%s\"}", a->jwk,
@@ -180,8 +180,8 @@ static char *jws(struct acct *a, const char *url, const char *payload)
 	s64 = b64u(raw, 64);
 	n = strlen(p64) + strlen(y64) + strlen(s64) + 64;
 	out = malloc(n);
-	snprintf(out, n, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", p64,
-		 y64, s64);
+	snprintf(out, n, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", p64, y64,
+		 s64);
 	free(p64);
 	free(y64);
 	free(s64);
@@ -352,16 +352,15 @@ static int poll_until(struct acct *a, const char *url, struct resp *r, json_t **
 
 static int flow(struct acct *a, int n, struct resp *r)
 {
-	char name[128], payload[512], order_url[512], fin[512], authz[512], chall[512],
-		cert[512];
+	char name[128], payload[512], order_url[512], fin[512], authz[512], chall[512], cert[512];
 	json_t *o = NULL, *az = NULL, *ch;
 	char *csr = NULL;
 	size_t i;
 	int rc = -1;
 
 	snprintf(name, sizeof name, "t%d-%d.example.test", a->id, n);
-	snprintf(payload, sizeof payload,
-		 "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"%s\"}]}", name);
+	snprintf(payload, sizeof payload, "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"%s\"}]}",
+		 name);
 	if (post(a, g_dir[2], payload, r) != 0 || r->status != 201)
 		goto out;
 	snprintf(order_url, sizeof order_url, "%s", r->location);
@@ -480,7 +479,8 @@ int main(int argc, char **argv)
 	curl_easy_setopt(boot.curl, CURLOPT_CAINFO, g_ca);
 	curl_easy_setopt(boot.curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(boot.curl, CURLOPT_WRITEDATA, r);
-	if (curl_easy_perform(boot.curl) != CURLE_OK || (dir = json_loads(r->body, 0, NULL)) == NULL) {
+	if (curl_easy_perform(boot.curl) != CURLE_OK ||
+	    (dir = json_loads(r->body, 0, NULL)) == NULL) {
 		fprintf(stderr, "cannot read the directory %s\n", argv[1]);
 		return 1;
 	}
