@@ -16,7 +16,9 @@ make -s "$BUILD/bench/acme_load" || exit 1
 trap 'kill $PEBBLE 2>/dev/null; acme_dns_stop; fixture_cleanup' EXIT
 PEBBLE=
 
-pg_start >/dev/null || exit 1
+# A durable cluster (fsync and synchronous_commit on), not the tests' --fast one.
+"$ROOT/scripts/pg-cluster" start "$TMP/db" >/dev/null 2>&1 || exit 1
+export PGDIR="$TMP/db" ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
 acme_dns_start || exit 1
 RESP=$(free_port)
 ORCHARD_ACME_ORDERS_PER_HOUR=0 ORCHARD_ACME_PENDING_AUTHZ_MAX=0 \
