@@ -2,7 +2,8 @@
  * http-01 answered by a responder in this process -> finalize -> download)
  * by many accounts in parallel, one account and one keep-alive connection
  * per thread, against any RFC 8555 server (orchardd, Pebble). Prints
- * "certs RATE p50 P50MS p99 P99MS errors N".
+ * "certs RATE p50 P50MS p99 P99MS errors E n N": RATE counts the flows
+ * finished within SECONDS.
  *
  *   acme_load DIRECTORY_URL CA_FILE THREADS SECONDS RESPONDER_PORT
  *
@@ -256,7 +257,7 @@ static int http(struct acct *a, const char *url, const char *body, struct resp *
 	curl_easy_setopt(a->curl, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(a->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(a->curl, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT, 10L);
 	if (body != NULL) {
 		h = curl_slist_append(h, "Content-Type: application/jose+json");
 		curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, h);
@@ -421,7 +422,9 @@ static void *worker(void *arg)
 		double t0 = now_s();
 		int rc = flow(a, n++, r);
 		pthread_mutex_lock(&g_mu);
-		if (rc == 0 && g_nlat < MAX_FLOWS)
+		if (rc == 0 && now_s() > g_deadline) /* finished late: not in the window */
+			;
+		else if (rc == 0 && g_nlat < MAX_FLOWS)
 			g_lat[g_nlat++] = now_s() - t0;
 		else if (rc != 0) {
 			if (g_errors++ < 3)
@@ -500,7 +503,11 @@ int main(int argc, char **argv)
 		pthread_create(&th[i], NULL, worker, &accts[i]);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
-	el = now_s() - t0;
+	/* The rate counts flows finished inside the window: a server that
+	 * stops answering (Pebble under load) shows as errors, not as a
+	 * longer window. */
+	el = (double)secs;
+	(void)t0;
 	qsort(g_lat, g_nlat, sizeof g_lat[0], cmp_d);
 	printf("certs %.1f p50 %.1f p99 %.1f errors %zu n %zu\n", (double)g_nlat / el,
 	       g_nlat ? 1000 * g_lat[g_nlat / 2] : 0.0,
