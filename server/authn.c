@@ -32,8 +32,7 @@ static bool check_operator(struct request *req, unsigned scopes, enum err_code *
 
 static bool check_device_sas(struct request *req, unsigned arg, enum err_code *err)
 {
-	(void)arg;
-	return dps_device_check(req, err);
+	return dps_device_check(req, arg, err);
 }
 
 static const struct {

@@ -5,6 +5,7 @@
  * announce the change. A refused update changes nothing. */
 #include <string.h>
 
+#include "server/configs.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -104,7 +105,7 @@ out:
 	return f == TWIN_OK ? 0 : -1;
 }
 
-static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
+static enum store_qs twin_write(struct store_conn *c, void *cls)
 {
 	struct twin_update *u = cls;
 	enum store_qs qs;
@@ -128,6 +129,22 @@ static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
 	if (twin_apply(u) != 0)
 		return STORE_NONE;
 	return store_update_twin(c, &u->row);
+}
+
+/* Fleet configurations follow tags: a tag change re-evaluates this twin's
+ * (server/configs.c), and the reply shows what that wrote. */
+static enum store_qs twin_update_cb(struct store_conn *c, void *cls)
+{
+	struct twin_update *u = cls;
+	enum store_qs qs = twin_write(c, u);
+	size_t applied = 0;
+
+	if (qs > 0 && (u->tags != NULL || u->replace) &&
+	    (qs = configs_reconcile(c, u->id, &applied)) >= 0 && applied > 0) {
+		store_twin_free(&u->row);
+		qs = store_select_twin(c, u->id, &u->row);
+	}
+	return qs;
 }
 
 /* Takes tags and properties.desired from the body; anything else is

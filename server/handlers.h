@@ -68,6 +68,9 @@ int h_dps_group_put(struct request *req);
 int h_dps_group_get(struct request *req);
 int h_dps_group_delete(struct request *req);
 int h_dps_group_keys(struct request *req);
+int h_dps_enrollment_query(struct request *req);
+int h_dps_enrollment_bulk(struct request *req);
+int h_dps_group_query(struct request *req);
 
 /* h_dps_register.c: the DPS device API */
 int h_dps_register(struct request *req);
@@ -77,6 +80,7 @@ int h_dps_registration_status(struct request *req);
 /* h_dps_registrations.c: registration states in the service API */
 int h_dps_registration_get(struct request *req);
 int h_dps_registration_delete(struct request *req);
+int h_dps_registration_query(struct request *req);
 
 /* h_twins_get.c */
 int h_twins_get(struct request *req);
@@ -84,5 +88,13 @@ int h_twins_get(struct request *req);
 /* h_twins_update.c */
 int h_twins_patch(struct request *req);
 int h_twins_put(struct request *req);
+
+/* h_twins_query.c */
+int h_twins_query(struct request *req);
+
+/* h_configurations.c */
+int h_config_put(struct request *req);
+int h_config_get(struct request *req);
+int h_config_delete(struct request *req);
 
 #endif

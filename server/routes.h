@@ -53,6 +53,13 @@ struct route_auth {
 	{                                                                                          \
 		AUTH_DEVICE_SAS, 0                                                                 \
 	}
+/* AUTH_DEVICE_SAS's arg: a request without Authorization reaches the
+ * handler unauthenticated (the TPM flow's first request gets its 401 there). */
+#define DEVICE_CHALLENGE 1u
+#define DEVICE_SAS_OR_TPM                                                                          \
+	{                                                                                          \
+		AUTH_DEVICE_SAS, DEVICE_CHALLENGE                                                  \
+	}
 #define OPERATOR(scopes)                                                                           \
 	{                                                                                          \
 		AUTH_OPERATOR, (scopes)                                                            \
