@@ -8,6 +8,7 @@ status, and nothing changed. Runs alone: tests/protocol/acme_certs.py
 """
 
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -186,6 +187,28 @@ def run(tap, fx, c, resp):
                    f" (SELECT count(*) FROM certificates) FROM certificates WHERE serial = '{serial}'")
     tap.eq(f"{a.id} {url.rsplit('/', 1)[-1]} tls-server 1", row,
            "one certificate recorded, with account, order and the default profile")
+
+    # Eight racing finalizers of one ready order: one issues, the others see it not ready.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from acme import JOSE, jws
+
+    rurl, ro = ready(tap, a, resp, "race.example.test")
+    body = b64u(csr(["race.example.test"]))
+    n0 = psql(fx, "SELECT count(*) FROM certificates")
+
+    def fire(_):
+        s = fx.session()
+        n = s.head(c.url("/acme/new-nonce"), timeout=10).headers["Replay-Nonce"]
+        return s.post(ro["finalize"], data=json.dumps(
+            jws(a.key, ro["finalize"], {"csr": body}, n, a.kid)), headers=JOSE,
+            timeout=20).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(fire, range(8)))
+    tap.eq(([200] + [403] * 7, int(n0) + 1),
+           (codes, int(psql(fx, "SELECT count(*) FROM certificates"))),
+           "eight racing finalizers: one 200, seven orderNotReady, one certificate")
 
     # --- download -------------------------------------------------------------------------
     r = a.post(cert_url)
