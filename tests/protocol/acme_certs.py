@@ -311,6 +311,17 @@ def run(tap, fx, c, resp):
            rfc3339(w["end"]) < datetime.datetime.now(datetime.timezone.utc),
            "renewalInfo of a revoked certificate: a window in the past (renew now)", r.text)
 
+    # Section 7.6's third way: another account that proves control of every name.
+    _, o3 = ready(tap, a, resp, "third.example.test")
+    o3 = a.post(o3["finalize"], {"csr": b64u(csr(["third.example.test"]))}).json()
+    der3 = pem_certs(a.post(o3["certificate"]).content)[0].public_bytes(serialization.Encoding.DER)
+    c.problem(b.post("/acme/revoke-cert", {"certificate": b64u(der3)}), 403, "unauthorized",
+              "revoke by another account without authorizations for the names: unauthorized")
+    ready(tap, b, resp, "third.example.test")
+    r = b.post("/acme/revoke-cert", {"certificate": b64u(der3)})
+    tap.eq(200, r.status_code,
+           "revoke by another account holding valid authorizations for every name: 200")
+
     # Revoked by the certificate's own key (jwk), no account involved.
     k2 = Key("ES256")
     url2, o2 = ready(tap, a, resp, "www.example.test", profile="shortlived")
