@@ -133,6 +133,26 @@ struct match {
 	bool found;
 };
 
+bool dps_sas_enrollment_signed(const struct store_dps_enrollment *e, const char *registration_id,
+			       const struct dps_sas *tok)
+{
+	char derived[DPS_KEY_B64_MAX];
+	bool ok = false;
+
+	if (strcmp(e->attestation_type, "symmetricKey") != 0)
+		return false;
+	if (strcmp(e->kind, STORE_DPS_INDIVIDUAL) == 0)
+		return dps_sas_signed_with(tok, e->primary_key) |
+		       dps_sas_signed_with(tok, e->secondary_key);
+	const char *keys[] = {e->primary_key, e->secondary_key};
+	for (int k = 0; k < 2 && !ok; k++)
+		if (keys[k] != NULL &&
+		    dps_derive_device_key(keys[k], registration_id, derived) == 0)
+			ok = dps_sas_signed_with(tok, derived);
+	explicit_bzero(derived, sizeof derived);
+	return ok;
+}
+
 /* Records which enrollment authenticated the device. */
 static void dev_enrollment(struct device *dev, const char *kind, const char *id)
 {
@@ -168,7 +188,6 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 	struct store_dps_enrollment e;
 	struct store_dps_enrollment_list groups;
 	enum store_qs qs;
-	char derived[DPS_KEY_B64_MAX];
 
 	m->found = false;
 	qs = store_select_dps_enrollment(c, STORE_DPS_INDIVIDUAL, m->registration_id, &e);
@@ -177,9 +196,7 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 	if (qs == STORE_ONE) {
 		/* The most specific enrollment governs this registration ID: a
 		 * group's key does not open it. */
-		if (strcmp(e.attestation_type, "symmetricKey") == 0 &&
-		    (dps_sas_signed_with(m->tok, e.primary_key) |
-		     dps_sas_signed_with(m->tok, e.secondary_key)))
+		if (dps_sas_enrollment_signed(&e, m->registration_id, m->tok))
 			match_found(m, STORE_DPS_INDIVIDUAL, e.id);
 		else if (strcmp(e.attestation_type, "tpm") == 0)
 			qs = match_tpm(c, m, STORE_DPS_INDIVIDUAL, e.id);
@@ -189,18 +206,9 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 	qs = store_select_dps_groups(c, "symmetricKey", &groups);
 	if (qs < 0)
 		return qs;
-	for (int i = 0; i < groups.n && !m->found; i++) {
-		const struct store_dps_enrollment *g = &groups.items[i];
-		const char *keys[] = {g->primary_key, g->secondary_key};
-		for (int k = 0; k < 2 && !m->found; k++) {
-			if (keys[k] == NULL ||
-			    dps_derive_device_key(keys[k], m->registration_id, derived) != 0)
-				continue;
-			if (dps_sas_signed_with(m->tok, derived))
-				match_found(m, STORE_DPS_GROUP, g->id);
-		}
-	}
-	explicit_bzero(derived, sizeof derived);
+	for (int i = 0; i < groups.n && !m->found; i++)
+		if (dps_sas_enrollment_signed(&groups.items[i], m->registration_id, m->tok))
+			match_found(m, STORE_DPS_GROUP, groups.items[i].id);
 	store_dps_enrollment_list_free(&groups);
 	return m->found ? STORE_ONE : match_tpm(c, m, STORE_DPS_GROUP, NULL);
 }
@@ -310,7 +318,7 @@ bool dps_device_check(struct request *req, unsigned arg, enum err_code *err)
 	}
 	if (dps_sas_parse(authz, &tok, &why) != 0 || !dps_sas_audience_ok(&tok, scope, regid))
 		return false;
-	if (tok.expiry + DPS_SAS_SKEW < now || tok.expiry > now + DPS_SAS_MAX_TTL + DPS_SAS_SKEW)
+	if (!sas_expiry_ok(&tok, now))
 		return false;
 	struct match m = {.registration_id = regid, .tok = &tok, .dev = &req->dev};
 	if (store_run(req->srv->store, match_cb, &m) < 0) {

@@ -43,6 +43,14 @@ bool dps_device_check(struct request *req, unsigned arg, enum err_code *err);
 struct store_twin;
 struct store_dps_registration;
 struct store_dps_enrollment;
+struct dps_sas;
+
+/* Whether tok is signed with the device key enrollment e gives
+ * registration_id: an individual's primary or secondary key, or a
+ * symmetric-key group's key derived for registration_id. Shared by DPS
+ * registration and the IoT Hub device credential (server/hub_auth.c). */
+bool dps_sas_enrollment_signed(const struct store_dps_enrollment *e, const char *registration_id,
+			       const struct dps_sas *tok);
 
 /* A tpm or x509 enrollment's attestation parameters as JSON (a new
  * reference), NULL when it has none. */

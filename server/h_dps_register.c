@@ -176,6 +176,17 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 			qs = STORE_HARD;
 		} else {
 			enum store_qs tq = store_insert_twin(c, &t);
+			/* A new twin's first history entry: what DPS seeded. */
+			struct store_twin_change h = {
+				.device_id = t.device_id,
+				.version = t.version,
+				.sections = (char *)"tags,desired",
+				.actor_kind = (char *)"dps",
+				.actor = (char *)dev->registration_id,
+				.patch = e.initial_twin_json ? e.initial_twin_json : (char *)"{}",
+			};
+			if (tq == STORE_ONE)
+				tq = store_insert_twin_history(c, &h);
 			if (tq < 0)
 				qs = tq;
 			store_twin_free(&t);
