@@ -28,15 +28,7 @@ expect "the attestation CA was made on first start, under the root" \
 	openssl verify -CAfile "$TMP/var/pki/root.pem" "$TMP/var/pki/att.pem"
 expect "and it is a CA of its own" grep -q "Orchard attestation CA" <(openssl x509 -in "$TMP/var/pki/att.pem" -noout -subject)
 
-t() { # a tpm2-tools call; swtpm has no resource manager: flush after each
-	"$@" >/dev/null 2>"$D/tpm2.err" || {
-		echo "# tpm2 command failed: $*" >&2
-		cat "$D/tpm2.err" >&2
-		swtpm_flush
-		return 1
-	}
-	swtpm_flush
-}
+t() { swtpm_t "$@"; }
 b64f() { base64 -w0 <"$1"; }
 # tpm_up DIR: a fresh swtpm; DIR/ek.pub + ek.der (RSA-2048), ek384.pub + ek384.der (ECC P-384)
 tpm_up() {
