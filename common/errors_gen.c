@@ -38,6 +38,7 @@ const struct err_info err_table[ERR__COUNT] = {
 	[ERR_ATTEST_INTERNAL] = {4009, ERR_FAMILY_ORCHARD, 500, "https://orchard.dev/problems/attestation-internal", 0, "Attestation could not be checked"},
 	[ERR_ATTEST_ENROLLMENT_DISABLED] = {4010, ERR_FAMILY_ORCHARD, 403, "https://orchard.dev/problems/attestation-enrollment-disabled", 0, "The device's enrollment is disabled"},
 	[ERR_ATTEST_AK_REVOKED] = {4011, ERR_FAMILY_ORCHARD, 403, "https://orchard.dev/problems/attestation-ak-revoked", 0, "An attestation key certificate of this TPM was revoked"},
+	[ERR_ATTEST_TOO_MANY] = {4012, ERR_FAMILY_ORCHARD, 429, "https://orchard.dev/problems/attestation-too-many", 0, "Too many pending challenges for this TPM, retry later"},
 	[ERR_ACME_ACCOUNT_DOES_NOT_EXIST] = {5000, ERR_FAMILY_ACME, 400, "urn:ietf:params:acme:error:accountDoesNotExist", 0, "The request specified an account that does not exist"},
 	[ERR_ACME_ALREADY_REVOKED] = {5001, ERR_FAMILY_ACME, 400, "urn:ietf:params:acme:error:alreadyRevoked", 0, "The certificate is already revoked"},
 	[ERR_ACME_BAD_CSR] = {5002, ERR_FAMILY_ACME, 400, "urn:ietf:params:acme:error:badCSR", 0, "The CSR is unacceptable"},
