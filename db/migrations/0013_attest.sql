@@ -24,6 +24,7 @@ COMMENT ON COLUMN attest_ak_challenges.tpm_name IS 'base64 DER of the EK certifi
 COMMENT ON COLUMN attest_ak_challenges.secret_hash IS 'hex SHA-256 of the credential''s secret (the secret itself is never stored)';
 COMMENT ON COLUMN attest_ak_challenges.expires_at IS 'activation is refused after this';
 CREATE INDEX attest_ak_challenges_expiry ON attest_ak_challenges (expires_at);
+CREATE INDEX attest_ak_challenges_ek ON attest_ak_challenges (ek_hash, expires_at);
 
 CREATE TABLE attest_ak_certificates (
 	serial text PRIMARY KEY REFERENCES certificates (serial),

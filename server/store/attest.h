@@ -23,9 +23,12 @@ struct store_attest_challenge {
 void store_attest_challenge_free(struct store_attest_challenge *ch);
 
 /* Records ch (every string field but live read, tpm_name may be NULL),
- * expiring in ttl_s seconds; drops challenges expired for a day. */
+ * expiring in ttl_s seconds, unless its EK already has max_pending
+ * unexpired challenges (then STORE_NONE); drops challenges expired for a
+ * day. */
 enum store_qs store_insert_attest_challenge(struct store_conn *c,
-					    const struct store_attest_challenge *ch, int ttl_s);
+					    const struct store_attest_challenge *ch, int ttl_s,
+					    int max_pending);
 
 /* Deletes challenge id and returns it in *out (zeroed first), live set
  * when it had not expired: whatever the caller decides, it is used.
