@@ -32,6 +32,8 @@
 
 /* Seconds between a challenge and the latest activation. */
 #define ATTEST_CHALLENGE_TTL 300
+/* Unexpired challenges one EK may hold: a device needs one or two. */
+#define ATTEST_CHALLENGES_MAX 16
 /* The credential's secret: 32 bytes fit every EK nameAlg (SHA-256 up). */
 #define ATTEST_SECRET_LEN 32
 #define ATTEST_SECRET_MAX 64
@@ -262,7 +264,13 @@ static enum store_qs challenge_cb(struct store_conn *c, void *cls)
 		ch->why = "an AK certificate of this TPM was revoked: it gets no more";
 		return STORE_NONE;
 	}
-	return store_insert_attest_challenge(c, &ch->row, ATTEST_CHALLENGE_TTL);
+	qs = store_insert_attest_challenge(c, &ch->row, ATTEST_CHALLENGE_TTL,
+					   ATTEST_CHALLENGES_MAX);
+	if (qs == STORE_NONE) {
+		ch->refused = ERR_ATTEST_TOO_MANY;
+		ch->why = "this TPM has too many pending challenges: activate or let them expire";
+	}
+	return qs;
 }
 
 /* A TPM2B as bytes: its big-endian size, then the buffer; base64. */
