@@ -206,6 +206,17 @@ expect_problem "no endorsementKey: 400" 400 invalid-field
 http POST /attestation/ak/challenge "${JSON[@]}" -d '[1]'
 expect_problem "a body that is no object: 400" 400 invalid-field
 expect_eq "nothing written by the refusals" "$before" "$(written)"
+psql_q "DELETE FROM attest_ak_challenges" >/dev/null
+for i in $(seq 1 16); do challenge "$T1/ek.pub" - "$D/w/ak.pub"; [[ $STATUS == 201 ]] || break; done
+expect_eq "an EK may hold 16 pending challenges" "201 16" "$STATUS $(psql_q "SELECT count(*) FROM attest_ak_challenges")"
+challenge "$T1/ek.pub" - "$D/w/ak.pub"
+expect_problem "the 17th: 429" 429 attestation-too-many
+expect "with Retry-After" grep -qi '^retry-after:' <<<"$HEADERS"
+expect_eq "and it is not recorded" 16 "$(psql_q "SELECT count(*) FROM attest_ak_challenges")"
+psql_q "UPDATE attest_ak_challenges SET expires_at = now() - interval '1 second'" >/dev/null
+challenge "$T1/ek.pub" - "$D/w/ak.pub"
+expect_eq "expired ones do not count" 201 "$STATUS"
+psql_q "DELETE FROM attest_ak_challenges" >/dev/null
 
 # --- disabled enrollments, revoked AK certificates --------------------------------
 enroll_device1() { # STATUS
