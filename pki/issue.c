@@ -202,8 +202,12 @@ int pki__sans_add(X509 *x, GENERAL_NAME *first, const struct pki_san *sans, size
 	if (first != NULL) {
 		if (!sk_GENERAL_NAME_push(names, first))
 			goto out;
+		char dn[256] = "";
+		if (first->type != GEN_DIRNAME ||
+		    X509_NAME_oneline(first->d.dirn, dn, sizeof dn) == NULL)
+			snprintf(dn, sizeof dn, "?");
 		first = NULL;
-		snprintf(text, len, "DirName:TPM");
+		snprintf(text, len, "DirName:%s", dn);
 		off = strlen(text);
 	}
 	for (size_t i = 0; i < nsans; i++) {

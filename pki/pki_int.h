@@ -63,8 +63,9 @@ unsigned pki__key_classify(EVP_PKEY *key, char *name, size_t len);
 /* pki/issue.c, for ak.c: a fresh 128-bit random serial into x and as
  * hex into serial. 0 or -1. */
 int pki__serial_set(X509 *x, char serial[33]);
-/* Adds the SAN extension made of first (taken, may be NULL; "DirName:TPM"
- * in text) and sans[0..n), writing them as text. 1, or 0 with why set. */
+/* Adds the SAN extension made of first (a directoryName, taken, may be
+ * NULL; "DirName:/2.23.133.2.1=..." in text) and sans[0..n), writing them
+ * as text. 1, or 0 with why set. */
 int pki__sans_add(X509 *x, GENERAL_NAME *first, const struct pki_san *sans, size_t nsans,
 		  int critical, char *text, size_t len, char *why, size_t whylen);
 

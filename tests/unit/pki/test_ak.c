@@ -97,7 +97,8 @@ static void test_att_ca_and_profile(void **state)
 	char why[256];
 	assert_int_equal(pki_issue_ak(ca, &r, &c, why, sizeof why), PKI_OK);
 	assert_string_equal(c.key_type, "p256");
-	assert_non_null(strstr(c.sans_text, "DirName:TPM"));
+	assert_non_null(
+		strstr(c.sans_text, "DirName:/2.23.133.2.1=id:00001014/2.23.133.2.2=swtpm"));
 	assert_non_null(strstr(c.sans_text, "URI:urn:ek:sha256:AAAA"));
 	assert_non_null(strstr(c.sans_text, "permanentIdentifier:device-1"));
 
