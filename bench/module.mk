@@ -2,3 +2,7 @@
 $(BUILD)/bench/bare_mhd: $(BUILD)/bench/bare_mhd.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd
 BENCHES += $(BUILD)/bench/bare_mhd
+# bench/acme.sh: complete ACME issuances against orchardd and Pebble.
+$(BUILD)/bench/acme_load: $(BUILD)/bench/acme_load.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lcrypto -lpthread
+BENCHES += $(BUILD)/bench/acme_load
