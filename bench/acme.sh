@@ -22,11 +22,11 @@ STAGE=()
 make -s "$BUILD/bench/acme_load" "$BUILD/orchardd" || exit 1
 LOAD=$BUILD/bench/acme_load
 
-free_port() { # a port nobody listens on (TCP and UDP)
+free_port() { # a port no socket uses (TCP or UDP), below the ephemeral range
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 30000))
-		ss -Hltun "( sport = :$p )" | grep -q . || { echo $p; return; }
+		p=$((10000 + RANDOM % 22000))
+		ss -Htuan "( sport = :$p )" | grep -q . || { echo $p; return; }
 	done
 }
 wait_url() { # URL CACERT: up to 10 s
@@ -73,7 +73,7 @@ EOF
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
 	pebble -config "$TMP/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" >"$TMP/pebble.log" 2>&1 &
 PEB=$!
-wait_url "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem" || exit 1
+wait_url "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem" || { tail -5 "$TMP/pebble.log"; exit 1; }
 theirs=$(run_load "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem") || echo "acme.sh: pebble run had failures" >&2
 
 what="complete issuances"
