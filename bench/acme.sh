@@ -13,7 +13,7 @@ BUILD=${ORCHARD_BUILD:-build}
 . tests/lib/tap.sh >/dev/null
 . tests/lib/orchardd.sh
 CTS= PEB=
-trap 'kill $CTS $PEB 2>/dev/null; fixture_cleanup' EXIT
+trap 'kill $CTS $PEB 2>/dev/null; [[ -n "${ACME_BENCH_KEEP:-}" ]] && cp "$TMP"/*.log "$ACME_BENCH_KEEP"/; fixture_cleanup' EXIT
 ACCOUNTS=${ACME_BENCH_ACCOUNTS:-64}
 FLOWS=${ACME_BENCH_FLOWS:-3000}
 POLL_MS=${ACME_BENCH_POLL_MS:-10}
