@@ -36,14 +36,14 @@
 #define RESPONDER_THREADS 4
 
 struct opts {
-	const char *dir;     /* directory URL */
-	const char *cacert;  /* PEM the server's TLS certificate chains to */
-	const char *domain;  /* identifiers are f<n>.<domain> */
-	int http_port;       /* where the responder listens */
-	int accounts;        /* threads, one account each */
-	long flows;          /* complete issuances to run */
-	int poll_ms;         /* wait between polls */
-	int finalize;        /* 0: stop at "ready" (no finalize, no download) */
+	const char *dir;    /* directory URL */
+	const char *cacert; /* PEM the server's TLS certificate chains to */
+	const char *domain; /* identifiers are f<n>.<domain> */
+	int http_port;	    /* where the responder listens */
+	int accounts;	    /* threads, one account each */
+	long flows;	    /* complete issuances to run */
+	int poll_ms;	    /* wait between polls */
+	int finalize;	    /* 0: stop at "ready" (no finalize, no download) */
 };
 
 /* The directory's URLs. */
@@ -51,8 +51,8 @@ static struct {
 	char new_nonce[URL_MAX], new_account[URL_MAX], new_order[URL_MAX];
 } dir;
 
-static struct opts o = {.domain = "bench.test", .accounts = 32, .flows = 1000, .poll_ms = 10,
-			.finalize = 1};
+static struct opts o = {
+	.domain = "bench.test", .accounts = 32, .flows = 1000, .poll_ms = 10, .finalize = 1};
 
 /* Responder table: one slot per account (each has at most one live token). */
 struct slot {
@@ -65,10 +65,11 @@ static atomic_long served;
 
 /* Run state. */
 static atomic_long next_flow, done_flows, failed_flows, polls, retries;
-static double *lat;    /* seconds per completed flow, indexed by completion */
+static double *lat; /* seconds per completed flow, indexed by completion */
 static atomic_int errors_shown;
 static pthread_barrier_t ready_barrier;
 static atomic_int setup_failed;
+static atomic_int aborted; /* a transport failure (a hung server): stop all */
 
 static double now_s(void)
 {
@@ -191,7 +192,8 @@ static void *responder_main(void *arg)
 static int responder_start(int port)
 {
 	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+				  .sin6_port = htons((uint16_t)port),
 				  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 	int one = 1;
 	pthread_t t;
@@ -222,8 +224,8 @@ static int responder_start(int port)
 
 struct key {
 	EVP_PKEY *pkey;
-	char jwk[256];   /* canonical JWK (RFC 7638 member order) */
-	char thumb[64];  /* base64url SHA-256 of jwk */
+	char jwk[256];	/* canonical JWK (RFC 7638 member order) */
+	char thumb[64]; /* base64url SHA-256 of jwk */
 };
 
 static char *b64u(const void *p, size_t n)
@@ -248,8 +250,8 @@ static int key_make(struct key *k)
 	y = b64u(pub + 33, 32);
 	if (x == NULL || y == NULL)
 		goto out;
-	snprintf(k->jwk, sizeof k->jwk, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
-		 x, y);
+	snprintf(k->jwk, sizeof k->jwk,
+		 "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
 	if (!EVP_Digest(k->jwk, strlen(k->jwk), dg, NULL, EVP_sha256(), NULL) ||
 	    (t = b64u(dg, 32)) == NULL)
 		goto out;
@@ -294,12 +296,12 @@ static char *jws(const struct key *k, const char *kid, const char *nonce, const 
 
 	if (kid != NULL)
 		n = snprintf(prot, sizeof prot,
-			     "{\"alg\":\"ES256\",\"kid\":\"%s\",\"nonce\":\"%s\",\"url\":\"%s\"}", kid,
-			     nonce, url);
+			     "{\"alg\":\"ES256\",\"kid\":\"%s\",\"nonce\":\"%s\",\"url\":\"%s\"}",
+			     kid, nonce, url);
 	else
 		n = snprintf(prot, sizeof prot,
-			     "{\"alg\":\"ES256\",\"jwk\":%s,\"nonce\":\"%s\",\"url\":\"%s\"}", k->jwk,
-			     nonce, url);
+			     "{\"alg\":\"ES256\",\"jwk\":%s,\"nonce\":\"%s\",\"url\":\"%s\"}",
+			     k->jwk, nonce, url);
 	if (n < 0 || (size_t)n >= sizeof prot)
 		return NULL;
 	pb = b64u(prot, strlen(prot));
@@ -448,6 +450,7 @@ static int http(struct client *c, const char *url, const char *post, int head)
 		curl_easy_setopt(c->h, CURLOPT_NOBODY, 1L);
 	rc = curl_easy_perform(c->h);
 	if (rc != CURLE_OK) {
+		atomic_store(&aborted, 1);
 		fail("%s: %s", url, curl_easy_strerror(rc));
 		return 0;
 	}
@@ -469,7 +472,8 @@ static int is_bad_nonce(const struct client *c)
 static long post(struct client *c, const char *url, const char *payload, int with_jwk)
 {
 	for (int attempt = 0; attempt < 5; attempt++) {
-		if (c->nonce[0] == '\0' && (!http(c, dir.new_nonce, NULL, 1) || c->nonce[0] == '\0'))
+		if (c->nonce[0] == '\0' &&
+		    (!http(c, dir.new_nonce, NULL, 1) || c->nonce[0] == '\0'))
 			return 0;
 		char *body = jws(&c->key, with_jwk ? NULL : c->kid, c->nonce, url, payload);
 		c->nonce[0] = '\0';
@@ -514,8 +518,8 @@ static int poll_until(struct client *c, const char *url, const char *want)
 /* One complete issuance for identifier name. 1 on success. */
 static int flow(struct client *c, long n)
 {
-	char name[256], order[URL_MAX], authz[URL_MAX], fin[URL_MAX], chall[URL_MAX],
-		cert[URL_MAX], payload[512], ka[KEYAUTH_MAX];
+	char name[256], order[URL_MAX], authz[URL_MAX], fin[URL_MAX], chall[URL_MAX], cert[URL_MAX],
+		payload[512], ka[KEYAUTH_MAX];
 	const char *token = NULL;
 	char *csr = NULL;
 	int ok = 0;
@@ -539,10 +543,10 @@ static int flow(struct client *c, long n)
 	size_t i;
 	json_t *ch;
 	chall[0] = '\0';
-	json_array_foreach(json_object_get(c->json, "challenges"), i, ch)
-	{
+	json_array_foreach (json_object_get(c->json, "challenges"), i, ch) {
 		const char *t = jstr(ch, "type");
-		if (t != NULL && strcmp(t, "http-01") == 0 && jstr(ch, "token") && jstr(ch, "url")) {
+		if (t != NULL && strcmp(t, "http-01") == 0 && jstr(ch, "token") &&
+		    jstr(ch, "url")) {
 			token = jstr(ch, "token");
 			snprintf(chall, sizeof chall, "%s", jstr(ch, "url"));
 			break;
@@ -604,7 +608,7 @@ static void *account_main(void *arg)
 	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 15L); /* a hung server fails the flow */
 	long st = post(c, dir.new_account, "{\"termsOfServiceAgreed\":true}", 1);
 	if ((st != 201 && st != 200) || c->location[0] == '\0') {
 		fail("newAccount: %ld %s", st, c->body ? c->body : "");
@@ -619,7 +623,7 @@ setup_done:
 	if (ok && !atomic_load(&setup_failed)) {
 		for (;;) {
 			long n = atomic_fetch_add(&next_flow, 1);
-			if (n >= o.flows)
+			if (n >= o.flows || atomic_load(&aborted))
 				break;
 			double t0 = now_s();
 			if (flow(c, n)) {
@@ -759,10 +763,10 @@ int main(int argc, char **argv)
 	double p50 = done ? lat[(size_t)((double)(done - 1) * 0.50)] : 0;
 	double p99 = done ? lat[(size_t)((double)(done - 1) * 0.99)] : 0;
 	printf("certs=%ld failed=%ld secs=%.2f rate=%.1f p50_ms=%.1f p99_ms=%.1f polls=%ld "
-	       "retries=%ld served=%ld accounts_secs=%.2f\n",
+	       "retries=%ld served=%ld accounts_secs=%.2f aborted=%d\n",
 	       done, atomic_load(&failed_flows), secs, secs > 0 ? (double)done / secs : 0,
 	       p50 * 1e3, p99 * 1e3, atomic_load(&polls), atomic_load(&retries),
-	       atomic_load(&served), t0 - a0);
+	       atomic_load(&served), t0 - a0, atomic_load(&aborted));
 	free(slots);
 	free(lat);
 	free(cs);
