@@ -425,14 +425,13 @@ static size_t on_body(char *b, size_t sz, size_t n, void *arg)
 	return len;
 }
 
+static struct curl_slist *jose; /* the POST header, made before any thread */
+
 /* One HTTP exchange; post NULL is a GET (head: HEAD). 0 on transport error. */
 static int http(struct client *c, const char *url, const char *post, int head)
 {
-	static struct curl_slist *jose;
 	CURLcode rc;
 
-	if (jose == NULL)
-		jose = curl_slist_append(NULL, "Content-Type: application/jose+json");
 	c->blen = 0;
 	c->location[0] = c->ctype[0] = '\0';
 	json_decref(c->json);
@@ -731,11 +730,12 @@ int main(int argc, char **argv)
 	if (o.dir == NULL || o.cacert == NULL || o.http_port == 0)
 		usage();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	jose = curl_slist_append(NULL, "Content-Type: application/jose+json");
 	slots = calloc((size_t)o.accounts, sizeof *slots);
 	lat = calloc((size_t)o.flows, sizeof *lat);
 	struct client *cs = calloc((size_t)o.accounts, sizeof *cs);
 	pthread_t *ts = calloc((size_t)o.accounts, sizeof *ts);
-	if (slots == NULL || lat == NULL || cs == NULL || ts == NULL)
+	if (slots == NULL || lat == NULL || cs == NULL || ts == NULL || jose == NULL)
 		return 1;
 	if (responder_start(o.http_port) != 0 || !get_directory())
 		return 1;
@@ -771,6 +771,7 @@ int main(int argc, char **argv)
 	free(lat);
 	free(cs);
 	free(ts);
+	curl_slist_free_all(jose);
 	curl_global_cleanup();
 	return atomic_load(&failed_flows) > 0 || done == 0;
 }
