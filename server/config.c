@@ -66,6 +66,9 @@ static const struct setting settings[] = {
 	  "DPS ID scope (0ne + 8 hex digits); default: generated on first start, kept in the database"),
 	S("dps-hub", STR, dps_hub, NULL,
 	  "host name DPS assigns devices to (assignedHub); default: the first listen host"),
+	S("dps-cert-proxy", STR, dps_cert_proxy, NULL,
+	  "address of a TLS-terminating proxy whose X-Client-Cert header (URL-encoded PEM) is a"
+	  " device's certificate; default: none, only TLS client certificates count"),
 	S("acme-base-url", STR, acme_base_url, NULL,
 	  "https://host[:port] every ACME URL starts with; default: the first listen address"),
 	S("acme-http-port", NUM, acme_http_port, "80", "port ACME http-01 validations connect to"),

@@ -24,13 +24,14 @@ struct config {
 	long max_connections;
 	long max_connections_per_ip;
 	long request_deadline;
-	long db_timeout;     /* seconds: deadline of each database statement */
-	char *id_scope;	     /* DPS ID scope; NULL: generated once, kept in the database */
-	char *dps_hub;	     /* DPS assignedHub; NULL: the first listen host */
-	char *acme_base_url; /* ACME URLs' base; NULL: https://<first listen host>:<port> */
-	char *acme_resolver; /* host:port of the DNS server validations ask; NULL: the system's */
-	long acme_http_port; /* port http-01 validations connect to */
-	long acme_tls_port;  /* port tls-alpn-01 validations connect to */
+	long db_timeout;      /* seconds: deadline of each database statement */
+	char *id_scope;	      /* DPS ID scope; NULL: generated once, kept in the database */
+	char *dps_hub;	      /* DPS assignedHub; NULL: the first listen host */
+	char *dps_cert_proxy; /* the TLS-terminating proxy's address whose X-Client-Cert counts */
+	char *acme_base_url;  /* ACME URLs' base; NULL: https://<first listen host>:<port> */
+	char *acme_resolver;  /* host:port of the DNS server validations ask; NULL: the system's */
+	long acme_http_port;  /* port http-01 validations connect to */
+	long acme_tls_port;   /* port tls-alpn-01 validations connect to */
 	long acme_eab_required;	     /* 1: newAccount needs an externalAccountBinding */
 	long acme_orders_per_hour;   /* new orders per account and hour; 0 = no limit */
 	long acme_pending_authz_max; /* pending authorizations per account; 0 = no limit */

@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <microhttpd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +13,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/b64.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "server/client_cert.h"
 #include "server/dps_sas.h"
 #include "server/reply.h"
 #include "server/request.h"
+#include "server/routes.h"
 #include "server/server.h"
 #include "server/store/dps.h"
 #include "server/store/twins.h"
@@ -128,13 +133,61 @@ struct match {
 	bool found;
 };
 
+bool dps_sas_enrollment_signed(const struct store_dps_enrollment *e, const char *registration_id,
+			       const struct dps_sas *tok)
+{
+	char derived[DPS_KEY_B64_MAX];
+	bool ok = false;
+
+	if (strcmp(e->attestation_type, "symmetricKey") != 0)
+		return false;
+	if (strcmp(e->kind, STORE_DPS_INDIVIDUAL) == 0)
+		return dps_sas_signed_with(tok, e->primary_key) |
+		       dps_sas_signed_with(tok, e->secondary_key);
+	const char *keys[] = {e->primary_key, e->secondary_key};
+	for (int k = 0; k < 2 && !ok; k++)
+		if (keys[k] != NULL &&
+		    dps_derive_device_key(keys[k], registration_id, derived) == 0)
+			ok = dps_sas_signed_with(tok, derived);
+	explicit_bzero(derived, sizeof derived);
+	return ok;
+}
+
+/* Records which enrollment authenticated the device. */
+static void dev_enrollment(struct device *dev, const char *kind, const char *id)
+{
+	snprintf(dev->enrollment_kind, sizeof dev->enrollment_kind, "%s", kind);
+	snprintf(dev->enrollment_id, sizeof dev->enrollment_id, "%s", id);
+}
+
+static void match_found(struct match *m, const char *kind, const char *id)
+{
+	m->found = true;
+	dev_enrollment(m->dev, kind, id);
+}
+
+/* A TPM device signs with the authenticationKey of its last 401, kept for
+ * this registration ID and the enrollment it was made for, until it expires. */
+static enum store_qs match_tpm(struct store_conn *c, struct match *m, const char *kind,
+			       const char *id)
+{
+	struct store_dps_tpm_challenge ch;
+	enum store_qs qs = store_select_dps_tpm_challenge(c, m->registration_id, &ch);
+
+	if (qs == STORE_ONE && strcmp(ch.enrollment_kind, kind) == 0 &&
+	    (id == NULL || strcmp(ch.enrollment_id, id) == 0) &&
+	    dps_sas_signed_with(m->tok, ch.auth_key))
+		match_found(m, ch.enrollment_kind, ch.enrollment_id);
+	store_dps_tpm_challenge_free(&ch);
+	return qs < 0 ? qs : STORE_ONE;
+}
+
 static enum store_qs match_cb(struct store_conn *c, void *cls)
 {
 	struct match *m = cls;
 	struct store_dps_enrollment e;
 	struct store_dps_enrollment_list groups;
 	enum store_qs qs;
-	char derived[DPS_KEY_B64_MAX];
 
 	m->found = false;
 	qs = store_select_dps_enrollment(c, STORE_DPS_INDIVIDUAL, m->registration_id, &e);
@@ -143,42 +196,100 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 	if (qs == STORE_ONE) {
 		/* The most specific enrollment governs this registration ID: a
 		 * group's key does not open it. */
-		if (strcmp(e.attestation_type, "symmetricKey") == 0 &&
-		    (dps_sas_signed_with(m->tok, e.primary_key) |
-		     dps_sas_signed_with(m->tok, e.secondary_key))) {
-			m->found = true;
-			snprintf(m->dev->enrollment_kind, sizeof m->dev->enrollment_kind, "%s",
-				 STORE_DPS_INDIVIDUAL);
-			snprintf(m->dev->enrollment_id, sizeof m->dev->enrollment_id, "%s", e.id);
-		}
+		if (dps_sas_enrollment_signed(&e, m->registration_id, m->tok))
+			match_found(m, STORE_DPS_INDIVIDUAL, e.id);
+		else if (strcmp(e.attestation_type, "tpm") == 0)
+			qs = match_tpm(c, m, STORE_DPS_INDIVIDUAL, e.id);
 		store_dps_enrollment_free(&e);
-		return STORE_ONE;
+		return qs;
 	}
-	qs = store_select_dps_groups_sym(c, &groups);
+	qs = store_select_dps_groups(c, "symmetricKey", &groups);
 	if (qs < 0)
 		return qs;
-	for (int i = 0; i < groups.n && !m->found; i++) {
-		const struct store_dps_enrollment *g = &groups.items[i];
-		const char *keys[] = {g->primary_key, g->secondary_key};
-		for (int k = 0; k < 2 && !m->found; k++) {
-			if (keys[k] == NULL ||
-			    dps_derive_device_key(keys[k], m->registration_id, derived) != 0)
-				continue;
-			if (dps_sas_signed_with(m->tok, derived)) {
-				m->found = true;
-				snprintf(m->dev->enrollment_kind, sizeof m->dev->enrollment_kind,
-					 "%s", STORE_DPS_GROUP);
-				snprintf(m->dev->enrollment_id, sizeof m->dev->enrollment_id, "%s",
-					 g->id);
-			}
-		}
+	for (int i = 0; i < groups.n && !m->found; i++)
+		if (dps_sas_enrollment_signed(&groups.items[i], m->registration_id, m->tok))
+			match_found(m, STORE_DPS_GROUP, groups.items[i].id);
+	store_dps_enrollment_list_free(&groups);
+	return m->found ? STORE_ONE : match_tpm(c, m, STORE_DPS_GROUP, NULL);
+}
+
+json_t *dps_attestation_params(const struct store_dps_enrollment *e)
+{
+	return e->attestation_params_json ? json_loads(e->attestation_params_json, 0, NULL) : NULL;
+}
+
+/* X.509: the individual enrollment of the registration ID pins the leaf,
+ * else an X.509 group's signing certificate is what the chain reaches. */
+struct match_x509 {
+	const char *registration_id;
+	STACK_OF(X509) * chain;
+	struct device *dev;
+	bool found;
+};
+
+static enum store_qs match_x509_cb(struct store_conn *c, void *cls)
+{
+	struct match_x509 *m = cls;
+	struct store_dps_enrollment e;
+	struct store_dps_enrollment_list groups;
+	enum store_qs qs =
+		store_select_dps_enrollment(c, STORE_DPS_INDIVIDUAL, m->registration_id, &e);
+	const char *why = NULL;
+
+	m->found = false;
+	if (qs < 0)
+		return qs;
+	if (qs == STORE_ONE) {
+		json_t *params = dps_attestation_params(&e);
+		m->found = strcmp(e.attestation_type, "x509") == 0 &&
+			   client_cert_pinned(sk_X509_value(m->chain, 0),
+					      json_object_get(params, "clientCertificates"));
+		json_decref(params);
+		store_dps_enrollment_free(&e);
+		if (m->found)
+			dev_enrollment(m->dev, STORE_DPS_INDIVIDUAL, m->registration_id);
+		return STORE_ONE;
 	}
-	explicit_bzero(derived, sizeof derived);
+	if ((qs = store_select_dps_groups(c, "x509", &groups)) < 0)
+		return qs;
+	for (int i = 0; i < groups.n && !m->found; i++) {
+		json_t *params = dps_attestation_params(&groups.items[i]);
+		if (client_cert_chains(m->chain, json_object_get(params, "signingCertificates"),
+				       &why)) {
+			m->found = true;
+			dev_enrollment(m->dev, STORE_DPS_GROUP, groups.items[i].id);
+		}
+		json_decref(params);
+	}
 	store_dps_enrollment_list_free(&groups);
 	return STORE_ONE;
 }
 
-bool dps_device_check(struct request *req, enum err_code *err)
+/* A device without Authorization but with a TLS client certificate whose
+ * CN is the registration ID. */
+static bool device_x509(struct request *req, STACK_OF(X509) * chain, enum err_code *err)
+{
+	char cn[CLIENT_CERT_CN_MAX + 1];
+	struct match_x509 m = {.registration_id = req->params[1], .chain = chain, .dev = &req->dev};
+	enum store_qs qs;
+
+	if (client_cert_cn(sk_X509_value(chain, 0), cn, sizeof cn) != 0 ||
+	    strcmp(cn, m.registration_id) != 0)
+		return false;
+	qs = store_run(req->srv->store, match_x509_cb, &m);
+	if (qs < 0) {
+		*err = ERR_DPS_UNAVAILABLE;
+		return false;
+	}
+	if (!m.found)
+		return false;
+	snprintf(req->dev.registration_id, sizeof req->dev.registration_id, "%s",
+		 m.registration_id);
+	req->dev.authenticated = true;
+	return true;
+}
+
+bool dps_device_check(struct request *req, unsigned arg, enum err_code *err)
 {
 	const char *authz = request_header(req, "Authorization");
 	const char *scope = req->params[0], *regid = req->params[1];
@@ -188,12 +299,26 @@ bool dps_device_check(struct request *req, enum err_code *err)
 
 	*err = ERR_DPS_UNAUTHORIZED;
 	memset(&req->dev, 0, sizeof req->dev);
-	if (req->nparams < 2 || dps_sas_parse(authz, &tok, &why) != 0)
+	if (req->nparams < 2 || strcasecmp(scope, req->srv->id_scope) != 0 || !dps_id_valid(regid))
 		return false;
-	if (strcasecmp(scope, req->srv->id_scope) != 0 || !dps_id_valid(regid) ||
-	    !dps_sas_audience_ok(&tok, scope, regid))
+	if (authz == NULL) {
+		STACK_OF(X509) *chain = client_cert_chain(req->conn);
+		if (chain == NULL)
+			chain = client_cert_chain_proxied(req->conn, req->srv->cfg.dps_cert_proxy);
+		if (chain != NULL) {
+			bool ok = device_x509(req, chain, err);
+			client_cert_chain_free(chain);
+			return ok;
+		}
+	}
+	if (authz == NULL && (arg & DEVICE_CHALLENGE)) {
+		/* The handler decides: a TPM's first request. */
+		snprintf(req->dev.registration_id, sizeof req->dev.registration_id, "%s", regid);
+		return true;
+	}
+	if (dps_sas_parse(authz, &tok, &why) != 0 || !dps_sas_audience_ok(&tok, scope, regid))
 		return false;
-	if (tok.expiry + DPS_SAS_SKEW < now || tok.expiry > now + DPS_SAS_MAX_TTL + DPS_SAS_SKEW)
+	if (!sas_expiry_ok(&tok, now))
 		return false;
 	struct match m = {.registration_id = regid, .tok = &tok, .dev = &req->dev};
 	if (store_run(req->srv->store, match_cb, &m) < 0) {
@@ -334,4 +459,132 @@ int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct s
 	json_decref(d);
 	json_decref(r);
 	return ok ? 0 : -1;
+}
+
+bool dps_page_args(struct request *req, struct dps_page *pg, int *ret)
+{
+	const char *max = request_header(req, "x-ms-max-item-count");
+	const char *cont = request_header(req, "x-ms-continuation");
+	json_t *q = json_object_get(req->json, "query");
+	const char *qs = json_string_value(q);
+	char *end = NULL;
+	uint8_t id[DPS_ID_MAX + 3];
+	size_t n = 0;
+
+	pg->limit = DPS_PAGE_DEFAULT;
+	pg->after[0] = '\0';
+	if (req->json != NULL && (!json_is_object(req->json) || (q != NULL && qs == NULL))) {
+		*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+				     "/query: a query specification {\"query\": \"*\"}");
+		return false;
+	}
+	/* Only "*" and "SELECT * FROM <collection>": no filters yet. */
+	if (qs != NULL && strcmp(qs, "*") != 0 &&
+	    (strncasecmp(qs, "select * from ", 14) != 0 || strchr(qs + 14, ' ') != NULL)) {
+		*ret = reply_problem(
+			req, ERR_DPS_ARGUMENT_INVALID,
+			"/query: only \"*\" or SELECT * FROM a collection is supported");
+		return false;
+	}
+	if (max != NULL) {
+		long v = strtol(max, &end, 10);
+		if (end == max || *end != '\0' || v < 1 || v > DPS_PAGE_MAX) {
+			*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "x-ms-max-item-count: 1 to %d", DPS_PAGE_MAX);
+			return false;
+		}
+		pg->limit = (int)v;
+	}
+	if (cont != NULL) {
+		/* b64_decode_into may write up to b64_decoded_max() bytes. */
+		if (b64_decoded_max(strlen(cont)) > sizeof id ||
+		    b64_decode_into(cont, strlen(cont), 1, id, &n) != 0 || n == 0 ||
+		    n > DPS_ID_MAX) {
+			*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "x-ms-continuation: not a token this service gave");
+			return false;
+		}
+		memcpy(pg->after, id, n);
+		pg->after[n] = '\0';
+		if (!dps_id_valid(pg->after)) {
+			*ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "x-ms-continuation: not a token this service gave");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Queues the JSON array items (stolen) with x-ms-continuation naming last
+ * when there is more (NULL on the last page). */
+static int reply_page(struct request *req, json_t *items, const char *last)
+{
+	char *text = json_dumps(items, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *token = last ? b64_encode((const uint8_t *)last, strlen(last), 1) : NULL;
+	struct MHD_Response *resp;
+	enum MHD_Result ret = MHD_NO;
+
+	json_decref(items);
+	if (text == NULL || (last != NULL && token == NULL))
+		goto out;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		goto out;
+	text = NULL;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json; charset=utf-8");
+	/* Absent on the last page: Node's Query stops there. */
+	if (token != NULL)
+		MHD_add_response_header(resp, "x-ms-continuation", token);
+	ret = reply_queue(req, 200, resp);
+	MHD_destroy_response(resp);
+out:
+	free(text);
+	free(token);
+	return ret;
+}
+
+int dps_reply_rows(struct request *req, const struct dps_page *pg, const void *rows, int n,
+		   json_t *(*item)(const void *rows, int i),
+		   const char *(*id)(const void *rows, int i))
+{
+	int shown = n > pg->limit ? pg->limit : n;
+	json_t *items = json_array();
+
+	for (int i = 0; items != NULL && i < shown; i++)
+		if (json_array_append_new(items, item(rows, i)) != 0) {
+			json_decref(items);
+			items = NULL;
+		}
+	if (items == NULL)
+		return MHD_NO;
+	return reply_page(req, items, n > shown ? id(rows, shown - 1) : NULL);
+}
+
+char *dps_chain_json(const char *chain_pem)
+{
+	BIO *bio = chain_pem ? BIO_new_mem_buf(chain_pem, -1) : NULL;
+	json_t *arr = json_array();
+	char *text = NULL;
+	X509 *c;
+
+	while (bio != NULL && arr != NULL &&
+	       (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(c, &der);
+		char *b64 = n > 0 ? b64_encode(der, (size_t)n, 0) : NULL;
+		if (b64 == NULL || json_array_append_new(arr, json_string(b64)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+		free(b64);
+		OPENSSL_free(der);
+		X509_free(c);
+	}
+	ERR_clear_error();
+	if (arr != NULL && json_array_size(arr) > 0)
+		text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	BIO_free(bio);
+	return text;
 }

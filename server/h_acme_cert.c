@@ -347,6 +347,36 @@ out:
 	return ret;
 }
 
+/* The names of a certificate row's SAN text ("DNS:a.example, IP:192.0.2.1")
+ * as ACME identifiers, JSON array text (free()), or NULL. */
+static char *sans_identifiers(const char *sans)
+{
+	json_t *list = json_array();
+	const char *p = sans;
+	char *out = NULL;
+
+	if (list == NULL)
+		return NULL;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		const char *type = strncmp(p, "DNS:", 4) == 0  ? "dns"
+				   : strncmp(p, "IP:", 3) == 0 ? "ip"
+							       : NULL;
+		const char *colon = memchr(p, ':', n);
+		if (type == NULL || colon == NULL)
+			goto out; /* a name ACME cannot authorize */
+		json_array_append_new(list, json_pack("{s:s, s:s%}", "type", type, "value",
+						      colon + 1, n - (size_t)(colon + 1 - p)));
+		p += n;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	out = json_dumps(list, JSON_COMPACT);
+out:
+	json_decref(list);
+	return out;
+}
+
 struct revoke {
 	const char *serial;
 	const char *account; /* kid: the signer's account; NULL for a jwk */
@@ -365,12 +395,23 @@ static enum store_qs revoke_cb(struct store_conn *c, void *cls)
 	qs = store_select_certificate(c, r->serial, &r->row);
 	if (qs < 0)
 		return qs;
-	if (qs == STORE_NONE)
+	if (qs == STORE_NONE) {
 		r->refused = ERR_ACME_NOT_FOUND;
-	else if (r->account != NULL && (r->row.acme_account_id == NULL ||
-					strcmp(r->row.acme_account_id, r->account) != 0))
-		r->refused = ERR_ACME_UNAUTHORIZED;
-	else if (r->row.revoked_at != 0)
+		return STORE_NONE;
+	}
+	if (r->account != NULL &&
+	    (r->row.acme_account_id == NULL || strcmp(r->row.acme_account_id, r->account) != 0)) {
+		/* Section 7.6: an account authorized for every name may revoke. */
+		char *ids = sans_identifiers(r->row.sans);
+		bool covered = false;
+		qs = ids ? store_select_acme_authz_cover(c, r->account, ids, &covered) : STORE_NONE;
+		free(ids);
+		if (qs < 0)
+			return qs;
+		if (!covered)
+			r->refused = ERR_ACME_UNAUTHORIZED;
+	}
+	if (r->refused == 0 && r->row.revoked_at != 0)
 		r->refused = ERR_ACME_ALREADY_REVOKED;
 	if (r->refused != 0)
 		return STORE_NONE;
@@ -445,7 +486,9 @@ int h_acme_revoke_cert(struct request *req)
 	if (qs < 0)
 		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	else if (r.refused == ERR_ACME_UNAUTHORIZED)
-		ret = reply_problem(req, r.refused, "the certificate is another account's");
+		ret = reply_problem(req, r.refused,
+				    "the certificate is another account's, and this account is not "
+				    "authorized for all its names");
 	else if (r.refused == ERR_ACME_ALREADY_REVOKED)
 		ret = reply_problem(req, r.refused, "the certificate is already revoked");
 	else if (r.refused != 0)

@@ -7,9 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/b64.h"
 #include "common/timefmt.h"
+#include "pki/pki.h"
+#include "server/certs.h"
 #include "server/dps.h"
 #include "server/dps_sas.h"
+#include "server/dps_tpm.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -17,6 +21,7 @@
 #include "server/spec.h"
 #include "server/store/dps.h"
 #include "server/store/twins.h"
+#include "verifier/ek_cert.h"
 
 /* Seconds a client waits before polling the operation: the C SDK takes
  * integers from 1 to 300. */
@@ -48,6 +53,13 @@ json_t *dps_registration_state_json(const struct store_dps_registration *r)
 	json_object_set_new(o, "etag", json_string(r->etag));
 	if (r->payload_json != NULL)
 		json_object_set_new(o, "payload", json_loads(r->payload_json, 0, NULL));
+	if (r->issued_chain_json != NULL)
+		json_object_set_new(o, "issuedCertificateChain",
+				    json_loads(r->issued_chain_json, 0, NULL));
+	if (r->tpm_authentication_key != NULL)
+		json_object_set_new(
+			o, "tpm",
+			json_pack("{s:s}", "authenticationKey", r->tpm_authentication_key));
 	return o;
 }
 
@@ -56,8 +68,47 @@ struct reg {
 	char hub[256];
 	char operation_id[80], etag[33];
 	struct store_dps_registration out;
-	bool gone; /* the enrollment was deleted since the SAS was checked */
+	bool gone;	    /* the enrollment was deleted since the SAS was checked */
+	const uint8_t *csr; /* 2025-07-01-preview: a PKCS#10 to issue for (DER) */
+	size_t csr_len;
+	char csr_why[256]; /* why the CA refused it ("" when it did not) */
 };
+
+/* A certificate for an assigned device that sent a CSR: the
+ * device-client profile, its registration ID as subject CN and an
+ * urn:orchard:dps:{registrationId} URI SAN, recorded with the
+ * registration. *chain (malloc'd) receives issuedCertificateChain. A CSR
+ * the CA refuses sets g->csr_why and returns STORE_NONE. */
+static enum store_qs issue_cert(struct store_conn *c, struct reg *g, char **chain)
+{
+	const char *regid = g->req->dev.registration_id;
+	char uri[DPS_ID_MAX + 32];
+	struct pki_san san = {PKI_SAN_URI, uri, NULL};
+	struct pki_issue_req ir = {.csr_der = g->csr,
+				   .csr_len = g->csr_len,
+				   .sans = &san,
+				   .nsans = 1,
+				   .profile = "device-client",
+				   .subject = regid};
+	struct certs_origin origin = {.dps_registration = regid};
+	struct pki_cert cert;
+	enum pki_status ps;
+	enum store_qs qs;
+
+	*chain = NULL;
+	snprintf(uri, sizeof uri, "urn:orchard:dps:%s", regid);
+	ps = pki_issue(g->req->srv->ca, &ir, &cert, g->csr_why, sizeof g->csr_why);
+	if (ps == PKI_ERR_INTERNAL || ps == PKI_ERR_PROFILE)
+		return STORE_HARD;
+	if (ps != PKI_OK)
+		return STORE_NONE;
+	g->csr_why[0] = '\0';
+	qs = certs_record(c, &cert, "device-client", &origin);
+	if (qs >= 0 && (*chain = dps_chain_json(cert.chain_pem)) == NULL)
+		qs = STORE_HARD;
+	pki_cert_free(&cert);
+	return qs < 0 ? qs : STORE_ONE;
+}
 
 static enum store_qs register_cb(struct store_conn *c, void *cls)
 {
@@ -74,6 +125,29 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 	if (qs != STORE_ONE)
 		return qs;
 	bool enabled = strcmp(e.provisioning_status, "enabled") == 0;
+	/* A TPM device gets its hub key encrypted to the TPM it proved. */
+	struct store_dps_tpm_challenge ch = {0};
+	char hub_key[DPS_KEY_B64_MAX] = "";
+	char *hub_blob = NULL, *chain = NULL;
+	if (enabled && g->csr != NULL && (qs = issue_cert(c, g, &chain)) != STORE_ONE) {
+		store_dps_enrollment_free(&e);
+		return qs;
+	}
+	if (enabled && strcmp(e.attestation_type, "tpm") == 0) {
+		struct verr ve = {0};
+		qs = store_select_dps_tpm_challenge(c, dev->registration_id, &ch);
+		if (qs == STORE_ONE && dps_tpm_authkey_new(ch.endorsement_key, ch.storage_root_key,
+							   hub_key, &hub_blob, &ve) != 0)
+			qs = STORE_HARD;
+		store_dps_tpm_challenge_free(&ch);
+		if (qs == STORE_NONE)
+			g->gone = true; /* expired since the SAS was checked */
+		if (qs != STORE_ONE) {
+			store_dps_enrollment_free(&e);
+			free(chain);
+			return qs;
+		}
+	}
 	struct store_dps_registration r = {
 		.registration_id = (char *)dev->registration_id,
 		.device_id = e.device_id ? e.device_id : (char *)dev->registration_id,
@@ -86,8 +160,14 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 						      : g->hub,
 		.operation_id = g->operation_id,
 		.etag = g->etag,
+		.tpm_authentication_key = hub_blob,
+		.device_key = hub_blob ? hub_key : NULL,
+		.issued_chain_json = chain,
 	};
 	qs = store_upsert_dps_registration(c, &r, &g->out);
+	explicit_bzero(hub_key, sizeof hub_key);
+	free(hub_blob);
+	free(chain);
 	/* An assigned device gets its twin, seeded with initialTwin, in the
 	 * same transaction; a twin that exists (registering again) is kept. */
 	if (qs == STORE_ONE && enabled) {
@@ -96,6 +176,17 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 			qs = STORE_HARD;
 		} else {
 			enum store_qs tq = store_insert_twin(c, &t);
+			/* A new twin's first history entry: what DPS seeded. */
+			struct store_twin_change h = {
+				.device_id = t.device_id,
+				.version = t.version,
+				.sections = (char *)"tags,desired",
+				.actor_kind = (char *)"dps",
+				.actor = (char *)dev->registration_id,
+				.patch = e.initial_twin_json ? e.initial_twin_json : (char *)"{}",
+			};
+			if (tq == STORE_ONE)
+				tq = store_insert_twin_history(c, &h);
 			if (tq < 0)
 				qs = tq;
 			store_twin_free(&t);
@@ -105,13 +196,163 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 	return qs;
 }
 
+/* The TPM flow's first request: what the device sent and what it gets. */
+struct challenge {
+	const char *registration_id;
+	const char *ek_b64, *srk_b64;
+	struct tpm_public ek;
+	uint8_t ek_raw[DPS_TPM_PUB_MAX];
+	size_t ek_len;
+	X509 *ek_cert; /* NULL unless sent */
+	char key[DPS_KEY_B64_MAX];
+	char group_id[DPS_ID_MAX + 1];
+	const char *why; /* why not, when not enrolled */
+	struct store_dps_tpm_challenge row;
+};
+
+/* The enrollment this TPM belongs to: the individual enrollment of its
+ * registration ID pinning its EK, else a TPM group whose roots its EK
+ * certificate chains to (registration ID derived from the EK). */
+static enum store_qs enrollment_for_tpm(struct store_conn *c, struct challenge *ch)
+{
+	struct store_dps_enrollment e;
+	struct store_dps_enrollment_list groups;
+	enum store_qs qs =
+		store_select_dps_enrollment(c, STORE_DPS_INDIVIDUAL, ch->registration_id, &e);
+	char derived[64];
+	struct verr ve = {0};
+
+	if (qs < 0)
+		return qs;
+	if (qs == STORE_ONE) {
+		json_t *params = dps_attestation_params(&e);
+		const char *pinned = json_string_value(json_object_get(params, "endorsementKey"));
+		struct tpm_public ek;
+		uint8_t raw[DPS_TPM_PUB_MAX];
+		size_t n = 0;
+
+		ch->why = "the endorsement key does not match the enrollment's";
+		if (strcmp(e.attestation_type, "tpm") == 0 && pinned != NULL &&
+		    dps_tpm_public(pinned, &ek, raw, &n, &ve) == 0 &&
+		    dps_tpm_same_key(&ek.pub, &ch->ek.pub))
+			ch->why = NULL;
+		json_decref(params);
+		store_dps_enrollment_free(&e);
+		ch->row.enrollment_kind = STORE_DPS_INDIVIDUAL;
+		ch->row.enrollment_id = (char *)ch->registration_id;
+		return STORE_ONE;
+	}
+	ch->why = "no enrollment for this endorsement key";
+	if (ch->ek_cert == NULL)
+		return STORE_ONE;
+	if (ek_registration_id(ch->ek_raw, ch->ek_len, derived, sizeof derived) != 0 ||
+	    strcmp(derived, ch->registration_id) != 0) {
+		ch->why = "a TPM group device's registration ID is its EK's (base32 SHA-256)";
+		return STORE_ONE;
+	}
+	if ((qs = store_select_dps_groups(c, "tpm", &groups)) < 0)
+		return qs;
+	ch->why = "the endorsement key certificate chains to no TPM group's roots";
+	for (int i = 0; i < groups.n; i++)
+		if (dps_tpm_group_accepts(groups.items[i].attestation_params_json, ch->ek_cert,
+					  &ch->ek.pub, &ve)) {
+			ch->why = NULL;
+			ch->row.enrollment_kind = STORE_DPS_GROUP;
+			snprintf(ch->group_id, sizeof ch->group_id, "%s", groups.items[i].id);
+			ch->row.enrollment_id = ch->group_id;
+			break;
+		}
+	store_dps_enrollment_list_free(&groups);
+	return STORE_ONE;
+}
+
+static enum store_qs challenge_cb(struct store_conn *c, void *cls)
+{
+	struct challenge *ch = cls;
+	enum store_qs qs;
+
+	ch->why = NULL;
+	if ((qs = enrollment_for_tpm(c, ch)) < 0 || ch->why != NULL)
+		return qs;
+	return store_upsert_dps_tpm_challenge(c, &ch->row, DPS_TPM_CHALLENGE_TTL);
+}
+
+/* PUT .../register without Authorization: a TPM device's first request.
+ * Answers 401 with an authenticationKey only its TPM can open, recorded
+ * for its next, signed request; refuses anything else. */
+static int tpm_challenge(struct request *req, const char *ek_b64, const char *srk_b64,
+			 const char *cert_b64)
+{
+	struct challenge ch = {.registration_id = req->dev.registration_id};
+	struct tpm_public srk;
+	uint8_t raw[DPS_TPM_PUB_MAX], *der = NULL;
+	size_t n = 0;
+	char *blob = NULL;
+	struct verr ve = {0};
+	enum store_qs qs;
+	int ret;
+
+	if (ek_b64 == NULL || srk_b64 == NULL)
+		return reply_problem(req, ERR_DPS_UNAUTHORIZED, NULL);
+	if (dps_tpm_public(ek_b64, &ch.ek, ch.ek_raw, &ch.ek_len, &ve) != 0)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/tpm/endorsementKey: %s",
+				     ve.msg);
+	if (dps_tpm_public(srk_b64, &srk, raw, &n, &ve) != 0)
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/tpm/storageRootKey: %s",
+				     ve.msg);
+	if (cert_b64 != NULL) {
+		der = b64_decode(cert_b64, strlen(cert_b64), 0, &n);
+		if (der == NULL || n > DPS_TPM_CERT_MAX ||
+		    (ch.ek_cert = ek_cert_parse(der, n, &ve)) == NULL) {
+			free(der);
+			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "/tpm/endorsementKeyCertificate: must be base64 DER");
+		}
+		free(der);
+	}
+	if (dps_tpm_authkey_new(ek_b64, srk_b64, ch.key, &blob, &ve) != 0) {
+		X509_free(ch.ek_cert);
+		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/tpm: %s", ve.msg);
+	}
+	ch.row = (struct store_dps_tpm_challenge){
+		.registration_id = (char *)ch.registration_id,
+		.auth_key = ch.key,
+		.endorsement_key = (char *)ek_b64,
+		.storage_root_key = (char *)srk_b64,
+	};
+	qs = store_run_txn(req->srv->store, challenge_cb, &ch);
+	if (qs < 0)
+		ret = reply_problem(req, ERR_DPS_UNAVAILABLE, "could not record the challenge");
+	else if (ch.why != NULL)
+		ret = reply_problem(req, ERR_DPS_UNAUTHORIZED, "%s", ch.why);
+	else
+		ret = dps_reply(req, 401,
+				json_pack("{s:s, s:s, s:s}", "message",
+					  "sign the next request with this authenticationKey",
+					  "authenticationKey", blob, "keyName", "registration"),
+				NULL, true, NULL);
+	explicit_bzero(ch.key, sizeof ch.key);
+	X509_free(ch.ek_cert);
+	free(blob);
+	return ret;
+}
+
 int h_dps_register(struct request *req)
 {
-	const char *body_id = NULL;
+	const char *body_id = NULL, *ek = NULL, *srk = NULL, *ekcert = NULL, *csr = NULL;
+	uint8_t *csr_der = NULL;
 	json_t *payload = NULL;
+	struct json_spec tpm[] = {
+		json_spec_string("endorsementKey", &ek, 4096, JSON_SPEC_OPTIONAL),
+		json_spec_string("storageRootKey", &srk, 4096, JSON_SPEC_OPTIONAL),
+		json_spec_string("endorsementKeyCertificate", &ekcert, 8192, JSON_SPEC_OPTIONAL),
+		json_spec_end(),
+	};
 	struct json_spec spec[] = {
 		json_spec_string("registrationId", &body_id, DPS_ID_MAX, JSON_SPEC_OPTIONAL),
 		json_spec_object("payload", &payload, JSON_SPEC_OPTIONAL),
+		json_spec_fields("tpm", tpm, JSON_SPEC_OPTIONAL),
+		json_spec_string("csr", &csr, 16384, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
 	};
 	struct reg g = {.req = req};
@@ -127,12 +368,26 @@ int h_dps_register(struct request *req)
 	if (body_id != NULL && strcmp(body_id, req->dev.registration_id) != 0)
 		return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
 				     "/registrationId: differs from the path's");
+	if (!req->dev.authenticated)
+		return tpm_challenge(req, ek, srk, ekcert);
 	dps_hub_host(req->srv, g.hub, sizeof g.hub);
 	if (dps_random_hex(opid, 16) != 0 || dps_random_hex(g.etag, 16) != 0)
 		return reply_problem(req, ERR_DPS_INTERNAL, "no randomness");
 	snprintf(g.operation_id, sizeof g.operation_id, "4.%s", opid);
+	if (csr != NULL) {
+		if (req->srv->ca == NULL)
+			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "/csr: this service issues no certificates");
+		if ((csr_der = b64_decode(csr, strlen(csr), 0, &g.csr_len)) == NULL)
+			return reply_problem(req, ERR_DPS_ARGUMENT_INVALID,
+					     "/csr: must be a base64 DER PKCS#10 request");
+		g.csr = csr_der;
+	}
 	qs = store_run_txn(req->srv->store, register_cb, &g);
-	if (qs == STORE_CONFLICT)
+	free(csr_der);
+	if (g.csr_why[0] != '\0' && qs == STORE_NONE)
+		ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/csr: %s", g.csr_why);
+	else if (qs == STORE_CONFLICT)
 		ret = reply_problem(req, ERR_DPS_CONFLICT,
 				    "the enrollment's deviceId belongs to another registration");
 	else if (qs < 0)

@@ -77,3 +77,44 @@ int h_dps_registration_delete(struct request *req)
 				     "If-Match does not match the registration's etag");
 	return reply_empty(req, 204);
 }
+
+struct reg_page {
+	const char *group_id;
+	struct dps_page pg;
+	struct store_dps_registration_list rows;
+};
+
+static enum store_qs page_cb(struct store_conn *c, void *cls)
+{
+	struct reg_page *p = cls;
+
+	store_dps_registration_list_free(&p->rows);
+	return store_select_dps_registration_page(c, p->group_id, p->pg.after, p->pg.limit + 1,
+						  &p->rows);
+}
+
+static json_t *state_item(const void *rows, int i)
+{
+	return dps_registration_state_json(&((const struct store_dps_registration *)rows)[i]);
+}
+static const char *state_id(const void *rows, int i)
+{
+	return ((const struct store_dps_registration *)rows)[i].registration_id;
+}
+
+/* POST /registrations/{enrollmentGroupId}/query: a group's devices. */
+int h_dps_registration_query(struct request *req)
+{
+	struct reg_page p = {.group_id = req->params[0]};
+	enum store_qs qs;
+	int ret;
+
+	if (!dps_api_version_ok(req, &ret) || !dps_page_args(req, &p.pg, &ret))
+		return ret;
+	qs = store_run(req->srv->store, page_cb, &p);
+	if (qs < 0)
+		return reply_problem(req, ERR_DPS_UNAVAILABLE, NULL);
+	ret = dps_reply_rows(req, &p.pg, p.rows.items, p.rows.n, state_item, state_id);
+	store_dps_registration_list_free(&p.rows);
+	return ret;
+}

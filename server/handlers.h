@@ -68,6 +68,9 @@ int h_dps_group_put(struct request *req);
 int h_dps_group_get(struct request *req);
 int h_dps_group_delete(struct request *req);
 int h_dps_group_keys(struct request *req);
+int h_dps_enrollment_query(struct request *req);
+int h_dps_enrollment_bulk(struct request *req);
+int h_dps_group_query(struct request *req);
 
 /* h_dps_register.c: the DPS device API */
 int h_dps_register(struct request *req);
@@ -77,12 +80,32 @@ int h_dps_registration_status(struct request *req);
 /* h_dps_registrations.c: registration states in the service API */
 int h_dps_registration_get(struct request *req);
 int h_dps_registration_delete(struct request *req);
+int h_dps_registration_query(struct request *req);
 
 /* h_twins_get.c */
 int h_twins_get(struct request *req);
+int h_twins_device_get(struct request *req);	 /* GET /devices/{id}/twin */
+int h_twins_device_desired(struct request *req); /* GET /devices/{id}/twin/desired */
+
+/* h_twins_reported.c: PATCH /devices/{id}/twin/reported */
+int h_twins_reported(struct request *req);
+
+/* h_twins_stream.c: GET /devices/{id}/twin/stream */
+int h_twins_stream(struct request *req);
+
+/* h_twins_history.c: GET /twins/{id}/history */
+int h_twins_history(struct request *req);
 
 /* h_twins_update.c */
 int h_twins_patch(struct request *req);
 int h_twins_put(struct request *req);
+
+/* h_twins_query.c */
+int h_twins_query(struct request *req);
+
+/* h_configurations.c */
+int h_config_put(struct request *req);
+int h_config_get(struct request *req);
+int h_config_delete(struct request *req);
 
 #endif

@@ -148,8 +148,11 @@ struct http *http_start(struct server *srv, const char *cert_pem, const char *ke
 			&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.conn_timeout,
 			MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-			MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
-			MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+			/* Any CA makes GnuTLS ask for a client certificate (DPS X.509
+			 * devices) without requiring or checking one: that is
+			 * server/client_cert.c's work. */
+			MHD_OPTION_HTTPS_MEM_TRUST, cert_pem, MHD_OPTION_HTTPS_PRIORITIES,
+			HTTP_TLS_PRIORITIES, MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
 			MHD_OPTION_NOTIFY_CONNECTION, edge_notify_connection, srv->edge,
 			MHD_OPTION_URI_LOG_CALLBACK, edge_uri_log, srv->edge,

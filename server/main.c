@@ -38,6 +38,7 @@ static void usage(void)
 {
 	printf("usage: orchardd [SETTINGS] [serve]\n"
 	       "       orchardd [SETTINGS] migrate\n"
+	       "       orchardd [SETTINGS] id-scope       (prints the DPS ID scope, made on first use)\n"
 	       "       orchardd [SETTINGS] token issue --scope SCOPE [--scope SCOPE]... [--ttl 1h] [--subject NAME]\n"
 	       "       orchardd [SETTINGS] token revoke JTI\n"
 	       "       orchardd [SETTINGS] cert issue --csr FILE --profile NAME --san dns:NAME... [--out FILE]\n"
@@ -228,6 +229,24 @@ out:
 	return rc;
 }
 
+/* Prints the DPS ID scope (read, or made and stored as serve would), so
+ * `make run` can show it before the server starts. */
+static int cmd_id_scope(struct server *srv)
+{
+	int rc = 1;
+
+	if (migrate_apply(srv->cfg.database_url) != 0)
+		return 1;
+	srv->store = store_new(srv->cfg.database_url, 1, db_deadline_ms(&srv->cfg));
+	if (srv->store != NULL && dps_id_scope_init(srv) == 0) {
+		printf("%s\n", srv->id_scope);
+		rc = 0;
+	}
+	store_free(srv->store);
+	srv->store = NULL;
+	return rc;
+}
+
 static int cmd_token(struct server *srv, int argc, char **argv)
 {
 	struct tokens_mint m = {.subject = "operator", .ttl = 3600};
@@ -330,6 +349,8 @@ int main(int argc, char **argv)
 		rc = migrate_apply(srv.cfg.database_url) == 0 ? 0 : 1;
 	else if (strcmp(argv[1], "token") == 0)
 		rc = cmd_token(&srv, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "id-scope") == 0)
+		rc = cmd_id_scope(&srv);
 	else if (strcmp(argv[1], "cert") == 0)
 		rc = cmd_cert(&srv, argc - 1, argv + 1);
 	else {

@@ -3,7 +3,7 @@
 ORCHARD_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 SERVER_SRCS := $(wildcard server/*.c server/store/*.c)
 SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
-SERVER_LIBS := -lmicrohttpd -ljwt -ljansson -lpq -lcurl -lssl -lcrypto -lresolv -lpthread
+SERVER_LIBS := -ltss2-mu -lmicrohttpd -lgnutls -ljwt -ljansson -lpq -lcurl -lssl -lcrypto -lresolv -lpthread
 PQ_CFLAGS   := $(shell pkg-config --cflags libpq 2>/dev/null)
 $(SERVER_OBJS): CFLAGS += $(PQ_CFLAGS)
 
@@ -16,7 +16,7 @@ $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 
 $(BUILD)/server/metrics.o $(BUILD)/server/main.o: CFLAGS += -DORCHARD_VERSION='"$(ORCHARD_VERSION)"'
 
-$(BUILD)/orchardd: $(SERVER_OBJS) $(ACME_LIB) $(PKI_LIB) $(COMMON_LIB)
+$(BUILD)/orchardd: $(SERVER_OBJS) $(ACME_LIB) $(PKI_LIB) $(VERIFIER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
 BINS += $(BUILD)/orchardd

@@ -47,10 +47,15 @@ const struct route routes[] = {
 	{"GET",    "/registrations/{registrationId}", h_dps_registration_get, OPERATOR(SCOPE_ENROLLMENTS_READ), BODY_NONE, 0, WIRE_DPS, "dps_registration_get"},
 	{"DELETE", "/registrations/{registrationId}", h_dps_registration_delete, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0, WIRE_DPS, "dps_registration_delete"},
 	{"POST",   "/enrollmentGroups/{enrollmentGroupId}/attestationmechanism", h_dps_group_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_group_keys"},
+	{"POST",   "/enrollments",                       h_dps_enrollment_bulk,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"},
+	{"POST",   "/enrollments/",                      h_dps_enrollment_bulk,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"}, /* Node's service SDK */
+	{"POST",   "/enrollments/query",                 h_dps_enrollment_query,  OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_enrollment_query"},
+	{"POST",   "/enrollmentGroups/query",            h_dps_group_query,       OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_group_query"},
+	{"POST",   "/registrations/{enrollmentGroupId}/query", h_dps_registration_query, OPERATOR(SCOPE_ENROLLMENTS_READ), BODY_JSON, KiB(4), WIRE_DPS, "dps_registration_query"},
 
 	/* DPS device API: the SAS is checked before the body is read. Node's
 	 * poll carries a body "{}", so the GET takes a small raw one. */
-	{"PUT",    "/{idScope}/registrations/{registrationId}/register", h_dps_register, DEVICE_SAS, BODY_JSON, KiB(16), WIRE_DPS, "dps_register"},
+	{"PUT",    "/{idScope}/registrations/{registrationId}/register", h_dps_register, DEVICE_SAS_OR_TPM, BODY_JSON, KiB(16), WIRE_DPS, "dps_register"},
 	{"GET",    "/{idScope}/registrations/{registrationId}/operations/{operationId}", h_dps_operation, DEVICE_SAS, BODY_RAW, KiB(1), WIRE_DPS, "dps_operation"},
 	{"POST",   "/{idScope}/registrations/{registrationId}", h_dps_registration_status, DEVICE_SAS, BODY_RAW, KiB(4), WIRE_DPS, "dps_registration_status"},
 
@@ -64,6 +69,17 @@ const struct route routes[] = {
 	{"GET",    "/twins/{deviceId}", h_twins_get,        OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "twins_get"},
 	{"PATCH",  "/twins/{deviceId}", h_twins_patch,      OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_patch"},
 	{"PUT",    "/twins/{deviceId}", h_twins_put,        OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_put"},
+	{"POST",   "/devices/query",    h_twins_query,      OPERATOR(SCOPE_TWINS_READ),   BODY_JSON, KiB(16), WIRE_ORCHARD, "twins_query"},
+	{"PUT",    "/configurations/{id}", h_config_put,    OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "config_put"},
+	{"GET",    "/configurations/{id}", h_config_get,    OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "config_get"},
+	{"DELETE", "/configurations/{id}", h_config_delete, OPERATOR(SCOPE_TWINS_WRITE),  BODY_NONE, 0,       WIRE_ORCHARD, "config_delete"},
+	{"GET",    "/twins/{deviceId}/history", h_twins_history, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0,   WIRE_ORCHARD, "twins_history"},
+
+	/* The twin API's device side: a device reads and writes its own twin only. */
+	{"GET",    "/devices/{deviceId}/twin",          h_twins_device_get,     DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_device_get"},
+	{"PATCH",  "/devices/{deviceId}/twin/reported", h_twins_reported,       DEVICE_HUB, BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_reported"},
+	{"GET",    "/devices/{deviceId}/twin/desired",  h_twins_device_desired, DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_desired"},
+	{"GET",    "/devices/{deviceId}/twin/stream",   h_twins_stream,         DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_stream"},
 };
 // clang-format on
 

@@ -24,7 +24,7 @@ UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
-	tests/integration/dps.sh
+	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
@@ -70,8 +70,21 @@ $(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_sas
 
+$(BUILD)/tests/unit/server/test_client_cert: $(BUILD)/tests/unit/server/test_client_cert.o \
+		$(BUILD)/server/client_cert.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmicrohttpd -lgnutls -ljansson -lssl -lcrypto
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_client_cert
+
 # Device twins: the document module alone, and the API against PostgreSQL.
 $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
-TEST_SCRIPTS += tests/integration/twins.sh
+TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh
+
+# The twin query language: parser and SQL compiler alone.
+$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq.o \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq
+TEST_SCRIPTS += tests/integration/twin_query.sh
+TEST_SCRIPTS += tests/integration/twin_configs.sh

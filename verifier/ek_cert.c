@@ -33,37 +33,81 @@ static void add_cert(struct ek_roots *r, X509 *c, int *ok)
 	}
 }
 
-static void load_file(struct ek_roots *r, const char *path, int *ok)
+/* Adds every certificate bio holds (PEM, several allowed, or one DER);
+ * frees bio. Returns how many were read. */
+static int load_bio(struct ek_roots *r, BIO *bio, int *ok)
 {
-	BIO *bio = BIO_new_file(path, "rb");
 	X509 *c;
 	int n = 0;
 
 	if (bio == NULL)
-		return;
+		return 0;
 	while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		add_cert(r, c, ok);
 		n++;
 	}
-	if (n == 0 && BIO_reset(bio) == 0 && (c = d2i_X509_bio(bio, NULL)) != NULL)
+	if (n == 0 && BIO_reset(bio) == 0 && (c = d2i_X509_bio(bio, NULL)) != NULL) {
 		add_cert(r, c, ok);
+		n++;
+	}
 	ERR_clear_error(); /* files that are not certificates are skipped */
 	BIO_free(bio);
+	return n;
+}
+
+static void load_file(struct ek_roots *r, const char *path, int *ok)
+{
+	(void)load_bio(r, BIO_new_file(path, "rb"), ok);
+}
+
+static struct ek_roots *roots_new(struct verr *e)
+{
+	struct ek_roots *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->store = X509_STORE_new()) == NULL ||
+	    (r->untrusted = sk_X509_new_null()) == NULL) {
+		verr_set(e, "internal", "out of memory");
+		ek_roots_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+struct ek_roots *ek_roots_load_pem(const char *pem, size_t n, struct verr *e)
+{
+	struct ek_roots *r;
+	int ok = 1;
+
+	if (pem == NULL || n == 0 || n > ROOT_FILE_MAX) {
+		verr_set(e, "roots-empty", "no certificates given");
+		return NULL;
+	}
+	if ((r = roots_new(e)) == NULL)
+		return NULL;
+	(void)load_bio(r, BIO_new_mem_buf(pem, (int)n), &ok);
+	if (!ok) {
+		verr_set(e, "internal", "out of memory loading roots");
+		ek_roots_free(r);
+		return NULL;
+	}
+	if (r->nroots == 0 && r->nintermediates == 0) {
+		verr_set(e, "roots-empty", "no certificate in the PEM text");
+		ek_roots_free(r);
+		return NULL;
+	}
+	return r;
 }
 
 struct ek_roots *ek_roots_load_dir(const char *dir, struct verr *e)
 {
-	struct ek_roots *r = calloc(1, sizeof(*r));
+	struct ek_roots *r = roots_new(e);
 	DIR *d = NULL;
 	struct dirent *de;
 	char path[4096];
 	int ok = 1;
 
-	if (r == NULL || (r->store = X509_STORE_new()) == NULL ||
-	    (r->untrusted = sk_X509_new_null()) == NULL) {
-		verr_set(e, "internal", "out of memory");
+	if (r == NULL)
 		goto fail;
-	}
 	d = opendir(dir);
 	if (d == NULL) {
 		verr_set(e, "roots-read", "cannot open roots folder %s", dir);

@@ -28,6 +28,13 @@ struct ek_roots {
 struct ek_roots *ek_roots_load_dir(const char *dir, struct verr *e);
 void ek_roots_free(struct ek_roots *r);
 
+/* The same from n bytes of PEM text holding one or more certificates
+ * (a DPS enrollment group's manufacturer roots). An intermediate whose
+ * root is not among them trusts nothing: ek_cert_verify then fails with
+ * "ek-chain". NULL with e set when out of memory or no certificate is
+ * there ("roots-empty"). */
+struct ek_roots *ek_roots_load_pem(const char *pem, size_t n, struct verr *e);
+
 /* Parses one certificate in DER or PEM. NULL with e set; X509_free. */
 X509 *ek_cert_parse(const uint8_t *b, size_t n, struct verr *e);
 

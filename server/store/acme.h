@@ -184,4 +184,11 @@ enum store_qs store_count_acme_limits(struct store_conn *c, const char *account,
 				      long long *orders_hour, long long *retry_after_s,
 				      long long *pending_authzs);
 
+/* Whether account holds a valid, unexpired authorization for every
+ * identifier of identifiers (JSON array text of {type, value}; a "*.name"
+ * value needs the wildcard authorization of name) into *covered; false
+ * for an empty list. */
+enum store_qs store_select_acme_authz_cover(struct store_conn *c, const char *account,
+					    const char *identifiers, bool *covered);
+
 #endif

@@ -25,6 +25,7 @@ struct store_dps_enrollment {
 	char *capabilities_json;	   /* NULL when none */
 	char *etag;
 	long long created_at, updated_at;
+	char *attestation_params_json; /* tpm and x509: what is pinned or trusted (NULL: none) */
 };
 void store_dps_enrollment_free(struct store_dps_enrollment *e);
 
@@ -49,14 +50,39 @@ enum store_qs store_upsert_dps_enrollment(struct store_conn *c,
 enum store_qs store_delete_dps_enrollment(struct store_conn *c, const char *kind, const char *id,
 					  const char *etag);
 
-/* Every symmetric-key enrollment group, for matching a device SAS. */
+/* Every enrollment group of one attestation type ("symmetricKey", "tpm",
+ * "x509"), for matching a device's key or certificate. */
 struct store_dps_enrollment_list {
 	struct store_dps_enrollment *items;
 	int n;
 };
 void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l);
-enum store_qs store_select_dps_groups_sym(struct store_conn *c,
-					  struct store_dps_enrollment_list *out);
+enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestation_type,
+				      struct store_dps_enrollment_list *out);
+
+/* Up to limit enrollments of kind with an id after `after` ("" for the
+ * first page), in id order. */
+enum store_qs store_select_dps_enrollment_page(struct store_conn *c, const char *kind,
+					       const char *after, int limit,
+					       struct store_dps_enrollment_list *out);
+
+/* The authenticationKey a TPM device was sent, pending its signed request. */
+struct store_dps_tpm_challenge {
+	char *registration_id;
+	char *enrollment_kind, *enrollment_id;
+	char *auth_key;				  /* base64 HMAC key (secret) */
+	char *endorsement_key, *storage_root_key; /* base64 TPM2B_PUBLIC, as sent */
+};
+void store_dps_tpm_challenge_free(struct store_dps_tpm_challenge *t);
+
+/* Records t (replacing any earlier challenge of its registration ID),
+ * valid for ttl_s seconds; drops challenges expired for a day. */
+enum store_qs store_upsert_dps_tpm_challenge(struct store_conn *c,
+					     const struct store_dps_tpm_challenge *t, int ttl_s);
+
+/* The unexpired challenge of registration_id into *out (zeroed first). */
+enum store_qs store_select_dps_tpm_challenge(struct store_conn *c, const char *registration_id,
+					     struct store_dps_tpm_challenge *out);
 
 /* A device's registration state. */
 struct store_dps_registration {
@@ -72,6 +98,9 @@ struct store_dps_registration {
 	int error_code; /* 0: none */
 	char *error_message;
 	long long created_at, updated_at;
+	char *tpm_authentication_key; /* TPM devices: base64 blob holding device_key */
+	char *device_key;	      /* TPM devices: base64 HMAC key (secret) */
+	char *issued_chain_json;      /* a JSON array of base64 DER certificates, or NULL */
 };
 void store_dps_registration_free(struct store_dps_registration *r);
 
@@ -90,6 +119,17 @@ enum store_qs store_delete_dps_registration(struct store_conn *c, const char *re
 
 enum store_qs store_select_dps_registration(struct store_conn *c, const char *registration_id,
 					    struct store_dps_registration *out);
+
+/* Up to limit registration states of enrollment group group_id's devices
+ * with a registration ID after `after` ("" first), in that order. */
+struct store_dps_registration_list {
+	struct store_dps_registration *items;
+	int n;
+};
+void store_dps_registration_list_free(struct store_dps_registration_list *l);
+enum store_qs store_select_dps_registration_page(struct store_conn *c, const char *group_id,
+						 const char *after, int limit,
+						 struct store_dps_registration_list *out);
 
 /* The setting name: its value when set; else value, stored first. With
  * overwrite, value replaces whatever was stored. *out is malloc'd. */

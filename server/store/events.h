@@ -12,7 +12,8 @@
 #define EVENTS_DPS_ENROLLMENT "orchard_dps_enrollment" /* payload: "kind id" of the enrollment */
 #define EVENTS_DPS_REGISTRATION "orchard_dps_registration" /* payload: the registration ID */
 #define EVENTS_TWIN "orchard_twin" /* payload: "deviceId desiredVersion" of a changed twin */
-#define EVENTS_ACME_ACCOUNT "orchard_acme_account" /* payload: the changed account's id */
+#define EVENTS_TWIN_CONFIGURATION "orchard_twin_config" /* payload: the configuration ID */
+#define EVENTS_ACME_ACCOUNT "orchard_acme_account"	/* payload: the changed account's id */
 #define EVENTS_ACME_AUTHZ "orchard_acme_authz"	   /* payload: the changed authorization's id */
 #define EVENTS_CERT_REVOKED "orchard_cert_revoked" /* payload: the revoked certificate's serial */
 

@@ -23,6 +23,7 @@ void store_dps_enrollment_free(struct store_dps_enrollment *e)
 	free(e->initial_twin_json);
 	free(e->capabilities_json);
 	free(e->etag);
+	free(e->attestation_params_json);
 	memset(e, 0, sizeof *e);
 }
 
@@ -44,6 +45,7 @@ int dps_enrollment_from_row(const PGresult *res, int row, struct store_dps_enrol
 	out->etag = store_value_dup(res, row, 10, &ok);
 	out->created_at = store_value_ll(res, row, 11);
 	out->updated_at = store_value_ll(res, row, 12);
+	out->attestation_params_json = store_value_dup(res, row, 13, &ok);
 	if (!ok) {
 		store_dps_enrollment_free(out);
 		return -1;

@@ -19,6 +19,11 @@ void store_dps_registration_free(struct store_dps_registration *r)
 	free(r->etag);
 	free(r->payload_json);
 	free(r->error_message);
+	free(r->tpm_authentication_key);
+	if (r->device_key != NULL)
+		explicit_bzero(r->device_key, strlen(r->device_key));
+	free(r->device_key);
+	free(r->issued_chain_json);
 	memset(r, 0, sizeof *r);
 }
 
@@ -41,6 +46,9 @@ int dps_registration_from_row(const PGresult *res, int row, struct store_dps_reg
 	out->error_message = store_value_dup(res, row, 11, &ok);
 	out->created_at = store_value_ll(res, row, 12);
 	out->updated_at = store_value_ll(res, row, 13);
+	out->tpm_authentication_key = store_value_dup(res, row, 14, &ok);
+	out->device_key = store_value_dup(res, row, 15, &ok);
+	out->issued_chain_json = store_value_dup(res, row, 16, &ok);
 	if (!ok) {
 		store_dps_registration_free(out);
 		return -1;

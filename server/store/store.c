@@ -328,6 +328,12 @@ enum store_qs store_exec_simple(struct store_conn *c, const char *sql)
 	return qs < 0 ? qs : STORE_NONE;
 }
 
+PGresult *store_exec_dynamic(struct store_conn *c, const char *sql, int nparams,
+			     const char *const *params, enum store_qs *qs)
+{
+	return conn_exec(c, sql, NULL, nparams, params, qs);
+}
+
 enum store_qs store_exec_void(struct store_conn *c, struct store_stmt *stmt, int nparams,
 			      const char *const *params)
 {

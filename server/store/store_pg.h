@@ -46,6 +46,12 @@ PGresult *store_exec(struct store_conn *c, struct store_stmt *stmt, int nparams,
  * or an error status. */
 enum store_qs store_exec_simple(struct store_conn *c, const char *sql);
 
+/* As store_exec for SQL built at run time (the compiled twin queries):
+ * an unnamed statement, planned for these parameter values. The SQL must
+ * hold no value: every one goes in params. */
+PGresult *store_exec_dynamic(struct store_conn *c, const char *sql, int nparams,
+			     const char *const *params, enum store_qs *qs);
+
 /* Runs stmt and frees the result: for statements whose rows nobody reads. */
 enum store_qs store_exec_void(struct store_conn *c, struct store_stmt *stmt, int nparams,
 			      const char *const *params);

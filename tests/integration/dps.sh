@@ -9,9 +9,6 @@ cd "$(dirname "$0")/../.."
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
 trap fixture_cleanup EXIT
-JSON=(-H "Content-Type: application/json")
-AV="api-version=2021-10-01"
-psql_q() { psql "$ORCHARD_DATABASE_URL" -Atc "$1"; }
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 orchardd_start --dps-hub hub.example.test || { tap_nok "orchardd starts"; tap_done; exit 1; }

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Interop: Microsoft's Azure IoT provisioning device SDK for Node.js
 # (azure-iot-provisioning-device with the -http transport and the
-# symmetric-key security client), unmodified, registers an individual
-# enrollment's device and a group-derived device against orchardd.
+# symmetric-key and X.509 security clients), unmodified, registers an
+# individual enrollment's device, a group-derived device and an X.509
+# device against orchardd; the service SDK (azure-iot-provisioning-service)
+# creates, reads, queries, bulk-creates and deletes enrollments.
 # The packages are installed once into build/npm-dps, shared by both test
 # passes (under a lock: they may run side by side); without a reachable npm
 # registry the test is skipped.
@@ -12,7 +14,8 @@ cd "$(dirname "$0")/../.."
 . tests/lib/orchardd.sh
 trap fixture_cleanup EXIT
 NPM_DIR="$ROOT/build/npm-dps"
-PKGS=(azure-iot-provisioning-device azure-iot-provisioning-device-http azure-iot-security-symmetric-key)
+PKGS=(azure-iot-provisioning-device azure-iot-provisioning-device-http azure-iot-security-symmetric-key
+	azure-iot-security-x509 azure-iot-provisioning-service)
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "1..0 # SKIP node or npm not installed"
@@ -21,7 +24,7 @@ fi
 mkdir -p "$NPM_DIR"
 exec 9>"$NPM_DIR/.lock"
 flock 9
-if [[ ! -d "$NPM_DIR/node_modules/azure-iot-provisioning-device-http" ]]; then
+if [[ ! -d "$NPM_DIR/node_modules/azure-iot-provisioning-service" ]]; then
 	if ! timeout 300 npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error \
 		"${PKGS[@]}" >"$TMP/npm.log" 2>&1; then
 		echo "1..0 # SKIP npm cannot reach its registry: $(tail -1 "$TMP/npm.log")"
@@ -56,4 +59,26 @@ expect_eq "Node SDK: the group-derived device is assigned" "assigned node-grp-7 
 	"$(jq -r '[.status, .deviceId, .assignedHub] | join(" ")' <<<"$grp")"
 expect_eq "both are recorded" "group node-grp-7|individual node-dev-1" \
 	"$(psql "$ORCHARD_DATABASE_URL" -Atc "SELECT string_agg(enrollment_kind || ' ' || registration_id, '|' ORDER BY registration_id DESC) FROM dps_registrations")"
+
+# X.509 (a self-signed device certificate pinned by its enrollment) and the
+# service SDK with an operator token as its token credential.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/x.key" \
+	-subj /CN=node-x509-1 -days 30 -out "$TMP/x.pem" 2>/dev/null
+http PUT "/enrollments/node-x509-1?$AV" "${W[@]}" -d '{"attestation":{"type":"x509","x509":{"clientCertificates":{"primary":{"certificate":'"$(jq -Rs . <"$TMP/x.pem")"'}}}}}'
+expect_eq "an X.509 enrollment is created" 200 "$STATUS"
+NODE_PATH="$NPM_DIR/node_modules" NODE_EXTRA_CA_CERTS="$TMP/var/pki/root.pem" \
+	timeout 60 node tests/interop/dps_node_more.js "$PORT" "$SCOPE" node-x509-1 "$TMP/x.pem" "$TMP/x.key" \
+	"$(token enrollments:write enrollments:read)" >"$TMP/more.out" 2>"$TMP/more.err"
+expect_eq "the SDKs ran to the end" 0 $?
+step() { grep "\"step\":\"$1\"" "$TMP/more.out"; }
+expect_eq "Node SDK (azure-iot-security-x509): the X.509 device is assigned" "assigned node-x509-1" \
+	"$(step x509 | jq -r '[.status, .deviceId] | join(" ")')" || cat "$TMP/more.out" "$TMP/more.err" >&2
+expect_eq "service SDK: three enrollments created, with keys" "svc-1 svc-2 svc-3 true" \
+	"$(step create | jq -rs '(map(.id) | join(" ")) + " " + (all(.hasKey) | tostring)')"
+expect_eq "service SDK: one read back" "svc-2 true" "$(step get | jq -r '[.id, .etag] | join(" ")')"
+expect_eq "service SDK: the query walks the pages (2 a page) to the end" "3 node-dev-1 node-x509-1 svc-1 svc-2 svc-3" \
+	"$(step query | jq -r '[.pages, (.ids | join(" "))] | join(" ")')"
+expect_eq "service SDK: bulk create reports the existing one" "false svc-3:409000" \
+	"$(step bulk | jq -r '[.isSuccessful, (.errors | join(","))] | join(" ")')"
+expect_eq "service SDK: deleted, then 404" "true 404" "$(step deleted | jq -r '[.gone, .status] | join(" ")')"
 tap_done

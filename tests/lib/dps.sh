@@ -2,6 +2,11 @@
 #   dps_sas SR KEY [SE]   prints "SharedAccessSignature sr=SR&sig=...&se=SE&skn=registration"
 #   dps_derive KEY REGID  prints a group's device key for REGID
 #   expect_dps NAME STATUS CODE  checks the last http call's Azure error body
+#   psql_q SQL            runs SQL on the test database, unaligned
+#   JSON, AV              the JSON content type header, the service api-version
+JSON=(-H "Content-Type: application/json")
+AV="api-version=2021-10-01"
+psql_q() { psql "$ORCHARD_DATABASE_URL" -Atc "$1"; }
 
 # hmac_b64 KEY-B64 DATA: base64(HMAC-SHA256(base64-decoded key, data))
 hmac_b64() {

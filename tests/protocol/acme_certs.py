@@ -8,6 +8,7 @@ status, and nothing changed. Runs alone: tests/protocol/acme_certs.py
 """
 
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +42,19 @@ def csr(names, key=None, cn=None):
         b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
                             critical=False)
     return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def pem_certs(data):
+    """Every certificate of a PEM chain (cryptography 38 has no
+    load_pem_x509_certificates)."""
+    end = b"-----END CERTIFICATE-----"
+    return [x509.load_pem_x509_certificate(p + end) for p in data.split(end) if b"BEGIN" in p]
+
+
+def validity(cert):
+    """not_before, not_after as aware UTC datetimes (any cryptography)."""
+    utc = datetime.timezone.utc
+    return (cert.not_valid_before.replace(tzinfo=utc), cert.not_valid_after.replace(tzinfo=utc))
 
 
 def ari_id(cert):
@@ -174,9 +188,31 @@ def run(tap, fx, c, resp):
     tap.eq(f"{a.id} {url.rsplit('/', 1)[-1]} tls-server 1", row,
            "one certificate recorded, with account, order and the default profile")
 
+    # Eight racing finalizers of one ready order: one issues, the others see it not ready.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from acme import JOSE, jws
+
+    rurl, ro = ready(tap, a, resp, "race.example.test")
+    body = b64u(csr(["race.example.test"]))
+    n0 = psql(fx, "SELECT count(*) FROM certificates")
+
+    def fire(_):
+        s = fx.session()
+        n = s.head(c.url("/acme/new-nonce"), timeout=10).headers["Replay-Nonce"]
+        return s.post(ro["finalize"], data=json.dumps(
+            jws(a.key, ro["finalize"], {"csr": body}, n, a.kid)), headers=JOSE,
+            timeout=20).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(fire, range(8)))
+    tap.eq(([200] + [403] * 7, int(n0) + 1),
+           (codes, int(psql(fx, "SELECT count(*) FROM certificates"))),
+           "eight racing finalizers: one 200, seven orderNotReady, one certificate")
+
     # --- download -------------------------------------------------------------------------
     r = a.post(cert_url)
-    pems = x509.load_pem_x509_certificates(r.content) if r.status_code == 200 else []
+    pems = pem_certs(r.content) if r.status_code == 200 else []
     tap.ok(r.status_code == 200 and
            r.headers.get("Content-Type") == "application/pem-certificate-chain" and
            len(pems) == 2 and 'rel="index"' in r.headers.get("Link", "") and
@@ -192,7 +228,7 @@ def run(tap, fx, c, resp):
            leaf_key.k.public_key().public_bytes(serialization.Encoding.DER,
                                                 serialization.PublicFormat.SubjectPublicKeyInfo),
            "the leaf carries the CSR's key")
-    life = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    life = validity(leaf)[1] - validity(leaf)[0]
     tap.ok(datetime.timedelta(days=6, hours=23) < life <= datetime.timedelta(days=7, hours=1),
            "tls-server: about 7 days", life)
     with tempfile.TemporaryDirectory() as t:
@@ -213,7 +249,7 @@ def run(tap, fx, c, resp):
     cid = ari_id(leaf)
     r = c.s.get(c.url("/acme/renewal-info/" + cid), timeout=10)
     w = r.json().get("suggestedWindow", {}) if r.status_code == 200 else {}
-    nb, na = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    nb, na = validity(leaf)
     ok = r.status_code == 200 and "start" in w and "end" in w
     if ok:
         s, e = rfc3339(w["start"]), rfc3339(w["end"])
@@ -275,13 +311,24 @@ def run(tap, fx, c, resp):
            rfc3339(w["end"]) < datetime.datetime.now(datetime.timezone.utc),
            "renewalInfo of a revoked certificate: a window in the past (renew now)", r.text)
 
+    # Section 7.6's third way: another account that proves control of every name.
+    _, o3 = ready(tap, a, resp, "third.example.test")
+    o3 = a.post(o3["finalize"], {"csr": b64u(csr(["third.example.test"]))}).json()
+    der3 = pem_certs(a.post(o3["certificate"]).content)[0].public_bytes(serialization.Encoding.DER)
+    c.problem(b.post("/acme/revoke-cert", {"certificate": b64u(der3)}), 403, "unauthorized",
+              "revoke by another account without authorizations for the names: unauthorized")
+    ready(tap, b, resp, "third.example.test")
+    r = b.post("/acme/revoke-cert", {"certificate": b64u(der3)})
+    tap.eq(200, r.status_code,
+           "revoke by another account holding valid authorizations for every name: 200")
+
     # Revoked by the certificate's own key (jwk), no account involved.
     k2 = Key("ES256")
     url2, o2 = ready(tap, a, resp, "www.example.test", profile="shortlived")
     o2 = a.post(o2["finalize"], {"csr": b64u(csr(["www.example.test"], key=k2.k))}).json()
     pem2 = a.post(o2["certificate"]).content
-    leaf2 = x509.load_pem_x509_certificates(pem2)[0]
-    life2 = leaf2.not_valid_after_utc - leaf2.not_valid_before_utc
+    leaf2 = pem_certs(pem2)[0]
+    life2 = validity(leaf2)[1] - validity(leaf2)[0]
     tap.ok(life2 <= datetime.timedelta(hours=6, minutes=10) and o2.get("profile") == "shortlived",
            "profile shortlived: a 6-hour certificate", (life2, o2))
     r = c.signed(k2, "/acme/revoke-cert",

@@ -1,0 +1,219 @@
+#!/bin/bash
+# DPS TPM attestation end to end with real swtpms and tpm2-tools: an
+# individual enrollment pins the EK; the first register gets a 401 with an
+# authenticationKey that only that TPM opens (ActivateCredential, Import,
+# Load), the TPM's HMAC signs the SAS, the device is assigned and receives
+# its hub key encrypted to its TPM. A TPM enrollment group (Orchard's,
+# beyond Azure) enrols a device whose EK certificate chains to its roots.
+# Every refusal leaves nothing written.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+. tests/lib/orchardd.sh
+. tests/lib/dps.sh
+. tests/lib/swtpm.sh
+cleanup() { swtpm_cleanup; fixture_cleanup; }
+trap cleanup EXIT
+DV="api-version=2019-03-31"
+SPLIT=$PWD/tests/integration/verifier/splitdps.py
+written() { psql_q "SELECT (SELECT count(*) FROM dps_tpm_challenges) || ' ' || (SELECT count(*) FROM dps_registrations)"; }
+
+pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
+orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }
+W=(-H "Authorization: Bearer $(token enrollments:write enrollments:read twins:read)")
+SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
+D=$TMP/dev
+mkdir -p "$D"
+
+# t CMD...: a tpm2-tools call; swtpm has no resource manager, so flush the
+# transient objects each call leaves behind.
+t() {
+	"$@" >/dev/null 2>"$D/tpm2.err" || {
+		echo "# tpm2 command failed: $*" >&2
+		cat "$D/tpm2.err" >&2
+		swtpm_flush
+		return 1
+	}
+	swtpm_flush
+}
+# tpm_up DIR: a fresh swtpm with EK certificates and an SRK at 0x81000001;
+# writes DIR/ek.pub, DIR/ek384.pub, DIR/srk.pub, DIR/ek.der and sets REGID
+# (not in a subshell: swtpm_start exports the TCTI).
+tpm_up() {
+	swtpm_start "$1" >/dev/null || return 1
+	t tpm2_readpublic -c 0x81010001 -o "$1/ek.pub" &&
+		t tpm2_nvread 0x01c00002 -o "$1/ek.der" &&
+		t tpm2_createprimary -C o -g sha256 -G rsa2048:aes128cfb -c "$1/srk.ctx" &&
+		t tpm2_evictcontrol -C o -c "$1/srk.ctx" 0x81000001 &&
+		t tpm2_readpublic -c 0x81000001 -o "$1/srk.pub" &&
+		t tpm2_readpublic -c 0x81010016 -o "$1/ek384.pub" || return 1
+	REGID=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$1/ek.pub")
+}
+# tpm_open B64 DIR: the TPM recovers the HMAC key of an authenticationKey
+# (ActivateCredential with the EK's PolicySecret, Import under the SRK,
+# Load), leaving DIR/hmac.ctx to sign with.
+tpm_open() {
+	mkdir -p "$2"
+	base64 -d <<<"$1" >"$2/blob.bin" && python3 "$SPLIT" "$2/blob.bin" "$2" || return 1
+	t tpm2_startauthsession --policy-session -S "$2/sess.ctx" &&
+		t tpm2_policysecret -S "$2/sess.ctx" -c e || return 1
+	tpm2_activatecredential -c 0x81000001 -C 0x81010001 -i "$2/cred.out" -o "$2/inner.bin" \
+		-P "session:$2/sess.ctx" >/dev/null 2>"$D/act.err"
+	local rc=$?
+	tpm2_flushcontext "$2/sess.ctx" >/dev/null 2>&1
+	swtpm_flush
+	((rc == 0)) &&
+		t tpm2_import -C 0x81000001 -i "$2/dup.priv" -s "$2/seed.dat" -k "$2/inner.bin" \
+			-u "$2/key.pub" -r "$2/key.priv" &&
+		t tpm2_load -C 0x81000001 -u "$2/key.pub" -r "$2/key.priv" -c "$2/hmac.ctx"
+}
+# tpm_sas DIR REGID: a device SAS signed by the TPM (TPM2_HMAC with DIR/hmac.ctx)
+tpm_sas() {
+	local sr="$SCOPE/registrations/$2" se=$(($(date +%s) + 3600)) sig
+	printf '%s\n%s' "$sr" "$se" >"$1/sas.txt"
+	tpm2_hmac -c "$1/hmac.ctx" -o "$1/sas.mac" "$1/sas.txt" >/dev/null 2>&1 || return 1
+	swtpm_flush
+	sig=$(base64 -w0 <"$1/sas.mac")
+	printf 'SharedAccessSignature sr=%s&sig=%s&se=%s&skn=registration' "$sr" "$(urlenc "$sig")" "$se"
+}
+b64f() { base64 -w0 <"$1"; }
+register() { # REGID BODY [curl args]: PUT .../register
+	local id=$1 body=$2
+	shift 2
+	http PUT "/$SCOPE/registrations/$id/register?$DV" "${JSON[@]}" "$@" -d "$body"
+}
+
+# --- individual enrollment --------------------------------------------------
+tpm_up "$TMP/tpm1" || { tap_nok "swtpm starts"; tap_done; exit 1; }
+REG1=$REGID
+T1=$TMP/tpm1
+EK1=$(b64f "$T1/ek.pub") SRK1=$(b64f "$T1/srk.pub")
+http PUT "/enrollments/$REG1?$AV" "${W[@]}" "${JSON[@]}" -d '{"registrationId":"'"$REG1"'",
+	"attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$EK1"'"}},
+	"initialTwin":{"properties":{"desired":{"app":"blink"}}}}'
+expect_eq "PUT creates a TPM enrollment pinning the EK" "200 tpm $EK1 null" \
+	"$STATUS $(jq -r '[.attestation.type, .attestation.tpm.endorsementKey, (.attestation.symmetricKey|tostring)] | join(" ")' <<<"$BODY")"
+http GET "/enrollments/$REG1?$AV" "${W[@]}"
+expect_eq "GET shows the endorsement key" "$EK1" "$(jq -r .attestation.tpm.endorsementKey <<<"$BODY")"
+
+before=$(written)
+http PUT "/enrollments/bad-ek?$AV" "${W[@]}" "${JSON[@]}" -d '{"attestation":{"type":"tpm","tpm":{"endorsementKey":"!!notbase64"}}}'
+expect_dps "an enrollment with a garbage endorsementKey is refused" 400 400004
+http PUT "/enrollments/bad-ek?$AV" "${W[@]}" "${JSON[@]}" -d '{"attestation":{"type":"tpm"}}'
+expect_dps "a TPM enrollment without an endorsementKey is refused" 400 400004
+http GET "/enrollments/bad-ek?$AV" "${W[@]}"
+expect_dps "and nothing was written" 404 404000
+
+BODY1='{"registrationId":"'"$REG1"'","tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$SRK1"'"}}'
+register "$REG1" "$BODY1"
+AK=$(jq -r .authenticationKey <<<"$BODY")
+expect_eq "the first register (no SAS) is 401 with an authenticationKey and keyName" "401 registration" \
+	"$STATUS $(jq -r .keyName <<<"$BODY")"
+expect "the 401 is never cached" grep -qi '^cache-control: no-store' <<<"$HEADERS"
+expect_eq "one pending challenge, no registration yet" "1 0" "$(written)"
+expect "the TPM recovers the key (ActivateCredential, Import, Load)" tpm_open "$AK" "$D/k1"
+SAS=$(tpm_sas "$D/k1" "$REG1")
+register "$REG1" '{"registrationId":"'"$REG1"'"}' -H "Authorization: $SAS"
+OP=$(jq -r .operationId <<<"$BODY")
+expect_eq "the register signed by the TPM's HMAC is accepted" "202 assigning" "$STATUS $(jq -r .status <<<"$BODY")"
+http GET "/$SCOPE/registrations/$REG1/operations/$OP?$DV" -H "Authorization: $SAS"
+HUBAK=$(jq -r .registrationState.tpm.authenticationKey <<<"$BODY")
+expect_eq "the operation is assigned" "200 assigned $REG1" \
+	"$STATUS $(jq -r '.status + " " + .registrationState.deviceId' <<<"$BODY")"
+expect "registrationState.tpm.authenticationKey is there" test -n "$HUBAK" -a "$HUBAK" != null
+if tpm_open "$HUBAK" "$D/hub1" && printf 'hub' >"$D/hub.txt" &&
+	tpm2_hmac -c "$D/hub1/hmac.ctx" -o "$D/hub.mac" "$D/hub.txt" >/dev/null 2>&1 &&
+	[[ $(b64f "$D/hub.mac") == $(hmac_b64 "$(psql_q "SELECT device_key FROM dps_registrations WHERE registration_id = '$REG1'")" hub) ]]; then
+	tap_ok "the TPM opens the hub key too, and it is the one Orchard keeps"
+else
+	tap_nok "the TPM opens the hub key too, and it is the one Orchard keeps" "$(cat "$D/act.err" "$D/tpm2.err")"
+fi
+swtpm_flush
+http GET "/twins/$REG1" "${W[@]}"
+expect_eq "the device's twin is seeded with initialTwin" "200 blink" "$STATUS $(jq -r .properties.desired.app <<<"$BODY")"
+http PUT "/$SCOPE/registrations/$REG1/register?$DV" "${JSON[@]}" -d '{}' -H "Authorization: $(dps_sas "$SCOPE/registrations/$REG1" "$(head -c 32 /dev/urandom | base64 -w0)")"
+expect_dps "a SAS signed with another key is refused" 401 401002
+
+# Bad first requests: nothing written.
+before=$(written)
+register "$REG1" '{"registrationId":"'"$REG1"'"}'
+expect_dps "no SAS and no tpm member: 401" 401 401002
+register "$REG1" '{"tpm":{"endorsementKey":"%%%garbage","storageRootKey":"'"$SRK1"'"}}'
+expect_dps "garbage base64 endorsementKey: 400" 400 400004
+register "$REG1" '{"tpm":{"endorsementKey":"'"$(head -c 3000 /dev/urandom | base64 -w0)"'","storageRootKey":"'"$SRK1"'"}}'
+expect_dps "an oversized endorsementKey: 400" 400 400004
+register "$REG1" '{"tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$(head -c 40 /dev/urandom | base64 -w0)"'"}}'
+expect_dps "storageRootKey that is no TPM2B_PUBLIC: 400" 400 400004
+register "$REG1" '{"tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$(head -c 200 "$T1/srk.pub" | base64 -w0)"'"}}'
+expect_dps "truncated storageRootKey: 400" 400 400004
+register "$REG1" '{"tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$(b64f "$T1/ek384.pub")"'"}}'
+expect_dps "an ECC storageRootKey (DPS needs RSA with AES-128-CFB): 400" 400 400004
+expect_eq "nothing was written by the refusals" "$before" "$(written)"
+
+# --- a second TPM -----------------------------------------------------------
+swtpm_stop
+tpm_up "$TMP/tpm2" || { tap_nok "second swtpm starts"; tap_done; exit 1; }
+REG2=$REGID
+T2=$TMP/tpm2
+EK2=$(b64f "$T2/ek.pub") SRK2=$(b64f "$T2/srk.pub")
+expect_fail "another TPM cannot open the first one's authenticationKey" tpm_open "$AK" "$D/k2"
+before=$(written)
+register "$REG2" '{"tpm":{"endorsementKey":"'"$EK2"'","storageRootKey":"'"$SRK2"'"}}'
+expect_dps "an EK that is not enrolled: 401" 401 401002
+register "$REG1" '{"tpm":{"endorsementKey":"'"$EK2"'","storageRootKey":"'"$SRK2"'"}}'
+expect_dps "another TPM's EK for an enrolled registration ID: 401" 401 401002
+expect_eq "nothing written" "$before" "$(written)"
+
+# --- TPM enrollment group: EK certificate chains to its roots ------------------
+ROOTS=$(jq -Rs . <<<"$(cat "$SWTPM_DIR"/ca/*cert*.pem)")
+mkdir -p "$D/other"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/other/k.pem" \
+	-subj /CN=other-root -days 30 -out "$D/other/root.pem" 2>/dev/null
+OTHER=$(jq -Rs . <"$D/other/root.pem")
+http PUT "/enrollmentGroups/line-1?$AV" "${W[@]}" "${JSON[@]}" -d '{"enrollmentGroupId":"line-1",
+	"attestation":{"type":"tpm","tpm":{"rootCertificates":['"$OTHER"']}}}'
+expect_eq "a TPM group naming a manufacturer root" "200 tpm" "$STATUS $(jq -r .attestation.type <<<"$BODY")"
+http PUT "/enrollmentGroups/bad-roots?$AV" "${W[@]}" "${JSON[@]}" -d '{"attestation":{"type":"tpm","tpm":{"rootCertificates":["not a pem"]}}}'
+expect_dps "a group whose rootCertificates are not PEM is refused" 400 400004
+CERT2=$(b64f "$T2/ek.der")
+GBODY='{"tpm":{"endorsementKey":"'"$EK2"'","storageRootKey":"'"$SRK2"'","endorsementKeyCertificate":"'"$CERT2"'"}}'
+register "$REG2" "$GBODY"
+expect_dps "an EK certificate chaining to no group's roots: 401" 401 401002
+register "$REG2" '{"tpm":{"endorsementKey":"'"$EK2"'","storageRootKey":"'"$SRK2"'","endorsementKeyCertificate":"AAAA"}}'
+expect_dps "an endorsementKeyCertificate that is no certificate: 400" 400 400004
+expect_eq "nothing written" "$before" "$(written)"
+
+http PUT "/enrollmentGroups/line-1?$AV" "${W[@]}" "${JSON[@]}" -d '{"enrollmentGroupId":"line-1",
+	"attestation":{"type":"tpm","tpm":{"rootCertificates":['"$ROOTS"']}},
+	"initialTwin":{"tags":{"line":"1"},"properties":{"desired":{"app":"press"}}}}'
+expect_eq "the group now names the swtpm CA" 200 "$STATUS"
+register "$REG2" '{"tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$SRK2"'","endorsementKeyCertificate":"'"$CERT2"'"}}'
+expect_dps "an EK certificate for another EK: 401" 401 401002
+register "${REG2}x" "$GBODY"
+expect_dps "a registration ID that is not the EK's: 401" 401 401002
+register "$REG2" "$GBODY"
+AK2=$(jq -r .authenticationKey <<<"$BODY")
+expect_eq "a device whose EK certificate chains gets its authenticationKey" "401 registration" "$STATUS $(jq -r .keyName <<<"$BODY")"
+expect "its TPM opens it" tpm_open "$AK2" "$D/g2"
+SAS2=$(tpm_sas "$D/g2" "$REG2")
+register "$REG2" '{}' -H "Authorization: $SAS2"
+OP2=$(jq -r .operationId <<<"$BODY")
+http GET "/$SCOPE/registrations/$REG2/operations/$OP2?$DV" -H "Authorization: $SAS2"
+expect_eq "it is enrolled on first contact and assigned" "200 assigned" "$STATUS $(jq -r .status <<<"$BODY")"
+expect "with a TPM-encrypted hub key" jq -e '.registrationState.tpm.authenticationKey | length > 100' <<<"$BODY"
+expect_eq "from the group" "group line-1" "$(psql_q "SELECT enrollment_kind || ' ' || enrollment_id FROM dps_registrations WHERE registration_id = '$REG2'")"
+http GET "/twins/$REG2" "${W[@]}"
+expect_eq "its twin carries the group's initialTwin" "200 press 1" "$STATUS $(jq -r '.properties.desired.app + " " + .tags.line' <<<"$BODY")"
+http PUT "/$SCOPE/registrations/$REG1/register?$DV" "${JSON[@]}" -d '{}' -H "Authorization: $SAS2"
+expect_dps "its key opens no other registration" 401 401002
+
+psql_q "UPDATE dps_tpm_challenges SET expires_at = now() - interval '1 second' WHERE registration_id = '$REG2'" >/dev/null
+register "$REG2" '{}' -H "Authorization: $SAS2"
+expect_dps "an expired authenticationKey no longer signs" 401 401002
+psql_q "UPDATE dps_tpm_challenges SET expires_at = now() - interval '2 days'" >/dev/null
+register "$REG2" "$GBODY"
+expect_eq "a new challenge drops the long-expired ones" "401 1" "$STATUS $(psql_q "SELECT count(*) FROM dps_tpm_challenges")"
+
+orchardd_stop
+expect_eq "orchardd exits cleanly" 0 $?
+tap_done
