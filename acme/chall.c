@@ -12,6 +12,7 @@ const struct acme_chall_type *const acme_chall_types[] = {
 	&acme_chall_http01,
 	&acme_chall_dns01,
 	&acme_chall_tlsalpn01,
+	&acme_chall_device_attest,
 	NULL,
 };
 

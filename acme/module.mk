@@ -2,7 +2,8 @@
 # libmicrohttpd, no libpq; orchardd links it, and its unit tests alone.
 ACME_SRCS := $(wildcard acme/*.c)
 ACME_LIB  := $(BUILD)/libacme.a
-ACME_LIBS := $(ACME_LIB) $(COMMON_LIB) -ljansson -lcurl -lssl -lcrypto -lresolv
+ACME_LIBS := $(ACME_LIB) $(VERIFIER_LIB) $(COMMON_LIB) -ljansson -lcurl -lssl -lcrypto -lresolv \
+	     -lcbor -ltss2-mu
 
 $(ACME_LIB): $(ACME_SRCS:%.c=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)
@@ -13,7 +14,7 @@ $(ACME_LIB): $(ACME_SRCS:%.c=$(BUILD)/%.o)
 ACME_UNIT_SRCS := $(wildcard tests/unit/acme/test_*.c)
 ACME_UNITS := $(ACME_UNIT_SRCS:tests/unit/acme/%.c=$(BUILD)/tests/acme_%)
 
-$(BUILD)/tests/acme_%: $(BUILD)/tests/unit/acme/%.o $(ACME_LIB) $(COMMON_LIB)
+$(BUILD)/tests/acme_%: $(BUILD)/tests/unit/acme/%.o $(ACME_LIB) $(VERIFIER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(ACME_LIBS) -lcmocka
 

@@ -6,18 +6,25 @@
 #define ORCHARD_ACME_ORDER_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "acme/jws.h"
 
 /* Longest identifier value we store: a DNS name (253) with "*.". */
 #define ACME_IDENT_MAX 256
 
-enum acme_ident_type { ACME_ID_DNS = 1 << 0, ACME_ID_IP = 1 << 1, ACME_ID_WILDCARD = 1 << 2 };
+enum acme_ident_type {
+	ACME_ID_DNS = 1 << 0,
+	ACME_ID_IP = 1 << 1,
+	ACME_ID_WILDCARD = 1 << 2,
+	ACME_ID_PERMID = 1 << 3, /* "permanent-identifier": id["/"assigner-OID] (RFC 4043) */
+	ACME_ID_HWMOD = 1 << 4,	 /* "hardware-module": hwSerialNum "/" hwType-OID (RFC 4108) */
+};
 
 /* One identifier of an order, checked: value is the name without "*."
  * (wildcard set) or the IP literal. */
 struct acme_ident {
-	enum acme_ident_type type; /* ACME_ID_DNS or ACME_ID_IP */
+	enum acme_ident_type type; /* ACME_ID_DNS, _IP, _PERMID or _HWMOD */
 	bool wildcard;
 	char value[ACME_IDENT_MAX];
 };
@@ -31,7 +38,7 @@ struct acme_ident {
 int acme_ident_check(const char *type, const char *value, struct acme_ident *out,
 		     struct acme_err *e);
 
-/* "dns" or "ip". */
+/* "dns", "ip", "permanent-identifier" or "hardware-module". */
 const char *acme_ident_type_name(enum acme_ident_type t);
 
 /* Where and how a validation looks: filled by the caller from its settings
@@ -45,6 +52,16 @@ struct acme_chall_target {
 	unsigned https_port;   /* http-01: the other port a redirect may name (443) */
 	unsigned tls_port;     /* tls-alpn-01: the port to connect to (443) */
 	int timeout_s;	       /* per network step */
+	/* device-attest-01: the client's attObj (CBOR) and the attestation
+	 * roots its AK certificate must chain to (an X509_STORE). */
+	const uint8_t *att_obj;
+	size_t att_obj_len;
+	struct x509_store_st *att_roots;
+	/* device-attest-01 output: the attested key (SubjectPublicKeyInfo DER,
+	 * malloc'd, the caller frees) and the AK certificate's serial (hex). */
+	uint8_t *attested_spki;
+	size_t attested_spki_len;
+	char ak_serial[80];
 };
 
 /* A challenge type: a name, which identifiers it may prove, and its
@@ -55,11 +72,13 @@ struct acme_chall_type {
 	unsigned idents; /* enum acme_ident_type bits it can prove */
 	/* Checks the challenge over the network: 0 when it holds, or -1 with
 	 * *e (connection, dns, tls, incorrectResponse, unauthorized). Blocks:
-	 * call from a background job only. */
+	 * call from a background job only. device-attest-01 checks t->att_obj
+	 * instead (CPU only, no network, badAttestationStatement). */
 	int (*validate)(const struct acme_chall_target *t, struct acme_err *e);
 };
 
-extern const struct acme_chall_type acme_chall_http01, acme_chall_dns01, acme_chall_tlsalpn01;
+extern const struct acme_chall_type acme_chall_http01, acme_chall_dns01, acme_chall_tlsalpn01,
+	acme_chall_device_attest;
 
 /* The types offered, in the order they are listed; NULL-terminated. */
 extern const struct acme_chall_type *const acme_chall_types[];

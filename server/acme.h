@@ -18,6 +18,9 @@ struct request;
 #define ACME_NONCE_TTL_S 3600
 #define ACME_NONCE_SWEEP_S 60
 
+/* The profile of a device-attest-01 order that names none. */
+#define ACME_DEVICE_PROFILE "device-client"
+
 /* Room for an ACME URL: "https://" host path. */
 #define ACME_URL_MAX 512
 

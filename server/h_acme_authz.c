@@ -3,19 +3,30 @@
  * /acme/chall/{id} with {} starts the challenge's validation as a
  * background job and answers "processing" at once: clients poll. The
  * validators themselves are acme/chall_*.c; no request thread waits on the
- * network. */
+ * network. device-attest-01 is answered with {"attObj": base64url(CBOR)}
+ * and checked on the same jobs: it is CPU only (a chain, two signatures,
+ * a few milliseconds with RSA), but the AK certificate's standing (revoked?
+ * enrollment disabled?) is a store query, and one path for every type keeps
+ * the challenge states (pending, processing, valid/invalid) the same. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "acme/order.h"
+#include "common/b64.h"
+#include "common/hex.h"
 #include "common/log.h"
+#include "pki/pki.h"
 #include "server/acme.h"
 #include "server/handlers.h"
 #include "server/jobs.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/spec.h"
+#include "server/store/attest.h"
 
 #define ACME_AUTHZ_VALID_TTL_S (30 * 86400)
 #define ACME_VALIDATION_TIMEOUT_S 5
@@ -140,19 +151,81 @@ struct validation {
 	char chall_id[ACME_ID_MAX];
 	char token[ACME_ID_MAX];
 	char key_authz[2 * ACME_ID_MAX + 2];
+	uint8_t *att_obj; /* device-attest-01's answer */
+	size_t att_obj_len;
 };
 
 struct finish {
 	const char *id;
 	bool ok;
 	const char *error;
+	const char *attested_key; /* device-attest-01: "\\x<hex>" of SPKI DER */
+	const char *ak_serial;
 };
 
 static enum store_qs finish_cb(struct store_conn *c, void *cls)
 {
 	struct finish *f = cls;
 
-	return store_finish_acme_challenge(c, f->id, f->ok, f->error, ACME_AUTHZ_VALID_TTL_S);
+	return store_finish_acme_challenge(c, f->id, f->ok, f->error, ACME_AUTHZ_VALID_TTL_S,
+					   f->attested_key, f->ak_serial);
+}
+
+/* Orchard's attestation CA as the one trust anchor for AK certificates
+ * (partial chains: the root alone would also admit device certificates).
+ * NULL without an attestation CA. */
+static X509_STORE *att_roots_new(struct server *srv)
+{
+	const char *pem = srv->ca ? pki_ca_att_pem(srv->ca) : NULL;
+	X509_STORE *st;
+	BIO *b;
+	X509 *x;
+
+	if (pem == NULL || (st = X509_STORE_new()) == NULL)
+		return NULL;
+	if ((b = BIO_new_mem_buf(pem, -1)) == NULL) {
+		X509_STORE_free(st);
+		return NULL;
+	}
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		X509_STORE_add_cert(st, x);
+		X509_free(x);
+	}
+	BIO_free(b);
+	return st;
+}
+
+struct standing {
+	const char *serial;
+	bool known, enabled;
+	long long revoked;
+};
+
+static enum store_qs standing_cb(struct store_conn *c, void *cls)
+{
+	struct standing *s = cls;
+
+	return store_select_attest_ak_standing(c, s->serial, &s->known, &s->revoked, &s->enabled);
+}
+
+/* After the evidence held: the AK certificate must be one Orchard issued,
+ * its TPM's AK certificates unrevoked and its enrollment enabled. */
+static int ak_standing(struct server *srv, const char *serial, struct acme_err *e)
+{
+	struct standing s = {serial, false, false, 0};
+
+	if (store_run(srv->store, standing_cb, &s) < 0)
+		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "the store cannot be reached");
+	if (!s.known)
+		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
+				 "the AK certificate is not one this attestation CA issued");
+	if (s.revoked > 0)
+		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
+				 "an AK certificate of this TPM is revoked");
+	if (!s.enabled)
+		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
+				 "the device's enrollment is disabled or gone");
+	return 0;
 }
 
 /* On a jobs worker: the network check, then its outcome in the store
@@ -171,12 +244,29 @@ static void validation_run(void *cls)
 		.https_port = (unsigned)cfg->acme_tls_port,
 		.tls_port = (unsigned)cfg->acme_tls_port,
 		.timeout_s = ACME_VALIDATION_TIMEOUT_S,
+		.att_obj = v->att_obj,
+		.att_obj_len = v->att_obj_len,
 	};
 	struct acme_err e = {ERR_ACME_SERVER_INTERNAL, ""};
-	struct finish f = {v->chall_id, false, NULL};
-	char *error = NULL;
+	struct finish f = {v->chall_id, false, NULL, NULL, NULL};
+	char *error = NULL, *key = NULL;
+	bool attest = v->type == &acme_chall_device_attest;
 
+	if (attest)
+		t.att_roots = att_roots_new(v->srv);
 	f.ok = v->type->validate(&t, &e) == 0;
+	if (f.ok && attest)
+		f.ok = ak_standing(v->srv, t.ak_serial, &e) == 0;
+	if (f.ok && attest) {
+		if ((key = malloc(2 * t.attested_spki_len + 3)) != NULL) {
+			key[0] = '\\';
+			key[1] = 'x';
+			hex_encode(t.attested_spki, t.attested_spki_len, key + 2);
+		}
+		f.attested_key = key;
+		f.ak_serial = t.ak_serial;
+		f.ok = key != NULL;
+	}
 	if (!f.ok) {
 		json_t *p = json_pack("{s:s, s:s, s:i}", "type", err_table[e.code].type, "detail",
 				      e.detail, "status", (int)err_table[e.code].http_status);
@@ -190,11 +280,17 @@ static void validation_run(void *cls)
 		log_kv(LOG_WARN, "acme: could not record a validation", "challenge", v->chall_id,
 		       NULL);
 	free(error);
+	free(key);
+	free(t.attested_spki);
+	X509_STORE_free(t.att_roots);
 }
 
 static void validation_done(void *cls)
 {
-	free(cls);
+	struct validation *v = cls;
+
+	free(v->att_obj);
+	free(v);
 }
 
 struct chall_get {
@@ -216,17 +312,21 @@ static enum store_qs chall_start_cb(struct store_conn *c, void *cls)
 
 /* Queues the validation of g->row; false when the queue is full. */
 static bool validation_submit(struct request *req, const struct store_acme_chall *ch,
-			      const struct acme_chall_type *type)
+			      const struct acme_chall_type *type, uint8_t **att_obj,
+			      size_t att_obj_len)
 {
 	struct validation *v = calloc(1, sizeof *v);
 	struct acme_err e;
 
 	if (v == NULL)
 		return false;
+	v->att_obj = *att_obj; /* the job owns it from here */
+	v->att_obj_len = att_obj_len;
+	*att_obj = NULL;
 	v->srv = req->srv;
 	v->type = type;
 	if (acme_ident_check(ch->ident_type, ch->ident_value, &v->ident, &e) != 0) {
-		free(v);
+		validation_done(v);
 		return false;
 	}
 	v->ident.wildcard = ch->wildcard;
@@ -234,7 +334,7 @@ static bool validation_submit(struct request *req, const struct store_acme_chall
 	snprintf(v->token, sizeof v->token, "%s", ch->token);
 	snprintf(v->key_authz, sizeof v->key_authz, "%s.%s", ch->token, ch->thumbprint);
 	if (jobs_submit(req->srv->acme_jobs, validation_run, validation_done, v) != 0) {
-		free(v);
+		validation_done(v);
 		return false;
 	}
 	return true;
@@ -271,10 +371,39 @@ static int reply_challenge(struct request *req, const char *authz_id, const char
 	return ret;
 }
 
+/* device-attest-01's answer: {"attObj": base64url(CBOR)} into *out (the
+ * caller frees). Queues a malformed problem and returns false otherwise:
+ * nothing is started then. */
+static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *ret)
+{
+	const char *s = NULL;
+	struct json_spec spec[] = {
+		json_spec_string("attObj", &s, 24000, 0),
+		json_spec_end(),
+	};
+	enum spec_status st;
+
+	if ((st = spec_parse_body(req, spec)) != SPEC_OK) {
+		*ret = SPEC_HANDLER_RESULT(st);
+		return false;
+	}
+	*out = b64_decode(s, strlen(s), 1, len);
+	json_spec_free(spec);
+	if (*out == NULL || *len == 0) {
+		free(*out);
+		*out = NULL;
+		*ret = reply_problem(req, ERR_ACME_MALFORMED, "\"attObj\" is not base64url");
+		return false;
+	}
+	return true;
+}
+
 int h_acme_challenge(struct request *req)
 {
 	struct chall_get g = {req->params[0], {0}};
 	const struct acme_chall_type *type;
+	uint8_t *att_obj = NULL;
+	size_t att_obj_len = 0;
 	enum store_qs qs;
 	int ret;
 
@@ -304,17 +433,26 @@ int h_acme_challenge(struct request *req)
 			return ret;
 		}
 		type = acme_chall_find(g.row.type);
+		if (type == &acme_chall_device_attest &&
+		    !att_obj_parse(req, &att_obj, &att_obj_len, &ret)) {
+			store_acme_chall_free(&g.row);
+			return ret;
+		}
 		qs = type ? store_run(req->srv->store, chall_start_cb, g.row.id) : STORE_HARD;
 		if (qs < 0) {
+			free(att_obj);
 			store_acme_chall_free(&g.row);
 			return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 		}
 		/* The one that moved it to processing queues the check; a full
 		 * queue leaves it processing, to be taken back in a minute. */
-		if (qs == STORE_ONE && !validation_submit(req, &g.row, type)) {
+		if (qs == STORE_ONE &&
+		    !validation_submit(req, &g.row, type, &att_obj, att_obj_len)) {
+			free(att_obj);
 			store_acme_chall_free(&g.row);
 			return reply_problem(req, ERR_NOT_READY, "validation queue full");
 		}
+		free(att_obj);
 	}
 	ret = reply_challenge(req, g.row.authz_id, g.row.id);
 	store_acme_chall_free(&g.row);

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "common/b64.h"
+#include "acme/order.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "pki/pki.h"
 #include "server/acme.h"
@@ -60,9 +62,13 @@ static bool in_list(char **list, size_t n, const char *v)
 }
 
 /* Section 7.4: the CSR names exactly the order's identifiers. Fills sans
- * from the order (never from the CSR); NULL or what is wrong. */
+ * from the order (never from the CSR); NULL or what is wrong. A device
+ * identifier (device-attest-01) is not in the CSR, which names no DNS or
+ * IP for it: it becomes a PermanentIdentifier (value, assigner after the
+ * '/') or HardwareModuleName SAN, split into parts; *devices counts them. */
 static const char *csr_matches(const char *identifiers, const struct pki_csr_info *csr,
-			       struct pki_san *sans, size_t *nsans, json_t **keep)
+			       struct pki_san *sans, size_t *nsans, json_t **keep,
+			       char (*parts)[ACME_IDENT_MAX], size_t *devices)
 {
 	json_t *ids = json_loads(identifiers, 0, NULL), *it;
 	size_t i, ndns = 0, nips = 0;
@@ -78,6 +84,21 @@ static const char *csr_matches(const char *identifiers, const struct pki_csr_inf
 
 		if (value == NULL)
 			return "the order's identifiers are unreadable";
+		if (strcmp(type, "permanent-identifier") == 0 ||
+		    strcmp(type, "hardware-module") == 0) {
+			char *slash;
+			snprintf(parts[*nsans], ACME_IDENT_MAX, "%s", value);
+			slash = strchr(parts[*nsans], '/');
+			if (slash != NULL)
+				*slash++ = '\0';
+			sans[*nsans].type =
+				type[0] == 'p' ? PKI_SAN_PERMANENT_ID : PKI_SAN_HW_MODULE;
+			sans[*nsans].value = parts[*nsans];
+			sans[*nsans].assigner = slash;
+			(*nsans)++;
+			(*devices)++;
+			continue;
+		}
 		if (!(ip ? in_list(csr->ips, csr->nips, value)
 			 : in_list(csr->dns, csr->ndns, value)))
 			return "the CSR does not name every identifier of the order";
@@ -155,6 +176,41 @@ static enum store_qs finalize_txn(struct store_conn *c, void *cls)
 	return qs == STORE_NONE ? STORE_HARD : qs;
 }
 
+struct attested {
+	const char *order_id;
+	char *spki;
+	long long n, other;
+};
+
+static enum store_qs attested_cb(struct store_conn *c, void *cls)
+{
+	struct attested *a = cls;
+
+	return store_select_acme_attested(c, a->order_id, a->spki, &a->n, &a->other);
+}
+
+/* MHD_YES + 1 when every device authorization of order_id attested the
+ * CSR's key; otherwise the queued refusal. */
+static int attested_check(struct request *req, const char *order_id, const struct pki_csr_info *csr)
+{
+	struct attested a = {order_id, malloc(2 * csr->spki_len + 3), 0, 0};
+	enum store_qs qs;
+
+	if (a.spki == NULL)
+		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no memory");
+	a.spki[0] = '\\';
+	a.spki[1] = 'x';
+	hex_encode(csr->spki, csr->spki_len, a.spki + 2);
+	qs = store_run(req->srv->store, attested_cb, &a);
+	free(a.spki);
+	if (qs != STORE_ONE)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	if (a.n == 0 || a.other > 0)
+		return reply_problem(req, ERR_ACME_BAD_CSR,
+				     "the CSR's key is not the key the TPM attested");
+	return MHD_YES + 1;
+}
+
 int h_acme_finalize(struct request *req)
 {
 	const char *csr_text = NULL;
@@ -166,7 +222,8 @@ int h_acme_finalize(struct request *req)
 	struct pki_csr_info csr = {0};
 	struct finalize f = {0};
 	struct pki_san sans[ACME_SANS_MAX];
-	size_t csr_len = 0, nsans = 0, acct_len = 0;
+	char parts[ACME_SANS_MAX][ACME_IDENT_MAX];
+	size_t csr_len = 0, nsans = 0, acct_len = 0, devices = 0;
 	uint8_t *csr_der = NULL, *acct_spki = NULL;
 	json_t *ids = NULL;
 	const char *bad;
@@ -200,10 +257,14 @@ int h_acme_finalize(struct request *req)
 		ret = reply_problem(req, ERR_ACME_BAD_CSR, "%s", why);
 		goto out;
 	}
-	if ((bad = csr_matches(order.identifiers, &csr, sans, &nsans, &ids)) != NULL) {
+	if ((bad = csr_matches(order.identifiers, &csr, sans, &nsans, &ids, parts, &devices)) !=
+	    NULL) {
 		ret = reply_problem(req, ERR_ACME_BAD_CSR, "%s", bad);
 		goto out;
 	}
+	/* device-attest-01: the CSR's key is the one the TPM attested. */
+	if (devices > 0 && (ret = attested_check(req, order.id, &csr)) != MHD_YES + 1)
+		goto out;
 	/* Section 11.1: the certificate's key is not the account's. */
 	if ((acct_spki = key_spki(req->acme->key.pkey, &acct_len)) == NULL) {
 		ret = reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no memory");

@@ -48,8 +48,13 @@ static enum store_qs authz_for(struct store_conn *c, struct new_order *o, size_t
 	size_t n = 0;
 	enum store_qs qs;
 
-	qs = store_select_acme_authz_reusable(c, o->account, type, id->value, id->wildcard,
-					      ACME_AUTHZ_REUSE_MIN_S, &reuse);
+	/* A device's key is attested anew for every order (device-attest-01
+	 * binds the authorization to one key): no reuse. */
+	qs = id->type & (ACME_ID_PERMID | ACME_ID_HWMOD)
+		     ? STORE_NONE
+		     : store_select_acme_authz_reusable(c, o->account, type, id->value,
+							id->wildcard, ACME_AUTHZ_REUSE_MIN_S,
+							&reuse);
 	if (qs < 0)
 		return qs;
 	if (qs == STORE_ONE) {
@@ -307,6 +312,10 @@ int h_acme_new_order(struct request *req)
 	o->account = a->account.id;
 	o->identifiers = canon_text;
 	o->profile = profile;
+	/* A device-attest-01 order that names no profile gets device-client. */
+	for (size_t i = 0; o->profile == NULL && i < o->n; i++)
+		if (o->idents[i].type & (ACME_ID_PERMID | ACME_ID_HWMOD))
+			o->profile = ACME_DEVICE_PROFILE;
 	o->replaces = replaces ? serial : NULL;
 	qs = store_run_txn(req->srv->store, new_order_txn, o);
 	if (o->refused != 0)

@@ -3,7 +3,7 @@
 ORCHARD_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 SERVER_SRCS := $(wildcard server/*.c server/store/*.c)
 SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
-SERVER_LIBS := -ltss2-mu -lmicrohttpd -lgnutls -ljwt -ljansson -lpq -lcurl -lssl -lcrypto -lresolv -lpthread
+SERVER_LIBS := -ltss2-mu -lcbor -lmicrohttpd -lgnutls -ljwt -ljansson -lpq -lcurl -lssl -lcrypto -lresolv -lpthread
 PQ_CFLAGS   := $(shell pkg-config --cflags libpq 2>/dev/null)
 $(SERVER_OBJS): CFLAGS += $(PQ_CFLAGS)
 

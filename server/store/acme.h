@@ -169,9 +169,19 @@ enum store_qs store_start_acme_challenge(struct store_conn *c, const char *id);
 /* Records a validation's outcome: the challenge and its authorization
  * become valid (the authorization then lives valid_ttl_s) or invalid with
  * error (problem JSON text); announces the authorization id on
- * EVENTS_ACME_AUTHZ in the same statement. */
+ * EVENTS_ACME_AUTHZ in the same statement. device-attest-01 also records
+ * the attested key (bytea text "\\x<hex>" of its SPKI DER) and the AK
+ * certificate's serial; NULL for other types. */
 enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, bool ok,
-					  const char *error, int valid_ttl_s);
+					  const char *error, int valid_ttl_s,
+					  const char *attested_key, const char *ak_serial);
+
+/* device-attest-01 at finalize: of order_id's authorizations for
+ * permanent-identifier or hardware-module, how many there are (*n) and
+ * how many attested another key than spki ("\\x<hex>" of SPKI DER) or
+ * none (*other). */
+enum store_qs store_select_acme_attested(struct store_conn *c, const char *order_id,
+					 const char *spki, long long *n, long long *other);
 
 /* Deactivates account's pending or valid authorization id (section
  * 7.5.2), announcing it. STORE_NONE when it is in neither state. */

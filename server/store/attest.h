@@ -42,6 +42,13 @@ enum store_qs store_take_attest_challenge(struct store_conn *c, const char *id,
 enum store_qs store_insert_attest_certificate(struct store_conn *c, const char *serial,
 					      const struct store_attest_challenge *ch);
 
+/* device-attest-01: the standing of AK certificate serial: *known when
+ * Orchard issued it, *revoked how many AK certificates of its EK are
+ * revoked (it or another), *enabled whether the enrollment it was issued
+ * under still exists and is enabled. */
+enum store_qs store_select_attest_ak_standing(struct store_conn *c, const char *serial, bool *known,
+					      long long *revoked, bool *enabled);
+
 /* How many AK certificates of the EK whose hash is ek_hash are revoked,
  * into *n. */
 enum store_qs store_count_attest_revoked(struct store_conn *c, const char *ek_hash, long long *n);

@@ -1,5 +1,6 @@
-/* Records a validation's outcome on the challenge and its authorization,
- * and announces the authorization, in one statement. */
+/* Records a validation's outcome on the challenge and its authorization
+ * (with device-attest-01's attested key), and announces the authorization,
+ * in one statement. */
 #include <stdio.h>
 
 #include "server/store/acme.h"
@@ -7,7 +8,8 @@
 #include "server/store/store_pg.h"
 
 enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, bool ok,
-					  const char *error, int valid_ttl_s)
+					  const char *error, int valid_ttl_s,
+					  const char *attested_key, const char *ak_serial)
 {
 	static struct store_stmt st = {
 		"finish_acme_challenge",
@@ -17,14 +19,16 @@ enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, 
 		" RETURNING authz_id),"
 		" a AS (UPDATE acme_authzs SET status = CASE WHEN $2::boolean THEN 'valid'"
 		" ELSE 'invalid' END, expires_at = CASE WHEN $2::boolean THEN now() +"
-		" make_interval(secs => $4::int) ELSE expires_at END, updated_at = now()"
+		" make_interval(secs => $4::int) ELSE expires_at END, updated_at = now(),"
+		" attested_key = CASE WHEN $2::boolean THEN $5::bytea END,"
+		" attested_ak_serial = CASE WHEN $2::boolean THEN $6 END"
 		" FROM ch WHERE acme_authzs.id = ch.authz_id AND acme_authzs.status = 'pending'"
 		" RETURNING acme_authzs.id)"
 		" SELECT pg_notify('" EVENTS_ACME_AUTHZ "', id) FROM a",
 		0};
 	char ttl[16];
-	const char *p[] = {id, ok ? "t" : "f", error, ttl};
+	const char *p[] = {id, ok ? "t" : "f", error, ttl, attested_key, ak_serial};
 
 	snprintf(ttl, sizeof ttl, "%d", valid_ttl_s);
-	return store_exec_void(c, &st, 4, p);
+	return store_exec_void(c, &st, 6, p);
 }
