@@ -1,0 +1,372 @@
+/* HTTPS with libcurl, and the small ACME client device-attest-01 needs
+ * (RFC 8555): an ES256 account key, JWS with jwk then kid, Replay-Nonce
+ * kept from every answer, badNonce retried once. */
+#include <curl/curl.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clients/attest/attest.h"
+#include "common/b64.h"
+
+#define OA_BODY_MAX (1 << 20)
+
+void oa_resp_free(struct oa_resp *r)
+{
+	oa_buf_free(&r->body);
+	free(r->location);
+	free(r->nonce);
+	memset(r, 0, sizeof *r);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *cls)
+{
+	struct oa_resp *r = cls;
+	size_t len = size * n;
+	uint8_t *nb;
+
+	if (r->body.n + len > OA_BODY_MAX || (nb = realloc(r->body.b, r->body.n + len + 1)) == NULL)
+		return 0;
+	memcpy(nb + r->body.n, p, len);
+	r->body.b = nb;
+	r->body.n += len;
+	r->body.b[r->body.n] = '\0';
+	return len;
+}
+
+/* "Name: value\r\n" into a new string when the name is name. */
+static char *header_value(const char *p, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+
+	if (len <= nl + 1 || strncasecmp(p, name, nl) != 0 || p[nl] != ':')
+		return NULL;
+	p += nl + 1;
+	len -= nl + 1;
+	while (len > 0 && (*p == ' ' || *p == '\t'))
+		p++, len--;
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
+		len--;
+	return strndup(p, len);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *cls)
+{
+	struct oa_resp *r = cls;
+	size_t len = size * n;
+	char *v;
+
+	if ((v = header_value(p, len, "Location")) != NULL) {
+		free(r->location);
+		r->location = v;
+	} else if ((v = header_value(p, len, "Replay-Nonce")) != NULL) {
+		free(r->nonce);
+		r->nonce = v;
+	}
+	return len;
+}
+
+int oa_http(const char *cacert, const char *method, const char *url, const char *content_type,
+	    const char *body, size_t len, struct oa_resp *r, char *err)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char ct[128];
+	CURLcode rc;
+
+	memset(r, 0, sizeof *r);
+	if (c == NULL) {
+		snprintf(err, OA_ERR_MAX, "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (cacert != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (body != NULL) {
+		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+		h = curl_slist_append(h, ct);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	}
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		snprintf(err, OA_ERR_MAX, "%s %s: %s", method, url, curl_easy_strerror(rc));
+		oa_resp_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_body(struct oa_resp *r, json_t **out, char *err)
+{
+	json_error_t je;
+
+	*out = r->body.n ? json_loadb((const char *)r->body.b, r->body.n, 0, &je) : NULL;
+	if (*out == NULL) {
+		snprintf(err, OA_ERR_MAX, "HTTP %ld without a JSON body", r->status);
+		return -1;
+	}
+	return 0;
+}
+
+int oa_post_json(const char *cacert, const char *url, json_t *j, long *status, json_t **out,
+		 char *err)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	struct oa_resp r;
+	int rc;
+
+	json_decref(j);
+	*out = NULL;
+	if (text == NULL) {
+		snprintf(err, OA_ERR_MAX, "out of memory");
+		return -1;
+	}
+	rc = oa_http(cacert, "POST", url, "application/json", text, strlen(text), &r, err);
+	free(text);
+	if (rc != 0)
+		return -1;
+	*status = r.status;
+	rc = parse_body(&r, out, err);
+	oa_resp_free(&r);
+	return rc;
+}
+
+void oa_acme_free(struct oa_acme *a)
+{
+	free(a->new_nonce);
+	free(a->new_account);
+	free(a->new_order);
+	free(a->kid);
+	free(a->nonce);
+	EVP_PKEY_free(a->key);
+	memset(a, 0, sizeof *a);
+}
+
+static char *b64u(const void *b, size_t n)
+{
+	return b64_encode(b, n, 1);
+}
+
+/* The account key's JWK, members in RFC 7638 order. */
+static json_t *jwk(EVP_PKEY *k)
+{
+	uint8_t pt[65];
+	size_t len = 0;
+	char *x, *y;
+	json_t *j;
+
+	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt, &len) != 1 ||
+	    len != 65)
+		return NULL;
+	x = b64u(pt + 1, 32);
+	y = b64u(pt + 33, 32);
+	j = x && y ? json_pack("{s:s, s:s, s:s, s:s}", "crv", "P-256", "kty", "EC", "x", x, "y", y)
+		   : NULL;
+	free(x);
+	free(y);
+	return j;
+}
+
+static int thumbprint(struct oa_acme *a)
+{
+	json_t *j = jwk(a->key);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	uint8_t md[32];
+	char *t = NULL;
+
+	if (text != NULL && EVP_Digest(text, strlen(text), md, NULL, EVP_sha256(), NULL) == 1)
+		t = b64u(md, 32);
+	json_decref(j);
+	free(text);
+	if (t == NULL || strlen(t) >= sizeof a->thumbprint) {
+		free(t);
+		return -1;
+	}
+	strcpy(a->thumbprint, t);
+	free(t);
+	return 0;
+}
+
+/* ES256 over input: r || s, base64url. */
+static char *es256(EVP_PKEY *k, const char *input)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char der[128], rs[64];
+	const unsigned char *p = der;
+	size_t len = sizeof der;
+	ECDSA_SIG *sig = NULL;
+	char *out = NULL;
+
+	if (md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
+	    EVP_DigestSign(md, der, &len, (const unsigned char *)input, strlen(input)) == 1 &&
+	    (sig = d2i_ECDSA_SIG(NULL, &p, (long)len)) != NULL &&
+	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32) == 32 &&
+	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) == 32)
+		out = b64u(rs, 64);
+	ECDSA_SIG_free(sig);
+	EVP_MD_CTX_free(md);
+	return out;
+}
+
+static int fresh_nonce(struct oa_acme *a, char *err)
+{
+	struct oa_resp r;
+
+	if (oa_http(a->cacert, "HEAD", a->new_nonce, NULL, NULL, 0, &r, err) != 0)
+		return -1;
+	free(a->nonce);
+	a->nonce = r.nonce;
+	r.nonce = NULL;
+	oa_resp_free(&r);
+	if (a->nonce == NULL) {
+		snprintf(err, OA_ERR_MAX, "newNonce gave no Replay-Nonce");
+		return -1;
+	}
+	return 0;
+}
+
+static char *jws(struct oa_acme *a, const char *url, const char *payload_text)
+{
+	json_t *prot = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", a->nonce, "url", url);
+	char *ptext = NULL, *p64 = NULL, *pl64 = NULL, *input = NULL, *sig = NULL, *out = NULL;
+	json_t *body = NULL;
+
+	if (prot == NULL)
+		return NULL;
+	if (a->kid != NULL)
+		json_object_set_new(prot, "kid", json_string(a->kid));
+	else
+		json_object_set_new(prot, "jwk", jwk(a->key));
+	if ((ptext = json_dumps(prot, JSON_COMPACT)) == NULL || (p64 = b64u(ptext, strlen(ptext))) == NULL ||
+	    (pl64 = b64u(payload_text, strlen(payload_text))) == NULL ||
+	    (input = malloc(strlen(p64) + strlen(pl64) + 2)) == NULL)
+		goto out;
+	sprintf(input, "%s.%s", p64, pl64);
+	if ((sig = es256(a->key, input)) == NULL)
+		goto out;
+	body = json_pack("{s:s, s:s, s:s}", "protected", p64, "payload", pl64, "signature", sig);
+	out = body ? json_dumps(body, JSON_COMPACT) : NULL;
+out:
+	json_decref(prot);
+	json_decref(body);
+	free(ptext);
+	free(p64);
+	free(pl64);
+	free(input);
+	free(sig);
+	return out;
+}
+
+int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r,
+		 char *err)
+{
+	char *ptext = payload ? json_dumps(payload, JSON_COMPACT) : strdup("");
+	int rc = -1;
+
+	json_decref(payload);
+	if (ptext == NULL) {
+		snprintf(err, OA_ERR_MAX, "out of memory");
+		return -1;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		char *body;
+		if (a->nonce == NULL && fresh_nonce(a, err) != 0)
+			break;
+		if ((body = jws(a, url, ptext)) == NULL) {
+			snprintf(err, OA_ERR_MAX, "cannot sign the request");
+			break;
+		}
+		free(a->nonce);
+		a->nonce = NULL;
+		rc = oa_http(a->cacert, "POST", url, "application/jose+json", body, strlen(body), r,
+			     err);
+		free(body);
+		if (rc != 0)
+			break;
+		a->nonce = r->nonce;
+		r->nonce = NULL;
+		if (r->status == 400 && r->body.b != NULL &&
+		    strstr((const char *)r->body.b, "badNonce") != NULL && attempt == 0) {
+			oa_resp_free(r);
+			rc = -1;
+			continue;
+		}
+		break;
+	}
+	free(ptext);
+	return rc;
+}
+
+int oa_acme_post_json(struct oa_acme *a, const char *url, json_t *payload, long *status,
+		      json_t **out, char **location, char *err)
+{
+	struct oa_resp r;
+	int rc;
+
+	*out = NULL;
+	if (oa_acme_post(a, url, payload, &r, err) != 0)
+		return -1;
+	*status = r.status;
+	rc = parse_body(&r, out, err);
+	if (location != NULL) {
+		*location = r.location;
+		r.location = NULL;
+	}
+	oa_resp_free(&r);
+	return rc;
+}
+
+int oa_acme_account(struct oa_acme *a, const char *cacert, const char *directory_url, char *err)
+{
+	struct oa_resp r;
+	json_t *dir = NULL, *acct = NULL;
+	char *loc = NULL;
+	long status = 0;
+
+	memset(a, 0, sizeof *a);
+	a->cacert = cacert;
+	if (oa_http(cacert, "GET", directory_url, NULL, NULL, 0, &r, err) != 0)
+		return -1;
+	if (parse_body(&r, &dir, err) != 0) {
+		oa_resp_free(&r);
+		return -1;
+	}
+	oa_resp_free(&r);
+	a->new_nonce = strdup(json_string_value(json_object_get(dir, "newNonce")) ?: "");
+	a->new_account = strdup(json_string_value(json_object_get(dir, "newAccount")) ?: "");
+	a->new_order = strdup(json_string_value(json_object_get(dir, "newOrder")) ?: "");
+	json_decref(dir);
+	if ((a->key = EVP_EC_gen("P-256")) == NULL || thumbprint(a) != 0) {
+		snprintf(err, OA_ERR_MAX, "cannot make an account key");
+		return -1;
+	}
+	if (oa_acme_post_json(a, a->new_account,
+			      json_pack("{s:b}", "termsOfServiceAgreed", 1), &status, &acct, &loc,
+			      err) != 0)
+		return -1;
+	json_decref(acct);
+	if (status != 201 || loc == NULL) {
+		snprintf(err, OA_ERR_MAX, "newAccount: HTTP %ld", status);
+		free(loc);
+		return -1;
+	}
+	a->kid = loc;
+	return 0;
+}

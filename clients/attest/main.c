@@ -1,0 +1,545 @@
+/* orchard-attest: a device gets a short-lived certificate from Orchard with
+ * its TPM, end to end (docs/acme.md, "device-attest-01"):
+ *   1. the AK certificate: POST /attestation/ak/challenge with the EK and a
+ *      new AK, TPM2_ActivateCredential, POST /attestation/ak/{id}/activate;
+ *   2. ACME: account, newOrder for {"permanent-identifier": ID}, the
+ *      device-attest-01 challenge answered with an attObj whose certInfo
+ *      is TPM2_Certify of a new key under the SRK, qualified with
+ *      SHA-256(key authorization);
+ *   3. finalize with a CSR the TPM key signs; the certificate chain to --out.
+ * The last line on stdout is JSON: {"ok": true, "certificate": PATH} or
+ * {"ok": false, "step": ..., "status": HTTP, "problem": {...}}; exit 0, or
+ * 2 when Orchard refused, 1 on any other failure. The --x5c0, --attobj-in,
+ * --qualify, --pubarea-other, --csr-other and --order-id options send
+ * wrong evidence on purpose (tests/integration/device_attest.sh).
+ * --ak-chain-out FILE keeps the AK certificate chain (PEM) and
+ * --ak-chain-in FILE uses it again instead of a new activation, as a
+ * device renewing does: the AK is a primary key, the same every time it is
+ * created from the same template in the same TPM. */
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clients/attest/attest.h"
+#include "common/b64.h"
+#include "common/file.h"
+#include "common/hex.h"
+
+struct opts {
+	const char *server, *cacert, *tcti, *id, *order_id, *out;
+	bool ek_ecc, ak_rsa, key_rsa, no_ek_cert;
+	const char *attobj_text; /* sent verbatim as attObj */
+	const char *x5c0, *attobj_in, *attobj_out, *qualify, *chain_in, *chain_out, *csr_out;
+	bool pubarea_other, csr_other;
+};
+
+static char err[OA_ERR_MAX];
+
+static int refused(const char *step, long status, json_t *problem)
+{
+	json_t *j = json_pack("{s:b, s:s, s:i, s:O?}", "ok", 0, "step", step, "status", (int)status,
+			      "problem", problem);
+	char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	printf("%s\n", t ? t : "{\"ok\":false}");
+	free(t);
+	json_decref(j);
+	json_decref(problem);
+	return 2;
+}
+
+static int failed(const char *step)
+{
+	fprintf(stderr, "orchard-attest: %s: %s\n", step, err);
+	printf("{\"ok\":false,\"step\":\"%s\",\"status\":0}\n", step);
+	return 1;
+}
+
+/* A standard-base64 JSON member into *out. */
+static int b64_member(json_t *j, const char *name, struct oa_buf *out)
+{
+	const char *s = json_string_value(json_object_get(j, name));
+
+	out->b = s ? b64_decode(s, strlen(s), 0, &out->n) : NULL;
+	return out->b ? 0 : -1;
+}
+
+static json_t *b64_json(const struct oa_buf *b)
+{
+	char *s = b64_encode(b->b, b->n, 0);
+	json_t *j = s ? json_string(s) : NULL;
+
+	free(s);
+	return j;
+}
+
+static int read_file(const char *path, struct oa_buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    (out->b = malloc((size_t)n + 1)) == NULL || fread(out->b, 1, (size_t)n, f) != (size_t)n) {
+		if (f)
+			fclose(f);
+		snprintf(err, OA_ERR_MAX, "cannot read %s", path);
+		return -1;
+	}
+	out->n = (size_t)n;
+	fclose(f);
+	return 0;
+}
+
+/* The chain as PEM into path, or from it. */
+static int chain_save(const char *path, const struct oa_buf *chain, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	bool ok = f != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		const unsigned char *p = chain[i].b;
+		X509 *x = d2i_X509(NULL, &p, (long)chain[i].n);
+		ok = x != NULL && PEM_write_X509(f, x) == 1;
+		X509_free(x);
+	}
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (!ok)
+		snprintf(err, OA_ERR_MAX, "cannot write %s", path);
+	return ok ? 0 : -1;
+}
+
+static int chain_load(const char *path, struct oa_buf *chain, size_t *n)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+
+	*n = 0;
+	while (f != NULL && *n < 4 && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(x, &der);
+		X509_free(x);
+		if (len <= 0)
+			break;
+		chain[*n].b = malloc((size_t)len);
+		if (chain[*n].b != NULL) {
+			memcpy(chain[*n].b, der, (size_t)len);
+			chain[(*n)++].n = (size_t)len;
+		}
+		OPENSSL_free(der);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (*n == 0)
+		snprintf(err, OA_ERR_MAX, "no certificate in %s", path);
+	return *n ? 0 : -1;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Step 1: the AK certificate chain (DER, AK certificate first). */
+static int ak_certificate(const struct opts *o, struct oa_tpm *tpm, struct oa_buf *chain,
+			  size_t *nchain)
+{
+	struct oa_buf ek = {0}, cert = {0}, ak = {0}, blob = {0}, enc = {0}, secret = {0};
+	char url[1024];
+	json_t *req, *ans = NULL, *list;
+	long status = 0;
+	int rc = 1;
+
+	if (oa_tpm_ek(tpm, o->ek_ecc ? 0x81010016 : 0x81010001, o->ek_ecc ? 0x01c00016 : 0x01c00002,
+		      &ek, &cert, err) != 0 ||
+	    oa_tpm_ak_create(tpm, !o->ak_rsa, &ak, err) != 0) {
+		rc = failed("tpm");
+		goto out;
+	}
+	req = json_pack("{s:o, s:o}", "endorsementKey", b64_json(&ek), "attestationKey", b64_json(&ak));
+	if (cert.n > 0 && !o->no_ek_cert)
+		json_object_set_new(req, "endorsementKeyCertificate", b64_json(&cert));
+	snprintf(url, sizeof url, "%s/attestation/ak/challenge", o->server);
+	if (oa_post_json(o->cacert, url, req, &status, &ans, err) != 0) {
+		rc = failed("ak-challenge");
+		goto out;
+	}
+	if (status != 201) {
+		rc = refused("ak-challenge", status, ans);
+		ans = NULL;
+		goto out;
+	}
+	if (b64_member(ans, "credentialBlob", &blob) != 0 ||
+	    b64_member(ans, "encryptedSecret", &enc) != 0 ||
+	    oa_tpm_activate(tpm, &blob, &enc, &secret, err) != 0) {
+		rc = failed("ak-activate");
+		goto out;
+	}
+	snprintf(url, sizeof url, "%s/attestation/ak/%s/activate", o->server,
+		 json_string_value(json_object_get(ans, "id")) ?: "");
+	json_decref(ans);
+	ans = NULL;
+	if (oa_post_json(o->cacert, url, json_pack("{s:o}", "secret", b64_json(&secret)), &status,
+			 &ans, err) != 0) {
+		rc = failed("ak-activate");
+		goto out;
+	}
+	if (status != 200) {
+		rc = refused("ak-activate", status, ans);
+		ans = NULL;
+		goto out;
+	}
+	list = json_object_get(ans, "certificateChain");
+	*nchain = 0;
+	/* x5c: everything but the root, the verifier's trust anchor. */
+	for (size_t i = 0; i + 1 < json_array_size(list) && i < 4; i++) {
+		const char *s = json_string_value(json_array_get(list, i));
+		chain[i].b = s ? b64_decode(s, strlen(s), 0, &chain[i].n) : NULL;
+		if (chain[i].b == NULL)
+			break;
+		(*nchain)++;
+	}
+	if (*nchain == 0) {
+		snprintf(err, OA_ERR_MAX, "no AK certificate in the answer");
+		rc = failed("ak-activate");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(ans);
+	oa_buf_free(&ek);
+	oa_buf_free(&cert);
+	oa_buf_free(&ak);
+	oa_buf_free(&blob);
+	oa_buf_free(&enc);
+	oa_buf_free(&secret);
+	return rc;
+}
+
+/* POST-as-GET url until its status is none of pending/processing/ready
+ * when want is NULL, or is want; *out the last object. */
+static int poll(struct oa_acme *a, const char *url, const char *want, json_t **out)
+{
+	long status = 0;
+
+	for (int i = 0; i < 100; i++) {
+		const char *st;
+		*out = NULL;
+		if (oa_acme_post_json(a, url, NULL, &status, out, NULL, err) != 0)
+			return -1;
+		st = json_string_value(json_object_get(*out, "status"));
+		if (status != 200 || st == NULL)
+			return 0;
+		if (want ? strcmp(st, want) == 0
+			 : strcmp(st, "pending") != 0 && strcmp(st, "processing") != 0)
+			return 0;
+		if (strcmp(st, "invalid") == 0)
+			return 0;
+		json_decref(*out);
+		sleep_ms(100);
+	}
+	snprintf(err, OA_ERR_MAX, "%s: no outcome in 10 s", url);
+	return -1;
+}
+
+static int run(const struct opts *o)
+{
+	struct oa_tpm *tpm = NULL;
+	struct oa_acme a = {0};
+	struct oa_buf chain[4] = {{0}}, info = {0}, sig = {0}, area = {0}, obj = {0}, csr = {0};
+	size_t nchain = 0;
+	char url[1024], *order_url = NULL, *ka = NULL, *s64 = NULL;
+	json_t *order = NULL, *authz = NULL, *ans = NULL, *chall = NULL, *it;
+	const char *token = NULL, *chall_url = NULL;
+	uint8_t qd[32];
+	size_t qdlen = 32, i;
+	long status = 0, alg = 0;
+	int rc = 1;
+
+	if ((tpm = oa_tpm_open(o->tcti, err)) == NULL)
+		return failed("tpm");
+	if (o->chain_in != NULL) {
+		struct oa_buf ek = {0}, cert = {0}, ak = {0};
+		rc = oa_tpm_ek(tpm, o->ek_ecc ? 0x81010016 : 0x81010001, 0, &ek, &cert, err) != 0 ||
+		     oa_tpm_ak_create(tpm, !o->ak_rsa, &ak, err) != 0;
+		oa_buf_free(&ek);
+		oa_buf_free(&cert);
+		oa_buf_free(&ak);
+		if (rc != 0) {
+			rc = failed("tpm");
+			goto out;
+		}
+		if (chain_load(o->chain_in, chain, &nchain) != 0) {
+			rc = failed("ak-chain-in");
+			goto out;
+		}
+	} else if ((rc = ak_certificate(o, tpm, chain, &nchain)) != 0) {
+		goto out;
+	}
+	rc = 1;
+	if (o->chain_out != NULL && chain_save(o->chain_out, chain, nchain) != 0) {
+		rc = failed("ak-chain-out");
+		goto out;
+	}
+	if (o->x5c0 != NULL) {
+		oa_buf_free(&chain[0]);
+		if (read_file(o->x5c0, &chain[0]) != 0) {
+			rc = failed("x5c0");
+			goto out;
+		}
+	}
+	snprintf(url, sizeof url, "%s/acme/directory", o->server);
+	if (oa_acme_account(&a, o->cacert, url, err) != 0) {
+		rc = failed("account");
+		goto out;
+	}
+	if (oa_acme_post_json(&a, a.new_order,
+			      json_pack("{s:[{s:s, s:s}]}", "identifiers", "type",
+					"permanent-identifier", "value", o->order_id),
+			      &status, &order, &order_url, err) != 0) {
+		rc = failed("order");
+		goto out;
+	}
+	if (status != 201) {
+		rc = refused("order", status, order);
+		order = NULL;
+		goto out;
+	}
+	if (oa_acme_post_json(&a, json_string_value(json_array_get(json_object_get(order, "authorizations"), 0)) ?: "",
+			      NULL, &status, &authz, NULL, err) != 0 || status != 200) {
+		rc = failed("authz");
+		goto out;
+	}
+	json_array_foreach (json_object_get(authz, "challenges"), i, it)
+		if (strcmp(json_string_value(json_object_get(it, "type")) ?: "", "device-attest-01") == 0) {
+			token = json_string_value(json_object_get(it, "token"));
+			chall_url = json_string_value(json_object_get(it, "url"));
+		}
+	if (token == NULL || chall_url == NULL) {
+		snprintf(err, OA_ERR_MAX, "no device-attest-01 challenge offered");
+		rc = failed("authz");
+		goto out;
+	}
+	/* The key authorization, its SHA-256 the qualifying data. */
+	if ((ka = malloc(strlen(token) + strlen(a.thumbprint) + 2)) == NULL)
+		goto out;
+	sprintf(ka, "%s.%s", token, a.thumbprint);
+	EVP_Digest(ka, strlen(ka), qd, NULL, EVP_sha256(), NULL);
+	if (o->qualify != NULL) {
+		qdlen = strlen(o->qualify) / 2;
+		if (hex_decode(o->qualify, qd, sizeof qd) != (long)qdlen || qdlen == 0) {
+			snprintf(err, OA_ERR_MAX, "--qualify: hex of at most 32 bytes");
+			rc = failed("certify");
+			goto out;
+		}
+	}
+	if (o->attobj_text != NULL) {
+		/* sent as it is */
+	} else if (o->attobj_in != NULL) {
+		if (read_file(o->attobj_in, &obj) != 0) {
+			rc = failed("attobj");
+			goto out;
+		}
+	} else {
+		if (oa_tpm_key_create(tpm, !o->key_rsa, err) != 0 ||
+		    oa_tpm_certify(tpm, qd, qdlen, &info, &sig, &area, &alg, err) != 0) {
+			rc = failed("certify");
+			goto out;
+		}
+		if (o->pubarea_other) { /* another key's public area */
+			oa_buf_free(&area);
+			struct oa_buf i2 = {0}, s2 = {0};
+			long a2;
+			if (oa_tpm_key_create(tpm, !o->key_rsa, err) != 0 ||
+			    oa_tpm_certify(tpm, qd, qdlen, &i2, &s2, &area, &a2, err) != 0) {
+				rc = failed("certify");
+				goto out;
+			}
+			oa_buf_free(&i2);
+			oa_buf_free(&s2);
+		}
+		if (oa_attobj(alg, chain, nchain, &sig, &info, &area, &obj, err) != 0) {
+			rc = failed("attobj");
+			goto out;
+		}
+	}
+	if (o->attobj_out != NULL && obj.b != NULL) {
+		FILE *f = fopen(o->attobj_out, "wb");
+		if (f == NULL || fwrite(obj.b, 1, obj.n, f) != obj.n) {
+			if (f)
+				fclose(f);
+			snprintf(err, OA_ERR_MAX, "cannot write %s", o->attobj_out);
+			rc = failed("attobj");
+			goto out;
+		}
+		fclose(f);
+	}
+	s64 = o->attobj_text ? strdup(o->attobj_text) : b64_encode(obj.b, obj.n, 1);
+	if (oa_acme_post_json(&a, chall_url, json_pack("{s:s}", "attObj", s64), &status, &chall,
+			      NULL, err) != 0) {
+		rc = failed("challenge");
+		goto out;
+	}
+	if (status != 200) {
+		rc = refused("challenge", status, chall);
+		chall = NULL;
+		goto out;
+	}
+	json_decref(authz);
+	authz = NULL;
+	if (poll(&a, json_string_value(json_array_get(json_object_get(order, "authorizations"), 0)),
+		 NULL, &authz) != 0) {
+		rc = failed("challenge");
+		goto out;
+	}
+	if (strcmp(json_string_value(json_object_get(authz, "status")) ?: "", "valid") != 0) {
+		json_t *p = NULL;
+		json_array_foreach (json_object_get(authz, "challenges"), i, it)
+			if (json_object_get(it, "error") != NULL)
+				p = json_incref(json_object_get(it, "error"));
+		rc = refused("challenge", 200, p);
+		goto out;
+	}
+	/* Finalize with a CSR the TPM key signs (or another key's). */
+	if (o->csr_other && oa_tpm_key_create(tpm, !o->key_rsa, err) != 0) {
+		rc = failed("csr");
+		goto out;
+	}
+	if (oa_csr(tpm, &csr, err) != 0) {
+		rc = failed("csr");
+		goto out;
+	}
+	if (o->csr_out != NULL) {
+		FILE *f = fopen(o->csr_out, "wb");
+		if (f != NULL) {
+			fwrite(csr.b, 1, csr.n, f);
+			fclose(f);
+		}
+	}
+	free(s64);
+	s64 = b64_encode(csr.b, csr.n, 1);
+	if (oa_acme_post_json(&a, json_string_value(json_object_get(order, "finalize")) ?: "",
+			      json_pack("{s:s}", "csr", s64), &status, &ans, NULL, err) != 0) {
+		rc = failed("finalize");
+		goto out;
+	}
+	if (status != 200) {
+		rc = refused("finalize", status, ans);
+		ans = NULL;
+		goto out;
+	}
+	json_decref(ans);
+	ans = NULL;
+	if (poll(&a, order_url, "valid", &ans) != 0 ||
+	    json_string_value(json_object_get(ans, "certificate")) == NULL) {
+		rc = failed("order");
+		goto out;
+	}
+	{
+		struct oa_resp r;
+		FILE *f;
+		if (oa_acme_post(&a, json_string_value(json_object_get(ans, "certificate")), NULL, &r,
+				 err) != 0 ||
+		    r.status != 200) {
+			rc = failed("certificate");
+			goto out;
+		}
+		f = fopen(o->out, "wb");
+		if (f == NULL || fwrite(r.body.b, 1, r.body.n, f) != r.body.n) {
+			if (f)
+				fclose(f);
+			oa_resp_free(&r);
+			snprintf(err, OA_ERR_MAX, "cannot write %s", o->out);
+			rc = failed("certificate");
+			goto out;
+		}
+		fclose(f);
+		oa_resp_free(&r);
+	}
+	printf("{\"ok\":true,\"certificate\":\"%s\"}\n", o->out);
+	rc = 0;
+out:
+	for (i = 0; i < 4; i++)
+		oa_buf_free(&chain[i]);
+	oa_buf_free(&info);
+	oa_buf_free(&sig);
+	oa_buf_free(&area);
+	oa_buf_free(&obj);
+	oa_buf_free(&csr);
+	json_decref(order);
+	json_decref(authz);
+	json_decref(ans);
+	json_decref(chall);
+	free(order_url);
+	free(ka);
+	free(s64);
+	oa_acme_free(&a);
+	oa_tpm_close(tpm);
+	return rc;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: orchard-attest --server URL --cacert ROOT.pem --id REGISTRATION-ID --out CERT.pem\n"
+		"	[--tcti TCTI] [--ek-ecc] [--ak-rsa] [--key-rsa] [--no-ek-cert]\n"
+		"	(tests: --order-id ID --x5c0 DER --attobj-in F --attobj-out F --attobj-text S --qualify HEX\n"
+		"	 --pubarea-other --csr-other --csr-out F)\n"
+		"	[--ak-chain-out PEM] [--ak-chain-in PEM]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"server", 1, NULL, 's'},     {"cacert", 1, NULL, 'c'},	  {"tcti", 1, NULL, 't'},
+		{"id", 1, NULL, 'i'},	      {"order-id", 1, NULL, 'I'}, {"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},     {"ak-rsa", 0, NULL, 'A'},	  {"key-rsa", 0, NULL, 'K'},
+		{"no-ek-cert", 0, NULL, 'N'}, {"x5c0", 1, NULL, 'x'},	  {"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'}, {"qualify", 1, NULL, 'q'},  {"pubarea-other", 0, NULL, 'P'},
+		{"csr-other", 0, NULL, 'C'},  {"ak-chain-in", 1, NULL, 'g'},
+		{"attobj-text", 1, NULL, 'T'}, {"ak-chain-out", 1, NULL, 'G'}, {"csr-out", 1, NULL, 'r'},   {NULL, 0, NULL, 0},
+	};
+	struct opts o = {0};
+	int c;
+
+	o.tcti = getenv("TPM2TOOLS_TCTI");
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': o.server = optarg; break;
+		case 'c': o.cacert = optarg; break;
+		case 't': o.tcti = optarg; break;
+		case 'i': o.id = optarg; break;
+		case 'I': o.order_id = optarg; break;
+		case 'o': o.out = optarg; break;
+		case 'E': o.ek_ecc = true; break;
+		case 'A': o.ak_rsa = true; break;
+		case 'K': o.key_rsa = true; break;
+		case 'N': o.no_ek_cert = true; break;
+		case 'x': o.x5c0 = optarg; break;
+		case 'a': o.attobj_in = optarg; break;
+		case 'b': o.attobj_out = optarg; break;
+		case 'q': o.qualify = optarg; break;
+		case 'P': o.pubarea_other = true; break;
+		case 'C': o.csr_other = true; break;
+		case 'g': o.chain_in = optarg; break;
+		case 'G': o.chain_out = optarg; break;
+		case 'r': o.csr_out = optarg; break;
+		case 'T': o.attobj_text = optarg; break;
+		default: usage(); return 1;
+		}
+	}
+	if (o.server == NULL || o.id == NULL || o.out == NULL) {
+		usage();
+		return 1;
+	}
+	if (o.order_id == NULL)
+		o.order_id = o.id;
+	return run(&o);
+}

@@ -1,0 +1,444 @@
+/* The TPM side of device-attest-01 through tpm2-tss ESYS (see attest.h).
+ * Not tpm2-tools: bookworm's tpm2_certify always qualifies with 00ff55aa,
+ * and device-attest-01 needs SHA-256(key authorization) there. Transient
+ * objects: the AK, the signing key and, briefly, the SRK (swtpm has room
+ * for three and no resource manager). */
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/param_build.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "clients/attest/attest.h"
+
+struct oa_tpm {
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *ctx;
+	ESYS_TR ek, ak, key;
+	TPM2B_PUBLIC ek_pub, ak_pub, key_pub;
+};
+
+void oa_buf_free(struct oa_buf *b)
+{
+	free(b->b);
+	b->b = NULL;
+	b->n = 0;
+}
+
+static int fail(char *err, const char *what, TSS2_RC rc)
+{
+	snprintf(err, OA_ERR_MAX, "%s: 0x%x", what, rc);
+	return -1;
+}
+
+static int dup_into(struct oa_buf *out, const void *b, size_t n, char *err)
+{
+	out->n = 0;
+	if ((out->b = malloc(n ? n : 1)) == NULL) {
+		snprintf(err, OA_ERR_MAX, "out of memory");
+		return -1;
+	}
+	memcpy(out->b, b, n);
+	out->n = n;
+	return 0;
+}
+
+struct oa_tpm *oa_tpm_open(const char *tcti, char *err)
+{
+	struct oa_tpm *t = calloc(1, sizeof *t);
+	TSS2_RC rc;
+
+	if (t == NULL) {
+		snprintf(err, OA_ERR_MAX, "out of memory");
+		return NULL;
+	}
+	t->ek = t->ak = t->key = ESYS_TR_NONE;
+	if ((rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti)) != TSS2_RC_SUCCESS) {
+		fail(err, "cannot open the TPM (tcti)", rc);
+		free(t);
+		return NULL;
+	}
+	if ((rc = Esys_Initialize(&t->ctx, t->tcti, NULL)) != TSS2_RC_SUCCESS) {
+		fail(err, "Esys_Initialize", rc);
+		Tss2_TctiLdr_Finalize(&t->tcti);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void oa_tpm_close(struct oa_tpm *t)
+{
+	if (t == NULL)
+		return;
+	if (t->ak != ESYS_TR_NONE)
+		Esys_FlushContext(t->ctx, t->ak);
+	if (t->key != ESYS_TR_NONE)
+		Esys_FlushContext(t->ctx, t->key);
+	Esys_Finalize(&t->ctx);
+	Tss2_TctiLdr_Finalize(&t->tcti);
+	free(t);
+}
+
+static int marshal_public(const TPM2B_PUBLIC *p, struct oa_buf *out, char *err)
+{
+	uint8_t buf[sizeof(TPM2B_PUBLIC)];
+	size_t off = 0;
+	TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Marshal(p, buf, sizeof buf, &off);
+
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "marshalling a public area", rc);
+	return dup_into(out, buf, off, err);
+}
+
+/* The EK certificate from NV, in chunks the TPM accepts; owner auth first,
+ * then the index's own (empty) auth. */
+static int nv_read(struct oa_tpm *t, uint32_t index, struct oa_buf *out, char *err)
+{
+	ESYS_TR nv = ESYS_TR_NONE;
+	TPM2B_NV_PUBLIC *np = NULL;
+	uint16_t size, off = 0;
+	TSS2_RC rc;
+
+	out->b = NULL;
+	out->n = 0;
+	if (Esys_TR_FromTPMPublic(t->ctx, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv) !=
+	    TSS2_RC_SUCCESS)
+		return 0; /* no certificate: the enrollment may pin the EK */
+	if ((rc = Esys_NV_ReadPublic(t->ctx, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &np,
+				     NULL)) != TSS2_RC_SUCCESS)
+		return fail(err, "NV_ReadPublic", rc);
+	size = np->nvPublic.dataSize;
+	Esys_Free(np);
+	if ((out->b = malloc(size ? size : 1)) == NULL)
+		return fail(err, "out of memory", 0);
+	while (off < size) {
+		TPM2B_MAX_NV_BUFFER *d = NULL;
+		uint16_t n = size - off > 512 ? 512 : size - off;
+		rc = Esys_NV_Read(t->ctx, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				  ESYS_TR_NONE, n, off, &d);
+		if (rc != TSS2_RC_SUCCESS)
+			rc = Esys_NV_Read(t->ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+					  ESYS_TR_NONE, n, off, &d);
+		if (rc != TSS2_RC_SUCCESS || d->size != n) {
+			Esys_Free(d);
+			oa_buf_free(out);
+			return fail(err, "NV_Read of the EK certificate", rc);
+		}
+		memcpy(out->b + off, d->buffer, n);
+		off += n;
+		Esys_Free(d);
+	}
+	out->n = size;
+	return 0;
+}
+
+int oa_tpm_ek(struct oa_tpm *t, uint32_t ek_handle, uint32_t cert_nv, struct oa_buf *pub,
+	      struct oa_buf *cert, char *err)
+{
+	TPM2B_PUBLIC *p = NULL;
+	TSS2_RC rc;
+
+	rc = Esys_TR_FromTPMPublic(t->ctx, ek_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				   &t->ek);
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "no EK at that handle", rc);
+	if ((rc = Esys_ReadPublic(t->ctx, t->ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &p, NULL,
+				  NULL)) != TSS2_RC_SUCCESS)
+		return fail(err, "ReadPublic of the EK", rc);
+	t->ek_pub = *p;
+	Esys_Free(p);
+	if (marshal_public(&t->ek_pub, pub, err) != 0)
+		return -1;
+	if (nv_read(t, cert_nv, cert, err) != 0) {
+		oa_buf_free(pub);
+		return -1;
+	}
+	return 0;
+}
+
+/* A key template: restricted (AK) or not (the signing key). */
+static TPM2B_PUBLIC key_template(bool ecc, bool restricted)
+{
+	TPM2B_PUBLIC p;
+
+	memset(&p, 0, sizeof p);
+	p.publicArea.nameAlg = TPM2_ALG_SHA256;
+	p.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+					TPMA_OBJECT_SENSITIVEDATAORIGIN |
+					TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT |
+					(restricted ? TPMA_OBJECT_RESTRICTED : 0);
+	if (ecc) {
+		TPMS_ECC_PARMS *e = &p.publicArea.parameters.eccDetail;
+		p.publicArea.type = TPM2_ALG_ECC;
+		e->symmetric.algorithm = TPM2_ALG_NULL;
+		e->scheme.scheme = restricted ? TPM2_ALG_ECDSA : TPM2_ALG_NULL;
+		e->scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+		e->curveID = TPM2_ECC_NIST_P256;
+		e->kdf.scheme = TPM2_ALG_NULL;
+	} else {
+		TPMS_RSA_PARMS *r = &p.publicArea.parameters.rsaDetail;
+		p.publicArea.type = TPM2_ALG_RSA;
+		r->symmetric.algorithm = TPM2_ALG_NULL;
+		r->scheme.scheme = restricted ? TPM2_ALG_RSASSA : TPM2_ALG_NULL;
+		r->scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+		r->keyBits = 2048;
+	}
+	return p;
+}
+
+static int create_primary(struct oa_tpm *t, const TPM2B_PUBLIC *tmpl, ESYS_TR *h,
+			  TPM2B_PUBLIC *pub, char *err)
+{
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION pcrs = {0};
+	TPM2B_PUBLIC *out = NULL;
+	TSS2_RC rc;
+
+	memset(&sens, 0, sizeof sens);
+	rc = Esys_CreatePrimary(t->ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				ESYS_TR_NONE, &sens, tmpl, &outside, &pcrs, h, &out, NULL, NULL,
+				NULL);
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "CreatePrimary", rc);
+	if (pub != NULL)
+		*pub = *out;
+	Esys_Free(out);
+	return 0;
+}
+
+int oa_tpm_ak_create(struct oa_tpm *t, bool ecc, struct oa_buf *pub, char *err)
+{
+	TPM2B_PUBLIC tmpl = key_template(ecc, true);
+
+	if (create_primary(t, &tmpl, &t->ak, &t->ak_pub, err) != 0)
+		return -1;
+	return marshal_public(&t->ak_pub, pub, err);
+}
+
+int oa_tpm_activate(struct oa_tpm *t, const struct oa_buf *blob, const struct oa_buf *enc,
+		    struct oa_buf *secret, char *err)
+{
+	TPM2B_ID_OBJECT id;
+	TPM2B_ENCRYPTED_SECRET es;
+	TPM2B_DIGEST *out = NULL;
+	ESYS_TR sess = ESYS_TR_PASSWORD;
+	size_t off = 0;
+	TSS2_RC rc;
+
+	memset(&id, 0, sizeof id);
+	memset(&es, 0, sizeof es);
+	if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(blob->b, blob->n, &off, &id) != 0 ||
+	    off != blob->n)
+		return fail(err, "credentialBlob is no TPM2B_ID_OBJECT", 0);
+	off = 0;
+	if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(enc->b, enc->n, &off, &es) != 0 ||
+	    off != enc->n)
+		return fail(err, "encryptedSecret is no TPM2B_ENCRYPTED_SECRET", 0);
+	/* An EK without userWithAuth (the TCG default template) is used under
+	 * PolicySecret(TPM_RH_ENDORSEMENT). */
+	if (!(t->ek_pub.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH)) {
+		TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_NULL};
+		rc = Esys_StartAuthSession(t->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
+					   TPM2_ALG_SHA256, &sess);
+		if (rc != TSS2_RC_SUCCESS)
+			return fail(err, "StartAuthSession", rc);
+		rc = Esys_PolicySecret(t->ctx, ESYS_TR_RH_ENDORSEMENT, sess, ESYS_TR_PASSWORD,
+				       ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
+		if (rc != TSS2_RC_SUCCESS) {
+			Esys_FlushContext(t->ctx, sess);
+			return fail(err, "PolicySecret(endorsement)", rc);
+		}
+	}
+	rc = Esys_ActivateCredential(t->ctx, t->ak, t->ek, ESYS_TR_PASSWORD, sess, ESYS_TR_NONE,
+				     &id, &es, &out);
+	if (sess != ESYS_TR_PASSWORD)
+		Esys_FlushContext(t->ctx, sess);
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "ActivateCredential", rc);
+	rc = (TSS2_RC)dup_into(secret, out->buffer, out->size, err);
+	Esys_Free(out);
+	return (int)rc;
+}
+
+int oa_tpm_key_create(struct oa_tpm *t, bool ecc, char *err)
+{
+	TPM2B_PUBLIC srk_tmpl, tmpl = key_template(ecc, false), *pub = NULL;
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION pcrs = {0};
+	TPM2B_PRIVATE *priv = NULL;
+	ESYS_TR srk = ESYS_TR_NONE;
+	TSS2_RC rc;
+
+	/* The SRK: the TCG's ECC P-256 storage key template. */
+	memset(&srk_tmpl, 0, sizeof srk_tmpl);
+	srk_tmpl.publicArea.type = TPM2_ALG_ECC;
+	srk_tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+	srk_tmpl.publicArea.objectAttributes =
+		TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+		TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
+		TPMA_OBJECT_NODA;
+	srk_tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+	srk_tmpl.publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
+	srk_tmpl.publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+	srk_tmpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+	srk_tmpl.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	srk_tmpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	/* One signing key at a time: swtpm holds three transient objects. */
+	if (t->key != ESYS_TR_NONE)
+		Esys_FlushContext(t->ctx, t->key);
+	t->key = ESYS_TR_NONE;
+	if (create_primary(t, &srk_tmpl, &srk, NULL, err) != 0)
+		return -1;
+	memset(&sens, 0, sizeof sens);
+	rc = Esys_Create(t->ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
+			 &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
+	if (rc == TSS2_RC_SUCCESS) {
+		rc = Esys_Load(t->ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
+			       &t->key);
+		if (rc == TSS2_RC_SUCCESS)
+			t->key_pub = *pub;
+	}
+	Esys_Free(priv);
+	Esys_Free(pub);
+	Esys_FlushContext(t->ctx, srk);
+	return rc == TSS2_RC_SUCCESS ? 0 : fail(err, "creating the key under the SRK", rc);
+}
+
+EVP_PKEY *oa_tpm_key_pkey(struct oa_tpm *t, char *err)
+{
+	const TPMT_PUBLIC *p = &t->key_pub.publicArea;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	uint8_t point[1 + 2 * 66];
+
+	if (bld == NULL)
+		goto out;
+	if (p->type == TPM2_ALG_RSA) {
+		uint32_t exp = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent
+								: 65537;
+		n = BN_bin2bn(p->unique.rsa.buffer, p->unique.rsa.size, NULL);
+		e = BN_new();
+		if (n == NULL || e == NULL || !BN_set_word(e, exp) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+			goto out;
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	} else {
+		size_t xl = p->unique.ecc.x.size, yl = p->unique.ecc.y.size;
+		if (xl != 32 || yl != 32)
+			goto out;
+		point[0] = 0x04;
+		memcpy(point + 1, p->unique.ecc.x.buffer, xl);
+		memcpy(point + 1 + xl, p->unique.ecc.y.buffer, yl);
+		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) ||
+		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
+						      1 + xl + yl))
+			goto out;
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	}
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL || ctx == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		pk = NULL;
+out:
+	if (pk == NULL)
+		snprintf(err, OA_ERR_MAX, "the TPM key cannot be read into OpenSSL");
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(ctx);
+	BN_free(n);
+	BN_free(e);
+	return pk;
+}
+
+int oa_tpm_certify(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, struct oa_buf *cert_info,
+		   struct oa_buf *sig, struct oa_buf *pub_area, long *alg, char *err)
+{
+	TPM2B_DATA q = {0};
+	TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+	TPM2B_ATTEST *info = NULL;
+	TPMT_SIGNATURE *s = NULL;
+	uint8_t buf[sizeof(TPMT_PUBLIC) + sizeof(TPMT_SIGNATURE)];
+	size_t off = 0;
+	TSS2_RC rc;
+
+	if (qdlen > sizeof q.buffer)
+		return fail(err, "qualifying data too long", 0);
+	q.size = (UINT16)qdlen;
+	memcpy(q.buffer, qd, qdlen);
+	rc = Esys_Certify(t->ctx, t->key, t->ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			  &q, &scheme, &info, &s);
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "Certify", rc);
+	*alg = s->sigAlg == TPM2_ALG_ECDSA ? -7 : s->sigAlg == TPM2_ALG_RSAPSS ? -37 : -257;
+	rc = Tss2_MU_TPMT_SIGNATURE_Marshal(s, buf, sizeof buf, &off);
+	if (rc == TSS2_RC_SUCCESS && dup_into(sig, buf, off, err) == 0 &&
+	    dup_into(cert_info, info->attestationData, info->size, err) == 0) {
+		off = 0;
+		rc = Tss2_MU_TPMT_PUBLIC_Marshal(&t->key_pub.publicArea, buf, sizeof buf, &off);
+		if (rc == TSS2_RC_SUCCESS && dup_into(pub_area, buf, off, err) == 0) {
+			Esys_Free(info);
+			Esys_Free(s);
+			return 0;
+		}
+	}
+	Esys_Free(info);
+	Esys_Free(s);
+	oa_buf_free(sig);
+	oa_buf_free(cert_info);
+	return fail(err, "marshalling the certification", rc);
+}
+
+int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, char *err)
+{
+	bool ecc = t->key_pub.publicArea.type == TPM2_ALG_ECC;
+	TPM2B_DIGEST d = {.size = 32};
+	TPMT_SIG_SCHEME scheme = {.scheme = ecc ? TPM2_ALG_ECDSA : TPM2_ALG_RSASSA};
+	TPMT_TK_HASHCHECK ticket = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
+	TPMT_SIGNATURE *s = NULL;
+	TSS2_RC rc;
+	int ret = -1;
+
+	memcpy(d.buffer, digest, 32);
+	scheme.details.any.hashAlg = TPM2_ALG_SHA256;
+	rc = Esys_Sign(t->ctx, t->key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
+		       &ticket, &s);
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "Sign", rc);
+	if (ecc) {
+		ECDSA_SIG *es = ECDSA_SIG_new();
+		BIGNUM *r = BN_bin2bn(s->signature.ecdsa.signatureR.buffer,
+				      s->signature.ecdsa.signatureR.size, NULL);
+		BIGNUM *ss = BN_bin2bn(s->signature.ecdsa.signatureS.buffer,
+				       s->signature.ecdsa.signatureS.size, NULL);
+		unsigned char *der = NULL;
+		int len;
+		if (es == NULL || r == NULL || ss == NULL || !ECDSA_SIG_set0(es, r, ss)) {
+			BN_free(r);
+			BN_free(ss);
+		} else if ((len = i2d_ECDSA_SIG(es, &der)) > 0) {
+			ret = dup_into(sig, der, (size_t)len, err);
+			OPENSSL_free(der);
+		}
+		ECDSA_SIG_free(es);
+	} else {
+		ret = dup_into(sig, s->signature.rsassa.sig.buffer, s->signature.rsassa.sig.size,
+			       err);
+	}
+	Esys_Free(s);
+	if (ret != 0)
+		snprintf(err, OA_ERR_MAX, "cannot encode the TPM's signature");
+	return ret;
+}
