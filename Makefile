@@ -33,6 +33,7 @@ include common/module.mk
 -include acme/module.mk
 -include server/module.mk
 -include clients/wasm/module.mk
+-include clients/attest/module.mk
 -include clients/agent/module.mk
 -include tests/module.mk
 -include bench/module.mk
