@@ -27,6 +27,8 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh
 # The TPM attestation CA (AK certificates) with swtpm.
 TEST_SCRIPTS += tests/integration/attest_ak.sh
+# device-attest-01 end to end: swtpm, build/orchard-attest (clients/attest).
+TEST_SCRIPTS += tests/integration/device_attest.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
