@@ -165,12 +165,11 @@ static bool othername_matches(const ASN1_TYPE *v, const struct acme_ident *id)
 			return false;
 		if (slash == NULL)
 			return p == end;
-		return der_next(&p, end, 0x06, &b, &blen) && p == end &&
-		       oid_is(b, blen, slash + 1);
+		return der_next(&p, end, 0x06, &b, &blen) && p == end && oid_is(b, blen, slash + 1);
 	}
-	return slash != NULL && der_next(&p, end, 0x06, &a, &alen) &&
-	       oid_is(a, alen, slash + 1) && der_next(&p, end, 0x04, &b, &blen) && p == end &&
-	       blen == idlen && memcmp(b, id->value, idlen) == 0;
+	return slash != NULL && der_next(&p, end, 0x06, &a, &alen) && oid_is(a, alen, slash + 1) &&
+	       der_next(&p, end, 0x04, &b, &blen) && p == end && blen == idlen &&
+	       memcmp(b, id->value, idlen) == 0;
 }
 
 /* Whether the AK certificate's SAN names the order's identifier. */
@@ -236,22 +235,17 @@ static bool alg_fits(long alg, const TPMT_SIGNATURE *s)
 	uint16_t h = tpm_sig_hash(s);
 
 	switch (alg) {
-	case COSE_RS256:
-		return s->sigAlg == TPM2_ALG_RSASSA && h == TPM2_ALG_SHA256;
-	case COSE_PS256:
-		return s->sigAlg == TPM2_ALG_RSAPSS && h == TPM2_ALG_SHA256;
-	case COSE_ES256:
-		return s->sigAlg == TPM2_ALG_ECDSA && h == TPM2_ALG_SHA256;
-	case COSE_ES384:
-		return s->sigAlg == TPM2_ALG_ECDSA && h == TPM2_ALG_SHA384;
-	default:
-		return false;
+	case COSE_RS256: return s->sigAlg == TPM2_ALG_RSASSA && h == TPM2_ALG_SHA256;
+	case COSE_PS256: return s->sigAlg == TPM2_ALG_RSAPSS && h == TPM2_ALG_SHA256;
+	case COSE_ES256: return s->sigAlg == TPM2_ALG_ECDSA && h == TPM2_ALG_SHA256;
+	case COSE_ES384: return s->sigAlg == TPM2_ALG_ECDSA && h == TPM2_ALG_SHA384;
+	default: return false;
 	}
 }
 
 /* sig over certInfo with the AK certificate's key. */
-static int sig_check(X509 *ak, long alg, const uint8_t *sig, size_t siglen,
-		     const uint8_t *info, size_t infolen, struct acme_err *e)
+static int sig_check(X509 *ak, long alg, const uint8_t *sig, size_t siglen, const uint8_t *info,
+		     size_t infolen, struct acme_err *e)
 {
 	EVP_PKEY *pk = X509_get0_pubkey(ak);
 	TPMT_SIGNATURE s;
@@ -419,7 +413,8 @@ static int statement_check(cbor_item_t *st, struct acme_chall_target *t, struct 
 		for (size_t i = len; i < 32 && k + 1 < sizeof t->ak_serial; i++)
 			t->ak_serial[k++] = '0';
 		for (size_t i = 0; hex && i < len && k + 1 < sizeof t->ak_serial; i++)
-			t->ak_serial[k++] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
+			t->ak_serial[k++] =
+				(char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
 		t->ak_serial[k] = '\0';
 		OPENSSL_free(hex);
 		BN_free(bn);
@@ -440,7 +435,8 @@ static int device_attest_validate(const struct acme_chall_target *ct, struct acm
 	int rc;
 
 	if (t->att_obj == NULL || t->att_obj_len == 0 || t->att_obj_len > ATT_OBJ_MAX)
-		return bad(e, "%s", "the answer needs {\"attObj\": base64url(CBOR)} of at most 16 KiB");
+		return bad(e, "%s",
+			   "the answer needs {\"attObj\": base64url(CBOR)} of at most 16 KiB");
 	root = cbor_load(t->att_obj, t->att_obj_len, &res);
 	if (root == NULL || res.error.code != CBOR_ERR_NONE || res.read != t->att_obj_len) {
 		if (root != NULL)

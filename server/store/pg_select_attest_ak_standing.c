@@ -6,8 +6,8 @@
 #include "server/store/attest.h"
 #include "server/store/store_pg.h"
 
-enum store_qs store_select_attest_ak_standing(struct store_conn *c, const char *serial,
-					      bool *known, long long *revoked, bool *enabled)
+enum store_qs store_select_attest_ak_standing(struct store_conn *c, const char *serial, bool *known,
+					      long long *revoked, bool *enabled)
 {
 	static struct store_stmt st = {
 		"select_attest_ak_standing",
