@@ -254,7 +254,8 @@ static char *jws(struct oa_acme *a, const char *url, const char *payload_text)
 		json_object_set_new(prot, "kid", json_string(a->kid));
 	else
 		json_object_set_new(prot, "jwk", jwk(a->key));
-	if ((ptext = json_dumps(prot, JSON_COMPACT)) == NULL || (p64 = b64u(ptext, strlen(ptext))) == NULL ||
+	if ((ptext = json_dumps(prot, JSON_COMPACT)) == NULL ||
+	    (p64 = b64u(ptext, strlen(ptext))) == NULL ||
 	    (pl64 = b64u(payload_text, strlen(payload_text))) == NULL ||
 	    (input = malloc(strlen(p64) + strlen(pl64) + 2)) == NULL)
 		goto out;
@@ -274,8 +275,7 @@ out:
 	return out;
 }
 
-int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r,
-		 char *err)
+int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r, char *err)
 {
 	char *ptext = payload ? json_dumps(payload, JSON_COMPACT) : strdup("");
 	int rc = -1;
@@ -357,9 +357,8 @@ int oa_acme_account(struct oa_acme *a, const char *cacert, const char *directory
 		snprintf(err, OA_ERR_MAX, "cannot make an account key");
 		return -1;
 	}
-	if (oa_acme_post_json(a, a->new_account,
-			      json_pack("{s:b}", "termsOfServiceAgreed", 1), &status, &acct, &loc,
-			      err) != 0)
+	if (oa_acme_post_json(a, a->new_account, json_pack("{s:b}", "termsOfServiceAgreed", 1),
+			      &status, &acct, &loc, err) != 0)
 		return -1;
 	json_decref(acct);
 	if (status != 201 || loc == NULL) {

@@ -110,8 +110,7 @@ void oa_acme_free(struct oa_acme *a);
 int oa_acme_account(struct oa_acme *a, const char *cacert, const char *directory_url, char *err);
 
 /* A JWS POST of payload (stolen; NULL: POST-as-GET) to url. */
-int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r,
-		 char *err);
+int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r, char *err);
 
 /* Same, parsing the answer's JSON into *out. */
 int oa_acme_post_json(struct oa_acme *a, const char *url, json_t *payload, long *status,

@@ -14,10 +14,11 @@
 
 static bool put(cbor_item_t *map, const char *key, cbor_item_t *value)
 {
-	bool ok = value != NULL && cbor_map_add(map, (struct cbor_pair){
-							     .key = cbor_move(cbor_build_string(key)),
-							     .value = cbor_move(value),
-						     });
+	bool ok =
+		value != NULL && cbor_map_add(map, (struct cbor_pair){
+							   .key = cbor_move(cbor_build_string(key)),
+							   .value = cbor_move(value),
+						   });
 	return ok;
 }
 
@@ -40,7 +41,8 @@ int oa_attobj(long alg, const struct oa_buf *x5c, size_t nx5c, const struct oa_b
 	for (size_t i = 0; ok && i < nx5c; i++)
 		ok = cbor_array_push(chain, cbor_move(bytes(&x5c[i])));
 	ok = ok && put(st, "ver", cbor_build_string("2.0")) &&
-	     put(st, "alg", n < 256 ? cbor_build_negint8((uint8_t)n) : cbor_build_negint16((uint16_t)n)) &&
+	     put(st, "alg",
+		 n < 256 ? cbor_build_negint8((uint8_t)n) : cbor_build_negint16((uint16_t)n)) &&
 	     put(st, "x5c", chain) && put(st, "sig", bytes(sig)) &&
 	     put(st, "certInfo", bytes(cert_info)) && put(st, "pubArea", bytes(pub_area));
 	chain = NULL;
@@ -80,7 +82,8 @@ int oa_csr(struct oa_tpm *t, struct oa_buf *out, char *err)
 		goto out;
 	ecc = EVP_PKEY_base_id(pk) == EVP_PKEY_EC;
 	if (!X509_REQ_set_version(req, 0) || !X509_REQ_set_pubkey(req, pk) ||
-	    !X509_ALGOR_set0(alg, OBJ_nid2obj(ecc ? NID_ecdsa_with_SHA256 : NID_sha256WithRSAEncryption),
+	    !X509_ALGOR_set0(alg,
+			     OBJ_nid2obj(ecc ? NID_ecdsa_with_SHA256 : NID_sha256WithRSAEncryption),
 			     ecc ? V_ASN1_UNDEF : V_ASN1_NULL, NULL) ||
 	    !X509_REQ_set1_signature_algo(req, alg))
 		goto out;

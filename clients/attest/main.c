@@ -83,8 +83,9 @@ static int read_file(const char *path, struct oa_buf *out)
 	FILE *f = fopen(path, "rb");
 	long n;
 
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-	    (out->b = malloc((size_t)n + 1)) == NULL || fread(out->b, 1, (size_t)n, f) != (size_t)n) {
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0 || (out->b = malloc((size_t)n + 1)) == NULL ||
+	    fread(out->b, 1, (size_t)n, f) != (size_t)n) {
 		if (f)
 			fclose(f);
 		snprintf(err, OA_ERR_MAX, "cannot read %s", path);
@@ -163,7 +164,8 @@ static int ak_certificate(const struct opts *o, struct oa_tpm *tpm, struct oa_bu
 		rc = failed("tpm");
 		goto out;
 	}
-	req = json_pack("{s:o, s:o}", "endorsementKey", b64_json(&ek), "attestationKey", b64_json(&ak));
+	req = json_pack("{s:o, s:o}", "endorsementKey", b64_json(&ek), "attestationKey",
+			b64_json(&ak));
 	if (cert.n > 0 && !o->no_ek_cert)
 		json_object_set_new(req, "endorsementKeyCertificate", b64_json(&cert));
 	snprintf(url, sizeof url, "%s/attestation/ak/challenge", o->server);
@@ -312,13 +314,18 @@ static int run(const struct opts *o)
 		order = NULL;
 		goto out;
 	}
-	if (oa_acme_post_json(&a, json_string_value(json_array_get(json_object_get(order, "authorizations"), 0)) ?: "",
-			      NULL, &status, &authz, NULL, err) != 0 || status != 200) {
+	if (oa_acme_post_json(
+		    &a,
+		    json_string_value(json_array_get(json_object_get(order, "authorizations"), 0))
+			    ?: "",
+		    NULL, &status, &authz, NULL, err) != 0 ||
+	    status != 200) {
 		rc = failed("authz");
 		goto out;
 	}
 	json_array_foreach (json_object_get(authz, "challenges"), i, it)
-		if (strcmp(json_string_value(json_object_get(it, "type")) ?: "", "device-attest-01") == 0) {
+		if (strcmp(json_string_value(json_object_get(it, "type")) ?: "",
+			   "device-attest-01") == 0) {
 			token = json_string_value(json_object_get(it, "token"));
 			chall_url = json_string_value(json_object_get(it, "url"));
 		}
@@ -445,8 +452,8 @@ static int run(const struct opts *o)
 	{
 		struct oa_resp r;
 		FILE *f;
-		if (oa_acme_post(&a, json_string_value(json_object_get(ans, "certificate")), NULL, &r,
-				 err) != 0 ||
+		if (oa_acme_post(&a, json_string_value(json_object_get(ans, "certificate")), NULL,
+				 &r, err) != 0 ||
 		    r.status != 200) {
 			rc = failed("certificate");
 			goto out;
@@ -498,13 +505,27 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},     {"cacert", 1, NULL, 'c'},	  {"tcti", 1, NULL, 't'},
-		{"id", 1, NULL, 'i'},	      {"order-id", 1, NULL, 'I'}, {"out", 1, NULL, 'o'},
-		{"ek-ecc", 0, NULL, 'E'},     {"ak-rsa", 0, NULL, 'A'},	  {"key-rsa", 0, NULL, 'K'},
-		{"no-ek-cert", 0, NULL, 'N'}, {"x5c0", 1, NULL, 'x'},	  {"attobj-in", 1, NULL, 'a'},
-		{"attobj-out", 1, NULL, 'b'}, {"qualify", 1, NULL, 'q'},  {"pubarea-other", 0, NULL, 'P'},
-		{"csr-other", 0, NULL, 'C'},  {"ak-chain-in", 1, NULL, 'g'},
-		{"attobj-text", 1, NULL, 'T'}, {"ak-chain-out", 1, NULL, 'G'}, {"csr-out", 1, NULL, 'r'},   {NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},
+		{"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},
+		{"id", 1, NULL, 'i'},
+		{"order-id", 1, NULL, 'I'},
+		{"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},
+		{"ak-rsa", 0, NULL, 'A'},
+		{"key-rsa", 0, NULL, 'K'},
+		{"no-ek-cert", 0, NULL, 'N'},
+		{"x5c0", 1, NULL, 'x'},
+		{"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'},
+		{"qualify", 1, NULL, 'q'},
+		{"pubarea-other", 0, NULL, 'P'},
+		{"csr-other", 0, NULL, 'C'},
+		{"ak-chain-in", 1, NULL, 'g'},
+		{"attobj-text", 1, NULL, 'T'},
+		{"ak-chain-out", 1, NULL, 'G'},
+		{"csr-out", 1, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;

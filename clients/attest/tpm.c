@@ -170,8 +170,8 @@ static TPM2B_PUBLIC key_template(bool ecc, bool restricted)
 	memset(&p, 0, sizeof p);
 	p.publicArea.nameAlg = TPM2_ALG_SHA256;
 	p.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-					TPMA_OBJECT_SENSITIVEDATAORIGIN |
-					TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT |
+					TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+					TPMA_OBJECT_SIGN_ENCRYPT |
 					(restricted ? TPMA_OBJECT_RESTRICTED : 0);
 	if (ecc) {
 		TPMS_ECC_PARMS *e = &p.publicArea.parameters.eccDetail;
@@ -192,8 +192,8 @@ static TPM2B_PUBLIC key_template(bool ecc, bool restricted)
 	return p;
 }
 
-static int create_primary(struct oa_tpm *t, const TPM2B_PUBLIC *tmpl, ESYS_TR *h,
-			  TPM2B_PUBLIC *pub, char *err)
+static int create_primary(struct oa_tpm *t, const TPM2B_PUBLIC *tmpl, ESYS_TR *h, TPM2B_PUBLIC *pub,
+			  char *err)
 {
 	TPM2B_SENSITIVE_CREATE sens;
 	TPM2B_DATA outside = {0};
@@ -234,8 +234,7 @@ int oa_tpm_activate(struct oa_tpm *t, const struct oa_buf *blob, const struct oa
 
 	memset(&id, 0, sizeof id);
 	memset(&es, 0, sizeof es);
-	if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(blob->b, blob->n, &off, &id) != 0 ||
-	    off != blob->n)
+	if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(blob->b, blob->n, &off, &id) != 0 || off != blob->n)
 		return fail(err, "credentialBlob is no TPM2B_ID_OBJECT", 0);
 	off = 0;
 	if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(enc->b, enc->n, &off, &es) != 0 ||
@@ -282,10 +281,10 @@ int oa_tpm_key_create(struct oa_tpm *t, bool ecc, char *err)
 	memset(&srk_tmpl, 0, sizeof srk_tmpl);
 	srk_tmpl.publicArea.type = TPM2_ALG_ECC;
 	srk_tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-	srk_tmpl.publicArea.objectAttributes =
-		TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-		TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
-		TPMA_OBJECT_NODA;
+	srk_tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+					       TPMA_OBJECT_SENSITIVEDATAORIGIN |
+					       TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
+					       TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA;
 	srk_tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
 	srk_tmpl.publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
 	srk_tmpl.publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
@@ -326,8 +325,8 @@ EVP_PKEY *oa_tpm_key_pkey(struct oa_tpm *t, char *err)
 	if (bld == NULL)
 		goto out;
 	if (p->type == TPM2_ALG_RSA) {
-		uint32_t exp = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent
-								: 65537;
+		uint32_t exp =
+			p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent : 65537;
 		n = BN_bin2bn(p->unique.rsa.buffer, p->unique.rsa.size, NULL);
 		e = BN_new();
 		if (n == NULL || e == NULL || !BN_set_word(e, exp) ||

@@ -71,6 +71,21 @@ static void test_identifiers(void **state)
 				"[2001:db8::1]", "example.com", ""};
 	for (size_t i = 0; i < sizeof bad_ip / sizeof bad_ip[0]; i++)
 		bad_ident("ip", bad_ip[i], ERR_ACME_REJECTED_IDENTIFIER);
+	/* device-attest-01's identifiers: id["/"OID], serial"/"OID */
+	ok_ident("permanent-identifier", "device-1", "device-1", false);
+	ok_ident("permanent-identifier", "SN12345/1.3.6.1.4.1.99999.1",
+		 "SN12345/1.3.6.1.4.1.99999.1", false);
+	ok_ident("hardware-module", "0a1b2c/2.23.133.1.2", "0a1b2c/2.23.133.1.2", false);
+	const char *bad_dev[] = {"",	  "a b",  "a/",	  "a/3.1",     "a/1", "a/1..2",
+				 "a/1.x", "/1.2", "a\tb", "a/1.2/1.3", "é"};
+	for (size_t i = 0; i < sizeof bad_dev / sizeof bad_dev[0]; i++)
+		bad_ident("permanent-identifier", bad_dev[i], ERR_ACME_REJECTED_IDENTIFIER);
+	bad_ident("hardware-module", "serial-without-oid", ERR_ACME_REJECTED_IDENTIFIER);
+	memset(long_name, 'a', 129);
+	long_name[129] = '\0';
+	bad_ident("permanent-identifier", long_name, ERR_ACME_REJECTED_IDENTIFIER);
+	long_name[128] = '\0';
+	ok_ident("permanent-identifier", long_name, long_name, false);
 }
 
 static void test_challenge_table(void **state)
@@ -88,12 +103,64 @@ static void test_challenge_table(void **state)
 	assert_non_null(h);
 	assert_non_null(d);
 	assert_non_null(t);
-	assert_null(acme_chall_find("device-attest-01"));
+	const struct acme_chall_type *da = acme_chall_find("device-attest-01");
+	struct acme_ident dev;
+	assert_non_null(da);
+	assert_int_equal(acme_ident_check("permanent-identifier", "device-1", &dev, &e), 0);
+	/* a device is proven by device-attest-01 alone, and only a device */
+	assert_true(acme_chall_fits(da, &dev) && !acme_chall_fits(h, &dev) &&
+		    !acme_chall_fits(d, &dev) && !acme_chall_fits(t, &dev));
+	assert_true(!acme_chall_fits(da, &dns) && !acme_chall_fits(da, &ip));
+	assert_null(acme_chall_find("device-attest-02"));
 	assert_true(acme_chall_fits(h, &dns) && acme_chall_fits(d, &dns) &&
 		    acme_chall_fits(t, &dns));
 	assert_true(!acme_chall_fits(h, &wild) && acme_chall_fits(d, &wild) &&
 		    !acme_chall_fits(t, &wild));
 	assert_true(acme_chall_fits(h, &ip) && !acme_chall_fits(d, &ip) && acme_chall_fits(t, &ip));
+}
+
+/* device-attest-01 refuses whatever is not a well-formed tpm statement
+ * before it looks at any certificate. */
+static void attest_bad(const uint8_t *b, size_t n)
+{
+	struct acme_ident dev;
+	struct acme_err e = {0};
+	struct acme_chall_target t = {.ident = &dev, .key_authz = "tok.thumb"};
+
+	assert_int_equal(acme_ident_check("permanent-identifier", "device-1", &dev, &e), 0);
+	t.att_obj = b;
+	t.att_obj_len = n;
+	assert_int_equal(acme_chall_device_attest.validate(&t, &e), -1);
+	assert_int_equal(e.code, ERR_ACME_BAD_ATTESTATION_STATEMENT);
+	assert_null(t.attested_spki);
+}
+
+static void test_device_attest_malformed(void **state)
+{
+	(void)state;
+	attest_bad((const uint8_t *)"not cbor", 8);
+	attest_bad(NULL, 0);
+	attest_bad((const uint8_t *)"\x01", 1); /* 1 */
+	attest_bad((const uint8_t *)"\xa0", 1); /* {} */
+	attest_bad((const uint8_t *)"\xa1\x63"
+				    "fmt\x66packed",
+		   12); /* packed */
+	attest_bad((const uint8_t *)"\xa1\x63"
+				    "fmt\x63tpm",
+		   9); /* no attStmt */
+	attest_bad((const uint8_t *)"\xa2\x63"
+				    "fmt\x63tpm\x67"
+				    "attStmt\xa0",
+		   18); /* {} */
+	attest_bad((const uint8_t *)"\xa2\x63"
+				    "fmt\x63tpm\x67"
+				    "attStmt\xa1\x63ver\x63"
+				    "2.0",
+		   26);				    /* no alg, x5c... */
+	attest_bad((const uint8_t *)"\xa0\x00", 2); /* trailing bytes */
+	attest_bad((const uint8_t *)"\xbf\x63"
+				    "fmt\x63tpm",
+		   9); /* indefinite, unfinished */
 }
 
 static void test_digest(void **state)
@@ -186,9 +253,8 @@ static void test_eab(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_identifiers),
-		cmocka_unit_test(test_challenge_table),
-		cmocka_unit_test(test_digest),
+		cmocka_unit_test(test_identifiers), cmocka_unit_test(test_challenge_table),
+		cmocka_unit_test(test_digest),	    cmocka_unit_test(test_device_attest_malformed),
 		cmocka_unit_test(test_eab),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
