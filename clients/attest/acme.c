@@ -71,20 +71,36 @@ static size_t on_header(char *p, size_t size, size_t n, void *cls)
 	return len;
 }
 
+/* One handle per thread, reset between requests: its connection (and TLS
+ * session) stays open for the next one. */
+static __thread CURL *tls_curl;
+
+void oa_http_done(void)
+{
+	curl_easy_cleanup(tls_curl);
+	tls_curl = NULL;
+}
+
 int oa_http(const char *cacert, const char *method, const char *url, const char *content_type,
 	    const char *body, size_t len, struct oa_resp *r, char *err)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = tls_curl;
 	struct curl_slist *h = NULL;
 	char ct[128];
 	CURLcode rc;
 
 	memset(r, 0, sizeof *r);
+	if (c == NULL)
+		c = tls_curl = curl_easy_init();
+	else
+		curl_easy_reset(c);
 	if (c == NULL) {
 		snprintf(err, OA_ERR_MAX, "curl_easy_init failed");
 		return -1;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (cacert != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
@@ -104,7 +120,6 @@ int oa_http(const char *cacert, const char *method, const char *url, const char 
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
 		snprintf(err, OA_ERR_MAX, "%s %s: %s", method, url, curl_easy_strerror(rc));
 		oa_resp_free(r);

@@ -36,7 +36,8 @@ struct oa_tpm *oa_tpm_open(const char *tcti, char *err);
 void oa_tpm_close(struct oa_tpm *t);
 
 /* The EK at persistent handle ek_handle as a marshalled TPM2B_PUBLIC, and
- * its certificate from NV index cert_nv (DER; cert->n 0 when it has none). */
+ * its certificate from NV index cert_nv (DER; cert->n 0 when it has none,
+ * or cert_nv is 0). */
 int oa_tpm_ek(struct oa_tpm *t, uint32_t ek_handle, uint32_t cert_nv, struct oa_buf *pub,
 	      struct oa_buf *cert, char *err);
 
@@ -67,6 +68,14 @@ int oa_tpm_certify(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, struct oa_
  * or an RSASSA-PKCS1-v1_5 signature, as X.509 wants them. */
 int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, char *err);
 
+/* --- the AK certificate chain --------------------------------------- */
+#define OA_CHAIN_MAX 4
+
+/* The chain (DER, AK certificate first) as PEM into path, or the first
+ * OA_CHAIN_MAX certificates of path into chain[0..*n). */
+int oa_chain_save(const char *path, const struct oa_buf *chain, size_t n, char *err);
+int oa_chain_load(const char *path, struct oa_buf *chain, size_t *n, char *err);
+
 /* --- attestation object and CSR ---------------------------------------- */
 
 /* {"fmt":"tpm","attStmt":{"ver":"2.0","alg","x5c","sig","certInfo",
@@ -91,6 +100,9 @@ struct oa_resp {
 void oa_resp_free(struct oa_resp *r);
 int oa_http(const char *cacert, const char *method, const char *url, const char *content_type,
 	    const char *body, size_t len, struct oa_resp *r, char *err);
+
+/* Closes this thread's connection (oa_http keeps one open per thread). */
+void oa_http_done(void);
 
 /* POST url with JSON j (stolen) and parse the JSON answer into *out. */
 int oa_post_json(const char *cacert, const char *url, json_t *j, long *status, json_t **out,

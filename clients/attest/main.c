@@ -96,51 +96,6 @@ static int read_file(const char *path, struct oa_buf *out)
 	return 0;
 }
 
-/* The chain as PEM into path, or from it. */
-static int chain_save(const char *path, const struct oa_buf *chain, size_t n)
-{
-	FILE *f = fopen(path, "w");
-	bool ok = f != NULL;
-
-	for (size_t i = 0; ok && i < n; i++) {
-		const unsigned char *p = chain[i].b;
-		X509 *x = d2i_X509(NULL, &p, (long)chain[i].n);
-		ok = x != NULL && PEM_write_X509(f, x) == 1;
-		X509_free(x);
-	}
-	if (f != NULL && fclose(f) != 0)
-		ok = false;
-	if (!ok)
-		snprintf(err, OA_ERR_MAX, "cannot write %s", path);
-	return ok ? 0 : -1;
-}
-
-static int chain_load(const char *path, struct oa_buf *chain, size_t *n)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x;
-
-	*n = 0;
-	while (f != NULL && *n < 4 && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
-		unsigned char *der = NULL;
-		int len = i2d_X509(x, &der);
-		X509_free(x);
-		if (len <= 0)
-			break;
-		chain[*n].b = malloc((size_t)len);
-		if (chain[*n].b != NULL) {
-			memcpy(chain[*n].b, der, (size_t)len);
-			chain[(*n)++].n = (size_t)len;
-		}
-		OPENSSL_free(der);
-	}
-	if (f != NULL)
-		fclose(f);
-	if (*n == 0)
-		snprintf(err, OA_ERR_MAX, "no certificate in %s", path);
-	return *n ? 0 : -1;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -278,7 +233,7 @@ static int run(const struct opts *o)
 			rc = failed("tpm");
 			goto out;
 		}
-		if (chain_load(o->chain_in, chain, &nchain) != 0) {
+		if (oa_chain_load(o->chain_in, chain, &nchain, err) != 0) {
 			rc = failed("ak-chain-in");
 			goto out;
 		}
@@ -286,7 +241,7 @@ static int run(const struct opts *o)
 		goto out;
 	}
 	rc = 1;
-	if (o->chain_out != NULL && chain_save(o->chain_out, chain, nchain) != 0) {
+	if (o->chain_out != NULL && oa_chain_save(o->chain_out, chain, nchain, err) != 0) {
 		rc = failed("ak-chain-out");
 		goto out;
 	}
@@ -562,5 +517,7 @@ int main(int argc, char **argv)
 	}
 	if (o.order_id == NULL)
 		o.order_id = o.id;
-	return run(&o);
+	c = run(&o);
+	oa_http_done();
+	return c;
 }

@@ -107,6 +107,8 @@ static int nv_read(struct oa_tpm *t, uint32_t index, struct oa_buf *out, char *e
 
 	out->b = NULL;
 	out->n = 0;
+	if (index == 0)
+		return 0; /* not asked for */
 	if (Esys_TR_FromTPMPublic(t->ctx, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv) !=
 	    TSS2_RC_SUCCESS)
 		return 0; /* no certificate: the enrollment may pin the EK */

@@ -1,0 +1,34 @@
+#!/bin/bash
+# device-attest-01 issuances per second end to end (challenge answered with
+# an attObj, authorization polled valid, finalize, download) with
+# build/bench/device_attest_load: the TPM's part (TPM2_Certify per order,
+# one key, one CSR) is made before the clock starts, so swtpm's speed is not
+# what is measured. orchardd on the test PostgreSQL; one swtpm, one enrolled
+# device, its AK certificate from a first orchard-attest run (itself a
+# check that the flow works). Knobs: DA_BENCH_FLOWS (400), DA_BENCH_ACCOUNTS
+# (32), DA_BENCH_THREADS (16), DA_BENCH_POLL_MS (5).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${ORCHARD_BUILD:-build}
+. tests/lib/tap.sh >/dev/null
+. tests/lib/orchardd.sh
+. tests/lib/dps.sh
+. tests/lib/swtpm.sh
+trap 'swtpm_cleanup; fixture_cleanup' EXIT
+make -s "$BUILD/bench/device_attest_load" "$BUILD/orchard-attest" "$BUILD/orchardd" || exit 1
+pg_start >/dev/null || exit 1
+orchardd_start --acme-orders-per-hour 0 --acme-pending-authz-max 0 || exit 1
+swtpm_start "$TMP/tpm" >/dev/null || exit 1
+tpm2_readpublic -c 0x81010001 -o "$TMP/ek.pub" >/dev/null
+http PUT "/enrollments/bench-1?$AV" -H "Authorization: Bearer $(token enrollments:write)" "${JSON[@]}" \
+	-d '{"registrationId":"bench-1","attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$(base64 -w0 "$TMP/ek.pub")"'"}}}'
+[[ $STATUS == 200 ]] || { echo "device_attest.sh: enrollment: $STATUS $BODY"; exit 1; }
+out=$("$BUILD/orchard-attest" --server "$URL" --cacert "$TMP/var/pki/root.pem" --id bench-1 \
+	--out "$TMP/first.pem" --ak-chain-out "$TMP/ak.pem" | tail -1)
+[[ $(jq -r .ok <<<"$out") == true ]] || { echo "device_attest.sh: first issuance failed: $out"; exit 1; }
+res=$("$BUILD/bench/device_attest_load" --server "$URL" --cacert "$TMP/var/pki/root.pem" --id bench-1 \
+	--ak-chain "$TMP/ak.pem" --flows "${DA_BENCH_FLOWS:-400}" --accounts "${DA_BENCH_ACCOUNTS:-32}" \
+	--threads "${DA_BENCH_THREADS:-16}" --poll-ms "${DA_BENCH_POLL_MS:-5}")
+rc=$?
+printf '%-52s %s\n' "device-attest-01 issuances (pre-made TPM evidence)" "$res" "target" "rate >= 200/s"
+exit $rc
