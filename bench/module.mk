@@ -7,3 +7,8 @@ BENCHES += $(BUILD)/bench/bare_mhd
 $(BUILD)/bench/acme_load: $(BUILD)/bench/acme_load.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lssl -lcrypto -lpthread
 BENCHES += $(BUILD)/bench/acme_load
+
+# device-attest-01 issuances with pre-made TPM evidence (bench/device_attest.sh).
+$(BUILD)/bench/device_attest_load: $(BUILD)/bench/device_attest_load.o $(ATTESTC_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(ATTESTC_LIBS) -lpthread
+BENCHES += $(BUILD)/bench/device_attest_load
