@@ -106,6 +106,15 @@ static void *worker(void *cls)
 	return NULL;
 }
 
+/* A count from the command line; -1 for anything else. */
+static int num(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s && !*end && v >= 0 && v <= 1000000 ? (int)v : -1;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -116,10 +125,10 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},  {"cacert", 1, NULL, 'c'},  {"tcti", 1, NULL, 't'},
-		{"id", 1, NULL, 'i'},	   {"ak-chain", 1, NULL, 'g'}, {"flows", 1, NULL, 'n'},
-		{"accounts", 1, NULL, 'a'}, {"threads", 1, NULL, 'T'}, {"poll-ms", 1, NULL, 'p'},
-		{"ek-ecc", 0, NULL, 'E'},  {NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},   {"cacert", 1, NULL, 'c'},	{"tcti", 1, NULL, 't'},
+		{"id", 1, NULL, 'i'},	    {"ak-chain", 1, NULL, 'g'}, {"flows", 1, NULL, 'n'},
+		{"accounts", 1, NULL, 'a'}, {"threads", 1, NULL, 'T'},	{"poll-ms", 1, NULL, 'p'},
+		{"ek-ecc", 0, NULL, 'E'},   {NULL, 0, NULL, 0},
 	};
 	const char *server = NULL, *cacert = NULL, *tcti = getenv("TPM2TOOLS_TCTI"), *id = NULL,
 		   *chain_path = NULL;
@@ -139,18 +148,19 @@ int main(int argc, char **argv)
 		case 't': tcti = optarg; break;
 		case 'i': id = optarg; break;
 		case 'g': chain_path = optarg; break;
-		case 'n': nflows = atoi(optarg); break;
-		case 'a': naccts = atoi(optarg); break;
-		case 'T': nthreads = atoi(optarg); break;
-		case 'p': poll_ms = atoi(optarg); break;
+		case 'n': nflows = num(optarg); break;
+		case 'a': naccts = num(optarg); break;
+		case 'T': nthreads = num(optarg); break;
+		case 'p': poll_ms = num(optarg); break;
 		case 'E': ek_ecc = true; break;
 		default: return 1;
 		}
 	}
 	if (server == NULL || id == NULL || chain_path == NULL || nflows < 1 || naccts < 1 ||
-	    nthreads < 1 || nthreads > 256) {
-		fprintf(stderr, "usage: device_attest_load --server URL --cacert PEM --id ID "
-				"--ak-chain PEM [--flows N --accounts N --threads N --poll-ms N]\n");
+	    poll_ms < 0 || nthreads < 1 || nthreads > 256) {
+		fprintf(stderr,
+			"usage: device_attest_load --server URL --cacert PEM --id ID "
+			"--ak-chain PEM [--flows N --accounts N --threads N --poll-ms N]\n");
 		return 1;
 	}
 	/* Untimed: the AK (the same primary the chain certifies), one key, one
@@ -192,17 +202,22 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		f->finalize = str(o, "finalize");
-		f->authz = strdup(json_string_value(json_array_get(json_object_get(o, "authorizations"), 0)) ?: "");
+		f->authz = strdup(
+			json_string_value(json_array_get(json_object_get(o, "authorizations"), 0))
+				?: "");
 		if (oa_acme_post_json(f->acct, f->authz, NULL, &st, &a, NULL, err) != 0)
 			return 1;
 		json_array_foreach (json_object_get(a, "challenges"), k, it)
-			if (strcmp(json_string_value(json_object_get(it, "type")) ?: "", "device-attest-01") == 0) {
-				snprintf(ka, sizeof ka, "%s.%s", json_string_value(json_object_get(it, "token")),
+			if (strcmp(json_string_value(json_object_get(it, "type")) ?: "",
+				   "device-attest-01") == 0) {
+				snprintf(ka, sizeof ka, "%s.%s",
+					 json_string_value(json_object_get(it, "token")),
 					 f->acct->thumbprint);
 				f->chall = str(it, "url");
 			}
 		EVP_Digest(ka, strlen(ka), qd, NULL, EVP_sha256(), NULL);
-		if (f->chall == NULL || oa_tpm_certify(tpm, qd, 32, &info, &sig, &area, &alg, err) != 0 ||
+		if (f->chall == NULL ||
+		    oa_tpm_certify(tpm, qd, 32, &info, &sig, &area, &alg, err) != 0 ||
 		    oa_attobj(alg, chain, nchain, &sig, &info, &area, &obj, err) != 0) {
 			fprintf(stderr, "device_attest_load: evidence: %s\n", err);
 			return 1;
@@ -226,8 +241,9 @@ int main(int argc, char **argv)
 		if (flows[i].ok)
 			lat[okc++] = flows[i].ms;
 	qsort(lat, okc, sizeof *lat, cmp);
-	printf("flows=%d ok=%zu seconds=%.2f rate=%.1f p50_ms=%.1f p99_ms=%.1f\n", nflows, okc, secs,
-	       (double)okc / secs, okc ? lat[okc / 2] : 0.0, okc ? lat[(okc * 99) / 100] : 0.0);
+	printf("flows=%d ok=%zu seconds=%.2f rate=%.1f p50_ms=%.1f p99_ms=%.1f\n", nflows, okc,
+	       secs, (double)okc / secs, okc ? lat[okc / 2] : 0.0,
+	       okc ? lat[(okc * 99) / 100] : 0.0);
 	for (int i = 0; i < nflows; i++) {
 		free(flows[i].authz);
 		free(flows[i].chall);

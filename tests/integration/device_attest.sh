@@ -121,6 +121,7 @@ bad revoked-ak challenge badAttestationStatement --id device-2 --ek-ecc --ak-cha
 expect "  (the detail says revoked)" grep -q "revoked" <<<"$(jq -r .problem.detail <<<"$OUT")"
 expect_eq "still five device-client certificates" 5 "$(issued)"
 
+expect_eq "orchard-attest: no sanitizer report in any run" "" "$(grep -l Sanitizer "$D"/*.err 2>/dev/null)"
 orchardd_stop
-expect_eq "orchardd exits cleanly" 0 $?
+expect_eq "orchardd exits cleanly (no sanitizer report)" 0 $?
 tap_done
