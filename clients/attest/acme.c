@@ -214,7 +214,7 @@ static int thumbprint(struct oa_acme *a)
 		free(t);
 		return -1;
 	}
-	strcpy(a->thumbprint, t);
+	snprintf(a->thumbprint, sizeof a->thumbprint, "%s", t);
 	free(t);
 	return 0;
 }
@@ -274,7 +274,7 @@ static char *jws(struct oa_acme *a, const char *url, const char *payload_text)
 	    (pl64 = b64u(payload_text, strlen(payload_text))) == NULL ||
 	    (input = malloc(strlen(p64) + strlen(pl64) + 2)) == NULL)
 		goto out;
-	sprintf(input, "%s.%s", p64, pl64);
+	snprintf(input, strlen(p64) + strlen(pl64) + 2, "%s.%s", p64, pl64);
 	if ((sig = es256(a->key, input)) == NULL)
 		goto out;
 	body = json_pack("{s:s, s:s, s:s}", "protected", p64, "payload", pl64, "signature", sig);

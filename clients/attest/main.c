@@ -292,7 +292,7 @@ static int run(const struct opts *o)
 	/* The key authorization, its SHA-256 the qualifying data. */
 	if ((ka = malloc(strlen(token) + strlen(a.thumbprint) + 2)) == NULL)
 		goto out;
-	sprintf(ka, "%s.%s", token, a.thumbprint);
+	snprintf(ka, strlen(token) + strlen(a.thumbprint) + 2, "%s.%s", token, a.thumbprint);
 	EVP_Digest(ka, strlen(ka), qd, NULL, EVP_sha256(), NULL);
 	if (o->qualify != NULL) {
 		qdlen = strlen(o->qualify) / 2;
