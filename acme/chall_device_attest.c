@@ -31,7 +31,13 @@
 #include <string.h>
 #include <tss2/tss2_mu.h>
 
+#include <jansson.h>
+
 #include "acme/order.h"
+#include "verifier/ak.h"
+#include "verifier/pcr_policy.h"
+#include "verifier/quote.h"
+#include "verifier/tpm_alg.h"
 #include "verifier/tpm_public.h"
 #include "verifier/tpm_sig.h"
 
@@ -400,6 +406,18 @@ static int statement_check(cbor_item_t *st, struct acme_chall_target *t, struct 
 		bad(e, "the AK certificate does not name %s", t->ident->value);
 		goto out;
 	}
+	{
+		unsigned char *spki = NULL;
+		int len = i2d_PUBKEY(X509_get0_pubkey(ak), &spki);
+		if (len <= 0 || (t->ak_spki = malloc((size_t)len)) == NULL) {
+			OPENSSL_free(spki);
+			acme_fail(e, ERR_ACME_SERVER_INTERNAL, "cannot encode the AK's key");
+			goto out;
+		}
+		memcpy(t->ak_spki, spki, (size_t)len);
+		t->ak_spki_len = (size_t)len;
+		OPENSSL_free(spki);
+	}
 	if (sig_check(ak, alg, sig, siglen, info, infolen, e) != 0 ||
 	    pub_check(area, arealen, &pub, e) != 0 ||
 	    info_check(info, infolen, &pub, t->key_authz, e) != 0 || spki_out(&pub, t, e) != 0)
@@ -466,3 +484,119 @@ const struct acme_chall_type acme_chall_device_attest = {
 	ACME_ID_PERMID | ACME_ID_HWMOD,
 	device_attest_validate,
 };
+
+/* The claimed PCR values: [[alg, index, value]...]. */
+static int pcrs_read(cbor_item_t *list, struct pcr_set *set, struct acme_err *e)
+{
+	memset(set, 0, sizeof *set);
+	if (list == NULL || !cbor_isa_array(list) || cbor_array_size(list) > PCR_COUNT * PCR_BANKS)
+		return bad(e, "%s", "orchardQuote.pcrs must be an array of [alg, index, value]");
+	for (size_t i = 0; i < cbor_array_size(list); i++) {
+		cbor_item_t *it = cbor_array_handle(list)[i], **f;
+		const uint8_t *v;
+		size_t n;
+		struct pcr_bank *b;
+		uint64_t alg, idx;
+
+		if (!cbor_isa_array(it) || cbor_array_size(it) != 3)
+			return bad(e, "%s",
+				   "orchardQuote.pcrs must be an array of [alg, index, value]");
+		f = cbor_array_handle(it);
+		if (!cbor_isa_uint(f[0]) || !cbor_isa_uint(f[1]) || !bytes_of(f[2], &v, &n))
+			return bad(e, "%s",
+				   "orchardQuote.pcrs must be an array of [alg, index, value]");
+		alg = cbor_get_int(f[0]);
+		idx = cbor_get_int(f[1]);
+		if (alg > 0xffff || idx >= PCR_COUNT || n != tpm_alg_digest_size((uint16_t)alg) ||
+		    (b = pcr_set_bank_add(set, (uint16_t)alg)) == NULL || (b->mask & (1u << idx)))
+			return bad(e, "%s",
+				   "orchardQuote.pcrs: an unknown bank, a PCR twice or a value "
+				   "of the wrong size");
+		b->mask |= 1u << idx;
+		memcpy(b->v[idx], v, n);
+	}
+	return 0;
+}
+
+int acme_device_attest_quote(const struct acme_chall_target *t, const char *name,
+			     const char *policy, json_t **verdict, struct acme_err *e)
+{
+	struct cbor_load_result res;
+	cbor_item_t *root = cbor_load(t->att_obj, t->att_obj_len, &res), *q;
+	const uint8_t *akpub, *msg, *sig;
+	size_t akpub_len, msg_len, sig_len, nf = 0;
+	struct verr ve = {{0}, {0}};
+	struct pcr_policy_failure fails[8];
+	struct pcr_set *set = calloc(1, sizeof *set);
+	struct quote_result *qr = calloc(1, sizeof *qr);
+	struct pcr_policy *pol = NULL;
+	struct ak_key *ak = NULL;
+	unsigned char *der = NULL;
+	uint8_t nonce[32];
+	json_t *list;
+	int len, rc = -1;
+
+	*verdict = json_pack("{s:s, s:b, s:[]}", "policy", name, "passed", 0, "failures");
+	if (root == NULL || set == NULL || qr == NULL || *verdict == NULL) {
+		acme_fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
+		goto out;
+	}
+	q = cbor_isa_map(root) ? map_get(root, "orchardQuote") : NULL;
+	if (q == NULL || !cbor_isa_map(q)) {
+		bad(e, "the enrollment's policy %s needs a quote: attObj.orchardQuote", name);
+		goto out;
+	}
+	if (!bytes_of(map_get(q, "akPub"), &akpub, &akpub_len) ||
+	    !bytes_of(map_get(q, "quoted"), &msg, &msg_len) ||
+	    !bytes_of(map_get(q, "sig"), &sig, &sig_len)) {
+		bad(e, "%s", "orchardQuote needs byte strings akPub, quoted and sig");
+		goto out;
+	}
+	if (pcrs_read(map_get(q, "pcrs"), set, e) != 0)
+		goto out;
+	/* The quoting AK is the certified one (and a restricted key). */
+	if ((ak = ak_key_new(akpub, akpub_len, &ve)) == NULL) {
+		bad(e, "orchardQuote.akPub: %s", ve.msg);
+		goto out;
+	}
+	len = i2d_PUBKEY(ak->pkey, &der);
+	if (len <= 0 || (size_t)len != t->ak_spki_len ||
+	    memcmp(der, t->ak_spki, t->ak_spki_len) != 0) {
+		bad(e, "%s", "orchardQuote.akPub is not the AK certificate's key");
+		goto out;
+	}
+	if (EVP_Digest(t->key_authz, strlen(t->key_authz), nonce, NULL, EVP_sha256(), NULL) != 1) {
+		acme_fail(e, ERR_ACME_SERVER_INTERNAL, "digest failed");
+		goto out;
+	}
+	struct quote_input in = {msg, msg_len, sig, sig_len, set, nonce, sizeof nonce, NULL, 0};
+	if (quote_verify(ak, &in, qr, &ve) != 0) {
+		bad(e, "the quote does not verify: %s", ve.msg);
+		goto out;
+	}
+	if ((pol = pcr_policy_parse(policy, strlen(policy), &ve)) == NULL) {
+		acme_fail(e, ERR_ACME_SERVER_INTERNAL, "policy %s is unreadable", name);
+		goto out;
+	}
+	memset(fails, 0, sizeof fails);
+	rc = pcr_policy_evaluate_report(pol, &qr->covered, NULL, fails, 8, &nf, &ve);
+	list = json_object_get(*verdict, "failures");
+	for (size_t i = 0; i < nf && i < 8; i++)
+		json_array_append_new(list, json_pack("{s:s?, s:i, s:s, s:s}", "bank",
+						      tpm_alg_hash_name(fails[i].alg), "pcr",
+						      (int)fails[i].pcr, "code", fails[i].code,
+						      "detail", fails[i].detail));
+	json_object_set_new(*verdict, "passed", json_boolean(rc == 0));
+	if (rc != 0)
+		bad(e, "the quote does not satisfy policy %s: %s", name,
+		    nf ? fails[0].detail : ve.msg);
+out:
+	OPENSSL_free(der);
+	ak_key_free(ak);
+	pcr_policy_free(pol);
+	free(set);
+	free(qr);
+	if (root != NULL)
+		cbor_decref(&root);
+	return rc;
+}

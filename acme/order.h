@@ -61,8 +61,23 @@ struct acme_chall_target {
 	 * malloc'd, the caller frees) and the AK certificate's serial (hex). */
 	uint8_t *attested_spki;
 	size_t attested_spki_len;
+	uint8_t *ak_spki; /* the AK certificate's key, SPKI DER (malloc'd) */
+	size_t ak_spki_len;
 	char ak_serial[80];
 };
+
+/* device-attest-01's quote gate, after the validator passed t: the
+ * attObj's "orchardQuote" ({"akPub": TPM2B_PUBLIC, "quoted": TPMS_ATTEST,
+ * "sig": TPMT_SIGNATURE, "pcrs": [[TPM hash alg, PCR index, value]...]})
+ * must be a quote by the AK of t's AK certificate, qualified with
+ * SHA-256(key authorization), whose PCRs satisfy policy (the verifier's
+ * PCR policy document, JSON text; event-log rules are not supported here).
+ * *verdict (the caller decrefs) says {"policy": name, "passed", "failures":
+ * [{"bank", "pcr", "code", "detail"}]}. 0 when it passed, or -1 with *e
+ * (badAttestationStatement). */
+struct json_t;
+int acme_device_attest_quote(const struct acme_chall_target *t, const char *name,
+			     const char *policy, struct json_t **verdict, struct acme_err *e);
 
 /* A challenge type: a name, which identifiers it may prove, and its
  * validator. A new type is one file acme/chall_<type>.c defining one of

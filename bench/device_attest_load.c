@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 		EVP_Digest(ka, strlen(ka), qd, NULL, EVP_sha256(), NULL);
 		if (f->chall == NULL ||
 		    oa_tpm_certify(tpm, qd, 32, &info, &sig, &area, &alg, err) != 0 ||
-		    oa_attobj(alg, chain, nchain, &sig, &info, &area, &obj, err) != 0) {
+		    oa_attobj(alg, chain, nchain, &sig, &info, &area, NULL, &obj, err) != 0) {
 			fprintf(stderr, "device_attest_load: evidence: %s\n", err);
 			return 1;
 		}

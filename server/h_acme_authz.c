@@ -161,6 +161,7 @@ struct finish {
 	const char *error;
 	const char *attested_key; /* device-attest-01: "\\x<hex>" of SPKI DER */
 	const char *ak_serial;
+	const char *verdict; /* the quote gate's, JSON text */
 };
 
 static enum store_qs finish_cb(struct store_conn *c, void *cls)
@@ -168,7 +169,7 @@ static enum store_qs finish_cb(struct store_conn *c, void *cls)
 	struct finish *f = cls;
 
 	return store_finish_acme_challenge(c, f->id, f->ok, f->error, ACME_AUTHZ_VALID_TTL_S,
-					   f->attested_key, f->ak_serial);
+					   f->attested_key, f->ak_serial, f->verdict);
 }
 
 /* Orchard's attestation CA as the one trust anchor for AK certificates
@@ -199,33 +200,55 @@ struct standing {
 	const char *serial;
 	bool known, enabled;
 	long long revoked;
+	char *policy_name, *policy;
 };
 
 static enum store_qs standing_cb(struct store_conn *c, void *cls)
 {
 	struct standing *s = cls;
 
-	return store_select_attest_ak_standing(c, s->serial, &s->known, &s->revoked, &s->enabled);
+	free(s->policy_name);
+	free(s->policy);
+	return store_select_attest_ak_standing(c, s->serial, &s->known, &s->revoked, &s->enabled,
+					       &s->policy_name, &s->policy);
 }
 
-/* After the evidence held: the AK certificate must be one Orchard issued,
- * its TPM's AK certificates unrevoked and its enrollment enabled. */
-static int ak_standing(struct server *srv, const char *serial, struct acme_err *e)
+/* What the store says of the AK certificate. */
+static int standing_check(const struct standing *s, struct acme_err *e)
 {
-	struct standing s = {serial, false, false, 0};
-
-	if (store_run(srv->store, standing_cb, &s) < 0)
-		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "the store cannot be reached");
-	if (!s.known)
+	if (!s->known)
 		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
 				 "the AK certificate is not one this attestation CA issued");
-	if (s.revoked > 0)
+	if (s->revoked > 0)
 		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
 				 "an AK certificate of this TPM is revoked");
-	if (!s.enabled)
+	if (!s->enabled)
 		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
 				 "the device's enrollment is disabled or gone");
 	return 0;
+}
+
+/* After the evidence held: the AK certificate must be one Orchard issued,
+ * its TPM's AK certificates unrevoked and its enrollment enabled; with a
+ * policy on that enrollment, the quote gate (*verdict). */
+static int ak_standing(struct server *srv, const struct acme_chall_target *t, char **verdict,
+		       struct acme_err *e)
+{
+	struct standing s = {t->ak_serial, false, false, 0, NULL, NULL};
+	json_t *v = NULL;
+	int rc;
+
+	if (store_run(srv->store, standing_cb, &s) < 0)
+		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "the store cannot be reached");
+	rc = standing_check(&s, e);
+	if (rc == 0 && s.policy != NULL) {
+		rc = acme_device_attest_quote(t, s.policy_name, s.policy, &v, e);
+		*verdict = v ? json_dumps(v, JSON_COMPACT) : NULL;
+		json_decref(v);
+	}
+	free(s.policy_name);
+	free(s.policy);
+	return rc;
 }
 
 /* On a jobs worker: the network check, then its outcome in the store
@@ -248,15 +271,16 @@ static void validation_run(void *cls)
 		.att_obj_len = v->att_obj_len,
 	};
 	struct acme_err e = {ERR_ACME_SERVER_INTERNAL, ""};
-	struct finish f = {v->chall_id, false, NULL, NULL, NULL};
-	char *error = NULL, *key = NULL;
+	struct finish f = {v->chall_id, false, NULL, NULL, NULL, NULL};
+	char *error = NULL, *key = NULL, *verdict = NULL;
 	bool attest = v->type == &acme_chall_device_attest;
 
 	if (attest)
 		t.att_roots = att_roots_new(v->srv);
 	f.ok = v->type->validate(&t, &e) == 0;
 	if (f.ok && attest)
-		f.ok = ak_standing(v->srv, t.ak_serial, &e) == 0;
+		f.ok = ak_standing(v->srv, &t, &verdict, &e) == 0;
+	f.verdict = verdict;
 	if (f.ok && attest) {
 		if ((key = malloc(2 * t.attested_spki_len + 3)) != NULL) {
 			key[0] = '\\';
@@ -281,7 +305,9 @@ static void validation_run(void *cls)
 		       NULL);
 	free(error);
 	free(key);
+	free(verdict);
 	free(t.attested_spki);
+	free(t.ak_spki);
 	X509_STORE_free(t.att_roots);
 }
 

@@ -57,6 +57,9 @@ int h_pki_crl(struct request *req);
 /* h_attest_ak.c: the TPM attestation CA (AK certificates) */
 int h_attest_ak_challenge(struct request *req);
 int h_attest_ak_activate(struct request *req);
+/* h_attest_policy.c: the quote gate's policies */
+int h_attest_policy_put(struct request *req);
+int h_attest_policy_get(struct request *req);
 
 /* h_ops_tokens.c */
 int h_ops_token_create(struct request *req);

@@ -64,6 +64,18 @@ EVP_PKEY *oa_tpm_key_pkey(struct oa_tpm *t, char *err);
 int oa_tpm_certify(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, struct oa_buf *cert_info,
 		   struct oa_buf *sig, struct oa_buf *pub_area, long *alg, char *err);
 
+/* The quote gate's evidence: TPM2_Quote by the AK over the SHA-256 PCRs
+ * in mask (bit i: PCR i, 0-23), qualified with qd, with the AK's
+ * TPM2B_PUBLIC and the PCR values read just before. */
+struct oa_quote {
+	struct oa_buf ak_pub, quoted, sig;
+	uint32_t mask;
+	uint8_t values[24][32];
+};
+void oa_quote_free(struct oa_quote *q);
+int oa_tpm_quote(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, uint32_t mask,
+		 struct oa_quote *q, char *err);
+
 /* TPM2_Sign of a SHA-256 digest with the signing key: a DER ECDSA-Sig-Value
  * or an RSASSA-PKCS1-v1_5 signature, as X.509 wants them. */
 int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, char *err);
@@ -79,10 +91,12 @@ int oa_chain_load(const char *path, struct oa_buf *chain, size_t *n, char *err);
 /* --- attestation object and CSR ---------------------------------------- */
 
 /* {"fmt":"tpm","attStmt":{"ver":"2.0","alg","x5c","sig","certInfo",
- * "pubArea"}} as CBOR; x5c the DER certificates, AK certificate first. */
+ * "pubArea"}} as CBOR; x5c the DER certificates, AK certificate first.
+ * With quote (may be NULL), also "orchardQuote": {"akPub", "quoted",
+ * "sig", "pcrs": [[0x000b, index, value]...]} for the quote gate. */
 int oa_attobj(long alg, const struct oa_buf *x5c, size_t nx5c, const struct oa_buf *sig,
-	      const struct oa_buf *cert_info, const struct oa_buf *pub_area, struct oa_buf *out,
-	      char *err);
+	      const struct oa_buf *cert_info, const struct oa_buf *pub_area,
+	      const struct oa_quote *quote, struct oa_buf *out, char *err);
 
 /* A PKCS#10 request for the TPM key, empty subject and no extensions (the
  * identifier comes from the order), signed by the TPM. DER into *out. */

@@ -27,11 +27,45 @@ static cbor_item_t *bytes(const struct oa_buf *b)
 	return cbor_build_bytestring(b->b, b->n);
 }
 
-int oa_attobj(long alg, const struct oa_buf *x5c, size_t nx5c, const struct oa_buf *sig,
-	      const struct oa_buf *cert_info, const struct oa_buf *pub_area, struct oa_buf *out,
-	      char *err)
+/* The quote gate's map (see attest.h). */
+static cbor_item_t *quote_map(const struct oa_quote *q)
 {
-	cbor_item_t *root = cbor_new_definite_map(2), *st = cbor_new_definite_map(6);
+	size_t n = 0;
+	cbor_item_t *m, *pcrs;
+	bool ok;
+
+	for (unsigned i = 0; i < 24; i++)
+		n += (q->mask >> i) & 1;
+	m = cbor_new_definite_map(4);
+	pcrs = cbor_new_definite_array(n);
+	ok = m && pcrs;
+	for (unsigned i = 0; ok && i < 24; i++) {
+		cbor_item_t *e;
+		if (!((q->mask >> i) & 1))
+			continue;
+		e = cbor_new_definite_array(3);
+		ok = e && cbor_array_push(e, cbor_move(cbor_build_uint16(0x000b))) &&
+		     cbor_array_push(e, cbor_move(cbor_build_uint8((uint8_t)i))) &&
+		     cbor_array_push(e, cbor_move(cbor_build_bytestring(q->values[i], 32)));
+		ok = ok && cbor_array_push(pcrs, e);
+		if (e)
+			cbor_decref(&e);
+	}
+	ok = ok && put(m, "akPub", bytes(&q->ak_pub)) && put(m, "quoted", bytes(&q->quoted)) &&
+	     put(m, "sig", bytes(&q->sig)) && put(m, "pcrs", pcrs);
+	if (!ok) {
+		if (m)
+			cbor_decref(&m);
+		return NULL;
+	}
+	return m;
+}
+
+int oa_attobj(long alg, const struct oa_buf *x5c, size_t nx5c, const struct oa_buf *sig,
+	      const struct oa_buf *cert_info, const struct oa_buf *pub_area,
+	      const struct oa_quote *quote, struct oa_buf *out, char *err)
+{
+	cbor_item_t *root = cbor_new_definite_map(quote ? 3 : 2), *st = cbor_new_definite_map(6);
 	cbor_item_t *chain = cbor_new_definite_array(nx5c);
 	unsigned long n = (unsigned long)(-1 - alg);
 	unsigned char *buf = NULL;
@@ -48,6 +82,8 @@ int oa_attobj(long alg, const struct oa_buf *x5c, size_t nx5c, const struct oa_b
 	chain = NULL;
 	ok = ok && put(root, "fmt", cbor_build_string("tpm")) && put(root, "attStmt", st);
 	st = NULL;
+	if (ok && quote != NULL)
+		ok = put(root, "orchardQuote", quote_map(quote));
 	if (ok)
 		len = cbor_serialize_alloc(root, &buf, &size);
 	if (root != NULL)

@@ -36,6 +36,7 @@ struct opts {
 	const char *attobj_text; /* sent verbatim as attObj */
 	const char *x5c0, *attobj_in, *attobj_out, *qualify, *chain_in, *chain_out, *csr_out;
 	bool pubarea_other, csr_other;
+	uint32_t quote_mask; /* --quote: SHA-256 PCRs to quote */
 };
 
 static char err[OA_ERR_MAX];
@@ -210,6 +211,7 @@ static int run(const struct opts *o)
 {
 	struct oa_tpm *tpm = NULL;
 	struct oa_acme a = {0};
+	struct oa_quote quote = {0};
 	struct oa_buf chain[4] = {{0}}, info = {0}, sig = {0}, area = {0}, obj = {0}, csr = {0};
 	size_t nchain = 0;
 	char url[1024], *order_url = NULL, *ka = NULL, *s64 = NULL;
@@ -327,7 +329,13 @@ static int run(const struct opts *o)
 			oa_buf_free(&i2);
 			oa_buf_free(&s2);
 		}
-		if (oa_attobj(alg, chain, nchain, &sig, &info, &area, &obj, err) != 0) {
+		if (o->quote_mask != 0 &&
+		    oa_tpm_quote(tpm, qd, qdlen, o->quote_mask, &quote, err) != 0) {
+			rc = failed("quote");
+			goto out;
+		}
+		if (oa_attobj(alg, chain, nchain, &sig, &info, &area, o->quote_mask ? &quote : NULL,
+			      &obj, err) != 0) {
 			rc = failed("attobj");
 			goto out;
 		}
@@ -430,6 +438,7 @@ static int run(const struct opts *o)
 out:
 	for (i = 0; i < 4; i++)
 		oa_buf_free(&chain[i]);
+	oa_quote_free(&quote);
 	oa_buf_free(&info);
 	oa_buf_free(&sig);
 	oa_buf_free(&area);
@@ -447,6 +456,22 @@ out:
 	return rc;
 }
 
+/* "0,1,2,7" into a mask of PCRs 0-23. */
+static int pcr_list(const char *s, uint32_t *mask)
+{
+	char *end;
+
+	*mask = 0;
+	while (*s) {
+		long v = strtol(s, &end, 10);
+		if (end == s || v < 0 || v > 23 || (*end != ',' && *end != '\0'))
+			return -1;
+		*mask |= 1u << v;
+		s = *end ? end + 1 : end;
+	}
+	return *mask ? 0 : -1;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -454,33 +479,23 @@ static void usage(void)
 		"	[--tcti TCTI] [--ek-ecc] [--ak-rsa] [--key-rsa] [--no-ek-cert]\n"
 		"	(tests: --order-id ID --x5c0 DER --attobj-in F --attobj-out F --attobj-text S --qualify HEX\n"
 		"	 --pubarea-other --csr-other --csr-out F)\n"
-		"	[--ak-chain-out PEM] [--ak-chain-in PEM]\n");
+		"	[--ak-chain-out PEM] [--ak-chain-in PEM] [--quote PCRS (SHA-256, \"0,1,7\")]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},
-		{"cacert", 1, NULL, 'c'},
-		{"tcti", 1, NULL, 't'},
-		{"id", 1, NULL, 'i'},
-		{"order-id", 1, NULL, 'I'},
-		{"out", 1, NULL, 'o'},
-		{"ek-ecc", 0, NULL, 'E'},
-		{"ak-rsa", 0, NULL, 'A'},
-		{"key-rsa", 0, NULL, 'K'},
-		{"no-ek-cert", 0, NULL, 'N'},
-		{"x5c0", 1, NULL, 'x'},
-		{"attobj-in", 1, NULL, 'a'},
-		{"attobj-out", 1, NULL, 'b'},
-		{"qualify", 1, NULL, 'q'},
-		{"pubarea-other", 0, NULL, 'P'},
-		{"csr-other", 0, NULL, 'C'},
-		{"ak-chain-in", 1, NULL, 'g'},
-		{"attobj-text", 1, NULL, 'T'},
-		{"ak-chain-out", 1, NULL, 'G'},
-		{"csr-out", 1, NULL, 'r'},
-		{NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},	 {"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},		 {"id", 1, NULL, 'i'},
+		{"order-id", 1, NULL, 'I'},	 {"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},	 {"ak-rsa", 0, NULL, 'A'},
+		{"key-rsa", 0, NULL, 'K'},	 {"no-ek-cert", 0, NULL, 'N'},
+		{"x5c0", 1, NULL, 'x'},		 {"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'},	 {"qualify", 1, NULL, 'q'},
+		{"pubarea-other", 0, NULL, 'P'}, {"csr-other", 0, NULL, 'C'},
+		{"ak-chain-in", 1, NULL, 'g'},	 {"attobj-text", 1, NULL, 'T'},
+		{"quote", 1, NULL, 'Q'},	 {"ak-chain-out", 1, NULL, 'G'},
+		{"csr-out", 1, NULL, 'r'},	 {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;
@@ -508,6 +523,12 @@ int main(int argc, char **argv)
 		case 'G': o.chain_out = optarg; break;
 		case 'r': o.csr_out = optarg; break;
 		case 'T': o.attobj_text = optarg; break;
+		case 'Q':
+			if (pcr_list(optarg, &o.quote_mask) != 0) {
+				usage();
+				return 1;
+			}
+			break;
 		default: usage(); return 1;
 		}
 	}

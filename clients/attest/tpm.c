@@ -443,3 +443,76 @@ int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, 
 		snprintf(err, OA_ERR_MAX, "cannot encode the TPM's signature");
 	return ret;
 }
+
+void oa_quote_free(struct oa_quote *q)
+{
+	oa_buf_free(&q->ak_pub);
+	oa_buf_free(&q->quoted);
+	oa_buf_free(&q->sig);
+}
+
+int oa_tpm_quote(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, uint32_t mask,
+		 struct oa_quote *q, char *err)
+{
+	TPML_PCR_SELECTION sel = {.count = 1};
+	TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+	TPM2B_DATA data = {0};
+	TPM2B_ATTEST *quoted = NULL;
+	TPMT_SIGNATURE *s = NULL;
+	uint8_t buf[sizeof(TPMT_SIGNATURE)];
+	size_t off = 0;
+	TSS2_RC rc;
+
+	memset(q, 0, sizeof *q);
+	q->mask = mask;
+	if (qdlen > sizeof data.buffer)
+		return fail(err, "qualifying data too long", 0);
+	data.size = (UINT16)qdlen;
+	memcpy(data.buffer, qd, qdlen);
+	sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
+	sel.pcrSelections[0].sizeofSelect = 3;
+	/* PCR_Read answers at most 8 digests a call: read in rounds. */
+	for (unsigned done = 0; done != mask;) {
+		TPML_PCR_SELECTION want = sel, *got_sel = NULL;
+		TPML_DIGEST *vals = NULL;
+		uint32_t left = mask & ~done, got = 0;
+		want.pcrSelections[0].pcrSelect[0] = left & 0xff;
+		want.pcrSelections[0].pcrSelect[1] = (left >> 8) & 0xff;
+		want.pcrSelections[0].pcrSelect[2] = (left >> 16) & 0xff;
+		rc = Esys_PCR_Read(t->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &want, NULL,
+				   &got_sel, &vals);
+		if (rc != TSS2_RC_SUCCESS)
+			return fail(err, "PCR_Read", rc);
+		for (unsigned i = 0; i < 24; i++)
+			if (got_sel->count == 1 &&
+			    (got_sel->pcrSelections[0].pcrSelect[i / 8] >> (i % 8)) & 1)
+				got |= 1u << i;
+		for (unsigned i = 0, k = 0; i < 24; i++)
+			if ((got >> i) & 1 && k < vals->count && vals->digests[k].size == 32)
+				memcpy(q->values[i], vals->digests[k++].buffer, 32);
+		Esys_Free(got_sel);
+		Esys_Free(vals);
+		if (got == 0)
+			return fail(err, "PCR_Read: no SHA-256 bank", 0);
+		done |= got;
+	}
+	sel.pcrSelections[0].pcrSelect[0] = mask & 0xff;
+	sel.pcrSelections[0].pcrSelect[1] = (mask >> 8) & 0xff;
+	sel.pcrSelections[0].pcrSelect[2] = (mask >> 16) & 0xff;
+	rc = Esys_Quote(t->ctx, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, &scheme,
+			&sel, &quoted, &s);
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "Quote", rc);
+	rc = Tss2_MU_TPMT_SIGNATURE_Marshal(s, buf, sizeof buf, &off);
+	if (rc != TSS2_RC_SUCCESS || dup_into(&q->sig, buf, off, err) != 0 ||
+	    dup_into(&q->quoted, quoted->attestationData, quoted->size, err) != 0 ||
+	    marshal_public(&t->ak_pub, &q->ak_pub, err) != 0) {
+		Esys_Free(quoted);
+		Esys_Free(s);
+		oa_quote_free(q);
+		return fail(err, "marshalling the quote", rc);
+	}
+	Esys_Free(quoted);
+	Esys_Free(s);
+	return 0;
+}

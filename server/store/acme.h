@@ -171,10 +171,12 @@ enum store_qs store_start_acme_challenge(struct store_conn *c, const char *id);
  * error (problem JSON text); announces the authorization id on
  * EVENTS_ACME_AUTHZ in the same statement. device-attest-01 also records
  * the attested key (bytea text "\\x<hex>" of its SPKI DER) and the AK
- * certificate's serial; NULL for other types. */
+ * certificate's serial, and the quote gate's verdict (JSON text, recorded
+ * whatever the outcome); NULL for other types. */
 enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, bool ok,
 					  const char *error, int valid_ttl_s,
-					  const char *attested_key, const char *ak_serial);
+					  const char *attested_key, const char *ak_serial,
+					  const char *verdict);
 
 /* device-attest-01 at finalize: of order_id's authorizations for
  * permanent-identifier or hardware-module, how many there are (*n) and

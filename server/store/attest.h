@@ -45,9 +45,20 @@ enum store_qs store_insert_attest_certificate(struct store_conn *c, const char *
 /* device-attest-01: the standing of AK certificate serial: *known when
  * Orchard issued it, *revoked how many AK certificates of its EK are
  * revoked (it or another), *enabled whether the enrollment it was issued
- * under still exists and is enabled. */
+ * under still exists and is enabled, *policy_name that enrollment
+ * ("individual/<id>", "group/<id>") and *policy its quote gate's policy
+ * (JSON text, NULL without one); the caller frees both. */
 enum store_qs store_select_attest_ak_standing(struct store_conn *c, const char *serial, bool *known,
-					      long long *revoked, bool *enabled);
+					      long long *revoked, bool *enabled, char **policy_name,
+					      char **policy);
+
+/* The quote gate's policy (a verifier PCR policy document, JSON text) of
+ * enrollment kind ("individual", "group") id: set, or read into *policy
+ * (the caller frees; STORE_NONE without one). */
+enum store_qs store_upsert_attest_policy(struct store_conn *c, const char *kind, const char *id,
+					 const char *policy);
+enum store_qs store_select_attest_policy(struct store_conn *c, const char *kind, const char *id,
+					 char **policy);
 
 /* How many AK certificates of the EK whose hash is ek_hash are revoked,
  * into *n. */

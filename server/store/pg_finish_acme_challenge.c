@@ -9,7 +9,8 @@
 
 enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, bool ok,
 					  const char *error, int valid_ttl_s,
-					  const char *attested_key, const char *ak_serial)
+					  const char *attested_key, const char *ak_serial,
+					  const char *verdict)
 {
 	static struct store_stmt st = {
 		"finish_acme_challenge",
@@ -21,14 +22,15 @@ enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, 
 		" ELSE 'invalid' END, expires_at = CASE WHEN $2::boolean THEN now() +"
 		" make_interval(secs => $4::int) ELSE expires_at END, updated_at = now(),"
 		" attested_key = CASE WHEN $2::boolean THEN $5::bytea END,"
-		" attested_ak_serial = CASE WHEN $2::boolean THEN $6 END"
+		" attested_ak_serial = CASE WHEN $2::boolean THEN $6 END,"
+		" attestation_verdict = $7::jsonb"
 		" FROM ch WHERE acme_authzs.id = ch.authz_id AND acme_authzs.status = 'pending'"
 		" RETURNING acme_authzs.id)"
 		" SELECT pg_notify('" EVENTS_ACME_AUTHZ "', id) FROM a",
 		0};
 	char ttl[16];
-	const char *p[] = {id, ok ? "t" : "f", error, ttl, attested_key, ak_serial};
+	const char *p[] = {id, ok ? "t" : "f", error, ttl, attested_key, ak_serial, verdict};
 
 	snprintf(ttl, sizeof ttl, "%d", valid_ttl_s);
-	return store_exec_void(c, &st, 6, p);
+	return store_exec_void(c, &st, 7, p);
 }

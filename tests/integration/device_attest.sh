@@ -6,7 +6,8 @@
 # certificate verified against the root with its PermanentIdentifier. RSA
 # and ECC keys, RSA and ECC EKs. Then
 # every kind of bad evidence: the challenge (or finalize) refused with
-# badAttestationStatement (badCSR), and nothing issued.
+# badAttestationStatement (badCSR), and nothing issued. The quote gate: a
+# policy on an enrollment, a quote that satisfies it, a PCR that drifts.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -108,6 +109,36 @@ expect_eq "the challenges failed are recorded invalid, with the problem" "7" \
 expect_eq "no failed authorization kept a key" "0" \
 	"$(psql_q "SELECT count(*) FROM acme_authzs WHERE status <> 'valid' AND attested_key IS NOT NULL")"
 
+# --- the quote gate: a fleet policy on device-1's enrollment ---------------------
+pcr() { tpm2_pcrread "sha256:$1" 2>/dev/null | sed -n "s/^ *$1 *: *0x//p" | tr 'A-F' 'a-f'; }
+P0=$(pcr 0) P7=$(pcr 7)
+POLICY='{"pcrs":{"sha256":{"0":["'"$P0"'"],"7":["'"$P7"'"]}}}'
+http PUT /attestation/policies/individual/device-1 "${W[@]}" "${JSON[@]}" -d "$POLICY"
+expect_eq "an operator sets device-1's policy (PCRs 0 and 7 as they are now)" "200 $P7" "$STATUS $(jq -r '.pcrs.sha256["7"][0]' <<<"$BODY")"
+http GET /attestation/policies/individual/device-1 "${W[@]}"
+expect_eq "and reads it back" "200 $P0" "$STATUS $(jq -r '.pcrs.sha256["0"][0]' <<<"$BODY")"
+http PUT /attestation/policies/individual/device-1 "${W[@]}" "${JSON[@]}" -d '{"pcr":{}}'
+expect_problem "a policy the verifier does not accept: 400" 400 attestation-malformed
+http PUT /attestation/policies/fleet/device-1 "${W[@]}" "${JSON[@]}" -d "$POLICY"
+expect_problem "a kind that is neither individual nor group: 404" 404 not-found
+http GET /attestation/policies/group/line-9 "${W[@]}"
+expect_problem "no policy: 404" 404 not-found
+http GET /attestation/policies/individual/device-1 -H "Authorization: Bearer $(token twins:read)"
+expect_eq "without enrollments:read: 403" 403 "$STATUS"
+bad gate-no-quote challenge badAttestationStatement --id device-1
+expect "  (the detail says a quote is needed)" grep -q "needs a quote" <<<"$(jq -r .problem.detail <<<"$OUT")"
+good gate-quote device-1 --quote 0,7
+expect_eq "the verdict is recorded on the authorization" "true individual/device-1" \
+	"$(psql_q "SELECT concat_ws(' ', attestation_verdict->>'passed', attestation_verdict->>'policy') FROM acme_authzs WHERE status = 'valid' AND attestation_verdict IS NOT NULL ORDER BY updated_at DESC LIMIT 1")"
+bad gate-subset challenge badAttestationStatement --id device-1 --quote 0
+tpm2_pcrextend "7:sha256=$(printf drift | sha256sum | cut -c1-64)" >/dev/null 2>&1
+bad gate-drift challenge badAttestationStatement --id device-1 --quote 0,7
+expect "  (the detail names the policy and PCR 7)" grep -q "does not satisfy policy individual/device-1:.*7" <<<"$(jq -r .problem.detail <<<"$OUT")"
+expect_eq "the failing verdict is recorded, PCR 7 mismatching" "false 7 pcr-mismatch" \
+	"$(psql_q "SELECT concat_ws(' ', attestation_verdict->>'passed', attestation_verdict->'failures'->0->>'pcr', attestation_verdict->'failures'->0->>'code') FROM acme_authzs WHERE attestation_verdict IS NOT NULL ORDER BY updated_at DESC LIMIT 1")"
+good gate-other-device device-2 --ek-ecc
+expect_eq "a device of another enrollment is not gated" 7 "$(issued)"
+
 # --- the AK certificate's standing -----------------------------------------------
 http PUT "/enrollments/device-1?$AV" "${W[@]}" "${JSON[@]}" -d '{"registrationId":"device-1","provisioningStatus":"disabled",
 	"attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$(b64f "$D/ek.pub")"'"}}}'
@@ -119,7 +150,7 @@ http POST "/pki/certificates/$SERIAL/revoke" "${W[@]}" "${JSON[@]}" -d '{"reason
 expect_eq "an operator revokes device-2's AK certificate" 204 "$STATUS"
 bad revoked-ak challenge badAttestationStatement --id device-2 --ek-ecc --ak-chain-in "$D/ak2.pem"
 expect "  (the detail says revoked)" grep -q "revoked" <<<"$(jq -r .problem.detail <<<"$OUT")"
-expect_eq "still five device-client certificates" 5 "$(issued)"
+expect_eq "still seven device-client certificates" 7 "$(issued)"
 
 expect_eq "orchard-attest: no sanitizer report in any run" "" "$(grep -l Sanitizer "$D"/*.err 2>/dev/null)"
 orchardd_stop
