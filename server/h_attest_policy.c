@@ -39,7 +39,8 @@ static const char *path_kind(struct request *req, int *ret)
 
 	if (strcmp(k, "individual") == 0 || strcmp(k, "group") == 0)
 		return k;
-	*ret = reply_problem(req, ERR_NOT_FOUND, "a policy is for an \"individual\" or a \"group\"");
+	*ret = reply_problem(req, ERR_NOT_FOUND,
+			     "a policy is for an \"individual\" or a \"group\"");
 	return NULL;
 }
 
