@@ -1,0 +1,38 @@
+#!/bin/bash
+# DPS registrations end to end: bench/dps_load registers BENCH_DPS_DEVICES
+# (default 20,000) symmetric-key devices of one enrollment group (keys
+# derived from the group key) over 32 keep-alive TLS connections against
+# orchardd on a durable PostgreSQL (fsync and synchronous_commit on: every
+# registration is a committed transaction), and prints registrations/s
+# with p50/p99. Azure DPS publishes 1,000 registrations per minute per unit.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${ORCHARD_BUILD:-build}
+. tests/lib/tap.sh >/dev/null
+. tests/lib/orchardd.sh
+trap fixture_cleanup EXIT
+N=${BENCH_DPS_DEVICES:-20000}
+C=${BENCH_DPS_CONNECTIONS:-32}
+
+# A durable cluster: no --fast.
+"$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
+export PGDIR="$TMP/db"
+export ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
+printf 'PostgreSQL: fsync=%s synchronous_commit=%s\n' "$(pg_admin 'SHOW fsync')" "$(pg_admin 'SHOW synchronous_commit')"
+orchardd_start || exit 1
+SCOPE=$(pg_admin "SELECT value FROM dps_settings WHERE name = 'id_scope'")
+GK=$(head -c 32 /dev/urandom | base64 -w0)
+code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $(token enrollments:write)" \
+	-H 'Content-Type: application/json' "$URL/enrollmentGroups/bench?api-version=2021-10-01" \
+	-d '{"attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"'"$GK"'"}},
+	     "initialTwin":{"tags":{"fleet":"bench"},"properties":{"desired":{"app":"blink"}}}}')
+[[ "$code" == 200 ]] || { echo "enrollment group: HTTP $code"; exit 1; }
+LOAD=("$ROOT/$BUILD/bench/dps_load" --port "$PORT" --cacert "$TMP/var/pki/root.pem" --scope "$SCOPE" --group-key "$GK")
+"${LOAD[@]}" --devices 1000 --connections "$C" --prefix warm >/dev/null || { echo "warm-up failed"; exit 1; }
+echo -n "new devices:        "
+"${LOAD[@]}" --devices "$N" --connections "$C" --prefix dev || exit 1
+echo -n "registering again:  "
+"${LOAD[@]}" --devices "$N" --connections "$C" --prefix dev || exit 1
+printf 'devices in the database: %s (twins: %s)\n' "$(pg_admin 'SELECT count(*) FROM dps_registrations')" \
+	"$(pg_admin 'SELECT count(*) FROM twins')"
+echo "Azure DPS: 1,000 registrations per minute per unit (about 17/s)"
