@@ -29,8 +29,14 @@ code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bea
 [[ "$code" == 200 ]] || { echo "enrollment group: HTTP $code"; exit 1; }
 LOAD=("$ROOT/$BUILD/bench/dps_load" --port "$PORT" --cacert "$TMP/var/pki/root.pem" --scope "$SCOPE" --group-key "$GK")
 "${LOAD[@]}" --devices 1000 --connections "$C" --prefix warm >/dev/null || { echo "warm-up failed"; exit 1; }
+wal() { pg_admin "SELECT wal_records || ' ' || wal_fpi || ' ' || wal_bytes || ' ' || wal_sync || ' ' || (SELECT xact_commit FROM pg_stat_database WHERE datname = 'orchard') FROM pg_stat_wal"; }
+read -r r0 f0 b0 s0 x0 <<<"$(wal)"
 echo -n "new devices:        "
 "${LOAD[@]}" --devices "$N" --connections "$C" --prefix dev || exit 1
+read -r r1 f1 b1 s1 x1 <<<"$(wal)"
+printf '  a new device: %.1f WAL records, %.2f full pages, %.0f WAL bytes, %.2f WAL syncs, %.2f commits\n' \
+	"$(bc -l <<<"($r1 - $r0) / $N")" "$(bc -l <<<"($f1 - $f0) / $N")" "$(bc -l <<<"($b1 - $b0) / $N")" \
+	"$(bc -l <<<"($s1 - $s0) / $N")" "$(bc -l <<<"($x1 - $x0) / $N")"
 echo -n "registering again:  "
 "${LOAD[@]}" --devices "$N" --connections "$C" --prefix dev || exit 1
 printf 'devices in the database: %s (twins: %s)\n' "$(pg_admin 'SELECT count(*) FROM dps_registrations')" \

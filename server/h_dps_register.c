@@ -63,6 +63,23 @@ json_t *dps_registration_state_json(const struct store_dps_registration *r)
 	return o;
 }
 
+/* The operation's state: 202 assigning with Retry-After while it runs,
+ * else 200 with the registrationState. The register PUT answers with it
+ * too, so a device assigned at once needs no poll (Azure's SDKs accept
+ * "assigned" in the first reply). */
+static int operation_reply(struct request *req, const struct store_dps_registration *r)
+{
+	if (strcmp(r->status, "assigning") == 0)
+		return dps_reply(req, 202,
+				 json_pack("{s:s, s:s}", "operationId", r->operation_id, "status",
+					   r->status),
+				 NULL, false, DPS_RETRY_AFTER);
+	return dps_reply(req, 200,
+			 json_pack("{s:s, s:s, s:o}", "operationId", r->operation_id, "status",
+				   r->status, "registrationState", dps_registration_state_json(r)),
+			 NULL, false, NULL);
+}
+
 struct reg {
 	struct request *req;
 	char hub[256];
@@ -384,10 +401,7 @@ int h_dps_register(struct request *req)
 	else if (g.gone)
 		ret = reply_problem(req, ERR_DPS_UNAUTHORIZED, NULL);
 	else
-		ret = dps_reply(req, 202,
-				json_pack("{s:s, s:s}", "operationId", g.out.operation_id, "status",
-					  "assigning"),
-				NULL, false, DPS_RETRY_AFTER);
+		ret = operation_reply(req, &g.out);
 	store_dps_registration_free(&g.out);
 	return ret;
 }
@@ -429,17 +443,8 @@ int h_dps_operation(struct request *req)
 	if (strcmp(l.row.operation_id, req->params[2]) != 0)
 		ret = reply_problem(req, ERR_DPS_NOT_FOUND, "no operation %s for %s",
 				    req->params[2], l.registration_id);
-	else if (strcmp(l.row.status, "assigning") == 0)
-		ret = dps_reply(req, 202,
-				json_pack("{s:s, s:s}", "operationId", l.row.operation_id, "status",
-					  l.row.status),
-				NULL, false, DPS_RETRY_AFTER);
 	else
-		ret = dps_reply(req, 200,
-				json_pack("{s:s, s:s, s:o}", "operationId", l.row.operation_id,
-					  "status", l.row.status, "registrationState",
-					  dps_registration_state_json(&l.row)),
-				NULL, false, NULL);
+		ret = operation_reply(req, &l.row);
 	store_dps_registration_free(&l.row);
 	return ret;
 }
