@@ -80,6 +80,7 @@ const struct err_info err_table[ERR__COUNT] = {
 	[ERR_DPS_THROTTLED] = {6010, ERR_FAMILY_DPS, 429, 0, 429001, "Too many requests, retry later"},
 	[ERR_DPS_INTERNAL] = {6011, ERR_FAMILY_DPS, 500, 0, 500000, "Internal error"},
 	[ERR_DPS_UNAVAILABLE] = {6012, ERR_FAMILY_DPS, 503, 0, 503000, "Service unavailable, retry later"},
+	[ERR_DPS_ALLOCATION_FAILED] = {6013, ERR_FAMILY_DPS, 400, 0, 400209, "The device could not be assigned to a hub (custom allocation webhook down, slow or answering garbage)"},
 	[ERR_TWIN_NOT_FOUND] = {7000, ERR_FAMILY_ORCHARD, 404, "https://orchard.dev/problems/twin-not-found", 0, "No twin for this device"},
 	[ERR_TWIN_ETAG_MISMATCH] = {7001, ERR_FAMILY_ORCHARD, 412, "https://orchard.dev/problems/twin-etag-mismatch", 0, "The twin has changed: If-Match does not name its current etag"},
 	[ERR_TWIN_BAD_PATCH] = {7002, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-bad-patch", 0, "A twin update must be an object of tags and properties.desired objects"},
