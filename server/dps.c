@@ -453,6 +453,50 @@ int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct s
 	return ok ? 0 : -1;
 }
 
+/* Resets an existing twin to row (the seed) keeping its versions
+ * increasing, so followers see the change. */
+static enum store_qs twin_reset(struct store_conn *c, struct store_twin *row,
+				const struct store_twin *old)
+{
+	json_t *d = json_loads(row->desired, 0, NULL);
+	char *text;
+
+	if (d == NULL)
+		return STORE_HARD;
+	json_object_set_new(d, "$version", json_integer(old->desired_version + 1));
+	text = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	if (text == NULL)
+		return STORE_HARD;
+	free(row->desired);
+	row->desired = text;
+	row->version = old->version + 1;
+	return store_update_twin(c, row);
+}
+
+enum store_qs dps_twin_place(struct store_conn *c, const char *device_id,
+			     const char *initial_twin_json, bool reset)
+{
+	struct store_twin t, old = {0};
+	enum store_qs qs;
+
+	if (dps_twin_seed(device_id, initial_twin_json, &t) != 0)
+		return STORE_HARD;
+	if (!reset) {
+		qs = store_insert_twin(c, &t);
+		store_twin_free(&t);
+		return qs < 0 ? qs : STORE_ONE;
+	}
+	qs = store_lock_twin(c, device_id, &old);
+	if (qs == STORE_NONE)
+		qs = store_insert_twin(c, &t);
+	else if (qs == STORE_ONE)
+		qs = twin_reset(c, &t, &old);
+	store_twin_free(&old);
+	store_twin_free(&t);
+	return qs < 0 ? qs : STORE_ONE;
+}
+
 bool dps_page_args(struct request *req, struct dps_page *pg, int *ret)
 {
 	const char *max = request_header(req, "x-ms-max-item-count");

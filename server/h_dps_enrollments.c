@@ -75,6 +75,12 @@ static json_t *enrollment_json(const struct kind *k, const struct store_dps_enro
 	return o;
 }
 
+json_t *dps_enrollment_public_json(const struct store_dps_enrollment *e)
+{
+	return enrollment_json(strcmp(e->kind, STORE_DPS_GROUP) == 0 ? &group : &individual, e,
+			       false);
+}
+
 /* A symmetric key from the body: base64 of DPS_KEY_MIN..DPS_KEY_MAX bytes. */
 static enum json_spec_rc parse_key(const struct json_spec *s, json_t *v, const char *ptr,
 				   struct json_spec_error *err)

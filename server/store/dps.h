@@ -113,6 +113,19 @@ enum store_qs store_upsert_dps_registration(struct store_conn *c,
 					    const struct store_dps_registration *r,
 					    struct store_dps_registration *out);
 
+/* Inside a transaction: the registration state of registration_id FOR
+ * UPDATE (concurrent registrations of one ID take turns). */
+enum store_qs store_lock_dps_registration(struct store_conn *c, const char *registration_id,
+					  struct store_dps_registration *out);
+
+/* Ends the assigning operation r->operation_id of r->registration_id with
+ * r's status, substatus, assigned_hub, payload_json, error_code,
+ * error_message and etag, announcing it. STORE_NONE when that operation is
+ * no longer assigning (the device registered again meanwhile). */
+enum store_qs store_finish_dps_registration(struct store_conn *c,
+					    const struct store_dps_registration *r,
+					    struct store_dps_registration *out);
+
 /* Deletes a registration state when etag is NULL, "*" or matching,
  * announcing it. STORE_NONE when nothing matched. The device's twin stays. */
 enum store_qs store_delete_dps_registration(struct store_conn *c, const char *registration_id,
