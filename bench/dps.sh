@@ -18,7 +18,11 @@ C=${BENCH_DPS_CONNECTIONS:-32}
 "$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
 export PGDIR="$TMP/db"
 export ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
-printf 'PostgreSQL: fsync=%s synchronous_commit=%s\n' "$(pg_admin 'SHOW fsync')" "$(pg_admin 'SHOW synchronous_commit')"
+# BENCH_DPS_PG="commit_delay=200 commit_siblings=4": settings to try (ALTER SYSTEM)
+for kv in ${BENCH_DPS_PG:-}; do pg_admin "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'" || exit 1; done
+[[ -n "${BENCH_DPS_PG:-}" ]] && pg_admin "SELECT pg_reload_conf()" >/dev/null
+printf 'PostgreSQL: fsync=%s synchronous_commit=%s commit_delay=%s\n' "$(pg_admin 'SHOW fsync')" \
+	"$(pg_admin 'SHOW synchronous_commit')" "$(pg_admin 'SHOW commit_delay')"
 orchardd_start || exit 1
 SCOPE=$(pg_admin "SELECT value FROM dps_settings WHERE name = 'id_scope'")
 GK=$(head -c 32 /dev/urandom | base64 -w0)
@@ -41,4 +45,13 @@ echo -n "registering again:  "
 "${LOAD[@]}" --devices "$N" --connections "$C" --prefix dev || exit 1
 printf 'devices in the database: %s (twins: %s)\n' "$(pg_admin 'SELECT count(*) FROM dps_registrations')" \
 	"$(pg_admin 'SELECT count(*) FROM twins')"
+# The ceiling on this machine at this moment: pgbench committing one
+# small INSERT a transaction on the same durable PostgreSQL, 32 clients.
+if command -v pgbench >/dev/null; then
+	pg_admin "CREATE TABLE IF NOT EXISTS bench_ceiling (id bigserial PRIMARY KEY, v text)" &&
+		pg_admin "GRANT ALL ON bench_ceiling, bench_ceiling_id_seq TO orchard" || exit 1
+	echo "INSERT INTO bench_ceiling (v) VALUES ('x');" >"$TMP/ceiling.sql"
+	printf 'ceiling: pgbench, one INSERT a transaction, 32 clients: %s commits/s\n' \
+		"$(pgbench -n -c32 -j2 -T5 -f "$TMP/ceiling.sql" "$ORCHARD_DATABASE_URL" 2>/dev/null | awk '/^tps/ {print int($3); exit}')"
+fi
 echo "Azure DPS: 1,000 registrations per minute per unit (about 17/s)"

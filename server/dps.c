@@ -165,32 +165,30 @@ static enum store_qs match_tpm(struct store_conn *c, struct match *m, const char
 static enum store_qs match_cb(struct store_conn *c, void *cls)
 {
 	struct match *m = cls;
-	struct store_dps_enrollment e;
-	struct store_dps_enrollment_list groups;
+	struct store_dps_enrollment_list l;
 	enum store_qs qs;
 	char derived[DPS_KEY_B64_MAX];
 
 	m->found = false;
-	qs = store_select_dps_enrollment(c, STORE_DPS_INDIVIDUAL, m->registration_id, &e);
+	qs = store_select_dps_sas_candidates(c, m->registration_id, &l);
 	if (qs < 0)
 		return qs;
-	if (qs == STORE_ONE) {
+	if (l.n > 0 && strcmp(l.items[0].kind, STORE_DPS_INDIVIDUAL) == 0) {
 		/* The most specific enrollment governs this registration ID: a
 		 * group's key does not open it. */
-		if (strcmp(e.attestation_type, "symmetricKey") == 0 &&
-		    (dps_sas_signed_with(m->tok, e.primary_key) |
-		     dps_sas_signed_with(m->tok, e.secondary_key)))
-			match_found(m, STORE_DPS_INDIVIDUAL, e.id);
-		else if (strcmp(e.attestation_type, "tpm") == 0)
-			qs = match_tpm(c, m, STORE_DPS_INDIVIDUAL, e.id);
-		store_dps_enrollment_free(&e);
+		const struct store_dps_enrollment *e = &l.items[0];
+		qs = STORE_ONE;
+		if (strcmp(e->attestation_type, "symmetricKey") == 0 &&
+		    (dps_sas_signed_with(m->tok, e->primary_key) |
+		     dps_sas_signed_with(m->tok, e->secondary_key)))
+			match_found(m, STORE_DPS_INDIVIDUAL, e->id);
+		else if (strcmp(e->attestation_type, "tpm") == 0)
+			qs = match_tpm(c, m, STORE_DPS_INDIVIDUAL, e->id);
+		store_dps_enrollment_list_free(&l);
 		return qs;
 	}
-	qs = store_select_dps_groups(c, "symmetricKey", &groups);
-	if (qs < 0)
-		return qs;
-	for (int i = 0; i < groups.n && !m->found; i++) {
-		const struct store_dps_enrollment *g = &groups.items[i];
+	for (int i = 0; i < l.n && !m->found; i++) {
+		const struct store_dps_enrollment *g = &l.items[i];
 		const char *keys[] = {g->primary_key, g->secondary_key};
 		for (int k = 0; k < 2 && !m->found; k++) {
 			if (keys[k] == NULL ||
@@ -201,7 +199,7 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 		}
 	}
 	explicit_bzero(derived, sizeof derived);
-	store_dps_enrollment_list_free(&groups);
+	store_dps_enrollment_list_free(&l);
 	return m->found ? STORE_ONE : match_tpm(c, m, STORE_DPS_GROUP, NULL);
 }
 

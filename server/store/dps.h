@@ -61,6 +61,11 @@ void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l);
 enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestation_type,
 				      struct store_dps_enrollment_list *out);
 
+/* For a device SAS: the individual enrollment of registration_id first
+ * (when there is one), then every symmetric-key group, in one query. */
+enum store_qs store_select_dps_sas_candidates(struct store_conn *c, const char *registration_id,
+					      struct store_dps_enrollment_list *out);
+
 /* Up to limit enrollments of kind with an id after `after` ("" for the
  * first page), in id order. */
 enum store_qs store_select_dps_enrollment_page(struct store_conn *c, const char *kind,
