@@ -121,8 +121,9 @@ const char *dps_alloc_parse(json_t *body, const char *linked, char **text, char 
 		return "out of memory";
 	if (pol != NULL && !json_is_null(pol)) {
 		policy = json_string_value(pol);
-		if (policy == NULL || (strcmp(policy, "hashed") != 0 && strcmp(policy, "static") != 0 &&
-				       strcmp(policy, "custom") != 0)) {
+		if (policy == NULL ||
+		    (strcmp(policy, "hashed") != 0 && strcmp(policy, "static") != 0 &&
+		     strcmp(policy, "custom") != 0)) {
 			w = "/allocationPolicy: hashed, static or custom (geoLatency is not built)";
 			goto out;
 		}

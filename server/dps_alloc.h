@@ -14,9 +14,9 @@
 
 /* An enrollment's allocation, loaded from its stored JSON. */
 struct dps_alloc {
-	json_t *doc;		/* owned; NULL when the enrollment has none */
-	const char *policy;	/* "hashed" (the default), "static" or "custom" */
-	json_t *hubs;		/* iotHubs (borrowed from doc), NULL: the linked hubs */
+	json_t *doc;		 /* owned; NULL when the enrollment has none */
+	const char *policy;	 /* "hashed" (the default), "static" or "custom" */
+	json_t *hubs;		 /* iotHubs (borrowed from doc), NULL: the linked hubs */
 	const char *webhook_url; /* custom: customAllocationDefinition.webhookUrl */
 	const char *webhook_api_version;
 	bool update_hub;   /* reprovisionPolicy.updateHubAssignment (default true) */

@@ -168,7 +168,8 @@ static const char *read_reply(struct dps_webhook *w, json_t **doc)
 	}
 	if (w->http_status != 200) {
 		snprintf(w->why, sizeof w->why,
-			 "the custom allocation webhook answered HTTP %ld, not 200", w->http_status);
+			 "the custom allocation webhook answered HTTP %ld, not 200",
+			 w->http_status);
 		return w->why;
 	}
 	*doc = json_loadb((const char *)w->reply.data, w->reply.len, JSON_REJECT_DUPLICATES, NULL);
@@ -210,11 +211,11 @@ static enum store_qs finish_cb(struct store_conn *c, void *cls)
 		.registration_id = w->registration_id,
 		.operation_id = w->operation_id,
 		.status = assigned ? "assigned" : "failed",
-		.substatus = !assigned		   ? NULL
+		.substatus = !assigned		      ? NULL
 			     : w->current_hub == NULL ? "initialAssignment"
-			     : !moved		   ? "reprovisionedToInitialAssignment"
-			     : w->migrate	   ? "deviceDataMigrated"
-						   : "deviceDataReset",
+			     : !moved		      ? "reprovisionedToInitialAssignment"
+			     : w->migrate	      ? "deviceDataMigrated"
+						      : "deviceDataReset",
 		.assigned_hub = assigned ? (char *)w->hub : NULL,
 		.payload_json = assigned ? (char *)w->payload : NULL,
 		.error_code = assigned ? 0 : (int)err_table[ERR_DPS_ALLOCATION_FAILED].azure_code,

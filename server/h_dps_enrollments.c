@@ -225,7 +225,7 @@ struct put {
 	json_t *twin, *caps, *tpm, *x509;
 	const char *if_match; /* NULL: unconditional */
 	char *twin_text, *caps_text, *params_text, *alloc_text;
-	const char *linked; /* --dps-linked-hubs */
+	const char *linked;		 /* --dps-linked-hubs */
 	struct store_dps_enrollment row; /* as written */
 	char etag[33], gen_pk[DPS_KEY_B64_MAX], gen_sk[DPS_KEY_B64_MAX];
 	bool stale;
@@ -672,10 +672,8 @@ static const char *bulk_parse(json_t *body, struct bulk *b, char *why, size_t le
 				return why;
 			}
 		b->n = i + 1;
-		b->puts[i] = (struct put){.k = &individual,
-					  .id = id,
-					  .status = "enabled",
-					  .linked = b->linked};
+		b->puts[i] = (struct put){
+			.k = &individual, .id = id, .status = "enabled", .linked = b->linked};
 		b->dels[i] = (struct del){.kind = STORE_DPS_INDIVIDUAL, .id = id, .if_match = etag};
 		if (b->mode == BULK_DELETE)
 			continue;

@@ -88,10 +88,10 @@ struct reg {
 	char hub[256];
 	char operation_id[80], etag[33];
 	struct store_dps_registration out;
-	bool gone;	    /* the enrollment was deleted since the SAS was checked */
-	json_t *payload;	   /* the device's payload (borrowed), for a webhook */
-	struct dps_webhook *job;   /* custom allocation: to submit after commit */
-	const uint8_t *csr; /* 2025-07-01-preview: a PKCS#10 to issue for (DER) */
+	bool gone;		 /* the enrollment was deleted since the SAS was checked */
+	json_t *payload;	 /* the device's payload (borrowed), for a webhook */
+	struct dps_webhook *job; /* custom allocation: to submit after commit */
+	const uint8_t *csr;	 /* 2025-07-01-preview: a PKCS#10 to issue for (DER) */
 	size_t csr_len;
 	char csr_why[256]; /* why the CA refused it ("" when it did not) */
 };
@@ -505,7 +505,8 @@ static bool look_up(struct request *req, struct look *l, int *ret)
  * webhook stopped): shown as failed, so the device registers again. */
 static void stale_assigning(const struct server *srv, struct store_dps_registration *r)
 {
-	long long limit = 2 * (srv->cfg.dps_webhook_timeout > 0 ? srv->cfg.dps_webhook_timeout : 10) + 5;
+	long long limit =
+		2 * (srv->cfg.dps_webhook_timeout > 0 ? srv->cfg.dps_webhook_timeout : 10) + 5;
 
 	char *failed;
 

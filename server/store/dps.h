@@ -26,7 +26,7 @@ struct store_dps_enrollment {
 	char *etag;
 	long long created_at, updated_at;
 	char *attestation_params_json; /* tpm and x509: what is pinned or trusted (NULL: none) */
-	char *allocation_json;	       /* allocation policy, hubs, webhook, reprovision (NULL: none) */
+	char *allocation_json; /* allocation policy, hubs, webhook, reprovision (NULL: none) */
 };
 void store_dps_enrollment_free(struct store_dps_enrollment *e);
 

@@ -20,9 +20,15 @@ enum store_qs store_finish_dps_registration(struct store_conn *c,
 		" SELECT *, pg_notify('" EVENTS_DPS_REGISTRATION "', registration_id) FROM u",
 		0};
 	char code[16];
-	const char *p[] = {r->registration_id, r->operation_id, r->status,
-			   r->substatus,       r->assigned_hub, r->payload_json,
-			   r->error_code ? code : NULL, r->error_message, r->etag};
+	const char *p[] = {r->registration_id,
+			   r->operation_id,
+			   r->status,
+			   r->substatus,
+			   r->assigned_hub,
+			   r->payload_json,
+			   r->error_code ? code : NULL,
+			   r->error_message,
+			   r->etag};
 	enum store_qs qs;
 	PGresult *res;
 

@@ -7,10 +7,11 @@
 enum store_qs store_lock_dps_registration(struct store_conn *c, const char *registration_id,
 					  struct store_dps_registration *out)
 {
-	static struct store_stmt st = {"lock_dps_registration",
-				       "SELECT " DPS_REGISTRATION_COLS
-				       " FROM dps_registrations WHERE registration_id = $1 FOR UPDATE",
-				       0};
+	static struct store_stmt st = {
+		"lock_dps_registration",
+		"SELECT " DPS_REGISTRATION_COLS
+		" FROM dps_registrations WHERE registration_id = $1 FOR UPDATE",
+		0};
 	const char *p[] = {registration_id};
 	enum store_qs qs;
 	PGresult *res = store_exec(c, &st, 1, p, &qs);
