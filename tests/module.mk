@@ -68,6 +68,11 @@ $(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_sas
 
+$(BUILD)/tests/unit/server/test_dps_alloc: $(BUILD)/tests/unit/server/test_dps_alloc.o \
+		$(BUILD)/server/dps_alloc.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lcrypto
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_alloc
+
 $(BUILD)/tests/unit/server/test_client_cert: $(BUILD)/tests/unit/server/test_client_cert.o \
 		$(BUILD)/server/client_cert.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmicrohttpd -lgnutls -ljansson -lssl -lcrypto
