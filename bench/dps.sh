@@ -1,7 +1,8 @@
 #!/bin/bash
 # DPS registrations end to end: bench/dps_load registers BENCH_DPS_DEVICES
 # (default 20,000) symmetric-key devices of one enrollment group (keys
-# derived from the group key) over 32 keep-alive TLS connections against
+# derived from the group key) over 16 keep-alive TLS connections (orchardd
+# has 8 worker threads on 2 cores; BENCH_DPS_CONNECTIONS) against
 # orchardd on a durable PostgreSQL (fsync and synchronous_commit on: every
 # registration is a committed transaction), and prints registrations/s
 # with p50/p99. Azure DPS publishes 1,000 registrations per minute per unit.
@@ -12,7 +13,7 @@ BUILD=${ORCHARD_BUILD:-build}
 . tests/lib/orchardd.sh
 trap fixture_cleanup EXIT
 N=${BENCH_DPS_DEVICES:-20000}
-C=${BENCH_DPS_CONNECTIONS:-32}
+C=${BENCH_DPS_CONNECTIONS:-16}
 
 # A durable cluster: no --fast.
 "$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
