@@ -47,13 +47,24 @@ def last_id(url, ctx, token):
     return items[0]["id"] if items else 0
 
 
-async def long_poll(host, port, ctx, token, after, ready, done_at, i):
-    """One connection polling until it gets entries: a poll that times out
-    (204) is sent again on the same connection, as a real watcher does, so
-    connections opened first stay waiting while the last ones open."""
-    reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
-    request = (f"GET /ops/audit?after={after}&wait=60 HTTP/1.1\r\nHost: {host}\r\n"
-               f"Authorization: Bearer {token}\r\n\r\n").encode()
+async def read_response(reader):
+    """One HTTP/1.1 response with a Content-Length: (status code, body)."""
+    status = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = await reader.readexactly(length) if length else b""
+    return (status.split()[1].decode() if status else "none"), body
+
+
+async def poll(reader, writer, request, ready):
+    """Sends request until the answer is not 204 (a long poll that timed out
+    is sent again on the same connection); releases ready once the first is
+    sent. Returns (status code, body)."""
     first = True
     while True:
         writer.write(request)
@@ -61,19 +72,19 @@ async def long_poll(host, port, ctx, token, after, ready, done_at, i):
         if first:
             ready.release()
             first = False
-        status = await reader.readline()
-        length = 0
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        if length:
-            await reader.readexactly(length)
-        code = status.split()[1].decode() if status else "none"
+        code, body = await read_response(reader)
         if code != "204":
-            break
+            return code, body
+
+
+async def long_poll(host, port, ctx, token, after, ready, done_at, i):
+    """One connection polling until it gets entries: a poll that times out
+    (204) is sent again on the same connection, as a real watcher does, so
+    connections opened first stay waiting while the last ones open."""
+    reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    request = (f"GET /ops/audit?after={after}&wait=60 HTTP/1.1\r\nHost: {host}\r\n"
+               f"Authorization: Bearer {token}\r\n\r\n").encode()
+    code, _ = await poll(reader, writer, request, ready)
     done_at[i] = time.monotonic()
     writer.close()
     return code

@@ -7,6 +7,7 @@
 #include "server/acme.h"
 #include "server/auth.h"
 #include "server/dps.h"
+#include "server/hub_auth.h"
 #include "server/request.h"
 #include "server/routes.h"
 #include "server/server.h"
@@ -35,6 +36,12 @@ static bool check_device_sas(struct request *req, unsigned arg, enum err_code *e
 	return dps_device_check(req, arg, err);
 }
 
+static bool check_device_hub(struct request *req, unsigned arg, enum err_code *err)
+{
+	(void)arg;
+	return hub_device_check(req, err);
+}
+
 static const struct {
 	enum authn_stage stage;
 	bool (*check)(struct request *req, unsigned arg, enum err_code *err);
@@ -43,6 +50,7 @@ static const struct {
 	[AUTH_PUBLIC] = {AUTHN_HEADERS, check_public, NULL},
 	[AUTH_OPERATOR] = {AUTHN_HEADERS, check_operator, "Bearer"},
 	[AUTH_DEVICE_SAS] = {AUTHN_HEADERS, check_device_sas, NULL},
+	[AUTH_DEVICE_HUB] = {AUTHN_HEADERS, check_device_hub, "SharedAccessSignature"},
 	[AUTH_ACME_JWS] = {AUTHN_BODY, acme_authn_check, NULL},
 };
 

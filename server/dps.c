@@ -133,6 +133,26 @@ struct match {
 	bool found;
 };
 
+bool dps_sas_enrollment_signed(const struct store_dps_enrollment *e, const char *registration_id,
+			       const struct dps_sas *tok)
+{
+	char derived[DPS_KEY_B64_MAX];
+	bool ok = false;
+
+	if (strcmp(e->attestation_type, "symmetricKey") != 0)
+		return false;
+	if (strcmp(e->kind, STORE_DPS_INDIVIDUAL) == 0)
+		return dps_sas_signed_with(tok, e->primary_key) |
+		       dps_sas_signed_with(tok, e->secondary_key);
+	const char *keys[] = {e->primary_key, e->secondary_key};
+	for (int k = 0; k < 2 && !ok; k++)
+		if (keys[k] != NULL &&
+		    dps_derive_device_key(keys[k], registration_id, derived) == 0)
+			ok = dps_sas_signed_with(tok, derived);
+	explicit_bzero(derived, sizeof derived);
+	return ok;
+}
+
 /* Records which enrollment authenticated the device. */
 static void dev_enrollment(struct device *dev, const char *kind, const char *id)
 {
@@ -167,7 +187,6 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 	struct match *m = cls;
 	struct store_dps_enrollment_list l;
 	enum store_qs qs;
-	char derived[DPS_KEY_B64_MAX];
 
 	m->found = false;
 	qs = store_select_dps_sas_candidates(c, m->registration_id, &l);
@@ -178,27 +197,16 @@ static enum store_qs match_cb(struct store_conn *c, void *cls)
 		 * group's key does not open it. */
 		const struct store_dps_enrollment *e = &l.items[0];
 		qs = STORE_ONE;
-		if (strcmp(e->attestation_type, "symmetricKey") == 0 &&
-		    (dps_sas_signed_with(m->tok, e->primary_key) |
-		     dps_sas_signed_with(m->tok, e->secondary_key)))
+		if (dps_sas_enrollment_signed(e, m->registration_id, m->tok))
 			match_found(m, STORE_DPS_INDIVIDUAL, e->id);
 		else if (strcmp(e->attestation_type, "tpm") == 0)
 			qs = match_tpm(c, m, STORE_DPS_INDIVIDUAL, e->id);
 		store_dps_enrollment_list_free(&l);
 		return qs;
 	}
-	for (int i = 0; i < l.n && !m->found; i++) {
-		const struct store_dps_enrollment *g = &l.items[i];
-		const char *keys[] = {g->primary_key, g->secondary_key};
-		for (int k = 0; k < 2 && !m->found; k++) {
-			if (keys[k] == NULL ||
-			    dps_derive_device_key(keys[k], m->registration_id, derived) != 0)
-				continue;
-			if (dps_sas_signed_with(m->tok, derived))
-				match_found(m, STORE_DPS_GROUP, g->id);
-		}
-	}
-	explicit_bzero(derived, sizeof derived);
+	for (int i = 0; i < l.n && !m->found; i++)
+		if (dps_sas_enrollment_signed(&l.items[i], m->registration_id, m->tok))
+			match_found(m, STORE_DPS_GROUP, l.items[i].id);
 	store_dps_enrollment_list_free(&l);
 	return m->found ? STORE_ONE : match_tpm(c, m, STORE_DPS_GROUP, NULL);
 }
@@ -308,7 +316,7 @@ bool dps_device_check(struct request *req, unsigned arg, enum err_code *err)
 	}
 	if (dps_sas_parse(authz, &tok, &why) != 0 || !dps_sas_audience_ok(&tok, scope, regid))
 		return false;
-	if (tok.expiry + DPS_SAS_SKEW < now || tok.expiry > now + DPS_SAS_MAX_TTL + DPS_SAS_SKEW)
+	if (!sas_expiry_ok(&tok, now))
 		return false;
 	struct match m = {.registration_id = regid, .tok = &tok, .dev = &req->dev};
 	if (store_run(req->srv->store, match_cb, &m) < 0) {
@@ -454,7 +462,7 @@ int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct s
 /* Resets an existing twin to row (the seed) keeping its versions
  * increasing, so followers see the change. */
 static enum store_qs twin_reset(struct store_conn *c, struct store_twin *row,
-				const struct store_twin *old)
+				const struct store_twin *old, const struct store_twin_change *h)
 {
 	json_t *d = json_loads(row->desired, 0, NULL);
 	char *text;
@@ -469,27 +477,36 @@ static enum store_qs twin_reset(struct store_conn *c, struct store_twin *row,
 	free(row->desired);
 	row->desired = text;
 	row->version = old->version + 1;
-	return store_update_twin(c, row);
+	return store_update_twin(c, row, h);
 }
 
 enum store_qs dps_twin_place(struct store_conn *c, const char *device_id,
-			     const char *initial_twin_json, bool reset)
+			     const char *initial_twin_json, bool reset, const char *registration_id)
 {
 	struct store_twin t, old = {0};
-	enum store_qs qs;
+	/* Its history records what DPS seeded (or reset it to). */
+	struct store_twin_change h = {
+		.device_id = (char *)device_id,
+		.sections = (char *)"tags,desired",
+		.actor_kind = (char *)"dps",
+		.actor = (char *)registration_id,
+		.patch = initial_twin_json ? (char *)initial_twin_json : (char *)"{}",
+	};
+	enum store_qs qs = STORE_NONE;
 
 	if (dps_twin_seed(device_id, initial_twin_json, &t) != 0)
 		return STORE_HARD;
-	if (!reset) {
+	if (reset)
+		qs = store_lock_twin(c, device_id, &old);
+	if (qs == STORE_ONE) {
+		qs = twin_reset(c, &t, &old, &h);
+	} else if (qs == STORE_NONE) {
+		/* A new twin's first history entry; none when it existed. */
 		qs = store_insert_twin(c, &t);
-		store_twin_free(&t);
-		return qs < 0 ? qs : STORE_ONE;
+		h.version = t.version;
+		if (qs == STORE_ONE)
+			qs = store_insert_twin_history(c, &h);
 	}
-	qs = store_lock_twin(c, device_id, &old);
-	if (qs == STORE_NONE)
-		qs = store_insert_twin(c, &t);
-	else if (qs == STORE_ONE)
-		qs = twin_reset(c, &t, &old);
 	store_twin_free(&old);
 	store_twin_free(&t);
 	return qs < 0 ? qs : STORE_ONE;

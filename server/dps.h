@@ -43,6 +43,14 @@ bool dps_device_check(struct request *req, unsigned arg, enum err_code *err);
 struct store_twin;
 struct store_dps_registration;
 struct store_dps_enrollment;
+struct dps_sas;
+
+/* Whether tok is signed with the device key enrollment e gives
+ * registration_id: an individual's primary or secondary key, or a
+ * symmetric-key group's key derived for registration_id. Shared by DPS
+ * registration and the IoT Hub device credential (server/hub_auth.c). */
+bool dps_sas_enrollment_signed(const struct store_dps_enrollment *e, const char *registration_id,
+			       const struct dps_sas *tok);
 
 /* A tpm or x509 enrollment's attestation parameters as JSON (a new
  * reference), NULL when it has none. */
@@ -64,11 +72,12 @@ int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct s
  * initial_twin_json (may be NULL). A twin that exists is kept, unless
  * reset (reprovisioning without migrateDeviceData): then its tags and
  * desired properties become the seed's, reported ones are emptied, and its
- * versions go on increasing. STORE_ONE, or an error. */
+ * versions go on increasing. Either is recorded in the twin's history as
+ * DPS's (actor: registration_id). STORE_ONE, or an error. */
 struct store_conn;
 enum store_qs;
 enum store_qs dps_twin_place(struct store_conn *c, const char *device_id,
-			     const char *initial_twin_json, bool reset);
+			     const char *initial_twin_json, bool reset, const char *registration_id);
 
 /* Azure's enrollment JSON for e (individualEnrollment or enrollmentGroup),
  * without keys: what a custom allocation webhook is sent. */

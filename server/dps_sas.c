@@ -143,6 +143,37 @@ bool dps_sas_audience_ok(const struct dps_sas *t, const char *scope, const char 
 	return strcasecmp(aud, want) == 0;
 }
 
+bool sas_expiry_ok(const struct dps_sas *t, long long now)
+{
+	return t->expiry + DPS_SAS_SKEW >= now && t->expiry <= now + DPS_SAS_MAX_TTL + DPS_SAS_SKEW;
+}
+
+int hub_sas_device_id(const struct dps_sas *t, char *out, size_t len)
+{
+	char aud[sizeof t->sr], id[sizeof t->sr];
+	const char *p, *d;
+
+	if (url_decode(t->sr, strlen(t->sr), aud) != 0)
+		return -1;
+	if (strncasecmp(aud, "devices/", 8) == 0) {
+		d = aud + 8;
+	} else {
+		p = strchr(aud, '/');
+		if (p == NULL || p == aud || strncasecmp(p + 1, "devices/", 8) != 0)
+			return -1;
+		d = p + 9;
+	}
+	if (*d == '\0' || strchr(d, '/') != NULL)
+		return -1;
+	/* Encoded twice (the Node SDK encodes the ID, then the whole sr)? */
+	if (strchr(d, '%') != NULL && url_decode(d, strlen(d), id) == 0 && strchr(id, '/') == NULL)
+		d = id;
+	if (strlen(d) >= len)
+		return -1;
+	memcpy(out, d, strlen(d) + 1);
+	return 0;
+}
+
 /* HMAC-SHA256 of data with the base64 key; -1 when the key is bad. */
 static int hmac_b64key(const char *key_b64, const void *data, size_t n, unsigned char mac[32])
 {

@@ -37,6 +37,16 @@ int dps_sas_parse(const char *header, struct dps_sas *out, const char **why);
  * compared case-insensitively (clients encode and case it differently). */
 bool dps_sas_audience_ok(const struct dps_sas *t, const char *scope, const char *registration_id);
 
+/* Whether the token's expiry lies ahead of now (DPS_SAS_SKEW tolerated)
+ * and no further than DPS_SAS_MAX_TTL: DPS and IoT Hub tokens alike. */
+bool sas_expiry_ok(const struct dps_sas *t, long long now);
+
+/* IoT Hub's device audience: the URL-decoded sr is "[host/]devices/{id}"
+ * (any host: the key is the device's own, and orchardd answers to several
+ * names), the ID URL-encoded once more or not, as SDKs differ. Writes the
+ * decoded device ID into out (len bytes). 0, or -1 when sr names no device. */
+int hub_sas_device_id(const struct dps_sas *t, char *out, size_t len);
+
 /* Whether the token was signed with key_b64 (a base64 key), compared in
  * constant time. A key that is not valid base64 matches nothing. */
 bool dps_sas_signed_with(const struct dps_sas *t, const char *key_b64);

@@ -229,7 +229,8 @@ static enum store_qs finish_cb(struct store_conn *c, void *cls)
 		return STORE_HARD;
 	qs = store_finish_dps_registration(c, &r, &w->out);
 	if (qs == STORE_ONE && assigned)
-		qs = dps_twin_place(c, w->device_id, w->twin, moved && !w->migrate);
+		qs = dps_twin_place(c, w->device_id, w->twin, moved && !w->migrate,
+				    w->registration_id);
 	return qs;
 }
 

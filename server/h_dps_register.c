@@ -254,7 +254,8 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 	 * same transaction; a twin that exists (registering again) is kept
 	 * unless reprovisioning resets it. */
 	if (qs == STORE_ONE && strcmp(pl.status, "assigned") == 0)
-		qs = dps_twin_place(c, r.device_id, e.initial_twin_json, pl.reset_twin);
+		qs = dps_twin_place(c, r.device_id, e.initial_twin_json, pl.reset_twin,
+				    dev->registration_id);
 out:
 	explicit_bzero(hub_key, sizeof hub_key);
 	free(hub_blob);

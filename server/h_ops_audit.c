@@ -2,7 +2,6 @@
  * keyset cursor (?before=ID) so paging stays stable while rows arrive; or,
  * with ?after=ID, the entries after ID, oldest first, waiting up to
  * ?wait=SECONDS for the first one (long poll). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,20 +16,6 @@
 
 #define AUDIT_WAIT_MAX 60
 #define ID_MAX 0x7fffffffffffffffLL
-
-static int arg_long(struct request *req, const char *name, long long def, long long min,
-		    long long max, long long *out)
-{
-	const char *v = request_arg(req, name);
-	char *end;
-
-	*out = def;
-	if (v == NULL)
-		return 0;
-	errno = 0;
-	*out = strtoll(v, &end, 10);
-	return errno == 0 && end != v && *end == '\0' && *out >= min && *out <= max ? 0 : -1;
-}
 
 /* A page and its "next" link (the same listing, past the page's last
  * entry) as the response body; steals items. */
@@ -54,9 +39,9 @@ static int audit_list_after(struct request *req, long long limit)
 	char next[96];
 	int ret;
 
-	if (arg_long(req, "after", 0, 0, ID_MAX, &after) != 0)
+	if (request_arg_ll(req, "after", 0, 0, ID_MAX, &after) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "after must be an entry id");
-	if (arg_long(req, "wait", 0, 0, AUDIT_WAIT_MAX, &wait) != 0)
+	if (request_arg_ll(req, "wait", 0, 0, AUDIT_WAIT_MAX, &wait) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "wait must be 0..%d seconds",
 				     AUDIT_WAIT_MAX);
 	if (w == NULL && wait > 0) {
@@ -102,7 +87,7 @@ int h_ops_audit_list(struct request *req)
 	char next[64];
 	int ret;
 
-	if (arg_long(req, "limit", 50, 1, 500, &limit) != 0)
+	if (request_arg_ll(req, "limit", 50, 1, 500, &limit) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "limit must be 1..500");
 	if (request_arg(req, "after") != NULL) {
 		if (request_arg(req, "before") != NULL)
@@ -112,7 +97,7 @@ int h_ops_audit_list(struct request *req)
 	}
 	if (request_arg(req, "wait") != NULL)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "wait needs after");
-	if (arg_long(req, "before", 0, 1, ID_MAX, &l.before) != 0)
+	if (request_arg_ll(req, "before", 0, 1, ID_MAX, &l.before) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER,
 				     "before must be a positive entry id");
 	l.limit = (int)limit;

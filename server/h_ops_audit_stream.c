@@ -5,100 +5,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "server/audit.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
+#include "server/sse.h"
 #include "server/store/events.h"
 #include "server/store/operators.h"
-#include "server/wait.h"
 
-#define STREAM_HEARTBEAT_MS 15000 /* finds dead clients; keeps proxies from timing out */
 #define STREAM_BATCH 100
-#define STREAM_BUF_MAX (1 << 20)
 
-/* Owned by the response: it lives as long as the stream. */
+/* Owned by the stream. */
 struct audit_stream {
 	struct server *srv;
-	struct waiter *w;
 	long long last; /* id of the last entry sent */
-	struct buf out;
-	size_t off; /* bytes of out already sent */
 };
 
-static void stream_free(void *cls)
-{
-	struct audit_stream *st = cls;
-
-	wait_free(st->w);
-	buf_free(&st->out);
-	free(st);
-}
-
-/* Formats entries as events into st->out; returns -1 when out of room. */
-static int stream_format(struct audit_stream *st, const struct store_audit_page *page)
-{
-	for (size_t i = 0; i < page->n; i++) {
-		json_t *e = audit_entry_json(&page->items[i]);
-		char *data = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-		long long id = page->items[i].id;
-		char head[64];
-		int n = snprintf(head, sizeof head, "id: %lld\nevent: audit\ndata: ", id);
-		int rc = data == NULL || buf_add(&st->out, head, (size_t)n) != 0 ||
-					 buf_add(&st->out, data, strlen(data)) != 0 ||
-					 buf_add(&st->out, "\n\n", 2) != 0
-				 ? -1
-				 : 0;
-		free(data);
-		json_decref(e);
-		if (rc != 0)
-			return -1;
-		st->last = id;
-	}
-	return 0;
-}
-
-/* libmicrohttpd's content reader: sends what is buffered, else looks for
- * new entries, else sleeps (the connection is suspended, no thread held)
- * until an entry is written, the heartbeat is due, or shutdown. */
-static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+/* sse_look_fn: the entries after st->last, as events. */
+static int audit_look(void *cls, struct buf *out)
 {
 	struct audit_stream *st = cls;
 	struct store_audit_page page = {0};
+	int rc = 0;
 
-	(void)pos;
-	for (;;) {
-		if (st->off < st->out.len) {
-			size_t n = st->out.len - st->off < max ? st->out.len - st->off : max;
-			memcpy(out, st->out.data + st->off, n);
-			st->off += n;
-			return (ssize_t)n;
+	if (audit_select_after(st->srv, st->last, STREAM_BATCH, &page) != 0)
+		return -1;
+	for (size_t i = 0; i < page.n && rc >= 0; i++) {
+		json_t *e = audit_entry_json(&page.items[i]);
+		char *data = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+		if (sse_event(out, page.items[i].id, "audit", data) != 0) {
+			rc = -1;
+		} else {
+			st->last = page.items[i].id;
+			rc++;
 		}
-		buf_free(&st->out);
-		st->off = 0;
-		if (atomic_load(&st->srv->shutting_down))
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		/* On an error the stream ends; the client resumes from its last id. */
-		if (audit_select_after(st->srv, st->last, STREAM_BATCH, &page) != 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		int rc = stream_format(st, &page);
-		size_t n = page.n;
-		store_audit_page_free(&page);
-		if (rc != 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		if (n > 0)
-			continue;
-		if (wait_expired(st->w)) {
-			wait_rearm(st->w, STREAM_HEARTBEAT_MS);
-			if (buf_add(&st->out, ": heartbeat\n\n", 13) != 0)
-				return MHD_CONTENT_READER_END_WITH_ERROR;
-			continue;
-		}
-		if (wait_sleep(st->w))
-			return 0; /* suspended: called again once resumed */
+		free(data);
+		json_decref(e);
 	}
+	store_audit_page_free(&page);
+	return rc;
 }
 
 static enum store_qs newest_cb(struct store_conn *c, void *cls)
@@ -130,32 +77,19 @@ static int stream_start_id(struct request *req, long long *id)
 int h_ops_audit_stream(struct request *req)
 {
 	struct audit_stream *st = calloc(1, sizeof *st);
-	struct MHD_Response *resp = NULL;
-	int ret;
 
 	if (st == NULL)
 		return reply_problem(req, ERR_INTERNAL, "out of memory");
 	st->srv = req->srv;
-	buf_init(&st->out, STREAM_BUF_MAX);
-	/* Subscribed before the first look (in stream_read), like the long poll. */
-	st->w = wait_new(req->srv, req->conn, EVENTS_AUDIT, "", STREAM_HEARTBEAT_MS);
-	switch (st->w ? stream_start_id(req, &st->last) : -2) {
+	switch (stream_start_id(req, &st->last)) {
 	case 0: break;
 	case -1:
-		stream_free(st);
+		free(st);
 		return reply_problem(req, ERR_INVALID_PARAMETER,
 				     "after or Last-Event-ID must be an entry id");
-	default: stream_free(st); return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	default: free(st); return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	}
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st,
-						 stream_free);
-	if (resp == NULL) {
-		stream_free(st);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	ret = reply_queue(req, 200, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	/* sse_reply subscribes before its first look: an entry written after
+	 * stream_start_id() read the newest is still sent. */
+	return sse_reply(req, EVENTS_AUDIT, "", audit_look, st, free);
 }

@@ -1,8 +1,9 @@
 /* GET /twins/{deviceId}: the twin; with ?waitForVersion=N&wait=SECONDS, a
  * long poll that answers once desired.$version > N (at once when it is
  * already), or 204 when the wait is over. A change through any orchardd on
- * the database wakes it (EVENTS_TWIN, keyed by device ID). */
-#include <errno.h>
+ * the database wakes it (EVENTS_TWIN, keyed by device ID). The device's
+ * own reads are the same code with another view: GET /devices/{id}/twin
+ * (no tags) and GET /devices/{id}/twin/desired?since=N&wait=SECONDS. */
 #include <stdlib.h>
 
 #include "server/handlers.h"
@@ -14,20 +15,6 @@
 #include "server/wait.h"
 
 #define TWIN_WAIT_MAX 60
-
-static int arg_ll(struct request *req, const char *name, long long max, long long *out, bool *set)
-{
-	const char *v = request_arg(req, name);
-	char *end;
-
-	*set = v != NULL;
-	*out = 0;
-	if (v == NULL)
-		return 0;
-	errno = 0;
-	*out = strtoll(v, &end, 10);
-	return errno == 0 && end != v && *end == '\0' && *out >= 0 && *out <= max ? 0 : -1;
-}
 
 struct twin_read {
 	const char *id;
@@ -42,25 +29,29 @@ static enum store_qs twin_read_cb(struct store_conn *c, void *cls)
 	return store_select_twin(c, r->id, &r->row);
 }
 
-int h_twins_get(struct request *req)
+/* The twin of params[0] in view; since_arg names the version argument
+ * that makes it a long poll on desired.$version (NULL: none). */
+static int twin_get(struct request *req, enum twin_view view, const char *since_arg)
 {
 	struct twin_read r = {.id = req->params[0]};
 	struct waiter *w = req->state;
-	long long since, wait;
+	long long since = 0, wait = 0;
 	bool has_since, has_wait;
 	enum store_qs qs;
 	int ret;
 
 	if (!twin_device_id_ok(r.id))
 		return reply_problem(req, ERR_TWIN_BAD_DEVICE_ID, NULL);
-	if (arg_ll(req, "waitForVersion", TWIN_INT_MAX, &since, &has_since) != 0)
-		return reply_problem(req, ERR_INVALID_PARAMETER,
-				     "waitForVersion must be a version (0 or more)");
-	if (arg_ll(req, "wait", TWIN_WAIT_MAX, &wait, &has_wait) != 0)
+	has_since = since_arg != NULL && request_arg(req, since_arg) != NULL;
+	has_wait = since_arg != NULL && request_arg(req, "wait") != NULL;
+	if (has_since && request_arg_ll(req, since_arg, 0, 0, TWIN_INT_MAX, &since) != 0)
+		return reply_problem(req, ERR_INVALID_PARAMETER, "%s must be a version (0 or more)",
+				     since_arg);
+	if (has_wait && request_arg_ll(req, "wait", 0, 0, TWIN_WAIT_MAX, &wait) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "wait must be 0..%d seconds",
 				     TWIN_WAIT_MAX);
 	if (has_wait && !has_since)
-		return reply_problem(req, ERR_INVALID_PARAMETER, "wait needs waitForVersion");
+		return reply_problem(req, ERR_INVALID_PARAMETER, "wait needs %s", since_arg);
 	if (w == NULL && wait > 0) {
 		w = wait_new(req->srv, req->conn, EVENTS_TWIN, r.id, (long)wait * 1000);
 		if (w == NULL)
@@ -81,7 +72,22 @@ int h_twins_get(struct request *req)
 		if (wait_sleep(w))
 			return MHD_YES; /* resumed by a change or the deadline */
 	}
-	ret = twin_reply(req, &r.row);
+	ret = twin_reply_view(req, &r.row, view);
 	store_twin_free(&r.row);
 	return ret;
+}
+
+int h_twins_get(struct request *req)
+{
+	return twin_get(req, TWIN_VIEW_FULL, "waitForVersion");
+}
+
+int h_twins_device_get(struct request *req)
+{
+	return twin_get(req, TWIN_VIEW_DEVICE, NULL);
+}
+
+int h_twins_device_desired(struct request *req)
+{
+	return twin_get(req, TWIN_VIEW_DESIRED, "since");
 }

@@ -5,14 +5,17 @@
  * announce the change. A refused update changes nothing. */
 #include <string.h>
 
+#include "server/audit.h"
 #include "server/configs.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
+#include "server/store/operators.h"
 #include "server/twins.h"
 
 struct twin_update {
+	struct request *req;
 	const char *id;
 	const char *if_match;
 	const json_t *tags, *desired; /* patches (NULL: untouched on PATCH) */
@@ -21,6 +24,7 @@ struct twin_update {
 	struct store_twin row; /* the twin as written */
 	enum err_code err;     /* set when refused: nothing was written */
 	struct twin_err te;
+	struct store_audit_new audit; /* the request's audit row, as answered 200 */
 };
 
 /* A fresh twin, in memory: empty tags and properties at version 1. */
@@ -105,6 +109,14 @@ out:
 	return f == TWIN_OK ? 0 : -1;
 }
 
+/* The sections an update writes, as its history records them. */
+static const char *twin_sections(const struct twin_update *u)
+{
+	bool t = u->tags != NULL || u->replace, d = u->desired != NULL || u->replace;
+
+	return t && d ? "tags,desired" : t ? "tags" : d ? "desired" : "";
+}
+
 static enum store_qs twin_write(struct store_conn *c, void *cls)
 {
 	struct twin_update *u = cls;
@@ -122,13 +134,19 @@ static enum store_qs twin_write(struct store_conn *c, void *cls)
 			return refuse(u, ERR_INTERNAL);
 		if (twin_apply(u) != 0)
 			return STORE_NONE;
-		qs = store_insert_twin(c, &u->row);
+		qs = twin_store_change(c, u->req, &u->row, true, twin_sections(u), NULL);
 		/* Someone created it meanwhile: start over, this time locking theirs. */
-		return qs == STORE_NONE ? STORE_SOFT : qs;
+		if (qs == STORE_NONE)
+			return STORE_SOFT;
+	} else {
+		if (twin_apply(u) != 0)
+			return STORE_NONE;
+		qs = twin_store_change(c, u->req, &u->row, false, twin_sections(u), NULL);
 	}
-	if (twin_apply(u) != 0)
-		return STORE_NONE;
-	return store_update_twin(c, &u->row);
+	if (qs < 0)
+		return qs;
+	/* The request's audit row commits with the change: one transaction, not two. */
+	return store_insert_audit(c, &u->audit, NULL);
 }
 
 /* Fleet configurations follow tags: a tag change re-evaluates this twin's
@@ -208,7 +226,8 @@ static int twin_body(struct request *req, struct twin_update *u)
 
 static int twin_update(struct request *req, bool replace)
 {
-	struct twin_update u = {.id = req->params[0], .replace = replace};
+	struct twin_update u = {.req = req, .id = req->params[0], .replace = replace};
+	char *params = NULL;
 	struct twin_err te;
 	enum store_qs qs;
 	int ret;
@@ -222,17 +241,12 @@ static int twin_update(struct request *req, bool replace)
 		return reply_problem(req, twin_fault_err(te.fault), "%s: %s", te.where, te.msg);
 	u.if_match = request_header(req, "If-Match");
 	twin_now(u.now);
+	audit_entry_from_request(req, 200, &u.audit, &params);
 	qs = store_run_txn(req->srv->store, twin_update_cb, &u);
-	if (qs < 0) {
-		store_twin_free(&u.row);
-		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
-	}
-	if (u.err != 0) {
-		store_twin_free(&u.row);
-		if (u.err == ERR_TWIN_TOO_LARGE)
-			return reply_problem(req, u.err, "%s: %s", u.te.where, u.te.msg);
-		return reply_problem(req, u.err, NULL);
-	}
+	free(params);
+	req->audited = qs >= 0 && u.err == 0; /* else the pipeline audits the refusal */
+	if ((ret = twin_write_refused(req, qs, u.err, &u.te, &u.row)) != -1)
+		return ret;
 	ret = twin_reply(req, &u.row);
 	store_twin_free(&u.row);
 	return ret;

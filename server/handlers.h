@@ -21,7 +21,14 @@ int h_acme_eab_create(struct request *req);
 int h_acme_new_order(struct request *req);
 int h_acme_order(struct request *req);
 int h_acme_orders(struct request *req);
+
+/* h_acme_cert.c */
 int h_acme_finalize(struct request *req);
+int h_acme_cert(struct request *req);
+int h_acme_revoke_cert(struct request *req);
+
+/* h_acme_renewal.c */
+int h_acme_renewal_info(struct request *req);
 
 /* h_acme_authz.c */
 int h_acme_authz(struct request *req);
@@ -77,6 +84,17 @@ int h_dps_registration_query(struct request *req);
 
 /* h_twins_get.c */
 int h_twins_get(struct request *req);
+int h_twins_device_get(struct request *req);	 /* GET /devices/{id}/twin */
+int h_twins_device_desired(struct request *req); /* GET /devices/{id}/twin/desired */
+
+/* h_twins_reported.c: PATCH /devices/{id}/twin/reported */
+int h_twins_reported(struct request *req);
+
+/* h_twins_stream.c: GET /devices/{id}/twin/stream */
+int h_twins_stream(struct request *req);
+
+/* h_twins_history.c: GET /twins/{id}/history */
+int h_twins_history(struct request *req);
 
 /* h_twins_update.c */
 int h_twins_patch(struct request *req);

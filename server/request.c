@@ -3,6 +3,7 @@
  * the body is collected into a bounded buffer; the last call answers. */
 #include "server/request.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,6 +80,20 @@ static void request_free(struct request *req)
 const char *request_arg(struct request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int request_arg_ll(struct request *req, const char *name, long long def, long long min,
+		   long long max, long long *out)
+{
+	const char *v = request_arg(req, name);
+	char *end;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	return errno == 0 && end != v && *end == '\0' && *out >= min && *out <= max ? 0 : -1;
 }
 
 const char *request_header(struct request *req, const char *name)

@@ -23,11 +23,12 @@ struct operator
 };
 
 /* Which device is calling, once a device SAS was accepted: the enrollment
- * whose key signed it. */
+ * whose key signed it (and, on the twin API, its registration's device). */
 struct device {
 	char registration_id[129];
 	char enrollment_kind[16]; /* "individual" or "group" */
 	char enrollment_id[129];
+	char device_id[129]; /* IoT Hub's device ID, for hub credentials (DEVICE_HUB) */
 	bool authenticated;
 };
 
@@ -81,6 +82,12 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* A query-string argument, or NULL. */
 const char *request_arg(struct request *req, const char *name);
+
+/* The query-string argument name as a decimal integer within min..max
+ * into *out: 0, with def when absent; -1 when present but not such a
+ * number. */
+int request_arg_ll(struct request *req, const char *name, long long def, long long min,
+		   long long max, long long *out);
 
 /* A request header, or NULL. */
 const char *request_header(struct request *req, const char *name);

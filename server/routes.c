@@ -26,6 +26,9 @@ const struct route routes[] = {
 	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID),         BODY_JOSE, KiB(16), WIRE_ACME,    "acme_finalize"},
 	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_authz"},
 	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_challenge"},
+	{"POST",   "/acme/cert/{serial}",  h_acme_cert,        ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_cert"},
+	{"POST",   "/acme/revoke-cert",    h_acme_revoke_cert, ACME_JWS(ACME_JWK | ACME_KID), BODY_JOSE, KiB(32), WIRE_ACME,   "acme_revoke_cert"},
+	{"GET",    "/acme/renewal-info/{certID}", h_acme_renewal_info, PUBLIC,               BODY_NONE, 0,       WIRE_ACME,    "acme_renewal_info"},
 
 	{"GET",    "/ops/audit",        h_ops_audit_list,   OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit"},
 	{"GET",    "/ops/audit/stream", h_ops_audit_stream, OPERATOR(SCOPE_AUDIT_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "ops_audit_stream"},
@@ -70,6 +73,13 @@ const struct route routes[] = {
 	{"PUT",    "/configurations/{id}", h_config_put,    OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "config_put"},
 	{"GET",    "/configurations/{id}", h_config_get,    OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "config_get"},
 	{"DELETE", "/configurations/{id}", h_config_delete, OPERATOR(SCOPE_TWINS_WRITE),  BODY_NONE, 0,       WIRE_ORCHARD, "config_delete"},
+	{"GET",    "/twins/{deviceId}/history", h_twins_history, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0,   WIRE_ORCHARD, "twins_history"},
+
+	/* The twin API's device side: a device reads and writes its own twin only. */
+	{"GET",    "/devices/{deviceId}/twin",          h_twins_device_get,     DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_device_get"},
+	{"PATCH",  "/devices/{deviceId}/twin/reported", h_twins_reported,       DEVICE_HUB, BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_reported"},
+	{"GET",    "/devices/{deviceId}/twin/desired",  h_twins_device_desired, DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_desired"},
+	{"GET",    "/devices/{deviceId}/twin/stream",   h_twins_stream,         DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_stream"},
 };
 // clang-format on
 

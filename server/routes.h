@@ -33,6 +33,8 @@ enum auth_kind {
 	AUTH_OPERATOR,	 /* Authorization: Bearer <operator token> holding arg's scopes */
 	AUTH_DEVICE_SAS, /* Authorization: SharedAccessSignature for the path's {idScope} and
 			    {registrationId} (params 0 and 1), signed with an enrollment's key */
+	AUTH_DEVICE_HUB, /* the twin API's device credential for the path's {deviceId}
+			    (params 0): IoT Hub's device SAS (server/hub_auth.c) */
 	AUTH_ACME_JWS,	 /* an ACME JWS body (RFC 8555 6.2) signed with arg's key kinds */
 };
 
@@ -52,6 +54,10 @@ struct route_auth {
 #define DEVICE_SAS                                                                                 \
 	{                                                                                          \
 		AUTH_DEVICE_SAS, 0                                                                 \
+	}
+#define DEVICE_HUB                                                                                 \
+	{                                                                                          \
+		AUTH_DEVICE_HUB, 0                                                                 \
 	}
 /* AUTH_DEVICE_SAS's arg: a request without Authorization reaches the
  * handler unauthenticated (the TPM flow's first request gets its 401 there). */

@@ -44,9 +44,25 @@ json_t *twin_render(const struct store_twin *t)
 			 "tags", tags, "properties", "desired", desired, "reported", reported);
 }
 
-int twin_reply(struct request *req, const struct store_twin *t)
+json_t *twin_render_view(const struct store_twin *t, enum twin_view view)
 {
-	json_t *doc = twin_render(t);
+	json_t *doc = twin_render(t), *d;
+
+	if (doc == NULL || view == TWIN_VIEW_FULL)
+		return doc;
+	if (view == TWIN_VIEW_DEVICE) {
+		json_object_del(doc, "tags");
+		return doc;
+	}
+	d = json_incref(json_object_get(json_object_get(doc, "properties"),
+					view == TWIN_VIEW_DESIRED ? "desired" : "reported"));
+	json_decref(doc);
+	return d;
+}
+
+int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_view view)
+{
+	json_t *doc = twin_render_view(t, view);
 	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	char etag[24];
 	int ret;
@@ -58,6 +74,60 @@ int twin_reply(struct request *req, const struct store_twin *t)
 	ret = reply_bytes(req, 200, "application/json", text, strlen(text), etag);
 	free(text);
 	return ret;
+}
+
+int twin_reply(struct request *req, const struct store_twin *t)
+{
+	return twin_reply_view(req, t, TWIN_VIEW_FULL);
+}
+
+int twin_write_refused(struct request *req, enum store_qs qs, enum err_code err,
+		       const struct twin_err *te, struct store_twin *row)
+{
+	if (qs >= 0 && err == 0)
+		return -1;
+	store_twin_free(row);
+	if (qs < 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	if (err == ERR_TWIN_TOO_LARGE)
+		return reply_problem(req, err, "%s: %s", te->where, te->msg);
+	if (err == ERR_TWIN_NOT_FOUND)
+		return reply_problem(req, err, "no twin for %s", req->params[0]);
+	return reply_problem(req, err, NULL);
+}
+
+int twin_change_describe(struct request *req, const struct store_twin *t, const char *sections,
+			 const json_t *patch, struct store_twin_change *h)
+{
+	*h = (struct store_twin_change){
+		.device_id = t->device_id,
+		.version = t->version,
+		.sections = (char *)sections,
+		.actor_kind = (char *)(req->dev.authenticated ? "device" : "operator"),
+		.actor = req->dev.authenticated ? req->dev.device_id : req->op.jti,
+		.patch = json_dumps(patch ? patch : req->json, JSON_COMPACT | JSON_PRESERVE_ORDER),
+	};
+	return h->patch ? 0 : -1;
+}
+
+enum store_qs twin_store_change(struct store_conn *c, struct request *req,
+				const struct store_twin *t, bool insert, const char *sections,
+				const json_t *patch)
+{
+	struct store_twin_change h;
+	enum store_qs qs;
+
+	if (twin_change_describe(req, t, sections, patch, &h) != 0)
+		return STORE_HARD;
+	if (!insert) {
+		qs = store_update_twin(c, t, &h);
+	} else if ((qs = store_insert_twin(c, t)) == STORE_ONE) {
+		enum store_qs hq = store_insert_twin_history(c, &h);
+		if (hq < 0)
+			qs = hq;
+	}
+	free(h.patch);
+	return qs;
 }
 
 /* One entity tag of a list, trimmed: strong ones compare, weak never

@@ -15,8 +15,39 @@ struct request;
  * out of memory or the row's JSON is corrupt). */
 json_t *twin_render(const struct store_twin *t);
 
+/* What a reply shows of a twin: all of it (the operator), all but tags
+ * (the device's own GET), or one properties section alone (the device's
+ * long poll and stream; its reported PATCH). */
+enum twin_view { TWIN_VIEW_FULL, TWIN_VIEW_DEVICE, TWIN_VIEW_DESIRED, TWIN_VIEW_REPORTED };
+
+/* t's view as JSON (new reference, NULL when out of memory). */
+json_t *twin_render_view(const struct store_twin *t, enum twin_view view);
+
 /* Queues 200 with the rendered twin and its ETag. */
 int twin_reply(struct request *req, const struct store_twin *t);
+
+/* Queues 200 with view of t and the twin's ETag. */
+int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_view view);
+
+/* Answers a write transaction's outcome: 503 when it failed (qs < 0),
+ * else the refusal err (0: none, then returns -1 and queues nothing), with
+ * te's place for a size refusal. Frees *row either way but on -1. */
+int twin_write_refused(struct request *req, enum store_qs qs, enum err_code err,
+		       const struct twin_err *te, struct store_twin *row);
+
+/* Describes an accepted change of t (as written) for its history: who
+ * (req's operator token or device), the sections written (comma-separated)
+ * and the patch as sent (NULL: req->json). h->patch is malloc'd: free it.
+ * 0, or -1 when out of memory. */
+int twin_change_describe(struct request *req, const struct store_twin *t, const char *sections,
+			 const json_t *patch, struct store_twin_change *h);
+
+/* Inside the writing transaction: writes t over the stored twin (t
+ * exists, when insert is false) or creates it (insert), with its history
+ * entry as twin_change_describe() gives it. */
+enum store_qs twin_store_change(struct store_conn *c, struct request *req,
+				const struct store_twin *t, bool insert, const char *sections,
+				const json_t *patch);
 
 /* Whether an If-Match header value (NULL: absent) lets a write proceed
  * on a twin whose etag is etag (NULL: no twin). */

@@ -2,6 +2,7 @@
  * read-modify-write shares one transaction; the document is the caller's. */
 #ifndef ORCHARD_STORE_TWINS_H
 #define ORCHARD_STORE_TWINS_H
+#include "server/store/dps.h"
 #include "server/store/store.h"
 
 /* One twin row. The three JSON columns are text as PostgreSQL renders
@@ -30,9 +31,52 @@ enum store_qs store_lock_twin(struct store_conn *c, const char *device_id, struc
  * at commit; the caller keeps t. */
 enum store_qs store_insert_twin(struct store_conn *c, const struct store_twin *t);
 
+/* One accepted change of a twin, as its history keeps it. */
+struct store_twin_change {
+	char *device_id;
+	long long version;   /* the twin's version after the change */
+	char *sections;	     /* what changed, comma-separated: "tags,desired", "reported" */
+	char *actor_kind;    /* "operator", "device" or "dps" */
+	char *actor;	     /* the operator token's jti, the device ID, the registration ID */
+	char *patch;	     /* the update as sent (JSON text) */
+	long long at, at_us; /* when: epoch seconds and microseconds (filled by reads) */
+};
+
 /* Writes t's etag, version, tags, desired and reported over the twin of
- * t->device_id and announces "deviceId desiredVersion" on EVENTS_TWIN at
- * commit. */
-enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t);
+ * t->device_id, records h in its history (when not NULL; h->version is
+ * taken from t) and announces "deviceId desiredVersion" on EVENTS_TWIN at
+ * commit, in one statement. */
+enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t,
+				const struct store_twin_change *h);
+
+/* Inside the transaction that changed the twin: records h (the caller
+ * keeps it). */
+enum store_qs store_insert_twin_history(struct store_conn *c, const struct store_twin_change *h);
+
+/* A page of history: items[0..n), owned (store_twin_history_free()). */
+struct store_twin_history {
+	struct store_twin_change *items;
+	int n;
+};
+void store_twin_history_free(struct store_twin_history *h);
+
+/* The changes of device_id's twin after version `after`, oldest first, at
+ * most limit. */
+enum store_qs store_select_twin_history(struct store_conn *c, const char *device_id,
+					long long after, int limit, struct store_twin_history *out);
+
+/* What a device's IoT Hub credential is checked against: the enrollment
+ * that registered it (keys included: never log it) and its registration. */
+struct store_hub_device {
+	struct store_dps_enrollment enrollment;
+	char *registration_id;
+	char *status; /* the registration's: "assigned", "disabled"... */
+};
+void store_hub_device_free(struct store_hub_device *d);
+
+/* Reads the registration whose device ID is device_id and its enrollment
+ * (STORE_NONE: no such registration, or its enrollment is gone). */
+enum store_qs store_select_hub_device(struct store_conn *c, const char *device_id,
+				      struct store_hub_device *out);
 
 #endif

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -123,12 +124,52 @@ static void registration_ids(void **state)
 	assert_true(dps_id_valid(long_id));
 }
 
+/* IoT Hub's device audience and the expiry window both protocols share. */
+static void hub_audience_and_expiry(void **state)
+{
+	static const struct {
+		const char *sr, *id; /* id NULL: refused */
+	} cases[] = {
+		{"hub.example/devices/dev-01", "dev-01"},
+		{"hub.example%2Fdevices%2Fdev-01", "dev-01"},
+		{"devices/dev-01", "dev-01"},
+		{"hub.example%2FDEVICES%2Fa%2520b", "a b"}, /* the ID encoded twice (Node SDK) */
+		{"hub.example/devices/", NULL},
+		{"hub.example/devices/a/b", NULL},
+		{"hub.example%2Fdevices%2Fa%252Fb", "a%2Fb"}, /* no slash smuggled in */
+		{"hub.example/registrations/dev-01", NULL},
+		{"/devices/dev-01", NULL},
+		{"hub.example/devices/bad%zz", NULL},
+	};
+	struct dps_sas t;
+	char id[64], small[4];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memset(&t, 0, sizeof t);
+		snprintf(t.sr, sizeof t.sr, "%s", cases[i].sr);
+		if (cases[i].id == NULL) {
+			assert_int_equal(hub_sas_device_id(&t, id, sizeof id), -1);
+		} else {
+			assert_int_equal(hub_sas_device_id(&t, id, sizeof id), 0);
+			assert_string_equal(id, cases[i].id);
+		}
+	}
+	snprintf(t.sr, sizeof t.sr, "%s", "devices/dev-01");
+	assert_int_equal(hub_sas_device_id(&t, small, sizeof small), -1);
+	t.expiry = 1000000;
+	assert_true(sas_expiry_ok(&t, 1000000));
+	assert_true(sas_expiry_ok(&t, 1000000 + DPS_SAS_SKEW));
+	assert_false(sas_expiry_ok(&t, 1000000 + DPS_SAS_SKEW + 1));
+	assert_false(sas_expiry_ok(&t, 1000000 - DPS_SAS_MAX_TTL - DPS_SAS_SKEW - 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_and_verifies), cmocka_unit_test(sr_as_received),
 		cmocka_unit_test(refuses_malformed),   cmocka_unit_test(derives_group_keys),
-		cmocka_unit_test(registration_ids),
+		cmocka_unit_test(registration_ids),    cmocka_unit_test(hub_audience_and_expiry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,104 @@
+#!/bin/bash
+# Device twins at 10,000 twins: desired PATCH/s and twin GET/s (wrk, 64
+# keep-alive TLS connections, a random twin per request) beside pgbench's
+# single-row UPDATE rate on the same PostgreSQL (the ceiling for a write);
+# then devices waiting on their desired properties (1,000 and 10,000 long
+# polls on instance A, each under its own device SAS): memory per waiting
+# device and the latency from a desired PATCH on instance B to the device's
+# answer. Targets: PATCH >= 50% of the ceiling, GET >= 10,000/s, p99 <
+# 200 ms, < 20 KB per waiting device.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=build
+. tests/lib/tap.sh >/dev/null
+. tests/lib/orchardd.sh
+OPID2=
+trap 'kill $OPID2 2>/dev/null; fixture_cleanup' EXIT
+SECONDS_EACH=${BENCH_SECONDS:-10}
+TWINS=${BENCH_TWINS:-10000}
+WAITERS=${BENCH_TWIN_WAITERS:-1000,10000}
+SAMPLE=${BENCH_TWIN_SAMPLE:-200}
+ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+pg_start >/dev/null
+orchardd_start || exit 1
+OPID2=$OPID URL2=$URL
+orchardd_start || exit 1
+TOKEN=$(token all)
+psql_q() { psql "$ORCHARD_DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+
+# --- 10,000 twins, each a device registered through one symmetric-key group ---
+GK=$("${CURL[@]}" -X PUT -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+	-d '{"attestation":{"type":"symmetricKey"}}' "$URL/enrollmentGroups/bench?api-version=2021-10-01" |
+	jq -r .attestation.symmetricKey.primaryKey)
+[[ -n "$GK" && "$GK" != null ]] || { echo "cannot create the group" >&2; exit 1; }
+META='"$metadata":{"$lastUpdated":"2026-12-01T00:00:00.0000000Z"'
+psql_q "INSERT INTO twins (device_id, etag, desired, reported)
+	SELECT 'bench-' || i, substr(md5(i::text), 1, 12),
+	       '{$META,\"\$lastUpdatedVersion\":1},\"\$version\":1}', '{$META},\"\$version\":1}'
+	FROM generate_series(0, $TWINS - 1) i;
+	INSERT INTO dps_registrations (registration_id, device_id, enrollment_kind, enrollment_id,
+	                               status, operation_id, etag)
+	SELECT 'bench-' || i, 'bench-' || i, 'group', 'bench', 'assigned', md5(i::text), md5(i::text)
+	FROM generate_series(0, $TWINS - 1) i; ANALYZE" || exit 1
+sleep 1
+
+# --- devices waiting: memory and change -> device latency ------------------------
+idle_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
+python3 bench/twin_waiters.py "$URL" "$URL2" "$OPID" "$TOKEN" "$TMP/var/pki/root.pem" "$GK" \
+	"$WAITERS" "$SAMPLE" >"$TMP/waiters" || { cat "$TMP/waiters"; exit 1; }
+
+# --- throughput -------------------------------------------------------------------
+cat >"$TMP/twins.lua" <<LUA
+local seq = 0
+function setup(thread) seq = seq + 1; thread:set("seed", seq) end
+function init(args) math.randomseed(seed * 7919); n = 0; method = args[1] end
+local headers = {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/json"}
+function request()
+	n = n + 1
+	local path = "/twins/bench-" .. math.random(0, $TWINS - 1)
+	if method == "PATCH" then
+		return wrk.format("PATCH", path, headers, '{"properties":{"desired":{"w":' .. n .. '}}}')
+	end
+	return wrk.format("GET", path, headers)
+end
+LUA
+wrk_run() { # METHOD -> "rate p99 non2xx"
+	local out
+	out=$(wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency -s "$TMP/twins.lua" "$URL" -- "$1" 2>&1)
+	echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+}
+read -r patch_rate patch_p99 patch_bad < <(wrk_run PATCH)
+read -r get_rate get_p99 get_bad < <(wrk_run GET)
+busy_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
+history_rows=$(psql_q "SELECT count(*) FROM twin_history")
+
+# --- the ceiling: pgbench single-row UPDATE on the same PostgreSQL ------------------
+pg_admin "CREATE DATABASE pgbench OWNER orchard"
+pgbench -h "$PGDIR/run" -U orchard -i -s 1 -q pgbench >/dev/null 2>&1
+printf '\\set aid random(1, 100000)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n' >"$TMP/update.sql"
+POOL=$((4 * $(nproc))) # orchardd's default pool: one connection per worker thread
+pg_upd() {
+	pgbench -h "$PGDIR/run" -U orchard -n -M prepared -f "$TMP/update.sql" -c "$1" -j "$2" \
+		-T "$SECONDS_EACH" pgbench 2>/dev/null | awk '/^tps/ {print $3; exit}'
+}
+pg1=$(pg_upd 1 1)
+pgn=$(pg_upd "$POOL" 2)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
+printf '%-52s %10s %10s %8s\n' "what ($TWINS twins)" "req/s" "p99" "ratio"
+printf '%-52s %10.0f\n' "pgbench single-row UPDATE, 1 client" "$pg1"
+printf '%-52s %10.0f\n' "pgbench single-row UPDATE, $POOL clients (ceiling)" "$pgn"
+printf '%-52s %10.0f %10s %8s  (target >= 50%% of the ceiling)\n' \
+	"PATCH /twins/{id} desired (lock, merge, write, history)" "$patch_rate" "$patch_p99" "$(ratio "$patch_rate" "$pgn")"
+printf '%-52s %10.0f %10s %8s\n' "GET /twins/{id}" "$get_rate" "$get_p99" "(target >= 10,000/s)"
+[[ -n "$patch_bad$get_bad" ]] && echo "warning: non-2xx responses: PATCH ${patch_bad:-0}, GET ${get_bad:-0}"
+echo "history rows written: $history_rows"
+while read -r line; do
+	eval "$(tr ' ' '\n' <<<"$line" | sed 's/^/w_/')"
+	printf 'devices waiting %6d (suspended %d, opened in %s s): %6.0f bytes each (target < 20 KB);' \
+		"$w_waiters" "$w_suspended" "$w_open_s" "$w_bytes_per_waiter"
+	printf ' desired PATCH on B -> device on A: p50 %s ms, p99 %s ms (target < 200), %d samples, %d failed\n' \
+		"$w_p50_ms" "$w_p99_ms" "$w_samples" "$w_bad"
+done <"$TMP/waiters"
+printf 'orchardd resident memory: %d KiB idle with %d twins, %d KiB after the load\n' "$idle_kb" "$TWINS" "$busy_kb"
