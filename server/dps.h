@@ -77,7 +77,8 @@ int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct s
 struct store_conn;
 enum store_qs;
 enum store_qs dps_twin_place(struct store_conn *c, const char *device_id,
-			     const char *initial_twin_json, bool reset, const char *registration_id);
+			     const char *initial_twin_json, bool reset,
+			     const char *registration_id);
 
 /* Azure's enrollment JSON for e (individualEnrollment or enrollmentGroup),
  * without keys: what a custom allocation webhook is sent. */
