@@ -22,7 +22,9 @@
 #include "server/request.h"
 #include "server/server.h"
 #include "server/spec.h"
+#include "server/wait.h"
 #include "server/store/dps.h"
+#include "server/store/events.h"
 #include "server/store/twins.h"
 #include "verifier/ek_cert.h"
 
@@ -521,14 +523,44 @@ static void stale_assigning(const struct server *srv, struct store_dps_registrat
 	r->error_code = (int)err_table[ERR_DPS_ALLOCATION_FAILED].azure_code;
 }
 
+/* A poll of an assigning operation (a custom allocation webhook running)
+ * waits this long for its end, without a thread: the connection is
+ * suspended until the registration's EVENTS_DPS_REGISTRATION (sent when
+ * the job ends it) or the deadline, then answered 200 or 202. */
+#define DPS_OPERATION_WAIT_MS 2000
+
 int h_dps_operation(struct request *req)
 {
+	struct waiter *w = req->state;
 	struct look l;
 	int ret;
 
-	if (!dps_api_version_ok(req, &ret) || !look_up(req, &l, &ret))
+	if (!dps_api_version_ok(req, &ret))
 		return ret;
-	stale_assigning(req->srv, &l.row);
+	for (;;) {
+		if (!look_up(req, &l, &ret))
+			return ret;
+		stale_assigning(req->srv, &l.row);
+		if (strcmp(l.row.operation_id, req->params[2]) != 0 ||
+		    strcmp(l.row.status, "assigning") != 0)
+			break;
+		/* Subscribed before the next look, so an end between the two
+		 * is not missed. */
+		if (w == NULL) {
+			w = wait_new(req->srv, req->conn, EVENTS_DPS_REGISTRATION,
+				     l.registration_id, DPS_OPERATION_WAIT_MS);
+			if (w == NULL)
+				break; /* answer 202 now */
+			request_set_state(req, w, wait_free_cb);
+			store_dps_registration_free(&l.row);
+			continue;
+		}
+		if (wait_expired(w))
+			break;
+		store_dps_registration_free(&l.row);
+		if (wait_sleep(w))
+			return MHD_YES; /* resumed by the event or the deadline */
+	}
 	if (strcmp(l.row.operation_id, req->params[2]) != 0)
 		ret = reply_problem(req, ERR_DPS_NOT_FOUND, "no operation %s for %s",
 				    req->params[2], l.registration_id);

@@ -24,8 +24,10 @@ class H(http.server.BaseHTTPRequestHandler):
         p = self.path.strip('/')
         if p == 'slow':
             time.sleep(6)
+        if p == 'delay':
+            time.sleep(0.8)
         code, out = 200, b''
-        if p in ('ok', 'slow'):
+        if p in ('ok', 'slow', 'delay'):
             req = json.loads(body)
             out = json.dumps({'iotHubHostName': 'hub-c.test',
                               'initialTwin': {'tags': {'from': 'webhook'},
@@ -164,6 +166,18 @@ expect_eq "the twin is seeded with the webhook's initialTwin" "webhook w" \
 expect_eq "the webhook got Azure's request" "hooked-1 {\"model\":\"x1\"} hooked 3" \
 	"$(jq -r '[.deviceRuntimeContext.registrationId, (.deviceRuntimeContext.payload|tojson), .enrollmentGroup.enrollmentGroupId, (.linkedHubs|length)] | join(" ")' "$TMP/hook-ok.json")"
 expect "and no keys" bash -c '! grep -qF "$1" "$2"' _ "$(gkey hooked)" "$TMP/hook-ok.json"
+
+# One poll suffices when the webhook answers within the poll's wait: the
+# GET is suspended (no thread) until the job's NOTIFY.
+custom delayed "$HOOK/delay"
+register delayed-1
+OP=$(jq -r .operationId <<<"$BODY")
+t0=$(date +%s%N)
+http GET "/$SCOPE/registrations/delayed-1/operations/$OP?$DAV" -H "Authorization: $AUTH"
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "a poll during a 0.8 s webhook waits for its end and answers assigned ($ms ms)" "200 assigned" \
+	"$STATUS $(jq -r .status <<<"$BODY")"
+expect "woken by the event, not the 2 s deadline" test "$ms" -lt 1900
 
 # --- custom: the webhook fails in every way; the registration fails, no twin ---------
 fails() { # NAME URL WHY-REGEX
