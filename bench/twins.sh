@@ -103,7 +103,7 @@ printf '%-52s %10s %10s %8s\n' "what ($TWINS twins)" "req/s" "p99" "ratio"
 printf '%-52s %10.0f\n' "pgbench single-row UPDATE, 1 client" "$pg1"
 printf '%-52s %10.0f\n' "pgbench single-row UPDATE, $POOL clients (ceiling)" "$pgn"
 printf '%-52s %10.0f %10s %8s  (target >= 50%% of the ceiling)\n' \
-	"PATCH /twins/{id} desired (lock, merge, write, history)" "$patch_rate" "$patch_p99" "$(ratio "$patch_rate" "$pgn")"
+	"PATCH /twins/{id} desired (read, merge, write if unchanged)" "$patch_rate" "$patch_p99" "$(ratio "$patch_rate" "$pgn")"
 printf '%-52s %10.0f %10s %8s\n' "GET /twins/{id}" "$get_rate" "$get_p99" "(target >= 10,000/s)"
 [[ -n "$patch_bad$get_bad" ]] && echo "warning: non-2xx responses: PATCH ${patch_bad:-0}, GET ${get_bad:-0}"
 echo "history rows written: $history_rows; statements per desired PATCH: $trips"
