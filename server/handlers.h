@@ -21,7 +21,14 @@ int h_acme_eab_create(struct request *req);
 int h_acme_new_order(struct request *req);
 int h_acme_order(struct request *req);
 int h_acme_orders(struct request *req);
+
+/* h_acme_cert.c */
 int h_acme_finalize(struct request *req);
+int h_acme_cert(struct request *req);
+int h_acme_revoke_cert(struct request *req);
+
+/* h_acme_renewal.c */
+int h_acme_renewal_info(struct request *req);
 
 /* h_acme_authz.c */
 int h_acme_authz(struct request *req);
@@ -46,6 +53,10 @@ int h_pki_cert_revoke(struct request *req);
 /* h_pki_crl.c */
 int h_pki_chain(struct request *req);
 int h_pki_crl(struct request *req);
+
+/* h_attest_ak.c: the TPM attestation CA (AK certificates) */
+int h_attest_ak_challenge(struct request *req);
+int h_attest_ak_activate(struct request *req);
 
 /* h_ops_tokens.c */
 int h_ops_token_create(struct request *req);
