@@ -38,43 +38,49 @@ static bool key_signed(const struct store_hub_device *d, const struct dps_sas *t
 	return false; /* "tpm": hub keys not built yet; "x509": a certificate, not a SAS */
 }
 
-static bool check_sas(struct request *req, const char *authz, enum err_code *err)
+int hub_sas_verify(struct server *srv, const char *authz, const char *device_id,
+		   struct device *dev, enum err_code *err)
 {
-	const char *path_id = req->params[0], *why = NULL;
-	struct hub_lookup l = {.device_id = path_id};
+	struct hub_lookup l = {.device_id = device_id};
 	struct dps_sas tok;
 	char named[sizeof tok.sr];
+	const char *why = NULL;
 	enum store_qs qs;
-	bool ok = false;
+	int ok = -1;
 
+	memset(dev, 0, sizeof *dev);
 	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
 	if (dps_sas_parse(authz, &tok, &why) != 0 || tok.skn[0] != '\0' ||
 	    !sas_expiry_ok(&tok, (long long)time(NULL)) ||
 	    hub_sas_device_id(&tok, named, sizeof named) != 0)
-		return false;
-	if (strcmp(named, path_id) != 0) {
+		return -1;
+	if (strcmp(named, device_id) != 0) {
 		*err = ERR_TWIN_DEVICE_FORBIDDEN; /* a device never reads another's twin */
-		return false;
+		return -1;
 	}
-	qs = store_run(req->srv->store, lookup_cb, &l);
+	qs = store_run(srv->store, lookup_cb, &l);
 	if (qs < 0) {
 		*err = ERR_DB_UNAVAILABLE;
 	} else if (qs == STORE_NONE || strcmp(l.row.status, "assigned") != 0) {
 		*err = ERR_TWIN_DEVICE_UNKNOWN;
 	} else if (strcmp(l.row.enrollment.provisioning_status, "enabled") == 0 &&
 		   key_signed(&l.row, &tok)) {
-		snprintf(req->dev.device_id, sizeof req->dev.device_id, "%s", path_id);
-		snprintf(req->dev.registration_id, sizeof req->dev.registration_id, "%s",
+		snprintf(dev->device_id, sizeof dev->device_id, "%s", device_id);
+		snprintf(dev->registration_id, sizeof dev->registration_id, "%s",
 			 l.row.registration_id);
-		snprintf(req->dev.enrollment_kind, sizeof req->dev.enrollment_kind, "%s",
+		snprintf(dev->enrollment_kind, sizeof dev->enrollment_kind, "%s",
 			 l.row.enrollment.kind);
-		snprintf(req->dev.enrollment_id, sizeof req->dev.enrollment_id, "%s",
-			 l.row.enrollment.id);
-		req->dev.authenticated = true;
-		ok = true;
+		snprintf(dev->enrollment_id, sizeof dev->enrollment_id, "%s", l.row.enrollment.id);
+		dev->authenticated = true;
+		ok = 0;
 	}
 	store_hub_device_free(&l.row);
 	return ok;
+}
+
+static bool check_sas(struct request *req, const char *authz, enum err_code *err)
+{
+	return hub_sas_verify(req->srv, authz, req->params[0], &req->dev, err) == 0;
 }
 
 /* The credential kinds, tried by what the request carries. */
