@@ -38,8 +38,8 @@ static bool key_signed(const struct store_hub_device *d, const struct dps_sas *t
 	return false; /* "tpm": hub keys not built yet; "x509": a certificate, not a SAS */
 }
 
-int hub_sas_verify(struct server *srv, const char *authz, const char *device_id,
-		   struct device *dev, enum err_code *err)
+int hub_sas_verify(struct server *srv, const char *authz, const char *device_id, struct device *dev,
+		   enum err_code *err)
 {
 	struct hub_lookup l = {.device_id = device_id};
 	struct dps_sas tok;

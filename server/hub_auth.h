@@ -24,7 +24,7 @@ bool hub_device_check(struct request *req, enum err_code *err);
  * above, the MQTT broker's plugin through server/mqtt_auth.c): authz is
  * "SharedAccessSignature sr=...", device_id the device it must name. 0 and
  * *dev filled, or -1 with *err (401, 403, 404 or 503 codes as above). */
-int hub_sas_verify(struct server *srv, const char *authz, const char *device_id,
-		   struct device *dev, enum err_code *err);
+int hub_sas_verify(struct server *srv, const char *authz, const char *device_id, struct device *dev,
+		   enum err_code *err);
 
 #endif

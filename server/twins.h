@@ -59,8 +59,8 @@ struct twin_reported {
 	const char *if_match; /* NULL: none */
 	char now[40];
 	struct store_twin row; /* the twin as written: store_twin_free() */
-	enum err_code err;     /* set when refused (patch, limits, etag, no twin): nothing written */
-	struct twin_err te;    /* the limit's place, with err */
+	enum err_code err;  /* set when refused (patch, limits, etag, no twin): nothing written */
+	struct twin_err te; /* the limit's place, with err */
 };
 
 /* Runs u: qs < 0 when the store failed, else u->err says whether the patch
