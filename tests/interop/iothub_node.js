@@ -1,0 +1,125 @@
+// Interop: Microsoft's azure-iot-device with azure-iot-device-mqtt,
+// unmodified, follows its twin through mosquitto + the Orchard plugin +
+// orchardd; mqtt.js (the SDK's own MQTT library) plays a hostile device.
+// Prints one JSON line per step; the shell script checks them.
+// argv: mqttPort httpsUrl operatorToken hub dev1 key1 dev2 key2
+'use strict';
+const crypto = require('crypto');
+const fs = require('fs');
+const https = require('https');
+const mqtt = require('mqtt');
+const { Client } = require('azure-iot-device');
+const { Mqtt } = require('azure-iot-device-mqtt');
+
+const [port, api, token, hub, dev1, key1, dev2, key2] = process.argv.slice(2);
+const ca = fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS);
+const out = (step, o) => console.log(JSON.stringify({ step, ...o }));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function operator(method, path, body) {
+	return new Promise((resolve, reject) => {
+		const req = https.request(api + path, { method, ca, headers: {
+			Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' } }, (res) => {
+			let d = '';
+			res.on('data', (c) => (d += c));
+			res.on('end', () => resolve({ status: res.statusCode, body: d ? JSON.parse(d) : null }));
+		});
+		req.on('error', reject);
+		req.end(body ? JSON.stringify(body) : undefined);
+	});
+}
+
+function sas(id, key, se) {
+	const sr = encodeURIComponent(hub + '/devices/' + id);
+	se = se || Math.floor(Date.now() / 1000) + 3600;
+	const sig = crypto.createHmac('sha256', Buffer.from(key, 'base64')).update(sr + '\n' + se).digest('base64');
+	return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}`;
+}
+
+// A raw MQTT 3.1.1 connection as the SDK makes it; resolves to the client
+// or to the CONNACK refusal code.
+function raw(clientId, userId, password) {
+	return new Promise((resolve) => {
+		const c = mqtt.connect(`mqtts://${hub}:${port}`, { clientId, username: `${hub}/${userId}/?api-version=2021-04-12`,
+			password, protocolVersion: 4, clean: false, ca, reconnectPeriod: 0, connectTimeout: 10000 });
+		c.got = [];
+		c.on('message', (t, p) => c.got.push({ t, p: p.toString() }));
+		c.once('connect', () => resolve(c));
+		c.toJSON = () => 'connected';
+		c.once('error', (e) => { c.end(true); resolve(e.code === undefined ? String(e) : e.code); });
+	});
+}
+const sub = (c, f) => new Promise((r) => c.subscribe(f, { qos: 0 }, (e, g) => r(g ? g[0].qos : String(e))));
+const pub = (c, t, p) => new Promise((r) => c.publish(t, p, { qos: 0 }, () => r()));
+async function until(what, f, ms = 10000) {
+	for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (f()) return true;
+	out('timeout', { what });
+	return false;
+}
+// A twin request on a raw client: resolves to the response's topic and body.
+async function ask(c, topic, body) {
+	const rid = crypto.randomUUID(), n = c.got.length;
+	await pub(c, topic + '?$rid=' + rid, body);
+	const m = () => c.got.slice(n).find((x) => x.t.includes('$rid=' + rid));
+	await until('answer to ' + topic, m);
+	return m();
+}
+
+async function main() {
+	const cs = (id, key) => `HostName=${hub};DeviceId=${id};SharedAccessKey=${key};GatewayHostName=${hub}:${port}`;
+	const c1 = Client.fromConnectionString(cs(dev1, key1), Mqtt);
+	const c2 = Client.fromConnectionString(cs(dev2, key2), Mqtt);
+	c1.setOptions({ ca });
+	c2.setOptions({ ca });
+	await c1.open();
+	await c2.open();
+	const t1 = await c1.getTwin(), t2 = await c2.getTwin();
+	out('getTwin', { desired: t1.properties.desired, reported: t1.properties.reported, other: t2.properties.desired });
+	const seen1 = [], seen2 = [];
+	t1.on('properties.desired', (p) => seen1.push(p));
+	t2.on('properties.desired', (p) => seen2.push(p));
+	await new Promise((r, j) => t1.properties.reported.update({ firmware: '1.2.3', temp: 21 }, (e) => (e ? j(e) : r())));
+	const op = await operator('GET', `/twins/${dev1}`);
+	out('reported', { status: op.status, reported: op.body.properties.reported, other: (await operator('GET', `/twins/${dev2}`)).body.properties.reported });
+	const n1 = seen1.length, n2 = seen2.length;
+	const p = await operator('PATCH', `/twins/${dev1}`, { properties: { desired: { color: 'red', app: null } } });
+	await until('desired push', () => seen1.length > n1);
+	out('desired', { status: p.status, patch: seen1[n1], local: t1.properties.desired, others: seen2.length - n2 });
+	let err = null;
+	await new Promise((r) => t1.properties.reported.update({ bad: 'x'.repeat(5000) }, (e) => { err = e; r(); }));
+	out('refused', { error: err ? err.message : null });
+
+	await c1.close();
+	await c2.close();
+	// the hostile device (the SDK clients are gone: one connection per client id)
+	const r1 = await raw(dev1, dev1, sas(dev1, key1)), r2 = await raw(dev2 + '-raw', dev2, sas(dev2, key2));
+	out('raw-other-client-id', { code: r2 });
+	const r3 = await raw(dev2, dev2, sas(dev2, key2));
+	const refused = {};
+	refused.wrongKey = await raw(dev1 + '', dev1, sas(dev1, key2));
+	refused.expired = await raw(dev1, dev1, sas(dev1, key1, Math.floor(Date.now() / 1000) - 3600));
+	refused.otherDevice = await raw(dev2, dev2, sas(dev1, key1));
+	refused.unknown = await raw('nobody', 'nobody', sas('nobody', key1));
+	refused.backendName = await raw('orchardd-x', 'x', 'guess');
+	out('connack', refused);
+	const grants = {};
+	for (const f of [`devices/${dev2}/messages/devicebound/#`, '#', 'orchard/#', '$iothub/twin/GET/#', '$share/g/orchard/up/#'])
+		grants[f] = await sub(r1, f);
+	grants.own = await sub(r1, '$iothub/twin/res/#');
+	await sub(r3, '$iothub/twin/res/#');
+	out('suback', grants);
+	await pub(r1, `orchard/down/${dev2}/twin/res/200/?$rid=forged`, '{"desired":{}}');
+	await pub(r1, '$iothub/twin/PATCH/properties/desired/?$version=99', '{"evil":1}');
+	const before = (await operator('GET', `/twins/${dev1}`)).body;
+	const bad = await ask(r1, '$iothub/twin/PATCH/properties/reported/', '{nope');
+	const deep = await ask(r1, '$iothub/twin/PATCH/properties/reported/', JSON.stringify({ a: { b: { c: { d: { e: { f: { g: { h: { i: { j: { k: 1 } } } } } } } } } } }));
+	const big = await ask(r1, '$iothub/twin/PATCH/properties/reported/', JSON.stringify({ big: 'y'.repeat(4000), more: Array.from({ length: 9 }, () => 'z'.repeat(4000)) }));
+	const after = (await operator('GET', `/twins/${dev1}`)).body;
+	const own = await ask(r3, '$iothub/twin/GET/', ' ');
+	out('bad-input', { bad, deep, big, unchanged: before.etag === after.etag && before.version === after.version,
+		dev2Got: r3.got.map((x) => x.t), dev2Own: own && JSON.parse(own.p).desired });
+	const ok = await ask(r1, '$iothub/twin/PATCH/properties/reported/', '{"raw":true}');
+	out('raw-reported', { topic: ok && ok.t, body: ok && ok.p });
+	for (const c of [r1, r3]) c.end(true);
+}
+main().then(() => process.exit(0), (e) => { out('error', { message: String(e && e.stack || e) }); process.exit(1); });
