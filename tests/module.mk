@@ -62,6 +62,7 @@ TEST_SCRIPTS += tests/integration/pki.sh
 # Interop: Microsoft's Node.js provisioning device SDK from npm (installed
 # into $(BUILD)/npm-dps on first run; skipped without a registry).
 TEST_SCRIPTS += tests/interop/dps_node.sh
+TEST_SCRIPTS += tests/interop/iothub_node.sh
 
 $(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas.o \
 		$(BUILD)/server/dps_sas.o $(COMMON_LIB)
