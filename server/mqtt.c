@@ -48,11 +48,11 @@
 /* A device that read its twin over MQTT: what desired it holds. */
 struct follow {
 	char id[TWIN_DEVICE_ID_MAX + 1];
-	json_t *desired;	  /* as last sent, without $metadata */
-	long long version;	  /* its $version */
-	bool dirty;		  /* a push is due */
-	struct follow *next;	  /* bucket */
-	struct follow *next_due;  /* the pusher's list */
+	json_t *desired;	 /* as last sent, without $metadata */
+	long long version;	 /* its $version */
+	bool dirty;		 /* a push is due */
+	struct follow *next;	 /* bucket */
+	struct follow *next_due; /* the pusher's list */
 };
 
 struct mqtt {
@@ -107,8 +107,8 @@ static void publish(struct mqtt *m, const char *topic, const char *body)
 }
 
 /* Answers request rid of device id with status and body (NULL: none). */
-static void respond(struct mqtt *m, const char *id, const char *rid, int status,
-		    long long version, const char *body)
+static void respond(struct mqtt *m, const char *id, const char *rid, int status, long long version,
+		    const char *body)
 {
 	char topic[512];
 
@@ -226,6 +226,27 @@ static void twin_reported(struct mqtt *m, const char *id, const char *rid, const
 	store_twin_free(&u.row);
 }
 
+/* Starts following id from its stored desired, unless already followed. */
+static void twin_follow(struct mqtt *m, const char *id)
+{
+	struct twin_read r = {.id = id};
+	json_t *des = NULL;
+	struct follow *f;
+
+	if (store_run(m->srv->store, twin_read_cb, &r) != STORE_ONE ||
+	    (des = section_of(r.row.desired)) == NULL)
+		goto out;
+	pthread_mutex_lock(&m->lock);
+	if ((f = follow_find(m, id, true)) != NULL && f->desired == NULL) {
+		f->desired = json_incref(des);
+		f->version = r.row.desired_version;
+	}
+	pthread_mutex_unlock(&m->lock);
+out:
+	json_decref(des);
+	store_twin_free(&r.row);
+}
+
 /* "$rid=" from a topic's query (NULL when absent or unsafe to echo). */
 static const char *rid_of(const char *query, char out[130])
 {
@@ -258,6 +279,10 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 	memcpy(id, t, (size_t)(slash - t));
 	id[slash - t] = '\0';
 	t = slash + 1;
+	if (twin_device_id_ok(id) && strcmp(t, "twin/SUBSCRIBE/desired/") == 0) {
+		twin_follow(m, id); /* the plugin: id subscribed to desired patches */
+		return;
+	}
 	if (!twin_device_id_ok(id) || (q = strchr(t, '?')) == NULL ||
 	    (rid = rid_of(q, ridbuf)) == NULL) {
 		log_bad_input("mqtt request without a device or $rid", "topic", msg->topic);
@@ -293,10 +318,10 @@ static json_t *merge_diff(const json_t *old, const json_t *new)
 
 	if (d == NULL)
 		return NULL;
-	json_object_foreach((json_t *)old, k, v)
+	json_object_foreach ((json_t *)old, k, v)
 		if (json_object_get(new, k) == NULL)
 			json_object_set_new(d, k, json_null());
-	json_object_foreach((json_t *)new, k, v) {
+	json_object_foreach ((json_t *)new, k, v) {
 		json_t *o = json_object_get(old, k);
 
 		if (o != NULL && json_equal(o, v))

@@ -77,8 +77,8 @@ static int ask_connect(void)
 	if (plug.fd < 0)
 		return -1;
 	if (connect(plug.fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "orchard: connect %s: %s",
-				     plug.socket_path, strerror(errno));
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "orchard: connect %s: %s", plug.socket_path,
+				     strerror(errno));
 		ask_close();
 		return -1;
 	}
@@ -143,7 +143,8 @@ static bool ask(char kind, const char *name, const char *password)
 
 		if (ask_connect() != 0)
 			return false;
-		if (send_all(head, 2, deadline) == 0 && send_all(name, strlen(name), deadline) == 0 &&
+		if (send_all(head, 2, deadline) == 0 &&
+		    send_all(name, strlen(name), deadline) == 0 &&
 		    send_all("\n", 1, deadline) == 0 &&
 		    send_all(password, strlen(password), deadline) == 0 &&
 		    send_all("\n", 1, deadline) == 0 && recv_line(line, sizeof line, deadline) == 0)
@@ -208,8 +209,19 @@ static bool own_topic(const char *topic, const char *id, const char *tail)
 {
 	size_t n = strlen(id);
 
-	return starts(topic, "devices/") && strncmp(topic + 8, id, n) == 0 &&
-	       topic[8 + n] == '/' && starts(topic + 9 + n, tail);
+	return starts(topic, "devices/") && strncmp(topic + 8, id, n) == 0 && topic[8 + n] == '/' &&
+	       starts(topic + 9 + n, tail);
+}
+
+/* Tells the backend that device id now listens for desired patches (so
+ * orchardd pushes them even to a device that never GETs its twin). */
+static void follow_notice(const char *id)
+{
+	char topic[256];
+
+	if (snprintf(topic, sizeof topic, UP_PREFIX "%s/twin/SUBSCRIBE/desired/", id) <
+	    (int)sizeof topic)
+		mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
 }
 
 static int on_acl_check(int event, void *event_data, void *userdata)
@@ -230,15 +242,16 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_ACL_DENIED;
 	switch (ed->access) {
 	case MOSQ_ACL_SUBSCRIBE:
+		if (strcmp(t, subs[1]) == 0)
+			follow_notice(id);
 		for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
 			if (strcmp(t, subs[i]) == 0)
 				return MOSQ_ERR_SUCCESS;
 		return own_topic(t, id, "") &&
-			       strcmp(t + 9 + strlen(id), "messages/devicebound/#") == 0
+				       strcmp(t + 9 + strlen(id), "messages/devicebound/#") == 0
 			       ? MOSQ_ERR_SUCCESS
 			       : MOSQ_ERR_ACL_DENIED;
-	case MOSQ_ACL_UNSUBSCRIBE:
-		return MOSQ_ERR_SUCCESS;
+	case MOSQ_ACL_UNSUBSCRIBE: return MOSQ_ERR_SUCCESS;
 	case MOSQ_ACL_WRITE:
 		for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
 			if (starts(t, writes[i]))
@@ -279,12 +292,11 @@ static int on_message(int event, void *event_data, void *userdata)
 					      ed->qos, false, NULL);
 		return MOSQ_ERR_SUCCESS;
 	}
-	if (!starts(t, HUB_PREFIX) ||
-	    snprintf(topic, sizeof topic, UP_PREFIX "%s/%s", id, t + strlen(HUB_PREFIX)) >=
-		    (int)sizeof topic)
+	if (!starts(t, HUB_PREFIX) || snprintf(topic, sizeof topic, UP_PREFIX "%s/%s", id,
+					       t + strlen(HUB_PREFIX)) >= (int)sizeof topic)
 		return MOSQ_ERR_SUCCESS;
-	mosquitto_broker_publish_copy(NULL, topic, (int)ed->payloadlen, ed->payload, ed->qos,
-				      false, NULL);
+	mosquitto_broker_publish_copy(NULL, topic, (int)ed->payloadlen, ed->payload, ed->qos, false,
+				      NULL);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -317,8 +329,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL,
 					NULL) != MOSQ_ERR_SUCCESS ||
-	    mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL,
-					NULL) != MOSQ_ERR_SUCCESS ||
+	    mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL) !=
+		    MOSQ_ERR_SUCCESS ||
 	    mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, NULL) !=
 		    MOSQ_ERR_SUCCESS)
 		return MOSQ_ERR_UNKNOWN;

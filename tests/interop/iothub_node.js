@@ -2,7 +2,7 @@
 // unmodified, follows its twin through mosquitto + the Orchard plugin +
 // orchardd; mqtt.js (the SDK's own MQTT library) plays a hostile device.
 // Prints one JSON line per step; the shell script checks them.
-// argv: mqttPort httpsUrl operatorToken hub dev1 key1 dev2 key2
+// argv: mqttPort httpsUrl operatorToken hub dev1 key1 dev2 key2 dev3 key3
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -11,7 +11,7 @@ const mqtt = require('mqtt');
 const { Client } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
 
-const [port, api, token, hub, dev1, key1, dev2, key2] = process.argv.slice(2);
+const [port, api, token, hub, dev1, key1, dev2, key2, dev3, key3] = process.argv.slice(2);
 const ca = fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS);
 const out = (step, o) => console.log(JSON.stringify({ step, ...o }));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -120,6 +120,12 @@ async function main() {
 		dev2Got: r3.got.map((x) => x.t), dev2Own: own && JSON.parse(own.p).desired });
 	const ok = await ask(r1, '$iothub/twin/PATCH/properties/reported/', '{"raw":true}');
 	out('raw-reported', { topic: ok && ok.t, body: ok && ok.p });
-	for (const c of [r1, r3]) c.end(true);
+	// a device that only subscribes (never GETs) is pushed desired changes too
+	const r4 = await raw(dev3, dev3, sas(dev3, key3));
+	const granted = await sub(r4, '$iothub/twin/PATCH/properties/desired/#');
+	const p3 = await operator('PATCH', `/twins/${dev3}`, { properties: { desired: { who: null, level: 7 } } });
+	await until('push to a subscriber', () => r4.got.length > 0);
+	out('subscribed-only', { granted, status: p3.status, got: r4.got });
+	for (const c of [r1, r3, r4]) c.end(true);
 }
 main().then(() => process.exit(0), (e) => { out('error', { message: String(e && e.stack || e) }); process.exit(1); });

@@ -52,7 +52,7 @@ expect_eq "orchardd connects to mosquitto as its backend" 1 "$(grep -c '"msg":"m
 # two devices provisioned over DPS (symmetric keys)
 W=(-H "Authorization: Bearer $(token all)" "${JSON[@]}")
 SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
-for d in mq-1 mq-2; do
+for d in mq-1 mq-2 mq-3; do
 	http PUT "/enrollments/$d?$AV" "${W[@]}" -d '{"registrationId":"'$d'","attestation":{"type":"symmetricKey"},
 		"initialTwin":{"properties":{"desired":{"app":"blink","who":"'$d'"}}}}'
 	key=$(jq -r .attestation.symmetricKey.primaryKey <<<"$BODY")
@@ -66,7 +66,7 @@ HUB=${HUB:-127.0.0.1}
 
 NODE_PATH="$NPM_DIR/node_modules" NODE_EXTRA_CA_CERTS="$TMP/var/pki/root.pem" \
 	timeout 60 node tests/interop/iothub_node.js "$MPORT" "$URL" "$(token all)" "$HUB" \
-	mq-1 "$KEY_mq_1" mq-2 "$KEY_mq_2" >"$TMP/node.out" 2>"$TMP/node.err"
+	mq-1 "$KEY_mq_1" mq-2 "$KEY_mq_2" mq-3 "$KEY_mq_3" >"$TMP/node.out" 2>"$TMP/node.err"
 expect_eq "the SDK ran to the end" 0 $? || cat "$TMP/node.out" "$TMP/node.err" "$TMP/mosquitto.log" >&2
 step() { grep "\"step\":\"$1\"" "$TMP/node.out"; }
 
@@ -99,6 +99,9 @@ expect_eq "the second device got only its own answer (no forged reply, no desire
 	"1 mq-2" "$(step bad-input | jq -r '[(.dev2Got | length), .dev2Own.who] | join(" ")')"
 expect_eq "a raw reported PATCH: 204 with the new \$version" "204 3" \
 	"$(step raw-reported | jq -r '(.topic | split("/")[3]) + " " + (.topic | capture("version=(?<v>[0-9]+)").v)')"
+expect_eq "a device that only subscribed to desired (no GET) gets the change as a patch" \
+	'0 200 $iothub/twin/PATCH/properties/desired/?$version='$((DV + 1))' {"$version":'$((DV + 1))',"level":7,"who":null}' \
+	"$(step subscribed-only | jq -r '[.granted, .status, .got[0].t] | join(" ")') $(step subscribed-only | jq -r '.got[0].p' | jq -cS .)"
 expect_eq "the device's reported changes are in the twin's history as the device's" "device mq-1" \
 	"$(psql_q "SELECT actor_kind || ' ' || actor FROM twin_history WHERE device_id = 'mq-1' AND sections = '{reported}' ORDER BY version LIMIT 1")"
 expect_eq "no device key or SAS in the logs" 0 \
