@@ -63,8 +63,8 @@ static int serve(struct mqtt_auth *a, struct auth_client *c)
 		size_t used;
 		int st;
 
-		if (nl1 == NULL || (nl2 = memchr(nl1 + 1, '\n', c->n - (size_t)(nl1 + 1 - c->buf))) ==
-				       NULL)
+		if (nl1 == NULL ||
+		    (nl2 = memchr(nl1 + 1, '\n', c->n - (size_t)(nl1 + 1 - c->buf))) == NULL)
 			return c->n == sizeof c->buf ? -1 : 0;
 		*nl1 = *nl2 = '\0';
 		if (memchr(c->buf, '\0', (size_t)(nl1 - c->buf)) != NULL || c->buf[1] != ' ' ||
