@@ -18,7 +18,8 @@
  *               "orchard/up/<clientId>/<rest>" for the backend (a non-$
  *               prefix: "$share/..." never matches a $ topic in mosquitto
  *               2.0); the backend's "orchard/down/<deviceId>/<rest>" goes
- *               to that one client as "$iothub/<rest>".
+ *               to that one client as "$iothub/<rest>". While no backend
+ *               is connected, a twin request is answered 503 at once.
  *
  * mosquitto's main loop is single-threaded and BASIC_AUTH is synchronous:
  * the question to orchardd is one line each way on a kept connection, with
@@ -43,13 +44,35 @@
 #define HUB_PREFIX "$iothub/"
 #define ASK_TIMEOUT_MS 3000
 #define FIELD_MAX 4096
+#define BACKENDS_MAX 16
 
 static struct {
 	mosquitto_plugin_id_t *id;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char backend_user[64];
 	int fd;
+	/* the backends connected now: while there is none, a device's twin
+	 * request is answered 503 here, so no SDK waits forever */
+	struct mosquitto *backends[BACKENDS_MAX];
 } plug = {.fd = -1};
+
+static int backends_connected(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < BACKENDS_MAX; i++)
+		n += plug.backends[i] != NULL;
+	return n;
+}
+
+static void backend_set(struct mosquitto *old, struct mosquitto *new)
+{
+	for (int i = 0; i < BACKENDS_MAX; i++)
+		if (plug.backends[i] == old) {
+			plug.backends[i] = new;
+			return;
+		}
+}
 
 static void ask_close(void)
 {
@@ -184,8 +207,12 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	(void)event, (void)userdata;
 	if (!field_ok(user) || !field_ok(ed->password) || cid == NULL)
 		return MOSQ_ERR_AUTH;
-	if (strcmp(user, plug.backend_user) == 0)
-		return ask('B', user, ed->password) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+	if (strcmp(user, plug.backend_user) == 0) {
+		if (!ask('B', user, ed->password))
+			return MOSQ_ERR_AUTH;
+		backend_set(NULL, ed->client);
+		return MOSQ_ERR_SUCCESS;
+	}
 	/* "{hub}/{deviceId}/?api-version=...": the client id is the device */
 	if (!device_id_ok(cid) || (user = strchr(user, '/')) == NULL)
 		return MOSQ_ERR_AUTH;
@@ -292,11 +319,33 @@ static int on_message(int event, void *event_data, void *userdata)
 					      ed->qos, false, NULL);
 		return MOSQ_ERR_SUCCESS;
 	}
+	if (starts(t, "$iothub/twin/") && backends_connected() == 0) {
+		static const char body[] =
+			"{\"errorCode\":503001,\"message\":\"Orchard is unavailable, retry later\"}";
+		const char *rid = strstr(t, "$rid=");
+		size_t n = rid ? strcspn(rid + 5, "&") : 0;
+
+		if (rid != NULL && n > 0 && n < 130 &&
+		    snprintf(topic, sizeof topic, HUB_PREFIX "twin/res/503/?$rid=%.*s", (int)n,
+			     rid + 5) < (int)sizeof topic)
+			mosquitto_broker_publish_copy(id, topic, (int)strlen(body), body, 0, false,
+						      NULL);
+		return MOSQ_ERR_SUCCESS;
+	}
 	if (!starts(t, HUB_PREFIX) || snprintf(topic, sizeof topic, UP_PREFIX "%s/%s", id,
 					       t + strlen(HUB_PREFIX)) >= (int)sizeof topic)
 		return MOSQ_ERR_SUCCESS;
 	mosquitto_broker_publish_copy(NULL, topic, (int)ed->payloadlen, ed->payload, ed->qos, false,
 				      NULL);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+
+	(void)event, (void)userdata;
+	backend_set(ed->client, NULL);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -332,7 +381,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	    mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL) !=
 		    MOSQ_ERR_SUCCESS ||
 	    mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, NULL) !=
-		    MOSQ_ERR_SUCCESS)
+		    MOSQ_ERR_SUCCESS ||
+	    mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL,
+					NULL) != MOSQ_ERR_SUCCESS)
 		return MOSQ_ERR_UNKNOWN;
 	return MOSQ_ERR_SUCCESS;
 }
@@ -343,6 +394,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	mosquitto_callback_unregister(plug.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 	ask_close();
 	return MOSQ_ERR_SUCCESS;
 }

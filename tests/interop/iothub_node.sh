@@ -106,9 +106,33 @@ expect_eq "the device's reported changes are in the twin's history as the device
 	"$(psql_q "SELECT actor_kind || ' ' || actor FROM twin_history WHERE device_id = 'mq-1' AND sections = '{reported}' ORDER BY version LIMIT 1")"
 expect_eq "no device key or SAS in the logs" 0 \
 	"$(cat "$OLOG" "$TMP/mosquitto.log" | grep -c -e "$KEY_mq_1" -e 'sig=')"
+
+# orchardd goes away under a connected device, and comes back
+NODE_PATH="$NPM_DIR/node_modules" NODE_EXTRA_CA_CERTS="$TMP/var/pki/root.pem" \
+	timeout 60 node tests/interop/iothub_node_down.js "$MPORT" "$HUB" mq-2 "$KEY_mq_2" "$TMP/down" "$TMP/up" \
+	>"$TMP/down.out" 2>"$TMP/down.err" &
+NPID=$!
+for _ in $(seq 1 200); do grep -q connected "$TMP/down.out" && break; sleep 0.05; done
+orchardd_stop
+expect_eq "orchardd stops cleanly" 0 $?
+expect_eq "no sanitizer report" 0 "$(grep -c 'Sanitizer' "$OLOG")"
+touch "$TMP/down"
+for _ in $(seq 1 200); do grep -q '"down"' "$TMP/down.out" && break; sleep 0.05; done
+timeout 10 mosquitto_sub -h "$HUB" -p "$MPORT" --cafile "$TMP/var/pki/root.pem" -i mq-1 \
+	-u "$HUB/mq-1/?api-version=2021-04-12" -P "$(SKN= dps_sas "$HUB/devices/mq-1" "$KEY_mq_1")" \
+	-t '$iothub/twin/res/#' -W 2 >/dev/null 2>&1
+expect_eq "orchardd down: a new device connection is refused (CONNACK 5), not left hanging" 5 $?
+orchardd_start --mqtt-broker "127.0.0.1:$BPORT" || tap_nok "orchardd starts again"
+touch "$TMP/up"
+wait "$NPID"
+expect_eq "the connected device's run ended" 0 $? || cat "$TMP/down.out" "$TMP/down.err" >&2
+expect_eq "before: its twin GET is answered" 200 "$(grep '"connected"' "$TMP/down.out" | jq -r .before)"
+expect_eq "orchardd down: its GET is answered 503 by the plugin at once, with an errorCode" "503 503001 true" \
+	"$(grep '"down"' "$TMP/down.out" | jq -r '[.status, (.body | fromjson | .errorCode), (.ms < 2000)] | join(" ")')"
+expect_eq "orchardd back: the same connection is served again" 200 "$(grep '"back"' "$TMP/down.out" | jq -r .status)"
 kill "$MPID" && wait "$MPID" 2>/dev/null
 MPID=
 orchardd_stop
-expect_eq "orchardd stops cleanly" 0 $?
+expect_eq "orchardd stops cleanly again" 0 $?
 expect_eq "no sanitizer report" 0 "$(grep -c 'Sanitizer' "$OLOG")"
 tap_done
