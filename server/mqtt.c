@@ -144,23 +144,18 @@ static json_t *section_of(const char *text)
 	return s;
 }
 
-struct twin_read {
-	const char *id;
-	struct store_twin row;
-};
-
-static enum store_qs twin_read_cb(struct store_conn *c, void *cls)
+/* Under m->lock: f now holds desired (version v). */
+static void follow_set(struct follow *f, json_t *desired, long long v)
 {
-	struct twin_read *r = cls;
-
-	store_twin_free(&r->row);
-	return store_select_twin(c, r->id, &r->row);
+	json_decref(f->desired);
+	f->desired = json_incref(desired);
+	f->version = v;
 }
 
 static void twin_get(struct mqtt *m, const char *id, const char *rid)
 {
-	struct twin_read r = {.id = id};
-	enum store_qs qs = store_run(m->srv->store, twin_read_cb, &r);
+	struct store_twin row = {0};
+	enum store_qs qs = twin_select(m->srv->store, id, &row);
 	json_t *des = NULL, *rep = NULL, *doc = NULL;
 	char *text = NULL;
 	struct follow *f;
@@ -169,8 +164,8 @@ static void twin_get(struct mqtt *m, const char *id, const char *rid)
 		respond_error(m, id, rid, qs < 0 ? ERR_DB_UNAVAILABLE : ERR_TWIN_NOT_FOUND, NULL);
 		goto out;
 	}
-	des = section_of(r.row.desired);
-	rep = section_of(r.row.reported);
+	des = section_of(row.desired);
+	rep = section_of(row.reported);
 	if (des == NULL || rep == NULL ||
 	    (doc = json_pack("{s:O, s:O}", "desired", des, "reported", rep)) == NULL ||
 	    (text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
@@ -179,18 +174,15 @@ static void twin_get(struct mqtt *m, const char *id, const char *rid)
 	}
 	pthread_mutex_lock(&m->lock);
 	respond(m, id, rid, 200, 0, text);
-	if ((f = follow_find(m, id, true)) != NULL && r.row.desired_version >= f->version) {
-		json_decref(f->desired);
-		f->desired = json_incref(des);
-		f->version = r.row.desired_version;
-	}
+	if ((f = follow_find(m, id, true)) != NULL && row.desired_version >= f->version)
+		follow_set(f, des, row.desired_version);
 	pthread_mutex_unlock(&m->lock);
 out:
 	free(text);
 	json_decref(doc);
 	json_decref(des);
 	json_decref(rep);
-	store_twin_free(&r.row);
+	store_twin_free(&row);
 }
 
 static void twin_reported(struct mqtt *m, const char *id, const char *rid, const void *payload,
@@ -229,22 +221,20 @@ static void twin_reported(struct mqtt *m, const char *id, const char *rid, const
 /* Starts following id from its stored desired, unless already followed. */
 static void twin_follow(struct mqtt *m, const char *id)
 {
-	struct twin_read r = {.id = id};
+	struct store_twin row = {0};
 	json_t *des = NULL;
 	struct follow *f;
 
-	if (store_run(m->srv->store, twin_read_cb, &r) != STORE_ONE ||
-	    (des = section_of(r.row.desired)) == NULL)
+	if (twin_select(m->srv->store, id, &row) != STORE_ONE ||
+	    (des = section_of(row.desired)) == NULL)
 		goto out;
 	pthread_mutex_lock(&m->lock);
-	if ((f = follow_find(m, id, true)) != NULL && f->desired == NULL) {
-		f->desired = json_incref(des);
-		f->version = r.row.desired_version;
-	}
+	if ((f = follow_find(m, id, true)) != NULL && f->desired == NULL)
+		follow_set(f, des, row.desired_version);
 	pthread_mutex_unlock(&m->lock);
 out:
 	json_decref(des);
-	store_twin_free(&r.row);
+	store_twin_free(&row);
 }
 
 /* "$rid=" from a topic's query (NULL when absent or unsafe to echo). */
@@ -337,17 +327,17 @@ static json_t *merge_diff(const json_t *old, const json_t *new)
 /* Sends device id the change from what it holds to the stored desired. */
 static void push_one(struct mqtt *m, const char *id)
 {
-	struct twin_read r = {.id = id};
+	struct store_twin row = {0};
 	json_t *des = NULL, *patch = NULL;
 	char topic[256], *text = NULL;
 	struct follow *f;
 
-	if (store_run(m->srv->store, twin_read_cb, &r) != STORE_ONE ||
-	    (des = section_of(r.row.desired)) == NULL)
+	if (twin_select(m->srv->store, id, &row) != STORE_ONE ||
+	    (des = section_of(row.desired)) == NULL)
 		goto out;
 	pthread_mutex_lock(&m->lock);
 	f = follow_find(m, id, false);
-	if (f != NULL && r.row.desired_version > f->version) {
+	if (f != NULL && row.desired_version > f->version) {
 		json_t *old = f->desired ? json_deep_copy(f->desired) : json_object();
 
 		json_object_del(old, "$version");
@@ -356,16 +346,14 @@ static void push_one(struct mqtt *m, const char *id)
 		if (patch != NULL)
 			json_object_del(patch, "$version"),
 				json_object_set_new(patch, "$version",
-						    json_integer(r.row.desired_version));
+						    json_integer(row.desired_version));
 		text = patch ? json_dumps(patch, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		if (text != NULL) {
 			snprintf(topic, sizeof topic,
 				 DOWN "%s/twin/PATCH/properties/desired/?$version=%lld", id,
-				 r.row.desired_version);
+				 row.desired_version);
 			publish(m, topic, text);
-			json_decref(f->desired);
-			f->desired = json_incref(des);
-			f->version = r.row.desired_version;
+			follow_set(f, des, row.desired_version);
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -373,7 +361,7 @@ out:
 	free(text);
 	json_decref(patch);
 	json_decref(des);
-	store_twin_free(&r.row);
+	store_twin_free(&row);
 }
 
 static void *pusher_main(void *cls)
@@ -416,6 +404,7 @@ static void on_twin_event(void *cls, const char *payload)
 {
 	struct mqtt *m = cls;
 	char id[TWIN_DEVICE_ID_MAX + 1];
+	const char *sp;
 	long long dv = 0;
 	struct follow *f;
 
@@ -424,9 +413,12 @@ static void on_twin_event(void *cls, const char *payload)
 		for (int b = 0; b < FOLLOW_BUCKETS; b++)
 			for (f = m->buckets[b]; f != NULL; f = f->next)
 				mark_due(m, f);
-	} else if (sscanf(payload, "%128s %lld", id, &dv) == 2 &&
-		   (f = follow_find(m, id, false)) != NULL && dv > f->version) {
-		mark_due(m, f);
+	} else if ((sp = strchr(payload, ' ')) != NULL && (size_t)(sp - payload) < sizeof id) {
+		memcpy(id, payload, (size_t)(sp - payload));
+		id[sp - payload] = '\0';
+		dv = strtoll(sp + 1, NULL, 10);
+		if ((f = follow_find(m, id, false)) != NULL && dv > f->version)
+			mark_due(m, f);
 	}
 	pthread_mutex_unlock(&m->lock);
 }

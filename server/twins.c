@@ -211,6 +211,27 @@ enum store_qs twin_reported_update(struct store *s, struct twin_reported *u)
 	return store_run_txn(s, reported_cb, u);
 }
 
+struct twin_select {
+	const char *id;
+	struct store_twin *out;
+};
+
+static enum store_qs select_cb(struct store_conn *c, void *cls)
+{
+	struct twin_select *q = cls;
+
+	store_twin_free(q->out);
+	return store_select_twin(c, q->id, q->out);
+}
+
+enum store_qs twin_select(struct store *s, const char *device_id, struct store_twin *out)
+{
+	struct twin_select q = {device_id, out};
+
+	store_twin_free(out);
+	return store_run(s, select_cb, &q);
+}
+
 /* One entity tag of a list, trimmed: strong ones compare, weak never
  * (If-Match uses the strong comparison, RFC 9110 13.1.1). Unquoted tags
  * are accepted too, as some IoT Hub clients send them. */

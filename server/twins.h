@@ -49,6 +49,10 @@ enum store_qs twin_store_change(struct store_conn *c, struct request *req,
 				const struct store_twin *t, bool insert, const char *sections,
 				const json_t *patch);
 
+/* Reads the twin of device_id into *out (freed first; store_twin_free()
+ * it), in a statement of its own. */
+enum store_qs twin_select(struct store *s, const char *device_id, struct store_twin *out);
+
 /* A device's reported PATCH, whatever carried it (HTTPS, MQTT): in one
  * transaction lock the twin, honour if_match, merge the patch (RFC 7396,
  * null deletes) under twin_doc's limits, write with a new etag and
