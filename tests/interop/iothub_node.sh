@@ -14,6 +14,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
+. tests/lib/npm.sh
 MPID=
 trap '[[ -n "$MPID" ]] && kill "$MPID" 2>/dev/null; [[ -n "${KEEP:-}" ]] && cp "$TMP"/*.out "$TMP"/*.err "$TMP"/*.log /tmp/mqtt-dev/ 2>/dev/null; fixture_cleanup' EXIT
 NPM_DIR="$ROOT/build/npm-iothub"
@@ -22,17 +23,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v m
 	echo "1..0 # SKIP node, npm or mosquitto not installed"
 	exit 0
 fi
-mkdir -p "$NPM_DIR"
-exec 9>"$NPM_DIR/.lock"
-flock 9
-if [[ ! -d "$NPM_DIR/node_modules/azure-iot-device-mqtt" ]]; then
-	if ! timeout 300 npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error \
-		azure-iot-device azure-iot-device-mqtt >"$TMP/npm.log" 2>&1; then
-		echo "1..0 # SKIP npm cannot reach its registry: $(tail -1 "$TMP/npm.log")"
-		exit 0
-	fi
-fi
-exec 9>&-
+npm_prepare "$NPM_DIR" azure-iot-device-mqtt azure-iot-device azure-iot-device-mqtt
 
 # free_port: a TCP port nobody listens on now (the kernel's pick)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
