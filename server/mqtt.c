@@ -14,7 +14,9 @@
  *
  * Desired pushes: every twin change is announced on EVENTS_TWIN ("deviceId
  * desiredVersion"). For a device that has read its twin over MQTT since
- * orchardd started (the SDK GETs on every connect), the pusher thread reads
+ * orchardd started (the SDK GETs on every connect), subscribed to desired
+ * patches, or was connected when this orchardd said hello to the plugin
+ * ("orchard/hello" once subscribed), the pusher thread reads
  * the twin and sends the difference from the desired it last sent, as a
  * merge patch with its $version, so deletions travel as nulls. Nothing is
  * lost across a reconnect: the device's next GET carries the whole twin. */
@@ -286,6 +288,15 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 		respond_error(m, id, rid, ERR_TWIN_BAD_PATCH, "unknown twin request");
 }
 
+/* Subscribed: ask the plugin for the devices connected now, so desired
+ * reaches them even when they connected before this orchardd started. */
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, const int *granted)
+{
+	(void)obj, (void)mid;
+	if (n == 1 && granted[0] <= 2)
+		mosquitto_publish(mosq, NULL, "orchard/hello", 0, "", 0, false);
+}
+
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
 	(void)obj;
@@ -527,6 +538,7 @@ struct mqtt *mqtt_start(struct server *srv, int *failed)
 	mosquitto_username_pw_set(m->mosq, cfg->mqtt_user, secret);
 	mosquitto_connect_callback_set(m->mosq, on_connect);
 	mosquitto_message_callback_set(m->mosq, on_message);
+	mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
 	mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	if (pthread_create(&m->net, NULL, net_main, m) != 0)
 		goto fail;

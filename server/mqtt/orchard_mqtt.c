@@ -20,6 +20,8 @@
  *               2.0); the backend's "orchard/down/<deviceId>/<rest>" goes
  *               to that one client as "$iothub/<rest>". While no backend
  *               is connected, a twin request is answered 503 at once.
+ *               A backend's "orchard/hello" (once subscribed) is answered
+ *               with a follow notice for every connected device.
  *
  * mosquitto's main loop is single-threaded and BASIC_AUTH is synchronous:
  * the question to orchardd is one line each way on a kept connection, with
@@ -42,6 +44,7 @@
 #define UP_PREFIX "orchard/up/"
 #define DOWN_PREFIX "orchard/down/"
 #define HUB_PREFIX "$iothub/"
+#define HELLO_TOPIC "orchard/hello" /* a backend is ready to follow devices */
 #define ASK_TIMEOUT_MS 3000
 #define FIELD_MAX 4096
 #define BACKENDS_MAX 16
@@ -54,7 +57,41 @@ static struct {
 	/* the backends connected now: while there is none, a device's twin
 	 * request is answered 503 here, so no SDK waits forever */
 	struct mosquitto *backends[BACKENDS_MAX];
+	/* the devices connected now, replayed to a backend that says hello
+	 * (a restarted orchardd), so it pushes desired to them again */
+	struct conn {
+		struct mosquitto *client;
+		char id[129];
+	} * conns;
+	size_t nconns, capconns;
 } plug = {.fd = -1};
+
+static void conn_add(struct mosquitto *client, const char *id)
+{
+	if (plug.nconns == plug.capconns) {
+		size_t cap = plug.capconns ? plug.capconns * 2 : 64;
+		struct conn *c = realloc(plug.conns, cap * sizeof *c);
+
+		if (c == NULL)
+			return; /* not replayed: it is followed again at its next GET */
+		plug.conns = c;
+		plug.capconns = cap;
+	}
+	plug.conns[plug.nconns].client = client;
+	snprintf(plug.conns[plug.nconns].id, sizeof plug.conns[0].id, "%s", id);
+	plug.nconns++;
+}
+
+/* By pointer: with persistent sessions the old connection's DISCONNECT
+ * comes after the same device's new BASIC_AUTH. */
+static void conn_del(struct mosquitto *client)
+{
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (plug.conns[i].client == client) {
+			plug.conns[i] = plug.conns[--plug.nconns];
+			return;
+		}
+}
 
 static int backends_connected(void)
 {
@@ -223,6 +260,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "orchard: device %s refused", cid);
 		return MOSQ_ERR_AUTH;
 	}
+	conn_add(ed->client, cid);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -304,6 +342,11 @@ static int on_message(int event, void *event_data, void *userdata)
 	if (is_backend(ed->client)) {
 		const char *rest, *slash;
 
+		if (strcmp(t, HELLO_TOPIC) == 0) {
+			for (size_t i = 0; i < plug.nconns; i++)
+				follow_notice(plug.conns[i].id);
+			return MOSQ_ERR_SUCCESS;
+		}
 		if (!starts(t, DOWN_PREFIX))
 			return MOSQ_ERR_SUCCESS;
 		rest = t + strlen(DOWN_PREFIX);
@@ -346,6 +389,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 
 	(void)event, (void)userdata;
 	backend_set(ed->client, NULL);
+	conn_del(ed->client);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -396,5 +440,6 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 	ask_close();
+	free(plug.conns);
 	return MOSQ_ERR_SUCCESS;
 }

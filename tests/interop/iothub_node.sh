@@ -115,12 +115,16 @@ timeout 10 mosquitto_sub -h "$HUB" -p "$MPORT" --cafile "$TMP/var/pki/root.pem" 
 expect_eq "orchardd down: a new device connection is refused (CONNACK 5), not left hanging" 5 $?
 orchardd_start --mqtt-broker "127.0.0.1:$BPORT" || tap_nok "orchardd starts again"
 touch "$TMP/up"
+for _ in $(seq 1 300); do grep -q '"back"' "$TMP/down.out" && break; sleep 0.05; done
+http PATCH /twins/mq-2 "${W[@]}" -d '{"properties":{"desired":{"after":"restart"}}}'
 wait "$NPID"
 expect_eq "the connected device's run ended" 0 $? || cat "$TMP/down.out" "$TMP/down.err" >&2
 expect_eq "before: its twin GET is answered" 200 "$(grep '"connected"' "$TMP/down.out" | jq -r .before)"
 expect_eq "orchardd down: its GET is answered 503 by the plugin at once, with an errorCode" "503 503001 true" \
 	"$(grep '"down"' "$TMP/down.out" | jq -r '[.status, (.body | fromjson | .errorCode), (.ms < 2000)] | join(" ")')"
-expect_eq "orchardd back: the same connection is served again" 200 "$(grep '"back"' "$TMP/down.out" | jq -r .status)"
+expect_eq "orchardd back: the same connection is served again" 204 "$(grep '"back"' "$TMP/down.out" | jq -r .status)"
+expect_eq "... and a desired change made after the restart reaches it, though it never GETs again" restart \
+	"$(grep '"pushed"' "$TMP/down.out" | jq -r '.got[-1].p | fromjson | .after')"
 kill "$MPID" && wait "$MPID" 2>/dev/null
 MPID=
 orchardd_stop
