@@ -249,3 +249,15 @@ out:
 	X509_free(x);
 	return rc;
 }
+
+int pki_ca_key_id(const struct pki_ca *ca, uint8_t *out, size_t *len)
+{
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca->cert);
+	int n = ski ? ASN1_STRING_length(ski) : -1;
+
+	if (n <= 0 || (size_t)n > *len)
+		return -1;
+	memcpy(out, ASN1_STRING_get0_data(ski), (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}

@@ -139,6 +139,12 @@ enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_i
 int pki_cert_inspect(const struct pki_ca *ca, const uint8_t *der, size_t len, char serial[33],
 		     uint8_t **spki, size_t *spki_len);
 
+/* For ARI (RFC 9773): the issuing intermediate's subject key identifier,
+ * which is every leaf's authority key identifier, into out (room for *len
+ * bytes; *len set to its length). 0, or -1 when it has none or it does not
+ * fit. */
+int pki_ca_key_id(const struct pki_ca *ca, uint8_t *out, size_t *len);
+
 /* One revoked certificate for a CRL. reason: RFC 5280 CRLReason code. */
 struct pki_revoked {
 	const char *serial; /* hex */

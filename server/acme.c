@@ -12,6 +12,7 @@
 
 #include "common/b64.h"
 #include "common/log.h"
+#include "server/acme_keycache.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/store/store.h"
@@ -223,7 +224,7 @@ bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
 		if (qs == STORE_NONE)
 			return refuse(req, err, ERR_ACME_ACCOUNT_DOES_NOT_EXIST, "no such account");
 		a->has_account = true;
-		if (acme_jwk_parse_text(a->account.jwk, &a->key, &e) != 0)
+		if (acme_keycache_parse(ac.id, a->account.jwk, &a->key, &e) != 0)
 			return refuse(req, err, ERR_ACME_SERVER_INTERNAL,
 				      "the account's stored key is unusable");
 	}

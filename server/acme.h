@@ -81,4 +81,12 @@ json_t *acme_order_json(struct request *req, const struct store_acme_order *o);
 json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a);
 json_t *acme_challenge_json(struct request *req, const json_t *ch);
 
+/* Loads the order of the path's first parameter into *row (free with
+ * store_acme_order_free()) when it is the signer's; otherwise queues the
+ * refusal (404, 403) into *ret and returns false. */
+bool acme_order_load(struct request *req, struct store_acme_order *row, int *ret);
+
+/* Queues an order with its Location. */
+int acme_reply_order(struct request *req, unsigned status, const struct store_acme_order *o);
+
 #endif

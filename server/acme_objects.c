@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme/ari.h"
 #include "acme/order.h"
 #include "common/b64.h"
 #include "common/timefmt.h"
+#include "pki/pki.h"
 #include "server/acme.h"
 #include "server/request.h"
 
@@ -64,6 +66,17 @@ json_t *acme_order_json(struct request *req, const struct store_acme_order *o)
 			    acme_url_json(req, "/acme/order/", o->id, "/finalize"));
 	if (o->error != NULL)
 		json_object_set_new(body, "error", json_loads(o->error, 0, NULL));
+	if (o->certificate != NULL)
+		json_object_set_new(body, "certificate",
+				    acme_url_json(req, "/acme/cert/", o->certificate, ""));
+	if (o->replaces != NULL) { /* RFC 9773 section 5: the certificate's identifier */
+		uint8_t aki[ACME_ARI_AKI_MAX];
+		size_t aki_len = sizeof aki;
+		char id[256];
+		if (req->srv->ca != NULL && pki_ca_key_id(req->srv->ca, aki, &aki_len) == 0 &&
+		    acme_ari_cert_id(aki, aki_len, o->replaces, id, sizeof id) == 0)
+			json_object_set_new(body, "replaces", json_string(id));
+	}
 	json_decref(ids);
 	return body;
 fail:

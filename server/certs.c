@@ -80,6 +80,25 @@ enum store_qs certs_record(struct store_conn *c, const struct pki_cert *cert, co
 	return store_insert_certificate(c, &row);
 }
 
+struct cert_get {
+	const char *serial;
+	struct store_cert *row;
+};
+
+static enum store_qs cert_get_cb(struct store_conn *c, void *cls)
+{
+	struct cert_get *g = cls;
+
+	return store_select_certificate(c, g->serial, g->row);
+}
+
+enum store_qs certs_select(struct server *srv, const char *serial, struct store_cert *out)
+{
+	struct cert_get g = {serial, out};
+
+	return store_run(srv->store, cert_get_cb, &g);
+}
+
 struct certs_crl {
 	pthread_mutex_t lock;
 	uint8_t *der;

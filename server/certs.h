@@ -28,6 +28,12 @@ struct certs_origin {
 enum store_qs certs_record(struct store_conn *c, const struct pki_cert *cert, const char *profile,
 			   const struct certs_origin *origin);
 
+struct store_cert;
+/* One recorded certificate by serial (32 lower-case hex digits), with its
+ * DER, into *out (free with store_cert_free()), on its own connection:
+ * STORE_ONE, STORE_NONE or an error status. */
+enum store_qs certs_select(struct server *srv, const char *serial, struct store_cert *out);
+
 struct certs_crl;
 /* The CRL cache; subscribes to EVENTS_CERT_REVOKED on ev (may be NULL:
  * then only the age limit applies). NULL when out of memory. */

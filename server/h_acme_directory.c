@@ -16,7 +16,7 @@ int h_acme_directory(struct request *req)
 	} urls[] = {
 		{"newNonce", "/acme/new-nonce"},   {"newAccount", "/acme/new-account"},
 		{"newOrder", "/acme/new-order"},   {"revokeCert", "/acme/revoke-cert"},
-		{"keyChange", "/acme/key-change"},
+		{"keyChange", "/acme/key-change"}, {"renewalInfo", "/acme/renewal-info"},
 	};
 	json_t *dir = json_object();
 	char url[ACME_URL_MAX];

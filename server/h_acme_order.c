@@ -1,12 +1,14 @@
 /* ACME orders (RFC 8555 sections 7.4, 7.1.2.1, 7.1.3): POST /acme/new-order
  * creates one over an authorization per identifier (reusing the account's
  * valid ones), POST /acme/order/{id} reads it, POST
- * /acme/account/{id}/orders lists an account's orders, and finalize
- * answers orderNotReady until pki/ issues certificates. */
+ * /acme/account/{id}/orders lists an account's orders. A new order may
+ * name the certificate it renews (RFC 9773 replaces). Finalize:
+ * h_acme_cert.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme/ari.h"
 #include "acme/order.h"
 #include "pki/pki.h"
 #include "server/acme.h"
@@ -28,6 +30,8 @@ struct new_order {
 	size_t n;
 	const char *identifiers; /* JSON array text */
 	const char *profile;
+	const char *replaces;  /* serial, or NULL */
+	enum err_code refused; /* replaces refused: not 0 */
 	char order_id[ACME_ID_MAX];
 	char authz_ids[ACME_ORDER_IDENTS_MAX][ACME_ID_MAX];
 	struct store_acme_order row;
@@ -77,6 +81,23 @@ static enum store_qs new_order_txn(struct store_conn *c, void *cls)
 	enum store_qs qs;
 
 	store_acme_order_free(&o->row);
+	if (o->replaces != NULL) {
+		/* RFC 9773 section 5: the account's own certificate, not
+		 * replaced yet by an order that has not failed. */
+		char *holder = NULL;
+		bool replaced = false;
+		qs = store_select_acme_replaced(c, o->replaces, &holder, &replaced);
+		if (qs < 0)
+			return qs;
+		o->refused = qs == STORE_NONE ? ERR_ACME_MALFORMED
+			     : holder == NULL || strcmp(holder, o->account) != 0
+				     ? ERR_ACME_UNAUTHORIZED
+			     : replaced ? ERR_ACME_ALREADY_REPLACED
+					: 0;
+		free(holder);
+		if (o->refused != 0)
+			return STORE_CONFLICT; /* rolls back; the handler replies */
+	}
 	for (size_t i = 0; i < o->n; i++) {
 		if ((qs = authz_for(c, o, i)) < 0)
 			return qs;
@@ -85,7 +106,7 @@ static enum store_qs new_order_txn(struct store_conn *c, void *cls)
 	if (!acme_random_id(o->order_id))
 		return STORE_HARD;
 	qs = store_insert_acme_order(c, o->order_id, o->account, o->identifiers, o->n, ids,
-				     o->profile, ACME_ORDER_TTL_S);
+				     o->profile, o->replaces, ACME_ORDER_TTL_S);
 	if (qs < 0)
 		return qs;
 	qs = store_select_acme_order(c, o->order_id, &o->row);
@@ -212,7 +233,7 @@ static bool within_limits(struct request *req, const char *account, size_t new_a
 	return true;
 }
 
-static int reply_order(struct request *req, unsigned status, const struct store_acme_order *o)
+int acme_reply_order(struct request *req, unsigned status, const struct store_acme_order *o)
 {
 	char path[128], loc[ACME_URL_MAX];
 	json_t *body = acme_order_json(req, o);
@@ -228,9 +249,13 @@ static int reply_order(struct request *req, unsigned status, const struct store_
 int h_acme_new_order(struct request *req)
 {
 	struct acme_auth *a = req->acme;
-	const char *profile = NULL, *nb = NULL, *na = NULL;
+	const char *profile = NULL, *nb = NULL, *na = NULL, *replaces = NULL;
+	char serial[33];
+	uint8_t aki[ACME_ARI_AKI_MAX];
+	size_t aki_len;
 	struct json_spec spec[] = {
 		json_spec_string("profile", &profile, 64, JSON_SPEC_OPTIONAL),
+		json_spec_string("replaces", &replaces, 256, JSON_SPEC_OPTIONAL),
 		json_spec_string("notBefore", &nb, 64, JSON_SPEC_OPTIONAL),
 		json_spec_string("notAfter", &na, 64, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
@@ -261,6 +286,12 @@ int h_acme_new_order(struct request *req)
 				    profile);
 		goto out;
 	}
+	if (replaces != NULL && acme_ari_parse(replaces, aki, &aki_len, serial) != 0) {
+		ret = reply_problem(req, ERR_ACME_MALFORMED,
+				    "\"replaces\" is not a certificate identifier (RFC 9773: "
+				    "base64url(AKI) \".\" base64url(serial))");
+		goto out;
+	}
 	if ((o = calloc(1, sizeof *o)) == NULL) {
 		ret = reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no memory");
 		goto out;
@@ -276,11 +307,19 @@ int h_acme_new_order(struct request *req)
 	o->account = a->account.id;
 	o->identifiers = canon_text;
 	o->profile = profile;
+	o->replaces = replaces ? serial : NULL;
 	qs = store_run_txn(req->srv->store, new_order_txn, o);
-	if (qs < 0)
+	if (o->refused != 0)
+		ret = reply_problem(req, o->refused,
+				    o->refused == ERR_ACME_ALREADY_REPLACED
+					    ? "an order already replaces that certificate"
+				    : o->refused == ERR_ACME_UNAUTHORIZED
+					    ? "\"replaces\" names another account's certificate"
+					    : "\"replaces\" names no certificate of this CA");
+	else if (qs < 0)
 		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	else
-		ret = reply_order(req, 201, &o->row);
+		ret = acme_reply_order(req, 201, &o->row);
 out:
 	if (o != NULL)
 		store_acme_order_free(&o->row);
@@ -303,10 +342,9 @@ static enum store_qs order_get_cb(struct store_conn *c, void *cls)
 	return store_select_acme_order(c, g->id, &g->row);
 }
 
-/* Loads the order of the path's id into g->row when it is the signer's;
- * otherwise queues the refusal and returns false. */
-static bool load_order(struct request *req, struct order_get *g, int *ret)
+bool acme_order_load(struct request *req, struct store_acme_order *row, int *ret)
 {
+	struct order_get gg = {0}, *g = &gg;
 	enum store_qs qs;
 
 	g->id = req->params[0];
@@ -328,6 +366,7 @@ static bool load_order(struct request *req, struct order_get *g, int *ret)
 		*ret = reply_problem(req, ERR_ACME_UNAUTHORIZED, "the order is another account's");
 		return false;
 	}
+	*row = g->row;
 	return true;
 }
 
@@ -339,29 +378,9 @@ int h_acme_order(struct request *req)
 	if (!req->acme->post_as_get)
 		return reply_problem(req, ERR_ACME_MALFORMED,
 				     "an order is read with POST-as-GET (an empty payload)");
-	if (!load_order(req, &g, &ret))
+	if (!acme_order_load(req, &g.row, &ret))
 		return ret;
-	ret = reply_order(req, 200, &g.row);
-	store_acme_order_free(&g.row);
-	return ret;
-}
-
-int h_acme_finalize(struct request *req)
-{
-	struct order_get g = {0};
-	int ret;
-
-	if (!load_order(req, &g, &ret))
-		return ret;
-	/* Section 7.4: only a ready order is finalized. Issuance comes with
-	 * pki/; until then even a ready order is refused, saying why. */
-	if (strcmp(g.row.status, "ready") != 0)
-		ret = reply_problem(req, ERR_ACME_ORDER_NOT_READY, "the order is %s, not ready",
-				    g.row.status);
-	else
-		ret = reply_problem(req, ERR_ACME_ORDER_NOT_READY,
-				    "the order is ready, but this server does not issue "
-				    "certificates yet");
+	ret = acme_reply_order(req, 200, &g.row);
 	store_acme_order_free(&g.row);
 	return ret;
 }

@@ -8,6 +8,7 @@
 
 #include "common/timefmt.h"
 #include "pki/pki.h"
+#include "server/certs.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -160,34 +161,22 @@ int h_pki_cert_list(struct request *req)
 	return ret;
 }
 
-struct cert_get {
-	const char *serial;
-	struct store_cert row;
-};
-
-static enum store_qs cert_get_cb(struct store_conn *c, void *cls)
-{
-	struct cert_get *g = cls;
-
-	return store_select_certificate(c, g->serial, &g->row);
-}
-
 int h_pki_cert_get(struct request *req)
 {
 	char serial[33];
-	struct cert_get g = {.serial = serial};
+	struct store_cert row = {0};
 	enum store_qs qs;
 	int ret;
 
 	if (serial_take(req->params[0], serial) != 0)
 		return reply_problem(req, ERR_PKI_BAD_SERIAL, NULL);
-	qs = store_run(req->srv->store, cert_get_cb, &g);
+	qs = certs_select(req->srv, serial, &row);
 	if (qs < 0)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	if (qs == STORE_NONE)
 		return reply_problem(req, ERR_PKI_CERT_NOT_FOUND, NULL);
-	ret = reply_json_steal(req, 200, cert_json(&g.row));
-	store_cert_free(&g.row);
+	ret = reply_json_steal(req, 200, cert_json(&row));
+	store_cert_free(&row);
 	return ret;
 }
 

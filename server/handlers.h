@@ -21,7 +21,14 @@ int h_acme_eab_create(struct request *req);
 int h_acme_new_order(struct request *req);
 int h_acme_order(struct request *req);
 int h_acme_orders(struct request *req);
+
+/* h_acme_cert.c */
 int h_acme_finalize(struct request *req);
+int h_acme_cert(struct request *req);
+int h_acme_revoke_cert(struct request *req);
+
+/* h_acme_renewal.c */
+int h_acme_renewal_info(struct request *req);
 
 /* h_acme_authz.c */
 int h_acme_authz(struct request *req);

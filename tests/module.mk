@@ -27,7 +27,7 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
-	tests/protocol/acme_orders.py tests/protocol/acme_keys.py
+	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
@@ -62,7 +62,11 @@ TEST_SCRIPTS += tests/integration/pki.sh
 # Interop: Microsoft's Node.js provisioning device SDK from npm (installed
 # into $(BUILD)/npm-dps on first run; skipped without a registry).
 TEST_SCRIPTS += tests/interop/dps_node.sh
+# Interop: Microsoft's Node.js IoT Hub device SDK over MQTT, through mosquitto
+# with the Orchard plugin ($(BUILD)/npm-iothub; skipped without a registry).
 TEST_SCRIPTS += tests/interop/iothub_node.sh
+# Interop: certbot and lego (Debian) obtain, renew and revoke certificates.
+TEST_SCRIPTS += tests/interop/acme_certbot.sh tests/interop/acme_lego.sh
 
 $(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas.o \
 		$(BUILD)/server/dps_sas.o $(COMMON_LIB)

@@ -75,6 +75,8 @@ struct store_acme_order {
 	char *profile;	   /* NULL: none named */
 	char *error;	   /* JSON text or NULL */
 	long long expires_at;
+	char *certificate; /* serial of the certificate issued (valid), or NULL */
+	char *replaces;	   /* serial of the certificate it renews (RFC 9773), or NULL */
 };
 void store_acme_order_free(struct store_acme_order *o);
 
@@ -121,10 +123,27 @@ enum store_qs store_insert_acme_authz(struct store_conn *c, const char *id, cons
 				      size_t n, const char *const *chall_ids,
 				      const char *const *types, const char *const *tokens);
 
-/* Records an order (identifiers: JSON array text; authz_ids: n ids). */
+/* Records an order (identifiers: JSON array text; authz_ids: n ids;
+ * replaces: a certificate serial or NULL). */
 enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, const char *account,
 				      const char *identifiers, size_t n,
-				      const char *const *authz_ids, const char *profile, int ttl_s);
+				      const char *const *authz_ids, const char *profile,
+				      const char *replaces, int ttl_s);
+
+/* Finalize's state machine (section 7.1.6): moves order id from the
+ * served state from ("ready", "processing") to the stored state to
+ * ("processing", "valid", "invalid"), setting certificate_serial when
+ * serial is not NULL and error (problem JSON text) when error is not NULL.
+ * Row-locks the order, so of racing finalizers one moves it. STORE_NONE
+ * when the order is not in state from. */
+enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,
+					     const char *to, const char *serial, const char *error);
+
+/* RFC 9773 replaces: the account that ordered certificate serial into
+ * *account (free(); NULL when not through ACME) and whether an order that
+ * has not failed already replaces it. STORE_NONE for an unknown serial. */
+enum store_qs store_select_acme_replaced(struct store_conn *c, const char *serial, char **account,
+					 bool *replaced);
 
 enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 				      struct store_acme_order *out);
@@ -164,5 +183,12 @@ enum store_qs store_deactivate_acme_authz(struct store_conn *c, const char *id);
 enum store_qs store_count_acme_limits(struct store_conn *c, const char *account,
 				      long long *orders_hour, long long *retry_after_s,
 				      long long *pending_authzs);
+
+/* Whether account holds a valid, unexpired authorization for every
+ * identifier of identifiers (JSON array text of {type, value}; a "*.name"
+ * value needs the wildcard authorization of name) into *covered; false
+ * for an empty list. */
+enum store_qs store_select_acme_authz_cover(struct store_conn *c, const char *account,
+					    const char *identifiers, bool *covered);
 
 #endif

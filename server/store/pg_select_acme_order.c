@@ -16,6 +16,8 @@ void store_acme_order_free(struct store_acme_order *o)
 	free(o->authz_ids);
 	free(o->profile);
 	free(o->error);
+	free(o->certificate);
+	free(o->replaces);
 	memset(o, 0, sizeof *o);
 }
 
@@ -26,7 +28,7 @@ enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 		"select_acme_order",
 		"SELECT id, account_id, acme_order_state(status, expires_at, authz_ids),"
 		" identifiers::text, to_json(authz_ids)::text, profile, error::text, " STORE_EPOCH(
-			"expires_at") " FROM acme_orders WHERE id = $1",
+			"expires_at") ", certificate_serial, replaces FROM acme_orders WHERE id = $1",
 		0};
 	const char *p[] = {id};
 	enum store_qs qs;
@@ -43,6 +45,8 @@ enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 		out->profile = store_value_dup(res, 0, 5, &ok);
 		out->error = store_value_dup(res, 0, 6, &ok);
 		out->expires_at = store_value_ll(res, 0, 7);
+		out->certificate = store_value_dup(res, 0, 8, &ok);
+		out->replaces = store_value_dup(res, 0, 9, &ok);
 		if (!ok) {
 			store_acme_order_free(out);
 			qs = STORE_HARD;

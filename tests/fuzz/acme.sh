@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the libFuzzer drivers for acme/'s parsers (identifiers, external
-# account binding, keyChange's inner JWS) with clang-14 + ASan + UBSan into
+# account binding, keyChange's inner JWS, ARI certificate identifiers) with clang-14 + ASan + UBSan into
 # build-fuzz/acme and runs each for FUZZ_SECONDS.
 set -u
 cd "$(dirname "$0")/../.."
@@ -11,7 +11,7 @@ mkdir -p "$OUT"
 CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 rc=0
-for name in fuzz_ident fuzz_eab; do
+for name in fuzz_ident fuzz_eab fuzz_ari; do
 	$CC $CFLAGS -o "$OUT/$name" "tests/fuzz/acme/$name.c" acme/*.c common/*.c \
 		-ljansson -lcurl -lssl -lcrypto -lresolv || { echo "$name: build failed"; rc=1; continue; }
 	mkdir -p "$OUT/$name.corpus"

@@ -137,7 +137,13 @@ for i in $(seq 1 20); do
 	"${CURL[@]}" -o /dev/null -w '%{http_code}\n' "${A[@]}" "$URL/ops/audit?after=$after&wait=60" >>"$TMP/late" &
 	pids+=($!)
 done
-sleep 1
+# All 20 must be waiting before the signal: a slow machine may still be in
+# their TLS handshakes a second later.
+for _ in $(seq 1 100); do
+	n=$("${CURL[@]}" "$URL/metrics" | grep '^orchard_requests_waiting ' | cut -d' ' -f2)
+	((n >= 20)) && break
+	sleep 0.1
+done
 start=$(date +%s%N)
 orchardd_stop
 rc=$?

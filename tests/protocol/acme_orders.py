@@ -451,7 +451,10 @@ def run(tap, fx, c, resp):
     tap.eq(("ready", [o["authorizations"][0]]), (oo["status"], oo["authorizations"]),
            "a new order for a validated name reuses the valid authorization: ready at once")
     r = a.post(oo["finalize"], {"csr": "AAAA"})
-    c.problem(r, 403, "orderNotReady", "finalize of a ready order: not yet (no CA yet)")
+    c.problem(r, 400, "badCSR", "finalize of a ready order with a CSR that is none: badCSR "
+              "(issuance: acme_certs.py)")
+    tap.eq("ready", a.post(oo["finalize"][:-len("/finalize")]).json()["status"],
+           "...the order stays ready")
     r = b.order("www.example.test")
     tap.ok(r.json()["authorizations"][0] != o["authorizations"][0],
            "another account gets its own authorization for the same name")

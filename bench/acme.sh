@@ -1,0 +1,93 @@
+#!/bin/bash
+# Complete ACME issuances per second (newOrder, http-01, finalize, download)
+# with build/bench/acme_load, against orchardd on a durable PostgreSQL
+# (fsync and synchronous_commit on) and, in the same run with the same
+# client and responder, against Pebble (Debian `pebble`, PEBBLE_VA_NOSLEEP=1,
+# validating for real). pebble-challtestsrv serves DNS only: every name is
+# 127.0.0.1 / ::1, where acme_load answers http-01 itself.
+# Knobs: ACME_BENCH_ACCOUNTS (64), ACME_BENCH_PEBBLE_ACCOUNTS (8: Debian's
+# Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
+# a goroutine dump; acme_load then stops with aborted=1), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
+# ACME_BENCH_STAGE=ready (stop each flow at a ready order), ACME_BENCH_KEEP=DIR
+# (keep the servers' logs there).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${ORCHARD_BUILD:-build}
+. tests/lib/tap.sh >/dev/null
+. tests/lib/orchardd.sh
+CTS= PEB=
+trap 'kill $CTS $PEB 2>/dev/null; [[ -n "${ACME_BENCH_KEEP:-}" ]] && cp "$TMP"/*.log "$ACME_BENCH_KEEP"/; fixture_cleanup' EXIT
+ACCOUNTS=${ACME_BENCH_ACCOUNTS:-64}
+FLOWS=${ACME_BENCH_FLOWS:-2000}
+PEBBLE_ACCOUNTS=${ACME_BENCH_PEBBLE_ACCOUNTS:-8}
+POLL_MS=${ACME_BENCH_POLL_MS:-10}
+STAGE=()
+[[ "${ACME_BENCH_STAGE:-}" == ready ]] && STAGE=(--no-finalize)
+make -s "$BUILD/bench/acme_load" "$BUILD/orchardd" || exit 1
+LOAD=$BUILD/bench/acme_load
+
+free_port() { # a port no socket uses (TCP or UDP), below the ephemeral range
+	local p
+	while :; do
+		p=$((10000 + RANDOM % 22000))
+		ss -Htuan "( sport = :$p )" | grep -q . || { echo $p; return; }
+	done
+}
+wait_url() { # URL CACERT: up to 10 s
+	for _ in $(seq 1 100); do
+		curl -sf -o /dev/null --cacert "$2" "$1" && return 0
+		sleep 0.1
+	done
+	echo "acme.sh: $1 did not come up" >&2
+	return 1
+}
+run_load() { # DIRECTORY CACERT ACCOUNTS -> "certs=... rate=... p50_ms=... p99_ms=..."
+	"$LOAD" --dir "$1" --cacert "$2" --http-port "$HTTP_PORT" --accounts "$3" \
+		--flows "$FLOWS" --poll-ms "$POLL_MS" "${STAGE[@]}"
+}
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k {print $2}'; }
+
+HTTP_PORT=$(free_port)
+DNS_PORT=$(free_port)
+pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" -http01 "" -https01 "" -tlsalpn01 "" \
+	-management "127.0.0.1:$(free_port)" >"$TMP/challtestsrv.log" 2>&1 &
+CTS=$!
+
+# orchardd on a durable cluster: pg-cluster without --fast keeps PostgreSQL's
+# defaults (fsync, synchronous_commit, full_page_writes on).
+"$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
+export PGDIR="$TMP/db" ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
+durable=$(pg_admin "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')")
+orchardd_start --acme-http-port "$HTTP_PORT" --acme-resolver "127.0.0.1:$DNS_PORT" \
+	--acme-orders-per-hour 0 --acme-pending-authz-max 0 || exit 1
+ours=$(run_load "$URL/acme/directory" "$TMP/var/pki/root.pem" "$ACCOUNTS") || echo "acme.sh: orchardd run had failures" >&2
+orchardd_stop
+
+# Pebble, its VA pointed at the same responder port and DNS server.
+PEB_PORT=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/pebble.key" -out "$TMP/pebble.pem" 2>/dev/null
+cat >"$TMP/pebble.json" <<EOF
+{"pebble": {"listenAddress": "127.0.0.1:$PEB_PORT",
+  "managementListenAddress": "127.0.0.1:$(free_port)",
+  "certificate": "$TMP/pebble.pem", "privateKey": "$TMP/pebble.key",
+  "httpPort": $HTTP_PORT, "tlsPort": $(free_port), "ocspResponderURL": "",
+  "externalAccountBindingRequired": false}}
+EOF
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+	pebble -config "$TMP/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" >"$TMP/pebble.log" 2>&1 &
+PEB=$!
+wait_url "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem" || { tail -5 "$TMP/pebble.log"; exit 1; }
+theirs=$(run_load "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem" "$PEBBLE_ACCOUNTS") || echo "acme.sh: pebble run had failures" >&2
+
+what="complete issuances"
+[[ ${#STAGE[@]} -gt 0 ]] && what="flows up to a ready order"
+echo "$what: $FLOWS each, poll every ${POLL_MS} ms, $(nproc) cores (load average now: $(cut -d' ' -f1 /proc/loadavg))"
+printf '%-46s %10s %10s %10s %8s\n' "server" "certs/s" "p50 ms" "p99 ms" "failed"
+printf '%-46s %10s %10s %10s %8s\n' "orchardd, $ACCOUNTS accounts (fsync/sync_commit $durable)" \
+	"$(field "$ours" rate)" "$(field "$ours" p50_ms)" "$(field "$ours" p99_ms)" "$(field "$ours" failed)"
+printf '%-46s %10s %10s %10s %8s\n' "pebble, $PEBBLE_ACCOUNTS accounts (VA_NOSLEEP=1)" \
+	"$(field "$theirs" rate)" "$(field "$theirs" p50_ms)" "$(field "$theirs" p99_ms)" "$(field "$theirs" failed)"
+awk -v a="$(field "$ours" rate)" -v b="$(field "$theirs" rate)" \
+	'BEGIN { if (b > 0) printf "orchardd / pebble: %.2fx   (target: >= 300 certs/s and ahead of Pebble; Let'"'"'s Encrypt: ~94/s fleet-wide)\n", a / b }'
+[[ -n "$ours" && -n "$theirs" ]]
