@@ -20,6 +20,9 @@
  *               2.0); the backend's "orchard/down/<deviceId>/<rest>" goes
  *               to that one client as "$iothub/<rest>". While no backend
  *               is connected, a twin request is answered 503 at once.
+ *               Each device may send plugin_opt_rate $iothub requests a
+ *               second (default 50, bursts of twice that); beyond, twin
+ *               requests are answered 429 here and go no further.
  *               A backend's "orchard/hello" (once subscribed) is answered
  *               with a follow notice for every connected device.
  *
@@ -62,9 +65,20 @@ static struct {
 	struct conn {
 		struct mosquitto *client;
 		char id[129];
+		double tokens;	   /* a token bucket of $iothub requests */
+		long long last_ms; /* when it was last filled */
 	} * conns;
 	size_t nconns, capconns;
-} plug = {.fd = -1};
+	double rate; /* $iothub requests a second per device (bursts: twice that); 0: no limit */
+} plug = {.fd = -1, .rate = 50};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void conn_add(struct mosquitto *client, const char *id)
 {
@@ -77,9 +91,34 @@ static void conn_add(struct mosquitto *client, const char *id)
 		plug.conns = c;
 		plug.capconns = cap;
 	}
-	plug.conns[plug.nconns].client = client;
+	plug.conns[plug.nconns] =
+		(struct conn){.client = client, .tokens = plug.rate * 2, .last_ms = now_ms()};
 	snprintf(plug.conns[plug.nconns].id, sizeof plug.conns[0].id, "%s", id);
 	plug.nconns++;
+}
+
+/* Whether client may send one more $iothub request now (its bucket). */
+static bool conn_allow(struct mosquitto *client)
+{
+	long long now = now_ms();
+
+	if (plug.rate <= 0)
+		return true;
+	for (size_t i = 0; i < plug.nconns; i++) {
+		struct conn *c = &plug.conns[i];
+
+		if (c->client != client)
+			continue;
+		c->tokens += (double)(now - c->last_ms) * plug.rate / 1000.0;
+		if (c->tokens > plug.rate * 2)
+			c->tokens = plug.rate * 2;
+		c->last_ms = now;
+		if (c->tokens < 1)
+			return false;
+		c->tokens -= 1;
+		return true;
+	}
+	return true; /* not tracked (out of memory at connect) */
 }
 
 /* By pointer: with persistent sessions the old connection's DISCONNECT
@@ -116,14 +155,6 @@ static void ask_close(void)
 	if (plug.fd >= 0)
 		close(plug.fd);
 	plug.fd = -1;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int ask_connect(void)
@@ -330,6 +361,20 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	}
 }
 
+/* Answers device id's twin request (topic t) with status and body here,
+ * without orchardd; other requests are dropped. */
+static void twin_refuse(const char *id, const char *t, int status, const char *body)
+{
+	const char *rid = starts(t, "$iothub/twin/") ? strstr(t, "$rid=") : NULL;
+	size_t n = rid ? strcspn(rid + 5, "&") : 0;
+	char topic[256];
+
+	if (rid != NULL && n > 0 && n < 130 &&
+	    snprintf(topic, sizeof topic, HUB_PREFIX "twin/res/%d/?$rid=%.*s", status, (int)n,
+		     rid + 5) < (int)sizeof topic)
+		mosquitto_broker_publish_copy(id, topic, (int)strlen(body), body, 0, false, NULL);
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
@@ -362,17 +407,14 @@ static int on_message(int event, void *event_data, void *userdata)
 					      ed->qos, false, NULL);
 		return MOSQ_ERR_SUCCESS;
 	}
+	if (starts(t, HUB_PREFIX) && !conn_allow(ed->client)) {
+		twin_refuse(id, t, 429, "{\"errorCode\":429001,\"message\":\"Too many requests\"}");
+		return MOSQ_ERR_SUCCESS;
+	}
 	if (starts(t, "$iothub/twin/") && backends_connected() == 0) {
-		static const char body[] =
-			"{\"errorCode\":503001,\"message\":\"Orchard is unavailable, retry later\"}";
-		const char *rid = strstr(t, "$rid=");
-		size_t n = rid ? strcspn(rid + 5, "&") : 0;
-
-		if (rid != NULL && n > 0 && n < 130 &&
-		    snprintf(topic, sizeof topic, HUB_PREFIX "twin/res/503/?$rid=%.*s", (int)n,
-			     rid + 5) < (int)sizeof topic)
-			mosquitto_broker_publish_copy(id, topic, (int)strlen(body), body, 0, false,
-						      NULL);
+		twin_refuse(
+			id, t, 503,
+			"{\"errorCode\":503001,\"message\":\"Orchard is unavailable, retry later\"}");
 		return MOSQ_ERR_SUCCESS;
 	}
 	if (!starts(t, HUB_PREFIX) || snprintf(topic, sizeof topic, UP_PREFIX "%s/%s", id,
@@ -410,6 +452,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	for (int i = 0; i < option_count; i++) {
 		if (strcmp(options[i].key, "socket") == 0)
 			snprintf(plug.socket_path, sizeof plug.socket_path, "%s", options[i].value);
+		else if (strcmp(options[i].key, "rate") == 0)
+			plug.rate = atof(options[i].value);
 		else if (strcmp(options[i].key, "backend_user") == 0)
 			snprintf(plug.backend_user, sizeof plug.backend_user, "%s",
 				 options[i].value);

@@ -120,6 +120,15 @@ async function main() {
 		dev2Got: r3.got.map((x) => x.t), dev2Own: own && JSON.parse(own.p).desired });
 	const ok = await ask(r1, '$iothub/twin/PATCH/properties/reported/', '{"raw":true}');
 	out('raw-reported', { topic: ok && ok.t, body: ok && ok.p });
+	// a flood from one device: beyond its rate, answered 429 by the plugin;
+	// another device is served as usual meanwhile
+	const n0 = r1.got.length, flood = 300;
+	for (let i = 0; i < flood; i++) r1.publish('$iothub/twin/GET/?$rid=flood-' + i, ' ');
+	const t0 = Date.now(), meanwhile = await ask(r3, '$iothub/twin/GET/', ' '), otherMs = Date.now() - t0;
+	await until('every flood request answered', () => r1.got.slice(n0).filter((x) => x.t.includes('$rid=flood-')).length >= flood);
+	const codes = r1.got.slice(n0).filter((x) => x.t.includes('$rid=flood-')).map((x) => x.t.split('/')[3]);
+	out('flood', { answered: codes.length, ok: codes.filter((c) => c === '200').length,
+		limited: codes.filter((c) => c === '429').length, other: meanwhile && meanwhile.t.split('/')[3], otherMs });
 	// a device that only subscribes (never GETs) is pushed desired changes too
 	const r4 = await raw(dev3, dev3, sas(dev3, key3));
 	const granted = await sub(r4, '$iothub/twin/PATCH/properties/desired/#');

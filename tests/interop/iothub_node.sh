@@ -90,6 +90,9 @@ expect_eq "the second device got only its own answer (no forged reply, no desire
 	"1 mq-2" "$(step bad-input | jq -r '[(.dev2Got | length), .dev2Own.who] | join(" ")')"
 expect_eq "a raw reported PATCH: 204 with the new \$version" "204 3" \
 	"$(step raw-reported | jq -r '(.topic | split("/")[3]) + " " + (.topic | capture("version=(?<v>[0-9]+)").v)')"
+expect_eq "a flood of 300 GETs from one device: all answered, 100 (the burst) served, the rest 429" "300 100 200" \
+	"$(step flood | jq -r '[.answered, .ok, .limited] | join(" ")')"
+expect_eq "... another device is served meanwhile" 200 "$(step flood | jq -r .other)"
 expect_eq "a device that only subscribed to desired (no GET) gets the change as a patch" \
 	'0 200 $iothub/twin/PATCH/properties/desired/?$version='$((DV + 1))' {"$version":'$((DV + 1))',"level":7,"who":null}' \
 	"$(step subscribed-only | jq -r '[.granted, .status, .got[0].t] | join(" ")') $(step subscribed-only | jq -r '.got[0].p' | jq -cS .)"
