@@ -56,13 +56,26 @@ async function until(what, f, ms = 10000) {
 	out('timeout', { what });
 	return false;
 }
-// A twin request on a raw client: resolves to the response's topic and body.
-async function ask(c, topic, body) {
-	const rid = crypto.randomUUID(), n = c.got.length;
-	await pub(c, topic + '?$rid=' + rid, body);
-	const m = () => c.got.slice(n).find((x) => x.t.includes('$rid=' + rid));
-	await until('answer to ' + topic, m);
-	return m();
+// A twin request on a raw client: resolves to the response's topic and body
+// (undefined after 10 s).
+function ask(c, topic, body) {
+	const rid = crypto.randomUUID();
+	return new Promise((resolve) => {
+		const done = (v) => { c.removeListener('message', on); clearTimeout(tm); resolve(v); };
+		const on = (t, p) => t.includes('$rid=' + rid) && done({ t, p: p.toString() });
+		const tm = setTimeout(() => { out('timeout', { what: topic }); done(undefined); }, 10000);
+		c.on('message', on);
+		c.publish(topic + '?$rid=' + rid, body, { qos: 0 });
+	});
+}
+// The next message on c whose topic includes part (undefined after 10 s).
+function next(c, part) {
+	return new Promise((resolve) => {
+		const done = (v) => { c.removeListener('message', on); clearTimeout(tm); resolve(v); };
+		const on = (t, p) => t.includes(part) && done({ t, p: p.toString() });
+		const tm = setTimeout(() => { out('timeout', { what: part }); done(undefined); }, 10000);
+		c.on('message', on);
+	});
 }
 
 async function main() {
@@ -135,6 +148,22 @@ async function main() {
 	const p3 = await operator('PATCH', `/twins/${dev3}`, { properties: { desired: { who: null, level: 7 } } });
 	await until('push to a subscriber', () => r4.got.length > 0);
 	out('subscribed-only', { granted, status: p3.status, got: r4.got });
+	// timings (reported in docs/mqtt.md): 50 sequential reported PATCHes,
+	// and 20 operator PATCHes until their push arrives
+	await sub(r4, '$iothub/twin/res/#');
+	const rtt = [], push = [];
+	for (let i = 0; i < 50; i++) {
+		const t = process.hrtime.bigint(), a = await ask(r4, '$iothub/twin/PATCH/properties/reported/', `{"i":${i}}`);
+		if (a && a.t.split('/')[3] === '204') rtt.push(Number(process.hrtime.bigint() - t) / 1e6);
+	}
+	for (let i = 0; i < 20; i++) {
+		const t = process.hrtime.bigint(), pushed = next(r4, 'desired');
+		await operator('PATCH', `/twins/${dev3}`, { properties: { desired: { i } } });
+		if (await pushed) push.push(Number(process.hrtime.bigint() - t) / 1e6);
+	}
+	const pct = (a, q) => a.slice().sort((x, y) => x - y)[Math.floor(q * (a.length - 1))];
+	out('timing', { reported: rtt.length, reportedP50: pct(rtt, 0.5), reportedP99: pct(rtt, 0.99),
+		pushes: push.length, pushP50: pct(push, 0.5), pushP99: pct(push, 0.99) });
 	for (const c of [r1, r3, r4]) c.end(true);
 }
 main().then(() => process.exit(0), (e) => { out('error', { message: String(e && e.stack || e) }); process.exit(1); });

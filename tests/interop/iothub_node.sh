@@ -90,12 +90,15 @@ expect_eq "the second device got only its own answer (no forged reply, no desire
 	"1 mq-2" "$(step bad-input | jq -r '[(.dev2Got | length), .dev2Own.who] | join(" ")')"
 expect_eq "a raw reported PATCH: 204 with the new \$version" "204 3" \
 	"$(step raw-reported | jq -r '(.topic | split("/")[3]) + " " + (.topic | capture("version=(?<v>[0-9]+)").v)')"
-expect_eq "a flood of 300 GETs from one device: all answered, 100 (the burst) served, the rest 429" "300 100 200" \
-	"$(step flood | jq -r '[.answered, .ok, .limited] | join(" ")')"
+expect_eq "a flood of 300 GETs from one device: all answered, about 100 (the burst) served, the rest 429" "300 true" \
+	"$(step flood | jq -r '[.answered, (.ok >= 90 and .ok <= 110 and .ok + .limited == 300)] | join(" ")')"
 expect_eq "... another device is served meanwhile" 200 "$(step flood | jq -r .other)"
 expect_eq "a device that only subscribed to desired (no GET) gets the change as a patch" \
 	'0 200 $iothub/twin/PATCH/properties/desired/?$version='$((DV + 1))' {"$version":'$((DV + 1))',"level":7,"who":null}' \
 	"$(step subscribed-only | jq -r '[.granted, .status, .got[0].t] | join(" ")') $(step subscribed-only | jq -r '.got[0].p' | jq -cS .)"
+expect_eq "50 sequential reported PATCHes answered 204, 20 operator PATCHes pushed" "50 20" \
+	"$(step timing | jq -r '[.reported, .pushes] | join(" ")')"
+echo "# $(step timing)"
 expect_eq "the device's reported changes are in the twin's history as the device's" "device mq-1" \
 	"$(psql_q "SELECT actor_kind || ' ' || actor FROM twin_history WHERE device_id = 'mq-1' AND sections = '{reported}' ORDER BY version LIMIT 1")"
 expect_eq "no device key or SAS in the logs" 0 \
