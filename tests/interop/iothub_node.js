@@ -2,7 +2,7 @@
 // unmodified, follows its twin through mosquitto + the Orchard plugin +
 // orchardd; mqtt.js (the SDK's own MQTT library) plays a hostile device.
 // Prints one JSON line per step; the shell script checks them.
-// argv: mqttPort httpsUrl operatorToken hub dev1 key1 dev2 key2 dev3 key3
+// argv: mqttPort httpsUrl operatorToken hub dev1 key1 dev2 key2 dev3 key3 mosquittoLog
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -11,7 +11,7 @@ const mqtt = require('mqtt');
 const { Client } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
 
-const [port, api, token, hub, dev1, key1, dev2, key2, dev3, key3] = process.argv.slice(2);
+const [port, api, token, hub, dev1, key1, dev2, key2, dev3, key3, mosquittoLog] = process.argv.slice(2);
 const ca = fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS);
 const out = (step, o) => console.log(JSON.stringify({ step, ...o }));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -83,7 +83,9 @@ async function main() {
 	const c1 = Client.fromConnectionString(cs(dev1, key1), Mqtt);
 	const c2 = Client.fromConnectionString(cs(dev2, key2), Mqtt);
 	c1.setOptions({ ca });
-	c2.setOptions({ ca });
+	// the second device renews its SAS every 2 s: the SDK disconnects and
+	// connects again with the new one
+	c2.setOptions({ ca, tokenRenewal: { tokenValidTimeInSeconds: 6, tokenRenewalMarginInSeconds: 4 } });
 	await c1.open();
 	await c2.open();
 	const t1 = await c1.getTwin(), t2 = await c2.getTwin();
@@ -97,11 +99,23 @@ async function main() {
 	const n1 = seen1.length, n2 = seen2.length;
 	const p = await operator('PATCH', `/twins/${dev1}`, { properties: { desired: { color: 'red', app: null } } });
 	await until('desired push', () => seen1.length > n1);
-	out('desired', { status: p.status, patch: seen1[n1], local: t1.properties.desired, others: seen2.length - n2 });
+	out('desired', { status: p.status, patch: seen1[n1], local: t1.properties.desired,
+		others: seen2.slice(n2).filter((x) => 'color' in x).length });
 	let err = null;
 	await new Promise((r) => t1.properties.reported.update({ bad: 'x'.repeat(5000) }, (e) => { err = e; r(); }));
 	out('refused', { error: err ? err.message : null });
 
+	// after a SAS renewal (a reconnect), desired still reaches the device and
+	// its reported updates still land
+	await until('a SAS renewal', () => (fs.readFileSync(mosquittoLog, 'utf8').match(new RegExp(`connected from .* as ${dev2} `, 'g')) || []).length >= 2);
+	const connects2 = fs.readFileSync(mosquittoLog, 'utf8').match(new RegExp(`connected from .* as ${dev2} `, 'g')).length;
+	const m2 = seen2.length;
+	await operator('PATCH', `/twins/${dev2}`, { properties: { desired: { renewed: true } } });
+	await until('desired after renewal', () => seen2.slice(m2).some((x) => x.renewed === true));
+	let rerr = 'pending';
+	await new Promise((r) => t2.properties.reported.update({ renewed: connects2 }, (e) => { rerr = e ? e.message : null; r(); }));
+	out('renewal', { connects: connects2, pushed: seen2.slice(m2).some((x) => x.renewed === true), reportedError: rerr,
+		reported: (await operator('GET', `/twins/${dev2}`)).body.properties.reported.renewed });
 	await c1.close();
 	await c2.close();
 	// the hostile device (the SDK clients are gone: one connection per client id)

@@ -31,7 +31,7 @@ MPORT=$(free_port) BPORT=$(free_port)
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 orchardd_start --mqtt-broker "127.0.0.1:$BPORT" || { tap_nok "orchardd starts"; tap_done; exit 1; }
-scripts/mqtt-broker "$TMP/var" "$MPORT" "$BPORT" "$ROOT/$BUILD/orchard_mqtt.so" 2>"$TMP/mosquitto.log" &
+ORCHARD_MQTT_CONNECTION_LOG=true scripts/mqtt-broker "$TMP/var" "$MPORT" "$BPORT" "$ROOT/$BUILD/orchard_mqtt.so" 2>"$TMP/mosquitto.log" &
 MPID=$!
 for _ in $(seq 1 200); do
 	grep -q '"msg":"mqtt backend connected"' "$OLOG" && break
@@ -57,7 +57,7 @@ HUB=${HUB:-127.0.0.1}
 
 NODE_PATH="$NPM_DIR/node_modules" NODE_EXTRA_CA_CERTS="$TMP/var/pki/root.pem" \
 	timeout 60 node tests/interop/iothub_node.js "$MPORT" "$URL" "$(token all)" "$HUB" \
-	mq-1 "$KEY_mq_1" mq-2 "$KEY_mq_2" mq-3 "$KEY_mq_3" >"$TMP/node.out" 2>"$TMP/node.err"
+	mq-1 "$KEY_mq_1" mq-2 "$KEY_mq_2" mq-3 "$KEY_mq_3" "$TMP/mosquitto.log" >"$TMP/node.out" 2>"$TMP/node.err"
 expect_eq "the SDK ran to the end" 0 $? || cat "$TMP/node.out" "$TMP/node.err" "$TMP/mosquitto.log" >&2
 step() { grep "\"step\":\"$1\"" "$TMP/node.out"; }
 
@@ -76,6 +76,8 @@ expect_eq "... the second device saw none of it" 0 "$(step desired | jq -r .othe
 expect_eq "a refused reported update is an error in the SDK" true \
 	"$(step refused | jq -r '.error != null and (.error | test("4 KB|4096|string"; "i"))')"
 
+expect_eq "after a SAS renewal (the SDK reconnects): desired pushed, reported stored" "true true true true" \
+	"$(step renewal | jq -r '[(.connects >= 2), .pushed, (.reportedError == null), (.reported >= 2)] | join(" ")')"
 expect_eq "a raw client whose id is not the SAS's device: CONNACK 5" 5 "$(step raw-other-client-id | jq -r .code)"
 expect_eq "wrong key, expired SAS, another device's SAS, unknown device, backend name without its secret: CONNACK 5" \
 	"5 5 5 5 5" "$(step connack | jq -r '[.wrongKey, .expired, .otherDevice, .unknown, .backendName] | join(" ")')"
