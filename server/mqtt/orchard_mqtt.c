@@ -23,6 +23,8 @@
  *               Each device may send plugin_opt_rate $iothub requests a
  *               second (default 50, bursts of twice that); beyond, twin
  *               requests are answered 429 here and go no further.
+ *   expiry      a connection whose SAS expired (se + 300 s) is closed at
+ *               the broker's next event (2.0.11 has no working TICK).
  *               A backend's "orchard/hello" (once subscribed) is answered
  *               with a follow notice for every connected device.
  *
@@ -51,6 +53,7 @@
 #define ASK_TIMEOUT_MS 3000
 #define FIELD_MAX 4096
 #define BACKENDS_MAX 16
+#define SAS_SKEW 300 /* seconds past se a SAS is accepted: DPS_SAS_SKEW */
 
 static struct {
 	mosquitto_plugin_id_t *id;
@@ -67,6 +70,7 @@ static struct {
 		char id[129];
 		double tokens;	   /* a token bucket of $iothub requests */
 		long long last_ms; /* when it was last filled */
+		long long until;   /* its SAS's se plus the skew orchardd allows: then kicked */
 	} * conns;
 	size_t nconns, capconns;
 	double rate; /* $iothub requests a second per device (bursts: twice that); 0: no limit */
@@ -80,7 +84,7 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void conn_add(struct mosquitto *client, const char *id)
+static void conn_add(struct mosquitto *client, const char *id, long long until)
 {
 	if (plug.nconns == plug.capconns) {
 		size_t cap = plug.capconns ? plug.capconns * 2 : 64;
@@ -91,8 +95,8 @@ static void conn_add(struct mosquitto *client, const char *id)
 		plug.conns = c;
 		plug.capconns = cap;
 	}
-	plug.conns[plug.nconns] =
-		(struct conn){.client = client, .tokens = plug.rate * 2, .last_ms = now_ms()};
+	plug.conns[plug.nconns] = (struct conn){
+		.client = client, .tokens = plug.rate * 2, .last_ms = now_ms(), .until = until};
 	snprintf(plug.conns[plug.nconns].id, sizeof plug.conns[0].id, "%s", id);
 	plug.nconns++;
 }
@@ -266,6 +270,18 @@ static bool is_backend(struct mosquitto *client)
 	return user != NULL && strcmp(user, plug.backend_user) == 0;
 }
 
+/* When a connection made with SAS password must end: its se plus the
+ * skew orchardd accepts (server/dps_sas.h), as IoT Hub closes a connection
+ * whose SAS expires; the SDKs renew theirs before. 0: never (no se). */
+static long long sas_until(const char *password)
+{
+	const char *se = strstr(password, "se=");
+
+	while (se != NULL && se != password && se[-1] != '&' && se[-1] != ' ')
+		se = strstr(se + 3, "se=");
+	return se ? strtoll(se + 3, NULL, 10) + SAS_SKEW : 0;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -291,8 +307,50 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "orchard: device %s refused", cid);
 		return MOSQ_ERR_AUTH;
 	}
-	conn_add(ed->client, cid);
+	conn_add(ed->client, cid, sas_until(ed->password));
 	return MOSQ_ERR_SUCCESS;
+}
+
+/* At most once a second: ends the connections whose SAS expired, unless a
+ * newer connection of the same device (a renewal) took over. mosquitto
+ * 2.0.11 never sends MOSQ_EVT_TICK, so the broker's other events call it:
+ * an expired device is closed at its own next request at the latest. */
+static bool sweep(struct mosquitto *current)
+{
+	struct timespec ts;
+	static time_t last;
+	bool expired = false;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (size_t i = 0; current != NULL && i < plug.nconns; i++)
+		if (plug.conns[i].client == current && plug.conns[i].until != 0 &&
+		    plug.conns[i].until < (long long)ts.tv_sec)
+			expired = true; /* refused now; closed by another's event */
+	if (ts.tv_sec == last)
+		return expired;
+	last = ts.tv_sec;
+	for (size_t i = 0; i < plug.nconns; i++) {
+		struct conn *c = &plug.conns[i];
+		bool newer = false;
+
+		if (c->until == 0 || c->until >= (long long)ts.tv_sec)
+			continue;
+		if (c->client == current) {
+			last = 0; /* never the client whose event this is (in use): next event */
+			continue;
+		}
+		for (size_t j = 0; j < plug.nconns; j++)
+			newer |= j != i && strcmp(plug.conns[j].id, c->id) == 0 &&
+				 (plug.conns[j].until == 0 ||
+				  plug.conns[j].until >= (long long)ts.tv_sec);
+		c->until = 0; /* once */
+		if (!newer) {
+			mosquitto_log_printf(MOSQ_LOG_NOTICE,
+					     "orchard: %s: SAS expired, disconnected", c->id);
+			mosquitto_kick_client_by_clientid(c->id, false);
+		}
+	}
+	return expired;
 }
 
 static bool starts(const char *s, const char *prefix)
@@ -332,6 +390,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 					     "$iothub/methods/res/"};
 
 	(void)event, (void)userdata;
+	if (sweep(ed->client))
+		return MOSQ_ERR_ACL_DENIED; /* its SAS expired */
 	if (is_backend(ed->client))
 		return MOSQ_ERR_SUCCESS;
 	if (id == NULL || t == NULL)

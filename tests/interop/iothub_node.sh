@@ -101,6 +101,8 @@ expect_eq "a device that only subscribed to desired (no GET) gets the change as 
 expect_eq "50 sequential reported PATCHes answered 204, 20 operator PATCHes pushed" "50 20" \
 	"$(step timing | jq -r '[.reported, .pushes] | join(" ")')"
 echo "# $(step timing)"
+expect_eq "a connection whose SAS expires: served before, refused after (SUBACK 0x80), then closed" "true 0 128 true" \
+	"$(step expiry | jq -r '[.connected, .early, .late, .closed] | join(" ")')"
 expect_eq "the device's reported changes are in the twin's history as the device's" "device mq-1" \
 	"$(psql_q "SELECT actor_kind || ' ' || actor FROM twin_history WHERE device_id = 'mq-1' AND sections = '{reported}' ORDER BY version LIMIT 1")"
 expect_eq "no device key or SAS in the logs" 0 \
