@@ -24,9 +24,11 @@ struct config {
 	long max_connections;
 	long max_connections_per_ip;
 	long request_deadline;
-	long db_timeout;      /* seconds: deadline of each database statement */
-	char *id_scope;	      /* DPS ID scope; NULL: generated once, kept in the database */
-	char *dps_hub;	      /* DPS assignedHub; NULL: the first listen host */
+	long db_timeout;	  /* seconds: deadline of each database statement */
+	char *id_scope;		  /* DPS ID scope; NULL: generated once, kept in the database */
+	char *dps_hub;		  /* DPS assignedHub; NULL: the first listen host */
+	char *dps_linked_hubs;	  /* "host[=weight],..." DPS may assign to; NULL: dps_hub alone */
+	long dps_webhook_timeout; /* seconds for a custom allocation webhook */
 	char *dps_cert_proxy; /* the TLS-terminating proxy's address whose X-Client-Cert counts */
 	char *mqtt_broker; /* host:port orchardd connects to as the MQTT backend; NULL: no MQTT */
 	char *mqtt_socket; /* the broker plugin's credential socket; NULL: DATA_DIR/run/mqtt.sock */
