@@ -44,16 +44,16 @@ static bool key_signed(const struct store_hub_device *d, const struct dps_sas *t
  * this device's. */
 typedef bool (*hub_proof)(const struct store_hub_device *d, const void *cred);
 
-/* Looks up the path's device and, when its registration is assigned and
- * its enrollment enabled, asks proof; fills req->dev when it holds. */
-static bool device_proves(struct request *req, hub_proof proof, const void *cred,
-			  enum err_code *err)
+/* Looks up device_id and, when its registration is assigned and its
+ * enrollment enabled, asks proof; fills *dev when it holds. Any transport. */
+static bool device_proves(struct server *srv, const char *device_id, struct device *dev,
+			  hub_proof proof, const void *cred, enum err_code *err)
 {
-	const char *path_id = req->params[0];
-	struct hub_lookup l = {.device_id = path_id};
-	enum store_qs qs = store_run(req->srv->store, lookup_cb, &l);
+	struct hub_lookup l = {.device_id = device_id};
+	enum store_qs qs = store_run(srv->store, lookup_cb, &l);
 	bool ok = false;
 
+	memset(dev, 0, sizeof *dev);
 	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
 	if (qs < 0) {
 		*err = ERR_DB_UNAVAILABLE;
@@ -61,14 +61,13 @@ static bool device_proves(struct request *req, hub_proof proof, const void *cred
 		*err = ERR_TWIN_DEVICE_UNKNOWN;
 	} else if (strcmp(l.row.enrollment.provisioning_status, "enabled") == 0 &&
 		   proof(&l.row, cred)) {
-		snprintf(req->dev.device_id, sizeof req->dev.device_id, "%s", path_id);
-		snprintf(req->dev.registration_id, sizeof req->dev.registration_id, "%s",
+		snprintf(dev->device_id, sizeof dev->device_id, "%s", device_id);
+		snprintf(dev->registration_id, sizeof dev->registration_id, "%s",
 			 l.row.registration_id);
-		snprintf(req->dev.enrollment_kind, sizeof req->dev.enrollment_kind, "%s",
+		snprintf(dev->enrollment_kind, sizeof dev->enrollment_kind, "%s",
 			 l.row.enrollment.kind);
-		snprintf(req->dev.enrollment_id, sizeof req->dev.enrollment_id, "%s",
-			 l.row.enrollment.id);
-		req->dev.authenticated = true;
+		snprintf(dev->enrollment_id, sizeof dev->enrollment_id, "%s", l.row.enrollment.id);
+		dev->authenticated = true;
 		ok = true;
 	}
 	store_hub_device_free(&l.row);
@@ -80,22 +79,29 @@ static bool sas_proof(const struct store_hub_device *d, const void *cred)
 	return key_signed(d, cred);
 }
 
-static bool check_sas(struct request *req, const char *authz, enum err_code *err)
+int hub_sas_verify(struct server *srv, const char *authz, const char *device_id, struct device *dev,
+		   enum err_code *err)
 {
 	const char *why = NULL;
 	struct dps_sas tok;
 	char named[sizeof tok.sr];
 
+	memset(dev, 0, sizeof *dev);
 	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
 	if (dps_sas_parse(authz, &tok, &why) != 0 || tok.skn[0] != '\0' ||
 	    !sas_expiry_ok(&tok, (long long)time(NULL)) ||
 	    hub_sas_device_id(&tok, named, sizeof named) != 0)
-		return false;
-	if (strcmp(named, req->params[0]) != 0) {
+		return -1;
+	if (strcmp(named, device_id) != 0) {
 		*err = ERR_TWIN_DEVICE_FORBIDDEN; /* a device never reads another's twin */
-		return false;
+		return -1;
 	}
-	return device_proves(req, sas_proof, &tok, err);
+	return device_proves(srv, device_id, dev, sas_proof, &tok, err) ? 0 : -1;
+}
+
+static bool check_sas(struct request *req, const char *authz, enum err_code *err)
+{
+	return hub_sas_verify(req->srv, authz, req->params[0], &req->dev, err) == 0;
 }
 
 /* An X.509 device: its registration's enrollment attests with x509, the
@@ -142,7 +148,7 @@ static bool check_x509(struct request *req, enum err_code *err)
 	if (strcmp(cn, req->params[0]) != 0)
 		*err = ERR_TWIN_DEVICE_FORBIDDEN;
 	else
-		ok = device_proves(req, x509_proof, chain, err);
+		ok = device_proves(req->srv, req->params[0], &req->dev, x509_proof, chain, err);
 out:
 	client_cert_chain_free(chain);
 	return ok;

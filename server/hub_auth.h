@@ -7,6 +7,8 @@
 #include "common/errors_gen.h"
 
 struct request;
+struct server;
+struct device;
 
 /* AUTH_DEVICE_HUB: the path's {deviceId} (params[0]) must be the calling
  * device. Two credentials: IoT Hub's device SAS in Authorization,
@@ -20,5 +22,12 @@ struct request;
  * another device; 404 when no assigned registration has that device ID.
  * Fills req->dev. */
 bool hub_device_check(struct request *req, enum err_code *err);
+
+/* The device SAS check itself, for any transport (the HTTPS device API
+ * above, the MQTT broker's plugin through server/mqtt_auth.c): authz is
+ * "SharedAccessSignature sr=...", device_id the device it must name. 0 and
+ * *dev filled, or -1 with *err (401, 403, 404 or 503 codes as above). */
+int hub_sas_verify(struct server *srv, const char *authz, const char *device_id, struct device *dev,
+		   enum err_code *err);
 
 #endif
