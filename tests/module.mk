@@ -24,7 +24,7 @@ UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
-	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh
+	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh tests/integration/dps_alloc.sh
 # The TPM attestation CA (AK certificates) with swtpm.
 TEST_SCRIPTS += tests/integration/attest_ak.sh
 # device-attest-01 end to end: swtpm, build/orchard-attest (clients/attest).
@@ -66,6 +66,9 @@ TEST_SCRIPTS += tests/integration/pki.sh
 # Interop: Microsoft's Node.js provisioning device SDK from npm (installed
 # into $(BUILD)/npm-dps on first run; skipped without a registry).
 TEST_SCRIPTS += tests/interop/dps_node.sh
+# Interop: Microsoft's Node.js IoT Hub device SDK over MQTT, through mosquitto
+# with the Orchard plugin ($(BUILD)/npm-iothub; skipped without a registry).
+TEST_SCRIPTS += tests/interop/iothub_node.sh
 # Interop: certbot and lego (Debian) obtain, renew and revoke certificates.
 TEST_SCRIPTS += tests/interop/acme_certbot.sh tests/interop/acme_lego.sh
 
@@ -73,6 +76,11 @@ $(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas
 		$(BUILD)/server/dps_sas.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_sas
+
+$(BUILD)/tests/unit/server/test_dps_alloc: $(BUILD)/tests/unit/server/test_dps_alloc.o \
+		$(BUILD)/server/dps_alloc.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lcrypto
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_alloc
 
 $(BUILD)/tests/unit/server/test_client_cert: $(BUILD)/tests/unit/server/test_client_cert.o \
 		$(BUILD)/server/client_cert.o $(COMMON_LIB)
