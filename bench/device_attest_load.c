@@ -6,7 +6,9 @@
  * challenge with the ready attObj, poll the authorization (--poll-ms),
  * finalize with the TPM-signed CSR made once, download the chain. Prints
  * "flows=N ok=N seconds=S rate=R p50_ms=X p99_ms=Y". Uses
- * libattestclient (clients/attest) as the device agent would. */
+ * libattestclient (clients/attest) as the device agent would. With
+ * --quote-mask M (SHA-256 PCRs, bit i for PCR i) each attObj also carries
+ * a TPM2_Quote over them, for the quote gate. */
 #include <getopt.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -28,6 +30,7 @@ struct flow {
 static struct flow *flows;
 static struct oa_acme *accts;
 static int nflows = 400, naccts = 32, nthreads = 16, poll_ms = 5;
+static uint32_t quote_mask; /* --quote: SHA-256 PCRs 0-23 (a mask) */
 static char *csr64;
 
 static double now_ms(void)
@@ -71,8 +74,13 @@ static bool run_flow(struct flow *f)
 		struct timespec ts = {0, poll_ms * 1000000L};
 		nanosleep(&ts, NULL);
 	}
-	if (strcmp(json_string_value(json_object_get(j, "status")) ?: "", "valid") != 0)
+	if (strcmp(json_string_value(json_object_get(j, "status")) ?: "", "valid") != 0) {
+		char *t = json_dumps(j, JSON_COMPACT);
+		snprintf(err, sizeof err, "authorization not valid: %.200s",
+			 t && strstr(t, "detail") ? strstr(t, "detail") : "");
+		free(t);
 		goto out;
+	}
 	json_decref(j);
 	j = NULL;
 	if (oa_acme_post_json(f->acct, f->finalize, json_pack("{s:s}", "csr", csr64), &status, &j,
@@ -125,10 +133,10 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},   {"cacert", 1, NULL, 'c'},	{"tcti", 1, NULL, 't'},
-		{"id", 1, NULL, 'i'},	    {"ak-chain", 1, NULL, 'g'}, {"flows", 1, NULL, 'n'},
-		{"accounts", 1, NULL, 'a'}, {"threads", 1, NULL, 'T'},	{"poll-ms", 1, NULL, 'p'},
-		{"ek-ecc", 0, NULL, 'E'},   {NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},   {"cacert", 1, NULL, 'c'},	  {"tcti", 1, NULL, 't'},
+		{"id", 1, NULL, 'i'},	    {"ak-chain", 1, NULL, 'g'},	  {"flows", 1, NULL, 'n'},
+		{"accounts", 1, NULL, 'a'}, {"threads", 1, NULL, 'T'},	  {"poll-ms", 1, NULL, 'p'},
+		{"ek-ecc", 0, NULL, 'E'},   {"quote-mask", 1, NULL, 'Q'}, {NULL, 0, NULL, 0},
 	};
 	const char *server = NULL, *cacert = NULL, *tcti = getenv("TPM2TOOLS_TCTI"), *id = NULL,
 		   *chain_path = NULL;
@@ -153,6 +161,7 @@ int main(int argc, char **argv)
 		case 'T': nthreads = num(optarg); break;
 		case 'p': poll_ms = num(optarg); break;
 		case 'E': ek_ecc = true; break;
+		case 'Q': quote_mask = (uint32_t)num(optarg); break;
 		default: return 1;
 		}
 	}
@@ -187,6 +196,7 @@ int main(int argc, char **argv)
 		struct flow *f = &flows[i];
 		json_t *o = NULL, *a = NULL, *it;
 		struct oa_buf info = {0}, sig = {0}, area = {0}, obj = {0};
+		struct oa_quote quote = {0};
 		uint8_t qd[32];
 		char ka[256];
 		long st = 0, alg = 0;
@@ -218,11 +228,14 @@ int main(int argc, char **argv)
 		EVP_Digest(ka, strlen(ka), qd, NULL, EVP_sha256(), NULL);
 		if (f->chall == NULL ||
 		    oa_tpm_certify(tpm, qd, 32, &info, &sig, &area, &alg, err) != 0 ||
-		    oa_attobj(alg, chain, nchain, &sig, &info, &area, NULL, &obj, err) != 0) {
+		    (quote_mask && oa_tpm_quote(tpm, qd, 32, quote_mask, &quote, err) != 0) ||
+		    oa_attobj(alg, chain, nchain, &sig, &info, &area, quote_mask ? &quote : NULL,
+			      &obj, err) != 0) {
 			fprintf(stderr, "device_attest_load: evidence: %s\n", err);
 			return 1;
 		}
 		f->attobj = b64_encode(obj.b, obj.n, 1);
+		oa_quote_free(&quote);
 		oa_buf_free(&info);
 		oa_buf_free(&sig);
 		oa_buf_free(&area);
