@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 	    oa_tpm_ek(tpm, ek_ecc ? 0x81010016 : 0x81010001, 0, &ek, &ekc, err) != 0 ||
 	    oa_tpm_ak_create(tpm, true, &ak, err) != 0 ||
 	    oa_chain_load(chain_path, chain, &nchain, err) != 0 ||
-	    oa_tpm_key_create(tpm, true, err) != 0 || oa_csr(tpm, &csr, err) != 0) {
+	    oa_tpm_key_create(tpm, true, err) != 0 || oa_csr(tpm, NULL, &csr, err) != 0) {
 		fprintf(stderr, "device_attest_load: %s\n", err);
 		return 1;
 	}

@@ -65,7 +65,8 @@ static bool in_list(char **list, size_t n, const char *v)
  * from the order (never from the CSR); NULL or what is wrong. A device
  * identifier (device-attest-01) is not in the CSR, which names no DNS or
  * IP for it: it becomes a PermanentIdentifier (value, assigner after the
- * '/') or HardwareModuleName SAN, split into parts; *devices counts them. */
+ * '/') or HardwareModuleName SAN, split into parts; *devices counts them.
+ * The CSR's CN may be such an identifier's id. */
 static const char *csr_matches(const char *identifiers, const struct pki_csr_info *csr,
 			       struct pki_san *sans, size_t *nsans, json_t **keep,
 			       char (*parts)[ACME_IDENT_MAX], size_t *devices)
@@ -108,6 +109,16 @@ static const char *csr_matches(const char *identifiers, const struct pki_csr_inf
 		sans[*nsans].assigner = NULL;
 		(*nsans)++;
 	}
+	/* A CSR's CN may repeat a device identifier's id (as step-ca's
+	 * clients send it); it names nothing else then. */
+	for (size_t k = 0; *devices > 0 && k < csr->ndns; k++)
+		for (size_t d = 0; d < *nsans; d++)
+			if ((sans[d].type == PKI_SAN_PERMANENT_ID ||
+			     sans[d].type == PKI_SAN_HW_MODULE) &&
+			    strcmp(csr->dns[k], sans[d].value) == 0) {
+				ndns++;
+				break;
+			}
 	if (ndns != csr->ndns || nips != csr->nips)
 		return "the CSR names an identifier that is not in the order";
 	return NULL;

@@ -98,9 +98,10 @@ int oa_attobj(long alg, const struct oa_buf *x5c, size_t nx5c, const struct oa_b
 	      const struct oa_buf *cert_info, const struct oa_buf *pub_area,
 	      const struct oa_quote *quote, struct oa_buf *out, char *err);
 
-/* A PKCS#10 request for the TPM key, empty subject and no extensions (the
- * identifier comes from the order), signed by the TPM. DER into *out. */
-int oa_csr(struct oa_tpm *t, struct oa_buf *out, char *err);
+/* A PKCS#10 request for the TPM key, no extensions (the identifier comes
+ * from the order), the subject empty or CN=cn, signed by the TPM. DER into
+ * *out. */
+int oa_csr(struct oa_tpm *t, const char *cn, struct oa_buf *out, char *err);
 
 /* --- HTTPS and ACME ---------------------------------------------------- */
 

@@ -102,7 +102,7 @@ int oa_attobj(long alg, const struct oa_buf *x5c, size_t nx5c, const struct oa_b
 	return 0;
 }
 
-int oa_csr(struct oa_tpm *t, struct oa_buf *out, char *err)
+int oa_csr(struct oa_tpm *t, const char *cn, struct oa_buf *out, char *err)
 {
 	EVP_PKEY *pk = oa_tpm_key_pkey(t, err);
 	X509_REQ *req = X509_REQ_new();
@@ -117,6 +117,10 @@ int oa_csr(struct oa_tpm *t, struct oa_buf *out, char *err)
 	if (pk == NULL || req == NULL || alg == NULL || bits == NULL)
 		goto out;
 	ecc = EVP_PKEY_base_id(pk) == EVP_PKEY_EC;
+	if (cn != NULL &&
+	    !X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req), NID_commonName,
+					MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0))
+		goto out;
 	if (!X509_REQ_set_version(req, 0) || !X509_REQ_set_pubkey(req, pk) ||
 	    !X509_ALGOR_set0(alg,
 			     OBJ_nid2obj(ecc ? NID_ecdsa_with_SHA256 : NID_sha256WithRSAEncryption),

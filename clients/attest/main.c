@@ -36,6 +36,7 @@ struct opts {
 	const char *attobj_text; /* sent verbatim as attObj */
 	const char *x5c0, *attobj_in, *attobj_out, *qualify, *chain_in, *chain_out, *csr_out;
 	bool pubarea_other, csr_other;
+	const char *csr_cn;  /* the CSR's subject CN, or NULL for none */
 	uint32_t quote_mask; /* --quote: SHA-256 PCRs to quote */
 };
 
@@ -382,7 +383,7 @@ static int run(const struct opts *o)
 		rc = failed("csr");
 		goto out;
 	}
-	if (oa_csr(tpm, &csr, err) != 0) {
+	if (oa_csr(tpm, o->csr_cn, &csr, err) != 0) {
 		rc = failed("csr");
 		goto out;
 	}
@@ -479,23 +480,36 @@ static void usage(void)
 		"	[--tcti TCTI] [--ek-ecc] [--ak-rsa] [--key-rsa] [--no-ek-cert]\n"
 		"	(tests: --order-id ID --x5c0 DER --attobj-in F --attobj-out F --attobj-text S --qualify HEX\n"
 		"	 --pubarea-other --csr-other --csr-out F)\n"
-		"	[--ak-chain-out PEM] [--ak-chain-in PEM] [--quote PCRS (SHA-256, \"0,1,7\")]\n");
+		"	[--ak-chain-out PEM] [--ak-chain-in PEM] [--quote PCRS (SHA-256, \"0,1,7\")]\n"
+		"	[--csr-cn CN (the CSR's subject; step-ca's clients send the identifier)]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},	 {"cacert", 1, NULL, 'c'},
-		{"tcti", 1, NULL, 't'},		 {"id", 1, NULL, 'i'},
-		{"order-id", 1, NULL, 'I'},	 {"out", 1, NULL, 'o'},
-		{"ek-ecc", 0, NULL, 'E'},	 {"ak-rsa", 0, NULL, 'A'},
-		{"key-rsa", 0, NULL, 'K'},	 {"no-ek-cert", 0, NULL, 'N'},
-		{"x5c0", 1, NULL, 'x'},		 {"attobj-in", 1, NULL, 'a'},
-		{"attobj-out", 1, NULL, 'b'},	 {"qualify", 1, NULL, 'q'},
-		{"pubarea-other", 0, NULL, 'P'}, {"csr-other", 0, NULL, 'C'},
-		{"ak-chain-in", 1, NULL, 'g'},	 {"attobj-text", 1, NULL, 'T'},
-		{"quote", 1, NULL, 'Q'},	 {"ak-chain-out", 1, NULL, 'G'},
-		{"csr-out", 1, NULL, 'r'},	 {NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},
+		{"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},
+		{"id", 1, NULL, 'i'},
+		{"order-id", 1, NULL, 'I'},
+		{"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},
+		{"ak-rsa", 0, NULL, 'A'},
+		{"key-rsa", 0, NULL, 'K'},
+		{"no-ek-cert", 0, NULL, 'N'},
+		{"x5c0", 1, NULL, 'x'},
+		{"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'},
+		{"qualify", 1, NULL, 'q'},
+		{"pubarea-other", 0, NULL, 'P'},
+		{"csr-other", 0, NULL, 'C'},
+		{"ak-chain-in", 1, NULL, 'g'},
+		{"attobj-text", 1, NULL, 'T'},
+		{"quote", 1, NULL, 'Q'},
+		{"csr-cn", 1, NULL, 'n'},
+		{"ak-chain-out", 1, NULL, 'G'},
+		{"csr-out", 1, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;
@@ -523,6 +537,7 @@ int main(int argc, char **argv)
 		case 'G': o.chain_out = optarg; break;
 		case 'r': o.csr_out = optarg; break;
 		case 'T': o.attobj_text = optarg; break;
+		case 'n': o.csr_cn = optarg; break;
 		case 'Q':
 			if (pcr_list(optarg, &o.quote_mask) != 0) {
 				usage();
