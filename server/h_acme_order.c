@@ -118,6 +118,52 @@ static enum store_qs new_order_txn(struct store_conn *c, void *cls)
 	return qs == STORE_NONE ? STORE_HARD : qs;
 }
 
+struct account_device {
+	const char *account;
+	char *device;
+};
+
+static enum store_qs account_device_cb(struct store_conn *c, void *cls)
+{
+	struct account_device *d = cls;
+
+	free(d->device);
+	return store_select_acme_account_device(c, d->account, &d->device);
+}
+
+/* An account a TPM already bound to a device orders for that device only:
+ * another permanent-identifier is rejectedIdentifier here (for an account
+ * not bound yet, the AK certificate decides at the challenge). False with
+ * the refusal queued in *ret. */
+static bool device_bound(struct request *req, const char *account, const struct new_order *o,
+			 int *ret)
+{
+	struct account_device d = {account, NULL};
+	bool any = false;
+	enum store_qs qs;
+
+	for (size_t i = 0; i < o->n; i++)
+		any |= o->idents[i].type == ACME_ID_PERMID;
+	if (!any)
+		return true;
+	qs = store_run(req->srv->store, account_device_cb, &d);
+	if (qs < 0) {
+		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+		return false;
+	}
+	for (size_t i = 0; d.device != NULL && i < o->n; i++)
+		if (o->idents[i].type == ACME_ID_PERMID &&
+		    strcmp(o->idents[i].value, d.device) != 0) {
+			*ret = reply_problem(req, ERR_ACME_REJECTED_IDENTIFIER,
+					     "this account belongs to device %s, not %s", d.device,
+					     o->idents[i].value);
+			free(d.device);
+			return false;
+		}
+	free(d.device);
+	return true;
+}
+
 /* Checks the payload's identifiers into o; on a refusal, queues it and
  * returns false with *ret set. */
 static bool parse_identifiers(struct request *req, struct new_order *o, json_t **canon, int *ret)
@@ -304,6 +350,8 @@ int h_acme_new_order(struct request *req)
 	if (!parse_identifiers(req, o, &canon, &ret))
 		goto out;
 	if (!within_limits(req, a->account.id, o->n, &ret))
+		goto out;
+	if (!device_bound(req, a->account.id, o, &ret))
 		goto out;
 	if ((canon_text = json_dumps(canon, JSON_COMPACT)) == NULL) {
 		ret = reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no memory");

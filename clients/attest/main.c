@@ -36,8 +36,9 @@ struct opts {
 	const char *attobj_text; /* sent verbatim as attObj */
 	const char *x5c0, *attobj_in, *attobj_out, *qualify, *chain_in, *chain_out, *csr_out;
 	bool pubarea_other, csr_other;
-	const char *csr_cn;  /* the CSR's subject CN, or NULL for none */
-	uint32_t quote_mask; /* --quote: SHA-256 PCRs to quote */
+	const char *csr_cn;	/* the CSR's subject CN, or NULL for none */
+	const char *then_order; /* a second order by the same account */
+	uint32_t quote_mask;	/* --quote: SHA-256 PCRs to quote */
 };
 
 static char err[OA_ERR_MAX];
@@ -434,6 +435,23 @@ static int run(const struct opts *o)
 		fclose(f);
 		oa_resp_free(&r);
 	}
+	/* --then-order: the same account orders again (an account a TPM bound
+	 * to a device orders for that device only). */
+	if (o->then_order != NULL) {
+		json_t *o2 = NULL;
+		if (oa_acme_post_json(&a, a.new_order,
+				      json_pack("{s:[{s:s, s:s}]}", "identifiers", "type",
+						"permanent-identifier", "value", o->then_order),
+				      &status, &o2, NULL, err) != 0) {
+			rc = failed("then-order");
+			goto out;
+		}
+		if (status != 201) {
+			rc = refused("then-order", status, o2);
+			goto out;
+		}
+		json_decref(o2);
+	}
 	printf("{\"ok\":true,\"certificate\":\"%s\"}\n", o->out);
 	rc = 0;
 out:
@@ -481,35 +499,25 @@ static void usage(void)
 		"	(tests: --order-id ID --x5c0 DER --attobj-in F --attobj-out F --attobj-text S --qualify HEX\n"
 		"	 --pubarea-other --csr-other --csr-out F)\n"
 		"	[--ak-chain-out PEM] [--ak-chain-in PEM] [--quote PCRS (SHA-256, \"0,1,7\")]\n"
-		"	[--csr-cn CN (the CSR's subject; step-ca's clients send the identifier)]\n");
+		"	[--csr-cn CN (the CSR's subject; step-ca's clients send the identifier)]\n"
+		"	[--then-order ID (a second order by the same account)]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},
-		{"cacert", 1, NULL, 'c'},
-		{"tcti", 1, NULL, 't'},
-		{"id", 1, NULL, 'i'},
-		{"order-id", 1, NULL, 'I'},
-		{"out", 1, NULL, 'o'},
-		{"ek-ecc", 0, NULL, 'E'},
-		{"ak-rsa", 0, NULL, 'A'},
-		{"key-rsa", 0, NULL, 'K'},
-		{"no-ek-cert", 0, NULL, 'N'},
-		{"x5c0", 1, NULL, 'x'},
-		{"attobj-in", 1, NULL, 'a'},
-		{"attobj-out", 1, NULL, 'b'},
-		{"qualify", 1, NULL, 'q'},
-		{"pubarea-other", 0, NULL, 'P'},
-		{"csr-other", 0, NULL, 'C'},
-		{"ak-chain-in", 1, NULL, 'g'},
-		{"attobj-text", 1, NULL, 'T'},
-		{"quote", 1, NULL, 'Q'},
-		{"csr-cn", 1, NULL, 'n'},
-		{"ak-chain-out", 1, NULL, 'G'},
-		{"csr-out", 1, NULL, 'r'},
-		{NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},	 {"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},		 {"id", 1, NULL, 'i'},
+		{"order-id", 1, NULL, 'I'},	 {"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},	 {"ak-rsa", 0, NULL, 'A'},
+		{"key-rsa", 0, NULL, 'K'},	 {"no-ek-cert", 0, NULL, 'N'},
+		{"x5c0", 1, NULL, 'x'},		 {"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'},	 {"qualify", 1, NULL, 'q'},
+		{"pubarea-other", 0, NULL, 'P'}, {"csr-other", 0, NULL, 'C'},
+		{"ak-chain-in", 1, NULL, 'g'},	 {"attobj-text", 1, NULL, 'T'},
+		{"quote", 1, NULL, 'Q'},	 {"csr-cn", 1, NULL, 'n'},
+		{"then-order", 1, NULL, 'h'},	 {"ak-chain-out", 1, NULL, 'G'},
+		{"csr-out", 1, NULL, 'r'},	 {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;
@@ -538,6 +546,7 @@ int main(int argc, char **argv)
 		case 'r': o.csr_out = optarg; break;
 		case 'T': o.attobj_text = optarg; break;
 		case 'n': o.csr_cn = optarg; break;
+		case 'h': o.then_order = optarg; break;
 		case 'Q':
 			if (pcr_list(optarg, &o.quote_mask) != 0) {
 				usage();

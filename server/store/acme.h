@@ -178,6 +178,12 @@ enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, 
 					  const char *attested_key, const char *ak_serial,
 					  const char *verdict);
 
+/* device-attest-01: the permanent identifier account is bound to (the
+ * first one it proved with a TPM) into *device (the caller frees), or
+ * STORE_NONE. */
+enum store_qs store_select_acme_account_device(struct store_conn *c, const char *account,
+					       char **device);
+
 /* device-attest-01 at finalize: of order_id's authorizations for
  * permanent-identifier or hardware-module, how many there are (*n) and
  * how many attested another key than spki ("\\x<hex>" of SPKI DER) or

@@ -104,6 +104,12 @@ bad replayed-attobj challenge badAttestationStatement --id device-1 --attobj-in 
 bad csr-of-another-key finalize badCSR --id device-1 --csr-other
 expect "  (the detail says the attested key)" grep -q "attested" <<<"$(jq -r .problem.detail <<<"$OUT")"
 bad csr-cn-of-another finalize badCSR --id device-1 --csr-cn device-2
+attest bound-account --id device-1 --then-order device-2
+expect_eq "an account bound to device-1 orders for device-2: rejectedIdentifier at newOrder" \
+	"false then-order 400 urn:ietf:params:acme:error:rejectedIdentifier" \
+	"$(jq -r '[.ok, .step, .status, .problem.type] | join(" ")' <<<"$OUT")"
+attest bound-account-same --id device-1 --then-order device-1
+expect_eq "and for device-1 again: 201" true "$(jq -r .ok <<<"$OUT")"
 bad attobj-not-base64url challenge malformed --id device-1 --attobj-text '%%%'
 bad bad-identifier order rejectedIdentifier --id device-1 --order-id 'a b'
 expect_eq "the challenges failed are recorded invalid, with the problem" "7" \
@@ -139,7 +145,7 @@ expect "  (the detail names the policy and PCR 7)" grep -q "does not satisfy pol
 expect_eq "the failing verdict is recorded, PCR 7 mismatching" "false 7 pcr-mismatch" \
 	"$(psql_q "SELECT concat_ws(' ', attestation_verdict->>'passed', attestation_verdict->'failures'->0->>'pcr', attestation_verdict->'failures'->0->>'code') FROM acme_authzs WHERE attestation_verdict IS NOT NULL ORDER BY updated_at DESC LIMIT 1")"
 good gate-other-device device-2 --ek-ecc
-expect_eq "a device of another enrollment is not gated" 8 "$(issued)"
+expect_eq "a device of another enrollment is not gated" 10 "$(issued)"
 
 # --- the AK certificate's standing -----------------------------------------------
 http PUT "/enrollments/device-1?$AV" "${W[@]}" "${JSON[@]}" -d '{"registrationId":"device-1","provisioningStatus":"disabled",
@@ -152,7 +158,7 @@ http POST "/pki/certificates/$SERIAL/revoke" "${W[@]}" "${JSON[@]}" -d '{"reason
 expect_eq "an operator revokes device-2's AK certificate" 204 "$STATUS"
 bad revoked-ak challenge badAttestationStatement --id device-2 --ek-ecc --ak-chain-in "$D/ak2.pem"
 expect "  (the detail says revoked)" grep -q "revoked" <<<"$(jq -r .problem.detail <<<"$OUT")"
-expect_eq "still eight device-client certificates" 8 "$(issued)"
+expect_eq "still ten device-client certificates" 10 "$(issued)"
 
 expect_eq "orchard-attest: no sanitizer report in any run" "" "$(grep -l Sanitizer "$D"/*.err 2>/dev/null)"
 orchardd_stop
