@@ -99,6 +99,43 @@ static int read_file(const char *path, struct oa_buf *out)
 	return 0;
 }
 
+/* Writes b to path; -1 with err set. */
+static int write_file(const char *path, const struct oa_buf *b)
+{
+	FILE *f = fopen(path, "wb");
+	bool ok = f != NULL && fwrite(b->b, 1, b->n, f) == b->n;
+
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (!ok)
+		snprintf(err, OA_ERR_MAX, "cannot write %s", path);
+	return ok ? 0 : -1;
+}
+
+/* One ACME step: POST payload (stolen) to url, *out the answer. 0 when
+ * the status is want; else the exit code (1 failed, 2 refused), reported. */
+static int step(struct oa_acme *a, const char *name, const char *url, json_t *payload, long want,
+		json_t **out, char **location)
+{
+	long status = 0;
+
+	if (oa_acme_post_json(a, url ? url : "", payload, &status, out, location, err) != 0)
+		return failed(name);
+	if (status != want) {
+		int rc = refused(name, status, *out);
+		*out = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+/* A newOrder payload for one permanent-identifier. */
+static json_t *new_order(const char *id)
+{
+	return json_pack("{s:[{s:s, s:s}]}", "identifiers", "type", "permanent-identifier", "value",
+			 id);
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -261,18 +298,10 @@ static int run(const struct opts *o)
 		rc = failed("account");
 		goto out;
 	}
-	if (oa_acme_post_json(&a, a.new_order,
-			      json_pack("{s:[{s:s, s:s}]}", "identifiers", "type",
-					"permanent-identifier", "value", o->order_id),
-			      &status, &order, &order_url, err) != 0) {
-		rc = failed("order");
+	if ((rc = step(&a, "order", a.new_order, new_order(o->order_id), 201, &order,
+		       &order_url)) != 0)
 		goto out;
-	}
-	if (status != 201) {
-		rc = refused("order", status, order);
-		order = NULL;
-		goto out;
-	}
+	rc = 1;
 	if (oa_acme_post_json(
 		    &a,
 		    json_string_value(json_array_get(json_object_get(order, "authorizations"), 0))
@@ -342,28 +371,15 @@ static int run(const struct opts *o)
 			goto out;
 		}
 	}
-	if (o->attobj_out != NULL && obj.b != NULL) {
-		FILE *f = fopen(o->attobj_out, "wb");
-		if (f == NULL || fwrite(obj.b, 1, obj.n, f) != obj.n) {
-			if (f)
-				fclose(f);
-			snprintf(err, OA_ERR_MAX, "cannot write %s", o->attobj_out);
-			rc = failed("attobj");
-			goto out;
-		}
-		fclose(f);
+	if (o->attobj_out != NULL && obj.b != NULL && write_file(o->attobj_out, &obj) != 0) {
+		rc = failed("attobj");
+		goto out;
 	}
 	s64 = o->attobj_text ? strdup(o->attobj_text) : b64_encode(obj.b, obj.n, 1);
-	if (oa_acme_post_json(&a, chall_url, json_pack("{s:s}", "attObj", s64), &status, &chall,
-			      NULL, err) != 0) {
-		rc = failed("challenge");
+	if ((rc = step(&a, "challenge", chall_url, json_pack("{s:s}", "attObj", s64), 200, &chall,
+		       NULL)) != 0)
 		goto out;
-	}
-	if (status != 200) {
-		rc = refused("challenge", status, chall);
-		chall = NULL;
-		goto out;
-	}
+	rc = 1;
 	json_decref(authz);
 	authz = NULL;
 	if (poll(&a, json_string_value(json_array_get(json_object_get(order, "authorizations"), 0)),
@@ -388,25 +404,16 @@ static int run(const struct opts *o)
 		rc = failed("csr");
 		goto out;
 	}
-	if (o->csr_out != NULL) {
-		FILE *f = fopen(o->csr_out, "wb");
-		if (f != NULL) {
-			fwrite(csr.b, 1, csr.n, f);
-			fclose(f);
-		}
+	if (o->csr_out != NULL && write_file(o->csr_out, &csr) != 0) {
+		rc = failed("csr");
+		goto out;
 	}
 	free(s64);
 	s64 = b64_encode(csr.b, csr.n, 1);
-	if (oa_acme_post_json(&a, json_string_value(json_object_get(order, "finalize")) ?: "",
-			      json_pack("{s:s}", "csr", s64), &status, &ans, NULL, err) != 0) {
-		rc = failed("finalize");
+	if ((rc = step(&a, "finalize", json_string_value(json_object_get(order, "finalize")),
+		       json_pack("{s:s}", "csr", s64), 200, &ans, NULL)) != 0)
 		goto out;
-	}
-	if (status != 200) {
-		rc = refused("finalize", status, ans);
-		ans = NULL;
-		goto out;
-	}
+	rc = 1;
 	json_decref(ans);
 	ans = NULL;
 	if (poll(&a, order_url, "valid", &ans) != 0 ||
@@ -415,41 +422,23 @@ static int run(const struct opts *o)
 		goto out;
 	}
 	{
-		struct oa_resp r;
-		FILE *f;
-		if (oa_acme_post(&a, json_string_value(json_object_get(ans, "certificate")), NULL,
-				 &r, err) != 0 ||
-		    r.status != 200) {
-			rc = failed("certificate");
-			goto out;
-		}
-		f = fopen(o->out, "wb");
-		if (f == NULL || fwrite(r.body.b, 1, r.body.n, f) != r.body.n) {
-			if (f)
-				fclose(f);
-			oa_resp_free(&r);
-			snprintf(err, OA_ERR_MAX, "cannot write %s", o->out);
-			rc = failed("certificate");
-			goto out;
-		}
-		fclose(f);
+		struct oa_resp r = {0};
+		bool ok = oa_acme_post(&a, json_string_value(json_object_get(ans, "certificate")),
+				       NULL, &r, err) == 0 &&
+			  r.status == 200 && write_file(o->out, &r.body) == 0;
 		oa_resp_free(&r);
+		if (!ok) {
+			rc = failed("certificate");
+			goto out;
+		}
 	}
 	/* --then-order: the same account orders again (an account a TPM bound
 	 * to a device orders for that device only). */
 	if (o->then_order != NULL) {
 		json_t *o2 = NULL;
-		if (oa_acme_post_json(&a, a.new_order,
-				      json_pack("{s:[{s:s, s:s}]}", "identifiers", "type",
-						"permanent-identifier", "value", o->then_order),
-				      &status, &o2, NULL, err) != 0) {
-			rc = failed("then-order");
+		if ((rc = step(&a, "then-order", a.new_order, new_order(o->then_order), 201, &o2,
+			       NULL)) != 0)
 			goto out;
-		}
-		if (status != 201) {
-			rc = refused("then-order", status, o2);
-			goto out;
-		}
 		json_decref(o2);
 	}
 	printf("{\"ok\":true,\"certificate\":\"%s\"}\n", o->out);
