@@ -4,6 +4,7 @@
 #include "server/acme.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,53 @@ struct nonce_cls {
 	bool fresh;
 };
 
-static enum store_qs insert_nonce_cb(struct store_conn *c, void *cls)
+/* Nonces are issued in batches: each MHD thread records ACME_NONCE_BATCH
+ * random nonces in one INSERT and hands them out one per reply, so a reply
+ * costs no round trip for its Replay-Nonce (it cost one INSERT each). The
+ * table stays the only truth: any orchardd takes any recorded nonce once.
+ * A batch older than half the TTL is dropped (its rows expire and are
+ * purged), so a nonce handed out has at least half its TTL left. */
+#define ACME_NONCE_BATCH 32
+
+struct nonce_pool {
+	char nonce[ACME_NONCE_BATCH][ACME_NONCE_MAX];
+	size_t next, n;
+	long long filled;
+};
+
+static _Thread_local struct nonce_pool pool;
+
+static enum store_qs insert_nonces_cb(struct store_conn *c, void *cls)
 {
-	return store_insert_acme_nonce(c, cls, ACME_NONCE_TTL_S);
+	struct nonce_pool *p = cls;
+	const char *v[ACME_NONCE_BATCH];
+
+	for (size_t i = 0; i < p->n; i++)
+		v[i] = p->nonce[i];
+	return store_insert_acme_nonces(c, v, p->n, ACME_NONCE_TTL_S);
+}
+
+static bool nonce_pool_fill(struct server *srv, struct nonce_pool *p, long long now)
+{
+	uint8_t raw[ACME_NONCE_BATCH][16];
+
+	p->next = p->n = 0;
+	if (RAND_bytes(&raw[0][0], sizeof raw) != 1)
+		return false;
+	for (size_t i = 0; i < ACME_NONCE_BATCH; i++) {
+		char *s = b64_encode(raw[i], sizeof raw[i], 1);
+		if (s == NULL)
+			return false;
+		snprintf(p->nonce[i], ACME_NONCE_MAX, "%s", s);
+		free(s);
+	}
+	p->n = ACME_NONCE_BATCH;
+	if (store_run(srv->store, insert_nonces_cb, p) < 0) {
+		p->n = 0;
+		return false;
+	}
+	p->filled = now;
+	return true;
 }
 
 static enum store_qs purge_cb(struct store_conn *c, void *cls)
@@ -42,8 +87,6 @@ static enum store_qs take_nonce_cb(struct store_conn *c, void *cls)
 
 const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX])
 {
-	uint8_t raw[16];
-	char *s;
 	long long now = (long long)time(NULL), last = atomic_load(&srv->acme_nonce_sweep);
 
 	/* One request a minute per process pays for the sweep. */
@@ -51,12 +94,13 @@ const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX])
 	    atomic_compare_exchange_strong(&srv->acme_nonce_sweep, &last, now) &&
 	    store_run(srv->store, purge_cb, NULL) < 0)
 		log_kv(LOG_WARN, "acme: could not purge expired nonces", NULL);
-	if (RAND_bytes(raw, sizeof raw) != 1 || (s = b64_encode(raw, sizeof raw, 1)) == NULL)
+	if ((pool.next >= pool.n || now - pool.filled >= ACME_NONCE_TTL_S / 2) &&
+	    !nonce_pool_fill(srv, &pool, now))
 		return NULL;
-	snprintf(out, ACME_NONCE_MAX, "%s", s);
-	free(s);
-	if (store_run(srv->store, insert_nonce_cb, out) < 0)
-		return NULL;
+	snprintf(out, ACME_NONCE_MAX, "%s", pool.nonce[pool.next]);
+	/* Handed out once: forget it here. */
+	OPENSSL_cleanse(pool.nonce[pool.next], ACME_NONCE_MAX);
+	pool.next++;
 	return out;
 }
 

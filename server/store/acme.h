@@ -7,8 +7,10 @@
 
 #include "server/store/store.h"
 
-/* Records nonce, valid for ttl_s seconds of the database's clock. */
-enum store_qs store_insert_acme_nonce(struct store_conn *c, const char *nonce, int ttl_s);
+/* Records the n nonces (base64url), each valid for ttl_s seconds of the
+ * database's clock, in one statement. */
+enum store_qs store_insert_acme_nonces(struct store_conn *c, const char *const *nonces, size_t n,
+				       int ttl_s);
 
 /* Uses nonce up: deletes it and says whether it was still unexpired.
  * STORE_NONE when unknown or used already (by any orchardd). */
