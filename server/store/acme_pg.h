@@ -11,6 +11,20 @@
 #define ACME_ACCOUNT_COLS                                                                          \
 	"id, key_thumbprint, jwk, contact::text, status, tos_agreed, " STORE_EPOCH("created_at")
 
+/* RFC 8555 7.1.6: the order state served, of the acme_orders row named o
+ * (a table alias), as an SQL expression. The same rule as the SQL function
+ * acme_order_state() of migration 0006, written out: PostgreSQL does not
+ * inline that function (its body has a subquery), so every call planned it
+ * again; here the subquery is planned once with the statement. */
+#define ACME_ORDER_STATE(o)                                                                        \
+	"(CASE WHEN " o ".status <> 'pending' THEN " o ".status"                                   \
+	" WHEN " o ".expires_at <= now() THEN 'invalid'"                                           \
+	" ELSE (SELECT CASE"                                                                       \
+	" WHEN bool_or(acme_authz_state(a.status, a.expires_at) NOT IN ('pending', 'valid'))"      \
+	" THEN 'invalid'"                                                                          \
+	" WHEN bool_and(acme_authz_state(a.status, a.expires_at) = 'valid') THEN 'ready'"          \
+	" ELSE 'pending' END FROM acme_authzs a WHERE a.id = ANY (" o ".authz_ids)) END)"
+
 /* Fills *out from res's first row when qs is STORE_ONE; clears res. */
 enum store_qs store_acme_account_row(PGresult *res, enum store_qs qs,
 				     struct store_acme_account *out);

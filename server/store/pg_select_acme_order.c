@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "server/store/acme.h"
+#include "server/store/acme_pg.h"
 #include "server/store/store_pg.h"
 
 void store_acme_order_free(struct store_acme_order *o)
@@ -26,9 +27,10 @@ enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 {
 	static struct store_stmt st = {
 		"select_acme_order",
-		"SELECT id, account_id, acme_order_state(status, expires_at, authz_ids),"
-		" identifiers::text, to_json(authz_ids)::text, profile, error::text, " STORE_EPOCH(
-			"expires_at") ", certificate_serial, replaces FROM acme_orders WHERE id = $1",
+		"SELECT o.id, o.account_id, " ACME_ORDER_STATE(
+			"o") ","
+			     " o.identifiers::text, to_json(o.authz_ids)::text, o.profile, o.error::text, " STORE_EPOCH(
+				     "o.expires_at") ", o.certificate_serial, o.replaces FROM acme_orders o WHERE o.id = $1",
 		0};
 	const char *p[] = {id};
 	enum store_qs qs;

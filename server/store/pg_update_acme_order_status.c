@@ -1,6 +1,7 @@
 /* Moves an ACME order along finalize's state machine (RFC 8555 section
  * 7.1.6): ready -> processing -> valid, or processing -> invalid. */
 #include "server/store/acme.h"
+#include "server/store/acme_pg.h"
 #include "server/store/store_pg.h"
 
 enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,
@@ -10,10 +11,10 @@ enum store_qs store_update_acme_order_status(struct store_conn *c, const char *i
 	 * that waited for a racing one sees its outcome and moves nothing. */
 	static struct store_stmt st = {
 		"update_acme_order_status",
-		"UPDATE acme_orders SET status = $3, updated_at = now(),"
+		"UPDATE acme_orders o SET status = $3, updated_at = now(),"
 		" certificate_serial = COALESCE($4, certificate_serial),"
 		" error = COALESCE($5::jsonb, error)"
-		" WHERE id = $1 AND acme_order_state(status, expires_at, authz_ids) = $2 RETURNING id",
+		" WHERE o.id = $1 AND " ACME_ORDER_STATE("o") " = $2 RETURNING o.id",
 		0};
 	const char *p[] = {id, from, to, serial, error};
 
