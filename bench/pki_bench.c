@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const struct pki_san san = {PKI_SAN_DNS, "bench.example", NULL};
-	struct pki_issue_req req = {der, (size_t)len, &san, 1, "shortlived", NULL, 0};
+	struct pki_issue_req req = {der, (size_t)len, &san, 1, "shortlived", NULL, 0, NULL};
 	double t0 = now_s(), t;
 	do {
 		for (int i = 0; i < 100; i++, n++) {

@@ -226,7 +226,8 @@ int h_acme_finalize(struct request *req)
 					.csr_len = csr_len,
 					.sans = sans,
 					.nsans = nsans,
-					.profile = f.profile};
+					.profile = f.profile,
+					.csr = &csr};
 	qs = store_run_txn(req->srv->store, finalize_txn, &f);
 	if (f.outcome == FIN_REFUSED)
 		ret = reply_problem(req, ERR_ACME_BAD_CSR, "%s", f.why);
