@@ -32,6 +32,21 @@ struct store_acme_account {
 };
 void store_acme_account_free(struct store_acme_account *a);
 
+/* What store_take_acme_nonce_account() did with the nonce. */
+enum store_nonce_state {
+	STORE_NONCE_UNKNOWN, /* not taken: unknown, used, or not tried (see below) */
+	STORE_NONCE_FRESH,   /* taken, unexpired */
+	STORE_NONCE_EXPIRED, /* taken, past its expiry */
+};
+
+/* Reads account id into *out (store_acme_account_free()) and, in the same
+ * statement, uses nonce up when the account is valid and its stored jwk
+ * equals jwk (the key the caller verified the request with); otherwise
+ * the nonce is left alone. STORE_NONE when there is no such account. */
+enum store_qs store_take_acme_nonce_account(struct store_conn *c, const char *id, const char *nonce,
+					    const char *jwk, struct store_acme_account *out,
+					    enum store_nonce_state *nonce_state);
+
 /* Records a (only id, thumbprint, jwk, contact and tos_agreed are read).
  * STORE_CONFLICT when the id or the key is taken. */
 enum store_qs store_insert_acme_account(struct store_conn *c, const struct store_acme_account *a);

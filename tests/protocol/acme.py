@@ -345,8 +345,11 @@ def main():
         r = c.signed(d, pd, {"status": "deactivated"}, kid=fx.base + pd)
         tap.eq((200, "deactivated"), (r.status_code, r.json().get("status")),
                "deactivate: 200 deactivated")
-        r = c.signed(d, pd, None, kid=fx.base + pd)
+        n = c.nonce()
+        r = c.signed(d, pd, None, kid=fx.base + pd, nonce=n)
         c.problem(r, 403, "unauthorized", "a deactivated account's key authorizes nothing")
+        tap.eq("1", psql(fx, f"SELECT count(*) FROM acme_nonces WHERE nonce = '{n}'"),
+               "...and its nonce is left unused")
         r = c.signed(d, pd, {"status": "deactivated"}, kid=fx.base + pd)
         c.problem(r, 403, "unauthorized", "not even a second deactivation")
         r = c.signed(d, "/acme/new-account", {})
