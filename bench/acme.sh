@@ -9,7 +9,8 @@
 # Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
 # a goroutine dump; acme_load then stops with aborted=1), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
 # ACME_BENCH_STAGE=ready (stop each flow at a ready order), ACME_BENCH_KEEP=DIR
-# (keep the servers' logs there).
+# (keep the servers' logs there), ACME_BENCH_PGSS=1 (print orchardd's
+# statements per issuance from pg_stat_statements).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${ORCHARD_BUILD:-build}
@@ -63,6 +64,11 @@ CTS=$!
 # defaults (fsync, synchronous_commit, full_page_writes on).
 "$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
 export PGDIR="$TMP/db" ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
+if [[ -n "${ACME_BENCH_PGSS:-}" ]]; then
+	echo "shared_preload_libraries = 'pg_stat_statements'" >>"$TMP/db/pg/postgresql.conf"
+	"$ROOT/scripts/pg-cluster" stop "$TMP/db" && "$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
+	pg_admin "CREATE EXTENSION pg_stat_statements" || exit 1
+fi
 durable=$(pg_admin "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')")
 orchardd_start --acme-http-port "$HTTP_PORT" --acme-resolver "127.0.0.1:$DNS_PORT" \
 	--acme-orders-per-hour 0 --acme-pending-authz-max 0 || exit 1
@@ -72,6 +78,9 @@ x0=$(pg_xacts) o0=$(cpu_s "$OPID") p0=$(cpu_s $(pg_pids))
 ours=$(run_load "$URL/acme/directory" "$TMP/var/pki/root.pem" "$ACCOUNTS") || echo "acme.sh: orchardd run had failures" >&2
 echo "orchardd: $ours" >&2
 x1=$(pg_xacts) o1=$(cpu_s "$OPID") p1=$(cpu_s $(pg_pids))
+[[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "SELECT round(calls::numeric / $(field "$ours" certs), 2) AS per_cert,
+	round(total_exec_time::numeric / $(field "$ours" certs), 3) AS ms_per_cert, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+	FROM pg_stat_statements WHERE calls > 0 ORDER BY calls DESC LIMIT 25" >&2
 orchardd_stop
 
 # Pebble, its VA pointed at the same responder port and DNS server.
