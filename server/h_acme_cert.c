@@ -117,7 +117,8 @@ static enum store_qs finalize_txn(struct store_conn *c, void *cls)
 	pki_cert_free(&f->cert);
 	store_acme_order_free(&f->row);
 	f->outcome = FIN_ISSUED;
-	qs = store_update_acme_order_status(c, f->order_id, "ready", "processing", NULL, NULL);
+	qs = store_update_acme_order_status(c, f->order_id, "ready", "processing", NULL, NULL,
+					    NULL);
 	if (qs < 0)
 		return qs;
 	if (qs == STORE_NONE) {
@@ -141,17 +142,14 @@ static enum store_qs finalize_txn(struct store_conn *c, void *cls)
 		free(text);
 		f->outcome = FIN_FAILED;
 		qs = store_update_acme_order_status(c, f->order_id, "processing", "invalid", NULL,
-						    err);
+						    err, NULL);
 		return qs < 0 ? qs : STORE_ONE;
 	}
 	qs = certs_record(c, &f->cert, f->profile, &origin);
 	if (qs < 0)
 		return qs;
 	qs = store_update_acme_order_status(c, f->order_id, "processing", "valid", f->cert.serial,
-					    NULL);
-	if (qs <= 0)
-		return qs < 0 ? qs : STORE_HARD;
-	qs = store_select_acme_order(c, f->order_id, &f->row);
+					    NULL, &f->row);
 	return qs == STORE_NONE ? STORE_HARD : qs;
 }
 

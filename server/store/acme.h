@@ -152,9 +152,11 @@ enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, cons
  * ("processing", "valid", "invalid"), setting certificate_serial when
  * serial is not NULL and error (problem JSON text) when error is not NULL.
  * Row-locks the order, so of racing finalizers one moves it. STORE_NONE
- * when the order is not in state from. */
+ * when the order is not in state from. The order after the change into
+ * *out (store_acme_order_free()) unless out is NULL. */
 enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,
-					     const char *to, const char *serial, const char *error);
+					     const char *to, const char *serial, const char *error,
+					     struct store_acme_order *out);
 
 /* RFC 9773 replaces: the account that ordered certificate serial into
  * *account (free(); NULL when not through ACME) and whether an order that

@@ -1,4 +1,4 @@
-/* Reads one ACME order with its computed state, and frees order rows. */
+/* Reads one ACME order with its computed state; reads and frees order rows. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,21 +22,14 @@ void store_acme_order_free(struct store_acme_order *o)
 	memset(o, 0, sizeof *o);
 }
 
-enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
-				      struct store_acme_order *out)
+enum store_qs store_acme_order_row(PGresult *res, enum store_qs qs, struct store_acme_order *out)
 {
-	static struct store_stmt st = {
-		"select_acme_order",
-		"SELECT o.id, o.account_id, " ACME_ORDER_STATE(
-			"o") ","
-			     " o.identifiers::text, to_json(o.authz_ids)::text, o.profile, o.error::text, " STORE_EPOCH(
-				     "o.expires_at") ", o.certificate_serial, o.replaces FROM acme_orders o WHERE o.id = $1",
-		0};
-	const char *p[] = {id};
-	enum store_qs qs;
-	PGresult *res = store_exec(c, &st, 1, p, &qs);
 	int ok = 1;
 
+	if (out == NULL) {
+		PQclear(res);
+		return qs;
+	}
 	memset(out, 0, sizeof *out);
 	if (qs == STORE_ONE) {
 		out->id = store_value_dup(res, 0, 0, &ok);
@@ -56,4 +49,17 @@ enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 	}
 	PQclear(res);
 	return qs;
+}
+
+enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
+				      struct store_acme_order *out)
+{
+	static struct store_stmt st = {
+		"select_acme_order",
+		"SELECT " ACME_ORDER_COLS("o") " FROM acme_orders o WHERE o.id = $1", 0};
+	const char *p[] = {id};
+	enum store_qs qs;
+	PGresult *res = store_exec(c, &st, 1, p, &qs);
+
+	return store_acme_order_row(res, qs, out);
 }
