@@ -141,11 +141,13 @@ enum store_qs store_insert_acme_authz(struct store_conn *c, const char *id, cons
 				      const char *const *types, const char *const *tokens);
 
 /* Records an order (identifiers: JSON array text; authz_ids: n ids;
- * replaces: a certificate serial or NULL). */
+ * replaces: a certificate serial or NULL) and reads it back, state
+ * computed, into *out (store_acme_order_free()) in the same statement. */
 enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, const char *account,
 				      const char *identifiers, size_t n,
 				      const char *const *authz_ids, const char *profile,
-				      const char *replaces, int ttl_s);
+				      const char *replaces, int ttl_s,
+				      struct store_acme_order *out);
 
 /* Finalize's state machine (section 7.1.6): moves order id from the
  * served state from ("ready", "processing") to the stored state to
