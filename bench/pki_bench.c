@@ -1,5 +1,6 @@
 /* pki_issue() throughput on one thread: P-256 leaves from one CSR under the
- * shortlived profile for SECONDS, printed as certificates per second. */
+ * shortlived profile for SECONDS, printed as certificates per second; with
+ * "ak" as the third argument, pki_issue_ak() AK certificates instead. */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -31,16 +32,25 @@ int main(int argc, char **argv)
 
 	if (ca == NULL || key == NULL || r == NULL || !X509_REQ_set_pubkey(r, key) ||
 	    X509_REQ_sign(r, key, EVP_sha256()) <= 0 || (len = i2d_X509_REQ(r, &der)) <= 0) {
-		fprintf(stderr, "usage: pki-bench DIR [SECONDS] (%s)\n", ca ? "csr" : err);
+		fprintf(stderr, "usage: pki-bench DIR [SECONDS [ak]] (%s)\n", ca ? "csr" : err);
 		return 1;
 	}
 	const struct pki_san san = {PKI_SAN_DNS, "bench.example", NULL};
 	struct pki_issue_req req = {der, (size_t)len, &san, 1, "shortlived", NULL, 0, NULL};
+	unsigned char *spki = NULL;
+	int spki_len = i2d_PUBKEY(key, &spki);
+	struct pki_ak_req ak = {
+		.spki_der = spki,
+		.spki_len = spki_len > 0 ? (size_t)spki_len : 0,
+		.ek_uri = "urn:ek:sha256:D3o0aAfVdY07mwGtxupq/LD4C96w/jc24OP12JqZpQ8=",
+		.permanent_id = "bench-device"};
+	int ak_mode = argc > 3 && strcmp(argv[3], "ak") == 0;
 	double t0 = now_s(), t;
 	do {
 		for (int i = 0; i < 100; i++, n++) {
 			struct pki_cert c;
-			if (pki_issue(ca, &req, &c, err, sizeof err) != PKI_OK) {
+			if ((ak_mode ? pki_issue_ak(ca, &ak, &c, err, sizeof err)
+				     : pki_issue(ca, &req, &c, err, sizeof err)) != PKI_OK) {
 				fprintf(stderr, "pki_issue: %s\n", err);
 				return 1;
 			}
@@ -50,6 +60,7 @@ int main(int argc, char **argv)
 	} while (t < secs);
 	printf("%.0f\n", (double)n / t);
 	OPENSSL_free(der);
+	OPENSSL_free(spki);
 	X509_REQ_free(r);
 	EVP_PKEY_free(key);
 	pki_ca_free(ca);

@@ -190,18 +190,22 @@ static X509 *root_ensure(const struct pki_ca_config *cfg, char *err, size_t errl
 	return root;
 }
 
-/* Makes ca.key and ca.pem, signed by root.key. */
-static int intermediate_create(struct pki_ca *ca, const struct pki_ca_config *cfg, char *err,
+/* Makes NAME.key and NAME.pem (an intermediate called cn), signed by
+ * root.key, into *signer and *cert. */
+static int intermediate_create(struct pki_ca *ca, const struct pki_ca_config *cfg, const char *name,
+			       const char *cn, struct pki_signer **signer, X509 **out, char *err,
 			       size_t errlen)
 {
-	char cert[4096], key[4096], rkey[4096];
+	char cert[4096], key[4096], rkey[4096], file[64];
 	struct pki_signer *rs = NULL;
 	uint8_t *pub = NULL;
 	size_t publen = 0;
 	int rc = -1;
 
-	path_make(cert, sizeof cert, cfg->dir, "ca.pem");
-	path_make(key, sizeof key, cfg->dir, "ca.key");
+	snprintf(file, sizeof file, "%s.pem", name);
+	path_make(cert, sizeof cert, cfg->dir, file);
+	snprintf(file, sizeof file, "%s.key", name);
+	path_make(key, sizeof key, cfg->dir, file);
 	path_make(rkey, sizeof rkey, cfg->dir, "root.key");
 	if ((rs = pki_signer_open_file(rkey, cfg->passphrase, err, errlen)) == NULL)
 		goto out;
@@ -209,13 +213,12 @@ static int intermediate_create(struct pki_ca *ca, const struct pki_ca_config *cf
 		snprintf(err, errlen, "%s does not belong to root.pem", rkey);
 		goto out;
 	}
-	if ((ca->signer = pki_signer_create_file(key, cfg->key_type, cfg->passphrase, err,
-						 errlen)) == NULL)
+	if ((*signer = pki_signer_create_file(key, cfg->key_type, cfg->passphrase, err, errlen)) ==
+	    NULL)
 		goto out;
-	if (pki_signer_public_der(ca->signer, &pub, &publen) != 0 ||
-	    (ca->cert = ca_cert_make(rs, pub, publen, "Orchard issuing CA", ca->root,
-				     INTERMEDIATE_DAYS)) == NULL ||
-	    cert_write(cert, ca->cert) != 0) {
+	if (pki_signer_public_der(*signer, &pub, &publen) != 0 ||
+	    (*out = ca_cert_make(rs, pub, publen, cn, ca->root, INTERMEDIATE_DAYS)) == NULL ||
+	    cert_write(cert, *out) != 0) {
 		snprintf(err, errlen, "cannot create the intermediate %s", cert);
 		goto out;
 	}
@@ -272,7 +275,8 @@ static int keys_open(struct pki_ca *ca, const struct pki_ca_config *cfg, char *e
 		path_make(cert, sizeof cert, cfg->dir, "ca.pem");
 		path_make(key, sizeof key, cfg->dir, "ca.key");
 		if (!file_exists(cert))
-			return intermediate_create(ca, cfg, err, errlen);
+			return intermediate_create(ca, cfg, "ca", "Orchard issuing CA", &ca->signer,
+						   &ca->cert, err, errlen);
 		if ((ca->cert = cert_read(cert)) == NULL) {
 			snprintf(err, errlen, "cannot read the intermediate %s", cert);
 			return -1;
@@ -292,6 +296,40 @@ static int keys_open(struct pki_ca *ca, const struct pki_ca_config *cfg, char *e
 	return 0;
 }
 
+/* The attestation CA (att.pem/att.key), which signs AK certificates only:
+ * loaded, or created beside the TLS intermediate when the folder holds the
+ * root's key. Without that key (an imported root) there is none, and
+ * pki_issue_ak() refuses. 0, or -1 for a broken one. */
+static int attestation_open(struct pki_ca *ca, const struct pki_ca_config *cfg, char *err,
+			    size_t errlen)
+{
+	char cert[4096], key[4096];
+
+	path_make(cert, sizeof cert, cfg->dir, "att.pem");
+	path_make(key, sizeof key, cfg->dir, "att.key");
+	if (!file_exists(cert)) {
+		path_make(key, sizeof key, cfg->dir, "root.key");
+		if (cfg->import_root != NULL || !file_exists(key))
+			return 0;
+		return intermediate_create(ca, cfg, "att", "Orchard attestation CA",
+					   &ca->att_signer, &ca->att_cert, err, errlen);
+	}
+	if ((ca->att_cert = cert_read(cert)) == NULL) {
+		snprintf(err, errlen, "cannot read the attestation CA %s", cert);
+		return -1;
+	}
+	if ((ca->att_signer = pki_signer_open_file(key, cfg->passphrase, err, errlen)) == NULL)
+		return -1;
+	if (!pki_signer_matches(ca->att_signer, ca->att_cert) || X509_check_ca(ca->att_cert) == 0 ||
+	    !issued_by(ca->att_cert, ca->root)) {
+		snprintf(err, errlen,
+			 "the attestation CA is not a CA issued by the root, or its "
+			 "key does not match");
+		return -1;
+	}
+	return 0;
+}
+
 /* The extensions every leaf shares: basic constraints and the authority
  * key identifier (the intermediate's subject key identifier). */
 static int leaf_common(struct pki_ca *ca)
@@ -301,6 +339,13 @@ static int leaf_common(struct pki_ca *ca)
 	X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, NULL, 0);
 	ca->bc = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:FALSE");
 	ca->aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+	if (ca->att_cert != NULL) {
+		X509V3_set_ctx(&ctx, ca->att_cert, NULL, NULL, NULL, 0);
+		ca->att_aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+						  "keyid:always");
+		if (ca->att_aki == NULL || (ca->att_pem = cert_pem(ca->att_cert)) == NULL)
+			return -1;
+	}
 	return ca->bc && ca->aki ? 0 : -1;
 }
 
@@ -322,7 +367,7 @@ struct pki_ca *pki_ca_open(const struct pki_ca_config *cfg, char *err, size_t er
 		goto out;
 	}
 	if (pki_profiles_load(ca, cfg->profiles, err, errlen) != 0 ||
-	    keys_open(ca, cfg, err, errlen) != 0)
+	    keys_open(ca, cfg, err, errlen) != 0 || attestation_open(ca, cfg, err, errlen) != 0)
 		goto out;
 	ca->root_pem = cert_pem(ca->root);
 	ca->cert_pem = cert_pem(ca->cert);
@@ -353,6 +398,10 @@ void pki_ca_free(struct pki_ca *ca)
 	X509_free(ca->cert);
 	X509_EXTENSION_free(ca->aki);
 	X509_EXTENSION_free(ca->bc);
+	pki_signer_free(ca->att_signer);
+	X509_free(ca->att_cert);
+	X509_EXTENSION_free(ca->att_aki);
+	free(ca->att_pem);
 	free(ca->chain_pem);
 	free(ca->root_pem);
 	free(ca->cert_pem);

@@ -186,6 +186,12 @@ static const char *san_prefix(enum pki_san_type t)
 static int sans_add(X509 *x, const struct pki_issue_req *req, int critical, char *text, size_t len,
 		    char *why, size_t whylen)
 {
+	return pki__sans_add(x, NULL, req->sans, req->nsans, critical, text, len, why, whylen);
+}
+
+int pki__sans_add(X509 *x, GENERAL_NAME *first, const struct pki_san *sans, size_t nsans,
+		  int critical, char *text, size_t len, char *why, size_t whylen)
+{
 	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
 	size_t off = 0;
 	int ok = 0;
@@ -193,8 +199,19 @@ static int sans_add(X509 *x, const struct pki_issue_req *req, int critical, char
 	text[0] = '\0';
 	if (names == NULL)
 		goto out;
-	for (size_t i = 0; i < req->nsans; i++) {
-		const struct pki_san *s = &req->sans[i];
+	if (first != NULL) {
+		if (!sk_GENERAL_NAME_push(names, first))
+			goto out;
+		char dn[256] = "";
+		if (first->type != GEN_DIRNAME ||
+		    X509_NAME_oneline(first->d.dirn, dn, sizeof dn) == NULL)
+			snprintf(dn, sizeof dn, "?");
+		first = NULL;
+		snprintf(text, len, "DirName:%s", dn);
+		off = strlen(text);
+	}
+	for (size_t i = 0; i < nsans; i++) {
+		const struct pki_san *s = &sans[i];
 		GENERAL_NAME *gn = (unsigned)s->type <= PKI_SAN_HW_MODULE ? san_make(s) : NULL;
 		if (gn == NULL) {
 			say(why, whylen, "malformed subject alternative name: %.200s", s->value);
@@ -204,7 +221,7 @@ static int sans_add(X509 *x, const struct pki_issue_req *req, int critical, char
 			GENERAL_NAME_free(gn);
 			goto out;
 		}
-		int w = snprintf(text + off, len - off, "%s%s:%s", i ? ", " : "",
+		int w = snprintf(text + off, len - off, "%s%s:%s", off ? ", " : "",
 				 san_prefix(s->type), s->value);
 		off = w < 0 || (size_t)w >= len - off ? len - 1 : off + (size_t)w;
 	}
@@ -212,6 +229,7 @@ static int sans_add(X509 *x, const struct pki_issue_req *req, int critical, char
 	if (!ok)
 		say(why, whylen, "cannot encode the subject alternative names");
 out:
+	GENERAL_NAME_free(first);
 	GENERAL_NAMES_free(names);
 	return ok;
 }
@@ -295,6 +313,24 @@ static char *chain_make(struct pki_ca *ca, X509 *x)
 	return out;
 }
 
+int pki__serial_set(X509 *x, char serial[33])
+{
+	uint8_t rnd[16];
+	BIGNUM *bn = NULL;
+	int ok;
+
+	/* 128 random bits; DER adds a zero byte when the top bit is set. */
+	do {
+		if (RAND_bytes(rnd, sizeof rnd) != 1)
+			return -1;
+	} while (rnd[0] == 0 && rnd[1] == 0);
+	hex_encode(rnd, sizeof rnd, serial);
+	ok = (bn = BN_bin2bn(rnd, sizeof rnd, NULL)) != NULL &&
+	     BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
+	BN_free(bn);
+	return ok ? 0 : -1;
+}
+
 enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, struct pki_cert *out,
 			  char *why, size_t whylen)
 {
@@ -303,8 +339,6 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 	X509_REQ *csr = NULL, *csr_view = NULL;
 	X509 *x = NULL;
 	EVP_PKEY *key;
-	BIGNUM *bn = NULL;
-	uint8_t rnd[16];
 	unsigned char *der = NULL;
 	int n;
 	time_t now = time(NULL);
@@ -351,16 +385,9 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 		st = PKI_ERR_PROFILE;
 		goto out;
 	}
-	/* 128 random bits; DER adds a zero byte when the top bit is set. */
-	do {
-		if (RAND_bytes(rnd, sizeof rnd) != 1)
-			goto out;
-	} while (rnd[0] == 0 && rnd[1] == 0);
-	hex_encode(rnd, sizeof rnd, out->serial);
 	cn = cn_pick(req);
-	if ((x = X509_new()) == NULL || (bn = BN_bin2bn(rnd, sizeof rnd, NULL)) == NULL ||
-	    !X509_set_version(x, 2) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+	if ((x = X509_new()) == NULL || pki__serial_set(x, out->serial) != 0 ||
+	    !X509_set_version(x, 2) || !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 	    !ASN1_TIME_set(X509_getm_notBefore(x), now - PKI_BACKDATE) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) ||
 	    !pubkey_copy(x, csr_view, key))
@@ -391,7 +418,6 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 		why[0] = '\0';
 out:
 	OPENSSL_free(der);
-	BN_free(bn);
 	X509_free(x);
 	X509_REQ_free(csr);
 	if (st != PKI_OK) {

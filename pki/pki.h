@@ -114,6 +114,40 @@ enum pki_status {
 enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, struct pki_cert *out,
 			  char *why, size_t whylen);
 
+/* AK certificates, signed by the attestation CA (a second intermediate
+ * under the root, att.pem beside ca.pem) and by nothing else. An AK has no
+ * CSR (a restricted TPM key cannot sign one), so this path takes the public
+ * key itself: the caller must have proven that the key lives in the TPM
+ * (credential activation) before asking. The profile is fixed: v3, empty
+ * subject, not a CA, key usage digitalSignature, EKU tcg-kp-AIKCertificate
+ * (2.23.133.8.3), a critical SAN of the TPM directoryName, the EK URI and
+ * the permanent identifier. */
+#define PKI_AK_PROFILE "attestation-key"
+#define PKI_AK_LIFETIME (90L * 86400)
+
+struct pki_ak_req {
+	const uint8_t *spki_der; /* the AK's key as SubjectPublicKeyInfo DER: P-256, P-384, RSA */
+	size_t spki_len;
+	/* The EK certificate's TPM manufacturer/model/version directoryName,
+	 * DER of the Name: only attributes 2.23.133.2.1-3 are accepted. NULL:
+	 * no such SAN. */
+	const uint8_t *tpm_name_der;
+	size_t tpm_name_len;
+	const char *ek_uri;	  /* "urn:ek:sha256:<base64>" */
+	const char *permanent_id; /* the device's registration ID (no assigner) */
+	long long not_after;	  /* 0: PKI_AK_LIFETIME; else at most that (epoch s) */
+};
+
+/* Issues an AK certificate for req under the attestation CA. As
+ * pki_issue(): PKI_OK and *out filled (chain_pem: the leaf then the
+ * attestation CA), or *out zeroed and why set: PKI_ERR_PROFILE when this CA
+ * has no attestation CA, PKI_ERR_KEY_TYPE, PKI_ERR_SAN, PKI_ERR_INTERNAL. */
+enum pki_status pki_issue_ak(struct pki_ca *ca, const struct pki_ak_req *req, struct pki_cert *out,
+			     char *why, size_t whylen);
+
+/* The attestation CA's certificate (PEM), NULL when there is none. */
+const char *pki_ca_att_pem(const struct pki_ca *ca);
+
 /* What a CSR asks for, for ACME finalize to compare with the order: the
  * names in its subject CN and SAN extension (DNS names lower-cased, IPs in
  * canonical text), its key as SubjectPublicKeyInfo DER (to refuse the

@@ -3,6 +3,7 @@
 #ifndef ORCHARD_PKI_INT_H
 #define ORCHARD_PKI_INT_H
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/types.h>
 
 #include "pki/pki.h"
@@ -32,6 +33,12 @@ struct pki_ca {
 	char *root_pem;
 	char *cert_pem;		  /* the intermediate alone, appended to leaves */
 	X509_EXTENSION *aki, *bc; /* same in every leaf */
+	/* The attestation CA: a second intermediate under the root that signs
+	 * AK certificates only (pki_issue_ak()); all NULL when there is none. */
+	struct pki_signer *att_signer;
+	X509 *att_cert;
+	char *att_pem;
+	X509_EXTENSION *att_aki;
 	struct pki_profile profiles[PKI_PROFILES_MAX];
 	size_t nprofiles;
 	const char *names[PKI_PROFILES_MAX + 1];
@@ -57,5 +64,14 @@ struct pki_csr {
 	X509_REQ *req;
 };
 unsigned pki__key_classify(EVP_PKEY *key, char *name, size_t len);
+
+/* pki/issue.c, for ak.c: a fresh 128-bit random serial into x and as
+ * hex into serial. 0 or -1. */
+int pki__serial_set(X509 *x, char serial[33]);
+/* Adds the SAN extension made of first (a directoryName, taken, may be
+ * NULL; "DirName:/2.23.133.2.1=..." in text) and sans[0..n), writing them
+ * as text. 1, or 0 with why set. */
+int pki__sans_add(X509 *x, GENERAL_NAME *first, const struct pki_san *sans, size_t nsans,
+		  int critical, char *text, size_t len, char *why, size_t whylen);
 
 #endif

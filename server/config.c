@@ -66,6 +66,11 @@ static const struct setting settings[] = {
 	  "DPS ID scope (0ne + 8 hex digits); default: generated on first start, kept in the database"),
 	S("dps-hub", STR, dps_hub, NULL,
 	  "host name DPS assigns devices to (assignedHub); default: the first listen host"),
+	S("dps-linked-hubs", STR, dps_linked_hubs, NULL,
+	  "hubs DPS may assign devices to, host[=allocationWeight] comma-separated (hashed"
+	  " allocation is weighted); default: the dps-hub alone"),
+	S("dps-webhook-timeout", NUM, dps_webhook_timeout, "10",
+	  "seconds a custom allocation webhook may take before the registration fails"),
 	S("dps-cert-proxy", STR, dps_cert_proxy, NULL,
 	  "address of a TLS-terminating proxy whose X-Client-Cert header (URL-encoded PEM) is a"
 	  " device's certificate; default: none, only TLS client certificates count"),

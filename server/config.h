@@ -24,9 +24,11 @@ struct config {
 	long max_connections;
 	long max_connections_per_ip;
 	long request_deadline;
-	long db_timeout;      /* seconds: deadline of each database statement */
-	char *id_scope;	      /* DPS ID scope; NULL: generated once, kept in the database */
-	char *dps_hub;	      /* DPS assignedHub; NULL: the first listen host */
+	long db_timeout;	  /* seconds: deadline of each database statement */
+	char *id_scope;		  /* DPS ID scope; NULL: generated once, kept in the database */
+	char *dps_hub;		  /* DPS assignedHub; NULL: the first listen host */
+	char *dps_linked_hubs;	  /* "host[=weight],..." DPS may assign to; NULL: dps_hub alone */
+	long dps_webhook_timeout; /* seconds for a custom allocation webhook */
 	char *dps_cert_proxy; /* the TLS-terminating proxy's address whose X-Client-Cert counts */
 	char *acme_base_url;  /* ACME URLs' base; NULL: https://<first listen host>:<port> */
 	char *acme_resolver;  /* host:port of the DNS server validations ask; NULL: the system's */

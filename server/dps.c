@@ -185,31 +185,29 @@ static enum store_qs match_tpm(struct store_conn *c, struct match *m, const char
 static enum store_qs match_cb(struct store_conn *c, void *cls)
 {
 	struct match *m = cls;
-	struct store_dps_enrollment e;
-	struct store_dps_enrollment_list groups;
+	struct store_dps_enrollment_list l;
 	enum store_qs qs;
 
 	m->found = false;
-	qs = store_select_dps_enrollment(c, STORE_DPS_INDIVIDUAL, m->registration_id, &e);
+	qs = store_select_dps_sas_candidates(c, m->registration_id, &l);
 	if (qs < 0)
 		return qs;
-	if (qs == STORE_ONE) {
+	if (l.n > 0 && strcmp(l.items[0].kind, STORE_DPS_INDIVIDUAL) == 0) {
 		/* The most specific enrollment governs this registration ID: a
 		 * group's key does not open it. */
-		if (dps_sas_enrollment_signed(&e, m->registration_id, m->tok))
-			match_found(m, STORE_DPS_INDIVIDUAL, e.id);
-		else if (strcmp(e.attestation_type, "tpm") == 0)
-			qs = match_tpm(c, m, STORE_DPS_INDIVIDUAL, e.id);
-		store_dps_enrollment_free(&e);
+		const struct store_dps_enrollment *e = &l.items[0];
+		qs = STORE_ONE;
+		if (dps_sas_enrollment_signed(e, m->registration_id, m->tok))
+			match_found(m, STORE_DPS_INDIVIDUAL, e->id);
+		else if (strcmp(e->attestation_type, "tpm") == 0)
+			qs = match_tpm(c, m, STORE_DPS_INDIVIDUAL, e->id);
+		store_dps_enrollment_list_free(&l);
 		return qs;
 	}
-	qs = store_select_dps_groups(c, "symmetricKey", &groups);
-	if (qs < 0)
-		return qs;
-	for (int i = 0; i < groups.n && !m->found; i++)
-		if (dps_sas_enrollment_signed(&groups.items[i], m->registration_id, m->tok))
-			match_found(m, STORE_DPS_GROUP, groups.items[i].id);
-	store_dps_enrollment_list_free(&groups);
+	for (int i = 0; i < l.n && !m->found; i++)
+		if (dps_sas_enrollment_signed(&l.items[i], m->registration_id, m->tok))
+			match_found(m, STORE_DPS_GROUP, l.items[i].id);
+	store_dps_enrollment_list_free(&l);
 	return m->found ? STORE_ONE : match_tpm(c, m, STORE_DPS_GROUP, NULL);
 }
 
@@ -459,6 +457,59 @@ int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct s
 	json_decref(d);
 	json_decref(r);
 	return ok ? 0 : -1;
+}
+
+/* Resets an existing twin to row (the seed) keeping its versions
+ * increasing, so followers see the change. */
+static enum store_qs twin_reset(struct store_conn *c, struct store_twin *row,
+				const struct store_twin *old, const struct store_twin_change *h)
+{
+	json_t *d = json_loads(row->desired, 0, NULL);
+	char *text;
+
+	if (d == NULL)
+		return STORE_HARD;
+	json_object_set_new(d, "$version", json_integer(old->desired_version + 1));
+	text = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	if (text == NULL)
+		return STORE_HARD;
+	free(row->desired);
+	row->desired = text;
+	row->version = old->version + 1;
+	return store_update_twin(c, row, h);
+}
+
+enum store_qs dps_twin_place(struct store_conn *c, const char *device_id,
+			     const char *initial_twin_json, bool reset, const char *registration_id)
+{
+	struct store_twin t, old = {0};
+	/* Its history records what DPS seeded (or reset it to). */
+	struct store_twin_change h = {
+		.device_id = (char *)device_id,
+		.sections = (char *)"tags,desired",
+		.actor_kind = (char *)"dps",
+		.actor = (char *)registration_id,
+		.patch = initial_twin_json ? (char *)initial_twin_json : (char *)"{}",
+	};
+	enum store_qs qs = STORE_NONE;
+
+	if (dps_twin_seed(device_id, initial_twin_json, &t) != 0)
+		return STORE_HARD;
+	if (reset)
+		qs = store_lock_twin(c, device_id, &old);
+	if (qs == STORE_ONE) {
+		qs = twin_reset(c, &t, &old, &h);
+	} else if (qs == STORE_NONE) {
+		/* A new twin's first history entry; none when it existed. */
+		qs = store_insert_twin(c, &t);
+		h.version = t.version;
+		if (qs == STORE_ONE)
+			qs = store_insert_twin_history(c, &h);
+	}
+	store_twin_free(&old);
+	store_twin_free(&t);
+	return qs < 0 ? qs : STORE_ONE;
 }
 
 bool dps_page_args(struct request *req, struct dps_page *pg, int *ret)

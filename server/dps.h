@@ -68,6 +68,22 @@ const char *dps_initial_twin_problem(const json_t *twin, char *why, size_t len);
  * store_twin_free()). 0, or -1 when out of memory or over a limit. */
 int dps_twin_seed(const char *device_id, const char *initial_twin_json, struct store_twin *row);
 
+/* Inside a transaction: gives device_id its twin, seeded with
+ * initial_twin_json (may be NULL). A twin that exists is kept, unless
+ * reset (reprovisioning without migrateDeviceData): then its tags and
+ * desired properties become the seed's, reported ones are emptied, and its
+ * versions go on increasing. Either is recorded in the twin's history as
+ * DPS's (actor: registration_id). STORE_ONE, or an error. */
+struct store_conn;
+enum store_qs;
+enum store_qs dps_twin_place(struct store_conn *c, const char *device_id,
+			     const char *initial_twin_json, bool reset,
+			     const char *registration_id);
+
+/* Azure's enrollment JSON for e (individualEnrollment or enrollmentGroup),
+ * without keys: what a custom allocation webhook is sent. */
+json_t *dps_enrollment_public_json(const struct store_dps_enrollment *e);
+
 /* Queues body (stolen) as Azure's JSON (application/json; charset=utf-8)
  * with an ETag header carrying etag quoted (when not NULL), Cache-Control:
  * no-store when it holds keys (secret), and Retry-After when set. */

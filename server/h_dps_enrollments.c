@@ -11,6 +11,7 @@
 #include "common/utf8.h"
 #include "server/client_cert.h"
 #include "server/dps.h"
+#include "server/dps_alloc.h"
 #include "server/dps_sas.h"
 #include "server/dps_tpm.h"
 #include "server/handlers.h"
@@ -66,11 +67,18 @@ static json_t *enrollment_json(const struct kind *k, const struct store_dps_enro
 		json_object_set_new(o, "iotHubHostName", json_string(e->iot_hub_host_name));
 	if (e->initial_twin_json != NULL)
 		json_object_set_new(o, "initialTwin", json_loads(e->initial_twin_json, 0, NULL));
+	dps_alloc_to_json(e->allocation_json, o);
 	json_object_set_new(o, "provisioningStatus", json_string(e->provisioning_status));
 	json_object_set_new(o, "createdDateTimeUtc", json_string(created));
 	json_object_set_new(o, "lastUpdatedDateTimeUtc", json_string(updated));
 	json_object_set_new(o, "etag", json_string(e->etag));
 	return o;
+}
+
+json_t *dps_enrollment_public_json(const struct store_dps_enrollment *e)
+{
+	return enrollment_json(strcmp(e->kind, STORE_DPS_GROUP) == 0 ? &group : &individual, e,
+			       false);
 }
 
 /* A symmetric key from the body: base64 of DPS_KEY_MIN..DPS_KEY_MAX bytes. */
@@ -216,7 +224,8 @@ struct put {
 	const char *body_id, *type, *pk, *sk, *status, *device_id, *hub;
 	json_t *twin, *caps, *tpm, *x509;
 	const char *if_match; /* NULL: unconditional */
-	char *twin_text, *caps_text, *params_text;
+	char *twin_text, *caps_text, *params_text, *alloc_text;
+	const char *linked;		 /* --dps-linked-hubs */
 	struct store_dps_enrollment row; /* as written */
 	char etag[33], gen_pk[DPS_KEY_B64_MAX], gen_sk[DPS_KEY_B64_MAX];
 	bool stale;
@@ -274,6 +283,7 @@ static enum store_qs put_cb(struct store_conn *c, void *cls)
 		.capabilities_json = p->caps_text,
 		.etag = p->etag,
 		.attestation_params_json = p->params_text,
+		.allocation_json = p->alloc_text,
 	};
 	return store_upsert_dps_enrollment(c, e, &e->created_at, &e->updated_at);
 }
@@ -369,6 +379,8 @@ static const char *put_parse(json_t *body, struct put *p, char *why, size_t len)
 			return "/capabilities/iotEdge: must be true or false";
 	}
 	/* Last: the parameters are allocated. */
+	if ((w = dps_alloc_parse(body, p->linked, &p->alloc_text, why, len)) != NULL)
+		return w;
 	if (strcmp(p->type, "tpm") == 0 &&
 	    (w = tpm_params(p->tpm, k == &group, &p->params_text, why, len)) != NULL)
 		return w;
@@ -387,14 +399,18 @@ static void put_free(struct put *p)
 	free(p->twin_text);
 	free(p->caps_text);
 	free(p->params_text);
-	p->twin_text = p->caps_text = p->params_text = NULL;
+	free(p->alloc_text);
+	p->twin_text = p->caps_text = p->params_text = p->alloc_text = NULL;
 	explicit_bzero(p->gen_pk, sizeof p->gen_pk);
 	explicit_bzero(p->gen_sk, sizeof p->gen_sk);
 }
 
 static int enrollment_put(struct request *req, const struct kind *k)
 {
-	struct put p = {.k = k, .id = req->params[0], .status = "enabled"};
+	struct put p = {.k = k,
+			.id = req->params[0],
+			.status = "enabled",
+			.linked = req->srv->cfg.dps_linked_hubs};
 	char if_match[80], why[400];
 	const char *w;
 	enum store_qs qs;
@@ -607,6 +623,7 @@ enum bulk_mode { BULK_CREATE, BULK_UPDATE, BULK_UPDATE_IF_MATCH, BULK_DELETE };
 struct bulk {
 	enum bulk_mode mode;
 	size_t n;
+	const char *linked; /* --dps-linked-hubs */
 	struct put puts[DPS_BULK_MAX];
 	struct del dels[DPS_BULK_MAX];
 };
@@ -655,7 +672,8 @@ static const char *bulk_parse(json_t *body, struct bulk *b, char *why, size_t le
 				return why;
 			}
 		b->n = i + 1;
-		b->puts[i] = (struct put){.k = &individual, .id = id, .status = "enabled"};
+		b->puts[i] = (struct put){
+			.k = &individual, .id = id, .status = "enabled", .linked = b->linked};
 		b->dels[i] = (struct del){.kind = STORE_DPS_INDIVIDUAL, .id = id, .if_match = etag};
 		if (b->mode == BULK_DELETE)
 			continue;
@@ -693,6 +711,7 @@ int h_dps_enrollment_bulk(struct request *req)
 	}
 	if (!dps_api_version_ok(req, &ret))
 		goto out;
+	b->linked = req->srv->cfg.dps_linked_hubs;
 	if ((w = bulk_parse(req->json, b, why, sizeof why)) != NULL) {
 		ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", w);
 		goto out;

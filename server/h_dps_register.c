@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/b64.h"
 #include "common/timefmt.h"
 #include "pki/pki.h"
 #include "server/certs.h"
 #include "server/dps.h"
+#include "server/dps_alloc.h"
+#include "server/dps_webhook.h"
 #include "server/dps_sas.h"
 #include "server/dps_tpm.h"
 #include "server/handlers.h"
@@ -19,7 +22,9 @@
 #include "server/request.h"
 #include "server/server.h"
 #include "server/spec.h"
+#include "server/wait.h"
 #include "server/store/dps.h"
+#include "server/store/events.h"
 #include "server/store/twins.h"
 #include "verifier/ek_cert.h"
 
@@ -63,13 +68,32 @@ json_t *dps_registration_state_json(const struct store_dps_registration *r)
 	return o;
 }
 
+/* The operation's state: 202 assigning with Retry-After while it runs,
+ * else 200 with the registrationState. The register PUT answers with it
+ * too, so a device assigned at once needs no poll (Azure's SDKs accept
+ * "assigned" in the first reply). */
+static int operation_reply(struct request *req, const struct store_dps_registration *r)
+{
+	if (strcmp(r->status, "assigning") == 0)
+		return dps_reply(req, 202,
+				 json_pack("{s:s, s:s}", "operationId", r->operation_id, "status",
+					   r->status),
+				 NULL, false, DPS_RETRY_AFTER);
+	return dps_reply(req, 200,
+			 json_pack("{s:s, s:s, s:o}", "operationId", r->operation_id, "status",
+				   r->status, "registrationState", dps_registration_state_json(r)),
+			 NULL, false, NULL);
+}
+
 struct reg {
 	struct request *req;
 	char hub[256];
 	char operation_id[80], etag[33];
 	struct store_dps_registration out;
-	bool gone;	    /* the enrollment was deleted since the SAS was checked */
-	const uint8_t *csr; /* 2025-07-01-preview: a PKCS#10 to issue for (DER) */
+	bool gone;		 /* the enrollment was deleted since the SAS was checked */
+	json_t *payload;	 /* the device's payload (borrowed), for a webhook */
+	struct dps_webhook *job; /* custom allocation: to submit after commit */
+	const uint8_t *csr;	 /* 2025-07-01-preview: a PKCS#10 to issue for (DER) */
 	size_t csr_len;
 	char csr_why[256]; /* why the CA refused it ("" when it did not) */
 };
@@ -110,15 +134,83 @@ static enum store_qs issue_cert(struct store_conn *c, struct reg *g, char **chai
 	return qs < 0 ? qs : STORE_ONE;
 }
 
+/* Where an enabled device goes (Azure's allocation and reprovisioning):
+ * registering again keeps the hub it has unless updateHubAssignment; else
+ * the policy picks one (hashed, static), or a webhook will (custom: g->job
+ * is prepared, the registration stays assigning). */
+struct placement {
+	const char *status, *substatus, *hub;
+	bool reset_twin; /* reprovisioned elsewhere without migrateDeviceData */
+	char picked[DPS_HUB_NAME_MAX + 1];
+};
+
+static enum store_qs place(struct store_conn *c, struct reg *g,
+			   const struct store_dps_enrollment *e, struct store_dps_registration *old,
+			   struct placement *pl)
+{
+	const struct server *srv = g->req->srv;
+	const char *regid = g->req->dev.registration_id;
+	const char *fallback = e->iot_hub_host_name ? e->iot_hub_host_name : g->hub;
+	struct dps_alloc a;
+	enum store_qs qs = STORE_ONE;
+	bool had;
+
+	*pl = (struct placement){.status = "assigned", .substatus = "initialAssignment"};
+	if (dps_alloc_load(e->allocation_json, &a) != 0) {
+		dps_alloc_free(&a);
+		return STORE_HARD;
+	}
+	if ((qs = store_lock_dps_registration(c, regid, old)) < 0)
+		goto out;
+	had = qs == STORE_ONE && strcmp(old->status, "assigned") == 0 &&
+	      old->assigned_hub != NULL && strcmp(old->enrollment_id, e->id) == 0 &&
+	      strcmp(old->enrollment_kind, e->kind) == 0;
+	qs = STORE_ONE;
+	if (had && !a.update_hub) {
+		pl->hub = old->assigned_hub;
+		pl->substatus = old->substatus;
+	} else if (strcmp(a.policy, "custom") == 0) {
+		json_t *cands = dps_alloc_candidates(&a, srv->cfg.dps_linked_hubs, fallback);
+		pl->status = "assigning";
+		pl->substatus = NULL;
+		dps_webhook_free(g->job);
+		g->job = cands ? dps_webhook_new(e, &a, regid, g->operation_id,
+						 e->device_id ? e->device_id : regid, g->payload,
+						 cands, had ? old->assigned_hub : NULL)
+			       : NULL;
+		json_decref(cands);
+		if (g->job == NULL)
+			qs = STORE_HARD;
+	} else if (dps_alloc_pick(&a, srv->cfg.dps_linked_hubs, fallback, regid, pl->picked,
+				  sizeof pl->picked) != 0) {
+		qs = STORE_HARD;
+	} else {
+		pl->hub = pl->picked;
+		if (had && strcasecmp(pl->hub, old->assigned_hub) != 0) {
+			pl->substatus = a.migrate_data ? "deviceDataMigrated" : "deviceDataReset";
+			pl->reset_twin = !a.migrate_data;
+		} else if (had) {
+			pl->substatus = old->substatus;
+		}
+	}
+out:
+	dps_alloc_free(&a);
+	return qs;
+}
+
 static enum store_qs register_cb(struct store_conn *c, void *cls)
 {
 	struct reg *g = cls;
 	const struct device *dev = &g->req->dev;
 	struct store_dps_enrollment e;
+	struct store_dps_registration old = {0};
+	struct placement pl = {.status = "disabled"};
 	enum store_qs qs;
 
 	g->gone = false;
 	store_dps_registration_free(&g->out);
+	dps_webhook_free(g->job);
+	g->job = NULL;
 	qs = store_select_dps_enrollment(c, dev->enrollment_kind, dev->enrollment_id, &e);
 	if (qs == STORE_NONE)
 		g->gone = true;
@@ -129,10 +221,10 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 	struct store_dps_tpm_challenge ch = {0};
 	char hub_key[DPS_KEY_B64_MAX] = "";
 	char *hub_blob = NULL, *chain = NULL;
-	if (enabled && g->csr != NULL && (qs = issue_cert(c, g, &chain)) != STORE_ONE) {
-		store_dps_enrollment_free(&e);
-		return qs;
-	}
+	if (enabled && (qs = place(c, g, &e, &old, &pl)) != STORE_ONE)
+		goto out;
+	if (enabled && g->csr != NULL && (qs = issue_cert(c, g, &chain)) != STORE_ONE)
+		goto out;
 	if (enabled && strcmp(e.attestation_type, "tpm") == 0) {
 		struct verr ve = {0};
 		qs = store_select_dps_tpm_challenge(c, dev->registration_id, &ch);
@@ -142,22 +234,17 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 		store_dps_tpm_challenge_free(&ch);
 		if (qs == STORE_NONE)
 			g->gone = true; /* expired since the SAS was checked */
-		if (qs != STORE_ONE) {
-			store_dps_enrollment_free(&e);
-			free(chain);
-			return qs;
-		}
+		if (qs != STORE_ONE)
+			goto out;
 	}
 	struct store_dps_registration r = {
 		.registration_id = (char *)dev->registration_id,
 		.device_id = e.device_id ? e.device_id : (char *)dev->registration_id,
 		.enrollment_kind = e.kind,
 		.enrollment_id = e.id,
-		.status = enabled ? "assigned" : "disabled",
-		.substatus = enabled ? "initialAssignment" : NULL,
-		.assigned_hub = !enabled	      ? NULL
-				: e.iot_hub_host_name ? e.iot_hub_host_name
-						      : g->hub,
+		.status = (char *)pl.status,
+		.substatus = (char *)pl.substatus,
+		.assigned_hub = (char *)pl.hub,
 		.operation_id = g->operation_id,
 		.etag = g->etag,
 		.tpm_authentication_key = hub_blob,
@@ -165,33 +252,17 @@ static enum store_qs register_cb(struct store_conn *c, void *cls)
 		.issued_chain_json = chain,
 	};
 	qs = store_upsert_dps_registration(c, &r, &g->out);
+	/* An assigned device gets its twin, seeded with initialTwin, in the
+	 * same transaction; a twin that exists (registering again) is kept
+	 * unless reprovisioning resets it. */
+	if (qs == STORE_ONE && strcmp(pl.status, "assigned") == 0)
+		qs = dps_twin_place(c, r.device_id, e.initial_twin_json, pl.reset_twin,
+				    dev->registration_id);
+out:
 	explicit_bzero(hub_key, sizeof hub_key);
 	free(hub_blob);
 	free(chain);
-	/* An assigned device gets its twin, seeded with initialTwin, in the
-	 * same transaction; a twin that exists (registering again) is kept. */
-	if (qs == STORE_ONE && enabled) {
-		struct store_twin t;
-		if (dps_twin_seed(r.device_id, e.initial_twin_json, &t) != 0) {
-			qs = STORE_HARD;
-		} else {
-			enum store_qs tq = store_insert_twin(c, &t);
-			/* A new twin's first history entry: what DPS seeded. */
-			struct store_twin_change h = {
-				.device_id = t.device_id,
-				.version = t.version,
-				.sections = (char *)"tags,desired",
-				.actor_kind = (char *)"dps",
-				.actor = (char *)dev->registration_id,
-				.patch = e.initial_twin_json ? e.initial_twin_json : (char *)"{}",
-			};
-			if (tq == STORE_ONE)
-				tq = store_insert_twin_history(c, &h);
-			if (tq < 0)
-				qs = tq;
-			store_twin_free(&t);
-		}
-	}
+	store_dps_registration_free(&old);
 	store_dps_enrollment_free(&e);
 	return qs;
 }
@@ -383,8 +454,14 @@ int h_dps_register(struct request *req)
 					     "/csr: must be a base64 DER PKCS#10 request");
 		g.csr = csr_der;
 	}
+	g.payload = payload;
 	qs = store_run_txn(req->srv->store, register_cb, &g);
 	free(csr_der);
+	if (qs == STORE_ONE && !g.gone && g.job != NULL) {
+		dps_webhook_submit(req->srv, g.job); /* takes it */
+		g.job = NULL;
+	}
+	dps_webhook_free(g.job);
 	if (g.csr_why[0] != '\0' && qs == STORE_NONE)
 		ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "/csr: %s", g.csr_why);
 	else if (qs == STORE_CONFLICT)
@@ -395,10 +472,7 @@ int h_dps_register(struct request *req)
 	else if (g.gone)
 		ret = reply_problem(req, ERR_DPS_UNAUTHORIZED, NULL);
 	else
-		ret = dps_reply(req, 202,
-				json_pack("{s:s, s:s}", "operationId", g.out.operation_id, "status",
-					  "assigning"),
-				NULL, false, DPS_RETRY_AFTER);
+		ret = operation_reply(req, &g.out);
 	store_dps_registration_free(&g.out);
 	return ret;
 }
@@ -430,27 +504,68 @@ static bool look_up(struct request *req, struct look *l, int *ret)
 	return qs == STORE_ONE;
 }
 
+/* An allocation that should have ended long ago (the orchardd running its
+ * webhook stopped): shown as failed, so the device registers again. */
+static void stale_assigning(const struct server *srv, struct store_dps_registration *r)
+{
+	long long limit =
+		2 * (srv->cfg.dps_webhook_timeout > 0 ? srv->cfg.dps_webhook_timeout : 10) + 5;
+
+	char *failed;
+
+	if (strcmp(r->status, "assigning") != 0 || (long long)time(NULL) - r->updated_at <= limit ||
+	    (failed = strdup("failed")) == NULL)
+		return;
+	free(r->status);
+	free(r->error_message);
+	r->status = failed;
+	r->error_message = strdup("the custom allocation did not finish; register again");
+	r->error_code = (int)err_table[ERR_DPS_ALLOCATION_FAILED].azure_code;
+}
+
+/* A poll of an assigning operation (a custom allocation webhook running)
+ * waits this long for its end, without a thread: the connection is
+ * suspended until the registration's EVENTS_DPS_REGISTRATION (sent when
+ * the job ends it) or the deadline, then answered 200 or 202. */
+#define DPS_OPERATION_WAIT_MS 2000
+
 int h_dps_operation(struct request *req)
 {
+	struct waiter *w = req->state;
 	struct look l;
 	int ret;
 
-	if (!dps_api_version_ok(req, &ret) || !look_up(req, &l, &ret))
+	if (!dps_api_version_ok(req, &ret))
 		return ret;
+	for (;;) {
+		if (!look_up(req, &l, &ret))
+			return ret;
+		stale_assigning(req->srv, &l.row);
+		if (strcmp(l.row.operation_id, req->params[2]) != 0 ||
+		    strcmp(l.row.status, "assigning") != 0)
+			break;
+		/* Subscribed before the next look, so an end between the two
+		 * is not missed. */
+		if (w == NULL) {
+			w = wait_new(req->srv, req->conn, EVENTS_DPS_REGISTRATION,
+				     l.registration_id, DPS_OPERATION_WAIT_MS);
+			if (w == NULL)
+				break; /* answer 202 now */
+			request_set_state(req, w, wait_free_cb);
+			store_dps_registration_free(&l.row);
+			continue;
+		}
+		if (wait_expired(w))
+			break;
+		store_dps_registration_free(&l.row);
+		if (wait_sleep(w))
+			return MHD_YES; /* resumed by the event or the deadline */
+	}
 	if (strcmp(l.row.operation_id, req->params[2]) != 0)
 		ret = reply_problem(req, ERR_DPS_NOT_FOUND, "no operation %s for %s",
 				    req->params[2], l.registration_id);
-	else if (strcmp(l.row.status, "assigning") == 0)
-		ret = dps_reply(req, 202,
-				json_pack("{s:s, s:s}", "operationId", l.row.operation_id, "status",
-					  l.row.status),
-				NULL, false, DPS_RETRY_AFTER);
 	else
-		ret = dps_reply(req, 200,
-				json_pack("{s:s, s:s, s:o}", "operationId", l.row.operation_id,
-					  "status", l.row.status, "registrationState",
-					  dps_registration_state_json(&l.row)),
-				NULL, false, NULL);
+		ret = operation_reply(req, &l.row);
 	store_dps_registration_free(&l.row);
 	return ret;
 }

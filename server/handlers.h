@@ -54,6 +54,10 @@ int h_pki_cert_revoke(struct request *req);
 int h_pki_chain(struct request *req);
 int h_pki_crl(struct request *req);
 
+/* h_attest_ak.c: the TPM attestation CA (AK certificates) */
+int h_attest_ak_challenge(struct request *req);
+int h_attest_ak_activate(struct request *req);
+
 /* h_ops_tokens.c */
 int h_ops_token_create(struct request *req);
 int h_ops_token_get(struct request *req);

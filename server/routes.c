@@ -66,6 +66,10 @@ const struct route routes[] = {
 	{"GET",    "/pki/chain",                        h_pki_chain,       OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_chain"},
 	{"GET",    "/pki/crl",                          h_pki_crl,         OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_crl"},
 
+	/* The TPM attestation CA: the TPM's credential activation is the only authentication. */
+	{"POST",   "/attestation/ak/challenge",          h_attest_ak_challenge, PUBLIC, BODY_JSON, KiB(16), WIRE_ORCHARD, "attest_ak_challenge"},
+	{"POST",   "/attestation/ak/{id}/activate",      h_attest_ak_activate,  PUBLIC, BODY_JSON, KiB(1),  WIRE_ORCHARD, "attest_ak_activate"},
+
 	{"GET",    "/twins/{deviceId}", h_twins_get,        OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "twins_get"},
 	{"PATCH",  "/twins/{deviceId}", h_twins_patch,      OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_patch"},
 	{"PUT",    "/twins/{deviceId}", h_twins_put,        OPERATOR(SCOPE_TWINS_WRITE),  BODY_JSON, KiB(64), WIRE_ORCHARD, "twins_put"},

@@ -24,7 +24,9 @@ UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
-	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh
+	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh tests/integration/dps_alloc.sh
+# The TPM attestation CA (AK certificates) with swtpm.
+TEST_SCRIPTS += tests/integration/attest_ak.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
@@ -69,6 +71,11 @@ $(BUILD)/tests/unit/server/test_dps_sas: $(BUILD)/tests/unit/server/test_dps_sas
 		$(BUILD)/server/dps_sas.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_sas
+
+$(BUILD)/tests/unit/server/test_dps_alloc: $(BUILD)/tests/unit/server/test_dps_alloc.o \
+		$(BUILD)/server/dps_alloc.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lcrypto
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_dps_alloc
 
 $(BUILD)/tests/unit/server/test_client_cert: $(BUILD)/tests/unit/server/test_client_cert.o \
 		$(BUILD)/server/client_cert.o $(COMMON_LIB)

@@ -26,6 +26,7 @@ struct store_dps_enrollment {
 	char *etag;
 	long long created_at, updated_at;
 	char *attestation_params_json; /* tpm and x509: what is pinned or trusted (NULL: none) */
+	char *allocation_json; /* allocation policy, hubs, webhook, reprovision (NULL: none) */
 };
 void store_dps_enrollment_free(struct store_dps_enrollment *e);
 
@@ -59,6 +60,11 @@ struct store_dps_enrollment_list {
 void store_dps_enrollment_list_free(struct store_dps_enrollment_list *l);
 enum store_qs store_select_dps_groups(struct store_conn *c, const char *attestation_type,
 				      struct store_dps_enrollment_list *out);
+
+/* For a device SAS: the individual enrollment of registration_id first
+ * (when there is one), then every symmetric-key group, in one query. */
+enum store_qs store_select_dps_sas_candidates(struct store_conn *c, const char *registration_id,
+					      struct store_dps_enrollment_list *out);
 
 /* Up to limit enrollments of kind with an id after `after` ("" for the
  * first page), in id order. */
@@ -109,6 +115,19 @@ void store_dps_registration_free(struct store_dps_registration *r);
  * kept) and announces its registration ID on EVENTS_DPS_REGISTRATION. Reads
  * every string field of r; *out receives the row as stored. */
 enum store_qs store_upsert_dps_registration(struct store_conn *c,
+					    const struct store_dps_registration *r,
+					    struct store_dps_registration *out);
+
+/* Inside a transaction: the registration state of registration_id FOR
+ * UPDATE (concurrent registrations of one ID take turns). */
+enum store_qs store_lock_dps_registration(struct store_conn *c, const char *registration_id,
+					  struct store_dps_registration *out);
+
+/* Ends the assigning operation r->operation_id of r->registration_id with
+ * r's status, substatus, assigned_hub, payload_json, error_code,
+ * error_message and etag, announcing it. STORE_NONE when that operation is
+ * no longer assigning (the device registered again meanwhile). */
+enum store_qs store_finish_dps_registration(struct store_conn *c,
 					    const struct store_dps_registration *r,
 					    struct store_dps_registration *out);
 

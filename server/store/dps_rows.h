@@ -8,7 +8,8 @@
 #define DPS_ENROLLMENT_COLS                                                                          \
 	"kind, id, attestation_type, primary_key, secondary_key, provisioning_status,"               \
 	" device_id, iot_hub_host_name, initial_twin::text, capabilities::text, etag, " STORE_EPOCH( \
-		"created_at") ", " STORE_EPOCH("updated_at") ", attestation_params::text"
+		"created_at") ", " STORE_EPOCH("updated_at") ", attestation_params::text,"           \
+							     " allocation::text"
 
 #define DPS_REGISTRATION_COLS                                                                        \
 	"registration_id, device_id, enrollment_kind, enrollment_id, status, substatus,"             \

@@ -16,6 +16,9 @@
 #define EVENTS_ACME_ACCOUNT "orchard_acme_account"	/* payload: the changed account's id */
 #define EVENTS_ACME_AUTHZ "orchard_acme_authz"	   /* payload: the changed authorization's id */
 #define EVENTS_CERT_REVOKED "orchard_cert_revoked" /* payload: the revoked certificate's serial */
+#define EVENTS_ATTEST_AK                                                                           \
+	"orchard_attest_ak" /* payload: "registrationId serial" of a new AK cert                   \
+			     */
 
 struct events;
 

@@ -24,6 +24,7 @@ void store_dps_enrollment_free(struct store_dps_enrollment *e)
 	free(e->capabilities_json);
 	free(e->etag);
 	free(e->attestation_params_json);
+	free(e->allocation_json);
 	memset(e, 0, sizeof *e);
 }
 
@@ -46,6 +47,7 @@ int dps_enrollment_from_row(const PGresult *res, int row, struct store_dps_enrol
 	out->created_at = store_value_ll(res, row, 11);
 	out->updated_at = store_value_ll(res, row, 12);
 	out->attestation_params_json = store_value_dup(res, row, 13, &ok);
+	out->allocation_json = store_value_dup(res, row, 14, &ok);
 	if (!ok) {
 		store_dps_enrollment_free(out);
 		return -1;

@@ -35,9 +35,9 @@ register() { # REGID KEY
 		"${J[@]}" -d "{\"registrationId\":\"$1\"}"
 }
 register dev-a "$PK"
-expect_eq "dev-a registers" 202 "$STATUS"
+expect_eq "dev-a registers (assigned at once)" 200 "$STATUS"
 register dev-g "$GDK"
-expect_eq "dev-g registers through its group" 202 "$STATUS"
+expect_eq "dev-g registers through its group (assigned at once)" 200 "$STATUS"
 # an enrolled but never registered device
 http PUT "/enrollments/dev-n?$AV" "${W[@]}" "${J[@]}" -d '{"registrationId":"dev-n","attestation":{"type":"symmetricKey"}}'
 NK=$(jqb .attestation.symmetricKey.primaryKey)

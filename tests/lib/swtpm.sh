@@ -77,6 +77,19 @@ swtpm_start() { # DIR
 
 swtpm_flush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; }
 
+# swtpm_t CMD...: runs a tpm2-tools command quietly, showing its errors on
+# stderr when it fails, and flushes the transient objects it left behind.
+swtpm_t() {
+	local err
+	err=$("$@" 2>&1 >/dev/null) || {
+		echo "# tpm2 command failed: $*" >&2
+		echo "$err" >&2
+		swtpm_flush
+		return 1
+	}
+	swtpm_flush
+}
+
 # The CA swtpm_localca made: the root and the intermediate that signs EKs,
 # concatenated into DIR/ca/roots/ for a verifier's --roots folder.
 swtpm_roots_dir() {

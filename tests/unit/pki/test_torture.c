@@ -1,4 +1,4 @@
-/* pki_issue(), pki_csr_inspect() and pki_crl() when memory runs out: every
+/* pki_issue(), pki_issue_ak(), pki_csr_inspect() and pki_crl() when memory runs out: every
  * allocation, ours (--wrap) and OpenSSL's (CRYPTO_set_mem_functions), fails
  * in turn. Each call must fail cleanly (no crash, no leak under ASan) and
  * succeed again once memory is back. */
@@ -41,8 +41,8 @@ static void ossl_free(void *p, const char *file, int line)
 
 static char dir[] = "/tmp/orchard-pki-torture.XXXXXX";
 static struct pki_ca *ca;
-static uint8_t *csr;
-static size_t csr_len;
+static uint8_t *csr, *spki, *tpm_name;
+static size_t csr_len, spki_len, tpm_name_len;
 
 static void csr_make(void)
 {
@@ -58,6 +58,23 @@ static void csr_make(void)
 	csr_len = (size_t)n;
 	OPENSSL_free(der);
 	X509_REQ_free(r);
+	/* An AK's key and an EK certificate's TPM name, for pki_issue_ak(). */
+	der = NULL;
+	n = i2d_PUBKEY(key, &der);
+	spki = malloc((size_t)n);
+	memcpy(spki, der, (size_t)n);
+	spki_len = (size_t)n;
+	OPENSSL_free(der);
+	X509_NAME *name = X509_NAME_new();
+	assert_true(X509_NAME_add_entry_by_txt(name, "2.23.133.2.1", MBSTRING_UTF8,
+					       (const unsigned char *)"id:00001014", -1, -1, 0));
+	der = NULL;
+	n = i2d_X509_NAME(name, &der);
+	tpm_name = malloc((size_t)n);
+	memcpy(tpm_name, der, (size_t)n);
+	tpm_name_len = (size_t)n;
+	OPENSSL_free(der);
+	X509_NAME_free(name);
 	EVP_PKEY_free(key);
 }
 
@@ -71,6 +88,23 @@ static int issue_once(void)
 	enum pki_status st = pki_issue(ca, &req, &c, why, sizeof why);
 
 	if (st != PKI_OK) {
+		assert_null(c.der);
+		assert_null(c.chain_pem);
+		return -1;
+	}
+	assert_non_null(c.der);
+	pki_cert_free(&c);
+	return 0;
+}
+
+static int issue_ak_once(void)
+{
+	struct pki_ak_req req = {spki,	     spki_len, tpm_name, tpm_name_len, "urn:ek:sha256:AAAA",
+				 "device-1", 0};
+	struct pki_cert c;
+	char why[128];
+
+	if (pki_issue_ak(ca, &req, &c, why, sizeof why) != PKI_OK) {
 		assert_null(c.der);
 		assert_null(c.chain_pem);
 		return -1;
@@ -134,6 +168,12 @@ static void test_issue(void **state)
 	torture(issue_once);
 }
 
+static void test_issue_ak(void **state)
+{
+	(void)state;
+	torture(issue_ak_once);
+}
+
 static void test_inspect(void **state)
 {
 	(void)state;
@@ -150,6 +190,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_issue),
+		cmocka_unit_test(test_issue_ak),
 		cmocka_unit_test(test_inspect),
 		cmocka_unit_test(test_crl),
 	};
@@ -167,6 +208,8 @@ int main(void)
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	pki_ca_free(ca);
 	free(csr);
+	free(spki);
+	free(tpm_name);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0 && rc == 0)
 		rc = 1;
