@@ -149,11 +149,16 @@ enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, cons
 				      const char *replaces, int ttl_s,
 				      struct store_acme_order *out);
 
+/* Row-locks order id for the rest of the transaction when its served
+ * state is state ("ready"); STORE_NONE when it is not (a racing finalizer
+ * that committed first included). */
+enum store_qs store_lock_acme_order(struct store_conn *c, const char *id, const char *state);
+
 /* Finalize's state machine (section 7.1.6): moves order id from the
- * served state from ("ready", "processing") to the stored state to
- * ("processing", "valid", "invalid"), setting certificate_serial when
- * serial is not NULL and error (problem JSON text) when error is not NULL.
- * Row-locks the order, so of racing finalizers one moves it. STORE_NONE
+ * served state from ("ready") to the stored state to ("valid",
+ * "invalid"), setting certificate_serial when serial is not NULL and error
+ * (problem JSON text) when error is not NULL. Row-locks the order, so of
+ * racing finalizers one moves it. STORE_NONE
  * when the order is not in state from. The order after the change into
  * *out (store_acme_order_free()) unless out is NULL. */
 enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,

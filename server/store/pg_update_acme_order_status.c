@@ -1,6 +1,7 @@
 /* Moves an ACME order along finalize's state machine (RFC 8555 section
- * 7.1.6): ready -> processing -> valid, or processing -> invalid; the
- * order as it is then comes back in the same statement. */
+ * 7.1.6): ready -> valid, or ready -> invalid, under finalize's lock
+ * (pg_lock_acme_order.c); the order as it is then comes back in the same
+ * statement. */
 #include "server/store/acme.h"
 #include "server/store/acme_pg.h"
 #include "server/store/store_pg.h"
