@@ -43,6 +43,19 @@ psql_q "INSERT INTO twins (device_id, etag, desired, reported)
 	FROM generate_series(0, $TWINS - 1) i; ANALYZE" || exit 1
 sleep 1
 
+# --- round trips to PostgreSQL per desired PATCH: statements logged over 50 ----
+pg_admin "ALTER SYSTEM SET log_statement = 'all'" && pg_admin "SELECT pg_reload_conf()" >/dev/null
+patch_one() {
+	"${CURL[@]}" -o /dev/null -X PATCH -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+		-d '{"properties":{"desired":{"trip":'"$1"'}}}' "$URL/twins/bench-$1"
+}
+patch_one 0 # every pooled connection has seen the reload before the count
+n0=$(grep -cE 'LOG:  (statement|execute)' "$PGDIR/pg.log")
+for i in $(seq 1 50); do patch_one "$i"; done
+n1=$(grep -cE 'LOG:  (statement|execute)' "$PGDIR/pg.log")
+pg_admin "ALTER SYSTEM RESET log_statement" && pg_admin "SELECT pg_reload_conf()" >/dev/null
+trips=$(awk -v a="$n0" -v b="$n1" 'BEGIN { printf "%.1f", (b - a) / 50 }')
+
 # --- devices waiting: memory and change -> device latency ------------------------
 idle_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
 python3 bench/twin_waiters.py "$URL" "$URL2" "$OPID" "$TOKEN" "$TMP/var/pki/root.pem" "$GK" \
@@ -90,10 +103,10 @@ printf '%-52s %10s %10s %8s\n' "what ($TWINS twins)" "req/s" "p99" "ratio"
 printf '%-52s %10.0f\n' "pgbench single-row UPDATE, 1 client" "$pg1"
 printf '%-52s %10.0f\n' "pgbench single-row UPDATE, $POOL clients (ceiling)" "$pgn"
 printf '%-52s %10.0f %10s %8s  (target >= 50%% of the ceiling)\n' \
-	"PATCH /twins/{id} desired (lock, merge, write, history)" "$patch_rate" "$patch_p99" "$(ratio "$patch_rate" "$pgn")"
+	"PATCH /twins/{id} desired (read, merge, write if unchanged)" "$patch_rate" "$patch_p99" "$(ratio "$patch_rate" "$pgn")"
 printf '%-52s %10.0f %10s %8s\n' "GET /twins/{id}" "$get_rate" "$get_p99" "(target >= 10,000/s)"
 [[ -n "$patch_bad$get_bad" ]] && echo "warning: non-2xx responses: PATCH ${patch_bad:-0}, GET ${get_bad:-0}"
-echo "history rows written: $history_rows"
+echo "history rows written: $history_rows; statements per desired PATCH: $trips"
 while read -r line; do
 	eval "$(tr ' ' '\n' <<<"$line" | sed 's/^/w_/')"
 	printf 'devices waiting %6d (suspended %d, opened in %s s): %6.0f bytes each (target < 20 KB);' \

@@ -94,7 +94,7 @@ const struct err_info err_table[ERR__COUNT] = {
 	[ERR_TWIN_NUMBER_RANGE] = {7007, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-number-out-of-range", 0, "Twin integers must lie within plus or minus 2^53"},
 	[ERR_TWIN_TOO_LARGE] = {7008, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-too-large", 0, "The update would make tags over 8 KB or desired or reported properties over 32 KB"},
 	[ERR_TWIN_BAD_DEVICE_ID] = {7009, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-bad-device-id", 0, "A device ID is 1 to 128 characters of letters, digits and - . % _ * ? ! ( ) , : = @ $ '"},
-	[ERR_TWIN_DEVICE_UNAUTHORIZED] = {7010, ERR_FAMILY_ORCHARD, 401, "https://orchard.dev/problems/twin-device-unauthorized", 0, "A device SAS is required: SharedAccessSignature sr={host}/devices/{deviceId}&sig=...&se=..., unexpired and signed with the device's key"},
+	[ERR_TWIN_DEVICE_UNAUTHORIZED] = {7010, ERR_FAMILY_ORCHARD, 401, "https://orchard.dev/problems/twin-device-unauthorized", 0, "A device credential is required: SharedAccessSignature sr={host}/devices/{deviceId}&sig=...&se=..., unexpired and signed with the device's key, or the device's X.509 client certificate"},
 	[ERR_TWIN_DEVICE_FORBIDDEN] = {7011, ERR_FAMILY_ORCHARD, 403, "https://orchard.dev/problems/twin-device-forbidden", 0, "A device reads and writes its own twin only"},
 	[ERR_TWIN_DEVICE_UNKNOWN] = {7012, ERR_FAMILY_ORCHARD, 404, "https://orchard.dev/problems/twin-device-unknown", 0, "No device is registered with this ID"},
 	[ERR_TWIN_BAD_REPORTED] = {7013, ERR_FAMILY_ORCHARD, 400, "https://orchard.dev/problems/twin-bad-reported", 0, "A reported-properties update must be a JSON object"},

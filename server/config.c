@@ -74,6 +74,14 @@ static const struct setting settings[] = {
 	S("dps-cert-proxy", STR, dps_cert_proxy, NULL,
 	  "address of a TLS-terminating proxy whose X-Client-Cert header (URL-encoded PEM) is a"
 	  " device's certificate; default: none, only TLS client certificates count"),
+	S("mqtt-broker", STR, mqtt_broker, NULL,
+	  "host:port of the MQTT broker (mosquitto with the Orchard plugin) orchardd serves as"
+	  " backend; default: none, no MQTT"),
+	S("mqtt-socket", STR, mqtt_socket, NULL,
+	  "Unix socket the broker plugin asks device credentials on; default:"
+	  " DATA_DIR/run/mqtt.sock"),
+	S("mqtt-user", STR, mqtt_user, "orchardd",
+	  "MQTT username of the backend (the plugin's plugin_opt_backend_user)"),
 	S("acme-base-url", STR, acme_base_url, NULL,
 	  "https://host[:port] every ACME URL starts with; default: the first listen address"),
 	S("acme-http-port", NUM, acme_http_port, "80", "port ACME http-01 validations connect to"),

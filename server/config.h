@@ -30,10 +30,13 @@ struct config {
 	char *dps_linked_hubs;	  /* "host[=weight],..." DPS may assign to; NULL: dps_hub alone */
 	long dps_webhook_timeout; /* seconds for a custom allocation webhook */
 	char *dps_cert_proxy; /* the TLS-terminating proxy's address whose X-Client-Cert counts */
-	char *acme_base_url;  /* ACME URLs' base; NULL: https://<first listen host>:<port> */
-	char *acme_resolver;  /* host:port of the DNS server validations ask; NULL: the system's */
-	long acme_http_port;  /* port http-01 validations connect to */
-	long acme_tls_port;   /* port tls-alpn-01 validations connect to */
+	char *mqtt_broker; /* host:port orchardd connects to as the MQTT backend; NULL: no MQTT */
+	char *mqtt_socket; /* the broker plugin's credential socket; NULL: DATA_DIR/run/mqtt.sock */
+	char *mqtt_user;   /* the backend's MQTT username */
+	char *acme_base_url; /* ACME URLs' base; NULL: https://<first listen host>:<port> */
+	char *acme_resolver; /* host:port of the DNS server validations ask; NULL: the system's */
+	long acme_http_port; /* port http-01 validations connect to */
+	long acme_tls_port;  /* port tls-alpn-01 validations connect to */
 	long acme_eab_required;	     /* 1: newAccount needs an externalAccountBinding */
 	long acme_orders_per_hour;   /* new orders per account and hour; 0 = no limit */
 	long acme_pending_authz_max; /* pending authorizations per account; 0 = no limit */

@@ -82,9 +82,10 @@ fail:
 
 /* cfg's content merged into the desired section of t (new reference), or
  * NULL when out of memory or past a twin limit (logged: the configuration
- * cannot apply there). */
+ * cannot apply there). *applied gets the merge patch as the twin's history
+ * keeps it, {"properties":{"desired":...}} (new reference), when merged. */
 static json_t *merged_desired(const struct store_twin *t, const struct store_config *cfg,
-			      const char *now)
+			      const char *now, json_t **applied)
 {
 	json_t *desired = json_loads(t->desired, 0, NULL);
 	json_t *content = json_loads(cfg->device_content, 0, NULL);
@@ -98,6 +99,11 @@ static json_t *merged_desired(const struct store_twin *t, const struct store_con
 	     twin_check_size(desired, TWIN_PROPS_MAX, "/properties/desired", &te) != TWIN_OK)) {
 		log_kv(LOG_WARN, "configuration does not fit the twin", "configuration", cfg->id,
 		       "deviceId", t->device_id, NULL);
+		json_decref(desired);
+		desired = NULL;
+	}
+	*applied = desired ? json_pack("{s:{s:O}}", "properties", "desired", patch) : NULL;
+	if (desired != NULL && *applied == NULL) {
 		json_decref(desired);
 		desired = NULL;
 	}
@@ -131,22 +137,26 @@ static enum store_qs apply_batch(struct store_conn *c, const struct store_config
 	qs = STORE_HARD;
 	for (size_t i = 0; i < nt; i++) {
 		const struct store_config *cfg = NULL;
-		json_t *desired;
+		json_t *desired, *applied_patch = NULL;
 		char etag[16];
 
 		for (size_t j = 0; j < nw && cfg == NULL; j++)
 			if (strcmp(w[j]->device_id, t[i].device_id) == 0)
 				cfg = &cfgs[w[j]->winner];
-		if (cfg == NULL || (desired = merged_desired(&t[i], cfg, now)) == NULL)
+		if (cfg == NULL ||
+		    (desired = merged_desired(&t[i], cfg, now, &applied_patch)) == NULL)
 			continue;
 		if (twin_etag_new(etag) != 0) {
 			json_decref(desired);
+			json_decref(applied_patch);
 			goto out;
 		}
-		if (json_array_append_new(rows, json_pack("{s:s, s:s, s:I, s:o}", "device_id",
-							  t[i].device_id, "etag", etag, "version",
-							  (json_int_t)t[i].version + 1, "desired",
-							  desired)) != 0 ||
+		/* The history records who: configuration_id, and what: its patch. */
+		if (json_array_append_new(rows, json_pack("{s:s, s:s, s:I, s:o, s:s, s:o}",
+							  "device_id", t[i].device_id, "etag", etag,
+							  "version", (json_int_t)t[i].version + 1,
+							  "desired", desired, "configuration",
+							  cfg->id, "patch", applied_patch)) != 0 ||
 		    json_array_append_new(recs,
 					  json_pack("{s:s, s:s, s:s}", "device_id", t[i].device_id,
 						    "id", cfg->id, "etag", cfg->etag)) != 0)

@@ -16,24 +16,14 @@
 
 #define TWIN_WAIT_MAX 60
 
-struct twin_read {
-	const char *id;
-	struct store_twin row;
-};
-
-static enum store_qs twin_read_cb(struct store_conn *c, void *cls)
-{
-	struct twin_read *r = cls;
-
-	store_twin_free(&r->row);
-	return store_select_twin(c, r->id, &r->row);
-}
-
 /* The twin of params[0] in view; since_arg names the version argument
  * that makes it a long poll on desired.$version (NULL: none). */
 static int twin_get(struct request *req, enum twin_view view, const char *since_arg)
 {
-	struct twin_read r = {.id = req->params[0]};
+	struct {
+		const char *id;
+		struct store_twin row;
+	} r = {.id = req->params[0]};
 	struct waiter *w = req->state;
 	long long since = 0, wait = 0;
 	bool has_since, has_wait;
@@ -59,7 +49,7 @@ static int twin_get(struct request *req, enum twin_view view, const char *since_
 		request_set_state(req, w, wait_free_cb);
 	}
 	for (;;) {
-		qs = store_run(req->srv->store, twin_read_cb, &r);
+		qs = twin_select(req->srv->store, r.id, &r.row);
 		if (qs < 0)
 			return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 		if (qs == STORE_NONE)

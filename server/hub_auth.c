@@ -1,7 +1,8 @@
 /* The twin API's device credentials, one table of credential kinds: IoT
- * Hub's device SAS now; the X.509 client certificate (the DPS work's
- * certificate checks) and TPM hub keys join as rows of `creds` below and
- * cases of key_signed(), and the route table does not change. */
+ * Hub's device SAS, and the X.509 client certificate of a device whose DPS
+ * registration used x509 attestation (the DPS work's certificate checks in
+ * server/client_cert.c). TPM hub keys join as a case of key_signed(), and
+ * the route table does not change. */
 #include "server/hub_auth.h"
 
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "server/dps.h"
+#include "server/client_cert.h"
 #include "server/dps_sas.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -38,42 +40,117 @@ static bool key_signed(const struct store_hub_device *d, const struct dps_sas *t
 	return false; /* "tpm": hub keys not built yet; "x509": a certificate, not a SAS */
 }
 
-static bool check_sas(struct request *req, const char *authz, enum err_code *err)
+/* What a credential proves once the device is known: whether it is
+ * this device's. */
+typedef bool (*hub_proof)(const struct store_hub_device *d, const void *cred);
+
+/* Looks up device_id and, when its registration is assigned and its
+ * enrollment enabled, asks proof; fills *dev when it holds. Any transport. */
+static bool device_proves(struct server *srv, const char *device_id, struct device *dev,
+			  hub_proof proof, const void *cred, enum err_code *err)
 {
-	const char *path_id = req->params[0], *why = NULL;
-	struct hub_lookup l = {.device_id = path_id};
-	struct dps_sas tok;
-	char named[sizeof tok.sr];
-	enum store_qs qs;
+	struct hub_lookup l = {.device_id = device_id};
+	enum store_qs qs = store_run(srv->store, lookup_cb, &l);
 	bool ok = false;
 
+	memset(dev, 0, sizeof *dev);
 	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
-	if (dps_sas_parse(authz, &tok, &why) != 0 || tok.skn[0] != '\0' ||
-	    !sas_expiry_ok(&tok, (long long)time(NULL)) ||
-	    hub_sas_device_id(&tok, named, sizeof named) != 0)
-		return false;
-	if (strcmp(named, path_id) != 0) {
-		*err = ERR_TWIN_DEVICE_FORBIDDEN; /* a device never reads another's twin */
-		return false;
-	}
-	qs = store_run(req->srv->store, lookup_cb, &l);
 	if (qs < 0) {
 		*err = ERR_DB_UNAVAILABLE;
 	} else if (qs == STORE_NONE || strcmp(l.row.status, "assigned") != 0) {
 		*err = ERR_TWIN_DEVICE_UNKNOWN;
 	} else if (strcmp(l.row.enrollment.provisioning_status, "enabled") == 0 &&
-		   key_signed(&l.row, &tok)) {
-		snprintf(req->dev.device_id, sizeof req->dev.device_id, "%s", path_id);
-		snprintf(req->dev.registration_id, sizeof req->dev.registration_id, "%s",
+		   proof(&l.row, cred)) {
+		snprintf(dev->device_id, sizeof dev->device_id, "%s", device_id);
+		snprintf(dev->registration_id, sizeof dev->registration_id, "%s",
 			 l.row.registration_id);
-		snprintf(req->dev.enrollment_kind, sizeof req->dev.enrollment_kind, "%s",
+		snprintf(dev->enrollment_kind, sizeof dev->enrollment_kind, "%s",
 			 l.row.enrollment.kind);
-		snprintf(req->dev.enrollment_id, sizeof req->dev.enrollment_id, "%s",
-			 l.row.enrollment.id);
-		req->dev.authenticated = true;
+		snprintf(dev->enrollment_id, sizeof dev->enrollment_id, "%s", l.row.enrollment.id);
+		dev->authenticated = true;
 		ok = true;
 	}
 	store_hub_device_free(&l.row);
+	return ok;
+}
+
+static bool sas_proof(const struct store_hub_device *d, const void *cred)
+{
+	return key_signed(d, cred);
+}
+
+int hub_sas_verify(struct server *srv, const char *authz, const char *device_id, struct device *dev,
+		   enum err_code *err)
+{
+	const char *why = NULL;
+	struct dps_sas tok;
+	char named[sizeof tok.sr];
+
+	memset(dev, 0, sizeof *dev);
+	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
+	if (dps_sas_parse(authz, &tok, &why) != 0 || tok.skn[0] != '\0' ||
+	    !sas_expiry_ok(&tok, (long long)time(NULL)) ||
+	    hub_sas_device_id(&tok, named, sizeof named) != 0)
+		return -1;
+	if (strcmp(named, device_id) != 0) {
+		*err = ERR_TWIN_DEVICE_FORBIDDEN; /* a device never reads another's twin */
+		return -1;
+	}
+	return device_proves(srv, device_id, dev, sas_proof, &tok, err) ? 0 : -1;
+}
+
+static bool check_sas(struct request *req, const char *authz, enum err_code *err)
+{
+	return hub_sas_verify(req->srv, authz, req->params[0], &req->dev, err) == 0;
+}
+
+/* An X.509 device: its registration's enrollment attests with x509, the
+ * leaf's CN is the registration ID (as at DPS registration), and the
+ * individual enrollment pins the leaf (SHA-256 thumbprint, within its
+ * validity) or the chain verifies now up to the group's signing CA. */
+static bool x509_proof(const struct store_hub_device *d, const void *cred)
+{
+	STACK_OF(X509) *chain = (STACK_OF(X509) *)cred;
+	char cn[CLIENT_CERT_CN_MAX + 1];
+	const char *why = NULL;
+	json_t *params;
+	bool ok;
+
+	if (strcmp(d->enrollment.attestation_type, "x509") != 0 ||
+	    client_cert_cn(sk_X509_value(chain, 0), cn, sizeof cn) != 0 ||
+	    strcmp(cn, d->registration_id) != 0 ||
+	    (params = dps_attestation_params(&d->enrollment)) == NULL)
+		return false;
+	if (strcmp(d->enrollment.kind, STORE_DPS_INDIVIDUAL) == 0)
+		ok = client_cert_pinned(sk_X509_value(chain, 0),
+					json_object_get(params, "clientCertificates"));
+	else
+		ok = client_cert_chains(chain, json_object_get(params, "signingCertificates"),
+					&why);
+	json_decref(params);
+	return ok;
+}
+
+/* A request without Authorization but with a TLS client certificate (or,
+ * from the configured TLS-terminating proxy, X-Client-Cert): the leaf's CN
+ * names the device; another device's CN than the path's is a 403. */
+static bool check_x509(struct request *req, enum err_code *err)
+{
+	STACK_OF(X509) *chain = client_cert_chain(req->conn);
+	char cn[CLIENT_CERT_CN_MAX + 1];
+	bool ok = false;
+
+	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
+	if (chain == NULL)
+		chain = client_cert_chain_proxied(req->conn, req->srv->cfg.dps_cert_proxy);
+	if (chain == NULL || client_cert_cn(sk_X509_value(chain, 0), cn, sizeof cn) != 0)
+		goto out;
+	if (strcmp(cn, req->params[0]) != 0)
+		*err = ERR_TWIN_DEVICE_FORBIDDEN;
+	else
+		ok = device_proves(req->srv, req->params[0], &req->dev, x509_proof, chain, err);
+out:
+	client_cert_chain_free(chain);
 	return ok;
 }
 
@@ -83,7 +160,6 @@ static const struct {
 	bool (*check)(struct request *req, const char *authz, enum err_code *err);
 } creds[] = {
 	{"SharedAccessSignature ", check_sas},
-	/* X.509 client certificate: a row whose check reads the TLS peer chain. */
 };
 
 bool hub_device_check(struct request *req, enum err_code *err)
@@ -92,8 +168,10 @@ bool hub_device_check(struct request *req, enum err_code *err)
 
 	memset(&req->dev, 0, sizeof req->dev);
 	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
-	if (req->nparams < 1 || authz == NULL)
+	if (req->nparams < 1)
 		return false;
+	if (authz == NULL)
+		return check_x509(req, err);
 	for (size_t i = 0; i < sizeof creds / sizeof creds[0]; i++)
 		if (strncasecmp(authz, creds[i].scheme, strlen(creds[i].scheme)) == 0)
 			return creds[i].check(req, authz, err);

@@ -20,6 +20,7 @@
 #include "server/dps.h"
 #include "server/http.h"
 #include "server/jobs.h"
+#include "server/mqtt.h"
 #include "server/metrics.h"
 #include "server/routes.h"
 #include "server/server.h"
@@ -135,6 +136,8 @@ static int cmd_serve(struct server *srv)
 	char *cert_path = NULL, *key_path = NULL, *cert = NULL, *key = NULL;
 	struct revocations *revoked = NULL;
 	struct http *http = NULL;
+	struct mqtt *mqtt = NULL;
+	int mqtt_failed = 0;
 	int rc = 1;
 
 	if (srv->cfg.tls_cert == NULL || srv->cfg.tls_key == NULL) {
@@ -193,6 +196,9 @@ static int cmd_serve(struct server *srv)
 	http = http_start(srv, cert, key);
 	if (http == NULL)
 		goto out;
+	mqtt = mqtt_start(srv, &mqtt_failed);
+	if (mqtt_failed)
+		goto out;
 	OPENSSL_cleanse(key, strlen(key));
 	sigset_t empty;
 	sigemptyset(&empty);
@@ -212,6 +218,7 @@ out:
 		atomic_store(&srv->shutting_down, 1);
 		timers_fire_all(srv->timers);
 	}
+	mqtt_stop(mqtt);
 	http_stop(http, srv, 0);
 	jobs_stop(srv->jobs);
 	jobs_stop(srv->acme_jobs);

@@ -3,7 +3,7 @@
 ORCHARD_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 SERVER_SRCS := $(wildcard server/*.c server/store/*.c)
 SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
-SERVER_LIBS := -ltss2-mu -lmicrohttpd -lgnutls -ljwt -ljansson -lpq -lcurl -lssl -lcrypto -lresolv -lpthread
+SERVER_LIBS := -ltss2-mu -lmicrohttpd -lgnutls -ljwt -ljansson -lpq -lcurl -lmosquitto -lssl -lcrypto -lresolv -lpthread
 PQ_CFLAGS   := $(shell pkg-config --cflags libpq 2>/dev/null)
 $(SERVER_OBJS): CFLAGS += $(PQ_CFLAGS)
 
@@ -20,3 +20,11 @@ $(BUILD)/orchardd: $(SERVER_OBJS) $(ACME_LIB) $(PKI_LIB) $(VERIFIER_LIB) $(COMMO
 	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
 BINS += $(BUILD)/orchardd
+
+# The mosquitto plugin (server/mqtt/orchard_mqtt.c): loaded by the broker,
+# so never built with sanitizers (mosquitto carries no ASan runtime).
+$(BUILD)/orchard_mqtt.so: server/mqtt/orchard_mqtt.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(SANFLAGS) -MMD -MP,$(CFLAGS)) -fPIC -shared -o $@ $<
+
+BINS += $(BUILD)/orchard_mqtt.so

@@ -130,6 +130,108 @@ enum store_qs twin_store_change(struct store_conn *c, struct request *req,
 	return qs;
 }
 
+/* Merges u->patch into u->row.reported in memory; sets u->err when a
+ * limit refuses it. */
+static int reported_apply(struct twin_reported *u)
+{
+	json_t *rep = json_loads(u->row.reported, 0, NULL);
+	char etag[16], *text = NULL;
+	enum twin_fault f = TWIN_NOMEM;
+
+	if (rep == NULL)
+		goto out;
+	if ((f = twin_merge_props(rep, u->patch, u->now, false, false)) != TWIN_OK ||
+	    (f = twin_check_size(rep, TWIN_PROPS_MAX, "/properties/reported", &u->te)) != TWIN_OK)
+		goto out;
+	f = TWIN_NOMEM;
+	if ((text = json_dumps(rep, JSON_COMPACT)) == NULL || twin_etag_new(etag) != 0)
+		goto out;
+	free(u->row.reported);
+	free(u->row.etag);
+	u->row.reported = text;
+	text = NULL;
+	u->row.etag = strdup(etag);
+	u->row.version++;
+	f = u->row.etag ? TWIN_OK : TWIN_NOMEM;
+out:
+	free(text);
+	json_decref(rep);
+	if (f != TWIN_OK)
+		u->err = twin_fault_err(f);
+	return f == TWIN_OK ? 0 : -1;
+}
+
+static enum store_qs reported_cb(struct store_conn *c, void *cls)
+{
+	struct twin_reported *u = cls;
+	struct store_twin_change h;
+	enum store_qs qs;
+
+	store_twin_free(&u->row);
+	u->err = 0;
+	qs = store_lock_twin(c, u->device_id, &u->row);
+	if (qs <= 0) {
+		if (qs == STORE_NONE)
+			u->err = ERR_TWIN_NOT_FOUND;
+		return qs;
+	}
+	if (!twin_if_match(u->if_match, u->row.etag)) {
+		u->err = ERR_TWIN_ETAG_MISMATCH;
+		return STORE_NONE;
+	}
+	if (reported_apply(u) != 0)
+		return STORE_NONE;
+	h = (struct store_twin_change){
+		.device_id = u->row.device_id,
+		.version = u->row.version,
+		.sections = "reported",
+		.actor_kind = "device",
+		.actor = (char *)u->device_id,
+		.patch = json_dumps(u->patch, JSON_COMPACT | JSON_PRESERVE_ORDER),
+	};
+	if (h.patch == NULL)
+		return STORE_HARD;
+	qs = store_update_twin(c, &u->row, &h);
+	free(h.patch);
+	return qs;
+}
+
+enum store_qs twin_reported_update(struct store *s, struct twin_reported *u)
+{
+	u->err = 0;
+	if (!json_is_object(u->patch)) {
+		u->err = ERR_TWIN_BAD_REPORTED;
+		return STORE_NONE;
+	}
+	if (twin_check_patch(u->patch, "/properties/reported", &u->te) != TWIN_OK) {
+		u->err = twin_fault_err(u->te.fault);
+		return STORE_NONE;
+	}
+	twin_now(u->now);
+	return store_run_txn(s, reported_cb, u);
+}
+
+struct twin_select {
+	const char *id;
+	struct store_twin *out;
+};
+
+static enum store_qs select_cb(struct store_conn *c, void *cls)
+{
+	struct twin_select *q = cls;
+
+	store_twin_free(q->out);
+	return store_select_twin(c, q->id, q->out);
+}
+
+enum store_qs twin_select(struct store *s, const char *device_id, struct store_twin *out)
+{
+	struct twin_select q = {device_id, out};
+
+	store_twin_free(out);
+	return store_run(s, select_cb, &q);
+}
+
 /* One entity tag of a list, trimmed: strong ones compare, weak never
  * (If-Match uses the strong comparison, RFC 9110 13.1.1). Unquoted tags
  * are accepted too, as some IoT Hub clients send them. */

@@ -49,6 +49,28 @@ enum store_qs twin_store_change(struct store_conn *c, struct request *req,
 				const struct store_twin *t, bool insert, const char *sections,
 				const json_t *patch);
 
+/* Reads the twin of device_id into *out (freed first; store_twin_free()
+ * it), in a statement of its own. */
+enum store_qs twin_select(struct store *s, const char *device_id, struct store_twin *out);
+
+/* A device's reported PATCH, whatever carried it (HTTPS, MQTT): in one
+ * transaction lock the twin, honour if_match, merge the patch (RFC 7396,
+ * null deletes) under twin_doc's limits, write with a new etag and
+ * versions, announce it and record it in the history as the device's. */
+struct twin_reported {
+	const char *device_id; /* the twin's, and the acting device */
+	const json_t *patch;
+	const char *if_match; /* NULL: none */
+	char now[40];
+	struct store_twin row; /* the twin as written: store_twin_free() */
+	enum err_code err;  /* set when refused (patch, limits, etag, no twin): nothing written */
+	struct twin_err te; /* the limit's place, with err */
+};
+
+/* Runs u: qs < 0 when the store failed, else u->err says whether the patch
+ * was refused (0: written, u->row is the twin as written). */
+enum store_qs twin_reported_update(struct store *s, struct twin_reported *u);
+
 /* Whether an If-Match header value (NULL: absent) lets a write proceed
  * on a twin whose etag is etag (NULL: no twin). */
 bool twin_if_match(const char *header, const char *etag);

@@ -64,6 +64,9 @@ TEST_SCRIPTS += tests/integration/pki.sh
 # Interop: Microsoft's Node.js provisioning device SDK from npm (installed
 # into $(BUILD)/npm-dps on first run; skipped without a registry).
 TEST_SCRIPTS += tests/interop/dps_node.sh
+# Interop: Microsoft's Node.js IoT Hub device SDK over MQTT, through mosquitto
+# with the Orchard plugin ($(BUILD)/npm-iothub; skipped without a registry).
+TEST_SCRIPTS += tests/interop/iothub_node.sh
 # Interop: certbot and lego (Debian) obtain, renew and revoke certificates.
 TEST_SCRIPTS += tests/interop/acme_certbot.sh tests/interop/acme_lego.sh
 

@@ -73,9 +73,11 @@ enum store_qs store_upsert_config_applied(struct store_conn *c, const char *rows
 enum store_qs store_lock_twins(struct store_conn *c, const char *ids_json, struct store_twin **out,
 			       size_t *n);
 
-/* Writes, for each {"device_id", "etag", "version", "desired"} of the JSON
- * array rows_json, the twin's etag, version and desired object, and
- * announces each on EVENTS_TWIN at commit. */
+/* Writes, for each {"device_id", "etag", "version", "desired",
+ * "configuration", "patch"} of the JSON array rows_json, the twin's etag,
+ * version and desired object, records the change in its history (by that
+ * configuration, with that patch) and announces each on EVENTS_TWIN at
+ * commit. */
 enum store_qs store_update_twins_desired(struct store_conn *c, const char *rows_json);
 
 /* Forgets what configuration twin device_id carries. */

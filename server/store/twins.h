@@ -49,6 +49,16 @@ struct store_twin_change {
 enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t,
 				const struct store_twin_change *h);
 
+struct store_audit_new;
+
+/* Outside a transaction: writes t as store_update_twin() does, with h and
+ * the request's audit row a (when not NULL), only if the twin's etag is
+ * still read_etag, all in one statement and one commit. STORE_NONE when the
+ * etag moved (or the twin is gone): nothing was written; read it again. */
+enum store_qs store_update_twin_if(struct store_conn *c, const struct store_twin *t,
+				   const char *read_etag, const struct store_twin_change *h,
+				   const struct store_audit_new *a);
+
 /* Inside the transaction that changed the twin: records h (the caller
  * keeps it). */
 enum store_qs store_insert_twin_history(struct store_conn *c, const struct store_twin_change *h);

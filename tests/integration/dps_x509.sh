@@ -21,6 +21,7 @@ cat >ca.cnf <<CNF
 default_ca = d
 [d]
 database = $P/index.txt
+unique_subject = no
 new_certs_dir = $P
 serial = $P/serial
 default_md = sha256
@@ -57,6 +58,8 @@ csr g2 grp-dev-2 && sign g2 inter leaf_ext && cat g2.pem inter.pem >g2.chain
 csr gx grp-dev-3 && sign gx stranger leaf_ext
 csr gold grp-dev-4 && sign gold inter leaf_ext 20200101000000Z 20200201000000Z && cat gold.pem inter.pem >gold.chain
 csr gcn someone-else && sign gcn inter leaf_ext && cat gcn.pem inter.pem >gcn.chain
+csr gs grp-dev-1 && sign gs stranger leaf_ext
+csr gexp grp-dev-1 && sign gexp inter leaf_ext 20200101000000Z 20200201000000Z && cat gexp.pem inter.pem >gexp.chain
 key ind && openssl req -x509 -new -key ind.key -subj /CN=x509-dev-1 -days 30 -out ind.pem 2>/dev/null
 key ind2 && openssl req -x509 -new -key ind2.key -subj /CN=x509-dev-1 -days 30 -out ind2.pem 2>/dev/null
 cd - >/dev/null || exit 1
@@ -133,6 +136,42 @@ http GET "/$SCOPE/registrations/grp-dev-1/operations/x?$DV"
 expect_dps "a poll without certificate or SAS: 401" 401 401002
 expect_eq "nothing written by the refusals" "$before" "$(count)"
 
+# --- the device twin API with the same certificates --------------------------------
+# tw NAME PATH [curl args]: a twin API call with the client certificate NAME.
+tw() {
+	local n=$1 crt=$P/$1.pem
+	[[ -f $P/$n.chain ]] && crt=$P/$n.chain
+	http "${3:-GET}" "$2" --cert "$crt" --key "$P/$n.key" "${@:4}"
+}
+rver() { psql_q "SELECT coalesce((reported->>'\$version'), 'none') FROM twins WHERE device_id = '$1'"; }
+tw ind /devices/x509-dev-1/twin
+expect_eq "a pinned certificate reads its own twin (no tags)" "200 x509-dev-1 null" \
+	"$STATUS $(jq -r .deviceId <<<"$BODY") $(jq -r .tags <<<"$BODY")"
+tw ind /devices/x509-dev-1/twin/reported PATCH "${JSON[@]}" -d '{"fw":"1.0"}'
+expect_eq "and reports" "200 1.0 2" "$STATUS $(jq -r .fw <<<"$BODY") $(rver x509-dev-1)"
+expect_eq "recorded by the device" "device x509-dev-1" \
+	"$(psql_q "SELECT actor_kind || ' ' || actor FROM twin_history WHERE device_id = 'x509-dev-1' ORDER BY version DESC LIMIT 1")"
+tw g1 "/devices/grp-dev-1/twin/desired?since=0"
+expect_eq "a group device's chain reads its desired properties" "200 x509-app" "$STATUS $(jq -r .app <<<"$BODY")"
+before=$(rver x509-dev-1)
+tw ind /devices/grp-dev-1/twin
+expect_problem "a certificate naming another device: 403" 403 twin-device-forbidden
+tw g1 /devices/x509-dev-1/twin/reported PATCH "${JSON[@]}" -d '{"fw":"evil"}'
+expect_problem "nor may it write that device's reported properties" 403 twin-device-forbidden
+tw ind2 /devices/x509-dev-1/twin/reported PATCH "${JSON[@]}" -d '{"fw":"evil"}'
+expect_problem "another certificate with the pinned one's CN: 401" 401 twin-device-unauthorized
+tw gs /devices/grp-dev-1/twin
+expect_problem "the device's CN under an unknown CA: 401" 401 twin-device-unauthorized
+tw gexp /devices/grp-dev-1/twin
+expect_problem "an expired leaf: 401" 401 twin-device-unauthorized
+tw g2 /devices/grp-dev-2/twin
+expect_problem "a valid certificate of a device not registered: 404" 404 twin-device-unknown
+http GET /devices/grp-dev-1/twin
+expect_problem "no certificate and no SAS: 401" 401 twin-device-unauthorized
+http GET /devices/x509-dev-1/twin -H "X-Client-Cert: $(jq -Rrs @uri <"$P/ind.pem")"
+expect_problem "X-Client-Cert without --dps-cert-proxy: 401" 401 twin-device-unauthorized
+expect_eq "the refusals wrote nothing" "$before" "$(rver x509-dev-1)"
+
 # An intermediate as the group's anchor: the leaf alone is enough.
 http PUT "/enrollmentGroups/x509-line?$AV" "${W[@]}" "${JSON[@]}" -d '{"enrollmentGroupId":"x509-line",
 	"attestation":{"type":"x509","x509":{"signingCertificates":{"primary":{"certificate":'"$(pemj "$P/inter.pem")"'}}}}}'
@@ -158,6 +197,8 @@ http PUT "/$SCOPE/registrations/x509-dev-1/register?$DV" "${JSON[@]}" -H "X-Clie
 expect_dps "a malformed header does not" 401 401002
 http PUT "/$SCOPE/registrations/grp-dev-1/register?$DV" "${JSON[@]}" -H "X-Client-Cert: $(cat "$P/g1.chain" | jq -Rrs @uri)" -d '{}'
 expect_eq "a leaf and its intermediate in it chain to the group's anchor" 200 "$STATUS"
+http GET /devices/x509-dev-1/twin -H "X-Client-Cert: $ESC"
+expect_eq "and reads the device's twin from the trusted proxy" "200 x509-dev-1" "$STATUS $(jq -r .deviceId <<<"$BODY")"
 
 orchardd_stop
 expect_eq "orchardd exits cleanly" 0 $?

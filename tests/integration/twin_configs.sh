@@ -41,6 +41,13 @@ expect_eq "every twin got the content" "pump 1.0 pump 1.0" \
 expect_eq "and kept the operator's own desired properties" "1 12" "$(desired dev1 own) $(desired dev12 own)"
 http GET /twins/dev1 "${R[@]}"
 expect_eq "desired \$version counted up by the configuration" 3 "$(jqb '.properties.desired["$version"]')"
+TV=$(jqb .version)
+http GET "/twins/dev1/history?after=$((TV - 1))" "${R[@]}"
+expect_eq "the configuration's write is in the twin's history, by the configuration" \
+	"200 1 $TV configuration base [\"desired\"] {\"properties\":{\"desired\":{\"app\":{\"name\":\"pump\",\"version\":\"1.0\"}}}}" \
+	"$STATUS $(jqb '.items|length') $(jqb '.items[0].version') $(jqb '.items[0].by.kind') $(jqb '.items[0].by.id') $(jq -c '.items[0].sections' <<<"$BODY") $(jq -cS '.items[0].patch' <<<"$BODY")"
+expect_eq "one history row per twin written, one version each" "12 12" \
+	"$(psql "$ORCHARD_DATABASE_URL" -F " " -Atc "SELECT count(*), count(DISTINCT device_id) FROM twin_history h JOIN twins t USING (device_id) WHERE h.actor_kind = 'configuration' AND h.version = t.version")"
 
 put canary '{"priority":10,"targetCondition":"tags.site = \u0027berlin\u0027 AND tags.ring = 1",
 	"content":{"deviceContent":{"properties.desired.app.version":"2.0-rc"}}}'

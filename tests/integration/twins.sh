@@ -135,8 +135,10 @@ http GET /twins/dev1
 expect_problem "no token, no twin" 401 auth-missing
 
 # --- concurrent writers -------------------------------------------------------------
+psql_q() { psql "$ORCHARD_DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+audited() { psql_q "SELECT count(*) FROM audit_log WHERE method = 'PATCH' AND path = '/twins/dev1' AND status = 200"; }
 http GET /twins/dev1 "${R[@]}"
-v0=$(jqb '.properties.desired["$version"]') tv0=$(jqb .version)
+v0=$(jqb '.properties.desired["$version"]') tv0=$(jqb .version) a0=$(audited)
 pids=()
 for i in $(seq 1 20); do
 	"${CURL[@]}" -o /dev/null -w '%{http_code}\n' "${W[@]}" "${J[@]}" -X PATCH \
@@ -151,6 +153,8 @@ expect_eq "desired \$version and version are exactly +20" "$((v0 + 20)) $((tv0 +
 expect_eq "no update lost" 20 "$(jq '[.properties.desired | to_entries[] | select(.key | startswith("c"))] | length' <<<"$BODY")"
 expect_eq "each leaf's \$lastUpdatedVersion is distinct" 20 \
 	"$(jq '[.properties.desired["$metadata"] | to_entries[] | select(.key | startswith("c")) | .value["$lastUpdatedVersion"]] | unique | length' <<<"$BODY")"
+expect_eq "each wrote one history row and one audit row" "20 20 $((tv0 + 20))" \
+	"$(psql_q "SELECT count(DISTINCT version) FROM twin_history WHERE device_id = 'dev1' AND version > $tv0") $(($(audited) - a0)) $(psql_q "SELECT max(version) FROM twin_history WHERE device_id = 'dev1'")"
 
 # --- the long poll ------------------------------------------------------------------
 http GET /twins/dev1 "${R[@]}"

@@ -12,6 +12,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/orchardd.sh
+. tests/lib/npm.sh
 trap fixture_cleanup EXIT
 NPM_DIR="$ROOT/build/npm-dps"
 PKGS=(azure-iot-provisioning-device azure-iot-provisioning-device-http azure-iot-security-symmetric-key
@@ -21,17 +22,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "1..0 # SKIP node or npm not installed"
 	exit 0
 fi
-mkdir -p "$NPM_DIR"
-exec 9>"$NPM_DIR/.lock"
-flock 9
-if [[ ! -d "$NPM_DIR/node_modules/azure-iot-provisioning-service" ]]; then
-	if ! timeout 300 npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error \
-		"${PKGS[@]}" >"$TMP/npm.log" 2>&1; then
-		echo "1..0 # SKIP npm cannot reach its registry: $(tail -1 "$TMP/npm.log")"
-		exit 0
-	fi
-fi
-exec 9>&-
+npm_prepare "$NPM_DIR" azure-iot-provisioning-service "${PKGS[@]}"
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }

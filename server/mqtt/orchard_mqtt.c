@@ -1,0 +1,549 @@
+/* orchard_mqtt.so: the mosquitto plugin (API v5, mosquitto 2.0) that makes
+ * a stock broker an IoT Hub for Microsoft's device SDKs. It lives under
+ * server/ because it is the service's side of the wire, speaks only
+ * orchardd's private socket protocol (server/mqtt_auth.h) and holds no
+ * device key; it is built apart (a .so, not in orchardd) because mosquitto
+ * loads it.
+ *
+ *   BASIC_AUTH  asks orchardd over its Unix socket: a device's SAS is
+ *               checked by the very code the HTTPS device API runs
+ *               (hub_sas_verify()), against the keys in Orchard's store;
+ *               the backend (orchardd itself) by a secret orchardd made.
+ *               Client id = device id = the SAS's device, and the username
+ *               names it too: "{hub}/{deviceId}/?api-version=...".
+ *   ACL_CHECK   a device subscribes to IoT Hub's four filters only, writes
+ *               its twin requests, method answers and its own telemetry
+ *               topic, and reads only its own cloud-to-device topic.
+ *   MESSAGE     a device's "$iothub/<rest>" is re-published as
+ *               "orchard/up/<clientId>/<rest>" for the backend (a non-$
+ *               prefix: "$share/..." never matches a $ topic in mosquitto
+ *               2.0); the backend's "orchard/down/<deviceId>/<rest>" goes
+ *               to that one client as "$iothub/<rest>". While no backend
+ *               is connected, a twin request is answered 503 at once.
+ *               Each device may send plugin_opt_rate $iothub requests a
+ *               second (default 50, bursts of twice that); beyond, twin
+ *               requests are answered 429 here and go no further.
+ *   expiry      a connection whose SAS expired (se + 300 s) is closed at
+ *               the broker's next event (2.0.11 has no working TICK).
+ *               A backend's "orchard/hello" (once subscribed) is answered
+ *               with a follow notice for every connected device.
+ *
+ * mosquitto's main loop is single-threaded and BASIC_AUTH is synchronous:
+ * the question to orchardd is one line each way on a kept connection, with
+ * a 3 s timeout, after which the device is refused (CONNACK 5). */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#define UP_PREFIX "orchard/up/"
+#define DOWN_PREFIX "orchard/down/"
+#define HUB_PREFIX "$iothub/"
+#define HELLO_TOPIC "orchard/hello" /* a backend is ready to follow devices */
+#define ASK_TIMEOUT_MS 3000
+#define FIELD_MAX 4096
+#define BACKENDS_MAX 16
+#define SAS_SKEW 300 /* seconds past se a SAS is accepted: DPS_SAS_SKEW */
+
+static struct {
+	mosquitto_plugin_id_t *id;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char backend_user[64];
+	int fd;
+	/* the backends connected now: while there is none, a device's twin
+	 * request is answered 503 here, so no SDK waits forever */
+	struct mosquitto *backends[BACKENDS_MAX];
+	/* the devices connected now, replayed to a backend that says hello
+	 * (a restarted orchardd), so it pushes desired to them again */
+	struct conn {
+		struct mosquitto *client;
+		char id[129];
+		double tokens;	   /* a token bucket of $iothub requests */
+		long long last_ms; /* when it was last filled */
+		long long until;   /* its SAS's se plus the skew orchardd allows: then kicked */
+	} * conns;
+	size_t nconns, capconns;
+	double rate; /* $iothub requests a second per device (bursts: twice that); 0: no limit */
+} plug = {.fd = -1, .rate = 50};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_add(struct mosquitto *client, const char *id, long long until)
+{
+	if (plug.nconns == plug.capconns) {
+		size_t cap = plug.capconns ? plug.capconns * 2 : 64;
+		struct conn *c = realloc(plug.conns, cap * sizeof *c);
+
+		if (c == NULL)
+			return; /* not replayed: it is followed again at its next GET */
+		plug.conns = c;
+		plug.capconns = cap;
+	}
+	plug.conns[plug.nconns] = (struct conn){
+		.client = client, .tokens = plug.rate * 2, .last_ms = now_ms(), .until = until};
+	snprintf(plug.conns[plug.nconns].id, sizeof plug.conns[0].id, "%s", id);
+	plug.nconns++;
+}
+
+/* Whether client may send one more $iothub request now (its bucket). */
+static bool conn_allow(struct mosquitto *client)
+{
+	long long now = now_ms();
+
+	if (plug.rate <= 0)
+		return true;
+	for (size_t i = 0; i < plug.nconns; i++) {
+		struct conn *c = &plug.conns[i];
+
+		if (c->client != client)
+			continue;
+		c->tokens += (double)(now - c->last_ms) * plug.rate / 1000.0;
+		if (c->tokens > plug.rate * 2)
+			c->tokens = plug.rate * 2;
+		c->last_ms = now;
+		if (c->tokens < 1)
+			return false;
+		c->tokens -= 1;
+		return true;
+	}
+	return true; /* not tracked (out of memory at connect) */
+}
+
+/* By pointer: with persistent sessions the old connection's DISCONNECT
+ * comes after the same device's new BASIC_AUTH. */
+static void conn_del(struct mosquitto *client)
+{
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (plug.conns[i].client == client) {
+			plug.conns[i] = plug.conns[--plug.nconns];
+			return;
+		}
+}
+
+static int backends_connected(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < BACKENDS_MAX; i++)
+		n += plug.backends[i] != NULL;
+	return n;
+}
+
+static void backend_set(struct mosquitto *old, struct mosquitto *new)
+{
+	for (int i = 0; i < BACKENDS_MAX; i++)
+		if (plug.backends[i] == old) {
+			plug.backends[i] = new;
+			return;
+		}
+}
+
+static void ask_close(void)
+{
+	if (plug.fd >= 0)
+		close(plug.fd);
+	plug.fd = -1;
+}
+
+static int ask_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (plug.fd >= 0)
+		return 0;
+	memcpy(sa.sun_path, plug.socket_path, sizeof sa.sun_path);
+	plug.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (plug.fd < 0)
+		return -1;
+	if (connect(plug.fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "orchard: connect %s: %s", plug.socket_path,
+				     strerror(errno));
+		ask_close();
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes all of buf[0..n) before the deadline. */
+static int send_all(const char *buf, size_t n, long long deadline)
+{
+	while (n > 0) {
+		struct pollfd p = {.fd = plug.fd, .events = POLLOUT};
+		long long left = deadline - now_ms();
+		ssize_t w;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return -1;
+		w = send(plug.fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w, n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads one line (without its '\n') before the deadline. */
+static int recv_line(char *out, size_t max, long long deadline)
+{
+	size_t n = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = plug.fd, .events = POLLIN};
+		long long left = deadline - now_ms();
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return -1;
+		r = recv(plug.fd, out + n, 1, MSG_DONTWAIT);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
+			return -1;
+		if (out[n] == '\n') {
+			out[n] = '\0';
+			return 0;
+		}
+		if (++n >= max)
+			return -1;
+	}
+}
+
+/* Asks orchardd "<kind> <name>\n<password>\n"; true when it answers "OK".
+ * One retry on a fresh connection: orchardd may have restarted. */
+static bool ask(char kind, const char *name, const char *password)
+{
+	char line[64];
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		long long deadline = now_ms() + ASK_TIMEOUT_MS;
+		char head[4] = {kind, ' ', '\0'};
+
+		if (ask_connect() != 0)
+			return false;
+		if (send_all(head, 2, deadline) == 0 &&
+		    send_all(name, strlen(name), deadline) == 0 &&
+		    send_all("\n", 1, deadline) == 0 &&
+		    send_all(password, strlen(password), deadline) == 0 &&
+		    send_all("\n", 1, deadline) == 0 && recv_line(line, sizeof line, deadline) == 0)
+			return strcmp(line, "OK") == 0;
+		ask_close();
+	}
+	return false;
+}
+
+/* Whether s may travel in one line of the socket protocol. */
+static bool field_ok(const char *s)
+{
+	size_t n = s ? strnlen(s, FIELD_MAX + 1) : 0;
+
+	return n > 0 && n <= FIELD_MAX && strpbrk(s, "\r\n") == NULL;
+}
+
+/* A device ID as a topic level: no separators, no wildcards. */
+static bool device_id_ok(const char *id)
+{
+	return field_ok(id) && strlen(id) <= 128 && strpbrk(id, "/+#") == NULL;
+}
+
+static bool is_backend(struct mosquitto *client)
+{
+	const char *user = mosquitto_client_username(client);
+
+	return user != NULL && strcmp(user, plug.backend_user) == 0;
+}
+
+/* When a connection made with SAS password must end: its se plus the
+ * skew orchardd accepts (server/dps_sas.h), as IoT Hub closes a connection
+ * whose SAS expires; the SDKs renew theirs before. 0: never (no se). */
+static long long sas_until(const char *password)
+{
+	const char *se = strstr(password, "se=");
+
+	while (se != NULL && se != password && se[-1] != '&' && se[-1] != ' ')
+		se = strstr(se + 3, "se=");
+	return se ? strtoll(se + 3, NULL, 10) + SAS_SKEW : 0;
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_basic_auth *ed = event_data;
+	const char *cid = mosquitto_client_id(ed->client), *user = ed->username;
+	size_t n;
+
+	(void)event, (void)userdata;
+	if (!field_ok(user) || !field_ok(ed->password) || cid == NULL)
+		return MOSQ_ERR_AUTH;
+	if (strcmp(user, plug.backend_user) == 0) {
+		if (!ask('B', user, ed->password))
+			return MOSQ_ERR_AUTH;
+		backend_set(NULL, ed->client);
+		return MOSQ_ERR_SUCCESS;
+	}
+	/* "{hub}/{deviceId}/?api-version=...": the client id is the device */
+	if (!device_id_ok(cid) || (user = strchr(user, '/')) == NULL)
+		return MOSQ_ERR_AUTH;
+	n = strlen(cid);
+	if (strncmp(user + 1, cid, n) != 0 || user[1 + n] != '/')
+		return MOSQ_ERR_AUTH;
+	if (!ask('D', cid, ed->password)) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "orchard: device %s refused", cid);
+		return MOSQ_ERR_AUTH;
+	}
+	conn_add(ed->client, cid, sas_until(ed->password));
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* At most once a second: ends the connections whose SAS expired, unless a
+ * newer connection of the same device (a renewal) took over. mosquitto
+ * 2.0.11 never sends MOSQ_EVT_TICK, so the broker's other events call it:
+ * an expired device is closed at its own next request at the latest. */
+static bool sweep(struct mosquitto *current)
+{
+	struct timespec ts;
+	static time_t last;
+	bool expired = false;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (size_t i = 0; current != NULL && i < plug.nconns; i++)
+		if (plug.conns[i].client == current && plug.conns[i].until != 0 &&
+		    plug.conns[i].until < (long long)ts.tv_sec)
+			expired = true; /* refused now; closed by another's event */
+	if (ts.tv_sec == last)
+		return expired;
+	last = ts.tv_sec;
+	for (size_t i = 0; i < plug.nconns; i++) {
+		struct conn *c = &plug.conns[i];
+		bool newer = false;
+
+		if (c->until == 0 || c->until >= (long long)ts.tv_sec)
+			continue;
+		if (c->client == current) {
+			last = 0; /* never the client whose event this is (in use): next event */
+			continue;
+		}
+		for (size_t j = 0; j < plug.nconns; j++)
+			newer |= j != i && strcmp(plug.conns[j].id, c->id) == 0 &&
+				 (plug.conns[j].until == 0 ||
+				  plug.conns[j].until >= (long long)ts.tv_sec);
+		c->until = 0; /* once */
+		if (!newer) {
+			mosquitto_log_printf(MOSQ_LOG_NOTICE,
+					     "orchard: %s: SAS expired, disconnected", c->id);
+			mosquitto_kick_client_by_clientid(c->id, false);
+		}
+	}
+	return expired;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "devices/<id>/<tail>" is the device's own topic (tail: "messages/...") */
+static bool own_topic(const char *topic, const char *id, const char *tail)
+{
+	size_t n = strlen(id);
+
+	return starts(topic, "devices/") && strncmp(topic + 8, id, n) == 0 && topic[8 + n] == '/' &&
+	       starts(topic + 9 + n, tail);
+}
+
+/* Tells the backend that device id now listens for desired patches (so
+ * orchardd pushes them even to a device that never GETs its twin). */
+static void follow_notice(const char *id)
+{
+	char topic[256];
+
+	if (snprintf(topic, sizeof topic, UP_PREFIX "%s/twin/SUBSCRIBE/desired/", id) <
+	    (int)sizeof topic)
+		mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
+}
+
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	const char *id = mosquitto_client_id(ed->client), *t = ed->topic;
+	static const char *const subs[] = {"$iothub/twin/res/#",
+					   "$iothub/twin/PATCH/properties/desired/#",
+					   "$iothub/methods/POST/#"};
+	static const char *const writes[] = {"$iothub/twin/GET/",
+					     "$iothub/twin/PATCH/properties/reported/",
+					     "$iothub/methods/res/"};
+
+	(void)event, (void)userdata;
+	if (sweep(ed->client))
+		return MOSQ_ERR_ACL_DENIED; /* its SAS expired */
+	if (is_backend(ed->client))
+		return MOSQ_ERR_SUCCESS;
+	if (id == NULL || t == NULL)
+		return MOSQ_ERR_ACL_DENIED;
+	switch (ed->access) {
+	case MOSQ_ACL_SUBSCRIBE:
+		if (strcmp(t, subs[1]) == 0)
+			follow_notice(id);
+		for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+			if (strcmp(t, subs[i]) == 0)
+				return MOSQ_ERR_SUCCESS;
+		return own_topic(t, id, "") &&
+				       strcmp(t + 9 + strlen(id), "messages/devicebound/#") == 0
+			       ? MOSQ_ERR_SUCCESS
+			       : MOSQ_ERR_ACL_DENIED;
+	case MOSQ_ACL_UNSUBSCRIBE: return MOSQ_ERR_SUCCESS;
+	case MOSQ_ACL_WRITE:
+		for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+			if (starts(t, writes[i]))
+				return MOSQ_ERR_SUCCESS;
+		return own_topic(t, id, "messages/events/") ? MOSQ_ERR_SUCCESS
+							    : MOSQ_ERR_ACL_DENIED;
+	case MOSQ_ACL_READ:
+		return own_topic(t, id, "messages/devicebound/") ? MOSQ_ERR_SUCCESS
+								 : MOSQ_ERR_ACL_DENIED;
+	default: return MOSQ_ERR_ACL_DENIED;
+	}
+}
+
+/* Answers device id's twin request (topic t) with status and body here,
+ * without orchardd; other requests are dropped. */
+static void twin_refuse(const char *id, const char *t, int status, const char *body)
+{
+	const char *rid = starts(t, "$iothub/twin/") ? strstr(t, "$rid=") : NULL;
+	size_t n = rid ? strcspn(rid + 5, "&") : 0;
+	char topic[256];
+
+	if (rid != NULL && n > 0 && n < 130 &&
+	    snprintf(topic, sizeof topic, HUB_PREFIX "twin/res/%d/?$rid=%.*s", status, (int)n,
+		     rid + 5) < (int)sizeof topic)
+		mosquitto_broker_publish_copy(id, topic, (int)strlen(body), body, 0, false, NULL);
+}
+
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+	const char *id = mosquitto_client_id(ed->client), *t = ed->topic;
+	char topic[1024], target[129];
+
+	(void)event, (void)userdata;
+	if (id == NULL || t == NULL || ed->payloadlen > INT32_MAX)
+		return MOSQ_ERR_SUCCESS;
+	if (is_backend(ed->client)) {
+		const char *rest, *slash;
+
+		if (strcmp(t, HELLO_TOPIC) == 0) {
+			for (size_t i = 0; i < plug.nconns; i++)
+				follow_notice(plug.conns[i].id);
+			return MOSQ_ERR_SUCCESS;
+		}
+		if (!starts(t, DOWN_PREFIX))
+			return MOSQ_ERR_SUCCESS;
+		rest = t + strlen(DOWN_PREFIX);
+		slash = strchr(rest, '/');
+		if (slash == NULL || (size_t)(slash - rest) >= sizeof target)
+			return MOSQ_ERR_SUCCESS;
+		memcpy(target, rest, (size_t)(slash - rest));
+		target[slash - rest] = '\0';
+		if (snprintf(topic, sizeof topic, HUB_PREFIX "%s", slash + 1) >= (int)sizeof topic)
+			return MOSQ_ERR_SUCCESS;
+		/* targeted: to that client alone, whatever it subscribed */
+		mosquitto_broker_publish_copy(target, topic, (int)ed->payloadlen, ed->payload,
+					      ed->qos, false, NULL);
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (starts(t, HUB_PREFIX) && !conn_allow(ed->client)) {
+		twin_refuse(id, t, 429, "{\"errorCode\":429001,\"message\":\"Too many requests\"}");
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (starts(t, "$iothub/twin/") && backends_connected() == 0) {
+		twin_refuse(
+			id, t, 503,
+			"{\"errorCode\":503001,\"message\":\"Orchard is unavailable, retry later\"}");
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (!starts(t, HUB_PREFIX) || snprintf(topic, sizeof topic, UP_PREFIX "%s/%s", id,
+					       t + strlen(HUB_PREFIX)) >= (int)sizeof topic)
+		return MOSQ_ERR_SUCCESS;
+	mosquitto_broker_publish_copy(NULL, topic, (int)ed->payloadlen, ed->payload, ed->qos, false,
+				      NULL);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+
+	(void)event, (void)userdata;
+	backend_set(ed->client, NULL);
+	conn_del(ed->client);
+	return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for (int i = 0; i < supported_version_count; i++)
+		if (supported_versions[i] == 5)
+			return 5;
+	return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+			  struct mosquitto_opt *options, int option_count)
+{
+	(void)userdata;
+	plug.id = identifier;
+	snprintf(plug.backend_user, sizeof plug.backend_user, "orchardd");
+	for (int i = 0; i < option_count; i++) {
+		if (strcmp(options[i].key, "socket") == 0)
+			snprintf(plug.socket_path, sizeof plug.socket_path, "%s", options[i].value);
+		else if (strcmp(options[i].key, "rate") == 0)
+			plug.rate = atof(options[i].value);
+		else if (strcmp(options[i].key, "backend_user") == 0)
+			snprintf(plug.backend_user, sizeof plug.backend_user, "%s",
+				 options[i].value);
+	}
+	if (plug.socket_path[0] == '\0' || strchr(plug.backend_user, '/') != NULL) {
+		mosquitto_log_printf(MOSQ_LOG_ERR,
+				     "orchard: plugin_opt_socket (orchardd's MQTT socket) is"
+				     " required; plugin_opt_backend_user has no '/'");
+		return MOSQ_ERR_INVAL;
+	}
+	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL,
+					NULL) != MOSQ_ERR_SUCCESS ||
+	    mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL) !=
+		    MOSQ_ERR_SUCCESS ||
+	    mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, NULL) !=
+		    MOSQ_ERR_SUCCESS ||
+	    mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL,
+					NULL) != MOSQ_ERR_SUCCESS)
+		return MOSQ_ERR_UNKNOWN;
+	return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	(void)userdata, (void)options, (void)option_count;
+	mosquitto_callback_unregister(plug.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+	mosquitto_callback_unregister(plug.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+	mosquitto_callback_unregister(plug.id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	mosquitto_callback_unregister(plug.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+	ask_close();
+	free(plug.conns);
+	return MOSQ_ERR_SUCCESS;
+}
