@@ -9,7 +9,8 @@
 # Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
 # a goroutine dump; acme_load then stops with aborted=1), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
 # ACME_BENCH_STAGE=ready (stop each flow at a ready order), ACME_BENCH_KEEP=DIR
-# (keep the servers' logs there).
+# (keep the servers' logs there), ACME_BENCH_PGSS=1 (print orchardd's
+# statements per issuance from pg_stat_statements).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${ORCHARD_BUILD:-build}
@@ -45,6 +46,12 @@ run_load() { # DIRECTORY CACERT ACCOUNTS -> "certs=... rate=... p50_ms=... p99_m
 	"$LOAD" --dir "$1" --cacert "$2" --http-port "$HTTP_PORT" --accounts "$3" \
 		--flows "$FLOWS" --poll-ms "$POLL_MS" "${STAGE[@]}"
 }
+# CPU seconds (user+system) of the processes given, from /proc.
+cpu_s() { cat $(printf '/proc/%s/stat ' "$@") 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.3f", t / hz}'; }
+# PostgreSQL's processes: the postmaster and its children (orchardd's pool
+# connections live as long as orchardd, so they are all there at the end).
+pg_pids() { local pm; pm=$(head -1 "$TMP/db/pg/postmaster.pid"); echo "$pm" $(pgrep -P "$pm"); }
+pg_xacts() { pg_admin "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'orchard'"; }
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k {print $2}'; }
 
 HTTP_PORT=$(free_port)
@@ -57,10 +64,23 @@ CTS=$!
 # defaults (fsync, synchronous_commit, full_page_writes on).
 "$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
 export PGDIR="$TMP/db" ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
+if [[ -n "${ACME_BENCH_PGSS:-}" ]]; then
+	echo "shared_preload_libraries = 'pg_stat_statements'" >>"$TMP/db/pg/postgresql.conf"
+	"$ROOT/scripts/pg-cluster" stop "$TMP/db" && "$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
+	pg_admin "CREATE EXTENSION pg_stat_statements" || exit 1
+fi
 durable=$(pg_admin "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')")
 orchardd_start --acme-http-port "$HTTP_PORT" --acme-resolver "127.0.0.1:$DNS_PORT" \
 	--acme-orders-per-hour 0 --acme-pending-authz-max 0 || exit 1
+# Per issuance: PostgreSQL transactions, orchardd and PostgreSQL CPU (the
+# accounts' creation included: it is small beside the flows).
+x0=$(pg_xacts) o0=$(cpu_s "$OPID") p0=$(cpu_s $(pg_pids))
 ours=$(run_load "$URL/acme/directory" "$TMP/var/pki/root.pem" "$ACCOUNTS") || echo "acme.sh: orchardd run had failures" >&2
+echo "orchardd: $ours" >&2
+x1=$(pg_xacts) o1=$(cpu_s "$OPID") p1=$(cpu_s $(pg_pids))
+[[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "SELECT round(calls::numeric / $(field "$ours" certs), 2) AS per_cert,
+	round(total_exec_time::numeric / $(field "$ours" certs), 3) AS ms_per_cert, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+	FROM pg_stat_statements WHERE calls > 0 ORDER BY calls DESC LIMIT 25" >&2
 orchardd_stop
 
 # Pebble, its VA pointed at the same responder port and DNS server.
@@ -88,6 +108,8 @@ printf '%-46s %10s %10s %10s %8s\n' "orchardd, $ACCOUNTS accounts (fsync/sync_co
 	"$(field "$ours" rate)" "$(field "$ours" p50_ms)" "$(field "$ours" p99_ms)" "$(field "$ours" failed)"
 printf '%-46s %10s %10s %10s %8s\n' "pebble, $PEBBLE_ACCOUNTS accounts (VA_NOSLEEP=1)" \
 	"$(field "$theirs" rate)" "$(field "$theirs" p50_ms)" "$(field "$theirs" p99_ms)" "$(field "$theirs" failed)"
+awk -v n="$(field "$ours" certs)" -v x="$((x1 - x0))" -v o="$o0 $o1" -v p="$p0 $p1" \
+	'BEGIN { split(o, a, " "); split(p, b, " "); if (n > 0) printf "orchardd per issuance: %.1f PostgreSQL transactions, %.2f ms orchardd CPU, %.2f ms PostgreSQL CPU\n", x / n, (a[2] - a[1]) * 1000 / n, (b[2] - b[1]) * 1000 / n }'
 awk -v a="$(field "$ours" rate)" -v b="$(field "$theirs" rate)" \
 	'BEGIN { if (b > 0) printf "orchardd / pebble: %.2fx   (target: >= 300 certs/s and ahead of Pebble; Let'"'"'s Encrypt: ~94/s fleet-wide)\n", a / b }'
 [[ -n "$ours" && -n "$theirs" ]]

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const struct pki_san san = {PKI_SAN_DNS, "bench.example", NULL};
-	struct pki_issue_req req = {der, (size_t)len, &san, 1, "shortlived", NULL, 0};
+	struct pki_issue_req req = {der, (size_t)len, &san, 1, "shortlived", NULL, 0, NULL};
 	unsigned char *spki = NULL;
 	int spki_len = i2d_PUBKEY(key, &spki);
 	struct pki_ak_req ak = {

@@ -160,6 +160,9 @@ void pki_csr_info_free(struct pki_csr_info *info)
 	free(info->dns);
 	free(info->ips);
 	free(info->spki);
+	if (info->parsed != NULL)
+		X509_REQ_free(info->parsed->req);
+	free(info->parsed);
 	memset(info, 0, sizeof *info);
 }
 
@@ -197,6 +200,10 @@ enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_i
 		goto out;
 	memcpy(out->spki, spki, (size_t)n);
 	out->spki_len = (size_t)n;
+	if ((out->parsed = malloc(sizeof *out->parsed)) == NULL)
+		goto out;
+	out->parsed->req = csr; /* owned by out from here */
+	csr = NULL;
 	st = PKI_OK;
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';

@@ -336,7 +336,7 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 {
 	const struct pki_profile *prof = pki_profile_find(ca, req->profile);
 	enum pki_status st = PKI_ERR_INTERNAL;
-	X509_REQ *csr = NULL;
+	X509_REQ *csr = NULL, *csr_view = NULL;
 	X509 *x = NULL;
 	EVP_PKEY *key;
 	unsigned char *der = NULL;
@@ -356,16 +356,22 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 		say(why, whylen, "a certificate needs at least one subject alternative name");
 		return PKI_ERR_SAN;
 	}
-	if ((csr = pki__csr_parse(req->csr_der, req->csr_len)) == NULL) {
+	if (req->csr != NULL && req->csr->parsed != NULL) {
+		/* Parsed and verified by pki_csr_inspect(); the caller's to free. */
+		if ((key = X509_REQ_get0_pubkey(req->csr->parsed->req)) == NULL)
+			goto out;
+		csr_view = req->csr->parsed->req;
+	} else if ((csr = pki__csr_parse(req->csr_der, req->csr_len)) == NULL) {
 		say(why, whylen, "the CSR is not a DER PKCS#10 request");
 		st = PKI_ERR_CSR;
 		goto out;
-	}
-	if ((key = X509_REQ_get0_pubkey(csr)) == NULL || X509_REQ_verify(csr, key) != 1) {
+	} else if ((key = X509_REQ_get0_pubkey(csr)) == NULL || X509_REQ_verify(csr, key) != 1) {
 		say(why, whylen, "the CSR's signature does not verify with its key");
 		st = PKI_ERR_SIGNATURE;
 		goto out;
 	}
+	if (csr_view == NULL)
+		csr_view = csr;
 	if ((pki__key_classify(key, out->key_type, sizeof out->key_type) & prof->keys) == 0) {
 		say(why, whylen, "key type %s is not allowed by this profile", out->key_type);
 		st = PKI_ERR_KEY_TYPE;
@@ -383,7 +389,8 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 	if ((x = X509_new()) == NULL || pki__serial_set(x, out->serial) != 0 ||
 	    !X509_set_version(x, 2) || !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 	    !ASN1_TIME_set(X509_getm_notBefore(x), now - PKI_BACKDATE) ||
-	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) || !pubkey_copy(x, csr, key))
+	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) ||
+	    !pubkey_copy(x, csr_view, key))
 		goto out;
 	/* Never outlive the intermediate. */
 	if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&

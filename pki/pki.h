@@ -66,6 +66,7 @@ struct pki_san {
 	const char *assigner; /* PERMANENT_ID and HW_MODULE only; else NULL */
 };
 
+struct pki_csr_info;
 struct pki_issue_req {
 	const uint8_t *csr_der; /* PKCS#10, DER; its self-signature is checked */
 	size_t csr_len;
@@ -74,6 +75,11 @@ struct pki_issue_req {
 	const char *profile; /* "tls-server", "device-client", "shortlived", ... */
 	const char *subject; /* CN for the subject; NULL: the first DNS/IP/URI SAN or none */
 	long long not_after; /* 0: the profile's lifetime; else at most that (epoch s) */
+	/* Optional: pki_csr_inspect()'s result for csr_der. Its request, parsed
+	 * and verified there, is used as it is (csr_der is then not read):
+	 * finalize parsed every CSR twice, and OpenSSL 3's key decoding is
+	 * the costly part of a parse. */
+	const struct pki_csr_info *csr;
 };
 
 /* An issued certificate. Every pointer owned; pki_cert_free() releases. */
@@ -153,7 +159,8 @@ struct pki_csr_info {
 	size_t nips;
 	uint8_t *spki; /* SubjectPublicKeyInfo, DER */
 	size_t spki_len;
-	char key_type[16]; /* as in struct pki_cert */
+	char key_type[16];	/* as in struct pki_cert */
+	struct pki_csr *parsed; /* the request itself, for pki_issue_req.csr */
 };
 void pki_csr_info_free(struct pki_csr_info *info);
 

@@ -58,6 +58,11 @@ int pki__mkdir_p(const char *path, mode_t mode);
  * NULL; the type name of a leaf key and its enum pki_key_bit (0 when no
  * profile could allow it). */
 X509_REQ *pki__csr_parse(const uint8_t *der, size_t len);
+
+/* pki_csr_info.parsed: a request pki_csr_inspect() parsed and verified. */
+struct pki_csr {
+	X509_REQ *req;
+};
 unsigned pki__key_classify(EVP_PKEY *key, char *name, size_t len);
 
 /* pki/issue.c, for ak.c: a fresh 128-bit random serial into x and as

@@ -4,6 +4,7 @@
 #include "server/acme.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,53 @@ struct nonce_cls {
 	bool fresh;
 };
 
-static enum store_qs insert_nonce_cb(struct store_conn *c, void *cls)
+/* Nonces are issued in batches: each MHD thread records ACME_NONCE_BATCH
+ * random nonces in one INSERT and hands them out one per reply, so a reply
+ * costs no round trip for its Replay-Nonce (it cost one INSERT each). The
+ * table stays the only truth: any orchardd takes any recorded nonce once.
+ * A batch older than half the TTL is dropped (its rows expire and are
+ * purged), so a nonce handed out has at least half its TTL left. */
+#define ACME_NONCE_BATCH 32
+
+struct nonce_pool {
+	char nonce[ACME_NONCE_BATCH][ACME_NONCE_MAX];
+	size_t next, n;
+	long long filled;
+};
+
+static _Thread_local struct nonce_pool pool;
+
+static enum store_qs insert_nonces_cb(struct store_conn *c, void *cls)
 {
-	return store_insert_acme_nonce(c, cls, ACME_NONCE_TTL_S);
+	struct nonce_pool *p = cls;
+	const char *v[ACME_NONCE_BATCH];
+
+	for (size_t i = 0; i < p->n; i++)
+		v[i] = p->nonce[i];
+	return store_insert_acme_nonces(c, v, p->n, ACME_NONCE_TTL_S);
+}
+
+static bool nonce_pool_fill(struct server *srv, struct nonce_pool *p, long long now)
+{
+	uint8_t raw[ACME_NONCE_BATCH][16];
+
+	p->next = p->n = 0;
+	if (RAND_bytes(&raw[0][0], sizeof raw) != 1)
+		return false;
+	for (size_t i = 0; i < ACME_NONCE_BATCH; i++) {
+		char *s = b64_encode(raw[i], sizeof raw[i], 1);
+		if (s == NULL)
+			return false;
+		snprintf(p->nonce[i], ACME_NONCE_MAX, "%s", s);
+		free(s);
+	}
+	p->n = ACME_NONCE_BATCH;
+	if (store_run(srv->store, insert_nonces_cb, p) < 0) {
+		p->n = 0;
+		return false;
+	}
+	p->filled = now;
+	return true;
 }
 
 static enum store_qs purge_cb(struct store_conn *c, void *cls)
@@ -42,8 +87,6 @@ static enum store_qs take_nonce_cb(struct store_conn *c, void *cls)
 
 const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX])
 {
-	uint8_t raw[16];
-	char *s;
 	long long now = (long long)time(NULL), last = atomic_load(&srv->acme_nonce_sweep);
 
 	/* One request a minute per process pays for the sweep. */
@@ -51,12 +94,13 @@ const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX])
 	    atomic_compare_exchange_strong(&srv->acme_nonce_sweep, &last, now) &&
 	    store_run(srv->store, purge_cb, NULL) < 0)
 		log_kv(LOG_WARN, "acme: could not purge expired nonces", NULL);
-	if (RAND_bytes(raw, sizeof raw) != 1 || (s = b64_encode(raw, sizeof raw, 1)) == NULL)
+	if ((pool.next >= pool.n || now - pool.filled >= ACME_NONCE_TTL_S / 2) &&
+	    !nonce_pool_fill(srv, &pool, now))
 		return NULL;
-	snprintf(out, ACME_NONCE_MAX, "%s", s);
-	free(s);
-	if (store_run(srv->store, insert_nonce_cb, out) < 0)
-		return NULL;
+	snprintf(out, ACME_NONCE_MAX, "%s", pool.nonce[pool.next]);
+	/* Handed out once: forget it here. */
+	OPENSSL_cleanse(pool.nonce[pool.next], ACME_NONCE_MAX);
+	pool.next++;
 	return out;
 }
 
@@ -185,6 +229,70 @@ static bool refuse(struct request *req, enum err_code *err, enum err_code code, 
 	return false;
 }
 
+static bool payload_take(struct request *req, struct acme_auth *a, enum err_code *err);
+
+struct fast_cls {
+	const char *id, *nonce, *jwk;
+	struct store_acme_account *out;
+	enum store_nonce_state nonce_state;
+};
+
+static enum store_qs fast_cb(struct store_conn *c, void *cls)
+{
+	struct fast_cls *f = cls;
+
+	return store_take_acme_nonce_account(c, f->id, f->nonce, f->jwk, f->out, &f->nonce_state);
+}
+
+/* A kid request whose account key is cached: verify with it first, then
+ * read the account and use the nonce up in one round trip (two before).
+ * Returns 1 when that decided the request (*ok the outcome), 0 when the
+ * caller must go the long way (no cached key, the signature does not
+ * verify with it, or the stored key changed: nothing was used up then). */
+static int kid_fast(struct request *req, struct acme_auth *a, const char *id, bool *ok,
+		    enum err_code *err)
+{
+	struct acme_jwk key = {0};
+	struct acme_err e;
+	char *text = NULL;
+	struct fast_cls f = {id, a->jws.nonce, NULL, &a->account, STORE_NONCE_UNKNOWN};
+	enum store_qs qs;
+	int decided = 0;
+
+	if (strlen(a->jws.nonce) >= ACME_NONCE_MAX || acme_keycache_get(id, &key, &text) != 0)
+		return 0;
+	if (acme_jws_verify(&a->jws, key.pkey, &e) != 0)
+		goto out;
+	f.jwk = text;
+	qs = store_run(req->srv->store, fast_cb, &f);
+	decided = 1;
+	if (qs < 0)
+		*ok = refuse(req, err, ERR_DB_UNAVAILABLE, "");
+	else if (qs == STORE_NONE)
+		*ok = refuse(req, err, ERR_ACME_ACCOUNT_DOES_NOT_EXIST, "no such account");
+	else if (strcmp(a->account.jwk, text) != 0) {
+		/* Another orchardd changed the key: the long way, with the row read. */
+		store_acme_account_free(&a->account);
+		decided = 0;
+	} else if (strcmp(a->account.status, "valid") != 0)
+		*ok = refuse(req, err, ERR_ACME_UNAUTHORIZED, "the account is not valid");
+	else if (f.nonce_state == STORE_NONCE_UNKNOWN)
+		*ok = refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce is unknown or used");
+	else if (f.nonce_state == STORE_NONCE_EXPIRED)
+		*ok = refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce has expired");
+	else
+		*ok = true;
+	if (decided) {
+		a->has_account = qs == STORE_ONE;
+		a->key = key;
+		memset(&key, 0, sizeof key);
+	}
+out:
+	acme_jwk_free(&key);
+	free(text);
+	return decided;
+}
+
 bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
 {
 	struct acme_auth *a = calloc(1, sizeof *a);
@@ -215,9 +323,12 @@ bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
 			return refuse(req, err, e.code, e.detail);
 	} else {
 		struct account_cls ac = {kid_account_id(req, a->jws.kid), &a->account};
+		bool ok = false;
 		if (ac.id == NULL)
 			return refuse(req, err, ERR_ACME_ACCOUNT_DOES_NOT_EXIST,
 				      "\"kid\" is not an account URL of this server");
+		if (kid_fast(req, a, ac.id, &ok, err))
+			return ok ? payload_take(req, a, err) : false;
 		qs = store_run(req->srv->store, account_cb, &ac);
 		if (qs < 0)
 			return refuse(req, err, ERR_DB_UNAVAILABLE, "");
@@ -244,7 +355,12 @@ bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
 		return refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce is unknown or used");
 	if (!n.fresh)
 		return refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce has expired");
-	/* Handlers parse the payload as their JSON body. */
+	return payload_take(req, a, err);
+}
+
+/* Handlers parse the payload as their JSON body. */
+static bool payload_take(struct request *req, struct acme_auth *a, enum err_code *err)
+{
 	json_decref(req->json);
 	req->json = NULL;
 	a->post_as_get = a->jws.payload_len == 0;

@@ -88,3 +88,21 @@ void acme_keycache_clear(void)
 		slot_free(&slots[i]);
 	pthread_mutex_unlock(&mu);
 }
+
+int acme_keycache_get(const char *id, struct acme_jwk *out, char **jwk_text)
+{
+	struct slot *s = &slots[slot_of(id)];
+	int rc = -1;
+
+	*jwk_text = NULL;
+	pthread_mutex_lock(&mu);
+	if (s->id != NULL && strcmp(s->id, id) == 0 && (*jwk_text = strdup(s->text)) != NULL) {
+		rc = jwk_copy(out, &s->key);
+		if (rc != 0) {
+			free(*jwk_text);
+			*jwk_text = NULL;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	return rc;
+}

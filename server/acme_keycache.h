@@ -13,6 +13,12 @@
 int acme_keycache_parse(const char *id, const char *jwk_text, struct acme_jwk *out,
 			struct acme_err *e);
 
+/* The key last cached for account id, into *out (free with acme_jwk_free())
+ * and its stored JWK text into *jwk_text (free()). 0, or -1 when none: a
+ * kid request verifies with it before reading the account, so it reads
+ * the account and takes its nonce in one statement (server/acme.c). */
+int acme_keycache_get(const char *id, struct acme_jwk *out, char **jwk_text);
+
 /* Frees every cached key (at exit, for leak checkers). */
 void acme_keycache_clear(void);
 

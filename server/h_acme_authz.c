@@ -3,11 +3,16 @@
  * /acme/chall/{id} with {} starts the challenge's validation as a
  * background job and answers "processing" at once: clients poll. The
  * validators themselves are acme/chall_*.c; no request thread waits on the
- * network. device-attest-01 is answered with {"attObj": base64url(CBOR)}
- * and checked on the same jobs: it is CPU only (a chain, two signatures,
- * a few milliseconds with RSA), but the AK certificate's standing (revoked?
- * enrollment disabled?) is a store query, and one path for every type keeps
- * the challenge states (pending, processing, valid/invalid) the same. */
+ * network. A POST-as-GET of an authorization whose validation is under way
+ * waits (suspended, server/wait.h) up to ACME_AUTHZ_WAIT_MS for its outcome
+ * on EVENTS_ACME_AUTHZ: certbot and lego poll once a second (our
+ * Retry-After), so an answer that comes with the outcome saves them a
+ * second per authorization; RFC 8555 clients take a slow answer.
+ * device-attest-01 is answered with {"attObj": base64url(CBOR)} and
+ * checked on the same jobs: it is CPU only (a chain, two signatures), but
+ * the AK certificate's standing (revoked? enrollment disabled? a quote
+ * gate?) is a store query, and one path for every type keeps the
+ * challenge states (pending, processing, valid/invalid) the same. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +32,12 @@
 #include "server/request.h"
 #include "server/spec.h"
 #include "server/store/attest.h"
+#include "server/store/events.h"
+#include "server/wait.h"
 
 #define ACME_AUTHZ_VALID_TTL_S (30 * 86400)
 #define ACME_VALIDATION_TIMEOUT_S 5
+#define ACME_AUTHZ_WAIT_MS 2000
 
 struct authz_get {
 	const char *id;
@@ -104,10 +112,30 @@ int h_acme_authz(struct request *req)
 	enum store_qs qs;
 	int ret;
 
+	if (req->acme->post_as_get) {
+		struct waiter *w = req->state;
+		for (;;) {
+			if (!load_authz(req, req->params[0], &g, &ret))
+				return ret;
+			if (!any_processing(g.row.challenges) || (w != NULL && wait_expired(w)))
+				goto render;
+			if (w == NULL) {
+				/* Subscribed, then looked at again: an outcome that came
+				 * between the first look and now is not missed. */
+				w = wait_new(req->srv, req->conn, EVENTS_ACME_AUTHZ, g.id,
+					     ACME_AUTHZ_WAIT_MS);
+				if (w == NULL)
+					goto render;
+				request_set_state(req, w, wait_free_cb);
+			} else if (wait_sleep(w)) {
+				store_acme_authz_free(&g.row);
+				return MHD_YES; /* resumed by the outcome or the deadline */
+			}
+			store_acme_authz_free(&g.row);
+		}
+	}
 	if (!load_authz(req, req->params[0], &g, &ret))
 		return ret;
-	if (req->acme->post_as_get)
-		goto render;
 	if ((st = spec_parse_body(req, spec)) != SPEC_OK) {
 		store_acme_authz_free(&g.row);
 		return SPEC_HANDLER_RESULT(st);

@@ -137,9 +137,11 @@ struct finalize {
 	struct store_acme_order row;
 };
 
-/* ready -> processing (the row lock: one finalizer), issue, record,
- * processing -> valid; a CA failure leaves the order invalid with its
- * error; a CSR the profile refuses rolls back to ready. */
+/* Locks the ready order (of racing finalizers one goes on), issues,
+ * records, ready -> valid; a CA failure leaves the order invalid with its
+ * error; a CSR the profile refuses rolls back, the order still ready. The
+ * order is "processing" only inside this transaction, which nobody else
+ * sees, so the state is never stored. */
 static enum store_qs finalize_txn(struct store_conn *c, void *cls)
 {
 	struct finalize *f = cls;
@@ -149,7 +151,7 @@ static enum store_qs finalize_txn(struct store_conn *c, void *cls)
 	pki_cert_free(&f->cert);
 	store_acme_order_free(&f->row);
 	f->outcome = FIN_ISSUED;
-	qs = store_update_acme_order_status(c, f->order_id, "ready", "processing", NULL, NULL);
+	qs = store_lock_acme_order(c, f->order_id, "ready");
 	if (qs < 0)
 		return qs;
 	if (qs == STORE_NONE) {
@@ -172,18 +174,15 @@ static enum store_qs finalize_txn(struct store_conn *c, void *cls)
 		snprintf(err, sizeof err, "%s", text ? text : "{}");
 		free(text);
 		f->outcome = FIN_FAILED;
-		qs = store_update_acme_order_status(c, f->order_id, "processing", "invalid", NULL,
-						    err);
+		qs = store_update_acme_order_status(c, f->order_id, "ready", "invalid", NULL, err,
+						    NULL);
 		return qs < 0 ? qs : STORE_ONE;
 	}
 	qs = certs_record(c, &f->cert, f->profile, &origin);
 	if (qs < 0)
 		return qs;
-	qs = store_update_acme_order_status(c, f->order_id, "processing", "valid", f->cert.serial,
-					    NULL);
-	if (qs <= 0)
-		return qs < 0 ? qs : STORE_HARD;
-	qs = store_select_acme_order(c, f->order_id, &f->row);
+	qs = store_update_acme_order_status(c, f->order_id, "ready", "valid", f->cert.serial, NULL,
+					    &f->row);
 	return qs == STORE_NONE ? STORE_HARD : qs;
 }
 
@@ -298,7 +297,8 @@ int h_acme_finalize(struct request *req)
 					.csr_len = csr_len,
 					.sans = sans,
 					.nsans = nsans,
-					.profile = f.profile};
+					.profile = f.profile,
+					.csr = &csr};
 	qs = store_run_txn(req->srv->store, finalize_txn, &f);
 	if (f.outcome == FIN_REFUSED)
 		ret = reply_problem(req, ERR_ACME_BAD_CSR, "%s", f.why);

@@ -111,10 +111,7 @@ static enum store_qs new_order_txn(struct store_conn *c, void *cls)
 	if (!acme_random_id(o->order_id))
 		return STORE_HARD;
 	qs = store_insert_acme_order(c, o->order_id, o->account, o->identifiers, o->n, ids,
-				     o->profile, o->replaces, ACME_ORDER_TTL_S);
-	if (qs < 0)
-		return qs;
-	qs = store_select_acme_order(c, o->order_id, &o->row);
+				     o->profile, o->replaces, ACME_ORDER_TTL_S, &o->row);
 	return qs == STORE_NONE ? STORE_HARD : qs;
 }
 

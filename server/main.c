@@ -100,6 +100,7 @@ static const char *const event_channels[] = {EVENTS_AUDIT,
 					     EVENTS_DPS_ENROLLMENT,
 					     EVENTS_DPS_REGISTRATION,
 					     EVENTS_CERT_REVOKED,
+					     EVENTS_ACME_AUTHZ,
 					     NULL};
 
 /* The default key under the data folder is created on first use; a key

@@ -7,8 +7,10 @@
 
 #include "server/store/store.h"
 
-/* Records nonce, valid for ttl_s seconds of the database's clock. */
-enum store_qs store_insert_acme_nonce(struct store_conn *c, const char *nonce, int ttl_s);
+/* Records the n nonces (base64url), each valid for ttl_s seconds of the
+ * database's clock, in one statement. */
+enum store_qs store_insert_acme_nonces(struct store_conn *c, const char *const *nonces, size_t n,
+				       int ttl_s);
 
 /* Uses nonce up: deletes it and says whether it was still unexpired.
  * STORE_NONE when unknown or used already (by any orchardd). */
@@ -29,6 +31,21 @@ struct store_acme_account {
 	long long created_at;
 };
 void store_acme_account_free(struct store_acme_account *a);
+
+/* What store_take_acme_nonce_account() did with the nonce. */
+enum store_nonce_state {
+	STORE_NONCE_UNKNOWN, /* not taken: unknown, used, or not tried (see below) */
+	STORE_NONCE_FRESH,   /* taken, unexpired */
+	STORE_NONCE_EXPIRED, /* taken, past its expiry */
+};
+
+/* Reads account id into *out (store_acme_account_free()) and, in the same
+ * statement, uses nonce up when the account is valid and its stored jwk
+ * equals jwk (the key the caller verified the request with); otherwise
+ * the nonce is left alone. STORE_NONE when there is no such account. */
+enum store_qs store_take_acme_nonce_account(struct store_conn *c, const char *id, const char *nonce,
+					    const char *jwk, struct store_acme_account *out,
+					    enum store_nonce_state *nonce_state);
 
 /* Records a (only id, thumbprint, jwk, contact and tos_agreed are read).
  * STORE_CONFLICT when the id or the key is taken. */
@@ -124,20 +141,29 @@ enum store_qs store_insert_acme_authz(struct store_conn *c, const char *id, cons
 				      const char *const *types, const char *const *tokens);
 
 /* Records an order (identifiers: JSON array text; authz_ids: n ids;
- * replaces: a certificate serial or NULL). */
+ * replaces: a certificate serial or NULL) and reads it back, state
+ * computed, into *out (store_acme_order_free()) in the same statement. */
 enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, const char *account,
 				      const char *identifiers, size_t n,
 				      const char *const *authz_ids, const char *profile,
-				      const char *replaces, int ttl_s);
+				      const char *replaces, int ttl_s,
+				      struct store_acme_order *out);
+
+/* Row-locks order id for the rest of the transaction when its served
+ * state is state ("ready"); STORE_NONE when it is not (a racing finalizer
+ * that committed first included). */
+enum store_qs store_lock_acme_order(struct store_conn *c, const char *id, const char *state);
 
 /* Finalize's state machine (section 7.1.6): moves order id from the
- * served state from ("ready", "processing") to the stored state to
- * ("processing", "valid", "invalid"), setting certificate_serial when
- * serial is not NULL and error (problem JSON text) when error is not NULL.
- * Row-locks the order, so of racing finalizers one moves it. STORE_NONE
- * when the order is not in state from. */
+ * served state from ("ready") to the stored state to ("valid",
+ * "invalid"), setting certificate_serial when serial is not NULL and error
+ * (problem JSON text) when error is not NULL. Row-locks the order, so of
+ * racing finalizers one moves it. STORE_NONE
+ * when the order is not in state from. The order after the change into
+ * *out (store_acme_order_free()) unless out is NULL. */
 enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,
-					     const char *to, const char *serial, const char *error);
+					     const char *to, const char *serial, const char *error,
+					     struct store_acme_order *out);
 
 /* RFC 9773 replaces: the account that ordered certificate serial into
  * *account (free(); NULL when not through ACME) and whether an order that

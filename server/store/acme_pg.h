@@ -11,6 +11,32 @@
 #define ACME_ACCOUNT_COLS                                                                          \
 	"id, key_thumbprint, jwk, contact::text, status, tos_agreed, " STORE_EPOCH("created_at")
 
+/* RFC 8555 7.1.6: the order state served, of the acme_orders row named o
+ * (a table alias), as an SQL expression. The same rule as the SQL function
+ * acme_order_state() of migration 0006, written out: PostgreSQL does not
+ * inline that function (its body has a subquery), so every call planned it
+ * again; here the subquery is planned once with the statement. */
+#define ACME_ORDER_STATE(o)                                                                        \
+	"(CASE WHEN " o ".status <> 'pending' THEN " o ".status"                                   \
+	" WHEN " o ".expires_at <= now() THEN 'invalid'"                                           \
+	" ELSE (SELECT CASE"                                                                       \
+	" WHEN bool_or(acme_authz_state(a.status, a.expires_at) NOT IN ('pending', 'valid'))"      \
+	" THEN 'invalid'"                                                                          \
+	" WHEN bool_and(acme_authz_state(a.status, a.expires_at) = 'valid') THEN 'ready'"          \
+	" ELSE 'pending' END FROM acme_authzs a WHERE a.id = ANY (" o ".authz_ids)) END)"
+
+/* An order's columns, state computed, as store_acme_order_row() reads them. */
+#define ACME_ORDER_COLS(o)                                                                         \
+	o ".id, " o ".account_id, " ACME_ORDER_STATE(                                              \
+		o) ", " o ".identifiers::text,"                                                    \
+		   " to_json(" o ".authz_ids)::text, " o ".profile, " o                            \
+		   ".error::text, " STORE_EPOCH(o ".expires_at") ", " o ".certificate_serial, " o  \
+								 ".replaces"
+
+/* Fills *out (zeroed first) from res's first row when qs is STORE_ONE and
+ * out is not NULL; clears res. */
+enum store_qs store_acme_order_row(PGresult *res, enum store_qs qs, struct store_acme_order *out);
+
 /* Fills *out from res's first row when qs is STORE_ONE; clears res. */
 enum store_qs store_acme_account_row(PGresult *res, enum store_qs qs,
 				     struct store_acme_account *out);

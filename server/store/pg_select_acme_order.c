@@ -1,8 +1,9 @@
-/* Reads one ACME order with its computed state, and frees order rows. */
+/* Reads one ACME order with its computed state; reads and frees order rows. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/store/acme.h"
+#include "server/store/acme_pg.h"
 #include "server/store/store_pg.h"
 
 void store_acme_order_free(struct store_acme_order *o)
@@ -21,20 +22,14 @@ void store_acme_order_free(struct store_acme_order *o)
 	memset(o, 0, sizeof *o);
 }
 
-enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
-				      struct store_acme_order *out)
+enum store_qs store_acme_order_row(PGresult *res, enum store_qs qs, struct store_acme_order *out)
 {
-	static struct store_stmt st = {
-		"select_acme_order",
-		"SELECT id, account_id, acme_order_state(status, expires_at, authz_ids),"
-		" identifiers::text, to_json(authz_ids)::text, profile, error::text, " STORE_EPOCH(
-			"expires_at") ", certificate_serial, replaces FROM acme_orders WHERE id = $1",
-		0};
-	const char *p[] = {id};
-	enum store_qs qs;
-	PGresult *res = store_exec(c, &st, 1, p, &qs);
 	int ok = 1;
 
+	if (out == NULL) {
+		PQclear(res);
+		return qs;
+	}
 	memset(out, 0, sizeof *out);
 	if (qs == STORE_ONE) {
 		out->id = store_value_dup(res, 0, 0, &ok);
@@ -54,4 +49,17 @@ enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 	}
 	PQclear(res);
 	return qs;
+}
+
+enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
+				      struct store_acme_order *out)
+{
+	static struct store_stmt st = {
+		"select_acme_order",
+		"SELECT " ACME_ORDER_COLS("o") " FROM acme_orders o WHERE o.id = $1", 0};
+	const char *p[] = {id};
+	enum store_qs qs;
+	PGresult *res = store_exec(c, &st, 1, p, &qs);
+
+	return store_acme_order_row(res, qs, out);
 }

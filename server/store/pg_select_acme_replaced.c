@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "server/store/acme.h"
+#include "server/store/acme_pg.h"
 #include "server/store/store_pg.h"
 
 enum store_qs store_select_acme_replaced(struct store_conn *c, const char *serial, char **account,
@@ -12,8 +13,8 @@ enum store_qs store_select_acme_replaced(struct store_conn *c, const char *seria
 		"select_acme_replaced",
 		"SELECT c.acme_account_id, EXISTS (SELECT 1 FROM acme_orders o"
 		" WHERE o.replaces = c.serial"
-		" AND acme_order_state(o.status, o.expires_at, o.authz_ids) <> 'invalid')"
-		" FROM certificates c WHERE c.serial = $1",
+		" AND " ACME_ORDER_STATE("o") " <> 'invalid')"
+					      " FROM certificates c WHERE c.serial = $1",
 		0};
 	const char *p[] = {serial};
 	enum store_qs qs;

@@ -87,7 +87,7 @@ static enum pki_status issue(struct pki_ca *ca, const char *keytype, const char 
 {
 	size_t len;
 	uint8_t *csr = csr_make(keytype, &len);
-	struct pki_issue_req req = {csr, len, one_dns, 1, profile, NULL, 0};
+	struct pki_issue_req req = {csr, len, one_dns, 1, profile, NULL, 0, NULL};
 	char why[256];
 	enum pki_status st = pki_issue(ca, &req, out, why, sizeof why);
 
@@ -191,7 +191,7 @@ static void test_refusals(void **state)
 
 	/* A signature that does not verify: flip a bit near the end. */
 	csr = csr_make("p256", &len);
-	struct pki_issue_req req = {csr, len, one_dns, 1, "tls-server", NULL, 0};
+	struct pki_issue_req req = {csr, len, one_dns, 1, "tls-server", NULL, 0, NULL};
 	csr[len - 3] ^= 0x01;
 	assert_int_equal(pki_issue(ca, &req, &c, why, sizeof why), PKI_ERR_SIGNATURE);
 	assert_non_null(strstr(why, "signature"));
@@ -307,7 +307,7 @@ static void test_serials(void **state)
 	dir_new(dir, sizeof dir);
 	struct pki_ca *ca = ca_open(dir, NULL, NULL);
 	uint8_t *csr = csr_make("p256", &len);
-	struct pki_issue_req req = {csr, len, one_dns, 1, "shortlived", NULL, 0};
+	struct pki_issue_req req = {csr, len, one_dns, 1, "shortlived", NULL, 0, NULL};
 	for (int i = 0; i < N; i++) {
 		struct pki_cert c;
 		assert_int_equal(pki_issue(ca, &req, &c, NULL, 0), PKI_OK);
@@ -448,7 +448,7 @@ static void test_sans(void **state)
 	dir_new(dir, sizeof dir);
 	struct pki_ca *ca = ca_open(dir, NULL, NULL);
 	uint8_t *csr = csr_make("p256", &len);
-	struct pki_issue_req req = {csr, len, sans, 6, "device-client", NULL, 0};
+	struct pki_issue_req req = {csr, len, sans, 6, "device-client", NULL, 0, NULL};
 	assert_int_equal(pki_issue(ca, &req, &c, why, sizeof why), PKI_OK);
 	X509 *x = der_cert(&c);
 	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
@@ -623,6 +623,50 @@ static void test_csr_inspect(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* pki_issue() takes the request pki_csr_inspect() parsed and verified:
+ * csr_der is not read then, and the profile's key rules still apply. */
+static void test_issue_inspected(void **state)
+{
+	char dir[256], why[256];
+	size_t len;
+	struct pki_cert c;
+	struct pki_csr_info info;
+
+	(void)state;
+	dir_new(dir, sizeof dir);
+	struct pki_ca *ca = ca_open(dir, NULL, NULL);
+	uint8_t *csr = csr_make("p256", &len);
+	assert_int_equal(pki_csr_inspect(csr, len, &info, why, sizeof why), PKI_OK);
+	assert_non_null(info.parsed);
+	memset(csr, 0, len); /* would not parse: the inspected request is used */
+	struct pki_issue_req req = {csr, len, one_dns, 1, "tls-server", NULL, 0, &info};
+	assert_int_equal(pki_issue(ca, &req, &c, why, sizeof why), PKI_OK);
+	assert_string_equal(c.key_type, "p256");
+	X509 *x = der_cert(&c);
+	unsigned char *spki = NULL;
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
+	assert_int_equal(n, info.spki_len);
+	assert_memory_equal(spki, info.spki, info.spki_len);
+	OPENSSL_free(spki);
+	X509_free(x);
+	pki_cert_free(&c);
+	/* Twice from one inspection (a retried transaction): two certificates. */
+	assert_int_equal(pki_issue(ca, &req, &c, why, sizeof why), PKI_OK);
+	pki_cert_free(&c);
+	pki_csr_info_free(&info);
+	assert_null(info.parsed);
+	free(csr);
+	/* A key type the profile refuses is refused on this path too. */
+	csr = csr_make("p521", &len);
+	assert_int_equal(pki_csr_inspect(csr, len, &info, why, sizeof why), PKI_OK);
+	req = (struct pki_issue_req){NULL, 0, one_dns, 1, "tls-server", NULL, 0, &info};
+	assert_int_equal(pki_issue(ca, &req, &c, why, sizeof why), PKI_ERR_KEY_TYPE);
+	assert_null(c.der);
+	pki_csr_info_free(&info);
+	free(csr);
+	pki_ca_free(ca);
+}
+
 enum { THREADS = 4, PER_THREAD = 50 };
 static struct pki_ca *shared_ca;
 static char thread_serials[THREADS * PER_THREAD][33];
@@ -632,7 +676,7 @@ static void *issue_thread(void *arg)
 	long t = (long)arg;
 	size_t len;
 	uint8_t *csr = csr_make(t % 2 ? "p256" : "ed25519", &len);
-	struct pki_issue_req req = {csr, len, one_dns, 1, "shortlived", NULL, 0};
+	struct pki_issue_req req = {csr, len, one_dns, 1, "shortlived", NULL, 0, NULL};
 
 	for (int i = 0; i < PER_THREAD; i++) {
 		struct pki_cert c;
@@ -680,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_sans),
 		cmocka_unit_test(test_crl),
 		cmocka_unit_test(test_csr_inspect),
+		cmocka_unit_test(test_issue_inspected),
 		cmocka_unit_test(test_threads),
 	};
 	int rc;

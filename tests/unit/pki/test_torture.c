@@ -82,7 +82,7 @@ static int issue_once(void)
 {
 	const struct pki_san sans[] = {{PKI_SAN_DNS, "t.example", NULL},
 				       {PKI_SAN_PERMANENT_ID, "EK-1", "2.23.133.1.2"}};
-	struct pki_issue_req req = {csr, csr_len, sans, 2, "device-client", NULL, 0};
+	struct pki_issue_req req = {csr, csr_len, sans, 2, "device-client", NULL, 0, NULL};
 	struct pki_cert c;
 	char why[128];
 	enum pki_status st = pki_issue(ca, &req, &c, why, sizeof why);
