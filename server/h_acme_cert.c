@@ -85,8 +85,8 @@ static const char *csr_matches(const char *identifiers, const struct pki_csr_inf
 
 		if (value == NULL)
 			return "the order's identifiers are unreadable";
-		if (strcmp(type, "permanent-identifier") == 0 ||
-		    strcmp(type, "hardware-module") == 0) {
+		if (type != NULL && (strcmp(type, "permanent-identifier") == 0 ||
+				     strcmp(type, "hardware-module") == 0)) {
 			char *slash;
 			snprintf(parts[*nsans], ACME_IDENT_MAX, "%s", value);
 			slash = strchr(parts[*nsans], '/');
