@@ -10,7 +10,7 @@ psql_q() { psql "$ORCHARD_DATABASE_URL" -Atc "$1"; }
 
 # hmac_b64 KEY-B64 DATA: base64(HMAC-SHA256(base64-decoded key, data))
 hmac_b64() {
-	printf '%s' "$2" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(base64 -d <<<"$1" | xxd -p -c 256)" -binary | base64 -w0
+	printf '%s' "$2" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(base64 -d <<<"$1" | od -An -v -tx1 | tr -d " \n")" -binary | base64 -w0
 }
 urlenc() { jq -rn --arg v "$1" '$v|@uri'; }
 dps_sas() {
