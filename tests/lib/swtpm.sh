@@ -55,13 +55,18 @@ swtpm_start() { # DIR
 		cat "$dir/setup.log" >&2
 		return 1
 	fi
-	local port
-	port=$(swtpm__free_port) || return 1
-	swtpm socket --tpm2 --tpmstate "dir=$dir/state" \
-		--server "type=tcp,port=$port,bindaddr=127.0.0.1" \
-		--ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" \
-		--flags not-need-init,startup-clear --log "file=$dir/swtpm.log" \
-		--pid "file=$dir/swtpm.pid" --daemon || return 1
+	# A port found free may be taken before swtpm binds it (the other test
+	# pass runs beside this one): try three.
+	local port try
+	for try in 1 2 3; do
+		port=$(swtpm__free_port) || return 1
+		swtpm socket --tpm2 --tpmstate "dir=$dir/state" \
+			--server "type=tcp,port=$port,bindaddr=127.0.0.1" \
+			--ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" \
+			--flags not-need-init,startup-clear --log "file=$dir/swtpm.log" \
+			--pid "file=$dir/swtpm.pid" --daemon && break
+		((try == 3)) && return 1
+	done
 	export SWTPM_DIR=$dir SWTPM_PORT=$port SWTPM_CTRL_PORT=$((port + 1))
 	export SWTPM_PID
 	SWTPM_PID=$(cat "$dir/swtpm.pid")
