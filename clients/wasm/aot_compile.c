@@ -29,8 +29,8 @@
 /* Fixed, and recorded in the file after the optimisation level. -O3 is the
  * default: measured here, gcc 12 at -O2 left the checksum loop 2.2x slower
  * than native clang-14, at -O3 on a par (both fib and checksum,
- * bench/wasm.sh); -O1 compiles about three times faster, for development. Bounds are explicit checks and stack
- * depth is not counted (engine_aot.c says why). No sibling-call optimisation:
+ * bench/wasm.sh); -O1 compiles about three times faster, for development. Bounds are explicit
+ * checks and stack depth is not counted (engine_aot.c says why). No sibling-call optimisation:
  * WebAssembly has no tail calls, so unbounded recursion must exhaust the stack
  * and trap, not become an endless loop. */
 static const char *const cc_flags[] = {
@@ -346,7 +346,8 @@ int aot_compile(const char *in_path, const char *out_path, const char *target, i
 	snprintf(info.target, sizeof(info.target), "%s", target);
 	size_t fl = (size_t)snprintf(info.flags, sizeof(info.flags), "%s", opt);
 	for (size_t i = 0; i < NFLAGS; i++)
-		fl += (size_t)snprintf(info.flags + fl, sizeof(info.flags) - fl, " %s", cc_flags[i]);
+		fl += (size_t)snprintf(info.flags + fl, sizeof(info.flags) - fl, " %s",
+				       cc_flags[i]);
 	info.payload = (const uint8_t *)so;
 	info.payload_len = so_len;
 	if (cwasm_build(&info, &file, &out_len, err, errlen) < 0)

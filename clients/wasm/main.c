@@ -43,10 +43,11 @@ static int compile_main(int argc, char **argv)
 	int opt_level = 3;
 	char err[1024];
 	for (int i = 2; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1] == 'O' && argv[i][2] >= '0' && argv[i][2] <= '3' &&
-		    !argv[i][3]) {
+		if (argv[i][0] == '-' && argv[i][1] == 'O' && argv[i][2] >= '0' &&
+		    argv[i][2] <= '3' && !argv[i][3]) {
 			opt_level = argv[i][2] - '0';
-		} else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--target")) && i + 1 < argc) {
+		} else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--target")) &&
+			   i + 1 < argc) {
 			if (argv[i][1] == 'o')
 				out = argv[++i];
 			else
