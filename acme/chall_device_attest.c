@@ -35,14 +35,17 @@
 
 #include "acme/order.h"
 #include "verifier/ak.h"
+#include "verifier/eventlog.h"
 #include "verifier/pcr_policy.h"
 #include "verifier/quote.h"
 #include "verifier/tpm_alg.h"
 #include "verifier/tpm_public.h"
 #include "verifier/tpm_sig.h"
 
-#define ATT_OBJ_MAX 16384
+#define ATT_OBJ_MAX (128 * 1024)
 #define X5C_MAX 4
+/* A measured boot's event log is 20-70 KiB: it fits in the attObj. */
+#define EVENTLOG_MAX ATT_OBJ_MAX
 
 /* COSE algorithms the tpm format names (RFC 9053, RFC 8812). */
 #define COSE_ES256 (-7)
@@ -454,7 +457,7 @@ static int device_attest_validate(const struct acme_chall_target *ct, struct acm
 
 	if (t->att_obj == NULL || t->att_obj_len == 0 || t->att_obj_len > ATT_OBJ_MAX)
 		return bad(e, "%s",
-			   "the answer needs {\"attObj\": base64url(CBOR)} of at most 16 KiB");
+			   "the answer needs {\"attObj\": base64url(CBOR)} of at most 128 KiB");
 	root = cbor_load(t->att_obj, t->att_obj_len, &res);
 	if (root == NULL || res.error.code != CBOR_ERR_NONE || res.read != t->att_obj_len) {
 		if (root != NULL)
@@ -523,8 +526,10 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 {
 	struct cbor_load_result res;
 	cbor_item_t *root = cbor_load(t->att_obj, t->att_obj_len, &res), *q;
-	const uint8_t *akpub, *msg, *sig;
-	size_t akpub_len, msg_len, sig_len, nf = 0;
+	const uint8_t *akpub, *msg, *sig, *elog;
+	size_t akpub_len, msg_len, sig_len, elog_len, nf = 0;
+	struct eventlog *log = NULL;
+	cbor_item_t *el;
 	struct verr ve = {{0}, {0}};
 	struct pcr_policy_failure fails[8];
 	struct pcr_set *set = calloc(1, sizeof *set);
@@ -578,9 +583,25 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 		acme_fail(e, ERR_ACME_SERVER_INTERNAL, "policy %s is unreadable", name);
 		goto out;
 	}
-	memset(fails, 0, sizeof fails);
-	rc = pcr_policy_evaluate_report(pol, &qr->covered, NULL, fails, 8, &nf, &ve);
 	list = json_object_get(*verdict, "failures");
+	/* The event log, when sent, must replay to the quoted PCRs whatever the
+	 * policy: a log that lies is refused, not merely ignored. */
+	if ((el = map_get(q, "eventLog")) != NULL) {
+		if (!bytes_of(el, &elog, &elog_len) || elog_len > EVENTLOG_MAX) {
+			bad(e, "orchardQuote.eventLog must be a byte string of 1 to %d bytes",
+			    EVENTLOG_MAX);
+			goto out;
+		}
+		if ((log = eventlog_parse(elog, elog_len, &ve)) == NULL ||
+		    eventlog_check_quote(log, &qr->covered, &ve) != 0) {
+			json_array_append_new(
+				list, json_pack("{s:s, s:s}", "code", ve.code, "detail", ve.msg));
+			bad(e, "the event log is refused (policy %s): %s", name, ve.msg);
+			goto out;
+		}
+	}
+	memset(fails, 0, sizeof fails);
+	rc = pcr_policy_evaluate_report(pol, &qr->covered, log, fails, 8, &nf, &ve);
 	for (size_t i = 0; i < nf && i < 8; i++)
 		json_array_append_new(list, json_pack("{s:s?, s:i, s:s, s:s}", "bank",
 						      tpm_alg_hash_name(fails[i].alg), "pcr",
@@ -593,6 +614,7 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 out:
 	OPENSSL_free(der);
 	ak_key_free(ak);
+	eventlog_free(log);
 	pcr_policy_free(pol);
 	free(set);
 	free(qr);

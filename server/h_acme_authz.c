@@ -432,7 +432,7 @@ static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *
 {
 	const char *s = NULL;
 	struct json_spec spec[] = {
-		json_spec_string("attObj", &s, 24000, 0),
+		json_spec_string("attObj", &s, 175000, 0), /* 128 KiB of CBOR */
 		json_spec_end(),
 	};
 	enum spec_status st;
