@@ -206,8 +206,10 @@ static bool ak_names(X509 *ak, const struct acme_ident *id)
  * attestation CA itself is a trust anchor, so a certificate from Orchard's
  * device intermediate under the same root does not pass) and is an AK
  * certificate. */
-static int chain_check(X509 *ak, STACK_OF(X509) * inter, X509_STORE *roots, struct acme_err *e)
+static int chain_check(X509 *ak, STACK_OF(X509) * inter, struct acme_chall_target *t,
+		       struct acme_err *e)
 {
+	X509_STORE *roots = t->att_roots;
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	EXTENDED_KEY_USAGE *eku;
 	char buf[32];
@@ -226,6 +228,13 @@ static int chain_check(X509 *ak, STACK_OF(X509) * inter, X509_STORE *roots, stru
 		X509_STORE_CTX_free(ctx);
 		return bad(e, "x5c does not chain to a trusted attestation CA: %s",
 			   X509_verify_cert_error_string(err));
+	}
+	{
+		/* Which anchor: Orchard's attestation CA, or an external root. */
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+		X509 *top = sk_X509_value(chain, sk_X509_num(chain) - 1);
+		t->ak_external =
+			t->att_own == NULL || top == NULL || X509_cmp(top, t->att_own) != 0;
 	}
 	X509_STORE_CTX_free(ctx);
 	eku = X509_get_ext_d2i(ak, NID_ext_key_usage, NULL, NULL);
@@ -403,7 +412,7 @@ static int statement_check(cbor_item_t *st, struct acme_chall_target *t, struct 
 			goto out;
 		}
 	}
-	if (chain_check(ak, inter, t->att_roots, e) != 0)
+	if (chain_check(ak, inter, t, e) != 0)
 		goto out;
 	if (!ak_names(ak, t->ident)) {
 		bad(e, "the AK certificate does not name %s", t->ident->value);
