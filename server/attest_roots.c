@@ -60,12 +60,13 @@ int attest_roots_load(struct server *srv)
 		X509_STORE_free(st);
 		return -1;
 	}
-	if (path != NULL && ((srv->att_ext_pem = file_read(path, 1 << 20, &srv->att_ext_len)) == NULL ||
-			     (n = add_pem(st, srv->att_ext_pem, srv->att_ext_len, NULL)) < 1)) {
+	if (path != NULL &&
+	    ((srv->att_ext_pem = file_read(path, 1 << 20, &srv->att_ext_len)) == NULL ||
+	     (n = add_pem(st, srv->att_ext_pem, srv->att_ext_len, NULL)) < 1)) {
 		log_kv(LOG_ERROR, "cannot read the external attestation roots", "file", path, "why",
 		       srv->att_ext_pem == NULL ? "unreadable"
-		       : n < 0		       ? "a certificate is no CA"
-					       : "no certificate",
+		       : n < 0			? "a certificate is no CA"
+						: "no certificate",
 		       NULL);
 		X509_STORE_free(st);
 		return -1;
@@ -87,7 +88,8 @@ X509_STORE *attest_roots_get(struct server *srv)
 	if ((own == NULL && srv->att_ext_pem == NULL) || (st = X509_STORE_new()) == NULL)
 		return NULL;
 	if ((own != NULL && add_pem(st, own, strlen(own), NULL) < 1) ||
-	    (srv->att_ext_pem != NULL && add_pem(st, srv->att_ext_pem, srv->att_ext_len, NULL) < 1)) {
+	    (srv->att_ext_pem != NULL &&
+	     add_pem(st, srv->att_ext_pem, srv->att_ext_len, NULL) < 1)) {
 		X509_STORE_free(st);
 		return NULL;
 	}
