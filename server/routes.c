@@ -69,6 +69,7 @@ const struct route routes[] = {
 	/* The TPM attestation CA: the TPM's credential activation is the only authentication. */
 	{"POST",   "/attestation/ak/challenge",          h_attest_ak_challenge, PUBLIC, BODY_JSON, KiB(16), WIRE_ORCHARD, "attest_ak_challenge"},
 	{"POST",   "/attestation/ak/{id}/activate",      h_attest_ak_activate,  PUBLIC, BODY_JSON, KiB(1),  WIRE_ORCHARD, "attest_ak_activate"},
+	{"GET",    "/attestation/crl",                   h_attest_crl,          PUBLIC, BODY_NONE, 0,       WIRE_ORCHARD, "attest_crl"},
 	/* device-attest-01's quote gate: a fleet policy per enrollment. */
 	{"PUT",    "/attestation/policies/{kind}/{id}",  h_attest_policy_put,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(64), WIRE_ORCHARD, "attest_policy_put"},
 	{"GET",    "/attestation/policies/{kind}/{id}",  h_attest_policy_get,   OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_ORCHARD, "attest_policy_get"},
