@@ -477,6 +477,17 @@ static int device_attest_validate(const struct acme_chall_target *ct, struct acm
 		cbor_decref(&root);
 		return bad(e, "%s", "attObj is not a CBOR map");
 	}
+	if (text_is(map_get(root, "fmt"), "packed")) {
+		cbor_decref(&root);
+		/* packed is {alg, sig, x5c}: an AK signature over bytes the
+		 * client chose. A TPM's AK signs any external data that does not
+		 * start with TPM_GENERATED_VALUE, so such a signature cannot show
+		 * that the key to certify lives in the TPM; only TPM2_Certify's
+		 * certInfo can, and carrying it is the tpm format. */
+		return bad(e, "%s",
+			   "attObj.fmt \"packed\" is refused: it cannot prove the key is "
+			   "TPM-resident; send the \"tpm\" format");
+	}
 	if (!text_is(map_get(root, "fmt"), "tpm")) {
 		cbor_decref(&root);
 		return bad(e, "%s", "attObj.fmt: only \"tpm\" is accepted");
