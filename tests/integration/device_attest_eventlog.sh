@@ -113,6 +113,17 @@ bad old-log-after-drift eventlog-mismatch "does not replay" --quote 7,8 --event-
 # --- secure boot turned off ---------------------------------------------------
 policy '{"secureBoot":true}'
 good secure-boot-on --quote 7,8 --event-log "$D/evil.log"
+
+# --- a log the size of a real boot's (90 KiB) passes; one too large is a 413 --------
+"$MKLOG" "$D/big.log" "${BOOT[@]}" 8:ipl:rootkit 9:blob:92160 >"$D/big.digests"
+tail -1 "$D/big.digests" | extend
+good big-log --quote 7,8,9 --event-log "$D/big.log"
+"$MKLOG" "$D/huge.log" "${BOOT[@]}" 8:ipl:rootkit 9:blob:92160 10:blob:200000 >/dev/null
+before=$(issued)
+attest huge-log --quote 7,8,9,10 --event-log "$D/huge.log"
+expect_eq "a 200 KB log: the challenge answer is refused (413), nothing issued" "false challenge 413 $before" \
+	"$(jq -r '[.ok, .step, .status] | join(" ")' <<<"$OUT") $(issued)"
+
 "$MKLOG" "$D/sboff.log" "${BOOT[@]}" 8:ipl:rootkit 7:sb:0 >"$D/sboff.digests"
 tail -1 "$D/sboff.digests" | extend
 bad secure-boot-off secureboot-off "SecureBoot disabled" --quote 7,8 --event-log "$D/sboff.log"

@@ -6,7 +6,8 @@
 #   EVENT: "PCR:ipl:TEXT" (EV_IPL, data TEXT) or "7:sb:0|1" (the SecureBoot
 #   EV_EFI_VARIABLE_DRIVER_CONFIG event, UEFI_VARIABLE_DATA as firmware
 #   writes it), or "7:sblie:0|1": the data says the opposite of what the
-#   digest (and so the PCR) measured. --lie N: event N (1-based) carries a digest that is not what
+#   digest (and so the PCR) measured, or "PCR:blob:SIZE": an EV_IPL event of
+#   SIZE bytes (a log the size of a real boot's). --lie N: event N (1-based) carries a digest that is not what
 #   was extended, so the log no longer replays to the PCRs.
 import hashlib
 import struct
@@ -43,7 +44,7 @@ for i, ev in enumerate(args, 1):
         data, typ = sb_data(int(text)), EV_EFI_VARIABLE_DRIVER_CONFIG
         digest = hashlib.sha256(sb_data(int(text) ^ (kind == "sblie"))).digest()
     else:
-        data, typ = text.encode(), EV_IPL
+        data, typ = (b"x" * int(text) if kind == "blob" else text.encode()), EV_IPL
         digest = hashlib.sha256(data).digest()
     print(pcr, digest.hex())
     log += event2(int(pcr), typ, hashlib.sha256(b"lie").digest() if i == lie else digest, data)
