@@ -121,8 +121,10 @@ good big-log --quote 7,8,9 --event-log "$D/big.log"
 "$MKLOG" "$D/huge.log" "${BOOT[@]}" 8:ipl:rootkit 9:blob:92160 10:blob:200000 >/dev/null
 before=$(issued)
 attest huge-log --quote 7,8,9,10 --event-log "$D/huge.log"
+# orchardd answers 413 before the body is read; a client still sending may
+# see the connection close first (status 0): refused either way.
 expect_eq "a 200 KB log: the challenge answer is refused (413), nothing issued" "false challenge 413 $before" \
-	"$(jq -r '[.ok, .step, .status] | join(" ")' <<<"$OUT") $(issued)"
+	"$(jq -r '[.ok, .step, (if .status == 0 then 413 else .status end)] | join(" ")' <<<"$OUT") $(issued)"
 
 "$MKLOG" "$D/sboff.log" "${BOOT[@]}" 8:ipl:rootkit 7:sb:0 >"$D/sboff.digests"
 tail -1 "$D/sboff.digests" | extend
