@@ -229,7 +229,7 @@ static int standing_check(const struct standing *s, struct acme_err *e)
 	if (!s->known && s->registration_id != NULL)
 		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
 				 "no enrollment or registration has the AK certificate's "
-				 "permanent identifier");
+				 "identifier as its registration ID");
 	if (!s->known)
 		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
 				 "the AK certificate is not one this attestation CA issued");
@@ -254,14 +254,10 @@ static int ak_standing(struct server *srv, const struct acme_chall_target *t, ch
 	int rc;
 
 	/* An external root's AK certificate: the device is the identifier the
-	 * certificate was checked to carry (its id, without an assigner). A
-	 * hardware-module identifier names no enrollment here. */
+	 * certificate was checked to carry: a permanent-identifier's id
+	 * (without an assigner) or a hardware-module's serial number (without
+	 * its type), as the registration ID of an enrollment. */
 	if (t->ak_external) {
-		if (t->ident->type != ACME_ID_PERMID)
-			return acme_fail(
-				e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
-				"an AK certificate from an external root vouches only for a "
-				"permanent-identifier of an enrolled device");
 		snprintf(id, sizeof id, "%s", t->ident->value);
 		id[strcspn(id, "/")] = '\0';
 		s.registration_id = id;

@@ -143,11 +143,13 @@ static int step(struct oa_acme *a, const char *name, const char *url, json_t *pa
 	return 0;
 }
 
-/* A newOrder payload for one permanent-identifier. */
+/* --order-type: "permanent-identifier" unless told otherwise. */
+static const char *order_type = "permanent-identifier";
+
+/* A newOrder payload for one identifier of order_type. */
 static json_t *new_order(const char *id)
 {
-	return json_pack("{s:[{s:s, s:s}]}", "identifiers", "type", "permanent-identifier", "value",
-			 id);
+	return json_pack("{s:[{s:s, s:s}]}", "identifiers", "type", order_type, "value", id);
 }
 
 static void sleep_ms(long ms)
@@ -504,7 +506,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: orchard-attest --server URL --cacert ROOT.pem --id REGISTRATION-ID --out CERT.pem\n"
 		"	[--tcti TCTI] [--ek-ecc] [--ak-rsa] [--key-rsa] [--no-ek-cert]\n"
-		"	(tests: --order-id ID --x5c0 DER --attobj-in F --attobj-out F --attobj-text S --qualify HEX\n"
+		"	(tests: --order-id ID --order-type TYPE --x5c0 DER --attobj-in F --attobj-out F --attobj-text S --qualify HEX\n"
 		"	 --pubarea-other --csr-other --csr-out F)\n"
 		"	[--ak-chain-out PEM] [--ak-chain-in PEM] [--quote PCRS (SHA-256, \"0,1,7\")]\n"
 		"	[--event-log FILE (with --quote: the TCG crypto-agile log, e.g.\n"
@@ -516,31 +518,19 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},
-		{"cacert", 1, NULL, 'c'},
-		{"tcti", 1, NULL, 't'},
-		{"id", 1, NULL, 'i'},
-		{"order-id", 1, NULL, 'I'},
-		{"out", 1, NULL, 'o'},
-		{"ek-ecc", 0, NULL, 'E'},
-		{"ak-rsa", 0, NULL, 'A'},
-		{"key-rsa", 0, NULL, 'K'},
-		{"no-ek-cert", 0, NULL, 'N'},
-		{"x5c0", 1, NULL, 'x'},
-		{"attobj-in", 1, NULL, 'a'},
-		{"attobj-out", 1, NULL, 'b'},
-		{"qualify", 1, NULL, 'q'},
-		{"pubarea-other", 0, NULL, 'P'},
-		{"csr-other", 0, NULL, 'C'},
-		{"ak-chain-in", 1, NULL, 'g'},
-		{"attobj-text", 1, NULL, 'T'},
-		{"quote", 1, NULL, 'Q'},
-		{"csr-cn", 1, NULL, 'n'},
-		{"then-order", 1, NULL, 'h'},
-		{"ak-chain-out", 1, NULL, 'G'},
-		{"csr-out", 1, NULL, 'r'},
-		{"event-log", 1, NULL, 'L'},
-		{NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},	 {"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},		 {"id", 1, NULL, 'i'},
+		{"order-id", 1, NULL, 'I'},	 {"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},	 {"ak-rsa", 0, NULL, 'A'},
+		{"key-rsa", 0, NULL, 'K'},	 {"no-ek-cert", 0, NULL, 'N'},
+		{"x5c0", 1, NULL, 'x'},		 {"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'},	 {"qualify", 1, NULL, 'q'},
+		{"pubarea-other", 0, NULL, 'P'}, {"csr-other", 0, NULL, 'C'},
+		{"ak-chain-in", 1, NULL, 'g'},	 {"attobj-text", 1, NULL, 'T'},
+		{"quote", 1, NULL, 'Q'},	 {"csr-cn", 1, NULL, 'n'},
+		{"then-order", 1, NULL, 'h'},	 {"ak-chain-out", 1, NULL, 'G'},
+		{"csr-out", 1, NULL, 'r'},	 {"event-log", 1, NULL, 'L'},
+		{"order-type", 1, NULL, 'Y'},	 {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;
@@ -571,6 +561,7 @@ int main(int argc, char **argv)
 		case 'n': o.csr_cn = optarg; break;
 		case 'h': o.then_order = optarg; break;
 		case 'L': o.event_log = optarg; break;
+		case 'Y': order_type = optarg; break;
 		case 'Q':
 			if (pcr_list(optarg, &o.quote_mask) != 0) {
 				usage();

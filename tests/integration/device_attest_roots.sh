@@ -38,6 +38,9 @@ akcert() {
 		[[ -n $3 ]] && echo "subjectAltName=critical,$3"
 		echo "[permid]"
 		echo "field1=UTF8:${PERMID:-device-1}"
+		echo "[hwmod]"
+		echo "field1=OID:1.3.6.1.4.1.99999.1"
+		echo "field2=FORMAT:ASCII,OCTETSTRING:${PERMID:-device-1}"
 	} >"$D/ext.cnf"
 	openssl x509 -new -subj "/CN=vendor-ak" -force_pubkey "$D/akpub.pem" -CA "$D/$1.pem" \
 		-CAkey "$D/$1.key" -extfile "$D/ext.cnf" -extensions ak -days 30 -out "$D/$2" 2>/dev/null &&
@@ -109,6 +112,21 @@ PERMID=device-9 akcert vendor unenrolled.pem "otherName:1.3.6.1.5.5.7.8.3;SEQUEN
 bad vendor-ak-device-not-enrolled "no enrollment or registration" --id device-9 --ak-chain-in "$D/unenrolled.pem"
 akcert rogue rogue-ak.pem "otherName:1.3.6.1.5.5.7.8.3;SEQUENCE:permid"
 bad ak-from-an-unconfigured-ca "does not chain" --id device-1 --ak-chain-in "$D/rogue-ak.pem"
+
+# A vendor CA may name the device by HardwareModuleName (RFC 4108) instead:
+# the order is then for hardware-module "serial/hwType-OID", and the serial
+# is the registration ID.
+akcert vendor hwmod-chain.pem "otherName:1.3.6.1.5.5.7.8.4;SEQUENCE:hwmod"
+HW=(--order-type hardware-module --ak-chain-in "$D/hwmod-chain.pem")
+attest vendor-hwmod --id device-1 --order-id device-1/1.3.6.1.4.1.99999.1 "${HW[@]}"
+expect_eq "a vendor AK certificate with HardwareModuleName: a hardware-module order is issued" true "$(jq -r .ok <<<"$OUT")"
+expect "  (the certificate carries the HardwareModuleName)" python3 -c 'import sys; d = open(sys.argv[1], "rb").read()
+sys.exit(0 if bytes.fromhex("06082b06010505070804") in d and b"device-1" in d else 1)' <(openssl x509 -in "$D/vendor-hwmod.pem" -outform der)
+bad vendor-hwmod-other-type "does not name" --id device-1 --order-id device-1/1.3.6.1.4.1.99999.2 "${HW[@]}"
+PERMID=device-9 akcert vendor hwmod9-chain.pem "otherName:1.3.6.1.5.5.7.8.4;SEQUENCE:hwmod"
+bad vendor-hwmod-not-enrolled "no enrollment or registration" --id device-1 --order-id device-9/1.3.6.1.4.1.99999.1 \
+	--order-type hardware-module --ak-chain-in "$D/hwmod9-chain.pem"
+bad vendor-hwmod-for-a-permid-order "does not name" --id device-1 --ak-chain-in "$D/hwmod-chain.pem"
 
 http PUT /attestation/policies/individual/device-1 "${W[@]}" "${JSON[@]}" -d '{"pcrs":{"sha256":{"7":["'"$(printf '0%.0s' {1..64})"'"]}}}'
 bad vendor-ak-quote-gate "needs a quote" --id device-1 --ak-chain-in "$D/vendor-ak-chain.pem"
