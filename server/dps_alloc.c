@@ -92,7 +92,8 @@ static bool prefix_ok(const char *url, const char *p, size_t n)
 		auth_end = slash ? (size_t)(slash - p) : n;
 	}
 	/* Scheme and host in any case, the path as written. */
-	if (strncasecmp(url, p, auth_end) != 0 || strncmp(url + auth_end, p + auth_end, n - auth_end))
+	if (strncasecmp(url, p, auth_end) != 0 ||
+	    strncmp(url + auth_end, p + auth_end, n - auth_end))
 		return false;
 	if (sep != NULL && auth_end == n && (size_t)(sep + 3 - p) < n)
 		return url[n] == '\0' || strchr("/:?#", url[n]) != NULL;

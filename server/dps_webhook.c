@@ -166,10 +166,11 @@ static const char *read_reply(struct dps_webhook *w, json_t **doc)
 	*doc = NULL;
 	if (w->rc != CURLE_OK) {
 		snprintf(w->why, sizeof w->why, "the custom allocation webhook failed: %s",
-			 w->rc == CURLE_OPERATION_TIMEDOUT    ? "no answer in time"
-			 : w->rc == CURLE_REMOTE_ACCESS_DENIED ? "its URL is no longer allowed (--dps-webhook-allow)"
-			 : w->rc == CURLE_WRITE_ERROR	   ? "its answer is too long"
-							   : curl_easy_strerror(w->rc));
+			 w->rc == CURLE_OPERATION_TIMEDOUT ? "no answer in time"
+			 : w->rc == CURLE_REMOTE_ACCESS_DENIED
+				 ? "its URL is no longer allowed (--dps-webhook-allow)"
+			 : w->rc == CURLE_WRITE_ERROR ? "its answer is too long"
+						      : curl_easy_strerror(w->rc));
 		return w->why;
 	}
 	if (w->http_status != 200) {

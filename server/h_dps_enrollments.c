@@ -384,9 +384,10 @@ static const char *put_parse(json_t *body, struct put *p, char *why, size_t len)
 		return w;
 	if (json_is_string(json_object_get(body, "allocationPolicy")) &&
 	    strcmp(json_string_value(json_object_get(body, "allocationPolicy")), "custom") == 0 &&
-	    !dps_webhook_allowed(json_string_value(json_object_get(
-					 json_object_get(body, "customAllocationDefinition"), "webhookUrl")),
-				 p->webhook_allow))
+	    !dps_webhook_allowed(
+		    json_string_value(json_object_get(
+			    json_object_get(body, "customAllocationDefinition"), "webhookUrl")),
+		    p->webhook_allow))
 		return "/customAllocationDefinition/webhookUrl: not allowed by this server's"
 		       " --dps-webhook-allow (by default https:// URLs only)";
 	if (strcmp(p->type, "tpm") == 0 &&
@@ -682,9 +683,11 @@ static const char *bulk_parse(json_t *body, struct bulk *b, char *why, size_t le
 				return why;
 			}
 		b->n = i + 1;
-		b->puts[i] = (struct put){
-			.k = &individual, .id = id, .status = "enabled", .linked = b->linked,
-			.webhook_allow = b->webhook_allow};
+		b->puts[i] = (struct put){.k = &individual,
+					  .id = id,
+					  .status = "enabled",
+					  .linked = b->linked,
+					  .webhook_allow = b->webhook_allow};
 		b->dels[i] = (struct del){.kind = STORE_DPS_INDIVIDUAL, .id = id, .if_match = etag};
 		if (b->mode == BULK_DELETE)
 			continue;

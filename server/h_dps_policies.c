@@ -62,7 +62,8 @@ int h_dps_policy_put(struct request *req)
 {
 	const char *rights_text = NULL;
 	struct json_spec spec[] = {
-		json_spec_string("rights", &rights_text, 256, JSON_SPEC_NONEMPTY | JSON_SPEC_NO_CTRL),
+		json_spec_string("rights", &rights_text, 256,
+				 JSON_SPEC_NONEMPTY | JSON_SPEC_NO_CTRL),
 		json_spec_end(),
 	};
 	char rights[160], pk[DPS_KEY_B64_MAX], sk[DPS_KEY_B64_MAX];
@@ -86,8 +87,8 @@ int h_dps_policy_put(struct request *req)
 	dps_rights_format(bits, rights, sizeof rights);
 	if (dps_key_generate(pk) != 0 || dps_key_generate(sk) != 0)
 		return reply_problem(req, ERR_DPS_INTERNAL, NULL);
-	o.in = (struct store_dps_policy){.name = (char *)o.name, .rights = rights,
-					 .primary_key = pk, .secondary_key = sk};
+	o.in = (struct store_dps_policy){
+		.name = (char *)o.name, .rights = rights, .primary_key = pk, .secondary_key = sk};
 	qs = store_run_txn(req->srv->store, put_cb, &o);
 	explicit_bzero(pk, sizeof pk);
 	explicit_bzero(sk, sizeof sk);

@@ -16,8 +16,9 @@ void store_dps_policy_list_free(struct store_dps_policy_list *l)
 
 enum store_qs store_select_dps_policies(struct store_conn *c, struct store_dps_policy_list *out)
 {
-	static struct store_stmt st = {
-		"select_dps_policies", "SELECT " DPS_POLICY_COLS " FROM dps_policies ORDER BY name", 0};
+	static struct store_stmt st = {"select_dps_policies",
+				       "SELECT " DPS_POLICY_COLS " FROM dps_policies ORDER BY name",
+				       0};
 	enum store_qs qs;
 	PGresult *res = store_exec(c, &st, 0, NULL, &qs);
 
