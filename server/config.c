@@ -74,6 +74,10 @@ static const struct setting settings[] = {
 	  " allocation is weighted); default: the dps-hub alone"),
 	S("dps-webhook-timeout", NUM, dps_webhook_timeout, "10",
 	  "seconds a custom allocation webhook may take before the registration fails"),
+	S("dps-webhook-allow", STR, dps_webhook_allow, NULL,
+	  "URL prefixes a custom allocation webhookUrl must start with, comma-separated (a"
+	  " prefix naming only scheme://host matches that host alone, any port); default:"
+	  " https://, any host"),
 	S("dps-cert-proxy", STR, dps_cert_proxy, NULL,
 	  "address of a TLS-terminating proxy whose X-Client-Cert header (URL-encoded PEM) is a"
 	  " device's certificate; default: none, only TLS client certificates count"),

@@ -86,6 +86,13 @@ int h_dps_register(struct request *req);
 int h_dps_operation(struct request *req);
 int h_dps_registration_status(struct request *req);
 
+/* h_dps_policies.c: shared access policies (the service SAS) */
+int h_dps_policy_put(struct request *req);
+int h_dps_policy_get(struct request *req);
+int h_dps_policy_list(struct request *req);
+int h_dps_policy_delete(struct request *req);
+int h_dps_policy_rotate(struct request *req);
+
 /* h_dps_registrations.c: registration states in the service API */
 int h_dps_registration_get(struct request *req);
 int h_dps_registration_delete(struct request *req);

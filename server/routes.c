@@ -37,21 +37,27 @@ const struct route routes[] = {
 	{"DELETE", "/ops/tokens/{jti}", h_ops_token_revoke, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0,       WIRE_ORCHARD, "ops_token_revoke"},
 
 	/* DPS service API (Azure's, api-version 2021-10-01); literals match any case. */
-	{"PUT",    "/enrollments/{registrationId}",      h_dps_enrollment_put,    OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_enrollment_put"},
-	{"GET",    "/enrollments/{registrationId}",      h_dps_enrollment_get,    OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_get"},
-	{"DELETE", "/enrollments/{registrationId}",      h_dps_enrollment_delete, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_delete"},
-	{"POST",   "/enrollments/{registrationId}/attestationmechanism", h_dps_enrollment_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_enrollment_keys"},
-	{"PUT",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_put,      OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_group_put"},
-	{"GET",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_get,      OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_group_get"},
-	{"DELETE", "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_delete,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_group_delete"},
-	{"GET",    "/registrations/{registrationId}", h_dps_registration_get, OPERATOR(SCOPE_ENROLLMENTS_READ), BODY_NONE, 0, WIRE_DPS, "dps_registration_get"},
-	{"DELETE", "/registrations/{registrationId}", h_dps_registration_delete, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0, WIRE_DPS, "dps_registration_delete"},
-	{"POST",   "/enrollmentGroups/{enrollmentGroupId}/attestationmechanism", h_dps_group_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_group_keys"},
-	{"POST",   "/enrollments",                       h_dps_enrollment_bulk,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"},
-	{"POST",   "/enrollments/",                      h_dps_enrollment_bulk,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"}, /* Node's service SDK */
-	{"POST",   "/enrollments/query",                 h_dps_enrollment_query,  OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_enrollment_query"},
-	{"POST",   "/enrollmentGroups/query",            h_dps_group_query,       OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_group_query"},
-	{"POST",   "/registrations/{enrollmentGroupId}/query", h_dps_registration_query, OPERATOR(SCOPE_ENROLLMENTS_READ), BODY_JSON, KiB(4), WIRE_DPS, "dps_registration_query"},
+	{"PUT",    "/enrollments/{registrationId}",      h_dps_enrollment_put,    DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_enrollment_put"},
+	{"GET",    "/enrollments/{registrationId}",      h_dps_enrollment_get,    DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_ENROLLMENT_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_get"},
+	{"DELETE", "/enrollments/{registrationId}",      h_dps_enrollment_delete, DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_delete"},
+	{"POST",   "/enrollments/{registrationId}/attestationmechanism", h_dps_enrollment_keys, DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_enrollment_keys"},
+	{"PUT",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_put,      DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_group_put"},
+	{"GET",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_get,      DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_ENROLLMENT_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_group_get"},
+	{"DELETE", "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_delete,   DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_group_delete"},
+	{"GET",    "/registrations/{registrationId}", h_dps_registration_get, DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_REGISTRATION_READ), BODY_NONE, 0, WIRE_DPS, "dps_registration_get"},
+	{"DELETE", "/registrations/{registrationId}", h_dps_registration_delete, DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_REGISTRATION_WRITE), BODY_NONE, 0, WIRE_DPS, "dps_registration_delete"},
+	{"POST",   "/enrollmentGroups/{enrollmentGroupId}/attestationmechanism", h_dps_group_keys, DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_group_keys"},
+	{"POST",   "/enrollments",                       h_dps_enrollment_bulk,   DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"},
+	{"POST",   "/enrollments/",                      h_dps_enrollment_bulk,   DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"}, /* Node's service SDK */
+	{"POST",   "/enrollments/query",                 h_dps_enrollment_query,  DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_ENROLLMENT_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_enrollment_query"},
+	{"POST",   "/enrollmentGroups/query",            h_dps_group_query,       DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_ENROLLMENT_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_group_query"},
+	{"POST",   "/registrations/{enrollmentGroupId}/query", h_dps_registration_query, DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_REGISTRATION_READ), BODY_JSON, KiB(4), WIRE_DPS, "dps_registration_query"},
+	/* Shared access policies (the service SAS): an operator, or a SAS with ServiceConfig. */
+	{"PUT",    "/dps/policies/{name}",        h_dps_policy_put,    DPS_SERVICE(SCOPE_ENROLLMENTS_READ | SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_SERVICE_CONFIG), BODY_JSON, KiB(1), WIRE_DPS, "dps_policy_put"},
+	{"GET",    "/dps/policies/{name}",        h_dps_policy_get,    DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_SERVICE_CONFIG), BODY_NONE, 0, WIRE_DPS, "dps_policy_get"},
+	{"GET",    "/dps/policies",               h_dps_policy_list,   DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_SERVICE_CONFIG), BODY_NONE, 0, WIRE_DPS, "dps_policy_list"},
+	{"DELETE", "/dps/policies/{name}",        h_dps_policy_delete, DPS_SERVICE(SCOPE_ENROLLMENTS_READ | SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_SERVICE_CONFIG), BODY_NONE, 0, WIRE_DPS, "dps_policy_delete"},
+	{"POST",   "/dps/policies/{name}/rotate", h_dps_policy_rotate, DPS_SERVICE(SCOPE_ENROLLMENTS_READ | SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_SERVICE_CONFIG), BODY_RAW, KiB(1), WIRE_DPS, "dps_policy_rotate"},
 
 	/* DPS device API: the SAS is checked before the body is read. Node's
 	 * poll carries a body "{}", so the GET takes a small raw one. */

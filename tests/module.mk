@@ -24,7 +24,7 @@ UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
-	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh tests/integration/dps_alloc.sh
+	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh tests/integration/dps_alloc.sh tests/integration/dps_policies.sh
 # The TPM attestation CA (AK certificates) with swtpm.
 TEST_SCRIPTS += tests/integration/attest_ak.sh
 # device-attest-01 end to end: swtpm, build/orchard-attest (clients/attest).
