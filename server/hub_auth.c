@@ -1,8 +1,7 @@
 /* The twin API's device credentials, one table of credential kinds: IoT
  * Hub's device SAS, and the X.509 client certificate of a device whose DPS
  * registration used x509 attestation (the DPS work's certificate checks in
- * server/client_cert.c). TPM hub keys join as a case of key_signed(), and
- * the route table does not change. */
+ * server/client_cert.c). A TPM device's hub key is a case of key_signed(). */
 #include "server/hub_auth.h"
 
 #include <stdio.h>
@@ -30,14 +29,17 @@ static enum store_qs lookup_cb(struct store_conn *c, void *cls)
 	return store_select_hub_device(c, l->device_id, &l->row);
 }
 
-/* Whether tok is signed with the device's key. Symmetric keys only so far:
- * a TPM enrollment's hub key (the authenticationKey DPS hands a TPM device)
- * is the seam's next case; until then such a device is refused. */
+/* Whether tok is signed with the device's key: a symmetric-key
+ * enrollment's (or its group's derived) key, or a TPM device's hub key, the
+ * one its last DPS registration handed it encrypted to its TPM
+ * (registrationState.tpm.authenticationKey; kept in dps_registrations). */
 static bool key_signed(const struct store_hub_device *d, const struct dps_sas *tok)
 {
 	if (strcmp(d->enrollment.attestation_type, "symmetricKey") == 0)
 		return dps_sas_enrollment_signed(&d->enrollment, d->registration_id, tok);
-	return false; /* "tpm": hub keys not built yet; "x509": a certificate, not a SAS */
+	if (strcmp(d->enrollment.attestation_type, "tpm") == 0)
+		return d->device_key != NULL && dps_sas_signed_with(tok, d->device_key);
+	return false; /* "x509": a certificate, not a SAS */
 }
 
 /* What a credential proves once the device is known: whether it is
