@@ -43,8 +43,8 @@ static int permanent_id_value(const ASN1_TYPE *v, char *out, size_t len)
 	end = p + ASN1_STRING_length(v->value.sequence);
 	if (p >= end || *p++ != 0x30 || (n = der_len(&p, end)) < 0 || p + n != end)
 		return -1;
-	if (p >= end || *p++ != V_ASN1_UTF8STRING || (n = der_len(&p, end)) <= 0 ||
-	    p + n > end || (size_t)n >= len || memchr(p, 0, (size_t)n) != NULL)
+	if (p >= end || *p++ != V_ASN1_UTF8STRING || (n = der_len(&p, end)) <= 0 || p + n > end ||
+	    (size_t)n >= len || memchr(p, 0, (size_t)n) != NULL)
 		return -1;
 	memcpy(out, p, (size_t)n);
 	out[n] = '\0';
@@ -63,11 +63,13 @@ static int leaf_names(X509 *leaf, char *pid, size_t pidlen, char *uri, size_t ur
 	for (int i = 0; rc == 0 && i < sk_GENERAL_NAME_num(names); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 		if (gn->type == GEN_OTHERNAME && OBJ_cmp(gn->d.otherName->type_id, pid_oid) == 0) {
-			if (npid++ > 0 || permanent_id_value(gn->d.otherName->value, pid, pidlen) != 0)
+			if (npid++ > 0 ||
+			    permanent_id_value(gn->d.otherName->value, pid, pidlen) != 0)
 				rc = -1;
 		} else if (gn->type == GEN_URI && uri[0] == '\0') {
 			int n = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
-			const unsigned char *s = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+			const unsigned char *s =
+				ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
 			if (n > 0 && (size_t)n < urilen && memchr(s, 0, (size_t)n) == NULL) {
 				memcpy(uri, s, (size_t)n);
 				uri[n] = '\0';
