@@ -948,12 +948,30 @@ static int plan_select(struct parser *p, struct item *items, size_t nitems, stru
 	return 0;
 }
 
+/* ORDER BY: a stable order over whole twins or projections (keyset paging
+ * on the path's value, then the device ID); one row of groups or counts
+ * has none to give, as in Cosmos DB, whose language IoT Hub's follows. */
+static int plan_order(struct parser *p, const struct path *order, size_t pos)
+{
+	struct buf b;
+	int rc;
+
+	if (p->q->kind == TWINQ_AGGREGATE)
+		return fail(p, pos, false, "ORDER BY cannot be used with GROUP BY or COUNT()");
+	buf_init(&b, SQL_MAX);
+	rc = emit_path(p, &b, order);
+	if (rc == 0 && (p->q->order_sql = strndup((char *)b.data, b.len)) == NULL)
+		rc = nomem(p);
+	buf_free(&b);
+	return rc;
+}
+
 static int parse_query(struct parser *p, struct buf *sel, struct buf *where)
 {
 	struct item items[TWINQ_COLS_MAX];
-	struct path groups[TWINQ_COLS_MAX];
-	size_t nitems = 0, ngroups = 0;
-	bool star = false;
+	struct path groups[TWINQ_COLS_MAX], order = {0};
+	size_t nitems = 0, ngroups = 0, opos = 0;
+	bool star = false, has_order = false;
 	int rc = -1;
 
 	if (expect_kw(p, "SELECT") != 0 || parse_top(p) != 0)
@@ -1002,11 +1020,31 @@ static int parse_query(struct parser *p, struct buf *sel, struct buf *where)
 				goto out;
 		}
 	}
+	if (is_kw(p, "ORDER")) {
+		opos = p->tpos;
+		if (next(p) != 0 || expect_kw(p, "BY") != 0 || parse_path(p, &order) != 0)
+			goto out;
+		has_order = true;
+		if (is_kw(p, "ASC") || is_kw(p, "DESC")) {
+			p->q->order_desc = is_kw(p, "DESC");
+			if (next(p) != 0)
+				goto out;
+		} else if (p->t == T_IDENT) {
+			fail(p, p->tpos, false, "expected ASC or DESC after the ORDER BY path");
+			goto out;
+		}
+		if (p->t == T_COMMA) {
+			fail(p, p->tpos, false, "ORDER BY takes one path");
+			goto out;
+		}
+	}
 	if (p->t != T_EOF) {
 		fail(p, p->tpos, false, "unexpected text after the query");
 		goto out;
 	}
 	rc = plan_select(p, items, nitems, groups, ngroups, star, sel);
+	if (rc == 0 && has_order)
+		rc = plan_order(p, &order, opos);
 out:
 	for (size_t i = 0; i < nitems; i++) {
 		path_free(&items[i].path);
@@ -1014,6 +1052,7 @@ out:
 	}
 	for (size_t i = 0; i < ngroups; i++)
 		path_free(&groups[i]);
+	path_free(&order);
 	return rc;
 }
 
@@ -1092,6 +1131,7 @@ void twinq_free(struct twinq *q)
 	free(q->select_sql);
 	free(q->where_sql);
 	free(q->group_sql);
+	free(q->order_sql);
 	for (size_t i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	free(q->params);

@@ -27,7 +27,8 @@ static char *build_sql(const struct twinq *conds, size_t nconds, size_t k)
 		     buf_add(&b, "), false), ", 11) == 0;
 	snprintf(num, sizeof num, "$%zu::text", k);
 	ok = ok &&
-	     buf_add(&b, "(SELECT configuration_id FROM twin_configuration_applied WHERE device_id = ",
+	     buf_add(&b,
+		     "(SELECT configuration_id FROM twin_configuration_applied WHERE device_id = ",
 		     75) == 0 &&
 	     buf_add(&b, num, strlen(num)) == 0 &&
 	     buf_add(&b, ") FROM twins WHERE device_id = ", 31) == 0 &&
