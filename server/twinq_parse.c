@@ -332,7 +332,6 @@ static int expect(struct parser *p, enum tok t, const char *what)
 	return next(p);
 }
 
-
 /* ---- paths ----------------------------------------------------------------- */
 
 static void path_free(struct tq_path *pa)
@@ -846,8 +845,8 @@ static int parse_query(struct parser *p, struct tq_query *t)
 		goto out;
 	if (is_kw(p, "WHERE") && (next(p) != 0 || (t->where = parse_or(p)) == NULL))
 		goto out;
-	if (is_kw(p, "GROUP") &&
-	    (next(p) != 0 || expect_kw(p, "BY") != 0 || parse_groups(p, t->groups, &t->ngroups) != 0))
+	if (is_kw(p, "GROUP") && (next(p) != 0 || expect_kw(p, "BY") != 0 ||
+				  parse_groups(p, t->groups, &t->ngroups) != 0))
 		goto out;
 	if (is_kw(p, "ORDER")) {
 		opos = p->tpos;
@@ -897,7 +896,8 @@ int tq_parse(const char *text, bool whole, struct tq_query *t, struct twinq *q,
 	if (whole) {
 		rc = parse_query(&p, t);
 	} else if ((t->where = parse_or(&p)) != NULL) {
-		rc = p.t == T_EOF ? 0 : fail(&p, p.tpos, false, "unexpected text after the condition");
+		rc = p.t == T_EOF ? 0
+				  : fail(&p, p.tpos, false, "unexpected text after the condition");
 	}
 out:
 	free(p.tstr);

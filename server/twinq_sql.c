@@ -199,8 +199,12 @@ static int emit_in(struct cc *c, struct buf *b, const struct tq_node *n)
 
 /* The jsonb types each type function accepts (IS_DEFINED: any). */
 static const char *const func_types[TQ_NFUNCS] = {
-	[TQ_IS_NULL] = "'null'",     [TQ_IS_BOOL] = "'boolean'", [TQ_IS_NUMBER] = "'number'",
-	[TQ_IS_STRING] = "'string'", [TQ_IS_OBJECT] = "'object'", [TQ_IS_ARRAY] = "'array'",
+	[TQ_IS_NULL] = "'null'",
+	[TQ_IS_BOOL] = "'boolean'",
+	[TQ_IS_NUMBER] = "'number'",
+	[TQ_IS_STRING] = "'string'",
+	[TQ_IS_OBJECT] = "'object'",
+	[TQ_IS_ARRAY] = "'array'",
 	[TQ_IS_PRIMITIVE] = "'string', 'number', 'boolean', 'null'",
 };
 
@@ -227,7 +231,7 @@ static int emit_func(struct cc *c, struct buf *b, const struct tq_node *n)
 	}
 	if (n->func == TQ_IS_DEFINED)
 		return out(c, b, "(") != 0 || emit_path(c, b, pa) != 0 ? -1
-									: out(c, b, " IS NOT NULL)");
+								       : out(c, b, " IS NOT NULL)");
 	if (out(c, b, "COALESCE(jsonb_typeof(") != 0 || emit_path(c, b, pa) != 0)
 		return -1;
 	return out(c, b, ") IN (%s), false)", func_types[n->func]);
@@ -246,12 +250,11 @@ static int emit_node(struct cc *c, struct buf *b, const struct tq_node *n)
 				return -1;
 		return n->kind == TQ_OR ? out(c, b, ")") : 0;
 	case TQ_NOT:
-		return out(c, b, "(NOT ") != 0 || emit_node(c, b, n->kids[0]) != 0
-			       ? -1
-			       : out(c, b, ")");
+		return out(c, b, "(NOT ") != 0 || emit_node(c, b, n->kids[0]) != 0 ? -1
+										   : out(c, b, ")");
 	case TQ_GROUP:
 		return out(c, b, "(") != 0 || emit_node(c, b, n->kids[0]) != 0 ? -1
-										: out(c, b, ")");
+									       : out(c, b, ")");
 	case TQ_CMP: c->pos = n->end; return emit_compare(c, b, &n->l, n->op, &n->r);
 	case TQ_IN:
 	case TQ_NIN: return emit_in(c, b, n);
