@@ -222,6 +222,10 @@ int h_twins_query(struct request *req)
 	if (q.kind != TWINQ_AGGREGATE && r.page.n == (size_t)r.limit) {
 		more = cur.left < 0 || cur.left > r.limit - 1;
 		r.page.n--; /* the extra row only said there is more */
+		if (r.page.keys != NULL) {
+			free(r.page.keys[r.page.n]);
+			r.page.keys[r.page.n] = NULL;
+		}
 		if (q.kind == TWINQ_TWINS)
 			store_twin_free(&r.page.twins[r.page.n]);
 		else
