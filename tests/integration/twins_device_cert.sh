@@ -69,6 +69,13 @@ expect "cert issue: one for registration reg-c" cert c --profile device-client -
 as c GET /devices/pump-c/twin
 expect_eq "reg-c's certificate reads the twin of its device ID pump-c" "200 pump-c" "$STATUS $(jqb .deviceId)"
 
+expect "cert issue: one with DPS's URI for dev-b (as DPS issues them)" cert b --profile device-client --san uri:urn:orchard:dps:dev-b
+as b GET /devices/dev-b/twin
+expect_eq "a certificate naming urn:orchard:dps:dev-b reads dev-b's twin" "200 dev-b" "$STATUS $(jqb .deviceId)"
+expect "cert issue: another URI" cert u --profile device-client --san uri:urn:other:dev-b
+as u GET /devices/dev-b/twin
+expect_problem "an Orchard certificate with another URI names no device: 401" 401 twin-device-unauthorized
+
 BEFORE=$(snapshot)
 as a GET /devices/dev-b/twin
 expect_problem "dev-a's certificate on dev-b's twin: 403" 403 twin-device-forbidden
