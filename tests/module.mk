@@ -95,10 +95,10 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_client_cert
 $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
-TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh
+TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh tests/integration/twins_device_cert.sh
 
 # The twin query language: parser and SQL compiler alone.
-$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq.o \
+$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq_parse.o $(BUILD)/server/twinq_sql.o \
 		$(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq

@@ -83,6 +83,16 @@ tpm_sas() {
 	printf 'SharedAccessSignature sr=%s&sig=%s&se=%s&skn=registration' "$sr" "$(urlenc "$sig")" "$se"
 }
 b64f() { base64 -w0 <"$1"; }
+# hub_sas DIR DEVICE [SKN]: an IoT Hub device SAS for DEVICE's twin, signed by
+# the TPM with DIR/hmac.ctx (the hub key it opened)
+hub_sas() {
+	local sr="127.0.0.1/devices/$2" se=$(($(date +%s) + 3600)) sig
+	printf '%s\n%s' "$sr" "$se" >"$1/hub.txt"
+	tpm2_hmac -c "$1/hmac.ctx" -o "$1/hub.mac" "$1/hub.txt" >/dev/null 2>&1 || return 1
+	swtpm_flush
+	sig=$(base64 -w0 <"$1/hub.mac")
+	printf 'SharedAccessSignature sr=%s&sig=%s&se=%s%s' "$sr" "$(urlenc "$sig")" "$se" "${3:+&skn=$3}"
+}
 register() { # REGID BODY [curl args]: PUT .../register
 	local id=$1 body=$2
 	shift 2
@@ -137,6 +147,21 @@ fi
 swtpm_flush
 http GET "/twins/$REG1" "${W[@]}"
 expect_eq "the device's twin is seeded with initialTwin" "200 blink" "$STATUS $(jq -r .properties.desired.app <<<"$BODY")"
+HUB1=$(hub_sas "$D/hub1" "$REG1")
+http GET "/devices/$REG1/twin" -H "Authorization: $HUB1"
+expect_eq "a hub SAS signed by the TPM (TPM2_HMAC, hub key) reads the device's own twin" "200 blink $REG1" \
+	"$STATUS $(jq -r '.properties.desired.app + " " + .deviceId' <<<"$BODY")"
+http PATCH "/devices/$REG1/twin/reported" -H "Authorization: $HUB1" "${JSON[@]}" -d '{"app":"blinking"}'
+expect_eq "and writes its reported properties" "200 blinking" "$STATUS $(jq -r .app <<<"$BODY")"
+tsnap() { psql_q "SELECT etag, version FROM twins WHERE device_id = '$REG1'"; }
+tbefore=$(tsnap)
+http GET "/devices/$REG1/twin" -H "Authorization: $(hub_sas "$D/k1" "$REG1")"
+expect_problem "a hub SAS signed with the registration's authenticationKey (not the hub key): 401" 401 twin-device-unauthorized
+http PATCH "/devices/$REG1/twin/reported" -H "Authorization: $(hub_sas "$D/hub1" "$REG1" registration)" "${JSON[@]}" -d '{"x":1}'
+expect_problem "the hub key's SAS with a policy name (skn): 401" 401 twin-device-unauthorized
+http GET "/devices/$REG1/twin" -H "Authorization: $(SKN= dps_sas "127.0.0.1/devices/$REG1" "$(head -c 32 /dev/urandom | base64 -w0)")"
+expect_problem "a hub SAS signed with a random key: 401" 401 twin-device-unauthorized
+expect_eq "no refusal changed the twin" "$tbefore" "$(tsnap)"
 http PUT "/$SCOPE/registrations/$REG1/register?$DV" "${JSON[@]}" -d '{}' -H "Authorization: $(dps_sas "$SCOPE/registrations/$REG1" "$(head -c 32 /dev/urandom | base64 -w0)")"
 expect_dps "a SAS signed with another key is refused" 401 401002
 
@@ -205,6 +230,7 @@ SAS2=$(tpm_sas "$D/g2" "$REG2")
 register "$REG2" '{}' -H "Authorization: $SAS2"
 OP2=$(jq -r .operationId <<<"$BODY")
 http GET "/$SCOPE/registrations/$REG2/operations/$OP2?$DV" -H "Authorization: $SAS2"
+BODY0=$BODY
 expect_eq "it is enrolled on first contact and assigned" "200 assigned" "$STATUS $(jq -r .status <<<"$BODY")"
 expect "with a TPM-encrypted hub key" jq -e '.registrationState.tpm.authenticationKey | length > 100' <<<"$BODY"
 expect_eq "from the group" "group line-1" "$(psql_q "SELECT enrollment_kind || ' ' || enrollment_id FROM dps_registrations WHERE registration_id = '$REG2'")"
@@ -212,6 +238,20 @@ http GET "/twins/$REG2" "${W[@]}"
 expect_eq "its twin carries the group's initialTwin" "200 press 1" "$STATUS $(jq -r '.properties.desired.app + " " + .tags.line' <<<"$BODY")"
 http PUT "/$SCOPE/registrations/$REG1/register?$DV" "${JSON[@]}" -d '{}' -H "Authorization: $SAS2"
 expect_dps "its key opens no other registration" 401 401002
+if tpm_open "$(jq -r .registrationState.tpm.authenticationKey <<<"$BODY0")" "$D/hub2"; then
+	tap_ok "the group device's TPM opens its hub key"
+else
+	tap_nok "the group device's TPM opens its hub key" "$(cat "$D/act.err" "$D/tpm2.err")"
+fi
+http GET "/devices/$REG2/twin" -H "Authorization: $(hub_sas "$D/hub2" "$REG2")"
+expect_eq "the TPM group device reads its own twin with its hub SAS" "200 press null" \
+	"$STATUS $(jq -r '.properties.desired.app + " " + (.tags|tostring)' <<<"$BODY")"
+tbefore=$(tsnap)
+http GET "/devices/$REG1/twin" -H "Authorization: $(hub_sas "$D/hub2" "$REG1")"
+expect_problem "another TPM device's hub key signing for the first device: 401" 401 twin-device-unauthorized
+http PATCH "/devices/$REG1/twin/reported" -H "Authorization: $(hub_sas "$D/hub2" "$REG2")" "${JSON[@]}" -d '{"x":1}'
+expect_problem "another device's own SAS on the first device's twin: 403" 403 twin-device-forbidden
+expect_eq "neither changed the first device's twin" "$tbefore" "$(tsnap)"
 
 psql_q "UPDATE dps_tpm_challenges SET expires_at = now() - interval '1 second' WHERE registration_id = '$REG2'" >/dev/null
 register "$REG2" '{}' -H "Authorization: $SAS2"
