@@ -31,6 +31,7 @@ include common/module.mk
 -include verifier/module.mk
 -include pki/module.mk
 -include acme/module.mk
+-include depot/module.mk
 -include server/module.mk
 -include clients/wasm/module.mk
 -include clients/attest/module.mk
