@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define DEPOT_NAME_MAX 64	     /* publisher, name, version: bytes at most */
-#define DEPOT_SIG_LEN 64	     /* an Ed25519 signature */
-#define DEPOT_MANIFEST_MAX 65536     /* canonical manifest bytes at most */
-#define DEPOT_OPKG_OVERHEAD 65600    /* container bytes besides the module, at most */
-#define DEPOT_MEMORY_MIB_DEFAULT 64  /* capabilities.memoryMiB when absent */
-#define DEPOT_KEY_ID_LEN 64	     /* hex SHA-256 of the key's SubjectPublicKeyInfo */
+#define DEPOT_NAME_MAX 64	    /* publisher, name, version: bytes at most */
+#define DEPOT_SIG_LEN 64	    /* an Ed25519 signature */
+#define DEPOT_MANIFEST_MAX 65536    /* canonical manifest bytes at most */
+#define DEPOT_OPKG_OVERHEAD 65600   /* container bytes besides the module, at most */
+#define DEPOT_MEMORY_MIB_DEFAULT 64 /* capabilities.memoryMiB when absent */
+#define DEPOT_KEY_ID_LEN 64	    /* hex SHA-256 of the key's SubjectPublicKeyInfo */
 
 /* A validated manifest. doc is the document itself (owned), which the
  * canonical form and the signature cover; the fields are copies. */
@@ -26,11 +26,11 @@ struct depot_manifest {
 	char name[DEPOT_NAME_MAX + 1];
 	char version[DEPOT_NAME_MAX + 1];
 	bool has_module;
-	uint8_t module[32];			  /* SHA-256 the manifest pins */
-	char module_hex[65];			  /* the same, lower-case hex */
-	long long memory_mib;			  /* DEPOT_MEMORY_MIB_DEFAULT when absent */
-	long long cpu_seconds;			  /* 0: no CPU limit */
-	bool dir;				  /* a private data folder */
+	uint8_t module[32];    /* SHA-256 the manifest pins */
+	char module_hex[65];   /* the same, lower-case hex */
+	long long memory_mib;  /* DEPOT_MEMORY_MIB_DEFAULT when absent */
+	long long cpu_seconds; /* 0: no CPU limit */
+	bool dir;	       /* a private data folder */
 };
 
 /* Whether s is a publisher or package name: 1-64 of [a-z0-9._-], starting
@@ -109,5 +109,14 @@ int depot_opkg_write(FILE *f, const char *manifest, size_t manifest_len,
  * 0 with the three parts copied, or -1. */
 int depot_ref_parse(const char *ref, char publisher[DEPOT_NAME_MAX + 1],
 		    char name[DEPOT_NAME_MAX + 1], char version[DEPOT_NAME_MAX + 1]);
+
+/* HTTP downloads (RFC 9110): one "bytes=a-b", "bytes=a-" or "bytes=-n"
+ * range of a size-byte module into *start and *len (clipped to the end).
+ * 0 when satisfiable; -1 for anything else (several ranges, bad syntax,
+ * a start at or past the end), which the depot answers with 416. */
+int depot_range_parse(const char *header, uint64_t size, uint64_t *start, uint64_t *len);
+/* Whether an If-None-Match header (a list of entity tags, W/ allowed,
+ * or "*") names etag (quoted, as sent in ETag). */
+bool depot_etag_match(const char *header, const char *etag);
 
 #endif

@@ -117,7 +117,8 @@ static int check_capabilities(const json_t *caps, struct depot_manifest *m, cons
 					return *why = "capabilities.listen holds ports 1-65535", -1;
 		} else if (strcmp(key, "connect") == 0) {
 			if (!json_is_array(v) || json_array_size(v) > PORTS_MAX)
-				return *why = "capabilities.connect must be an array of host:port", -1;
+				return *why = "capabilities.connect must be an array of host:port",
+				       -1;
 			json_array_foreach (v, i, e)
 				if (!json_is_string(e) || !endpoint_ok(json_string_value(e)))
 					return *why = "capabilities.connect holds \"host:port\" strings",
@@ -128,11 +129,13 @@ static int check_capabilities(const json_t *caps, struct depot_manifest *m, cons
 			m->dir = json_is_true(v);
 		} else if (strcmp(key, "memoryMiB") == 0) {
 			if (!int_in(v, 1, MEMORY_MIB_MAX))
-				return *why = "capabilities.memoryMiB must be an integer 1-4096", -1;
+				return *why = "capabilities.memoryMiB must be an integer 1-4096",
+				       -1;
 			m->memory_mib = json_integer_value(v);
 		} else if (strcmp(key, "cpuSeconds") == 0) {
 			if (!int_in(v, 1, CPU_SECONDS_MAX))
-				return *why = "capabilities.cpuSeconds must be a positive integer", -1;
+				return *why = "capabilities.cpuSeconds must be a positive integer",
+				       -1;
 			m->cpu_seconds = json_integer_value(v);
 		} else {
 			return *why = "capabilities has an unknown field", -1;
@@ -198,7 +201,8 @@ int depot_manifest_check(json_t *doc, int need_module, struct depot_manifest *m,
 				goto fail;
 			}
 			json_array_foreach (v, i, e)
-				if (!json_is_string(e) || !text_ok(json_string_value(e), STRING_MAX)) {
+				if (!json_is_string(e) ||
+				    !text_ok(json_string_value(e), STRING_MAX)) {
 					*why = "args holds strings without control characters";
 					goto fail;
 				}

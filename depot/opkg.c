@@ -71,7 +71,8 @@ enum depot_status depot_opkg_read(const uint8_t *p, size_t len, size_t max_modul
 	if (canon == NULL || clen != n || memcmp(canon, o->manifest, n) != 0) {
 		free(canon);
 		depot_manifest_free(m);
-		return *why = "the manifest is not in canonical form (RFC 8785)", DEPOT_BAD_MANIFEST;
+		return *why = "the manifest is not in canonical form (RFC 8785)",
+		       DEPOT_BAD_MANIFEST;
 	}
 	free(canon);
 	SHA256(o->module, o->module_len, digest);

@@ -92,16 +92,24 @@ int hub_sas_verify(struct server *srv, const char *authz, const char *device_id,
 	    !sas_expiry_ok(&tok, (long long)time(NULL)) ||
 	    hub_sas_device_id(&tok, named, sizeof named) != 0)
 		return -1;
-	if (strcmp(named, device_id) != 0) {
+	if (device_id == NULL)
+		device_id = named; /* DEVICE_SELF: whichever device it names */
+	else if (strcmp(named, device_id) != 0) {
 		*err = ERR_TWIN_DEVICE_FORBIDDEN; /* a device never reads another's twin */
 		return -1;
 	}
 	return device_proves(srv, device_id, dev, sas_proof, &tok, err) ? 0 : -1;
 }
 
+/* The device the path names, or NULL on a DEVICE_SELF route. */
+static const char *path_device(const struct request *req)
+{
+	return req->route->auth.arg & DEVICE_SELF ? NULL : req->params[0];
+}
+
 static bool check_sas(struct request *req, const char *authz, enum err_code *err)
 {
-	return hub_sas_verify(req->srv, authz, req->params[0], &req->dev, err) == 0;
+	return hub_sas_verify(req->srv, authz, path_device(req), &req->dev, err) == 0;
 }
 
 /* An X.509 device: its registration's enrollment attests with x509, the
@@ -145,10 +153,10 @@ static bool check_x509(struct request *req, enum err_code *err)
 		chain = client_cert_chain_proxied(req->conn, req->srv->cfg.dps_cert_proxy);
 	if (chain == NULL || client_cert_cn(sk_X509_value(chain, 0), cn, sizeof cn) != 0)
 		goto out;
-	if (strcmp(cn, req->params[0]) != 0)
+	if (path_device(req) != NULL && strcmp(cn, path_device(req)) != 0)
 		*err = ERR_TWIN_DEVICE_FORBIDDEN;
 	else
-		ok = device_proves(req->srv, req->params[0], &req->dev, x509_proof, chain, err);
+		ok = device_proves(req->srv, cn, &req->dev, x509_proof, chain, err);
 out:
 	client_cert_chain_free(chain);
 	return ok;
@@ -168,7 +176,7 @@ bool hub_device_check(struct request *req, enum err_code *err)
 
 	memset(&req->dev, 0, sizeof req->dev);
 	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
-	if (req->nparams < 1)
+	if (req->nparams < 1 && path_device(req) != NULL)
 		return false;
 	if (authz == NULL)
 		return check_x509(req, err);

@@ -69,7 +69,6 @@ enum store_qs store_update_depot_package_yanked(struct store_conn *c, const char
 /* len bytes of module sha256_hex from offset (0-based) into *data
  * (malloc'd, caller frees); STORE_NONE when no such module. */
 enum store_qs store_select_depot_module(struct store_conn *c, const char *sha256_hex,
-					uint64_t offset, uint64_t len, uint8_t **data,
-					size_t *got);
+					uint64_t offset, uint64_t len, uint8_t **data, size_t *got);
 
 #endif

@@ -6,9 +6,9 @@
 #include "server/store/store_pg.h"
 
 /* From depot_publishers p; keys aggregated from depot_publisher_keys. */
-#define DEPOT_PUBLISHER_COLS                                                                       \
-	"p.name, p.public_key, p.key_id, " STORE_EPOCH("p.created_at") ", " STORE_EPOCH(          \
-		"p.updated_at") ", (SELECT json_agg(json_build_object('keyId', k.key_id,"          \
+#define DEPOT_PUBLISHER_COLS                                                                             \
+	"p.name, p.public_key, p.key_id, " STORE_EPOCH("p.created_at") ", " STORE_EPOCH(                 \
+		"p.updated_at") ", (SELECT json_agg(json_build_object('keyId', k.key_id,"                \
 				"'addedAt', k.added_at, 'retiredAt', k.retired_at) ORDER BY k.added_at)" \
 				"::text FROM depot_publisher_keys k WHERE k.publisher = p.name)"
 

@@ -17,8 +17,8 @@ enum store_qs store_insert_depot_package(struct store_conn *c, const struct stor
 		" SELECT pg_notify('" EVENTS_DEPOT "', ref) FROM i",
 		0};
 	char size[24];
-	const char *params[] = {p->publisher, p->name,   p->version,	   p->manifest, sig_hex,
-				p->key_id,    p->module_sha256, size, p->published_by};
+	const char *params[] = {p->publisher, p->name,		p->version, p->manifest,    sig_hex,
+				p->key_id,    p->module_sha256, size,	    p->published_by};
 
 	snprintf(size, sizeof size, "%lld", p->size);
 	return store_exec_void(c, &st, 9, params);

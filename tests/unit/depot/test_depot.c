@@ -65,9 +65,11 @@ static void test_manifest_bad(void **state)
 		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\"}", /* no module */
 		"{\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST "\"}",
 		"{\"publisher\":\"A\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST "\"}",
-		"{\"publisher\":\"packages\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST "\"}",
+		"{\"publisher\":\"packages\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST
+		"\"}",
 		"{\"publisher\":\"a\",\"name\":\"-b\",\"version\":\"1\",\"module\":\"" DIGEST "\"}",
-		"{\"publisher\":\"a\",\"name\":\"b/c\",\"version\":\"1\",\"module\":\"" DIGEST "\"}",
+		"{\"publisher\":\"a\",\"name\":\"b/c\",\"version\":\"1\",\"module\":\"" DIGEST
+		"\"}",
 		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"\",\"module\":\"" DIGEST "\"}",
 		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":1,\"module\":\"" DIGEST "\"}",
 		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\",\"module\":\"sha256:00\"}",
@@ -75,7 +77,8 @@ static void test_manifest_bad(void **state)
 		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}",
 		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\",\"module\":\"sha256:"
 		"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\"}",
-		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST "\",\"x\":1}",
+		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST
+		"\",\"x\":1}",
 		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST
 		"\",\"args\":\"-v\"}",
 		"{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST
@@ -119,10 +122,11 @@ static void test_manifest_bad(void **state)
 		if (parse(bad[i], 1) == 0)
 			fail_msg("accepted bad manifest %zu: %s", i, bad[i]);
 	/* module present where build fills it */
-	assert_int_equal(parse("{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST
-			       "\"}",
-			       0),
-			 -1);
+	assert_int_equal(
+		parse("{\"publisher\":\"a\",\"name\":\"b\",\"version\":\"1\",\"module\":\"" DIGEST
+		      "\"}",
+		      0),
+		-1);
 }
 
 static void test_canonical(void **state)
@@ -239,8 +243,8 @@ static size_t make_opkg(EVP_PKEY *k, const char *module, uint8_t **out)
 	canon = depot_canonical(m.doc, &n);
 	assert_int_equal(depot_sign(k, (uint8_t *)canon, n, sig), 0);
 	f = open_memstream((char **)out, &len);
-	assert_int_equal(depot_opkg_write(f, canon, n, sig, (const uint8_t *)module, strlen(module)),
-			 0);
+	assert_int_equal(
+		depot_opkg_write(f, canon, n, sig, (const uint8_t *)module, strlen(module)), 0);
 	fclose(f);
 	free(canon);
 	depot_manifest_free(&m);
@@ -297,12 +301,47 @@ static void test_opkg(void **state)
 	EVP_PKEY_free(k);
 }
 
+static void test_range(void **state)
+{
+	(void)state;
+	uint64_t a, n;
+	static const char *bad[] = {NULL,	 "bytes=",     "bytes=-",
+				    "bytes=5-4", "bytes=100-", "bytes=0-1,3-4",
+				    "items=0-1", "bytes= 0-1", "bytes=-0",
+				    "bytes=a-b", "bytes=1-2x", "bytes=99999999999999999999-"};
+
+	assert_int_equal(depot_range_parse("bytes=0-9", 100, &a, &n), 0);
+	assert_true(a == 0 && n == 10);
+	assert_int_equal(depot_range_parse("bytes=90-", 100, &a, &n), 0);
+	assert_true(a == 90 && n == 10);
+	assert_int_equal(depot_range_parse("bytes=90-1000", 100, &a, &n), 0);
+	assert_true(a == 90 && n == 10);
+	assert_int_equal(depot_range_parse("bytes=-10", 100, &a, &n), 0);
+	assert_true(a == 90 && n == 10);
+	assert_int_equal(depot_range_parse("bytes=-1000", 100, &a, &n), 0);
+	assert_true(a == 0 && n == 100);
+	assert_int_equal(depot_range_parse("bytes=99-99", 100, &a, &n), 0);
+	assert_true(a == 99 && n == 1);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (depot_range_parse(bad[i], 100, &a, &n) == 0)
+			fail_msg("accepted range %s", bad[i]);
+	assert_int_equal(depot_range_parse("bytes=0-", 0, &a, &n), -1);
+
+	assert_true(depot_etag_match("\"x\"", "\"x\""));
+	assert_true(depot_etag_match("\"a\", W/\"x\"", "\"x\""));
+	assert_true(depot_etag_match("*", "\"x\""));
+	assert_false(depot_etag_match("\"xy\"", "\"x\""));
+	assert_false(depot_etag_match("\"a\",\"b\"", "\"x\""));
+	assert_false(depot_etag_match(NULL, "\"x\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_manifest_good), cmocka_unit_test(test_manifest_bad),
 		cmocka_unit_test(test_canonical),     cmocka_unit_test(test_names),
 		cmocka_unit_test(test_keys),	      cmocka_unit_test(test_opkg),
+		cmocka_unit_test(test_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
