@@ -35,6 +35,7 @@ include common/module.mk
 -include server/module.mk
 -include clients/wasm/module.mk
 -include clients/attest/module.mk
+-include clients/pkg/module.mk
 -include clients/agent/module.mk
 -include tests/module.mk
 -include bench/module.mk

@@ -37,7 +37,7 @@ enum depot_status depot_opkg_read(const uint8_t *p, size_t len, size_t max_modul
 	memset(o, 0, sizeof *o);
 	memset(m, 0, sizeof *m);
 	cursor_init(&c, p, len);
-	if (len < sizeof magic)
+	if (len < sizeof magic && (len == 0 || memcmp(p, magic, len) == 0))
 		return *why = "shorter than the container's header", DEPOT_TRUNCATED;
 	if (cursor_bytes(&c, sizeof magic, &head) != 0 || memcmp(head, magic, sizeof magic) != 0)
 		return *why = "not an .opkg file (magic or format version)", DEPOT_BAD_FORMAT;

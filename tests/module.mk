@@ -29,6 +29,8 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 TEST_SCRIPTS += tests/integration/attest_ak.sh
 # device-attest-01 end to end: swtpm, build/orchard-attest (clients/attest).
 TEST_SCRIPTS += tests/integration/device_attest.sh
+# The depot end to end: build/orchard-pkg (clients/pkg) against orchardd, a device's downloads.
+TEST_SCRIPTS += tests/integration/depot.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py

@@ -287,6 +287,9 @@ static void test_opkg(void **state)
 	p[len - 1] ^= 1;
 	assert_int_equal(depot_opkg_read(p, len, 1024, &o, &m, &why), DEPOT_DIGEST_MISMATCH);
 	p[len - 1] ^= 1;
+	/* a short body that is not even the magic's start */
+	assert_int_equal(depot_opkg_read((const uint8_t *)"hello\n", 6, 1024, &o, &m, &why),
+			 DEPOT_BAD_FORMAT);
 	/* a bad magic, format version */
 	p[0] = 'X';
 	assert_int_equal(depot_opkg_read(p, len, 1024, &o, &m, &why), DEPOT_BAD_FORMAT);
