@@ -22,4 +22,14 @@ json_t *depot_publisher_json(const struct store_depot_publisher *p);
  * download routes never call this. */
 int depot_desired_check(struct store_conn *c, const char *ref, enum err_code *err);
 
+struct server;
+
+/* Called once a package is committed (POST /depot/packages). The seam for
+ * the depot's ahead-of-time compilation (the AOT issue): compile the module
+ * for the targets devices report, sign each compiled form with the depot's
+ * key binding module digest, target and compiler, and store it beside the
+ * package. Compiled forms: not built yet, so this does nothing; other
+ * orchardd processes learn of the package from EVENTS_DEPOT. */
+void depot_after_publish(struct server *srv, const struct store_depot_package *p);
+
 #endif

@@ -126,6 +126,7 @@ int h_depot_publish(struct request *req)
 		store_depot_package_free(&p.row);
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	}
+	depot_after_publish(req->srv, &p.row);
 	return reply_package(req, 201, &p.row);
 }
 

@@ -257,5 +257,7 @@ expect_fail "the database refuses any other change to a package" \
 expect_fail "... or its deletion" \
 	psql "$ORCHARD_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "DELETE FROM depot_packages"
 expect "publishes and yanks are audited" test "$(psql_q "SELECT count(*) FROM audit_log WHERE route LIKE '/depot/%'" 2>/dev/null || echo 0)" -gt 0
+orchardd_stop
+expect_eq "orchardd stops cleanly (no leak under ASan)" 0 "$?"
 
 tap_done
