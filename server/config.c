@@ -275,10 +275,10 @@ int config_load(struct config *cfg, int *argc, char **argv)
 	if (cfg->db_pool == 0)
 		cfg->db_pool = cfg->threads;
 	if (cfg->body_limit == 0 || cfg->body_budget == 0 || cfg->depot_max_module <= 0 ||
-	    cfg->depot_max_module > INT32_MAX - DEPOT_OPKG_OVERHEAD) {
+	    cfg->depot_max_module > (1L << 30) - DEPOT_OPKG_OVERHEAD) {
 		fprintf(stderr,
 			"orchardd: --body-limit, --body-budget and --depot-max-module must be "
-			"positive (the last below 2 GiB)\n");
+			"positive (the last below 1 GiB, PostgreSQL's field limit)\n");
 		return -1;
 	}
 	/* 0 would make libmicrohttpd refuse every connection. */
