@@ -160,8 +160,20 @@ expect_eq "... not even a module" "$WASM_SHA" "$(psql_q 'SELECT string_agg(sha25
 publish "$D/hello-2.opkg"
 expect_eq "the good 2.0.0 publishes; its module is shared (same bytes)" "201 2 1" "$STATUS $(counts | cut -d' ' -f1-2)"
 
+manifest 3.0.0
+"$PKG" build "$D/app" --key "$D/alice.key" --out "$D/hello-3.opkg" >/dev/null
+pids=()
+for i in 1 2 3 4; do
+	"${CURL[@]}" -o /dev/null -w '%{http_code}\n' "${W[@]}" -H 'Content-Type: application/vnd.orchard.opkg' \
+		--data-binary "@$D/hello-3.opkg" "$URL/depot/packages" >"$D/race.$i" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+expect_eq "four concurrent publishes of one version: one 201, three 409" "201 409 409 409" \
+	"$(cat "$D"/race.* | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "... one package stored" "3" "$(counts | cut -d' ' -f1)"
 http GET "/depot/packages?publisher=alice" "${R[@]}"
-expect_eq "GET /depot/packages lists a publisher's" "2" "$(jqb '.packages|length')"
+expect_eq "GET /depot/packages lists a publisher's" "3" "$(jqb '.packages|length')"
 http GET /depot/packages/alice/hello/1.0.0 "${R[@]}"
 expect_eq "GET one: the manifest, its module and key" "sha256:$WASM_SHA $KID1 8080" \
 	"$(jqb '.manifest.module + " " + .keyId + " " + (.manifest.capabilities.listen[0]|tostring)')"
@@ -214,9 +226,9 @@ http GET $P/module -H "Authorization: $(SKN= dps_sas "hub.example.test/devices/d
 expect_problem "a forged SAS is 401" 401 twin-device-unauthorized
 http GET $P/module "${R[@]}"
 expect_problem "an operator token is no device credential" 401 twin-device-unauthorized
-http GET /depot/alice/pkg/hello/3.0.0/module "${SAS[@]}"
+http GET /depot/alice/pkg/hello/4.0.0/module "${SAS[@]}"
 expect_problem "an unknown package is 404" 404 depot-package-not-found
-http GET /depot/alice/pkg/hello/3.0.0/module "${SAS[@]}" -H "If-None-Match: $ETAG"
+http GET /depot/alice/pkg/hello/4.0.0/module "${SAS[@]}" -H "If-None-Match: $ETAG"
 expect_problem "... also with If-None-Match" 404 depot-package-not-found
 
 # --- key rotation ------------------------------------------------------------------------
