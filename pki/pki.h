@@ -200,6 +200,11 @@ struct pki_revoked {
 int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n, long long crl_number,
 	    long next_update, uint8_t **der, size_t *der_len);
 
+/* The same, signed by the attestation CA, for AK certificates; -1 when
+ * this CA has none. */
+int pki_crl_att(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n,
+		long long crl_number, long next_update, uint8_t **der, size_t *der_len);
+
 /* RFC 5280 reason codes by name ("keyCompromise" -> 1); -1 for unknown or
  * 7 (unused). pki_reason_name() is the inverse (NULL for unknown). */
 int pki_reason_parse(const char *name);

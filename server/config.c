@@ -45,6 +45,9 @@ static const struct setting settings[] = {
 	  "its private key (PEM, mode 0600; encrypted with ORCHARD_CA_PASSPHRASE if set)"),
 	S("ca-profiles", STR, ca_profiles, NULL,
 	  "certificate profile file (docs/pki.md); default: tls-server, device-client, shortlived"),
+	S("attest-roots", STR, attest_roots, NULL,
+	  "external attestation roots (PEM): AK certificates chaining to one are accepted by"
+	  " device-attest-01 beside Orchard's attestation CA; default: none"),
 	S("jwt-key", STR, jwt_key, NULL,
 	  "operator token signing key (PEM, P-256); default: DATA_DIR/keys/operator-jwt.pem"),
 	S("log-level", STR, log_level, "info", "debug, info, warn or error"),

@@ -68,6 +68,8 @@ int h_depot_device_module(struct request *req);
 /* h_attest_ak.c: the TPM attestation CA (AK certificates) */
 int h_attest_ak_challenge(struct request *req);
 int h_attest_ak_activate(struct request *req);
+/* h_attest_crl.c: the attestation CA's CRL */
+int h_attest_crl(struct request *req);
 /* h_attest_policy.c: the quote gate's policies */
 int h_attest_policy_put(struct request *req);
 int h_attest_policy_get(struct request *req);

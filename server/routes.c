@@ -25,7 +25,7 @@ const struct route routes[] = {
 	{"POST",   "/acme/order/{id}",     h_acme_order,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_order"},
 	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID),         BODY_JOSE, KiB(16), WIRE_ACME,    "acme_finalize"},
 	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_authz"},
-	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_challenge"},
+	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(240), WIRE_ACME,    "acme_challenge"}, /* device-attest-01: an event log */
 	{"POST",   "/acme/cert/{serial}",  h_acme_cert,        ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_cert"},
 	{"POST",   "/acme/revoke-cert",    h_acme_revoke_cert, ACME_JWS(ACME_JWK | ACME_KID), BODY_JOSE, KiB(32), WIRE_ACME,   "acme_revoke_cert"},
 	{"GET",    "/acme/renewal-info/{certID}", h_acme_renewal_info, PUBLIC,               BODY_NONE, 0,       WIRE_ACME,    "acme_renewal_info"},
@@ -69,6 +69,7 @@ const struct route routes[] = {
 	/* The TPM attestation CA: the TPM's credential activation is the only authentication. */
 	{"POST",   "/attestation/ak/challenge",          h_attest_ak_challenge, PUBLIC, BODY_JSON, KiB(16), WIRE_ORCHARD, "attest_ak_challenge"},
 	{"POST",   "/attestation/ak/{id}/activate",      h_attest_ak_activate,  PUBLIC, BODY_JSON, KiB(1),  WIRE_ORCHARD, "attest_ak_activate"},
+	{"GET",    "/attestation/crl",                   h_attest_crl,          PUBLIC, BODY_NONE, 0,       WIRE_ORCHARD, "attest_crl"},
 	/* device-attest-01's quote gate: a fleet policy per enrollment. */
 	{"PUT",    "/attestation/policies/{kind}/{id}",  h_attest_policy_put,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(64), WIRE_ORCHARD, "attest_policy_put"},
 	{"GET",    "/attestation/policies/{kind}/{id}",  h_attest_policy_get,   OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_ORCHARD, "attest_policy_get"},

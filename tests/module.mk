@@ -29,6 +29,10 @@ TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/stor
 TEST_SCRIPTS += tests/integration/attest_ak.sh
 # device-attest-01 end to end: swtpm, build/orchard-attest (clients/attest).
 TEST_SCRIPTS += tests/integration/device_attest.sh
+# The quote gate's event-log rules: a measured boot in swtpm, its TCG log.
+TEST_SCRIPTS += tests/integration/device_attest_eventlog.sh
+# External attestation roots: a test-made vendor CA certifies the swtpm's AK.
+TEST_SCRIPTS += tests/integration/device_attest_roots.sh
 # The depot end to end: build/orchard-pkg (clients/pkg) against orchardd, a device's downloads.
 TEST_SCRIPTS += tests/integration/depot.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
