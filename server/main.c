@@ -193,11 +193,13 @@ static int cmd_serve(struct server *srv)
 	if (dps_id_scope_init(srv) != 0)
 		goto out;
 
-	http = http_start(srv, cert, key);
-	if (http == NULL)
-		goto out;
+	/* Before the first request: direct methods call it. */
 	mqtt = mqtt_start(srv, &mqtt_failed);
 	if (mqtt_failed)
+		goto out;
+	srv->mqtt = mqtt;
+	http = http_start(srv, cert, key);
+	if (http == NULL)
 		goto out;
 	OPENSSL_cleanse(key, strlen(key));
 	sigset_t empty;
@@ -218,8 +220,9 @@ out:
 		atomic_store(&srv->shutting_down, 1);
 		timers_fire_all(srv->timers);
 	}
-	mqtt_stop(mqtt);
 	http_stop(http, srv, 0);
+	srv->mqtt = NULL;
+	mqtt_stop(mqtt);
 	jobs_stop(srv->jobs);
 	jobs_stop(srv->acme_jobs);
 	revocations_stop(revoked);

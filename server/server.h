@@ -30,6 +30,7 @@ struct server {
 	struct jobs *jobs;     /* slow outbound work */
 	struct pki_ca *ca;     /* the CA: pki_issue() with it, certs_record() the result */
 	struct certs_crl *crl; /* the CRL cache (server/certs.h) */
+	struct mqtt *mqtt;     /* the MQTT backend (server/mqtt.h); NULL: none */
 	char id_scope[16];     /* DPS: this service's ID scope, from the database */
 	/* ACME challenge validations: a pool of their own, so a slow
 	 * validation target never delays other outbound work. */
