@@ -81,6 +81,8 @@ const struct route routes[] = {
 	{"GET",    "/configurations/{id}", h_config_get,    OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "config_get"},
 	{"DELETE", "/configurations/{id}", h_config_delete, OPERATOR(SCOPE_TWINS_WRITE),  BODY_NONE, 0,       WIRE_ORCHARD, "config_delete"},
 	{"GET",    "/twins/{deviceId}/history", h_twins_history, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0,   WIRE_ORCHARD, "twins_history"},
+	/* IoT Hub's direct method over MQTT (server/h_twins_methods.c): waits for the device */
+	{"POST",   "/twins/{deviceId}/methods", h_twins_method, OPERATOR(SCOPE_TWINS_WRITE), BODY_JSON, KiB(160), WIRE_ORCHARD, "twins_method"},
 
 	/* The twin API's device side: a device reads and writes its own twin only. */
 	{"GET",    "/devices/{deviceId}/twin",          h_twins_device_get,     DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_device_get"},
