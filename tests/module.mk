@@ -69,6 +69,8 @@ TEST_SCRIPTS += tests/interop/dps_node.sh
 # Interop: Microsoft's Node.js IoT Hub device SDK over MQTT, through mosquitto
 # with the Orchard plugin ($(BUILD)/npm-iothub; skipped without a registry).
 TEST_SCRIPTS += tests/interop/iothub_node.sh
+# direct methods: an operator curl, the SDK's onDeviceMethod answers (tests/interop/iothub_methods.js)
+TEST_SCRIPTS += tests/interop/iothub_methods.sh
 # Interop: certbot and lego (Debian) obtain, renew and revoke certificates.
 TEST_SCRIPTS += tests/interop/acme_certbot.sh tests/interop/acme_lego.sh
 

@@ -48,6 +48,8 @@
 
 #define UP_PREFIX "orchard/up/"
 #define DOWN_PREFIX "orchard/down/"
+#define MRES_PREFIX "orchard/mres/" /* method answers, to every backend */
+#define CONN_PREFIX "orchard/conn/" /* "1"/"0": a device connected or left, to every backend */
 #define HUB_PREFIX "$iothub/"
 #define HELLO_TOPIC "orchard/hello" /* a backend is ready to follow devices */
 #define ASK_TIMEOUT_MS 3000
@@ -134,6 +136,24 @@ static void conn_del(struct mosquitto *client)
 			plug.conns[i] = plug.conns[--plug.nconns];
 			return;
 		}
+}
+
+/* Tells every backend that device id is connected (on) or gone: direct
+ * methods answer 404 at once for a device that is not connected. */
+static void conn_notice(const char *id, bool on)
+{
+	char topic[256];
+
+	if (snprintf(topic, sizeof topic, CONN_PREFIX "%s", id) < (int)sizeof topic)
+		mosquitto_broker_publish_copy(NULL, topic, 1, on ? "1" : "0", 0, false, NULL);
+}
+
+static bool conn_online(const char *id)
+{
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (strcmp(plug.conns[i].id, id) == 0)
+			return true;
+	return false;
 }
 
 static int backends_connected(void)
@@ -308,6 +328,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_AUTH;
 	}
 	conn_add(ed->client, cid, sas_until(ed->password));
+	conn_notice(cid, true);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -448,8 +469,10 @@ static int on_message(int event, void *event_data, void *userdata)
 		const char *rest, *slash;
 
 		if (strcmp(t, HELLO_TOPIC) == 0) {
-			for (size_t i = 0; i < plug.nconns; i++)
+			for (size_t i = 0; i < plug.nconns; i++) {
 				follow_notice(plug.conns[i].id);
+				conn_notice(plug.conns[i].id, true);
+			}
 			return MOSQ_ERR_SUCCESS;
 		}
 		if (!starts(t, DOWN_PREFIX))
@@ -462,6 +485,16 @@ static int on_message(int event, void *event_data, void *userdata)
 		target[slash - rest] = '\0';
 		if (snprintf(topic, sizeof topic, HUB_PREFIX "%s", slash + 1) >= (int)sizeof topic)
 			return MOSQ_ERR_SUCCESS;
+		if (starts(slash + 1, "methods/POST/") && !conn_online(target)) {
+			/* gone since orchardd looked: say so at once (the 404) */
+			const char *rid = strstr(slash + 1, "?$rid=");
+
+			if (rid != NULL &&
+			    snprintf(topic, sizeof topic, MRES_PREFIX "%s/offline/%s", target,
+				     rid) < (int)sizeof topic)
+				mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
+			return MOSQ_ERR_SUCCESS;
+		}
 		/* targeted: to that client alone, whatever it subscribed */
 		mosquitto_broker_publish_copy(target, topic, (int)ed->payloadlen, ed->payload,
 					      ed->qos, false, NULL);
@@ -477,6 +510,19 @@ static int on_message(int event, void *event_data, void *userdata)
 			"{\"errorCode\":503001,\"message\":\"Orchard is unavailable, retry later\"}");
 		return MOSQ_ERR_SUCCESS;
 	}
+	if (starts(t, "$iothub/methods/res/")) {
+		/* "$iothub/methods/res/{status}/?$rid=R" -> every backend, as
+		 * "orchard/mres/{id}/{status}/?$rid=R"; the one that asked keeps it */
+		const char *st = t + strlen("$iothub/methods/res/");
+		size_t n = strspn(st, "0123456789");
+
+		if (n == 0 || n > 9 || st[n] != '/' ||
+		    snprintf(topic, sizeof topic, MRES_PREFIX "%s/%s", id, st) >= (int)sizeof topic)
+			return MOSQ_ERR_SUCCESS;
+		mosquitto_broker_publish_copy(NULL, topic, (int)ed->payloadlen, ed->payload, 0,
+					      false, NULL);
+		return MOSQ_ERR_SUCCESS;
+	}
 	if (!starts(t, HUB_PREFIX) || snprintf(topic, sizeof topic, UP_PREFIX "%s/%s", id,
 					       t + strlen(HUB_PREFIX)) >= (int)sizeof topic)
 		return MOSQ_ERR_SUCCESS;
@@ -489,9 +535,18 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_disconnect *ed = event_data;
 
+	char id[sizeof plug.conns[0].id] = "";
+
 	(void)event, (void)userdata;
 	backend_set(ed->client, NULL);
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (plug.conns[i].client == ed->client)
+			snprintf(id, sizeof id, "%s", plug.conns[i].id);
 	conn_del(ed->client);
+	/* a persistent session's old connection ends after its successor's
+	 * BASIC_AUTH: the device is still there */
+	if (id[0] != '\0' && !conn_online(id))
+		conn_notice(id, false);
 	return MOSQ_ERR_SUCCESS;
 }
 
