@@ -81,7 +81,10 @@ static struct method_call *method_call_new(struct request *req, long *connect_ms
 	long long rt = 30, ct = 0;
 	struct json_spec spec[] = {
 		{.field = "methodName", .parse = parse_name, .dest = &name},
-		{.field = "payload", .parse = parse_any, .dest = &payload, .flags = JSON_SPEC_OPTIONAL},
+		{.field = "payload",
+		 .parse = parse_any,
+		 .dest = &payload,
+		 .flags = JSON_SPEC_OPTIONAL},
 		json_spec_int("responseTimeoutInSeconds", &rt, 5, 300, JSON_SPEC_OPTIONAL),
 		json_spec_int("connectTimeoutInSeconds", &ct, 0, 300, JSON_SPEC_OPTIONAL),
 		json_spec_end(),
@@ -130,9 +133,9 @@ static int method_reply(struct request *req, int status, char *text)
 	if (p == NULL)
 		p = json_string(text);
 	free(text);
-	return reply_json_steal(req, 200,
-				json_pack("{s:i, s:o}", "status", status, "payload",
-					  p ? p : json_null()));
+	return reply_json_steal(
+		req, 200,
+		json_pack("{s:i, s:o}", "status", status, "payload", p ? p : json_null()));
 }
 
 int h_twins_method(struct request *req)
@@ -162,8 +165,8 @@ int h_twins_method(struct request *req)
 		case MQTT_CALL_UNAVAILABLE: return reply_problem(req, ERR_METHOD_UNAVAILABLE, NULL);
 		case MQTT_CALL_OFFLINE:
 			if (c->w == NULL || wait_expired(c->w))
-				return reply_problem(req, ERR_METHOD_DEVICE_OFFLINE, "%s is not connected",
-						     c->device);
+				return reply_problem(req, ERR_METHOD_DEVICE_OFFLINE,
+						     "%s is not connected", c->device);
 			if (wait_sleep(c->w))
 				return MHD_YES; /* resumed when it connects, or at the deadline */
 			continue;
