@@ -83,6 +83,8 @@ const struct route routes[] = {
 	{"GET",    "/twins/{deviceId}/history", h_twins_history, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0,   WIRE_ORCHARD, "twins_history"},
 	/* IoT Hub's direct method over MQTT (server/h_twins_methods.c): waits for the device */
 	{"POST",   "/twins/{deviceId}/methods", h_twins_method, OPERATOR(SCOPE_TWINS_WRITE), BODY_JSON, KiB(160), WIRE_ORCHARD, "twins_method"},
+	/* telemetry devices sent over MQTT (server/h_devices_messages.c) */
+	{"GET",    "/devices/{deviceId}/messages", h_devices_messages, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0, WIRE_ORCHARD, "devices_messages"},
 
 	/* The twin API's device side: a device reads and writes its own twin only. */
 	{"GET",    "/devices/{deviceId}/twin",          h_twins_device_get,     DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_device_get"},
