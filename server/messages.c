@@ -18,10 +18,11 @@
 
 /* IoT Hub's system properties on the topic, and their names. */
 static const char *const sysprops[][2] = {
-	{"$.mid", "messageId"},	     {"$.cid", "correlationId"},   {"$.uid", "userId"},
-	{"$.to", "to"},		     {"$.ct", "contentType"},	   {"$.ce", "contentEncoding"},
-	{"$.exp", "expiryTimeUtc"},  {"$.ifid", "interfaceId"},	   {"$.sub", "dt-subject"},
-	{"$.on", "outputName"},
+	{"$.mid", "messageId"},	    {"$.cid", "correlationId"},
+	{"$.uid", "userId"},	    {"$.to", "to"},
+	{"$.ct", "contentType"},    {"$.ce", "contentEncoding"},
+	{"$.exp", "expiryTimeUtc"}, {"$.ifid", "interfaceId"},
+	{"$.sub", "dt-subject"},    {"$.on", "outputName"},
 };
 
 /* Percent-decodes s in place; -1 when it held a NUL or is not UTF-8. */
@@ -32,7 +33,8 @@ static int unescape(char *s)
 	for (char *p = s; *p; p++)
 		if (*p == '+')
 			*p = ' '; /* querystring's form encoding */
-		else if (*p == '%' && (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2])))
+		else if (*p == '%' &&
+			 (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2])))
 			return -1; /* MHD would keep it as it is */
 	n = MHD_http_unescape(s);
 	return n == strlen(s) && utf8_valid(s, n) ? 0 : -1;

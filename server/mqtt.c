@@ -37,6 +37,7 @@
 
 #include "common/hex.h"
 #include "common/log.h"
+#include "server/messages.h"
 #include "server/mqtt_auth.h"
 #include "server/server.h"
 #include "server/store/events.h"
@@ -489,6 +490,14 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 	memcpy(id, t, (size_t)(slash - t));
 	id[slash - t] = '\0';
 	t = slash + 1;
+	if (twin_device_id_ok(id) && strncmp(t, "telemetry/", 10) == 0) {
+		/* the plugin: devices/{id}/messages/events/{bag}; stored, no answer */
+		if (messages_store(m->srv->store, id, t + 10, msg->payload,
+				   (size_t)msg->payloadlen) == -2)
+			log_kv(LOG_WARN, "device message lost: database unavailable", "device", id,
+			       NULL);
+		return;
+	}
 	if (twin_device_id_ok(id) && strcmp(t, "twin/SUBSCRIBE/desired/") == 0) {
 		twin_follow(m, id); /* the plugin: id subscribed to desired patches */
 		return;

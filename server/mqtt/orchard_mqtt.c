@@ -460,7 +460,7 @@ static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
 	const char *id = mosquitto_client_id(ed->client), *t = ed->topic;
-	char topic[1024], target[129];
+	char topic[8192 + 512], target[129];
 
 	(void)event, (void)userdata;
 	if (id == NULL || t == NULL || ed->payloadlen > INT32_MAX)
@@ -497,6 +497,18 @@ static int on_message(int event, void *event_data, void *userdata)
 		}
 		/* targeted: to that client alone, whatever it subscribed */
 		mosquitto_broker_publish_copy(target, topic, (int)ed->payloadlen, ed->payload,
+					      ed->qos, false, NULL);
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (own_topic(t, id, "messages/events/")) {
+		/* telemetry -> "orchard/up/{id}/telemetry/{bag}" for one backend,
+		 * within the device's rate (beyond it, or with no backend: dropped;
+		 * MQTT 3.1.1 acknowledged it anyway) */
+		if (!conn_allow(ed->client) || backends_connected() == 0 ||
+		    snprintf(topic, sizeof topic, UP_PREFIX "%s/telemetry/%s", id,
+			     t + 9 + strlen(id) + strlen("messages/events/")) >= (int)sizeof topic)
+			return MOSQ_ERR_SUCCESS;
+		mosquitto_broker_publish_copy(NULL, topic, (int)ed->payloadlen, ed->payload,
 					      ed->qos, false, NULL);
 		return MOSQ_ERR_SUCCESS;
 	}

@@ -164,6 +164,73 @@ expect_eq "... and none of the refused calls reached the device" "$before" "$(ca
 expect_eq "the calls are in the audit trail" t \
 	"$(psql_q "SELECT count(*) >= 20 FROM audit_log WHERE route = '/twins/{deviceId}/methods' AND status = 200")"
 
+# telemetry: the SDK's sendEvent (QoS 1, a property bag on the topic) is
+# stored and read back by the operator
+R=(-H "Authorization: Bearer $(token twins:read)")
+http POST "$M" "${W[@]}" -d '{"methodName":"send","payload":{"n":1,"temp":21.5}}'
+expect_eq "the SDK's sendEvent succeeds" "200 true" "$STATUS $(jq -r .payload.sent <<<"$BODY")"
+for _ in $(seq 1 100); do
+	http GET /devices/mm-1/messages "${R[@]}"
+	[[ "$(jq '.items | length' <<<"$BODY")" == 1 ]] && break
+	sleep 0.05
+done
+expect_eq "GET /devices/{id}/messages: the message, its system and application properties" 	'200 {"n":1,"temp":21.5} msg-1 application/json utf-8 reading' 	"$STATUS $(jq -r '.items[0] | [.body, .systemProperties.messageId, .systemProperties.contentType, .systemProperties.contentEncoding, .properties.kind] | join(" ")' <<<"$BODY")"
+expect_eq "... with an id and an enqueuedTime" true "$(jq -r '.items[0] | (.id > 0) and (.enqueuedTime | test("^20[0-9-]+T[0-9:.]+Z$"))' <<<"$BODY")"
+ID1=$(jq -r '.items[0].id' <<<"$BODY")
+"${CURL[@]}" "${R[@]}" "$URL/devices/mm-1/messages?after=$ID1&wait=20" >"$TMP/poll.body" &
+POLL=$!
+for _ in $(seq 1 100); do
+	sleeping=$("${CURL[@]}" "$URL/metrics" | grep -o '^orchard_requests_waiting [0-9]*' | cut -d' ' -f2)
+	[[ "${sleeping:-0}" -ge 1 ]] && break
+	sleep 0.05
+done
+http POST "$M" "${W[@]}" -d '{"methodName":"send","payload":{"n":2}}'
+wait "$POLL"
+expect_eq "a long poll (after, wait) gets the next message when it comes" "1 2 msg-2" 	"$(jq -r '[(.items | length), (.items[0].body | fromjson | .n), .items[0].systemProperties.messageId] | join(" ")' "$TMP/poll.body")"
+http GET "/devices/mm-1/messages?since=2000-01-01T00:00:00Z&limit=1" "${R[@]}"
+expect_eq "since and limit: the first page and its next link" "1 /devices/mm-1/messages?after=$ID1&limit=1" 	"$(jq -r '[(.items | length), .next] | join(" ")' <<<"$BODY")"
+http GET "/devices/mm-1/messages?since=2099-01-01T00:00:00Z" "${R[@]}"
+expect_eq "since in the future: none" "200 0" "$STATUS $(jq '.items | length' <<<"$BODY")"
+for q in after=-1 after=x since=yesterday since=2026-01-01T00:00:00 limit=0 limit=1001 wait=61; do
+	http GET "/devices/mm-1/messages?$q" "${R[@]}"
+	expect_problem "GET messages?$q: 400" 400 invalid-parameter
+done
+http GET "/devices/a%20b/messages" "${R[@]}"
+expect_eq "a bad device id: 400" 400 "$STATUS"
+http GET /devices/mm-1/messages
+expect_eq "no token: 401" 401 "$STATUS"
+http GET /devices/mm-1/messages -H "Authorization: Bearer $(token enrollments:read)"
+expect_eq "a token without twins:read: 403" 403 "$STATUS"
+
+# raw publishes (mosquitto_pub as mm-2): a property bag, a bad one, sizes
+pub() { # TOPIC-TAIL FILE
+	timeout 10 mosquitto_pub -h "$HUB" -p "$MPORT" --cafile "$TMP/var/pki/root.pem" -i mm-2 -q 1 \
+		-u "$HUB/mm-2/?api-version=2021-04-12" -P "$(SKN= dps_sas "$HUB/devices/mm-2" "$KEY_mm_2")" \
+		-t "devices/mm-2/messages/events/$1" -f "$2"
+}
+printf 'hello' >"$TMP/small"
+head -c 200000 /dev/zero | tr '\0' b >"$TMP/200k"
+head -c 300000 /dev/zero | tr '\0' c >"$TMP/300k"
+printf '\377\376bin' >"$TMP/bin"
+pub 'a=%zz' "$TMP/small"
+pub '%24.mid=m7&%24.ct=text%2Fplain&x=1&sp=a%20b' "$TMP/small"
+pub '' "$TMP/200k"
+pub '' "$TMP/300k"
+pub '' "$TMP/bin"
+for _ in $(seq 1 100); do
+	http GET /devices/mm-2/messages "${R[@]}"
+	[[ "$(jq '.items | length' <<<"$BODY")" -ge 3 ]] && break
+	sleep 0.05
+done
+expect_eq "a bad property bag and a message over 256 KB are dropped; the rest stored" 	"3 hello m7 text/plain 1 a b 200000 //5i" 	"$(jq -r '[(.items | length), .items[0].body, .items[0].systemProperties.messageId, .items[0].systemProperties.contentType, .items[0].properties.x, .items[0].properties.sp, (.items[1].body | length), (.items[2].bodyBase64 | .[0:4])] | join(" ")' <<<"$BODY")"
+# retention: the newest 1000 per device, none older than 7 days
+psql_q "INSERT INTO device_messages (device_id, body, received_at) SELECT 'mm-2', 'x', now() - interval '1 hour' FROM generate_series(1, 1000)" >/dev/null
+psql_q "INSERT INTO device_messages (device_id, body, received_at) VALUES ('mm-1', 'old', now() - interval '8 days')" >/dev/null
+pub 'last=1' "$TMP/small"
+http POST "$M" "${W[@]}" -d '{"methodName":"send","payload":{"n":3}}'
+expect_eq "retention: mm-2 keeps its newest 1000 (the new one among them), mm-1 drops what is over 7 days old" "1000|1|0" \
+	"$(psql_q "SELECT count(*) FILTER (WHERE device_id = 'mm-2'), count(*) FILTER (WHERE properties ? 'last'), count(*) FILTER (WHERE body = 'old') FROM device_messages")"
+
 # the device leaves: 404 at once again
 touch "$TMP/stop-d1"
 wait_line "$TMP/d1.out" closed
