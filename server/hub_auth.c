@@ -134,22 +134,31 @@ static bool x509_proof(const struct store_hub_device *d, const void *cred)
 /* A request without Authorization but with a TLS client certificate (or,
  * from the configured TLS-terminating proxy, X-Client-Cert): the leaf's CN
  * names the device; another device's CN than the path's is a 403. */
+int hub_x509_verify(struct server *srv, STACK_OF(X509) * chain, const char *device_id,
+		    struct device *dev, enum err_code *err)
+{
+	char cn[CLIENT_CERT_CN_MAX + 1];
+
+	memset(dev, 0, sizeof *dev);
+	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
+	if (chain == NULL || sk_X509_num(chain) < 1 ||
+	    client_cert_cn(sk_X509_value(chain, 0), cn, sizeof cn) != 0)
+		return -1;
+	if (strcmp(cn, device_id) != 0) {
+		*err = ERR_TWIN_DEVICE_FORBIDDEN;
+		return -1;
+	}
+	return device_proves(srv, device_id, dev, x509_proof, chain, err) ? 0 : -1;
+}
+
 static bool check_x509(struct request *req, enum err_code *err)
 {
 	STACK_OF(X509) *chain = client_cert_chain(req->conn);
-	char cn[CLIENT_CERT_CN_MAX + 1];
-	bool ok = false;
+	bool ok;
 
-	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
 	if (chain == NULL)
 		chain = client_cert_chain_proxied(req->conn, req->srv->cfg.dps_cert_proxy);
-	if (chain == NULL || client_cert_cn(sk_X509_value(chain, 0), cn, sizeof cn) != 0)
-		goto out;
-	if (strcmp(cn, req->params[0]) != 0)
-		*err = ERR_TWIN_DEVICE_FORBIDDEN;
-	else
-		ok = device_proves(req->srv, req->params[0], &req->dev, x509_proof, chain, err);
-out:
+	ok = hub_x509_verify(req->srv, chain, req->params[0], &req->dev, err) == 0;
 	client_cert_chain_free(chain);
 	return ok;
 }

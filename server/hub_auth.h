@@ -2,6 +2,7 @@
  * calling /devices/{deviceId}/..., and whether it is that device. */
 #ifndef ORCHARD_HUB_AUTH_H
 #define ORCHARD_HUB_AUTH_H
+#include <openssl/x509.h>
 #include <stdbool.h>
 
 #include "common/errors_gen.h"
@@ -29,5 +30,12 @@ bool hub_device_check(struct request *req, enum err_code *err);
  * *dev filled, or -1 with *err (401, 403, 404 or 503 codes as above). */
 int hub_sas_verify(struct server *srv, const char *authz, const char *device_id, struct device *dev,
 		   enum err_code *err);
+
+/* The X.509 check itself, for any transport (the HTTPS device API above,
+ * the MQTT plugin's client certificate through server/mqtt_auth.c): chain
+ * is the device's certificate first, then what else it presented. 0 and
+ * *dev filled, or -1 with *err (401, 403, 404 or 503 codes as above). */
+int hub_x509_verify(struct server *srv, STACK_OF(X509) * chain, const char *device_id,
+		    struct device *dev, enum err_code *err);
 
 #endif
