@@ -9,6 +9,9 @@
  *               checked by the very code the HTTPS device API runs
  *               (hub_sas_verify()), against the keys in Orchard's store;
  *               the backend (orchardd itself) by a secret orchardd made.
+ *               Without a password, the TLS client certificate (a listener
+ *               with require_certificate true) goes to orchardd, which
+ *               checks it with the HTTPS API's X.509 code (hub_x509_verify()).
  *               Client id = device id = the SAS's device, and the username
  *               names it too: "{hub}/{deviceId}/?api-version=...".
  *   ACL_CHECK   a device subscribes to IoT Hub's four filters only, writes
@@ -41,6 +44,9 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -302,17 +308,43 @@ static long long sas_until(const char *password)
 	return se ? strtoll(se + 3, NULL, 10) + SAS_SKEW : 0;
 }
 
+/* The client certificate the broker verified (listener with
+ * require_certificate), as base64 DER for orchardd, and when it expires
+ * (*until, plus the skew, as a SAS's). NULL when there is none. */
+static char *cert_b64(struct mosquitto *client, long long *until)
+{
+	X509 *cert = mosquitto_client_certificate(client);
+	unsigned char *der = NULL;
+	char *b64 = NULL;
+	struct tm tm;
+	int n;
+
+	if (cert != NULL && (n = i2d_X509(cert, &der)) > 0 && (n + 2) / 3 * 4 < FIELD_MAX &&
+	    (b64 = malloc((size_t)(n + 2) / 3 * 4 + 1)) != NULL) {
+		EVP_EncodeBlock((unsigned char *)b64, der, n);
+		*until = ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1
+				 ? (long long)timegm(&tm) + SAS_SKEW
+				 : 0;
+	}
+	OPENSSL_free(der);
+	X509_free(cert);
+	return b64;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	const char *cid = mosquitto_client_id(ed->client), *user = ed->username;
+	bool sas = ed->password != NULL && ed->password[0] != '\0', ok;
+	long long until = 0;
+	char *b64 = NULL;
 	size_t n;
 
 	(void)event, (void)userdata;
-	if (!field_ok(user) || !field_ok(ed->password) || cid == NULL)
+	if (!field_ok(user) || (sas && !field_ok(ed->password)) || cid == NULL)
 		return MOSQ_ERR_AUTH;
 	if (strcmp(user, plug.backend_user) == 0) {
-		if (!ask('B', user, ed->password))
+		if (!sas || !ask('B', user, ed->password))
 			return MOSQ_ERR_AUTH;
 		backend_set(NULL, ed->client);
 		return MOSQ_ERR_SUCCESS;
@@ -323,11 +355,19 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	n = strlen(cid);
 	if (strncmp(user + 1, cid, n) != 0 || user[1 + n] != '/')
 		return MOSQ_ERR_AUTH;
-	if (!ask('D', cid, ed->password)) {
+	/* a SAS, or else the X.509 certificate the TLS handshake verified */
+	if (sas) {
+		ok = ask('D', cid, ed->password);
+		until = sas_until(ed->password);
+	} else {
+		ok = (b64 = cert_b64(ed->client, &until)) != NULL && ask('X', cid, b64);
+		free(b64);
+	}
+	if (!ok) {
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "orchard: device %s refused", cid);
 		return MOSQ_ERR_AUTH;
 	}
-	conn_add(ed->client, cid, sas_until(ed->password));
+	conn_add(ed->client, cid, until);
 	conn_notice(cid, true);
 	return MOSQ_ERR_SUCCESS;
 }
