@@ -21,6 +21,7 @@
 #include "server/http.h"
 #include "server/jobs.h"
 #include "server/mqtt.h"
+#include "server/mqtt_broker.h"
 #include "server/metrics.h"
 #include "server/routes.h"
 #include "server/server.h"
@@ -133,6 +134,8 @@ static int cmd_serve(struct server *srv)
 	struct revocations *revoked = NULL;
 	struct http *http = NULL;
 	struct mqtt *mqtt = NULL;
+	struct mqtt_broker *broker = NULL;
+	char backend[64];
 	int mqtt_failed = 0;
 	int rc = 1;
 
@@ -189,6 +192,12 @@ static int cmd_serve(struct server *srv)
 	if (dps_id_scope_init(srv) != 0)
 		goto out;
 
+	/* orchardd's own broker (--mqtt-listen): the backend connects to it */
+	broker = mqtt_broker_start(srv, cert_path, key_path, backend, sizeof backend, &mqtt_failed);
+	if (mqtt_failed)
+		goto out;
+	if (broker != NULL && srv->cfg.mqtt_broker == NULL)
+		srv->cfg.mqtt_broker = strdup(backend);
 	/* Before the first request: direct methods call it. */
 	mqtt = mqtt_start(srv, &mqtt_failed);
 	if (mqtt_failed)
@@ -219,6 +228,7 @@ out:
 	http_stop(http, srv, 0);
 	srv->mqtt = NULL;
 	mqtt_stop(mqtt);
+	mqtt_broker_stop(broker);
 	jobs_stop(srv->jobs);
 	jobs_stop(srv->acme_jobs);
 	revocations_stop(revoked);
