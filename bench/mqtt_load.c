@@ -137,7 +137,10 @@ static void pump(int timeout_ms)
 	for (int i = 0; i < nlive; i++) {
 		int fd = mosquitto_socket(devs[i].m);
 
-		p[i] = (struct pollfd){.fd = fd, .events = (short)(POLLIN | (mosquitto_want_write(devs[i].m) ? POLLOUT : 0))};
+		p[i] = (struct pollfd){
+			.fd = fd,
+			.events =
+				(short)(POLLIN | (mosquitto_want_write(devs[i].m) ? POLLOUT : 0))};
 		n += fd >= 0;
 	}
 	if (n > 0)
@@ -180,16 +183,26 @@ int main(int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
 
-		if (!strcmp(k, "--port")) port = atoi(v);
-		else if (!strcmp(k, "--https")) https_url = v;
-		else if (!strcmp(k, "--token")) token = v;
-		else if (!strcmp(k, "--cacert")) cacert = v;
-		else if (!strcmp(k, "--hub")) hub = v;
-		else if (!strcmp(k, "--prefix")) prefix = v;
-		else if (!strcmp(k, "--devices")) ndev = atoi(v);
-		else if (!strcmp(k, "--patches")) npatch = atoi(v);
-		else if (!strcmp(k, "--seconds")) seconds = atoi(v);
-		else if (!strcmp(k, "--ready-file")) ready_file = v;
+		if (!strcmp(k, "--port"))
+			port = (int)strtol(v, NULL, 10);
+		else if (!strcmp(k, "--https"))
+			https_url = v;
+		else if (!strcmp(k, "--token"))
+			token = v;
+		else if (!strcmp(k, "--cacert"))
+			cacert = v;
+		else if (!strcmp(k, "--hub"))
+			hub = v;
+		else if (!strcmp(k, "--prefix"))
+			prefix = v;
+		else if (!strcmp(k, "--devices"))
+			ndev = (int)strtol(v, NULL, 10);
+		else if (!strcmp(k, "--patches"))
+			npatch = (int)strtol(v, NULL, 10);
+		else if (!strcmp(k, "--seconds"))
+			seconds = (int)strtol(v, NULL, 10);
+		else if (!strcmp(k, "--ready-file"))
+			ready_file = v;
 		else if (!strcmp(k, "--group-key") && strlen(v) <= 80) {
 			size_t n = strlen(v);
 
@@ -199,12 +212,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!port || !https_url || !token || !cacert || gkey_len <= 0 || ndev < 1) {
-		fprintf(stderr, "usage: mqtt_load --port P --https URL --token T --cacert F --hub H"
-				" --group-key B64 [--devices N] [--prefix p] [--patches K] [--seconds S]\n");
+		fprintf(stderr,
+			"usage: mqtt_load --port P --https URL --token T --cacert F --hub H"
+			" --group-key B64 [--devices N] [--prefix p] [--patches K] [--seconds S]\n");
 		return 2;
 	}
 	mosquitto_lib_init();
-	if ((devs = calloc((size_t)ndev, sizeof *devs)) == NULL || (lat = calloc((size_t)npatch + 1, sizeof *lat)) == NULL)
+	if ((devs = calloc((size_t)ndev, sizeof *devs)) == NULL ||
+	    (lat = calloc((size_t)npatch + 1, sizeof *lat)) == NULL)
 		return 2;
 	t0 = now_s();
 	for (int i = 0; i < ndev; i++) {
@@ -237,7 +252,8 @@ int main(int argc, char **argv)
 			break;
 		pump(50);
 	}
-	printf("connected and subscribed: %d of %d devices in %.1f s\n", connected, ndev, now_s() - t0);
+	printf("connected and subscribed: %d of %d devices in %.1f s\n", connected, ndev,
+	       now_s() - t0);
 	if (connected != ndev)
 		return 1;
 	for (double end = now_s() + 1; now_s() < end;)
@@ -301,7 +317,8 @@ int main(int argc, char **argv)
 
 			if (d->outstanding)
 				continue;
-			snprintf(topic, sizeof topic, "$iothub/twin/PATCH/properties/reported/?$rid=%lld", rid);
+			snprintf(topic, sizeof topic,
+				 "$iothub/twin/PATCH/properties/reported/?$rid=%lld", rid);
 			snprintf(body, sizeof body, "{\"n\":%lld}", rid);
 			mosquitto_publish(d->m, NULL, topic, (int)strlen(body), body, 0, false);
 			d->outstanding = 1;

@@ -129,7 +129,8 @@ struct mqtt_broker *mqtt_broker_start(struct server *srv, const char *cert, cons
 	if (listen == NULL || *listen == '\0' || strcmp(listen, "off") == 0)
 		return NULL;
 	*failed = 1;
-	if ((colon = strrchr(listen, ':')) == NULL || colon == listen || atoi(colon + 1) <= 0) {
+	if ((colon = strrchr(listen, ':')) == NULL || colon == listen ||
+	    strtol(colon + 1, NULL, 10) <= 0) {
 		log_kv(LOG_ERROR, "--mqtt-listen must be host:port", "value", listen, NULL);
 		return NULL;
 	}
@@ -160,8 +161,9 @@ struct mqtt_broker *mqtt_broker_start(struct server *srv, const char *cert, cons
 		"plugin %s\nplugin_opt_socket %s\nplugin_opt_backend_user %s\n\n"
 		"listener %s %.*s\ncertfile %s\nkeyfile %s\nset_tcp_nodelay true\n\n"
 		"listener %d 127.0.0.1\nset_tcp_nodelay true\n",
-		pw ? pw->pw_name : "root", plugin, srv->cfg.mqtt_socket ? srv->cfg.mqtt_socket : sock,
-		srv->cfg.mqtt_user, colon + 1, (int)(colon - listen), listen, cert, key, bport);
+		pw ? pw->pw_name : "root", plugin,
+		srv->cfg.mqtt_socket ? srv->cfg.mqtt_socket : sock, srv->cfg.mqtt_user, colon + 1,
+		(int)(colon - listen), listen, cert, key, bport);
 	if (fclose(f) != 0) {
 		free(b);
 		return NULL;
