@@ -60,8 +60,7 @@ expect_eq "... and its broker is gone" gone "$(kill -0 "$B2" 2>/dev/null || echo
 ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT orchardd_start || tap_nok "orchardd starts again"
 expect "started again: a broker again" connected 1
 B3=$(bpid)
-kill -9 "$OPID"
-wait "$OPID" 2>/dev/null
+{ kill -9 "$OPID" && wait "$OPID"; } 2>/dev/null
 OPID=
 for _ in $(seq 1 100); do kill -0 "$B3" 2>/dev/null || break; sleep 0.05; done
 expect_eq "kill -9 orchardd: its broker dies too" gone "$(kill -0 "$B3" 2>/dev/null || echo gone)"
