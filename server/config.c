@@ -88,6 +88,9 @@ static const struct setting settings[] = {
 	S("mqtt-broker", STR, mqtt_broker, NULL,
 	  "host:port of the MQTT broker (mosquitto with the Orchard plugin) orchardd serves as"
 	  " backend; default: none, no MQTT"),
+	S("mqtt-listen", STR, mqtt_listen, NULL,
+	  "host:port where orchardd runs its own mosquitto (TLS with its server certificate) and"
+	  " restarts it, killed with orchardd; \"off\" or unset: none"),
 	S("mqtt-socket", STR, mqtt_socket, NULL,
 	  "Unix socket the broker plugin asks device credentials on; default:"
 	  " DATA_DIR/run/mqtt.sock"),

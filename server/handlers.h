@@ -123,6 +123,12 @@ int h_twins_stream(struct request *req);
 /* h_twins_history.c: GET /twins/{id}/history */
 int h_twins_history(struct request *req);
 
+/* h_twins_methods.c: POST /twins/{id}/methods (a direct method over MQTT) */
+int h_twins_method(struct request *req);
+
+/* h_devices_messages.c: GET /devices/{id}/messages (stored telemetry) */
+int h_devices_messages(struct request *req);
+
 /* h_twins_update.c */
 int h_twins_patch(struct request *req);
 int h_twins_put(struct request *req);

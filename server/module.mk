@@ -25,6 +25,6 @@ BINS += $(BUILD)/orchardd
 # so never built with sanitizers (mosquitto carries no ASan runtime).
 $(BUILD)/orchard_mqtt.so: server/mqtt/orchard_mqtt.c
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out $(SANFLAGS) -MMD -MP,$(CFLAGS)) -fPIC -shared -o $@ $<
+	$(CC) $(filter-out $(SANFLAGS) -MMD -MP,$(CFLAGS)) -fPIC -shared -o $@ $< -lcrypto
 
 BINS += $(BUILD)/orchard_mqtt.so

@@ -245,8 +245,10 @@ static enum MHD_Result request_answer(struct request *req)
 	enum err_code err;
 	enum MHD_Result ret;
 
-	if (req->dispatched)
-		return (enum MHD_Result)req->route->handler(req);
+	if (req->dispatched) { /* resumed: audited below once it answers */
+		ret = (enum MHD_Result)req->route->handler(req);
+		goto audit;
+	}
 	if (req->refused) {
 		ret = reply_problem(req, req->refusal, req->refusal_detail[0] ? "%s" : NULL,
 				    req->refusal_detail);

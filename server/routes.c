@@ -88,6 +88,10 @@ const struct route routes[] = {
 	{"GET",    "/configurations/{id}", h_config_get,    OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "config_get"},
 	{"DELETE", "/configurations/{id}", h_config_delete, OPERATOR(SCOPE_TWINS_WRITE),  BODY_NONE, 0,       WIRE_ORCHARD, "config_delete"},
 	{"GET",    "/twins/{deviceId}/history", h_twins_history, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0,   WIRE_ORCHARD, "twins_history"},
+	/* IoT Hub's direct method over MQTT (server/h_twins_methods.c): waits for the device */
+	{"POST",   "/twins/{deviceId}/methods", h_twins_method, OPERATOR(SCOPE_TWINS_WRITE), BODY_JSON, KiB(160), WIRE_ORCHARD, "twins_method"},
+	/* telemetry devices sent over MQTT (server/h_devices_messages.c) */
+	{"GET",    "/devices/{deviceId}/messages", h_devices_messages, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0, WIRE_ORCHARD, "devices_messages"},
 
 	/* The depot (docs/depot.md): publishers and packages for operators; a
 	 * package's "publisher" is never "packages" or "publishers". */

@@ -75,6 +75,12 @@ TEST_SCRIPTS += tests/interop/dps_node.sh
 # Interop: Microsoft's Node.js IoT Hub device SDK over MQTT, through mosquitto
 # with the Orchard plugin ($(BUILD)/npm-iothub; skipped without a registry).
 TEST_SCRIPTS += tests/interop/iothub_node.sh
+# direct methods: an operator curl, the SDK's onDeviceMethod answers (tests/interop/iothub_methods.js)
+TEST_SCRIPTS += tests/interop/iothub_methods.sh
+# X.509 devices over MQTT: the SDK with x509=true, mosquitto's certificate listener
+TEST_SCRIPTS += tests/interop/iothub_x509.sh
+# orchardd's own mosquitto (--mqtt-listen): started, restarted, killed with orchardd
+TEST_SCRIPTS += tests/integration/mqtt_broker.sh
 # Interop: certbot and lego (Debian) obtain, renew and revoke certificates.
 TEST_SCRIPTS += tests/interop/acme_certbot.sh tests/interop/acme_lego.sh
 
