@@ -40,7 +40,7 @@ psql_q "INSERT INTO twins (device_id, etag, desired, reported)
 	INSERT INTO dps_registrations (registration_id, device_id, enrollment_kind, enrollment_id,
 	                               status, operation_id, etag)
 	SELECT 'bench-' || i, 'bench-' || i, 'group', 'bench', 'assigned', md5(i::text), md5(i::text)
-	FROM generate_series(0, $TWINS - 1) i; ANALYZE" || exit 1
+	FROM generate_series(0, $TWINS - 1) i; ANALYZE twins, dps_registrations" || exit 1
 sleep 1
 
 # --- round trips to PostgreSQL per desired PATCH: statements logged over 50 ----
