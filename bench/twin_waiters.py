@@ -83,10 +83,15 @@ async def round_(host, port, ctx, url_a, pid_a, group_key, n, sample, versions, 
             await asyncio.sleep(0.05)  # let handshakes finish in waves
     for _ in devs:
         await ready.acquire()
-    deadline = time.monotonic() + 60
-    while metric(url_a, ctx, "orchard_requests_waiting") < n and time.monotonic() < deadline:
+    # Memory is read once every device is suspended (the last handshakes
+    # and SAS checks can trail the requests sent): wait for that while the
+    # count still moves, and give up only after 30 s without progress.
+    waiting, last, moved = 0, -1, time.monotonic()
+    while waiting < n and time.monotonic() - moved < 30:
         await asyncio.sleep(0.2)
-    waiting = int(metric(url_a, ctx, "orchard_requests_waiting"))
+        waiting = int(metric(url_a, ctx, "orchard_requests_waiting"))
+        if waiting != last:
+            last, moved = waiting, time.monotonic()
     held = rss_kib(pid_a)
     opened = time.monotonic() - started
     loop = asyncio.get_running_loop()

@@ -113,5 +113,6 @@ while read -r line; do
 		"$w_waiters" "$w_suspended" "$w_open_s" "$w_bytes_per_waiter"
 	printf ' desired PATCH on B -> device on A: p50 %s ms, p99 %s ms (target < 200), %d samples, %d failed\n' \
 		"$w_p50_ms" "$w_p99_ms" "$w_samples" "$w_bad"
+	((w_suspended < w_waiters)) && echo "warning: only $w_suspended of $w_waiters suspended when the memory was read"
 done <"$TMP/waiters"
 printf 'orchardd resident memory: %d KiB idle with %d twins, %d KiB after the load\n' "$idle_kb" "$TWINS" "$busy_kb"
