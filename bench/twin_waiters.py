@@ -31,14 +31,21 @@ def device_sas(group_key, device_id, ttl=3600):
     return f"SharedAccessSignature sr={sr}&sig={urllib.parse.quote(sig.decode(), safe='')}&se={se}"
 
 
-async def device(host, port, ctx, dev, auth, since, ready, woken):
+async def device(host, port, ctx, dev, auth, since, ready, woken, armed):
     """One device polling until desired moves past since; a 204 is polled
-    again on the same connection."""
+    again on the same connection. An answer before its PATCH (the twin was
+    newer than since: bench/twins.sh PATCHes some before) is polled again
+    from the version it brought, as a device would."""
     reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
-    request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
-               f"Host: {host}\r\nAuthorization: {auth}\r\n\r\n").encode()
     try:
-        code, body = await poll(reader, writer, request, ready)
+        while True:
+            request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
+                       f"Host: {host}\r\nAuthorization: {auth}\r\n\r\n").encode()
+            code, body = await poll(reader, writer, request, ready)
+            if code != "200" or dev in armed:
+                break
+            since = json.loads(body)["$version"]
+            ready = asyncio.Semaphore(0)  # released once already
         woken[dev] = (time.monotonic(), code, body)
     finally:
         writer.close()
@@ -72,13 +79,13 @@ class Patcher:
 async def round_(host, port, ctx, url_a, pid_a, group_key, n, sample, versions, patcher):
     base = rss_kib(pid_a)
     ready = asyncio.Semaphore(0)
-    woken = {}
+    woken, armed = {}, set()
     devs = [f"bench-{i}" for i in range(n)]
     started = time.monotonic()
     tasks = {}
     for i, d in enumerate(devs):
         tasks[d] = asyncio.create_task(
-            device(host, port, ctx, d, device_sas(group_key, d), versions[d], ready, woken))
+            device(host, port, ctx, d, device_sas(group_key, d), versions[d], ready, woken, armed))
         if i % 200 == 199:
             await asyncio.sleep(0.05)  # let handshakes finish in waves
     for _ in devs:
@@ -98,6 +105,7 @@ async def round_(host, port, ctx, url_a, pid_a, group_key, n, sample, versions, 
     await loop.run_in_executor(None, patcher.warm)
     lat, bad = [], 0
     for d in random.sample(devs, min(sample, n)):
+        armed.add(d)
         t0 = time.monotonic()
         status = await loop.run_in_executor(None, patcher.patch, d)
         await tasks[d]
