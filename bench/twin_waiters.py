@@ -36,7 +36,12 @@ async def device(host, port, ctx, dev, auth, since, ready, woken, armed):
     again on the same connection. An answer before its PATCH (the twin was
     newer than since: bench/twins.sh PATCHes some before) is polled again
     from the version it brought, as a device would."""
-    reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    try:
+        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    except (OSError, asyncio.TimeoutError):  # counted as not suspended, not sampled
+        woken[dev] = (time.monotonic(), "failed", b"")
+        ready.release()
+        return
     try:
         while True:
             request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
@@ -104,7 +109,7 @@ async def round_(host, port, ctx, url_a, pid_a, group_key, n, sample, versions, 
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, patcher.warm)
     lat, bad = [], 0
-    for d in random.sample(devs, min(sample, n)):
+    for d in random.sample([d for d in devs if d not in woken], min(sample, n - len(woken))):
         armed.add(d)
         t0 = time.monotonic()
         status = await loop.run_in_executor(None, patcher.patch, d)
