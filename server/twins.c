@@ -142,7 +142,8 @@ static int str_add(struct buf *b, const char *name, const char *v)
 
 /* The twin's JSON text in view, assembled from the stored sections' text
  * without parsing them (a GET's cost is mostly its rendering otherwise). */
-static int twin_text(struct buf *b, const struct store_twin *t, enum twin_view view)
+static int twin_text(struct buf *b, const struct store_twin *t, enum twin_view view,
+		     json_t *configurations)
 {
 	char num[32];
 	int rc;
@@ -158,17 +159,29 @@ static int twin_text(struct buf *b, const struct store_twin *t, enum twin_view v
 	rc |= rc ? rc : section_add(b, t->desired);
 	rc |= buf_add(b, ",\"reported\":", 12);
 	rc |= rc ? rc : section_add(b, t->reported);
-	return rc | buf_add(b, "}}", 2);
+	rc |= buf_add(b, "}", 1);
+	if (configurations != NULL) {
+		char *c = json_dumps(configurations, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		rc |= c ? buf_add(b, ",\"configurations\":", 18) | buf_add(b, c, strlen(c)) : -1;
+		free(c);
+	}
+	return rc | buf_add(b, "}", 1);
 }
 
 int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_view view)
+{
+	return twin_reply_with(req, t, view, NULL);
+}
+
+int twin_reply_with(struct request *req, const struct store_twin *t, enum twin_view view,
+		    json_t *configurations)
 {
 	struct buf b;
 	char etag[24];
 	int ret;
 
 	buf_init(&b, SIZE_MAX);
-	if (twin_text(&b, t, view) != 0) {
+	if (twin_text(&b, t, view, configurations) != 0) {
 		buf_free(&b);
 		return reply_problem(req, ERR_INTERNAL, "cannot render the twin");
 	}
