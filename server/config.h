@@ -20,6 +20,7 @@ struct config {
 	long db_pool;
 	long body_limit;
 	long body_budget;
+	long depot_max_module; /* largest module a package may carry, bytes */
 	long conn_timeout;
 	long grace;
 	long max_connections;

@@ -48,7 +48,8 @@ static void usage(void)
 	       "       orchardd [SETTINGS] cert revoke SERIAL [--reason NAME]\n"
 	       "       orchardd --version\n\n"
 	       "Scopes: all, enrollments:read, enrollments:write, twins:read, twins:write,\n"
-	       "        pki:admin, audit:read, tokens:read, tokens:write, acme:admin\n\n");
+	       "        pki:admin, audit:read, tokens:read, tokens:write, acme:admin,\n"
+	       "        depot:read, depot:write\n\n");
 	config_print_help();
 }
 

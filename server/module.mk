@@ -16,7 +16,7 @@ $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 
 $(BUILD)/server/metrics.o $(BUILD)/server/main.o: CFLAGS += -DORCHARD_VERSION='"$(ORCHARD_VERSION)"'
 
-$(BUILD)/orchardd: $(SERVER_OBJS) $(ACME_LIB) $(PKI_LIB) $(VERIFIER_LIB) $(COMMON_LIB)
+$(BUILD)/orchardd: $(SERVER_OBJS) $(DEPOT_LIB) $(ACME_LIB) $(PKI_LIB) $(VERIFIER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
 BINS += $(BUILD)/orchardd

@@ -19,6 +19,8 @@
 #define EVENTS_ATTEST_AK                                                                           \
 	"orchard_attest_ak" /* payload: "registrationId serial" of a new AK cert                   \
 			     */
+#define EVENTS_DEPOT                                                                               \
+	"orchard_depot" /* payload: "{publisher}/pkg/{name}/{version}" published or yanked */
 
 struct events;
 
