@@ -31,14 +31,26 @@ def device_sas(group_key, device_id, ttl=3600):
     return f"SharedAccessSignature sr={sr}&sig={urllib.parse.quote(sig.decode(), safe='')}&se={se}"
 
 
-async def device(host, port, ctx, dev, auth, since, ready, woken):
+async def device(host, port, ctx, dev, auth, since, ready, woken, armed):
     """One device polling until desired moves past since; a 204 is polled
-    again on the same connection."""
-    reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
-    request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
-               f"Host: {host}\r\nAuthorization: {auth}\r\n\r\n").encode()
+    again on the same connection. An answer before its PATCH (the twin was
+    newer than since: bench/twins.sh PATCHes some before) is polled again
+    from the version it brought, as a device would."""
     try:
-        code, body = await poll(reader, writer, request, ready)
+        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    except (OSError, asyncio.TimeoutError):  # counted as not suspended, not sampled
+        woken[dev] = (time.monotonic(), "failed", b"")
+        ready.release()
+        return
+    try:
+        while True:
+            request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
+                       f"Host: {host}\r\nAuthorization: {auth}\r\n\r\n").encode()
+            code, body = await poll(reader, writer, request, ready)
+            if code != "200" or dev in armed:
+                break
+            since = json.loads(body)["$version"]
+            ready = asyncio.Semaphore(0)  # released once already
         woken[dev] = (time.monotonic(), code, body)
     finally:
         writer.close()
@@ -72,27 +84,33 @@ class Patcher:
 async def round_(host, port, ctx, url_a, pid_a, group_key, n, sample, versions, patcher):
     base = rss_kib(pid_a)
     ready = asyncio.Semaphore(0)
-    woken = {}
+    woken, armed = {}, set()
     devs = [f"bench-{i}" for i in range(n)]
     started = time.monotonic()
     tasks = {}
     for i, d in enumerate(devs):
         tasks[d] = asyncio.create_task(
-            device(host, port, ctx, d, device_sas(group_key, d), versions[d], ready, woken))
+            device(host, port, ctx, d, device_sas(group_key, d), versions[d], ready, woken, armed))
         if i % 200 == 199:
             await asyncio.sleep(0.05)  # let handshakes finish in waves
     for _ in devs:
         await ready.acquire()
-    deadline = time.monotonic() + 60
-    while metric(url_a, ctx, "orchard_requests_waiting") < n and time.monotonic() < deadline:
+    # Memory is read once every device is suspended (the last handshakes
+    # and SAS checks can trail the requests sent): wait for that while the
+    # count still moves, and give up only after 30 s without progress.
+    waiting, last, moved = 0, -1, time.monotonic()
+    while waiting < n and time.monotonic() - moved < 30:
         await asyncio.sleep(0.2)
-    waiting = int(metric(url_a, ctx, "orchard_requests_waiting"))
+        waiting = int(metric(url_a, ctx, "orchard_requests_waiting"))
+        if waiting != last:
+            last, moved = waiting, time.monotonic()
     held = rss_kib(pid_a)
     opened = time.monotonic() - started
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, patcher.warm)
     lat, bad = [], 0
-    for d in random.sample(devs, min(sample, n)):
+    for d in random.sample([d for d in devs if d not in woken], min(sample, n - len(woken))):
+        armed.add(d)
         t0 = time.monotonic()
         status = await loop.run_in_executor(None, patcher.patch, d)
         await tasks[d]

@@ -40,7 +40,7 @@ psql_q "INSERT INTO twins (device_id, etag, desired, reported)
 	INSERT INTO dps_registrations (registration_id, device_id, enrollment_kind, enrollment_id,
 	                               status, operation_id, etag)
 	SELECT 'bench-' || i, 'bench-' || i, 'group', 'bench', 'assigned', md5(i::text), md5(i::text)
-	FROM generate_series(0, $TWINS - 1) i; ANALYZE" || exit 1
+	FROM generate_series(0, $TWINS - 1) i; ANALYZE twins, dps_registrations" || exit 1
 sleep 1
 
 # --- round trips to PostgreSQL per desired PATCH: statements logged over 50 ----
@@ -76,13 +76,27 @@ function request()
 	return wrk.format("GET", path, headers)
 end
 LUA
-wrk_run() { # METHOD -> "rate p99 non2xx"
-	local out
-	out=$(wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency -s "$TMP/twins.lua" "$URL" -- "$1" 2>&1)
-	echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+# CPU time (clock ticks) of orchardd A and of every PostgreSQL process: what
+# an operation costs each, comparable across runs on a shared machine.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() { # the postmaster's reaped children (backends that ended) and the live ones
+	local pm t p
+	pm=$(head -1 "$PGDIR/pg/postmaster.pid")
+	t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+	for p in $(pgrep -P "$pm"); do t=$((t + $(cpu_ticks "$p"))); done
+	echo "$t"
 }
-read -r patch_rate patch_p99 patch_bad < <(wrk_run PATCH)
-read -r get_rate get_p99 get_bad < <(wrk_run GET)
+per_op() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.3f", 1000 * t / hz / n; else print "n/a" }'; }
+wrk_run() { # METHOD -> "rate p99 non2xx orchardd-ms/op postgres-ms/op"
+	local out o0 g0 n
+	o0=$(cpu_ticks "$OPID") g0=$(pg_ticks)
+	out=$(wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency -s "$TMP/twins.lua" "$URL" -- "$1" 2>&1)
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
+	echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)" \
+		"$(per_op $(($(cpu_ticks "$OPID") - o0)) "$n") $(per_op $(($(pg_ticks) - g0)) "$n")"
+}
+read -r patch_rate patch_p99 patch_bad patch_ocpu patch_pcpu < <(wrk_run PATCH)
+read -r get_rate get_p99 get_bad get_ocpu get_pcpu < <(wrk_run GET)
 busy_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
 history_rows=$(psql_q "SELECT count(*) FROM twin_history")
 
@@ -91,12 +105,15 @@ pg_admin "CREATE DATABASE pgbench OWNER orchard"
 pgbench -h "$PGDIR/run" -U orchard -i -s 1 -q pgbench >/dev/null 2>&1
 printf '\\set aid random(1, 100000)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n' >"$TMP/update.sql"
 POOL=$((4 * $(nproc))) # orchardd's default pool: one connection per worker thread
-pg_upd() {
-	pgbench -h "$PGDIR/run" -U orchard -n -M prepared -f "$TMP/update.sql" -c "$1" -j "$2" \
-		-T "$SECONDS_EACH" pgbench 2>/dev/null | awk '/^tps/ {print $3; exit}'
+pg_upd() { # CLIENTS THREADS -> "tps postgres-ms/op"
+	local g0 out
+	g0=$(pg_ticks)
+	out=$(pgbench -h "$PGDIR/run" -U orchard -n -M prepared -f "$TMP/update.sql" -c "$1" -j "$2" \
+		-T "$SECONDS_EACH" pgbench 2>/dev/null)
+	echo "$(awk '/^tps/ {print $3; exit}' <<<"$out") $(per_op $(($(pg_ticks) - g0)) "$(awk '/transactions actually processed/ {print $NF}' <<<"$out")")"
 }
-pg1=$(pg_upd 1 1)
-pgn=$(pg_upd "$POOL" 2)
+read -r pg1 _ < <(pg_upd 1 1)
+read -r pgn pgn_pcpu < <(pg_upd "$POOL" 2)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
 printf '%-52s %10s %10s %8s\n' "what ($TWINS twins)" "req/s" "p99" "ratio"
@@ -105,7 +122,9 @@ printf '%-52s %10.0f\n' "pgbench single-row UPDATE, $POOL clients (ceiling)" "$p
 printf '%-52s %10.0f %10s %8s  (target >= 50%% of the ceiling)\n' \
 	"PATCH /twins/{id} desired (read, merge, write if unchanged)" "$patch_rate" "$patch_p99" "$(ratio "$patch_rate" "$pgn")"
 printf '%-52s %10.0f %10s %8s\n' "GET /twins/{id}" "$get_rate" "$get_p99" "(target >= 10,000/s)"
-[[ -n "$patch_bad$get_bad" ]] && echo "warning: non-2xx responses: PATCH ${patch_bad:-0}, GET ${get_bad:-0}"
+[[ "$patch_bad$get_bad" != 00 ]] && echo "warning: non-2xx responses: PATCH $patch_bad, GET $get_bad"
+printf 'CPU a request: PATCH orchardd %s ms + PostgreSQL %s ms; GET orchardd %s ms + PostgreSQL %s ms; pgbench UPDATE PostgreSQL %s ms\n' \
+	"$patch_ocpu" "$patch_pcpu" "$get_ocpu" "$get_pcpu" "$pgn_pcpu"
 echo "history rows written: $history_rows; statements per desired PATCH: $trips"
 while read -r line; do
 	eval "$(tr ' ' '\n' <<<"$line" | sed 's/^/w_/')"
@@ -113,5 +132,6 @@ while read -r line; do
 		"$w_waiters" "$w_suspended" "$w_open_s" "$w_bytes_per_waiter"
 	printf ' desired PATCH on B -> device on A: p50 %s ms, p99 %s ms (target < 200), %d samples, %d failed\n' \
 		"$w_p50_ms" "$w_p99_ms" "$w_samples" "$w_bad"
+	((w_suspended < w_waiters)) && echo "warning: only $w_suspended of $w_waiters suspended when the memory was read"
 done <"$TMP/waiters"
 printf 'orchardd resident memory: %d KiB idle with %d twins, %d KiB after the load\n' "$idle_kb" "$TWINS" "$busy_kb"

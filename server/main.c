@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,13 @@ static int cmd_serve(struct server *srv)
 	/* Blocked before the first thread starts: every thread inherits the
 	 * mask, so only this one wakes, in sigsuspend() below. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	/* One malloc arena a core, not glibc's eight: each TLS handshake's
+	 * scratch memory then lands in fewer arenas, which hold less of it
+	 * freed but resident. Measured (bench/twins.sh, 1,000 suspended
+	 * devices): 22.1 -> 19.8 KB per waiting device; no change in CPU per
+	 * GET or PATCH. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	mallopt(M_ARENA_MAX, ncpu < 2 ? 2 : (int)ncpu);
 	srv->events = events_start(srv->cfg.database_url, event_channels);
 	revoked = srv->events ? revocations_start(srv->cfg.database_url, db_deadline_ms(&srv->cfg),
 						  srv->events)
