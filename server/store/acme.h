@@ -149,11 +149,6 @@ enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, cons
 				      const char *replaces, int ttl_s,
 				      struct store_acme_order *out);
 
-/* Row-locks order id for the rest of the transaction when its served
- * state is state ("ready"); STORE_NONE when it is not (a racing finalizer
- * that committed first included). */
-enum store_qs store_lock_acme_order(struct store_conn *c, const char *id, const char *state);
-
 /* Finalize's state machine (section 7.1.6): moves order id from the
  * served state from ("ready") to the stored state to ("valid",
  * "invalid"), setting certificate_serial when serial is not NULL and error
@@ -164,6 +159,16 @@ enum store_qs store_lock_acme_order(struct store_conn *c, const char *id, const 
 enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,
 					     const char *to, const char *serial, const char *error,
 					     struct store_acme_order *out);
+
+/* Finalize's success (section 7.1.6) in one statement: order id from the
+ * served state "ready" to "valid" with cert's serial, cert recorded
+ * (store_insert_certificate()'s fields; acme_order_id is id), the order
+ * after the change into *out (store_acme_order_free()). Of racing
+ * finalizers one moves it; STORE_NONE, nothing recorded, when the order is
+ * not ready. */
+struct store_cert;
+enum store_qs store_issue_acme_order(struct store_conn *c, const char *id,
+				     const struct store_cert *cert, struct store_acme_order *out);
 
 /* RFC 9773 replaces: the account that ordered certificate serial into
  * *account (free(); NULL when not through ACME) and whether an order that
