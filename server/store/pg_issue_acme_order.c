@@ -31,8 +31,8 @@ enum store_qs store_issue_acme_order(struct store_conn *c, const char *id,
 		0};
 	char nb[24], na[24];
 	char *der = malloc(cert->der_len * 2 + 3);
-	const char *p[] = {id,	   cert->serial, cert->sans, cert->key_type, cert->profile,
-			   nb,	   na,		 cert->acme_account_id,	      der};
+	const char *p[] = {id, cert->serial,	      cert->sans, cert->key_type, cert->profile, nb,
+			   na, cert->acme_account_id, der};
 	enum store_qs qs;
 	PGresult *res;
 
