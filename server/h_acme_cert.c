@@ -227,8 +227,8 @@ int h_acme_finalize(struct request *req)
 	struct finalize f = {0};
 	struct pki_san sans[ACME_SANS_MAX];
 	char parts[ACME_SANS_MAX][ACME_IDENT_MAX];
-	size_t csr_len = 0, nsans = 0, acct_len = 0, devices = 0;
-	uint8_t *csr_der = NULL, *acct_spki = NULL;
+	size_t csr_len = 0, nsans = 0, devices = 0;
+	uint8_t *csr_der = NULL;
 	json_t *ids = NULL;
 	const char *bad;
 	char why[256] = "";
@@ -270,11 +270,7 @@ int h_acme_finalize(struct request *req)
 	if (devices > 0 && (ret = attested_check(req, order.id, &csr)) != MHD_YES + 1)
 		goto out;
 	/* Section 11.1: the certificate's key is not the account's. */
-	if ((acct_spki = key_spki(req->acme->key.pkey, &acct_len)) == NULL) {
-		ret = reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no memory");
-		goto out;
-	}
-	if (acct_len == csr.spki_len && memcmp(acct_spki, csr.spki, acct_len) == 0) {
+	if (pki_csr_key_equals(&csr, req->acme->key.pkey)) {
 		ret = reply_problem(req, ERR_ACME_BAD_CSR,
 				    "the CSR's key is the account key: use another");
 		goto out;
@@ -329,7 +325,6 @@ out:
 	pki_csr_info_free(&csr);
 	json_decref(ids);
 	free(csr_der);
-	free(acct_spki);
 	json_spec_free(spec);
 	return ret;
 }
