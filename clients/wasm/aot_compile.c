@@ -26,14 +26,14 @@
 #define SO_MAX_BYTES (1024u << 20)
 #define WASM_RT_DIR "/usr/share/wabt/wasm2c" /* Debian's wabt: wasm-rt-impl.[ch] */
 
-/* Fixed, and recorded in the file. -O3: measured here, gcc 12 at -O2 left the
- * checksum loop 2.2x slower than native clang-14, at -O3 on a par (both fib
- * and checksum, bench/wasm.sh). Bounds are explicit checks and stack
- * depth is not counted (engine_aot.c says why). No sibling-call optimisation:
+/* Fixed, and recorded in the file after the optimisation level. -O3 is the
+ * default: measured here, gcc 12 at -O2 left the checksum loop 2.2x slower
+ * than native clang-14, at -O3 on a par (both fib and checksum,
+ * bench/wasm.sh); -O1 compiles about three times faster, for development. Bounds are explicit
+ * checks and stack depth is not counted (engine_aot.c says why). No sibling-call optimisation:
  * WebAssembly has no tail calls, so unbounded recursion must exhaust the stack
  * and trap, not become an endless loop. */
 static const char *const cc_flags[] = {
-	"-O3",
 	"-fPIC",
 	"-I" WASM_RT_DIR,
 	"-shared",
@@ -261,8 +261,8 @@ static int translate_in_child(char *wasm, size_t len, const char *dir, char *err
 	return WEXITSTATUS(st) == AOT_COMPILE_MODULE ? AOT_COMPILE_MODULE : AOT_COMPILE_TOOLCHAIN;
 }
 
-int aot_compile(const char *in_path, const char *out_path, const char *target, char *err,
-		size_t errlen)
+int aot_compile(const char *in_path, const char *out_path, const char *target, int opt_level,
+		char *err, size_t errlen)
 {
 	int status = AOT_COMPILE_TOOLCHAIN;
 	size_t len = 0, so_len = 0, out_len = 0;
@@ -274,6 +274,9 @@ int aot_compile(const char *in_path, const char *out_path, const char *target, c
 	const char *host = cwasm_host_target();
 	if (!target)
 		target = host;
+	if (opt_level < 0 || opt_level > 3)
+		opt_level = 3;
+	char opt[4] = {'-', 'O', (char)('0' + opt_level), '\0'};
 	char cc_default[128];
 	snprintf(cc_default, sizeof(cc_default), "%s-gcc", target);
 	const char *cc = getenv("ORCHARD_WASM_CC");
@@ -313,6 +316,7 @@ int aot_compile(const char *in_path, const char *out_path, const char *target, c
 	char *argv[NFLAGS + 10];
 	size_t n = 0;
 	argv[n++] = (char *)cc;
+	argv[n++] = opt;
 	for (size_t i = 0; i < NFLAGS; i++)
 		argv[n++] = (char *)cc_flags[i];
 	const char *tail[] = {"-o", "app.so", "app.c", "glue.c", "rt.c", "-lm", NULL};
@@ -340,10 +344,10 @@ int aot_compile(const char *in_path, const char *out_path, const char *target, c
 	snprintf(info.wabt, sizeof(info.wabt), "%s", cwasm_wabt_version());
 	info.abi = AOT_ABI_VERSION;
 	snprintf(info.target, sizeof(info.target), "%s", target);
-	size_t fl = 0;
+	size_t fl = (size_t)snprintf(info.flags, sizeof(info.flags), "%s", opt);
 	for (size_t i = 0; i < NFLAGS; i++)
-		fl += (size_t)snprintf(info.flags + fl, sizeof(info.flags) - fl, "%s%s",
-				       i ? " " : "", cc_flags[i]);
+		fl += (size_t)snprintf(info.flags + fl, sizeof(info.flags) - fl, " %s",
+				       cc_flags[i]);
 	info.payload = (const uint8_t *)so;
 	info.payload_len = so_len;
 	if (cwasm_build(&info, &file, &out_len, err, errlen) < 0)

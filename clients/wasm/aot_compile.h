@@ -15,11 +15,12 @@ enum {
 extern const char aot_glue_c_src[];
 extern const char aot_abi_h_src[];
 
-/* Compiles in_path to out_path for target (NULL: this machine's). The output
- * appears whole or not at all. Returns 0 or an exit status above, with a
+/* Compiles in_path to out_path for target (NULL: this machine's) at the C
+ * compiler's opt_level 0-3 (anything else: 3). The output appears whole or
+ * not at all. Returns 0 or an exit status above, with a
  * one-line reason in err. The compiler is $ORCHARD_WASM_CC, else cc for this
  * machine and TARGET-gcc for another. */
-int aot_compile(const char *in_path, const char *out_path, const char *target, char *err,
-		size_t errlen);
+int aot_compile(const char *in_path, const char *out_path, const char *target, int opt_level,
+		char *err, size_t errlen);
 
 #endif

@@ -19,7 +19,7 @@ static void usage(FILE *to)
 	      "                        [--max-memory MiB] [--cpu-seconds N] [--timeout SECONDS]\n"
 	      "                        MODULE.wasm|MODULE.cwasm [ARGS...]\n"
 	      "       orchard-wasm validate MODULE.wasm|MODULE.cwasm\n"
-	      "       orchard-wasm compile MODULE.wasm -o MODULE.cwasm [--target TRIPLE]\n"
+	      "       orchard-wasm compile MODULE.wasm -o MODULE.cwasm [--target TRIPLE] [-O0..-O3]\n"
 	      "See docs/wasm.md.\n",
 	      to);
 }
@@ -35,13 +35,19 @@ static int num_parse(const char *s, double max, double *out)
 	return 0;
 }
 
-/* compile MODULE.wasm -o OUT [--target TRIPLE], options in any order. */
+/* compile MODULE.wasm -o OUT [--target TRIPLE] [-O0..-O3], options in any
+ * order. */
 static int compile_main(int argc, char **argv)
 {
 	const char *in = NULL, *out = NULL, *target = NULL;
+	int opt_level = 3;
 	char err[1024];
 	for (int i = 2; i < argc; i++) {
-		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--target")) && i + 1 < argc) {
+		if (argv[i][0] == '-' && argv[i][1] == 'O' && argv[i][2] >= '0' &&
+		    argv[i][2] <= '3' && !argv[i][3]) {
+			opt_level = argv[i][2] - '0';
+		} else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--target")) &&
+			   i + 1 < argc) {
 			if (argv[i][1] == 'o')
 				out = argv[++i];
 			else
@@ -57,7 +63,7 @@ static int compile_main(int argc, char **argv)
 		usage(stderr);
 		return RUNNER_EXIT_USAGE;
 	}
-	int rc = aot_compile(in, out, target, err, sizeof(err));
+	int rc = aot_compile(in, out, target, opt_level, err, sizeof(err));
 	if (rc != 0)
 		fprintf(stderr, "orchard-wasm: %s\n", err);
 	return rc;

@@ -5,8 +5,7 @@
 # build-fuzz/wasm, seeds it with our test modules, runs it for FUZZ_SECONDS.
 set -u
 cd "$(dirname "$0")/../.."
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-CC=${FUZZ_CC:-clang-14}
+. tests/lib/fuzz.sh
 CXX=${FUZZ_CXX:-clang++-14}
 OUT=build-fuzz/wasm
 rm -rf "$OUT/scratch" # the WASI driver's preopened folder, fresh each run
@@ -14,7 +13,6 @@ mkdir -p "$OUT/obj" "$OUT/corpus"
 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. $SAN"
 CXXFLAGS="-g -O1 -std=c++17 -D_GNU_SOURCE -I. $SAN"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 objs=()
 for f in clients/wasm/wasi_ctx.c clients/wasm/wasi_proc.c clients/wasm/wasi_fd.c \
 	clients/wasm/wasi_path.c clients/wasm/wasi_poll.c clients/wasm/wasi_sock.c clients/wasm/grants.c \
@@ -35,24 +33,12 @@ for w in tests/wasm/bad/*.wat; do wat2wasm --no-check "$w" -o "$OUT/corpus/$(bas
 mkdir -p "$OUT/corpus_wasi"
 # WASI seeds: every function index, fd 3 (the scratch preopen), pointers to a
 # short path "a.txt" at 0 and "b/c" at 16, small lengths and flags.
-le32() { printf "\\x%02x\\x%02x\\x%02x\\x%02x" $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
+le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
 for k in $(seq 0 79); do
 	a="$(le32 3)$(le32 $((0x80000000)))$(le32 $((0x40000005)))$(le32 $((0x80000010)))$(le32 $((0x40000003)))"
 	a="$a$(le32 $((0x80000020)))$(le32 $((0x80000030)))$(le32 1)$(le32 $((0x80000040)))"
 	printf "\\x$(printf %02x "$k")${a}a.txt\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0b/c\\0" >"$OUT/corpus_wasi/seed-$k" 2>/dev/null
 done
-rc=0
-for d in fuzz_wasm fuzz_wasi; do
-	corpus=$OUT/corpus
-	[[ $d == fuzz_wasi ]] && corpus=$OUT/corpus_wasi
-	echo "== $d (${FUZZ_SECONDS}s)"
-	if ! "$OUT/$d" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
-		-artifact_prefix="$OUT/$d-" "$corpus" >"$OUT/$d.log" 2>&1; then
-		echo "$d: FAILED (see $OUT/$d.log)"
-		tail -n 40 "$OUT/$d.log"
-		rc=1
-	else
-		grep -E 'Done [0-9]+ runs' "$OUT/$d.log" | tail -n 1
-	fi
-done
+fuzz_run "$OUT/fuzz_wasm" "$OUT/corpus" "" 65536 -rss_limit_mb=2048 -timeout=10
+fuzz_run "$OUT/fuzz_wasi" "$OUT/corpus_wasi" "" 65536 -rss_limit_mb=2048 -timeout=10
 exit $rc

@@ -30,7 +30,8 @@ static unsigned char *slurp(const char *path, size_t *len)
 }
 
 /* usage: embed_run MODULE.wasm|MODULE.cwasm [ARGS...]; EMBED_DIR=HOST:GUEST preopens one
- * folder, EMBED_ENV=K=V sets one variable. */
+ * folder, EMBED_ENV=K=V sets one variable, EMBED_PAGES=N caps linear memory
+ * (default 1024 pages, 64 MiB; valgrind is slow to fill that much). */
 int main(int argc, char **argv)
 {
 	int status = 125;
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
 	static grants g;
 	char *envp[2] = {getenv("EMBED_ENV"), NULL};
 	char *dir = getenv("EMBED_DIR") ? strdup(getenv("EMBED_DIR")) : NULL;
+	unsigned pages = getenv("EMBED_PAGES") ? (unsigned)atoi(getenv("EMBED_PAGES")) : 1024;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: embed_run MODULE.wasm [ARGS...]\n");
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
 		mod = engine_module_load_native(bytes, len, err, sizeof(err));
 	else
 		mod = engine_module_load(bytes, len, err, sizeof(err));
-	if (!mod || engine_module_limit(mod, 1024, 1u << 20, err, sizeof(err)) < 0)
+	if (!mod || engine_module_limit(mod, pages, 1u << 20, err, sizeof(err)) < 0)
 		goto out;
 	ctx = wasi_ctx_new(argv + 1, envp, &g);
 	if (!ctx)

@@ -271,7 +271,7 @@ static void test_engine_aot_host_calls(void **state)
 	assert_int_equal(write(fd, mod_yield, sizeof(mod_yield)), (ssize_t)sizeof(mod_yield));
 	close(fd);
 	snprintf(out, sizeof(out), "%s.cwasm", in);
-	int rc = aot_compile(in, out, NULL, err, sizeof(err));
+	int rc = aot_compile(in, out, NULL, 1, err, sizeof(err));
 	if (rc != 0)
 		fail_msg("compile: %s", err);
 	char *bytes = file_read(out, 1u << 26, &len);
