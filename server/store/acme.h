@@ -140,6 +140,26 @@ enum store_qs store_insert_acme_authz(struct store_conn *c, const char *id, cons
 				      size_t n, const char *const *chall_ids,
 				      const char *const *types, const char *const *tokens);
 
+/* A new pending authorization with its n challenges, for
+ * store_insert_acme_order_one(): used only when reuse is false or the
+ * account has no valid authorization for the identifier that lasts
+ * reuse_min_s more seconds. */
+struct store_acme_authz_new {
+	const char *id, *type, *value;
+	bool wildcard, reuse;
+	int reuse_min_s, ttl_s;
+	size_t n;
+	const char *const *chall_ids, *const *types, *const *tokens;
+};
+
+/* newOrder for one identifier and no replaces in one statement: the
+ * reused or new authorization a, then order id, read back into *out
+ * (store_acme_order_free()). */
+enum store_qs store_insert_acme_order_one(struct store_conn *c, const char *id, const char *account,
+					  const char *identifiers, const char *profile, int ttl_s,
+					  const struct store_acme_authz_new *a,
+					  struct store_acme_order *out);
+
 /* Records an order (identifiers: JSON array text; authz_ids: n ids;
  * replaces: a certificate serial or NULL) and reads it back, state
  * computed, into *out (store_acme_order_free()) in the same statement. */
