@@ -35,14 +35,17 @@
 
 #include "acme/order.h"
 #include "verifier/ak.h"
+#include "verifier/eventlog.h"
 #include "verifier/pcr_policy.h"
 #include "verifier/quote.h"
 #include "verifier/tpm_alg.h"
 #include "verifier/tpm_public.h"
 #include "verifier/tpm_sig.h"
 
-#define ATT_OBJ_MAX 16384
+#define ATT_OBJ_MAX (128 * 1024)
 #define X5C_MAX 4
+/* A measured boot's event log is 20-70 KiB: it fits in the attObj. */
+#define EVENTLOG_MAX ATT_OBJ_MAX
 
 /* COSE algorithms the tpm format names (RFC 9053, RFC 8812). */
 #define COSE_ES256 (-7)
@@ -203,8 +206,10 @@ static bool ak_names(X509 *ak, const struct acme_ident *id)
  * attestation CA itself is a trust anchor, so a certificate from Orchard's
  * device intermediate under the same root does not pass) and is an AK
  * certificate. */
-static int chain_check(X509 *ak, STACK_OF(X509) * inter, X509_STORE *roots, struct acme_err *e)
+static int chain_check(X509 *ak, STACK_OF(X509) * inter, struct acme_chall_target *t,
+		       struct acme_err *e)
 {
+	X509_STORE *roots = t->att_roots;
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	EXTENDED_KEY_USAGE *eku;
 	char buf[32];
@@ -223,6 +228,13 @@ static int chain_check(X509 *ak, STACK_OF(X509) * inter, X509_STORE *roots, stru
 		X509_STORE_CTX_free(ctx);
 		return bad(e, "x5c does not chain to a trusted attestation CA: %s",
 			   X509_verify_cert_error_string(err));
+	}
+	{
+		/* Which anchor: Orchard's attestation CA, or an external root. */
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+		X509 *top = sk_X509_value(chain, sk_X509_num(chain) - 1);
+		t->ak_external =
+			t->att_own == NULL || top == NULL || X509_cmp(top, t->att_own) != 0;
 	}
 	X509_STORE_CTX_free(ctx);
 	eku = X509_get_ext_d2i(ak, NID_ext_key_usage, NULL, NULL);
@@ -400,7 +412,7 @@ static int statement_check(cbor_item_t *st, struct acme_chall_target *t, struct 
 			goto out;
 		}
 	}
-	if (chain_check(ak, inter, t->att_roots, e) != 0)
+	if (chain_check(ak, inter, t, e) != 0)
 		goto out;
 	if (!ak_names(ak, t->ident)) {
 		bad(e, "the AK certificate does not name %s", t->ident->value);
@@ -454,7 +466,7 @@ static int device_attest_validate(const struct acme_chall_target *ct, struct acm
 
 	if (t->att_obj == NULL || t->att_obj_len == 0 || t->att_obj_len > ATT_OBJ_MAX)
 		return bad(e, "%s",
-			   "the answer needs {\"attObj\": base64url(CBOR)} of at most 16 KiB");
+			   "the answer needs {\"attObj\": base64url(CBOR)} of at most 128 KiB");
 	root = cbor_load(t->att_obj, t->att_obj_len, &res);
 	if (root == NULL || res.error.code != CBOR_ERR_NONE || res.read != t->att_obj_len) {
 		if (root != NULL)
@@ -464,6 +476,17 @@ static int device_attest_validate(const struct acme_chall_target *ct, struct acm
 	if (!cbor_isa_map(root)) {
 		cbor_decref(&root);
 		return bad(e, "%s", "attObj is not a CBOR map");
+	}
+	if (text_is(map_get(root, "fmt"), "packed")) {
+		cbor_decref(&root);
+		/* packed is {alg, sig, x5c}: an AK signature over bytes the
+		 * client chose. A TPM's AK signs any external data that does not
+		 * start with TPM_GENERATED_VALUE, so such a signature cannot show
+		 * that the key to certify lives in the TPM; only TPM2_Certify's
+		 * certInfo can, and carrying it is the tpm format. */
+		return bad(e, "%s",
+			   "attObj.fmt \"packed\" is refused: it cannot prove the key is "
+			   "TPM-resident; send the \"tpm\" format");
 	}
 	if (!text_is(map_get(root, "fmt"), "tpm")) {
 		cbor_decref(&root);
@@ -523,8 +546,10 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 {
 	struct cbor_load_result res;
 	cbor_item_t *root = cbor_load(t->att_obj, t->att_obj_len, &res), *q;
-	const uint8_t *akpub, *msg, *sig;
-	size_t akpub_len, msg_len, sig_len, nf = 0;
+	const uint8_t *akpub, *msg, *sig, *elog;
+	size_t akpub_len, msg_len, sig_len, elog_len, nf = 0;
+	struct eventlog *log = NULL;
+	cbor_item_t *el;
 	struct verr ve = {{0}, {0}};
 	struct pcr_policy_failure fails[8];
 	struct pcr_set *set = calloc(1, sizeof *set);
@@ -578,9 +603,25 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 		acme_fail(e, ERR_ACME_SERVER_INTERNAL, "policy %s is unreadable", name);
 		goto out;
 	}
-	memset(fails, 0, sizeof fails);
-	rc = pcr_policy_evaluate_report(pol, &qr->covered, NULL, fails, 8, &nf, &ve);
 	list = json_object_get(*verdict, "failures");
+	/* The event log, when sent, must replay to the quoted PCRs whatever the
+	 * policy: a log that lies is refused, not merely ignored. */
+	if ((el = map_get(q, "eventLog")) != NULL) {
+		if (!bytes_of(el, &elog, &elog_len) || elog_len > EVENTLOG_MAX) {
+			bad(e, "orchardQuote.eventLog must be a byte string of 1 to %d bytes",
+			    EVENTLOG_MAX);
+			goto out;
+		}
+		if ((log = eventlog_parse(elog, elog_len, &ve)) == NULL ||
+		    eventlog_check_quote(log, &qr->covered, &ve) != 0) {
+			json_array_append_new(
+				list, json_pack("{s:s, s:s}", "code", ve.code, "detail", ve.msg));
+			bad(e, "the event log is refused (policy %s): %s", name, ve.msg);
+			goto out;
+		}
+	}
+	memset(fails, 0, sizeof fails);
+	rc = pcr_policy_evaluate_report(pol, &qr->covered, log, fails, 8, &nf, &ve);
 	for (size_t i = 0; i < nf && i < 8; i++)
 		json_array_append_new(list, json_pack("{s:s?, s:i, s:s, s:s}", "bank",
 						      tpm_alg_hash_name(fails[i].alg), "pcr",
@@ -593,6 +634,7 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 out:
 	OPENSSL_free(der);
 	ak_key_free(ak);
+	eventlog_free(log);
 	pcr_policy_free(pol);
 	free(set);
 	free(qr);

@@ -57,6 +57,7 @@ struct acme_chall_target {
 	const uint8_t *att_obj;
 	size_t att_obj_len;
 	struct x509_store_st *att_roots;
+	const struct x509_st *att_own; /* Orchard's attestation CA, one of att_roots */
 	/* device-attest-01 output: the attested key (SubjectPublicKeyInfo DER,
 	 * malloc'd, the caller frees) and the AK certificate's serial (hex). */
 	uint8_t *attested_spki;
@@ -64,6 +65,7 @@ struct acme_chall_target {
 	uint8_t *ak_spki; /* the AK certificate's key, SPKI DER (malloc'd) */
 	size_t ak_spki_len;
 	char ak_serial[80];
+	bool ak_external; /* the AK certificate chains to an external root, not att_own */
 };
 
 /* device-attest-01's quote gate, after the validator passed t: the

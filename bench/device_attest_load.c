@@ -8,7 +8,8 @@
  * "flows=N ok=N seconds=S rate=R p50_ms=X p99_ms=Y". Uses
  * libattestclient (clients/attest) as the device agent would. With
  * --quote-mask M (SHA-256 PCRs, bit i for PCR i) each attObj also carries
- * a TPM2_Quote over them, for the quote gate. */
+ * a TPM2_Quote over them, for the quote gate; --event-log FILE adds that
+ * TCG event log to each quote (orchardQuote.eventLog). */
 #include <getopt.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 
 #include "clients/attest/attest.h"
 #include "common/b64.h"
+#include "common/file.h"
 
 struct flow {
 	struct oa_acme *acct;
@@ -32,6 +34,19 @@ static struct oa_acme *accts;
 static int nflows = 400, naccts = 32, nthreads = 16, poll_ms = 5;
 static uint32_t quote_mask; /* --quote: SHA-256 PCRs 0-23 (a mask) */
 static char *csr64;
+static struct oa_buf elog; /* --event-log */
+
+/* A copy of the --event-log bytes into q (oa_quote_free frees it). */
+static int log_into(struct oa_quote *q)
+{
+	if (elog.n == 0)
+		return 0;
+	if ((q->event_log.b = malloc(elog.n)) == NULL)
+		return -1;
+	memcpy(q->event_log.b, elog.b, elog.n);
+	q->event_log.n = elog.n;
+	return 0;
+}
 
 static double now_ms(void)
 {
@@ -133,10 +148,13 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},   {"cacert", 1, NULL, 'c'},	  {"tcti", 1, NULL, 't'},
-		{"id", 1, NULL, 'i'},	    {"ak-chain", 1, NULL, 'g'},	  {"flows", 1, NULL, 'n'},
-		{"accounts", 1, NULL, 'a'}, {"threads", 1, NULL, 'T'},	  {"poll-ms", 1, NULL, 'p'},
-		{"ek-ecc", 0, NULL, 'E'},   {"quote-mask", 1, NULL, 'Q'}, {NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},     {"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},	      {"id", 1, NULL, 'i'},
+		{"ak-chain", 1, NULL, 'g'},   {"flows", 1, NULL, 'n'},
+		{"accounts", 1, NULL, 'a'},   {"threads", 1, NULL, 'T'},
+		{"poll-ms", 1, NULL, 'p'},    {"ek-ecc", 0, NULL, 'E'},
+		{"quote-mask", 1, NULL, 'Q'}, {"event-log", 1, NULL, 'L'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *server = NULL, *cacert = NULL, *tcti = getenv("TPM2TOOLS_TCTI"), *id = NULL,
 		   *chain_path = NULL;
@@ -162,6 +180,15 @@ int main(int argc, char **argv)
 		case 'p': poll_ms = num(optarg); break;
 		case 'E': ek_ecc = true; break;
 		case 'Q': quote_mask = (uint32_t)num(optarg); break;
+		case 'L': {
+			size_t n = 0;
+			char *b = file_read(optarg, 1 << 20, &n);
+			if (b == NULL)
+				return 1;
+			elog.b = (uint8_t *)b;
+			elog.n = n;
+			break;
+		}
 		default: return 1;
 		}
 	}
@@ -229,6 +256,7 @@ int main(int argc, char **argv)
 		if (f->chall == NULL ||
 		    oa_tpm_certify(tpm, qd, 32, &info, &sig, &area, &alg, err) != 0 ||
 		    (quote_mask && oa_tpm_quote(tpm, qd, 32, quote_mask, &quote, err) != 0) ||
+		    (quote_mask && log_into(&quote) != 0) ||
 		    oa_attobj(alg, chain, nchain, &sig, &info, &area, quote_mask ? &quote : NULL,
 			      &obj, err) != 0) {
 			fprintf(stderr, "device_attest_load: evidence: %s\n", err);

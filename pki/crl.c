@@ -1,4 +1,5 @@
-/* CRLs signed by the intermediate, and RFC 5280 reason codes. */
+/* CRLs signed by the intermediate or by the attestation CA, and RFC 5280
+ * reason codes. */
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,10 @@ out:
 	return ok;
 }
 
-int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n, long long crl_number,
-	    long next_update, uint8_t **der, size_t *der_len)
+/* A CRL of issuer (its certificate, key and authority key identifier). */
+static int crl_of(X509 *issuer, struct pki_signer *signer, X509_EXTENSION *aki,
+		  const struct pki_revoked *revoked, size_t n, long long crl_number,
+		  long next_update, uint8_t **der, size_t *der_len)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *last = ASN1_TIME_set(NULL, time(NULL));
@@ -70,16 +73,16 @@ int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n, long
 	*der_len = 0;
 	if (crl == NULL || last == NULL || next == NULL || num == NULL ||
 	    !X509_CRL_set_version(crl, 1) ||
-	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) ||
 	    !X509_CRL_set1_lastUpdate(crl, last) || !X509_CRL_set1_nextUpdate(crl, next) ||
 	    !ASN1_INTEGER_set_int64(num, crl_number) ||
 	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) ||
-	    !X509_CRL_add_ext(crl, ca->aki, -1))
+	    !X509_CRL_add_ext(crl, aki, -1))
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (!entry_add(crl, &revoked[i]))
 			goto out;
-	if (!X509_CRL_sort(crl) || pki_sign_crl(ca->signer, crl) != 0 ||
+	if (!X509_CRL_sort(crl) || pki_sign_crl(signer, crl) != 0 ||
 	    (len = i2d_X509_CRL(crl, &out)) <= 0 || (*der = malloc((size_t)len)) == NULL)
 		goto out;
 	memcpy(*der, out, (size_t)len);
@@ -92,4 +95,22 @@ out:
 	ASN1_TIME_free(next);
 	X509_CRL_free(crl);
 	return rc;
+}
+
+int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n, long long crl_number,
+	    long next_update, uint8_t **der, size_t *der_len)
+{
+	return crl_of(ca->cert, ca->signer, ca->aki, revoked, n, crl_number, next_update, der,
+		      der_len);
+}
+
+int pki_crl_att(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n,
+		long long crl_number, long next_update, uint8_t **der, size_t *der_len)
+{
+	*der = NULL;
+	*der_len = 0;
+	if (ca->att_signer == NULL || ca->att_cert == NULL || ca->att_aki == NULL)
+		return -1;
+	return crl_of(ca->att_cert, ca->att_signer, ca->att_aki, revoked, n, crl_number,
+		      next_update, der, der_len);
 }

@@ -188,6 +188,19 @@ int pki_csr_key_equals(const struct pki_csr_info *csr, const struct evp_pkey_st 
 int pki_cert_inspect(const struct pki_ca *ca, const uint8_t *der, size_t len, char serial[33],
 		     uint8_t **spki, size_t *spki_len);
 
+/* For the device credentials of the twin API and MQTT: whether chain[0] is
+ * a certificate this CA's issuing intermediate signed (not the attestation
+ * CA, not another intermediate), chaining to the root, valid now and for
+ * client authentication; then its serial (32 hex digits, as pki_issue()
+ * wrote it), its PermanentIdentifier value into pid and its first URI SAN
+ * into uri ("" when absent). 0; 1 when the intermediate did not sign the
+ * leaf (not ours: the caller may try other credentials); -1 when it did but
+ * the certificate does not pass (expired, not for clientAuth, two
+ * PermanentIdentifiers...). Revocation is the caller's (the store). */
+struct stack_st_X509; /* STACK_OF(X509) */
+int pki_device_cert(const struct pki_ca *ca, struct stack_st_X509 *chain, char serial[33],
+		    char *pid, size_t pidlen, char *uri, size_t urilen);
+
 /* For ARI (RFC 9773): the issuing intermediate's subject key identifier,
  * which is every leaf's authority key identifier, into out (room for *len
  * bytes; *len set to its length). 0, or -1 when it has none or it does not
@@ -207,6 +220,11 @@ struct pki_revoked {
  * or -1. */
 int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n, long long crl_number,
 	    long next_update, uint8_t **der, size_t *der_len);
+
+/* The same, signed by the attestation CA, for AK certificates; -1 when
+ * this CA has none. */
+int pki_crl_att(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n,
+		long long crl_number, long next_update, uint8_t **der, size_t *der_len);
 
 /* RFC 5280 reason codes by name ("keyCompromise" -> 1); -1 for unknown or
  * 7 (unused). pki_reason_name() is the inverse (NULL for unknown). */

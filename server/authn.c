@@ -7,6 +7,7 @@
 #include "server/acme.h"
 #include "server/auth.h"
 #include "server/dps.h"
+#include "server/dps_policy.h"
 #include "server/hub_auth.h"
 #include "server/request.h"
 #include "server/routes.h"
@@ -51,6 +52,7 @@ static const struct {
 	[AUTH_OPERATOR] = {AUTHN_HEADERS, check_operator, "Bearer"},
 	[AUTH_DEVICE_SAS] = {AUTHN_HEADERS, check_device_sas, NULL},
 	[AUTH_DEVICE_HUB] = {AUTHN_HEADERS, check_device_hub, "SharedAccessSignature"},
+	[AUTH_DPS_SERVICE] = {AUTHN_HEADERS, dps_service_check, "Bearer"},
 	[AUTH_ACME_JWS] = {AUTHN_BODY, acme_authn_check, NULL},
 };
 

@@ -99,12 +99,17 @@ enum store_qs certs_select(struct server *srv, const char *serial, struct store_
 	return store_run(srv->store, cert_get_cb, &g);
 }
 
-struct certs_crl {
-	pthread_mutex_t lock;
+/* Two CRLs: the intermediate's (0) and the attestation CA's (1). */
+struct crl_slot {
 	uint8_t *der;
 	size_t len;
 	time_t built;
 	int stale; /* a revocation was announced since it was built */
+};
+
+struct certs_crl {
+	pthread_mutex_t lock;
+	struct crl_slot slot[2];
 	struct event_sub sub;
 };
 
@@ -114,7 +119,7 @@ static void crl_on_revoked(void *cls, const char *payload)
 
 	(void)payload; /* a serial, or NULL after a reconnect: stale either way */
 	pthread_mutex_lock(&cache->lock);
-	cache->stale = 1;
+	cache->slot[0].stale = cache->slot[1].stale = 1;
 	pthread_mutex_unlock(&cache->lock);
 }
 
@@ -141,47 +146,58 @@ void certs_crl_free(struct certs_crl *cache, struct events *ev)
 	if (ev != NULL)
 		events_unsubscribe(ev, &cache->sub);
 	pthread_mutex_destroy(&cache->lock);
-	free(cache->der);
+	free(cache->slot[0].der);
+	free(cache->slot[1].der);
 	free(cache);
 }
 
+struct revoked_q {
+	bool att;
+	struct store_cert_page page;
+};
+
 static enum store_qs revoked_cb(struct store_conn *c, void *cls)
 {
-	return store_select_revoked_certificates(c, cls);
+	struct revoked_q *q = cls;
+
+	store_cert_page_free(&q->page);
+	return store_select_revoked_certificates(c, q->att, &q->page);
 }
 
 /* Builds a CRL from the database now. */
-static int crl_build(struct server *srv, uint8_t **der, size_t *len, int *db)
+static int crl_build(struct server *srv, bool att, uint8_t **der, size_t *len, int *db)
 {
-	struct store_cert_page page = {0};
+	struct revoked_q q = {att, {0}};
 	struct pki_revoked *r = NULL;
 	struct timespec ts;
 	int rc = -1;
 
-	if (store_run(srv->store, revoked_cb, &page) < 0) {
+	if (store_run(srv->store, revoked_cb, &q) < 0) {
 		*db = 1;
 		return -1;
 	}
-	if (page.n > 0 && (r = calloc(page.n, sizeof *r)) == NULL)
+	if (q.page.n > 0 && (r = calloc(q.page.n, sizeof *r)) == NULL)
 		goto out;
-	for (size_t i = 0; i < page.n; i++) {
-		r[i].serial = page.rows[i].serial;
-		r[i].revoked_at = page.rows[i].revoked_at;
-		r[i].reason = page.rows[i].reason;
+	for (size_t i = 0; i < q.page.n; i++) {
+		r[i].serial = q.page.rows[i].serial;
+		r[i].revoked_at = q.page.rows[i].revoked_at;
+		r[i].reason = q.page.rows[i].reason;
 	}
 	/* The CRL number grows with time: milliseconds since the epoch. */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	rc = pki_crl(srv->ca, r, page.n, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-		     CRL_NEXT_UPDATE, der, len);
+	rc = (att ? pki_crl_att : pki_crl)(srv->ca, r, q.page.n,
+					   (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+					   CRL_NEXT_UPDATE, der, len);
 out:
 	free(r);
-	store_cert_page_free(&page);
+	store_cert_page_free(&q.page);
 	return rc;
 }
 
-int certs_crl_get(struct server *srv, uint8_t **der, size_t *len, int *db)
+static int crl_get(struct server *srv, bool att, uint8_t **der, size_t *len, int *db)
 {
 	struct certs_crl *cache = srv->crl;
+	struct crl_slot *s = &cache->slot[att];
 	time_t now = time(NULL);
 	uint8_t *fresh = NULL;
 	size_t flen = 0;
@@ -190,28 +206,38 @@ int certs_crl_get(struct server *srv, uint8_t **der, size_t *len, int *db)
 	*db = 0;
 	/* Built outside the lock: a rare race builds twice, harmlessly. */
 	pthread_mutex_lock(&cache->lock);
-	if (cache->der == NULL || cache->stale || now - cache->built >= CRL_MAX_AGE) {
+	if (s->der == NULL || s->stale || now - s->built >= CRL_MAX_AGE) {
 		/* Cleared before the read, so a revocation announced during it
 		 * marks the result stale again. */
-		cache->stale = 0;
+		s->stale = 0;
 		pthread_mutex_unlock(&cache->lock);
-		if (crl_build(srv, &fresh, &flen, db) != 0) {
+		if (crl_build(srv, att, &fresh, &flen, db) != 0) {
 			pthread_mutex_lock(&cache->lock);
-			cache->stale = 1; /* never serve the old one as current */
+			s->stale = 1; /* never serve the old one as current */
 			pthread_mutex_unlock(&cache->lock);
 			return -1;
 		}
 		pthread_mutex_lock(&cache->lock);
-		free(cache->der);
-		cache->der = fresh;
-		cache->len = flen;
-		cache->built = now;
+		free(s->der);
+		s->der = fresh;
+		s->len = flen;
+		s->built = now;
 	}
-	if ((*der = malloc(cache->len)) != NULL) {
-		memcpy(*der, cache->der, cache->len);
-		*len = cache->len;
+	if ((*der = malloc(s->len)) != NULL) {
+		memcpy(*der, s->der, s->len);
+		*len = s->len;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&cache->lock);
 	return rc;
+}
+
+int certs_crl_get(struct server *srv, uint8_t **der, size_t *len, int *db)
+{
+	return crl_get(srv, false, der, len, db);
+}
+
+int certs_att_crl_get(struct server *srv, uint8_t **der, size_t *len, int *db)
+{
+	return crl_get(srv, true, der, len, db);
 }

@@ -40,9 +40,14 @@ struct certs_crl;
 struct certs_crl *certs_crl_new(struct events *ev);
 void certs_crl_free(struct certs_crl *cache, struct events *ev);
 
-/* The current CRL (DER, malloc'd copy for the caller). 0, -1 when the
- * database failed (*db set) or signing failed. */
+/* The intermediate's current CRL (DER, malloc'd copy for the caller;
+ * AK certificates are not on it). 0, -1 when the database failed (*db
+ * set) or signing failed. */
 int certs_crl_get(struct server *srv, uint8_t **der, size_t *len, int *db);
+
+/* The same for the attestation CA (revoked AK certificates); -1 without
+ * *db also when there is no attestation CA. */
+int certs_att_crl_get(struct server *srv, uint8_t **der, size_t *len, int *db);
 
 /* `orchardd cert issue|revoke` (server/cmd_cert.c); argv[0] is "cert".
  * Returns the exit status. */

@@ -20,7 +20,8 @@
 static void cert_usage(void)
 {
 	fprintf(stderr,
-		"usage: orchardd cert issue --csr FILE --profile NAME --san dns:NAME|ip:ADDR|uri:URI...\n"
+		"usage: orchardd cert issue --csr FILE --profile NAME\n"
+		"                           --san dns:NAME|ip:ADDR|uri:URI|permanent-identifier:ID...\n"
 		"                           [--out FILE]\n"
 		"       orchardd cert revoke SERIAL [--reason NAME]\n"
 		"The CSR may be PEM or DER; the chain (leaf, intermediate) goes to stdout or FILE.\n");
@@ -59,7 +60,10 @@ static int san_parse(const char *arg, struct pki_san *san)
 	static const struct {
 		const char *prefix;
 		enum pki_san_type type;
-	} kinds[] = {{"dns:", PKI_SAN_DNS}, {"ip:", PKI_SAN_IP}, {"uri:", PKI_SAN_URI}};
+	} kinds[] = {{"dns:", PKI_SAN_DNS},
+		     {"ip:", PKI_SAN_IP},
+		     {"uri:", PKI_SAN_URI},
+		     {"permanent-identifier:", PKI_SAN_PERMANENT_ID}};
 
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		size_t n = strlen(kinds[i].prefix);

@@ -43,6 +43,9 @@ static const struct setting settings[] = {
 	  "its private key (PEM, mode 0600; encrypted with ORCHARD_CA_PASSPHRASE if set)"),
 	S("ca-profiles", STR, ca_profiles, NULL,
 	  "certificate profile file (docs/pki.md); default: tls-server, device-client, shortlived"),
+	S("attest-roots", STR, attest_roots, NULL,
+	  "external attestation roots (PEM): AK certificates chaining to one are accepted by"
+	  " device-attest-01 beside Orchard's attestation CA; default: none"),
 	S("jwt-key", STR, jwt_key, NULL,
 	  "operator token signing key (PEM, P-256); default: DATA_DIR/keys/operator-jwt.pem"),
 	S("log-level", STR, log_level, "info", "debug, info, warn or error"),
@@ -71,6 +74,10 @@ static const struct setting settings[] = {
 	  " allocation is weighted); default: the dps-hub alone"),
 	S("dps-webhook-timeout", NUM, dps_webhook_timeout, "10",
 	  "seconds a custom allocation webhook may take before the registration fails"),
+	S("dps-webhook-allow", STR, dps_webhook_allow, NULL,
+	  "URL prefixes a custom allocation webhookUrl must start with, comma-separated (a"
+	  " prefix naming only scheme://host matches that host alone, any port); default:"
+	  " https://, any host"),
 	S("dps-cert-proxy", STR, dps_cert_proxy, NULL,
 	  "address of a TLS-terminating proxy whose X-Client-Cert header (URL-encoded PEM) is a"
 	  " device's certificate; default: none, only TLS client certificates count"),

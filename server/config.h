@@ -14,6 +14,7 @@ struct config {
 	char *ca_key_type;		  /* CA keys created on first start */
 	char *ca_root, *ca_cert, *ca_key; /* imported CA files; NULL: DATA_DIR/pki */
 	char *ca_profiles;		  /* profile file; NULL: built-in */
+	char *attest_roots;		  /* external attestation roots (PEM); NULL: none */
 	char *log_level;
 	long threads;
 	long db_pool;
@@ -29,6 +30,7 @@ struct config {
 	char *dps_hub;		  /* DPS assignedHub; NULL: the first listen host */
 	char *dps_linked_hubs;	  /* "host[=weight],..." DPS may assign to; NULL: dps_hub alone */
 	long dps_webhook_timeout; /* seconds for a custom allocation webhook */
+	char *dps_webhook_allow;  /* webhook URL prefixes, comma-separated; NULL: https:// */
 	char *dps_cert_proxy; /* the TLS-terminating proxy's address whose X-Client-Cert counts */
 	char *mqtt_broker; /* host:port orchardd connects to as the MQTT backend; NULL: no MQTT */
 	char *mqtt_socket; /* the broker plugin's credential socket; NULL: DATA_DIR/run/mqtt.sock */

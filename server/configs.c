@@ -187,6 +187,44 @@ out:
 	return qs;
 }
 
+/* Every configuration (priority order) and its condition compiled, the
+ * parameters of all numbered apart so they share one statement. */
+static enum store_qs configs_load(struct store_conn *c, struct store_config **cfgs, size_t *ncfg,
+				  struct twinq **conds)
+{
+	enum store_qs qs;
+	size_t base = 0;
+
+	*conds = NULL;
+	if ((qs = store_select_configs(c, cfgs, ncfg)) < 0)
+		return qs;
+	if (*ncfg > 0 && (*conds = calloc(*ncfg, sizeof **conds)) == NULL)
+		return STORE_HARD;
+	for (size_t i = 0; i < *ncfg; i++) {
+		struct twinq_error e;
+
+		if (twinq_compile_condition_from(
+			    configs_condition_text((*cfgs)[i].target_condition), base, &(*conds)[i],
+			    &e) != 0) {
+			log_bug("stored targetCondition does not compile", "configuration",
+				(*cfgs)[i].id, "why", e.msg);
+			return STORE_HARD;
+		}
+		base += (*conds)[i].nparams;
+	}
+	return qs;
+}
+
+static void configs_unload(struct store_config *cfgs, size_t ncfg, struct twinq *conds)
+{
+	for (size_t i = 0; conds && i < ncfg; i++)
+		twinq_free(&conds[i]);
+	free(conds);
+	for (size_t i = 0; i < ncfg; i++)
+		store_config_free(&cfgs[i]);
+	free(cfgs);
+}
+
 /* One pass: the twin device_id, or up to CONFIGS_CHUNK candidates after
  * `after`; *last gets the last device ID looked at ("" when none). */
 static enum store_qs reconcile(struct store_conn *c, const char *device_id, const char *after,
@@ -196,7 +234,7 @@ static enum store_qs reconcile(struct store_conn *c, const char *device_id, cons
 	struct twinq *conds = NULL;
 	struct store_config_winner *w = NULL;
 	const struct store_config_winner **todo = NULL;
-	size_t ncfg = 0, nw = 0, base = 0, done = 0, ntodo = 0;
+	size_t ncfg = 0, nw = 0, done = 0, ntodo = 0;
 	char now[40];
 	enum store_qs qs;
 
@@ -204,24 +242,8 @@ static enum store_qs reconcile(struct store_conn *c, const char *device_id, cons
 	last[0] = '\0';
 	twin_now(now);
 	if ((qs = store_lock_configs(c, device_id != NULL)) < 0 ||
-	    (qs = store_select_configs(c, &cfgs, &ncfg)) < 0)
-		return qs;
-	if (ncfg > 0 && (conds = calloc(ncfg, sizeof *conds)) == NULL) {
-		qs = STORE_HARD;
+	    (qs = configs_load(c, &cfgs, &ncfg, &conds)) < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < ncfg; i++) {
-		struct twinq_error e;
-
-		if (twinq_compile_condition_from(configs_condition_text(cfgs[i].target_condition),
-						 base, &conds[i], &e) != 0) {
-			log_bug("stored targetCondition does not compile", "configuration",
-				cfgs[i].id, "why", e.msg);
-			qs = STORE_HARD;
-			goto out;
-		}
-		base += conds[i].nparams;
-	}
 	qs = store_select_config_winners(c, conds, ncfg, device_id, after, CONFIGS_CHUNK, &w, &nw);
 	if (qs >= 0 && nw > 0 && (todo = calloc(nw, sizeof *todo)) == NULL)
 		qs = STORE_HARD;
@@ -248,12 +270,7 @@ static enum store_qs reconcile(struct store_conn *c, const char *device_id, cons
 out:
 	free(todo);
 	store_config_winners_free(w, nw);
-	for (size_t i = 0; conds && i < ncfg; i++)
-		twinq_free(&conds[i]);
-	free(conds);
-	for (size_t i = 0; i < ncfg; i++)
-		store_config_free(&cfgs[i]);
-	free(cfgs);
+	configs_unload(cfgs, ncfg, conds);
 	return qs;
 }
 
@@ -295,4 +312,43 @@ int configs_reconcile_all(struct store *s, size_t *applied)
 		memcpy(after, k.last, sizeof after);
 	} while (k.looked == CONFIGS_CHUNK);
 	return 0;
+}
+
+enum store_qs configs_twin_member(struct store_conn *c, const char *device_id, json_t **out,
+				  size_t *nconfigs)
+{
+	struct store_config *cfgs = NULL;
+	struct twinq *conds = NULL;
+	size_t ncfg = 0;
+	bool *hit = NULL;
+	char *applied = NULL;
+	enum store_qs qs;
+
+	*out = NULL;
+	*nconfigs = 0;
+	if ((qs = configs_load(c, &cfgs, &ncfg, &conds)) < 0 || ncfg == 0)
+		goto out;
+	*nconfigs = ncfg;
+	if ((hit = calloc(ncfg, sizeof *hit)) == NULL || (*out = json_object()) == NULL) {
+		qs = STORE_HARD;
+		goto out;
+	}
+	qs = store_select_config_targets(c, conds, ncfg, device_id, hit, &applied);
+	for (size_t i = 0; qs == STORE_ONE && i < ncfg; i++) {
+		bool is_applied = applied != NULL && strcmp(applied, cfgs[i].id) == 0;
+		if ((hit[i] || is_applied) &&
+		    json_object_set_new(
+			    *out, cfgs[i].id,
+			    json_pack("{s:s}", "status", is_applied ? "applied" : "targeted")) != 0)
+			qs = STORE_HARD;
+	}
+out:
+	if (qs < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	free(applied);
+	free(hit);
+	configs_unload(cfgs, ncfg, conds);
+	return qs;
 }

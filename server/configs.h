@@ -38,4 +38,12 @@ enum store_qs configs_reconcile(struct store_conn *c, const char *device_id, siz
  * change or tag update finishes it). *applied counts the twins written. */
 int configs_reconcile_all(struct store *s, size_t *applied);
 
+/* A twin's `configurations` member, as IoT Hub shows it on the operator's
+ * GET: {"<id>": {"status": "applied"}} for the configuration whose content
+ * the twin carries, "targeted" for every other whose condition matches it
+ * now. *out NULL when there are no configurations (*nconfigs 0); an empty
+ * object when none concerns this twin. STORE_NONE: no such twin. */
+enum store_qs configs_twin_member(struct store_conn *c, const char *device_id, json_t **out,
+				  size_t *nconfigs);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/dps_alloc.h"
 
@@ -75,6 +76,46 @@ int dps_alloc_load(const char *allocation_json, struct dps_alloc *a)
 	if (strcmp(a->policy, "custom") == 0 && a->webhook_url == NULL)
 		return -1;
 	return 0;
+}
+
+/* Whether url starts with the prefix p (n bytes) as dps_webhook_allowed()
+ * says. */
+static bool prefix_ok(const char *url, const char *p, size_t n)
+{
+	const char *sep = memmem(p, n, "://", 3);
+	size_t auth_end = n;
+
+	if (n == 0 || strlen(url) < n)
+		return false;
+	if (sep != NULL) {
+		const char *slash = memchr(sep + 3, '/', n - (size_t)(sep + 3 - p));
+		auth_end = slash ? (size_t)(slash - p) : n;
+	}
+	/* Scheme and host in any case, the path as written. */
+	if (strncasecmp(url, p, auth_end) != 0 ||
+	    strncmp(url + auth_end, p + auth_end, n - auth_end))
+		return false;
+	if (sep != NULL && auth_end == n && (size_t)(sep + 3 - p) < n)
+		return url[n] == '\0' || strchr("/:?#", url[n]) != NULL;
+	return true;
+}
+
+bool dps_webhook_allowed(const char *url, const char *allow)
+{
+	const char *p = allow != NULL ? allow : "https://";
+
+	if (url == NULL)
+		return false;
+	while (*p != '\0') {
+		size_t n;
+
+		p += strspn(p, ", ");
+		n = strcspn(p, ", ");
+		if (n > 0 && prefix_ok(url, p, n))
+			return true;
+		p += n;
+	}
+	return false;
 }
 
 void dps_alloc_free(struct dps_alloc *a)

@@ -36,6 +36,14 @@ void dps_alloc_free(struct dps_alloc *a);
  * in why). */
 const char *dps_alloc_parse(json_t *body, const char *linked, char **text, char *why, size_t len);
 
+/* Whether a webhook URL is allowed by allow, the --dps-webhook-allow
+ * setting: comma-separated URL prefixes (NULL: "https://"), scheme and host
+ * compared case-insensitively. A prefix that ends in its host
+ * ("https://hooks.example") matches that host only: the URL must go on with
+ * '/', ':', '?', '#' or end, so "https://hooks.example.evil" and
+ * "https://hooks.example@evil" do not match. */
+bool dps_webhook_allowed(const char *url, const char *allow);
+
 /* Adds Azure's members (allocationPolicy, iotHubs,
  * customAllocationDefinition, reprovisionPolicy) for allocation_json to
  * the enrollment object o. */

@@ -143,6 +143,25 @@ bool dps_sas_audience_ok(const struct dps_sas *t, const char *scope, const char 
 	return strcasecmp(aud, want) == 0;
 }
 
+bool dps_sas_host_ok(const struct dps_sas *t, const char *host)
+{
+	char aud[sizeof t->sr];
+	const char *colon;
+	size_t hn;
+
+	if (host == NULL || *host == '\0' || url_decode(t->sr, strlen(t->sr), aud) != 0)
+		return false;
+	if (strcasecmp(aud, host) == 0)
+		return true;
+	/* "name:port" in Host, the bare name in sr (Node's service SDK); an
+	 * IPv6 literal's colons sit inside its brackets. */
+	colon = strrchr(host, ':');
+	if (colon == NULL || strchr(colon, ']') != NULL)
+		return false;
+	hn = (size_t)(colon - host);
+	return strlen(aud) == hn && strncasecmp(aud, host, hn) == 0;
+}
+
 bool sas_expiry_ok(const struct dps_sas *t, long long now)
 {
 	return t->expiry + DPS_SAS_SKEW >= now && t->expiry <= now + DPS_SAS_MAX_TTL + DPS_SAS_SKEW;

@@ -37,6 +37,11 @@ int dps_sas_parse(const char *header, struct dps_sas *out, const char **why);
  * compared case-insensitively (clients encode and case it differently). */
 bool dps_sas_audience_ok(const struct dps_sas *t, const char *scope, const char *registration_id);
 
+/* The service SAS's audience: whether the URL-decoded sr names host (the
+ * request's Host header), compared case-insensitively, with or without
+ * its port; a trailing path after the host name is refused. */
+bool dps_sas_host_ok(const struct dps_sas *t, const char *host);
+
 /* Whether the token's expiry lies ahead of now (DPS_SAS_SKEW tolerated)
  * and no further than DPS_SAS_MAX_TTL: DPS and IoT Hub tokens alike. */
 bool sas_expiry_ok(const struct dps_sas *t, long long now);

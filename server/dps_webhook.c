@@ -130,8 +130,13 @@ static void webhook_run(void *cls)
 	CURL *c = curl_easy_init();
 
 	w->rc = CURLE_FAILED_INIT;
-	if (c == NULL)
+	/* The setting may have been narrowed since the enrollment was written. */
+	if (!dps_webhook_allowed(w->url, w->srv->cfg.dps_webhook_allow))
+		w->rc = CURLE_REMOTE_ACCESS_DENIED;
+	if (c == NULL || w->rc == CURLE_REMOTE_ACCESS_DENIED) {
+		curl_easy_cleanup(c);
 		return;
+	}
 	h = curl_slist_append(h, "Content-Type: application/json; charset=utf-8");
 	curl_easy_setopt(c, CURLOPT_URL, w->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -162,8 +167,10 @@ static const char *read_reply(struct dps_webhook *w, json_t **doc)
 	if (w->rc != CURLE_OK) {
 		snprintf(w->why, sizeof w->why, "the custom allocation webhook failed: %s",
 			 w->rc == CURLE_OPERATION_TIMEDOUT ? "no answer in time"
-			 : w->rc == CURLE_WRITE_ERROR	   ? "its answer is too long"
-							   : curl_easy_strerror(w->rc));
+			 : w->rc == CURLE_REMOTE_ACCESS_DENIED
+				 ? "its URL is no longer allowed (--dps-webhook-allow)"
+			 : w->rc == CURLE_WRITE_ERROR ? "its answer is too long"
+						      : curl_easy_strerror(w->rc));
 		return w->why;
 	}
 	if (w->http_status != 200) {

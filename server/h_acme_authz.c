@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "pki/pki.h"
 #include "server/acme.h"
+#include "server/attest_roots.h"
 #include "server/handlers.h"
 #include "server/jobs.h"
 #include "server/reply.h"
@@ -200,32 +201,9 @@ static enum store_qs finish_cb(struct store_conn *c, void *cls)
 					   f->attested_key, f->ak_serial, f->verdict);
 }
 
-/* Orchard's attestation CA as the one trust anchor for AK certificates
- * (partial chains: the root alone would also admit device certificates).
- * NULL without an attestation CA. */
-static X509_STORE *att_roots_new(struct server *srv)
-{
-	const char *pem = srv->ca ? pki_ca_att_pem(srv->ca) : NULL;
-	X509_STORE *st;
-	BIO *b;
-	X509 *x;
-
-	if (pem == NULL || (st = X509_STORE_new()) == NULL)
-		return NULL;
-	if ((b = BIO_new_mem_buf(pem, -1)) == NULL) {
-		X509_STORE_free(st);
-		return NULL;
-	}
-	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-		X509_STORE_add_cert(st, x);
-		X509_free(x);
-	}
-	BIO_free(b);
-	return st;
-}
-
 struct standing {
 	const char *serial;
+	const char *registration_id; /* not NULL: an external AK certificate */
 	bool known, enabled;
 	long long revoked;
 	char *policy_name, *policy;
@@ -237,6 +215,10 @@ static enum store_qs standing_cb(struct store_conn *c, void *cls)
 
 	free(s->policy_name);
 	free(s->policy);
+	if (s->registration_id != NULL)
+		return store_select_attest_ext_standing(c, s->registration_id, &s->known,
+							&s->revoked, &s->enabled, &s->policy_name,
+							&s->policy);
 	return store_select_attest_ak_standing(c, s->serial, &s->known, &s->revoked, &s->enabled,
 					       &s->policy_name, &s->policy);
 }
@@ -244,6 +226,10 @@ static enum store_qs standing_cb(struct store_conn *c, void *cls)
 /* What the store says of the AK certificate. */
 static int standing_check(const struct standing *s, struct acme_err *e)
 {
+	if (!s->known && s->registration_id != NULL)
+		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
+				 "no enrollment or registration has the AK certificate's "
+				 "identifier as its registration ID");
 	if (!s->known)
 		return acme_fail(e, ERR_ACME_BAD_ATTESTATION_STATEMENT,
 				 "the AK certificate is not one this attestation CA issued");
@@ -262,9 +248,20 @@ static int standing_check(const struct standing *s, struct acme_err *e)
 static int ak_standing(struct server *srv, const struct acme_chall_target *t, char **verdict,
 		       struct acme_err *e)
 {
-	struct standing s = {t->ak_serial, false, false, 0, NULL, NULL};
+	struct standing s = {t->ak_serial, NULL, false, false, 0, NULL, NULL};
+	char id[ACME_IDENT_MAX];
 	json_t *v = NULL;
 	int rc;
+
+	/* An external root's AK certificate: the device is the identifier the
+	 * certificate was checked to carry: a permanent-identifier's id
+	 * (without an assigner) or a hardware-module's serial number (without
+	 * its type), as the registration ID of an enrollment. */
+	if (t->ak_external) {
+		snprintf(id, sizeof id, "%s", t->ident->value);
+		id[strcspn(id, "/")] = '\0';
+		s.registration_id = id;
+	}
 
 	if (store_run(srv->store, standing_cb, &s) < 0)
 		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "the store cannot be reached");
@@ -303,8 +300,10 @@ static void validation_run(void *cls)
 	char *error = NULL, *key = NULL, *verdict = NULL;
 	bool attest = v->type == &acme_chall_device_attest;
 
-	if (attest)
-		t.att_roots = att_roots_new(v->srv);
+	if (attest) {
+		t.att_roots = attest_roots_get(v->srv);
+		t.att_own = v->srv->att_own;
+	}
 	f.ok = v->type->validate(&t, &e) == 0;
 	if (f.ok && attest)
 		f.ok = ak_standing(v->srv, &t, &verdict, &e) == 0;
@@ -453,7 +452,7 @@ static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *
 {
 	const char *s = NULL;
 	struct json_spec spec[] = {
-		json_spec_string("attObj", &s, 24000, 0),
+		json_spec_string("attObj", &s, 175000, 0), /* 128 KiB of CBOR */
 		json_spec_end(),
 	};
 	enum spec_status st;

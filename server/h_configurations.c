@@ -12,6 +12,7 @@
 #include "server/configs.h"
 #include "server/handlers.h"
 #include "server/jobs.h"
+#include "server/configs_member.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -232,6 +233,7 @@ static int config_apply(struct request *req, const char *id, bool remove)
 	snprintf(j->id, sizeof j->id, "%s", id);
 	j->remove = remove;
 	request_set_state(req, j, free);
+	configs_member_changed(req->srv);
 	if (jobs_run_for(req->srv->jobs, req, config_job_run))
 		return MHD_YES; /* resumed when done: the handler runs again */
 	config_job_run(j);	/* the job queue is full: do it here */

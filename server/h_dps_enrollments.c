@@ -226,6 +226,7 @@ struct put {
 	const char *if_match; /* NULL: unconditional */
 	char *twin_text, *caps_text, *params_text, *alloc_text;
 	const char *linked;		 /* --dps-linked-hubs */
+	const char *webhook_allow;	 /* --dps-webhook-allow */
 	struct store_dps_enrollment row; /* as written */
 	char etag[33], gen_pk[DPS_KEY_B64_MAX], gen_sk[DPS_KEY_B64_MAX];
 	bool stale;
@@ -381,6 +382,14 @@ static const char *put_parse(json_t *body, struct put *p, char *why, size_t len)
 	/* Last: the parameters are allocated. */
 	if ((w = dps_alloc_parse(body, p->linked, &p->alloc_text, why, len)) != NULL)
 		return w;
+	if (json_is_string(json_object_get(body, "allocationPolicy")) &&
+	    strcmp(json_string_value(json_object_get(body, "allocationPolicy")), "custom") == 0 &&
+	    !dps_webhook_allowed(
+		    json_string_value(json_object_get(
+			    json_object_get(body, "customAllocationDefinition"), "webhookUrl")),
+		    p->webhook_allow))
+		return "/customAllocationDefinition/webhookUrl: not allowed by this server's"
+		       " --dps-webhook-allow (by default https:// URLs only)";
 	if (strcmp(p->type, "tpm") == 0 &&
 	    (w = tpm_params(p->tpm, k == &group, &p->params_text, why, len)) != NULL)
 		return w;
@@ -410,7 +419,8 @@ static int enrollment_put(struct request *req, const struct kind *k)
 	struct put p = {.k = k,
 			.id = req->params[0],
 			.status = "enabled",
-			.linked = req->srv->cfg.dps_linked_hubs};
+			.linked = req->srv->cfg.dps_linked_hubs,
+			.webhook_allow = req->srv->cfg.dps_webhook_allow};
 	char if_match[80], why[400];
 	const char *w;
 	enum store_qs qs;
@@ -623,7 +633,8 @@ enum bulk_mode { BULK_CREATE, BULK_UPDATE, BULK_UPDATE_IF_MATCH, BULK_DELETE };
 struct bulk {
 	enum bulk_mode mode;
 	size_t n;
-	const char *linked; /* --dps-linked-hubs */
+	const char *linked;	   /* --dps-linked-hubs */
+	const char *webhook_allow; /* --dps-webhook-allow */
 	struct put puts[DPS_BULK_MAX];
 	struct del dels[DPS_BULK_MAX];
 };
@@ -672,8 +683,11 @@ static const char *bulk_parse(json_t *body, struct bulk *b, char *why, size_t le
 				return why;
 			}
 		b->n = i + 1;
-		b->puts[i] = (struct put){
-			.k = &individual, .id = id, .status = "enabled", .linked = b->linked};
+		b->puts[i] = (struct put){.k = &individual,
+					  .id = id,
+					  .status = "enabled",
+					  .linked = b->linked,
+					  .webhook_allow = b->webhook_allow};
 		b->dels[i] = (struct del){.kind = STORE_DPS_INDIVIDUAL, .id = id, .if_match = etag};
 		if (b->mode == BULK_DELETE)
 			continue;
@@ -712,6 +726,7 @@ int h_dps_enrollment_bulk(struct request *req)
 	if (!dps_api_version_ok(req, &ret))
 		goto out;
 	b->linked = req->srv->cfg.dps_linked_hubs;
+	b->webhook_allow = req->srv->cfg.dps_webhook_allow;
 	if ((w = bulk_parse(req->json, b, why, sizeof why)) != NULL) {
 		ret = reply_problem(req, ERR_DPS_ARGUMENT_INVALID, "%s", w);
 		goto out;

@@ -3,9 +3,11 @@
  * already), or 204 when the wait is over. A change through any orchardd on
  * the database wakes it (EVENTS_TWIN, keyed by device ID). The device's
  * own reads are the same code with another view: GET /devices/{id}/twin
- * (no tags) and GET /devices/{id}/twin/desired?since=N&wait=SECONDS. */
+ * (no tags) and GET /devices/{id}/twin/desired?since=N&wait=SECONDS. The
+ * operator's view carries `configurations` once the fleet has any. */
 #include <stdlib.h>
 
+#include "server/configs_member.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -25,6 +27,7 @@ static int twin_get(struct request *req, enum twin_view view, const char *since_
 		struct store_twin row;
 	} r = {.id = req->params[0]};
 	struct waiter *w = req->state;
+	json_t *configs = NULL;
 	long long since = 0, wait = 0;
 	bool has_since, has_wait;
 	enum store_qs qs;
@@ -62,7 +65,12 @@ static int twin_get(struct request *req, enum twin_view view, const char *since_
 		if (wait_sleep(w))
 			return MHD_YES; /* resumed by a change or the deadline */
 	}
-	ret = twin_reply_view(req, &r.row, view);
+	if (view == TWIN_VIEW_FULL && configs_member(req->srv, r.id, &configs) != 0) {
+		store_twin_free(&r.row);
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	}
+	ret = twin_reply_with(req, &r.row, view, configs);
+	json_decref(configs);
 	store_twin_free(&r.row);
 	return ret;
 }

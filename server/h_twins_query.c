@@ -24,13 +24,17 @@
 #define PAGE_MAX 1000
 #define GROUPS_MAX 10000 /* group rows are served in one page */
 
-/* Where the next page starts: after a device ID, with what is left of TOP
- * (-1: no TOP), for the query whose hash it carries. */
+/* Where the next page starts: after a device ID (and, with ORDER BY, the
+ * sort key of its row, jsonb text, NULL when undefined), with what is left
+ * of TOP (-1: no TOP), for the query whose hash it carries. */
 struct cursor {
 	char after[160];
+	char *key;
 	long long left;
 	char hash[17];
 };
+
+#define CURSOR_TOKEN_MAX (16 * 1024) /* a sort key may be a whole section */
 
 static void query_hash(const char *text, char out[17])
 {
@@ -45,7 +49,13 @@ static char *cursor_encode(const struct cursor *c)
 {
 	json_t *j =
 		json_pack("{s:s, s:I, s:s}", "a", c->after, "l", (json_int_t)c->left, "h", c->hash);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	char *text;
+
+	if (j != NULL && c->key != NULL && json_object_set_new(j, "k", json_string(c->key)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	char *tok = text ? b64_encode((const uint8_t *)text, strlen(text), 1) : NULL;
 
 	json_decref(j);
@@ -57,14 +67,17 @@ static char *cursor_encode(const struct cursor *c)
 static int cursor_decode(const char *tok, const char *hash, struct cursor *c)
 {
 	size_t n = 0;
-	uint8_t *raw = strlen(tok) <= 1024 ? b64_decode(tok, strlen(tok), 1, &n) : NULL;
+	uint8_t *raw = strlen(tok) <= CURSOR_TOKEN_MAX ? b64_decode(tok, strlen(tok), 1, &n) : NULL;
 	json_t *j = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
-	const char *after = NULL, *h = NULL;
+	const char *after = NULL, *h = NULL, *key = NULL;
 	json_int_t left = 0;
 	int rc = -1;
 
-	if (j != NULL && json_unpack(j, "{s:s, s:I, s:s}", "a", &after, "l", &left, "h", &h) == 0 &&
-	    strlen(after) >= 1 && strlen(after) <= 128 && left >= -1 && strcmp(h, hash) == 0) {
+	if (j != NULL &&
+	    json_unpack(j, "{s:s, s:I, s:s, s?s}", "a", &after, "l", &left, "h", &h, "k", &key) ==
+		    0 &&
+	    strlen(after) >= 1 && strlen(after) <= 128 && left >= -1 && strcmp(h, hash) == 0 &&
+	    (key == NULL || (c->key = strdup(key)) != NULL)) {
 		snprintf(c->after, sizeof c->after, "%s", after);
 		c->left = left;
 		rc = 0;
@@ -76,7 +89,7 @@ static int cursor_decode(const char *tok, const char *hash, struct cursor *c)
 
 struct query_run {
 	const struct twinq *q;
-	const char *after;
+	const struct store_twin_after *after;
 	long long limit;
 	struct store_twin_page page;
 };
@@ -163,6 +176,7 @@ int h_twins_query(struct request *req)
 	struct twinq_error e;
 	struct cursor cur = {.left = -1};
 	struct query_run r = {.q = &q};
+	struct store_twin_after after;
 	long long page;
 	enum spec_status st;
 	enum store_qs qs;
@@ -187,9 +201,11 @@ int h_twins_query(struct request *req)
 			twinq_free(&q);
 			return reply_problem(req, ERR_TWIN_QUERY_CONTINUATION, NULL);
 		}
-		r.after = cur.after;
+		after = (struct store_twin_after){cur.after, cur.key};
+		r.after = &after;
 	}
 	if (q.kind != TWINQ_AGGREGATE && cur.left == 0) {
+		free(cur.key);
 		twinq_free(&q);
 		return reply_page(req, json_array(), NULL);
 	}
@@ -199,12 +215,17 @@ int h_twins_query(struct request *req)
 		r.limit = (cur.left >= 0 && cur.left < page ? cur.left : page) + 1;
 	qs = store_run(req->srv->store, query_cb, &r);
 	if (qs < 0) {
+		free(cur.key);
 		twinq_free(&q);
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	}
 	if (q.kind != TWINQ_AGGREGATE && r.page.n == (size_t)r.limit) {
 		more = cur.left < 0 || cur.left > r.limit - 1;
 		r.page.n--; /* the extra row only said there is more */
+		if (r.page.keys != NULL) {
+			free(r.page.keys[r.page.n]);
+			r.page.keys[r.page.n] = NULL;
+		}
 		if (q.kind == TWINQ_TWINS)
 			store_twin_free(&r.page.twins[r.page.n]);
 		else
@@ -225,15 +246,23 @@ int h_twins_query(struct request *req)
 					   : r.page.cells[(r.page.n - 1) * r.page.ncols];
 
 		snprintf(cur.after, sizeof cur.after, "%s", last);
+		free(cur.key);
+		cur.key = NULL;
+		if (q.order_sql != NULL && r.page.keys[r.page.n - 1] != NULL &&
+		    (cur.key = strdup(r.page.keys[r.page.n - 1])) == NULL) {
+			json_decref(rows);
+			rows = NULL;
+		}
 		if (cur.left >= 0)
 			cur.left -= (long long)r.page.n;
-		if ((next = cursor_encode(&cur)) == NULL) {
+		if (rows != NULL && (next = cursor_encode(&cur)) == NULL) {
 			json_decref(rows);
 			rows = NULL;
 		}
 	}
 	ret = reply_page(req, rows, next);
 	free(next);
+	free(cur.key);
 	store_twin_page_free(&r.page);
 	twinq_free(&q);
 	return ret;

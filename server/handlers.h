@@ -57,6 +57,8 @@ int h_pki_crl(struct request *req);
 /* h_attest_ak.c: the TPM attestation CA (AK certificates) */
 int h_attest_ak_challenge(struct request *req);
 int h_attest_ak_activate(struct request *req);
+/* h_attest_crl.c: the attestation CA's CRL */
+int h_attest_crl(struct request *req);
 /* h_attest_policy.c: the quote gate's policies */
 int h_attest_policy_put(struct request *req);
 int h_attest_policy_get(struct request *req);
@@ -83,6 +85,13 @@ int h_dps_group_query(struct request *req);
 int h_dps_register(struct request *req);
 int h_dps_operation(struct request *req);
 int h_dps_registration_status(struct request *req);
+
+/* h_dps_policies.c: shared access policies (the service SAS) */
+int h_dps_policy_put(struct request *req);
+int h_dps_policy_get(struct request *req);
+int h_dps_policy_list(struct request *req);
+int h_dps_policy_delete(struct request *req);
+int h_dps_policy_rotate(struct request *req);
 
 /* h_dps_registrations.c: registration states in the service API */
 int h_dps_registration_get(struct request *req);

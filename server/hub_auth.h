@@ -9,15 +9,15 @@
 struct request;
 struct server;
 struct device;
+struct stack_st_X509; /* STACK_OF(X509) */
 
 /* AUTH_DEVICE_HUB: the path's {deviceId} (params[0]) must be the calling
  * device. Two credentials: IoT Hub's device SAS in Authorization,
  * "SharedAccessSignature sr={host}/devices/{deviceId}&sig=...&se=...",
  * signed with the key of the device's DPS registration (an individual
  * enrollment's primary or secondary key, or a symmetric-key group's key
- * derived for the registration ID); or, without Authorization, the TLS
- * client certificate of an X.509 device (CN the registration ID, pinned by
- * its individual enrollment or chaining to its group's signing CA). 401
+ * derived for the registration ID, or a TPM device's hub key); or, without
+ * Authorization, a TLS client certificate (hub_x509_verify()). 401
  * when missing, malformed, expired or not the device's; 403 when it names
  * another device; 404 when no assigned registration has that device ID.
  * Fills req->dev. */
@@ -29,5 +29,17 @@ bool hub_device_check(struct request *req, enum err_code *err);
  * *dev filled, or -1 with *err (401, 403, 404 or 503 codes as above). */
 int hub_sas_verify(struct server *srv, const char *authz, const char *device_id, struct device *dev,
 		   enum err_code *err);
+
+/* Which device a TLS client chain (leaf first, as the peer sent it)
+ * identifies, for any transport: whether it is device_id. Either a
+ * certificate Orchard's issuing CA signed (pki_device_cert(): valid now,
+ * clientAuth; recorded and not revoked) whose PermanentIdentifier (or DPS's
+ * urn:orchard:dps: URI) is the registration ID of device_id's DPS
+ * registration, or one of a DPS X.509 enrollment (CN the registration ID,
+ * pinned or chaining to the group's CA). 0 and *dev filled, or -1 with *err:
+ * 401 for a chain that proves nothing (no device name, revoked, expired,
+ * another CA), 403 for another device's, 404, 503. */
+int hub_x509_verify(struct server *srv, struct stack_st_X509 *chain, const char *device_id,
+		    struct device *dev, enum err_code *err);
 
 #endif

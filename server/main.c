@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "pki/devpki.h"
 #include "server/acme.h"
+#include "server/attest_roots.h"
 #include "server/auth.h"
 #include "server/certs.h"
 #include "server/dps.h"
@@ -160,7 +161,7 @@ static int cmd_serve(struct server *srv)
 		goto out;
 	}
 	if (jwt_key_ready(&srv->cfg) != 0 || migrate_apply(srv->cfg.database_url) != 0 ||
-	    (srv->ca = certs_ca_open(&srv->cfg)) == NULL)
+	    (srv->ca = certs_ca_open(&srv->cfg)) == NULL || attest_roots_load(srv) != 0)
 		goto out;
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -225,6 +226,7 @@ out:
 	revocations_stop(revoked);
 	certs_crl_free(srv->crl, srv->events);
 	events_stop(srv->events);
+	attest_roots_free(srv);
 	pki_ca_free(srv->ca);
 	timers_stop(srv->timers);
 	auth_free(srv->auth);

@@ -25,7 +25,7 @@ const struct route routes[] = {
 	{"POST",   "/acme/order/{id}",     h_acme_order,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_order"},
 	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID),         BODY_JOSE, KiB(16), WIRE_ACME,    "acme_finalize"},
 	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_authz"},
-	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_challenge"},
+	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(240), WIRE_ACME,    "acme_challenge"}, /* device-attest-01: an event log */
 	{"POST",   "/acme/cert/{serial}",  h_acme_cert,        ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_cert"},
 	{"POST",   "/acme/revoke-cert",    h_acme_revoke_cert, ACME_JWS(ACME_JWK | ACME_KID), BODY_JOSE, KiB(32), WIRE_ACME,   "acme_revoke_cert"},
 	{"GET",    "/acme/renewal-info/{certID}", h_acme_renewal_info, PUBLIC,               BODY_NONE, 0,       WIRE_ACME,    "acme_renewal_info"},
@@ -37,21 +37,27 @@ const struct route routes[] = {
 	{"DELETE", "/ops/tokens/{jti}", h_ops_token_revoke, OPERATOR(SCOPE_TOKENS_WRITE), BODY_NONE, 0,       WIRE_ORCHARD, "ops_token_revoke"},
 
 	/* DPS service API (Azure's, api-version 2021-10-01); literals match any case. */
-	{"PUT",    "/enrollments/{registrationId}",      h_dps_enrollment_put,    OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_enrollment_put"},
-	{"GET",    "/enrollments/{registrationId}",      h_dps_enrollment_get,    OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_get"},
-	{"DELETE", "/enrollments/{registrationId}",      h_dps_enrollment_delete, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_delete"},
-	{"POST",   "/enrollments/{registrationId}/attestationmechanism", h_dps_enrollment_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_enrollment_keys"},
-	{"PUT",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_put,      OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_group_put"},
-	{"GET",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_get,      OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_group_get"},
-	{"DELETE", "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_delete,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_group_delete"},
-	{"GET",    "/registrations/{registrationId}", h_dps_registration_get, OPERATOR(SCOPE_ENROLLMENTS_READ), BODY_NONE, 0, WIRE_DPS, "dps_registration_get"},
-	{"DELETE", "/registrations/{registrationId}", h_dps_registration_delete, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_NONE, 0, WIRE_DPS, "dps_registration_delete"},
-	{"POST",   "/enrollmentGroups/{enrollmentGroupId}/attestationmechanism", h_dps_group_keys, OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_group_keys"},
-	{"POST",   "/enrollments",                       h_dps_enrollment_bulk,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"},
-	{"POST",   "/enrollments/",                      h_dps_enrollment_bulk,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"}, /* Node's service SDK */
-	{"POST",   "/enrollments/query",                 h_dps_enrollment_query,  OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_enrollment_query"},
-	{"POST",   "/enrollmentGroups/query",            h_dps_group_query,       OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_group_query"},
-	{"POST",   "/registrations/{enrollmentGroupId}/query", h_dps_registration_query, OPERATOR(SCOPE_ENROLLMENTS_READ), BODY_JSON, KiB(4), WIRE_DPS, "dps_registration_query"},
+	{"PUT",    "/enrollments/{registrationId}",      h_dps_enrollment_put,    DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_enrollment_put"},
+	{"GET",    "/enrollments/{registrationId}",      h_dps_enrollment_get,    DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_ENROLLMENT_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_get"},
+	{"DELETE", "/enrollments/{registrationId}",      h_dps_enrollment_delete, DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_enrollment_delete"},
+	{"POST",   "/enrollments/{registrationId}/attestationmechanism", h_dps_enrollment_keys, DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_enrollment_keys"},
+	{"PUT",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_put,      DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_JSON, KiB(16), WIRE_DPS, "dps_group_put"},
+	{"GET",    "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_get,      DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_ENROLLMENT_READ),  BODY_NONE, 0,       WIRE_DPS, "dps_group_get"},
+	{"DELETE", "/enrollmentGroups/{enrollmentGroupId}", h_dps_group_delete,   DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_NONE, 0,       WIRE_DPS, "dps_group_delete"},
+	{"GET",    "/registrations/{registrationId}", h_dps_registration_get, DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_REGISTRATION_READ), BODY_NONE, 0, WIRE_DPS, "dps_registration_get"},
+	{"DELETE", "/registrations/{registrationId}", h_dps_registration_delete, DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_REGISTRATION_WRITE), BODY_NONE, 0, WIRE_DPS, "dps_registration_delete"},
+	{"POST",   "/enrollmentGroups/{enrollmentGroupId}/attestationmechanism", h_dps_group_keys, DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_RAW, KiB(1), WIRE_DPS, "dps_group_keys"},
+	{"POST",   "/enrollments",                       h_dps_enrollment_bulk,   DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"},
+	{"POST",   "/enrollments/",                      h_dps_enrollment_bulk,   DPS_SERVICE(SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_ENROLLMENT_WRITE), BODY_JSON, KiB(160), WIRE_DPS, "dps_enrollment_bulk"}, /* Node's service SDK */
+	{"POST",   "/enrollments/query",                 h_dps_enrollment_query,  DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_ENROLLMENT_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_enrollment_query"},
+	{"POST",   "/enrollmentGroups/query",            h_dps_group_query,       DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_ENROLLMENT_READ),  BODY_JSON, KiB(4),  WIRE_DPS, "dps_group_query"},
+	{"POST",   "/registrations/{enrollmentGroupId}/query", h_dps_registration_query, DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_REGISTRATION_READ), BODY_JSON, KiB(4), WIRE_DPS, "dps_registration_query"},
+	/* Shared access policies (the service SAS): an operator, or a SAS with ServiceConfig. */
+	{"PUT",    "/dps/policies/{name}",        h_dps_policy_put,    DPS_SERVICE(SCOPE_ENROLLMENTS_READ | SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_SERVICE_CONFIG), BODY_JSON, KiB(1), WIRE_DPS, "dps_policy_put"},
+	{"GET",    "/dps/policies/{name}",        h_dps_policy_get,    DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_SERVICE_CONFIG), BODY_NONE, 0, WIRE_DPS, "dps_policy_get"},
+	{"GET",    "/dps/policies",               h_dps_policy_list,   DPS_SERVICE(SCOPE_ENROLLMENTS_READ, DPS_RIGHT_SERVICE_CONFIG), BODY_NONE, 0, WIRE_DPS, "dps_policy_list"},
+	{"DELETE", "/dps/policies/{name}",        h_dps_policy_delete, DPS_SERVICE(SCOPE_ENROLLMENTS_READ | SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_SERVICE_CONFIG), BODY_NONE, 0, WIRE_DPS, "dps_policy_delete"},
+	{"POST",   "/dps/policies/{name}/rotate", h_dps_policy_rotate, DPS_SERVICE(SCOPE_ENROLLMENTS_READ | SCOPE_ENROLLMENTS_WRITE, DPS_RIGHT_SERVICE_CONFIG), BODY_RAW, KiB(1), WIRE_DPS, "dps_policy_rotate"},
 
 	/* DPS device API: the SAS is checked before the body is read. Node's
 	 * poll carries a body "{}", so the GET takes a small raw one. */
@@ -69,6 +75,7 @@ const struct route routes[] = {
 	/* The TPM attestation CA: the TPM's credential activation is the only authentication. */
 	{"POST",   "/attestation/ak/challenge",          h_attest_ak_challenge, PUBLIC, BODY_JSON, KiB(16), WIRE_ORCHARD, "attest_ak_challenge"},
 	{"POST",   "/attestation/ak/{id}/activate",      h_attest_ak_activate,  PUBLIC, BODY_JSON, KiB(1),  WIRE_ORCHARD, "attest_ak_activate"},
+	{"GET",    "/attestation/crl",                   h_attest_crl,          PUBLIC, BODY_NONE, 0,       WIRE_ORCHARD, "attest_crl"},
 	/* device-attest-01's quote gate: a fleet policy per enrollment. */
 	{"PUT",    "/attestation/policies/{kind}/{id}",  h_attest_policy_put,   OPERATOR(SCOPE_ENROLLMENTS_WRITE), BODY_JSON, KiB(64), WIRE_ORCHARD, "attest_policy_put"},
 	{"GET",    "/attestation/policies/{kind}/{id}",  h_attest_policy_get,   OPERATOR(SCOPE_ENROLLMENTS_READ),  BODY_NONE, 0,       WIRE_ORCHARD, "attest_policy_get"},

@@ -25,17 +25,30 @@ enum scope {
 	SCOPE_ALL = (1 << 9) - 1,
 };
 
+/* The DPS service SAS's rights (Azure's shared access policy rights), in
+ * the bits above the scopes of an AUTH_DPS_SERVICE route's arg. */
+enum dps_right {
+	DPS_RIGHT_SERVICE_CONFIG = 1 << 16,
+	DPS_RIGHT_ENROLLMENT_READ = 1 << 17,
+	DPS_RIGHT_ENROLLMENT_WRITE = 1 << 18,
+	DPS_RIGHT_REGISTRATION_READ = 1 << 19,
+	DPS_RIGHT_REGISTRATION_WRITE = 1 << 20,
+	DPS_RIGHTS_ALL = ((1 << 21) - 1) & ~((1 << 16) - 1),
+};
+
 /* Who may call a route. Header kinds are checked as soon as the headers
  * are in, before a byte of the body is read; body kinds (ACME's JWS) need
  * the body. server/authn.c runs them. */
 enum auth_kind {
-	AUTH_PUBLIC,	 /* anyone */
-	AUTH_OPERATOR,	 /* Authorization: Bearer <operator token> holding arg's scopes */
-	AUTH_DEVICE_SAS, /* Authorization: SharedAccessSignature for the path's {idScope} and
-			    {registrationId} (params 0 and 1), signed with an enrollment's key */
-	AUTH_DEVICE_HUB, /* the twin API's device credential for the path's {deviceId}
-			    (params 0): IoT Hub's device SAS (server/hub_auth.c) */
-	AUTH_ACME_JWS,	 /* an ACME JWS body (RFC 8555 6.2) signed with arg's key kinds */
+	AUTH_PUBLIC,	  /* anyone */
+	AUTH_OPERATOR,	  /* Authorization: Bearer <operator token> holding arg's scopes */
+	AUTH_DEVICE_SAS,  /* Authorization: SharedAccessSignature for the path's {idScope} and
+			     {registrationId} (params 0 and 1), signed with an enrollment's key */
+	AUTH_DEVICE_HUB,  /* the twin API's device credential for the path's {deviceId}
+			     (params 0): IoT Hub's device SAS (server/hub_auth.c) */
+	AUTH_DPS_SERVICE, /* the DPS service API: an operator token holding arg's scopes, or a
+			     service SAS of a shared access policy holding arg's DPS rights */
+	AUTH_ACME_JWS,	  /* an ACME JWS body (RFC 8555 6.2) signed with arg's key kinds */
 };
 
 /* Which key an ACME JWS may name: its own (jwk: newAccount, revokeCert)
@@ -69,6 +82,11 @@ struct route_auth {
 #define OPERATOR(scopes)                                                                           \
 	{                                                                                          \
 		AUTH_OPERATOR, (scopes)                                                            \
+	}
+
+#define DPS_SERVICE(scopes, rights)                                                                \
+	{                                                                                          \
+		AUTH_DPS_SERVICE, (scopes) | (rights)                                              \
 	}
 
 #define ACME_JWS(keys)                                                                             \

@@ -30,7 +30,12 @@ struct server {
 	struct jobs *jobs;     /* slow outbound work */
 	struct pki_ca *ca;     /* the CA: pki_issue() with it, certs_record() the result */
 	struct certs_crl *crl; /* the CRL cache (server/certs.h) */
-	char id_scope[16];     /* DPS: this service's ID scope, from the database */
+	/* device-attest-01's trust anchors (server/attest_roots.h): Orchard's
+	 * attestation CA (att_own) and the external roots. */
+	struct x509_st *att_own;
+	char *att_ext_pem; /* --attest-roots, read at start */
+	size_t att_ext_len;
+	char id_scope[16]; /* DPS: this service's ID scope, from the database */
 	/* ACME challenge validations: a pool of their own, so a slow
 	 * validation target never delays other outbound work. */
 	struct jobs *acme_jobs;

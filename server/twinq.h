@@ -34,6 +34,8 @@ struct twinq {
 	char *select_sql; /* PROJECT: the columns after device_id; AGGREGATE: all */
 	char *where_sql;  /* a boolean expression; "TRUE" without WHERE */
 	char *group_sql;  /* AGGREGATE with GROUP BY: "1, 2"; else NULL */
+	char *order_sql;  /* ORDER BY's path as a jsonb expression; NULL: device ID order */
+	int order_desc;	  /* ORDER BY ... DESC (undefined values sort last either way) */
 	char **params;	  /* text values of $1..$nparams */
 	size_t nparams;
 };

@@ -62,8 +62,21 @@ json_t *twin_render_view(const struct store_twin *t, enum twin_view view)
 
 int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_view view)
 {
+	return twin_reply_with(req, t, view, NULL);
+}
+
+int twin_reply_with(struct request *req, const struct store_twin *t, enum twin_view view,
+		    json_t *configurations)
+{
 	json_t *doc = twin_render_view(t, view);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *text;
+
+	if (doc != NULL && configurations != NULL &&
+	    json_object_set(doc, "configurations", configurations) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	char etag[24];
 	int ret;
 

@@ -28,6 +28,9 @@ int twin_reply(struct request *req, const struct store_twin *t);
 
 /* Queues 200 with view of t and the twin's ETag. */
 int twin_reply_view(struct request *req, const struct store_twin *t, enum twin_view view);
+/* The same with the operator's `configurations` member (NULL: none). */
+int twin_reply_with(struct request *req, const struct store_twin *t, enum twin_view view,
+		    json_t *configurations);
 
 /* Answers a write transaction's outcome: 503 when it failed (qs < 0),
  * else the refusal err (0: none, then returns -1 and queues nothing), with

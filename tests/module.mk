@@ -24,11 +24,15 @@ UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
-	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh tests/integration/dps_alloc.sh
+	tests/integration/dps.sh tests/integration/dps_tpm.sh tests/integration/dps_x509.sh tests/integration/dps_service.sh tests/integration/dps_alloc.sh tests/integration/dps_policies.sh
 # The TPM attestation CA (AK certificates) with swtpm.
 TEST_SCRIPTS += tests/integration/attest_ak.sh
 # device-attest-01 end to end: swtpm, build/orchard-attest (clients/attest).
 TEST_SCRIPTS += tests/integration/device_attest.sh
+# The quote gate's event-log rules: a measured boot in swtpm, its TCG log.
+TEST_SCRIPTS += tests/integration/device_attest_eventlog.sh
+# External attestation roots: a test-made vendor CA certifies the swtpm's AK.
+TEST_SCRIPTS += tests/integration/device_attest_roots.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
@@ -91,10 +95,10 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_client_cert
 $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
-TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh
+TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh tests/integration/twins_device_cert.sh
 
 # The twin query language: parser and SQL compiler alone.
-$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq.o \
+$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq_parse.o $(BUILD)/server/twinq_sql.o \
 		$(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq

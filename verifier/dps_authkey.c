@@ -12,14 +12,35 @@
 #include "verifier/makecred.h"
 #include "verifier/tpm_wrap.h"
 
-/* Both keys must be RSA with AES-128-CFB and SHA-256 names: the sizes
- * below (16-byte inner key, 128-bit STORAGE keys) rely on it. */
-static int suitable(const TPMT_PUBLIC *p)
+/* An RSA key with AES-128-CFB and a SHA-256 name, as Azure's devices
+ * have their EK and SRK: the blob is then Azure's byte for byte. */
+static int rsa_suitable(const TPMT_PUBLIC *p)
 {
 	return p->type == TPM2_ALG_RSA && p->nameAlg == TPM2_ALG_SHA256 &&
 	       p->parameters.rsaDetail.symmetric.algorithm == TPM2_ALG_AES &&
 	       p->parameters.rsaDetail.symmetric.keyBits.aes == 128 &&
 	       p->parameters.rsaDetail.symmetric.mode.aes == TPM2_ALG_CFB;
+}
+
+/* The SRK: RSA as above, or (Orchard's own) ECC with the same name and
+ * symmetric, whose duplication seed comes by ECDH with label "DUPLICATE".
+ * The sizes below (128-bit STORAGE keys, a 32-byte seed) rely on both. */
+static int srk_suitable(const TPMT_PUBLIC *p)
+{
+	return rsa_suitable(p) || (p->type == TPM2_ALG_ECC && p->nameAlg == TPM2_ALG_SHA256 &&
+				   p->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES &&
+				   p->parameters.eccDetail.symmetric.keyBits.aes == 128 &&
+				   p->parameters.eccDetail.symmetric.mode.aes == TPM2_ALG_CFB);
+}
+
+/* The EK only receives the credential (the 16-byte inner wrapper key), so
+ * makecred() decides: an RSA EK as Azure's devices have (byte for byte
+ * Azure's blob), or an ECC EK (any curve, name and AES-CFB makecred takes:
+ * the seed by ECDH and KDFe, TPM 2.0 Part 1, 24.4 and C.6.4; Orchard's
+ * own, as Azure defines no ECC encoding). */
+static int ek_suitable(const TPMT_PUBLIC *p)
+{
+	return rsa_suitable(p) || p->type == TPM2_ALG_ECC;
 }
 
 int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk, const uint8_t *k,
@@ -40,8 +61,10 @@ int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk,
 	*len = 0;
 	memset(&idpub, 0, sizeof(idpub));
 	memset(&sens, 0, sizeof(sens));
-	if (!suitable(&ek->pub) || !suitable(&srk->pub)) {
-		verr_set(e, "dps-keys", "EK and SRK must be RSA, SHA-256 named, AES-128-CFB");
+	if (!ek_suitable(&ek->pub) || !srk_suitable(&srk->pub)) {
+		verr_set(e, "dps-keys",
+			 "the EK must be RSA (SHA-256 named, AES-128-CFB) or ECC, the"
+			 " SRK RSA or ECC, SHA-256 named, AES-128-CFB");
 		goto out;
 	}
 	if (klen == 0 || klen > sizeof(sens.sensitiveArea.sensitive.bits.buffer)) {
@@ -104,8 +127,11 @@ int dps_authkey_build(const struct tpm_public *ek, const struct tpm_public *srk,
 		goto out;
 	memset(&symseed, 0, sizeof(symseed));
 	memset(&dup, 0, sizeof(dup));
-	if (tpm_wrap_rsa_seed(srk_pk, TPM2_ALG_SHA256, "DUPLICATE", dseed, sizeof(dseed),
-			      &symseed) != 0 ||
+	if ((srk->pub.type == TPM2_ALG_RSA
+		     ? tpm_wrap_rsa_seed(srk_pk, TPM2_ALG_SHA256, "DUPLICATE", dseed, sizeof(dseed),
+					 &symseed)
+		     : tpm_wrap_ecc_seed(srk_pk, &srk->pub, TPM2_ALG_SHA256, "DUPLICATE", dseed,
+					 sizeof(dseed), &symseed)) != 0 ||
 	    (dupn = tpm_wrap_outer(TPM2_ALG_SHA256, dseed, sizeof(dseed), 128, idname,
 				   sizeof(idname), enc, encn, dup.buffer, sizeof(dup.buffer))) ==
 		    0) {

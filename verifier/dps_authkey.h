@@ -12,7 +12,9 @@
 #define DPS_AUTHKEY_MAX 4096
 
 /* Builds the blob for an RSA EK and RSA SRK (both AES-128-CFB, as DPS
- * devices have them) wrapping the 1-64-byte HMAC key k:
+ * devices have them; or, Orchard's own beyond Azure, an ECC EK whose
+ * credential seed comes by ECDH as in TPM2_MakeCredential, and/or an ECC
+ * SRK (SHA-256, AES-128-CFB) whose duplication seed does too) wrapping the 1-64-byte HMAC key k:
  *   TPM2B_ID_OBJECT || TPM2B_ENCRYPTED_SECRET (credential for Name(SRK),
  *   holding the 16-byte inner wrapper key) || TPM2B_PRIVATE (duplicate of a
  *   keyed-hash object, HMAC-SHA256, sign|userWithAuth) ||

@@ -18,47 +18,6 @@
 /* "IDENTITY" with its NUL: Part 1, 24.4 uses it as OAEP label and KDFe label. */
 static const char identity_label[] = "IDENTITY";
 
-/* One-pass ECDH: an ephemeral key QeU, Z = x(d_e * Q_ek), and
- * seed = KDFe(nameAlg, Z, "IDENTITY", QeU.x, Q_ek.x, bits). The encrypted
- * "secret" is QeU itself, marshalled as TPMS_ECC_POINT. */
-static int ecc_seed(EVP_PKEY *ek, const TPMT_PUBLIC *p, uint16_t hash, uint8_t *seed, size_t sl,
-		    TPM2B_ENCRYPTED_SECRET *enc)
-{
-	size_t cb = tpm_alg_curve_bytes(p->parameters.eccDetail.curveID);
-	const char *group = tpm_alg_curve_name(p->parameters.eccDetail.curveID);
-	EVP_PKEY *eph = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	TPMS_ECC_POINT q;
-	uint8_t z[66], pt[1 + 2 * 66];
-	size_t zl = sizeof(z), ptl = 0, off = 0;
-	int rc = -1;
-
-	memset(&q, 0, sizeof(q));
-	if (group == NULL || (eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new(eph, NULL)) == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(ctx, ek) != 1 || EVP_PKEY_derive(ctx, z, &zl) != 1 || zl != cb)
-		goto out;
-	if (EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
-					    &ptl) != 1 ||
-	    ptl != 1 + 2 * cb || pt[0] != 0x04)
-		goto out;
-	q.x.size = q.y.size = (uint16_t)cb;
-	memcpy(q.x.buffer, pt + 1, cb);
-	memcpy(q.y.buffer, pt + 1 + cb, cb);
-	if (kdf_e(hash, z, zl, identity_label, q.x.buffer, q.x.size, p->unique.ecc.x.buffer,
-		  p->unique.ecc.x.size, (uint32_t)(sl * 8), seed) != 0)
-		goto out;
-	if (Tss2_MU_TPMS_ECC_POINT_Marshal(&q, enc->secret, sizeof(enc->secret), &off) != 0)
-		goto out;
-	enc->size = (uint16_t)off;
-	rc = 0;
-out:
-	OPENSSL_cleanse(z, sizeof(z));
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(eph);
-	return rc;
-}
-
 int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, const uint8_t *secret,
 	     size_t slen, TPM2B_ID_OBJECT *blob, TPM2B_ENCRYPTED_SECRET *encsec, struct verr *e)
 {
@@ -97,7 +56,7 @@ int makecred(const TPMT_PUBLIC *ek, const uint8_t *ak_name, size_t name_len, con
 			verr_set(e, "makecred-seed", "RSA-OAEP of the seed failed");
 			goto out;
 		}
-	} else if (ecc_seed(pk, ek, hash, seed, ds, encsec) != 0) {
+	} else if (tpm_wrap_ecc_seed(pk, ek, hash, identity_label, seed, ds, encsec) != 0) {
 		verr_set(e, "makecred-seed", "ECDH seed derivation failed");
 		goto out;
 	}

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "common/hex.h"
 #include "verifier/tpm_alg.h"
 
@@ -114,12 +116,24 @@ struct pcr_policy *pcr_policy_parse(const char *text, size_t len, struct verr *e
 		} else if (strcmp(key, "events") == 0) {
 			if (parse_rules(v, &pol->evrules, &pol->nevrules, e) != 0)
 				goto out;
+		} else if (strcmp(key, "forbiddenEvents") == 0) {
+			if (parse_rules(v, &pol->forbid, &pol->nforbid, e) != 0)
+				goto out;
+		} else if (strcmp(key, "requiredEvents") == 0) {
+			if (parse_rules(v, &pol->require, &pol->nrequire, e) != 0)
+				goto out;
+		} else if (strcmp(key, "secureBoot") == 0) {
+			if (!json_is_boolean(v)) {
+				verr_set(e, "policy-malformed", "secureBoot must be true or false");
+				goto out;
+			}
+			pol->secure_boot = json_is_true(v);
 		} else {
 			verr_set(e, "policy-malformed", "unknown policy key \"%s\"", key);
 			goto out;
 		}
 	}
-	if (pol->nrules + pol->nevrules == 0) {
+	if (pol->nrules + pol->nevrules + pol->nforbid + pol->nrequire == 0 && !pol->secure_boot) {
 		verr_set(e, "policy-empty", "policy names no PCR");
 		goto out;
 	}
@@ -151,6 +165,150 @@ static void add_failure(struct pcr_policy_failure *f, size_t maxf, size_t *nf,
 		snprintf(f[*nf].detail, sizeof(f[*nf].detail), "%s", detail);
 	}
 	(*nf)++;
+}
+
+/* A PCR an event rule names must be quoted (else the log's events for it
+ * vouch for nothing) and there must be a log. NULL when both hold. */
+static const char *needs_log(const struct pcr_policy_rule *r, const struct pcr_set *covered,
+			     const struct eventlog *log, char *detail)
+{
+	const struct pcr_bank *bk = pcr_set_bank(covered, r->alg);
+
+	if (bk == NULL || !(bk->mask & (1u << r->pcr))) {
+		snprintf(detail, 160, "policy names %s PCR %u but the quote does not cover it",
+			 tpm_alg_hash_name(r->alg), r->pcr);
+		return "pcr-not-quoted";
+	}
+	if (log == NULL) {
+		snprintf(detail, 160,
+			 "policy has event rules for %s PCR %u but no event log was given",
+			 tpm_alg_hash_name(r->alg), r->pcr);
+		return "eventlog-required";
+	}
+	return NULL;
+}
+
+/* The digest of event ev in bank alg, or NULL. */
+static const uint8_t *event_digest(const struct eventlog_event *ev, uint16_t alg)
+{
+	for (size_t j = 0; j < ev->ndigests; j++)
+		if (ev->digests[j].alg == alg)
+			return ev->digests[j].d;
+	return NULL;
+}
+
+/* "forbiddenEvents" (forbid) or "requiredEvents": a failure code with
+ * detail, or NULL. */
+static const char *event_rule(const struct pcr_policy_rule *r, int forbid,
+			      const struct pcr_set *covered, const struct eventlog *log,
+			      char *detail)
+{
+	size_t ds = tpm_alg_digest_size(r->alg);
+	const char *code = needs_log(r, covered, log, detail);
+	char hex[129];
+
+	if (code != NULL)
+		return code;
+	for (size_t v = 0; v < r->nvalues; v++) {
+		size_t seen = 0;
+		for (size_t k = 0; k < log->nevents; k++) {
+			const struct eventlog_event *ev = &log->ev[k];
+			const uint8_t *d = event_digest(ev, r->alg);
+			if (ev->pcr != r->pcr || ev->type == EV_NO_ACTION || d == NULL ||
+			    memcmp(d, r->values[v], ds) != 0)
+				continue;
+			seen = k + 1;
+			break;
+		}
+		hex_encode(r->values[v], ds, hex);
+		if (forbid && seen) {
+			snprintf(detail, 160,
+				 "event %zu in %s PCR %u has forbidden digest %.16s...", seen,
+				 tpm_alg_hash_name(r->alg), r->pcr, hex);
+			return "event-forbidden";
+		}
+		if (!forbid && !seen) {
+			snprintf(detail, 160, "no event in %s PCR %u has required digest %.16s...",
+				 tpm_alg_hash_name(r->alg), r->pcr, hex);
+			return "event-missing";
+		}
+	}
+	return NULL;
+}
+
+/* EFI_GLOBAL_VARIABLE {8BE4DF61-93CA-11D2-AA0D-00E098032B8C} as UEFI lays
+ * out an EFI_GUID, and "SecureBoot" in UTF-16LE. */
+static const uint8_t efi_global[16] = {0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11,
+				       0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c};
+#define EV_EFI_VARIABLE_DRIVER_CONFIG 0x80000001u
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The SecureBoot value event ev carries (UEFI_VARIABLE_DATA: GUID, name
+ * length in chars, data length, name, data), or -1 when it is another. */
+static int secure_boot_value(const struct eventlog_event *ev)
+{
+	static const char name[] = "SecureBoot";
+	const size_t nlen = sizeof name - 1;
+	uint64_t chars, dlen;
+
+	if (ev->type != EV_EFI_VARIABLE_DRIVER_CONFIG || ev->data_len < 32 ||
+	    memcmp(ev->data, efi_global, 16) != 0)
+		return -1;
+	chars = le64(ev->data + 16);
+	dlen = le64(ev->data + 24);
+	if (chars != nlen || dlen < 1 || ev->data_len != 32 + 2 * nlen + dlen)
+		return -1;
+	for (size_t i = 0; i < nlen; i++)
+		if (ev->data[32 + 2 * i] != (uint8_t)name[i] || ev->data[33 + 2 * i] != 0)
+			return -1;
+	return ev->data[32 + 2 * nlen];
+}
+
+/* "secureBoot": the last SecureBoot event of PCR 7 says 1, and its SHA-256
+ * digest (replayed into the quoted PCR 7) is the hash of its data, so the
+ * data is as measured although the event type is not. */
+static const char *secure_boot_rule(const struct pcr_set *covered, const struct eventlog *log,
+				    char *detail)
+{
+	static const struct pcr_policy_rule r7 = {0x000b, 7, 0, NULL};
+	const char *code = needs_log(&r7, covered, log, detail);
+	int value = -1;
+
+	if (code != NULL)
+		return code;
+	for (size_t k = 0; k < log->nevents; k++) {
+		const struct eventlog_event *ev = &log->ev[k];
+		const uint8_t *d = event_digest(ev, 0x000b);
+		uint8_t h[32];
+		int v;
+		if (ev->pcr != 7 || d == NULL || (v = secure_boot_value(ev)) < 0)
+			continue;
+		if (EVP_Digest(ev->data, ev->data_len, h, NULL, EVP_sha256(), NULL) != 1 ||
+		    memcmp(h, d, 32) != 0) {
+			snprintf(
+				detail, 160,
+				"event %zu (SecureBoot) in PCR 7: its data does not hash to its digest",
+				k + 1);
+			return "secureboot-off";
+		}
+		value = v;
+	}
+	if (value != 1) {
+		snprintf(detail, 160,
+			 value < 0 ? "the event log measures no SecureBoot variable in PCR 7"
+				   : "the event log shows SecureBoot disabled (%d)",
+			 value);
+		return "secureboot-off";
+	}
+	return NULL;
 }
 
 int pcr_policy_evaluate_report(const struct pcr_policy *pol, const struct pcr_set *covered,
@@ -214,6 +372,25 @@ int pcr_policy_evaluate_report(const struct pcr_policy *pol, const struct pcr_se
 		if (first_code == NULL && code != NULL)
 			first_code = code;
 	}
+	for (size_t i = 0; i < pol->nforbid + pol->nrequire; i++) {
+		const struct pcr_policy_rule *r =
+			i < pol->nforbid ? &pol->forbid[i] : &pol->require[i - pol->nforbid];
+		const char *code = event_rule(r, i < pol->nforbid, covered, log, detail);
+		if (code != NULL) {
+			add_failure(f, maxf, &fails, r, code, detail);
+			if (first_code == NULL)
+				first_code = code;
+		}
+	}
+	if (pol->secure_boot) {
+		static const struct pcr_policy_rule sb = {0x000b /* SHA-256 */, 7, 0, NULL};
+		const char *code = secure_boot_rule(covered, log, detail);
+		if (code != NULL) {
+			add_failure(f, maxf, &fails, &sb, code, detail);
+			if (first_code == NULL)
+				first_code = code;
+		}
+	}
 	*nf = fails;
 	if (fails > 0) {
 		verr_set(e, first_code, "%zu PCR policy check%s failed", fails,
@@ -245,7 +422,13 @@ void pcr_policy_free(struct pcr_policy *pol)
 		free(pol->rules[i].values);
 	for (size_t i = 0; i < pol->nevrules; i++)
 		free(pol->evrules[i].values);
+	for (size_t i = 0; i < pol->nforbid; i++)
+		free(pol->forbid[i].values);
+	for (size_t i = 0; i < pol->nrequire; i++)
+		free(pol->require[i].values);
 	free(pol->rules);
 	free(pol->evrules);
+	free(pol->forbid);
+	free(pol->require);
 	free(pol);
 }

@@ -20,14 +20,21 @@ struct pcr_policy_rule {
 };
 
 struct pcr_policy {
-	size_t nrules, nevrules;
+	size_t nrules, nevrules, nforbid, nrequire;
 	struct pcr_policy_rule *rules;	 /* "pcrs": PCR value must be listed */
 	struct pcr_policy_rule *evrules; /* "events": every event digest extended
 					    into that PCR must be listed */
+	struct pcr_policy_rule *forbid;	 /* "forbiddenEvents": no event extended
+					    into that PCR may carry a listed digest */
+	struct pcr_policy_rule *require; /* "requiredEvents": every listed digest
+					    must be extended into that PCR */
+	int secure_boot;		 /* "secureBoot": true: the log shows the
+					    SecureBoot variable as 1 (PCR 7) */
 };
 
 /* One failing PCR and why ("pcr-not-quoted", "pcr-mismatch",
- * "event-not-allowed", "eventlog-required"). */
+ * "event-not-allowed", "event-forbidden", "event-missing",
+ * "secureboot-off", "eventlog-required"). */
 struct pcr_policy_failure {
 	uint16_t alg;
 	unsigned pcr;
@@ -37,7 +44,14 @@ struct pcr_policy_failure {
 
 /* Parses a policy document:
  *   {"pcrs":   {"sha256": {"7": ["<hex>", "<hex>"], "0": ["<hex>"]}},
- *    "events": {"sha256": {"9": ["<hex>", ...]}}}
+ *    "events": {"sha256": {"9": ["<hex>", ...]}},
+ *    "forbiddenEvents": {"sha256": {"4": ["<hex>", ...]}},
+ *    "requiredEvents":  {"sha256": {"4": ["<hex>", ...]}},
+ *    "secureBoot": true}
+ * Every event rule judges events by their digest in that bank (the event
+ * type is not covered by any digest); "secureBoot" reads the SecureBoot
+ * EV_EFI_VARIABLE_DRIVER_CONFIG event of PCR 7 in the SHA-256 bank, whose
+ * data must hash to its digest.
  * Unknown top-level keys are refused, so a typo cannot disable a check.
  * Returns a policy the caller frees with pcr_policy_free, or NULL with e set. */
 struct pcr_policy *pcr_policy_parse(const char *json, size_t len, struct verr *e);

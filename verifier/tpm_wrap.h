@@ -14,6 +14,13 @@
 int tpm_wrap_rsa_seed(EVP_PKEY *pk, uint16_t hash, const char *label, const uint8_t *seed, size_t n,
 		      TPM2B_ENCRYPTED_SECRET *out);
 
+/* One-pass ECDH (Part 1, C.6.4): an ephemeral key QeU on the curve of p
+ * (whose OpenSSL key is pk), Z = x(d_e * Q_p), and seed = KDFe(hash, Z,
+ * label, QeU.x, Q_p.x, sl * 8); the encrypted "secret" is QeU itself,
+ * marshalled as TPMS_ECC_POINT. 0 or -1. */
+int tpm_wrap_ecc_seed(EVP_PKEY *pk, const TPMT_PUBLIC *p, uint16_t hash, const char *label,
+		      uint8_t *seed, size_t sl, TPM2B_ENCRYPTED_SECRET *out);
+
 /* AES-128/256 in CFB mode with a zero IV (each key is used once). 0 or -1. */
 int tpm_wrap_aes_cfb(const uint8_t *key, uint16_t bits, const uint8_t *in, size_t n, uint8_t *out);
 

@@ -69,6 +69,7 @@ int oa_tpm_certify(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, struct oa_
  * TPM2B_PUBLIC and the PCR values read just before. */
 struct oa_quote {
 	struct oa_buf ak_pub, quoted, sig;
+	struct oa_buf event_log; /* sent as "eventLog" when not empty */
 	uint32_t mask;
 	uint8_t values[24][32];
 };

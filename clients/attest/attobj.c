@@ -36,7 +36,7 @@ static cbor_item_t *quote_map(const struct oa_quote *q)
 
 	for (unsigned i = 0; i < 24; i++)
 		n += (q->mask >> i) & 1;
-	m = cbor_new_definite_map(4);
+	m = cbor_new_definite_map(q->event_log.n ? 5 : 4);
 	pcrs = cbor_new_definite_array(n);
 	ok = m && pcrs;
 	for (unsigned i = 0; ok && i < 24; i++) {
@@ -53,6 +53,8 @@ static cbor_item_t *quote_map(const struct oa_quote *q)
 	}
 	ok = ok && put(m, "akPub", bytes(&q->ak_pub)) && put(m, "quoted", bytes(&q->quoted)) &&
 	     put(m, "sig", bytes(&q->sig)) && put(m, "pcrs", pcrs);
+	if (ok && q->event_log.n)
+		ok = put(m, "eventLog", bytes(&q->event_log));
 	if (!ok) {
 		if (m)
 			cbor_decref(&m);

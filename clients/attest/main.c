@@ -39,6 +39,7 @@ struct opts {
 	const char *csr_cn;	/* the CSR's subject CN, or NULL for none */
 	const char *then_order; /* a second order by the same account */
 	uint32_t quote_mask;	/* --quote: SHA-256 PCRs to quote */
+	const char *event_log;	/* --event-log: the TCG log sent with the quote */
 };
 
 static char err[OA_ERR_MAX];
@@ -81,20 +82,33 @@ static json_t *b64_json(const struct oa_buf *b)
 	return j;
 }
 
+/* Reads to the end (sysfs files such as the kernel's event log tell no
+ * size), at most 1 MiB. */
 static int read_file(const char *path, struct oa_buf *out)
 {
 	FILE *f = fopen(path, "rb");
-	long n;
+	size_t cap = 0, r = 1;
 
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0 || (out->b = malloc((size_t)n + 1)) == NULL ||
-	    fread(out->b, 1, (size_t)n, f) != (size_t)n) {
+	out->b = NULL;
+	out->n = 0;
+	while (f != NULL && r > 0 && cap <= (1u << 20)) {
+		uint8_t *nb = realloc(out->b, cap + 8192);
+		if (nb == NULL)
+			break;
+		out->b = nb;
+		cap += 8192;
+		r = fread(out->b + out->n, 1, cap - out->n, f);
+		out->n += r;
+	}
+	if (f == NULL || ferror(f) || r > 0) {
 		if (f)
 			fclose(f);
+		free(out->b);
+		out->b = NULL;
+		out->n = 0;
 		snprintf(err, OA_ERR_MAX, "cannot read %s", path);
 		return -1;
 	}
-	out->n = (size_t)n;
 	fclose(f);
 	return 0;
 }
@@ -129,11 +143,13 @@ static int step(struct oa_acme *a, const char *name, const char *url, json_t *pa
 	return 0;
 }
 
-/* A newOrder payload for one permanent-identifier. */
+/* --order-type: "permanent-identifier" unless told otherwise. */
+static const char *order_type = "permanent-identifier";
+
+/* A newOrder payload for one identifier of order_type. */
 static json_t *new_order(const char *id)
 {
-	return json_pack("{s:[{s:s, s:s}]}", "identifiers", "type", "permanent-identifier", "value",
-			 id);
+	return json_pack("{s:[{s:s, s:s}]}", "identifiers", "type", order_type, "value", id);
 }
 
 static void sleep_ms(long ms)
@@ -365,6 +381,11 @@ static int run(const struct opts *o)
 			rc = failed("quote");
 			goto out;
 		}
+		if (o->quote_mask != 0 && o->event_log != NULL &&
+		    read_file(o->event_log, &quote.event_log) != 0) {
+			rc = failed("event-log");
+			goto out;
+		}
 		if (oa_attobj(alg, chain, nchain, &sig, &info, &area, o->quote_mask ? &quote : NULL,
 			      &obj, err) != 0) {
 			rc = failed("attobj");
@@ -485,9 +506,11 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: orchard-attest --server URL --cacert ROOT.pem --id REGISTRATION-ID --out CERT.pem\n"
 		"	[--tcti TCTI] [--ek-ecc] [--ak-rsa] [--key-rsa] [--no-ek-cert]\n"
-		"	(tests: --order-id ID --x5c0 DER --attobj-in F --attobj-out F --attobj-text S --qualify HEX\n"
+		"	(tests: --order-id ID --order-type TYPE --x5c0 DER --attobj-in F --attobj-out F --attobj-text S --qualify HEX\n"
 		"	 --pubarea-other --csr-other --csr-out F)\n"
 		"	[--ak-chain-out PEM] [--ak-chain-in PEM] [--quote PCRS (SHA-256, \"0,1,7\")]\n"
+		"	[--event-log FILE (with --quote: the TCG crypto-agile log, e.g.\n"
+		"	 /sys/kernel/security/tpm0/binary_bios_measurements)]\n"
 		"	[--csr-cn CN (the CSR's subject; step-ca's clients send the identifier)]\n"
 		"	[--then-order ID (a second order by the same account)]\n");
 }
@@ -506,7 +529,8 @@ int main(int argc, char **argv)
 		{"ak-chain-in", 1, NULL, 'g'},	 {"attobj-text", 1, NULL, 'T'},
 		{"quote", 1, NULL, 'Q'},	 {"csr-cn", 1, NULL, 'n'},
 		{"then-order", 1, NULL, 'h'},	 {"ak-chain-out", 1, NULL, 'G'},
-		{"csr-out", 1, NULL, 'r'},	 {NULL, 0, NULL, 0},
+		{"csr-out", 1, NULL, 'r'},	 {"event-log", 1, NULL, 'L'},
+		{"order-type", 1, NULL, 'Y'},	 {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;
@@ -536,6 +560,8 @@ int main(int argc, char **argv)
 		case 'T': o.attobj_text = optarg; break;
 		case 'n': o.csr_cn = optarg; break;
 		case 'h': o.then_order = optarg; break;
+		case 'L': o.event_log = optarg; break;
+		case 'Y': order_type = optarg; break;
 		case 'Q':
 			if (pcr_list(optarg, &o.quote_mask) != 0) {
 				usage();

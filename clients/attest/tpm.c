@@ -449,6 +449,7 @@ void oa_quote_free(struct oa_quote *q)
 	oa_buf_free(&q->ak_pub);
 	oa_buf_free(&q->quoted);
 	oa_buf_free(&q->sig);
+	oa_buf_free(&q->event_log);
 }
 
 int oa_tpm_quote(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, uint32_t mask,

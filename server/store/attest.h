@@ -52,6 +52,16 @@ enum store_qs store_select_attest_ak_standing(struct store_conn *c, const char *
 					      long long *revoked, bool *enabled, char **policy_name,
 					      char **policy);
 
+/* device-attest-01 with an AK certificate from an external root: the
+ * standing of the device registration_id. *known when an individual
+ * enrollment has that registration ID or a device registered with it
+ * (through a group); *revoked how many AK certificates Orchard issued for
+ * that registration ID are revoked; *enabled, *policy_name, *policy as
+ * store_select_attest_ak_standing, for that enrollment. */
+enum store_qs store_select_attest_ext_standing(struct store_conn *c, const char *registration_id,
+					       bool *known, long long *revoked, bool *enabled,
+					       char **policy_name, char **policy);
+
 /* The quote gate's policy (a verifier PCR policy document, JSON text) of
  * enrollment kind ("individual", "group") id: set, or read into *policy
  * (the caller frees; STORE_NONE without one). */

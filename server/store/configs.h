@@ -63,6 +63,14 @@ enum store_qs store_select_config_winners(struct store_conn *c, const struct twi
 					  long long limit, struct store_config_winner **out,
 					  size_t *n);
 
+/* For the twin device_id: whether each of conds (compiled as for
+ * store_select_config_winners()) matches it, into targeted[0..nconds), and
+ * the configuration it carries (*applied_id, NULL when none; free()).
+ * STORE_NONE when there is no such twin. */
+enum store_qs store_select_config_targets(struct store_conn *c, const struct twinq *conds,
+					  size_t nconds, const char *device_id, bool *targeted,
+					  char **applied_id);
+
 /* Records, for each {"device_id", "id", "etag"} of the JSON array
  * rows_json, that the twin carries configuration id at etag. */
 enum store_qs store_upsert_config_applied(struct store_conn *c, const char *rows_json);

@@ -1,10 +1,8 @@
 /* device-attest-01: whether an AK certificate may still vouch for a key:
  * issued here, no AK certificate of its TPM revoked, its enrollment
  * enabled; and the quote gate's policy of that enrollment. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "server/store/attest.h"
+#include "server/store/pg_attest_standing_rows.h"
 #include "server/store/store_pg.h"
 
 enum store_qs store_select_attest_ak_standing(struct store_conn *c, const char *serial, bool *known,
@@ -26,23 +24,5 @@ enum store_qs store_select_attest_ak_standing(struct store_conn *c, const char *
 	enum store_qs qs;
 	PGresult *res = store_exec(c, &st, 1, p, &qs);
 
-	*known = qs == STORE_ONE;
-	*revoked = 0;
-	*enabled = false;
-	*policy_name = *policy = NULL;
-	if (qs == STORE_ONE) {
-		int ok = 1;
-		*revoked = store_value_ll(res, 0, 0);
-		*enabled = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-		*policy_name = store_value_dup(res, 0, 2, &ok);
-		*policy = store_value_dup(res, 0, 3, &ok);
-		if (!ok) {
-			free(*policy_name);
-			free(*policy);
-			*policy_name = *policy = NULL;
-			qs = STORE_HARD;
-		}
-	}
-	PQclear(res);
-	return qs;
+	return store_attest_standing_row(res, qs, known, revoked, enabled, policy_name, policy);
 }

@@ -1,6 +1,7 @@
 /* Queries on the CA's record of issued certificates, as typed rows. */
 #ifndef ORCHARD_STORE_PKI_H
 #define ORCHARD_STORE_PKI_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,8 +55,11 @@ enum store_qs store_select_certificates(struct store_conn *c, const struct store
  * unknown or already revoked (select it to tell which). */
 enum store_qs store_revoke_certificate(struct store_conn *c, const char *serial, int reason);
 
-/* Revoked certificates that have not expired (the CRL's entries). Rows carry
- * serial, revoked_at and reason only. */
-enum store_qs store_select_revoked_certificates(struct store_conn *c, struct store_cert_page *out);
+/* Revoked certificates that have not expired (the CRL's entries): AK
+ * certificates (profile attestation-key, the attestation CA's CRL) when
+ * attestation, else every other (the intermediate's). Rows carry serial,
+ * revoked_at and reason only. */
+enum store_qs store_select_revoked_certificates(struct store_conn *c, bool attestation,
+						struct store_cert_page *out);
 
 #endif

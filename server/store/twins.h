@@ -80,7 +80,8 @@ enum store_qs store_select_twin_history(struct store_conn *c, const char *device
 struct store_hub_device {
 	struct store_dps_enrollment enrollment;
 	char *registration_id;
-	char *status; /* the registration's: "assigned", "disabled"... */
+	char *status;	  /* the registration's: "assigned", "disabled"... */
+	char *device_key; /* TPM devices: the hub key (secret, base64), else NULL */
 };
 void store_hub_device_free(struct store_hub_device *d);
 

@@ -257,8 +257,30 @@ expect_eq "no certificate issued for disabled enrollments" "$before" "$(written)
 pending p3 "$T1/ek.pub" "$T1/ek.der" 0x81010001
 expect_eq "a pending challenge before the revocation" 0 $?
 P3=$PID_ P3S=$PSECRET
+crl_serials() { openssl crl -inform DER -in "$TMP/body" -noout -text | sed -n 's/^ *Serial Number: *//p' | tr A-F a-f; }
+http GET /attestation/crl 2>/dev/null
+expect_eq "GET /attestation/crl (no token): 200 application/pkix-crl, nothing revoked yet" "200 1 " \
+	"$STATUS $(grep -ci '^content-type: application/pkix-crl' <<<"$HEADERS") $(crl_serials)"
+openssl crl -inform DER -in "$TMP/body" -out "$D/att-crl0.pem"
+expect "  signed by the attestation CA" openssl crl -in "$D/att-crl0.pem" -CAfile "$D/rsa-rsa/c1.pem" -noout
+expect "  with a nextUpdate" grep -q "Next Update: [A-Z]" <(openssl crl -in "$D/att-crl0.pem" -noout -text)
+expect "openssl verify -crl_check: the AK certificate verifies with the attestation CRL" \
+	openssl verify -crl_check -CAfile "$D/rsa-rsa/c2.pem" -untrusted "$D/rsa-rsa/c1.pem" -CRLfile "$D/att-crl0.pem" "$D/rsa-rsa/c0.pem"
 http POST "/pki/certificates/$R1_SERIAL/revoke" "${W[@]}" "${JSON[@]}" -d '{"reason":"keyCompromise"}'
 expect_eq "an operator revokes the first AK certificate" 204 "$STATUS"
+# The revocation's NOTIFY makes the cached CRL stale; it arrives after commit.
+for _ in $(seq 1 50); do
+	http GET /attestation/crl 2>/dev/null
+	[[ -n $(crl_serials) ]] && break
+	sleep 0.1
+done
+expect_eq "the attestation CRL lists the revoked AK certificate (and only it)" "$(sed 's/^0*//' <<<"$R1_SERIAL")" "$(crl_serials | sed 's/^0*//')"
+openssl crl -inform DER -in "$TMP/body" -out "$D/att-crl1.pem"
+expect "  with reason keyCompromise" grep -q "Key Compromise" <(openssl crl -in "$D/att-crl1.pem" -noout -text)
+openssl verify -crl_check -CAfile "$D/rsa-rsa/c2.pem" -untrusted "$D/rsa-rsa/c1.pem" -CRLfile "$D/att-crl1.pem" "$D/rsa-rsa/c0.pem" >"$D/v.out" 2>&1
+expect "openssl verify -crl_check: the revoked AK certificate is refused" grep -q "certificate revoked" "$D/v.out"
+http GET /pki/crl "${W[@]}" 2>/dev/null
+expect_eq "the TLS intermediate's CRL (/pki/crl) does not list it: another issuer" "200 " "$STATUS $(crl_serials)"
 before=$(issued)
 activate "$P3" "$P3S"
 expect_problem "activation after an AK certificate of that TPM was revoked: 403" 403 attestation-ak-revoked

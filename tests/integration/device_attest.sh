@@ -90,7 +90,10 @@ expect_eq "the order named no profile: device-client, recorded for the device" "
 printf 'not cbor at all' >"$D/text.bin"
 bad not-cbor challenge badAttestationStatement --id device-1 --attobj-in "$D/text.bin"
 printf '\xa2\x63fmt\x66packed\x67attStmt\xa0' >"$D/packed.cbor"
-bad unknown-fmt challenge badAttestationStatement --id device-1 --attobj-in "$D/packed.cbor"
+bad packed-fmt challenge badAttestationStatement --id device-1 --attobj-in "$D/packed.cbor"
+expect "  (the detail says why packed is refused)" grep -q "packed.*cannot prove the key is TPM-resident" <<<"$(jq -r .problem.detail <<<"$OUT")"
+printf '\xa2\x63fmt\x64none\x67attStmt\xa0' >"$D/none.cbor"
+bad unknown-fmt challenge badAttestationStatement --id device-1 --attobj-in "$D/none.cbor"
 openssl x509 -in "$D/ecc-key-rsa-ek.leaf.pem" -outform der -out "$D/device-cert.der"
 bad x5c-not-chaining challenge badAttestationStatement --id device-1 --x5c0 "$D/device-cert.der"
 expect "  (a certificate of Orchard's own device CA, under the same root)" grep -q "does not chain" <<<"$(jq -r .problem.detail <<<"$OUT")"
@@ -112,7 +115,7 @@ attest bound-account-same --id device-1 --then-order device-1
 expect_eq "and for device-1 again: 201" true "$(jq -r .ok <<<"$OUT")"
 bad attobj-not-base64url challenge malformed --id device-1 --attobj-text '%%%'
 bad bad-identifier order rejectedIdentifier --id device-1 --order-id 'a b'
-expect_eq "the challenges failed are recorded invalid, with the problem" "7" \
+expect_eq "the challenges failed are recorded invalid, with the problem" "8" \
 	"$(psql_q "SELECT count(*) FROM acme_challenges WHERE type = 'device-attest-01' AND status = 'invalid' AND error->>'type' = 'urn:ietf:params:acme:error:badAttestationStatement'")"
 expect_eq "no failed authorization kept a key" "0" \
 	"$(psql_q "SELECT count(*) FROM acme_authzs WHERE status <> 'valid' AND attested_key IS NOT NULL")"

@@ -62,7 +62,8 @@ DOWN="http://127.0.0.1:$(python3 -c 'import socket;s=socket.socket();s.bind(("12
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 orchardd_start --dps-hub hub-a.test --dps-linked-hubs "hub-a.test,hub-b.test=2,hub-c.test" \
-	--dps-webhook-timeout 2 || { tap_nok "orchardd starts"; tap_done; exit 1; }
+	--dps-webhook-timeout 2 --dps-webhook-allow "http://127.0.0.1,https://hooks.example/allowed/" ||
+	{ tap_nok "orchardd starts"; tap_done; exit 1; }
 W=(-H "Authorization: Bearer $(token enrollments:write enrollments:read)")
 SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
 DAV="api-version=2019-03-31"
@@ -106,6 +107,23 @@ group bad5 '"allocationPolicy":"custom","customAllocationDefinition":{"webhookUr
 expect_dps "a webhookUrl that is not http(s) is refused" 400 400004
 group bad6 '"allocationPolicy":"custom","customAllocationDefinition":{"webhookUrl":"'"$HOOK"'/ok"}'
 expect_dps "a customAllocationDefinition without apiVersion is refused" 400 400004
+# --dps-webhook-allow: only the listed URL prefixes (here http://127.0.0.1,
+# any port, and https://hooks.example/allowed/).
+nh=$(rows)
+for u in https://hooks.example/other http://127.0.0.1.evil.test/x "http://127.0.0.1@evil.test/x" \
+	https://elsewhere.example/allowed/ http://hooks.example/allowed/x; do
+	group bad-hook '"allocationPolicy":"custom","customAllocationDefinition":{"webhookUrl":"'"$u"'","apiVersion":"2021-10-01"}'
+	expect_dps "a webhookUrl outside --dps-webhook-allow is refused: $u" 400 400004
+done
+expect "and the reply says why" grep -q "dps-webhook-allow" <<<"$BODY"
+http POST "/enrollments?$AV" "${W[@]}" "${JSON[@]}" -d '{"mode":"create","enrollments":[{"registrationId":"bulk-hook",
+	"attestation":{"type":"symmetricKey"},"allocationPolicy":"custom",
+	"customAllocationDefinition":{"webhookUrl":"https://evil.example/","apiVersion":"2021-10-01"}}]}'
+expect_dps "the bulk operation refuses it too" 400 400004
+expect_eq "nothing was written" "$nh" "$(rows)"
+group ok-hook '"allocationPolicy":"custom","customAllocationDefinition":{"webhookUrl":"https://HOOKS.example/allowed/alloc","apiVersion":"2021-10-01"}'
+expect_eq "a listed prefix is accepted (the host in any case)" 200 "$STATUS"
+http DELETE "/enrollmentGroups/ok-hook?$AV" "${W[@]}"
 group bad7 '"iotHubs":["hub-z.test"]'
 expect_dps "a hub that is not linked is refused" 400 400004
 group bad8 '"iotHubs":["hub a"]'
@@ -258,6 +276,18 @@ expect_eq "one registration, one device, one twin" "1 1 1" \
 	"$(psql_q "SELECT count(*) || ' ' || count(DISTINCT device_id) || ' ' || (SELECT count(*) FROM twins WHERE device_id = 'burst-1') FROM dps_registrations WHERE registration_id = 'burst-1'")"
 
 expect "no key in the log" bash -c '! grep -qF "$1" "$2"' _ "$(gkey hooked)" "$OLOG"
+
+# Narrowed later, the setting holds at call time too: the enrollment's
+# webhook is no longer called and the registration fails.
+orchardd_stop
+: >"$TMP/hook-ok.json"
+orchardd_start --dps-hub hub-a.test --dps-linked-hubs "hub-a.test,hub-b.test=2,hub-c.test" \
+	--dps-webhook-timeout 2 || tap_nok "orchardd starts again"
+register hooked-2
+poll hooked-2 "$(jq -r .operationId <<<"$BODY")"
+expect_eq "an http webhook under the default (https only) is not called: failed" "200 failed 400209 0" \
+	"$STATUS $(jq -r '.status + " " + (.registrationState.errorCode|tostring)' <<<"$BODY") $(stat -c %s "$TMP/hook-ok.json")"
+expect "with a clear message" grep -q "no longer allowed" <<<"$(jq -r .registrationState.errorMessage <<<"$BODY")"
 orchardd_stop
 expect_eq "orchardd exits cleanly" 0 "$?"
 grep '"level":"error"' "$OLOG" | head -5 >&2

@@ -49,23 +49,29 @@ tpm_up() {
 		t tpm2_readpublic -c 0x81010016 -o "$1/ek384.pub" || return 1
 	REGID=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$1/ek.pub")
 }
-# tpm_open B64 DIR: the TPM recovers the HMAC key of an authenticationKey
-# (ActivateCredential with the EK's PolicySecret, Import under the SRK,
-# Load), leaving DIR/hmac.ctx to sign with.
+# tpm_open B64 DIR [EKHANDLE [SRKHANDLE]]: the TPM recovers the HMAC key of an
+# authenticationKey (ActivateCredential with the EK, Import under the SRK,
+# Load), leaving DIR/hmac.ctx to sign with. swtpm's RSA EK (0x81010001, the
+# default) takes PolicySecret(endorsement); its P-384 EK (0x81010016)
+# userWithAuth.
 tpm_open() {
+	local ek=${3:-0x81010001} srk=${4:-0x81000001} auth=()
 	mkdir -p "$2"
 	base64 -d <<<"$1" >"$2/blob.bin" && python3 "$SPLIT" "$2/blob.bin" "$2" || return 1
-	t tpm2_startauthsession --policy-session -S "$2/sess.ctx" &&
-		t tpm2_policysecret -S "$2/sess.ctx" -c e || return 1
-	tpm2_activatecredential -c 0x81000001 -C 0x81010001 -i "$2/cred.out" -o "$2/inner.bin" \
-		-P "session:$2/sess.ctx" >/dev/null 2>"$D/act.err"
+	if [[ $ek == 0x81010001 ]]; then
+		t tpm2_startauthsession --policy-session -S "$2/sess.ctx" &&
+			t tpm2_policysecret -S "$2/sess.ctx" -c e || return 1
+		auth=(-P "session:$2/sess.ctx")
+	fi
+	tpm2_activatecredential -c "$srk" -C "$ek" -i "$2/cred.out" -o "$2/inner.bin" \
+		"${auth[@]}" >/dev/null 2>"$D/act.err"
 	local rc=$?
 	tpm2_flushcontext "$2/sess.ctx" >/dev/null 2>&1
 	swtpm_flush
 	((rc == 0)) &&
-		t tpm2_import -C 0x81000001 -i "$2/dup.priv" -s "$2/seed.dat" -k "$2/inner.bin" \
+		t tpm2_import -C "$srk" -i "$2/dup.priv" -s "$2/seed.dat" -k "$2/inner.bin" \
 			-u "$2/key.pub" -r "$2/key.priv" &&
-		t tpm2_load -C 0x81000001 -u "$2/key.pub" -r "$2/key.priv" -c "$2/hmac.ctx"
+		t tpm2_load -C "$srk" -u "$2/key.pub" -r "$2/key.priv" -c "$2/hmac.ctx"
 }
 # tpm_sas DIR REGID: a device SAS signed by the TPM (TPM2_HMAC with DIR/hmac.ctx)
 tpm_sas() {
@@ -77,6 +83,16 @@ tpm_sas() {
 	printf 'SharedAccessSignature sr=%s&sig=%s&se=%s&skn=registration' "$sr" "$(urlenc "$sig")" "$se"
 }
 b64f() { base64 -w0 <"$1"; }
+# hub_sas DIR DEVICE [SKN]: an IoT Hub device SAS for DEVICE's twin, signed by
+# the TPM with DIR/hmac.ctx (the hub key it opened)
+hub_sas() {
+	local sr="127.0.0.1/devices/$2" se=$(($(date +%s) + 3600)) sig
+	printf '%s\n%s' "$sr" "$se" >"$1/hub.txt"
+	tpm2_hmac -c "$1/hmac.ctx" -o "$1/hub.mac" "$1/hub.txt" >/dev/null 2>&1 || return 1
+	swtpm_flush
+	sig=$(base64 -w0 <"$1/hub.mac")
+	printf 'SharedAccessSignature sr=%s&sig=%s&se=%s%s' "$sr" "$(urlenc "$sig")" "$se" "${3:+&skn=$3}"
+}
 register() { # REGID BODY [curl args]: PUT .../register
 	local id=$1 body=$2
 	shift 2
@@ -131,6 +147,21 @@ fi
 swtpm_flush
 http GET "/twins/$REG1" "${W[@]}"
 expect_eq "the device's twin is seeded with initialTwin" "200 blink" "$STATUS $(jq -r .properties.desired.app <<<"$BODY")"
+HUB1=$(hub_sas "$D/hub1" "$REG1")
+http GET "/devices/$REG1/twin" -H "Authorization: $HUB1"
+expect_eq "a hub SAS signed by the TPM (TPM2_HMAC, hub key) reads the device's own twin" "200 blink $REG1" \
+	"$STATUS $(jq -r '.properties.desired.app + " " + .deviceId' <<<"$BODY")"
+http PATCH "/devices/$REG1/twin/reported" -H "Authorization: $HUB1" "${JSON[@]}" -d '{"app":"blinking"}'
+expect_eq "and writes its reported properties" "200 blinking" "$STATUS $(jq -r .app <<<"$BODY")"
+tsnap() { psql_q "SELECT etag, version FROM twins WHERE device_id = '$REG1'"; }
+tbefore=$(tsnap)
+http GET "/devices/$REG1/twin" -H "Authorization: $(hub_sas "$D/k1" "$REG1")"
+expect_problem "a hub SAS signed with the registration's authenticationKey (not the hub key): 401" 401 twin-device-unauthorized
+http PATCH "/devices/$REG1/twin/reported" -H "Authorization: $(hub_sas "$D/hub1" "$REG1" registration)" "${JSON[@]}" -d '{"x":1}'
+expect_problem "the hub key's SAS with a policy name (skn): 401" 401 twin-device-unauthorized
+http GET "/devices/$REG1/twin" -H "Authorization: $(SKN= dps_sas "127.0.0.1/devices/$REG1" "$(head -c 32 /dev/urandom | base64 -w0)")"
+expect_problem "a hub SAS signed with a random key: 401" 401 twin-device-unauthorized
+expect_eq "no refusal changed the twin" "$tbefore" "$(tsnap)"
 http PUT "/$SCOPE/registrations/$REG1/register?$DV" "${JSON[@]}" -d '{}' -H "Authorization: $(dps_sas "$SCOPE/registrations/$REG1" "$(head -c 32 /dev/urandom | base64 -w0)")"
 expect_dps "a SAS signed with another key is refused" 401 401002
 
@@ -147,7 +178,7 @@ expect_dps "storageRootKey that is no TPM2B_PUBLIC: 400" 400 400004
 register "$REG1" '{"tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$(head -c 200 "$T1/srk.pub" | base64 -w0)"'"}}'
 expect_dps "truncated storageRootKey: 400" 400 400004
 register "$REG1" '{"tpm":{"endorsementKey":"'"$EK1"'","storageRootKey":"'"$(b64f "$T1/ek384.pub")"'"}}'
-expect_dps "an ECC storageRootKey (DPS needs RSA with AES-128-CFB): 400" 400 400004
+expect_dps "a P-384 storageRootKey (SHA-256 names and AES-128-CFB needed): 400" 400 400004
 expect_eq "nothing was written by the refusals" "$before" "$(written)"
 
 # --- a second TPM -----------------------------------------------------------
@@ -199,6 +230,7 @@ SAS2=$(tpm_sas "$D/g2" "$REG2")
 register "$REG2" '{}' -H "Authorization: $SAS2"
 OP2=$(jq -r .operationId <<<"$BODY")
 http GET "/$SCOPE/registrations/$REG2/operations/$OP2?$DV" -H "Authorization: $SAS2"
+BODY0=$BODY
 expect_eq "it is enrolled on first contact and assigned" "200 assigned" "$STATUS $(jq -r .status <<<"$BODY")"
 expect "with a TPM-encrypted hub key" jq -e '.registrationState.tpm.authenticationKey | length > 100' <<<"$BODY"
 expect_eq "from the group" "group line-1" "$(psql_q "SELECT enrollment_kind || ' ' || enrollment_id FROM dps_registrations WHERE registration_id = '$REG2'")"
@@ -206,6 +238,20 @@ http GET "/twins/$REG2" "${W[@]}"
 expect_eq "its twin carries the group's initialTwin" "200 press 1" "$STATUS $(jq -r '.properties.desired.app + " " + .tags.line' <<<"$BODY")"
 http PUT "/$SCOPE/registrations/$REG1/register?$DV" "${JSON[@]}" -d '{}' -H "Authorization: $SAS2"
 expect_dps "its key opens no other registration" 401 401002
+if tpm_open "$(jq -r .registrationState.tpm.authenticationKey <<<"$BODY0")" "$D/hub2"; then
+	tap_ok "the group device's TPM opens its hub key"
+else
+	tap_nok "the group device's TPM opens its hub key" "$(cat "$D/act.err" "$D/tpm2.err")"
+fi
+http GET "/devices/$REG2/twin" -H "Authorization: $(hub_sas "$D/hub2" "$REG2")"
+expect_eq "the TPM group device reads its own twin with its hub SAS" "200 press null" \
+	"$STATUS $(jq -r '.properties.desired.app + " " + (.tags|tostring)' <<<"$BODY")"
+tbefore=$(tsnap)
+http GET "/devices/$REG1/twin" -H "Authorization: $(hub_sas "$D/hub2" "$REG1")"
+expect_problem "another TPM device's hub key signing for the first device: 401" 401 twin-device-unauthorized
+http PATCH "/devices/$REG1/twin/reported" -H "Authorization: $(hub_sas "$D/hub2" "$REG2")" "${JSON[@]}" -d '{"x":1}'
+expect_problem "another device's own SAS on the first device's twin: 403" 403 twin-device-forbidden
+expect_eq "neither changed the first device's twin" "$tbefore" "$(tsnap)"
 
 psql_q "UPDATE dps_tpm_challenges SET expires_at = now() - interval '1 second' WHERE registration_id = '$REG2'" >/dev/null
 register "$REG2" '{}' -H "Authorization: $SAS2"
@@ -213,6 +259,48 @@ expect_dps "an expired authenticationKey no longer signs" 401 401002
 psql_q "UPDATE dps_tpm_challenges SET expires_at = now() - interval '2 days'" >/dev/null
 register "$REG2" "$GBODY"
 expect_eq "a new challenge drops the long-expired ones" "401 1" "$STATUS $(psql_q "SELECT count(*) FROM dps_tpm_challenges")"
+
+# --- an ECC EK (swtpm's P-384 EK, its certificate chaining to the group's
+# roots): the credential seed by ECDH (Orchard's own encoding) ---------------
+REG3=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$T2/ek384.pub")
+t tpm2_nvread 0x01c00016 -o "$T2/ek384.der"
+EBODY='{"tpm":{"endorsementKey":"'"$(b64f "$T2/ek384.pub")"'","storageRootKey":"'"$SRK2"'","endorsementKeyCertificate":"'"$(b64f "$T2/ek384.der")"'"}}'
+register "$REG3" "$EBODY"
+AK3=$(jq -r .authenticationKey <<<"$BODY")
+expect_eq "an ECC (P-384) EK whose certificate chains gets an authenticationKey" "401 registration" "$STATUS $(jq -r .keyName <<<"$BODY")"
+expect "its TPM opens it with the ECC EK" tpm_open "$AK3" "$D/e3" 0x81010016
+SAS3=$(tpm_sas "$D/e3" "$REG3")
+register "$REG3" '{}' -H "Authorization: $SAS3"
+OP3=$(jq -r .operationId <<<"$BODY")
+http GET "/$SCOPE/registrations/$REG3/operations/$OP3?$DV" -H "Authorization: $SAS3"
+HUB3=$(jq -r .registrationState.tpm.authenticationKey <<<"$BODY")
+expect_eq "the ECC-EK device is assigned from the group" "200 assigned group line-1" \
+	"$STATUS $(jq -r .status <<<"$BODY") $(psql_q "SELECT enrollment_kind || ' ' || enrollment_id FROM dps_registrations WHERE registration_id = '$REG3'")"
+if tpm_open "$HUB3" "$D/hub3" 0x81010016 && tpm2_hmac -c "$D/hub3/hmac.ctx" -o "$D/hub3.mac" "$D/hub.txt" >/dev/null 2>&1 &&
+	[[ $(b64f "$D/hub3.mac") == $(hmac_b64 "$(psql_q "SELECT device_key FROM dps_registrations WHERE registration_id = '$REG3'")" hub) ]]; then
+	tap_ok "the ECC EK opens its hub key too"
+else
+	tap_nok "the ECC EK opens its hub key too" "$(cat "$D/act.err" "$D/tpm2.err")"
+fi
+swtpm_flush
+# ecc_srk DIR: an ECC P-256 SRK (SHA-256, AES-128-CFB) at 0x81000002
+ecc_srk() {
+	t tpm2_createprimary -C o -g sha256 -G ecc256:aes128cfb -c "$1/srkecc.ctx" &&
+		t tpm2_evictcontrol -C o -c "$1/srkecc.ctx" 0x81000002 &&
+		t tpm2_readpublic -c 0x81000002 -o "$1/srkecc.pub"
+}
+expect "an ECC SRK is made" ecc_srk "$T2"
+register "$REG3" '{"tpm":{"endorsementKey":"'"$(b64f "$T2/ek384.pub")"'","storageRootKey":"'"$(b64f "$T2/srkecc.pub")"'","endorsementKeyCertificate":"'"$(b64f "$T2/ek384.der")"'"}}'
+AK4=$(jq -r .authenticationKey <<<"$BODY")
+expect_eq "an ECC EK with an ECC SRK gets an authenticationKey" "401 registration" "$STATUS $(jq -r .keyName <<<"$BODY")"
+expect "its TPM opens it (the duplicate's seed by ECDH too)" tpm_open "$AK4" "$D/e5" 0x81010016 0x81000002
+register "$REG3" '{}' -H "Authorization: $(tpm_sas "$D/e5" "$REG3")"
+expect_eq "and signs its registration with it" "200 assigned" "$STATUS $(jq -r .status <<<"$BODY")"
+swtpm_stop
+tpm_up "$TMP/tpm3" || { tap_nok "third swtpm starts"; tap_done; exit 1; }
+expect_fail "another TPM's ECC EK cannot open it" tpm_open "$AK3" "$D/e4" 0x81010016
+ecc_srk "$TMP/tpm3"
+expect_fail "nor the one for the ECC SRK" tpm_open "$AK4" "$D/e6" 0x81010016 0x81000002
 
 orchardd_stop
 expect_eq "orchardd exits cleanly" 0 $?

@@ -27,6 +27,8 @@ for i in $(seq 1 12); do
 		-d "{\"tags\":{\"site\":\"$site\",\"ring\":$((i % 2))},\"properties\":{\"desired\":{\"own\":$i}}}"
 done
 expect_eq "twelve twins" 200 "$STATUS"
+http GET /twins/dev1 "${R[@]}"
+expect_eq "no configuration yet: the twin has no configurations member" "200 null" "$STATUS $(jq -c .configurations <<<"$BODY")"
 
 put base '{"id":"base","priority":1,"targetCondition":"tags.site IN [\"berlin\", \"paris\"]",
 	"content":{"deviceContent":{"properties.desired.app.name":"pump","properties.desired.app.version":"1.0"}},
@@ -58,6 +60,11 @@ expect_eq "wins where it targets (dev1, dev3, dev5), overwriting only its paths"
 http GET /configurations/base "${R[@]}"
 expect_eq "base is now applied to nine, still targets twelve" "12 9" \
 	"$(jqb .systemMetrics.results.targetedCount) $(jqb .systemMetrics.results.appliedCount)"
+http GET /twins/dev1 "${R[@]}"
+expect_eq "dev1's configurations member: canary applied, base targeted" \
+	'{"base":{"status":"targeted"},"canary":{"status":"applied"}}' "$(jq -cS .configurations <<<"$BODY")"
+http GET /twins/dev2 "${R[@]}"
+expect_eq "dev2's: base applied" '{"base":{"status":"applied"}}' "$(jq -cS .configurations <<<"$BODY")"
 http GET /configurations/canary "${R[@]}"
 expect_eq "canary applied to three" "3 3 {\"app.version\":\"2.0-rc\"}" \
 	"$(jqb .systemMetrics.results.targetedCount) $(jqb .systemMetrics.results.appliedCount) $(jq -c '.content.deviceContent | with_entries(.key |= ltrimstr("properties.desired."))' <<<"$BODY")"
@@ -66,6 +73,8 @@ http PATCH /twins/dev2 "${W[@]}" "${J[@]}" -d '{"tags":{"ring":1}}'
 expect_eq "a tag change brings dev2 under canary, in the PATCH's own reply" "200 2.0-rc" \
 	"$STATUS $(jqb .properties.desired.app.version)"
 http PATCH /twins/dev3 "${W[@]}" "${J[@]}" -d '{"tags":{"site":"oslo"}}'
+http GET /twins/dev3 "${R[@]}"
+expect_eq "a twin no configuration targets any more: an empty configurations member" '{}' "$(jq -c .configurations <<<"$BODY")"
 expect_eq "a twin no configuration targets any more keeps its desired properties" "2.0-rc" \
 	"$(desired dev3 app,version)"
 http GET /configurations/canary "${R[@]}"
@@ -118,6 +127,8 @@ http GET /configurations/base "${R[@]}"
 expect_eq "base takes canary's twins back" "11 11" \
 	"$(jqb .systemMetrics.results.targetedCount) $(jqb .systemMetrics.results.appliedCount)"
 expect_eq "with its own version of the path" "1.0 1.0" "$(desired dev1 app,version) $(desired dev5 app,version)"
+http GET /twins/dev1 "${R[@]}"
+expect_eq "a deleted configuration leaves the member" '{"base":{"status":"applied"}}' "$(jq -cS .configurations <<<"$BODY")"
 http GET /configurations/base "${R[@]}"
 E=$(jqb .etag)
 body=$(jq -c '.priority = 5' <<<"$BODY")

@@ -121,6 +121,62 @@ expect_eq "an exact last page has no continuation" "30 " "$(jq length <<<"$BODY"
 q "SELECT TOP 0 * FROM devices"
 expect_eq "TOP 0 is an empty array" "200 []" "$STATUS $BODY"
 
+# --- ORDER BY ---------------------------------------------------------------------
+# pages QUERY SIZE: every page of QUERY, deviceIds one a line into IDS, pages into NP
+pages() {
+	local c
+	q "$1" -H "x-ms-max-item-count: $2"
+	IDS=$(jq -r '.[].deviceId' <<<"$BODY") NP=1
+	c=$(cont)
+	while [[ -n "$c" && "$STATUS" == 200 ]]; do
+		q "$1" -H "x-ms-max-item-count: $2" -H "x-ms-continuation: $c"
+		IDS+=$'\n'$(jq -r '.[].deviceId' <<<"$BODY")
+		c=$(cont)
+		NP=$((NP + 1))
+	done
+}
+pages "SELECT * FROM devices ORDER BY tags.n DESC" 100
+expect_eq "ORDER BY tags.n DESC: 250 twins in 3 pages, d250 first, d001 last, each once" "3 250 250 d250 d001" \
+	"$NP $(wc -l <<<"$IDS") $(sort -u <<<"$IDS" | wc -l) $(head -n1 <<<"$IDS") $(tail -n1 <<<"$IDS")"
+expect_eq "in descending order of tags.n throughout" "$(seq -f 'd%03g' 250 -1 1)" "$IDS"
+pages "SELECT deviceId, tags.arr FROM devices WHERE tags.n <= 6 ORDER BY tags.arr DESC" 2
+expect_eq "undefined values last (DESC too), then device ID, across pages of 2" "3 d003 d002 d001 d004 d005 d006" \
+	"$NP $(tr '\n' ' ' <<<"$IDS" | sed 's/ $//')"
+pages "SELECT deviceId FROM devices WHERE tags.n <= 6 ORDER BY tags.arr" 4
+expect_eq "ASC: defined first, in order, then the undefined" "2 d001 d002 d003 d004 d005 d006" \
+	"$NP $(tr '\n' ' ' <<<"$IDS" | sed 's/ $//')"
+pages "SELECT deviceId FROM devices WHERE tags.n <= 12 ORDER BY tags.site ASC" 5
+expect_eq "ties (one site, four twins) break by device ID, across pages of 5" \
+	"3 d003 d006 d009 d012 d001 d004 d007 d010 d002 d005 d008 d011" "$NP $(tr '\n' ' ' <<<"$IDS" | sed 's/ $//')"
+q "SELECT TOP 5 deviceId, tags.n AS n FROM devices ORDER BY tags.n DESC" -H "x-ms-max-item-count: 3"
+c=$(cont)
+first=$(jq -c '[.[].n]' <<<"$BODY")
+q "SELECT TOP 5 deviceId, tags.n AS n FROM devices ORDER BY tags.n DESC" -H "x-ms-max-item-count: 3" -H "x-ms-continuation: $c"
+expect_eq "TOP 5 with ORDER BY: the five largest, in pages of 3 and 2" "[250,249,248] [247,246] " \
+	"$first $(jq -c '[.[].n]' <<<"$BODY") $(cont)"
+pages "SELECT * FROM devices WHERE tags.n <= 10 ORDER BY tags.mixed" 3
+expect_eq "mixed types order as jsonb does (strings before numbers)" "d001 d003 d005 d007 d009 d002 d004 d006 d008 d010" \
+	"$(tr '\n' ' ' <<<"$IDS" | sed 's/ $//')"
+q "SELECT * FROM devices ORDER BY tags.n DESC" -H "x-ms-max-item-count: 10"
+c=$(cont)
+q "SELECT * FROM devices ORDER BY tags.n ASC" -H "x-ms-continuation: $c"
+expect_problem "a continuation of the DESC query is refused on the ASC one" 400 twin-query-bad-continuation
+before_order=$(state)
+q "SELECT * FROM devices ORDER BY tags.n SIDEWAYS"
+expect_eq "an unknown ORDER BY direction: 400 twin-query-syntax at 38" "400 twin-query-syntax 38" \
+	"$STATUS $(jq -r '.type | sub(".*/"; "")' <<<"$BODY") $(jq -r .position <<<"$BODY")"
+q "SELECT tags.site, COUNT() AS n FROM devices GROUP BY tags.site ORDER BY tags.site"
+expect_problem "ORDER BY with GROUP BY is refused" 400 twin-query-syntax
+q "SELECT COUNT() AS n FROM devices ORDER BY tags.n"
+expect_problem "ORDER BY with COUNT() is refused" 400 twin-query-syntax
+q "SELECT * FROM devices ORDER BY tags.n, tags.site"
+expect_problem "ORDER BY with two paths is refused" 400 twin-query-syntax
+q "SELECT * FROM devices ORDER BY tags.'; DROP TABLE twins; --'"
+expect_problem "ORDER BY with a string for a path is refused" 400 twin-query-syntax
+q "SELECT * FROM devices ORDER BY tags.\$\$x DESC" -H "x-ms-max-item-count: 2"
+expect_eq "ORDER BY an odd (undefined) name is a parameter: 200, 2 rows" "200 2" "$STATUS $(jq length <<<"$BODY")"
+expect_eq "no ORDER BY query changed anything" "$before_order" "$(state)"
+
 # --- strongly consistent -----------------------------------------------------------
 http PATCH /twins/d005 "${W[@]}" "${J[@]}" -d '{"tags":{"site":"oslo"}}'
 q "SELECT deviceId FROM devices WHERE tags.site = 'oslo'"

@@ -72,4 +72,27 @@ expect_eq "service SDK: the query walks the pages (2 a page) to the end" "3 node
 expect_eq "service SDK: bulk create reports the existing one" "false svc-3:409000" \
 	"$(step bulk | jq -r '[.isSuccessful, (.errors | join(","))] | join(" ")')"
 expect_eq "service SDK: deleted, then 404" "true 404" "$(step deleted | jq -r '[.gone, .status] | join(" ")')"
+
+# The service SDK with a shared access policy's connection string (the
+# service SAS) instead of an operator token.
+W=(-H "Authorization: Bearer $(token enrollments:write enrollments:read)" -H "Content-Type: application/json")
+http PUT "/dps/policies/provisioningserviceowner" "${W[@]}" \
+	-d '{"rights":"ServiceConfig, EnrollmentRead, EnrollmentWrite, RegistrationStatusRead, RegistrationStatusWrite"}'
+OWNER=$(jq -r .primaryKey <<<"$BODY")
+http PUT "/dps/policies/reader" "${W[@]}" -d '{"rights":"EnrollmentRead"}'
+READER=$(jq -r .primaryKey <<<"$BODY")
+NODE_PATH="$NPM_DIR/node_modules" NODE_EXTRA_CA_CERTS="$TMP/var/pki/root.pem" \
+	timeout 60 node tests/interop/dps_node_sas.js "$PORT" "$OWNER" "$READER" >"$TMP/sas.out" 2>"$TMP/sas.err"
+expect_eq "the SAS run ended" 0 $?
+sstep() { grep "\"step\":\"$1\"" "$TMP/sas.out"; }
+expect_eq "service SDK (fromConnectionString): created, with keys" "sas-node-1 true" \
+	"$(sstep create | jq -r '[.id, .hasKey] | join(" ")')" || cat "$TMP/sas.out" "$TMP/sas.err" >&2
+expect_eq "service SDK (SAS): read back" sas-node-1 "$(sstep get | jq -r .id)"
+expect_eq "service SDK (SAS): queried" true "$(sstep query | jq -r '.ids | index("sas-node-1") != null')"
+expect_eq "service SDK (read-only SAS): reads" sas-node-1 "$(sstep reader-get | jq -r .id)"
+expect_eq "service SDK (read-only SAS): a write is refused 403" "true 403" \
+	"$(sstep reader-write | jq -r '[.refused, .status] | join(" ")')"
+expect_eq "service SDK (SAS): deleted, then 404" "true 404" "$(sstep deleted | jq -r '[.gone, .status] | join(" ")')"
+expect_eq "the refused write wrote nothing" 0 \
+	"$(psql "$ORCHARD_DATABASE_URL" -Atc "SELECT count(*) FROM dps_enrollments WHERE id LIKE 'sas-node-%'")"
 tap_done

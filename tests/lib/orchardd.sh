@@ -34,6 +34,7 @@ orchardd_start() {
 	local wrap=()
 	[[ "${VALGRIND:-}" == 1 ]] && wrap=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
 		--show-leak-kinds=definite --error-exitcode=99 --log-file="$TMP/valgrind.log")
+	: >"$log" # before the child opens it, so the first grep finds a file
 	"${wrap[@]}" "$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0 "$@" 2>"$log" &
 	OPID=$!
 	for i in $(seq 1 300); do

@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 	static grants g;
 	char *envp[2] = {getenv("EMBED_ENV"), NULL};
 	char *dir = getenv("EMBED_DIR") ? strdup(getenv("EMBED_DIR")) : NULL;
-	unsigned pages = getenv("EMBED_PAGES") ? (unsigned)atoi(getenv("EMBED_PAGES")) : 1024;
+	unsigned long pages =
+		getenv("EMBED_PAGES") ? strtoul(getenv("EMBED_PAGES"), NULL, 10) : 1024;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: embed_run MODULE.wasm [ARGS...]\n");

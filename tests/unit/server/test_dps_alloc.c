@@ -137,9 +137,32 @@ static void hashed_weighted_and_stable(void **state)
 	assert_int_equal(c[2], 100);
 }
 
+/* --dps-webhook-allow: URL prefixes, https:// alone by default. */
+static void webhook_allow(void **state)
+{
+	const char *allow = "http://127.0.0.1, https://hooks.example/allowed/";
+
+	(void)state;
+	assert_true(dps_webhook_allowed("https://any.example/x", NULL));
+	assert_false(dps_webhook_allowed("http://any.example/x", NULL));
+	assert_false(dps_webhook_allowed(NULL, NULL));
+	assert_true(dps_webhook_allowed("http://127.0.0.1:8080/hook", allow));
+	assert_true(dps_webhook_allowed("http://127.0.0.1/hook", allow));
+	assert_true(dps_webhook_allowed("http://127.0.0.1", allow));
+	assert_true(dps_webhook_allowed("HTTPS://Hooks.Example/allowed/a", allow));
+	assert_false(dps_webhook_allowed("https://hooks.example/Allowed/a", allow));
+	assert_false(dps_webhook_allowed("https://hooks.example/other", allow));
+	assert_false(dps_webhook_allowed("http://127.0.0.10/hook", allow));
+	assert_false(dps_webhook_allowed("http://127.0.0.1.evil.test/", allow));
+	assert_false(dps_webhook_allowed("http://127.0.0.1@evil.test/", allow));
+	assert_false(dps_webhook_allowed("https://any.example/x", allow));
+	assert_false(dps_webhook_allowed("https://any.example/x", ""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(webhook_allow),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(accepted_and_loaded),
 		cmocka_unit_test(hashed_weighted_and_stable),

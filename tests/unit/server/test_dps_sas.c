@@ -125,6 +125,49 @@ static void registration_ids(void **state)
 }
 
 /* IoT Hub's device audience and the expiry window both protocols share. */
+/* The service SAS names the host: as the Host header has it, with or
+ * without its port, in any case; nothing more. */
+static void service_host_audience(void **state)
+{
+	struct dps_sas t;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(
+		dps_sas_parse("SharedAccessSignature sr=Dps.Example.NET&sig=" SIG_LOWER_ENCODED
+			      "&se=1900000000&skn=owner",
+			      &t, &why),
+		0);
+	assert_true(dps_sas_host_ok(&t, "dps.example.net"));
+	assert_true(dps_sas_host_ok(&t, "dps.example.net:8443"));
+	assert_false(dps_sas_host_ok(&t, "dps.example.ne"));
+	assert_false(dps_sas_host_ok(&t, "other.example.net:8443"));
+	assert_false(dps_sas_host_ok(&t, ""));
+	assert_false(dps_sas_host_ok(&t, NULL));
+	assert_int_equal(
+		dps_sas_parse(
+			"SharedAccessSignature sr=dps.example.net%3A8443&sig=" SIG_LOWER_ENCODED
+			"&se=1900000000&skn=owner",
+			&t, &why),
+		0);
+	assert_true(dps_sas_host_ok(&t, "dps.example.net:8443"));
+	assert_false(dps_sas_host_ok(&t, "dps.example.net"));
+	assert_int_equal(
+		dps_sas_parse(
+			"SharedAccessSignature sr=dps.example.net%2Fenrollments&sig=" SIG_LOWER_ENCODED
+			"&se=1900000000&skn=owner",
+			&t, &why),
+		0);
+	assert_false(dps_sas_host_ok(&t, "dps.example.net"));
+	assert_int_equal(
+		dps_sas_parse("SharedAccessSignature sr=%5B%3A%3A1%5D&sig=" SIG_LOWER_ENCODED
+			      "&se=1900000000&skn=owner",
+			      &t, &why),
+		0);
+	assert_true(dps_sas_host_ok(&t, "[::1]:8443"));
+	assert_false(dps_sas_host_ok(&t, "[::2]:8443"));
+}
+
 static void hub_audience_and_expiry(void **state)
 {
 	static const struct {
@@ -167,9 +210,10 @@ static void hub_audience_and_expiry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parses_and_verifies), cmocka_unit_test(sr_as_received),
-		cmocka_unit_test(refuses_malformed),   cmocka_unit_test(derives_group_keys),
-		cmocka_unit_test(registration_ids),    cmocka_unit_test(hub_audience_and_expiry),
+		cmocka_unit_test(parses_and_verifies),	 cmocka_unit_test(sr_as_received),
+		cmocka_unit_test(refuses_malformed),	 cmocka_unit_test(derives_group_keys),
+		cmocka_unit_test(registration_ids),	 cmocka_unit_test(hub_audience_and_expiry),
+		cmocka_unit_test(service_host_audience),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,9 +58,9 @@ static void sql_is_fixed(const struct twinq *q)
 {
 	static const char *const allowed[] = {"'number'", "'string'", "'boolean'", "'null'",
 					      "'object'", "'array'",  "'{}'"};
-	const char *parts[] = {q->where_sql, q->select_sql, q->group_sql};
+	const char *parts[] = {q->where_sql, q->select_sql, q->group_sql, q->order_sql};
 
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < 4; k++) {
 		const char *s = parts[k];
 
 		for (; s && *s; s++) {
@@ -269,7 +269,7 @@ static void test_select_refusals(void **state)
 	refused("SELECT * FROM devices GROUP BY tags.b", 0, 37, "not *");
 	refused("SELECT tags.a, tags.b.a FROM devices", 0, 15, "two columns");
 	refused("SELECT * FROM devices WHERE", 0, 27, "expected deviceId");
-	refused("SELECT * FROM devices WHERE tags.a = 1 ORDER BY x", 0, 39, "unexpected text");
+	refused("SELECT * FROM devices WHERE tags.a = 1 LIMIT 3", 0, 39, "unexpected text");
 	refused("SELECT TOP -1 * FROM devices", 0, 11, "TOP takes");
 	refused("SELECT * FROM devices WHERE deviceId.x = 1", 0, 36, "no members");
 	refused("SELECT * FROM devices WHERE properties.other.x = 1", 0, 39, "desired or reported");
@@ -278,6 +278,51 @@ static void test_select_refusals(void **state)
 	refused("SELECT * FROM devices WHERE (tags.a = 1", 0, 39, "expected ')'");
 	refused("", 0, 0, "expected SELECT");
 	refused("tags.a = 1 tags.b = 2", 1, 11, "unexpected text");
+}
+
+/* ORDER BY one path, ASC or DESC, its segments parameters numbered after
+ * the WHERE's; refused beside GROUP BY or COUNT(), with a second path, an
+ * unknown direction. */
+static void test_order_by(void **state)
+{
+	struct twinq q;
+
+	(void)state;
+	ok("SELECT * FROM devices ORDER BY tags.n DESC", &q, 0);
+	assert_string_equal(q.order_sql, "(tags #> ARRAY[$1::text])");
+	assert_int_equal(q.order_desc, 1);
+	sql_is_fixed(&q);
+	twinq_free(&q);
+
+	ok("select top 3 deviceId from devices where tags.a = 'x' order by "
+	   "properties.reported.t asc",
+	   &q, 0);
+	assert_string_equal(q.order_sql, "(reported #> ARRAY[$4::text])");
+	assert_int_equal(q.order_desc, 0);
+	assert_int_equal(q.nparams, 4);
+	assert_string_equal(q.params[3], "t");
+	assert_int_equal(q.top, 3);
+	twinq_free(&q);
+
+	ok("SELECT deviceId FROM devices ORDER BY deviceId", &q, 0);
+	assert_string_equal(q.order_sql, "to_jsonb(device_id)");
+	twinq_free(&q);
+
+	ok("SELECT * FROM devices", &q, 0);
+	assert_null(q.order_sql);
+	twinq_free(&q);
+
+	refused("SELECT * FROM devices ORDER BY tags.n SIDEWAYS", 0, 38, "expected ASC or DESC");
+	refused("SELECT * FROM devices ORDER BY tags.n DESC, tags.m", 0, 42, "one path");
+	refused("SELECT * FROM devices ORDER tags.n", 0, 28, "expected BY");
+	refused("SELECT * FROM devices ORDER BY", 0, 30, "expected deviceId");
+	refused("SELECT * FROM devices ORDER BY tags.n WHERE tags.a = 1", 0, 38, "ASC or DESC");
+	refused("SELECT * FROM devices ORDER BY tags.n DESC DESC", 0, 43, "unexpected text");
+	refused("SELECT tags.a, COUNT() AS n FROM devices GROUP BY tags.a ORDER BY tags.a", 0, 57,
+		"cannot be used with GROUP BY");
+	refused("SELECT COUNT() AS n FROM devices ORDER BY tags.a", 0, 33,
+		"cannot be used with GROUP BY");
+	refused("SELECT * FROM devices ORDER BY tags.'x'", 0, 36, "expected a property name");
 }
 
 /* Quotes, semicolons, comments and unicode end up in parameters; the SQL
@@ -394,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_literals),
 		cmocka_unit_test(test_select_forms),
 		cmocka_unit_test(test_select_refusals),
+		cmocka_unit_test(test_order_by),
 		cmocka_unit_test(test_injection),
 		cmocka_unit_test(test_param_base),
 		cmocka_unit_test(test_limits),

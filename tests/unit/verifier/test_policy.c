@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "verifier/appraisal.h"
+#include "verifier/eventlog.h"
 #include "verifier/kdf.h"
 #include "verifier/nonce_store.h"
 #include "verifier/pcr_policy.h"
@@ -48,6 +49,11 @@ static void test_policy_parse_errors(void **state)
 		"{\"pcrs\": {\"sha256\": {\"7\": [\"%s\"], \"7\": [\"%s\"]}}}", /* duplicate key */
 		"{\"pcrs\": {}}",						/* names nothing */
 		"{\"pcrs\": ",
+		"{\"secureBoot\": \"yes\"}",
+		"{\"secureBoot\": false}", /* names nothing */
+		"{\"forbiddenEvents\": {\"sha256\": {\"8\": [\"abcd\"]}}}",
+		"{\"requiredEvents\": {\"sha257\": {\"8\": [\"%s\"]}}}",
+		"{\"requiredEvents\": {\"sha256\": {\"8\": []}}}",
 	};
 	struct verr e;
 	(void)state;
@@ -95,6 +101,158 @@ static void test_policy_evaluate(void **state)
 	assert_int_equal(pcr_policy_evaluate(p, &q, NULL, &e), -1);
 	assert_string_equal(e.code, "pcr-not-quoted");
 	pcr_policy_free(p);
+}
+
+/* A crypto-agile log (SHA-256 only) of n events: PCR, type, data, and the
+ * digest (SHA-256 of the data unless dig is given). */
+struct ev {
+	uint32_t pcr, type;
+	const uint8_t *data;
+	uint32_t len;
+	const uint8_t *dig;
+};
+
+static size_t put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return 4;
+}
+
+static size_t mklog(uint8_t *b, const struct ev *ev, size_t n)
+{
+	static const uint8_t spec[] = "Spec ID Event03\0\0\0\0\0\0\2\0\2\1\0\0\0\x0b\0\x20\0\0";
+	size_t o = 0;
+
+	o += put32(b + o, 0);
+	o += put32(b + o, 3);
+	memset(b + o, 0, 20);
+	o += 20;
+	o += put32(b + o, sizeof spec - 1);
+	memcpy(b + o, spec, sizeof spec - 1);
+	o += sizeof spec - 1;
+	for (size_t i = 0; i < n; i++) {
+		o += put32(b + o, ev[i].pcr);
+		o += put32(b + o, ev[i].type);
+		o += put32(b + o, 1);
+		b[o++] = 0x0b;
+		b[o++] = 0;
+		if (ev[i].dig)
+			memcpy(b + o, ev[i].dig, 32);
+		else
+			EVP_Digest(ev[i].data, ev[i].len, b + o, NULL, EVP_sha256(), NULL);
+		o += 32;
+		o += put32(b + o, ev[i].len);
+		memcpy(b + o, ev[i].data, ev[i].len);
+		o += ev[i].len;
+	}
+	return o;
+}
+
+/* UEFI_VARIABLE_DATA for EFI_GLOBAL_VARIABLE "SecureBoot" = v (name as
+ * given, so a look-alike can be made). */
+static uint32_t sb_data(uint8_t *d, const char *name, uint8_t v)
+{
+	static const uint8_t guid[16] = {0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11,
+					 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c};
+	size_t n = strlen(name), o = 0;
+
+	memcpy(d, guid, 16);
+	o = 16;
+	memset(d + o, 0, 16);
+	d[o] = (uint8_t)n;
+	d[o + 8] = 1;
+	o += 16;
+	for (size_t i = 0; i < n; i++) {
+		d[o++] = (uint8_t)name[i];
+		d[o++] = 0;
+	}
+	d[o++] = v;
+	return (uint32_t)o;
+}
+
+/* Evaluates policy fmt over log (replayed, so every PCR it extends is
+ * quoted as replayed); returns the first failure's code or "". */
+static const char *judge(const char *fmt, const uint8_t *log, size_t len, uint32_t mask)
+{
+	static char code[24];
+	struct pcr_policy_failure f[4];
+	struct verr e;
+	struct pcr_set q;
+	size_t nf = 0;
+	struct pcr_policy *p = parse(fmt, &e);
+	struct eventlog *l = eventlog_parse(log, len, &e);
+
+	assert_non_null(p);
+	assert_non_null(l);
+	memcpy(&q, &l->replay, sizeof q);
+	q.bank[0].mask = mask;
+	code[0] = '\0';
+	if (pcr_policy_evaluate_report(p, &q, l, f, 4, &nf, &e) != 0)
+		snprintf(code, sizeof code, "%s", f[0].code);
+	eventlog_free(l);
+	pcr_policy_free(p);
+	return code;
+}
+
+static void test_policy_event_rules(void **state)
+{
+	static uint8_t log[2048], on[64], off[64], fake[64], k[] = "vmlinuz", g[] = "grub";
+	uint8_t dk[32], doff[32];
+	uint32_t lon = sb_data(on, "SecureBoot", 1), loff = sb_data(off, "SecureBoot", 0);
+	uint32_t lfake = sb_data(fake, "SecureBooT", 1);
+	struct ev boot[] = {
+		{7, 0x80000001u, on, lon, NULL}, {8, 0x0d, g, 4, NULL}, {8, 0x0d, k, 7, NULL}};
+	char hex[65], pol[512];
+	size_t n;
+
+	(void)state;
+	EVP_Digest(k, 7, dk, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", dk[i]);
+	n = mklog(log, boot, 3);
+	snprintf(pol, sizeof pol,
+		 "{\"requiredEvents\": {\"sha256\": {\"8\": [\"%s\"]}}, \"secureBoot\": true}",
+		 hex);
+	assert_string_equal(judge(pol, log, n, 0x180), "");
+	assert_string_equal(judge(pol, log, n, 0x080), "pcr-not-quoted");
+	snprintf(pol, sizeof pol, "{\"forbiddenEvents\": {\"sha256\": {\"8\": [\"%s\"]}}}", hex);
+	assert_string_equal(judge(pol, log, n, 0x180), "event-forbidden");
+	assert_string_equal(
+		judge("{\"requiredEvents\": {\"sha256\": {\"8\": [\"%s\"]}}}", log, n, 0x180),
+		"event-missing");
+	assert_string_equal(
+		judge("{\"forbiddenEvents\": {\"sha256\": {\"8\": [\"%s\"]}}}", log, n, 0x180), "");
+	/* secure boot: off last, a look-alike name, data that lies about its digest */
+	struct ev turned_off[] = {{7, 0x80000001u, on, lon, NULL},
+				  {7, 0x80000001u, off, loff, NULL}};
+	n = mklog(log, turned_off, 2);
+	assert_string_equal(judge("{\"secureBoot\": true}", log, n, 0x80), "secureboot-off");
+	struct ev lookalike[] = {{7, 0x80000001u, fake, lfake, NULL}};
+	n = mklog(log, lookalike, 1);
+	assert_string_equal(judge("{\"secureBoot\": true}", log, n, 0x80), "secureboot-off");
+	EVP_Digest(off, loff, doff, NULL, EVP_sha256(), NULL);
+	struct ev lying[] = {{7, 0x80000001u, on, lon, doff}};
+	n = mklog(log, lying, 1);
+	assert_string_equal(judge("{\"secureBoot\": true}", log, n, 0x80), "secureboot-off");
+	struct ev other_type[] = {{7, 0x0d, on, lon, NULL}};
+	n = mklog(log, other_type, 1);
+	assert_string_equal(judge("{\"secureBoot\": true}", log, n, 0x80), "secureboot-off");
+	/* no log at all */
+	{
+		struct verr e;
+		struct pcr_set q;
+		struct pcr_policy_failure f[2];
+		size_t nf = 0;
+		struct pcr_policy *p = parse("{\"secureBoot\": true}", &e);
+		memset(&q, 0, sizeof q);
+		q.nbanks = 1;
+		q.bank[0].alg = 0x000b;
+		q.bank[0].mask = 0x80;
+		assert_int_equal(pcr_policy_evaluate_report(p, &q, NULL, f, 2, &nf, &e), -1);
+		assert_string_equal(f[0].code, "eventlog-required");
+		pcr_policy_free(p);
+	}
 }
 
 static void test_nonce_mem(void **state)
@@ -247,9 +405,13 @@ static void test_appraisal_jwt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_parse_errors), cmocka_unit_test(test_policy_evaluate),
-		cmocka_unit_test(test_nonce_mem),	    cmocka_unit_test(test_clock),
-		cmocka_unit_test(test_kdfa_properties),	    cmocka_unit_test(test_appraisal_jwt),
+		cmocka_unit_test(test_policy_parse_errors),
+		cmocka_unit_test(test_policy_evaluate),
+		cmocka_unit_test(test_policy_event_rules),
+		cmocka_unit_test(test_nonce_mem),
+		cmocka_unit_test(test_clock),
+		cmocka_unit_test(test_kdfa_properties),
+		cmocka_unit_test(test_appraisal_jwt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
