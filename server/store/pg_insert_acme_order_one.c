@@ -40,11 +40,23 @@ enum store_qs store_insert_acme_order_one(struct store_conn *c, const char *id, 
 		" SELECT " ACME_ORDER_COLS("o") " FROM o",
 		0};
 	char ttl[16], reuse_s[16], authz_ttl[16];
-	char *ids = store_json_strings(a->n, a->chall_ids), *ty = store_json_strings(a->n, a->types),
-	     *tok = store_json_strings(a->n, a->tokens);
-	const char *p[] = {id,	       account,	 identifiers, profile,	 ttl,
-			   a->id,      a->type,	 a->value,    a->wildcard ? "t" : "f",
-			   a->reuse ? "t" : "f", reuse_s, authz_ttl, ids, ty, tok};
+	char *ids = store_json_strings(a->n, a->chall_ids),
+	     *ty = store_json_strings(a->n, a->types), *tok = store_json_strings(a->n, a->tokens);
+	const char *p[] = {id,
+			   account,
+			   identifiers,
+			   profile,
+			   ttl,
+			   a->id,
+			   a->type,
+			   a->value,
+			   a->wildcard ? "t" : "f",
+			   a->reuse ? "t" : "f",
+			   reuse_s,
+			   authz_ttl,
+			   ids,
+			   ty,
+			   tok};
 	enum store_qs qs = STORE_HARD;
 	PGresult *res;
 
