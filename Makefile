@@ -31,9 +31,11 @@ include common/module.mk
 -include verifier/module.mk
 -include pki/module.mk
 -include acme/module.mk
+-include depot/module.mk
 -include server/module.mk
 -include clients/wasm/module.mk
 -include clients/attest/module.mk
+-include clients/pkg/module.mk
 -include clients/agent/module.mk
 -include tests/module.mk
 -include bench/module.mk

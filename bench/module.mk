@@ -7,6 +7,11 @@ $(BUILD)/bench/dps_load: $(BUILD)/bench/dps_load.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto -lpthread
 BENCHES += $(BUILD)/bench/dps_load
 
+# The IoT Hub MQTT load client (bench/mqtt.sh): 1,000 devices on one thread.
+$(BUILD)/bench/mqtt_load: $(BUILD)/bench/mqtt_load.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto -lcurl -lcrypto
+BENCHES += $(BUILD)/bench/mqtt_load
+
 # The ACME load client (bench/acme.sh): complete issuances against orchardd and Pebble.
 $(BUILD)/bench/acme_load: $(BUILD)/bench/acme_load.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lssl -lcrypto -lpthread

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "depot/depot.h"
+
 enum kind { STR, NUM };
 
 struct setting {
@@ -53,8 +55,10 @@ static const struct setting settings[] = {
 	S("db-pool", NUM, db_pool, "0", "PostgreSQL connections in the pool; 0 = one per thread"),
 	S("body-limit", NUM, body_limit, "1048576",
 	  "largest request body in bytes, on any route (each route has its own, lower cap)"),
-	S("body-budget", NUM, body_budget, "67108864",
+	S("body-budget", NUM, body_budget, "167772160",
 	  "request body bytes held in memory at once, all requests together (503 beyond)"),
+	S("depot-max-module", NUM, depot_max_module, "67108864",
+	  "largest module (app.wasm) a depot package may carry, in bytes (docs/depot.md)"),
 	S("conn-timeout", NUM, conn_timeout, "30", "idle connection timeout in seconds"),
 	S("grace", NUM, grace, "10", "seconds to finish in-flight requests on shutdown"),
 	S("max-connections", NUM, max_connections, "20000",
@@ -84,6 +88,9 @@ static const struct setting settings[] = {
 	S("mqtt-broker", STR, mqtt_broker, NULL,
 	  "host:port of the MQTT broker (mosquitto with the Orchard plugin) orchardd serves as"
 	  " backend; default: none, no MQTT"),
+	S("mqtt-listen", STR, mqtt_listen, NULL,
+	  "host:port where orchardd runs its own mosquitto (TLS with its server certificate) and"
+	  " restarts it, killed with orchardd; \"off\" or unset: none"),
 	S("mqtt-socket", STR, mqtt_socket, NULL,
 	  "Unix socket the broker plugin asks device credentials on; default:"
 	  " DATA_DIR/run/mqtt.sock"),
@@ -277,8 +284,11 @@ int config_load(struct config *cfg, int *argc, char **argv)
 	/* A thread holds at most one connection, so this many never wait. */
 	if (cfg->db_pool == 0)
 		cfg->db_pool = cfg->threads;
-	if (cfg->body_limit == 0 || cfg->body_budget == 0) {
-		fprintf(stderr, "orchardd: --body-limit and --body-budget must be positive\n");
+	if (cfg->body_limit == 0 || cfg->body_budget == 0 || cfg->depot_max_module <= 0 ||
+	    cfg->depot_max_module > (1L << 30) - DEPOT_OPKG_OVERHEAD) {
+		fprintf(stderr,
+			"orchardd: --body-limit, --body-budget and --depot-max-module must be "
+			"positive (the last below 1 GiB, PostgreSQL's field limit)\n");
 		return -1;
 	}
 	/* 0 would make libmicrohttpd refuse every connection. */

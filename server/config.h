@@ -20,6 +20,7 @@ struct config {
 	long db_pool;
 	long body_limit;
 	long body_budget;
+	long depot_max_module; /* largest module a package may carry, bytes */
 	long conn_timeout;
 	long grace;
 	long max_connections;
@@ -33,6 +34,7 @@ struct config {
 	char *dps_webhook_allow;  /* webhook URL prefixes, comma-separated; NULL: https:// */
 	char *dps_cert_proxy; /* the TLS-terminating proxy's address whose X-Client-Cert counts */
 	char *mqtt_broker; /* host:port orchardd connects to as the MQTT backend; NULL: no MQTT */
+	char *mqtt_listen; /* host:port of orchardd's own mosquitto; NULL or "off": none */
 	char *mqtt_socket; /* the broker plugin's credential socket; NULL: DATA_DIR/run/mqtt.sock */
 	char *mqtt_user;   /* the backend's MQTT username */
 	char *acme_base_url; /* ACME URLs' base; NULL: https://<first listen host>:<port> */

@@ -54,6 +54,17 @@ int h_pki_cert_revoke(struct request *req);
 int h_pki_chain(struct request *req);
 int h_pki_crl(struct request *req);
 
+/* h_depot_publishers.c, h_depot_packages.c, h_depot_download.c: the depot */
+int h_depot_publisher_put(struct request *req);
+int h_depot_publisher_get(struct request *req);
+int h_depot_publisher_list(struct request *req);
+int h_depot_publish(struct request *req);
+int h_depot_package_list(struct request *req);
+int h_depot_package_get(struct request *req);
+int h_depot_package_patch(struct request *req);
+int h_depot_device_manifest(struct request *req);
+int h_depot_device_module(struct request *req);
+
 /* h_attest_ak.c: the TPM attestation CA (AK certificates) */
 int h_attest_ak_challenge(struct request *req);
 int h_attest_ak_activate(struct request *req);
@@ -111,6 +122,12 @@ int h_twins_stream(struct request *req);
 
 /* h_twins_history.c: GET /twins/{id}/history */
 int h_twins_history(struct request *req);
+
+/* h_twins_methods.c: POST /twins/{id}/methods (a direct method over MQTT) */
+int h_twins_method(struct request *req);
+
+/* h_devices_messages.c: GET /devices/{id}/messages (stored telemetry) */
+int h_devices_messages(struct request *req);
 
 /* h_twins_update.c */
 int h_twins_patch(struct request *req);

@@ -110,16 +110,24 @@ int hub_sas_verify(struct server *srv, const char *authz, const char *device_id,
 	    !sas_expiry_ok(&tok, (long long)time(NULL)) ||
 	    hub_sas_device_id(&tok, named, sizeof named) != 0)
 		return -1;
-	if (strcmp(named, device_id) != 0) {
+	if (device_id == NULL)
+		device_id = named; /* DEVICE_SELF: whichever device it names */
+	else if (strcmp(named, device_id) != 0) {
 		*err = ERR_TWIN_DEVICE_FORBIDDEN; /* a device never reads another's twin */
 		return -1;
 	}
 	return device_proves(srv, device_id, NULL, dev, sas_proof, &tok, err) ? 0 : -1;
 }
 
+/* The device the path names, or NULL on a DEVICE_SELF route. */
+static const char *path_device(const struct request *req)
+{
+	return req->route->auth.arg & DEVICE_SELF ? NULL : req->params[0];
+}
+
 static bool check_sas(struct request *req, const char *authz, enum err_code *err)
 {
-	return hub_sas_verify(req->srv, authz, req->params[0], &req->dev, err) == 0;
+	return hub_sas_verify(req->srv, authz, path_device(req), &req->dev, err) == 0;
 }
 
 /* A DPS X.509 device: its registration's enrollment attests with x509, the
@@ -197,13 +205,17 @@ int hub_x509_verify(struct server *srv, STACK_OF(X509) * chain, const char *devi
 	if (rc <= 0) { /* Orchard's own: it decides alone */
 		if (rc < 0 || (regid = orchard_cert_names(pid, uri)) == NULL)
 			return -1;
-		return device_proves(srv, device_id, serial, dev, orchard_cert_proof, regid, err)
+		/* DEVICE_SELF: the device named as its registration (DPS's default) */
+		return device_proves(srv, device_id ? device_id : regid, serial, dev,
+				     orchard_cert_proof, regid, err)
 			       ? 0
 			       : -1;
 	}
 	if (client_cert_cn(sk_X509_value(chain, 0), cn, sizeof cn) != 0)
 		return -1;
-	if (strcmp(cn, device_id) != 0) {
+	if (device_id == NULL) {
+		device_id = cn; /* DEVICE_SELF */
+	} else if (strcmp(cn, device_id) != 0) {
 		*err = ERR_TWIN_DEVICE_FORBIDDEN;
 		return -1;
 	}
@@ -219,7 +231,7 @@ static bool check_x509(struct request *req, enum err_code *err)
 
 	if (chain == NULL)
 		chain = client_cert_chain_proxied(req->conn, req->srv->cfg.dps_cert_proxy);
-	rc = hub_x509_verify(req->srv, chain, req->params[0], &req->dev, err);
+	rc = hub_x509_verify(req->srv, chain, path_device(req), &req->dev, err);
 	client_cert_chain_free(chain);
 	return rc == 0;
 }
@@ -238,7 +250,7 @@ bool hub_device_check(struct request *req, enum err_code *err)
 
 	memset(&req->dev, 0, sizeof req->dev);
 	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
-	if (req->nparams < 1)
+	if (req->nparams < 1 && path_device(req) != NULL)
 		return false;
 	if (authz == NULL)
 		return check_x509(req, err);

@@ -20,13 +20,16 @@ struct stack_st_X509; /* STACK_OF(X509) */
  * Authorization, a TLS client certificate (hub_x509_verify()). 401
  * when missing, malformed, expired or not the device's; 403 when it names
  * another device; 404 when no assigned registration has that device ID.
- * Fills req->dev. */
+ * Fills req->dev. On a DEVICE_SELF route (the depot's downloads) no path
+ * parameter names the device: the credential's own device must prove it.
+ */
 bool hub_device_check(struct request *req, enum err_code *err);
 
 /* The device SAS check itself, for any transport (the HTTPS device API
  * above, the MQTT broker's plugin through server/mqtt_auth.c): authz is
  * "SharedAccessSignature sr=...", device_id the device it must name. 0 and
- * *dev filled, or -1 with *err (401, 403, 404 or 503 codes as above). */
+ * *dev filled, or -1 with *err (401, 403, 404 or 503 codes as above).
+ * device_id NULL: any device, the one the SAS names. */
 int hub_sas_verify(struct server *srv, const char *authz, const char *device_id, struct device *dev,
 		   enum err_code *err);
 
@@ -38,7 +41,9 @@ int hub_sas_verify(struct server *srv, const char *authz, const char *device_id,
  * registration, or one of a DPS X.509 enrollment (CN the registration ID,
  * pinned or chaining to the group's CA). 0 and *dev filled, or -1 with *err:
  * 401 for a chain that proves nothing (no device name, revoked, expired,
- * another CA), 403 for another device's, 404, 503. */
+ * another CA), 403 for another device's, 404, 503. device_id NULL: the
+ * device the chain names (an Orchard certificate: the device whose ID is
+ * its registration ID). */
 int hub_x509_verify(struct server *srv, struct stack_st_X509 *chain, const char *device_id,
 		    struct device *dev, enum err_code *err);
 

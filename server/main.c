@@ -22,6 +22,7 @@
 #include "server/http.h"
 #include "server/jobs.h"
 #include "server/mqtt.h"
+#include "server/mqtt_broker.h"
 #include "server/metrics.h"
 #include "server/routes.h"
 #include "server/server.h"
@@ -47,7 +48,8 @@ static void usage(void)
 	       "       orchardd [SETTINGS] cert revoke SERIAL [--reason NAME]\n"
 	       "       orchardd --version\n\n"
 	       "Scopes: all, enrollments:read, enrollments:write, twins:read, twins:write,\n"
-	       "        pki:admin, audit:read, tokens:read, tokens:write, acme:admin\n\n");
+	       "        pki:admin, audit:read, tokens:read, tokens:write, acme:admin,\n"
+	       "        depot:read, depot:write\n\n");
 	config_print_help();
 }
 
@@ -95,14 +97,10 @@ static int config_resolve(struct config *cfg)
 /* Validations mostly wait on the network (5 s timeouts): more threads. */
 #define ACME_JOBS_THREADS 8
 
-static const char *const event_channels[] = {EVENTS_AUDIT,
-					     EVENTS_TOKEN_REVOKED,
-					     EVENTS_TWIN,
-					     EVENTS_DPS_ENROLLMENT,
-					     EVENTS_DPS_REGISTRATION,
-					     EVENTS_CERT_REVOKED,
-					     EVENTS_ACME_AUTHZ,
-					     NULL};
+static const char *const event_channels[] = {
+	EVENTS_AUDIT,	       EVENTS_TOKEN_REVOKED,  EVENTS_TWIN,
+	EVENTS_DEVICE_MESSAGE, EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION,
+	EVENTS_CERT_REVOKED,   EVENTS_ACME_AUTHZ,     NULL};
 
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no
@@ -138,6 +136,8 @@ static int cmd_serve(struct server *srv)
 	struct revocations *revoked = NULL;
 	struct http *http = NULL;
 	struct mqtt *mqtt = NULL;
+	struct mqtt_broker *broker = NULL;
+	char backend[64];
 	int mqtt_failed = 0;
 	int rc = 1;
 
@@ -194,11 +194,19 @@ static int cmd_serve(struct server *srv)
 	if (dps_id_scope_init(srv) != 0)
 		goto out;
 
-	http = http_start(srv, cert, key);
-	if (http == NULL)
+	/* orchardd's own broker (--mqtt-listen): the backend connects to it */
+	broker = mqtt_broker_start(srv, cert_path, key_path, backend, sizeof backend, &mqtt_failed);
+	if (mqtt_failed)
 		goto out;
+	if (broker != NULL && srv->cfg.mqtt_broker == NULL)
+		srv->cfg.mqtt_broker = strdup(backend);
+	/* Before the first request: direct methods call it. */
 	mqtt = mqtt_start(srv, &mqtt_failed);
 	if (mqtt_failed)
+		goto out;
+	srv->mqtt = mqtt;
+	http = http_start(srv, cert, key);
+	if (http == NULL)
 		goto out;
 	OPENSSL_cleanse(key, strlen(key));
 	sigset_t empty;
@@ -219,8 +227,10 @@ out:
 		atomic_store(&srv->shutting_down, 1);
 		timers_fire_all(srv->timers);
 	}
-	mqtt_stop(mqtt);
 	http_stop(http, srv, 0);
+	srv->mqtt = NULL;
+	mqtt_stop(mqtt);
+	mqtt_broker_stop(broker);
 	jobs_stop(srv->jobs);
 	jobs_stop(srv->acme_jobs);
 	revocations_stop(revoked);

@@ -16,7 +16,7 @@ $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 
 $(BUILD)/server/metrics.o $(BUILD)/server/main.o: CFLAGS += -DORCHARD_VERSION='"$(ORCHARD_VERSION)"'
 
-$(BUILD)/orchardd: $(SERVER_OBJS) $(ACME_LIB) $(PKI_LIB) $(VERIFIER_LIB) $(COMMON_LIB)
+$(BUILD)/orchardd: $(SERVER_OBJS) $(DEPOT_LIB) $(ACME_LIB) $(PKI_LIB) $(VERIFIER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
 BINS += $(BUILD)/orchardd
@@ -25,6 +25,6 @@ BINS += $(BUILD)/orchardd
 # so never built with sanitizers (mosquitto carries no ASan runtime).
 $(BUILD)/orchard_mqtt.so: server/mqtt/orchard_mqtt.c
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out $(SANFLAGS) -MMD -MP,$(CFLAGS)) -fPIC -shared -o $@ $<
+	$(CC) $(filter-out $(SANFLAGS) -MMD -MP,$(CFLAGS)) -fPIC -shared -o $@ $< -lcrypto
 
 BINS += $(BUILD)/orchard_mqtt.so

@@ -37,6 +37,7 @@
 
 #include "common/hex.h"
 #include "common/log.h"
+#include "server/messages.h"
 #include "server/mqtt_auth.h"
 #include "server/server.h"
 #include "server/store/events.h"
@@ -44,6 +45,10 @@
 
 #define UP "orchard/up/"
 #define DOWN "orchard/down/"
+#define MRES "orchard/mres/" /* a device's method answer, to every orchardd */
+#define CONN "orchard/conn/" /* "1"/"0": a device connected or left, to every orchardd */
+#define ONLINE_BUCKETS 1024
+#define PENDING_MAX 10000
 #define MQTT_PAYLOAD_MAX (64 * 1024) /* the HTTPS route's body cap */
 #define FOLLOW_BUCKETS 1024
 
@@ -55,6 +60,22 @@ struct follow {
 	bool dirty;		 /* a push is due */
 	struct follow *next;	 /* bucket */
 	struct follow *next_due; /* the pusher's list */
+};
+
+/* A device connected to the broker now. */
+struct online {
+	char id[TWIN_DEVICE_ID_MAX + 1];
+	struct online *next;
+};
+
+/* A direct method call on its way: its answer, once it came. */
+struct pending {
+	char rid[MQTT_RID_MAX];
+	char device[TWIN_DEVICE_ID_MAX + 1];
+	bool answered;
+	int status; /* -1: the device was gone */
+	char *payload;
+	struct pending *next;
 };
 
 struct mqtt {
@@ -71,6 +92,14 @@ struct mqtt {
 	int port;
 	struct follow *buckets[FOLLOW_BUCKETS];
 	struct follow *due;
+	/* direct methods */
+	pthread_mutex_t mlock; /* connected, online, pending, next_rid */
+	bool connected;	       /* to the broker, subscribed */
+	struct online *online[ONLINE_BUCKETS];
+	struct pending *pending;
+	size_t npending;
+	unsigned long long next_rid;
+	char rid_prefix[9]; /* random: rids are unique across orchardd instances */
 };
 
 static unsigned bucket_of(const char *id)
@@ -256,6 +285,187 @@ static const char *rid_of(const char *query, char out[130])
 	return out;
 }
 
+/* Under m->mlock. */
+static struct online **online_find(struct mqtt *m, const char *id)
+{
+	struct online **o = &m->online[bucket_of(id) % ONLINE_BUCKETS];
+
+	while (*o != NULL && strcmp((*o)->id, id) != 0)
+		o = &(*o)->next;
+	return o;
+}
+
+static void online_clear(struct mqtt *m)
+{
+	for (int b = 0; b < ONLINE_BUCKETS; b++)
+		for (struct online *o = m->online[b], *n; o != NULL; o = n) {
+			n = o->next;
+			free(o);
+		}
+	memset(m->online, 0, sizeof m->online);
+}
+
+/* The plugin: device id connected (on) or left its last connection. */
+static void online_set(struct mqtt *m, const char *id, bool on)
+{
+	struct online **o, *gone = NULL;
+	bool added = false;
+
+	if (!twin_device_id_ok(id))
+		return;
+	pthread_mutex_lock(&m->mlock);
+	o = online_find(m, id);
+	if (on && *o == NULL && (*o = calloc(1, sizeof **o)) != NULL) {
+		snprintf((*o)->id, sizeof(*o)->id, "%s", id);
+		added = true;
+	} else if (!on && *o != NULL) {
+		gone = *o;
+		*o = gone->next;
+	}
+	pthread_mutex_unlock(&m->mlock);
+	free(gone);
+	if (added) /* a call waiting for the device to connect */
+		events_post(m->srv->events, EVENTS_MQTT_CONNECT, id);
+}
+
+bool mqtt_device_online(struct mqtt *m, const char *device)
+{
+	bool on;
+
+	pthread_mutex_lock(&m->mlock);
+	on = m->connected && *online_find(m, device) != NULL;
+	pthread_mutex_unlock(&m->mlock);
+	return on;
+}
+
+/* Under m->mlock. */
+static struct pending **pending_find(struct mqtt *m, const char *rid)
+{
+	struct pending **p = &m->pending;
+
+	while (*p != NULL && strcmp((*p)->rid, rid) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+/* "<deviceId>/<status>/?$rid=R" from the plugin: a device's answer
+ * (status all digits), or "offline" when the request found no device.
+ * Every orchardd gets it; the one whose rid it is keeps it. */
+static void method_answer(struct mqtt *m, const char *t, const void *payload, int len)
+{
+	char id[TWIN_DEVICE_ID_MAX + 1], st[16], ridbuf[130];
+	const char *slash = strchr(t, '/'), *slash2, *rid;
+	struct pending *p;
+	bool woke = false;
+	long status;
+
+	if (slash == NULL || (size_t)(slash - t) >= sizeof id ||
+	    (slash2 = strchr(slash + 1, '/')) == NULL ||
+	    (size_t)(slash2 - slash - 1) >= sizeof st || slash2 == slash + 1 ||
+	    (rid = rid_of(slash2, ridbuf)) == NULL ||
+	    strncmp(rid, m->rid_prefix, strlen(m->rid_prefix)) != 0)
+		return; /* not ours */
+	memcpy(id, t, (size_t)(slash - t));
+	id[slash - t] = '\0';
+	memcpy(st, slash + 1, (size_t)(slash2 - slash - 1));
+	st[slash2 - slash - 1] = '\0';
+	if (strcmp(st, "offline") == 0)
+		status = -1;
+	else if (strspn(st, "0123456789") != strlen(st) || strlen(st) > 9)
+		return;
+	else
+		status = strtol(st, NULL, 10);
+	pthread_mutex_lock(&m->mlock);
+	p = *pending_find(m, rid);
+	/* only the device asked answers (another cannot guess its way in) */
+	if (p != NULL && !p->answered && strcmp(p->device, id) == 0 &&
+	    (p->payload = malloc((size_t)len + 1)) != NULL) {
+		memcpy(p->payload, payload, (size_t)len);
+		p->payload[len] = '\0';
+		p->status = (int)status;
+		p->answered = woke = true;
+	}
+	pthread_mutex_unlock(&m->mlock);
+	if (woke)
+		events_post(m->srv->events, EVENTS_MQTT_METHOD, rid);
+}
+
+enum mqtt_call mqtt_method_call(struct mqtt *m, const char *device, const char *name,
+				const char *payload, size_t len, char rid[MQTT_RID_MAX])
+{
+	struct pending *p = calloc(1, sizeof *p);
+	enum mqtt_call r = MQTT_CALL_UNAVAILABLE;
+	char topic[512];
+	int rc;
+
+	if (p == NULL)
+		return r;
+	pthread_mutex_lock(&m->mlock);
+	if (!m->connected || m->npending >= PENDING_MAX)
+		goto out;
+	if (*online_find(m, device) == NULL) {
+		r = MQTT_CALL_OFFLINE;
+		goto out;
+	}
+	snprintf(p->rid, sizeof p->rid, "%s%llx", m->rid_prefix, ++m->next_rid);
+	snprintf(p->device, sizeof p->device, "%s", device);
+	if (snprintf(topic, sizeof topic, DOWN "%s/methods/POST/%s/?$rid=%s", device, name,
+		     p->rid) >= (int)sizeof topic)
+		goto out;
+	p->next = m->pending;
+	m->pending = p;
+	m->npending++;
+	memcpy(rid, p->rid, sizeof p->rid);
+	r = MQTT_CALL_SENT;
+	p = NULL;
+out:
+	pthread_mutex_unlock(&m->mlock);
+	free(p);
+	if (r != MQTT_CALL_SENT)
+		return r;
+	rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, payload, 0, false);
+	if (rc == MOSQ_ERR_SUCCESS)
+		return r;
+	log_kv(LOG_WARN, "mqtt publish failed", "topic", topic, "error", mosquitto_strerror(rc),
+	       NULL);
+	mqtt_method_forget(m, rid);
+	return MQTT_CALL_UNAVAILABLE;
+}
+
+int mqtt_method_take(struct mqtt *m, const char *rid, int *status, char **payload)
+{
+	struct pending *p;
+	int got = 0;
+
+	pthread_mutex_lock(&m->mlock);
+	p = *pending_find(m, rid);
+	if (p != NULL && p->answered) {
+		*status = p->status;
+		*payload = p->payload;
+		p->payload = NULL;
+		p->answered = false; /* taken */
+		got = 1;
+	}
+	pthread_mutex_unlock(&m->mlock);
+	return got;
+}
+
+void mqtt_method_forget(struct mqtt *m, const char *rid)
+{
+	struct pending **pp, *p = NULL;
+
+	pthread_mutex_lock(&m->mlock);
+	pp = pending_find(m, rid);
+	if ((p = *pp) != NULL) {
+		*pp = p->next;
+		m->npending--;
+	}
+	pthread_mutex_unlock(&m->mlock);
+	if (p != NULL)
+		free(p->payload);
+	free(p);
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
 {
 	struct mqtt *m = obj;
@@ -263,6 +473,15 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 	const char *t = msg->topic, *slash, *q, *rid;
 
 	(void)mosq;
+	if (strncmp(t, MRES, strlen(MRES)) == 0) {
+		method_answer(m, t + strlen(MRES), msg->payload, msg->payloadlen);
+		return;
+	}
+	if (strncmp(t, CONN, strlen(CONN)) == 0) {
+		online_set(m, t + strlen(CONN),
+			   msg->payloadlen == 1 && *(char *)msg->payload == '1');
+		return;
+	}
 	if (strncmp(t, UP, strlen(UP)) != 0)
 		return;
 	t += strlen(UP);
@@ -271,6 +490,14 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 	memcpy(id, t, (size_t)(slash - t));
 	id[slash - t] = '\0';
 	t = slash + 1;
+	if (twin_device_id_ok(id) && strncmp(t, "telemetry/", 10) == 0) {
+		/* the plugin: devices/{id}/messages/events/{bag}; stored, no answer */
+		if (messages_store(m->srv->store, id, t + 10, msg->payload,
+				   (size_t)msg->payloadlen) == -2)
+			log_kv(LOG_WARN, "device message lost: database unavailable", "device", id,
+			       NULL);
+		return;
+	}
 	if (twin_device_id_ok(id) && strcmp(t, "twin/SUBSCRIBE/desired/") == 0) {
 		twin_follow(m, id); /* the plugin: id subscribed to desired patches */
 		return;
@@ -292,21 +519,48 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
  * reaches them even when they connected before this orchardd started. */
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, const int *granted)
 {
-	(void)obj, (void)mid;
-	if (n == 1 && granted[0] <= 2)
-		mosquitto_publish(mosq, NULL, "orchard/hello", 0, "", 0, false);
+	struct mqtt *m = obj;
+
+	(void)mid;
+	for (int i = 0; i < n; i++)
+		if (granted[i] > 2)
+			return;
+	if (n != 3)
+		return;
+	pthread_mutex_lock(&m->mlock);
+	m->connected = true;
+	pthread_mutex_unlock(&m->mlock);
+	mosquitto_publish(mosq, NULL, "orchard/hello", 0, "", 0, false);
+}
+
+/* The connection to the broker ended: nobody is known to be connected
+ * until the plugin answers the next hello. */
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+	struct mqtt *m = obj;
+
+	(void)mosq, (void)rc;
+	pthread_mutex_lock(&m->mlock);
+	m->connected = false;
+	online_clear(m);
+	pthread_mutex_unlock(&m->mlock);
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
+	static char *const subs[] = {
+		/* a shared subscription: several orchardd split the devices' requests */
+		"$share/orchardd/" UP "#",
+		/* every orchardd hears every method answer and connection change */
+		MRES "#", CONN "#"};
+
 	(void)obj;
 	if (rc != 0) {
 		log_kv(LOG_WARN, "mqtt broker refused the backend", "reason",
 		       mosquitto_connack_string(rc), NULL);
 		return;
 	}
-	/* a shared subscription: several orchardd split the devices' requests */
-	rc = mosquitto_subscribe(mosq, NULL, "$share/orchardd/" UP "#", 0);
+	rc = mosquitto_subscribe_multiple(mosq, NULL, 3, subs, 0, 0, NULL);
 	log_kv(rc == MOSQ_ERR_SUCCESS ? LOG_INFO : LOG_WARN, "mqtt backend connected", "subscribe",
 	       mosquitto_strerror(rc), NULL);
 }
@@ -488,7 +742,7 @@ static int split_hostport(const char *s, char *host, size_t hostsz, int *port)
 struct mqtt *mqtt_start(struct server *srv, int *failed)
 {
 	const struct config *cfg = &srv->cfg;
-	unsigned char raw[32];
+	unsigned char raw[32], rp[4];
 	char secret[sizeof raw * 2 + 1], cid[64], host[256], *sock = NULL;
 	struct mqtt *m = NULL;
 	int port;
@@ -510,10 +764,14 @@ struct mqtt *mqtt_start(struct server *srv, int *failed)
 	snprintf(m->host, sizeof m->host, "%s", host);
 	m->port = port;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->mlock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	if (RAND_bytes(raw, sizeof raw) != 1)
 		goto fail;
 	hex_encode(raw, sizeof raw, secret);
+	if (RAND_bytes(rp, sizeof rp) != 1)
+		goto fail;
+	hex_encode(rp, sizeof rp, m->rid_prefix);
 	if (cfg->mqtt_socket != NULL)
 		sock = strdup(cfg->mqtt_socket);
 	else if (asprintf(&sock, "%s/run", cfg->data_dir) < 0)
@@ -539,6 +797,7 @@ struct mqtt *mqtt_start(struct server *srv, int *failed)
 	mosquitto_connect_callback_set(m->mosq, on_connect);
 	mosquitto_message_callback_set(m->mosq, on_message);
 	mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
+	mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
 	mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	if (pthread_create(&m->net, NULL, net_main, m) != 0)
 		goto fail;
@@ -592,7 +851,14 @@ void mqtt_stop(struct mqtt *m)
 			json_decref(f->desired);
 			free(f);
 		}
+	online_clear(m);
+	for (struct pending *p = m->pending, *n; p != NULL; p = n) {
+		n = p->next;
+		free(p->payload);
+		free(p);
+	}
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->mlock);
 	pthread_cond_destroy(&m->cond);
 	free(m);
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/b64.h"
 #include "common/ct.h"
 #include "common/log.h"
 #include "server/hub_auth.h"
@@ -39,6 +41,29 @@ struct mqtt_auth {
 	struct auth_client cl[AUTH_CLIENTS];
 };
 
+/* A device's certificate (base64 DER, as the broker verified it) checked
+ * by the HTTPS device API's own X.509 code. */
+static int x509_check(struct server *srv, const char *device, const char *b64, struct device *dev,
+		      enum err_code *err)
+{
+	size_t n = 0;
+	uint8_t *der = b64_decode(b64, strlen(b64), 0, &n);
+	const unsigned char *p = der;
+	X509 *leaf = der ? d2i_X509(NULL, &p, (long)n) : NULL;
+	STACK_OF(X509) *chain = leaf ? sk_X509_new_null() : NULL;
+	int rc = -1;
+
+	*err = ERR_TWIN_DEVICE_UNAUTHORIZED;
+	if (chain != NULL && p == der + n && sk_X509_push(chain, leaf) > 0) {
+		leaf = NULL;
+		rc = hub_x509_verify(srv, chain, device, dev, err);
+	}
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	free(der);
+	return rc;
+}
+
 /* The answer to one question; name and password as the plugin sent them. */
 static int answer(struct mqtt_auth *a, char kind, const char *name, const char *password)
 {
@@ -47,9 +72,12 @@ static int answer(struct mqtt_auth *a, char kind, const char *name, const char *
 
 	if (kind == 'B')
 		return ct_equal_str(name, a->user) && ct_equal_str(password, a->secret) ? 200 : 401;
-	if (kind != 'D')
+	if (kind == 'X') { /* the device's TLS client certificate: base64 DER */
+		if (x509_check(a->srv, name, password, &dev, &err) == 0)
+			return 200;
+	} else if (kind != 'D')
 		return 400;
-	if (hub_sas_verify(a->srv, password, name, &dev, &err) == 0)
+	else if (hub_sas_verify(a->srv, password, name, &dev, &err) == 0)
 		return 200;
 	log_kv(LOG_INFO, "mqtt device refused", "device", name, "why", err_table[err].type, NULL);
 	return (int)err_table[err].http_status;

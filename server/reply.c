@@ -264,6 +264,9 @@ enum MHD_Result reply_problem_ext(const char *file, int line, struct request *re
 	}
 	if (req->problem_location != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->problem_location);
+	if (req->problem_content_range != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
+					req->problem_content_range);
 	if (req->challenge != NULL) /* set by the route's authentication kind */
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->challenge);
 	ret = reply_queue_as(req, e->http_status, resp,

@@ -14,6 +14,7 @@
 
 #include "common/jsonb.h"
 #include "common/log.h"
+#include "depot/depot.h"
 #include "server/acme.h"
 #include "server/audit.h"
 #include "server/authn.h"
@@ -151,7 +152,7 @@ static enum MHD_Result request_parse_body(struct request *req)
 	const char *ctype = request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	json_error_t jerr;
 
-	if (req->route->body == BODY_RAW)
+	if (req->route->body == BODY_RAW || req->route->body == BODY_UPLOAD)
 		return MHD_YES;
 	if (!media_type_is(ctype, want)) {
 		return reply_problem(req, ERR_UNSUPPORTED_MEDIA_TYPE, "expected %s, got %s", want,
@@ -182,6 +183,7 @@ static void request_admit(struct request *req)
 {
 	struct server *srv = req->srv;
 	enum err_code err;
+	size_t limit;
 
 	if (strlen(req->path) > ROUTE_MAX_URL) {
 		request_refuse(req, ERR_URI_TOO_LONG, "the limit is %d bytes", ROUTE_MAX_URL);
@@ -200,9 +202,11 @@ static void request_admit(struct request *req)
 	case ROUTE_FOUND: break;
 	}
 	req->family = req->route->wire;
-	req->body_max = req->route->body_max < (size_t)srv->cfg.body_limit
-				? req->route->body_max
-				: (size_t)srv->cfg.body_limit;
+	/* An upload (a depot package) is capped by its own limit, not --body-limit. */
+	limit = req->route->body == BODY_UPLOAD
+			? (size_t)srv->cfg.depot_max_module + DEPOT_OPKG_OVERHEAD
+			: (size_t)srv->cfg.body_limit;
+	req->body_max = req->route->body_max < limit ? req->route->body_max : limit;
 	buf_init(&req->body, req->body_max);
 	if (authn_stage(req->route) == AUTHN_HEADERS && !authn_check(req, &err)) {
 		request_refuse(req, err, NULL);
@@ -241,8 +245,10 @@ static enum MHD_Result request_answer(struct request *req)
 	enum err_code err;
 	enum MHD_Result ret;
 
-	if (req->dispatched)
-		return (enum MHD_Result)req->route->handler(req);
+	if (req->dispatched) { /* resumed: audited below once it answers */
+		ret = (enum MHD_Result)req->route->handler(req);
+		goto audit;
+	}
 	if (req->refused) {
 		ret = reply_problem(req, req->refusal, req->refusal_detail[0] ? "%s" : NULL,
 				    req->refusal_detail);

@@ -68,8 +68,9 @@ struct request {
 	/* Extension members for a body kind's refusal (ACME's "algorithms"
 	 * with badSignatureAlgorithm); owned until the reply takes it. */
 	json_t *refusal_ext;
-	long retry_after_s;	      /* Retry-After of a 429 or 503 (1 when 0) */
-	const char *problem_location; /* Location on an error reply (ACME keyChange's 409) */
+	long retry_after_s;		   /* Retry-After of a 429 or 503 (1 when 0) */
+	const char *problem_location;	   /* Location on an error reply (ACME keyChange's 409) */
+	const char *problem_content_range; /* Content-Range on an error reply (the depot's 416) */
 };
 
 /* The MHD access handler and completion callback that drive a request

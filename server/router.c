@@ -132,6 +132,8 @@ static const struct {
 	{"tokens:read", SCOPE_TOKENS_READ},
 	{"tokens:write", SCOPE_TOKENS_WRITE},
 	{"acme:admin", SCOPE_ACME_ADMIN},
+	{"depot:read", SCOPE_DEPOT_READ},
+	{"depot:write", SCOPE_DEPOT_WRITE},
 };
 
 unsigned scope_parse(const char *name)

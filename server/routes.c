@@ -88,6 +88,23 @@ const struct route routes[] = {
 	{"GET",    "/configurations/{id}", h_config_get,    OPERATOR(SCOPE_TWINS_READ),   BODY_NONE, 0,       WIRE_ORCHARD, "config_get"},
 	{"DELETE", "/configurations/{id}", h_config_delete, OPERATOR(SCOPE_TWINS_WRITE),  BODY_NONE, 0,       WIRE_ORCHARD, "config_delete"},
 	{"GET",    "/twins/{deviceId}/history", h_twins_history, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0,   WIRE_ORCHARD, "twins_history"},
+	/* IoT Hub's direct method over MQTT (server/h_twins_methods.c): waits for the device */
+	{"POST",   "/twins/{deviceId}/methods", h_twins_method, OPERATOR(SCOPE_TWINS_WRITE), BODY_JSON, KiB(160), WIRE_ORCHARD, "twins_method"},
+	/* telemetry devices sent over MQTT (server/h_devices_messages.c) */
+	{"GET",    "/devices/{deviceId}/messages", h_devices_messages, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0, WIRE_ORCHARD, "devices_messages"},
+
+	/* The depot (docs/depot.md): publishers and packages for operators; a
+	 * package's "publisher" is never "packages" or "publishers". */
+	{"PUT",    "/depot/publishers/{name}", h_depot_publisher_put,  OPERATOR(SCOPE_DEPOT_WRITE), BODY_JSON, KiB(8), WIRE_ORCHARD, "depot_publisher_put"},
+	{"GET",    "/depot/publishers/{name}", h_depot_publisher_get,  OPERATOR(SCOPE_DEPOT_READ),  BODY_NONE, 0,      WIRE_ORCHARD, "depot_publisher_get"},
+	{"GET",    "/depot/publishers",        h_depot_publisher_list, OPERATOR(SCOPE_DEPOT_READ),  BODY_NONE, 0,      WIRE_ORCHARD, "depot_publisher_list"},
+	{"POST",   "/depot/packages",          h_depot_publish,        OPERATOR(SCOPE_DEPOT_WRITE), BODY_UPLOAD, MiB(2048), WIRE_ORCHARD, "depot_publish"},
+	{"GET",    "/depot/packages",          h_depot_package_list,   OPERATOR(SCOPE_DEPOT_READ),  BODY_NONE, 0,      WIRE_ORCHARD, "depot_package_list"},
+	{"GET",    "/depot/packages/{publisher}/{name}/{version}", h_depot_package_get,   OPERATOR(SCOPE_DEPOT_READ),  BODY_NONE, 0,      WIRE_ORCHARD, "depot_package_get"},
+	{"PATCH",  "/depot/packages/{publisher}/{name}/{version}", h_depot_package_patch, OPERATOR(SCOPE_DEPOT_WRITE), BODY_JSON, KiB(1), WIRE_ORCHARD, "depot_package_patch"},
+	/* ... and for devices, with their own credential (any registered device). */
+	{"GET",    "/depot/{publisher}/pkg/{name}/{version}",        h_depot_device_manifest, DEVICE_HUB_SELF, BODY_NONE, 0, WIRE_ORCHARD, "depot_device_manifest"},
+	{"GET",    "/depot/{publisher}/pkg/{name}/{version}/module", h_depot_device_module,   DEVICE_HUB_SELF, BODY_NONE, 0, WIRE_ORCHARD, "depot_device_module"},
 
 	/* The twin API's device side: a device reads and writes its own twin only. */
 	{"GET",    "/devices/{deviceId}/twin",          h_twins_device_get,     DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_device_get"},

@@ -22,7 +22,9 @@ enum scope {
 	SCOPE_TOKENS_READ = 1 << 6,
 	SCOPE_TOKENS_WRITE = 1 << 7,
 	SCOPE_ACME_ADMIN = 1 << 8,
-	SCOPE_ALL = (1 << 9) - 1,
+	SCOPE_DEPOT_READ = 1 << 9,
+	SCOPE_DEPOT_WRITE = 1 << 10,
+	SCOPE_ALL = (1 << 11) - 1,
 };
 
 /* The DPS service SAS's rights (Azure's shared access policy rights), in
@@ -72,6 +74,14 @@ struct route_auth {
 	{                                                                                          \
 		AUTH_DEVICE_HUB, 0                                                                 \
 	}
+/* AUTH_DEVICE_HUB's arg: the device is the one its credential names (the
+ * SAS's sr, the certificate's CN), not a path parameter: the depot's
+ * downloads, which any registered device may make. */
+#define DEVICE_SELF 1u
+#define DEVICE_HUB_SELF                                                                            \
+	{                                                                                          \
+		AUTH_DEVICE_HUB, DEVICE_SELF                                                       \
+	}
 /* AUTH_DEVICE_SAS's arg: a request without Authorization reaches the
  * handler unauthenticated (the TPM flow's first request gets its 401 there). */
 #define DEVICE_CHALLENGE 1u
@@ -97,8 +107,9 @@ struct route_auth {
 /* What the body must be, when there is one: its media type decides the
  * parsing (BODY_JSON: application/json into req->json; BODY_JOSE:
  * application/jose+json, also parsed into req->json; BODY_RAW: any type,
- * bytes in req->body). */
-enum body_kind { BODY_NONE, BODY_JSON, BODY_JOSE, BODY_RAW };
+ * bytes in req->body; BODY_UPLOAD: the same, capped by --depot-max-module
+ * plus the container's overhead instead of --body-limit). */
+enum body_kind { BODY_NONE, BODY_JSON, BODY_JOSE, BODY_RAW, BODY_UPLOAD };
 
 /* The wire format of a route's errors (a family of common/errors.tsv):
  * Orchard's problem+json, ACME's problem documents, Azure DPS's bodies. */

@@ -30,6 +30,7 @@ struct server {
 	struct jobs *jobs;     /* slow outbound work */
 	struct pki_ca *ca;     /* the CA: pki_issue() with it, certs_record() the result */
 	struct certs_crl *crl; /* the CRL cache (server/certs.h) */
+	struct mqtt *mqtt;     /* the MQTT backend (server/mqtt.h); NULL: none */
 	/* device-attest-01's trust anchors (server/attest_roots.h): Orchard's
 	 * attestation CA (att_own) and the external roots. */
 	struct x509_st *att_own;

@@ -33,6 +33,8 @@ TEST_SCRIPTS += tests/integration/device_attest.sh
 TEST_SCRIPTS += tests/integration/device_attest_eventlog.sh
 # External attestation roots: a test-made vendor CA certifies the swtpm's AK.
 TEST_SCRIPTS += tests/integration/device_attest_roots.sh
+# The depot end to end: build/orchard-pkg (clients/pkg) against orchardd, a device's downloads.
+TEST_SCRIPTS += tests/integration/depot.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
@@ -73,6 +75,12 @@ TEST_SCRIPTS += tests/interop/dps_node.sh
 # Interop: Microsoft's Node.js IoT Hub device SDK over MQTT, through mosquitto
 # with the Orchard plugin ($(BUILD)/npm-iothub; skipped without a registry).
 TEST_SCRIPTS += tests/interop/iothub_node.sh
+# direct methods: an operator curl, the SDK's onDeviceMethod answers (tests/interop/iothub_methods.js)
+TEST_SCRIPTS += tests/interop/iothub_methods.sh
+# X.509 devices over MQTT: the SDK with x509=true, mosquitto's certificate listener
+TEST_SCRIPTS += tests/interop/iothub_x509.sh
+# orchardd's own mosquitto (--mqtt-listen): started, restarted, killed with orchardd
+TEST_SCRIPTS += tests/integration/mqtt_broker.sh
 # Interop: certbot and lego (Debian) obtain, renew and revoke certificates.
 TEST_SCRIPTS += tests/interop/acme_certbot.sh tests/interop/acme_lego.sh
 

@@ -9,6 +9,9 @@
  *               checked by the very code the HTTPS device API runs
  *               (hub_sas_verify()), against the keys in Orchard's store;
  *               the backend (orchardd itself) by a secret orchardd made.
+ *               Without a password, the TLS client certificate (a listener
+ *               with require_certificate true) goes to orchardd, which
+ *               checks it with the HTTPS API's X.509 code (hub_x509_verify()).
  *               Client id = device id = the SAS's device, and the username
  *               names it too: "{hub}/{deviceId}/?api-version=...".
  *   ACL_CHECK   a device subscribes to IoT Hub's four filters only, writes
@@ -42,12 +45,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
 #define UP_PREFIX "orchard/up/"
 #define DOWN_PREFIX "orchard/down/"
+#define MRES_PREFIX "orchard/mres/" /* method answers, to every backend */
+#define CONN_PREFIX "orchard/conn/" /* "1"/"0": a device connected or left, to every backend */
 #define HUB_PREFIX "$iothub/"
 #define HELLO_TOPIC "orchard/hello" /* a backend is ready to follow devices */
 #define ASK_TIMEOUT_MS 3000
@@ -134,6 +142,24 @@ static void conn_del(struct mosquitto *client)
 			plug.conns[i] = plug.conns[--plug.nconns];
 			return;
 		}
+}
+
+/* Tells every backend that device id is connected (on) or gone: direct
+ * methods answer 404 at once for a device that is not connected. */
+static void conn_notice(const char *id, bool on)
+{
+	char topic[256];
+
+	if (snprintf(topic, sizeof topic, CONN_PREFIX "%s", id) < (int)sizeof topic)
+		mosquitto_broker_publish_copy(NULL, topic, 1, on ? "1" : "0", 0, false, NULL);
+}
+
+static bool conn_online(const char *id)
+{
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (strcmp(plug.conns[i].id, id) == 0)
+			return true;
+	return false;
 }
 
 static int backends_connected(void)
@@ -282,17 +308,43 @@ static long long sas_until(const char *password)
 	return se ? strtoll(se + 3, NULL, 10) + SAS_SKEW : 0;
 }
 
+/* The client certificate the broker verified (listener with
+ * require_certificate), as base64 DER for orchardd, and when it expires
+ * (*until, plus the skew, as a SAS's). NULL when there is none. */
+static char *cert_b64(struct mosquitto *client, long long *until)
+{
+	X509 *cert = mosquitto_client_certificate(client);
+	unsigned char *der = NULL;
+	char *b64 = NULL;
+	struct tm tm;
+	int n;
+
+	if (cert != NULL && (n = i2d_X509(cert, &der)) > 0 && (n + 2) / 3 * 4 < FIELD_MAX &&
+	    (b64 = malloc((size_t)(n + 2) / 3 * 4 + 1)) != NULL) {
+		EVP_EncodeBlock((unsigned char *)b64, der, n);
+		*until = ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1
+				 ? (long long)timegm(&tm) + SAS_SKEW
+				 : 0;
+	}
+	OPENSSL_free(der);
+	X509_free(cert);
+	return b64;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	const char *cid = mosquitto_client_id(ed->client), *user = ed->username;
+	bool sas = ed->password != NULL && ed->password[0] != '\0', ok;
+	long long until = 0;
+	char *b64 = NULL;
 	size_t n;
 
 	(void)event, (void)userdata;
-	if (!field_ok(user) || !field_ok(ed->password) || cid == NULL)
+	if (!field_ok(user) || (sas && !field_ok(ed->password)) || cid == NULL)
 		return MOSQ_ERR_AUTH;
 	if (strcmp(user, plug.backend_user) == 0) {
-		if (!ask('B', user, ed->password))
+		if (!sas || !ask('B', user, ed->password))
 			return MOSQ_ERR_AUTH;
 		backend_set(NULL, ed->client);
 		return MOSQ_ERR_SUCCESS;
@@ -303,11 +355,20 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	n = strlen(cid);
 	if (strncmp(user + 1, cid, n) != 0 || user[1 + n] != '/')
 		return MOSQ_ERR_AUTH;
-	if (!ask('D', cid, ed->password)) {
+	/* a SAS, or else the X.509 certificate the TLS handshake verified */
+	if (sas) {
+		ok = ask('D', cid, ed->password);
+		until = sas_until(ed->password);
+	} else {
+		ok = (b64 = cert_b64(ed->client, &until)) != NULL && ask('X', cid, b64);
+		free(b64);
+	}
+	if (!ok) {
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "orchard: device %s refused", cid);
 		return MOSQ_ERR_AUTH;
 	}
-	conn_add(ed->client, cid, sas_until(ed->password));
+	conn_add(ed->client, cid, until);
+	conn_notice(cid, true);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -439,7 +500,7 @@ static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
 	const char *id = mosquitto_client_id(ed->client), *t = ed->topic;
-	char topic[1024], target[129];
+	char topic[8192 + 512], target[129];
 
 	(void)event, (void)userdata;
 	if (id == NULL || t == NULL || ed->payloadlen > INT32_MAX)
@@ -448,8 +509,10 @@ static int on_message(int event, void *event_data, void *userdata)
 		const char *rest, *slash;
 
 		if (strcmp(t, HELLO_TOPIC) == 0) {
-			for (size_t i = 0; i < plug.nconns; i++)
+			for (size_t i = 0; i < plug.nconns; i++) {
 				follow_notice(plug.conns[i].id);
+				conn_notice(plug.conns[i].id, true);
+			}
 			return MOSQ_ERR_SUCCESS;
 		}
 		if (!starts(t, DOWN_PREFIX))
@@ -462,8 +525,30 @@ static int on_message(int event, void *event_data, void *userdata)
 		target[slash - rest] = '\0';
 		if (snprintf(topic, sizeof topic, HUB_PREFIX "%s", slash + 1) >= (int)sizeof topic)
 			return MOSQ_ERR_SUCCESS;
+		if (starts(slash + 1, "methods/POST/") && !conn_online(target)) {
+			/* gone since orchardd looked: say so at once (the 404) */
+			const char *rid = strstr(slash + 1, "?$rid=");
+
+			if (rid != NULL &&
+			    snprintf(topic, sizeof topic, MRES_PREFIX "%s/offline/%s", target,
+				     rid) < (int)sizeof topic)
+				mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
+			return MOSQ_ERR_SUCCESS;
+		}
 		/* targeted: to that client alone, whatever it subscribed */
 		mosquitto_broker_publish_copy(target, topic, (int)ed->payloadlen, ed->payload,
+					      ed->qos, false, NULL);
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (own_topic(t, id, "messages/events/")) {
+		/* telemetry -> "orchard/up/{id}/telemetry/{bag}" for one backend,
+		 * within the device's rate (beyond it, or with no backend: dropped;
+		 * MQTT 3.1.1 acknowledged it anyway) */
+		if (!conn_allow(ed->client) || backends_connected() == 0 ||
+		    snprintf(topic, sizeof topic, UP_PREFIX "%s/telemetry/%s", id,
+			     t + 9 + strlen(id) + strlen("messages/events/")) >= (int)sizeof topic)
+			return MOSQ_ERR_SUCCESS;
+		mosquitto_broker_publish_copy(NULL, topic, (int)ed->payloadlen, ed->payload,
 					      ed->qos, false, NULL);
 		return MOSQ_ERR_SUCCESS;
 	}
@@ -475,6 +560,19 @@ static int on_message(int event, void *event_data, void *userdata)
 		twin_refuse(
 			id, t, 503,
 			"{\"errorCode\":503001,\"message\":\"Orchard is unavailable, retry later\"}");
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (starts(t, "$iothub/methods/res/")) {
+		/* "$iothub/methods/res/{status}/?$rid=R" -> every backend, as
+		 * "orchard/mres/{id}/{status}/?$rid=R"; the one that asked keeps it */
+		const char *st = t + strlen("$iothub/methods/res/");
+		size_t n = strspn(st, "0123456789");
+
+		if (n == 0 || n > 9 || st[n] != '/' ||
+		    snprintf(topic, sizeof topic, MRES_PREFIX "%s/%s", id, st) >= (int)sizeof topic)
+			return MOSQ_ERR_SUCCESS;
+		mosquitto_broker_publish_copy(NULL, topic, (int)ed->payloadlen, ed->payload, 0,
+					      false, NULL);
 		return MOSQ_ERR_SUCCESS;
 	}
 	if (!starts(t, HUB_PREFIX) || snprintf(topic, sizeof topic, UP_PREFIX "%s/%s", id,
@@ -489,9 +587,18 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_disconnect *ed = event_data;
 
+	char id[sizeof plug.conns[0].id] = "";
+
 	(void)event, (void)userdata;
 	backend_set(ed->client, NULL);
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (plug.conns[i].client == ed->client)
+			snprintf(id, sizeof id, "%s", plug.conns[i].id);
 	conn_del(ed->client);
+	/* a persistent session's old connection ends after its successor's
+	 * BASIC_AUTH: the device is still there */
+	if (id[0] != '\0' && !conn_online(id))
+		conn_notice(id, false);
 	return MOSQ_ERR_SUCCESS;
 }
 

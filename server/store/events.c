@@ -64,6 +64,11 @@ static void deliver(struct events *ev, const char *channel, const char *payload)
 	pthread_mutex_unlock(&ev->mu);
 }
 
+void events_post(struct events *ev, const char *channel, const char *payload)
+{
+	deliver(ev, channel, payload);
+}
+
 /* After a reconnect anything may have been missed: everyone looks again. */
 static void deliver_gap(struct events *ev)
 {

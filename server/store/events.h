@@ -13,12 +13,19 @@
 #define EVENTS_DPS_REGISTRATION "orchard_dps_registration" /* payload: the registration ID */
 #define EVENTS_TWIN "orchard_twin" /* payload: "deviceId desiredVersion" of a changed twin */
 #define EVENTS_TWIN_CONFIGURATION "orchard_twin_config" /* payload: the configuration ID */
-#define EVENTS_ACME_ACCOUNT "orchard_acme_account"	/* payload: the changed account's id */
+#define EVENTS_DEVICE_MESSAGE "orchard_device_message"	/* payload: "deviceId id" of telemetry */
+/* Local only (events_post, never NOTIFY'd): "rid" of a direct method's
+ * answer, or "deviceId" of a device that connected to the MQTT broker. */
+#define EVENTS_MQTT_METHOD "orchard_mqtt_method"
+#define EVENTS_MQTT_CONNECT "orchard_mqtt_connect"
+#define EVENTS_ACME_ACCOUNT "orchard_acme_account" /* payload: the changed account's id */
 #define EVENTS_ACME_AUTHZ "orchard_acme_authz"	   /* payload: the changed authorization's id */
 #define EVENTS_CERT_REVOKED "orchard_cert_revoked" /* payload: the revoked certificate's serial */
 #define EVENTS_ATTEST_AK                                                                           \
 	"orchard_attest_ak" /* payload: "registrationId serial" of a new AK cert                   \
 			     */
+#define EVENTS_DEPOT                                                                               \
+	"orchard_depot" /* payload: "{publisher}/pkg/{name}/{version}" published or yanked */
 
 struct events;
 
@@ -44,6 +51,11 @@ void events_stop(struct events *ev);
  * missed", so a waiter must look again. Returns -1 when key is too long. */
 int events_subscribe(struct events *ev, struct event_sub *sub, const char *channel, const char *key,
 		     void (*cb)(void *cls, const char *payload), void *cls);
+
+/* Delivers payload on channel to this process's subscribers only, as if
+ * it had been NOTIFY'd (for events that come from elsewhere than the
+ * database: the MQTT broker). */
+void events_post(struct events *ev, const char *channel, const char *payload);
 
 /* After this returns, sub's callback is neither running nor due. */
 void events_unsubscribe(struct events *ev, struct event_sub *sub);

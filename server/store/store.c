@@ -255,7 +255,8 @@ static enum store_qs conn_fail(struct store_conn *c, PGresult *res, const char *
 
 /* Runs sql or the prepared statement named; NULL with *qs on failure. */
 static PGresult *conn_exec(struct store_conn *c, const char *sql, const char *name, int nparams,
-			   const char *const *params, enum store_qs *qs)
+			   const char *const *params, const struct store_bin *bin,
+			   int result_binary, enum store_qs *qs)
 {
 	int timed_out = 0;
 	PGresult *res;
@@ -264,7 +265,8 @@ static PGresult *conn_exec(struct store_conn *c, const char *sql, const char *na
 		*qs = STORE_HARD;
 		return NULL;
 	}
-	res = store_pg_exec(c->pg, sql, name, nparams, params, c->deadline, &timed_out);
+	res = store_pg_exec_bin(c->pg, sql, name, nparams, params, bin, result_binary, c->deadline,
+				&timed_out);
 	if (timed_out) {
 		PQclear(res);
 		conn_deadline_passed(c, name ? name : sql);
@@ -282,6 +284,13 @@ static PGresult *conn_exec(struct store_conn *c, const char *sql, const char *na
 
 PGresult *store_exec(struct store_conn *c, struct store_stmt *stmt, int nparams,
 		     const char *const *params, enum store_qs *qs)
+{
+	return store_exec_bin(c, stmt, nparams, params, NULL, 0, qs);
+}
+
+PGresult *store_exec_bin(struct store_conn *c, struct store_stmt *stmt, int nparams,
+			 const char *const *params, const struct store_bin *bin, int result_binary,
+			 enum store_qs *qs)
 {
 	int id = __atomic_load_n(&stmt->id, __ATOMIC_ACQUIRE);
 
@@ -315,7 +324,7 @@ PGresult *store_exec(struct store_conn *c, struct store_stmt *stmt, int nparams,
 		PQclear(res);
 		c->prepared[id / 64] |= (uint64_t)1 << (id % 64);
 	}
-	return conn_exec(c, NULL, stmt->name, nparams, params, qs);
+	return conn_exec(c, NULL, stmt->name, nparams, params, bin, result_binary, qs);
 }
 
 enum store_qs store_exec_simple(struct store_conn *c, const char *sql)
@@ -324,14 +333,14 @@ enum store_qs store_exec_simple(struct store_conn *c, const char *sql)
 
 	if (c->pg == NULL)
 		return STORE_HARD;
-	PQclear(conn_exec(c, sql, NULL, 0, NULL, &qs));
+	PQclear(conn_exec(c, sql, NULL, 0, NULL, NULL, 0, &qs));
 	return qs < 0 ? qs : STORE_NONE;
 }
 
 PGresult *store_exec_dynamic(struct store_conn *c, const char *sql, int nparams,
 			     const char *const *params, enum store_qs *qs)
 {
-	return conn_exec(c, sql, NULL, nparams, params, qs);
+	return conn_exec(c, sql, NULL, nparams, params, NULL, 0, qs);
 }
 
 enum store_qs store_exec_void(struct store_conn *c, struct store_stmt *stmt, int nparams,

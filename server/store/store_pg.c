@@ -141,15 +141,25 @@ broken:
 PGresult *store_pg_exec(PGconn *pg, const char *sql, const char *stmt_name, int nparams,
 			const char *const *params, int64_t deadline, int *timed_out)
 {
+	return store_pg_exec_bin(pg, sql, stmt_name, nparams, params, NULL, 0, deadline, timed_out);
+}
+
+PGresult *store_pg_exec_bin(PGconn *pg, const char *sql, const char *stmt_name, int nparams,
+			    const char *const *params, const struct store_bin *bin,
+			    int result_binary, int64_t deadline, int *timed_out)
+{
+	const int *lengths = bin ? bin->lengths : NULL, *formats = bin ? bin->formats : NULL;
 	int sent = 1;
 
 	*timed_out = 0;
 	if (pg == NULL)
 		return NULL;
 	if (stmt_name != NULL)
-		sent = PQsendQueryPrepared(pg, stmt_name, nparams, params, NULL, NULL, 0);
+		sent = PQsendQueryPrepared(pg, stmt_name, nparams, params, lengths, formats,
+					   result_binary);
 	else if (sql != NULL && nparams > 0)
-		sent = PQsendQueryParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+		sent = PQsendQueryParams(pg, sql, nparams, NULL, params, lengths, formats,
+					 result_binary);
 	else if (sql != NULL)
 		sent = PQsendQuery(pg, sql);
 	if (sent != 1)

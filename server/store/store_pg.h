@@ -56,6 +56,25 @@ PGresult *store_exec_dynamic(struct store_conn *c, const char *sql, int nparams,
 enum store_qs store_exec_void(struct store_conn *c, struct store_stmt *stmt, int nparams,
 			      const char *const *params);
 
+/* Binary parameters (bytea bytes): per parameter its length and format
+ * (1 binary, 0 text); NULL arrays mean all text. */
+struct store_bin {
+	const int *lengths;
+	const int *formats;
+};
+
+/* store_pg_exec with binary parameters and, when result_binary is 1,
+ * every result column in binary format (a bytea column is then its raw
+ * bytes, PQgetlength long). */
+PGresult *store_pg_exec_bin(PGconn *pg, const char *sql, const char *stmt_name, int nparams,
+			    const char *const *params, const struct store_bin *bin,
+			    int result_binary, int64_t deadline, int *timed_out);
+
+/* store_exec with binary parameters and results, as store_pg_exec_bin. */
+PGresult *store_exec_bin(struct store_conn *c, struct store_stmt *stmt, int nparams,
+			 const char *const *params, const struct store_bin *bin, int result_binary,
+			 enum store_qs *qs);
+
 /* A copy of row/col of res (NULL for SQL NULL); *ok cleared when out of
  * memory. */
 char *store_value_dup(const PGresult *res, int row, int col, int *ok);

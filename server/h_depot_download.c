@@ -1,0 +1,179 @@
+/* The depot, device side (docs/depot.md): a registered device, with its
+ * own credential (IoT Hub device SAS or X.509 client certificate), reads
+ * a package's signed manifest at GET /depot/{publisher}/pkg/{name}/{version}
+ * and its module at .../module: ETag the module digest, If-None-Match
+ * (304), one Range (206; 416 otherwise). A yanked version stays
+ * downloadable: a device that runs it must be able to fetch it again. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "depot/depot.h"
+#include "server/handlers.h"
+#include "server/reply.h"
+#include "server/request.h"
+#include "server/server.h"
+#include "server/store/depot.h"
+
+struct download_op {
+	const char *publisher, *name, *version;
+	bool want_bytes;   /* read the module's bytes too */
+	bool has_range;	   /* ... only [start, start + len) of them */
+	const char *range; /* the Range header */
+	bool unsatisfiable;
+	uint64_t start, len;
+	struct store_depot_package row;
+	uint8_t *data;
+	size_t got;
+};
+
+static enum store_qs download_cb(struct store_conn *c, void *cls)
+{
+	struct download_op *o = cls;
+	enum store_qs qs;
+
+	store_depot_package_free(&o->row);
+	free(o->data);
+	o->data = NULL;
+	qs = store_select_depot_package(c, o->publisher, o->name, o->version, &o->row);
+	if (qs <= 0 || !o->want_bytes)
+		return qs;
+	o->start = 0;
+	o->len = (uint64_t)o->row.size;
+	if (o->range != NULL &&
+	    depot_range_parse(o->range, (uint64_t)o->row.size, &o->start, &o->len) != 0) {
+		o->unsatisfiable = true;
+		return qs;
+	}
+	qs = store_select_depot_module(c, o->row.module_sha256, o->start, o->len, &o->data,
+				       &o->got);
+	if (qs == STORE_NONE)
+		return STORE_HARD; /* a package without its module: the foreign key forbids it */
+	return qs;
+}
+
+/* Runs the lookup; 0 with o->row filled, or a reply queued into *ret. */
+static int download_load(struct request *req, struct download_op *o, int *ret)
+{
+	enum store_qs qs;
+
+	if (!depot_publisher_ok(o->publisher) || !depot_name_ok(o->name) ||
+	    !depot_version_ok(o->version)) {
+		*ret = reply_problem(req, ERR_DEPOT_BAD_NAME, NULL);
+		return -1;
+	}
+	qs = store_run(req->srv->store, download_cb, o);
+	if (qs < 0) {
+		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+		return -1;
+	}
+	if (qs == STORE_NONE) {
+		*ret = reply_problem(req, ERR_DEPOT_PACKAGE_NOT_FOUND, "%s/pkg/%s/%s", o->publisher,
+				     o->name, o->version);
+		return -1;
+	}
+	return 0;
+}
+
+static void download_free(struct download_op *o)
+{
+	store_depot_package_free(&o->row);
+	free(o->data);
+	o->data = NULL;
+}
+
+int h_depot_device_manifest(struct request *req)
+{
+	struct download_op o = {
+		.publisher = req->params[0], .name = req->params[1], .version = req->params[2]};
+	json_t *manifest, *j;
+	char module[7 + 65], ref[3 * DEPOT_NAME_MAX + 8];
+	int ret;
+
+	if (download_load(req, &o, &ret) != 0)
+		return ret;
+	manifest = json_loads(o.row.manifest, 0, NULL);
+	snprintf(module, sizeof module, "sha256:%s", o.row.module_sha256);
+	snprintf(ref, sizeof ref, "%s/pkg/%s/%s", o.row.publisher, o.row.name, o.row.version);
+	/* The manifest's canonical form (depot_canonical) is the signed text. */
+	j = json_pack("{s:s, s:o, s:s, s:s, s:s, s:I, s:b}", "package", ref, "manifest", manifest,
+		      "signature", o.row.signature, "keyId", o.row.key_id, "module", module, "size",
+		      (json_int_t)o.row.size, "yanked", o.row.yanked);
+	download_free(&o);
+	if (j == NULL)
+		return reply_problem(req, ERR_INTERNAL, "out of memory");
+	return reply_json_steal(req, 200, j);
+}
+
+/* A bodyless 304 with its headers. */
+static int reply_not_modified(struct request *req, const char *etag)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	int ret;
+
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	ret = reply_queue(req, 304, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int h_depot_device_module(struct request *req)
+{
+	struct download_op o = {
+		.publisher = req->params[0], .name = req->params[1], .version = req->params[2]};
+	struct MHD_Response *resp;
+	char etag[7 + 64 + 3], crange[80];
+	int ret;
+
+	o.range = request_header(req, MHD_HTTP_HEADER_RANGE);
+	/* Modules are immutable: a matching ETag needs no bytes. Look the
+	 * package up first anyway, so a 304 never answers for a package
+	 * that does not exist. */
+	o.want_bytes = request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH) == NULL;
+	if (download_load(req, &o, &ret) != 0)
+		return ret;
+	snprintf(etag, sizeof etag, "\"sha256:%s\"", o.row.module_sha256);
+	if (depot_etag_match(request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
+		download_free(&o);
+		return reply_not_modified(req, etag);
+	}
+	if (!o.want_bytes) { /* If-None-Match named another version: read the bytes now */
+		o.want_bytes = true;
+		download_free(&o);
+		if (download_load(req, &o, &ret) != 0)
+			return ret;
+	}
+	if (o.unsatisfiable) {
+		snprintf(crange, sizeof crange, "bytes */%lld", o.row.size);
+		download_free(&o);
+		req->problem_content_range = crange;
+		ret = reply_problem(req, ERR_DEPOT_RANGE, "the module has %s bytes", crange + 8);
+		req->problem_content_range = NULL;
+		return ret;
+	}
+	resp = MHD_create_response_from_buffer(o.got, o.data, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		download_free(&o);
+		return reply_problem(req, ERR_INTERNAL, "out of memory");
+	}
+	o.data = NULL; /* the response owns it */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/wasm");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"private, max-age=31536000, immutable");
+	if (o.range != NULL) {
+		snprintf(crange, sizeof crange, "bytes %" PRIu64 "-%" PRIu64 "/%lld", o.start,
+			 o.start + o.len - 1, o.row.size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
+	}
+	ret = reply_queue(req, o.range != NULL ? 206 : 200, resp);
+	MHD_destroy_response(resp);
+	download_free(&o);
+	return ret;
+}
