@@ -10,13 +10,15 @@
 # a goroutine dump; acme_load then stops with aborted=1), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
 # ACME_BENCH_STAGE=ready (stop each flow at a ready order), ACME_BENCH_KEEP=DIR
 # (keep the servers' logs there), ACME_BENCH_PGSS=1 (print orchardd's
-# statements per issuance from pg_stat_statements).
+# statements per issuance from pg_stat_statements), ACME_BENCH_PERF=DIR
+# (perf record -g orchardd and its PostgreSQL backends during the orchardd run,
+# DIR/orchardd.perf and DIR/postgres.perf), ACME_BENCH_NO_PEBBLE=1.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${ORCHARD_BUILD:-build}
 . tests/lib/tap.sh >/dev/null
 . tests/lib/orchardd.sh
-CTS= PEB=
+CTS= PEB= PERFS=
 trap 'kill $CTS $PEB 2>/dev/null; [[ -n "${ACME_BENCH_KEEP:-}" ]] && cp "$TMP"/*.log "$ACME_BENCH_KEEP"/; fixture_cleanup' EXIT
 ACCOUNTS=${ACME_BENCH_ACCOUNTS:-64}
 FLOWS=${ACME_BENCH_FLOWS:-2000}
@@ -75,13 +77,29 @@ orchardd_start --acme-http-port "$HTTP_PORT" --acme-resolver "127.0.0.1:$DNS_POR
 # Per issuance: PostgreSQL transactions, orchardd and PostgreSQL CPU (the
 # accounts' creation included: it is small beside the flows).
 x0=$(pg_xacts) o0=$(cpu_s "$OPID") p0=$(cpu_s $(pg_pids))
+if [[ -n "${ACME_BENCH_PERF:-}" ]]; then
+	# Starts once the accounts exist and the pool's connections are open.
+	(sleep 4; perf record -q -g -o "$ACME_BENCH_PERF/orchardd.perf" -p "$OPID" -- sleep 8 >/dev/null 2>&1) &
+	PERFS=$!
+	(sleep 4; perf record -q -g -o "$ACME_BENCH_PERF/postgres.perf" -p "$(pg_pids | tr ' ' ',')" -- sleep 8 >/dev/null 2>&1) &
+	PERFS="$PERFS $!"
+fi
 ours=$(run_load "$URL/acme/directory" "$TMP/var/pki/root.pem" "$ACCOUNTS") || echo "acme.sh: orchardd run had failures" >&2
+[[ -n "${PERFS:-}" ]] && wait $PERFS
 echo "orchardd: $ours" >&2
 x1=$(pg_xacts) o1=$(cpu_s "$OPID") p1=$(cpu_s $(pg_pids))
 [[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "SELECT round(calls::numeric / $(field "$ours" certs), 2) AS per_cert,
 	round(total_exec_time::numeric / $(field "$ours" certs), 3) AS ms_per_cert, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
 	FROM pg_stat_statements WHERE calls > 0 ORDER BY calls DESC LIMIT 25" >&2
+[[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "SELECT relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+	FROM pg_stat_user_tables WHERE seq_scan + coalesce(idx_scan, 0) > 0 ORDER BY seq_tup_read DESC LIMIT 12" >&2
 orchardd_stop
+if [[ -n "${ACME_BENCH_NO_PEBBLE:-}" ]]; then
+	echo "orchardd: $ours"
+	awk -v n="$(field "$ours" certs)" -v x="$((x1 - x0))" -v o="$o0 $o1" -v p="$p0 $p1" \
+		'BEGIN { split(o, a, " "); split(p, b, " "); if (n > 0) printf "orchardd per issuance: %.1f PostgreSQL transactions, %.2f ms orchardd CPU, %.2f ms PostgreSQL CPU\n", x / n, (a[2] - a[1]) * 1000 / n, (b[2] - b[1]) * 1000 / n }'
+	exit 0
+fi
 
 # Pebble, its VA pointed at the same responder port and DNS server.
 PEB_PORT=$(free_port)

@@ -149,6 +149,14 @@ static int sans_read(struct pki_csr_info *out, X509_REQ *csr)
 	return rc;
 }
 
+int pki_csr_key_equals(const struct pki_csr_info *csr, const EVP_PKEY *key)
+{
+	const EVP_PKEY *mine =
+		csr != NULL && csr->parsed != NULL ? X509_REQ_get0_pubkey(csr->parsed->req) : NULL;
+
+	return mine != NULL && key != NULL && EVP_PKEY_eq(mine, key) == 1;
+}
+
 void pki_csr_info_free(struct pki_csr_info *info)
 {
 	if (info == NULL)

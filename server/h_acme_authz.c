@@ -393,13 +393,29 @@ static bool validation_submit(struct request *req, const struct store_acme_chall
 	return true;
 }
 
-/* Replies with challenge id as its authorization lists it, and a Link
- * rel="up" to the authorization (section 7.5.1). */
+/* Replies with the challenge ch (as acme_challenge_json() takes it) and a
+ * Link rel="up" to its authorization (section 7.5.1). */
+static int reply_challenge_json(struct request *req, const char *authz_id, const json_t *ch)
+{
+	json_t *body = ch ? acme_challenge_json(req, ch) : NULL;
+	char path[128], up[ACME_URL_MAX];
+
+	if (ch != NULL &&
+	    strcmp(json_string_value(json_object_get(ch, "status")), "processing") == 0)
+		req->retry_after_s = 1;
+	snprintf(path, sizeof path, "/acme/authz/%s", authz_id);
+	if (body == NULL || !acme_url(req, path, up, sizeof up)) {
+		json_decref(body);
+		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot render the challenge");
+	}
+	return acme_reply_json(req, 200, body, NULL, up, "up");
+}
+
+/* Replies with challenge id as its authorization lists it now. */
 static int reply_challenge(struct request *req, const char *authz_id, const char *id)
 {
 	struct authz_get g = {authz_id, {0}};
-	json_t *chs, *ch, *body = NULL;
-	char path[128], up[ACME_URL_MAX];
+	json_t *chs, *ch, *found = NULL;
 	size_t i;
 	int ret;
 
@@ -407,20 +423,25 @@ static int reply_challenge(struct request *req, const char *authz_id, const char
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	chs = json_loads(g.row.challenges, 0, NULL);
 	json_array_foreach (chs, i, ch)
-		if (strcmp(json_string_value(json_object_get(ch, "id")), id) == 0) {
-			body = acme_challenge_json(req, ch);
-			if (strcmp(json_string_value(json_object_get(ch, "status")),
-				   "processing") == 0)
-				req->retry_after_s = 1;
-		}
+		if (strcmp(json_string_value(json_object_get(ch, "id")), id) == 0)
+			found = ch;
+	ret = reply_challenge_json(req, authz_id, found);
 	json_decref(chs);
 	store_acme_authz_free(&g.row);
-	snprintf(path, sizeof path, "/acme/authz/%s", authz_id);
-	if (body == NULL || !acme_url(req, path, up, sizeof up)) {
-		json_decref(body);
-		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot render the challenge");
-	}
-	ret = acme_reply_json(req, 200, body, NULL, up, "up");
+	return ret;
+}
+
+/* Replies with the challenge this request just moved to processing, from
+ * the row it read before: a pending (or stalled processing) challenge has
+ * no validated time and no error, so it needs no second read of its
+ * authorization (one statement and one transaction less per issuance). */
+static int reply_challenge_started(struct request *req, const struct store_acme_chall *row)
+{
+	json_t *ch = json_pack("{s:s, s:s, s:s, s:s}", "id", row->id, "type", row->type, "token",
+			       row->token, "status", "processing");
+	int ret = reply_challenge_json(req, row->authz_id, ch);
+
+	json_decref(ch);
 	return ret;
 }
 
@@ -506,6 +527,11 @@ int h_acme_challenge(struct request *req)
 			return reply_problem(req, ERR_NOT_READY, "validation queue full");
 		}
 		free(att_obj);
+		if (qs == STORE_ONE) {
+			ret = reply_challenge_started(req, &g.row);
+			store_acme_chall_free(&g.row);
+			return ret;
+		}
 	}
 	ret = reply_challenge(req, g.row.authz_id, g.row.id);
 	store_acme_chall_free(&g.row);

@@ -137,53 +137,47 @@ struct finalize {
 	struct store_acme_order row;
 };
 
-/* Locks the ready order (of racing finalizers one goes on), issues,
- * records, ready -> valid; a CA failure leaves the order invalid with its
- * error; a CSR the profile refuses rolls back, the order still ready. The
- * order is "processing" only inside this transaction, which nobody else
- * sees, so the state is never stored. */
-static enum store_qs finalize_txn(struct store_conn *c, void *cls)
+/* The certificate is signed first, outside any transaction; then one
+ * statement records it and moves the order ready -> valid
+ * (pg_issue_acme_order.c). Of racing finalizers each may sign, one
+ * records: the others' certificates are dropped unrecorded and unserved
+ * (they answer orderNotReady), which costs a signature where the row lock
+ * held across the signing cost four round trips on every finalize. The
+ * order is "processing" only while its finalize request runs, which
+ * nobody else sees, so the state is never stored. */
+static enum store_qs finalize_cb(struct store_conn *c, void *cls)
 {
 	struct finalize *f = cls;
-	struct certs_origin origin = {f->account_id, f->order_id, NULL};
-	enum store_qs qs;
+	struct store_cert row = {
+		.serial = f->cert.serial,
+		.sans = f->cert.sans_text,
+		.key_type = f->cert.key_type,
+		.profile = (char *)f->profile,
+		.not_before = f->cert.not_before,
+		.not_after = f->cert.not_after,
+		.acme_account_id = (char *)f->account_id,
+		.der = f->cert.der,
+		.der_len = f->cert.der_len,
+	};
 
-	pki_cert_free(&f->cert);
 	store_acme_order_free(&f->row);
-	f->outcome = FIN_ISSUED;
-	qs = store_lock_acme_order(c, f->order_id, "ready");
-	if (qs < 0)
-		return qs;
-	if (qs == STORE_NONE) {
-		f->outcome = FIN_NOT_READY;
-		return STORE_NONE;
-	}
-	f->pst = pki_issue(f->srv->ca, &f->ireq, &f->cert, f->why, sizeof f->why);
-	if (f->pst == PKI_ERR_CSR || f->pst == PKI_ERR_SIGNATURE || f->pst == PKI_ERR_KEY_TYPE ||
-	    f->pst == PKI_ERR_SAN) {
-		f->outcome = FIN_REFUSED;
-		return STORE_CONFLICT; /* rolls back: the order stays ready */
-	}
-	if (f->pst != PKI_OK) {
-		char err[400];
-		json_t *p = json_pack("{s:s, s:s, s:i}", "type",
-				      "urn:ietf:params:acme:error:serverInternal", "detail",
-				      "the CA could not issue the certificate", "status", 500);
-		char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-		json_decref(p);
-		snprintf(err, sizeof err, "%s", text ? text : "{}");
-		free(text);
-		f->outcome = FIN_FAILED;
-		qs = store_update_acme_order_status(c, f->order_id, "ready", "invalid", NULL, err,
-						    NULL);
-		return qs < 0 ? qs : STORE_ONE;
-	}
-	qs = certs_record(c, &f->cert, f->profile, &origin);
-	if (qs < 0)
-		return qs;
-	qs = store_update_acme_order_status(c, f->order_id, "ready", "valid", f->cert.serial, NULL,
-					    &f->row);
-	return qs == STORE_NONE ? STORE_HARD : qs;
+	return store_issue_acme_order(c, f->order_id, &row, &f->row);
+}
+
+/* The CA could not sign: a ready order becomes invalid with the error. */
+static enum store_qs finalize_failed_cb(struct store_conn *c, void *cls)
+{
+	struct finalize *f = cls;
+	char err[400];
+	json_t *p =
+		json_pack("{s:s, s:s, s:i}", "type", "urn:ietf:params:acme:error:serverInternal",
+			  "detail", "the CA could not issue the certificate", "status", 500);
+	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+
+	json_decref(p);
+	snprintf(err, sizeof err, "%s", text ? text : "{}");
+	free(text);
+	return store_update_acme_order_status(c, f->order_id, "ready", "invalid", NULL, err, NULL);
 }
 
 struct attested {
@@ -233,8 +227,8 @@ int h_acme_finalize(struct request *req)
 	struct finalize f = {0};
 	struct pki_san sans[ACME_SANS_MAX];
 	char parts[ACME_SANS_MAX][ACME_IDENT_MAX];
-	size_t csr_len = 0, nsans = 0, acct_len = 0, devices = 0;
-	uint8_t *csr_der = NULL, *acct_spki = NULL;
+	size_t csr_len = 0, nsans = 0, devices = 0;
+	uint8_t *csr_der = NULL;
 	json_t *ids = NULL;
 	const char *bad;
 	char why[256] = "";
@@ -276,11 +270,7 @@ int h_acme_finalize(struct request *req)
 	if (devices > 0 && (ret = attested_check(req, order.id, &csr)) != MHD_YES + 1)
 		goto out;
 	/* Section 11.1: the certificate's key is not the account's. */
-	if ((acct_spki = key_spki(req->acme->key.pkey, &acct_len)) == NULL) {
-		ret = reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no memory");
-		goto out;
-	}
-	if (acct_len == csr.spki_len && memcmp(acct_spki, csr.spki, acct_len) == 0) {
+	if (pki_csr_key_equals(&csr, req->acme->key.pkey)) {
 		ret = reply_problem(req, ERR_ACME_BAD_CSR,
 				    "the CSR's key is the account key: use another");
 		goto out;
@@ -299,7 +289,20 @@ int h_acme_finalize(struct request *req)
 					.nsans = nsans,
 					.profile = f.profile,
 					.csr = &csr};
-	qs = store_run_txn(req->srv->store, finalize_txn, &f);
+	f.pst = pki_issue(f.srv->ca, &f.ireq, &f.cert, f.why, sizeof f.why);
+	if (f.pst == PKI_ERR_CSR || f.pst == PKI_ERR_SIGNATURE || f.pst == PKI_ERR_KEY_TYPE ||
+	    f.pst == PKI_ERR_SAN) {
+		f.outcome = FIN_REFUSED; /* nothing stored: the order stays ready */
+		qs = STORE_NONE;
+	} else if (f.pst != PKI_OK) {
+		f.outcome = FIN_FAILED;
+		qs = store_run(req->srv->store, finalize_failed_cb, &f);
+	} else {
+		f.outcome = FIN_ISSUED;
+		qs = store_run(req->srv->store, finalize_cb, &f);
+	}
+	if (qs == STORE_NONE && f.outcome != FIN_REFUSED)
+		f.outcome = FIN_NOT_READY;
 	if (f.outcome == FIN_REFUSED)
 		ret = reply_problem(req, ERR_ACME_BAD_CSR, "%s", f.why);
 	else if (qs < 0)
@@ -322,7 +325,6 @@ out:
 	pki_csr_info_free(&csr);
 	json_decref(ids);
 	free(csr_der);
-	free(acct_spki);
 	json_spec_free(spec);
 	return ret;
 }

@@ -140,6 +140,26 @@ enum store_qs store_insert_acme_authz(struct store_conn *c, const char *id, cons
 				      size_t n, const char *const *chall_ids,
 				      const char *const *types, const char *const *tokens);
 
+/* A new pending authorization with its n challenges, for
+ * store_insert_acme_order_one(): used only when reuse is false or the
+ * account has no valid authorization for the identifier that lasts
+ * reuse_min_s more seconds. */
+struct store_acme_authz_new {
+	const char *id, *type, *value;
+	bool wildcard, reuse;
+	int reuse_min_s, ttl_s;
+	size_t n;
+	const char *const *chall_ids, *const *types, *const *tokens;
+};
+
+/* newOrder for one identifier and no replaces in one statement: the
+ * reused or new authorization a, then order id, read back into *out
+ * (store_acme_order_free()). */
+enum store_qs store_insert_acme_order_one(struct store_conn *c, const char *id, const char *account,
+					  const char *identifiers, const char *profile, int ttl_s,
+					  const struct store_acme_authz_new *a,
+					  struct store_acme_order *out);
+
 /* Records an order (identifiers: JSON array text; authz_ids: n ids;
  * replaces: a certificate serial or NULL) and reads it back, state
  * computed, into *out (store_acme_order_free()) in the same statement. */
@@ -148,11 +168,6 @@ enum store_qs store_insert_acme_order(struct store_conn *c, const char *id, cons
 				      const char *const *authz_ids, const char *profile,
 				      const char *replaces, int ttl_s,
 				      struct store_acme_order *out);
-
-/* Row-locks order id for the rest of the transaction when its served
- * state is state ("ready"); STORE_NONE when it is not (a racing finalizer
- * that committed first included). */
-enum store_qs store_lock_acme_order(struct store_conn *c, const char *id, const char *state);
 
 /* Finalize's state machine (section 7.1.6): moves order id from the
  * served state from ("ready") to the stored state to ("valid",
@@ -164,6 +179,16 @@ enum store_qs store_lock_acme_order(struct store_conn *c, const char *id, const 
 enum store_qs store_update_acme_order_status(struct store_conn *c, const char *id, const char *from,
 					     const char *to, const char *serial, const char *error,
 					     struct store_acme_order *out);
+
+/* Finalize's success (section 7.1.6) in one statement: order id from the
+ * served state "ready" to "valid" with cert's serial, cert recorded
+ * (store_insert_certificate()'s fields; acme_order_id is id), the order
+ * after the change into *out (store_acme_order_free()). Of racing
+ * finalizers one moves it; STORE_NONE, nothing recorded, when the order is
+ * not ready. */
+struct store_cert;
+enum store_qs store_issue_acme_order(struct store_conn *c, const char *id,
+				     const struct store_cert *cert, struct store_acme_order *out);
 
 /* RFC 9773 replaces: the account that ordered certificate serial into
  * *account (free(); NULL when not through ACME) and whether an order that

@@ -1,6 +1,6 @@
 /* Moves an ACME order along finalize's state machine (RFC 8555 section
- * 7.1.6): ready -> valid, or ready -> invalid, under finalize's lock
- * (pg_lock_acme_order.c); the order as it is then comes back in the same
+ * 7.1.6): ready -> invalid when the CA could not sign (success is
+ * pg_issue_acme_order.c); the order as it is then comes back in the same
  * statement. */
 #include "server/store/acme.h"
 #include "server/store/acme_pg.h"
