@@ -142,14 +142,25 @@ expect "a killed app is restarted" wait_for 20 answers "$P2"
 expect "... and reported running again" wait_for 10 reported_is '.properties.reported.app.state' running
 
 NREG=$(grep -c '"msg":"registered"' "$D/agent.log")
-kill -9 "$APID"
-wait "$APID" 2>/dev/null
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
 APID=
 expect "kill -9 of the agent ends its app" wait_for 5 bash -c "! curl -s --max-time 1 http://127.0.0.1:$P2/"
 start_agent
 expect "a restarted agent resumes the last good app" wait_for 30 answers "$P2"
 expect "... without registering again" grep -q '"registered before"' "$D/agent.log"
 expect_eq "... (one registration in all)" "1 1" "$NREG $(grep -c '"msg":"registered"' "$D/agent.log")"
+
+# A module changed on disk is never run: the resume refuses it, the twin's
+# desired package is fetched again.
+M="$D/state/pkg/alice/hello/2.0.0/module.wasm"
+GOOD=$(sha256sum <"$M")
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+wait_for 5 bash -c "! curl -s --max-time 1 http://127.0.0.1:$P2/"
+printf 'X' | dd of="$M" bs=1 seek=100 conv=notrunc 2>/dev/null
+start_agent
+expect "a tampered module on disk is fetched again and runs" wait_for 30 answers "$P2"
+expect "... the resume refused it (digest)" grep -q '"cannot resume the last app".*digest' "$D/agent.log"
+expect_eq "... the module on disk is the published one again" "$GOOD" "$(sha256sum <"$M")"
 kill -TERM "$APID"
 wait "$APID"
 expect_eq "SIGTERM stops the agent (exit 0)" 0 "$?"
