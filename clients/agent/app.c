@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,9 @@ static int grants_allow(const struct depot_manifest *m, const json_t *bound, con
 
 static int run_child(void *arg)
 {
+	/* A forked child keeps the agent's handlers: SIGTERM must end the app. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	return runner_main(arg);
 }
 

@@ -124,6 +124,18 @@ desired "{\"package\":\"alice/pkg/hello/9.9.9\",\"grants\":$GRANTS}"
 expect "a missing package is refused and reported" wait_for 20 err_is alice/pkg/hello/9.9.9
 expect "... the last good app keeps answering" answers "$P2"
 
+# A module that traps at once: the old app comes back (rollback).
+TRAP="$ROOT/$BUILD/wasm/tests/div_zero.wasm"
+make -C "$ROOT" -s "$BUILD/wasm/tests/div_zero.wasm" >&2
+cp "$TRAP" "$D/app/app.wasm"
+expect "publish 2.2.0, a module that traps (port $P1)" pkg 2.2.0 "$P1" "$D/alice.key"
+cp "$WASM" "$D/app/app.wasm"
+desired "{\"package\":\"alice/pkg/hello/2.2.0\",\"grants\":$GRANTS}"
+expect "an app that traps at start is reported" wait_for 20 err_is alice/pkg/hello/2.2.0
+expect "... saying why" grep -q "did not start" <<<"$(reported .properties.reported.app.error.reason)"
+expect "... and the last good app runs again (rollback)" wait_for 10 answers "$P2"
+expect_eq "... reported.app names it" "alice/pkg/hello/2.0.0 running" "$(reported '.properties.reported.app | .package + " " + .state')"
+
 # The depot's key for alice rotates to a key the device does not trust.
 http PUT /depot/publishers/alice "${O[@]}" "${JSON[@]}" -d "$(jq -n --rawfile k "$D/other.pub" '{publicKey: $k}')"
 expect "publish 3.0.0 signed with a key the device does not trust" pkg 3.0.0 "$P1" "$D/other.key"
