@@ -146,6 +146,21 @@ expect "... the last good app keeps answering" answers "$P2"
 expect_fail "... the refused one never ran" answers "$P1"
 expect_fail "... and its module was never fetched" test -e "$D/state/pkg/alice/hello/3.0.0/module.wasm"
 
+# --- Orchard down: the app keeps running; back up, the agent follows again -----------------
+desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
+OURL=$URL OPORT=$PORT
+orchardd_stop
+sleep 2 # the agent's long poll fails and it backs off
+expect "Orchard down: the app keeps answering" answers "$P2"
+"$ORCHARDD" --data-dir "$TMP/var" --listen "127.0.0.1:$OPORT" 2>>"$TMP/orchardd2.log" &
+OPID=$!
+URL=$OURL
+expect "orchardd is back on its port" wait_for 20 "${CURL[@]}" -f "$URL/healthz"
+desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
+expect "Orchard back: the agent follows the next change" wait_for 30 answers "$P1"
+desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
+wait_for 20 answers "$P2"
+
 # --- crash, kill -9, SIGTERM ------------------------------------------------------------------
 desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
 CHILD=$(pgrep -P "$APID" | head -1)
