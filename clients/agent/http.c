@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "clients/agent/agent.h"
@@ -119,6 +120,32 @@ int http_json(const struct agent_config *c, const char *method, const char *url,
 	return cc == CURLE_OK ? 0 : -1;
 }
 
+struct dl {
+	CURL *h;
+	FILE *f;
+	uint64_t have;
+	bool checked;
+};
+
+/* Writes the module's bytes; a 200 to a Range request is the whole module
+ * again, so what the file held is dropped first. Nothing but 2xx lands. */
+static size_t to_file(char *d, size_t sz, size_t n, void *arg)
+{
+	struct dl *x = arg;
+	if (!x->checked) {
+		long st = 0;
+		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &st);
+		if (st != 200 && st != 206)
+			return sz * n; /* an error body: read, not kept */
+		if (st == 200 && x->have &&
+		    (fflush(x->f) != 0 || ftruncate(fileno(x->f), 0) < 0 ||
+		     fseek(x->f, 0, SEEK_SET) < 0))
+			return 0;
+		x->checked = true;
+	}
+	return fwrite(d, sz, n, x->f) * sz;
+}
+
 long http_download(const struct agent_config *c, const char *url, const char *auth,
 		   const char *path, uint64_t max)
 {
@@ -126,7 +153,13 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 	uint64_t have = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 	if (have > max)
 		return -1;
-	FILE *f = fopen(path, "ab");
+	FILE *f = fopen(path, "r+b");
+	if (!f)
+		f = fopen(path, "w+b");
+	if (f && fseek(f, 0, SEEK_END) < 0) {
+		fclose(f);
+		return -1;
+	}
 	if (!f)
 		return -1;
 	struct curl_slist *hdrs = NULL;
@@ -143,7 +176,9 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 		curl_easy_setopt(h, CURLOPT_RANGE, range);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+	struct dl x = {.h = h, .f = f, .have = have};
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_file);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
 	curl_easy_setopt(h, CURLOPT_FAILONERROR, 0L);
 	/* A non-2xx answer must not land in the file: write nothing then. */
@@ -158,9 +193,6 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 	curl_easy_cleanup(h);
 	if (fclose(f) != 0)
 		status = -1;
-	if (status != 200 && status != 206 && status != 416 && truncate(path, (off_t)have) < 0)
-		status = -1;
-	/* 200 means the whole body came after what we had (Range ignored). */
 	return status;
 }
 

@@ -188,10 +188,21 @@ start_agent
 expect "a tampered module on disk is fetched again and runs" wait_for 30 answers "$P2"
 expect "... the resume refused it (digest)" grep -q '"cannot resume the last app".*digest' "$D/agent.log"
 expect_eq "... the module on disk is the published one again" "$GOOD" "$(sha256sum <"$M")"
+# A partial download (module.part) is resumed, not started over.
+M1="$D/state/pkg/alice/hello/1.0.0/module.wasm"
+GOOD1=$(sha256sum <"$WASM")
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+head -c 5000 "$M1" >"${M1%.wasm}.part"
+rm -f "$M1"
+start_agent
+wait_for 30 answers "$P2"
+desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
+expect "a partial module download is resumed and runs" wait_for 30 answers "$P1"
+expect_eq "... the module is the published one" "$GOOD1" "$(sha256sum <"$M1")"
 kill -TERM "$APID"
 wait "$APID"
 expect_eq "SIGTERM stops the agent (exit 0)" 0 "$?"
 APID=
-expect_fail "... and its app" answers "$P2"
+expect_fail "... and its app" answers "$P1"
 expect_fail "no secret in the agent's log" grep -qF "$KEY" "$D/agent.log"
 tap_done
