@@ -21,7 +21,7 @@ trap agent_cleanup EXIT
 PKG="$ROOT/$BUILD/orchard-pkg"
 AGENT="$ROOT/$BUILD/orchard-agent"
 WASM="$ROOT/$BUILD/wasm/examples/httpd.wasm"
-[[ -f "$WASM" ]] || make -C "$ROOT" -s "$BUILD/wasm/examples/httpd.wasm" >&2
+[[ -f "$WASM" ]] || make -C "$ROOT" --no-print-directory -s BUILD="$BUILD" "$BUILD/wasm/examples/httpd.wasm" >&2
 jqb() { jq -r "$1" <<<"$BODY"; }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 answers() { curl -s --max-time 2 "http://127.0.0.1:$1/" | grep -q "Hello from an Orchard"; }
@@ -99,6 +99,7 @@ start_agent() {
 T0=$SECONDS
 start_agent
 if wait_for 60 answers "$P1"; then tap_ok "the app answers HTTP on its granted port ($((SECONDS - T0)) s from start)"; else tap_nok "the app answers on $P1" "$(tail -20 "$D/agent.log")"; fi
+echo "# agent $(grep VmRSS /proc/$APID/status | tr -s ' \t' ' '), binary $(stat -c %s "$AGENT") bytes"
 expect_eq "state_dir is created 0700" 700 "$(stat -c %a "$D/state")"
 expect "reported.app shows it running" wait_for 10 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/1.0.0 running"
 expect_eq "reported.agent.version" "0.1.0" "$(reported .properties.reported.agent.version)"
@@ -126,7 +127,7 @@ expect "... the last good app keeps answering" answers "$P2"
 
 # A module that traps at once: the old app comes back (rollback).
 TRAP="$ROOT/$BUILD/wasm/tests/div_zero.wasm"
-make -C "$ROOT" -s "$BUILD/wasm/tests/div_zero.wasm" >&2
+make -C "$ROOT" --no-print-directory -s BUILD="$BUILD" "$BUILD/wasm/tests/div_zero.wasm" >&2 || tap_nok "div_zero.wasm builds"
 cp "$TRAP" "$D/app/app.wasm"
 expect "publish 2.2.0, a module that traps (port $P1)" pkg 2.2.0 "$P1" "$D/alice.key"
 cp "$WASM" "$D/app/app.wasm"
@@ -159,7 +160,7 @@ expect "orchardd is back on its port" wait_for 20 "${CURL[@]}" -f "$URL/healthz"
 desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
 expect "Orchard back: the agent follows the next change" wait_for 30 answers "$P1"
 desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
-wait_for 20 answers "$P2"
+expect "... and the one after" wait_for 20 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/2.0.0 running"
 
 # --- crash, kill -9, SIGTERM ------------------------------------------------------------------
 desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
