@@ -161,6 +161,7 @@ desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
 expect "Orchard back: the agent follows the next change" wait_for 30 answers "$P1"
 desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
 expect "... and the one after" wait_for 20 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/2.0.0 running"
+expect_eq "a package that runs clears reported.app.error" null "$(reported .properties.reported.app.error)"
 
 # --- crash, kill -9, SIGTERM ------------------------------------------------------------------
 desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
