@@ -8,13 +8,18 @@
  *   BASIC_AUTH  asks orchardd over its Unix socket: a device's SAS is
  *               checked by the very code the HTTPS device API runs
  *               (hub_sas_verify()), against the keys in Orchard's store;
- *               the backend (orchardd itself) by a secret orchardd made.
+ *               the backend (orchardd itself) by the secret orchardd keeps
+ *               in its database (every orchardd of it knows it).
+ *               plugin_opt_socket may list several orchardd's sockets:
+ *               the next is asked when one is down.
  *               Without a password, the TLS client certificate (a listener
  *               with require_certificate true) goes to orchardd, which
  *               checks it with the HTTPS API's X.509 code (hub_x509_verify()).
  *               Client id = device id = the SAS's device, and the username
  *               names it too: "{hub}/{deviceId}/?api-version=...".
- *   ACL_CHECK   a device subscribes to IoT Hub's four filters only, writes
+ *   ACL_CHECK   a device subscribes to IoT Hub's four filters only (the
+ *               methods one is remembered per session: a method call to a
+ *               device without it is answered 404 at once), writes
  *               its twin requests, method answers and its own telemetry
  *               topic, and reads only its own cloud-to-device topic.
  *   MESSAGE     a device's "$iothub/<rest>" is re-published as
