@@ -732,15 +732,19 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	snprintf(plug.backend_user, sizeof plug.backend_user, "orchardd");
 	for (int i = 0; i < option_count; i++) {
 		if (strcmp(options[i].key, "socket") == 0) {
-			char *list = strdup(options[i].value), *save = NULL;
+			/* space-separated paths */
+			for (const char *p = options[i].value; *(p += strspn(p, " \t")) != '\0';) {
+				size_t n = strcspn(p, " \t");
 
-			for (char *p = list ? strtok_r(list, " \t", &save) : NULL;
-			     p != NULL && plug.nsockets < SOCKETS_MAX;
-			     p = strtok_r(NULL, " \t", &save))
-				if (strlen(p) < sizeof plug.socket_path[0])
-					snprintf(plug.socket_path[plug.nsockets++],
-						 sizeof plug.socket_path[0], "%s", p);
-			free(list);
+				if (plug.nsockets == SOCKETS_MAX ||
+				    n >= sizeof plug.socket_path[0]) {
+					plug.nsockets = 0; /* refused below */
+					break;
+				}
+				memcpy(plug.socket_path[plug.nsockets], p, n);
+				plug.socket_path[plug.nsockets++][n] = '\0';
+				p += n;
+			}
 		} else if (strcmp(options[i].key, "rate") == 0)
 			plug.rate = atof(options[i].value);
 		else if (strcmp(options[i].key, "backend_user") == 0)
@@ -749,8 +753,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	if (plug.nsockets == 0 || strchr(plug.backend_user, '/') != NULL) {
 		mosquitto_log_printf(MOSQ_LOG_ERR,
-				     "orchard: plugin_opt_socket (orchardd's MQTT socket) is"
-				     " required; plugin_opt_backend_user has no '/'");
+				     "orchard: plugin_opt_socket (orchardd's MQTT sockets, at most"
+				     " 8) is required; plugin_opt_backend_user has no '/'");
 		return MOSQ_ERR_INVAL;
 	}
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL,
