@@ -118,4 +118,5 @@ expect_eq "every desired change reached the device exactly once" "1 1 1" "$(patc
 
 touch "$TMP/stop"
 wait "${NPIDS[@]}"
+expect_eq "no sanitizer report" 0 "$(cat "$TMP"/orchardd.*.log | grep -c 'Sanitizer')"
 tap_done
