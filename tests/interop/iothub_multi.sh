@@ -6,15 +6,16 @@
 # reports its twin; a desired PATCH made on either orchardd reaches it
 # exactly once; a direct method invoked on either is answered; with one
 # orchardd stopped, the other serves it all, and a new device still
-# connects (its SAS checked by the orchardd that is left).
+# connects (its SAS checked by the orchardd that is left); started again,
+# it serves beside the other.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
 . tests/lib/npm.sh
-MPID= NPIDS=() OPID_A=
-trap '[[ -n "$MPID" ]] && kill "$MPID" 2>/dev/null; for p in "${NPIDS[@]}"; do kill "$p" 2>/dev/null; done; [[ -n "$OPID_A" ]] && kill -9 "$OPID_A" 2>/dev/null; fixture_cleanup' EXIT
+MPID= NPIDS=() OPID_A= OPID_B=
+trap '[[ -n "$MPID" ]] && kill "$MPID" 2>/dev/null; for p in "${NPIDS[@]}" $OPID_A $OPID_B; do { kill -9 "$p" && wait "$p"; } 2>/dev/null; done; fixture_cleanup' EXIT
 NPM_DIR="$ROOT/build/npm-iothub"
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v mosquitto >/dev/null; then
@@ -31,7 +32,7 @@ orchardd_start --mqtt-broker "127.0.0.1:$BPORT" || { tap_nok "orchardd A starts"
 OPID_A=$OPID OLOG_A=$OLOG URL_A=$URL
 orchardd_start --mqtt-broker "127.0.0.1:$BPORT" --mqtt-socket "$TMP/var/run/mqtt-b.sock" ||
 	{ tap_nok "orchardd B starts"; tap_done; exit 1; }
-OLOG_B=$OLOG URL_B=$URL
+OPID_B=$OPID OLOG_B=$OLOG URL_B=$URL
 ORCHARD_MQTT_SOCKETS="$TMP/var/run/mqtt.sock $TMP/var/run/mqtt-b.sock" \
 	scripts/mqtt-broker "$TMP/var" "$MPORT" "$BPORT" "$ROOT/$BUILD/orchard_mqtt.so" 2>"$TMP/mosquitto.log" &
 MPID=$!
@@ -114,7 +115,18 @@ expect "... a new device connects (its SAS checked by B, the plugin's next socke
 on "$URL_B" POST "/twins/mt-2/methods?$AV" "${W[@]}" -d '{"methodName":"twin"}'
 expect_eq "... and is served: a method call answered with its twin" "200 200 0" \
 	"$STATUS $(jq -r '[.status, .payload.desired.k] | join(" ")' <<<"$BODY")"
-expect_eq "every desired change reached the device exactly once" "1 1 1" "$(patches d1 a) $(patches d1 b) $(patches d1 c)"
+
+# A back: it joins (hello) and serves again beside B
+orchardd_start --mqtt-broker "127.0.0.1:$BPORT" || tap_nok "orchardd A starts again"
+OPID_A=$OPID URL_A=$URL
+for _ in $(seq 1 200); do [[ $(connected "$OLOG") -ge 1 ]] && break; sleep 0.05; done
+expect_eq "A started again connects as a backend" 1 "$(connected "$OLOG")"
+on "$URL_A" PATCH /twins/mt-1 "${W[@]}" -d '{"properties":{"desired":{"k":"d"}}}'
+expect "... a desired PATCH on it reaches the device" wait_for "$TMP/d1.out" '.step == "desired" and .patch.k == "d"'
+on "$URL_A" POST "$M" "${W[@]}" -d '{"methodName":"twin"}'
+expect_eq "... a method on it is answered" "200 200 d" "$STATUS $(jq -r '[.status, .payload.desired.k] | join(" ")' <<<"$BODY")"
+expect_eq "every desired change reached the device exactly once" "1 1 1 1" \
+	"$(patches d1 a) $(patches d1 b) $(patches d1 c) $(patches d1 d)"
 
 touch "$TMP/stop"
 wait "${NPIDS[@]}"
