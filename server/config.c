@@ -91,6 +91,11 @@ static const struct setting settings[] = {
 	S("mqtt-listen", STR, mqtt_listen, NULL,
 	  "host:port where orchardd runs its own mosquitto (TLS with its server certificate) and"
 	  " restarts it, killed with orchardd; \"off\" or unset: none"),
+	S("mqtt-x509-listen", STR, mqtt_x509_listen, NULL,
+	  "[host:]port of a second listener of orchardd's own mosquitto, for X.509 devices (TLS"
+	  " that requires a client certificate); default: none"),
+	S("mqtt-x509-cafile", STR, mqtt_x509_cafile, NULL,
+	  "CA certificates (PEM) the X.509 listener trusts; default: Orchard's root"),
 	S("mqtt-socket", STR, mqtt_socket, NULL,
 	  "Unix socket the broker plugin asks device credentials on; default:"
 	  " DATA_DIR/run/mqtt.sock"),
@@ -120,7 +125,9 @@ static void setting_env_name(const struct setting *s, char env[64])
 	memcpy(env, "ORCHARD_", k);
 
 	for (const char *p = s->name; *p && k < 63; p++)
-		env[k++] = *p == '-' ? '_' : (char)(*p - 'a' + 'A');
+		env[k++] = *p == '-'		      ? '_'
+			   : (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A')
+						      : *p; /* digits: x509 */
 	env[k] = '\0';
 }
 

@@ -35,6 +35,8 @@ struct config {
 	char *dps_cert_proxy; /* the TLS-terminating proxy's address whose X-Client-Cert counts */
 	char *mqtt_broker; /* host:port orchardd connects to as the MQTT backend; NULL: no MQTT */
 	char *mqtt_listen; /* host:port of orchardd's own mosquitto; NULL or "off": none */
+	char *mqtt_x509_listen; /* [host:]port of its listener for X.509 devices; NULL: none */
+	char *mqtt_x509_cafile; /* CAs that listener trusts; NULL: the root (ca-root) */
 	char *mqtt_socket; /* the broker plugin's credential socket; NULL: DATA_DIR/run/mqtt.sock */
 	char *mqtt_user;   /* the backend's MQTT username */
 	char *acme_base_url; /* ACME URLs' base; NULL: https://<first listen host>:<port> */

@@ -40,6 +40,7 @@
 #include "server/messages.h"
 #include "server/mqtt_auth.h"
 #include "server/server.h"
+#include "server/store/dps.h"
 #include "server/store/events.h"
 #include "server/twins.h"
 
@@ -614,9 +615,12 @@ static void push_one(struct mqtt *m, const char *id)
 						    json_integer(row.desired_version));
 		text = patch ? json_dumps(patch, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		if (text != NULL) {
+			/* $from: the version this diff starts from; the plugin
+			 * drops it there, and drops a push another orchardd
+			 * already made (several orchardd may follow a device) */
 			snprintf(topic, sizeof topic,
-				 DOWN "%s/twin/PATCH/properties/desired/?$version=%lld", id,
-				 row.desired_version);
+				 DOWN "%s/twin/PATCH/properties/desired/?$version=%lld&$from=%lld",
+				 id, row.desired_version, f->version);
 			publish(m, topic, text);
 			follow_set(f, des, row.desired_version);
 		}
@@ -739,6 +743,48 @@ static int split_hostport(const char *s, char *host, size_t hostsz, int *port)
 	return 0;
 }
 
+struct secret_init {
+	const char *fresh;
+	char *out;
+};
+
+static enum store_qs secret_cb(struct store_conn *c, void *cls)
+{
+	struct secret_init *si = cls;
+
+	free(si->out);
+	si->out = NULL;
+	return store_upsert_dps_setting(c, "mqtt_backend_secret", si->fresh, false, &si->out);
+}
+
+/* The backend's secret, the same for every orchardd of one database: the
+ * first one stores a random one, the others read it, so whichever orchardd
+ * the plugin asks (plugin_opt_socket may list several) knows every
+ * orchardd's backend connection. */
+static int backend_secret(struct server *srv, char *out, size_t cap)
+{
+	unsigned char raw[32];
+	char fresh[sizeof raw * 2 + 1];
+	struct secret_init si = {.fresh = fresh};
+	int rc = -1;
+
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		return -1;
+	hex_encode(raw, sizeof raw, fresh);
+	if (store_run(srv->store, secret_cb, &si) == STORE_ONE && si.out != NULL &&
+	    strlen(si.out) >= 32 && strlen(si.out) < cap) {
+		snprintf(out, cap, "%s", si.out);
+		rc = 0;
+	} else
+		log_kv(LOG_ERROR, "cannot read or store the mqtt backend secret", NULL);
+	if (si.out != NULL)
+		OPENSSL_cleanse(si.out, strlen(si.out));
+	free(si.out);
+	OPENSSL_cleanse(raw, sizeof raw);
+	OPENSSL_cleanse(fresh, sizeof fresh);
+	return rc;
+}
+
 struct mqtt *mqtt_start(struct server *srv, int *failed)
 {
 	const struct config *cfg = &srv->cfg;
@@ -766,9 +812,8 @@ struct mqtt *mqtt_start(struct server *srv, int *failed)
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->mlock, NULL);
 	pthread_cond_init(&m->cond, NULL);
-	if (RAND_bytes(raw, sizeof raw) != 1)
+	if (RAND_bytes(raw, sizeof raw) != 1 || backend_secret(srv, secret, sizeof secret) != 0)
 		goto fail;
-	hex_encode(raw, sizeof raw, secret);
 	if (RAND_bytes(rp, sizeof rp) != 1)
 		goto fail;
 	hex_encode(rp, sizeof rp, m->rid_prefix);

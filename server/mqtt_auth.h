@@ -6,7 +6,8 @@
  *                                 checked by hub_sas_verify(), the HTTPS
  *                                 device API's own check
  *   "B <username>\n<password>\n"  the backend: orchardd's own MQTT client,
- *                                 whose password is a secret made at start
+ *                                 whose password is the secret every
+ *                                 orchardd of the database shares
  *
  * answered "OK\n" or "NO <http status>\n". Keys never leave orchardd and
  * the broker holds no database credential. */

@@ -118,9 +118,9 @@ static void *supervise(void *cls)
 struct mqtt_broker *mqtt_broker_start(struct server *srv, const char *cert, const char *key,
 				      char *backend, size_t cap, int *failed)
 {
-	const char *listen = srv->cfg.mqtt_listen, *colon;
+	const char *listen = srv->cfg.mqtt_listen, *colon, *x509 = srv->cfg.mqtt_x509_listen;
 	const struct passwd *pw = getpwuid(getuid());
-	char plugin[4096], dir[2048], sock[4096];
+	char plugin[4096], dir[2048], sock[4096], root[4096], xl[1024] = "";
 	struct mqtt_broker *b;
 	int bport;
 	FILE *f;
@@ -133,6 +133,26 @@ struct mqtt_broker *mqtt_broker_start(struct server *srv, const char *cert, cons
 	    strtol(colon + 1, NULL, 10) <= 0) {
 		log_kv(LOG_ERROR, "--mqtt-listen must be host:port", "value", listen, NULL);
 		return NULL;
+	}
+	if (x509 != NULL && *x509 != '\0') {
+		/* [host:]port: the device listener's host when none is given */
+		const char *xc = strrchr(x509, ':');
+		long xp = strtol(xc ? xc + 1 : x509, NULL, 10);
+
+		snprintf(root, sizeof root, "%s",
+			 srv->cfg.mqtt_x509_cafile ? srv->cfg.mqtt_x509_cafile
+			 : srv->cfg.ca_root	   ? srv->cfg.ca_root
+						   : "");
+		if (root[0] == '\0')
+			snprintf(root, sizeof root, "%s/pki/root.pem", srv->cfg.data_dir);
+		if (xp <= 0 || xp > 65535 || (xc != NULL && xc == x509) ||
+		    snprintf(xl, sizeof xl, "%ld %.*s", xp,
+			     xc ? (int)(xc - x509) : (int)(colon - listen),
+			     xc ? x509 : listen) >= (int)sizeof xl) {
+			log_kv(LOG_ERROR, "--mqtt-x509-listen must be [host:]port", "value", x509,
+			       NULL);
+			return NULL;
+		}
 	}
 	if (plugin_path(plugin, sizeof plugin) != 0 || access(plugin, R_OK) != 0) {
 		log_kv(LOG_ERROR, "the mosquitto plugin is missing (ORCHARD_MQTT_PLUGIN)", "path",
@@ -164,6 +184,13 @@ struct mqtt_broker *mqtt_broker_start(struct server *srv, const char *cert, cons
 		pw ? pw->pw_name : "root", plugin,
 		srv->cfg.mqtt_socket ? srv->cfg.mqtt_socket : sock, srv->cfg.mqtt_user, colon + 1,
 		(int)(colon - listen), listen, cert, key, bport);
+	/* X.509 devices: mosquitto asks for a client certificate only where
+	 * it requires one, hence a listener of their own */
+	if (xl[0] != '\0')
+		fprintf(f,
+			"\nlistener %s\ncertfile %s\nkeyfile %s\ncafile %s\n"
+			"require_certificate true\nset_tcp_nodelay true\n",
+			xl, cert, key, root);
 	if (fclose(f) != 0) {
 		free(b);
 		return NULL;

@@ -77,6 +77,8 @@ TEST_SCRIPTS += tests/interop/dps_node.sh
 TEST_SCRIPTS += tests/interop/iothub_node.sh
 # direct methods: an operator curl, the SDK's onDeviceMethod answers (tests/interop/iothub_methods.js)
 TEST_SCRIPTS += tests/interop/iothub_methods.sh
+# two orchardd, one broker: either answers credentials, twin requests, methods; one stopped (tests/interop/iothub_multi.js)
+TEST_SCRIPTS += tests/interop/iothub_multi.sh
 # X.509 devices over MQTT: the SDK with x509=true, mosquitto's certificate listener
 TEST_SCRIPTS += tests/interop/iothub_x509.sh
 # orchardd's own mosquitto (--mqtt-listen): started, restarted, killed with orchardd

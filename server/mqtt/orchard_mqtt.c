@@ -8,13 +8,18 @@
  *   BASIC_AUTH  asks orchardd over its Unix socket: a device's SAS is
  *               checked by the very code the HTTPS device API runs
  *               (hub_sas_verify()), against the keys in Orchard's store;
- *               the backend (orchardd itself) by a secret orchardd made.
+ *               the backend (orchardd itself) by the secret orchardd keeps
+ *               in its database (every orchardd of it knows it).
+ *               plugin_opt_socket may list several orchardd's sockets:
+ *               the next is asked when one is down.
  *               Without a password, the TLS client certificate (a listener
  *               with require_certificate true) goes to orchardd, which
  *               checks it with the HTTPS API's X.509 code (hub_x509_verify()).
  *               Client id = device id = the SAS's device, and the username
  *               names it too: "{hub}/{deviceId}/?api-version=...".
- *   ACL_CHECK   a device subscribes to IoT Hub's four filters only, writes
+ *   ACL_CHECK   a device subscribes to IoT Hub's four filters only (the
+ *               methods one is remembered per session: a method call to a
+ *               device without it is answered 404 at once), writes
  *               its twin requests, method answers and its own telemetry
  *               topic, and reads only its own cloud-to-device topic.
  *   MESSAGE     a device's "$iothub/<rest>" is re-published as
@@ -55,19 +60,34 @@
 #define UP_PREFIX "orchard/up/"
 #define DOWN_PREFIX "orchard/down/"
 #define MRES_PREFIX "orchard/mres/" /* method answers, to every backend */
-#define CONN_PREFIX "orchard/conn/" /* "1"/"0": a device connected or left, to every backend */
+/* "1"/"0": a device can take direct methods now (connected, and its
+ * session subscribed to them) or no longer, to every backend */
+#define CONN_PREFIX "orchard/conn/"
 #define HUB_PREFIX "$iothub/"
 #define HELLO_TOPIC "orchard/hello" /* a backend is ready to follow devices */
 #define ASK_TIMEOUT_MS 3000
 #define FIELD_MAX 4096
 #define BACKENDS_MAX 16
-#define SAS_SKEW 300 /* seconds past se a SAS is accepted: DPS_SAS_SKEW */
+#define SAS_SKEW 300  /* seconds past se a SAS is accepted: DPS_SAS_SKEW */
+#define SOCKETS_MAX 8 /* orchardd credential sockets, asked in turn */
+#define METHOD_BUCKETS 4096
+#define DESIRED_PUSH "twin/PATCH/properties/desired/"
 
 static struct {
 	mosquitto_plugin_id_t *id;
-	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	/* plugin_opt_socket: one orchardd's socket or several (one
+	 * database), space-separated; asked in turn from the one that last
+	 * answered, so one orchardd down leaves the others answering */
+	char socket_path[SOCKETS_MAX][sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int nsockets, cur;
 	char backend_user[64];
 	int fd;
+	/* the devices whose session subscribed to $iothub/methods/POST/# (a
+	 * session outlives its connections: the SDK does not subscribe again) */
+	struct msub {
+		struct msub *next;
+		char id[129];
+	} * methods[METHOD_BUCKETS];
 	/* the backends connected now: while there is none, a device's twin
 	 * request is answered 503 here, so no SDK waits forever */
 	struct mosquitto *backends[BACKENDS_MAX];
@@ -79,6 +99,7 @@ static struct {
 		double tokens;	   /* a token bucket of $iothub requests */
 		long long last_ms; /* when it was last filled */
 		long long until;   /* its SAS's se plus the skew orchardd allows: then kicked */
+		long long desired; /* the desired $version last pushed to it */
 	} * conns;
 	size_t nconns, capconns;
 	double rate; /* $iothub requests a second per device (bursts: twice that); 0: no limit */
@@ -105,6 +126,9 @@ static void conn_add(struct mosquitto *client, const char *id, long long until)
 	}
 	plug.conns[plug.nconns] = (struct conn){
 		.client = client, .tokens = plug.rate * 2, .last_ms = now_ms(), .until = until};
+	for (size_t i = 0; i < plug.nconns; i++) /* a renewal: the same device */
+		if (strcmp(plug.conns[i].id, id) == 0)
+			plug.conns[plug.nconns].desired = plug.conns[i].desired;
 	snprintf(plug.conns[plug.nconns].id, sizeof plug.conns[0].id, "%s", id);
 	plug.nconns++;
 }
@@ -144,8 +168,9 @@ static void conn_del(struct mosquitto *client)
 		}
 }
 
-/* Tells every backend that device id is connected (on) or gone: direct
- * methods answer 404 at once for a device that is not connected. */
+/* Tells every backend that device id takes direct methods (on: connected,
+ * its session subscribed to them) or no longer: a method call answers 404
+ * at once for a device that does not, as IoT Hub does. */
 static void conn_notice(const char *id, bool on)
 {
 	char topic[256];
@@ -160,6 +185,58 @@ static bool conn_online(const char *id)
 		if (strcmp(plug.conns[i].id, id) == 0)
 			return true;
 	return false;
+}
+
+/* Whether a desired push (version v, diffed from version from; -1: not
+ * said) goes to device id: several orchardd may follow one device, so the
+ * first push of a version wins and a later one is dropped, as is a diff
+ * from older than what the device was last sent. */
+static bool desired_fresh(const char *id, long long v, long long from)
+{
+	long long last = 0;
+
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (strcmp(plug.conns[i].id, id) == 0 && plug.conns[i].desired > last)
+			last = plug.conns[i].desired;
+	if (v <= last || (from >= 0 && last > 0 && from < last))
+		return false;
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (strcmp(plug.conns[i].id, id) == 0)
+			plug.conns[i].desired = v;
+	return true;
+}
+
+static unsigned method_bucket(const char *id)
+{
+	unsigned h = 2166136261u;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % METHOD_BUCKETS;
+}
+
+/* Finds id's entry in the method subscriptions (the link to it). */
+static struct msub **method_find(const char *id)
+{
+	struct msub **p = &plug.methods[method_bucket(id)];
+
+	while (*p != NULL && strcmp((*p)->id, id) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+/* Records (on) or forgets that id's session has the method subscription. */
+static void method_set(const char *id, bool on)
+{
+	struct msub **p = method_find(id), *m;
+
+	if (on && *p == NULL && (m = calloc(1, sizeof *m)) != NULL) {
+		snprintf(m->id, sizeof m->id, "%s", id);
+		*p = m;
+	} else if (!on && (m = *p) != NULL) {
+		*p = m->next;
+		free(m);
+	}
 }
 
 static int backends_connected(void)
@@ -193,13 +270,13 @@ static int ask_connect(void)
 
 	if (plug.fd >= 0)
 		return 0;
-	memcpy(sa.sun_path, plug.socket_path, sizeof sa.sun_path);
+	memcpy(sa.sun_path, plug.socket_path[plug.cur], sizeof sa.sun_path);
 	plug.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (plug.fd < 0)
 		return -1;
 	if (connect(plug.fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "orchard: connect %s: %s", plug.socket_path,
-				     strerror(errno));
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "orchard: connect %s: %s",
+				     plug.socket_path[plug.cur], strerror(errno));
 		ask_close();
 		return -1;
 	}
@@ -253,17 +330,20 @@ static int recv_line(char *out, size_t max, long long deadline)
 }
 
 /* Asks orchardd "<kind> <name>\n<password>\n"; true when it answers "OK".
- * One retry on a fresh connection: orchardd may have restarted. */
+ * On a broken connection, a fresh one: to the same orchardd (it may have
+ * restarted), then to each other listed socket in turn. */
 static bool ask(char kind, const char *name, const char *password)
 {
 	char line[64];
 
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt <= plug.nsockets; attempt++) {
 		long long deadline = now_ms() + ASK_TIMEOUT_MS;
 		char head[4] = {kind, ' ', '\0'};
 
+		if (attempt > 0 && plug.fd < 0)
+			plug.cur = (plug.cur + 1) % plug.nsockets; /* that one is down */
 		if (ask_connect() != 0)
-			return false;
+			continue;
 		if (send_all(head, 2, deadline) == 0 &&
 		    send_all(name, strlen(name), deadline) == 0 &&
 		    send_all("\n", 1, deadline) == 0 &&
@@ -367,8 +447,11 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "orchard: device %s refused", cid);
 		return MOSQ_ERR_AUTH;
 	}
+	if (mosquitto_client_clean_session(ed->client))
+		method_set(cid, false); /* a new session: no subscriptions */
 	conn_add(ed->client, cid, until);
-	conn_notice(cid, true);
+	if (*method_find(cid) != NULL)
+		conn_notice(cid, true); /* its persistent session has the subscription */
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -461,6 +544,10 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	case MOSQ_ACL_SUBSCRIBE:
 		if (strcmp(t, subs[1]) == 0)
 			follow_notice(id);
+		if (strcmp(t, subs[2]) == 0) {
+			method_set(id, true);
+			conn_notice(id, true);
+		}
 		for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
 			if (strcmp(t, subs[i]) == 0)
 				return MOSQ_ERR_SUCCESS;
@@ -468,7 +555,12 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 				       strcmp(t + 9 + strlen(id), "messages/devicebound/#") == 0
 			       ? MOSQ_ERR_SUCCESS
 			       : MOSQ_ERR_ACL_DENIED;
-	case MOSQ_ACL_UNSUBSCRIBE: return MOSQ_ERR_SUCCESS;
+	case MOSQ_ACL_UNSUBSCRIBE:
+		if (strcmp(t, subs[2]) == 0) {
+			method_set(id, false);
+			conn_notice(id, false);
+		}
+		return MOSQ_ERR_SUCCESS;
 	case MOSQ_ACL_WRITE:
 		for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
 			if (starts(t, writes[i]))
@@ -511,7 +603,8 @@ static int on_message(int event, void *event_data, void *userdata)
 		if (strcmp(t, HELLO_TOPIC) == 0) {
 			for (size_t i = 0; i < plug.nconns; i++) {
 				follow_notice(plug.conns[i].id);
-				conn_notice(plug.conns[i].id, true);
+				if (*method_find(plug.conns[i].id) != NULL)
+					conn_notice(plug.conns[i].id, true);
 			}
 			return MOSQ_ERR_SUCCESS;
 		}
@@ -525,8 +618,10 @@ static int on_message(int event, void *event_data, void *userdata)
 		target[slash - rest] = '\0';
 		if (snprintf(topic, sizeof topic, HUB_PREFIX "%s", slash + 1) >= (int)sizeof topic)
 			return MOSQ_ERR_SUCCESS;
-		if (starts(slash + 1, "methods/POST/") && !conn_online(target)) {
-			/* gone since orchardd looked: say so at once (the 404) */
+		if (starts(slash + 1, "methods/POST/") &&
+		    (!conn_online(target) || *method_find(target) == NULL)) {
+			/* gone since orchardd looked, or never subscribed to
+			 * methods: say so at once (IoT Hub's 404) */
 			const char *rid = strstr(slash + 1, "?$rid=");
 
 			if (rid != NULL &&
@@ -534,6 +629,17 @@ static int on_message(int event, void *event_data, void *userdata)
 				     rid) < (int)sizeof topic)
 				mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
 			return MOSQ_ERR_SUCCESS;
+		}
+		if (starts(slash + 1, DESIRED_PUSH)) {
+			const char *v = strstr(slash + 1, "?$version="),
+				   *from = strstr(t, "&$from=");
+			char *amp = strstr(topic, "&$from=");
+
+			if (v != NULL && !desired_fresh(target, strtoll(v + 10, NULL, 10),
+							from ? strtoll(from + 7, NULL, 10) : -1))
+				return MOSQ_ERR_SUCCESS; /* another orchardd pushed it */
+			if (amp != NULL)
+				*amp = '\0'; /* ours, not IoT Hub's */
 		}
 		/* targeted: to that client alone, whatever it subscribed */
 		mosquitto_broker_publish_copy(target, topic, (int)ed->payloadlen, ed->payload,
@@ -590,7 +696,15 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	char id[sizeof plug.conns[0].id] = "";
 
 	(void)event, (void)userdata;
-	backend_set(ed->client, NULL);
+	if (is_backend(ed->client)) {
+		backend_set(ed->client, NULL);
+		/* the devices that orchardd followed: to the others (one each,
+		 * by the shared subscription), so their pushes go on */
+		if (backends_connected() > 0)
+			for (size_t i = 0; i < plug.nconns; i++)
+				follow_notice(plug.conns[i].id);
+		return MOSQ_ERR_SUCCESS;
+	}
 	for (size_t i = 0; i < plug.nconns; i++)
 		if (plug.conns[i].client == ed->client)
 			snprintf(id, sizeof id, "%s", plug.conns[i].id);
@@ -617,18 +731,30 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	plug.id = identifier;
 	snprintf(plug.backend_user, sizeof plug.backend_user, "orchardd");
 	for (int i = 0; i < option_count; i++) {
-		if (strcmp(options[i].key, "socket") == 0)
-			snprintf(plug.socket_path, sizeof plug.socket_path, "%s", options[i].value);
-		else if (strcmp(options[i].key, "rate") == 0)
+		if (strcmp(options[i].key, "socket") == 0) {
+			/* space-separated paths */
+			for (const char *p = options[i].value; *(p += strspn(p, " \t")) != '\0';) {
+				size_t n = strcspn(p, " \t");
+
+				if (plug.nsockets == SOCKETS_MAX ||
+				    n >= sizeof plug.socket_path[0]) {
+					plug.nsockets = 0; /* refused below */
+					break;
+				}
+				memcpy(plug.socket_path[plug.nsockets], p, n);
+				plug.socket_path[plug.nsockets++][n] = '\0';
+				p += n;
+			}
+		} else if (strcmp(options[i].key, "rate") == 0)
 			plug.rate = atof(options[i].value);
 		else if (strcmp(options[i].key, "backend_user") == 0)
 			snprintf(plug.backend_user, sizeof plug.backend_user, "%s",
 				 options[i].value);
 	}
-	if (plug.socket_path[0] == '\0' || strchr(plug.backend_user, '/') != NULL) {
+	if (plug.nsockets == 0 || strchr(plug.backend_user, '/') != NULL) {
 		mosquitto_log_printf(MOSQ_LOG_ERR,
-				     "orchard: plugin_opt_socket (orchardd's MQTT socket) is"
-				     " required; plugin_opt_backend_user has no '/'");
+				     "orchard: plugin_opt_socket (orchardd's MQTT sockets, at most"
+				     " 8) is required; plugin_opt_backend_user has no '/'");
 		return MOSQ_ERR_INVAL;
 	}
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL,
@@ -652,5 +778,10 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 	ask_close();
 	free(plug.conns);
+	for (int b = 0; b < METHOD_BUCKETS; b++)
+		for (struct msub *m = plug.methods[b], *n; m != NULL; m = n) {
+			n = m->next;
+			free(m);
+		}
 	return MOSQ_ERR_SUCCESS;
 }

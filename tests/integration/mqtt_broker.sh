@@ -2,8 +2,12 @@
 # orchardd's own mosquitto (--mqtt-listen / ORCHARD_MQTT_LISTEN): started
 # with the plugin on TLS with orchardd's certificate, the backend connected
 # to it on its own; a device's SAS is checked (good: connected, bad:
-# CONNACK 5); a broker that dies is started again and serves again; the
-# broker dies with orchardd, kill -9 included. Skipped without mosquitto.
+# CONNACK 5); with ORCHARD_MQTT_X509_LISTEN a second listener takes X.509
+# devices: an Orchard-issued device certificate (`orchardd cert issue
+# --profile device-client --san permanent-identifier:ID`) connects and GETs
+# its twin, a revoked one, another device's or none is refused; a broker
+# that dies is started again and serves again; the broker dies with
+# orchardd, kill -9 included. Skipped without mosquitto.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -12,10 +16,10 @@ cd "$(dirname "$0")/../.."
 trap fixture_cleanup EXIT
 command -v mosquitto >/dev/null || { echo "1..0 # SKIP mosquitto not installed"; exit 0; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MPORT=$(free_port)
+MPORT=$(free_port) XPORT=$(free_port)
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
-ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }
+ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT ORCHARD_MQTT_X509_LISTEN=$XPORT orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }
 connected() { # N: waits for the Nth "mqtt backend connected"
 	for _ in $(seq 1 200); do
 		(($(grep -c '"msg":"mqtt backend connected"' "$OLOG") >= $1)) && return 0
@@ -45,6 +49,40 @@ sub() { # KEY: mosquitto_sub's status: 27 connected (then timed out), 5 refused
 }
 expect_eq "a device with its SAS connects over TLS" 27 "$(sub "$KEY")"
 expect_eq "a wrong key: CONNACK 5" 5 "$(sub "$(head -c 32 /dev/urandom | base64 -w0)")"
+
+# X.509 devices on ORCHARD_MQTT_X509_LISTEN, with Orchard's own device certificates
+D=$TMP/certs
+mkdir -p "$D"
+cert() { # NAME REGID: a P-256 key and a device-client certificate for REGID
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/$1.key" \
+		-subj /CN=ignored -out "$D/$1.csr" 2>/dev/null &&
+		"$ORCHARDD" --data-dir "$TMP/var" cert issue --csr "$D/$1.csr" --out "$D/$1.pem" \
+			--profile device-client --san "permanent-identifier:$2" 2>"$D/$1.err"
+}
+twin_get() { # NAME [ID]: a twin GET with NAME's certificate (tests/lib/mqtt_rr.py): "TOPIC BODY", then rc=N
+	local c=- k=-
+	[[ -n "$1" ]] && c=$D/$1.pem k=$D/$1.key
+	timeout 10 python3 tests/lib/mqtt_rr.py 127.0.0.1 "$XPORT" "$TMP/var/pki/root.pem" "$c" "$k" "${2:-mb-1}" "$HUB/${2:-mb-1}/?api-version=2021-04-12" \
+		'$iothub/twin/GET/?$rid=7' 2>&1
+	echo "rc=$?"
+}
+expect_eq "ORCHARD_MQTT_X509_LISTEN: a listener that requires a client certificate" true \
+	"$(grep -A4 "^listener $XPORT 127.0.0.1" "$TMP/var/mqtt/mosquitto.conf" | grep -q '^require_certificate true' && echo true)"
+expect "cert issue: a device-client certificate for mb-1" cert x1 mb-1
+expect_eq "an Orchard device certificate over MQTT: twin GET answered 200 with the twin" \
+	'$iothub/twin/res/200/?$rid=7 true rc=0' \
+	"$(twin_get x1 | { read -r t b; read -r rc; echo "$t $(jq -c 'has("desired") and has("reported")' <<<"$b") $rc"; })"
+expect_eq "... on the SAS listener (no certificate asked): CONNACK 5" 5 \
+	"$(timeout 10 mosquitto_sub -h 127.0.0.1 -p "$MPORT" --cafile "$TMP/var/pki/root.pem" -i mb-1 \
+		-u "$HUB/mb-1/?api-version=2021-04-12" -t '$iothub/twin/res/#' -W 1 -C 1 >/dev/null 2>&1; echo $?)"
+expect_eq "mb-1's certificate as another device (client id mb-2): CONNACK 5" "rc=5" "$(twin_get x1 mb-2 | tail -1)"
+expect_eq "no client certificate: refused by the TLS handshake" "rc=3" "$(twin_get "" | tail -1)"
+SERIAL=$(openssl x509 -in "$D/x1.pem" -noout -serial | cut -d= -f2 | awk '{printf "%32s", tolower($0)}' | tr ' ' 0)
+expect "cert revoke: mb-1's certificate" "$ORCHARDD" --data-dir "$TMP/var" cert revoke "$SERIAL" --reason keyCompromise
+expect_eq "a revoked certificate: refused at CONNECT (CONNACK 5)" "rc=5" "$(twin_get x1 | tail -1)"
+expect_eq "... logged as refused by orchardd" true "$(grep '"msg":"mqtt device refused"' "$OLOG" | grep -q '"device":"mb-1"' && echo true)"
+expect "a new certificate for mb-1" cert x2 mb-1
+expect_eq "... connects again" "rc=0" "$(twin_get x2 | tail -1)"
 
 kill -9 "$B1"
 expect "the broker killed: orchardd starts another and connects again" connected 2

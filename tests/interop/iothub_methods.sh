@@ -3,7 +3,8 @@
 # (POST /twins/{id}/methods?api-version=2021-10-01, IoT Hub's body) and the
 # unmodified Node SDK's onDeviceMethod handler answers it through mosquitto
 # + the Orchard plugin + orchardd: 200 {"status","payload"}; 504 when the
-# device does not answer in time; 404 when it is not connected (at once, or
+# device does not answer in time; 404 when it is not connected or never
+# subscribed to methods (at once, or
 # after connectTimeoutInSeconds when it connects meanwhile: then 200); a
 # second device cannot answer for the first; bad input is refused and
 # reaches no device. Skipped without node, npm or mosquitto.
@@ -120,6 +121,11 @@ http POST "/twins/mm-3/methods?$AV" "${W[@]}" -d '{"methodName":"echo"}'
 ms=$((($(date +%s%N) - t0) / 1000000))
 expect_eq "a device that is not connected: 404 with IoT Hub's errorCode 404103, at once" "404 404103 true" \
 	"$STATUS $(jq -r .errorCode <<<"$BODY") $(((ms < 2000)) && echo true)"
+t0=$(date +%s%N)
+http POST "/twins/mm-2/methods?$AV" "${W[@]}" -d '{"methodName":"echo","responseTimeoutInSeconds":5}'
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "a device connected but not subscribed to methods (no onDeviceMethod): 404 404103 at once, as IoT Hub" \
+	"404 404103 true" "$STATUS $(jq -r .errorCode <<<"$BODY") $(((ms < 2000)) && echo true)"
 http POST "/twins/nobody/methods?$AV" "${W[@]}" -d '{"methodName":"echo"}'
 expect_eq "an unknown device: 404 404103" "404 404103" "$STATUS $(jq -r .errorCode <<<"$BODY")"
 # connectTimeoutInSeconds: the call waits for mm-3 to connect
