@@ -110,6 +110,12 @@ int depot_opkg_write(FILE *f, const char *manifest, size_t manifest_len,
 int depot_ref_parse(const char *ref, char publisher[DEPOT_NAME_MAX + 1],
 		    char name[DEPOT_NAME_MAX + 1], char version[DEPOT_NAME_MAX + 1]);
 
+/* The twin's desired.app: an object with "package" (a reference as
+ * above, required) and optional "grants" (the shape of a manifest's
+ * capabilities), nothing else. 0 with *ref pointing into app, or -1 with
+ * *why a static reason. */
+int depot_app_check(const json_t *app, const char **ref, const char **why);
+
 /* HTTP downloads (RFC 9110): one "bytes=a-b", "bytes=a-" or "bytes=-n"
  * range of a size-byte module into *start and *len (clipped to the end).
  * 0 when satisfiable; -1 for anything else (several ranges, bad syntax,
