@@ -115,6 +115,13 @@ int depot_ref_parse(const char *ref, char publisher[DEPOT_NAME_MAX + 1],
  * capabilities), nothing else. 0 with *ref pointing into app, or -1 with
  * *why a static reason. */
 int depot_app_check(const json_t *app, const char **ref, const char **why);
+/* Whether a desired-state patch writes a depot app, so depot_app_check
+ * applies to the merged result: the patch's app (NULL: absent) is an object
+ * naming "package" or "grants", or it changes an app that already names a
+ * package (merged: desired.app after the merge). Other values of app (a
+ * free-form object such as {"name": "pump"}, or null, which deletes it)
+ * are left alone: twins used "app" before the depot existed. */
+bool depot_app_named(const json_t *patch_app, const json_t *merged);
 
 /* HTTP downloads (RFC 9110): one "bytes=a-b", "bytes=a-" or "bytes=-n"
  * range of a size-byte module into *start and *len (clipped to the end).

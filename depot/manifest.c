@@ -332,3 +332,13 @@ int depot_app_check(const json_t *app, const char **ref, const char **why)
 		return *why = "app.package is required", -1;
 	return 0;
 }
+
+bool depot_app_named(const json_t *patch_app, const json_t *merged)
+{
+	if (patch_app == NULL || json_is_null(patch_app))
+		return false;
+	if (json_is_object(patch_app) && (json_object_get(patch_app, "package") != NULL ||
+					  json_object_get(patch_app, "grants") != NULL))
+		return true;
+	return json_is_object(merged) && json_object_get(merged, "package") != NULL;
+}

@@ -61,9 +61,9 @@ static enum store_qs refuse(struct twin_update *u, enum err_code err)
 }
 
 /* The app a device is to run (docs/depot.md, "The twin's part"): when the
- * patch names properties.desired.app (and does not delete it), the merged
- * desired.app must be {package, grants} with a package reference; its
- * existence is checked by twin_app_exists on the writing connection. */
+ * patch writes a depot app (depot_app_named), the merged desired.app must
+ * be {package, grants} with a package reference; its existence is checked
+ * by twin_app_exists on the writing connection. */
 static int twin_app_merged(struct twin_update *u, const json_t *desired)
 {
 	const char *ref, *why;
@@ -71,7 +71,7 @@ static int twin_app_merged(struct twin_update *u, const json_t *desired)
 
 	free(u->app_ref);
 	u->app_ref = NULL;
-	if (patched == NULL || json_is_null(patched))
+	if (!depot_app_named(patched, json_object_get(desired, "app")))
 		return 0;
 	if (depot_app_check(json_object_get(desired, "app"), &ref, &why) != 0) {
 		u->err = ERR_DEPOT_BAD_APP;

@@ -49,7 +49,8 @@ refused "an unknown publisher is 422" 422 depot-desired-package-unknown '{"packa
 refused "a reference that is no package path is 400" 400 depot-bad-desired-app '{"package":"alice/hello/1.0.0"}'
 refused "a bad version in the reference is 400" 400 depot-bad-desired-app '{"package":"alice/pkg/hello/1 0"}'
 refused "a package that is no string is 400" 400 depot-bad-desired-app '{"package":7}'
-refused "app as a string is 400" 400 depot-bad-desired-app '"alice/pkg/hello/1.0.0"'
+refused "a patch adding a member to a depot app is checked" 400 depot-bad-desired-app '{"name":"pump"}'
+refused "grants alone on a twin naming no package are 400" 400 depot-bad-desired-app '{"grants":{}}' PUT
 refused "an unknown member in app is 400" 400 depot-bad-desired-app '{"package":"alice/pkg/hello/2.0.0","version":"2"}'
 refused "grants with a port 0 are 400" 400 depot-bad-desired-app '{"package":"alice/pkg/hello/2.0.0","grants":{"listen":[0]}}'
 refused "grants with an unknown capability are 400" 400 depot-bad-desired-app '{"package":"alice/pkg/hello/2.0.0","grants":{"root":true}}'
@@ -70,9 +71,28 @@ http PATCH /depot/packages/alice/hello/1.0.0 "${W[@]}" "${JSON[@]}" -d '{"yanked
 http PATCH /twins/pump-7 "${W[@]}" "${JSON[@]}" -d '{"tags":{"site":"a"},"properties":{"desired":{"other":1}}}'
 expect_eq "a twin already naming a yanked version takes other changes" 200 "$STATUS"
 http PATCH /depot/packages/alice/hello/2.0.0 "${W[@]}" "${JSON[@]}" -d '{"yanked": false}'
-http PUT /twins/pump-7 "${W[@]}" "${JSON[@]}" -d "$(desired '{"package":"alice/pkg/hello/2.0.0"}')"
+http PUT /twins/pump-7 "${W[@]}" "${JSON[@]}" -d '{"tags":{"site":"a"},"properties":{"desired":{"app":{"package":"alice/pkg/hello/2.0.0"}}}}'
 expect_eq "a restored version may be named again (PUT)" "200 alice/pkg/hello/2.0.0 null" \
 	"$STATUS $(jqb .properties.desired.app.package) $(jqb .properties.desired.app.grants)"
+# Fleet configurations are checked the same way, before anything is written.
+config() { # APP-JSON
+	http PUT /configurations/apps "${W[@]}" "${JSON[@]}" -d "{\"priority\":1,\"targetCondition\":\"tags.site = 'a'\",\"content\":{\"deviceContent\":{\"properties.desired.app\":$1}}}"
+}
+nconf() { psql_q "SELECT count(*) FROM twin_configurations"; }
+config '{"package":"alice/pkg/hello/7.0.0"}'
+expect_problem "a configuration naming an unknown package is 422" 422 depot-desired-package-unknown
+config '{"package":"alice/pkg/hello/1.0.0"}'
+expect_problem "a configuration naming a yanked package is 422" 422 depot-desired-package-yanked
+config '{"package":"alice/pkg/hello/2.0.0","grants":{"listen":"8080"}}'
+expect_problem "a configuration with bad grants is 400" 400 depot-bad-desired-app
+expect_eq "... none was stored, the twin is as it was" "0 alice/pkg/hello/2.0.0" "$(nconf) $(state | cut -d' ' -f2)"
+config '{"package":"alice/pkg/hello/2.0.0","grants":{"listen":[8080]}}'
+expect_eq "a configuration naming a published package applies" "200 1 8080" \
+	"$STATUS $(nconf) $(psql_q "SELECT desired::jsonb#>>'{app,grants,listen,0}' FROM twins WHERE device_id = 'pump-7'")"
+http PUT /configurations/apps "${W[@]}" "${JSON[@]}" -d '{"priority":1,"targetCondition":"tags.site = '"'a'"'","content":{"deviceContent":{"properties.desired.app.package":"alice/pkg/hello/1.0.0"}}}'
+expect_problem "a configuration setting app.package alone is checked too" 422 depot-desired-package-yanked
+http DELETE /configurations/apps "${W[@]}"
+
 http PATCH /twins/pump-7 "${W[@]}" "${JSON[@]}" -d "$(desired null)"
 expect_eq "app: null removes the app" "200 null" "$STATUS $(jqb .properties.desired.app)"
 
