@@ -169,8 +169,8 @@ int depot_start(struct server *srv)
 		const char *name = strcmp(t, "host") == 0 ? depot_host_target() : t;
 
 		if (!depot_target_ok(name) || d->ntargets == COMPILE_TARGETS_MAX) {
-			log_kv(LOG_ERROR, "--depot-compile-targets: bad target or too many", "target",
-			       t, NULL);
+			log_kv(LOG_ERROR, "--depot-compile-targets: bad target or too many",
+			       "target", t, NULL);
 			free(list);
 			goto fail;
 		}
@@ -334,8 +334,9 @@ static void compile_reason(const char *dir, int rc, char *why, size_t max)
 	size_t len;
 
 	snprintf(path, sizeof path, "%s/log", dir);
-	snprintf(why, max, rc < 0 ? "the compiler did not run or took too long"
-				  : "the compiler exited with status %d",
+	snprintf(why, max,
+		 rc < 0 ? "the compiler did not run or took too long"
+			: "the compiler exited with status %d",
 		 rc);
 	if ((log = file_read(path, 1 << 20, &len)) == NULL)
 		return;
@@ -367,7 +368,8 @@ static int cwasm_header(const char *cw, size_t len, char *compiler, size_t max, 
 		if (n > 7 && memcmp(p, "target ", 7) == 0) {
 			snprintf(target, tmax, "%.*s", (int)(n - 7), p + 7);
 		} else if ((n > 5 && memcmp(p, "wabt ", 5) == 0) ||
-			   (n > 4 && memcmp(p, "abi ", 4) == 0) || (n > 3 && memcmp(p, "cc ", 3) == 0) ||
+			   (n > 4 && memcmp(p, "abi ", 4) == 0) ||
+			   (n > 3 && memcmp(p, "cc ", 3) == 0) ||
 			   (n > 6 && memcmp(p, "flags ", 6) == 0)) {
 			if (used + n + 2 > max)
 				return -1;
@@ -394,8 +396,8 @@ static int sign_and_store(struct compile_job *j, const uint8_t *cw, size_t len, 
 	json_t *doc;
 	int rc = -1;
 
-	if (cwasm_header((const char *)cw, len, compiler, sizeof compiler, target,
-			 sizeof target) != 0) {
+	if (cwasm_header((const char *)cw, len, compiler, sizeof compiler, target, sizeof target) !=
+	    0) {
 		snprintf(why, wmax, "the compiler's output is no .cwasm");
 		return -1;
 	}

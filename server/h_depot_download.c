@@ -5,12 +5,14 @@
  * (304), one Range (206; 416 otherwise). A yanked version stays
  * downloadable: a device that runs it must be able to fetch it again.
  * The compiled forms (server/depot_compile.c) are served the same way at
- * .../compiled/{target}, with their signed statement at .../statement. */
+ * .../compiled/{target}, with their signed statement at .../statement.
+ * Large ones are streamed from PostgreSQL in bounded chunks. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "depot/depot.h"
 #include "server/depot.h"
 #include "server/handlers.h"
@@ -19,6 +21,13 @@
 #include "server/server.h"
 #include "server/store/depot.h"
 #include "server/store/depot_compiled.h"
+
+/* Bytes above this are streamed: the response reads them from
+ * PostgreSQL one chunk at a time as libmicrohttpd sends them, so a
+ * download holds at most one chunk in memory whatever the module's size
+ * (measured in docs/depot.md). Smaller ones are read in one query. */
+#define DEPOT_STREAM_CHUNK ((uint64_t)256 << 10)
+#define DEPOT_STREAM_BLOCK (32 << 10) /* libmicrohttpd's buffer for the response */
 
 struct download_op {
 	const char *publisher, *name, *version;
@@ -67,6 +76,8 @@ static enum store_qs download_cb(struct store_conn *c, void *cls)
 		o->unsatisfiable = true;
 		return qs;
 	}
+	if (o->len > DEPOT_STREAM_CHUNK)
+		return qs; /* streamed: stream_read reads it chunk by chunk */
 	if (o->target != NULL)
 		qs = store_select_depot_compiled_data(c, o->row.module_sha256, o->target, o->start,
 						      o->len, &o->data, &o->got);
@@ -158,6 +169,93 @@ static int reply_not_modified(struct request *req, const char *etag)
 	return ret;
 }
 
+/* A streamed download: [start, start + len) of the module or compiled
+ * form named by digest (and target), read chunk by chunk on a pooled
+ * connection; chunk holds [chunk_off, chunk_off + chunk_len). */
+struct stream {
+	struct store *store;
+	char module[65];
+	char target[DEPOT_TARGET_MAX + 1]; /* "": the module */
+	uint64_t start, len;
+	uint64_t chunk_off;
+	size_t chunk_len;
+	uint8_t *chunk;
+	uint64_t want; /* the chunk the next query reads */
+};
+
+static enum store_qs stream_cb(struct store_conn *c, void *cls)
+{
+	struct stream *s = cls;
+	uint64_t n = s->start + s->len - s->want;
+
+	free(s->chunk);
+	s->chunk = NULL;
+	s->chunk_len = 0;
+	if (n > DEPOT_STREAM_CHUNK)
+		n = DEPOT_STREAM_CHUNK;
+	if (s->target[0] != '\0')
+		return store_select_depot_compiled_data(c, s->module, s->target, s->want, n,
+							&s->chunk, &s->chunk_len);
+	return store_select_depot_module(c, s->module, s->want, n, &s->chunk, &s->chunk_len);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	uint64_t at = s->start + pos;
+
+	if (pos >= s->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (s->chunk == NULL || at < s->chunk_off || at >= s->chunk_off + s->chunk_len) {
+		s->want = at;
+		if (store_run(s->store, stream_cb, s) != STORE_ONE || s->chunk_len == 0) {
+			log_kv(LOG_WARN, "depot: a streamed download failed", "module", s->module,
+			       NULL);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		s->chunk_off = at;
+	}
+	size_t n = (size_t)(s->chunk_off + s->chunk_len - at);
+	if (n > max)
+		n = max;
+	memcpy(buf, s->chunk + (at - s->chunk_off), n);
+	return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *s = cls;
+
+	free(s->chunk);
+	free(s);
+}
+
+/* The response for o's bytes: in memory when read, else streamed. */
+static struct MHD_Response *download_response(struct request *req, struct download_op *o)
+{
+	struct MHD_Response *resp;
+	struct stream *s;
+
+	if (o->len <= DEPOT_STREAM_CHUNK) {
+		resp = MHD_create_response_from_buffer(o->got, o->data, MHD_RESPMEM_MUST_FREE);
+		if (resp != NULL)
+			o->data = NULL; /* the response owns it */
+		return resp;
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return NULL;
+	s->store = req->srv->store;
+	snprintf(s->module, sizeof s->module, "%s", o->row.module_sha256);
+	snprintf(s->target, sizeof s->target, "%s", o->target ? o->target : "");
+	s->start = o->start;
+	s->len = o->len;
+	resp = MHD_create_response_from_callback(o->len, DEPOT_STREAM_BLOCK, stream_read, s,
+						 stream_free);
+	if (resp == NULL)
+		free(s);
+	return resp;
+}
+
 /* The module, or with o->target its compiled form: ETag its digest. */
 static int download_bytes(struct request *req, struct download_op *op)
 {
@@ -193,12 +291,11 @@ static int download_bytes(struct request *req, struct download_op *op)
 		req->problem_content_range = NULL;
 		return ret;
 	}
-	resp = MHD_create_response_from_buffer(o.got, o.data, MHD_RESPMEM_MUST_FREE);
+	resp = download_response(req, &o);
 	if (resp == NULL) {
 		download_free(&o);
 		return reply_problem(req, ERR_INTERNAL, "out of memory");
 	}
-	o.data = NULL; /* the response owns it */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				o.target ? "application/vnd.orchard.cwasm" : "application/wasm");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);

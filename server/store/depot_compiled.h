@@ -24,8 +24,9 @@ void store_depot_compiled_free(struct store_depot_compiled *r);
  * data (len bytes, ready only; sig_hex 128 hex digits) and announces it
  * on EVENTS_DEPOT_COMPILED. A "compiling" row never replaces a ready one:
  * STORE_NONE then (already compiled), STORE_ONE when written. */
-enum store_qs store_upsert_depot_compiled(struct store_conn *c, const struct store_depot_compiled *r,
-					  const char *sig_hex, const uint8_t *data, size_t len);
+enum store_qs store_upsert_depot_compiled(struct store_conn *c,
+					  const struct store_depot_compiled *r, const char *sig_hex,
+					  const uint8_t *data, size_t len);
 /* The row of module and target into *out; STORE_NONE when none. */
 enum store_qs store_select_depot_compiled(struct store_conn *c, const char *module_sha256,
 					  const char *target, struct store_depot_compiled *out);

@@ -11,11 +11,12 @@ enum store_qs store_select_depot_compiled_data(struct store_conn *c, const char 
 					       const char *target, uint64_t offset, uint64_t len,
 					       uint8_t **data, size_t *got)
 {
-	static struct store_stmt st = {"select_depot_compiled_data",
-				       "SELECT substring(data FROM $3::int FOR $4::int)"
-				       " FROM depot_compiled WHERE module_sha256 = $1 AND target = $2"
-				       " AND state = 'ready'",
-				       0};
+	static struct store_stmt st = {
+		"select_depot_compiled_data",
+		"SELECT substring(data FROM $3::int FOR $4::int)"
+		" FROM depot_compiled WHERE module_sha256 = $1 AND target = $2"
+		" AND state = 'ready'",
+		0};
 	char from[24], count[24];
 	const char *p[] = {module_sha256, target, from, count};
 	enum store_qs qs;

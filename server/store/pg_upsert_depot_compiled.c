@@ -7,8 +7,9 @@
 #include "server/store/events.h"
 #include "server/store/store_pg.h"
 
-enum store_qs store_upsert_depot_compiled(struct store_conn *c, const struct store_depot_compiled *r,
-					  const char *sig_hex, const uint8_t *data, size_t len)
+enum store_qs store_upsert_depot_compiled(struct store_conn *c,
+					  const struct store_depot_compiled *r, const char *sig_hex,
+					  const uint8_t *data, size_t len)
 {
 	static struct store_stmt st = {
 		"upsert_depot_compiled",
@@ -25,9 +26,10 @@ enum store_qs store_upsert_depot_compiled(struct store_conn *c, const struct sto
 		" SELECT pg_notify('" EVENTS_DEPOT_COMPILED "', k) FROM u",
 		0};
 	char size[24];
-	const char *p[] = {r->module_sha256, r->target,	   r->state,  r->compiler,
-			   r->cwasm_sha256,  data ? size : NULL, (const char *)data,
-			   r->statement,     sig_hex,	   r->key_id, r->error};
+	const char *p[] = {r->module_sha256,   r->target,	r->state,
+			   r->compiler,	       r->cwasm_sha256, data ? size : NULL,
+			   (const char *)data, r->statement,	sig_hex,
+			   r->key_id,	       r->error};
 	const int lengths[] = {0, 0, 0, 0, 0, 0, (int)len, 0, 0, 0, 0};
 	const int formats[] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
 	const struct store_bin bin = {lengths, formats};
