@@ -39,6 +39,8 @@ TEST_SCRIPTS += tests/integration/depot.sh
 TEST_SCRIPTS += tests/integration/depot_twin.sh
 # Compiled forms: orchard-wasm compile after publish, signed statements, device downloads, a run.
 TEST_SCRIPTS += tests/integration/depot_compiled.sh
+# Streamed downloads: ranges across chunks, resume, RSS under parallel downloads.
+TEST_SCRIPTS += tests/integration/depot_stream.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
