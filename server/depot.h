@@ -15,7 +15,7 @@ json_t *depot_package_json(const struct store_depot_package *p);
 /* A publisher row: name, publicKey, keyId, keys (history), times. */
 json_t *depot_publisher_json(const struct store_depot_publisher *p);
 
-/* For the twin side (not wired yet): whether desired state may name ref,
+/* For the twin side (h_twins_update.c, h_configurations.c): whether desired state may name ref,
  * "{publisher}/pkg/{name}/{version}". 0 when the package exists and is not
  * yanked; else -1 with *err ERR_DEPOT_BAD_NAME, ERR_DEPOT_PACKAGE_NOT_FOUND,
  * ERR_DEPOT_YANKED or ERR_DB_UNAVAILABLE. Runs on c, inside the caller's
