@@ -155,7 +155,6 @@ static char *compiler_path(const struct config *cfg)
 int depot_start(struct server *srv)
 {
 	struct depot *d = calloc(1, sizeof *d);
-	char *list, *save = NULL;
 	EVP_PKEY *pub = NULL;
 
 	if (d == NULL || (d->key = depot_key_ready(srv->cfg.data_dir)) == NULL ||
@@ -163,20 +162,27 @@ int depot_start(struct server *srv)
 	    (pub = depot_key_parse(d->public_pem, strlen(d->public_pem), d->key_id)) == NULL)
 		goto fail;
 	EVP_PKEY_free(pub);
-	if ((list = strdup(srv->cfg.depot_compile_targets)) == NULL)
-		goto fail;
-	for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
-		const char *name = strcmp(t, "host") == 0 ? depot_host_target() : t;
+	for (const char *t = srv->cfg.depot_compile_targets; *t != '\0';) {
+		size_t n = strcspn(t, ", ");
+		char name[DEPOT_TARGET_MAX + 1];
 
-		if (!depot_target_ok(name) || d->ntargets == COMPILE_TARGETS_MAX) {
+		if (n == 0) {
+			t++;
+			continue;
+		}
+		snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1),
+			 t);
+		if (strcmp(name, "host") == 0)
+			snprintf(name, sizeof name, "%s", depot_host_target());
+		if (n > DEPOT_TARGET_MAX || !depot_target_ok(name) ||
+		    d->ntargets == COMPILE_TARGETS_MAX) {
 			log_kv(LOG_ERROR, "--depot-compile-targets: bad target or too many",
-			       "target", t, NULL);
-			free(list);
+			       "target", name, NULL);
 			goto fail;
 		}
-		snprintf(d->targets[d->ntargets++], sizeof d->targets[0], "%s", name);
+		memcpy(d->targets[d->ntargets++], name, strlen(name) + 1);
+		t += n;
 	}
-	free(list);
 	d->compiler = compiler_path(&srv->cfg);
 	if (d->compiler == NULL)
 		log_kv(LOG_WARN, "depot: no compiler, packages get no compiled forms", NULL);
@@ -340,9 +346,14 @@ static void compile_reason(const char *dir, int rc, char *why, size_t max)
 		 rc);
 	if ((log = file_read(path, 1 << 20, &len)) == NULL)
 		return;
-	for (char *p = strtok(log, "\n"); p != NULL; p = strtok(NULL, "\n"))
+	for (char *p = log, *nl; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) != NULL)
+			*nl = '\0';
 		if (*p != '\0')
 			line = p;
+		if (nl == NULL)
+			break;
+	}
 	if (line != NULL)
 		snprintf(why, max, "%s", line);
 	free(log);
