@@ -148,7 +148,7 @@ static char *compiler_path(const struct config *cfg)
 	self[n] = '\0';
 	if ((slash = strrchr(self, '/')) == NULL)
 		return NULL;
-	strcpy(slash + 1, "orchard-wasm");
+	memcpy(slash + 1, "orchard-wasm", sizeof "orchard-wasm"); /* room: readlink left 32 */
 	return access(self, X_OK) == 0 ? strdup(self) : NULL;
 }
 
