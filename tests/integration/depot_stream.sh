@@ -64,7 +64,11 @@ for i in 1 2 3 4 5 6 7 8; do [[ "$(sha256sum <"$D/dl$i" | cut -d' ' -f1)" == "$S
 expect_eq "eight parallel downloads are all whole" 8 "$ok"
 GROWTH=$(((PEAK - BASE) / 1024))
 echo "# RSS: ${BASE} KiB before, peak +${GROWTH} MiB during 8 x 16 MiB downloads"
-expect "... and orchardd's peak RSS grew by under 32 MiB (8 modules are 128)" test "$GROWTH" -lt 32
+if [[ $BUILD == build-san ]]; then # ASan's quarantine keeps freed chunks resident
+	tap_ok "... peak RSS # SKIP under ASan"
+else
+	expect "... and orchardd's peak RSS grew by under 32 MiB (8 modules are 128)" test "$GROWTH" -lt 32
+fi
 
 orchardd_stop
 tap_done
