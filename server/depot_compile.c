@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,8 @@ struct depot {
 	char targets[COMPILE_TARGETS_MAX][DEPOT_TARGET_MAX + 1];
 	size_t ntargets;
 	struct jobs *jobs;
+	atomic_int stopping; /* depot_stop: queued compilations are skipped */
+	atomic_int child;    /* the compiler's pid while one runs, else 0 */
 };
 
 const char *depot_host_target(void)
@@ -203,6 +206,12 @@ void depot_stop(struct server *srv)
 
 	if (d == NULL)
 		return;
+	/* A compilation takes seconds: shutdown does not wait for it. The
+	 * killed one is recorded failed; queued ones are not started. */
+	atomic_store(&d->stopping, 1);
+	int pid = atomic_load(&d->child);
+	if (pid > 0)
+		kill(pid, SIGKILL);
 	if (d->jobs != NULL)
 		jobs_stop(d->jobs);
 	EVP_PKEY_free(d->key);
@@ -283,8 +292,9 @@ static int write_all(const char *path, const uint8_t *p, size_t len)
 
 /* Runs the compiler with stdout and stderr into dir/log; its exit status,
  * or -1 when it could not run or was killed for taking too long. */
-static int run_compiler(const char *compiler, const char *dir, const char *target, int level)
+static int run_compiler(struct depot *d, const char *dir, const char *target, int level)
 {
+	const char *compiler = d->compiler;
 	char in[4200], out[4200], log[4200], opt[8];
 	const char *argv[10];
 	posix_spawn_file_actions_t fa;
@@ -316,20 +326,23 @@ static int run_compiler(const char *compiler, const char *dir, const char *targe
 	posix_spawn_file_actions_destroy(&fa);
 	if (n != 0)
 		return -1;
+	atomic_store(&d->child, pid);
+	if (atomic_load(&d->stopping)) /* depot_stop ran before the pid was known */
+		kill(pid, SIGKILL);
 	for (long waited = 0;; waited += 20) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 
 		if (r == pid)
 			break;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (waited > COMPILE_WALL_SECONDS * 1000L) {
+		if ((r < 0 && errno != EINTR) || waited > COMPILE_WALL_SECONDS * 1000L) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			atomic_store(&d->child, 0);
 			return -1;
 		}
 		nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
 	}
+	atomic_store(&d->child, 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -459,6 +472,8 @@ static void compile_run(void *cls)
 	enum store_qs qs;
 	int rc;
 
+	if (atomic_load(&d->stopping))
+		return; /* shutting down: not started, no row written */
 	if ((qs = record(j, "compiling", NULL)) == STORE_NONE)
 		return; /* compiled already (a module several packages share) */
 	if (qs < 0 || store_run(j->srv->store, module_cb, j) != STORE_ONE) {
@@ -473,8 +488,8 @@ static void compile_run(void *cls)
 	snprintf(path, sizeof path, "%s/module.wasm", dir);
 	if (write_all(path, j->wasm, j->wasm_len) != 0) {
 		snprintf(why, sizeof why, "cannot write the module (disk full?)");
-	} else if ((rc = run_compiler(d->compiler, dir, j->target,
-				      (int)j->srv->cfg.depot_compile_level)) != 0) {
+	} else if ((rc = run_compiler(d, dir, j->target, (int)j->srv->cfg.depot_compile_level)) !=
+		   0) {
 		compile_reason(dir, rc, why, sizeof why);
 	} else {
 		snprintf(path, sizeof path, "%s/module.cwasm", dir);

@@ -144,5 +144,21 @@ expect_eq "a package sharing a module shares its compiled form at once" "ready s
 	"$(jqb '.compiled[0].state') $(jqb '.compiled[0].cwasm')"
 expect_eq "one compiled row per module and target" 2 "$(psql_q 'SELECT count(*) FROM depot_compiled')"
 
+# Shutdown does not wait for a compilation: the compiler is killed and the
+# row says so.
+cp "$ROOT/$BUILD/wasm/examples/httpd.wasm" "$D/app/app.wasm"
+printf '\0\4\3abc' >>"$D/app/app.wasm" # a custom section: another module, valid
+sed -i 's/1.0.1/2.0.0/' "$D/app/manifest.json"
+"$PKG" build "$D/app" --key "$D/alice.key" --out "$D/httpd3.opkg" >/dev/null
+http POST /depot/packages "${W[@]}" -H 'Content-Type: application/vnd.orchard.opkg' --data-binary "@$D/httpd3.opkg"
+for _ in $(seq 1 100); do
+	[[ "$(psql_q "SELECT count(*) FROM depot_compiled WHERE state = 'compiling'")" == 1 ]] && break
+	sleep 0.05
+done
+t0=$(date +%s%N)
 orchardd_stop
+expect "orchardd stops within 3 s while compiling" test $((($(date +%s%N) - t0) / 1000000)) -lt 3000
+SHA3=$(sha256sum <"$D/app/app.wasm" | cut -d' ' -f1)
+expect_eq "... and the interrupted compilation is recorded as failed" "failed" \
+	"$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA3'")"
 tap_done
