@@ -46,5 +46,8 @@ bool depot_target_ok(const char *s);
  * compilation of its module for each target (docs/depot.md, "Compiled
  * forms"); a module already compiled for a target is not compiled again. */
 void depot_after_publish(struct server *srv, const struct store_depot_package *p);
+/* At start: queues again what has no finished compiled form (never
+ * compiled, or left compiling by a process that stopped). */
+void depot_requeue(struct server *srv);
 
 #endif

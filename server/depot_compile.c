@@ -40,6 +40,7 @@
 extern char **environ;
 
 #define COMPILE_TARGETS_MAX 8
+#define COMPILE_REQUEUE_MAX 1000	  /* modules queued again at start, per target */
 #define COMPILE_WALL_SECONDS 600	  /* a compiler that hangs is killed */
 #define COMPILE_ERROR_MAX 300		  /* bytes of the compiler's reason kept */
 #define CWASM_MAX ((size_t)512 << 20)	  /* a compiled form read back at most */
@@ -192,6 +193,15 @@ int depot_start(struct server *srv)
 	else if ((d->jobs = jobs_start(1, 1024)) == NULL)
 		goto fail;
 	srv->depot = d;
+	if (d->compiler != NULL) {
+		char tmp[4200];
+
+		snprintf(tmp, sizeof tmp, "%s/tmp", srv->cfg.data_dir);
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			log_kv(LOG_WARN, "depot: cannot make the compile folder", "path", tmp,
+			       NULL);
+		depot_requeue(srv);
+	}
 	return 0;
 fail:
 	log_kv(LOG_ERROR, "depot: cannot start (key or compiler settings)", NULL);
@@ -207,7 +217,8 @@ void depot_stop(struct server *srv)
 	if (d == NULL)
 		return;
 	/* A compilation takes seconds: shutdown does not wait for it. The
-	 * killed one is recorded failed; queued ones are not started. */
+	 * killed one stays "compiling" and queued ones are not started: the
+	 * next start queues both again (depot_requeue). */
 	atomic_store(&d->stopping, 1);
 	int pid = atomic_load(&d->child);
 	if (pid > 0)
@@ -466,7 +477,7 @@ static void compile_run(void *cls)
 {
 	struct compile_job *j = cls;
 	struct depot *d = j->srv->depot;
-	char dir[] = "/tmp/orchardd-compile.XXXXXX", path[4200], why[COMPILE_ERROR_MAX + 1] = "";
+	char dir[4096], path[4200], why[COMPILE_ERROR_MAX + 1] = "";
 	uint8_t *cw = NULL;
 	size_t cwlen = 0;
 	enum store_qs qs;
@@ -481,6 +492,9 @@ static void compile_run(void *cls)
 		record(j, "failed", "the database was not available");
 		return;
 	}
+	/* Under the data folder: a compiler orphaned by a kill -9 of orchardd
+	 * leaves its files there, not in a shared /tmp. */
+	snprintf(dir, sizeof dir, "%s/tmp/compile.XXXXXX", j->srv->cfg.data_dir);
 	if (mkdtemp(dir) == NULL) {
 		record(j, "failed", "no temporary folder");
 		return;
@@ -504,7 +518,11 @@ static void compile_run(void *cls)
 		unlink(path);
 	}
 	rmdir(dir);
-	if (why[0] != '\0') {
+	if (why[0] != '\0' && atomic_load(&d->stopping)) {
+		/* Not the module's fault: left "compiling", the next start resumes it. */
+		log_kv(LOG_INFO, "depot: compilation stopped by shutdown", "module", j->module,
+		       NULL);
+	} else if (why[0] != '\0') {
 		log_kv(LOG_WARN, "depot: compilation failed", "module", j->module, "target",
 		       j->target, "reason", why, NULL);
 		record(j, "failed", why);
@@ -521,22 +539,56 @@ static void compile_done(void *cls)
 	free(j);
 }
 
+/* Queues the compilation of module (hex) for target. */
+static void depot_queue(struct server *srv, const char *module, const char *target)
+{
+	struct compile_job *j = calloc(1, sizeof *j);
+
+	if (j == NULL)
+		return;
+	j->srv = srv;
+	snprintf(j->module, sizeof j->module, "%s", module);
+	snprintf(j->target, sizeof j->target, "%s", target);
+	if (jobs_submit(srv->depot->jobs, compile_run, compile_done, j) != 0) {
+		log_kv(LOG_WARN, "depot: the compile queue is full", "module", j->module, NULL);
+		free(j);
+	}
+}
+
 void depot_after_publish(struct server *srv, const struct store_depot_package *p)
 {
 	struct depot *d = srv->depot;
 
-	for (size_t i = 0; d != NULL && d->compiler != NULL && i < d->ntargets; i++) {
-		struct compile_job *j = calloc(1, sizeof *j);
+	for (size_t i = 0; d != NULL && d->compiler != NULL && i < d->ntargets; i++)
+		depot_queue(srv, p->module_sha256, d->targets[i]);
+}
 
-		if (j == NULL)
-			return;
-		j->srv = srv;
-		snprintf(j->module, sizeof j->module, "%s", p->module_sha256);
-		snprintf(j->target, sizeof j->target, "%s", d->targets[i]);
-		if (jobs_submit(d->jobs, compile_run, compile_done, j) != 0) {
-			log_kv(LOG_WARN, "depot: the compile queue is full", "module", j->module,
-			       NULL);
-			free(j);
-		}
+struct uncompiled_op {
+	const char *target;
+	char (*rows)[65];
+	size_t n;
+};
+
+static enum store_qs uncompiled_cb(struct store_conn *c, void *cls)
+{
+	struct uncompiled_op *o = cls;
+
+	free(o->rows);
+	return store_select_depot_modules_uncompiled(c, o->target, COMPILE_REQUEUE_MAX, &o->rows,
+						     &o->n);
+}
+
+void depot_requeue(struct server *srv)
+{
+	struct depot *d = srv->depot;
+
+	for (size_t i = 0; d != NULL && d->compiler != NULL && i < d->ntargets; i++) {
+		struct uncompiled_op o = {.target = d->targets[i]};
+
+		if (store_run(srv->store, uncompiled_cb, &o) < 0)
+			log_kv(LOG_WARN, "depot: cannot list modules to compile", NULL);
+		for (size_t k = 0; k < o.n; k++)
+			depot_queue(srv, o.rows[k], d->targets[i]);
+		free(o.rows);
 	}
 }

@@ -39,4 +39,9 @@ enum store_qs store_select_depot_compiled_list(struct store_conn *c, const char 
 enum store_qs store_select_depot_compiled_data(struct store_conn *c, const char *module_sha256,
 					       const char *target, uint64_t offset, uint64_t len,
 					       uint8_t **data, size_t *got);
+/* Up to limit modules of published packages whose compiled form for
+ * target is missing or was left "compiling" (hex digests into *out,
+ * caller frees), oldest first. */
+enum store_qs store_select_depot_modules_uncompiled(struct store_conn *c, const char *target,
+						    long limit, char (**out)[65], size_t *n);
 #endif

@@ -145,7 +145,7 @@ expect_eq "a package sharing a module shares its compiled form at once" "ready s
 expect_eq "one compiled row per module and target" 2 "$(psql_q 'SELECT count(*) FROM depot_compiled')"
 
 # Shutdown does not wait for a compilation: the compiler is killed and the
-# row says so.
+# row stays "compiling" for the next start.
 cp "$ROOT/$BUILD/wasm/examples/httpd.wasm" "$D/app/app.wasm"
 printf '\0\4\3abc' >>"$D/app/app.wasm" # a custom section: another module, valid
 sed -i 's/1.0.1/2.0.0/' "$D/app/manifest.json"
@@ -159,6 +159,41 @@ t0=$(date +%s%N)
 orchardd_stop
 expect "orchardd stops within 3 s while compiling" test $((($(date +%s%N) - t0) / 1000000)) -lt 3000
 SHA3=$(sha256sum <"$D/app/app.wasm" | cut -d' ' -f1)
-expect_eq "... and the interrupted compilation is recorded as failed" "failed" \
+expect_eq "... and the interrupted compilation is left to resume" compiling \
 	"$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA3'")"
+
+# A kill -9 while compiling leaves the row "compiling" too: the next start
+# compiles both again (this start resumes the first one: it may be
+# compiling when the second is published, and is then killed as well).
+orchardd_start --depot-compile-level 1 || exit 1
+printf '\0\4\3abd' >>"$D/app/app.wasm"
+sed -i 's/2.0.0/3.0.0/' "$D/app/manifest.json"
+"$PKG" build "$D/app" --key "$D/alice.key" --out "$D/httpd4.opkg" >/dev/null
+http POST /depot/packages "${W[@]}" -H 'Content-Type: application/vnd.orchard.opkg' --data-binary "@$D/httpd4.opkg"
+SHA4=$(sha256sum <"$D/app/app.wasm" | cut -d' ' -f1)
+for _ in $(seq 1 100); do
+	[[ "$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA4'")" == compiling ]] && break
+	sleep 0.05
+done
+kill -KILL "$OPID"
+wait "$OPID" 2>/dev/null
+expect_eq "killed while compiling, the row says compiling" compiling \
+	"$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA4'")"
+orchardd_start --depot-compile-level 1 || exit 1
+W=(-H "Authorization: Bearer $(token depot:write depot:read)")
+STATE=
+for _ in $(seq 1 600); do
+	STATE=$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA4'")
+	[[ "$STATE" != compiling ]] && break
+	sleep 0.2
+done
+expect_eq "the next start compiles it again" ready "$STATE"
+for _ in $(seq 1 600); do
+	STATE=$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA3'")
+	[[ "$STATE" != compiling ]] && break
+	sleep 0.2
+done
+expect_eq "... and the one shutdown interrupted" ready "$STATE"
+expect_eq "... but retries no failed one" failed "$(psql_q "SELECT d.state FROM depot_compiled d JOIN depot_packages p ON p.module_sha256 = d.module_sha256 WHERE p.name = 'broken'")"
+orchardd_stop
 tap_done
