@@ -181,19 +181,17 @@ expect_eq "killed while compiling, the row says compiling" compiling \
 	"$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA4'")"
 orchardd_start --depot-compile-level 1 || exit 1
 W=(-H "Authorization: Bearer $(token depot:write depot:read)")
-STATE=
-for _ in $(seq 1 600); do
-	STATE=$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA4'")
-	[[ "$STATE" != compiling ]] && break
-	sleep 0.2
-done
-expect_eq "the next start compiles it again" ready "$STATE"
-for _ in $(seq 1 600); do
-	STATE=$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA3'")
-	[[ "$STATE" != compiling ]] && break
-	sleep 0.2
-done
-expect_eq "... and the one shutdown interrupted" ready "$STATE"
+settled() { # SHA: waits until its compiled form is no longer compiling, prints its state
+	local st
+	for _ in $(seq 1 600); do
+		st=$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$1'")
+		[[ "$st" != compiling ]] && break
+		sleep 0.2
+	done
+	echo "$st"
+}
+expect_eq "the next start compiles it again" ready "$(settled "$SHA4")"
+expect_eq "... and the one shutdown interrupted" ready "$(settled "$SHA3")"
 expect_eq "... but retries no failed one" failed "$(psql_q "SELECT d.state FROM depot_compiled d JOIN depot_packages p ON p.module_sha256 = d.module_sha256 WHERE p.name = 'broken'")"
 orchardd_stop
 tap_done
