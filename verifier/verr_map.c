@@ -72,8 +72,11 @@ const struct verr_map_row verr_map_rows[] = {
 	{"nonce-unknown", ERR_ATTEST_NONCE},
 	{"clock-rollback", ERR_ATTEST_CLOCK},
 	/* The fleet's measurement policy. */
+	{"event-forbidden", ERR_ATTEST_POLICY},
+	{"event-missing", ERR_ATTEST_POLICY},
 	{"event-not-allowed", ERR_ATTEST_POLICY},
 	{"pcr-mismatch", ERR_ATTEST_POLICY},
+	{"secureboot-off", ERR_ATTEST_POLICY},
 	{"pcr-not-quoted", ERR_ATTEST_POLICY},
 	{"eventlog-mismatch", ERR_ATTEST_EVENTLOG},
 	{"eventlog-required", ERR_ATTEST_EVENTLOG},

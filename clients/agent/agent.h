@@ -1,0 +1,93 @@
+/* agent.h: orchard-agent's parts (docs/agent.md). One process, one thread:
+ * config → provisioning (DPS) → twin follow → package fetch/verify → the
+ * app in the WASM runtime's supervisor. */
+#ifndef ORCHARD_AGENT_H
+#define ORCHARD_AGENT_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGENT_VERSION "0.1.0"
+#define AGENT_KEYS_MAX 16
+
+struct agent_config {
+	char *url; /* Orchard's base URL, no trailing slash */
+	char *id_scope;
+	char *ca_file;
+	char *state_dir;
+	char *tcti;
+	char *registration_id;
+	char *symmetric_key; /* base64 */
+	EVP_PKEY *keys[AGENT_KEYS_MAX];
+	size_t nkeys;
+};
+
+/* Reads FILE ("name = value" lines, '#' comments, publisher_key repeatable)
+ * and creates state_dir (0700). 0, or -1 with a line on stderr. */
+int agent_config_load(struct agent_config *c, const char *path);
+void agent_config_free(struct agent_config *c);
+
+/* The identity provisioning gives: the device ID and the host its SAS names. */
+struct agent_identity {
+	char device_id[129];
+	char hub[256];
+};
+
+/* --- http.c ---------------------------------------------------------------------- */
+extern volatile sig_atomic_t agent_stopping;
+/* Called during transfers; a non-zero return aborts the transfer (the
+ * main loop then sees why: a stop or an app that ended). */
+extern int (*agent_interrupt)(void);
+
+struct http_reply {
+	long status;
+	char *body; /* NUL-ended; NULL when none */
+	size_t len;
+	long retry_after; /* seconds, -1 when absent */
+};
+void http_reply_free(struct http_reply *r);
+/* One request: method, full URL, an Authorization value or NULL, a JSON
+ * body or NULL, a total timeout. 0 with *r filled (any status), -1 on a
+ * transport failure (logged). */
+int http_json(const struct agent_config *c, const char *method, const char *url, const char *auth,
+	      const char *body, long timeout_s, struct http_reply *r);
+/* Downloads url into path, resuming (Range) from what path holds. Returns
+ * the final status (200/206 done, 416 when the file is already whole) or
+ * -1 on a transport failure. */
+long http_download(const struct agent_config *c, const char *url, const char *auth,
+		   const char *path, uint64_t max);
+/* "SharedAccessSignature sr=...&sig=...&se=..." for sr with key (base64),
+ * valid ttl seconds, "&skn=NAME" appended when skn is not NULL. malloc'd. */
+char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn);
+
+/* --- dps.c ----------------------------------------------------------------------- */
+/* Registers with DPS unless state_dir/registration.json already holds an
+ * assignment; retries with backoff until assigned or stopped. 0 or -1. */
+int dps_provision(const struct agent_config *c, struct agent_identity *id);
+
+/* --- app.c ----------------------------------------------------------------------- */
+struct app;
+struct app *app_new(const struct agent_config *c, const struct agent_identity *id);
+void app_free(struct app *a);
+/* Starts the last good app saved in state_dir, if any (no network needed). */
+void app_resume(struct app *a);
+/* Follows desired.app (NULL or not an object: nothing to run). */
+void app_follow(struct app *a, const json_t *desired_app);
+/* Watches the running app: restarts it with backoff when it ended. */
+void app_tick(struct app *a);
+/* Whether the running app has ended (checked during long polls). */
+int app_ended(struct app *a);
+/* Seconds until app_tick has work (a restart or a retry), at most 20. */
+int app_next_tick(const struct app *a);
+/* Whether the app ended since the last look (aborts a long poll). */
+int app_newly_ended(struct app *a);
+/* Stops the app (SIGTERM, then SIGKILL). */
+void app_stop(struct app *a);
+/* Merges patch into reported (the twin's device API). */
+void report(const struct agent_config *c, const struct agent_identity *id, json_t *patch);
+
+#endif

@@ -1,0 +1,708 @@
+/* app.c: the app the twin names. Fetch the package from the depot with the
+ * device SAS (module resumed with Range into state_dir), verify the
+ * publisher's signature over the canonical manifest and the module's
+ * digest, bound its capabilities by the twin's grants, and run it in the
+ * WASM runtime's supervisor. A new desired package starts only after the
+ * old one stopped (they may want the same port); if the new one does not
+ * start, the old one runs again and reported.app.error says why. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clients/agent/agent.h"
+#include "clients/wasm/runner.h"
+#include "clients/wasm/supervisor.h"
+#include "common/b64.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "depot/depot.h"
+
+#define MODULE_MAX (64ull << 20)
+#define START_WAIT_MS 10000
+#define ARGS_MAX 64
+
+struct running {
+	char ref[256];
+	json_t *bound; /* NULL: none given */
+	supervisor_child *ch;
+	runner_opts *o;
+	char *argv[ARGS_MAX + 2];
+	char *envp[ARGS_MAX + 1];
+	char datadir[4096];
+	time_t started;
+	bool ended;
+	int status;
+	char why[256];
+	char since[TIMEFMT_RFC3339_LEN];
+};
+
+struct app {
+	const struct agent_config *c;
+	const struct agent_identity *id;
+	struct running *cur;
+	json_t *want;	   /* the desired.app last acted on */
+	int failures;	   /* crashes in a row */
+	time_t restart_at; /* when to restart a crashed app */
+	time_t retry_at;   /* when to retry a desired app that failed for a transient reason */
+};
+
+static void now_str(char out[TIMEFMT_RFC3339_LEN])
+{
+	timefmt_rfc3339((long long)time(NULL), out);
+}
+
+static void running_free(struct running *r)
+{
+	if (!r)
+		return;
+	supervisor_free(r->ch);
+	for (size_t i = 0; r->argv[i]; i++)
+		free(r->argv[i]);
+	for (size_t i = 0; r->envp[i]; i++)
+		free(r->envp[i]);
+	json_decref(r->bound);
+	free(r->o);
+	free(r);
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void pkg_dir(const struct app *a, const char *pub, const char *name, const char *ver,
+		    char out[4096])
+{
+	snprintf(out, 4096, "%s/pkg/%s/%s/%s", a->c->state_dir, pub, name, ver);
+}
+
+/* SHA-256 of a file into hex; 0 or -1. */
+static int file_sha256(const char *path, char hex[65])
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t buf[65536], md[32];
+	size_t n;
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		ok = EVP_DigestUpdate(ctx, buf, n);
+	ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	fclose(f);
+	for (int i = 0; ok && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return ok ? 0 : -1;
+}
+
+static int write_file(const char *path, const void *p, size_t n)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "wb");
+	if (!f)
+		return -1;
+	int ok = fwrite(p, 1, n, f) == n;
+	ok = (fclose(f) == 0) && ok;
+	return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+/* Verifies a package in dir (manifest.json, manifest.sig, module.wasm):
+ * a trusted publisher's signature, a valid manifest, the module's digest.
+ * Every start goes through it, downloaded now or resumed after a reboot. */
+static int pkg_verify(const struct app *a, const char *dir, struct depot_manifest *m,
+		      const char **why)
+{
+	char path[4200], hex[65];
+	size_t mlen = 0, slen = 0;
+	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	char *man = file_read(path, DEPOT_MANIFEST_MAX, &mlen);
+	snprintf(path, sizeof(path), "%s/manifest.sig", dir);
+	char *sig = file_read(path, 1024, &slen);
+	int rc = -1;
+	bool good = false;
+	*why = "package files missing";
+	if (!man || !sig || slen != DEPOT_SIG_LEN)
+		goto out;
+	for (size_t i = 0; i < a->c->nkeys && !good; i++)
+		good = depot_verify(a->c->keys[i], (const uint8_t *)man, mlen, (const uint8_t *)sig,
+				    slen) == 0;
+	*why = "signature does not verify with a trusted publisher key";
+	if (!good)
+		goto out;
+	if (depot_manifest_parse(man, mlen, 1, m, why) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/module.wasm", dir);
+	*why = "module digest mismatch";
+	if (file_sha256(path, hex) < 0 || strcmp(hex, m->module_hex) != 0) {
+		depot_manifest_free(m);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(man);
+	free(sig);
+	return rc;
+}
+
+/* Downloads ref into its folder and verifies it. 0; -1 refused for good;
+ * -2 transient (Orchard unreachable, 5xx): try again later. */
+static int pkg_fetch(struct app *a, const char *ref, struct depot_manifest *m, char dir[4096],
+		     const char **why)
+{
+	char pub[DEPOT_NAME_MAX + 1], name[DEPOT_NAME_MAX + 1], ver[DEPOT_NAME_MAX + 1];
+	if (depot_ref_parse(ref, pub, name, ver) < 0) {
+		*why = "not a package reference {publisher}/pkg/{name}/{version}";
+		return -1;
+	}
+	pkg_dir(a, pub, name, ver, dir);
+	if (pkg_verify(a, dir, m, why) == 0)
+		return 0; /* downloaded before */
+	if (mkdir_p(dir) < 0) {
+		*why = "cannot create the package folder";
+		return -2;
+	}
+	char url[4096], sr[512], path[4200];
+	snprintf(sr, sizeof(sr), "%s/devices/%s", a->id->hub, a->id->device_id);
+	char *sas = sas_token(sr, a->c->symmetric_key, 3600, NULL);
+	snprintf(url, sizeof(url), "%s/depot/%s/pkg/%s/%s", a->c->url, pub, name, ver);
+	struct http_reply r;
+	int ret = -2;
+	if (!sas || http_json(a->c, "GET", url, sas, NULL, 30, &r) < 0) {
+		*why = "Orchard unreachable";
+		free(sas);
+		return -2;
+	}
+	json_t *j = r.status == 200 ? json_loads(r.body ? r.body : "", 0, NULL) : NULL;
+	const char *sig64 = json_string_value(json_object_get(j, "signature"));
+	size_t clen = 0, slen = 0;
+	char *canon = NULL;
+	uint8_t *sig = NULL;
+	if (r.status == 404) {
+		*why = "no such package in the depot";
+		ret = -1;
+		goto out;
+	}
+	if (r.status != 200) {
+		*why = r.status >= 500 ? "depot unavailable" : "depot refused the download";
+		ret = r.status >= 500 ? -2 : -1;
+		goto out;
+	}
+	canon = depot_canonical(json_object_get(j, "manifest"), &clen);
+	sig = sig64 ? b64_decode(sig64, strlen(sig64), 0, &slen) : NULL;
+	*why = "depot answer without manifest or signature";
+	ret = -1;
+	if (!canon || !sig || slen != DEPOT_SIG_LEN)
+		goto out;
+	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	if (write_file(path, canon, clen) < 0)
+		goto disk;
+	snprintf(path, sizeof(path), "%s/manifest.sig", dir);
+	if (write_file(path, sig, slen) < 0)
+		goto disk;
+	/* Check the signature before fetching a module it might not pin. */
+	if (pkg_verify(a, dir, m, why) == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (strcmp(*why, "module digest mismatch") != 0)
+		goto out;
+	char part[4200], final[4200];
+	snprintf(part, sizeof(part), "%s/module.part", dir);
+	snprintf(final, sizeof(final), "%s/module.wasm", dir);
+	snprintf(url, sizeof(url), "%s/depot/%s/pkg/%s/%s/module", a->c->url, pub, name, ver);
+	long st = http_download(a->c, url, sas, part, MODULE_MAX);
+	if (st < 0 || st >= 500) {
+		*why = "module download interrupted";
+		ret = -2;
+		goto out;
+	}
+	if (st != 200 && st != 206 && st != 416) {
+		*why = "depot refused the module download";
+		goto out;
+	}
+	if (rename(part, final) < 0)
+		goto disk;
+	if (pkg_verify(a, dir, m, why) == 0)
+		ret = 0;
+	else
+		unlink(final); /* a wrong module is fetched whole again next time */
+	goto out;
+disk:
+	*why = "cannot write the package (disk full?)";
+	ret = -2;
+out:
+	free(canon);
+	free(sig);
+	json_decref(j);
+	http_reply_free(&r);
+	free(sas);
+	return ret;
+}
+
+static bool json_array_has(const json_t *arr, const json_t *v)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach (arr, i, x) {
+		if (json_equal(x, v))
+			return true;
+	}
+	return false;
+}
+
+/* The twin's grants bound the manifest's capabilities: anything the
+ * manifest asks beyond them refuses the start. NULL grants: no bound. */
+static int grants_allow(const struct depot_manifest *m, const json_t *bound, const char **why)
+{
+	if (!bound)
+		return 0;
+	json_t *caps = json_object_get(m->doc, "capabilities");
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(caps, "listen"), i, v) {
+		if (!json_array_has(json_object_get(bound, "listen"), v)) {
+			*why = "the manifest asks for a listen port the twin does not grant";
+			return -1;
+		}
+	}
+	json_array_foreach (json_object_get(caps, "connect"), i, v) {
+		if (!json_array_has(json_object_get(bound, "connect"), v)) {
+			*why = "the manifest asks for a connect address the twin does not grant";
+			return -1;
+		}
+	}
+	if (m->dir && !json_is_true(json_object_get(bound, "dir"))) {
+		*why = "the manifest asks for a data folder the twin does not grant";
+		return -1;
+	}
+	json_t *mem = json_object_get(bound, "memoryMiB");
+	if (mem && (!json_is_integer(mem) || m->memory_mib > json_integer_value(mem))) {
+		*why = "the manifest asks for more memory than the twin grants";
+		return -1;
+	}
+	json_t *cpu = json_object_get(bound, "cpuSeconds");
+	if (cpu && (!json_is_integer(cpu) || m->cpu_seconds == 0 ||
+		    m->cpu_seconds > json_integer_value(cpu))) {
+		*why = "the manifest asks for more CPU time than the twin grants";
+		return -1;
+	}
+	return 0;
+}
+
+static int run_child(void *arg)
+{
+	/* A forked child keeps the agent's handlers: SIGTERM must end the app. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	return runner_main(arg);
+}
+
+/* Builds the runner's options from a verified manifest. */
+static struct running *running_new(struct app *a, const char *ref, const char *dir,
+				   const struct depot_manifest *m, const json_t *bound,
+				   const char **why)
+{
+	struct running *r = calloc(1, sizeof(*r));
+	if (!r || !(r->o = calloc(1, sizeof(*r->o)))) {
+		free(r);
+		*why = "out of memory";
+		return NULL;
+	}
+	snprintf(r->ref, sizeof(r->ref), "%s", ref);
+	r->bound = bound ? json_deep_copy(bound) : NULL;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/module.wasm", dir);
+	runner_opts *o = r->o;
+	o->module_path = strdup(path);
+	size_t n = 0, i;
+	json_t *v, *caps = json_object_get(m->doc, "capabilities");
+	const char *k;
+	r->argv[n++] = strdup(m->name);
+	json_array_foreach (json_object_get(m->doc, "args"), i, v) {
+		if (n < ARGS_MAX + 1)
+			r->argv[n++] = strdup(json_string_value(v));
+	}
+	n = 0;
+	json_object_foreach (json_object_get(m->doc, "env"), k, v) {
+		if (n < ARGS_MAX && asprintf(&r->envp[n], "%s=%s", k, json_string_value(v)) > 0)
+			n++;
+	}
+	json_array_foreach (json_object_get(caps, "listen"), i, v) {
+		char port[16];
+		snprintf(port, sizeof(port), "%lld", (long long)json_integer_value(v));
+		if (grants_add_listen(&o->grants, port) < 0) {
+			*why = "cannot grant a listen port";
+			goto fail;
+		}
+	}
+	json_array_foreach (json_object_get(caps, "connect"), i, v) {
+		char err[256];
+		if (grants_add_connect(&o->grants, json_string_value(v), err, sizeof(err)) < 0) {
+			*why = "cannot resolve a connect address";
+			goto fail;
+		}
+	}
+	if (m->dir) {
+		snprintf(r->datadir, sizeof(r->datadir), "%s/data/%s/%s", a->c->state_dir,
+			 m->publisher, m->name);
+		if (mkdir_p(r->datadir) < 0) {
+			*why = "cannot create the data folder";
+			goto fail;
+		}
+		o->dirs[0].host = r->datadir;
+		o->dirs[0].guest = "/data";
+		o->ndirs = 1;
+	}
+	o->argv = r->argv;
+	o->envp = r->envp;
+	o->max_memory = (uint64_t)m->memory_mib << 20;
+	o->cpu_seconds = (uint64_t)m->cpu_seconds;
+	return r;
+fail:
+	free((char *)o->module_path);
+	o->module_path = NULL;
+	running_free(r);
+	return NULL;
+}
+
+static void running_release(struct running *r)
+{
+	if (r && r->o) {
+		free((char *)r->o->module_path);
+		r->o->module_path = NULL;
+	}
+	running_free(r);
+}
+
+static bool port_answers(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Spawns r and waits until it runs: its first listen port answers, or
+ * (no port) it is still alive after a second. 0, or -1 with r->why. */
+static int running_start(struct running *r)
+{
+	supervisor_opts so = {.cpu_seconds = r->o->cpu_seconds, .max_memory = r->o->max_memory};
+	supervisor_free(r->ch);
+	r->ended = false;
+	r->why[0] = '\0';
+	r->ch = supervisor_spawn(run_child, r->o, &so);
+	if (!r->ch) {
+		snprintf(r->why, sizeof(r->why), "fork failed");
+		return -1;
+	}
+	uint16_t port = r->o->grants.nlisten ? r->o->grants.listen[0].port : 0;
+	for (int t = 0; t < START_WAIT_MS && !agent_stopping; t += 100) {
+		if (supervisor_wait(r->ch, 100, &r->status, r->why, sizeof(r->why)) == 1) {
+			r->ended = true;
+			if (!r->why[0])
+				snprintf(r->why, sizeof(r->why), "exited with status %d at start",
+					 r->status);
+			return -1;
+		}
+		if (port ? port_answers(port) : t >= 1000) {
+			r->started = time(NULL);
+			now_str(r->since);
+			return 0;
+		}
+	}
+	snprintf(r->why, sizeof(r->why), "did not answer on port %u within %d s", port,
+		 START_WAIT_MS / 1000);
+	supervisor_stop(r->ch, 2000);
+	supervisor_wait(r->ch, -1, &r->status, r->why + strlen(r->why), 1);
+	r->ended = true;
+	return -1;
+}
+
+static void running_stop(struct running *r)
+{
+	if (!r || !r->ch || r->ended)
+		return;
+	supervisor_stop(r->ch, 3000);
+	supervisor_wait(r->ch, -1, &r->status, r->why, sizeof(r->why));
+	r->ended = true;
+}
+
+void report(const struct agent_config *c, const struct agent_identity *id, json_t *patch)
+{
+	char url[2048], sr[512];
+	snprintf(sr, sizeof(sr), "%s/devices/%s", id->hub, id->device_id);
+	snprintf(url, sizeof(url), "%s/devices/%s/twin/reported", c->url, id->device_id);
+	char *sas = sas_token(sr, c->symmetric_key, 3600, NULL);
+	char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+	struct http_reply r;
+	if (!body)
+		log_bug("reported patch not built", NULL);
+	if (sas && body && http_json(c, "PATCH", url, sas, body, 15, &r) == 0) {
+		if (r.status != 200) {
+			char st[16];
+			snprintf(st, sizeof(st), "%ld", r.status);
+			log_kv(LOG_WARN, "reported refused", "status", st, NULL);
+		}
+		http_reply_free(&r);
+	}
+	free(sas);
+	free(body);
+	json_decref(patch);
+}
+
+static void report_state(struct app *a, const char *ref, const char *state, const char *since)
+{
+	log_kv(LOG_INFO, "app", "package", ref, "state", state, NULL);
+	report(a->c, a->id,
+	       json_pack("{s:{s:s, s:s, s:s, s:n}}", "app", "package", ref, "state", state, "since",
+			 since, "reason"));
+}
+
+static void report_error(struct app *a, const char *ref, const char *reason)
+{
+	char at[TIMEFMT_RFC3339_LEN];
+	now_str(at);
+	log_kv(LOG_WARN, "desired app refused", "package", ref, "reason", reason, NULL);
+	json_t *app =
+		a->cur ? json_pack("{s:s, s:s, s:s}", "package", a->cur->ref, "state",
+				   a->cur->ended ? "failed" : "running", "since", a->cur->since)
+		       : json_pack("{s:s, s:s, s:s}", "package", ref, "state", "failed", "since",
+				   at);
+	json_object_set_new(
+		app, "error",
+		json_pack("{s:s, s:s, s:s}", "package", ref, "reason", reason, "at", at));
+	report(a->c, a->id, json_pack("{s:o}", "app", app));
+}
+
+static void save_current(struct app *a)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/current.json", a->c->state_dir);
+	json_t *j = json_pack("{s:s, s:O?}", "package", a->cur->ref, "grants", a->cur->bound);
+	char *s = json_dumps(j, JSON_COMPACT);
+	if (!s || write_file(path, s, strlen(s)) < 0)
+		log_kv(LOG_WARN, "cannot save the current app", "file", path, NULL);
+	free(s);
+	json_decref(j);
+}
+
+struct app *app_new(const struct agent_config *c, const struct agent_identity *id)
+{
+	struct app *a = calloc(1, sizeof(*a));
+	if (a) {
+		a->c = c;
+		a->id = id;
+	}
+	return a;
+}
+
+void app_stop(struct app *a)
+{
+	if (a)
+		running_stop(a->cur);
+}
+
+void app_free(struct app *a)
+{
+	if (!a)
+		return;
+	running_stop(a->cur);
+	running_release(a->cur);
+	json_decref(a->want);
+	free(a);
+}
+
+/* Switches to ref with grants: 0 on success; -1 refused for good, -2 try
+ * again later. Reports every step. */
+static int switch_to(struct app *a, const char *ref, const json_t *bound)
+{
+	char dir[4096], since[TIMEFMT_RFC3339_LEN];
+	const char *why = NULL;
+	struct depot_manifest m = {0};
+	now_str(since);
+	report_state(a, ref, "downloading", since);
+	int rc = pkg_fetch(a, ref, &m, dir, &why);
+	if (rc == 0 && grants_allow(&m, bound, &why) < 0)
+		rc = -1;
+	struct running *r = rc == 0 ? running_new(a, ref, dir, &m, bound, &why) : NULL;
+	depot_manifest_free(&m);
+	if (rc == 0 && !r)
+		rc = -1;
+	if (rc < 0) {
+		report_error(a, ref, why);
+		return rc;
+	}
+	report_state(a, ref, "starting", since);
+	running_stop(a->cur);
+	if (running_start(r) < 0) {
+		char reason[300];
+		snprintf(reason, sizeof(reason), "did not start: %s", r->why);
+		running_release(r);
+		if (a->cur && running_start(a->cur) == 0)
+			log_kv(LOG_INFO, "rolled back", "package", a->cur->ref, NULL);
+		report_error(a, ref, reason);
+		return -1;
+	}
+	running_release(a->cur);
+	a->cur = r;
+	a->failures = 0;
+	save_current(a);
+	json_t *app = json_pack("{s:s, s:s, s:s, s:n}", "package", ref, "state", "running", "since",
+				r->since, "error");
+	log_kv(LOG_INFO, "app", "package", ref, "state", "running", NULL);
+	report(a->c, a->id, json_pack("{s:o}", "app", app));
+	return 0;
+}
+
+void app_resume(struct app *a)
+{
+	char path[4096], dir[4096];
+	char pub[DEPOT_NAME_MAX + 1], name[DEPOT_NAME_MAX + 1], ver[DEPOT_NAME_MAX + 1];
+	snprintf(path, sizeof(path), "%s/current.json", a->c->state_dir);
+	json_t *j = json_load_file(path, 0, NULL);
+	const char *ref = json_string_value(json_object_get(j, "package"));
+	json_t *bound = json_object_get(j, "grants");
+	struct depot_manifest m = {0};
+	const char *why = "no package";
+	struct running *r = NULL;
+	if (ref && depot_ref_parse(ref, pub, name, ver) == 0) {
+		pkg_dir(a, pub, name, ver, dir);
+		if (pkg_verify(a, dir, &m, &why) == 0 && grants_allow(&m, bound, &why) == 0)
+			r = running_new(a, ref, dir, &m, bound, &why);
+		depot_manifest_free(&m);
+	}
+	if (r && running_start(r) == 0) {
+		log_kv(LOG_INFO, "resumed the last good app", "package", ref, NULL);
+		a->cur = r;
+		a->want = json_pack("{s:s, s:O?}", "package", ref, "grants", bound);
+	} else if (ref) {
+		log_kv(LOG_WARN, "cannot resume the last app", "package", ref, "reason",
+		       r ? r->why : why, NULL);
+		running_release(r);
+	}
+	json_decref(j);
+}
+
+void app_follow(struct app *a, const json_t *desired_app)
+{
+	if (!json_is_object(desired_app))
+		return; /* nothing named: keep what runs */
+	json_t *want = json_pack("{s:O?, s:O?}", "package", json_object_get(desired_app, "package"),
+				 "grants", json_object_get(desired_app, "grants"));
+	if (a->want && json_equal(want, a->want) && !a->retry_at) {
+		json_decref(want);
+		return;
+	}
+	json_decref(a->want);
+	a->want = want;
+	a->retry_at = 0;
+	const char *ref = json_string_value(json_object_get(want, "package"));
+	json_t *bound = json_object_get(want, "grants");
+	if (!ref) {
+		report_error(a, "", "desired.app.package is not a string");
+		return;
+	}
+	if (bound && !json_is_object(bound)) {
+		report_error(a, ref, "desired.app.grants is not an object");
+		return;
+	}
+	if (json_is_null(bound))
+		bound = NULL;
+	if (a->cur && !a->cur->ended && !strcmp(a->cur->ref, ref) &&
+	    json_equal(a->cur->bound ? a->cur->bound : json_null(), bound ? bound : json_null())) {
+		report_state(a, ref, "running", a->cur->since);
+		return;
+	}
+	if (switch_to(a, ref, bound) == -2)
+		a->retry_at = time(NULL) + 5;
+}
+
+int app_ended(struct app *a)
+{
+	struct running *r = a->cur;
+	if (!r || !r->ch || r->ended)
+		return r && r->ended;
+	if (supervisor_wait(r->ch, 0, &r->status, r->why, sizeof(r->why)) == 1) {
+		r->ended = true;
+		if (!r->why[0])
+			snprintf(r->why, sizeof(r->why), "exited with status %d", r->status);
+	}
+	return r->ended;
+}
+
+void app_tick(struct app *a)
+{
+	time_t now = time(NULL);
+	if (a->retry_at && now >= a->retry_at && a->want) {
+		json_t *w = json_incref(a->want);
+		app_follow(a, w);
+		json_decref(w);
+	}
+	struct running *r = a->cur;
+	if (!r || !app_ended(a))
+		return;
+	if (!a->restart_at) {
+		if (now - r->started > 60)
+			a->failures = 0;
+		int b = 1 << (a->failures < 5 ? a->failures : 5);
+		a->restart_at = now + (b > 30 ? 30 : b);
+		a->failures++;
+		log_kv(LOG_WARN, "app ended", "package", r->ref, "reason", r->why, NULL);
+		char since[TIMEFMT_RFC3339_LEN];
+		now_str(since);
+		report(a->c, a->id,
+		       json_pack("{s:{s:s, s:s, s:s, s:s}}", "app", "package", r->ref, "state",
+				 "failed", "since", since, "reason", r->why));
+		return;
+	}
+	if (now < a->restart_at)
+		return;
+	a->restart_at = 0;
+	supervisor_free(r->ch);
+	r->ch = NULL;
+	if (running_start(r) == 0)
+		report_state(a, r->ref, "running", r->since);
+}
+
+int app_next_tick(const struct app *a)
+{
+	time_t now = time(NULL), at = 0;
+	if (a->restart_at)
+		at = a->restart_at;
+	if (a->retry_at && (!at || a->retry_at < at))
+		at = a->retry_at;
+	if (!at)
+		return 20;
+	return at <= now ? 0 : (int)(at - now < 20 ? at - now : 20);
+}
+
+int app_newly_ended(struct app *a)
+{
+	return a->cur && !a->cur->ended && app_ended(a);
+}

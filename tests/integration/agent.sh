@@ -1,0 +1,210 @@
+#!/bin/bash
+# orchard-agent end to end (symmetric-key device): real orchardd and
+# PostgreSQL, packages built and published with orchard-pkg from the example
+# httpd app. The agent registers through DPS, follows desired.app set by an
+# operator PATCH, runs the app on its granted port, reports each step,
+# switches versions within seconds, refuses (and reports) a package signed
+# by a key it does not trust, one asking for an ungranted port and a missing
+# one while the last good app keeps answering, restarts a killed app,
+# resumes after kill -9 without registering again, and stops on SIGTERM.
+set -u
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/orchardd.sh"
+. "$(dirname "$0")/../lib/dps.sh"
+APID=
+agent_cleanup() {
+	[[ -n "$APID" ]] && { kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+	fixture_cleanup
+}
+trap agent_cleanup EXIT
+[[ -n "${KEEP_LOG:-}" ]] && trap 'cp "$D/agent.log" "$KEEP_LOG"; agent_cleanup' EXIT
+PKG="$ROOT/$BUILD/orchard-pkg"
+AGENT="$ROOT/$BUILD/orchard-agent"
+WASM="$ROOT/$BUILD/wasm/examples/httpd.wasm"
+[[ -f "$WASM" ]] || make -C "$ROOT" --no-print-directory -s BUILD="$BUILD" "$BUILD/wasm/examples/httpd.wasm" >&2
+jqb() { jq -r "$1" <<<"$BODY"; }
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+answers() { curl -s --max-time 2 "http://127.0.0.1:$1/" | grep -q "Hello from an Orchard"; }
+# wait_for SECONDS CMD...: polls CMD every 0.1 s
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS >= end)) && return 1
+		sleep 0.1
+	done
+}
+reported() { http GET /twins/agent-1 "${O[@]}"; jq -r "$1" <<<"$BODY"; }
+reported_is() { [[ "$(reported "$1")" == "$2" ]]; }
+desired() { http PATCH /twins/agent-1 "${O[@]}" "${JSON[@]}" -d "{\"properties\":{\"desired\":{\"app\":$1}}}"; }
+
+pg_start || exit 1
+orchardd_start || exit 1
+O=(-H "Authorization: Bearer $(token all)")
+SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
+D="$TMP/agent"
+mkdir -p "$D/app"
+P1=$(freeport) P2=$(freeport) P3=$(freeport)
+
+# --- packages ------------------------------------------------------------------------
+"$PKG" keygen --out "$D/alice.key" >/dev/null
+"$PKG" keygen --out "$D/other.key" >/dev/null
+http PUT /depot/publishers/alice "${O[@]}" "${JSON[@]}" -d "$(jq -n --rawfile k "$D/alice.pub" '{publicKey: $k}')"
+cp "$WASM" "$D/app/app.wasm"
+pkg() { # VERSION PORT KEY
+	printf '{"publisher":"alice","name":"hello","version":"%s","args":["%s"],"capabilities":{"listen":[%s],"memoryMiB":16}}' \
+		"$1" "$2" "$2" >"$D/app/manifest.json"
+	"$PKG" build "$D/app" --key "$3" --out "$D/hello-$1.opkg" >/dev/null &&
+		"$PKG" publish "$D/hello-$1.opkg" --url "$URL" --token "$(token depot:write)" \
+			--cacert "$TMP/var/pki/root.pem" >/dev/null
+}
+expect "publish 1.0.0 (port $P1)" pkg 1.0.0 "$P1" "$D/alice.key"
+expect "publish 2.0.0 (port $P2)" pkg 2.0.0 "$P2" "$D/alice.key"
+expect "publish 2.1.0 (port $P3, not granted)" pkg 2.1.0 "$P3" "$D/alice.key"
+
+# --- a symmetric-key device and its desired app -----------------------------------------
+http PUT "/enrollments/agent-1?$AV" "${O[@]}" "${JSON[@]}" -d '{"registrationId":"agent-1","attestation":{"type":"symmetricKey"}}'
+KEY=$(jqb .attestation.symmetricKey.primaryKey)
+GRANTS="{\"listen\":[$P1,$P2],\"memoryMiB\":32}"
+desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
+expect_eq "an operator names the app in desired" 200 "$STATUS"
+
+# --- config ----------------------------------------------------------------------------
+cfg() {
+	cat <<CFG
+# orchard-agent test device
+url = $URL
+id_scope = $SCOPE
+ca_file = $TMP/var/pki/root.pem
+state_dir = $D/state
+publisher_key = $D/alice.pub
+registration_id = agent-1
+symmetric_key = $KEY
+CFG
+}
+cfg >"$D/agent.conf"
+expect_fail "no --config is a usage error" "$AGENT"
+expect_fail "a missing config file is refused" "$AGENT" --config "$D/none.conf"
+{ cfg; echo "colour = blue"; } >"$D/bad.conf"
+expect_fail "an unknown setting is refused" "$AGENT" --config "$D/bad.conf"
+cfg | grep -v '^publisher_key' >"$D/bad.conf"
+expect_fail "a config without publisher_key is refused" "$AGENT" --config "$D/bad.conf"
+{ cfg | grep -v '^publisher_key'; echo "publisher_key = $D/alice.key"; } >"$D/bad.conf"
+expect_fail "a private key as publisher_key is refused" "$AGENT" --config "$D/bad.conf"
+
+start_agent() {
+	"$AGENT" --config "$D/agent.conf" >>"$D/agent.log" 2>&1 &
+	APID=$!
+}
+T0=$SECONDS
+start_agent
+if wait_for 60 answers "$P1"; then tap_ok "the app answers HTTP on its granted port ($((SECONDS - T0)) s from start)"; else tap_nok "the app answers on $P1" "$(tail -20 "$D/agent.log")"; fi
+echo "# agent $(grep VmRSS /proc/$APID/status | tr -s ' \t' ' '), binary $(stat -c %s "$AGENT") bytes"
+expect_eq "state_dir is created 0700" 700 "$(stat -c %a "$D/state")"
+expect "reported.app shows it running" wait_for 10 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/1.0.0 running"
+expect_eq "reported.agent.version" "0.1.0" "$(reported .properties.reported.agent.version)"
+expect "reported.app.since is a time" grep -q '^20[0-9-]*T' <<<"$(reported .properties.reported.app.since)"
+
+# --- switch -------------------------------------------------------------------------------
+T0=$SECONDS
+desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
+if wait_for 20 answers "$P2"; then tap_ok "a new desired version answers within $((SECONDS - T0)) s"; else tap_nok "2.0.0 answers" "$(tail -20 "$D/agent.log")"; fi
+expect_fail "... and the old one stopped" answers "$P1"
+expect "reported.app follows" wait_for 10 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/2.0.0 running"
+
+# --- refusals: the last good app keeps running -------------------------------------------------
+err_is() { reported_is '.properties.reported.app.error.package' "$1"; }
+desired "{\"package\":\"alice/pkg/hello/2.1.0\",\"grants\":$GRANTS}"
+expect "a manifest asking for an ungranted port is refused and reported" wait_for 20 err_is alice/pkg/hello/2.1.0
+expect "... saying why" grep -q "listen port" <<<"$(reported .properties.reported.app.error.reason)"
+expect "... the last good app keeps answering" answers "$P2"
+expect_fail "... the refused one never listened" answers "$P3"
+expect_eq "... reported.app still names it" "alice/pkg/hello/2.0.0 running" "$(reported '.properties.reported.app | .package + " " + .state')"
+
+desired "{\"package\":\"alice/pkg/hello/9.9.9\",\"grants\":$GRANTS}"
+expect "a missing package is refused and reported" wait_for 20 err_is alice/pkg/hello/9.9.9
+expect "... the last good app keeps answering" answers "$P2"
+
+# A module that traps at once: the old app comes back (rollback).
+TRAP="$ROOT/$BUILD/wasm/tests/div_zero.wasm"
+make -C "$ROOT" --no-print-directory -s BUILD="$BUILD" "$BUILD/wasm/tests/div_zero.wasm" >&2 || tap_nok "div_zero.wasm builds"
+cp "$TRAP" "$D/app/app.wasm"
+expect "publish 2.2.0, a module that traps (port $P1)" pkg 2.2.0 "$P1" "$D/alice.key"
+cp "$WASM" "$D/app/app.wasm"
+desired "{\"package\":\"alice/pkg/hello/2.2.0\",\"grants\":$GRANTS}"
+expect "an app that traps at start is reported" wait_for 20 err_is alice/pkg/hello/2.2.0
+expect "... saying why" grep -q "did not start" <<<"$(reported .properties.reported.app.error.reason)"
+expect "... and the last good app runs again (rollback)" wait_for 10 answers "$P2"
+expect_eq "... reported.app names it" "alice/pkg/hello/2.0.0 running" "$(reported '.properties.reported.app | .package + " " + .state')"
+
+# The depot's key for alice rotates to a key the device does not trust.
+http PUT /depot/publishers/alice "${O[@]}" "${JSON[@]}" -d "$(jq -n --rawfile k "$D/other.pub" '{publicKey: $k}')"
+expect "publish 3.0.0 signed with a key the device does not trust" pkg 3.0.0 "$P1" "$D/other.key"
+desired "{\"package\":\"alice/pkg/hello/3.0.0\",\"grants\":$GRANTS}"
+expect "a wrong-signature package is refused and reported" wait_for 20 err_is alice/pkg/hello/3.0.0
+expect "... saying why" grep -q "signature" <<<"$(reported .properties.reported.app.error.reason)"
+expect "... the last good app keeps answering" answers "$P2"
+expect_fail "... the refused one never ran" answers "$P1"
+expect_fail "... and its module was never fetched" test -e "$D/state/pkg/alice/hello/3.0.0/module.wasm"
+
+# --- Orchard down: the app keeps running; back up, the agent follows again -----------------
+desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
+OURL=$URL OPORT=$PORT
+orchardd_stop
+sleep 2 # the agent's long poll fails and it backs off
+expect "Orchard down: the app keeps answering" answers "$P2"
+"$ORCHARDD" --data-dir "$TMP/var" --listen "127.0.0.1:$OPORT" 2>>"$TMP/orchardd2.log" &
+OPID=$!
+URL=$OURL
+expect "orchardd is back on its port" wait_for 20 "${CURL[@]}" -f "$URL/healthz"
+desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
+expect "Orchard back: the agent follows the next change" wait_for 30 answers "$P1"
+desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
+expect "... and the one after" wait_for 20 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/2.0.0 running"
+expect_eq "a package that runs clears reported.app.error" null "$(reported .properties.reported.app.error)"
+
+# --- crash, kill -9, SIGTERM ------------------------------------------------------------------
+desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
+CHILD=$(pgrep -P "$APID" | head -1)
+kill -9 "$CHILD"
+expect "a killed app is restarted" wait_for 20 answers "$P2"
+expect "... and reported running again" wait_for 10 reported_is '.properties.reported.app.state' running
+
+NREG=$(grep -c '"msg":"registered"' "$D/agent.log")
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+APID=
+expect "kill -9 of the agent ends its app" wait_for 5 bash -c "! curl -s --max-time 1 http://127.0.0.1:$P2/"
+start_agent
+expect "a restarted agent resumes the last good app" wait_for 30 answers "$P2"
+expect "... without registering again" grep -q '"registered before"' "$D/agent.log"
+expect_eq "... (one registration in all)" "1 1" "$NREG $(grep -c '"msg":"registered"' "$D/agent.log")"
+
+# A module changed on disk is never run: the resume refuses it, the twin's
+# desired package is fetched again.
+M="$D/state/pkg/alice/hello/2.0.0/module.wasm"
+GOOD=$(sha256sum <"$M")
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+wait_for 5 bash -c "! curl -s --max-time 1 http://127.0.0.1:$P2/"
+printf 'X' | dd of="$M" bs=1 seek=100 conv=notrunc 2>/dev/null
+start_agent
+expect "a tampered module on disk is fetched again and runs" wait_for 30 answers "$P2"
+expect "... the resume refused it (digest)" grep -q '"cannot resume the last app".*digest' "$D/agent.log"
+expect_eq "... the module on disk is the published one again" "$GOOD" "$(sha256sum <"$M")"
+# A partial download (module.part) is resumed, not started over.
+M1="$D/state/pkg/alice/hello/1.0.0/module.wasm"
+GOOD1=$(sha256sum <"$WASM")
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+head -c 5000 "$M1" >"${M1%.wasm}.part"
+rm -f "$M1"
+start_agent
+wait_for 30 answers "$P2"
+desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
+expect "a partial module download is resumed and runs" wait_for 30 answers "$P1"
+expect_eq "... the module is the published one" "$GOOD1" "$(sha256sum <"$M1")"
+kill -TERM "$APID"
+wait "$APID"
+expect_eq "SIGTERM stops the agent (exit 0)" 0 "$?"
+APID=
+expect_fail "... and its app" answers "$P1"
+expect_fail "no secret in the agent's log" grep -qF "$KEY" "$D/agent.log"
+tap_done
