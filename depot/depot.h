@@ -110,6 +110,19 @@ int depot_opkg_write(FILE *f, const char *manifest, size_t manifest_len,
 int depot_ref_parse(const char *ref, char publisher[DEPOT_NAME_MAX + 1],
 		    char name[DEPOT_NAME_MAX + 1], char version[DEPOT_NAME_MAX + 1]);
 
+/* The twin's desired.app: an object with "package" (a reference as
+ * above, required) and optional "grants" (the shape of a manifest's
+ * capabilities), nothing else. 0 with *ref pointing into app, or -1 with
+ * *why a static reason. */
+int depot_app_check(const json_t *app, const char **ref, const char **why);
+/* Whether a desired-state patch writes a depot app, so depot_app_check
+ * applies to the merged result: the patch's app (NULL: absent) is an object
+ * naming "package" or "grants", or it changes an app that already names a
+ * package (merged: desired.app after the merge). Other values of app (a
+ * free-form object such as {"name": "pump"}, or null, which deletes it)
+ * are left alone: twins used "app" before the depot existed. */
+bool depot_app_named(const json_t *patch_app, const json_t *merged);
+
 /* HTTP downloads (RFC 9110): one "bytes=a-b", "bytes=a-" or "bytes=-n"
  * range of a size-byte module into *start and *len (clipped to the end).
  * 0 when satisfiable; -1 for anything else (several ranges, bad syntax,

@@ -302,3 +302,43 @@ int depot_ref_parse(const char *ref, char publisher[DEPOT_NAME_MAX + 1],
 	memcpy(version, parts[3], strlen(parts[3]) + 1);
 	return 0;
 }
+
+int depot_app_check(const json_t *app, const char **ref, const char **why)
+{
+	struct depot_manifest scratch = {0};
+	char pub[DEPOT_NAME_MAX + 1], name[DEPOT_NAME_MAX + 1], ver[DEPOT_NAME_MAX + 1];
+	const char *key;
+	json_t *v;
+
+	*ref = NULL;
+	if (!json_is_object(app))
+		return *why = "app must be an object {package, grants}", -1;
+	json_object_foreach ((json_t *)app, key, v) {
+		if (strcmp(key, "package") == 0) {
+			if (!json_is_string(v) ||
+			    depot_ref_parse(json_string_value(v), pub, name, ver) != 0)
+				return *why = "app.package must be \"{publisher}/pkg/{name}/{version}\"",
+				       -1;
+			*ref = json_string_value(v);
+		} else if (strcmp(key, "grants") == 0) {
+			/* grants read as capabilities: *why names "capabilities.*" */
+			if (check_capabilities(v, &scratch, why) != 0)
+				return -1;
+		} else {
+			return *why = "app has an unknown member (package, grants)", -1;
+		}
+	}
+	if (*ref == NULL)
+		return *why = "app.package is required", -1;
+	return 0;
+}
+
+bool depot_app_named(const json_t *patch_app, const json_t *merged)
+{
+	if (patch_app == NULL || json_is_null(patch_app))
+		return false;
+	if (json_is_object(patch_app) && (json_object_get(patch_app, "package") != NULL ||
+					  json_object_get(patch_app, "grants") != NULL))
+		return true;
+	return json_is_object(merged) && json_object_get(merged, "package") != NULL;
+}

@@ -59,6 +59,13 @@ static const struct setting settings[] = {
 	  "request body bytes held in memory at once, all requests together (503 beyond)"),
 	S("depot-max-module", NUM, depot_max_module, "67108864",
 	  "largest module (app.wasm) a depot package may carry, in bytes (docs/depot.md)"),
+	S("depot-compiler", STR, depot_compiler, NULL,
+	  "orchard-wasm that compiles each published module (docs/depot.md); default: the one"
+	  " beside orchardd; \"off\": no compiled forms"),
+	S("depot-compile-targets", STR, depot_compile_targets, "host",
+	  "targets compiled forms are made for, comma-separated: host, x86_64-linux-gnu, ..."),
+	S("depot-compile-level", NUM, depot_compile_level, "2",
+	  "optimization level of compiled forms, 0-3 (orchard-wasm compile -ON)"),
 	S("conn-timeout", NUM, conn_timeout, "30", "idle connection timeout in seconds"),
 	S("grace", NUM, grace, "10", "seconds to finish in-flight requests on shutdown"),
 	S("max-connections", NUM, max_connections, "20000",
@@ -296,6 +303,10 @@ int config_load(struct config *cfg, int *argc, char **argv)
 		fprintf(stderr,
 			"orchardd: --body-limit, --body-budget and --depot-max-module must be "
 			"positive (the last below 1 GiB, PostgreSQL's field limit)\n");
+		return -1;
+	}
+	if (cfg->depot_compile_level < 0 || cfg->depot_compile_level > 3) {
+		fprintf(stderr, "orchardd: --depot-compile-level is 0 to 3\n");
 		return -1;
 	}
 	/* 0 would make libmicrohttpd refuse every connection. */

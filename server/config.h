@@ -20,7 +20,10 @@ struct config {
 	long db_pool;
 	long body_limit;
 	long body_budget;
-	long depot_max_module; /* largest module a package may carry, bytes */
+	long depot_max_module;	     /* largest module a package may carry, bytes */
+	char *depot_compiler;	     /* orchard-wasm path; NULL: beside orchardd; "off" */
+	char *depot_compile_targets; /* comma-separated; "host": the compiler's own */
+	long depot_compile_level;    /* -O0..-O3 */
 	long conn_timeout;
 	long grace;
 	long max_connections;

@@ -68,9 +68,3 @@ int depot_desired_check(struct store_conn *c, const char *ref, enum err_code *er
 	store_depot_package_free(&p);
 	return rc;
 }
-
-void depot_after_publish(struct server *srv, const struct store_depot_package *p)
-{
-	(void)srv;
-	(void)p; /* compiled forms: not built yet (see depot.h) */
-}

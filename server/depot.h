@@ -3,6 +3,8 @@
 #ifndef ORCHARD_SERVER_DEPOT_H
 #define ORCHARD_SERVER_DEPOT_H
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "common/errors_gen.h"
 #include "server/store/depot.h"
@@ -13,7 +15,7 @@ json_t *depot_package_json(const struct store_depot_package *p);
 /* A publisher row: name, publicKey, keyId, keys (history), times. */
 json_t *depot_publisher_json(const struct store_depot_publisher *p);
 
-/* For the twin side (not wired yet): whether desired state may name ref,
+/* For the twin side (h_twins_update.c, h_configurations.c): whether desired state may name ref,
  * "{publisher}/pkg/{name}/{version}". 0 when the package exists and is not
  * yanked; else -1 with *err ERR_DEPOT_BAD_NAME, ERR_DEPOT_PACKAGE_NOT_FOUND,
  * ERR_DEPOT_YANKED or ERR_DB_UNAVAILABLE. Runs on c, inside the caller's
@@ -24,12 +26,28 @@ int depot_desired_check(struct store_conn *c, const char *ref, enum err_code *er
 
 struct server;
 
-/* Called once a package is committed (POST /depot/packages). The seam for
- * the depot's ahead-of-time compilation (the AOT issue): compile the module
- * for the targets devices report, sign each compiled form with the depot's
- * key binding module digest, target and compiler, and store it beside the
- * package. Compiled forms: not built yet, so this does nothing; other
- * orchardd processes learn of the package from EVENTS_DEPOT. */
+#define DEPOT_TARGET_MAX 64 /* a compile target triple, bytes at most */
+
+/* The depot's process state (server/depot_compile.c): loads or makes the
+ * depot key (DATA_DIR/keys/depot-ed25519.pem, 0600) and starts the
+ * compile worker; 0, or -1 (logged). depot_stop joins and frees. */
+int depot_start(struct server *srv);
+void depot_stop(struct server *srv);
+/* The depot key's public half (PEM) and its id (hex SHA-256 of the DER). */
+const char *depot_public_key(const struct server *srv, const char **key_id);
+/* The targets compiled forms are made for (none when compiling is off). */
+size_t depot_targets(const struct server *srv, const char **out, size_t max);
+/* The target this orchardd's compiler builds for by default. */
+const char *depot_host_target(void);
+/* Whether s is a target name: 1-64 of [A-Za-z0-9._-]. */
+bool depot_target_ok(const char *s);
+
+/* Called once a package is committed (POST /depot/packages): queues the
+ * compilation of its module for each target (docs/depot.md, "Compiled
+ * forms"); a module already compiled for a target is not compiled again. */
 void depot_after_publish(struct server *srv, const struct store_depot_package *p);
+/* At start: queues again what has no finished compiled form (never
+ * compiled, or left compiling by a process that stopped). */
+void depot_requeue(struct server *srv);
 
 #endif

@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include "common/timefmt.h"
+#include "depot/depot.h"
 #include "server/configs.h"
 #include "server/handlers.h"
 #include "server/jobs.h"
 #include "server/configs_member.h"
+#include "server/depot.h"
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -172,12 +174,14 @@ struct config_write {
 	struct store_config cfg; /* the new one (PUT) or the ID alone (DELETE) */
 	bool remove;
 	enum err_code err; /* set when refused: nothing was written */
+	char *app_ref;	   /* the depot package the content's desired.app names */
 };
 
 static enum store_qs config_write_cb(struct store_conn *c, void *cls)
 {
 	struct config_write *w = cls;
 	struct store_config old;
+	enum err_code err;
 	enum store_qs qs;
 
 	w->err = 0;
@@ -189,6 +193,11 @@ static enum store_qs config_write_cb(struct store_conn *c, void *cls)
 	else if (!twin_if_match(w->if_match, qs == STORE_ONE ? old.etag : NULL))
 		w->err = ERR_CONFIG_ETAG_MISMATCH;
 	store_config_free(&old);
+	if (w->err == 0 && w->app_ref != NULL && depot_desired_check(c, w->app_ref, &err) != 0) {
+		if (err == ERR_DB_UNAVAILABLE)
+			return STORE_HARD;
+		w->err = err == ERR_DEPOT_YANKED ? ERR_DEPOT_APP_YANKED : ERR_DEPOT_APP_UNKNOWN;
+	}
 	if (w->err != 0)
 		return STORE_NONE;
 	return w->remove ? store_delete_config(c, w->cfg.id) : store_upsert_config(c, &w->cfg);
@@ -249,6 +258,24 @@ static enum err_code config_write_run(struct request *req, struct config_write *
 	return qs < 0 ? ERR_DB_UNAVAILABLE : w->err;
 }
 
+/* Content setting properties.desired.app is checked as a twin's PATCH is
+ * (docs/depot.md): its shape here, the package's existence and yank state
+ * in the writing transaction (config_write_cb). -1 to go on, else the reply. */
+static int config_app(struct request *req, const json_t *patch, struct config_write *w)
+{
+	json_t *app = json_object_get(patch, "app");
+	const char *ref, *why;
+
+	if (!depot_app_named(app, app))
+		return -1;
+	if (depot_app_check(app, &ref, &why) != 0)
+		return reply_problem(req, ERR_DEPOT_BAD_APP,
+				     "/content/deviceContent: properties.desired.app: %s", why);
+	if ((w->app_ref = strdup(ref)) == NULL)
+		return reply_problem(req, ERR_INTERNAL, "out of memory");
+	return -1;
+}
+
 /* Checks the body and fills w->cfg's JSON texts; -1 when it passes, else
  * the reply. Members GET serves and PUT cannot set are ignored, so GET,
  * edit, PUT works. */
@@ -260,6 +287,7 @@ static int config_body(struct request *req, struct config_write *w, char *etag)
 	const char *k, *id = req->params[0];
 	char why[160];
 	struct twin_err te = {0};
+	bool ok;
 	int ret;
 
 	if (!json_is_object(b))
@@ -295,10 +323,14 @@ static int config_body(struct request *req, struct config_write *w, char *etag)
 				     "not served)");
 	if ((patch = configs_content_patch(dc, why, sizeof why)) == NULL)
 		return reply_problem(req, ERR_CONFIG_BAD, "/content/deviceContent: %s", why);
-	ret = twin_check_patch(patch, "/properties/desired", &te) == TWIN_OK &&
-	      twin_size(patch) <= TWIN_PROPS_MAX;
+	ok = twin_check_patch(patch, "/properties/desired", &te) == TWIN_OK &&
+	     twin_size(patch) <= TWIN_PROPS_MAX;
+	if (ok && (ret = config_app(req, patch, w)) != -1) {
+		json_decref(patch);
+		return ret;
+	}
 	json_decref(patch);
-	if (!ret)
+	if (!ok)
 		return reply_problem(req, ERR_CONFIG_BAD, "/content/deviceContent: %s",
 				     te.msg[0] ? te.msg : "over 32 KB");
 	v = json_object_get(b, "labels");
@@ -356,11 +388,14 @@ int h_config_put(struct request *req)
 				     "lower-case letters, digits and -_.:+%%#*?!(),=@$'");
 	if ((ret = config_body(req, &w, etag)) == -1) {
 		err = config_write_run(req, &w);
-		if (err != 0)
+		if (err == ERR_DEPOT_APP_UNKNOWN || err == ERR_DEPOT_APP_YANKED)
+			ret = reply_problem(req, err, "%.200s", w.app_ref);
+		else if (err != 0)
 			ret = reply_problem(req, err, NULL);
 		else
 			ret = config_apply(req, w.cfg.id, false);
 	}
+	free(w.app_ref);
 	free(w.cfg.device_content);
 	free(w.cfg.labels);
 	free(w.cfg.metric_queries);

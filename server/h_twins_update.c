@@ -7,6 +7,8 @@
 
 #include "server/audit.h"
 #include "server/configs.h"
+#include "server/depot.h"
+#include "depot/depot.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -25,6 +27,8 @@ struct twin_update {
 	enum err_code err;     /* set when refused: nothing was written */
 	struct twin_err te;
 	struct store_audit_new audit; /* the request's audit row, as answered 200 */
+	char *app_ref;		      /* desired.app.package as merged, when the patch names app */
+	const char *app_why;	      /* with ERR_DEPOT_BAD_APP: what is wrong */
 };
 
 /* A fresh twin, in memory: empty tags and properties at version 1. */
@@ -56,6 +60,48 @@ static enum store_qs refuse(struct twin_update *u, enum err_code err)
 	return STORE_NONE;
 }
 
+/* The app a device is to run (docs/depot.md, "The twin's part"): when the
+ * patch writes a depot app (depot_app_named), the merged desired.app must
+ * be {package, grants} with a package reference; its existence is checked
+ * by twin_app_exists on the writing connection. */
+static int twin_app_merged(struct twin_update *u, const json_t *desired)
+{
+	const char *ref, *why;
+	json_t *patched = u->desired ? json_object_get(u->desired, "app") : NULL;
+
+	free(u->app_ref);
+	u->app_ref = NULL;
+	if (!depot_app_named(patched, json_object_get(desired, "app")))
+		return 0;
+	if (depot_app_check(json_object_get(desired, "app"), &ref, &why) != 0) {
+		u->err = ERR_DEPOT_BAD_APP;
+		u->app_why = why;
+		return -1;
+	}
+	if ((u->app_ref = strdup(ref)) == NULL) {
+		u->err = ERR_INTERNAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* After twin_apply: the package desired.app names exists in the depot
+ * and is not yanked, seen on c (in the writing transaction on the locking
+ * path). 0 to write; else u->err is set, or a store error is returned. */
+static enum store_qs twin_app_exists(struct store_conn *c, struct twin_update *u)
+{
+	enum err_code err;
+
+	if (u->app_ref == NULL || depot_desired_check(c, u->app_ref, &err) == 0)
+		return STORE_ONE;
+	if (err == ERR_DB_UNAVAILABLE)
+		return STORE_HARD;
+	u->err = err == ERR_DEPOT_YANKED	      ? ERR_DEPOT_APP_YANKED
+		 : err == ERR_DEPOT_PACKAGE_NOT_FOUND ? ERR_DEPOT_APP_UNKNOWN
+						      : ERR_DEPOT_BAD_APP;
+	return STORE_NONE;
+}
+
 /* Applies the patches to u->row's text in memory; sets u->err when a
  * limit refuses them. */
 static int twin_apply(struct twin_update *u)
@@ -84,6 +130,10 @@ static int twin_apply(struct twin_update *u)
 	    (f = twin_check_size(desired, TWIN_PROPS_MAX, "/properties/desired", &u->te)) !=
 		    TWIN_OK)
 		goto out;
+	if (twin_app_merged(u, desired) != 0) {
+		f = TWIN_OK; /* u->err says why */
+		goto out_refused;
+	}
 	f = TWIN_NOMEM;
 	tt = json_dumps(tags, JSON_COMPACT);
 	dt = json_dumps(desired, JSON_COMPACT);
@@ -107,6 +157,10 @@ out:
 	if (f != TWIN_OK)
 		u->err = twin_fault_err(f);
 	return f == TWIN_OK ? 0 : -1;
+out_refused:
+	json_decref(tags);
+	json_decref(desired);
+	return -1;
 }
 
 /* The sections an update writes, as its history records them. */
@@ -134,6 +188,8 @@ static enum store_qs twin_write(struct store_conn *c, void *cls)
 			return refuse(u, ERR_INTERNAL);
 		if (twin_apply(u) != 0)
 			return STORE_NONE;
+		if ((qs = twin_app_exists(c, u)) != STORE_ONE)
+			return qs;
 		qs = twin_store_change(c, u->req, &u->row, true, twin_sections(u), NULL);
 		/* Someone created it meanwhile: start over, this time locking theirs. */
 		if (qs == STORE_NONE)
@@ -141,6 +197,8 @@ static enum store_qs twin_write(struct store_conn *c, void *cls)
 	} else {
 		if (twin_apply(u) != 0)
 			return STORE_NONE;
+		if ((qs = twin_app_exists(c, u)) != STORE_ONE)
+			return qs;
 		qs = twin_store_change(c, u->req, &u->row, false, twin_sections(u), NULL);
 	}
 	if (qs < 0)
@@ -192,6 +250,8 @@ static enum store_qs twin_optimistic_cb(struct store_conn *c, void *cls)
 			qs = STORE_NONE;
 			goto out;
 		}
+		if ((qs = twin_app_exists(c, u)) != STORE_ONE)
+			goto out;
 		if (twin_change_describe(u->req, &u->row, twin_sections(u), NULL, &h) != 0) {
 			qs = STORE_HARD;
 			goto out;
@@ -313,6 +373,17 @@ static int twin_update(struct request *req, bool replace)
 	}
 	free(params);
 	req->audited = qs >= 0 && u.err == 0; /* else the pipeline audits the refusal */
+	if (qs >= 0 && (u.err == ERR_DEPOT_BAD_APP || u.err == ERR_DEPOT_APP_UNKNOWN ||
+			u.err == ERR_DEPOT_APP_YANKED)) {
+		store_twin_free(&u.row);
+		ret = u.err == ERR_DEPOT_BAD_APP
+			      ? reply_problem(req, u.err, "/properties/desired/app: %s",
+					      u.app_why ? u.app_why : "invalid")
+			      : reply_problem(req, u.err, "%.200s", u.app_ref);
+		free(u.app_ref);
+		return ret;
+	}
+	free(u.app_ref);
 	if ((ret = twin_write_refused(req, qs, u.err, &u.te, &u.row)) != -1)
 		return ret;
 	ret = twin_reply(req, &u.row);

@@ -64,6 +64,11 @@ int h_depot_package_get(struct request *req);
 int h_depot_package_patch(struct request *req);
 int h_depot_device_manifest(struct request *req);
 int h_depot_device_module(struct request *req);
+/* h_depot_compiled.c and h_depot_download.c: compiled forms */
+int h_depot_key(struct request *req);
+int h_depot_package_compiled(struct request *req);
+int h_depot_device_compiled(struct request *req);
+int h_depot_device_compiled_statement(struct request *req);
 
 /* h_attest_ak.c: the TPM attestation CA (AK certificates) */
 int h_attest_ak_challenge(struct request *req);

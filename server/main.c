@@ -17,6 +17,7 @@
 #include "pki/devpki.h"
 #include "server/acme.h"
 #include "server/attest_roots.h"
+#include "server/depot.h"
 #include "server/auth.h"
 #include "server/certs.h"
 #include "server/dps.h"
@@ -199,7 +200,7 @@ static int cmd_serve(struct server *srv)
 	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL ||
 	    srv->acme_jobs == NULL || srv->crl == NULL)
 		goto out;
-	if (dps_id_scope_init(srv) != 0)
+	if (dps_id_scope_init(srv) != 0 || depot_start(srv) != 0)
 		goto out;
 
 	/* orchardd's own broker (--mqtt-listen): the backend connects to it */
@@ -239,6 +240,7 @@ out:
 	srv->mqtt = NULL;
 	mqtt_stop(mqtt);
 	mqtt_broker_stop(broker);
+	depot_stop(srv); /* its compile worker first: it uses the store */
 	jobs_stop(srv->jobs);
 	jobs_stop(srv->acme_jobs);
 	revocations_stop(revoked);

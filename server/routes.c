@@ -102,9 +102,13 @@ const struct route routes[] = {
 	{"GET",    "/depot/packages",          h_depot_package_list,   OPERATOR(SCOPE_DEPOT_READ),  BODY_NONE, 0,      WIRE_ORCHARD, "depot_package_list"},
 	{"GET",    "/depot/packages/{publisher}/{name}/{version}", h_depot_package_get,   OPERATOR(SCOPE_DEPOT_READ),  BODY_NONE, 0,      WIRE_ORCHARD, "depot_package_get"},
 	{"PATCH",  "/depot/packages/{publisher}/{name}/{version}", h_depot_package_patch, OPERATOR(SCOPE_DEPOT_WRITE), BODY_JSON, KiB(1), WIRE_ORCHARD, "depot_package_patch"},
+	{"GET",    "/depot/packages/{publisher}/{name}/{version}/compiled", h_depot_package_compiled, OPERATOR(SCOPE_DEPOT_READ), BODY_NONE, 0, WIRE_ORCHARD, "depot_package_compiled"},
+	{"GET",    "/depot/key",               h_depot_key,            PUBLIC,                      BODY_NONE, 0,      WIRE_ORCHARD, "depot_key"},
 	/* ... and for devices, with their own credential (any registered device). */
 	{"GET",    "/depot/{publisher}/pkg/{name}/{version}",        h_depot_device_manifest, DEVICE_HUB_SELF, BODY_NONE, 0, WIRE_ORCHARD, "depot_device_manifest"},
 	{"GET",    "/depot/{publisher}/pkg/{name}/{version}/module", h_depot_device_module,   DEVICE_HUB_SELF, BODY_NONE, 0, WIRE_ORCHARD, "depot_device_module"},
+	{"GET",    "/depot/{publisher}/pkg/{name}/{version}/compiled/{target}",           h_depot_device_compiled,           DEVICE_HUB_SELF, BODY_NONE, 0, WIRE_ORCHARD, "depot_device_compiled"},
+	{"GET",    "/depot/{publisher}/pkg/{name}/{version}/compiled/{target}/statement", h_depot_device_compiled_statement, DEVICE_HUB_SELF, BODY_NONE, 0, WIRE_ORCHARD, "depot_device_compiled_statement"},
 
 	/* The twin API's device side: a device reads and writes its own twin only. */
 	{"GET",    "/devices/{deviceId}/twin",          h_twins_device_get,     DEVICE_HUB, BODY_NONE, 0,       WIRE_ORCHARD, "twins_device_get"},

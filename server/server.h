@@ -13,6 +13,7 @@ struct edge;
 struct events;
 struct timers;
 struct jobs;
+struct depot;
 struct pki_ca;
 struct certs_crl;
 
@@ -28,6 +29,7 @@ struct server {
 	struct events *events; /* NOTIFY channels, for waiting requests */
 	struct timers *timers; /* their deadlines */
 	struct jobs *jobs;     /* slow outbound work */
+	struct depot *depot;   /* the depot key and compile worker (server/depot.h) */
 	struct pki_ca *ca;     /* the CA: pki_issue() with it, certs_record() the result */
 	struct certs_crl *crl; /* the CRL cache (server/certs.h) */
 	struct mqtt *mqtt;     /* the MQTT backend (server/mqtt.h); NULL: none */

@@ -35,6 +35,12 @@ TEST_SCRIPTS += tests/integration/device_attest_eventlog.sh
 TEST_SCRIPTS += tests/integration/device_attest_roots.sh
 # The depot end to end: build/orchard-pkg (clients/pkg) against orchardd, a device's downloads.
 TEST_SCRIPTS += tests/integration/depot.sh
+# properties.desired.app names a published, non-yanked package (twin PATCH/PUT, configurations).
+TEST_SCRIPTS += tests/integration/depot_twin.sh
+# Compiled forms: orchard-wasm compile after publish, signed statements, device downloads, a run.
+TEST_SCRIPTS += tests/integration/depot_compiled.sh
+# Streamed downloads: ranges across chunks, resume, RSS under parallel downloads.
+TEST_SCRIPTS += tests/integration/depot_stream.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py

@@ -24,6 +24,7 @@
 #define EVENTS_ATTEST_AK                                                                           \
 	"orchard_attest_ak" /* payload: "registrationId serial" of a new AK cert                   \
 			     */
+#define EVENTS_DEPOT_COMPILED "orchard_depot_compiled" /* payload: "{module sha256} {target}" */
 #define EVENTS_DEPOT                                                                               \
 	"orchard_depot" /* payload: "{publisher}/pkg/{name}/{version}" published or yanked */
 

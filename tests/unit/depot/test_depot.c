@@ -182,6 +182,55 @@ static EVP_PKEY *keygen(void)
 	return k;
 }
 
+/* The twin's desired.app: shape (depot_app_check) and when it applies
+ * (depot_app_named). */
+static void test_desired_app(void **state)
+{
+	static const char *const bad[] = {
+		"{}",
+		"{\"package\": 7}",
+		"{\"package\": \"acme/hello/1\"}",
+		"{\"package\": \"acme/pkg/hello/1\", \"extra\": 1}",
+		"{\"package\": \"acme/pkg/hello/1\", \"grants\": []}",
+		"{\"package\": \"acme/pkg/hello/1\", \"grants\": {\"listen\": [70000]}}",
+		"{\"package\": \"acme/pkg/hello/1\", \"grants\": {\"memoryMiB\": 0}}",
+		"{\"package\": \"acme/pkg/hello/1\", \"grants\": {\"root\": true}}",
+		"{\"grants\": {}}",
+		"\"acme/pkg/hello/1\"",
+	};
+	const char *ref, *why;
+	json_t *a;
+
+	(void)state;
+	a = json_loads("{\"package\": \"acme/pkg/hello/1.0\", \"grants\": {\"listen\": [8080],"
+		       " \"connect\": [\"db:5432\"], \"dir\": true, \"memoryMiB\": 16}}",
+		       0, NULL);
+	assert_int_equal(depot_app_check(a, &ref, &why), 0);
+	assert_string_equal(ref, "acme/pkg/hello/1.0");
+	json_decref(a);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		a = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+		assert_non_null(a);
+		assert_int_equal(depot_app_check(a, &ref, &why), -1);
+		assert_non_null(why);
+		json_decref(a);
+	}
+	json_t *pkg = json_pack("{s:s}", "package", "acme/pkg/a/1");
+	json_t *grants = json_pack("{s:{}}", "grants");
+	json_t *free_form = json_pack("{s:s}", "name", "pump");
+	json_t *merged = json_pack("{s:s, s:s}", "package", "acme/pkg/a/1", "name", "pump");
+	assert_true(depot_app_named(pkg, pkg));
+	assert_true(depot_app_named(grants, grants));
+	assert_false(depot_app_named(free_form, free_form));
+	assert_true(depot_app_named(free_form, merged)); /* changes a depot app */
+	assert_false(depot_app_named(json_null(), NULL));
+	assert_false(depot_app_named(NULL, merged));
+	json_decref(pkg);
+	json_decref(grants);
+	json_decref(free_form);
+	json_decref(merged);
+}
+
 static void test_keys(void **state)
 {
 	(void)state;
@@ -344,7 +393,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_good), cmocka_unit_test(test_manifest_bad),
 		cmocka_unit_test(test_canonical),     cmocka_unit_test(test_names),
 		cmocka_unit_test(test_keys),	      cmocka_unit_test(test_opkg),
-		cmocka_unit_test(test_range),
+		cmocka_unit_test(test_range),	      cmocka_unit_test(test_desired_app),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
