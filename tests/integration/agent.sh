@@ -121,9 +121,12 @@ expect "... the last good app keeps answering" answers "$P2"
 expect_fail "... the refused one never listened" answers "$P3"
 expect_eq "... reported.app still names it" "alice/pkg/hello/2.0.0 running" "$(reported '.properties.reported.app | .package + " " + .state')"
 
+# Orchard refuses desired state naming a missing package (the depot's twin
+# check), so the device never sees it and keeps its app.
 desired "{\"package\":\"alice/pkg/hello/9.9.9\",\"grants\":$GRANTS}"
-expect "a missing package is refused and reported" wait_for 20 err_is alice/pkg/hello/9.9.9
+expect_problem "desired state naming a missing package is refused" 422 depot-desired-package-unknown
 expect "... the last good app keeps answering" answers "$P2"
+expect_eq "... and the device still reports it" "alice/pkg/hello/2.0.0 running" "$(reported '.properties.reported.app | .package + " " + .state')"
 
 # A module that traps at once: the old app comes back (rollback).
 TRAP="$ROOT/$BUILD/wasm/tests/div_zero.wasm"
