@@ -14,18 +14,11 @@ cd "$(dirname "$0")/../.."
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
 . tests/lib/npm.sh
+. tests/lib/iothub.sh
 MPID= NPIDS=() OPID_A= OPID_B=
 trap '[[ -n "$MPID" ]] && kill "$MPID" 2>/dev/null; for p in "${NPIDS[@]}" $OPID_A $OPID_B; do { kill -9 "$p" && wait "$p"; } 2>/dev/null; done; fixture_cleanup' EXIT
-NPM_DIR="$ROOT/build/npm-iothub"
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v mosquitto >/dev/null; then
-	echo "1..0 # SKIP node, npm or mosquitto not installed"
-	exit 0
-fi
-npm_prepare "$NPM_DIR" azure-iot-device-mqtt azure-iot-device azure-iot-device-mqtt
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MPORT=$(free_port) BPORT=$(free_port)
+iothub_prepare
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 orchardd_start --mqtt-broker "127.0.0.1:$BPORT" || { tap_nok "orchardd A starts"; tap_done; exit 1; }

@@ -15,28 +15,15 @@ cd "$(dirname "$0")/../.."
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
 . tests/lib/npm.sh
+. tests/lib/iothub.sh
 MPID=
 trap '[[ -n "$MPID" ]] && kill "$MPID" 2>/dev/null; [[ -n "${KEEP:-}" ]] && cp "$TMP"/*.out "$TMP"/*.err "$TMP"/*.log /tmp/mqtt-dev/ 2>/dev/null; fixture_cleanup' EXIT
-NPM_DIR="$ROOT/build/npm-iothub"
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v mosquitto >/dev/null; then
-	echo "1..0 # SKIP node, npm or mosquitto not installed"
-	exit 0
-fi
-npm_prepare "$NPM_DIR" azure-iot-device-mqtt azure-iot-device azure-iot-device-mqtt
-
-# free_port: a TCP port nobody listens on now (the kernel's pick)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MPORT=$(free_port) BPORT=$(free_port)
+iothub_prepare
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 orchardd_start --mqtt-broker "127.0.0.1:$BPORT" || { tap_nok "orchardd starts"; tap_done; exit 1; }
-ORCHARD_MQTT_CONNECTION_LOG=true scripts/mqtt-broker "$TMP/var" "$MPORT" "$BPORT" "$ROOT/$BUILD/orchard_mqtt.so" 2>"$TMP/mosquitto.log" &
-MPID=$!
-for _ in $(seq 1 200); do
-	grep -q '"msg":"mqtt backend connected"' "$OLOG" && break
-	sleep 0.05
-done
+broker_start ORCHARD_MQTT_CONNECTION_LOG=true
 expect_eq "orchardd connects to mosquitto as its backend" 1 "$(grep -c '"msg":"mqtt backend connected"' "$OLOG")" ||
 	cat "$TMP/mosquitto.log" "$OLOG" >&2
 

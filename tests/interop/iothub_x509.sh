@@ -15,16 +15,12 @@ cd "$(dirname "$0")/../.."
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
 . tests/lib/npm.sh
+. tests/lib/iothub.sh
 MPID=
 trap '[[ -n "$MPID" ]] && kill "$MPID" 2>/dev/null; fixture_cleanup' EXIT
-NPM_DIR="$ROOT/build/npm-iothub"
 DV="api-version=2019-03-31"
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v mosquitto >/dev/null; then
-	echo "1..0 # SKIP node, npm or mosquitto not installed"
-	exit 0
-fi
-npm_prepare "$NPM_DIR" azure-iot-device-mqtt azure-iot-device azure-iot-device-mqtt
+iothub_prepare
 
 P=$TMP/pki
 mkdir -p "$P"
@@ -47,8 +43,7 @@ leaf g1 xgrp-1 root
 leaf g9 xgrp-9 root       # never registered
 expect "the test PKI was made" test -s "$P/g9.pem" -a -s "$P/ind.pem"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MPORT=$(free_port) XPORT=$(free_port) BPORT=$(free_port)
+XPORT=$(free_port)
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 orchardd_start --mqtt-broker "127.0.0.1:$BPORT" || { tap_nok "orchardd starts"; tap_done; exit 1; }
 cat "$TMP/var/pki/root.pem" "$P/root.pem" "$P/ind.pem" "$P/ind2.pem" >"$P/broker-cas.pem"
