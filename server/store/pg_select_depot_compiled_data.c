@@ -1,8 +1,6 @@
 /* A byte range of a ready compiled form, read as binary: substring() on
  * the EXTERNAL column fetches only the chunks the range covers. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "server/store/depot_compiled.h"
 #include "server/store/store_pg.h"
@@ -21,22 +19,14 @@ enum store_qs store_select_depot_compiled_data(struct store_conn *c, const char 
 	const char *p[] = {module_sha256, target, from, count};
 	enum store_qs qs;
 	PGresult *res;
-	int n;
 
 	*data = NULL;
 	*got = 0;
 	snprintf(from, sizeof from, "%llu", (unsigned long long)offset + 1); /* SQL counts from 1 */
 	snprintf(count, sizeof count, "%llu", (unsigned long long)len);
 	res = store_exec_bin(c, &st, 4, p, NULL, 1, &qs);
-	if (qs == STORE_ONE) {
-		n = PQgetlength(res, 0, 0);
-		if ((*data = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-			qs = STORE_HARD;
-		} else {
-			memcpy(*data, PQgetvalue(res, 0, 0), (size_t)n);
-			*got = (size_t)n;
-		}
-	}
+	if (qs == STORE_ONE && store_bytes_dup(res, 0, 0, data, got) < 0)
+		qs = STORE_HARD;
 	PQclear(res);
 	return qs;
 }

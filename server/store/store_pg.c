@@ -179,6 +179,17 @@ char *store_value_dup(const PGresult *res, int row, int col, int *ok)
 	return v;
 }
 
+int store_bytes_dup(const PGresult *res, int row, int col, uint8_t **data, size_t *len)
+{
+	size_t n = (size_t)PQgetlength(res, row, col);
+
+	if ((*data = malloc(n > 0 ? n : 1)) == NULL)
+		return -1;
+	memcpy(*data, PQgetvalue(res, row, col), n);
+	*len = n;
+	return 0;
+}
+
 long long store_value_ll(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);

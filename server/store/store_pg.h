@@ -79,6 +79,10 @@ PGresult *store_exec_bin(struct store_conn *c, struct store_stmt *stmt, int npar
  * memory. */
 char *store_value_dup(const PGresult *res, int row, int col, int *ok);
 
+/* A copy of the binary-format value at row/col (bytea's raw bytes) into
+ * *data (malloc'd, never NULL on success) and *len: 0, or -1 out of memory. */
+int store_bytes_dup(const PGresult *res, int row, int col, uint8_t **data, size_t *len);
+
 /* A bigint column as long long (0 for NULL). */
 long long store_value_ll(const PGresult *res, int row, int col);
 
