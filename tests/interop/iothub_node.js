@@ -6,7 +6,6 @@
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
-const https = require('https');
 const mqtt = require('mqtt');
 const { Client } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
@@ -16,18 +15,7 @@ const ca = fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS);
 const out = (step, o) => console.log(JSON.stringify({ step, ...o }));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function operator(method, path, body) {
-	return new Promise((resolve, reject) => {
-		const req = https.request(api + path, { method, ca, headers: {
-			Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' } }, (res) => {
-			let d = '';
-			res.on('data', (c) => (d += c));
-			res.on('end', () => resolve({ status: res.statusCode, body: d ? JSON.parse(d) : null }));
-		});
-		req.on('error', reject);
-		req.end(body ? JSON.stringify(body) : undefined);
-	});
-}
+const operator = require('./iothub_lib').operator(api, token);
 
 function sas(id, key, se) {
 	const sr = encodeURIComponent(hub + '/devices/' + id);

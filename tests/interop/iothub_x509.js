@@ -8,7 +8,6 @@
 // argv: mqttPort hub dev certFile keyFile httpsUrl operatorToken
 'use strict';
 const fs = require('fs');
-const https = require('https');
 const { Client } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
 
@@ -17,18 +16,7 @@ const ca = fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS);
 const out = (step, o) => console.log(JSON.stringify({ step, ...o }));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function operator(method, path, body) {
-	return new Promise((resolve, reject) => {
-		const req = https.request(api + path, { method, ca, headers: {
-			Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' } }, (res) => {
-			let d = '';
-			res.on('data', (c) => (d += c));
-			res.on('end', () => resolve({ status: res.statusCode, body: d ? JSON.parse(d) : null }));
-		});
-		req.on('error', reject);
-		req.end(body ? JSON.stringify(body) : undefined);
-	});
-}
+const operator = require('./iothub_lib').operator(api, token);
 
 (async () => {
 	const c = Client.fromConnectionString(`HostName=${hub}:${port};DeviceId=${dev};x509=true`, Mqtt);
