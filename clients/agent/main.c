@@ -35,13 +35,14 @@ static void usage(void)
 	fprintf(stderr, "usage: orchard-agent --config FILE\n");
 }
 
-/* Follows the twin: GET it once, then long-poll desired from its $version. */
-static void follow(const struct agent_config *c, const struct agent_identity *id, struct app *a)
+/* Follows the twin: GET it once, then long-poll desired from its $version.
+ * Returns 1 when the hub rejects the device (401 twice, the second with a
+ * freshly signed SAS): it must register again. */
+static int follow(const struct agent_config *c, const struct agent_identity *id, struct app *a)
 {
-	char url[2048], sr[512];
+	char url[2048];
 	long long version = -1;
-	int fails = 0;
-	snprintf(sr, sizeof(sr), "%s/devices/%s", id->hub, id->device_id);
+	int fails = 0, rejected = 0;
 	while (!agent_stopping) {
 		app_tick(a);
 		int wait = app_next_tick(a);
@@ -50,7 +51,7 @@ static void follow(const struct agent_config *c, const struct agent_identity *id
 		else
 			snprintf(url, sizeof(url), "%s/devices/%s/twin/desired?since=%lld&wait=%d",
 				 c->url, id->device_id, version, wait);
-		char *sas = sas_token(sr, c->symmetric_key, 3600, NULL);
+		char *sas = device_sas(c, id);
 		struct http_reply r;
 		int rc = sas ? http_json(c, "GET", url, sas, NULL, wait + 15, &r) : -1;
 		free(sas);
@@ -59,6 +60,15 @@ static void follow(const struct agent_config *c, const struct agent_identity *id
 				char st[16];
 				snprintf(st, sizeof(st), "%ld", r.status);
 				log_kv(LOG_WARN, "twin read refused", "status", st, NULL);
+				if (r.status == 401 && rejected++ > 0) {
+					log_kv(LOG_WARN,
+					       "the hub rejects the device: registering again",
+					       NULL);
+					http_reply_free(&r);
+					return 1;
+				}
+				if (r.status == 401)
+					device_sas_forget();
 				http_reply_free(&r);
 			}
 			if (agent_stopping || (rc < 0 && a && app_next_tick(a) == 0))
@@ -70,6 +80,7 @@ static void follow(const struct agent_config *c, const struct agent_identity *id
 			continue;
 		}
 		fails = 0;
+		rejected = 0;
 		if (r.status == 200) {
 			json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
 			json_t *d = version < 0 ? json_object_get(json_object_get(j, "properties"),
@@ -84,6 +95,7 @@ static void follow(const struct agent_config *c, const struct agent_identity *id
 		}
 		http_reply_free(&r);
 	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -122,13 +134,19 @@ int main(int argc, char **argv)
 		if (the_app) {
 			app_resume(the_app);
 			report(&c, &id, json_pack("{s:{s:s}}", "agent", "version", AGENT_VERSION));
-			follow(&c, &id, the_app);
+			while (follow(&c, &id, the_app) == 1) {
+				device_sas_forget();
+				dps_forget(&c);
+				if (dps_provision(&c, &id) != 0)
+					break;
+			}
 			rc = 0;
 		}
 	}
 	log_kv(LOG_INFO, "orchard-agent stopping", NULL);
 	app_free(the_app);
 	the_app = NULL;
+	device_sas_forget();
 	curl_global_cleanup();
 	agent_config_free(&c);
 	return agent_stopping ? 0 : rc;

@@ -2,11 +2,14 @@
 # provisioning, twin follow, depot packages verified and run in the WASM
 # runtime. Depends on depot/, clients/wasm (libwasmrt), common, libcurl, OpenSSL.
 AGENT_SRCS := clients/agent/main.c clients/agent/config.c clients/agent/http.c \
-	      clients/agent/dps.c clients/agent/app.c
+	      clients/agent/dps.c clients/agent/tpm.c clients/agent/app.c
 
-$(BUILD)/orchard-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(DEPOT_LIB) $(WASMRT_LIB) $(COMMON_LIB)
+$(BUILD)/orchard-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(DEPOT_LIB) $(WASMRT_LIB) $(ATTESTC_LIB) \
+			$(COMMON_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(DEPOT_LIB) $(WASMRT_LIB) \
-		$(COMMON_LIB) -lcurl -ljansson -lssl $(WASMRT_LIBS)
+		$(ATTESTC_LIB) $(COMMON_LIB) -ltss2-esys -ltss2-sys -ltss2-tctildr -ltss2-mu -lcurl \
+		-ljansson -lssl $(WASMRT_LIBS)
 
 BINS += $(BUILD)/orchard-agent
 TEST_SCRIPTS += tests/integration/agent.sh
+TEST_SCRIPTS += tests/integration/agent_tpm.sh
