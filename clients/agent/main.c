@@ -2,6 +2,7 @@
  * lines to stderr, SIGTERM stops it and its app. */
 #include <curl/curl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,9 @@ static void usage(void)
 }
 
 /* Follows the twin: GET it once, then long-poll desired from its $version.
- * Returns 1 when the hub rejects the device (401 twice, the second with a
- * freshly signed SAS): it must register again. */
+ * Returns 1 when the hub rejects the device (401, or 404 for a device it
+ * does not know, twice, the second with a freshly signed SAS): it must
+ * register again. */
 static int follow(const struct agent_config *c, const struct agent_identity *id, struct app *a)
 {
 	char url[2048];
@@ -60,14 +62,18 @@ static int follow(const struct agent_config *c, const struct agent_identity *id,
 				char st[16];
 				snprintf(st, sizeof(st), "%ld", r.status);
 				log_kv(LOG_WARN, "twin read refused", "status", st, NULL);
-				if (r.status == 401 && rejected++ > 0) {
+				/* 401 (key refused) or 404 twin-device-unknown. */
+				bool gone = r.status == 401 ||
+					    (r.status == 404 && r.body &&
+					     strstr(r.body, "/problems/twin-device-unknown"));
+				if (gone && rejected++ > 0) {
 					log_kv(LOG_WARN,
 					       "the hub rejects the device: registering again",
-					       NULL);
+					       "status", st, NULL);
 					http_reply_free(&r);
 					return 1;
 				}
-				if (r.status == 401)
+				if (gone)
 					device_sas_forget();
 				http_reply_free(&r);
 			}

@@ -30,8 +30,8 @@ static int tpm_mac(void *ctx, const uint8_t *msg, size_t n, uint8_t mac[32])
 	return -1;
 }
 
-char *tpm_sas(const struct agent_config *c, const uint8_t *pub, size_t publen,
-	      const uint8_t *priv, size_t privlen, const char *sr, long ttl, const char *skn)
+char *tpm_sas(const struct agent_config *c, const uint8_t *pub, size_t publen, const uint8_t *priv,
+	      size_t privlen, const char *sr, long ttl, const char *skn)
 {
 	char err[OA_ERR_MAX] = "";
 	int flushed = 0;

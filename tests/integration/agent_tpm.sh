@@ -129,7 +129,16 @@ expect "... and runs its app" wait_for 30 answers "$P2"
 expect "... and reports with a TPM-signed SAS" wait_for 10 logged_more '"the TPM signed a device SAS"' "$NS"
 expect_fail "no TPM_RC_OBJECT_MEMORY (0x902) ever" grep -q '0x902' "$D/agent.log"
 expect "... no transient object left" wait_for 5 no_transient
+
+# --- the hub rejects the device: it registers again -----------------------------------------------
+REGS=$(regs)
+http DELETE "/registrations/$REG?$AV" "${O[@]}"
+expect_eq "the operator deletes the device's registration" 204 "$STATUS"
+http PATCH "/twins/$REG" "${O[@]}" "${JSON[@]}" -d '{"properties":{"desired":{"app":{"package":"alice/pkg/hello/1.0.0"}}}}'
+expect "the hub rejects the device (401): the agent registers again" wait_for 30 logged_more '"the hub rejects the device' 0
+expect "... is assigned again" wait_for 30 bash -c "[[ \$(psql \"$ORCHARD_DATABASE_URL\" -Atc \"SELECT count(*) FROM dps_registrations WHERE registration_id = '$REG' AND status = 'assigned'\") == 1 ]]"
+expect "... and follows its twin again" wait_for 30 answers "$P1"
 kill -TERM "$APID" && wait "$APID"
 APID=
-expect_fail "SIGTERM stops its app too" answers "$P2"
+expect_fail "SIGTERM stops its app too" answers "$P1"
 tap_done
