@@ -69,16 +69,16 @@ static int flush_range(ESYS_CONTEXT *ctx, TPM2_HANDLE first)
 	TSS2_RC rc;
 	int n = 0;
 
-	TPM_CALL(rc, Esys_GetCapability(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, &more,
-					&cap));
+	TPM_CALL(rc,
+		 Esys_GetCapability(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+				    first, TPM2_MAX_CAP_HANDLES, &more, &cap));
 	if (rc != TSS2_RC_SUCCESS || Esys_GetSysContext(ctx, &sys) != TSS2_RC_SUCCESS) {
 		Esys_Free(cap);
 		return 0;
 	}
 	for (UINT32 i = 0; i < cap->data.handles.count; i++) {
 		TPM2_HANDLE h = cap->data.handles.handle[i];
-		if ((h >> TPM2_HR_SHIFT) != (first >> TPM2_HR_SHIFT))
+		if ((h >> 24) != (first >> 24))
 			continue;
 		if (Tss2_Sys_FlushContext(sys, h) == TSS2_RC_SUCCESS)
 			n++;
@@ -94,9 +94,9 @@ struct oa_tpm *oa_tpm_open_clean(const char *tcti, int *flushed, char *err)
 
 	if (t != NULL) {
 		ESYS_CONTEXT *ctx = oa_tpm_esys(t);
-		n = flush_range(ctx, TPM2_TRANSIENT_FIRST) +
-		    flush_range(ctx, TPM2_LOADED_SESSION_FIRST) +
-		    flush_range(ctx, TPM2_POLICY_SESSION_FIRST);
+		/* tss2's TPM2_TRANSIENT_FIRST shifts a signed int (UBSan). */
+		n = flush_range(ctx, 0x80000000u) + flush_range(ctx, 0x02000000u) +
+		    flush_range(ctx, 0x03000000u);
 	}
 	if (flushed != NULL)
 		*flushed = n;
@@ -325,9 +325,8 @@ int oa_tpm_dps_import(struct oa_tpm *t, const uint8_t *blob, size_t n, struct oa
 	TPM2B_DIGEST *inner = NULL;
 	TPM2B_PRIVATE *priv = NULL;
 	TPM2B_DATA enc_key;
-	TPMT_SYM_DEF_OBJECT sym = {.algorithm = TPM2_ALG_AES,
-				   .keyBits = {.aes = 128},
-				   .mode = {.aes = TPM2_ALG_CFB}};
+	TPMT_SYM_DEF_OBJECT sym = {
+		.algorithm = TPM2_ALG_AES, .keyBits = {.aes = 128}, .mode = {.aes = TPM2_ALG_CFB}};
 	ESYS_TR ek = ESYS_TR_NONE, srk = ESYS_TR_NONE, sess = ESYS_TR_NONE;
 	bool ek_created = false, srk_created = false;
 	uint8_t buf[sizeof(TPM2B_PRIVATE)];
@@ -369,16 +368,15 @@ int oa_tpm_dps_import(struct oa_tpm *t, const uint8_t *blob, size_t n, struct oa
 		TPMT_SYM_DEF none = {.algorithm = TPM2_ALG_NULL};
 		TPM_CALL(trc, Esys_StartAuthSession(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 						    ESYS_TR_NONE, ESYS_TR_NONE, NULL,
-						    TPM2_SE_POLICY, &none, TPM2_ALG_SHA256,
-						    &sess));
+						    TPM2_SE_POLICY, &none, TPM2_ALG_SHA256, &sess));
 		if (trc != TSS2_RC_SUCCESS) {
 			sess = ESYS_TR_NONE;
 			fail(err, "StartAuthSession", trc);
 			goto out;
 		}
-		TPM_CALL(trc, Esys_PolicySecret(ctx, ESYS_TR_RH_ENDORSEMENT, sess,
-						ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
-						NULL, NULL, 0, NULL, NULL));
+		TPM_CALL(trc, Esys_PolicySecret(ctx, ESYS_TR_RH_ENDORSEMENT, sess, ESYS_TR_PASSWORD,
+						ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0,
+						NULL, NULL));
 		if (trc != TSS2_RC_SUCCESS) {
 			fail(err, "PolicySecret(endorsement)", trc);
 			goto out;
