@@ -113,7 +113,7 @@ void dps_forget(const struct agent_config *c)
 
 /* The TPM's EK and SRK, read once per provisioning, and the registration ID. */
 struct tpm_dev {
-	struct oa_buf ek, srk;
+	struct oa_buf ek, srk, ek_cert; /* ek_cert empty when the TPM has none */
 	char regid[64];
 	const char *registration_id; /* the config's, else regid */
 };
@@ -238,12 +238,15 @@ static int attempt_tpm(const struct agent_config *c, const char *statefile, cons
 {
 	char sr[512], *ak = NULL, *sas = NULL, *b = NULL;
 	char *ek = b64_encode(d->ek.b, d->ek.n, 0), *srk = b64_encode(d->srk.b, d->srk.n, 0);
+	char *cert = d->ek_cert.n ? b64_encode(d->ek_cert.b, d->ek_cert.n, 0) : NULL;
 	struct oa_buf kp = {0}, kk = {0};
 	int ret = 0;
-	json_t *body =
-		ek && srk ? json_pack("{s:s, s:{s:s, s:s}}", "registrationId", d->registration_id,
-				      "tpm", "endorsementKey", ek, "storageRootKey", srk)
-			  : NULL;
+	/* The EK certificate lets a TPM enrollment group admit the device. */
+	json_t *body = ek && srk
+			       ? json_pack("{s:s, s:{s:s, s:s, s:s*}}", "registrationId",
+					   d->registration_id, "tpm", "endorsementKey", ek,
+					   "storageRootKey", srk, "endorsementKeyCertificate", cert)
+			       : NULL;
 	b = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	log_kv(LOG_INFO, "registering with the TPM's EK", "registrationId", d->registration_id,
@@ -270,6 +273,7 @@ out:
 	free(b);
 	free(ek);
 	free(srk);
+	free(cert);
 	return ret;
 }
 
@@ -279,7 +283,7 @@ static int tpm_dev_read(const struct agent_config *c, struct tpm_dev *d)
 	char err[OA_ERR_MAX] = "";
 	int flushed = 0;
 	struct oa_tpm *t = oa_tpm_open_clean(c->tcti, &flushed, err);
-	int rc = t ? oa_tpm_dps_keys(t, &d->ek, &d->srk, err) : -1;
+	int rc = t ? oa_tpm_dps_keys(t, &d->ek, &d->srk, &d->ek_cert, err) : -1;
 	oa_tpm_close(t);
 	if (flushed > 0) {
 		char nb[16];
@@ -294,7 +298,8 @@ static int tpm_dev_read(const struct agent_config *c, struct tpm_dev *d)
 	oa_dps_registration_id(&d->ek, d->regid);
 	d->registration_id = c->registration_id ? c->registration_id : d->regid;
 	log_kv(LOG_INFO, "read the TPM's EK and SRK", "registrationId", d->registration_id, "from",
-	       c->registration_id ? "config" : "EK", NULL);
+	       c->registration_id ? "config" : "EK", "ekCertificate", d->ek_cert.n ? "yes" : "no",
+	       NULL);
 	return 0;
 }
 
@@ -329,5 +334,6 @@ int dps_provision(const struct agent_config *c, struct agent_identity *id)
 	}
 	oa_buf_free(&d.ek);
 	oa_buf_free(&d.srk);
+	oa_buf_free(&d.ek_cert);
 	return ret;
 }

@@ -249,7 +249,8 @@ static int marshal_public(const TPM2B_PUBLIC *p, struct oa_buf *out, char *err)
 	return dup_into(out, buf, off, err);
 }
 
-int oa_tpm_dps_keys(struct oa_tpm *t, struct oa_buf *ek_pub, struct oa_buf *srk_pub, char *err)
+int oa_tpm_dps_keys(struct oa_tpm *t, struct oa_buf *ek_pub, struct oa_buf *srk_pub,
+		    struct oa_buf *ek_cert, char *err)
 {
 	ESYS_CONTEXT *ctx = oa_tpm_esys(t);
 	ESYS_TR ek = ESYS_TR_NONE, srk = ESYS_TR_NONE;
@@ -259,6 +260,7 @@ int oa_tpm_dps_keys(struct oa_tpm *t, struct oa_buf *ek_pub, struct oa_buf *srk_
 
 	memset(ek_pub, 0, sizeof *ek_pub);
 	memset(srk_pub, 0, sizeof *srk_pub);
+	memset(ek_cert, 0, sizeof *ek_cert);
 	if (get_ek(ctx, &ek, &ek_created, &ekp, err) != 0)
 		goto out;
 	put_key(ctx, &ek, ek_created); /* swtpm: room for three objects */
@@ -266,6 +268,17 @@ int oa_tpm_dps_keys(struct oa_tpm *t, struct oa_buf *ek_pub, struct oa_buf *srk_
 		goto out;
 	if (marshal_public(&ekp, ek_pub, err) != 0 || marshal_public(&srkp, srk_pub, err) != 0)
 		goto out;
+	if (!ek_created) {
+		/* tpm.c's EK read, for its certificate; the same key, checked. */
+		bool ecc = ekp.publicArea.type == TPM2_ALG_ECC;
+		struct oa_buf again = {0};
+		char ignored[OA_ERR_MAX];
+		if (oa_tpm_ek(t, ecc ? OA_EK_ECC_HANDLE : OA_EK_RSA_HANDLE,
+			      ecc ? 0x01c0000au : 0x01c00002u, &again, ek_cert, ignored) == 0 &&
+		    (again.n != ek_pub->n || memcmp(again.b, ek_pub->b, again.n) != 0))
+			oa_buf_free(ek_cert);
+		oa_buf_free(&again);
+	}
 	rc = 0;
 out:
 	put_key(ctx, &ek, ek_created);

@@ -32,8 +32,11 @@ struct oa_tpm *oa_tpm_open_clean(const char *tcti, int *flushed, char *err);
  * primary; ECC P-256 (0x81010002 or its template) only when the TPM has no
  * RSA EK) and the SRK (persistent 0x81000001, else the TCG RSA-2048 SRK
  * template), each a marshalled TPM2B_PUBLIC as DPS's endorsementKey and
- * storageRootKey carry them (base64 on the wire). */
-int oa_tpm_dps_keys(struct oa_tpm *t, struct oa_buf *ek_pub, struct oa_buf *srk_pub, char *err);
+ * storageRootKey carry them (base64 on the wire). *ek_cert (DER) is the EK
+ * certificate from its TCG NV index (0x01c00002 RSA, 0x01c0000a ECC) when
+ * the EK is persistent and the TPM has one, else empty. */
+int oa_tpm_dps_keys(struct oa_tpm *t, struct oa_buf *ek_pub, struct oa_buf *srk_pub,
+		    struct oa_buf *ek_cert, char *err);
 
 /* The registration ID DPS expects of a TPM device: lower-case base32
  * (RFC 4648, padding stripped) of SHA-256 over the EK's TPM2B_PUBLIC. */

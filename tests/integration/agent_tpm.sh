@@ -141,4 +141,22 @@ expect "... and follows its twin again" wait_for 30 answers "$P1"
 kill -TERM "$APID" && wait "$APID"
 APID=
 expect_fail "SIGTERM stops its app too" answers "$P1"
+
+# --- a TPM enrollment group admits a second TPM by its EK certificate ----------------------------------
+swtpm_stop
+swtpm_start "$TMP/tpm2" >/dev/null || { tap_nok "second swtpm starts"; tap_done; exit 1; }
+ROOTS=$(jq -Rs . <<<"$(cat "$SWTPM_DIR"/ca/*cert*.pem)")
+http PUT "/enrollmentGroups/agents?$AV" "${O[@]}" "${JSON[@]}" -d '{"enrollmentGroupId":"agents",
+	"attestation":{"type":"tpm","tpm":{"rootCertificates":['"$ROOTS"']}},
+	"initialTwin":{"properties":{"desired":{"app":{"package":"alice/pkg/hello/1.0.0","grants":{"listen":['"$P1"']}}}}}}'
+expect_eq "the operator creates a TPM group naming the swtpm CA" 200 "$STATUS"
+sed -e "s|^state_dir = .*|state_dir = $D/state2|" -e "s|^tcti = .*|tcti = $TPM2TOOLS_TCTI|" "$D/agent.conf" >"$D/agent2.conf"
+"$AGENT" --config "$D/agent2.conf" >>"$D/agent2.log" 2>&1 &
+APID=$!
+if wait_for 30 answers "$P1"; then tap_ok "a device with only a group: it sends its EK certificate, registers and runs the app"; else tap_nok "the group device's app answers" "$(tail -20 "$D/agent2.log")"; fi
+expect "... its log says it has an EK certificate" grep -q '"ekCertificate":"yes"' "$D/agent2.log"
+REG2=$(jq -r .deviceId "$D/state2/registration.json")
+expect_eq "... assigned from the group" "group agents" "$(psql_q "SELECT enrollment_kind || ' ' || enrollment_id FROM dps_registrations WHERE registration_id = '$REG2'")"
+kill -TERM "$APID" && wait "$APID"
+APID=
 tap_done
