@@ -150,6 +150,9 @@ http PUT "/enrollmentGroups/agents?$AV" "${O[@]}" "${JSON[@]}" -d '{"enrollmentG
 	"attestation":{"type":"tpm","tpm":{"rootCertificates":['"$ROOTS"']}},
 	"initialTwin":{"properties":{"desired":{"app":{"package":"alice/pkg/hello/1.0.0","grants":{"listen":['"$P1"']}}}}}}'
 expect_eq "the operator creates a TPM group naming the swtpm CA" 200 "$STATUS"
+# this one has a persistent SRK (0x81000001), as tpm2-tools' users make it
+swtpm_t tpm2_createprimary -C o -g sha256 -G rsa2048:aes128cfb -c "$D/srk.ctx" &&
+	swtpm_t tpm2_evictcontrol -C o -c "$D/srk.ctx" 0x81000001
 sed -e "s|^state_dir = .*|state_dir = $D/state2|" -e "s|^tcti = .*|tcti = $TPM2TOOLS_TCTI|" "$D/agent.conf" >"$D/agent2.conf"
 "$AGENT" --config "$D/agent2.conf" >>"$D/agent2.log" 2>&1 &
 APID=$!
