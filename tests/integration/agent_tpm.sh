@@ -154,9 +154,15 @@ expect_eq "the operator creates a TPM group naming the swtpm CA" 200 "$STATUS"
 swtpm_t tpm2_createprimary -C o -g sha256 -G rsa2048:aes128cfb -c "$D/srk.ctx" &&
 	swtpm_t tpm2_evictcontrol -C o -c "$D/srk.ctx" 0x81000001
 sed -e "s|^state_dir = .*|state_dir = $D/state2|" -e "s|^tcti = .*|tcti = $TPM2TOOLS_TCTI|" "$D/agent.conf" >"$D/agent2.conf"
+T0=$(date +%s%N)
 "$AGENT" --config "$D/agent2.conf" >>"$D/agent2.log" 2>&1 &
 APID=$!
-if wait_for 30 answers "$P1"; then tap_ok "a device with only a group: it sends its EK certificate, registers and runs the app"; else tap_nok "the group device's app answers" "$(tail -20 "$D/agent2.log")"; fi
+if wait_for 30 answers "$P1"; then
+	tap_ok "a device with only a group: it sends its EK certificate, registers and runs the app ($((($(date +%s%N) - T0) / 1000000)) ms from power-on)"
+else
+	tap_nok "the group device's app answers" "$(tail -20 "$D/agent2.log")"
+fi
+echo "# agent $(grep VmRSS /proc/$APID/status | tr -s ' \t' ' ')"
 expect "... its log says it has an EK certificate" grep -q '"ekCertificate":"yes"' "$D/agent2.log"
 REG2=$(jq -r .deviceId "$D/state2/registration.json")
 expect_eq "... assigned from the group" "group agents" "$(psql_q "SELECT enrollment_kind || ' ' || enrollment_id FROM dps_registrations WHERE registration_id = '$REG2'")"
