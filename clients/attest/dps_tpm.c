@@ -325,16 +325,42 @@ static int next_tpm2b(const uint8_t *b, size_t n, size_t *off, const uint8_t **p
 	return 0;
 }
 
+int oa_dps_authkey_parse(const uint8_t *blob, size_t n, struct oa_dps_authkey *k, char *err)
+{
+	const uint8_t *part[6];
+	size_t len[6], off = 0, o[5] = {0};
+
+	memset(k, 0, sizeof *k);
+	for (int i = 0; i < 6; i++)
+		if (next_tpm2b(blob, n, &off, &part[i], &len[i]) != 0) {
+			snprintf(err, OA_ERR_MAX, "the authenticationKey is truncated");
+			return -1;
+		}
+	if (off != n || len[5] != 2) {
+		snprintf(err, OA_ERR_MAX, "the authenticationKey is not six TPM2Bs");
+		return -1;
+	}
+	if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(part[0], len[0], &o[0], &k->cred) != 0 ||
+	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(part[1], len[1], &o[1], &k->secret) != 0 ||
+	    Tss2_MU_TPM2B_PRIVATE_Unmarshal(part[2], len[2], &o[2], &k->dup) != 0 ||
+	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(part[3], len[3], &o[3], &k->seed) != 0 ||
+	    Tss2_MU_TPM2B_PUBLIC_Unmarshal(part[4], len[4], &o[4], &k->pub) != 0 ||
+	    o[4] != len[4] || k->pub.publicArea.type != TPM2_ALG_KEYEDHASH) {
+		snprintf(err, OA_ERR_MAX, "the authenticationKey's parts do not parse");
+		memset(k, 0, sizeof *k);
+		return -1;
+	}
+	k->pub_raw = part[4];
+	k->pub_len = len[4];
+	return 0;
+}
+
 int oa_tpm_dps_import(struct oa_tpm *t, const uint8_t *blob, size_t n, struct oa_buf *key_pub,
 		      struct oa_buf *key_priv, char *err)
 {
 	ESYS_CONTEXT *ctx = oa_tpm_esys(t);
-	const uint8_t *part[6];
-	size_t len[6], off = 0;
-	TPM2B_ID_OBJECT cred;
-	TPM2B_ENCRYPTED_SECRET secret, seed;
-	TPM2B_PRIVATE dup;
-	TPM2B_PUBLIC pub, ekp, srkp;
+	struct oa_dps_authkey k;
+	TPM2B_PUBLIC ekp, srkp;
 	TPM2B_DIGEST *inner = NULL;
 	TPM2B_PRIVATE *priv = NULL;
 	TPM2B_DATA enc_key;
@@ -350,29 +376,8 @@ int oa_tpm_dps_import(struct oa_tpm *t, const uint8_t *blob, size_t n, struct oa
 	memset(key_pub, 0, sizeof *key_pub);
 	memset(key_priv, 0, sizeof *key_priv);
 	memset(&enc_key, 0, sizeof enc_key);
-	for (int i = 0; i < 6; i++)
-		if (next_tpm2b(blob, n, &off, &part[i], &len[i]) != 0) {
-			snprintf(err, OA_ERR_MAX, "the authenticationKey is truncated");
-			return -1;
-		}
-	if (off != n || len[5] != 2) {
-		snprintf(err, OA_ERR_MAX, "the authenticationKey is not six TPM2Bs");
+	if (oa_dps_authkey_parse(blob, n, &k, err) != 0)
 		return -1;
-	}
-	memset(&cred, 0, sizeof cred);
-	memset(&secret, 0, sizeof secret);
-	memset(&seed, 0, sizeof seed);
-	memset(&dup, 0, sizeof dup);
-	memset(&pub, 0, sizeof pub);
-	size_t o0 = 0, o1 = 0, o2 = 0, o3 = 0, o4 = 0;
-	if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(part[0], len[0], &o0, &cred) != 0 ||
-	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(part[1], len[1], &o1, &secret) != 0 ||
-	    Tss2_MU_TPM2B_PRIVATE_Unmarshal(part[2], len[2], &o2, &dup) != 0 ||
-	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(part[3], len[3], &o3, &seed) != 0 ||
-	    Tss2_MU_TPM2B_PUBLIC_Unmarshal(part[4], len[4], &o4, &pub) != 0 || o4 != len[4]) {
-		snprintf(err, OA_ERR_MAX, "the authenticationKey's parts do not parse");
-		return -1;
-	}
 	if (get_ek(ctx, &ek, &ek_created, &ekp, err) != 0 ||
 	    get_srk(ctx, &srk, &srk_created, &srkp, err) != 0)
 		goto out;
@@ -398,7 +403,7 @@ int oa_tpm_dps_import(struct oa_tpm *t, const uint8_t *blob, size_t n, struct oa
 	/* The credential names the SRK: it is the object "activated". */
 	TPM_CALL(trc, Esys_ActivateCredential(ctx, srk, ek, ESYS_TR_PASSWORD,
 					      sess == ESYS_TR_NONE ? ESYS_TR_PASSWORD : sess,
-					      ESYS_TR_NONE, &cred, &secret, &inner));
+					      ESYS_TR_NONE, &k.cred, &k.secret, &inner));
 	flush(ctx, &sess); /* a policy session ends with its command anyway */
 	if (trc != TSS2_RC_SUCCESS) {
 		fail(err, "ActivateCredential (not this TPM's credential?)", trc);
@@ -412,7 +417,7 @@ int oa_tpm_dps_import(struct oa_tpm *t, const uint8_t *blob, size_t n, struct oa
 	enc_key.size = inner->size;
 	memcpy(enc_key.buffer, inner->buffer, inner->size);
 	TPM_CALL(trc, Esys_Import(ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &enc_key,
-				  &pub, &dup, &seed, &sym, &priv));
+				  &k.pub, &k.dup, &k.seed, &sym, &priv));
 	if (trc != TSS2_RC_SUCCESS) {
 		fail(err, "Import under the SRK", trc);
 		goto out;
@@ -422,7 +427,8 @@ int oa_tpm_dps_import(struct oa_tpm *t, const uint8_t *blob, size_t n, struct oa
 		fail(err, "marshalling the imported key", trc);
 		goto out;
 	}
-	if (dup_into(key_priv, buf, o, err) != 0 || dup_into(key_pub, part[4], len[4], err) != 0)
+	if (dup_into(key_priv, buf, o, err) != 0 ||
+	    dup_into(key_pub, k.pub_raw, k.pub_len, err) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -42,6 +42,20 @@ int oa_tpm_dps_keys(struct oa_tpm *t, struct oa_buf *ek_pub, struct oa_buf *srk_
  * (RFC 4648, padding stripped) of SHA-256 over the EK's TPM2B_PUBLIC. */
 void oa_dps_registration_id(const struct oa_buf *ek_pub, char out[64]);
 
+/* An authenticationKey blob, parsed: six TPM2Bs (TPM2B_ID_OBJECT,
+ * TPM2B_ENCRYPTED_SECRET, TPM2B_PRIVATE duplicate, TPM2B_ENCRYPTED_SECRET
+ * seed, TPM2B_PUBLIC, an empty TPM2B), nothing after; pub_raw points into
+ * the blob (the TPM2B_PUBLIC as sent). 0, or -1 with err. */
+struct oa_dps_authkey {
+	TPM2B_ID_OBJECT cred;
+	TPM2B_ENCRYPTED_SECRET secret, seed;
+	TPM2B_PRIVATE dup;
+	TPM2B_PUBLIC pub;
+	const uint8_t *pub_raw;
+	size_t pub_len;
+};
+int oa_dps_authkey_parse(const uint8_t *blob, size_t n, struct oa_dps_authkey *k, char *err);
+
 /* Opens an authenticationKey blob (decoded from base64: TPM2B_ID_OBJECT,
  * TPM2B_ENCRYPTED_SECRET, TPM2B_PRIVATE duplicate, TPM2B_ENCRYPTED_SECRET
  * seed, TPM2B_PUBLIC, an empty TPM2B): ActivateCredential(SRK, EK under

@@ -15,3 +15,10 @@ $(BUILD)/orchard-attest: $(BUILD)/clients/attest/main.o $(ATTESTC_LIB) $(COMMON_
 	$(CC) $(LDFLAGS) -o $@ $< $(ATTESTC_LIBS)
 
 BINS += $(BUILD)/orchard-attest
+
+# The DPS TPM flow's parts that need no TPM (the agent's TPM path runs in
+# tests/integration/agent_tpm.sh).
+$(BUILD)/tests/unit/clients/test_dps_tpm: $(BUILD)/tests/unit/clients/test_dps_tpm.o $(ATTESTC_LIB) \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(ATTESTC_LIBS) -lcmocka
+UNIT_TESTS += $(BUILD)/tests/unit/clients/test_dps_tpm
