@@ -6,6 +6,9 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +78,66 @@ static size_t on_header(char *p, size_t size, size_t n, void *cls)
  * session) stays open for the next one. */
 static __thread CURL *tls_curl;
 
+/* This thread's client credentials (oa_http_client): a PEM chain and the
+ * key, given to each new TLS connection's SSL_CTX. */
+static __thread struct {
+	char *pem;
+	size_t len;
+	EVP_PKEY *key;
+} client;
+
 void oa_http_done(void)
 {
 	curl_easy_cleanup(tls_curl);
 	tls_curl = NULL;
+	free(client.pem);
+	EVP_PKEY_free(client.key);
+	memset(&client, 0, sizeof client);
+}
+
+int oa_http_client(const struct oa_buf *pem, EVP_PKEY *key, char *err)
+{
+	char *copy = NULL;
+
+	if (pem != NULL && key != NULL) {
+		if ((copy = malloc(pem->n + 1)) == NULL || EVP_PKEY_up_ref(key) != 1) {
+			free(copy);
+			snprintf(err, OA_ERR_MAX, "out of memory");
+			return -1;
+		}
+		memcpy(copy, pem->b, pem->n);
+		copy[pem->n] = '\0';
+	}
+	/* A connection made with other credentials (or none) is not reused. */
+	curl_easy_cleanup(tls_curl);
+	tls_curl = NULL;
+	free(client.pem);
+	EVP_PKEY_free(client.key);
+	client.pem = copy;
+	client.len = copy ? pem->n : 0;
+	client.key = copy ? key : NULL;
+	return 0;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: the leaf, the rest of the chain, the key. */
+static CURLcode on_ssl_ctx(CURL *c, void *ssl_ctx, void *cls)
+{
+	SSL_CTX *ctx = ssl_ctx;
+	BIO *bio = BIO_new_mem_buf(client.pem, (int)client.len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	int ok = x != NULL && SSL_CTX_use_certificate(ctx, x) == 1;
+
+	(void)c;
+	(void)cls;
+	X509_free(x);
+	while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		ok = SSL_CTX_add1_chain_cert(ctx, x) == 1;
+		X509_free(x);
+	}
+	ERR_clear_error(); /* the end of the PEM */
+	ok = ok && SSL_CTX_use_PrivateKey(ctx, client.key) == 1;
+	BIO_free(bio);
+	return ok ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
 }
 
 int oa_http(const char *cacert, const char *method, const char *url, const char *content_type,
@@ -104,6 +163,10 @@ int oa_http(const char *cacert, const char *method, const char *url, const char 
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (cacert != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	if (client.pem != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, NULL);
+	}
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
