@@ -145,6 +145,7 @@ struct oa_resp {
 	long status;
 	struct oa_buf body;
 	char *location, *nonce;
+	long retry_after; /* Retry-After in seconds, 0 when absent */
 };
 void oa_resp_free(struct oa_resp *r);
 int oa_http(const char *cacert, const char *method, const char *url, const char *content_type,
@@ -158,9 +159,9 @@ void oa_http_done(void);
  * certificate chain (leaf first, as ACME downloads it; copied), key its
  * private key (a reference is taken: oa_tpm_pkey's key, whose TPM must
  * stay open). pem or key NULL: no client certificate again. Closes the
- * thread's connection so the next request handshakes anew. -1 on
- * allocation failure; a chain or key TLS refuses fails the request
- * itself (CURLE_SSL_CERTPROBLEM). */
+ * thread's connection so the next request handshakes anew. -1 with err
+ * set when the leaf (the first certificate in pem) is not key's, or on
+ * allocation failure; nothing changes then. */
 int oa_http_client(const struct oa_buf *pem, EVP_PKEY *key, char *err);
 
 /* POST url with JSON j (stolen) and parse the JSON answer into *out. */
@@ -170,8 +171,9 @@ int oa_post_json(const char *cacert, const char *url, json_t *j, long *status, j
 struct oa_acme {
 	const char *cacert;
 	char *new_nonce, *new_account, *new_order;
-	char *kid;   /* the account URL */
-	char *nonce; /* the next Replay-Nonce */
+	char *renewal_info; /* the directory's renewalInfo ("" when none) */
+	char *kid;	    /* the account URL */
+	char *nonce;	    /* the next Replay-Nonce */
 	EVP_PKEY *key;
 	char thumbprint[48]; /* base64url SHA-256 of the JWK (RFC 7638) */
 };
@@ -179,6 +181,27 @@ void oa_acme_free(struct oa_acme *a);
 
 /* Reads directory_url, makes a P-256 account key and registers it. */
 int oa_acme_account(struct oa_acme *a, const char *cacert, const char *directory_url, char *err);
+
+/* The same with the account key kept at key_path (PEM, created 0600 when
+ * missing, else loaded): a renewal's `replaces` must come from the account
+ * that ordered the certificate it replaces. NULL: as oa_acme_account. */
+int oa_acme_account_at(struct oa_acme *a, const char *cacert, const char *directory_url,
+		       const char *key_path, char *err);
+
+/* RFC 9773: the certID of the first certificate in pem (base64url of its
+ * authority key identifier "." base64url of its serial's DER content
+ * octets), a new string the caller frees; NULL with err set. */
+char *oa_acme_cert_id(const struct oa_buf *pem, char *err);
+
+/* RFC 9773 renewalInfo: GET a->renewal_info/cert_id (no JWS): the
+ * suggested window (epoch seconds) and Retry-After (seconds, 0 when
+ * absent). An agent renews at a random time inside [start, end), at once
+ * when end is past. -1 with err set (the status in it) otherwise. */
+struct oa_renewal {
+	long long start, end;
+	long retry_after;
+};
+int oa_acme_renewal_info(struct oa_acme *a, const char *cert_id, struct oa_renewal *w, char *err);
 
 /* A JWS POST of payload (stolen; NULL: POST-as-GET) to url. */
 int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r, char *err);

@@ -33,12 +33,16 @@ struct opts {
 	const char *attobj_text; /* sent verbatim as attObj */
 	const char *x5c0, *attobj_in, *attobj_out, *qualify, *chain_in, *chain_out, *csr_out;
 	bool pubarea_other, csr_other;
-	const char *csr_cn;	/* the CSR's subject CN, or NULL for none */
-	const char *then_order; /* a second order by the same account */
-	uint32_t quote_mask;	/* --quote: SHA-256 PCRs to quote */
-	const char *event_log;	/* --event-log: the TCG log sent with the quote */
-	const char *order_type; /* --order-type: NULL is permanent-identifier */
-	const char *key_dir;	/* --key-dir: the TPM key's blobs kept there */
+	const char *csr_cn;	 /* the CSR's subject CN, or NULL for none */
+	const char *then_order;	 /* a second order by the same account */
+	uint32_t quote_mask;	 /* --quote: SHA-256 PCRs to quote */
+	const char *event_log;	 /* --event-log: the TCG log sent with the quote */
+	const char *order_type;	 /* --order-type: NULL is permanent-identifier */
+	const char *key_dir;	 /* --key-dir: the TPM key's blobs kept there */
+	const char *account_key; /* --account-key: the ACME account key (PEM) */
+	const char *renew;	 /* --renew CERT: a new order replacing CERT */
+	const char *twin;	 /* --twin DEVICE: read its twin over mutual TLS */
+	bool use;		 /* --use: no issuance; --out and --key-dir as saved */
 };
 
 static char err[OA_ERR_MAX];
@@ -120,13 +124,17 @@ static int report(struct oa_outcome *res, int rc)
 	return rc;
 }
 
-static int run(const struct opts *o)
+/* The AK certificate (or the saved chain), then a device certificate by
+ * device-attest-01 into *pem and o->out; with --renew, replacing that
+ * certificate, and the new one's renewal window into result. */
+static int issue(const struct opts *o, struct oa_tpm *tpm, struct oa_buf *pem, json_t *result)
 {
-	struct oa_tpm *tpm = NULL;
 	struct oa_acme a = {0};
 	struct oa_outcome res = {0};
 	struct oa_buf chain[OA_CHAIN_MAX] = {{0}}, attobj_in = {0}, attobj_out = {0}, csr_out = {0},
-		      log = {0}, pem = {0};
+		      log = {0}, old = {0};
+	struct oa_renewal w;
+	char *old_id = NULL, *new_id = NULL;
 	struct oa_ak_opts ak = {.server = o->server,
 				.cacert = o->cacert,
 				.ek_ecc = o->ek_ecc,
@@ -149,8 +157,6 @@ static int run(const struct opts *o)
 	char url[1024];
 	int rc = 1;
 
-	if ((tpm = oa_tpm_open(o->tcti, err)) == NULL)
-		return failed("tpm");
 	if (o->chain_in != NULL)
 		rc = oa_flow_ak_load(tpm, &ak, o->chain_in, chain, &nchain, &res, err);
 	else
@@ -196,11 +202,20 @@ static int run(const struct opts *o)
 		co.event_log = &log;
 	}
 	snprintf(url, sizeof url, "%s/acme/directory", o->server);
-	if (oa_acme_account(&a, o->cacert, url, err) != 0) {
+	if (oa_acme_account_at(&a, o->cacert, url, o->account_key, err) != 0) {
 		rc = failed("account");
 		goto out;
 	}
-	rc = oa_flow_device_cert(tpm, &a, &co, chain, nchain, &pem, &res, err);
+	if (o->renew != NULL) {
+		if (read_file(o->renew, &old) != 0 ||
+		    (old_id = oa_acme_cert_id(&old, err)) == NULL) {
+			rc = failed("renew");
+			goto out;
+		}
+		co.replaces = old_id;
+		json_object_set_new(result, "replaces", json_string(old_id));
+	}
+	rc = oa_flow_device_cert(tpm, &a, &co, chain, nchain, pem, &res, err);
 	if (o->attobj_out != NULL && attobj_out.b != NULL &&
 	    write_file(o->attobj_out, &attobj_out) != 0) {
 		oa_outcome_free(&res);
@@ -216,22 +231,101 @@ static int run(const struct opts *o)
 		rc = report(&res, rc);
 		goto out;
 	}
-	if (write_file(o->out, &pem) != 0) {
+	if (write_file(o->out, pem) != 0) {
 		rc = failed("certificate");
 		goto out;
 	}
-	printf("{\"ok\":true,\"certificate\":\"%s\"}\n", o->out);
+	if (o->renew != NULL) {
+		if ((new_id = oa_acme_cert_id(pem, err)) == NULL ||
+		    oa_acme_renewal_info(&a, new_id, &w, err) != 0) {
+			rc = failed("renewal-info");
+			goto out;
+		}
+		json_object_set_new(result, "window",
+				    json_pack("{s:I, s:I, s:I}", "start", (json_int_t)w.start,
+					      "end", (json_int_t)w.end, "retryAfter",
+					      (json_int_t)w.retry_after));
+	}
 	rc = 0;
 out:
+	free(old_id);
+	free(new_id);
+	oa_buf_free(&old);
 	for (i = 0; i < OA_CHAIN_MAX; i++)
 		oa_buf_free(&chain[i]);
 	oa_buf_free(&attobj_in);
 	oa_buf_free(&attobj_out);
 	oa_buf_free(&csr_out);
 	oa_buf_free(&log);
-	oa_buf_free(&pem);
 	oa_outcome_free(&res);
 	oa_acme_free(&a);
+	return rc;
+}
+
+/* --twin: GET /devices/{id}/twin over mutual TLS, the certificate in pem
+ * and the TPM's signing key; the twin into result. */
+static int twin(const struct opts *o, struct oa_tpm *tpm, const struct oa_buf *pem, json_t *result)
+{
+	EVP_PKEY *key = oa_tpm_pkey(tpm, err);
+	struct oa_resp r = {0};
+	json_error_t je;
+	json_t *body;
+	char url[1024];
+	int rc;
+
+	if (key == NULL)
+		return failed("tls-key");
+	rc = oa_http_client(pem, key, err);
+	EVP_PKEY_free(key);
+	if (rc != 0)
+		return failed("tls-key");
+	snprintf(url, sizeof url, "%s/devices/%s/twin", o->server, o->twin);
+	if (oa_http(o->cacert, "GET", url, NULL, NULL, 0, &r, err) != 0) {
+		oa_http_client(NULL, NULL, err);
+		return failed("twin");
+	}
+	oa_http_client(NULL, NULL, err);
+	body = r.body.n ? json_loadb((const char *)r.body.b, r.body.n, 0, &je) : NULL;
+	rc = r.status == 200 ? 0 : refused("twin", r.status, body);
+	if (rc == 0)
+		json_object_set_new(result, "twin", body ? body : json_null());
+	oa_resp_free(&r);
+	return rc;
+}
+
+static int run(const struct opts *o)
+{
+	struct oa_tpm *tpm = NULL;
+	struct oa_buf pem = {0};
+	json_t *result = json_pack("{s:b, s:s}", "ok", 1, "certificate", o->out);
+	char *text;
+	int rc = 1;
+
+	if (result == NULL || (tpm = oa_tpm_open(o->tcti, err)) == NULL) {
+		json_decref(result);
+		return failed("tpm");
+	}
+	if (o->use) { /* the certificate and the key saved by an earlier run */
+		if (read_file(o->out, &pem) != 0) {
+			rc = failed("use");
+			goto out;
+		}
+		if (oa_tpm_key_load(tpm, o->key_dir, err) != 0) {
+			rc = failed("key-load");
+			goto out;
+		}
+	} else if ((rc = issue(o, tpm, &pem, result)) != 0) {
+		goto out;
+	}
+	if (o->twin != NULL && (rc = twin(o, tpm, &pem, result)) != 0)
+		goto out;
+	text = json_dumps(result, JSON_COMPACT);
+	printf("%s\n", text ? text : "{\"ok\":true}");
+	free(text);
+	rc = 0;
+out:
+	json_decref(result);
+	oa_buf_free(&pem);
 	oa_tpm_close(tpm);
 	return rc;
 }
@@ -263,7 +357,12 @@ static void usage(void)
 		"	[--event-log FILE (with --quote: the TCG crypto-agile log, e.g.\n"
 		"	 /sys/kernel/security/tpm0/binary_bios_measurements)]\n"
 		"	[--csr-cn CN (the CSR's subject; step-ca's clients send the identifier)]\n"
-		"	[--then-order ID (a second order by the same account)]\n");
+		"	[--then-order ID (a second order by the same account)]\n"
+		"	[--key-dir DIR (the TPM-held TLS key kept there: tls.pub, tls.priv)]\n"
+		"	[--account-key PEM (the ACME account key, created when missing)]\n"
+		"	[--renew CERT (a new order replacing CERT, RFC 9773; needs its --account-key)]\n"
+		"	[--twin DEVICE (then GET /devices/DEVICE/twin over mutual TLS with the TPM key)]\n"
+		"	[--use (no issuance: --out CERT and --key-dir DIR from an earlier run, with --twin)]\n");
 }
 
 int main(int argc, char **argv)
@@ -295,6 +394,10 @@ int main(int argc, char **argv)
 		{"event-log", 1, NULL, 'L'},
 		{"order-type", 1, NULL, 'Y'},
 		{"key-dir", 1, NULL, 'k'},
+		{"account-key", 1, NULL, 'U'},
+		{"renew", 1, NULL, 'R'},
+		{"twin", 1, NULL, 'W'},
+		{"use", 0, NULL, 'u'},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
@@ -328,6 +431,10 @@ int main(int argc, char **argv)
 		case 'L': o.event_log = optarg; break;
 		case 'Y': o.order_type = optarg; break;
 		case 'k': o.key_dir = optarg; break;
+		case 'U': o.account_key = optarg; break;
+		case 'R': o.renew = optarg; break;
+		case 'W': o.twin = optarg; break;
+		case 'u': o.use = true; break;
 		case 'Q':
 			if (pcr_list(optarg, &o.quote_mask) != 0) {
 				usage();
@@ -337,7 +444,8 @@ int main(int argc, char **argv)
 		default: usage(); return 1;
 		}
 	}
-	if (o.server == NULL || o.id == NULL || o.out == NULL) {
+	if (o.server == NULL || o.out == NULL || (o.id == NULL && !o.use) ||
+	    (o.use && (o.key_dir == NULL || o.twin == NULL))) {
 		usage();
 		return 1;
 	}
