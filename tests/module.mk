@@ -33,6 +33,8 @@ TEST_SCRIPTS += tests/integration/device_attest.sh
 TEST_SCRIPTS += tests/integration/device_attest_eventlog.sh
 # External attestation roots: a test-made vendor CA certifies the swtpm's AK.
 TEST_SCRIPTS += tests/integration/device_attest_roots.sh
+# A TPM device's twin over mutual TLS with its TPM-held key (tpm_pkey.c), restarts, renewal.
+TEST_SCRIPTS += tests/integration/device_mtls.sh
 # The depot end to end: build/orchard-pkg (clients/pkg) against orchardd, a device's downloads.
 TEST_SCRIPTS += tests/integration/depot.sh
 # properties.desired.app names a published, non-yanked package (twin PATCH/PUT, configurations).
