@@ -136,6 +136,16 @@ int oa_http_client(const struct oa_buf *pem, EVP_PKEY *key, char *err)
 	return 0;
 }
 
+/* oa_http_tls12: TLS 1.2 only on this thread's later connections. */
+static __thread bool tls12;
+
+void oa_http_tls12(bool on)
+{
+	curl_easy_cleanup(tls_curl);
+	tls_curl = NULL;
+	tls12 = on;
+}
+
 /* CURLOPT_SSL_CTX_FUNCTION: the leaf, the rest of the chain, the key. */
 static CURLcode on_ssl_ctx(CURL *c, void *ssl_ctx, void *cls)
 {
@@ -180,6 +190,9 @@ int oa_http(const char *cacert, const char *method, const char *url, const char 
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (cacert != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	if (tls12)
+		curl_easy_setopt(c, CURLOPT_SSLVERSION,
+				 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
 	if (client.pem != NULL) {
 		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
 		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, NULL);

@@ -164,6 +164,10 @@ void oa_http_done(void);
  * allocation failure; nothing changes then. */
 int oa_http_client(const struct oa_buf *pem, EVP_PKEY *key, char *err);
 
+/* TLS 1.2 only (on) or the default (TLS 1.2 and 1.3) for this thread's
+ * later connections; closes the current one. For tests and old peers. */
+void oa_http_tls12(bool on);
+
 /* POST url with JSON j (stolen) and parse the JSON answer into *out. */
 int oa_post_json(const char *cacert, const char *url, json_t *j, long *status, json_t **out,
 		 char *err);

@@ -43,6 +43,7 @@ struct opts {
 	const char *renew;	 /* --renew CERT: a new order replacing CERT */
 	const char *twin;	 /* --twin DEVICE: read its twin over mutual TLS */
 	bool use;		 /* --use: no issuance; --out and --key-dir as saved */
+	bool tls12;		 /* --tls12: the twin read over TLS 1.2 */
 };
 
 static char err[OA_ERR_MAX];
@@ -277,6 +278,7 @@ static int twin(const struct opts *o, struct oa_tpm *tpm, const struct oa_buf *p
 		return failed("tls-key");
 	rc = oa_http_client(pem, key, err);
 	EVP_PKEY_free(key);
+	oa_http_tls12(o->tls12);
 	if (rc != 0)
 		return failed("tls-key");
 	snprintf(url, sizeof url, "%s/devices/%s/twin", o->server, o->twin);
@@ -285,6 +287,7 @@ static int twin(const struct opts *o, struct oa_tpm *tpm, const struct oa_buf *p
 		return failed("twin");
 	}
 	oa_http_client(NULL, NULL, err);
+	oa_http_tls12(false);
 	body = r.body.n ? json_loadb((const char *)r.body.b, r.body.n, 0, &je) : NULL;
 	rc = r.status == 200 ? 0 : refused("twin", r.status, body);
 	if (rc == 0)
@@ -362,43 +365,29 @@ static void usage(void)
 		"	[--account-key PEM (the ACME account key, created when missing)]\n"
 		"	[--renew CERT (a new order replacing CERT, RFC 9773; needs its --account-key)]\n"
 		"	[--twin DEVICE (then GET /devices/DEVICE/twin over mutual TLS with the TPM key)]\n"
-		"	[--use (no issuance: --out CERT and --key-dir DIR from an earlier run, with --twin)]\n");
+		"	[--use (no issuance: --out CERT and --key-dir DIR from an earlier run, with --twin)]\n"
+		"	[--tls12 (the twin over TLS 1.2, not 1.3)]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},
-		{"cacert", 1, NULL, 'c'},
-		{"tcti", 1, NULL, 't'},
-		{"id", 1, NULL, 'i'},
-		{"order-id", 1, NULL, 'I'},
-		{"out", 1, NULL, 'o'},
-		{"ek-ecc", 0, NULL, 'E'},
-		{"ak-rsa", 0, NULL, 'A'},
-		{"key-rsa", 0, NULL, 'K'},
-		{"no-ek-cert", 0, NULL, 'N'},
-		{"x5c0", 1, NULL, 'x'},
-		{"attobj-in", 1, NULL, 'a'},
-		{"attobj-out", 1, NULL, 'b'},
-		{"qualify", 1, NULL, 'q'},
-		{"pubarea-other", 0, NULL, 'P'},
-		{"csr-other", 0, NULL, 'C'},
-		{"ak-chain-in", 1, NULL, 'g'},
-		{"attobj-text", 1, NULL, 'T'},
-		{"quote", 1, NULL, 'Q'},
-		{"csr-cn", 1, NULL, 'n'},
-		{"then-order", 1, NULL, 'h'},
-		{"ak-chain-out", 1, NULL, 'G'},
-		{"csr-out", 1, NULL, 'r'},
-		{"event-log", 1, NULL, 'L'},
-		{"order-type", 1, NULL, 'Y'},
-		{"key-dir", 1, NULL, 'k'},
-		{"account-key", 1, NULL, 'U'},
-		{"renew", 1, NULL, 'R'},
-		{"twin", 1, NULL, 'W'},
-		{"use", 0, NULL, 'u'},
-		{NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},	 {"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},		 {"id", 1, NULL, 'i'},
+		{"order-id", 1, NULL, 'I'},	 {"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},	 {"ak-rsa", 0, NULL, 'A'},
+		{"key-rsa", 0, NULL, 'K'},	 {"no-ek-cert", 0, NULL, 'N'},
+		{"x5c0", 1, NULL, 'x'},		 {"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'},	 {"qualify", 1, NULL, 'q'},
+		{"pubarea-other", 0, NULL, 'P'}, {"csr-other", 0, NULL, 'C'},
+		{"ak-chain-in", 1, NULL, 'g'},	 {"attobj-text", 1, NULL, 'T'},
+		{"quote", 1, NULL, 'Q'},	 {"csr-cn", 1, NULL, 'n'},
+		{"then-order", 1, NULL, 'h'},	 {"ak-chain-out", 1, NULL, 'G'},
+		{"csr-out", 1, NULL, 'r'},	 {"event-log", 1, NULL, 'L'},
+		{"order-type", 1, NULL, 'Y'},	 {"key-dir", 1, NULL, 'k'},
+		{"account-key", 1, NULL, 'U'},	 {"renew", 1, NULL, 'R'},
+		{"twin", 1, NULL, 'W'},		 {"use", 0, NULL, 'u'},
+		{"tls12", 0, NULL, '2'},	 {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;
@@ -435,6 +424,7 @@ int main(int argc, char **argv)
 		case 'R': o.renew = optarg; break;
 		case 'W': o.twin = optarg; break;
 		case 'u': o.use = true; break;
+		case '2': o.tls12 = true; break;
 		case 'Q':
 			if (pcr_list(optarg, &o.quote_mask) != 0) {
 				usage();

@@ -66,6 +66,10 @@ expect_eq "the key's blobs are saved 0600 in a 0700 folder" "600 600 700" \
 expect_eq "and the account key 0600" 600 "$(stat -c %a "$D/account.pem")"
 attest reuse --use --key-dir "$K" --out "$D/ecc.pem" --twin mtls-1
 ok_twin "a new process loads the saved key into the TPM and reads the twin again"
+attest tls12 --use --tls12 --key-dir "$K" --out "$D/ecc.pem" --twin mtls-1
+ok_twin "and over TLS 1.2 (ECDSA in CertificateVerify)"
+expect "  (orchardd speaks TLS 1.2: the run could not have used 1.3)" \
+	openssl s_client -connect "${URL#https://}" -tls1_2 -CAfile "$TMP/var/pki/root.pem" </dev/null
 expect_eq "swtpm holds no transient object after the runs" "" "$(tpm2_getcap handles-transient 2>/dev/null)"
 BEFORE=$(psql_q "SELECT etag || version FROM twins WHERE device_id = 'other-1'")
 attest other --use --key-dir "$K" --out "$D/ecc.pem" --twin other-1
@@ -78,6 +82,8 @@ ok_twin "an RSA TPM key: device-attest-01 and the twin over mTLS (RSA-PSS, TLS 1
 [[ $(jq -r .ok <<<"$OUT") == true ]] || cat "$D/rsa.err" >&2
 attest rsa-reuse --use --key-dir "$D/rsa" --out "$D/rsa.pem" --twin mtls-1
 ok_twin "and from a new process"
+attest rsa-tls12 --use --tls12 --key-dir "$D/rsa" --out "$D/rsa.pem" --twin mtls-1
+ok_twin "and over TLS 1.2"
 attest mixed --use --key-dir "$D/rsa" --out "$D/ecc.pem" --twin mtls-1
 expect_eq "the ECC certificate with the RSA key's files: OpenSSL refuses the pair, no request" "false tls-key 0" \
 	"$(jq -r '[.ok, .step, .status] | join(" ")' <<<"$OUT")"
