@@ -47,6 +47,12 @@ TEST_SCRIPTS += tests/integration/depot_stream.sh
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
 
+# clients/attest/tpm_pkey.c: the orchard-tpm provider without a TPM.
+$(BUILD)/tests/unit/clients/test_tpm_pkey: $(BUILD)/tests/unit/clients/test_tpm_pkey.o $(ATTESTC_LIB) \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< -lcmocka $(ATTESTC_LIBS) -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/clients/test_tpm_pkey
+
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
 		$(COMMON_LIB)
