@@ -59,13 +59,29 @@ static uint32_t ek_handle(bool ecc)
 	return ecc ? 0x81010016 : 0x81010001;
 }
 
+/* POST JSON req (stolen) to the attestation CA; OA_OK when the answer
+ * (*ans, the caller frees) has status want, else failed or refused. */
+static int post(const struct oa_ak_opts *o, const char *url, json_t *req, long want, json_t **ans,
+		struct oa_outcome *res, const char *step, char *err)
+{
+	long status = 0;
+
+	if (oa_post_json(o->cacert, url, req, &status, ans, err) != 0)
+		return failed(res, step);
+	if (status != want) {
+		refused(res, step, status, *ans);
+		*ans = NULL;
+		return OA_REFUSED;
+	}
+	return OA_OK;
+}
+
 int oa_flow_ak_chain(struct oa_tpm *t, const struct oa_ak_opts *o, struct oa_buf *chain,
 		     size_t *nchain, struct oa_outcome *res, char *err)
 {
 	struct oa_buf ek = {0}, cert = {0}, ak = {0}, blob = {0}, enc = {0}, secret = {0};
 	char url[1024];
 	json_t *req, *ans = NULL, *list;
-	long status = 0;
 	int rc = OA_FAILED;
 
 	*nchain = 0;
@@ -80,15 +96,9 @@ int oa_flow_ak_chain(struct oa_tpm *t, const struct oa_ak_opts *o, struct oa_buf
 	if (req != NULL && cert.n > 0 && !o->no_ek_cert)
 		json_object_set_new(req, "endorsementKeyCertificate", b64_json(&cert));
 	snprintf(url, sizeof url, "%s/attestation/ak/challenge", o->server);
-	if (oa_post_json(o->cacert, url, req, &status, &ans, err) != 0) {
-		rc = failed(res, "ak-challenge");
+	if ((rc = post(o, url, req, 201, &ans, res, "ak-challenge", err)) != OA_OK)
 		goto out;
-	}
-	if (status != 201) {
-		rc = refused(res, "ak-challenge", status, ans);
-		ans = NULL;
-		goto out;
-	}
+	rc = OA_FAILED;
 	if (b64_member(ans, "credentialBlob", &blob) != 0 ||
 	    b64_member(ans, "encryptedSecret", &enc) != 0 ||
 	    oa_tpm_activate(t, &blob, &enc, &secret, err) != 0) {
@@ -99,16 +109,9 @@ int oa_flow_ak_chain(struct oa_tpm *t, const struct oa_ak_opts *o, struct oa_buf
 		 json_string_value(json_object_get(ans, "id")) ?: "");
 	json_decref(ans);
 	ans = NULL;
-	if (oa_post_json(o->cacert, url, json_pack("{s:o}", "secret", b64_json(&secret)), &status,
-			 &ans, err) != 0) {
-		rc = failed(res, "ak-activate");
+	if ((rc = post(o, url, json_pack("{s:o}", "secret", b64_json(&secret)), 200, &ans, res,
+		       "ak-activate", err)) != OA_OK)
 		goto out;
-	}
-	if (status != 200) {
-		rc = refused(res, "ak-activate", status, ans);
-		ans = NULL;
-		goto out;
-	}
 	list = json_object_get(ans, "certificateChain");
 	/* x5c: everything but the root, the verifier's trust anchor. */
 	for (size_t i = 0; i + 1 < json_array_size(list) && i < OA_CHAIN_MAX; i++) {
