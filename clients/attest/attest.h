@@ -35,6 +35,13 @@ struct oa_tpm;
 struct oa_tpm *oa_tpm_open(const char *tcti, char *err);
 void oa_tpm_close(struct oa_tpm *t);
 
+/* Flushes every transient object in the TPM: those a crashed process
+ * left behind (swtpm has no resource manager and room for three). Call it
+ * right after oa_tpm_open, before any oa_tpm_* that loads an object; it
+ * also forgets t's own AK and signing key. The number flushed, or -1 with
+ * err set. */
+int oa_tpm_flush_transient(struct oa_tpm *t, char *err);
+
 /* The EK at persistent handle ek_handle as a marshalled TPM2B_PUBLIC, and
  * its certificate from NV index cert_nv (DER; cert->n 0 when it has none,
  * or cert_nv is 0). */

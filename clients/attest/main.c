@@ -44,6 +44,7 @@ struct opts {
 	const char *twin;	 /* --twin DEVICE: read its twin over mutual TLS */
 	bool use;		 /* --use: no issuance; --out and --key-dir as saved */
 	bool tls12;		 /* --tls12: the twin read over TLS 1.2 */
+	bool recover;		 /* --recover: flush transient objects first */
 };
 
 static char err[OA_ERR_MAX];
@@ -308,6 +309,14 @@ static int run(const struct opts *o)
 		json_decref(result);
 		return failed("tpm");
 	}
+	if (o->recover) { /* what a crashed run left in the TPM */
+		int n = oa_tpm_flush_transient(tpm, err);
+		if (n < 0) {
+			rc = failed("tpm");
+			goto out;
+		}
+		json_object_set_new(result, "flushed", json_integer(n));
+	}
 	if (o->use) { /* the certificate and the key saved by an earlier run */
 		if (read_file(o->out, &pem) != 0) {
 			rc = failed("use");
@@ -366,28 +375,46 @@ static void usage(void)
 		"	[--renew CERT (a new order replacing CERT, RFC 9773; needs its --account-key)]\n"
 		"	[--twin DEVICE (then GET /devices/DEVICE/twin over mutual TLS with the TPM key)]\n"
 		"	[--use (no issuance: --out CERT and --key-dir DIR from an earlier run, with --twin)]\n"
-		"	[--tls12 (the twin over TLS 1.2, not 1.3)]\n");
+		"	[--tls12 (the twin over TLS 1.2, not 1.3)]\n"
+		"	[--recover (first flush the transient objects a crashed run left in the TPM)]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},	 {"cacert", 1, NULL, 'c'},
-		{"tcti", 1, NULL, 't'},		 {"id", 1, NULL, 'i'},
-		{"order-id", 1, NULL, 'I'},	 {"out", 1, NULL, 'o'},
-		{"ek-ecc", 0, NULL, 'E'},	 {"ak-rsa", 0, NULL, 'A'},
-		{"key-rsa", 0, NULL, 'K'},	 {"no-ek-cert", 0, NULL, 'N'},
-		{"x5c0", 1, NULL, 'x'},		 {"attobj-in", 1, NULL, 'a'},
-		{"attobj-out", 1, NULL, 'b'},	 {"qualify", 1, NULL, 'q'},
-		{"pubarea-other", 0, NULL, 'P'}, {"csr-other", 0, NULL, 'C'},
-		{"ak-chain-in", 1, NULL, 'g'},	 {"attobj-text", 1, NULL, 'T'},
-		{"quote", 1, NULL, 'Q'},	 {"csr-cn", 1, NULL, 'n'},
-		{"then-order", 1, NULL, 'h'},	 {"ak-chain-out", 1, NULL, 'G'},
-		{"csr-out", 1, NULL, 'r'},	 {"event-log", 1, NULL, 'L'},
-		{"order-type", 1, NULL, 'Y'},	 {"key-dir", 1, NULL, 'k'},
-		{"account-key", 1, NULL, 'U'},	 {"renew", 1, NULL, 'R'},
-		{"twin", 1, NULL, 'W'},		 {"use", 0, NULL, 'u'},
-		{"tls12", 0, NULL, '2'},	 {NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},
+		{"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},
+		{"id", 1, NULL, 'i'},
+		{"order-id", 1, NULL, 'I'},
+		{"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},
+		{"ak-rsa", 0, NULL, 'A'},
+		{"key-rsa", 0, NULL, 'K'},
+		{"no-ek-cert", 0, NULL, 'N'},
+		{"x5c0", 1, NULL, 'x'},
+		{"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'},
+		{"qualify", 1, NULL, 'q'},
+		{"pubarea-other", 0, NULL, 'P'},
+		{"csr-other", 0, NULL, 'C'},
+		{"ak-chain-in", 1, NULL, 'g'},
+		{"attobj-text", 1, NULL, 'T'},
+		{"quote", 1, NULL, 'Q'},
+		{"csr-cn", 1, NULL, 'n'},
+		{"then-order", 1, NULL, 'h'},
+		{"ak-chain-out", 1, NULL, 'G'},
+		{"csr-out", 1, NULL, 'r'},
+		{"event-log", 1, NULL, 'L'},
+		{"order-type", 1, NULL, 'Y'},
+		{"key-dir", 1, NULL, 'k'},
+		{"account-key", 1, NULL, 'U'},
+		{"renew", 1, NULL, 'R'},
+		{"twin", 1, NULL, 'W'},
+		{"use", 0, NULL, 'u'},
+		{"tls12", 0, NULL, '2'},
+		{"recover", 0, NULL, 'F'},
+		{NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;
@@ -425,6 +452,7 @@ int main(int argc, char **argv)
 		case 'W': o.twin = optarg; break;
 		case 'u': o.use = true; break;
 		case '2': o.tls12 = true; break;
+		case 'F': o.recover = true; break;
 		case 'Q':
 			if (pcr_list(optarg, &o.quote_mask) != 0) {
 				usage();

@@ -77,6 +77,29 @@ struct oa_tpm *oa_tpm_open(const char *tcti, char *err)
 	return t;
 }
 
+int oa_tpm_flush_transient(struct oa_tpm *t, char *err)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more = TPM2_NO;
+	TSS2_RC rc;
+	int n = 0;
+
+	rc = Esys_GetCapability(t->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+				TPM2_TRANSIENT_FIRST, TPM2_MAX_CAP_HANDLES, &more, &cap);
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "GetCapability(handles)", rc);
+	for (UINT32 i = 0; i < cap->data.handles.count; i++) {
+		ESYS_TR h = ESYS_TR_NONE;
+		if (Esys_TR_FromTPMPublic(t->ctx, cap->data.handles.handle[i], ESYS_TR_NONE,
+					  ESYS_TR_NONE, ESYS_TR_NONE, &h) == TSS2_RC_SUCCESS &&
+		    Esys_FlushContext(t->ctx, h) == TSS2_RC_SUCCESS)
+			n++;
+	}
+	Esys_Free(cap);
+	t->ak = t->key = ESYS_TR_NONE;
+	return n;
+}
+
 void oa_tpm_close(struct oa_tpm *t)
 {
 	if (t == NULL)

@@ -71,6 +71,14 @@ ok_twin "and over TLS 1.2 (ECDSA in CertificateVerify)"
 expect "  (orchardd speaks TLS 1.2: the run could not have used 1.3)" \
 	openssl s_client -connect "${URL#https://}" -tls1_2 -CAfile "$TMP/var/pki/root.pem" </dev/null
 expect_eq "swtpm holds no transient object after the runs" "" "$(tpm2_getcap handles-transient 2>/dev/null)"
+# A crash: a run leaves three objects in the TPM (swtpm's limit), so the
+# next run cannot load its key until it flushes them.
+for _ in 1 2 3; do tpm2_createprimary -C o -G ecc -c /dev/null >/dev/null 2>&1; done
+attest full --use --key-dir "$K" --out "$D/ecc.pem" --twin mtls-1
+expect_eq "a TPM full of a crashed run's objects: the key does not load" "false key-load" "$(jq -r '[.ok, .step] | join(" ")' <<<"$OUT")"
+attest recover --recover --use --key-dir "$K" --out "$D/ecc.pem" --twin mtls-1
+expect_eq "--recover flushes them first (oa_tpm_flush_transient), then the twin" "true 3 mtls-1" \
+	"$(jq -r '[.ok, .flushed, .twin.deviceId] | join(" ")' <<<"$OUT")"
 BEFORE=$(psql_q "SELECT etag || version FROM twins WHERE device_id = 'other-1'")
 attest other --use --key-dir "$K" --out "$D/ecc.pem" --twin other-1
 refused "mtls-1's certificate on other-1's twin: 403" 403 twin-device-forbidden
