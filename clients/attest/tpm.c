@@ -84,8 +84,12 @@ int oa_tpm_flush_transient(struct oa_tpm *t, char *err)
 	TSS2_RC rc;
 	int n = 0;
 
+	/* TPM2_TRANSIENT_FIRST, spelled out: its macro shifts an int into the
+	 * sign bit (UBSan). */
+	const UINT32 first = 0x80000000u;
+
 	rc = Esys_GetCapability(t->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
-				TPM2_TRANSIENT_FIRST, TPM2_MAX_CAP_HANDLES, &more, &cap);
+				first, TPM2_MAX_CAP_HANDLES, &more, &cap);
 	if (rc != TSS2_RC_SUCCESS)
 		return fail(err, "GetCapability(handles)", rc);
 	for (UINT32 i = 0; i < cap->data.handles.count; i++) {

@@ -407,13 +407,24 @@ static int prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
+static OSSL_PROVIDER *prov_default, *prov_tpm;
+
+/* At exit, before OPENSSL_cleanup (registered earlier, so run later). */
+static void unload(void)
+{
+	OSSL_PROVIDER_unload(prov_tpm);
+	OSSL_PROVIDER_unload(prov_default);
+	prov_tpm = prov_default = NULL;
+}
 
 /* "default" first, then this provider: the order plain fetches see. */
 static void load(void)
 {
-	loaded = OSSL_PROVIDER_load(NULL, "default") != NULL &&
-		 OSSL_PROVIDER_add_builtin(NULL, PROV_NAME, prov_init) == 1 &&
-		 OSSL_PROVIDER_load(NULL, PROV_NAME) != NULL;
+	prov_default = OSSL_PROVIDER_load(NULL, "default");
+	if (prov_default != NULL && OSSL_PROVIDER_add_builtin(NULL, PROV_NAME, prov_init) == 1)
+		prov_tpm = OSSL_PROVIDER_load(NULL, PROV_NAME);
+	loaded = prov_default != NULL && prov_tpm != NULL;
+	atexit(unload);
 }
 
 EVP_PKEY *oa_tpm_pkey(struct oa_tpm *t, char *err)
