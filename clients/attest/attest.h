@@ -279,9 +279,14 @@ struct oa_cert_opts {
  * (oa_acme_account) and the AK of the last oa_flow_ak_* call on t: newOrder
  * (with replaces), the challenge answered with TPM2_Certify of a new TPM
  * key qualified with SHA-256(key authorization) (and a quote when asked),
- * the key saved under key_dir, finalize with a CSR the key signs, the
- * certificate chain downloaded as PEM into *pem (caller frees). The new
- * key stays loaded in t as the signing key for oa_tpm_pkey. */
+ * finalize with a CSR the key signs, the certificate chain downloaded as
+ * PEM into *pem (caller frees, and stores it), then the key saved under
+ * key_dir (only then: a failure before leaves the saved key that matches
+ * the certificate in use; a crash between the save and the caller's
+ * write of the certificate leaves a pair oa_http_client refuses, which
+ * means: attest again). The new key stays loaded in t as the signing key
+ * for oa_tpm_pkey. On OA_FAILED/OA_REFUSED *pem is empty and res says
+ * where; the account in a stays usable. */
 int oa_flow_device_cert(struct oa_tpm *t, struct oa_acme *a, const struct oa_cert_opts *o,
 			const struct oa_buf *chain, size_t nchain, struct oa_buf *pem,
 			struct oa_outcome *res, char *err);

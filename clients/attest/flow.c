@@ -379,11 +379,6 @@ int oa_flow_device_cert(struct oa_tpm *t, struct oa_acme *a, const struct oa_cer
 		rc = refused(res, "challenge", 200, p);
 		goto out;
 	}
-	/* The attested key is the one to keep: save it before finalize. */
-	if (o->key_dir != NULL && oa_tpm_key_save(t, o->key_dir, err) != 0) {
-		rc = failed(res, "key-save");
-		goto out;
-	}
 	/* Finalize with a CSR the TPM key signs (or another key's). */
 	if (o->csr_other && oa_tpm_key_create(t, !o->key_rsa, err) != 0) {
 		rc = failed(res, "csr");
@@ -425,6 +420,13 @@ int oa_flow_device_cert(struct oa_tpm *t, struct oa_acme *a, const struct oa_cer
 		r.body.b = NULL;
 		r.body.n = 0;
 		oa_resp_free(&r);
+	}
+	/* The key is kept only once its certificate exists: a failed renewal
+	 * leaves the saved key that matches the certificate in use. */
+	if (o->key_dir != NULL && oa_tpm_key_save(t, o->key_dir, err) != 0) {
+		oa_buf_free(pem);
+		rc = failed(res, "key-save");
+		goto out;
 	}
 	/* then_order: the same account orders again (an account a TPM bound
 	 * to a device orders for that device only). */

@@ -66,6 +66,11 @@ expect_eq "the key's blobs are saved 0600 in a 0700 folder" "600 600 700" \
 expect_eq "and the account key 0600" 600 "$(stat -c %a "$D/account.pem")"
 attest reuse --use --key-dir "$K" --out "$D/ecc.pem" --twin mtls-1
 ok_twin "a new process loads the saved key into the TPM and reads the twin again"
+attest failed-renewal --id mtls-1 --ak-chain-in "$D/ak.pem" --key-dir "$K" --csr-other --out "$D/never.pem"
+expect_eq "an issuance that fails at finalize into the same key folder" "false finalize badCSR" \
+	"$(jq -r '[.ok, .step, (.problem.type // "" | sub(".*:"; ""))] | join(" ")' <<<"$OUT")"
+attest after-failed --use --key-dir "$K" --out "$D/ecc.pem" --twin mtls-1
+ok_twin "  leaves the saved key that matches the certificate in use"
 attest tls12 --use --tls12 --key-dir "$K" --out "$D/ecc.pem" --twin mtls-1
 ok_twin "and over TLS 1.2 (ECDSA in CertificateVerify)"
 expect "  (orchardd speaks TLS 1.2: the run could not have used 1.3)" \
