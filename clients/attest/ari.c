@@ -3,6 +3,7 @@
  * asks renewalInfo, renews at a time inside the window with a newOrder
  * whose `replaces` is the certID (oa_cert_opts.replaces). */
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -106,4 +107,16 @@ out:
 	json_decref(j);
 	oa_resp_free(&r);
 	return rc;
+}
+
+long long oa_renewal_pick(const struct oa_renewal *w, long long now)
+{
+	long long from = w->start > now ? w->start : now;
+	uint64_t r = 0;
+
+	if (w->end <= from)
+		return now; /* the window has passed (or is a point): now */
+	if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+		return from;
+	return from + (long long)(r % (uint64_t)(w->end - from));
 }

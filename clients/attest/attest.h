@@ -214,6 +214,11 @@ struct oa_renewal {
 };
 int oa_acme_renewal_info(struct oa_acme *a, const char *cert_id, struct oa_renewal *w, char *err);
 
+/* When to renew (RFC 9773 section 4.2): a uniformly random second in
+ * [max(start, now), end), or now when the window has ended. Epoch
+ * seconds. */
+long long oa_renewal_pick(const struct oa_renewal *w, long long now);
+
 /* A JWS POST of payload (stolen; NULL: POST-as-GET) to url. */
 int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r, char *err);
 
