@@ -52,6 +52,11 @@ $(BUILD)/tests/unit/clients/test_tpm_pkey: $(BUILD)/tests/unit/clients/test_tpm_
 		$(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< -lcmocka $(ATTESTC_LIBS) -lpthread
 UNIT_TESTS += $(BUILD)/tests/unit/clients/test_tpm_pkey
+# clients/attest/ari.c: certIDs (against acme/ari.c's parser) and the renewal time.
+$(BUILD)/tests/unit/clients/test_ari: $(BUILD)/tests/unit/clients/test_ari.o $(BUILD)/acme/ari.o \
+		$(ATTESTC_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/acme/ari.o -lcmocka $(ATTESTC_LIBS)
+UNIT_TESTS += $(BUILD)/tests/unit/clients/test_ari
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
