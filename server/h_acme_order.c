@@ -436,13 +436,22 @@ out:
 struct order_get {
 	const char *id;
 	struct store_acme_order row;
+	struct acme_auth *late; /* ACME_LATE not settled: read the account, take the nonce */
+	enum store_nonce_state nonce_state;
 };
 
 static enum store_qs order_get_cb(struct store_conn *c, void *cls)
 {
 	struct order_get *g = cls;
+	struct acme_auth *a = g->late;
+	enum store_qs qs;
 
-	return store_select_acme_order(c, g->id, &g->row);
+	if (a == NULL)
+		return store_select_acme_order(c, g->id, &g->row);
+	qs = store_take_acme_nonce_order(c, g->id, a->late_id, a->jws.nonce, a->late_jwk,
+					 &a->account, &g->nonce_state, &g->row);
+	/* The order's presence is the handler's to judge, after the account's. */
+	return qs;
 }
 
 bool acme_order_load(struct request *req, struct store_acme_order *row, int *ret)
@@ -455,7 +464,16 @@ bool acme_order_load(struct request *req, struct store_acme_order *row, int *ret
 		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such order");
 		return false;
 	}
+	if (req->acme->late_jwk != NULL)
+		g->late = req->acme;
 	qs = store_run(req->srv->store, order_get_cb, g);
+	if (g->late != NULL) {
+		if (!acme_late_settle(req, qs, g->nonce_state, ret)) {
+			store_acme_order_free(&g->row);
+			return false;
+		}
+		qs = g->row.id != NULL ? STORE_ONE : STORE_NONE;
+	}
 	if (qs < 0) {
 		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 		return false;

@@ -199,6 +199,17 @@ enum store_qs store_select_acme_replaced(struct store_conn *c, const char *seria
 enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 				      struct store_acme_order *out);
 
+/* A kid request's first statement for an order (ACME_LATE): reads account
+ * account_id into *account and, when the account is valid and holds jwk,
+ * takes nonce (*nonce_state, as store_take_acme_nonce_account()), and
+ * reads order id into *order (its id NULL when there is none). STORE_NONE
+ * when there is no such account (*order then empty too). */
+enum store_qs store_take_acme_nonce_order(struct store_conn *c, const char *id,
+					  const char *account_id, const char *nonce,
+					  const char *jwk, struct store_acme_account *account,
+					  enum store_nonce_state *nonce_state,
+					  struct store_acme_order *order);
+
 /* The account's order ids, newest first, after order after (NULL or "":
  * from the newest), at most limit + 1 of them (the extra one says another
  * page follows), as JSON array text into *ids (free()). An after that is

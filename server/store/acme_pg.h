@@ -42,6 +42,26 @@
 		   ".error::text, " STORE_EPOCH(o ".expires_at") ", " o ".certificate_serial, " o  \
 								 ".replaces"
 
+/* A kid request's nonce, taken in the statement that reads its account:
+ * the CTE n deletes the nonce (SQL text nonce) when the account (id) is
+ * valid and its stored key is jwk, and yields whether it was unexpired. */
+#define ACME_NONCE_TAKE_CTE(id, nonce, jwk)                                                        \
+	"n AS (DELETE FROM acme_nonces WHERE nonce = " nonce " AND EXISTS (SELECT 1 FROM"          \
+	" acme_accounts WHERE id = " id " AND status = 'valid' AND jwk = " jwk ")"                 \
+	" RETURNING expires_at > now() AS fresh)"
+
+/* Reads what ACME_NONCE_TAKE_CTE's statements return: the account's
+ * columns (ACME_ACCOUNT_COLS) from column 0 into *out, then at column 7
+ * the nonce's state. Does not clear res. */
+enum store_qs store_acme_nonce_account_row(const PGresult *res, enum store_qs qs,
+					   struct store_acme_account *out,
+					   enum store_nonce_state *nonce_state);
+
+/* Fill *out (zeroed first) from row 0 of res, from column col on; -1 out
+ * of memory (nothing kept). Do not clear res. */
+int store_acme_order_fill(const PGresult *res, int col, struct store_acme_order *out);
+int store_acme_account_fill(const PGresult *res, int col, struct store_acme_account *out);
+
 /* Fills *out (zeroed first) from res's first row when qs is STORE_ONE and
  * out is not NULL; clears res. */
 enum store_qs store_acme_order_row(PGresult *res, enum store_qs qs, struct store_acme_order *out);
