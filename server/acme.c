@@ -319,6 +319,17 @@ out:
 	return decided;
 }
 
+struct store_acme_late *acme_late(struct request *req, struct store_acme_late *buf)
+{
+	struct acme_auth *a = req->acme;
+
+	if (a == NULL || a->late_jwk == NULL)
+		return NULL;
+	*buf = (struct store_acme_late){a->late_id, a->jws.nonce, a->late_jwk, &a->account,
+					STORE_NONCE_UNKNOWN};
+	return buf;
+}
+
 bool acme_late_settle(struct request *req, enum store_qs qs, enum store_nonce_state ns, int *ret)
 {
 	struct acme_auth *a = req->acme;

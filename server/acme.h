@@ -58,6 +58,10 @@ bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err);
  * when the authentication kind already settled it (no cached key). */
 bool acme_late_settle(struct request *req, enum store_qs qs, enum store_nonce_state ns, int *ret);
 
+/* *buf set up for the handler's first statement (store_take_acme_nonce_*)
+ * when req is ACME_LATE and not settled yet; else NULL (read as before). */
+struct store_acme_late *acme_late(struct request *req, struct store_acme_late *buf);
+
 /* Sets srv->acme_base from --acme-base-url or, when unset, from the first
  * listen address (listen_spec "host:port", bound to port). -1 when the
  * configured URL is not https://host[:port]. */

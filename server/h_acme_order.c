@@ -436,22 +436,16 @@ out:
 struct order_get {
 	const char *id;
 	struct store_acme_order row;
-	struct acme_auth *late; /* ACME_LATE not settled: read the account, take the nonce */
-	enum store_nonce_state nonce_state;
+	struct store_acme_late *late; /* ACME_LATE not settled: read the account, take the nonce */
 };
 
 static enum store_qs order_get_cb(struct store_conn *c, void *cls)
 {
 	struct order_get *g = cls;
-	struct acme_auth *a = g->late;
-	enum store_qs qs;
 
-	if (a == NULL)
-		return store_select_acme_order(c, g->id, &g->row);
-	qs = store_take_acme_nonce_order(c, g->id, a->late_id, a->jws.nonce, a->late_jwk,
-					 &a->account, &g->nonce_state, &g->row);
-	/* The order's presence is the handler's to judge, after the account's. */
-	return qs;
+	if (g->late != NULL)
+		return store_take_acme_nonce_order(c, g->id, g->late, &g->row);
+	return store_select_acme_order(c, g->id, &g->row);
 }
 
 bool acme_order_load(struct request *req, struct store_acme_order *row, int *ret)
@@ -464,11 +458,12 @@ bool acme_order_load(struct request *req, struct store_acme_order *row, int *ret
 		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such order");
 		return false;
 	}
-	if (req->acme->late_jwk != NULL)
-		g->late = req->acme;
+	struct store_acme_late late;
+
+	g->late = acme_late(req, &late);
 	qs = store_run(req->srv->store, order_get_cb, g);
 	if (g->late != NULL) {
-		if (!acme_late_settle(req, qs, g->nonce_state, ret)) {
+		if (!acme_late_settle(req, qs, late.nonce_state, ret)) {
 			store_acme_order_free(&g->row);
 			return false;
 		}

@@ -199,16 +199,29 @@ enum store_qs store_select_acme_replaced(struct store_conn *c, const char *seria
 enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 				      struct store_acme_order *out);
 
-/* A kid request's first statement for an order (ACME_LATE): reads account
- * account_id into *account and, when the account is valid and holds jwk,
- * takes nonce (*nonce_state, as store_take_acme_nonce_account()), and
- * reads order id into *order (its id NULL when there is none). STORE_NONE
- * when there is no such account (*order then empty too). */
+/* A kid request's first statement (ACME_LATE) reads its signer's account
+ * into *account and, when the account is valid and holds jwk, takes nonce
+ * (*nonce_state, as store_take_acme_nonce_account()), and reads the object
+ * the request names. */
+struct store_acme_late {
+	const char *account_id, *nonce, *jwk;
+	struct store_acme_account *account;
+	enum store_nonce_state nonce_state;
+};
+
+/* The ACME_LATE reads of an order, an authorization and a challenge: *out
+ * as store_select_acme_order(), _authz(), _challenge() fill it (its id NULL
+ * when there is none). STORE_NONE when there is no such account (*out then
+ * empty too). */
 enum store_qs store_take_acme_nonce_order(struct store_conn *c, const char *id,
-					  const char *account_id, const char *nonce,
-					  const char *jwk, struct store_acme_account *account,
-					  enum store_nonce_state *nonce_state,
-					  struct store_acme_order *order);
+					  struct store_acme_late *late,
+					  struct store_acme_order *out);
+enum store_qs store_take_acme_nonce_authz(struct store_conn *c, const char *id,
+					  struct store_acme_late *late,
+					  struct store_acme_authz *out);
+enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *id,
+					      struct store_acme_late *late,
+					      struct store_acme_chall *out);
 
 /* The account's order ids, newest first, after order after (NULL or "":
  * from the newest), at most limit + 1 of them (the extra one says another

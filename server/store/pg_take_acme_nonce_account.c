@@ -40,3 +40,16 @@ enum store_qs store_take_acme_nonce_account(struct store_conn *c, const char *id
 	PQclear(res);
 	return qs;
 }
+
+PGresult *store_acme_late_exec(struct store_conn *c, struct store_stmt *st, const char *id,
+			       struct store_acme_late *late, enum store_qs *qs)
+{
+	const char *p[] = {id, late->account_id, late->nonce, late->jwk};
+	PGresult *res = store_exec(c, st, 4, p, qs);
+
+	*qs = store_acme_nonce_account_row(res, *qs, late->account, &late->nonce_state);
+	if (*qs == STORE_ONE && !PQgetisnull(res, 0, ACME_LATE_COL))
+		return res;
+	PQclear(res);
+	return NULL;
+}
