@@ -223,6 +223,14 @@ enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *
 					      struct store_acme_late *late,
 					      struct store_acme_chall *out);
 
+/* The ACME_LATE read of certificate serial for its download: the account
+ * that ordered it into *account_id (NULL when none or not through ACME)
+ * and its DER in base64 into *der_b64 (NULL when there is no such
+ * certificate); free() both. */
+enum store_qs store_take_acme_nonce_cert(struct store_conn *c, const char *serial,
+					 struct store_acme_late *late, char **account_id,
+					 char **der_b64);
+
 /* The account's order ids, newest first, after order after (NULL or "":
  * from the newest), at most limit + 1 of them (the extra one says another
  * page follows), as JSON array text into *ids (free()). An after that is
