@@ -319,6 +319,20 @@ out:
 	return decided;
 }
 
+bool acme_late_settle_now(struct request *req, int *ret)
+{
+	struct acme_auth *a = req->acme;
+	struct fast_cls f;
+	enum store_qs qs;
+
+	if (a == NULL || a->late_jwk == NULL)
+		return true;
+	f = (struct fast_cls){a->late_id, a->jws.nonce, a->late_jwk, &a->account,
+			      STORE_NONCE_UNKNOWN};
+	qs = store_run(req->srv->store, fast_cb, &f);
+	return acme_late_settle(req, qs, f.nonce_state, ret);
+}
+
 struct store_acme_late *acme_late(struct request *req, struct store_acme_late *buf)
 {
 	struct acme_auth *a = req->acme;

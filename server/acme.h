@@ -58,6 +58,11 @@ bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err);
  * when the authentication kind already settled it (no cached key). */
 bool acme_late_settle(struct request *req, enum store_qs qs, enum store_nonce_state ns, int *ret);
 
+/* For an ACME_LATE handler whose first statement does not take the nonce
+ * (a path that reads nothing first): takes it now as a kid request
+ * would; as acme_late_settle(). */
+bool acme_late_settle_now(struct request *req, int *ret);
+
 /* *buf set up for the handler's first statement (store_take_acme_nonce_*)
  * when req is ACME_LATE and not settled yet; else NULL (read as before). */
 struct store_acme_late *acme_late(struct request *req, struct store_acme_late *buf);

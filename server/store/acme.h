@@ -223,6 +223,12 @@ enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *
 					      struct store_acme_late *late,
 					      struct store_acme_chall *out);
 
+/* The ACME_LATE read of newOrder's rate-limit counts of the signer's
+ * account, as store_count_acme_limits(). */
+enum store_qs store_take_acme_nonce_limits(struct store_conn *c, struct store_acme_late *late,
+					   long long *orders_hour, long long *retry_after_s,
+					   long long *pending_authzs);
+
 /* The ACME_LATE read of certificate serial for its download: the account
  * that ordered it into *account_id (NULL when none or not through ACME)
  * and its DER in base64 into *der_b64 (NULL when there is no such

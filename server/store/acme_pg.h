@@ -63,6 +63,17 @@
 	" FROM acme_challenges ch JOIN acme_authzs a ON a.id = ch.authz_id"                        \
 	" JOIN acme_accounts ac ON ac.id = a.account_id WHERE ch.id = $1"
 
+/* What an account's ($1) rate limits look at: its orders of the last hour,
+ * the seconds until the oldest of them leaves the hour, its pending
+ * authorizations. */
+#define ACME_LIMITS_SELECT                                                                         \
+	"SELECT (SELECT count(*) FROM acme_orders WHERE account_id = $1"                           \
+	" AND created_at > now() - interval '1 hour'),"                                            \
+	" (SELECT ceil(extract(epoch from min(created_at) + interval '1 hour' - now()))::bigint"   \
+	" FROM acme_orders WHERE account_id = $1 AND created_at > now() - interval '1 hour'),"     \
+	" (SELECT count(*) FROM acme_authzs WHERE account_id = $1 AND status = 'pending'"          \
+	" AND expires_at > now())"
+
 /* A kid request's nonce, taken in the statement that reads its account:
  * the CTE n deletes the nonce (SQL text nonce) when the account (id) is
  * valid and its stored key is jwk, and yields whether it was unexpired. */
