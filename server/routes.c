@@ -21,7 +21,7 @@ const struct route routes[] = {
 	{"POST",   "/acme/account/{id}/orders/{after}", h_acme_orders, ACME_JWS(ACME_KID),  BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
 	{"POST",   "/acme/key-change",     h_acme_key_change,  ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_key_change"},
 	{"POST",   "/acme/eab",            h_acme_eab_create,  OPERATOR(SCOPE_ACME_ADMIN),   BODY_JSON, KiB(1),  WIRE_ORCHARD, "acme_eab_create"},
-	{"POST",   "/acme/new-order",      h_acme_new_order,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_order"},
+	{"POST",   "/acme/new-order",      h_acme_new_order,   ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME,  "acme_new_order"},
 	{"POST",   "/acme/order/{id}",     h_acme_order,       ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME,  "acme_order"},
 	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME, "acme_finalize"},
 	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME,  "acme_authz"},
