@@ -305,6 +305,25 @@ def run(tap, fx, c, resp):
     c.problem(c.signed(d.key, order_url[len(base):], None, kid=d.kid, nonce=n), 403,
               "unauthorized", "a deactivated account's order read: 403 unauthorized")
     tap.eq("1", nonce_left(n), "that left its nonce")
+    # newOrder: its rate limits' read takes the account and the nonce.
+    before = counts(fx)
+    new = {"identifiers": [{"type": "dns", "value": "late.example.test"}]}
+    c.problem(c.signed(d.key, "/acme/new-order", new, kid=d.kid, nonce=n), 403, "unauthorized",
+              "newOrder by a deactivated account: 403 unauthorized")
+    tap.eq("1", nonce_left(n), "newOrder: that left its nonce")
+    e = Acct(c)
+    tap.eq(200, e.post(e.kid, {}).status_code, "a fourth account, its key cached")
+    c.problem(c.signed(e.key, "/acme/new-order", {"identifiers": []}, kid=e.kid, nonce=n), 400,
+              "malformed", "newOrder refused before its read (no identifiers): 400 malformed")
+    tap.eq("1", nonce_left(n), "newOrder: that left its nonce")
+    c.problem(c.signed(d.key, "/acme/new-order", new, kid=e.kid, nonce=n), 400, "malformed",
+              "newOrder signed by another account's key under this kid: 400 malformed")
+    tap.eq(("1", before), (nonce_left(n), counts(fx)), "newOrder: that left its nonce, no order")
+    r = c.signed(e.key, "/acme/new-order", new, kid=e.kid, nonce=n)
+    tap.eq((201, "0"), (r.status_code, nonce_left(n)), "newOrder: 201, its nonce used up")
+    c.problem(c.signed(e.key, "/acme/new-order", new, kid=e.kid, nonce=n), 400, "badNonce",
+              "newOrder with that nonce again: 400 badNonce")
+    tap.eq(200, e.post(r.headers["Location"]).status_code, "the new order reads back")
     tap.eq((200, o["authorizations"]), (a.post(order_url).status_code,
                                         a.post(order_url).json().get("authorizations")),
            "the order is as it was")
