@@ -498,7 +498,8 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 		/* An ACME_LATE handler answering before its nonce was taken: a
 		 * bug, and never a success with a replayable nonce. */
 		free(text);
-		log_kv(LOG_ERROR, "acme: a reply before acme_late_settle()", "path", req->path, NULL);
+		log_kv(LOG_ERROR, "acme: a reply before acme_late_settle()", "path", req->path,
+		       NULL);
 		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, NULL);
 	}
 	if (text == NULL)

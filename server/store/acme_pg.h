@@ -44,15 +44,16 @@
 
 /* One authorization ($1) with its computed state and its challenges as
  * JSON (store_acme_authz_fill()). */
-#define ACME_AUTHZ_SELECT                                                                          \
-	"SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,"            \
-	" acme_authz_state(a.status, a.expires_at), " STORE_EPOCH(                                 \
-		"a.expires_at") ", (SELECT coalesce(json_agg(json_build_object('id', ch.id,"       \
-				" 'type', ch.type, 'token', ch.token, 'status', ch.status,"        \
-				" 'validated', " STORE_EPOCH("ch.validated_at") ", 'error',"       \
-				" ch.error) ORDER BY ch.type), '[]')"                              \
-				" FROM acme_challenges ch WHERE ch.authz_id = a.id)::text"         \
-				" FROM acme_authzs a WHERE a.id = $1"
+#define ACME_AUTHZ_SELECT                                                                                             \
+	"SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,"                               \
+	" acme_authz_state(a.status, a.expires_at), " STORE_EPOCH(                                                    \
+		"a.expires_at") ", (SELECT coalesce(json_agg(json_build_object('id', ch.id,"                          \
+				" 'type', ch.type, 'token', ch.token, 'status', ch.status,"                           \
+				" 'validated', " STORE_EPOCH(                                                         \
+					"ch.validated_at") ", 'error',"                                               \
+							   " ch.error) ORDER BY ch.type), '[]')"                      \
+							   " FROM acme_challenges ch WHERE ch.authz_id = a.id)::text" \
+							   " FROM acme_authzs a WHERE a.id = $1"
 
 /* One challenge ($1) with its authorization's identifier and state and the
  * account's current key thumbprint (store_acme_chall_fill()). */
@@ -88,8 +89,9 @@
  * the nonce's state, then inner's from ACME_LATE_COL (NULL when none). */
 #define ACME_LATE_SQL(inner)                                                                       \
 	"WITH " ACME_NONCE_TAKE_CTE("$2", "$3", "$4") " SELECT acc.*, (SELECT fresh FROM n),"      \
-	" obj.* FROM (SELECT " ACME_ACCOUNT_COLS " FROM acme_accounts WHERE id = $2) acc"           \
-	" LEFT JOIN LATERAL (" inner ") obj ON true"
+						      " obj.* FROM (SELECT " ACME_ACCOUNT_COLS     \
+						      " FROM acme_accounts WHERE id = $2) acc"     \
+						      " LEFT JOIN LATERAL (" inner ") obj ON true"
 #define ACME_LATE_COL 8
 
 /* Reads what ACME_NONCE_TAKE_CTE's statements return: the account's

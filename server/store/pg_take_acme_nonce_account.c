@@ -29,8 +29,10 @@ enum store_qs store_take_acme_nonce_account(struct store_conn *c, const char *id
 {
 	static struct store_stmt st = {
 		"take_acme_nonce_account",
-		"WITH " ACME_NONCE_TAKE_CTE("$1", "$2", "$3") " SELECT " ACME_ACCOUNT_COLS
-		", (SELECT fresh FROM n) FROM acme_accounts WHERE id = $1",
+		"WITH " ACME_NONCE_TAKE_CTE(
+			"$1", "$2",
+			"$3") " SELECT " ACME_ACCOUNT_COLS
+			      ", (SELECT fresh FROM n) FROM acme_accounts WHERE id = $1",
 		0};
 	const char *p[] = {id, nonce, jwk};
 	enum store_qs qs;

@@ -14,8 +14,9 @@ enum store_qs store_take_acme_nonce_cert(struct store_conn *c, const char *seria
 {
 	static struct store_stmt st = {
 		"take_acme_nonce_cert",
-		ACME_LATE_SQL("SELECT x.acme_account_id, encode(x.der, 'base64') FROM certificates x"
-			      " WHERE x.serial = $1"),
+		ACME_LATE_SQL(
+			"SELECT x.acme_account_id, encode(x.der, 'base64') FROM certificates x"
+			" WHERE x.serial = $1"),
 		0};
 	enum store_qs qs;
 	PGresult *res = store_acme_late_exec(c, &st, serial, late, &qs);

@@ -8,12 +8,11 @@
 #include "server/store/store_pg.h"
 
 enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *id,
-					  struct store_acme_late *late,
-					  struct store_acme_chall *out)
+					      struct store_acme_late *late,
+					      struct store_acme_chall *out)
 {
-	static struct store_stmt st = {
-		"take_acme_nonce_challenge",
-		ACME_LATE_SQL(ACME_CHALL_SELECT), 0};
+	static struct store_stmt st = {"take_acme_nonce_challenge",
+				       ACME_LATE_SQL(ACME_CHALL_SELECT), 0};
 	enum store_qs qs;
 	PGresult *res = store_acme_late_exec(c, &st, id, late, &qs);
 

@@ -13,7 +13,8 @@ enum store_qs store_take_acme_nonce_order(struct store_conn *c, const char *id,
 {
 	static struct store_stmt st = {
 		"take_acme_nonce_order",
-		ACME_LATE_SQL("SELECT " ACME_ORDER_COLS("o") " FROM acme_orders o WHERE o.id = $1"), 0};
+		ACME_LATE_SQL("SELECT " ACME_ORDER_COLS("o") " FROM acme_orders o WHERE o.id = $1"),
+		0};
 	enum store_qs qs;
 	PGresult *res = store_acme_late_exec(c, &st, id, late, &qs);
 
