@@ -58,10 +58,9 @@ static int dup_into(struct oa_buf *out, const void *b, size_t n, char *err)
 	return 0;
 }
 
-/* Flushes every handle of the TPM's handle range first (transient objects,
- * loaded HMAC and policy sessions); raw SYS calls, as ESYS knows none of
- * them. */
-static int flush_range(ESYS_CONTEXT *ctx, TPM2_HANDLE first)
+/* Flushes the loaded sessions of the TPM's handle range first (HMAC or
+ * policy); raw SYS calls, as ESYS knows none of them. */
+static int flush_sessions(ESYS_CONTEXT *ctx, TPM2_HANDLE first)
 {
 	TSS2_SYS_CONTEXT *sys = NULL;
 	TPMS_CAPABILITY_DATA *cap = NULL;
@@ -90,13 +89,14 @@ static int flush_range(ESYS_CONTEXT *ctx, TPM2_HANDLE first)
 struct oa_tpm *oa_tpm_open_clean(const char *tcti, int *flushed, char *err)
 {
 	struct oa_tpm *t = oa_tpm_open(tcti, err);
-	int n = 0;
+	char ignored[OA_ERR_MAX];
+	int n = 0, objects;
 
 	if (t != NULL) {
-		ESYS_CONTEXT *ctx = oa_tpm_esys(t);
-		/* tss2's TPM2_TRANSIENT_FIRST shifts a signed int (UBSan). */
-		n = flush_range(ctx, 0x80000000u) + flush_range(ctx, 0x02000000u) +
-		    flush_range(ctx, 0x03000000u);
+		/* Objects through tpm.c; then HMAC and policy sessions. */
+		objects = oa_tpm_flush_transient(t, ignored);
+		n = (objects > 0 ? objects : 0) + flush_sessions(oa_tpm_esys(t), 0x02000000u) +
+		    flush_sessions(oa_tpm_esys(t), 0x03000000u);
 	}
 	if (flushed != NULL)
 		*flushed = n;

@@ -42,10 +42,10 @@ static size_t good_blob(uint8_t *b, TPMI_ALG_PUBLIC type)
 	} else {
 		pub.publicArea.parameters.symDetail.sym.algorithm = TPM2_ALG_NULL;
 	}
-	off = put_tpm2b(b, off, fill, 50);	 /* credentialBlob */
-	off = put_tpm2b(b, off, fill, 64);	 /* encryptedSecret */
-	off = put_tpm2b(b, off, fill, 40);	 /* duplicate */
-	off = put_tpm2b(b, off, fill, 64);	 /* seed */
+	off = put_tpm2b(b, off, fill, 50); /* credentialBlob */
+	off = put_tpm2b(b, off, fill, 64); /* encryptedSecret */
+	off = put_tpm2b(b, off, fill, 40); /* duplicate */
+	off = put_tpm2b(b, off, fill, 64); /* seed */
 	assert_int_equal(Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, b + off, 1024, &o), TSS2_RC_SUCCESS);
 	off += o;
 	return put_tpm2b(b, off, fill, 0); /* the empty sixth */
