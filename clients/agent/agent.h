@@ -63,6 +63,8 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 /* "SharedAccessSignature sr=...&sig=...&se=..." for sr with key (base64),
  * valid ttl seconds, "&skn=NAME" appended when skn is not NULL. malloc'd. */
 char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn);
+/* Frees the TLS context the requests share (at exit). */
+void http_cleanup(void);
 
 /* --- dps.c ----------------------------------------------------------------------- */
 /* Registers with DPS unless state_dir/registration.json already holds an
