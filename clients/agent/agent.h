@@ -71,6 +71,18 @@ void http_cleanup(void);
  * assignment; retries with backoff until assigned or stopped. 0 or -1. */
 int dps_provision(const struct agent_config *c, struct agent_identity *id);
 
+/* --- compiled.c ------------------------------------------------------------------ */
+struct depot_manifest;
+/* This device's target, e.g. "x86_64-linux-gnu" (the runtime's). */
+const char *compiled_target(void);
+/* The depot's compiled form of the verified package ref in dir (m its
+ * manifest): checked on disk, else (fetch) downloaded and checked. 0 with
+ * out the .cwasm to run; -1 with *why (run the interpreter). */
+int compiled_get(const struct agent_config *c, const struct agent_identity *id, const char *ref,
+		 const char *dir, const struct depot_manifest *m, bool fetch, char out[4200],
+		 const char **why);
+void compiled_cleanup(void);
+
 /* --- app.c ----------------------------------------------------------------------- */
 struct app;
 struct app *app_new(const struct agent_config *c, const struct agent_identity *id);

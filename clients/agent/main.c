@@ -119,7 +119,9 @@ int main(int argc, char **argv)
 		agent_interrupt = interrupt_poll;
 		if (the_app) {
 			app_resume(the_app);
-			report(&c, &id, json_pack("{s:{s:s}}", "agent", "version", AGENT_VERSION));
+			report(&c, &id,
+			       json_pack("{s:{s:s, s:s}}", "agent", "version", AGENT_VERSION,
+					 "target", compiled_target()));
 			follow(&c, &id, the_app);
 			rc = 0;
 		}
@@ -127,6 +129,7 @@ int main(int argc, char **argv)
 	log_kv(LOG_INFO, "orchard-agent stopping", NULL);
 	app_free(the_app);
 	the_app = NULL;
+	compiled_cleanup();
 	http_cleanup();
 	agent_config_free(&c);
 	return agent_stopping ? 0 : rc;

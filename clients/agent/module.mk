@@ -3,7 +3,7 @@
 # runtime. Depends on depot/, clients/wasm (libwasmrt), common, OpenSSL (no
 # libcurl: its dependency tree cost ~5 MB of RSS, docs/agent.md).
 AGENT_SRCS := clients/agent/main.c clients/agent/config.c clients/agent/http.c \
-	      clients/agent/dps.c clients/agent/app.c
+	      clients/agent/dps.c clients/agent/app.c clients/agent/compiled.c
 
 $(BUILD)/orchard-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(DEPOT_LIB) $(WASMRT_LIB) $(COMMON_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(DEPOT_LIB) $(WASMRT_LIB) \

@@ -7,6 +7,10 @@
 # by a key it does not trust, one asking for an ungranted port and a missing
 # one while the last good app keeps answering, restarts a killed app,
 # resumes after kill -9 without registering again, and stops on SIGTERM.
+# Compiled forms: the agent pins the depot key, runs the depot's signed
+# .cwasm for its target ("engine": "aot"), and falls back to the
+# interpreter (saying why) for a statement that does not verify with the
+# pinned key or names another module; such a form is never run.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/orchardd.sh"
@@ -39,7 +43,7 @@ reported_is() { [[ "$(reported "$1")" == "$2" ]]; }
 desired() { http PATCH /twins/agent-1 "${O[@]}" "${JSON[@]}" -d "{\"properties\":{\"desired\":{\"app\":$1}}}"; }
 
 pg_start || exit 1
-orchardd_start || exit 1
+orchardd_start --depot-compile-level 0 || exit 1
 O=(-H "Authorization: Bearer $(token all)")
 SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
 D="$TMP/agent"
@@ -61,6 +65,12 @@ pkg() { # VERSION PORT KEY
 expect "publish 1.0.0 (port $P1)" pkg 1.0.0 "$P1" "$D/alice.key"
 expect "publish 2.0.0 (port $P2)" pkg 2.0.0 "$P2" "$D/alice.key"
 expect "publish 2.1.0 (port $P3, not granted)" pkg 2.1.0 "$P3" "$D/alice.key"
+TARGET=$(uname -m)-linux-gnu
+compiled_ready() {
+	http GET /depot/packages/alice/hello/1.0.0/compiled "${O[@]}"
+	[[ "$(jq -r --arg t "$TARGET" '.compiled[] | select(.target == $t) | .state' <<<"$BODY")" == ready ]]
+}
+expect "the depot compiles the app for this target" wait_for 120 compiled_ready
 
 # --- a symmetric-key device and its desired app -----------------------------------------
 http PUT "/enrollments/agent-1?$AV" "${O[@]}" "${JSON[@]}" -d '{"registrationId":"agent-1","attestation":{"type":"symmetricKey"}}'
@@ -104,6 +114,11 @@ expect_eq "state_dir is created 0700" 700 "$(stat -c %a "$D/state")"
 expect "reported.app shows it running" wait_for 10 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/1.0.0 running"
 expect_eq "reported.agent.version" "0.1.0" "$(reported .properties.reported.agent.version)"
 expect "reported.app.since is a time" grep -q '^20[0-9-]*T' <<<"$(reported .properties.reported.app.since)"
+expect_eq "reported.agent.target" "$TARGET" "$(reported .properties.reported.agent.target)"
+expect_eq "it runs the depot's compiled form (reported.app.engine)" aot "$(reported .properties.reported.app.engine)"
+expect_eq "... from the .cwasm it downloaded" "orchard-cwasm 1" "$(head -1 "$D/state/pkg/alice/hello/1.0.0/compiled.cwasm")"
+http GET /depot/key
+expect_eq "the depot key is pinned in state_dir on first use" "$(jqb .publicKey)" "$(cat "$D/state/depot.pub")"
 
 # --- switch -------------------------------------------------------------------------------
 T0=$SECONDS
@@ -181,6 +196,38 @@ start_agent
 expect "a restarted agent resumes the last good app" wait_for 30 answers "$P2"
 expect "... without registering again" grep -q '"registered before"' "$D/agent.log"
 expect_eq "... (one registration in all)" "1 1" "$NREG $(grep -c '"msg":"registered"' "$D/agent.log")"
+
+# --- compiled forms that must never run ---------------------------------------------------
+C2="$D/state/pkg/alice/hello/2.0.0"
+cp "$C2/compiled.json" "$D/compiled.good"
+cp "$D/state/depot.pub" "$D/depot.good"
+restart_agent() {
+	{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+	wait_for 5 bash -c "! curl -s --max-time 1 http://127.0.0.1:$P2/"
+	start_agent # not in expect's subshell: APID must stay this shell's
+	wait_for 30 answers "$P2"
+}
+engine_is() { reported_is '.properties.reported.app | .engine + " " + .engineReason' "$1"; }
+# A statement the depot really signed, but naming another module.
+OTHER="sha256:$(sha256sum <"$TRAP" | cut -d' ' -f1)"
+jq -r .statement "$D/compiled.good" | jq -jcS --arg m "$OTHER" '.module = $m' >"$D/stmt"
+openssl pkeyutl -sign -inkey "$TMP/var/keys/depot-ed25519.pem" -rawin -in "$D/stmt" -out "$D/stmt.sig"
+jq -n --rawfile s "$D/stmt" --arg g "$(base64 -w0 <"$D/stmt.sig")" '{statement: $s, signature: $g}' >"$C2/compiled.json"
+restart_agent
+expect "a depot-signed compiled form of another module: the app answers" answers "$P2"
+expect "... interpreted, never the .cwasm (reported.app.engine says why)" wait_for 10 engine_is "interpreter the compiled form is another module's"
+# A pinned depot key that does not verify the statement (a forged one, or
+# a depot key swapped under the device).
+cp "$D/compiled.good" "$C2/compiled.json"
+cp "$D/other.pub" "$D/state/depot.pub"
+restart_agent
+expect "a compiled form whose signature does not verify: the app answers" answers "$P2"
+expect "... interpreted, never the .cwasm" wait_for 10 engine_is "interpreter the compiled form's signature does not verify with the pinned depot key"
+expect_eq "... the pinned key is never replaced by Orchard's" "$(cat "$D/other.pub")" "$(cat "$D/state/depot.pub")"
+cp "$D/depot.good" "$D/state/depot.pub"
+restart_agent
+expect "with the depot's key pinned again: the app answers" answers "$P2"
+expect "... compiled (aot)" wait_for 10 reported_is .properties.reported.app.engine aot
 
 # A module changed on disk is never run: the resume refuses it, the twin's
 # desired package is fetched again.
