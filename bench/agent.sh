@@ -73,6 +73,16 @@ http PUT "/enrollmentGroups/bench?$AV" "${O[@]}" "${JSON[@]}" -d '{"enrollmentGr
 	"attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"'"$GK"'"}},
 	"initialTwin":{"properties":{"desired":{"app":'"$APP"'}}}}'
 [[ "$STATUS" == 200 || "$STATUS" == 201 ]] || { echo "enrollment group: $STATUS $BODY"; exit 1; }
+# The depot compiles the module in the background (default -O2); devices
+# started before it is ready run the interpreter, so wait for it.
+t0=$(now_ms)
+for _ in $(seq 1 600); do
+	http GET /depot/packages/alice/hello/1.0.0/compiled "${O[@]}"
+	st=$(jq -r --arg t "$TARGET" '.compiled[] | select(.target == $t) | .state' <<<"$BODY")
+	[[ -n "$st" && "$st" != compiling ]] && break
+	sleep 0.2
+done
+echo "the depot's compiled form: $st after $(($(now_ms) - t0)) ms"
 
 cfg() { # DEVICE
 	cat <<CFG
@@ -87,7 +97,7 @@ CFG
 }
 start_agent() { # DEVICE
 	[[ -f "$D/$1.conf" ]] || cfg "$1" >"$D/$1.conf"
-	"$AGENT" --config "$D/$1.conf" 2>>"$D/$1.log" &
+	"$AGENT" --config "$D/$1.conf" >>"$D/$1.log" 2>&1 &
 	APID=$!
 }
 stop_agent() {
@@ -134,7 +144,7 @@ CHILD=$(pgrep -P "$APID" | head -1)
 printf 'agent RSS %d kB with its app running (the app child: %d kB, linear memory of at most 16 MiB)\n' \
 	"$(rss "$APID")" "$(rss "$CHILD")"
 where "$APID"
-awk '/^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 } END { printf "  (PSS %d kB, private %d kB: the rest is library pages shared with other processes)\n", p, u }' "/proc/$APID/smaps_rollup"
+awk '/^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 } END { printf "  (PSS %d kB, private %d kB: the rest is shared: library pages, and pages the forked app still shares)\n", p, u }' "/proc/$APID/smaps_rollup"
 if [[ -n "${BENCH_VERBOSE:-}" ]]; then
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6 ? $6 : "[anon]") } /^Rss:/ { s[name] += $2 }
 	     END { for (k in s) printf "    %6d kB %s\n", s[k], k }' "/proc/$APID/smaps" | sort -rn | head -25
@@ -143,9 +153,20 @@ cp "$AGENT" "$D/stripped" && strip "$D/stripped"
 printf 'binary %d KiB (%d KiB stripped)\n' $(($(stat -c %s "$AGENT") / 1024)) $(($(stat -c %s "$D/stripped") / 1024))
 
 echo "-- the example app's requests/s (wrk -t2 -c32, ${SECS} s, keep-alive)"
-engine() { http GET /twins/dev-1 "${O[@]}"; jq -r '.properties.reported.app.engine // "interpreter"' <<<"$BODY"; }
-rps_in_agent=$(wrk_rps "$P1")
+engine() { http GET /twins/dev-1 "${O[@]}"; jq -r '.properties.reported.app.engine' <<<"$BODY"; }
 e1=$(engine)
+rps_in_agent=$(wrk_rps "$P1")
+# The same device with a depot key pinned that verifies nothing: the agent
+# refuses the compiled form and interprets the module.
+stop_agent
+cp "$D/dev-1/depot.pub" "$D/depot.pub.good"
+"$PKG" keygen --out "$D/nobody.key" >/dev/null
+cp "$D/nobody.pub" "$D/dev-1/depot.pub"
+start_agent dev-1
+wait_answers "$P1" 30 || exit 1
+sleep 1
+e2=$(engine)
+rps_interp=$(wrk_rps "$P1")
 PN=$(freeport)
 "$D/httpd-native" "$PN" >/dev/null 2>&1 &
 NPID=$!
@@ -154,6 +175,7 @@ rps_native=$(wrk_rps "$PN")
 kill "$NPID" && wait "$NPID" 2>/dev/null
 NPID=
 printf 'native %8d req/s\n' "$rps_native"
-printf 'agent (%s) %8d req/s (%s of native)\n' "$e1" "$rps_in_agent" \
-	"$(awk -v a="$rps_in_agent" -v b="$rps_native" 'BEGIN { printf "%.2f", a / (b ? b : 1) }')"
+of_native() { awk -v a="$1" -v b="$rps_native" 'BEGIN { printf "%.2f", a / (b ? b : 1) }'; }
+printf 'agent, %-11s %8d req/s (%s of native)\n' "$e1" "$rps_in_agent" "$(of_native "$rps_in_agent")"
+printf 'agent, %-11s %8d req/s (%s of native)\n' "$e2" "$rps_interp" "$(of_native "$rps_interp")"
 stop_agent
