@@ -235,22 +235,34 @@ static int pkg_fetch(struct app *a, const char *ref, struct depot_manifest *m, c
 	snprintf(part, sizeof(part), "%s/module.part", dir);
 	snprintf(final, sizeof(final), "%s/module.wasm", dir);
 	snprintf(url, sizeof(url), "%s/depot/%s/pkg/%s/%s/module", a->c->url, pub, name, ver);
-	long st = http_download(a->c, url, sas, part, MODULE_MAX);
-	if (st < 0 || st >= 500) {
-		*why = "module download interrupted";
-		ret = -2;
-		goto out;
+	struct stat pst;
+	bool resumed = stat(part, &pst) == 0 && pst.st_size > 0;
+	for (;;) {
+		long st = http_download(a->c, url, sas, part, MODULE_MAX);
+		if (st < 0 || st >= 500) {
+			*why = "module download interrupted";
+			ret = -2;
+			goto out;
+		}
+		if (st != 200 && st != 206 && st != 416) {
+			*why = "depot refused the module download";
+			goto out;
+		}
+		if (rename(part, final) < 0)
+			goto disk;
+		if (pkg_verify(a, dir, m, why) == 0) {
+			ret = 0;
+			goto out;
+		}
+		unlink(final); /* a wrong module is never kept */
+		if (!resumed)
+			goto out;
+		/* What the resumed download began with was bad: once more, whole. */
+		log_kv(LOG_WARN,
+		       "resumed module download did not match its digest; fetching it whole",
+		       "package", ref, NULL);
+		resumed = false;
 	}
-	if (st != 200 && st != 206 && st != 416) {
-		*why = "depot refused the module download";
-		goto out;
-	}
-	if (rename(part, final) < 0)
-		goto disk;
-	if (pkg_verify(a, dir, m, why) == 0)
-		ret = 0;
-	else
-		unlink(final); /* a wrong module is fetched whole again next time */
 	goto out;
 disk:
 	*why = "cannot write the package (disk full?)";

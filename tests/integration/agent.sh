@@ -65,6 +65,29 @@ pkg() { # VERSION PORT KEY
 expect "publish 1.0.0 (port $P1)" pkg 1.0.0 "$P1" "$D/alice.key"
 expect "publish 2.0.0 (port $P2)" pkg 2.0.0 "$P2" "$D/alice.key"
 expect "publish 2.1.0 (port $P3, not granted)" pkg 2.1.0 "$P3" "$D/alice.key"
+# pkgm VERSION MODULE ARGS CAPS [PUBLISHER KEY]: a package of any module
+pkgm() {
+	mkdir -p "$D/m"
+	cp "$2" "$D/m/app.wasm"
+	jq -c --argjson a "$3" --argjson c "$4" '.args = $a | .capabilities = ({memoryMiB: 16} + $c)' \
+		<<<"{\"publisher\":\"${5:-alice}\",\"name\":\"hello\",\"version\":\"$1\"}" >"$D/m/manifest.json"
+	"$PKG" build "$D/m" --key "${6:-$D/alice.key}" --out "$D/m.opkg" >/dev/null &&
+		"$PKG" publish "$D/m.opkg" --url "$URL" --token "$(token depot:write)" \
+			--cacert "$TMP/var/pki/root.pem" >/dev/null
+}
+make -C "$ROOT" --no-print-directory -s BUILD="$BUILD" "$BUILD/wasm/tests/wasi_core.wasm" \
+	"$BUILD/wasm/tests/agent_escape.wasm" >&2 || tap_nok "test guests build"
+expect "publish 1.1.0 (port $P1)" pkgm 1.1.0 "$WASM" "[\"$P1\"]" "{\"listen\":[$P1]}"
+expect "publish 2.3.0, a module that loops forever (cpuSeconds 1)" pkgm 2.3.0 \
+	"$ROOT/$BUILD/wasm/tests/wasi_core.wasm" '["spin"]' "{\"listen\":[$P1],\"cpuSeconds\":1}"
+expect "publish 2.4.0, a module that opens a path it was not granted" pkgm 2.4.0 \
+	"$ROOT/$BUILD/wasm/tests/agent_escape.wasm" '["open","/etc/passwd"]' '{}'
+expect "publish 2.5.0, the httpd on port $P3 with only $P1 granted" pkgm 2.5.0 "$WASM" "[\"$P3\"]" "{\"listen\":[$P1]}"
+expect "publish 2.6.0 (port $P1)" pkgm 2.6.0 "$WASM" "[\"$P1\"]" "{\"listen\":[$P1]}"
+"$PKG" keygen --out "$D/bob.key" >/dev/null
+http PUT /depot/publishers/bob "${O[@]}" "${JSON[@]}" -d "$(jq -n --rawfile k "$D/bob.pub" '{publicKey: $k}')"
+expect "publish bob/pkg/hello/1.0.0 (a publisher the device does not know)" pkgm 1.0.0 "$WASM" "[\"$P1\"]" \
+	"{\"listen\":[$P1]}" bob "$D/bob.key"
 TARGET=$(uname -m)-linux-gnu
 compiled_ready() {
 	http GET /depot/packages/alice/hello/1.0.0/compiled "${O[@]}"
@@ -165,18 +188,59 @@ expect "... the last good app keeps answering" answers "$P2"
 expect_fail "... the refused one never ran" answers "$P1"
 expect_fail "... and its module was never fetched" test -e "$D/state/pkg/alice/hello/3.0.0/module.wasm"
 
-# --- Orchard down: the app keeps running; back up, the agent follows again -----------------
+# A package from a publisher the device has no key for.
+desired "{\"package\":\"bob/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
+expect "a package of a publisher the device does not know is refused and reported" wait_for 20 err_is bob/pkg/hello/1.0.0
+expect "... saying why" grep -q "trusted publisher key" <<<"$(reported .properties.reported.app.error.reason)"
+expect "... the last good app keeps answering" answers "$P2"
+expect_fail "... and its module was never fetched" test -e "$D/state/pkg/bob/hello/1.0.0/module.wasm"
+
+# Apps that start and then misbehave: each is stopped, the last good app
+# runs again (rollback) and reported.app.error says why.
+bad_app() { # VERSION REASON WHAT
+	desired "{\"package\":\"alice/pkg/hello/$1\",\"grants\":$GRANTS}"
+	expect "$3 is refused and reported" wait_for 30 err_is "alice/pkg/hello/$1"
+	expect "... saying why" grep -q "$2" <<<"$(reported .properties.reported.app.error.reason)"
+	expect "... the last good app runs again" wait_for 10 answers "$P2"
+	expect_eq "... reported.app names it" "alice/pkg/hello/2.0.0 running" \
+		"$(reported '.properties.reported.app | .package + " " + .state')"
+}
+bad_app 2.3.0 "CPU budget of 1 s" "an app that loops forever (cpuSeconds 1)"
+bad_app 2.4.0 "exited with status 3" "an app that opens a path it was not granted"
+expect_fail "... which it could not read" grep -q ESCAPED "$D/agent.log"
+bad_app 2.5.0 "exited with status 1" "an app that opens a port it was not granted"
+expect_fail "... which never listened" answers "$P3"
+
+# A resumed download that began with wrong bytes: the digest refuses it,
+# it is fetched whole again at once and runs.
+M6="$D/state/pkg/alice/hello/2.6.0"
+mkdir -p "$M6"
+head -c "$(stat -c %s "$WASM")" /dev/zero >"$M6/module.part"
+desired "{\"package\":\"alice/pkg/hello/2.6.0\",\"grants\":$GRANTS}"
+expect "a resumed module that does not match its digest is fetched whole again and runs" wait_for 20 answers "$P1"
+expect "... the digest refused the first" grep -q '"resumed module download did not match its digest' "$D/agent.log"
+expect_eq "... the module is the published one" "$(sha256sum <"$WASM")" "$(sha256sum <"$M6/module.wasm")"
+
+# --- Orchard down during an update: the app keeps running; the update lands when it is back ------
 desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
+expect "back to 2.0.0" wait_for 20 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/2.0.0 running"
 OURL=$URL OPORT=$PORT
+# The agent, stopped, has the update in its long poll's socket when
+# Orchard goes away: it learns of 1.1.0 and cannot fetch it.
+kill -STOP "$APID"
+desired "{\"package\":\"alice/pkg/hello/1.1.0\",\"grants\":$GRANTS}"
+sleep 0.5 # orchardd answers the long poll (nothing to wait on: the agent is stopped)
 orchardd_stop
-sleep 2 # the agent's long poll fails and it backs off
-expect "Orchard down: the app keeps answering" answers "$P2"
+kill -CONT "$APID"
+expect "Orchard down during an update: the agent could not fetch it" \
+	wait_for 10 grep -q '"desired app refused","package":"alice/pkg/hello/1.1.0","reason":"Orchard unreachable"' "$D/agent.log"
+expect "... the current app keeps answering" answers "$P2"
 "$ORCHARDD" --data-dir "$TMP/var" --listen "127.0.0.1:$OPORT" 2>>"$TMP/orchardd2.log" &
 OPID=$!
 URL=$OURL
 expect "orchardd is back on its port" wait_for 20 "${CURL[@]}" -f "$URL/healthz"
-desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
-expect "Orchard back: the agent follows the next change" wait_for 30 answers "$P1"
+expect "Orchard back: the update lands" wait_for 30 answers "$P1"
+expect "... reported" wait_for 10 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/1.1.0 running"
 desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
 expect "... and the one after" wait_for 20 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/2.0.0 running"
 expect_eq "a package that runs clears reported.app.error" null "$(reported .properties.reported.app.error)"
