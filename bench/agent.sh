@@ -13,7 +13,7 @@
 # Figures only: no thresholds. BENCH_AGENTS (default 20), BENCH_SWITCHES
 # (default 10), BENCH_SECONDS (wrk, default 5).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${ORCHARD_BUILD:-build}
 . tests/lib/tap.sh >/dev/null
 . tests/lib/orchardd.sh
@@ -23,7 +23,7 @@ NSW=${BENCH_SWITCHES:-10}
 SECS=${BENCH_SECONDS:-5}
 AGENT=$BUILD/orchard-agent
 PKG=$BUILD/orchard-pkg
-APID= NPID=
+APID="" NPID=""
 bench_cleanup() {
 	[[ -n "$APID" ]] && { kill -9 "$APID" && wait "$APID"; } 2>/dev/null
 	[[ -n "$NPID" ]] && { kill "$NPID" && wait "$NPID"; } 2>/dev/null
@@ -59,12 +59,11 @@ P1=$(freeport) P2=$(freeport)
 "$PKG" keygen --out "$D/alice.key" >/dev/null
 http PUT /depot/publishers/alice "${O[@]}" "${JSON[@]}" -d "$(jq -n --rawfile k "$D/alice.pub" '{publicKey: $k}')"
 cp "$BUILD/wasm/examples/httpd.wasm" "$D/app/app.wasm"
-for v in "1.0.0 $P1" "2.0.0 $P2"; do
-	set -- $v
+for v in "1.0.0:$P1" "2.0.0:$P2"; do
 	printf '{"publisher":"alice","name":"hello","version":"%s","args":["%s"],"capabilities":{"listen":[%s],"memoryMiB":16}}' \
-		"$1" "$2" "$2" >"$D/app/manifest.json"
-	"$PKG" build "$D/app" --key "$D/alice.key" --out "$D/hello-$1.opkg" >/dev/null &&
-		"$PKG" publish "$D/hello-$1.opkg" --url "$URL" --token "$(token depot:write)" \
+		"${v%:*}" "${v#*:}" "${v#*:}" >"$D/app/manifest.json"
+	"$PKG" build "$D/app" --key "$D/alice.key" --out "$D/hello-${v%:*}.opkg" >/dev/null &&
+		"$PKG" publish "$D/hello-${v%:*}.opkg" --url "$URL" --token "$(token depot:write)" \
 			--cacert "$TMP/var/pki/root.pem" >/dev/null || exit 1
 done
 GK=$(head -c 32 /dev/urandom | base64 -w0)
