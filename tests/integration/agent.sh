@@ -129,6 +129,19 @@ start_agent() {
 	"$AGENT" --config "$D/agent.conf" >>"$D/agent.log" 2>&1 &
 	APID=$!
 }
+
+# Orchard's certificate must chain to ca_file: another root, and nothing
+# is sent (no registration), the agent retries.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other-root -days 1 \
+	-keyout "$D/other-root.key" -out "$D/other-root.pem" 2>/dev/null
+cfg | sed "s|^ca_file = .*|ca_file = $D/other-root.pem|; s|^state_dir = .*|state_dir = $D/state-badca|" >"$D/badca.conf"
+"$AGENT" --config "$D/badca.conf" >"$D/badca.log" 2>&1 &
+BPID=$!
+expect "a server certificate that does not chain to ca_file is refused" \
+	wait_for 10 grep -q '"msg":"request failed".*"error":"unable to get local issuer certificate"' "$D/badca.log"
+kill -TERM "$BPID"
+wait "$BPID"
+expect_fail "... and the device is not registered" test -e "$D/state-badca/registration.json"
 T0=$SECONDS
 start_agent
 if wait_for 60 answers "$P1"; then tap_ok "the app answers HTTP on its granted port ($((SECONDS - T0)) s from start)"; else tap_nok "the app answers on $P1" "$(tail -20 "$D/agent.log")"; fi
