@@ -77,7 +77,9 @@ struct depot_manifest;
 const char *compiled_target(void);
 /* The depot's compiled form of the verified package ref in dir (m its
  * manifest): checked on disk, else (fetch) downloaded and checked. 0 with
- * out the .cwasm to run; -1 with *why (run the interpreter). */
+ * out the .cwasm to run; else *why (run the interpreter): -1 refused (a
+ * statement or .cwasm that does not check), -2 not there (yet: none for
+ * this target, Orchard unreachable), worth asking again later. */
 int compiled_get(const struct agent_config *c, const struct agent_identity *id, const char *ref,
 		 const char *dir, const struct depot_manifest *m, bool fetch, char out[4200],
 		 const char **why);

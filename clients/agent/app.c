@@ -30,6 +30,8 @@
 #define MODULE_MAX (64ull << 20)
 #define START_WAIT_MS 10000
 #define ARGS_MAX 64
+#define AOT_RECHECK_FIRST 5 /* s; doubling up to AOT_RECHECK_MAX */
+#define AOT_RECHECK_MAX 600
 
 struct running {
 	char ref[256];
@@ -42,6 +44,8 @@ struct running {
 	char wasm_path[4200];
 	bool aot;	      /* runs the depot's compiled form */
 	char engine_why[256]; /* why the interpreter, when it is */
+	int aot_wait;	      /* >0: ask for the compiled form again after so many s */
+	time_t aot_at;	      /* when */
 	time_t started;
 	bool ended;
 	int status;
@@ -351,7 +355,8 @@ static struct running *running_new(struct app *a, const char *ref, const char *d
 	const char *ewhy = NULL;
 	snprintf(r->wasm_path, sizeof(r->wasm_path), "%s/module.wasm", dir);
 	runner_opts *o = r->o;
-	if (compiled_get(a->c, a->id, ref, dir, m, fetch, cwasm, &ewhy) == 0) {
+	int rc_aot = compiled_get(a->c, a->id, ref, dir, m, fetch, cwasm, &ewhy);
+	if (rc_aot == 0) {
 		/* verified: the depot signed it for this module, target, toolchain */
 		o->module_path = strdup(cwasm);
 		o->allow_native = true;
@@ -359,6 +364,8 @@ static struct running *running_new(struct app *a, const char *ref, const char *d
 	} else {
 		o->module_path = strdup(r->wasm_path);
 		snprintf(r->engine_why, sizeof(r->engine_why), "%s", ewhy ? ewhy : "?");
+		if (rc_aot == -2)
+			r->aot_wait = AOT_RECHECK_FIRST;
 	}
 	size_t n = 0, i;
 	json_t *v, *caps = json_object_get(m->doc, "capabilities");
@@ -469,6 +476,7 @@ again:
 		}
 		if (port ? port_answers(port) : t >= 1000) {
 			r->started = time(NULL);
+			r->aot_at = !r->aot && r->aot_wait ? r->started + r->aot_wait : 0;
 			now_str(r->since);
 			return 0;
 		}
@@ -708,9 +716,51 @@ int app_ended(struct app *a)
 	return r->ended;
 }
 
+/* An app interpreted because its compiled form was not there (not compiled
+ * yet, Orchard unreachable) asks again, less and less often; once one
+ * checks, the app is restarted compiled. */
+static void aot_recheck(struct app *a, struct running *r)
+{
+	char dir[4200], cwasm[4200];
+	const char *why = NULL;
+	struct depot_manifest m = {0};
+	snprintf(dir, sizeof(dir), "%s", r->wasm_path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	int rc = pkg_verify(a, dir, &m, &why) == 0
+			 ? compiled_get(a->c, a->id, r->ref, dir, &m, true, cwasm, &why)
+			 : -1;
+	depot_manifest_free(&m);
+	if (rc == -2) {
+		r->aot_wait = r->aot_wait * 2 > AOT_RECHECK_MAX ? AOT_RECHECK_MAX : r->aot_wait * 2;
+		r->aot_at = time(NULL) + r->aot_wait;
+		return;
+	}
+	r->aot_at = 0;
+	r->aot_wait = 0;
+	if (rc < 0) {
+		snprintf(r->engine_why, sizeof(r->engine_why), "%s", why ? why : "?");
+		report_state(a, r->ref, "running", r->since, r);
+		return;
+	}
+	log_kv(LOG_INFO, "compiled form ready: restarting the app compiled", "package", r->ref,
+	       NULL);
+	running_stop(r);
+	free((char *)r->o->module_path);
+	r->o->module_path = strdup(cwasm);
+	r->o->allow_native = true;
+	r->aot = true;
+	r->engine_why[0] = '\0';
+	if (running_start(r) == 0)
+		report_state(a, r->ref, "running", r->since, r);
+}
+
 void app_tick(struct app *a)
 {
 	time_t now = time(NULL);
+	if (a->cur && !a->cur->ended && a->cur->aot_at && now >= a->cur->aot_at)
+		aot_recheck(a, a->cur);
 	if (a->retry_at && now >= a->retry_at && a->want) {
 		json_t *w = json_incref(a->want);
 		app_follow(a, w);
@@ -749,6 +799,8 @@ int app_next_tick(const struct app *a)
 		at = a->restart_at;
 	if (a->retry_at && (!at || a->retry_at < at))
 		at = a->retry_at;
+	if (a->cur && !a->cur->ended && a->cur->aot_at && (!at || a->cur->aot_at < at))
+		at = a->cur->aot_at;
 	if (!at)
 		return 20;
 	return at <= now ? 0 : (int)(at - now < 20 ? at - now : 20);

@@ -155,7 +155,8 @@ out:
 	return rc;
 }
 
-/* Verifies what dir holds (compiled.json, compiled.cwasm). 0 or -1. */
+/* Verifies what dir holds (compiled.json, compiled.cwasm): 0; -1 refused;
+ * -2 nothing there. */
 static int verify_on_disk(EVP_PKEY *key, const char *dir, const struct depot_manifest *m,
 			  const char **why)
 {
@@ -164,7 +165,7 @@ static int verify_on_disk(EVP_PKEY *key, const char *dir, const struct depot_man
 	json_t *st = json_load_file(path, 0, NULL), *doc = NULL;
 	*why = "no compiled form downloaded";
 	if (!st)
-		return -1;
+		return -2;
 	int rc = statement_check(key, st, m, cw_hex, &doc, why);
 	snprintf(path, sizeof(path), "%s/compiled.cwasm", dir);
 	if (rc == 0)
@@ -181,12 +182,11 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 	char path[4200], part[4200], url[4096], sr[512], cw_hex[65];
 	EVP_PKEY *key = key_get(c, fetch, why);
 	if (!key)
-		return -1;
+		return -2;
 	snprintf(out, 4200, "%s/compiled.cwasm", dir);
-	if (verify_on_disk(key, dir, m, why) == 0)
-		return 0;
-	if (!fetch)
-		return -1;
+	int rc = verify_on_disk(key, dir, m, why);
+	if (rc == 0 || !fetch)
+		return rc;
 	/* Fetch the statement, check it before a byte of native code comes. */
 	char pub[DEPOT_NAME_MAX + 1], name[DEPOT_NAME_MAX + 1], ver[DEPOT_NAME_MAX + 1];
 	if (depot_ref_parse(ref, pub, name, ver) < 0)
@@ -199,7 +199,7 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 	snprintf(url + ul, sizeof(url) - ul, "/statement");
 	struct http_reply r = {0};
 	json_t *st = NULL, *doc = NULL;
-	int rc = -1;
+	rc = -2; /* worth another try later */
 	*why = "Orchard unreachable for the compiled form";
 	if (!sas || http_json(c, "GET", url, sas, NULL, 30, &r) < 0)
 		goto out;
@@ -207,6 +207,7 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 			       : "the depot refused the compiled form";
 	if (r.status != 200)
 		goto out;
+	rc = -1;
 	json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
 	st = json_pack("{s:O?, s:O?}", "statement", json_object_get(j, "statement"), "signature",
 		       json_object_get(j, "signature"));
@@ -217,8 +218,10 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 	url[ul] = '\0';
 	long s = http_download(c, url, sas, part, CWASM_MAX);
 	*why = "the compiled form's download failed";
-	if (s != 200 && s != 206 && s != 416)
+	if (s != 200 && s != 206 && s != 416) {
+		rc = -2;
 		goto out;
+	}
 	if (cwasm_check(part, doc, cw_hex, m, why) < 0) {
 		unlink(part); /* fetched whole again next time */
 		goto out;

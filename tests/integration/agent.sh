@@ -40,6 +40,7 @@ wait_for() {
 }
 reported() { http GET /twins/agent-1 "${O[@]}"; jq -r "$1" <<<"$BODY"; }
 reported_is() { [[ "$(reported "$1")" == "$2" ]]; }
+engine_is() { reported_is '.properties.reported.app | .engine + " " + .engineReason' "$1"; }
 desired() { http PATCH /twins/agent-1 "${O[@]}" "${JSON[@]}" -d "{\"properties\":{\"desired\":{\"app\":$1}}}"; }
 
 pg_start || exit 1
@@ -234,6 +235,18 @@ expect "a resumed module that does not match its digest is fetched whole again a
 expect "... the digest refused the first" grep -q '"resumed module download did not match its digest' "$D/agent.log"
 expect_eq "... the module is the published one" "$(sha256sum <"$WASM")" "$(sha256sum <"$M6/module.wasm")"
 
+# A new module whose compiled form is not ready when the device gets it:
+# interpreted at first, restarted compiled once the depot has compiled it.
+http PUT /depot/publishers/alice "${O[@]}" "${JSON[@]}" -d "$(jq -n --rawfile k "$D/alice.pub" '{publicKey: $k}')"
+{ cat "$WASM"; printf '\0\5\4test'; } >"$D/app27.wasm" # a custom section: another module, the same app
+expect "publish 2.7.0, a module not compiled yet (port $P1)" pkgm 2.7.0 "$D/app27.wasm" "[\"$P1\"]" "{\"listen\":[$P1]}"
+desired "{\"package\":\"alice/pkg/hello/2.7.0\",\"grants\":$GRANTS}"
+expect "a module whose compiled form is not ready runs interpreted" \
+	wait_for 20 engine_is "interpreter no compiled form for this target (yet)"
+expect "... and is restarted compiled once the depot has it" \
+	wait_for 60 reported_is '.properties.reported.app | .package + " " + .engine' "alice/pkg/hello/2.7.0 aot"
+expect "... and answers" wait_for 10 answers "$P1"
+
 # --- Orchard down during an update: the app keeps running; the update lands when it is back ------
 desired "{\"package\":\"alice/pkg/hello/2.0.0\",\"grants\":$GRANTS}"
 expect "back to 2.0.0" wait_for 20 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/2.0.0 running"
@@ -284,7 +297,6 @@ restart_agent() {
 	start_agent # not in expect's subshell: APID must stay this shell's
 	wait_for 30 answers "$P2"
 }
-engine_is() { reported_is '.properties.reported.app | .engine + " " + .engineReason' "$1"; }
 # A statement the depot really signed, but naming another module.
 OTHER="sha256:$(sha256sum <"$TRAP" | cut -d' ' -f1)"
 jq -r .statement "$D/compiled.good" | jq -jcS --arg m "$OTHER" '.module = $m' >"$D/stmt"
