@@ -429,14 +429,17 @@ static void test_notifier_sends_queued_wakes(void **state)
 	while (poll(&pfd, 1, 500) > 0) {
 		PQconsumeInput(l);
 		for (PGnotify *nt; (nt = PQnotifies(l)) != NULL; PQfreemem(nt)) {
-			int i, v;
+			char *end;
 			if (strcmp(nt->relname, EVENTS_AUDIT) == 0) {
 				assert_string_equal(nt->extra, "42");
 				audit++;
 				continue;
 			}
-			assert_int_equal(sscanf(nt->extra, "dev-%d %d", &i, &v), 2);
-			assert_true(i >= 0 && i < 500 && v == i + 1);
+			assert_memory_equal(nt->extra, "dev-", 4);
+			long i = strtol(nt->extra + 4, &end, 10);
+			assert_true(*end == ' ' && i >= 0 && i < 500);
+			assert_int_equal(strtol(end + 1, &end, 10), i + 1);
+			assert_int_equal(*end, '\0');
 			seen[i]++;
 			n++;
 		}
