@@ -114,7 +114,7 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
 TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh tests/integration/twins_device_cert.sh
 
 # The twin query language: parser and SQL compiler alone.
-$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq_parse.o $(BUILD)/server/twinq_sql.o \
+$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq_lex.o $(BUILD)/server/twinq_parse.o $(BUILD)/server/twinq_sql.o \
 		$(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq
