@@ -21,6 +21,8 @@ build-all: $(BUILD)/tests/unit/server/test_store
 
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router \
 	$(BUILD)/tests/unit/server/test_edge
+# The docs guard: the shell examples of README.md and docs/*.md against a real orchardd.
+TEST_SCRIPTS += tests/integration/docs.sh
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
