@@ -50,6 +50,8 @@ def expect_statuses(lines):
                 code = m.group(1) if m else code
         if code and re.search(r"\bcurl\b", "\n".join(cmd)):
             cmd = [re.sub(r"(?<![\w-])curl ", "DOCS_EXPECT=%s curl " % code, l) for l in cmd]
+        elif code and cmd[0].lstrip().startswith('"$'):  # "${C[@]}" ...: curl in an array
+            cmd = ["DOCS_EXPECT=%s " % code + cmd[0]] + cmd[1:]
         out.extend(cmd)
     return out
 
