@@ -182,6 +182,7 @@ void acme_auth_free(struct acme_auth *a)
 	acme_jws_free(&a->jws);
 	acme_jwk_free(&a->key);
 	store_acme_account_free(&a->account);
+	free(a->late_jwk);
 	free(a);
 }
 
@@ -244,12 +245,39 @@ static enum store_qs fast_cb(struct store_conn *c, void *cls)
 	return store_take_acme_nonce_account(c, f->id, f->nonce, f->jwk, f->out, &f->nonce_state);
 }
 
+/* The verdict on a kid request whose signature verified with the cached
+ * key text, once a statement has read the account (qs, a->account) and
+ * tried the nonce (ns) on the condition that the account is valid and
+ * still holds that key. 1: accepted; 0: refused (*err); -1: the stored key
+ * is another one (another orchardd changed it): nothing was used up, the
+ * request must be checked again with the stored key. */
+static int kid_verdict(struct request *req, struct acme_auth *a, enum store_qs qs,
+		       enum store_nonce_state ns, const char *text, enum err_code *err)
+{
+	if (qs < 0)
+		return refuse(req, err, ERR_DB_UNAVAILABLE, "");
+	if (qs == STORE_NONE)
+		return refuse(req, err, ERR_ACME_ACCOUNT_DOES_NOT_EXIST, "no such account");
+	if (strcmp(a->account.jwk, text) != 0)
+		return -1;
+	if (strcmp(a->account.status, "valid") != 0)
+		return refuse(req, err, ERR_ACME_UNAUTHORIZED, "the account is not valid");
+	if (ns == STORE_NONCE_UNKNOWN)
+		return refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce is unknown or used");
+	if (ns == STORE_NONCE_EXPIRED)
+		return refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce has expired");
+	return 1;
+}
+
 /* A kid request whose account key is cached: verify with it first, then
  * read the account and use the nonce up in one round trip (two before).
  * Returns 1 when that decided the request (*ok the outcome), 0 when the
  * caller must go the long way (no cached key, the signature does not
- * verify with it, or the stored key changed: nothing was used up then). */
-static int kid_fast(struct request *req, struct acme_auth *a, const char *id, bool *ok,
+ * verify with it, or the stored key changed: nothing was used up then).
+ * With late (the route's ACME_LATE) the statement is the handler's:
+ * the request is accepted here as far as its signature goes, and
+ * acme_late_settle() decides the rest. */
+static int kid_fast(struct request *req, struct acme_auth *a, const char *id, bool late, bool *ok,
 		    enum err_code *err)
 {
 	struct acme_jwk key = {0};
@@ -257,40 +285,110 @@ static int kid_fast(struct request *req, struct acme_auth *a, const char *id, bo
 	char *text = NULL;
 	struct fast_cls f = {id, a->jws.nonce, NULL, &a->account, STORE_NONCE_UNKNOWN};
 	enum store_qs qs;
-	int decided = 0;
+	int decided = 0, v;
 
 	if (strlen(a->jws.nonce) >= ACME_NONCE_MAX || acme_keycache_get(id, &key, &text) != 0)
 		return 0;
 	if (acme_jws_verify(&a->jws, key.pkey, &e) != 0)
 		goto out;
+	if (late) {
+		a->late_id = id;
+		a->late_jwk = text;
+		text = NULL;
+		*ok = true;
+		decided = 1;
+		goto keep;
+	}
 	f.jwk = text;
 	qs = store_run(req->srv->store, fast_cb, &f);
-	decided = 1;
-	if (qs < 0)
-		*ok = refuse(req, err, ERR_DB_UNAVAILABLE, "");
-	else if (qs == STORE_NONE)
-		*ok = refuse(req, err, ERR_ACME_ACCOUNT_DOES_NOT_EXIST, "no such account");
-	else if (strcmp(a->account.jwk, text) != 0) {
+	v = kid_verdict(req, a, qs, f.nonce_state, text, err);
+	if (v < 0) {
 		/* Another orchardd changed the key: the long way, with the row read. */
 		store_acme_account_free(&a->account);
-		decided = 0;
-	} else if (strcmp(a->account.status, "valid") != 0)
-		*ok = refuse(req, err, ERR_ACME_UNAUTHORIZED, "the account is not valid");
-	else if (f.nonce_state == STORE_NONCE_UNKNOWN)
-		*ok = refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce is unknown or used");
-	else if (f.nonce_state == STORE_NONCE_EXPIRED)
-		*ok = refuse(req, err, ERR_ACME_BAD_NONCE, "the nonce has expired");
-	else
-		*ok = true;
-	if (decided) {
-		a->has_account = qs == STORE_ONE;
-		a->key = key;
-		memset(&key, 0, sizeof key);
+		goto out;
 	}
+	decided = 1;
+	*ok = v == 1;
+	a->has_account = qs == STORE_ONE;
+keep:
+	a->key = key;
+	memset(&key, 0, sizeof key);
 out:
 	acme_jwk_free(&key);
 	free(text);
 	return decided;
+}
+
+bool acme_late_settle_now(struct request *req, int *ret)
+{
+	struct acme_auth *a = req->acme;
+	struct fast_cls f;
+	enum store_qs qs;
+
+	if (a == NULL || a->late_jwk == NULL)
+		return true;
+	f = (struct fast_cls){a->late_id, a->jws.nonce, a->late_jwk, &a->account,
+			      STORE_NONCE_UNKNOWN};
+	qs = store_run(req->srv->store, fast_cb, &f);
+	return acme_late_settle(req, qs, f.nonce_state, ret);
+}
+
+struct store_acme_late *acme_late(struct request *req, struct store_acme_late *buf)
+{
+	struct acme_auth *a = req->acme;
+
+	if (a == NULL || a->late_jwk == NULL)
+		return NULL;
+	*buf = (struct store_acme_late){a->late_id, a->jws.nonce, a->late_jwk, &a->account,
+					STORE_NONCE_UNKNOWN};
+	return buf;
+}
+
+bool acme_late_settle(struct request *req, enum store_qs qs, enum store_nonce_state ns, int *ret)
+{
+	struct acme_auth *a = req->acme;
+	struct acme_err e;
+	enum err_code err = ERR_ACME_SERVER_INTERNAL;
+	struct nonce_cls n = {a->jws.nonce, false};
+	int v;
+
+	if (a->late_jwk == NULL) /* settled by the authentication kind */
+		return true;
+	v = kid_verdict(req, a, qs, ns, a->late_jwk, &err);
+	if (v < 0) {
+		/* The stored key is another one: check the signature with it, as
+		 * the long way would, then take the nonce on its own. */
+		struct acme_jwk key = {0};
+		a->has_account = true;
+		v = 0;
+		if (acme_keycache_parse(a->late_id, a->account.jwk, &key, &e) != 0)
+			refuse(req, &err, ERR_ACME_SERVER_INTERNAL,
+			       "the account's stored key is unusable");
+		else if (acme_jws_verify(&a->jws, key.pkey, &e) != 0)
+			refuse(req, &err, e.code, e.detail);
+		else if (strcmp(a->account.status, "valid") != 0)
+			refuse(req, &err, ERR_ACME_UNAUTHORIZED, "the account is not valid");
+		else if ((qs = store_run(req->srv->store, take_nonce_cb, &n)) < 0)
+			refuse(req, &err, ERR_DB_UNAVAILABLE, "");
+		else if (qs == STORE_NONE)
+			refuse(req, &err, ERR_ACME_BAD_NONCE, "the nonce is unknown or used");
+		else if (!n.fresh)
+			refuse(req, &err, ERR_ACME_BAD_NONCE, "the nonce has expired");
+		else
+			v = 1;
+		acme_jwk_free(&a->key);
+		a->key = key;
+	}
+	free(a->late_jwk);
+	a->late_jwk = NULL;
+	if (v == 1) {
+		a->has_account = true;
+		return true;
+	}
+	json_t *ext = req->refusal_ext;
+	req->refusal_ext = NULL;
+	*ret = reply_problem_ext(__FILE__, __LINE__, req, err, ext, req->refusal_detail);
+	return false;
 }
 
 bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
@@ -327,7 +425,7 @@ bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
 		if (ac.id == NULL)
 			return refuse(req, err, ERR_ACME_ACCOUNT_DOES_NOT_EXIST,
 				      "\"kid\" is not an account URL of this server");
-		if (kid_fast(req, a, ac.id, &ok, err))
+		if (kid_fast(req, a, ac.id, (keys & ACME_LATE) != 0, &ok, err))
 			return ok ? payload_take(req, a, err) : false;
 		qs = store_run(req->srv->store, account_cb, &ac);
 		if (qs < 0)
@@ -396,6 +494,14 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 	int ret;
 
 	json_decref(body);
+	if (req->acme != NULL && req->acme->late_jwk != NULL) {
+		/* An ACME_LATE handler answering before its nonce was taken: a
+		 * bug, and never a success with a replayable nonce. */
+		free(text);
+		log_kv(LOG_ERROR, "acme: a reply before acme_late_settle()", "path", req->path,
+		       NULL);
+		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, NULL);
+	}
 	if (text == NULL)
 		return MHD_NO;
 	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);

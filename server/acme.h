@@ -33,6 +33,11 @@ struct acme_auth {
 	struct store_acme_account account; /* with kid: the signer's account */
 	bool has_account;
 	bool post_as_get;
+	/* ACME_LATE, not settled yet: the account id and the cached key text
+	 * the signature verified with; the handler's first statement reads the
+	 * account and takes the nonce, then calls acme_late_settle(). */
+	const char *late_id;
+	char *late_jwk;
 };
 void acme_auth_free(struct acme_auth *a);
 
@@ -44,6 +49,23 @@ const char *acme_nonce_issue(struct server *srv, char out[ACME_NONCE_MAX]);
  * req->json under RFC 8555 section 6.2 with the route's allowed key kinds,
  * loads the account for a kid, uses the nonce up last. */
 bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err);
+
+/* For an ACME_LATE route: the verdict once the handler's first statement
+ * has read the signer's account into req->acme->account (qs as that
+ * statement's STORE_ONE or STORE_NONE when there is no such account) and
+ * tried the nonce (ns): the checks of a kid request, in its order (account,
+ * key, status, nonce). False: the refusal is queued in *ret. True at once
+ * when the authentication kind already settled it (no cached key). */
+bool acme_late_settle(struct request *req, enum store_qs qs, enum store_nonce_state ns, int *ret);
+
+/* For an ACME_LATE handler whose first statement does not take the nonce
+ * (a path that reads nothing first): takes it now as a kid request
+ * would; as acme_late_settle(). */
+bool acme_late_settle_now(struct request *req, int *ret);
+
+/* *buf set up for the handler's first statement (store_take_acme_nonce_*)
+ * when req is ACME_LATE and not settled yet; else NULL (read as before). */
+struct store_acme_late *acme_late(struct request *req, struct store_acme_late *buf);
 
 /* Sets srv->acme_base from --acme-base-url or, when unset, from the first
  * listen address (listen_spec "host:port", bound to port). -1 when the

@@ -1,7 +1,8 @@
 /* Attestation trust anchors: the external roots file is read and checked
- * once, at start; each validation gets a store of its own, built from the
- * PEM kept in memory (a parse of a few certificates, as before external
- * roots). Each certificate is an anchor on its own (partial chains):
+ * once, at start, into one store that every validation shares (a
+ * reference each: X509_STORE locks its own lookups). It was built again
+ * from the PEM for each validation, which parsed every anchor each time.
+ * Each certificate is an anchor on its own (partial chains):
  * Orchard's root is not one, or its device certificates would pass as AK
  * certificates. */
 #include "server/attest_roots.h"
@@ -71,7 +72,10 @@ int attest_roots_load(struct server *srv)
 		X509_STORE_free(st);
 		return -1;
 	}
-	X509_STORE_free(st);
+	if (own != NULL || path != NULL)
+		srv->att_store = st;
+	else
+		X509_STORE_free(st);
 	if (path != NULL) {
 		snprintf(count, sizeof count, "%d", n);
 		log_kv(LOG_INFO, "external attestation roots", "file", path, "certificates", count,
@@ -85,6 +89,8 @@ X509_STORE *attest_roots_get(struct server *srv)
 	const char *own = srv->ca ? pki_ca_att_pem(srv->ca) : NULL;
 	X509_STORE *st;
 
+	if (srv->att_store != NULL)
+		return X509_STORE_up_ref(srv->att_store) == 1 ? srv->att_store : NULL;
 	if ((own == NULL && srv->att_ext_pem == NULL) || (st = X509_STORE_new()) == NULL)
 		return NULL;
 	if ((own != NULL && add_pem(st, own, strlen(own), NULL) < 1) ||
@@ -99,6 +105,8 @@ X509_STORE *attest_roots_get(struct server *srv)
 void attest_roots_free(struct server *srv)
 {
 	X509_free(srv->att_own);
+	X509_STORE_free(srv->att_store);
+	srv->att_store = NULL;
 	free(srv->att_ext_pem);
 	srv->att_own = NULL;
 	srv->att_ext_pem = NULL;

@@ -12,8 +12,9 @@ struct server;
  * none, or an unreadable file, fails the start. 0, or -1 (logged). */
 int attest_roots_load(struct server *srv);
 
-/* A new store of every anchor (the caller X509_STORE_free()s it), or NULL
- * when there is no attestation CA and no external root. */
+/* The store of every anchor, a reference the caller X509_STORE_free()s
+ * (the one attest_roots_load() built, else a new one), or NULL when there
+ * is no attestation CA and no external root. */
 X509_STORE *attest_roots_get(struct server *srv);
 
 void attest_roots_free(struct server *srv);

@@ -43,12 +43,15 @@
 struct authz_get {
 	const char *id;
 	struct store_acme_authz row;
+	struct store_acme_late *late; /* ACME_LATE not settled: read the account, take the nonce */
 };
 
 static enum store_qs authz_get_cb(struct store_conn *c, void *cls)
 {
 	struct authz_get *g = cls;
 
+	if (g->late != NULL)
+		return store_take_acme_nonce_authz(c, g->id, g->late, &g->row);
 	return store_select_acme_authz(c, g->id, &g->row);
 }
 
@@ -68,7 +71,18 @@ static bool load_authz(struct request *req, const char *id, struct authz_get *g,
 		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such authorization");
 		return false;
 	}
+	struct store_acme_late late;
+
+	g->late = acme_late(req, &late);
 	qs = store_run(req->srv->store, authz_get_cb, g);
+	if (g->late != NULL) {
+		g->late = NULL;
+		if (!acme_late_settle(req, qs, late.nonce_state, ret)) {
+			store_acme_authz_free(&g->row);
+			return false;
+		}
+		qs = g->row.id != NULL ? STORE_ONE : STORE_NONE;
+	}
 	if (qs < 0) {
 		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 		return false;
@@ -349,12 +363,15 @@ static void validation_done(void *cls)
 struct chall_get {
 	const char *id;
 	struct store_acme_chall row;
+	struct store_acme_late *late; /* ACME_LATE not settled: read the account, take the nonce */
 };
 
 static enum store_qs chall_get_cb(struct store_conn *c, void *cls)
 {
 	struct chall_get *g = cls;
 
+	if (g->late != NULL)
+		return store_take_acme_nonce_challenge(c, g->id, g->late, &g->row);
 	return store_select_acme_challenge(c, g->id, &g->row);
 }
 
@@ -414,7 +431,7 @@ static int reply_challenge_json(struct request *req, const char *authz_id, const
 /* Replies with challenge id as its authorization lists it now. */
 static int reply_challenge(struct request *req, const char *authz_id, const char *id)
 {
-	struct authz_get g = {authz_id, {0}};
+	struct authz_get g = {authz_id, {0}, NULL};
 	json_t *chs, *ch, *found = NULL;
 	size_t i;
 	int ret;
@@ -474,7 +491,8 @@ static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *
 
 int h_acme_challenge(struct request *req)
 {
-	struct chall_get g = {req->params[0], {0}};
+	struct chall_get g = {req->params[0], {0}, NULL};
+	struct store_acme_late late;
 	const struct acme_chall_type *type;
 	uint8_t *att_obj = NULL;
 	size_t att_obj_len = 0;
@@ -483,7 +501,15 @@ int h_acme_challenge(struct request *req)
 
 	if (!acme_id_ok(g.id))
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
+	g.late = acme_late(req, &late);
 	qs = store_run(req->srv->store, chall_get_cb, &g);
+	if (g.late != NULL) {
+		if (!acme_late_settle(req, qs, late.nonce_state, &ret)) {
+			store_acme_chall_free(&g.row);
+			return ret;
+		}
+		qs = g.row.id != NULL ? STORE_ONE : STORE_NONE;
+	}
 	if (qs < 0)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	if (qs == STORE_NONE)

@@ -375,10 +375,26 @@ static bool pem_append(char *out, size_t cap, size_t *off, const char *b64)
  * intermediate, as application/pem-certificate-chain. There are no
  * alternate chains (one intermediate, one root), so no Link
  * rel="alternate"; the Link rel="index" comes with every ACME reply. */
+struct cert_get {
+	const char *serial;
+	struct store_cert *row;
+	struct store_acme_late *late;
+};
+
+static enum store_qs cert_get_cb(struct store_conn *c, void *cls)
+{
+	struct cert_get *g = cls;
+
+	return store_take_acme_nonce_cert(c, g->serial, g->late, &g->row->acme_account_id,
+					  &g->row->der_b64);
+}
+
 int h_acme_cert(struct request *req)
 {
 	const char *serial = req->params[0];
 	struct store_cert row = {0};
+	struct store_acme_late late;
+	struct cert_get g = {serial, &row, NULL};
 	const char *chain = req->srv->ca ? pki_ca_chain_pem(req->srv->ca) : NULL, *end;
 	char *pem = NULL;
 	size_t cap, off = 0, inter_len;
@@ -394,7 +410,13 @@ int h_acme_cert(struct request *req)
 		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "no CA");
 	end += strlen("-----END CERTIFICATE-----");
 	inter_len = (size_t)(end - chain);
-	qs = certs_select(req->srv, serial, &row);
+	if ((g.late = acme_late(req, &late)) != NULL) {
+		qs = store_run(req->srv->store, cert_get_cb, &g);
+		if (!acme_late_settle(req, qs, late.nonce_state, &ret))
+			goto out;
+		qs = row.der_b64 != NULL ? STORE_ONE : STORE_NONE;
+	} else
+		qs = certs_select(req->srv, serial, &row);
 	if (qs < 0)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 	if (qs == STORE_NONE)

@@ -280,12 +280,15 @@ static bool parse_identifiers(struct request *req, struct new_order *o, json_t *
 struct limits {
 	const char *account;
 	long long orders, retry, pending;
+	struct store_acme_late *late; /* ACME_LATE not settled: read the account, take the nonce */
 };
 
 static enum store_qs limits_cb(struct store_conn *c, void *cls)
 {
 	struct limits *l = cls;
 
+	if (l->late != NULL)
+		return store_take_acme_nonce_limits(c, l->late, &l->orders, &l->retry, &l->pending);
 	return store_count_acme_limits(c, l->account, &l->orders, &l->retry, &l->pending);
 }
 
@@ -293,16 +296,20 @@ static enum store_qs limits_cb(struct store_conn *c, void *cls)
  * (--acme-orders-per-hour, --acme-pending-authz-max). A new order counts
  * its identifiers as pending authorizations, reused ones included: the
  * limit errs on the side of refusing. */
-static bool within_limits(struct request *req, const char *account, size_t new_authzs, int *ret)
+static bool within_limits(struct request *req, size_t new_authzs, int *ret)
 {
-	struct limits l = {account, 0, 0, 0};
+	struct limits l = {req->acme->account.id, 0, 0, 0, NULL};
 	const struct config *cfg = &req->srv->cfg;
+	struct store_acme_late late;
 	long long orders, retry, pending;
 	enum store_qs qs;
 
 	if (cfg->acme_orders_per_hour == 0 && cfg->acme_pending_authz_max == 0)
-		return true;
+		return acme_late_settle_now(req, ret);
+	l.late = acme_late(req, &late);
 	qs = store_run(req->srv->store, limits_cb, &l);
+	if (l.late != NULL && !acme_late_settle(req, qs, late.nonce_state, ret))
+		return false;
 	if (qs < 0) {
 		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 		return false;
@@ -394,7 +401,8 @@ int h_acme_new_order(struct request *req)
 	}
 	if (!parse_identifiers(req, o, &canon, &ret))
 		goto out;
-	if (!within_limits(req, a->account.id, o->n, &ret))
+	/* ACME_LATE: the limits' read takes the account and the nonce. */
+	if (!within_limits(req, o->n, &ret))
 		goto out;
 	if (!device_bound(req, a->account.id, o, &ret))
 		goto out;
@@ -436,12 +444,15 @@ out:
 struct order_get {
 	const char *id;
 	struct store_acme_order row;
+	struct store_acme_late *late; /* ACME_LATE not settled: read the account, take the nonce */
 };
 
 static enum store_qs order_get_cb(struct store_conn *c, void *cls)
 {
 	struct order_get *g = cls;
 
+	if (g->late != NULL)
+		return store_take_acme_nonce_order(c, g->id, g->late, &g->row);
 	return store_select_acme_order(c, g->id, &g->row);
 }
 
@@ -455,7 +466,17 @@ bool acme_order_load(struct request *req, struct store_acme_order *row, int *ret
 		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such order");
 		return false;
 	}
+	struct store_acme_late late;
+
+	g->late = acme_late(req, &late);
 	qs = store_run(req->srv->store, order_get_cb, g);
+	if (g->late != NULL) {
+		if (!acme_late_settle(req, qs, late.nonce_state, ret)) {
+			store_acme_order_free(&g->row);
+			return false;
+		}
+		qs = g->row.id != NULL ? STORE_ONE : STORE_NONE;
+	}
 	if (qs < 0) {
 		*ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 		return false;

@@ -21,12 +21,12 @@ const struct route routes[] = {
 	{"POST",   "/acme/account/{id}/orders/{after}", h_acme_orders, ACME_JWS(ACME_KID),  BODY_JOSE, KiB(16), WIRE_ACME,    "acme_orders"},
 	{"POST",   "/acme/key-change",     h_acme_key_change,  ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_key_change"},
 	{"POST",   "/acme/eab",            h_acme_eab_create,  OPERATOR(SCOPE_ACME_ADMIN),   BODY_JSON, KiB(1),  WIRE_ORCHARD, "acme_eab_create"},
-	{"POST",   "/acme/new-order",      h_acme_new_order,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_new_order"},
-	{"POST",   "/acme/order/{id}",     h_acme_order,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_order"},
-	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID),         BODY_JOSE, KiB(16), WIRE_ACME,    "acme_finalize"},
-	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_authz"},
-	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID),           BODY_JOSE, KiB(240), WIRE_ACME,    "acme_challenge"}, /* device-attest-01: an event log */
-	{"POST",   "/acme/cert/{serial}",  h_acme_cert,        ACME_JWS(ACME_KID),           BODY_JOSE, KiB(16), WIRE_ACME,    "acme_cert"},
+	{"POST",   "/acme/new-order",      h_acme_new_order,   ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME,  "acme_new_order"},
+	{"POST",   "/acme/order/{id}",     h_acme_order,       ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME,  "acme_order"},
+	{"POST",   "/acme/order/{id}/finalize", h_acme_finalize, ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME, "acme_finalize"},
+	{"POST",   "/acme/authz/{id}",     h_acme_authz,       ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME,  "acme_authz"},
+	{"POST",   "/acme/chall/{id}",     h_acme_challenge,   ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(240), WIRE_ACME, "acme_challenge"}, /* device-attest-01: an event log */
+	{"POST",   "/acme/cert/{serial}",  h_acme_cert,        ACME_JWS(ACME_KID | ACME_LATE), BODY_JOSE, KiB(16), WIRE_ACME,  "acme_cert"},
 	{"POST",   "/acme/revoke-cert",    h_acme_revoke_cert, ACME_JWS(ACME_JWK | ACME_KID), BODY_JOSE, KiB(32), WIRE_ACME,   "acme_revoke_cert"},
 	{"GET",    "/acme/renewal-info/{certID}", h_acme_renewal_info, PUBLIC,               BODY_NONE, 0,       WIRE_ACME,    "acme_renewal_info"},
 

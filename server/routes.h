@@ -54,8 +54,10 @@ enum auth_kind {
 };
 
 /* Which key an ACME JWS may name: its own (jwk: newAccount, revokeCert)
- * or an account's (kid: everything else). */
-enum acme_key_kind { ACME_JWK = 1 << 0, ACME_KID = 1 << 1 };
+ * or an account's (kid: everything else). ACME_LATE (with ACME_KID): the
+ * handler reads the account and takes the nonce in its own first statement
+ * (acme_late_settle(), server/acme.h), one round trip instead of two. */
+enum acme_key_kind { ACME_JWK = 1 << 0, ACME_KID = 1 << 1, ACME_LATE = 1 << 2 };
 
 struct route_auth {
 	enum auth_kind kind;

@@ -36,7 +36,8 @@ struct server {
 	/* device-attest-01's trust anchors (server/attest_roots.h): Orchard's
 	 * attestation CA (att_own) and the external roots. */
 	struct x509_st *att_own;
-	char *att_ext_pem; /* --attest-roots, read at start */
+	struct x509_store_st *att_store; /* both, as one store shared by validations */
+	char *att_ext_pem;		 /* --attest-roots, read at start */
 	size_t att_ext_len;
 	char id_scope[16]; /* DPS: this service's ID scope, from the database */
 	/* ACME challenge validations: a pool of their own, so a slow

@@ -35,6 +35,8 @@ TEST_SCRIPTS += tests/integration/device_attest.sh
 TEST_SCRIPTS += tests/integration/device_attest_eventlog.sh
 # External attestation roots: a test-made vendor CA certifies the swtpm's AK.
 TEST_SCRIPTS += tests/integration/device_attest_roots.sh
+# A TPM device's twin over mutual TLS with its TPM-held key (tpm_pkey.c), restarts, renewal.
+TEST_SCRIPTS += tests/integration/device_mtls.sh
 # The depot end to end: build/orchard-pkg (clients/pkg) against orchardd, a device's downloads.
 TEST_SCRIPTS += tests/integration/depot.sh
 # properties.desired.app names a published, non-yanked package (twin PATCH/PUT, configurations).
@@ -46,6 +48,17 @@ TEST_SCRIPTS += tests/integration/depot_stream.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
+
+# clients/attest/tpm_pkey.c: the orchard-tpm provider without a TPM.
+$(BUILD)/tests/unit/clients/test_tpm_pkey: $(BUILD)/tests/unit/clients/test_tpm_pkey.o $(ATTESTC_LIB) \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< -lcmocka $(ATTESTC_LIBS) -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/clients/test_tpm_pkey
+# clients/attest/ari.c: certIDs (against acme/ari.c's parser) and the renewal time.
+$(BUILD)/tests/unit/clients/test_ari: $(BUILD)/tests/unit/clients/test_ari.o $(BUILD)/acme/ari.o \
+		$(ATTESTC_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/acme/ari.o -lcmocka $(ATTESTC_LIBS)
+UNIT_TESTS += $(BUILD)/tests/unit/clients/test_ari
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \

@@ -2,14 +2,19 @@
  * (RFC 8555): an ES256 account key, JWS with jwk then kid, Replay-Nonce
  * kept from every answer, badNonce retried once. */
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "clients/attest/attest.h"
 #include "common/b64.h"
@@ -67,6 +72,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *cls)
 	} else if ((v = header_value(p, len, "Replay-Nonce")) != NULL) {
 		free(r->nonce);
 		r->nonce = v;
+	} else if ((v = header_value(p, len, "Retry-After")) != NULL) {
+		char *end;
+		long secs = strtol(v, &end, 10);
+		r->retry_after = end != v && *end == '\0' && secs > 0 ? secs : 0;
+		free(v);
 	}
 	return len;
 }
@@ -75,10 +85,86 @@ static size_t on_header(char *p, size_t size, size_t n, void *cls)
  * session) stays open for the next one. */
 static __thread CURL *tls_curl;
 
+/* This thread's client credentials (oa_http_client): a PEM chain and the
+ * key, given to each new TLS connection's SSL_CTX. */
+static __thread struct {
+	char *pem;
+	size_t len;
+	EVP_PKEY *key;
+} client;
+
 void oa_http_done(void)
 {
 	curl_easy_cleanup(tls_curl);
 	tls_curl = NULL;
+	free(client.pem);
+	EVP_PKEY_free(client.key);
+	memset(&client, 0, sizeof client);
+}
+
+int oa_http_client(const struct oa_buf *pem, EVP_PKEY *key, char *err)
+{
+	char *copy = NULL;
+
+	if (pem != NULL && key != NULL) {
+		BIO *bio = BIO_new_mem_buf(pem->b, (int)pem->n);
+		X509 *leaf = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+		int match = leaf != NULL && X509_check_private_key(leaf, key) == 1;
+		X509_free(leaf);
+		BIO_free(bio);
+		ERR_clear_error();
+		if (!match) {
+			snprintf(err, OA_ERR_MAX, "the client certificate is not the key's");
+			return -1;
+		}
+		if ((copy = malloc(pem->n + 1)) == NULL || EVP_PKEY_up_ref(key) != 1) {
+			free(copy);
+			snprintf(err, OA_ERR_MAX, "out of memory");
+			return -1;
+		}
+		memcpy(copy, pem->b, pem->n);
+		copy[pem->n] = '\0';
+	}
+	/* A connection made with other credentials (or none) is not reused. */
+	curl_easy_cleanup(tls_curl);
+	tls_curl = NULL;
+	free(client.pem);
+	EVP_PKEY_free(client.key);
+	client.pem = copy;
+	client.len = copy ? pem->n : 0;
+	client.key = copy ? key : NULL;
+	return 0;
+}
+
+/* oa_http_tls12: TLS 1.2 only on this thread's later connections. */
+static __thread bool tls12;
+
+void oa_http_tls12(bool on)
+{
+	curl_easy_cleanup(tls_curl);
+	tls_curl = NULL;
+	tls12 = on;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: the leaf, the rest of the chain, the key. */
+static CURLcode on_ssl_ctx(CURL *c, void *ssl_ctx, void *cls)
+{
+	SSL_CTX *ctx = ssl_ctx;
+	BIO *bio = BIO_new_mem_buf(client.pem, (int)client.len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	int ok = x != NULL && SSL_CTX_use_certificate(ctx, x) == 1;
+
+	(void)c;
+	(void)cls;
+	X509_free(x);
+	while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		ok = SSL_CTX_add1_chain_cert(ctx, x) == 1;
+		X509_free(x);
+	}
+	ERR_clear_error(); /* the end of the PEM */
+	ok = ok && SSL_CTX_use_PrivateKey(ctx, client.key) == 1;
+	BIO_free(bio);
+	return ok ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
 }
 
 int oa_http(const char *cacert, const char *method, const char *url, const char *content_type,
@@ -104,6 +190,13 @@ int oa_http(const char *cacert, const char *method, const char *url, const char 
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (cacert != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	if (tls12)
+		curl_easy_setopt(c, CURLOPT_SSLVERSION,
+				 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	if (client.pem != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, NULL);
+	}
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
@@ -168,6 +261,7 @@ void oa_acme_free(struct oa_acme *a)
 	free(a->new_nonce);
 	free(a->new_account);
 	free(a->new_order);
+	free(a->renewal_info);
 	free(a->kid);
 	free(a->nonce);
 	EVP_PKEY_free(a->key);
@@ -348,7 +442,50 @@ int oa_acme_post_json(struct oa_acme *a, const char *url, json_t *payload, long 
 	return rc;
 }
 
+/* The account key at key_path (PEM), or a new P-256 key saved there
+ * (0600); key_path NULL: a new key kept in memory only. */
+static EVP_PKEY *account_key(const char *key_path, char *err)
+{
+	EVP_PKEY *k = NULL;
+	FILE *f;
+	int fd;
+
+	if (key_path != NULL && (f = fopen(key_path, "r")) != NULL) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+		if (k == NULL || !EVP_PKEY_is_a(k, "EC") || EVP_PKEY_get_bits(k) != 256) {
+			EVP_PKEY_free(k);
+			snprintf(err, OA_ERR_MAX, "%.200s: no P-256 private key", key_path);
+			return NULL;
+		}
+		return k;
+	}
+	if ((k = EVP_EC_gen("P-256")) == NULL) {
+		snprintf(err, OA_ERR_MAX, "cannot make an account key");
+		return NULL;
+	}
+	if (key_path == NULL)
+		return k;
+	fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL || PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    fclose(f) != 0) {
+		if (f == NULL && fd >= 0)
+			close(fd);
+		snprintf(err, OA_ERR_MAX, "cannot write %.200s", key_path);
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	return k;
+}
+
 int oa_acme_account(struct oa_acme *a, const char *cacert, const char *directory_url, char *err)
+{
+	return oa_acme_account_at(a, cacert, directory_url, NULL, err);
+}
+
+int oa_acme_account_at(struct oa_acme *a, const char *cacert, const char *directory_url,
+		       const char *key_path, char *err)
 {
 	struct oa_resp r;
 	json_t *dir = NULL, *acct = NULL;
@@ -367,8 +504,11 @@ int oa_acme_account(struct oa_acme *a, const char *cacert, const char *directory
 	a->new_nonce = strdup(json_string_value(json_object_get(dir, "newNonce")) ?: "");
 	a->new_account = strdup(json_string_value(json_object_get(dir, "newAccount")) ?: "");
 	a->new_order = strdup(json_string_value(json_object_get(dir, "newOrder")) ?: "");
+	a->renewal_info = strdup(json_string_value(json_object_get(dir, "renewalInfo")) ?: "");
 	json_decref(dir);
-	if ((a->key = EVP_EC_gen("P-256")) == NULL || thumbprint(a) != 0) {
+	if ((a->key = account_key(key_path, err)) == NULL)
+		return -1;
+	if (thumbprint(a) != 0) {
 		snprintf(err, OA_ERR_MAX, "cannot make an account key");
 		return -1;
 	}
@@ -376,7 +516,8 @@ int oa_acme_account(struct oa_acme *a, const char *cacert, const char *directory
 			      &status, &acct, &loc, err) != 0)
 		return -1;
 	json_decref(acct);
-	if (status != 201 || loc == NULL) {
+	/* 201: a new account; 200: the key's existing one (RFC 8555 7.3.1). */
+	if ((status != 201 && status != 200) || loc == NULL) {
 		snprintf(err, OA_ERR_MAX, "newAccount: HTTP %ld", status);
 		free(loc);
 		return -1;

@@ -35,6 +35,13 @@ struct oa_tpm;
 struct oa_tpm *oa_tpm_open(const char *tcti, char *err);
 void oa_tpm_close(struct oa_tpm *t);
 
+/* Flushes every transient object in the TPM: those a crashed process
+ * left behind (swtpm has no resource manager and room for three). Call it
+ * right after oa_tpm_open, before any oa_tpm_* that loads an object; it
+ * also forgets t's own AK and signing key. The number flushed, or -1 with
+ * err set. */
+int oa_tpm_flush_transient(struct oa_tpm *t, char *err);
+
 /* The EK at persistent handle ek_handle as a marshalled TPM2B_PUBLIC, and
  * its certificate from NV index cert_nv (DER; cert->n 0 when it has none,
  * or cert_nv is 0). */
@@ -58,6 +65,18 @@ int oa_tpm_key_create(struct oa_tpm *t, bool ecc, char *err);
 /* The signing key's public key for OpenSSL (the caller frees). */
 EVP_PKEY *oa_tpm_key_pkey(struct oa_tpm *t, char *err);
 
+/* The signing key kept across restarts: oa_tpm_key_save writes the last
+ * key oa_tpm_key_create made as dir/tls.pub (marshalled TPM2B_PUBLIC) and
+ * dir/tls.priv (TPM2B_PRIVATE, wrapped by the SRK; useless outside this
+ * TPM), both 0600, dir created 0700 when missing. oa_tpm_key_load
+ * recreates the SRK (a primary: the same key every time), loads the
+ * saved key as the signing key (flushing any earlier one) and flushes the
+ * SRK. oa_tpm_key_flush unloads the signing key (oa_tpm_close does too).
+ * -1 with err set on failure; nothing stays loaded then. */
+int oa_tpm_key_save(struct oa_tpm *t, const char *dir, char *err);
+int oa_tpm_key_load(struct oa_tpm *t, const char *dir, char *err);
+void oa_tpm_key_flush(struct oa_tpm *t);
+
 /* TPM2_Certify of the signing key by the AK with qualifying data qd:
  * certInfo (TPMS_ATTEST), sig (marshalled TPMT_SIGNATURE), pub_area (the
  * key's TPMT_PUBLIC without its size) and alg (its COSE number). */
@@ -80,6 +99,27 @@ int oa_tpm_quote(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, uint32_t mas
 /* TPM2_Sign of a SHA-256 digest with the signing key: a DER ECDSA-Sig-Value
  * or an RSASSA-PKCS1-v1_5 signature, as X.509 wants them. */
 int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, char *err);
+
+/* The same for any digest: md is 256, 384 or 512 (SHA-2), len md/8;
+ * pss: RSASSA-PSS (salt as long as the digest, as TLS 1.3 wants) for an
+ * RSA key, else PKCS#1 v1.5 (with an ECDSA key, pss is an error).
+ * -1 with err set when no key is loaded or the TPM refuses. */
+int oa_tpm_sign_digest(struct oa_tpm *t, int md, bool pss, const uint8_t *digest, size_t len,
+		       struct oa_buf *sig, char *err);
+bool oa_tpm_key_is_ecc(const struct oa_tpm *t);
+
+/* --- the TPM key as an OpenSSL key (tpm_pkey.c) ------------------------- */
+
+/* An EVP_PKEY for t's signing key (the last oa_tpm_key_create or
+ * oa_tpm_key_load) whose private operation (digest-and-sign: ECDSA, RSA
+ * PKCS#1 v1.5 or PSS) is TPM2_Sign through t's own ESYS context: no second
+ * TPM connection, no tpm2-openssl provider. It loads the "default"
+ * provider and Orchard's built-in "orchard-tpm" provider into the default
+ * library context on first use. The key refers to t: t must stay open and
+ * its signing key loaded while the key is used; the caller frees the key
+ * with EVP_PKEY_free. NULL with err set on failure. Use it with
+ * SSL_CTX_use_PrivateKey (libcurl: oa_http_client). */
+EVP_PKEY *oa_tpm_pkey(struct oa_tpm *t, char *err);
 
 /* --- the AK certificate chain --------------------------------------- */
 #define OA_CHAIN_MAX 4
@@ -112,13 +152,28 @@ struct oa_resp {
 	long status;
 	struct oa_buf body;
 	char *location, *nonce;
+	long retry_after; /* Retry-After in seconds, 0 when absent */
 };
 void oa_resp_free(struct oa_resp *r);
 int oa_http(const char *cacert, const char *method, const char *url, const char *content_type,
 	    const char *body, size_t len, struct oa_resp *r, char *err);
 
-/* Closes this thread's connection (oa_http keeps one open per thread). */
+/* Closes this thread's connection (oa_http keeps one open per thread) and
+ * forgets its client credentials. */
 void oa_http_done(void);
+
+/* Mutual TLS for this thread's later oa_http calls: pem is the client
+ * certificate chain (leaf first, as ACME downloads it; copied), key its
+ * private key (a reference is taken: oa_tpm_pkey's key, whose TPM must
+ * stay open). pem or key NULL: no client certificate again. Closes the
+ * thread's connection so the next request handshakes anew. -1 with err
+ * set when the leaf (the first certificate in pem) is not key's, or on
+ * allocation failure; nothing changes then. */
+int oa_http_client(const struct oa_buf *pem, EVP_PKEY *key, char *err);
+
+/* TLS 1.2 only (on) or the default (TLS 1.2 and 1.3) for this thread's
+ * later connections; closes the current one. For tests and old peers. */
+void oa_http_tls12(bool on);
 
 /* POST url with JSON j (stolen) and parse the JSON answer into *out. */
 int oa_post_json(const char *cacert, const char *url, json_t *j, long *status, json_t **out,
@@ -127,8 +182,9 @@ int oa_post_json(const char *cacert, const char *url, json_t *j, long *status, j
 struct oa_acme {
 	const char *cacert;
 	char *new_nonce, *new_account, *new_order;
-	char *kid;   /* the account URL */
-	char *nonce; /* the next Replay-Nonce */
+	char *renewal_info; /* the directory's renewalInfo ("" when none) */
+	char *kid;	    /* the account URL */
+	char *nonce;	    /* the next Replay-Nonce */
 	EVP_PKEY *key;
 	char thumbprint[48]; /* base64url SHA-256 of the JWK (RFC 7638) */
 };
@@ -137,11 +193,107 @@ void oa_acme_free(struct oa_acme *a);
 /* Reads directory_url, makes a P-256 account key and registers it. */
 int oa_acme_account(struct oa_acme *a, const char *cacert, const char *directory_url, char *err);
 
+/* The same with the account key kept at key_path (PEM, created 0600 when
+ * missing, else loaded): a renewal's `replaces` must come from the account
+ * that ordered the certificate it replaces. NULL: as oa_acme_account. */
+int oa_acme_account_at(struct oa_acme *a, const char *cacert, const char *directory_url,
+		       const char *key_path, char *err);
+
+/* RFC 9773: the certID of the first certificate in pem (base64url of its
+ * authority key identifier "." base64url of its serial's DER content
+ * octets), a new string the caller frees; NULL with err set. */
+char *oa_acme_cert_id(const struct oa_buf *pem, char *err);
+
+/* RFC 9773 renewalInfo: GET a->renewal_info/cert_id (no JWS): the
+ * suggested window (epoch seconds) and Retry-After (seconds, 0 when
+ * absent). An agent renews at a random time inside [start, end), at once
+ * when end is past. -1 with err set (the status in it) otherwise. */
+struct oa_renewal {
+	long long start, end;
+	long retry_after;
+};
+int oa_acme_renewal_info(struct oa_acme *a, const char *cert_id, struct oa_renewal *w, char *err);
+
+/* When to renew (RFC 9773 section 4.2): a uniformly random second in
+ * [max(start, now), end), or now when the window has ended. Epoch
+ * seconds. */
+long long oa_renewal_pick(const struct oa_renewal *w, long long now);
+
 /* A JWS POST of payload (stolen; NULL: POST-as-GET) to url. */
 int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r, char *err);
 
 /* Same, parsing the answer's JSON into *out. */
 int oa_acme_post_json(struct oa_acme *a, const char *url, json_t *payload, long *status,
 		      json_t **out, char **location, char *err);
+
+/* --- the whole flow (flow.c) -------------------------------------------- */
+
+/* How a flow ended: OA_OK; OA_FAILED (a local failure: err says why, step
+ * names where, status 0); OA_REFUSED (Orchard answered step with HTTP
+ * status; problem is its RFC 9457 body or NULL, owned by the outcome). */
+enum { OA_OK = 0, OA_FAILED = 1, OA_REFUSED = 2 };
+struct oa_outcome {
+	const char *step; /* a static string: "ak-challenge", "order", ... */
+	long status;
+	json_t *problem;
+};
+void oa_outcome_free(struct oa_outcome *o);
+
+struct oa_ak_opts {
+	const char *server; /* Orchard's base URL, no trailing slash */
+	const char *cacert; /* the root to trust (PEM file), NULL: the system's */
+	bool ek_ecc;	    /* the P-384 EK at 0x81010016, else RSA at 0x81010001 */
+	bool ak_rsa;	    /* an RSA-2048 AK, else ECC P-256 */
+	bool no_ek_cert;    /* send no EK certificate (the enrollment pins the EK) */
+};
+
+/* The AK certificate chain: reads the EK (and its certificate from NV),
+ * creates the AK (a primary: left loaded in t for certify and quote),
+ * POST /attestation/ak/challenge, TPM2_ActivateCredential, POST
+ * /attestation/ak/{id}/activate. chain[0..*nchain) receives the DER
+ * certificates without the root (AK certificate first; the caller frees
+ * each with oa_buf_free; chain has room for OA_CHAIN_MAX). */
+int oa_flow_ak_chain(struct oa_tpm *t, const struct oa_ak_opts *o, struct oa_buf *chain,
+		     size_t *nchain, struct oa_outcome *res, char *err);
+
+/* The same from a chain saved earlier (oa_chain_save at path): the EK is
+ * read and the AK created again (the same primary), no network. */
+int oa_flow_ak_load(struct oa_tpm *t, const struct oa_ak_opts *o, const char *path,
+		    struct oa_buf *chain, size_t *nchain, struct oa_outcome *res, char *err);
+
+struct oa_cert_opts {
+	const char *id;	      /* the identifier's value: the registrationId */
+	const char *id_type;  /* NULL: "permanent-identifier" */
+	bool key_rsa;	      /* an RSA-2048 TLS key, else ECC P-256 */
+	const char *key_dir;  /* not NULL: the attested key saved there (oa_tpm_key_save) */
+	const char *replaces; /* not NULL: the certID (oa_acme_cert_id) this order renews */
+	uint32_t quote_mask;  /* not 0: a quote over these SHA-256 PCRs for the gate */
+	const struct oa_buf *event_log; /* with the quote: the TCG log, or NULL */
+	const char *csr_cn;		/* the CSR's subject CN, or NULL for none */
+	/* Tests only: wrong evidence on purpose, and copies of what was sent. */
+	const struct oa_buf *attobj_in; /* sent instead of the TPM's */
+	const char *attobj_text;	/* sent verbatim as attObj */
+	const uint8_t *qualify;		/* the qualifying data instead of SHA-256(ka) */
+	size_t qualify_len;
+	bool pubarea_other, csr_other;
+	struct oa_buf *attobj_out, *csr_out; /* not NULL: filled with a copy */
+	const char *then_order;		     /* a second newOrder by the same account */
+};
+
+/* A device certificate by device-attest-01, with the account in a
+ * (oa_acme_account) and the AK of the last oa_flow_ak_* call on t: newOrder
+ * (with replaces), the challenge answered with TPM2_Certify of a new TPM
+ * key qualified with SHA-256(key authorization) (and a quote when asked),
+ * finalize with a CSR the key signs, the certificate chain downloaded as
+ * PEM into *pem (caller frees, and stores it), then the key saved under
+ * key_dir (only then: a failure before leaves the saved key that matches
+ * the certificate in use; a crash between the save and the caller's
+ * write of the certificate leaves a pair oa_http_client refuses, which
+ * means: attest again). The new key stays loaded in t as the signing key
+ * for oa_tpm_pkey. On OA_FAILED/OA_REFUSED *pem is empty and res says
+ * where; the account in a stays usable. */
+int oa_flow_device_cert(struct oa_tpm *t, struct oa_acme *a, const struct oa_cert_opts *o,
+			const struct oa_buf *chain, size_t nchain, struct oa_buf *pem,
+			struct oa_outcome *res, char *err);
 
 #endif

@@ -23,11 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clients/attest/attest.h"
-#include "common/b64.h"
-#include "common/file.h"
 #include "common/hex.h"
 
 struct opts {
@@ -36,10 +33,18 @@ struct opts {
 	const char *attobj_text; /* sent verbatim as attObj */
 	const char *x5c0, *attobj_in, *attobj_out, *qualify, *chain_in, *chain_out, *csr_out;
 	bool pubarea_other, csr_other;
-	const char *csr_cn;	/* the CSR's subject CN, or NULL for none */
-	const char *then_order; /* a second order by the same account */
-	uint32_t quote_mask;	/* --quote: SHA-256 PCRs to quote */
-	const char *event_log;	/* --event-log: the TCG log sent with the quote */
+	const char *csr_cn;	 /* the CSR's subject CN, or NULL for none */
+	const char *then_order;	 /* a second order by the same account */
+	uint32_t quote_mask;	 /* --quote: SHA-256 PCRs to quote */
+	const char *event_log;	 /* --event-log: the TCG log sent with the quote */
+	const char *order_type;	 /* --order-type: NULL is permanent-identifier */
+	const char *key_dir;	 /* --key-dir: the TPM key's blobs kept there */
+	const char *account_key; /* --account-key: the ACME account key (PEM) */
+	const char *renew;	 /* --renew CERT: a new order replacing CERT */
+	const char *twin;	 /* --twin DEVICE: read its twin over mutual TLS */
+	bool use;		 /* --use: no issuance; --out and --key-dir as saved */
+	bool tls12;		 /* --tls12: the twin read over TLS 1.2 */
+	bool recover;		 /* --recover: flush transient objects first */
 };
 
 static char err[OA_ERR_MAX];
@@ -62,24 +67,6 @@ static int failed(const char *step)
 	fprintf(stderr, "orchard-attest: %s: %s\n", step, err);
 	printf("{\"ok\":false,\"step\":\"%s\",\"status\":0}\n", step);
 	return 1;
-}
-
-/* A standard-base64 JSON member into *out. */
-static int b64_member(json_t *j, const char *name, struct oa_buf *out)
-{
-	const char *s = json_string_value(json_object_get(j, name));
-
-	out->b = s ? b64_decode(s, strlen(s), 0, &out->n) : NULL;
-	return out->b ? 0 : -1;
-}
-
-static json_t *b64_json(const struct oa_buf *b)
-{
-	char *s = b64_encode(b->b, b->n, 0);
-	json_t *j = s ? json_string(s) : NULL;
-
-	free(s);
-	return j;
 }
 
 /* Reads to the end (sysfs files such as the kernel's event log tell no
@@ -126,175 +113,58 @@ static int write_file(const char *path, const struct oa_buf *b)
 	return ok ? 0 : -1;
 }
 
-/* One ACME step: POST payload (stolen) to url, *out the answer. 0 when
- * the status is want; else the exit code (1 failed, 2 refused), reported. */
-static int step(struct oa_acme *a, const char *name, const char *url, json_t *payload, long want,
-		json_t **out, char **location)
+/* The flow's outcome as the CLI reports it (see the top comment). */
+static int report(struct oa_outcome *res, int rc)
 {
-	long status = 0;
-
-	if (oa_acme_post_json(a, url ? url : "", payload, &status, out, location, err) != 0)
-		return failed(name);
-	if (status != want) {
-		int rc = refused(name, status, *out);
-		*out = NULL;
-		return rc;
+	if (rc == OA_REFUSED) {
+		rc = refused(res->step, res->status, res->problem);
+		res->problem = NULL;
+	} else if (rc != OA_OK) {
+		rc = failed(res->step ? res->step : "flow");
 	}
-	return 0;
-}
-
-/* --order-type: "permanent-identifier" unless told otherwise. */
-static const char *order_type = "permanent-identifier";
-
-/* A newOrder payload for one identifier of order_type. */
-static json_t *new_order(const char *id)
-{
-	return json_pack("{s:[{s:s, s:s}]}", "identifiers", "type", order_type, "value", id);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-/* Step 1: the AK certificate chain (DER, AK certificate first). */
-static int ak_certificate(const struct opts *o, struct oa_tpm *tpm, struct oa_buf *chain,
-			  size_t *nchain)
-{
-	struct oa_buf ek = {0}, cert = {0}, ak = {0}, blob = {0}, enc = {0}, secret = {0};
-	char url[1024];
-	json_t *req, *ans = NULL, *list;
-	long status = 0;
-	int rc = 1;
-
-	if (oa_tpm_ek(tpm, o->ek_ecc ? 0x81010016 : 0x81010001, o->ek_ecc ? 0x01c00016 : 0x01c00002,
-		      &ek, &cert, err) != 0 ||
-	    oa_tpm_ak_create(tpm, !o->ak_rsa, &ak, err) != 0) {
-		rc = failed("tpm");
-		goto out;
-	}
-	req = json_pack("{s:o, s:o}", "endorsementKey", b64_json(&ek), "attestationKey",
-			b64_json(&ak));
-	if (cert.n > 0 && !o->no_ek_cert)
-		json_object_set_new(req, "endorsementKeyCertificate", b64_json(&cert));
-	snprintf(url, sizeof url, "%s/attestation/ak/challenge", o->server);
-	if (oa_post_json(o->cacert, url, req, &status, &ans, err) != 0) {
-		rc = failed("ak-challenge");
-		goto out;
-	}
-	if (status != 201) {
-		rc = refused("ak-challenge", status, ans);
-		ans = NULL;
-		goto out;
-	}
-	if (b64_member(ans, "credentialBlob", &blob) != 0 ||
-	    b64_member(ans, "encryptedSecret", &enc) != 0 ||
-	    oa_tpm_activate(tpm, &blob, &enc, &secret, err) != 0) {
-		rc = failed("ak-activate");
-		goto out;
-	}
-	snprintf(url, sizeof url, "%s/attestation/ak/%s/activate", o->server,
-		 json_string_value(json_object_get(ans, "id")) ?: "");
-	json_decref(ans);
-	ans = NULL;
-	if (oa_post_json(o->cacert, url, json_pack("{s:o}", "secret", b64_json(&secret)), &status,
-			 &ans, err) != 0) {
-		rc = failed("ak-activate");
-		goto out;
-	}
-	if (status != 200) {
-		rc = refused("ak-activate", status, ans);
-		ans = NULL;
-		goto out;
-	}
-	list = json_object_get(ans, "certificateChain");
-	*nchain = 0;
-	/* x5c: everything but the root, the verifier's trust anchor. */
-	for (size_t i = 0; i + 1 < json_array_size(list) && i < 4; i++) {
-		const char *s = json_string_value(json_array_get(list, i));
-		chain[i].b = s ? b64_decode(s, strlen(s), 0, &chain[i].n) : NULL;
-		if (chain[i].b == NULL)
-			break;
-		(*nchain)++;
-	}
-	if (*nchain == 0) {
-		snprintf(err, OA_ERR_MAX, "no AK certificate in the answer");
-		rc = failed("ak-activate");
-		goto out;
-	}
-	rc = 0;
-out:
-	json_decref(ans);
-	oa_buf_free(&ek);
-	oa_buf_free(&cert);
-	oa_buf_free(&ak);
-	oa_buf_free(&blob);
-	oa_buf_free(&enc);
-	oa_buf_free(&secret);
+	oa_outcome_free(res);
 	return rc;
 }
 
-/* POST-as-GET url until its status is none of pending/processing/ready
- * when want is NULL, or is want; *out the last object. */
-static int poll(struct oa_acme *a, const char *url, const char *want, json_t **out)
+/* The AK certificate (or the saved chain), then a device certificate by
+ * device-attest-01 into *pem and o->out; with --renew, replacing that
+ * certificate, and the new one's renewal window into result. */
+static int issue(const struct opts *o, struct oa_tpm *tpm, struct oa_buf *pem, json_t *result)
 {
-	long status = 0;
-
-	for (int i = 0; i < 100; i++) {
-		const char *st;
-		*out = NULL;
-		if (oa_acme_post_json(a, url, NULL, &status, out, NULL, err) != 0)
-			return -1;
-		st = json_string_value(json_object_get(*out, "status"));
-		if (status != 200 || st == NULL)
-			return 0;
-		if (want ? strcmp(st, want) == 0
-			 : strcmp(st, "pending") != 0 && strcmp(st, "processing") != 0)
-			return 0;
-		if (strcmp(st, "invalid") == 0)
-			return 0;
-		json_decref(*out);
-		sleep_ms(100);
-	}
-	snprintf(err, OA_ERR_MAX, "%s: no outcome in 10 s", url);
-	return -1;
-}
-
-static int run(const struct opts *o)
-{
-	struct oa_tpm *tpm = NULL;
 	struct oa_acme a = {0};
-	struct oa_quote quote = {0};
-	struct oa_buf chain[4] = {{0}}, info = {0}, sig = {0}, area = {0}, obj = {0}, csr = {0};
-	size_t nchain = 0;
-	char url[1024], *order_url = NULL, *ka = NULL, *s64 = NULL;
-	json_t *order = NULL, *authz = NULL, *ans = NULL, *chall = NULL, *it;
-	const char *token = NULL, *chall_url = NULL;
+	struct oa_outcome res = {0};
+	struct oa_buf chain[OA_CHAIN_MAX] = {{0}}, attobj_in = {0}, attobj_out = {0}, csr_out = {0},
+		      log = {0}, old = {0};
+	struct oa_renewal w;
+	char *old_id = NULL, *new_id = NULL;
+	struct oa_ak_opts ak = {.server = o->server,
+				.cacert = o->cacert,
+				.ek_ecc = o->ek_ecc,
+				.ak_rsa = o->ak_rsa,
+				.no_ek_cert = o->no_ek_cert};
+	struct oa_cert_opts co = {.id = o->order_id,
+				  .id_type = o->order_type,
+				  .key_rsa = o->key_rsa,
+				  .key_dir = o->key_dir,
+				  .quote_mask = o->quote_mask,
+				  .csr_cn = o->csr_cn,
+				  .attobj_text = o->attobj_text,
+				  .pubarea_other = o->pubarea_other,
+				  .csr_other = o->csr_other,
+				  .attobj_out = o->attobj_out ? &attobj_out : NULL,
+				  .csr_out = o->csr_out ? &csr_out : NULL,
+				  .then_order = o->then_order};
 	uint8_t qd[32];
-	size_t qdlen = 32, i;
-	long status = 0, alg = 0;
+	size_t nchain = 0, i;
+	char url[1024];
 	int rc = 1;
 
-	if ((tpm = oa_tpm_open(o->tcti, err)) == NULL)
-		return failed("tpm");
-	if (o->chain_in != NULL) {
-		struct oa_buf ek = {0}, cert = {0}, ak = {0};
-		rc = oa_tpm_ek(tpm, o->ek_ecc ? 0x81010016 : 0x81010001, 0, &ek, &cert, err) != 0 ||
-		     oa_tpm_ak_create(tpm, !o->ak_rsa, &ak, err) != 0;
-		oa_buf_free(&ek);
-		oa_buf_free(&cert);
-		oa_buf_free(&ak);
-		if (rc != 0) {
-			rc = failed("tpm");
-			goto out;
-		}
-		if (oa_chain_load(o->chain_in, chain, &nchain, err) != 0) {
-			rc = failed("ak-chain-in");
-			goto out;
-		}
-	} else if ((rc = ak_certificate(o, tpm, chain, &nchain)) != 0) {
+	if (o->chain_in != NULL)
+		rc = oa_flow_ak_load(tpm, &ak, o->chain_in, chain, &nchain, &res, err);
+	else
+		rc = oa_flow_ak_chain(tpm, &ak, chain, &nchain, &res, err);
+	if (rc != OA_OK) {
+		rc = report(&res, rc);
 		goto out;
 	}
 	rc = 1;
@@ -309,178 +179,165 @@ static int run(const struct opts *o)
 			goto out;
 		}
 	}
-	snprintf(url, sizeof url, "%s/acme/directory", o->server);
-	if (oa_acme_account(&a, o->cacert, url, err) != 0) {
-		rc = failed("account");
-		goto out;
-	}
-	if ((rc = step(&a, "order", a.new_order, new_order(o->order_id), 201, &order,
-		       &order_url)) != 0)
-		goto out;
-	rc = 1;
-	if (oa_acme_post_json(
-		    &a,
-		    json_string_value(json_array_get(json_object_get(order, "authorizations"), 0))
-			    ?: "",
-		    NULL, &status, &authz, NULL, err) != 0 ||
-	    status != 200) {
-		rc = failed("authz");
-		goto out;
-	}
-	json_array_foreach (json_object_get(authz, "challenges"), i, it)
-		if (strcmp(json_string_value(json_object_get(it, "type")) ?: "",
-			   "device-attest-01") == 0) {
-			token = json_string_value(json_object_get(it, "token"));
-			chall_url = json_string_value(json_object_get(it, "url"));
-		}
-	if (token == NULL || chall_url == NULL) {
-		snprintf(err, OA_ERR_MAX, "no device-attest-01 challenge offered");
-		rc = failed("authz");
-		goto out;
-	}
-	/* The key authorization, its SHA-256 the qualifying data. */
-	if ((ka = malloc(strlen(token) + strlen(a.thumbprint) + 2)) == NULL)
-		goto out;
-	snprintf(ka, strlen(token) + strlen(a.thumbprint) + 2, "%s.%s", token, a.thumbprint);
-	EVP_Digest(ka, strlen(ka), qd, NULL, EVP_sha256(), NULL);
 	if (o->qualify != NULL) {
-		qdlen = strlen(o->qualify) / 2;
-		if (hex_decode(o->qualify, qd, sizeof qd) != (long)qdlen || qdlen == 0) {
+		long n = hex_decode(o->qualify, qd, sizeof qd);
+		if (n <= 0 || (size_t)n != strlen(o->qualify) / 2) {
 			snprintf(err, OA_ERR_MAX, "--qualify: hex of at most 32 bytes");
 			rc = failed("certify");
 			goto out;
 		}
+		co.qualify = qd;
+		co.qualify_len = (size_t)n;
 	}
-	if (o->attobj_text != NULL) {
-		/* sent as it is */
-	} else if (o->attobj_in != NULL) {
-		if (read_file(o->attobj_in, &obj) != 0) {
+	if (o->attobj_in != NULL) {
+		if (read_file(o->attobj_in, &attobj_in) != 0) {
 			rc = failed("attobj");
 			goto out;
 		}
-	} else {
-		if (oa_tpm_key_create(tpm, !o->key_rsa, err) != 0 ||
-		    oa_tpm_certify(tpm, qd, qdlen, &info, &sig, &area, &alg, err) != 0) {
-			rc = failed("certify");
-			goto out;
-		}
-		if (o->pubarea_other) { /* another key's public area */
-			oa_buf_free(&area);
-			struct oa_buf i2 = {0}, s2 = {0};
-			long a2;
-			if (oa_tpm_key_create(tpm, !o->key_rsa, err) != 0 ||
-			    oa_tpm_certify(tpm, qd, qdlen, &i2, &s2, &area, &a2, err) != 0) {
-				rc = failed("certify");
-				goto out;
-			}
-			oa_buf_free(&i2);
-			oa_buf_free(&s2);
-		}
-		if (o->quote_mask != 0 &&
-		    oa_tpm_quote(tpm, qd, qdlen, o->quote_mask, &quote, err) != 0) {
-			rc = failed("quote");
-			goto out;
-		}
-		if (o->quote_mask != 0 && o->event_log != NULL &&
-		    read_file(o->event_log, &quote.event_log) != 0) {
+		co.attobj_in = &attobj_in;
+	}
+	if (o->quote_mask != 0 && o->event_log != NULL) {
+		if (read_file(o->event_log, &log) != 0) {
 			rc = failed("event-log");
 			goto out;
 		}
-		if (oa_attobj(alg, chain, nchain, &sig, &info, &area, o->quote_mask ? &quote : NULL,
-			      &obj, err) != 0) {
-			rc = failed("attobj");
+		co.event_log = &log;
+	}
+	snprintf(url, sizeof url, "%s/acme/directory", o->server);
+	if (oa_acme_account_at(&a, o->cacert, url, o->account_key, err) != 0) {
+		rc = failed("account");
+		goto out;
+	}
+	if (o->renew != NULL) {
+		if (read_file(o->renew, &old) != 0 ||
+		    (old_id = oa_acme_cert_id(&old, err)) == NULL) {
+			rc = failed("renew");
 			goto out;
 		}
+		co.replaces = old_id;
+		json_object_set_new(result, "replaces", json_string(old_id));
 	}
-	if (o->attobj_out != NULL && obj.b != NULL && write_file(o->attobj_out, &obj) != 0) {
+	rc = oa_flow_device_cert(tpm, &a, &co, chain, nchain, pem, &res, err);
+	if (o->attobj_out != NULL && attobj_out.b != NULL &&
+	    write_file(o->attobj_out, &attobj_out) != 0) {
+		oa_outcome_free(&res);
 		rc = failed("attobj");
 		goto out;
 	}
-	s64 = o->attobj_text ? strdup(o->attobj_text) : b64_encode(obj.b, obj.n, 1);
-	if ((rc = step(&a, "challenge", chall_url, json_pack("{s:s}", "attObj", s64), 200, &chall,
-		       NULL)) != 0)
-		goto out;
-	rc = 1;
-	json_decref(authz);
-	authz = NULL;
-	if (poll(&a, json_string_value(json_array_get(json_object_get(order, "authorizations"), 0)),
-		 NULL, &authz) != 0) {
-		rc = failed("challenge");
-		goto out;
-	}
-	if (strcmp(json_string_value(json_object_get(authz, "status")) ?: "", "valid") != 0) {
-		json_t *p = NULL;
-		json_array_foreach (json_object_get(authz, "challenges"), i, it)
-			if (json_object_get(it, "error") != NULL)
-				p = json_incref(json_object_get(it, "error"));
-		rc = refused("challenge", 200, p);
-		goto out;
-	}
-	/* Finalize with a CSR the TPM key signs (or another key's). */
-	if (o->csr_other && oa_tpm_key_create(tpm, !o->key_rsa, err) != 0) {
+	if (o->csr_out != NULL && csr_out.b != NULL && write_file(o->csr_out, &csr_out) != 0) {
+		oa_outcome_free(&res);
 		rc = failed("csr");
 		goto out;
 	}
-	if (oa_csr(tpm, o->csr_cn, &csr, err) != 0) {
-		rc = failed("csr");
+	if (rc != OA_OK) {
+		rc = report(&res, rc);
 		goto out;
 	}
-	if (o->csr_out != NULL && write_file(o->csr_out, &csr) != 0) {
-		rc = failed("csr");
+	if (write_file(o->out, pem) != 0) {
+		rc = failed("certificate");
 		goto out;
 	}
-	free(s64);
-	s64 = b64_encode(csr.b, csr.n, 1);
-	if ((rc = step(&a, "finalize", json_string_value(json_object_get(order, "finalize")),
-		       json_pack("{s:s}", "csr", s64), 200, &ans, NULL)) != 0)
-		goto out;
-	rc = 1;
-	json_decref(ans);
-	ans = NULL;
-	if (poll(&a, order_url, "valid", &ans) != 0 ||
-	    json_string_value(json_object_get(ans, "certificate")) == NULL) {
-		rc = failed("order");
-		goto out;
-	}
-	{
-		struct oa_resp r = {0};
-		bool ok = oa_acme_post(&a, json_string_value(json_object_get(ans, "certificate")),
-				       NULL, &r, err) == 0 &&
-			  r.status == 200 && write_file(o->out, &r.body) == 0;
-		oa_resp_free(&r);
-		if (!ok) {
-			rc = failed("certificate");
+	if (o->renew != NULL) {
+		if ((new_id = oa_acme_cert_id(pem, err)) == NULL ||
+		    oa_acme_renewal_info(&a, new_id, &w, err) != 0) {
+			rc = failed("renewal-info");
 			goto out;
 		}
+		json_object_set_new(result, "window",
+				    json_pack("{s:I, s:I, s:I}", "start", (json_int_t)w.start,
+					      "end", (json_int_t)w.end, "retryAfter",
+					      (json_int_t)w.retry_after));
 	}
-	/* --then-order: the same account orders again (an account a TPM bound
-	 * to a device orders for that device only). */
-	if (o->then_order != NULL) {
-		json_t *o2 = NULL;
-		if ((rc = step(&a, "then-order", a.new_order, new_order(o->then_order), 201, &o2,
-			       NULL)) != 0)
-			goto out;
-		json_decref(o2);
-	}
-	printf("{\"ok\":true,\"certificate\":\"%s\"}\n", o->out);
 	rc = 0;
 out:
-	for (i = 0; i < 4; i++)
+	free(old_id);
+	free(new_id);
+	oa_buf_free(&old);
+	for (i = 0; i < OA_CHAIN_MAX; i++)
 		oa_buf_free(&chain[i]);
-	oa_quote_free(&quote);
-	oa_buf_free(&info);
-	oa_buf_free(&sig);
-	oa_buf_free(&area);
-	oa_buf_free(&obj);
-	oa_buf_free(&csr);
-	json_decref(order);
-	json_decref(authz);
-	json_decref(ans);
-	json_decref(chall);
-	free(order_url);
-	free(ka);
-	free(s64);
+	oa_buf_free(&attobj_in);
+	oa_buf_free(&attobj_out);
+	oa_buf_free(&csr_out);
+	oa_buf_free(&log);
+	oa_outcome_free(&res);
 	oa_acme_free(&a);
+	return rc;
+}
+
+/* --twin: GET /devices/{id}/twin over mutual TLS, the certificate in pem
+ * and the TPM's signing key; the twin into result. */
+static int twin(const struct opts *o, struct oa_tpm *tpm, const struct oa_buf *pem, json_t *result)
+{
+	EVP_PKEY *key = oa_tpm_pkey(tpm, err);
+	struct oa_resp r = {0};
+	json_error_t je;
+	json_t *body;
+	char url[1024];
+	int rc;
+
+	if (key == NULL)
+		return failed("tls-key");
+	rc = oa_http_client(pem, key, err);
+	EVP_PKEY_free(key);
+	oa_http_tls12(o->tls12);
+	if (rc != 0)
+		return failed("tls-key");
+	snprintf(url, sizeof url, "%s/devices/%s/twin", o->server, o->twin);
+	if (oa_http(o->cacert, "GET", url, NULL, NULL, 0, &r, err) != 0) {
+		oa_http_client(NULL, NULL, err);
+		return failed("twin");
+	}
+	oa_http_client(NULL, NULL, err);
+	oa_http_tls12(false);
+	body = r.body.n ? json_loadb((const char *)r.body.b, r.body.n, 0, &je) : NULL;
+	rc = r.status == 200 ? 0 : refused("twin", r.status, body);
+	if (rc == 0)
+		json_object_set_new(result, "twin", body ? body : json_null());
+	oa_resp_free(&r);
+	return rc;
+}
+
+static int run(const struct opts *o)
+{
+	struct oa_tpm *tpm = NULL;
+	struct oa_buf pem = {0};
+	json_t *result = json_pack("{s:b, s:s}", "ok", 1, "certificate", o->out);
+	char *text;
+	int rc = 1;
+
+	if (result == NULL || (tpm = oa_tpm_open(o->tcti, err)) == NULL) {
+		json_decref(result);
+		return failed("tpm");
+	}
+	if (o->recover) { /* what a crashed run left in the TPM */
+		int n = oa_tpm_flush_transient(tpm, err);
+		if (n < 0) {
+			rc = failed("tpm");
+			goto out;
+		}
+		json_object_set_new(result, "flushed", json_integer(n));
+	}
+	if (o->use) { /* the certificate and the key saved by an earlier run */
+		if (read_file(o->out, &pem) != 0) {
+			rc = failed("use");
+			goto out;
+		}
+		if (oa_tpm_key_load(tpm, o->key_dir, err) != 0) {
+			rc = failed("key-load");
+			goto out;
+		}
+	} else if ((rc = issue(o, tpm, &pem, result)) != 0) {
+		goto out;
+	}
+	if (o->twin != NULL && (rc = twin(o, tpm, &pem, result)) != 0)
+		goto out;
+	text = json_dumps(result, JSON_COMPACT);
+	printf("%s\n", text ? text : "{\"ok\":true}");
+	free(text);
+	rc = 0;
+out:
+	json_decref(result);
+	oa_buf_free(&pem);
 	oa_tpm_close(tpm);
 	return rc;
 }
@@ -512,25 +369,52 @@ static void usage(void)
 		"	[--event-log FILE (with --quote: the TCG crypto-agile log, e.g.\n"
 		"	 /sys/kernel/security/tpm0/binary_bios_measurements)]\n"
 		"	[--csr-cn CN (the CSR's subject; step-ca's clients send the identifier)]\n"
-		"	[--then-order ID (a second order by the same account)]\n");
+		"	[--then-order ID (a second order by the same account)]\n"
+		"	[--key-dir DIR (the TPM-held TLS key kept there: tls.pub, tls.priv)]\n"
+		"	[--account-key PEM (the ACME account key, created when missing)]\n"
+		"	[--renew CERT (a new order replacing CERT, RFC 9773; needs its --account-key)]\n"
+		"	[--twin DEVICE (then GET /devices/DEVICE/twin over mutual TLS with the TPM key)]\n"
+		"	[--use (no issuance: --out CERT and --key-dir DIR from an earlier run, with --twin)]\n"
+		"	[--tls12 (the twin over TLS 1.2, not 1.3)]\n"
+		"	[--recover (first flush the transient objects a crashed run left in the TPM)]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"server", 1, NULL, 's'},	 {"cacert", 1, NULL, 'c'},
-		{"tcti", 1, NULL, 't'},		 {"id", 1, NULL, 'i'},
-		{"order-id", 1, NULL, 'I'},	 {"out", 1, NULL, 'o'},
-		{"ek-ecc", 0, NULL, 'E'},	 {"ak-rsa", 0, NULL, 'A'},
-		{"key-rsa", 0, NULL, 'K'},	 {"no-ek-cert", 0, NULL, 'N'},
-		{"x5c0", 1, NULL, 'x'},		 {"attobj-in", 1, NULL, 'a'},
-		{"attobj-out", 1, NULL, 'b'},	 {"qualify", 1, NULL, 'q'},
-		{"pubarea-other", 0, NULL, 'P'}, {"csr-other", 0, NULL, 'C'},
-		{"ak-chain-in", 1, NULL, 'g'},	 {"attobj-text", 1, NULL, 'T'},
-		{"quote", 1, NULL, 'Q'},	 {"csr-cn", 1, NULL, 'n'},
-		{"then-order", 1, NULL, 'h'},	 {"ak-chain-out", 1, NULL, 'G'},
-		{"csr-out", 1, NULL, 'r'},	 {"event-log", 1, NULL, 'L'},
-		{"order-type", 1, NULL, 'Y'},	 {NULL, 0, NULL, 0},
+		{"server", 1, NULL, 's'},
+		{"cacert", 1, NULL, 'c'},
+		{"tcti", 1, NULL, 't'},
+		{"id", 1, NULL, 'i'},
+		{"order-id", 1, NULL, 'I'},
+		{"out", 1, NULL, 'o'},
+		{"ek-ecc", 0, NULL, 'E'},
+		{"ak-rsa", 0, NULL, 'A'},
+		{"key-rsa", 0, NULL, 'K'},
+		{"no-ek-cert", 0, NULL, 'N'},
+		{"x5c0", 1, NULL, 'x'},
+		{"attobj-in", 1, NULL, 'a'},
+		{"attobj-out", 1, NULL, 'b'},
+		{"qualify", 1, NULL, 'q'},
+		{"pubarea-other", 0, NULL, 'P'},
+		{"csr-other", 0, NULL, 'C'},
+		{"ak-chain-in", 1, NULL, 'g'},
+		{"attobj-text", 1, NULL, 'T'},
+		{"quote", 1, NULL, 'Q'},
+		{"csr-cn", 1, NULL, 'n'},
+		{"then-order", 1, NULL, 'h'},
+		{"ak-chain-out", 1, NULL, 'G'},
+		{"csr-out", 1, NULL, 'r'},
+		{"event-log", 1, NULL, 'L'},
+		{"order-type", 1, NULL, 'Y'},
+		{"key-dir", 1, NULL, 'k'},
+		{"account-key", 1, NULL, 'U'},
+		{"renew", 1, NULL, 'R'},
+		{"twin", 1, NULL, 'W'},
+		{"use", 0, NULL, 'u'},
+		{"tls12", 0, NULL, '2'},
+		{"recover", 0, NULL, 'F'},
+		{NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c;
@@ -561,7 +445,14 @@ int main(int argc, char **argv)
 		case 'n': o.csr_cn = optarg; break;
 		case 'h': o.then_order = optarg; break;
 		case 'L': o.event_log = optarg; break;
-		case 'Y': order_type = optarg; break;
+		case 'Y': o.order_type = optarg; break;
+		case 'k': o.key_dir = optarg; break;
+		case 'U': o.account_key = optarg; break;
+		case 'R': o.renew = optarg; break;
+		case 'W': o.twin = optarg; break;
+		case 'u': o.use = true; break;
+		case '2': o.tls12 = true; break;
+		case 'F': o.recover = true; break;
 		case 'Q':
 			if (pcr_list(optarg, &o.quote_mask) != 0) {
 				usage();
@@ -571,7 +462,8 @@ int main(int argc, char **argv)
 		default: usage(); return 1;
 		}
 	}
-	if (o.server == NULL || o.id == NULL || o.out == NULL) {
+	if (o.server == NULL || o.out == NULL || (o.id == NULL && !o.use) ||
+	    (o.use && (o.key_dir == NULL || o.twin == NULL))) {
 		usage();
 		return 1;
 	}

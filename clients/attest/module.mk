@@ -2,7 +2,8 @@
 # libattestclient.a is what the device agent links; orchard-attest is the
 # CLI on top. Depends on common, OpenSSL, tpm2-tss (ESYS), libcbor, libcurl.
 ATTESTC_SRCS := clients/attest/tpm.c clients/attest/attobj.c clients/attest/acme.c \
-		clients/attest/chain.c
+		clients/attest/chain.c clients/attest/flow.c \
+		clients/attest/tpm_pkey.c clients/attest/ari.c
 ATTESTC_LIB  := $(BUILD)/libattestclient.a
 ATTESTC_LIBS := $(ATTESTC_LIB) $(COMMON_LIB) -ltss2-esys -ltss2-tctildr -ltss2-mu -lcbor -lcurl \
 		-ljansson -lssl -lcrypto

@@ -3,6 +3,8 @@
  * and device-attest-01 needs SHA-256(key authorization) there. Transient
  * objects: the AK, the signing key and, briefly, the SRK (swtpm has room
  * for three and no resource manager). */
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
@@ -10,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tctildr.h>
+#include <unistd.h>
 
 #include "clients/attest/attest.h"
 
@@ -21,6 +25,7 @@ struct oa_tpm {
 	ESYS_CONTEXT *ctx;
 	ESYS_TR ek, ak, key;
 	TPM2B_PUBLIC ek_pub, ak_pub, key_pub;
+	TPM2B_PRIVATE key_priv; /* the signing key's blob, for oa_tpm_key_save */
 };
 
 void oa_buf_free(struct oa_buf *b)
@@ -70,6 +75,33 @@ struct oa_tpm *oa_tpm_open(const char *tcti, char *err)
 		return NULL;
 	}
 	return t;
+}
+
+int oa_tpm_flush_transient(struct oa_tpm *t, char *err)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more = TPM2_NO;
+	TSS2_RC rc;
+	int n = 0;
+
+	/* TPM2_TRANSIENT_FIRST, spelled out: its macro shifts an int into the
+	 * sign bit (UBSan). */
+	const UINT32 first = 0x80000000u;
+
+	rc = Esys_GetCapability(t->ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+				first, TPM2_MAX_CAP_HANDLES, &more, &cap);
+	if (rc != TSS2_RC_SUCCESS)
+		return fail(err, "GetCapability(handles)", rc);
+	for (UINT32 i = 0; i < cap->data.handles.count; i++) {
+		ESYS_TR h = ESYS_TR_NONE;
+		if (Esys_TR_FromTPMPublic(t->ctx, cap->data.handles.handle[i], ESYS_TR_NONE,
+					  ESYS_TR_NONE, ESYS_TR_NONE, &h) == TSS2_RC_SUCCESS &&
+		    Esys_FlushContext(t->ctx, h) == TSS2_RC_SUCCESS)
+			n++;
+	}
+	Esys_Free(cap);
+	t->ak = t->key = ESYS_TR_NONE;
+	return n;
 }
 
 void oa_tpm_close(struct oa_tpm *t)
@@ -269,9 +301,38 @@ int oa_tpm_activate(struct oa_tpm *t, const struct oa_buf *blob, const struct oa
 	return (int)rc;
 }
 
+/* The SRK: the TCG's ECC P-256 storage key template, a primary in the
+ * owner hierarchy (the same key each time), loaded into *srk. */
+static int srk_create(struct oa_tpm *t, ESYS_TR *srk, char *err)
+{
+	TPM2B_PUBLIC tmpl;
+
+	memset(&tmpl, 0, sizeof tmpl);
+	tmpl.publicArea.type = TPM2_ALG_ECC;
+	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+					   TPMA_OBJECT_SENSITIVEDATAORIGIN |
+					   TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
+					   TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA;
+	tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+	tmpl.publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
+	tmpl.publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+	tmpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+	tmpl.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	tmpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	return create_primary(t, &tmpl, srk, NULL, err);
+}
+
+void oa_tpm_key_flush(struct oa_tpm *t)
+{
+	if (t->key != ESYS_TR_NONE)
+		Esys_FlushContext(t->ctx, t->key);
+	t->key = ESYS_TR_NONE;
+}
+
 int oa_tpm_key_create(struct oa_tpm *t, bool ecc, char *err)
 {
-	TPM2B_PUBLIC srk_tmpl, tmpl = key_template(ecc, false), *pub = NULL;
+	TPM2B_PUBLIC tmpl = key_template(ecc, false), *pub = NULL;
 	TPM2B_SENSITIVE_CREATE sens;
 	TPM2B_DATA outside = {0};
 	TPML_PCR_SELECTION pcrs = {0};
@@ -279,25 +340,9 @@ int oa_tpm_key_create(struct oa_tpm *t, bool ecc, char *err)
 	ESYS_TR srk = ESYS_TR_NONE;
 	TSS2_RC rc;
 
-	/* The SRK: the TCG's ECC P-256 storage key template. */
-	memset(&srk_tmpl, 0, sizeof srk_tmpl);
-	srk_tmpl.publicArea.type = TPM2_ALG_ECC;
-	srk_tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-	srk_tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-					       TPMA_OBJECT_SENSITIVEDATAORIGIN |
-					       TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
-					       TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA;
-	srk_tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
-	srk_tmpl.publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
-	srk_tmpl.publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
-	srk_tmpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-	srk_tmpl.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-	srk_tmpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
 	/* One signing key at a time: swtpm holds three transient objects. */
-	if (t->key != ESYS_TR_NONE)
-		Esys_FlushContext(t->ctx, t->key);
-	t->key = ESYS_TR_NONE;
-	if (create_primary(t, &srk_tmpl, &srk, NULL, err) != 0)
+	oa_tpm_key_flush(t);
+	if (srk_create(t, &srk, err) != 0)
 		return -1;
 	memset(&sens, 0, sizeof sens);
 	rc = Esys_Create(t->ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
@@ -305,13 +350,126 @@ int oa_tpm_key_create(struct oa_tpm *t, bool ecc, char *err)
 	if (rc == TSS2_RC_SUCCESS) {
 		rc = Esys_Load(t->ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
 			       &t->key);
-		if (rc == TSS2_RC_SUCCESS)
+		if (rc == TSS2_RC_SUCCESS) {
 			t->key_pub = *pub;
+			t->key_priv = *priv;
+		}
 	}
 	Esys_Free(priv);
 	Esys_Free(pub);
 	Esys_FlushContext(t->ctx, srk);
 	return rc == TSS2_RC_SUCCESS ? 0 : fail(err, "creating the key under the SRK", rc);
+}
+
+/* dir/name into path; -1 when it does not fit. */
+static int key_path(char *path, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(path, size, "%s/%s", dir, name);
+
+	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* Writes n bytes to path, mode 0600, through a temporary file renamed
+ * over it (a crash leaves the old file or the new, never half). */
+static int write_private(const char *path, const uint8_t *b, size_t n, char *err)
+{
+	char tmp[4096 + 8];
+	int fd, ok;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+		return fail(err, "path too long", 0);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, OA_ERR_MAX, "cannot create %.200s", tmp);
+		return -1;
+	}
+	ok = fchmod(fd, 0600) == 0 && write(fd, b, n) == (ssize_t)n && fsync(fd) == 0;
+	if (close(fd) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		snprintf(err, OA_ERR_MAX, "cannot write %.200s", path);
+		return -1;
+	}
+	return 0;
+}
+
+int oa_tpm_key_save(struct oa_tpm *t, const char *dir, char *err)
+{
+	uint8_t buf[sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE)];
+	char path[4096];
+	size_t off = 0;
+
+	err[0] = '\0';
+	if (t->key == ESYS_TR_NONE || t->key_priv.size == 0)
+		return fail(err, "no TPM key to save", 0);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, OA_ERR_MAX, "cannot create %.200s", dir);
+		return -1;
+	}
+	if (key_path(path, sizeof path, dir, "tls.pub") != 0 ||
+	    Tss2_MU_TPM2B_PUBLIC_Marshal(&t->key_pub, buf, sizeof buf, &off) != TSS2_RC_SUCCESS ||
+	    write_private(path, buf, off, err) != 0)
+		return err[0] ? -1 : fail(err, "saving the key's public area", 0);
+	off = 0;
+	if (key_path(path, sizeof path, dir, "tls.priv") != 0 ||
+	    Tss2_MU_TPM2B_PRIVATE_Marshal(&t->key_priv, buf, sizeof buf, &off) != TSS2_RC_SUCCESS ||
+	    write_private(path, buf, off, err) != 0)
+		return err[0] ? -1 : fail(err, "saving the key's private area", 0);
+	return 0;
+}
+
+/* Reads at most max bytes of dir/name into buf; the length, or -1. */
+static long read_small(const char *dir, const char *name, uint8_t *buf, size_t max, char *err)
+{
+	char path[4096];
+	FILE *f;
+	size_t n;
+
+	if (key_path(path, sizeof path, dir, name) != 0 || (f = fopen(path, "rb")) == NULL) {
+		snprintf(err, OA_ERR_MAX, "cannot read %.200s/%.20s", dir, name);
+		return -1;
+	}
+	n = fread(buf, 1, max, f);
+	fclose(f);
+	return (long)n;
+}
+
+int oa_tpm_key_load(struct oa_tpm *t, const char *dir, char *err)
+{
+	uint8_t buf[sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE)];
+	TPM2B_PUBLIC pub;
+	TPM2B_PRIVATE priv;
+	ESYS_TR srk = ESYS_TR_NONE;
+	size_t off = 0;
+	long n;
+	TSS2_RC rc;
+
+	memset(&pub, 0, sizeof pub);
+	memset(&priv, 0, sizeof priv);
+	oa_tpm_key_flush(t);
+	if ((n = read_small(dir, "tls.pub", buf, sizeof buf, err)) < 0)
+		return -1;
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, (size_t)n, &off, &pub) != TSS2_RC_SUCCESS ||
+	    off != (size_t)n)
+		return fail(err, "tls.pub is no TPM2B_PUBLIC", 0);
+	off = 0;
+	if ((n = read_small(dir, "tls.priv", buf, sizeof buf, err)) < 0)
+		return -1;
+	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, (size_t)n, &off, &priv) != TSS2_RC_SUCCESS ||
+	    off != (size_t)n)
+		return fail(err, "tls.priv is no TPM2B_PRIVATE", 0);
+	if (srk_create(t, &srk, err) != 0)
+		return -1;
+	rc = Esys_Load(t->ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub,
+		       &t->key);
+	Esys_FlushContext(t->ctx, srk);
+	if (rc != TSS2_RC_SUCCESS) {
+		t->key = ESYS_TR_NONE;
+		return fail(err, "loading the saved key (another TPM, or a new SRK?)", rc);
+	}
+	t->key_pub = pub;
+	t->key_priv = priv;
+	return 0;
 }
 
 EVP_PKEY *oa_tpm_key_pkey(struct oa_tpm *t, char *err)
@@ -402,18 +560,30 @@ int oa_tpm_certify(struct oa_tpm *t, const uint8_t *qd, size_t qdlen, struct oa_
 	return fail(err, "marshalling the certification", rc);
 }
 
-int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, char *err)
+int oa_tpm_sign_digest(struct oa_tpm *t, int md, bool pss, const uint8_t *digest, size_t len,
+		       struct oa_buf *sig, char *err)
 {
 	bool ecc = t->key_pub.publicArea.type == TPM2_ALG_ECC;
-	TPM2B_DIGEST d = {.size = 32};
-	TPMT_SIG_SCHEME scheme = {.scheme = ecc ? TPM2_ALG_ECDSA : TPM2_ALG_RSASSA};
+	TPM2B_DIGEST d = {.size = (UINT16)len};
+	TPMT_SIG_SCHEME scheme = {.scheme = ecc	  ? TPM2_ALG_ECDSA
+					    : pss ? TPM2_ALG_RSAPSS
+						  : TPM2_ALG_RSASSA};
 	TPMT_TK_HASHCHECK ticket = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
 	TPMT_SIGNATURE *s = NULL;
 	TSS2_RC rc;
 	int ret = -1;
 
-	memcpy(d.buffer, digest, 32);
-	scheme.details.any.hashAlg = TPM2_ALG_SHA256;
+	if (t->key == ESYS_TR_NONE)
+		return fail(err, "no TPM key loaded", 0);
+	switch (md) {
+	case 256: scheme.details.any.hashAlg = TPM2_ALG_SHA256; break;
+	case 384: scheme.details.any.hashAlg = TPM2_ALG_SHA384; break;
+	case 512: scheme.details.any.hashAlg = TPM2_ALG_SHA512; break;
+	default: return fail(err, "unsupported digest", 0);
+	}
+	if (len != (size_t)md / 8 || (ecc && pss))
+		return fail(err, "digest length or scheme does not fit the key", 0);
+	memcpy(d.buffer, digest, len);
 	rc = Esys_Sign(t->ctx, t->key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
 		       &ticket, &s);
 	if (rc != TSS2_RC_SUCCESS)
@@ -425,16 +595,17 @@ int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, 
 		BIGNUM *ss = BN_bin2bn(s->signature.ecdsa.signatureS.buffer,
 				       s->signature.ecdsa.signatureS.size, NULL);
 		unsigned char *der = NULL;
-		int len;
+		int dlen;
 		if (es == NULL || r == NULL || ss == NULL || !ECDSA_SIG_set0(es, r, ss)) {
 			BN_free(r);
 			BN_free(ss);
-		} else if ((len = i2d_ECDSA_SIG(es, &der)) > 0) {
-			ret = dup_into(sig, der, (size_t)len, err);
+		} else if ((dlen = i2d_ECDSA_SIG(es, &der)) > 0) {
+			ret = dup_into(sig, der, (size_t)dlen, err);
 			OPENSSL_free(der);
 		}
 		ECDSA_SIG_free(es);
 	} else {
+		/* rsassa and rsapss share one layout */
 		ret = dup_into(sig, s->signature.rsassa.sig.buffer, s->signature.rsassa.sig.size,
 			       err);
 	}
@@ -442,6 +613,16 @@ int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, 
 	if (ret != 0)
 		snprintf(err, OA_ERR_MAX, "cannot encode the TPM's signature");
 	return ret;
+}
+
+int oa_tpm_sign(struct oa_tpm *t, const uint8_t digest[32], struct oa_buf *sig, char *err)
+{
+	return oa_tpm_sign_digest(t, 256, false, digest, 32, sig, err);
+}
+
+bool oa_tpm_key_is_ecc(const struct oa_tpm *t)
+{
+	return t->key_pub.publicArea.type == TPM2_ALG_ECC;
 }
 
 void oa_quote_free(struct oa_quote *q)

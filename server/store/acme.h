@@ -199,6 +199,44 @@ enum store_qs store_select_acme_replaced(struct store_conn *c, const char *seria
 enum store_qs store_select_acme_order(struct store_conn *c, const char *id,
 				      struct store_acme_order *out);
 
+/* A kid request's first statement (ACME_LATE) reads its signer's account
+ * into *account and, when the account is valid and holds jwk, takes nonce
+ * (*nonce_state, as store_take_acme_nonce_account()), and reads the object
+ * the request names. */
+struct store_acme_late {
+	const char *account_id, *nonce, *jwk;
+	struct store_acme_account *account;
+	enum store_nonce_state nonce_state;
+};
+
+/* The ACME_LATE reads of an order, an authorization and a challenge: *out
+ * as store_select_acme_order(), _authz(), _challenge() fill it (its id NULL
+ * when there is none). STORE_NONE when there is no such account (*out then
+ * empty too). */
+enum store_qs store_take_acme_nonce_order(struct store_conn *c, const char *id,
+					  struct store_acme_late *late,
+					  struct store_acme_order *out);
+enum store_qs store_take_acme_nonce_authz(struct store_conn *c, const char *id,
+					  struct store_acme_late *late,
+					  struct store_acme_authz *out);
+enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *id,
+					      struct store_acme_late *late,
+					      struct store_acme_chall *out);
+
+/* The ACME_LATE read of newOrder's rate-limit counts of the signer's
+ * account, as store_count_acme_limits(). */
+enum store_qs store_take_acme_nonce_limits(struct store_conn *c, struct store_acme_late *late,
+					   long long *orders_hour, long long *retry_after_s,
+					   long long *pending_authzs);
+
+/* The ACME_LATE read of certificate serial for its download: the account
+ * that ordered it into *account_id (NULL when none or not through ACME)
+ * and its DER in base64 into *der_b64 (NULL when there is no such
+ * certificate); free() both. */
+enum store_qs store_take_acme_nonce_cert(struct store_conn *c, const char *serial,
+					 struct store_acme_late *late, char **account_id,
+					 char **der_b64);
+
 /* The account's order ids, newest first, after order after (NULL or "":
  * from the newest), at most limit + 1 of them (the extra one says another
  * page follows), as JSON array text into *ids (free()). An after that is

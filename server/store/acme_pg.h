@@ -42,6 +42,77 @@
 		   ".error::text, " STORE_EPOCH(o ".expires_at") ", " o ".certificate_serial, " o  \
 								 ".replaces"
 
+/* One authorization ($1) with its computed state and its challenges as
+ * JSON (store_acme_authz_fill()). */
+#define ACME_AUTHZ_SELECT                                                                                             \
+	"SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,"                               \
+	" acme_authz_state(a.status, a.expires_at), " STORE_EPOCH(                                                    \
+		"a.expires_at") ", (SELECT coalesce(json_agg(json_build_object('id', ch.id,"                          \
+				" 'type', ch.type, 'token', ch.token, 'status', ch.status,"                           \
+				" 'validated', " STORE_EPOCH(                                                         \
+					"ch.validated_at") ", 'error',"                                               \
+							   " ch.error) ORDER BY ch.type), '[]')"                      \
+							   " FROM acme_challenges ch WHERE ch.authz_id = a.id)::text" \
+							   " FROM acme_authzs a WHERE a.id = $1"
+
+/* One challenge ($1) with its authorization's identifier and state and the
+ * account's current key thumbprint (store_acme_chall_fill()). */
+#define ACME_CHALL_SELECT                                                                          \
+	"SELECT ch.id, ch.authz_id, a.account_id, ch.type, ch.token, ch.status,"                   \
+	" a.identifier_type, a.identifier_value, a.wildcard,"                                      \
+	" acme_authz_state(a.status, a.expires_at), ac.key_thumbprint"                             \
+	" FROM acme_challenges ch JOIN acme_authzs a ON a.id = ch.authz_id"                        \
+	" JOIN acme_accounts ac ON ac.id = a.account_id WHERE ch.id = $1"
+
+/* What an account's ($1) rate limits look at: its orders of the last hour,
+ * the seconds until the oldest of them leaves the hour, its pending
+ * authorizations. */
+#define ACME_LIMITS_SELECT                                                                         \
+	"SELECT (SELECT count(*) FROM acme_orders WHERE account_id = $1"                           \
+	" AND created_at > now() - interval '1 hour'),"                                            \
+	" (SELECT ceil(extract(epoch from min(created_at) + interval '1 hour' - now()))::bigint"   \
+	" FROM acme_orders WHERE account_id = $1 AND created_at > now() - interval '1 hour'),"     \
+	" (SELECT count(*) FROM acme_authzs WHERE account_id = $1 AND status = 'pending'"          \
+	" AND expires_at > now())"
+
+/* A kid request's nonce, taken in the statement that reads its account:
+ * the CTE n deletes the nonce (SQL text nonce) when the account (id) is
+ * valid and its stored key is jwk, and yields whether it was unexpired. */
+#define ACME_NONCE_TAKE_CTE(id, nonce, jwk)                                                        \
+	"n AS (DELETE FROM acme_nonces WHERE nonce = " nonce " AND EXISTS (SELECT 1 FROM"          \
+	" acme_accounts WHERE id = " id " AND status = 'valid' AND jwk = " jwk ")"                 \
+	" RETURNING expires_at > now() AS fresh)"
+
+/* An ACME_LATE statement: object inner (a SELECT of at most one row, its
+ * id $1) with the signer's account ($2) and nonce ($3) and the key text the
+ * signature verified with ($4). Columns: the account (ACME_ACCOUNT_COLS),
+ * the nonce's state, then inner's from ACME_LATE_COL (NULL when none). */
+#define ACME_LATE_SQL(inner)                                                                       \
+	"WITH " ACME_NONCE_TAKE_CTE("$2", "$3", "$4") " SELECT acc.*, (SELECT fresh FROM n),"      \
+						      " obj.* FROM (SELECT " ACME_ACCOUNT_COLS     \
+						      " FROM acme_accounts WHERE id = $2) acc"     \
+						      " LEFT JOIN LATERAL (" inner ") obj ON true"
+#define ACME_LATE_COL 8
+
+/* Reads what ACME_NONCE_TAKE_CTE's statements return: the account's
+ * columns (ACME_ACCOUNT_COLS) from column 0 into *out, then at column 7
+ * the nonce's state. Does not clear res. */
+enum store_qs store_acme_nonce_account_row(const PGresult *res, enum store_qs qs,
+					   struct store_acme_account *out,
+					   enum store_nonce_state *nonce_state);
+
+/* Runs st (ACME_LATE_SQL) for object id and fills late. Returns the result
+ * (caller PQclears) when *qs is STORE_ONE and the object exists, else NULL. */
+PGresult *store_acme_late_exec(struct store_conn *c, struct store_stmt *st, const char *id,
+			       struct store_acme_late *late, enum store_qs *qs);
+
+/* Fill *out (zeroed first) from row 0 of res, from column col on; -1 out
+ * of memory (nothing kept). Do not clear res. */
+int store_acme_order_fill(const PGresult *res, int col, struct store_acme_order *out);
+int store_acme_authz_fill(const PGresult *res, int col, struct store_acme_authz *out);
+int store_acme_chall_fill(const PGresult *res, int col, struct store_acme_chall *out);
+int store_acme_account_fill(const PGresult *res, int col, struct store_acme_account *out);
+
 /* Fills *out (zeroed first) from res's first row when qs is STORE_ONE and
  * out is not NULL; clears res. */
 enum store_qs store_acme_order_row(PGresult *res, enum store_qs qs, struct store_acme_order *out);

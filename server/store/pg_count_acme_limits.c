@@ -1,20 +1,13 @@
 /* Counts what an ACME account's rate limits look at, in one statement. */
 #include "server/store/acme.h"
+#include "server/store/acme_pg.h"
 #include "server/store/store_pg.h"
 
 enum store_qs store_count_acme_limits(struct store_conn *c, const char *account,
 				      long long *orders_hour, long long *retry_after_s,
 				      long long *pending_authzs)
 {
-	static struct store_stmt st = {
-		"count_acme_limits",
-		"SELECT (SELECT count(*) FROM acme_orders WHERE account_id = $1"
-		" AND created_at > now() - interval '1 hour'),"
-		" (SELECT ceil(extract(epoch from min(created_at) + interval '1 hour' - now()))::bigint"
-		" FROM acme_orders WHERE account_id = $1 AND created_at > now() - interval '1 hour'),"
-		" (SELECT count(*) FROM acme_authzs WHERE account_id = $1 AND status = 'pending'"
-		" AND expires_at > now())",
-		0};
+	static struct store_stmt st = {"count_acme_limits", ACME_LIMITS_SELECT, 0};
 	const char *p[] = {account};
 	enum store_qs qs;
 	PGresult *res = store_exec(c, &st, 1, p, &qs);

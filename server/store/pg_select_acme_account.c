@@ -18,25 +18,30 @@ void store_acme_account_free(struct store_acme_account *a)
 	memset(a, 0, sizeof *a);
 }
 
-enum store_qs store_acme_account_row(PGresult *res, enum store_qs qs,
-				     struct store_acme_account *out)
+int store_acme_account_fill(const PGresult *res, int col, struct store_acme_account *out)
 {
 	int ok = 1;
 
 	memset(out, 0, sizeof *out);
-	if (qs == STORE_ONE) {
-		out->id = store_value_dup(res, 0, 0, &ok);
-		out->thumbprint = store_value_dup(res, 0, 1, &ok);
-		out->jwk = store_value_dup(res, 0, 2, &ok);
-		out->contact = store_value_dup(res, 0, 3, &ok);
-		out->status = store_value_dup(res, 0, 4, &ok);
-		out->tos_agreed = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
-		out->created_at = store_value_ll(res, 0, 6);
-		if (!ok) {
-			store_acme_account_free(out);
-			qs = STORE_HARD;
-		}
-	}
+	out->id = store_value_dup(res, 0, col + 0, &ok);
+	out->thumbprint = store_value_dup(res, 0, col + 1, &ok);
+	out->jwk = store_value_dup(res, 0, col + 2, &ok);
+	out->contact = store_value_dup(res, 0, col + 3, &ok);
+	out->status = store_value_dup(res, 0, col + 4, &ok);
+	out->tos_agreed = strcmp(PQgetvalue(res, 0, col + 5), "t") == 0;
+	out->created_at = store_value_ll(res, 0, col + 6);
+	if (!ok)
+		store_acme_account_free(out);
+	return ok ? 0 : -1;
+}
+
+enum store_qs store_acme_account_row(PGresult *res, enum store_qs qs,
+				     struct store_acme_account *out)
+{
+	if (qs == STORE_ONE && store_acme_account_fill(res, 0, out) != 0)
+		qs = STORE_HARD;
+	else if (qs != STORE_ONE)
+		memset(out, 0, sizeof *out);
 	PQclear(res);
 	return qs;
 }

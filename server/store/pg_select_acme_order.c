@@ -22,31 +22,32 @@ void store_acme_order_free(struct store_acme_order *o)
 	memset(o, 0, sizeof *o);
 }
 
-enum store_qs store_acme_order_row(PGresult *res, enum store_qs qs, struct store_acme_order *out)
+int store_acme_order_fill(const PGresult *res, int col, struct store_acme_order *out)
 {
 	int ok = 1;
 
-	if (out == NULL) {
-		PQclear(res);
-		return qs;
-	}
 	memset(out, 0, sizeof *out);
-	if (qs == STORE_ONE) {
-		out->id = store_value_dup(res, 0, 0, &ok);
-		out->account_id = store_value_dup(res, 0, 1, &ok);
-		out->status = store_value_dup(res, 0, 2, &ok);
-		out->identifiers = store_value_dup(res, 0, 3, &ok);
-		out->authz_ids = store_value_dup(res, 0, 4, &ok);
-		out->profile = store_value_dup(res, 0, 5, &ok);
-		out->error = store_value_dup(res, 0, 6, &ok);
-		out->expires_at = store_value_ll(res, 0, 7);
-		out->certificate = store_value_dup(res, 0, 8, &ok);
-		out->replaces = store_value_dup(res, 0, 9, &ok);
-		if (!ok) {
-			store_acme_order_free(out);
-			qs = STORE_HARD;
-		}
-	}
+	out->id = store_value_dup(res, 0, col + 0, &ok);
+	out->account_id = store_value_dup(res, 0, col + 1, &ok);
+	out->status = store_value_dup(res, 0, col + 2, &ok);
+	out->identifiers = store_value_dup(res, 0, col + 3, &ok);
+	out->authz_ids = store_value_dup(res, 0, col + 4, &ok);
+	out->profile = store_value_dup(res, 0, col + 5, &ok);
+	out->error = store_value_dup(res, 0, col + 6, &ok);
+	out->expires_at = store_value_ll(res, 0, col + 7);
+	out->certificate = store_value_dup(res, 0, col + 8, &ok);
+	out->replaces = store_value_dup(res, 0, col + 9, &ok);
+	if (!ok)
+		store_acme_order_free(out);
+	return ok ? 0 : -1;
+}
+
+enum store_qs store_acme_order_row(PGresult *res, enum store_qs qs, struct store_acme_order *out)
+{
+	if (out != NULL && qs == STORE_ONE && store_acme_order_fill(res, 0, out) != 0)
+		qs = STORE_HARD;
+	else if (out != NULL && qs != STORE_ONE)
+		memset(out, 0, sizeof *out);
 	PQclear(res);
 	return qs;
 }

@@ -244,6 +244,21 @@ def run(tap, fx, c, resp):
     c.problem(a.post(cert_url, {}), 400, "malformed", "the certificate with a payload: malformed")
     c.problem(a.post("/acme/cert/" + "0" * 32), 404, "malformed", "an unknown serial: 404")
     c.problem(a.post("/acme/cert/nothex"), 404, "malformed", "a serial that is not one: 404")
+    # ACME_LATE: the download's read takes the account and the nonce.
+    path = cert_url[len(fx.base):]
+    n = c.nonce()
+    r = c.signed(a.key, path, None, kid=a.kid, nonce=n)
+    tap.eq((200, pems[0].serial_number, "0"),
+           (r.status_code, (pem_certs(r.content) or [leaf])[0].serial_number,
+            psql(fx, f"SELECT count(*) FROM acme_nonces WHERE nonce = '{n}'")),
+           "download: the nonce used up by the certificate's read")
+    c.problem(c.signed(a.key, path, None, kid=a.kid, nonce=n), 400, "badNonce",
+              "download: the same nonce again: 400 badNonce")
+    n = c.nonce()
+    c.problem(c.signed(b.key, path, None, kid=a.kid, nonce=n), 400, "malformed",
+              "download signed by another account's key under this kid: 400 malformed")
+    tap.eq("1", psql(fx, f"SELECT count(*) FROM acme_nonces WHERE nonce = '{n}'"),
+           "that left its nonce")
 
     # --- ARI ------------------------------------------------------------------------------
     cid = ari_id(leaf)

@@ -259,6 +259,75 @@ def run(tap, fx, c, resp):
     tap.eq((200, [order_url]), (r.status_code, r.json().get("orders")),
            "the account's orders list names it")
 
+    # --- ACME_LATE: the order, authorization and challenge reads take the account and the
+    # nonce in their own statement; each refusal in the kid order, none changes anything.
+    def nonce_left(n):
+        return psql(fx, f"SELECT count(*) FROM acme_nonces WHERE nonce = '{n}'")
+
+    d = Acct(c)
+    tap.eq(200, d.post(d.kid, {}).status_code, "a third account, its key cached")
+    for what, url in (("order", order_url), ("authorization", o["authorizations"][0]),
+                      ("challenge", ch["url"])):
+        path = url[len(base):]
+        n = c.nonce()
+        r = c.signed(a.key, path, None, kid=a.kid, nonce=n)
+        tap.eq((200, "0"), (r.status_code, nonce_left(n)),
+               f"{what}: POST-as-GET, its nonce used up by the read")
+        c.problem(c.signed(a.key, path, None, kid=a.kid, nonce=n), 400, "badNonce",
+                  f"{what}: the same nonce again: 400 badNonce")
+        n = c.nonce()
+        psql(fx, f"UPDATE acme_nonces SET expires_at = now() - interval '1 s' WHERE nonce = '{n}'")
+        c.problem(c.signed(a.key, path, None, kid=a.kid, nonce=n), 400, "badNonce",
+                  f"{what}: an expired nonce: 400 badNonce")
+        n = c.nonce()
+        c.problem(c.signed(d.key, path, None, kid=a.kid, nonce=n), 400, "malformed",
+                  f"{what}: signed by another account's key under this kid: 400 malformed")
+        tap.eq("1", nonce_left(n), f"{what}: that left its nonce")
+        c.problem(b.post(url), 403, "unauthorized", f"{what}: another account's: 403")
+        c.problem(a.post(path[:-2] + ("AA" if not path.endswith("AA") else "BB")), 404,
+                  "malformed", f"{what}: an unknown id: 404 malformed")
+        # The key another orchardd changed: the cached key still verifies, the stored one
+        # does not: refused, the nonce left; the stored key is taken (and cached).
+        jwk_a = psql(fx, f"SELECT jwk FROM acme_accounts WHERE id = '{a.id}'")
+        psql(fx, f"UPDATE acme_accounts SET jwk = (SELECT jwk FROM acme_accounts WHERE id ="
+                 f" '{d.id}') WHERE id = '{a.id}'")
+        n = c.nonce()
+        c.problem(c.signed(a.key, path, None, kid=a.kid, nonce=n), 400, "malformed",
+                  f"{what}: signed with a key the account no longer holds: 400 malformed")
+        tap.eq("1", nonce_left(n), f"{what}: that left its nonce")
+        r = c.signed(d.key, path, None, kid=a.kid, nonce=n)
+        tap.eq((200, "0"), (r.status_code, nonce_left(n)),
+               f"{what}: signed with the stored key: 200, the nonce used up")
+        psql(fx, f"UPDATE acme_accounts SET jwk = $j${jwk_a}$j$ WHERE id = '{a.id}'")
+        tap.eq(200, a.post(url).status_code, f"{what}: the account's own key again")
+    n = c.nonce()
+    tap.eq(200, d.post(d.kid, {"status": "deactivated"}).status_code, "the third deactivated")
+    c.problem(c.signed(d.key, order_url[len(base):], None, kid=d.kid, nonce=n), 403,
+              "unauthorized", "a deactivated account's order read: 403 unauthorized")
+    tap.eq("1", nonce_left(n), "that left its nonce")
+    # newOrder: its rate limits' read takes the account and the nonce.
+    before = counts(fx)
+    new = {"identifiers": [{"type": "dns", "value": "late.example.test"}]}
+    c.problem(c.signed(d.key, "/acme/new-order", new, kid=d.kid, nonce=n), 403, "unauthorized",
+              "newOrder by a deactivated account: 403 unauthorized")
+    tap.eq("1", nonce_left(n), "newOrder: that left its nonce")
+    e = Acct(c)
+    tap.eq(200, e.post(e.kid, {}).status_code, "a fourth account, its key cached")
+    c.problem(c.signed(e.key, "/acme/new-order", {"identifiers": []}, kid=e.kid, nonce=n), 400,
+              "malformed", "newOrder refused before its read (no identifiers): 400 malformed")
+    tap.eq("1", nonce_left(n), "newOrder: that left its nonce")
+    c.problem(c.signed(d.key, "/acme/new-order", new, kid=e.kid, nonce=n), 400, "malformed",
+              "newOrder signed by another account's key under this kid: 400 malformed")
+    tap.eq(("1", before), (nonce_left(n), counts(fx)), "newOrder: that left its nonce, no order")
+    r = c.signed(e.key, "/acme/new-order", new, kid=e.kid, nonce=n)
+    tap.eq((201, "0"), (r.status_code, nonce_left(n)), "newOrder: 201, its nonce used up")
+    c.problem(c.signed(e.key, "/acme/new-order", new, kid=e.kid, nonce=n), 400, "badNonce",
+              "newOrder with that nonce again: 400 badNonce")
+    tap.eq(200, e.post(r.headers["Location"]).status_code, "the new order reads back")
+    tap.eq((200, o["authorizations"]), (a.post(order_url).status_code,
+                                        a.post(order_url).json().get("authorizations")),
+           "the order is as it was")
+
     # --- refusals, none of which changes anything -------------------------------------------
     before = counts(fx)
     bad = [
