@@ -69,9 +69,11 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 /* "SharedAccessSignature sr=...&sig=...&se=..." for sr with key (base64),
  * valid ttl seconds, "&skn=NAME" appended when skn is not NULL. malloc'd. */
 char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn);
+/* Frees the TLS context the requests share (at exit). */
+void http_cleanup(void);
 /* The same with the HMAC-SHA256 made by mac_fn (0, or -1: no token). */
-typedef int (*sas_mac_fn)(void *ctx, const uint8_t *msg, size_t n, uint8_t mac[32]);
-char *sas_sign(const char *sr, long ttl, const char *skn, sas_mac_fn mac_fn, void *ctx);
+typedef int (*sas_mac_fn)(void *mac_ctx, const uint8_t *msg, size_t n, uint8_t mac[32]);
+char *sas_sign(const char *sr, long ttl, const char *skn, sas_mac_fn mac_fn, void *mac_ctx);
 
 /* --- tpm.c (TPM devices: tcti set, no symmetric_key) ------------------------------- */
 /* A SAS for sr signed by TPM2_HMAC with the key blobs (loaded under the
@@ -93,6 +95,20 @@ int dps_provision(const struct agent_config *c, struct agent_identity *id);
 /* Forgets the assignment (the hub refused the device): the next
  * dps_provision registers again. */
 void dps_forget(const struct agent_config *c);
+
+/* --- compiled.c ------------------------------------------------------------------ */
+struct depot_manifest;
+/* This device's target, e.g. "x86_64-linux-gnu" (the runtime's). */
+const char *compiled_target(void);
+/* The depot's compiled form of the verified package ref in dir (m its
+ * manifest): checked on disk, else (fetch) downloaded and checked. 0 with
+ * out the .cwasm to run; else *why (run the interpreter): -1 refused (a
+ * statement or .cwasm that does not check), -2 not there (yet: none for
+ * this target, Orchard unreachable), worth asking again later. */
+int compiled_get(const struct agent_config *c, const struct agent_identity *id, const char *ref,
+		 const char *dir, const struct depot_manifest *m, bool fetch, char out[4200],
+		 const char **why);
+void compiled_cleanup(void);
 
 /* --- app.c ----------------------------------------------------------------------- */
 struct app;

@@ -30,6 +30,8 @@
 #define MODULE_MAX (64ull << 20)
 #define START_WAIT_MS 10000
 #define ARGS_MAX 64
+#define AOT_RECHECK_FIRST 5 /* s; doubling up to AOT_RECHECK_MAX */
+#define AOT_RECHECK_MAX 600
 
 struct running {
 	char ref[256];
@@ -39,6 +41,11 @@ struct running {
 	char *argv[ARGS_MAX + 2];
 	char *envp[ARGS_MAX + 1];
 	char datadir[4096];
+	char wasm_path[4200];
+	bool aot;	      /* runs the depot's compiled form */
+	char engine_why[256]; /* why the interpreter, when it is */
+	int aot_wait;	      /* >0: ask for the compiled form again after so many s */
+	time_t aot_at;	      /* when */
 	time_t started;
 	bool ended;
 	int status;
@@ -231,22 +238,34 @@ static int pkg_fetch(struct app *a, const char *ref, struct depot_manifest *m, c
 	snprintf(part, sizeof(part), "%s/module.part", dir);
 	snprintf(final, sizeof(final), "%s/module.wasm", dir);
 	snprintf(url, sizeof(url), "%s/depot/%s/pkg/%s/%s/module", a->c->url, pub, name, ver);
-	long st = http_download(a->c, url, sas, part, MODULE_MAX);
-	if (st < 0 || st >= 500) {
-		*why = "module download interrupted";
-		ret = -2;
-		goto out;
+	struct stat pst;
+	bool resumed = stat(part, &pst) == 0 && pst.st_size > 0;
+	for (;;) {
+		long st = http_download(a->c, url, sas, part, MODULE_MAX);
+		if (st < 0 || st >= 500) {
+			*why = "module download interrupted";
+			ret = -2;
+			goto out;
+		}
+		if (st != 200 && st != 206 && st != 416) {
+			*why = "depot refused the module download";
+			goto out;
+		}
+		if (rename(part, final) < 0)
+			goto disk;
+		if (pkg_verify(a, dir, m, why) == 0) {
+			ret = 0;
+			goto out;
+		}
+		unlink(final); /* a wrong module is never kept */
+		if (!resumed)
+			goto out;
+		/* What the resumed download began with was bad: once more, whole. */
+		log_kv(LOG_WARN,
+		       "resumed module download did not match its digest; fetching it whole",
+		       "package", ref, NULL);
+		resumed = false;
 	}
-	if (st != 200 && st != 206 && st != 416) {
-		*why = "depot refused the module download";
-		goto out;
-	}
-	if (rename(part, final) < 0)
-		goto disk;
-	if (pkg_verify(a, dir, m, why) == 0)
-		ret = 0;
-	else
-		unlink(final); /* a wrong module is fetched whole again next time */
 	goto out;
 disk:
 	*why = "cannot write the package (disk full?)";
@@ -320,7 +339,7 @@ static int run_child(void *arg)
 
 /* Builds the runner's options from a verified manifest. */
 static struct running *running_new(struct app *a, const char *ref, const char *dir,
-				   const struct depot_manifest *m, const json_t *bound,
+				   const struct depot_manifest *m, const json_t *bound, bool fetch,
 				   const char **why)
 {
 	struct running *r = calloc(1, sizeof(*r));
@@ -331,10 +350,22 @@ static struct running *running_new(struct app *a, const char *ref, const char *d
 	}
 	snprintf(r->ref, sizeof(r->ref), "%s", ref);
 	r->bound = bound ? json_deep_copy(bound) : NULL;
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/module.wasm", dir);
+	char cwasm[4200];
+	const char *ewhy = NULL;
+	snprintf(r->wasm_path, sizeof(r->wasm_path), "%s/module.wasm", dir);
 	runner_opts *o = r->o;
-	o->module_path = strdup(path);
+	int rc_aot = compiled_get(a->c, a->id, ref, dir, m, fetch, cwasm, &ewhy);
+	if (rc_aot == 0) {
+		/* verified: the depot signed it for this module, target, toolchain */
+		o->module_path = strdup(cwasm);
+		o->allow_native = true;
+		r->aot = true;
+	} else {
+		o->module_path = strdup(r->wasm_path);
+		snprintf(r->engine_why, sizeof(r->engine_why), "%s", ewhy ? ewhy : "?");
+		if (rc_aot == -2)
+			r->aot_wait = AOT_RECHECK_FIRST;
+	}
 	size_t n = 0, i;
 	json_t *v, *caps = json_object_get(m->doc, "capabilities");
 	const char *k;
@@ -412,6 +443,7 @@ static bool port_answers(uint16_t port)
 static int running_start(struct running *r)
 {
 	supervisor_opts so = {.cpu_seconds = r->o->cpu_seconds, .max_memory = r->o->max_memory};
+again:
 	supervisor_free(r->ch);
 	r->ended = false;
 	r->why[0] = '\0';
@@ -424,6 +456,18 @@ static int running_start(struct running *r)
 	for (int t = 0; t < START_WAIT_MS && !agent_stopping; t += 100) {
 		if (supervisor_wait(r->ch, 100, &r->status, r->why, sizeof(r->why)) == 1) {
 			r->ended = true;
+			if (r->aot && r->status == RUNNER_EXIT_MODULE) {
+				/* The runtime refused the compiled form: the module then. */
+				log_kv(LOG_WARN, "compiled form refused, interpreting", "why",
+				       r->why, NULL);
+				snprintf(r->engine_why, sizeof(r->engine_why),
+					 "the runtime refused the compiled form");
+				free((char *)r->o->module_path);
+				r->o->module_path = strdup(r->wasm_path);
+				r->o->allow_native = false;
+				r->aot = false;
+				goto again;
+			}
 			if (!r->why[0])
 				snprintf(r->why, sizeof(r->why), "exited with status %d at start",
 					 r->status);
@@ -431,6 +475,7 @@ static int running_start(struct running *r)
 		}
 		if (port ? port_answers(port) : t >= 1000) {
 			r->started = time(NULL);
+			r->aot_at = !r->aot && r->aot_wait ? r->started + r->aot_wait : 0;
 			now_str(r->since);
 			return 0;
 		}
@@ -474,12 +519,24 @@ void report(const struct agent_config *c, const struct agent_identity *id, json_
 	json_decref(patch);
 }
 
-static void report_state(struct app *a, const char *ref, const char *state, const char *since)
+/* reported.app's engine for r: "aot", or "interpreter" and why. */
+static void add_engine(json_t *app, const struct running *r)
 {
-	log_kv(LOG_INFO, "app", "package", ref, "state", state, NULL);
-	report(a->c, a->id,
-	       json_pack("{s:{s:s, s:s, s:s, s:n}}", "app", "package", ref, "state", state, "since",
-			 since, "reason"));
+	json_object_set_new(app, "engine", json_string(r->aot ? "aot" : "interpreter"));
+	json_object_set_new(app, "engineReason", r->aot ? json_null() : json_string(r->engine_why));
+}
+
+/* Reports ref in state; r (NULL: not started yet) adds its engine. */
+static void report_state(struct app *a, const char *ref, const char *state, const char *since,
+			 const struct running *r)
+{
+	log_kv(LOG_INFO, "app", "package", ref, "state", state, r ? "engine" : NULL,
+	       r && r->aot ? "aot" : "interpreter", NULL);
+	json_t *app = json_pack("{s:s, s:s, s:s, s:n}", "package", ref, "state", state, "since",
+				since, "reason");
+	if (r)
+		add_engine(app, r);
+	report(a->c, a->id, json_pack("{s:o}", "app", app));
 }
 
 static void report_error(struct app *a, const char *ref, const char *reason)
@@ -544,11 +601,11 @@ static int switch_to(struct app *a, const char *ref, const json_t *bound)
 	const char *why = NULL;
 	struct depot_manifest m = {0};
 	now_str(since);
-	report_state(a, ref, "downloading", since);
+	report_state(a, ref, "downloading", since, NULL);
 	int rc = pkg_fetch(a, ref, &m, dir, &why);
 	if (rc == 0 && grants_allow(&m, bound, &why) < 0)
 		rc = -1;
-	struct running *r = rc == 0 ? running_new(a, ref, dir, &m, bound, &why) : NULL;
+	struct running *r = rc == 0 ? running_new(a, ref, dir, &m, bound, true, &why) : NULL;
 	depot_manifest_free(&m);
 	if (rc == 0 && !r)
 		rc = -1;
@@ -556,7 +613,7 @@ static int switch_to(struct app *a, const char *ref, const json_t *bound)
 		report_error(a, ref, why);
 		return rc;
 	}
-	report_state(a, ref, "starting", since);
+	report_state(a, ref, "starting", since, r);
 	running_stop(a->cur);
 	if (running_start(r) < 0) {
 		char reason[300];
@@ -573,7 +630,9 @@ static int switch_to(struct app *a, const char *ref, const json_t *bound)
 	save_current(a);
 	json_t *app = json_pack("{s:s, s:s, s:s, s:n}", "package", ref, "state", "running", "since",
 				r->since, "error");
-	log_kv(LOG_INFO, "app", "package", ref, "state", "running", NULL);
+	add_engine(app, r);
+	log_kv(LOG_INFO, "app", "package", ref, "state", "running", "engine",
+	       r->aot ? "aot" : "interpreter", NULL);
 	report(a->c, a->id, json_pack("{s:o}", "app", app));
 	return 0;
 }
@@ -592,12 +651,13 @@ void app_resume(struct app *a)
 	if (ref && depot_ref_parse(ref, pub, name, ver) == 0) {
 		pkg_dir(a, pub, name, ver, dir);
 		if (pkg_verify(a, dir, &m, &why) == 0 && grants_allow(&m, bound, &why) == 0)
-			r = running_new(a, ref, dir, &m, bound, &why);
+			r = running_new(a, ref, dir, &m, bound, false, &why);
 		depot_manifest_free(&m);
 	}
 	if (r && running_start(r) == 0) {
 		log_kv(LOG_INFO, "resumed the last good app", "package", ref, NULL);
 		a->cur = r;
+		report_state(a, ref, "running", r->since, r);
 		a->want = json_pack("{s:s, s:O?}", "package", ref, "grants", bound);
 	} else if (ref) {
 		log_kv(LOG_WARN, "cannot resume the last app", "package", ref, "reason",
@@ -634,7 +694,7 @@ void app_follow(struct app *a, const json_t *desired_app)
 		bound = NULL;
 	if (a->cur && !a->cur->ended && !strcmp(a->cur->ref, ref) &&
 	    json_equal(a->cur->bound ? a->cur->bound : json_null(), bound ? bound : json_null())) {
-		report_state(a, ref, "running", a->cur->since);
+		report_state(a, ref, "running", a->cur->since, a->cur);
 		return;
 	}
 	if (switch_to(a, ref, bound) == -2)
@@ -654,9 +714,51 @@ int app_ended(struct app *a)
 	return r->ended;
 }
 
+/* An app interpreted because its compiled form was not there (not compiled
+ * yet, Orchard unreachable) asks again, less and less often; once one
+ * checks, the app is restarted compiled. */
+static void aot_recheck(struct app *a, struct running *r)
+{
+	char dir[4200], cwasm[4200];
+	const char *why = NULL;
+	struct depot_manifest m = {0};
+	snprintf(dir, sizeof(dir), "%s", r->wasm_path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	int rc = pkg_verify(a, dir, &m, &why) == 0
+			 ? compiled_get(a->c, a->id, r->ref, dir, &m, true, cwasm, &why)
+			 : -1;
+	depot_manifest_free(&m);
+	if (rc == -2) {
+		r->aot_wait = r->aot_wait * 2 > AOT_RECHECK_MAX ? AOT_RECHECK_MAX : r->aot_wait * 2;
+		r->aot_at = time(NULL) + r->aot_wait;
+		return;
+	}
+	r->aot_at = 0;
+	r->aot_wait = 0;
+	if (rc < 0) {
+		snprintf(r->engine_why, sizeof(r->engine_why), "%s", why ? why : "?");
+		report_state(a, r->ref, "running", r->since, r);
+		return;
+	}
+	log_kv(LOG_INFO, "compiled form ready: restarting the app compiled", "package", r->ref,
+	       NULL);
+	running_stop(r);
+	free((char *)r->o->module_path);
+	r->o->module_path = strdup(cwasm);
+	r->o->allow_native = true;
+	r->aot = true;
+	r->engine_why[0] = '\0';
+	if (running_start(r) == 0)
+		report_state(a, r->ref, "running", r->since, r);
+}
+
 void app_tick(struct app *a)
 {
 	time_t now = time(NULL);
+	if (a->cur && !a->cur->ended && a->cur->aot_at && now >= a->cur->aot_at)
+		aot_recheck(a, a->cur);
 	if (a->retry_at && now >= a->retry_at && a->want) {
 		json_t *w = json_incref(a->want);
 		app_follow(a, w);
@@ -685,7 +787,7 @@ void app_tick(struct app *a)
 	supervisor_free(r->ch);
 	r->ch = NULL;
 	if (running_start(r) == 0)
-		report_state(a, r->ref, "running", r->since);
+		report_state(a, r->ref, "running", r->since, r);
 }
 
 int app_next_tick(const struct app *a)
@@ -695,6 +797,8 @@ int app_next_tick(const struct app *a)
 		at = a->restart_at;
 	if (a->retry_at && (!at || a->retry_at < at))
 		at = a->retry_at;
+	if (a->cur && !a->cur->ended && a->cur->aot_at && (!at || a->cur->aot_at < at))
+		at = a->cur->aot_at;
 	if (!at)
 		return 20;
 	return at <= now ? 0 : (int)(at - now < 20 ? at - now : 20);

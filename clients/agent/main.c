@@ -1,6 +1,5 @@
 /* orchard-agent: the device side (docs/agent.md). Foreground, logs JSON
  * lines to stderr, SIGTERM stops it and its app. */
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -129,7 +128,6 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	log_kv(LOG_INFO, "orchard-agent starting", "version", AGENT_VERSION, NULL);
 
 	struct agent_identity id = {0};
@@ -139,7 +137,9 @@ int main(int argc, char **argv)
 		agent_interrupt = interrupt_poll;
 		if (the_app) {
 			app_resume(the_app);
-			report(&c, &id, json_pack("{s:{s:s}}", "agent", "version", AGENT_VERSION));
+			report(&c, &id,
+			       json_pack("{s:{s:s, s:s}}", "agent", "version", AGENT_VERSION,
+					 "target", compiled_target()));
 			while (follow(&c, &id, the_app) == 1) {
 				device_sas_forget();
 				dps_forget(&c);
@@ -153,7 +153,8 @@ int main(int argc, char **argv)
 	app_free(the_app);
 	the_app = NULL;
 	device_sas_forget();
-	curl_global_cleanup();
+	compiled_cleanup();
+	http_cleanup();
 	agent_config_free(&c);
 	return agent_stopping ? 0 : rc;
 }

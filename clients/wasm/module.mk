@@ -12,7 +12,7 @@ WASMRT_LIB  := $(BUILD)/libwasmrt.a
 # libwabt is C++ without exceptions; linking libstdc++ statically leaves the
 # binary depending on libc, libm, libseccomp and libcrypto (the .cwasm digest)
 # only. -rdynamic is not needed: a .cwasm links nothing of ours by name.
-WASMRT_LIBS := $(COMMON_LIB) -lwabt -lseccomp -lcrypto -static-libstdc++ -lstdc++ -lm
+WASMRT_LIBS := $(COMMON_LIB) -lwabt -lseccomp -lcrypto -static-libstdc++ -lm
 
 # aot_embed.c carries these two files (.incbin): rebuild it when they change.
 $(BUILD)/clients/wasm/aot_embed.o: clients/wasm/aot_glue.c clients/wasm/aot_abi.h
