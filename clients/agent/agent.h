@@ -69,6 +69,11 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 /* "SharedAccessSignature sr=...&sig=...&se=..." for sr with key (base64),
  * valid ttl seconds, "&skn=NAME" appended when skn is not NULL. malloc'd. */
 char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn);
+/* Mutual TLS: every later request presents chain_pem (leaf first) as its
+ * client certificate with key (a reference is taken; a TPM key's TPM must
+ * stay open while requests run). NULL clears. -1 when the leaf is not
+ * key's or the PEM does not parse; nothing changes then. */
+int http_use_client(const char *chain_pem, EVP_PKEY *key);
 /* Frees the TLS context the requests share (at exit). */
 void http_cleanup(void);
 /* The same with the HMAC-SHA256 made by mac_fn (0, or -1: no token). */
@@ -87,6 +92,27 @@ char *tpm_sas(const struct agent_config *c, const uint8_t *pub, size_t publen, c
 char *device_sas(const struct agent_config *c, const struct agent_identity *id);
 /* Forgets the kept SAS (the hub refused it). */
 void device_sas_forget(void);
+
+/* --- cert.c (TPM devices: the device certificate, mutual TLS) -------------------- */
+/* Reads state_dir/tls/ (a certificate expired while the agent was off is
+ * dropped: attested again from scratch). Nothing for a device without a
+ * TPM. */
+void cert_start(const struct agent_config *c);
+/* Gets, renews (inside the ARI window) or asks again for the device
+ * certificate when due; reports reported.certificate and
+ * reported.attestation. Seconds until it has work again. */
+int cert_tick(const struct agent_config *c, const struct agent_identity *id);
+/* The hub refused the certificate (401): drops it (the SAS is used until a
+ * new one comes). Whether there was one. */
+bool cert_rejected(void);
+/* The Authorization for one request to the device's own routes: "" when
+ * the request goes over mutual TLS with the TPM-held key (the TPM is then
+ * open, the key loaded and presented, until device_auth_end), else the
+ * device SAS. malloc'd, NULL when there is no credential (logged). */
+char *device_auth(const struct agent_config *c, const struct agent_identity *id);
+/* After the request: the TPM closed again. */
+void device_auth_end(void);
+void cert_cleanup(void);
 
 /* --- dps.c ----------------------------------------------------------------------- */
 /* Registers with DPS unless state_dir/registration.json already holds an

@@ -191,12 +191,13 @@ static int pkg_fetch(struct app *a, const char *ref, struct depot_manifest *m, c
 		return -2;
 	}
 	char url[4096], path[4200];
-	char *sas = device_sas(a->c, a->id);
+	char *sas = device_auth(a->c, a->id);
 	snprintf(url, sizeof(url), "%s/depot/%s/pkg/%s/%s", a->c->url, pub, name, ver);
 	struct http_reply r;
 	int ret = -2;
 	if (!sas || http_json(a->c, "GET", url, sas, NULL, 30, &r) < 0) {
 		*why = "Orchard unreachable";
+		device_auth_end();
 		free(sas);
 		return -2;
 	}
@@ -275,6 +276,7 @@ out:
 	free(sig);
 	json_decref(j);
 	http_reply_free(&r);
+	device_auth_end();
 	free(sas);
 	return ret;
 }
@@ -294,7 +296,7 @@ static bool json_array_has(const json_t *arr, const json_t *v)
  * manifest asks beyond them refuses the start. NULL grants: no bound. */
 static int grants_allow(const struct depot_manifest *m, const json_t *bound, const char **why)
 {
-	if (!bound)
+	if (!bound || json_is_null(bound))
 		return 0;
 	json_t *caps = json_object_get(m->doc, "capabilities");
 	size_t i;
@@ -501,7 +503,7 @@ void report(const struct agent_config *c, const struct agent_identity *id, json_
 {
 	char url[2048];
 	snprintf(url, sizeof(url), "%s/devices/%s/twin/reported", c->url, id->device_id);
-	char *sas = device_sas(c, id);
+	char *sas = device_auth(c, id);
 	char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
 	struct http_reply r;
 	if (!body)
@@ -514,6 +516,7 @@ void report(const struct agent_config *c, const struct agent_identity *id, json_
 		}
 		http_reply_free(&r);
 	}
+	device_auth_end();
 	free(sas);
 	free(body);
 	json_decref(patch);
@@ -686,12 +689,12 @@ void app_follow(struct app *a, const json_t *desired_app)
 		report_error(a, "", "desired.app.package is not a string");
 		return;
 	}
+	if (json_is_null(bound))
+		bound = NULL; /* no grants: the manifest's capabilities as asked */
 	if (bound && !json_is_object(bound)) {
 		report_error(a, ref, "desired.app.grants is not an object");
 		return;
 	}
-	if (json_is_null(bound))
-		bound = NULL;
 	if (a->cur && !a->cur->ended && !strcmp(a->cur->ref, ref) &&
 	    json_equal(a->cur->bound ? a->cur->bound : json_null(), bound ? bound : json_null())) {
 		report_state(a, ref, "running", a->cur->since, a->cur);

@@ -191,7 +191,7 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 	char pub[DEPOT_NAME_MAX + 1], name[DEPOT_NAME_MAX + 1], ver[DEPOT_NAME_MAX + 1];
 	if (depot_ref_parse(ref, pub, name, ver) < 0)
 		return -1;
-	char *sas = device_sas(c, id); /* symmetric key or TPM */
+	char *sas = device_auth(c, id); /* symmetric key or TPM */
 	snprintf(url, sizeof(url), "%s/depot/%s/pkg/%s/%s/compiled/%s", c->url, pub, name, ver,
 		 compiled_target());
 	size_t ul = strlen(url);
@@ -234,6 +234,7 @@ out:
 	json_decref(doc);
 	json_decref(st);
 	http_reply_free(&r);
+	device_auth_end();
 	free(sas);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -127,6 +128,50 @@ static int wait_fd(struct conn *c, short events)
 	}
 }
 
+/* The client certificate every later connection presents
+ * (http_use_client): the leaf, the rest of its chain, and the key. */
+static struct {
+	X509 *leaf;
+	STACK_OF(X509) * chain;
+	EVP_PKEY *key;
+} client;
+
+static void client_clear(void)
+{
+	X509_free(client.leaf);
+	sk_X509_pop_free(client.chain, X509_free);
+	EVP_PKEY_free(client.key);
+	memset(&client, 0, sizeof(client));
+}
+
+int http_use_client(const char *chain_pem, EVP_PKEY *key)
+{
+	if (!chain_pem || !key) {
+		client_clear();
+		return 0;
+	}
+	BIO *bio = BIO_new_mem_buf(chain_pem, -1);
+	X509 *leaf = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	X509 *x;
+	while (bio && chain && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(chain, x))
+			X509_free(x);
+	BIO_free(bio);
+	int ok = leaf && chain && X509_check_private_key(leaf, key) == 1 && EVP_PKEY_up_ref(key);
+	ERR_clear_error();
+	if (!ok) {
+		X509_free(leaf);
+		sk_X509_pop_free(chain, X509_free);
+		return -1;
+	}
+	client_clear();
+	client.leaf = leaf;
+	client.chain = chain;
+	client.key = key;
+	return 0;
+}
+
 static SSL_CTX *tls_ctx(const struct agent_config *cfg)
 {
 	if (ctx && ctx_ca_file == cfg->ca_file)
@@ -190,6 +235,11 @@ static int conn_open(struct conn *c, const struct agent_config *cfg, const struc
 	c->err = "TLS setup failed";
 	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
 		return -1;
+	c->err = "the client certificate is refused by OpenSSL";
+	if (client.key &&
+	    SSL_use_cert_and_key(c->ssl, client.leaf, client.key, client.chain, 1) != 1)
+		return -1;
+	c->err = "TLS setup failed";
 	/* The name (or address) in the URL must be the certificate's. */
 	X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
 	bool ip = X509_VERIFY_PARAM_set1_ip_asc(vp, u->host) == 1;
@@ -487,8 +537,9 @@ int http_json(const struct agent_config *c, const char *method, const char *url,
 	memset(r, 0, sizeof(*r));
 	struct sink s = {.max = BODY_MAX};
 	char *hdrs = NULL;
-	if (asprintf(&hdrs, "%s%s%sAccept: application/json\r\n%s", auth ? "Authorization: " : "",
-		     auth ? auth : "", auth ? "\r\n" : "",
+	bool a = auth && *auth; /* "": mutual TLS, no Authorization */
+	if (asprintf(&hdrs, "%s%s%sAccept: application/json\r\n%s", a ? "Authorization: " : "",
+		     a ? auth : "", a ? "\r\n" : "",
 		     body ? "Content-Type: application/json\r\n" : "") < 0)
 		return -1;
 	int rc = exchange(c, method, url, hdrs, body, timeout_s, to_mem, &s, &r->status,
@@ -549,7 +600,9 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 	if (!f)
 		return -1;
 	char *hdrs = NULL;
-	if (asprintf(&hdrs, "Authorization: %s\r\n", auth) < 0) {
+	bool a = auth && *auth; /* "": mutual TLS, no Authorization */
+	if (asprintf(&hdrs, "%s%s%s", a ? "Authorization: " : "", a ? auth : "", a ? "\r\n" : "") <
+	    0) {
 		fclose(f);
 		return -1;
 	}
@@ -643,6 +696,7 @@ char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn)
 
 void http_cleanup(void)
 {
+	client_clear();
 	SSL_CTX_free(ctx);
 	ctx = NULL;
 }

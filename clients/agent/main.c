@@ -46,15 +46,19 @@ static int follow(const struct agent_config *c, const struct agent_identity *id,
 	int fails = 0, rejected = 0;
 	while (!agent_stopping) {
 		app_tick(a);
-		int wait = app_next_tick(a);
+		int wait = app_next_tick(a), cw = cert_tick(c, id);
+		if (agent_stopping)
+			break;
+		wait = cw < wait ? (cw < 1 ? 1 : cw) : wait;
 		if (version < 0)
 			snprintf(url, sizeof(url), "%s/devices/%s/twin", c->url, id->device_id);
 		else
 			snprintf(url, sizeof(url), "%s/devices/%s/twin/desired?since=%lld&wait=%d",
 				 c->url, id->device_id, version, wait);
-		char *sas = device_sas(c, id);
+		char *sas = device_auth(c, id);
 		struct http_reply r;
 		int rc = sas ? http_json(c, "GET", url, sas, NULL, wait + 15, &r) : -1;
+		device_auth_end();
 		free(sas);
 		if (rc < 0 || (r.status != 200 && r.status != 204)) {
 			if (rc == 0) {
@@ -65,6 +69,10 @@ static int follow(const struct agent_config *c, const struct agent_identity *id,
 				bool gone = r.status == 401 ||
 					    (r.status == 404 && r.body &&
 					     strstr(r.body, "/problems/twin-device-unknown"));
+				if (r.status == 401 && cert_rejected()) {
+					http_reply_free(&r);
+					continue; /* the SAS next, and a new certificate */
+				}
 				if (gone && rejected++ > 0) {
 					log_kv(LOG_WARN,
 					       "the hub rejects the device: registering again",
@@ -137,6 +145,8 @@ int main(int argc, char **argv)
 		agent_interrupt = interrupt_poll;
 		if (the_app) {
 			app_resume(the_app);
+			cert_start(&c);
+			cert_tick(&c, &id);
 			report(&c, &id,
 			       json_pack("{s:{s:s, s:s}}", "agent", "version", AGENT_VERSION,
 					 "target", compiled_target()));
@@ -153,6 +163,7 @@ int main(int argc, char **argv)
 	app_free(the_app);
 	the_app = NULL;
 	device_sas_forget();
+	cert_cleanup();
 	compiled_cleanup();
 	http_cleanup();
 	agent_config_free(&c);
