@@ -77,6 +77,15 @@ int oa_tpm_key_save(struct oa_tpm *t, const char *dir, char *err);
 int oa_tpm_key_load(struct oa_tpm *t, const char *dir, char *err);
 void oa_tpm_key_flush(struct oa_tpm *t);
 
+/* Lets go of the TPM but keeps the signing key's blobs in t: its objects
+ * are flushed and its connection closed; each later oa_tpm_sign_digest
+ * (an oa_tpm_pkey signature) opens the TPM again, flushes what a crash
+ * left, loads the key under the SRK, signs, and lets go again. For a TLS
+ * key that signs at handshake time only: swtpm's single connection stays
+ * free between handshakes. Nothing else may use t afterwards but
+ * signatures and oa_tpm_close. -1 with err set when no key is loaded. */
+int oa_tpm_release(struct oa_tpm *t, char *err);
+
 /* TPM2_Certify of the signing key by the AK with qualifying data qd:
  * certInfo (TPMS_ATTEST), sig (marshalled TPMT_SIGNATURE), pub_area (the
  * key's TPMT_PUBLIC without its size) and alg (its COSE number). */

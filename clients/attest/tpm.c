@@ -27,6 +27,8 @@ struct oa_tpm {
 	ESYS_TR ek, ak, key;
 	TPM2B_PUBLIC ek_pub, ak_pub, key_pub;
 	TPM2B_PRIVATE key_priv; /* the signing key's blob, for oa_tpm_key_save */
+	char *tcti_conf;	/* for oa_tpm_release's reopening */
+	bool released;		/* oa_tpm_release: ctx closed until a signature */
 };
 
 void oa_buf_free(struct oa_buf *b)
@@ -54,24 +56,35 @@ static int dup_into(struct oa_buf *out, const void *b, size_t n, char *err)
 	return 0;
 }
 
+/* Opens t's TCTI and ESYS context. 0, or -1 with err set. */
+static int tpm_connect(struct oa_tpm *t, char *err)
+{
+	TSS2_RC rc;
+
+	err[0] = '\0';
+	if ((rc = Tss2_TctiLdr_Initialize(t->tcti_conf, &t->tcti)) != TSS2_RC_SUCCESS)
+		return fail(err, "cannot open the TPM (tcti)", rc);
+	if ((rc = Esys_Initialize(&t->ctx, t->tcti, NULL)) != TSS2_RC_SUCCESS) {
+		Tss2_TctiLdr_Finalize(&t->tcti);
+		return fail(err, "Esys_Initialize", rc);
+	}
+	return 0;
+}
+
 struct oa_tpm *oa_tpm_open(const char *tcti, char *err)
 {
 	struct oa_tpm *t = calloc(1, sizeof *t);
-	TSS2_RC rc;
 
 	if (t == NULL) {
 		snprintf(err, OA_ERR_MAX, "out of memory");
 		return NULL;
 	}
 	t->ek = t->ak = t->key = ESYS_TR_NONE;
-	if ((rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti)) != TSS2_RC_SUCCESS) {
-		fail(err, "cannot open the TPM (tcti)", rc);
-		free(t);
-		return NULL;
-	}
-	if ((rc = Esys_Initialize(&t->ctx, t->tcti, NULL)) != TSS2_RC_SUCCESS) {
-		fail(err, "Esys_Initialize", rc);
-		Tss2_TctiLdr_Finalize(&t->tcti);
+	err[0] = '\0';
+	if ((tcti && (t->tcti_conf = strdup(tcti)) == NULL) || tpm_connect(t, err) != 0) {
+		if (!err[0])
+			snprintf(err, OA_ERR_MAX, "out of memory");
+		free(t->tcti_conf);
 		free(t);
 		return NULL;
 	}
@@ -105,17 +118,37 @@ int oa_tpm_flush_transient(struct oa_tpm *t, char *err)
 	return n;
 }
 
-void oa_tpm_close(struct oa_tpm *t)
+/* Flushes t's objects and closes its context (t itself stays). */
+static void tpm_disconnect(struct oa_tpm *t)
 {
-	if (t == NULL)
+	if (t->ctx == NULL)
 		return;
 	if (t->ak != ESYS_TR_NONE)
 		Esys_FlushContext(t->ctx, t->ak);
 	if (t->key != ESYS_TR_NONE)
 		Esys_FlushContext(t->ctx, t->key);
+	t->ak = t->key = ESYS_TR_NONE;
 	Esys_Finalize(&t->ctx);
 	Tss2_TctiLdr_Finalize(&t->tcti);
+	t->ctx = NULL;
+}
+
+void oa_tpm_close(struct oa_tpm *t)
+{
+	if (t == NULL)
+		return;
+	tpm_disconnect(t);
+	free(t->tcti_conf);
 	free(t);
+}
+
+int oa_tpm_release(struct oa_tpm *t, char *err)
+{
+	if (t->key_pub.size == 0 || t->key_priv.size == 0)
+		return fail(err, "no TPM key to keep", 0);
+	tpm_disconnect(t);
+	t->released = true;
+	return 0;
 }
 
 ESYS_CONTEXT *oa_tpm_esys(struct oa_tpm *t)
@@ -440,15 +473,35 @@ static long read_small(const char *dir, const char *name, uint8_t *buf, size_t m
 	return (long)n;
 }
 
+/* Loads the key blobs under the SRK (made and flushed around it) as t's
+ * signing key. 0, or -1 with err set and nothing loaded. */
+static int key_load_blobs(struct oa_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
+			  char *err)
+{
+	ESYS_TR srk = ESYS_TR_NONE;
+	TSS2_RC rc;
+
+	if (srk_create(t, &srk, err) != 0)
+		return -1;
+	rc = Esys_Load(t->ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
+		       &t->key);
+	Esys_FlushContext(t->ctx, srk);
+	if (rc != TSS2_RC_SUCCESS) {
+		t->key = ESYS_TR_NONE;
+		return fail(err, "loading the saved key (another TPM, or a new SRK?)", rc);
+	}
+	t->key_pub = *pub;
+	t->key_priv = *priv;
+	return 0;
+}
+
 int oa_tpm_key_load(struct oa_tpm *t, const char *dir, char *err)
 {
 	uint8_t buf[sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE)];
 	TPM2B_PUBLIC pub;
 	TPM2B_PRIVATE priv;
-	ESYS_TR srk = ESYS_TR_NONE;
 	size_t off = 0;
 	long n;
-	TSS2_RC rc;
 
 	memset(&pub, 0, sizeof pub);
 	memset(&priv, 0, sizeof priv);
@@ -464,18 +517,7 @@ int oa_tpm_key_load(struct oa_tpm *t, const char *dir, char *err)
 	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, (size_t)n, &off, &priv) != TSS2_RC_SUCCESS ||
 	    off != (size_t)n)
 		return fail(err, "tls.priv is no TPM2B_PRIVATE", 0);
-	if (srk_create(t, &srk, err) != 0)
-		return -1;
-	rc = Esys_Load(t->ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub,
-		       &t->key);
-	Esys_FlushContext(t->ctx, srk);
-	if (rc != TSS2_RC_SUCCESS) {
-		t->key = ESYS_TR_NONE;
-		return fail(err, "loading the saved key (another TPM, or a new SRK?)", rc);
-	}
-	t->key_pub = pub;
-	t->key_priv = priv;
-	return 0;
+	return key_load_blobs(t, &pub, &priv, err);
 }
 
 EVP_PKEY *oa_tpm_key_pkey(struct oa_tpm *t, char *err)
@@ -579,6 +621,22 @@ int oa_tpm_sign_digest(struct oa_tpm *t, int md, bool pss, const uint8_t *digest
 	TSS2_RC rc;
 	int ret = -1;
 
+	if (t->released) { /* open, load, sign, and let go again */
+		TPM2B_PUBLIC pub = t->key_pub;
+		TPM2B_PRIVATE priv = t->key_priv;
+		if (tpm_connect(t, err) != 0)
+			return -1;
+		if (oa_tpm_flush_transient(t, err) < 0 ||
+		    key_load_blobs(t, &pub, &priv, err) != 0) {
+			tpm_disconnect(t);
+			return -1;
+		}
+		t->released = false;
+		ret = oa_tpm_sign_digest(t, md, pss, digest, len, sig, err);
+		tpm_disconnect(t);
+		t->released = true;
+		return ret;
+	}
 	if (t->key == ESYS_TR_NONE)
 		return fail(err, "no TPM key loaded", 0);
 	switch (md) {
