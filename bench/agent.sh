@@ -10,7 +10,11 @@
 #     goes: heap, other anonymous, files), and the binary's size;
 #   - the example app's requests/s in the agent, compiled (AOT) and
 #     interpreted, next to the same C built natively (wrk, keep-alive).
-# Figures only: no thresholds. BENCH_AGENTS (default 20), BENCH_SWITCHES
+#   - the same power-on for TPM devices, each a fresh swtpm (socket TCTI):
+#     DPS TPM flow -> AK certificate -> device-attest-01 -> the twin over
+#     mutual TLS with the TPM-held key -> download -> verify -> serving;
+# Figures only: no thresholds. BENCH_AGENTS (default 20), BENCH_TPM_AGENTS
+# (default 5), BENCH_SWITCHES
 # (default 10), BENCH_SECONDS (wrk, default 5).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -18,7 +22,9 @@ BUILD=${ORCHARD_BUILD:-build}
 . tests/lib/tap.sh >/dev/null
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
+. tests/lib/swtpm.sh
 N=${BENCH_AGENTS:-20}
+NT=${BENCH_TPM_AGENTS:-5}
 NSW=${BENCH_SWITCHES:-10}
 SECS=${BENCH_SECONDS:-5}
 AGENT=$BUILD/orchard-agent
@@ -27,6 +33,7 @@ APID="" NPID=""
 bench_cleanup() {
 	[[ -n "$APID" ]] && { kill -9 "$APID" && wait "$APID"; } 2>/dev/null
 	[[ -n "$NPID" ]] && { kill "$NPID" && wait "$NPID"; } 2>/dev/null
+	swtpm_cleanup
 	fixture_cleanup
 }
 trap bench_cleanup EXIT
@@ -114,6 +121,28 @@ for i in $(seq 1 "$N"); do
 done
 printf 'power-on to serving  p50 %5d ms   p99 %5d ms   max %5d ms\n' "$(pct 50 <"$D/poweron")" \
 	"$(pct 99 <"$D/poweron")" "$(pct 100 <"$D/poweron")"
+
+echo "-- power-on to app serving with swtpm (fresh TPM device: DPS TPM flow, AK certificate, device-attest-01, twin over mutual TLS, download, verify, start), $NT agents in turn"
+for i in $(seq 1 "$NT"); do
+	swtpm_start "$D/tpm-$i" >/dev/null || { echo "swtpm does not start"; exit 1; }
+	tpm2_readpublic -c 0x81010001 -o "$D/tpm-$i.ek" >/dev/null 2>&1 || exit 1
+	http PUT "/enrollments/tpm-$i?$AV" "${O[@]}" "${JSON[@]}" -d '{"registrationId":"tpm-'"$i"'",
+		"attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$(base64 -w0 <"$D/tpm-$i.ek")"'"}},
+		"initialTwin":{"properties":{"desired":{"app":'"$APP"'}}}}'
+	[[ "$STATUS" == 200 ]] || { echo "enrollment tpm-$i: $STATUS $BODY"; exit 1; }
+	cfg "tpm-$i" | sed "/^symmetric_key/d" >"$D/tpm-$i.conf"
+	echo "tcti = $TPM2TOOLS_TCTI" >>"$D/tpm-$i.conf"
+	t0=$(now_ms)
+	start_agent "tpm-$i"
+	wait_answers "$P1" 60 || { echo "tpm-$i: no answer"; tail -5 "$D/tpm-$i.log"; exit 1; }
+	echo $(($(now_ms) - t0)) >>"$D/poweron-tpm"
+	grep -q '"got a device certificate"' "$D/tpm-$i.log" || { echo "tpm-$i: no certificate"; exit 1; }
+	stop_agent
+	swtpm_cleanup
+done
+printf 'power-on, swtpm      p50 %5d ms   p99 %5d ms   max %5d ms   (p50 %s x the symmetric key'"'"'s)\n' \
+	"$(pct 50 <"$D/poweron-tpm")" "$(pct 99 <"$D/poweron-tpm")" "$(pct 100 <"$D/poweron-tpm")" \
+	"$(awk -v a="$(pct 50 <"$D/poweron-tpm")" -v b="$(pct 50 <"$D/poweron")" 'BEGIN { printf "%.1f", a / (b ? b : 1) }')"
 
 echo "-- app switch (PATCH desired -> the new port answers), $NSW switches"
 start_agent dev-1

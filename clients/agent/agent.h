@@ -81,6 +81,10 @@ typedef int (*sas_mac_fn)(void *mac_ctx, const uint8_t *msg, size_t n, uint8_t m
 char *sas_sign(const char *sr, long ttl, const char *skn, sas_mac_fn mac_fn, void *mac_ctx);
 
 /* --- tpm.c (TPM devices: tcti set, no symmetric_key) ------------------------------- */
+struct oa_tpm;
+/* Opens the TPM and flushes what a crashed process left (logged). NULL
+ * (logged) when it cannot. */
+struct oa_tpm *tpm_open(const struct agent_config *c);
 /* A SAS for sr signed by TPM2_HMAC with the key blobs (loaded under the
  * SRK, flushed after), the TPM opened for this call only. malloc'd or NULL
  * (logged). */
@@ -106,12 +110,13 @@ int cert_tick(const struct agent_config *c, const struct agent_identity *id);
  * new one comes). Whether there was one. */
 bool cert_rejected(void);
 /* The Authorization for one request to the device's own routes: "" when
- * the request goes over mutual TLS with the TPM-held key (the TPM is then
- * open, the key loaded and presented, until device_auth_end), else the
+ * the request goes over mutual TLS with the TPM-held key (presented by
+ * http.c; the TPM opened for the handshake's signature only), else the
  * device SAS. malloc'd, NULL when there is no credential (logged). */
 char *device_auth(const struct agent_config *c, const struct agent_identity *id);
-/* After the request: the TPM closed again. */
-void device_auth_end(void);
+/* Stops presenting the certificate until the next device_auth (before a
+ * DPS registration, which would take it for X.509 attestation). */
+void cert_unpresent(void);
 void cert_cleanup(void);
 
 /* --- dps.c ----------------------------------------------------------------------- */

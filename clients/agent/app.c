@@ -197,7 +197,6 @@ static int pkg_fetch(struct app *a, const char *ref, struct depot_manifest *m, c
 	int ret = -2;
 	if (!sas || http_json(a->c, "GET", url, sas, NULL, 30, &r) < 0) {
 		*why = "Orchard unreachable";
-		device_auth_end();
 		free(sas);
 		return -2;
 	}
@@ -276,7 +275,6 @@ out:
 	free(sig);
 	json_decref(j);
 	http_reply_free(&r);
-	device_auth_end();
 	free(sas);
 	return ret;
 }
@@ -516,7 +514,6 @@ void report(const struct agent_config *c, const struct agent_identity *id, json_
 		}
 		http_reply_free(&r);
 	}
-	device_auth_end();
 	free(sas);
 	free(body);
 	json_decref(patch);

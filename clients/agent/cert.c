@@ -16,12 +16,12 @@
  * ak.pem (the AK chain), account.pem (the ACME account key: a renewal's
  * `replaces` must come from the ordering account). All 0600.
  *
- * The TPM is opened per request (device_auth) and closed after
- * (device_auth_end): the key is loaded for the handshake of the one
- * connection the request makes (the agent sends "Connection: close"), so
- * the agent never holds swtpm's single connection between requests. The
- * ACME exchange itself runs on libattestclient's HTTPS (no client
- * certificate). */
+ * The TPM is held only while it signs: the key's EVP_PKEY is made once,
+ * then the TPM let go (oa_tpm_release), and each TLS handshake (one per
+ * request: the agent sends "Connection: close") opens it, loads the key,
+ * signs CertificateVerify and closes it again. A long poll holds no TPM
+ * connection. The ACME exchange runs on libattestclient's HTTPS (no
+ * client certificate). */
 #include <errno.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -34,24 +34,23 @@
 
 #include "clients/agent/agent.h"
 #include "clients/attest/attest.h"
-#include "clients/attest/dps_tpm.h"
 #include "common/log.h"
 #include "common/timefmt.h"
 
-#define RETRY_FIRST 5	/* seconds: a refusal's first retry, doubling */
-#define RETRY_MAX 300	/* at most */
+#define RETRY_FIRST 5	    /* seconds: a refusal's first retry, doubling */
+#define RETRY_MAX 300	    /* at most */
 #define QUOTE_ALL 0xffffffu /* SHA-256 PCRs 0-23 */
 
 static struct {
-	bool tpm;	       /* a TPM device: certificates at all */
-	char dir[4096];	       /* state_dir/tls */
-	char *pem;	       /* the certificate in use, NUL-ended; NULL: none */
-	long long not_after;   /* its expiry (epoch seconds) */
-	long long renew_at;    /* when to renew; 0: ask renewalInfo */
-	long long retry_at;    /* after a failure: not before */
-	int fails;	       /* failures in a row (backoff) */
-	bool fresh;	       /* the next order without replaces */
-	struct oa_tpm *t;      /* open during one request */
+	bool tpm;	     /* a TPM device: certificates at all */
+	char dir[4096];	     /* state_dir/tls */
+	char *pem;	     /* the certificate in use, NUL-ended; NULL: none */
+	long long not_after; /* its expiry (epoch seconds) */
+	long long renew_at;  /* when to renew; 0: ask renewalInfo */
+	long long retry_at;  /* after a failure: not before */
+	int fails;	     /* failures in a row (backoff) */
+	bool fresh;	     /* the next order without replaces */
+	struct oa_tpm *t;    /* the presented key's (released between signatures) */
 } st;
 
 static void path_of(char out[4200], const char *name)
@@ -130,6 +129,16 @@ static int leaf_info(const char *pem, long long *not_after, char serial[80])
 	return rc;
 }
 
+/* Stops presenting the certificate. */
+static void unuse(void)
+{
+	if (!st.t)
+		return;
+	http_use_client(NULL, NULL);
+	oa_tpm_close(st.t);
+	st.t = NULL;
+}
+
 /* Forgets the certificate in use (and with all, the AK chain: attest
  * from scratch). The key's blobs stay: the next issuance replaces them. */
 static void drop(bool all)
@@ -141,6 +150,7 @@ static void drop(bool all)
 		path_of(p, "ak.pem");
 		unlink(p);
 	}
+	unuse();
 	free(st.pem);
 	st.pem = NULL;
 	st.not_after = 0;
@@ -182,8 +192,8 @@ static void report_cert(const struct agent_config *c, const struct agent_identit
 	timefmt_rfc3339(st.renew_at, ren);
 	report(c, id,
 	       json_pack("{s:{s:s, s:s, s:s, s:s*}, s:{s:s, s:s}}", "certificate", "expires", exp,
-			 "serial", serial, "certId", cert_id, "renewAt",
-			 st.renew_at ? ren : NULL, "attestation", "verdict", "passed", "at", at));
+			 "serial", serial, "certId", cert_id, "renewAt", st.renew_at ? ren : NULL,
+			 "attestation", "verdict", "passed", "at", at));
 }
 
 static void backoff(void)
@@ -224,7 +234,6 @@ static void obtain(const struct agent_config *c, const struct agent_identity *id
 		   const char *cert_id)
 {
 	char err[OA_ERR_MAX] = "", akp[4200];
-	int flushed = 0;
 	struct oa_outcome res = {0};
 	struct oa_buf chain[OA_CHAIN_MAX] = {{0}}, pem = {0};
 	struct oa_acme a = {0};
@@ -232,11 +241,14 @@ static void obtain(const struct agent_config *c, const struct agent_identity *id
 	int rc = OA_FAILED;
 	const char *step = "tpm";
 	path_of(akp, "ak.pem");
-	log_kv(LOG_INFO, cert_id ? "renewing the device certificate" : "attesting for a device certificate",
+	log_kv(LOG_INFO,
+	       cert_id ? "renewing the device certificate" : "attesting for a device certificate",
 	       NULL);
-	struct oa_tpm *t = oa_tpm_open_clean(c->tcti, &flushed, err);
-	if (!t)
+	struct oa_tpm *t = tpm_open(c);
+	if (!t) {
+		snprintf(err, sizeof(err), "cannot open the TPM");
 		goto out;
+	}
 	struct oa_ak_opts ak = {.server = c->url, .cacert = c->ca_file};
 	if (access(akp, R_OK) == 0) {
 		rc = oa_flow_ak_load(t, &ak, akp, chain, &n, &res, err);
@@ -271,6 +283,7 @@ static void obtain(const struct agent_config *c, const struct agent_identity *id
 		rc = OA_FAILED;
 		goto out;
 	}
+	unuse(); /* the next request presents the new certificate */
 	free(st.pem);
 	st.pem = strndup((const char *)pem.b, pem.n);
 	leaf_info(st.pem, &st.not_after, NULL);
@@ -358,7 +371,9 @@ int cert_tick(const struct agent_config *c, const struct agent_identity *id)
 		free(cid);
 	}
 	now = (long long)time(NULL);
-	long long next = st.retry_at > now ? st.retry_at : st.renew_at > now ? st.renew_at : now + 1;
+	long long next = st.retry_at > now   ? st.retry_at
+			 : st.renew_at > now ? st.renew_at
+					     : now + 1;
 	if (st.pem && st.not_after > now && st.not_after < next)
 		next = st.not_after;
 	return next - now > 3600 ? 3600 : (int)(next - now);
@@ -374,47 +389,49 @@ bool cert_rejected(void)
 	return true;
 }
 
+/* Presents st.pem on every later request with its TPM key: the key is
+ * loaded once to make the EVP_PKEY, then the TPM let go (oa_tpm_release):
+ * each handshake's signature opens it, loads the key, signs and closes it.
+ * 0, or -1 (logged). */
+static int use(const struct agent_config *c)
+{
+	char err[OA_ERR_MAX] = "";
+	EVP_PKEY *k = NULL;
+	if ((st.t = tpm_open(c)) == NULL)
+		return -1;
+	if (oa_tpm_key_load(st.t, st.dir, err) == 0 && (k = oa_tpm_pkey(st.t, err)) != NULL &&
+	    oa_tpm_release(st.t, err) == 0 && http_use_client(st.pem, k) == 0) {
+		EVP_PKEY_free(k);
+		return 0;
+	}
+	EVP_PKEY_free(k);
+	oa_tpm_close(st.t);
+	st.t = NULL;
+	/* A key without its certificate (a crash between the two writes),
+	 * or one this TPM no longer loads: attest again. */
+	log_kv(LOG_WARN, "the certificate's TPM key does not load: attesting again", "error",
+	       err[0] ? err : "the certificate is not the key's", NULL);
+	drop(true);
+	st.retry_at = 0;
+	return -1;
+}
+
 char *device_auth(const struct agent_config *c, const struct agent_identity *id)
 {
-	device_auth_end();
-	if (st.pem && st.not_after > (long long)time(NULL)) {
-		char err[OA_ERR_MAX] = "";
-		int flushed = 0;
-		EVP_PKEY *k = NULL;
-		st.t = oa_tpm_open_clean(c->tcti, &flushed, err);
-		if (st.t && oa_tpm_key_load(st.t, st.dir, err) == 0 &&
-		    (k = oa_tpm_pkey(st.t, err)) != NULL && http_use_client(st.pem, k) == 0) {
-			EVP_PKEY_free(k);
-			return strdup(""); /* no Authorization: the certificate says who */
-		}
-		EVP_PKEY_free(k);
-		if (st.t) {
-			/* A key without its certificate (a crash between the
-			 * two writes), or one the TPM no longer loads. */
-			log_kv(LOG_WARN, "the certificate's TPM key does not load: attesting again",
-			       "error", err[0] ? err : "the certificate is not the key's", NULL);
-			drop(true);
-			st.retry_at = 0;
-		} else {
-			log_kv(LOG_WARN, "cannot open the TPM", "tcti", c->tcti, "error", err, NULL);
-		}
-		device_auth_end();
-	}
+	if (st.pem && st.not_after > (long long)time(NULL) && (st.t || use(c) == 0))
+		return strdup(""); /* no Authorization: the certificate says who */
+	unuse();		   /* an expired certificate is not presented with the SAS */
 	return device_sas(c, id);
 }
 
-void device_auth_end(void)
+void cert_unpresent(void)
 {
-	if (!st.t)
-		return;
-	http_use_client(NULL, NULL);
-	oa_tpm_close(st.t);
-	st.t = NULL;
+	unuse();
 }
 
 void cert_cleanup(void)
 {
-	device_auth_end();
+	unuse();
 	oa_http_done();
 	free(st.pem);
 	st.pem = NULL;

@@ -234,7 +234,6 @@ out:
 	json_decref(doc);
 	json_decref(st);
 	http_reply_free(&r);
-	device_auth_end();
 	free(sas);
 	return rc;
 }

@@ -58,7 +58,6 @@ static int follow(const struct agent_config *c, const struct agent_identity *id,
 		char *sas = device_auth(c, id);
 		struct http_reply r;
 		int rc = sas ? http_json(c, "GET", url, sas, NULL, wait + 15, &r) : -1;
-		device_auth_end();
 		free(sas);
 		if (rc < 0 || (r.status != 200 && r.status != 204)) {
 			if (rc == 0) {
@@ -144,14 +143,15 @@ int main(int argc, char **argv)
 		the_app = app_new(&c, &id);
 		agent_interrupt = interrupt_poll;
 		if (the_app) {
+			cert_start(&c); /* before app_resume reports: its certificate */
 			app_resume(the_app);
-			cert_start(&c);
 			cert_tick(&c, &id);
 			report(&c, &id,
 			       json_pack("{s:{s:s, s:s}}", "agent", "version", AGENT_VERSION,
 					 "target", compiled_target()));
 			while (follow(&c, &id, the_app) == 1) {
 				device_sas_forget();
+				cert_unpresent(); /* DPS would take it for X.509 attestation */
 				dps_forget(&c);
 				if (dps_provision(&c, &id) != 0)
 					break;

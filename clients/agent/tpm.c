@@ -30,13 +30,12 @@ static int tpm_mac(void *ctx, const uint8_t *msg, size_t n, uint8_t mac[32])
 	return -1;
 }
 
-char *tpm_sas(const struct agent_config *c, const uint8_t *pub, size_t publen, const uint8_t *priv,
-	      size_t privlen, const char *sr, long ttl, const char *skn)
+struct oa_tpm *tpm_open(const struct agent_config *c)
 {
 	char err[OA_ERR_MAX] = "";
 	int flushed = 0;
-	struct tpm_key k = {.pub = {(uint8_t *)pub, publen}, .priv = {(uint8_t *)priv, privlen}};
-	if ((k.t = oa_tpm_open_clean(c->tcti, &flushed, err)) == NULL) {
+	struct oa_tpm *t = oa_tpm_open_clean(c->tcti, &flushed, err);
+	if (!t) {
 		log_kv(LOG_ERROR, "cannot open the TPM", "tcti", c->tcti, "error", err, NULL);
 		return NULL;
 	}
@@ -45,6 +44,15 @@ char *tpm_sas(const struct agent_config *c, const uint8_t *pub, size_t publen, c
 		snprintf(nb, sizeof(nb), "%d", flushed);
 		log_kv(LOG_WARN, "flushed objects a crash left in the TPM", "count", nb, NULL);
 	}
+	return t;
+}
+
+char *tpm_sas(const struct agent_config *c, const uint8_t *pub, size_t publen, const uint8_t *priv,
+	      size_t privlen, const char *sr, long ttl, const char *skn)
+{
+	struct tpm_key k = {.pub = {(uint8_t *)pub, publen}, .priv = {(uint8_t *)priv, privlen}};
+	if ((k.t = tpm_open(c)) == NULL)
+		return NULL;
 	char *sas = sas_sign(sr, ttl, skn, tpm_mac, &k);
 	oa_tpm_close(k.t);
 	return sas;

@@ -9,8 +9,8 @@
 # ARI window with `replaces` while the app keeps running; a quote that
 # fails the fleet policy is refused, reported and retried with backoff, the
 # app still answering and the SAS taking over once the certificate
-# expires; a fixed policy brings a certificate back; a revoked certificate
-# is dropped and attested again. Real orchardd, PostgreSQL and swtpm.
+# expires; an agent restarted with an expired certificate attests again
+# from scratch once the policy is fixed; a revoked certificate is replaced. Real orchardd, PostgreSQL and swtpm.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/orchardd.sh"
@@ -60,6 +60,7 @@ start_agent() {
 	APID=$!
 }
 logged() { grep -c "$1" "$D/agent.log"; }
+gone() { ! answers "$1"; }
 logged_more() { (($(logged "$1") > $2)); }
 reported() { http GET "/twins/$REG" "${O[@]}"; jq -r "$1" <<<"$BODY"; }
 reported_is() { [[ "$(reported "$1")" == "$2" ]]; }
@@ -129,10 +130,18 @@ expect "reported.attestation: refused, with the policy's reason" wait_for 10 rep
 expect "it is retried with backoff" wait_for 30 logged_more '"attestation refused"' 1
 expect "the app keeps answering" answers "$P2"
 expect "the certificate expires: the device falls back to its TPM-signed SAS" wait_for 40 logged_more '"the TPM signed a device SAS"' 0
+# Off while its certificate is expired: a restart attests from scratch.
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+APID=
+expect "kill -9 of the agent ends its app" wait_for 5 gone "$P2"
 policy "$P7"
 expect_eq "the operator restores the policy" 200 "$STATUS"
-N=$(logged '"got a device certificate"')
-expect "the device attests again from scratch and gets a certificate" wait_for 40 logged_more '"got a device certificate"' "$N"
+N=$(logged '"got a device certificate"') A=$(logged '"the attestation CA issued the AK certificate"')
+start_agent
+expect "restarted, the agent resumes the last good app" wait_for 30 answers "$P2"
+expect "  finds its certificate expired while it was off" wait_for 10 grep -q '"the certificate expired while the agent was off' "$D/agent.log"
+expect "  and attests again from scratch (AK exchange, no replaces): a certificate" wait_for 40 logged_more '"got a device certificate"' "$N"
+expect "  (the AK certificate issued again)" logged_more '"the attestation CA issued the AK certificate"' "$A"
 expect "reported.attestation: passed again" wait_for 10 reported_is .properties.reported.attestation.verdict passed
 expect "the app still answers" answers "$P2"
 

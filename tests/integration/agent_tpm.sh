@@ -78,7 +78,7 @@ expect_eq "... and nothing is assigned" "0 " "$(regs)"
 enroll enabled
 expect_eq "the operator enables the enrollment" 200 "$STATUS"
 if wait_for 60 answers "$P1"; then tap_ok "the agent registers with its TPM and the app answers on its granted port ($((SECONDS - T0)) s)"; else tap_nok "the app answers on $P1" "$(tail -20 "$D/agent.log")"; fi
-for step in '"DPS challenged the TPM' '"the TPM signed the registration SAS"' '"the TPM imported the hub key"' '"registered"' '"the TPM signed a device SAS"'; do
+for step in '"DPS challenged the TPM' '"the TPM signed the registration SAS"' '"the TPM imported the hub key"' '"registered"' '"got a device certificate"'; do
 	expect "the log says: $step" grep -q "$step" "$D/agent.log"
 done
 expect "reported.agent.version" wait_for 10 reported_is .properties.reported.agent.version 0.1.0
@@ -97,11 +97,12 @@ expect "no transient object left in the TPM" wait_for 5 no_transient
 kill -TERM "$APID" && wait "$APID"
 expect_eq "SIGTERM stops the agent (exit 0)" 0 "$?"
 APID=
-NS=$(logged '"the TPM signed a device SAS"')
+NS=$(logged '"the TPM signed a device SAS"') NR=$(logged '"renewal planned inside the ARI window"')
 start_agent
 expect "a restarted agent runs the app again" wait_for 30 answers "$P1"
 expect "... without registering again" grep -q '"registered before"' "$D/agent.log"
-expect "... signing its SAS with the TPM from the stored blobs" wait_for 10 logged_more '"the TPM signed a device SAS"' "$NS"
+expect "... with its saved certificate (ARI asked where to renew it)" wait_for 10 logged_more '"renewal planned inside the ARI window"' "$NR"
+expect_eq "... over mutual TLS: no device SAS" "$NS" "$(logged '"the TPM signed a device SAS"')"
 expect_eq "... the registration is the same (count, operation)" "$REGS" "$(regs)"
 
 # --- kill -9 with objects left in the TPM ---------------------------------------------------------
@@ -126,7 +127,7 @@ NS=$(logged '"the TPM signed a device SAS"')
 start_agent
 expect "killed twice during registration, it registers on the next start" wait_for 60 logged_more '"msg":"registered"' 1
 expect "... and runs its app" wait_for 30 answers "$P2"
-expect "... and reports with a TPM-signed SAS" wait_for 10 logged_more '"the TPM signed a device SAS"' "$NS"
+expect_eq "... and reports over mutual TLS with its saved certificate (no device SAS)" "$NS" "$(logged '"the TPM signed a device SAS"')"
 expect_fail "no TPM_RC_OBJECT_MEMORY (0x902) ever" grep -q '0x902' "$D/agent.log"
 expect "... no transient object left" wait_for 5 no_transient
 
