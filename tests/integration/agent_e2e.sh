@@ -110,6 +110,8 @@ expect "reported.app: 2.0.0 running" wait_for 10 reported_is '.properties.report
 expect "  then compiled, once the depot's form is ready (reported.app.engine aot)" wait_for 30 reported_is .properties.reported.app.engine aot
 SINCE=$(reported .properties.reported.app.since)
 SERIAL=$(serial_of "$D/state/tls/cert.pem")
+tpm_free() { [[ $(timeout 3 tpm2_getcap handles-transient | grep -c 0x) == 0 ]]; }
+expect "while the agent long-polls over mutual TLS the TPM is free (tpm2_getcap answers) and holds no object" tpm_free
 
 # --- renewal inside the ARI window ---------------------------------------------------------------------
 expect "the certificate is renewed inside its ARI window" wait_for 40 logged_more '"renewed the device certificate"' "$(logged '"renewed the device certificate"')"
