@@ -20,6 +20,7 @@ struct agent_config {
 	char *ca_file;
 	char *state_dir;
 	char *tcti;
+	char *event_log; /* the TCG event log sent with the quote, or NULL */
 	char *registration_id;
 	char *symmetric_key; /* base64 */
 	EVP_PKEY *keys[AGENT_KEYS_MAX];

@@ -235,7 +235,7 @@ static void obtain(const struct agent_config *c, const struct agent_identity *id
 {
 	char err[OA_ERR_MAX] = "", akp[4200];
 	struct oa_outcome res = {0};
-	struct oa_buf chain[OA_CHAIN_MAX] = {{0}}, pem = {0};
+	struct oa_buf chain[OA_CHAIN_MAX] = {{0}}, pem = {0}, evlog = {0};
 	struct oa_acme a = {0};
 	size_t n = 0;
 	int rc = OA_FAILED;
@@ -270,6 +270,14 @@ static void obtain(const struct agent_config *c, const struct agent_identity *id
 				  .key_dir = st.dir,
 				  .replaces = cert_id,
 				  .quote_mask = QUOTE_ALL};
+	size_t loglen = 0;
+	if (c->event_log && (evlog.b = (uint8_t *)read_all(c->event_log, &loglen)) != NULL) {
+		evlog.n = loglen;
+		co.event_log = &evlog;
+	} else if (c->event_log) {
+		log_kv(LOG_WARN, "cannot read the event log: the quote goes without it", "file",
+		       c->event_log, NULL);
+	}
 	rc = oa_flow_device_cert(t, &a, &co, chain, n, &pem, &res, err);
 	oa_tpm_close(t);
 	t = NULL;
@@ -327,6 +335,7 @@ out:
 	for (size_t i = 0; i < OA_CHAIN_MAX; i++)
 		oa_buf_free(&chain[i]);
 	oa_buf_free(&pem);
+	oa_buf_free(&evlog);
 	oa_outcome_free(&res);
 	oa_acme_free(&a);
 	oa_http_done(); /* libattestclient's connection: not kept between exchanges */

@@ -112,6 +112,8 @@ int agent_config_load(struct agent_config *c, const char *path)
 			rc = set_str(&c->state_dir, v, path, line, name);
 		} else if (!strcmp(name, "tcti")) {
 			rc = set_str(&c->tcti, v, path, line, name);
+		} else if (!strcmp(name, "event_log")) {
+			rc = set_str(&c->event_log, v, path, line, name);
 		} else if (!strcmp(name, "registration_id")) {
 			rc = set_str(&c->registration_id, v, path, line, name);
 		} else if (!strcmp(name, "symmetric_key")) {
@@ -158,6 +160,7 @@ void agent_config_free(struct agent_config *c)
 	free(c->ca_file);
 	free(c->state_dir);
 	free(c->tcti);
+	free(c->event_log);
 	free(c->registration_id);
 	free(c->symmetric_key);
 	for (size_t i = 0; i < c->nkeys; i++)

@@ -2,7 +2,8 @@
 # The whole device story, end to end (issue 13): one swtpm device from
 # power-on to its app answering HTTP: DPS TPM flow → AK certificate from
 # the attestation CA → a device certificate by device-attest-01 for a key
-# the TPM holds → the twin, reported and the depot over mutual TLS with
+# the TPM holds (its quote and the boot's TCG event log meeting the fleet
+# policy: a PCR value, a required event, secure boot) → the twin, reported and the depot over mutual TLS with
 # that key (no SAS) → download, verify, run. Then an operator switches the
 # desired version and the device follows within seconds; the certificate
 # (device-client profile at 30 s here, --ca-profiles) is renewed inside its
@@ -46,6 +47,11 @@ swtpm_start "$TMP/tpm" >/dev/null || { tap_nok "swtpm starts"; tap_done; exit 1;
 swtpm_t tpm2_readpublic -c 0x81010001 -o "$D/ek.pub"
 EK=$(base64 -w0 <"$D/ek.pub")
 REG=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$D/ek.pub")
+# A measured boot: secure boot on, a boot loader and a kernel in PCRs 7
+# and 8, and its TCG log, which the agent sends with its quote.
+"$ROOT/tests/integration/device_attest/mklog.py" "$D/boot.log" 7:sb:1 8:ipl:grub 8:ipl:vmlinuz-6.1 >"$D/boot.digests"
+while read -r pcr dig; do swtpm_t tpm2_pcrextend "$pcr:sha256=$dig"; done <"$D/boot.digests"
+KERNEL=$(sed -n 3p "$D/boot.digests" | cut -d' ' -f2)
 P7=$(tpm2_pcrread sha256:7 | sed -n 's/^ *7 *: *0x//p' | tr A-F a-f)
 cat >"$D/agent.conf" <<CFG
 url = $URL
@@ -54,6 +60,7 @@ ca_file = $TMP/var/pki/root.pem
 state_dir = $D/state
 publisher_key = $D/alice.pub
 tcti = $TPM2TOOLS_TCTI
+event_log = $D/boot.log
 CFG
 start_agent() {
 	"$AGENT" --config "$D/agent.conf" >>"$D/agent.log" 2>&1 &
@@ -73,8 +80,9 @@ http PUT "/enrollments/$REG?$AV" "${O[@]}" "${JSON[@]}" -d '{"registrationId":"'
 	"attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$EK"'"}},
 	"initialTwin":{"properties":{"desired":{"app":{"package":"alice/pkg/hello/1.0.0"}}}}}'
 expect_eq "an operator enrolls the EK; the initial twin names 1.0.0 (no grants: as the manifest asks)" 200 "$STATUS"
-policy "$P7"
-expect_eq "and sets the fleet policy (the quote gate: PCR 7 as this TPM has it)" 200 "$STATUS"
+http PUT "/attestation/policies/individual/$REG" "${O[@]}" "${JSON[@]}" \
+	-d '{"pcrs":{"sha256":{"7":["'"$P7"'"]}},"requiredEvents":{"sha256":{"8":["'"$KERNEL"'"]}},"secureBoot":true}'
+expect_eq "and sets the fleet policy (the quote gate: PCR 7 as measured, the kernel's event in PCR 8, secure boot)" 200 "$STATUS"
 
 # --- power-on to serving -----------------------------------------------------------------------
 T0=$SECONDS
