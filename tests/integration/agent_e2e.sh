@@ -132,6 +132,7 @@ expect_eq "  without a restart (reported.app.since unchanged)" "$SINCE" "$(repor
 expect_eq "  and still over mutual TLS (no device SAS)" 0 "$(logged '"the TPM signed a device SAS"')"
 
 # --- a quote that fails the policy ----------------------------------------------------------------------
+mkdir -p "$D/old" && cp "$D/state/tls/"{tls.pub,tls.priv,ak.pem,cert.pem} "$D/old/"
 policy "$(printf '11%.0s' {1..32})"
 expect_eq "the operator's policy now wants another PCR 7" 200 "$STATUS"
 expect "the next renewal is refused and logged" wait_for 40 logged_more '"attestation refused"' 0
@@ -140,10 +141,14 @@ expect "reported.attestation: refused, with the policy's reason" wait_for 10 rep
 expect "it is retried with backoff" wait_for 30 logged_more '"attestation refused"' 1
 expect "the app keeps answering" answers "$P2"
 expect "the certificate expires: the device falls back to its TPM-signed SAS" wait_for 40 logged_more '"the TPM signed a device SAS"' 0
-# Off while its certificate is expired: a restart attests from scratch.
+# Off while its certificate expired: a restart attests from scratch. (The
+# running agent has dropped its expired certificate: the files it had
+# before the policy changed are put back.)
 { kill -9 "$APID" && wait "$APID"; } 2>/dev/null
 APID=
 expect "kill -9 of the agent ends its app" wait_for 5 gone "$P2"
+cp "$D/old/"* "$D/state/tls/"
+expect_fail "  (the certificate in state_dir has expired)" openssl x509 -in "$D/state/tls/cert.pem" -noout -checkend 0
 policy "$P7"
 expect_eq "the operator restores the policy" 200 "$STATUS"
 N=$(logged '"got a device certificate"') A=$(logged '"the attestation CA issued the AK certificate"')
@@ -162,6 +167,17 @@ http POST "/pki/certificates/$S/revoke" "${O[@]}" "${JSON[@]}" -d '{"reason":"ke
 expect_eq "an operator revokes the device certificate" 204 "$STATUS"
 expect "the hub refuses it (or ARI says renew now): the agent gets a new certificate" wait_for 40 logged_more 'got a device certificate\|renewed the device certificate' "$N"
 expect "the app still answers" answers "$P2"
+
+# A crash between the key's and the certificate's writes: a pair that
+# does not match (here the AK certificate as cert.pem) means attest again.
+kill -TERM "$APID" && wait "$APID"
+APID=
+cp "$D/state/tls/ak.pem" "$D/state/tls/cert.pem"
+N=$(logged '"got a device certificate"')
+start_agent
+expect "a certificate that is not the saved key's: the agent attests again" wait_for 40 logged_more '"got a device certificate"' "$N"
+expect "  (it said why)" grep -q '"the certificate.s TPM key does not load: attesting again"' "$D/agent.log"
+expect "  and the app answers" wait_for 20 answers "$P2"
 
 kill -TERM "$APID" && wait "$APID"
 expect_eq "SIGTERM stops the agent (exit 0)" 0 "$?"
