@@ -180,8 +180,10 @@ void cert_start(const struct agent_config *c)
 	}
 }
 
+/* reported.certificate, and with attested reported.attestation passed
+ * (the fields of an earlier refusal cleared: reported is merge-patched). */
 static void report_cert(const struct agent_config *c, const struct agent_identity *id,
-			const char *cert_id)
+			const char *cert_id, bool attested)
 {
 	char exp[TIMEFMT_RFC3339_LEN], at[TIMEFMT_RFC3339_LEN], ren[TIMEFMT_RFC3339_LEN];
 	char serial[80] = "";
@@ -190,10 +192,13 @@ static void report_cert(const struct agent_config *c, const struct agent_identit
 	timefmt_rfc3339(na, exp);
 	timefmt_rfc3339((long long)time(NULL), at);
 	timefmt_rfc3339(st.renew_at, ren);
-	report(c, id,
-	       json_pack("{s:{s:s, s:s, s:s, s:s*}, s:{s:s, s:s}}", "certificate", "expires", exp,
-			 "serial", serial, "certId", cert_id, "renewAt", st.renew_at ? ren : NULL,
-			 "attestation", "verdict", "passed", "at", at));
+	json_t *p = json_pack("{s:{s:s, s:s, s:s, s:s*}}", "certificate", "expires", exp, "serial",
+			      serial, "certId", cert_id, "renewAt", st.renew_at ? ren : NULL);
+	if (p && attested)
+		json_object_set_new(p, "attestation",
+				    json_pack("{s:s, s:s, s:n, s:n, s:n}", "verdict", "passed",
+					      "at", at, "step", "status", "detail"));
+	report(c, id, p);
 }
 
 static void backoff(void)
@@ -304,7 +309,7 @@ static void obtain(const struct agent_config *c, const struct agent_identity *id
 		log_kv(LOG_WARN, "renewalInfo unanswered: asking again later", "error", err, NULL);
 	log_kv(LOG_INFO, cert_id ? "renewed the device certificate" : "got a device certificate",
 	       "certId", nid ? nid : "", NULL);
-	report_cert(c, id, nid ? nid : "");
+	report_cert(c, id, nid ? nid : "", true);
 	free(nid);
 out:
 	if (t)
@@ -367,7 +372,7 @@ int cert_tick(const struct agent_config *c, const struct agent_identity *id)
 			backoff();
 		} else {
 			st.fails = 0;
-			report_cert(c, id, cid);
+			report_cert(c, id, cid, false);
 		}
 		free(cid);
 		oa_acme_free(&a);

@@ -157,7 +157,7 @@ expect "restarted, the agent resumes the last good app" wait_for 30 answers "$P2
 expect "  finds its certificate expired while it was off" wait_for 10 grep -q '"the certificate expired while the agent was off' "$D/agent.log"
 expect "  and attests again from scratch (AK exchange, no replaces): a certificate" wait_for 40 logged_more '"got a device certificate"' "$N"
 expect "  (the AK certificate issued again)" logged_more '"the attestation CA issued the AK certificate"' "$A"
-expect "reported.attestation: passed again" wait_for 10 reported_is .properties.reported.attestation.verdict passed
+expect "reported.attestation: passed again, the refusal's detail cleared" wait_for 10 reported_is '.properties.reported.attestation | .verdict + " " + (.detail | tostring)' "passed null"
 expect "the app still answers" answers "$P2"
 
 # --- revoked: dropped, attested again ----------------------------------------------------------------------
