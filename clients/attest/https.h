@@ -27,8 +27,8 @@ void oa_https_resp_free(struct oa_https_resp *r);
 typedef int (*oa_https_sink)(void *arg, const struct oa_https_resp *r, const char *p, size_t n);
 
 struct oa_https_req {
-	const char *method; /* "GET", "HEAD", "POST", ... */
-	const char *url;    /* http:// or https://, host name or [IPv6] */
+	const char *method;  /* "GET", "HEAD", "POST", ... */
+	const char *url;     /* http:// or https://, host name or [IPv6] */
 	const char *headers; /* more "Name: value\r\n" lines, or NULL */
 	const char *body;    /* NULL: none */
 	size_t len;
