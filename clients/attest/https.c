@@ -31,6 +31,12 @@ int (*oa_https_interrupt)(void);
 
 #define HEAD_MAX 16384
 #define CONNECT_TIMEOUT_MS 10000
+/* A body over EXPECT_OVER bytes waits for "100 Continue" (at most
+ * EXPECT_MS), as libcurl 7.88 did: a peer that refuses it (413) answers
+ * before it is sent. */
+#define EXPECT_OVER 1024
+#define EXPECT_MS 1000
+#define TIMED_OUT "timed out"
 
 static long long now_ms(void)
 {
@@ -127,7 +133,7 @@ static int wait_fd(struct conn *c, short events)
 		}
 		long long left = c->deadline - now_ms();
 		if (left <= 0) {
-			c->err = "timed out";
+			c->err = TIMED_OUT;
 			c->aborted = true;
 			return -1;
 		}
@@ -485,10 +491,11 @@ void oa_https_resp_free(struct oa_https_resp *r)
 	r->retry_after = -1;
 }
 
-/* Reads the head (after 1xx answers) into r: 0, or -1 with c->err. Sets
- * *clen (-1: none), *chunked, *close. */
+/* Reads the head (after 1xx answers; interim: the first head, 1xx or
+ * not) into r: 0, or -1 with c->err. Sets *clen (-1: none), *chunked,
+ * *close_after. */
 static int read_head(struct reader *rd, struct oa_https_resp *r, long long *clen, bool *chunked,
-		     bool *close_after)
+		     bool *close_after, bool interim)
 {
 	struct conn *c = rd->c;
 	char *line = malloc(HEAD_MAX);
@@ -498,6 +505,8 @@ static int read_head(struct reader *rd, struct oa_https_resp *r, long long *clen
 		return -1;
 	}
 	do { /* 1xx answers (100 Continue) come before the real one */
+		if (r->status)
+			oa_https_resp_free(r); /* a 1xx's headers are not the answer's */
 		c->err = "no HTTP answer";
 		if (rd_line(rd, line, HEAD_MAX) < 0 || strncmp(line, "HTTP/1.", 7) != 0 ||
 		    strlen(line) < 12 || line[8] != ' ')
@@ -547,7 +556,7 @@ static int read_head(struct reader *rd, struct oa_https_resp *r, long long *clen
 				goto out;
 			}
 		}
-	} while (r->status < 200);
+	} while (r->status < 200 && !interim);
 	rc = 0;
 out:
 	free(line);
@@ -600,9 +609,11 @@ static int exchange(struct conn *c, bool reused, const struct oa_https_req *q, c
 	bool v6 = strchr(u->host, ':') != NULL;
 	bool sized = q->body || !strcmp(q->method, "POST") || !strcmp(q->method, "PUT") ||
 		     !strcmp(q->method, "PATCH");
-	char cl[40] = "";
+	bool expect = q->body && q->len > EXPECT_OVER;
+	char cl[64] = "";
 	if (sized)
-		snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", q->body ? q->len : 0);
+		snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n%s", q->body ? q->len : 0,
+			 expect ? "Expect: 100-continue\r\n" : "");
 	int n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s%s\r\n", q->method, u->path,
 			 v6 ? "[" : "", u->host, v6 ? "]" : "", u->port,
 			 q->headers ? q->headers : "", cl);
@@ -613,17 +624,47 @@ static int exchange(struct conn *c, bool reused, const struct oa_https_req *q, c
 		goto out;
 	}
 	rd->c = c;
-	if (conn_write(c, req, (size_t)n) < 0 ||
-	    (q->body && q->len && conn_write(c, q->body, q->len) < 0)) {
+	if (conn_write(c, req, (size_t)n) < 0) {
 		rc = reused && !c->aborted ? -2 : -1;
 		goto out;
 	}
 	long long clen;
-	bool chunked, close_after, whole;
-	if (read_head(rd, r, &clen, &chunked, &close_after) < 0) {
+	bool chunked, close_after, whole, sent = !expect;
+	if (expect) {
+		/* Up to EXPECT_MS for the peer's word: 100 (send the body), a
+		 * final answer (the body is not wanted: a 413 is read, not lost
+		 * to a reset), or silence (send it anyway). */
+		long long dl = c->deadline, soon = now_ms() + EXPECT_MS;
+		c->deadline = soon < dl ? soon : dl;
+		int h = read_head(rd, r, &clen, &chunked, &close_after, true);
+		c->deadline = dl;
+		if (h < 0) {
+			bool silent = c->aborted && !strcmp(c->err, TIMED_OUT) && !rd->any &&
+				      now_ms() < dl;
+			if (!silent) {
+				rc = reused && !rd->any && !c->aborted ? -2 : -1;
+				goto out;
+			}
+			c->aborted = false;
+		}
+		if (h < 0 || r->status < 200) {
+			oa_https_resp_free(r);
+			sent = true;
+		}
+	}
+	if (sent && expect) {
+		if (conn_write(c, q->body, q->len) < 0)
+			goto out;
+	} else if (sent && q->body && q->len && conn_write(c, q->body, q->len) < 0) {
+		rc = reused && !c->aborted ? -2 : -1;
+		goto out;
+	}
+	if (sent && read_head(rd, r, &clen, &chunked, &close_after, false) < 0) {
 		rc = reused && !rd->any && !c->aborted ? -2 : -1;
 		goto out;
 	}
+	if (!sent)
+		close_after = true; /* the peer may still wait for the body */
 	if (read_body(rd, q, r, clen, chunked, &whole) < 0)
 		goto out;
 	*keep = whole && !close_after && rd->off == rd->len;

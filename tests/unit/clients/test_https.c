@@ -28,6 +28,13 @@
 
 #include "clients/attest/https.h"
 
+static long long ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* --- the peer ------------------------------------------------------------ */
 
 #define ANSWERS_MAX 8
@@ -102,8 +109,19 @@ static void *peer_main(void *arg)
 			}
 			if (!open)
 				break;
+			const char *a = P.next < ANSWERS_MAX ? P.answers[P.next] : NULL;
+			if (strcasestr(P.buf, "Expect: 100-continue") && a) {
+				if (strstr(a, " 413 ")) { /* refused unread, as orchardd's cap */
+					P.next++;
+					memcpy(P.req, P.buf, n + 1);
+					p_write(s, fd, a + 1, strlen(a + 1));
+					break;
+				}
+				p_write(s, fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			}
 			const char *cl = strcasestr(P.buf, "Content-Length:");
-			size_t want = (size_t)(end + 4 - P.buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+			size_t want =
+				(size_t)(end + 4 - P.buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
 			while (n < want) {
 				ssize_t r = p_read(s, fd, P.buf + n, sizeof(P.buf) - 1 - n);
 				if (r <= 0)
@@ -112,7 +130,6 @@ static void *peer_main(void *arg)
 				P.buf[n] = '\0';
 			}
 			memcpy(P.req, P.buf, n + 1);
-			const char *a = P.next < ANSWERS_MAX ? P.answers[P.next] : NULL;
 			P.next++;
 			if (!a || !a[0]) { /* hang: the client's deadline or interrupt */
 				char b[64];
@@ -213,7 +230,8 @@ static void test_headers_and_body(void **state)
 	assert_int_equal(r.len, 11);
 	assert_string_equal(r.location, "https://x/acct/1");
 	assert_string_equal(r.nonce, "n0nce");
-	assert_string_equal(r.link, "<https://x/dir>;rel=\"index\", <https://x/alt>;rel=\"alternate\"");
+	assert_string_equal(r.link,
+			    "<https://x/dir>;rel=\"index\", <https://x/alt>;rel=\"alternate\"");
 	assert_int_equal(r.retry_after, 7);
 	assert_string_equal(r.content_type, "application/json");
 	assert_string_equal(r.etag, "\"abc\"");
@@ -263,6 +281,46 @@ static void test_keep_alive(void **state)
 	assert_string_equal(r.body, "2");
 	oa_https_resp_free(&r);
 	assert_int_equal(P.accepts, 3);
+	peer_stop();
+}
+
+/* A body over 1 KiB waits for "100 Continue"; a 413 sent instead is the
+ * answer (not a failed write), and the body is never sent. */
+static void test_expect_continue(void **state)
+{
+	(void)state;
+	struct oa_https_resp r;
+	const char *why;
+	static char big[3000];
+	memset(big, 'b', sizeof(big) - 2);
+	big[sizeof(big) - 2] = 'E';
+	peer_start(NULL);
+	answers("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		CLOSE "HTTP/1.1 413 Content Too Large\r\nContent-Length: 3\r\n\r\nbig",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	struct oa_https_req q = {.method = "POST",
+				 .url = U("http", "127.0.0.1", "/up"),
+				 .body = big,
+				 .len = strlen(big),
+				 .timeout_s = 5};
+	long long t0 = ms();
+	assert_int_equal(oa_https_request(&q, &r, &why), 0);
+	assert_true(ms() - t0 < 900); /* the 100, not the 1 s wait */
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "ok");
+	assert_non_null(strstr(P.req, "Expect: 100-continue\r\n"));
+	assert_non_null(strstr(P.req, "bE"));
+	oa_https_resp_free(&r);
+	assert_int_equal(oa_https_request(&q, &r, &why), 0);
+	assert_int_equal(r.status, 413);
+	assert_string_equal(r.body, "big");
+	assert_null(strstr(P.req, "bE"));
+	oa_https_resp_free(&r);
+	/* The refused request's connection was not kept. */
+	assert_int_equal(oa_https_request(&q, &r, &why), 0);
+	assert_int_equal(r.status, 200);
+	oa_https_resp_free(&r);
+	assert_int_equal(P.accepts, 2);
 	peer_stop();
 }
 
@@ -320,9 +378,9 @@ static void test_bad_answers(void **state)
 	(void)state;
 	static const char *bad[] = {
 		CLOSE "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345", /* cut */
-		CLOSE "SSH-2.0-OpenSSH\r\n\r\n",			     /* not HTTP */
-		CLOSE "HTTP/1.1 2x0 OK\r\n\r\n",			     /* status */
-		CLOSE "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",	     /* length */
+		CLOSE "SSH-2.0-OpenSSH\r\n\r\n",			    /* not HTTP */
+		CLOSE "HTTP/1.1 2x0 OK\r\n\r\n",			    /* status */
+		CLOSE "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",	    /* length */
 		CLOSE "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
 		CLOSE "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /* chunk */
 		CLOSE "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
@@ -353,13 +411,6 @@ static int stop_now(void)
 	return 1;
 }
 
-static long long ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A peer that never answers: the deadline, or at once the interrupt (and
  * an interrupted request is not tried again). Bad URLs, no peer. */
 static void test_deadline_interrupt_urls(void **state)
@@ -369,7 +420,8 @@ static void test_deadline_interrupt_urls(void **state)
 	const char *why;
 	peer_start(NULL);
 	answers("", "", NULL);
-	struct oa_https_req q = {.method = "GET", .url = U("http", "127.0.0.1", "/"), .timeout_s = 1};
+	struct oa_https_req q = {
+		.method = "GET", .url = U("http", "127.0.0.1", "/"), .timeout_s = 1};
 	long long t0 = ms();
 	assert_int_equal(oa_https_request(&q, &r, &why), -1);
 	assert_string_equal(why, "timed out");
@@ -564,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_headers_and_body),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_sink_and_cap),
+		cmocka_unit_test(test_expect_continue),
 		cmocka_unit_test(test_bad_answers),
 		cmocka_unit_test(test_deadline_interrupt_urls),
 		cmocka_unit_test_setup_teardown(test_tls_roots_and_host, tls_setup, tls_teardown),
