@@ -42,18 +42,36 @@ async def device(host, port, ctx, dev, auth, since, ready, woken, armed):
         woken[dev] = (time.monotonic(), "failed", b"")
         ready.release()
         return
+    once = _Once(ready)
     try:
         while True:
             request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
                        f"Host: {host}\r\nAuthorization: {auth}\r\n\r\n").encode()
-            code, body = await poll(reader, writer, request, ready)
+            code, body = await poll(reader, writer, request, once)
             if code != "200" or dev in armed:
                 break
             since = json.loads(body)["$version"]
-            ready = asyncio.Semaphore(0)  # released once already
+            once = _Once(None)  # released once already
         woken[dev] = (time.monotonic(), code, body)
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        # Closed under it (an overloaded client misses orchardd's request
+        # deadline): not suspended, not sampled, and its slot is released.
+        woken[dev] = (time.monotonic(), "failed", b"")
+        once.release()
     finally:
         writer.close()
+
+
+class _Once:
+    """The ready semaphore, released at most once by a device."""
+
+    def __init__(self, sem):
+        self.sem = sem
+
+    def release(self):
+        if self.sem is not None:
+            self.sem.release()
+            self.sem = None
 
 
 class Patcher:
@@ -99,7 +117,8 @@ async def round_(host, port, ctx, url_a, pid_a, group_key, n, sample, versions, 
     # and SAS checks can trail the requests sent): wait for that while the
     # count still moves, and give up only after 30 s without progress.
     waiting, last, moved = 0, -1, time.monotonic()
-    while waiting < n and time.monotonic() - moved < 30:
+    while waiting < n - sum(w[1] == "failed" for w in woken.values()) \
+            and time.monotonic() - moved < 30:
         await asyncio.sleep(0.2)
         waiting = int(metric(url_a, ctx, "orchard_requests_waiting"))
         if waiting != last:

@@ -50,8 +50,8 @@ for s in update history audit notify batch8; do
 	case $s in
 	update) what="the twin's UPDATE (three jsonb columns, GIN-indexed)" ;;
 	history) what="+ its history row" ;;
-	audit) what="+ the audit row" ;;
-	notify) what="+ pg_notify twin and audit (= orchardd's PATCH write)" ;;
+	audit) what="+ the audit row (= orchardd's PATCH write, notify after commit)" ;;
+	notify) what="+ pg_notify twin and audit in it (the write before 0027)" ;;
 	batch8) what="the same for 8 twins a statement (rows/s)" ;;
 	esac
 	t=$(run $s orchard)

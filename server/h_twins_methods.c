@@ -1,6 +1,6 @@
 /* POST /twins/{deviceId}/methods?api-version=2021-10-01: IoT Hub's direct
  * method call. orchardd publishes "$iothub/methods/POST/{methodName}/?$rid=R"
- * to that one device over MQTT (server/mqtt.c) and answers
+ * to that one device over MQTT (server/mqtt_methods.c) and answers
  * {"status": <the device's status>, "payload": <its JSON>} when the device
  * publishes "$iothub/methods/res/{status}/?$rid=R". The request sleeps
  * meanwhile (server/wait.h): no thread waits. 404 (IoT Hub's 404103) when

@@ -3,6 +3,7 @@
  * then in one transaction lock the twin (or make a fresh one), honour
  * If-Match, merge, check sizes, write with a new etag and version and
  * announce the change. A refused update changes nothing. */
+#include <stdio.h>
 #include <string.h>
 
 #include "server/audit.h"
@@ -13,6 +14,7 @@
 #include "server/reply.h"
 #include "server/request.h"
 #include "server/server.h"
+#include "server/store/events.h"
 #include "server/store/operators.h"
 #include "server/twins.h"
 
@@ -221,6 +223,7 @@ static enum store_qs twin_write(struct store_conn *c, void *cls)
 struct twin_optimistic {
 	struct twin_update *u;
 	bool fallback;
+	long long audit_id; /* the audit row written with the change */
 };
 
 static enum store_qs twin_optimistic_cb(struct store_conn *c, void *cls)
@@ -256,7 +259,7 @@ static enum store_qs twin_optimistic_cb(struct store_conn *c, void *cls)
 			qs = STORE_HARD;
 			goto out;
 		}
-		qs = store_update_twin_if(c, &u->row, read_etag, &h, &u->audit);
+		qs = store_update_twin_if(c, &u->row, read_etag, &h, &u->audit, &o->audit_id);
 		free(h.patch);
 		if (qs != STORE_NONE)
 			goto out; /* written, or an error */
@@ -266,6 +269,20 @@ static enum store_qs twin_optimistic_cb(struct store_conn *c, void *cls)
 out:
 	free(read_etag);
 	return qs;
+}
+
+/* The optimistic write committed without a NOTIFY: announce it now,
+ * batched with other writers' by the hub's notifier (events_notify). */
+static void twin_announce(struct server *srv, const struct store_twin *t, long long audit_id)
+{
+	char p[TWIN_DEVICE_ID_MAX + 24];
+
+	snprintf(p, sizeof p, "%s %lld", t->device_id, t->desired_version);
+	events_notify(srv->events, EVENTS_TWIN, p);
+	if (audit_id > 0) {
+		snprintf(p, sizeof p, "%lld", audit_id);
+		events_notify(srv->events, EVENTS_AUDIT, p);
+	}
 }
 
 /* Fleet configurations follow tags: a tag change re-evaluates this twin's
@@ -368,6 +385,8 @@ static int twin_update(struct request *req, bool replace)
 		qs = store_run(req->srv->store, twin_optimistic_cb, &o);
 		if (o.fallback)
 			qs = store_run_txn(req->srv->store, twin_update_cb, &u);
+		else if (qs > 0 && u.err == 0)
+			twin_announce(req->srv, &u.row, o.audit_id);
 	} else {
 		qs = store_run_txn(req->srv->store, twin_update_cb, &u);
 	}

@@ -70,7 +70,7 @@ const struct route routes[] = {
 	{"GET",    "/pki/certificates/{serial}",        h_pki_cert_get,    OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_cert_get"},
 	{"POST",   "/pki/certificates/{serial}/revoke", h_pki_cert_revoke, OPERATOR(SCOPE_PKI_ADMIN), BODY_JSON, KiB(1), WIRE_ORCHARD, "pki_cert_revoke"},
 	{"GET",    "/pki/chain",                        h_pki_chain,       OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_chain"},
-	{"GET",    "/pki/crl",                          h_pki_crl,         OPERATOR(SCOPE_PKI_ADMIN), BODY_NONE, 0,      WIRE_ORCHARD, "pki_crl"},
+	{"GET",    "/pki/crl",                          h_pki_crl,         PUBLIC,                    BODY_NONE, 0,      WIRE_ORCHARD, "pki_crl"},
 
 	/* The TPM attestation CA: the TPM's credential activation is the only authentication. */
 	{"POST",   "/attestation/ak/challenge",          h_attest_ak_challenge, PUBLIC, BODY_JSON, KiB(16), WIRE_ORCHARD, "attest_ak_challenge"},

@@ -21,6 +21,8 @@ build-all: $(BUILD)/tests/unit/server/test_store
 
 UNIT_TESTS += $(BUILD)/tests/unit/common/test_common $(BUILD)/tests/unit/server/test_router \
 	$(BUILD)/tests/unit/server/test_edge
+# The docs guard: the shell examples of README.md and docs/*.md against a real orchardd.
+TEST_SCRIPTS += tests/integration/docs.sh
 TEST_SCRIPTS += tests/lint.sh tests/integration/server.sh tests/integration/store.sh \
 	tests/integration/server_abuse.sh tests/integration/pipeline.sh tests/integration/errors.sh \
 	tests/integration/waits.sh tests/integration/store_deadline.sh tests/integration/tokens.sh \
@@ -132,7 +134,7 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
 TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh tests/integration/twins_device_cert.sh
 
 # The twin query language: parser and SQL compiler alone.
-$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq_parse.o $(BUILD)/server/twinq_sql.o \
+$(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq_lex.o $(BUILD)/server/twinq_parse.o $(BUILD)/server/twinq_sql.o \
 		$(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twinq

@@ -31,10 +31,16 @@ struct agent_config {
 int agent_config_load(struct agent_config *c, const char *path);
 void agent_config_free(struct agent_config *c);
 
-/* The identity provisioning gives: the device ID and the host its SAS names. */
+/* The identity provisioning gives: the device ID and the host its SAS names;
+ * for a TPM device, the hub key the TPM imported (TPM2B_PUBLIC and its
+ * SRK-wrapped TPM2B_PRIVATE: useless outside that TPM). */
 struct agent_identity {
 	char device_id[129];
 	char hub[256];
+	uint8_t key_pub[1024];
+	size_t key_pub_len;
+	uint8_t key_priv[2048];
+	size_t key_priv_len;
 };
 
 /* --- http.c ---------------------------------------------------------------------- */
@@ -65,11 +71,30 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn);
 /* Frees the TLS context the requests share (at exit). */
 void http_cleanup(void);
+/* The same with the HMAC-SHA256 made by mac_fn (0, or -1: no token). */
+typedef int (*sas_mac_fn)(void *mac_ctx, const uint8_t *msg, size_t n, uint8_t mac[32]);
+char *sas_sign(const char *sr, long ttl, const char *skn, sas_mac_fn mac_fn, void *mac_ctx);
+
+/* --- tpm.c (TPM devices: tcti set, no symmetric_key) ------------------------------- */
+/* A SAS for sr signed by TPM2_HMAC with the key blobs (loaded under the
+ * SRK, flushed after), the TPM opened for this call only. malloc'd or NULL
+ * (logged). */
+char *tpm_sas(const struct agent_config *c, const uint8_t *pub, size_t publen, const uint8_t *priv,
+	      size_t privlen, const char *sr, long ttl, const char *skn);
+/* The device's IoT Hub SAS for its own routes ({hub}/devices/{id}): the
+ * symmetric key's HMAC, or the TPM's, kept and reused until ten minutes
+ * before it expires. malloc'd or NULL. */
+char *device_sas(const struct agent_config *c, const struct agent_identity *id);
+/* Forgets the kept SAS (the hub refused it). */
+void device_sas_forget(void);
 
 /* --- dps.c ----------------------------------------------------------------------- */
 /* Registers with DPS unless state_dir/registration.json already holds an
  * assignment; retries with backoff until assigned or stopped. 0 or -1. */
 int dps_provision(const struct agent_config *c, struct agent_identity *id);
+/* Forgets the assignment (the hub refused the device): the next
+ * dps_provision registers again. */
+void dps_forget(const struct agent_config *c);
 
 /* --- compiled.c ------------------------------------------------------------------ */
 struct depot_manifest;

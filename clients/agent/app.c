@@ -190,9 +190,8 @@ static int pkg_fetch(struct app *a, const char *ref, struct depot_manifest *m, c
 		*why = "cannot create the package folder";
 		return -2;
 	}
-	char url[4096], sr[512], path[4200];
-	snprintf(sr, sizeof(sr), "%s/devices/%s", a->id->hub, a->id->device_id);
-	char *sas = sas_token(sr, a->c->symmetric_key, 3600, NULL);
+	char url[4096], path[4200];
+	char *sas = device_sas(a->c, a->id);
 	snprintf(url, sizeof(url), "%s/depot/%s/pkg/%s/%s", a->c->url, pub, name, ver);
 	struct http_reply r;
 	int ret = -2;
@@ -500,10 +499,9 @@ static void running_stop(struct running *r)
 
 void report(const struct agent_config *c, const struct agent_identity *id, json_t *patch)
 {
-	char url[2048], sr[512];
-	snprintf(sr, sizeof(sr), "%s/devices/%s", id->hub, id->device_id);
+	char url[2048];
 	snprintf(url, sizeof(url), "%s/devices/%s/twin/reported", c->url, id->device_id);
-	char *sas = sas_token(sr, c->symmetric_key, 3600, NULL);
+	char *sas = device_sas(c, id);
 	char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
 	struct http_reply r;
 	if (!body)

@@ -179,7 +179,7 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 		 const char *dir, const struct depot_manifest *m, bool fetch, char out[4200],
 		 const char **why)
 {
-	char path[4200], part[4200], url[4096], sr[512], cw_hex[65];
+	char path[4200], part[4200], url[4096], cw_hex[65];
 	EVP_PKEY *key = key_get(c, fetch, why);
 	if (!key)
 		return -2;
@@ -191,8 +191,7 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 	char pub[DEPOT_NAME_MAX + 1], name[DEPOT_NAME_MAX + 1], ver[DEPOT_NAME_MAX + 1];
 	if (depot_ref_parse(ref, pub, name, ver) < 0)
 		return -1;
-	snprintf(sr, sizeof(sr), "%s/devices/%s", id->hub, id->device_id);
-	char *sas = sas_token(sr, c->symmetric_key, 3600, NULL);
+	char *sas = device_sas(c, id); /* symmetric key or TPM */
 	snprintf(url, sizeof(url), "%s/depot/%s/pkg/%s/%s/compiled/%s", c->url, pub, name, ver,
 		 compiled_target());
 	size_t ul = strlen(url);

@@ -135,16 +135,11 @@ int agent_config_load(struct agent_config *c, const char *path)
 		fprintf(stderr, "orchard-agent: %s: %s is required\n", path, missing);
 		return -1;
 	}
-	if (!c->tcti && (!c->registration_id || !c->symmetric_key)) {
+	/* tcti without symmetric_key: the DPS TPM flow (registration_id
+	 * optional, derived from the EK); symmetric_key needs registration_id. */
+	if (c->symmetric_key ? !c->registration_id : !c->tcti) {
 		fprintf(stderr,
 			"orchard-agent: %s: give tcti, or registration_id and symmetric_key\n",
-			path);
-		return -1;
-	}
-	if (c->tcti && !c->symmetric_key) {
-		fprintf(stderr,
-			"orchard-agent: %s: the TPM flow (tcti) is not built yet; "
-			"use registration_id and symmetric_key\n",
 			path);
 		return -1;
 	}

@@ -178,12 +178,8 @@ static char *url_escape(const char *s)
 	return o;
 }
 
-char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn)
+char *sas_sign(const char *sr, long ttl, const char *skn, sas_mac_fn mac_fn, void *mac_ctx)
 {
-	size_t klen;
-	uint8_t *key = b64_decode(key_b64, strlen(key_b64), 0, &klen);
-	if (!key)
-		return NULL;
 	long se = (long)time(NULL) + ttl;
 	char msg[1024], out[2048];
 	/* As Azure's SDKs do: sr URL-encoded, and the HMAC over sr as sent. */
@@ -191,13 +187,9 @@ char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn)
 	char *sig = NULL, *esig = NULL, *ret = NULL;
 	int n = esr ? snprintf(msg, sizeof(msg), "%s\n%ld", esr, se) : -1;
 	uint8_t mac[32];
-	unsigned int mlen = 0;
 	if (n > 0 && (size_t)n < sizeof(msg) &&
-	    HMAC(EVP_sha256(), key, (int)klen, (const uint8_t *)msg, (size_t)n, mac, &mlen) &&
-	    mlen == 32)
+	    mac_fn(mac_ctx, (const uint8_t *)msg, (size_t)n, mac) == 0)
 		sig = b64_encode(mac, 32, 0);
-	OPENSSL_cleanse(key, klen);
-	free(key);
 	esig = sig ? url_escape(sig) : NULL;
 	if (esig && esr) {
 		snprintf(out, sizeof(out), "SharedAccessSignature sr=%s&sig=%s&se=%ld%s%s", esr,
@@ -207,6 +199,31 @@ char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn)
 	free(esig);
 	free(esr);
 	free(sig);
+	return ret;
+}
+
+struct soft_key {
+	const uint8_t *key;
+	size_t len;
+};
+
+static int soft_mac(void *key, const uint8_t *msg, size_t n, uint8_t mac[32])
+{
+	const struct soft_key *k = key;
+	unsigned int mlen = 0;
+	return HMAC(EVP_sha256(), k->key, (int)k->len, msg, n, mac, &mlen) && mlen == 32 ? 0 : -1;
+}
+
+char *sas_token(const char *sr, const char *key_b64, long ttl, const char *skn)
+{
+	size_t klen;
+	uint8_t *key = b64_decode(key_b64, strlen(key_b64), 0, &klen);
+	if (!key)
+		return NULL;
+	struct soft_key k = {key, klen};
+	char *ret = sas_sign(sr, ttl, skn, soft_mac, &k);
+	OPENSSL_cleanse(key, klen);
+	free(key);
 	return ret;
 }
 

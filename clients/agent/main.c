@@ -1,6 +1,7 @@
 /* orchard-agent: the device side (docs/agent.md). Foreground, logs JSON
  * lines to stderr, SIGTERM stops it and its app. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +35,15 @@ static void usage(void)
 	fprintf(stderr, "usage: orchard-agent --config FILE\n");
 }
 
-/* Follows the twin: GET it once, then long-poll desired from its $version. */
-static void follow(const struct agent_config *c, const struct agent_identity *id, struct app *a)
+/* Follows the twin: GET it once, then long-poll desired from its $version.
+ * Returns 1 when the hub rejects the device (401, or 404 for a device it
+ * does not know, twice, the second with a freshly signed SAS): it must
+ * register again. */
+static int follow(const struct agent_config *c, const struct agent_identity *id, struct app *a)
 {
-	char url[2048], sr[512];
+	char url[2048];
 	long long version = -1;
-	int fails = 0;
-	snprintf(sr, sizeof(sr), "%s/devices/%s", id->hub, id->device_id);
+	int fails = 0, rejected = 0;
 	while (!agent_stopping) {
 		app_tick(a);
 		int wait = app_next_tick(a);
@@ -49,7 +52,7 @@ static void follow(const struct agent_config *c, const struct agent_identity *id
 		else
 			snprintf(url, sizeof(url), "%s/devices/%s/twin/desired?since=%lld&wait=%d",
 				 c->url, id->device_id, version, wait);
-		char *sas = sas_token(sr, c->symmetric_key, 3600, NULL);
+		char *sas = device_sas(c, id);
 		struct http_reply r;
 		int rc = sas ? http_json(c, "GET", url, sas, NULL, wait + 15, &r) : -1;
 		free(sas);
@@ -58,6 +61,19 @@ static void follow(const struct agent_config *c, const struct agent_identity *id
 				char st[16];
 				snprintf(st, sizeof(st), "%ld", r.status);
 				log_kv(LOG_WARN, "twin read refused", "status", st, NULL);
+				/* 401 (key refused) or 404 twin-device-unknown. */
+				bool gone = r.status == 401 ||
+					    (r.status == 404 && r.body &&
+					     strstr(r.body, "/problems/twin-device-unknown"));
+				if (gone && rejected++ > 0) {
+					log_kv(LOG_WARN,
+					       "the hub rejects the device: registering again",
+					       "status", st, NULL);
+					http_reply_free(&r);
+					return 1;
+				}
+				if (gone)
+					device_sas_forget();
 				http_reply_free(&r);
 			}
 			if (agent_stopping || (rc < 0 && a && app_next_tick(a) == 0))
@@ -69,6 +85,7 @@ static void follow(const struct agent_config *c, const struct agent_identity *id
 			continue;
 		}
 		fails = 0;
+		rejected = 0;
 		if (r.status == 200) {
 			json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
 			json_t *d = version < 0 ? json_object_get(json_object_get(j, "properties"),
@@ -83,6 +100,7 @@ static void follow(const struct agent_config *c, const struct agent_identity *id
 		}
 		http_reply_free(&r);
 	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -122,13 +140,19 @@ int main(int argc, char **argv)
 			report(&c, &id,
 			       json_pack("{s:{s:s, s:s}}", "agent", "version", AGENT_VERSION,
 					 "target", compiled_target()));
-			follow(&c, &id, the_app);
+			while (follow(&c, &id, the_app) == 1) {
+				device_sas_forget();
+				dps_forget(&c);
+				if (dps_provision(&c, &id) != 0)
+					break;
+			}
 			rc = 0;
 		}
 	}
 	log_kv(LOG_INFO, "orchard-agent stopping", NULL);
 	app_free(the_app);
 	the_app = NULL;
+	device_sas_forget();
 	compiled_cleanup();
 	http_cleanup();
 	agent_config_free(&c);

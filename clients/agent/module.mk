@@ -4,12 +4,14 @@
 # HTTPS client, clients/attest/https.c), common, OpenSSL (no libcurl: its
 # dependency tree cost ~5 MB of RSS, docs/agent.md).
 AGENT_SRCS := clients/agent/main.c clients/agent/config.c clients/agent/http.c \
-	      clients/agent/dps.c clients/agent/app.c clients/agent/compiled.c
+	      clients/agent/dps.c clients/agent/tpm.c clients/agent/app.c clients/agent/compiled.c
 
 $(BUILD)/orchard-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(DEPOT_LIB) $(WASMRT_LIB) $(ATTESTC_LIB) \
-		$(COMMON_LIB)
+			$(COMMON_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(DEPOT_LIB) $(WASMRT_LIB) \
-		$(ATTESTC_LIB) $(COMMON_LIB) -ljansson -lssl $(WASMRT_LIBS)
+		$(ATTESTC_LIB) $(COMMON_LIB) -ltss2-esys -ltss2-sys -ltss2-tctildr -ltss2-mu -ljansson \
+		-lssl $(WASMRT_LIBS)
 
 BINS += $(BUILD)/orchard-agent
 TEST_SCRIPTS += tests/integration/agent.sh
+TEST_SCRIPTS += tests/integration/agent_tpm.sh

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clients/attest/attest.h"
+#include "clients/attest/dps_tpm.h"
 
 struct oa_tpm {
 	TSS2_TCTI_CONTEXT *tcti;
@@ -115,6 +116,11 @@ void oa_tpm_close(struct oa_tpm *t)
 	Esys_Finalize(&t->ctx);
 	Tss2_TctiLdr_Finalize(&t->tcti);
 	free(t);
+}
+
+ESYS_CONTEXT *oa_tpm_esys(struct oa_tpm *t)
+{
+	return t->ctx;
 }
 
 static int marshal_public(const TPM2B_PUBLIC *p, struct oa_buf *out, char *err)

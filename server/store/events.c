@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,17 @@ struct events {
 	int stop_pipe[2];
 	pthread_mutex_t mu;
 	struct event_sub *bucket[NBUCKETS];
+	/* The notifier (events_notify): queued "channel\n" and "payload\n"
+	 * lines, sent in one statement by its own thread and connection. */
+	pthread_t nthread;
+	pthread_mutex_t nmu;
+	pthread_cond_t ncond;
+	bool nstop, nstarted;
+	struct nq {
+		char *buf;
+		size_t len, cap;
+	} qchan, qpay;
+	unsigned long ndropped;
 };
 
 /* FNV-1a over channel and key. */
@@ -126,6 +138,124 @@ static void *events_main(void *arg)
 	return NULL;
 }
 
+/* ---- the notifier: NOTIFY after commit, batched (docs/twins.md) ----------
+ * A NOTIFY inside a writing transaction makes its commit take PostgreSQL's
+ * global notify lock, so every such commit waits for the one before it.
+ * Writers on the hot path (the optimistic desired PATCH) commit without
+ * one and hand "channel payload" to events_notify; this thread sends what
+ * has queued meanwhile as one statement, one transaction and one commit on
+ * its own connection. A notification lost to a crash between the write's
+ * commit and this send costs a waiting device at most its long-poll
+ * timeout: it asks again with since=VERSION and gets the change. */
+#define NQ_MAX_BYTES (4u << 20) /* queued text; beyond it a wake is dropped */
+
+static int nq_add(struct nq *q, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (q->len + n + 2 > q->cap) {
+		size_t cap = q->cap ? q->cap : 4096;
+		while (cap < q->len + n + 2)
+			cap *= 2;
+		char *b = realloc(q->buf, cap);
+		if (b == NULL)
+			return -1;
+		q->buf = b;
+		q->cap = cap;
+	}
+	if (q->len > 0)
+		q->buf[q->len++] = '\n';
+	memcpy(q->buf + q->len, s, n + 1);
+	q->len += n;
+	return 0;
+}
+
+void events_notify(struct events *ev, const char *channel, const char *payload)
+{
+	if (ev == NULL || strchr(channel, '\n') != NULL || strchr(payload, '\n') != NULL)
+		return;
+	pthread_mutex_lock(&ev->nmu);
+	size_t qlen = ev->qchan.len, plen = ev->qpay.len;
+	if (qlen + plen > NQ_MAX_BYTES || nq_add(&ev->qchan, channel) != 0 ||
+	    nq_add(&ev->qpay, payload) != 0) {
+		ev->qchan.len = qlen; /* both lists stay in step */
+		ev->qpay.len = plen;
+		if (ev->qchan.buf)
+			ev->qchan.buf[qlen] = '\0';
+		if (ev->qpay.buf)
+			ev->qpay.buf[plen] = '\0';
+		ev->ndropped++;
+	} else {
+		pthread_cond_signal(&ev->ncond);
+	}
+	pthread_mutex_unlock(&ev->nmu);
+}
+
+/* Sends one batch; 0 when PostgreSQL took it. */
+static int notifier_send(struct events *ev, PGconn **pg, const char *chans, const char *pays)
+{
+	static const char sql[] =
+		"SELECT count(pg_notify(c, p)) FROM unnest(string_to_array($1, E'\\n'),"
+		" string_to_array($2, E'\\n')) AS x(c, p)";
+	const char *params[] = {chans, pays};
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int64_t deadline = store_now_ms() + STORE_DEADLINE_MS;
+		int timed_out = 0;
+
+		if (*pg == NULL && (*pg = store_connect_until(ev->url, deadline, 0)) == NULL)
+			continue;
+		PGresult *res = store_pg_exec(*pg, sql, NULL, 2, params, deadline, &timed_out);
+		int ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
+		PQclear(res);
+		if (ok)
+			return 0;
+		PQfinish(*pg); /* broken or timed out: a fresh connection next */
+		*pg = NULL;
+	}
+	return -1;
+}
+
+static void *notifier_main(void *arg)
+{
+	struct events *ev = arg;
+	struct nq chans = {0}, pays = {0};
+	PGconn *pg = NULL;
+
+	pthread_mutex_lock(&ev->nmu);
+	for (;;) {
+		while (!ev->nstop && ev->qchan.len == 0)
+			pthread_cond_wait(&ev->ncond, &ev->nmu);
+		if (ev->qchan.len == 0)
+			break;	     /* stopping, nothing left */
+		struct nq t = chans; /* take the queue, leave an empty buffer */
+		chans = ev->qchan;
+		ev->qchan = t;
+		ev->qchan.len = 0;
+		t = pays;
+		pays = ev->qpay;
+		ev->qpay = t;
+		ev->qpay.len = 0;
+		unsigned long dropped = ev->ndropped;
+		ev->ndropped = 0;
+		pthread_mutex_unlock(&ev->nmu);
+		if (dropped > 0) {
+			char n[24];
+			snprintf(n, sizeof n, "%lu", dropped);
+			log_kv(LOG_WARN, "notifier queue full: wakes dropped", "count", n, NULL);
+		}
+		if (notifier_send(ev, &pg, chans.buf, pays.buf) != 0)
+			log_kv(LOG_WARN, "notifier could not send; waiters see it on their timeout",
+			       NULL);
+		pthread_mutex_lock(&ev->nmu);
+	}
+	pthread_mutex_unlock(&ev->nmu);
+	PQfinish(pg);
+	free(chans.buf);
+	free(pays.buf);
+	return NULL;
+}
+
 static void events_release(struct events *ev)
 {
 	if (ev->stop_pipe[0] >= 0) {
@@ -133,6 +263,10 @@ static void events_release(struct events *ev)
 		close(ev->stop_pipe[1]);
 	}
 	pthread_mutex_destroy(&ev->mu);
+	pthread_mutex_destroy(&ev->nmu);
+	pthread_cond_destroy(&ev->ncond);
+	free(ev->qchan.buf);
+	free(ev->qpay.buf);
 	free(ev->url);
 	free(ev);
 }
@@ -145,6 +279,8 @@ struct events *events_start(const char *url, const char *const *channels)
 		return NULL;
 	ev->stop_pipe[0] = ev->stop_pipe[1] = -1;
 	pthread_mutex_init(&ev->mu, NULL);
+	pthread_mutex_init(&ev->nmu, NULL);
+	pthread_cond_init(&ev->ncond, NULL);
 	for (int i = 0; channels[i] != NULL && i < MAX_CHANNELS; i++)
 		ev->channels[i] = channels[i];
 	ev->url = strdup(url);
@@ -153,6 +289,11 @@ struct events *events_start(const char *url, const char *const *channels)
 		events_release(ev);
 		return NULL;
 	}
+	if (pthread_create(&ev->nthread, NULL, notifier_main, ev) != 0) {
+		events_stop(ev);
+		return NULL;
+	}
+	ev->nstarted = true;
 	return ev;
 }
 
@@ -160,6 +301,13 @@ void events_stop(struct events *ev)
 {
 	if (ev == NULL)
 		return;
+	if (ev->nstarted) { /* sends what is queued, then ends */
+		pthread_mutex_lock(&ev->nmu);
+		ev->nstop = true;
+		pthread_cond_signal(&ev->ncond);
+		pthread_mutex_unlock(&ev->nmu);
+		pthread_join(ev->nthread, NULL);
+	}
 	if (write(ev->stop_pipe[1], "x", 1) == 1)
 		pthread_join(ev->thread, NULL);
 	events_release(ev);

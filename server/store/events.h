@@ -58,6 +58,14 @@ int events_subscribe(struct events *ev, struct event_sub *sub, const char *chann
  * database: the MQTT broker). */
 void events_post(struct events *ev, const char *channel, const char *payload);
 
+/* NOTIFY after commit: queues payload on channel (neither may hold a
+ * newline) for the hub's notifier thread, which sends everything queued
+ * meanwhile in one transaction on its own connection, so the writer's
+ * commit takes no notify lock. For changes already committed; a crash
+ * before the send loses the wake (never the change): use it only where a
+ * waiter's timeout makes it look again. Never blocks on the network. */
+void events_notify(struct events *ev, const char *channel, const char *payload);
+
 /* After this returns, sub's callback is neither running nor due. */
 void events_unsubscribe(struct events *ev, struct event_sub *sub);
 

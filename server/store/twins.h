@@ -51,13 +51,16 @@ enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t
 
 struct store_audit_new;
 
-/* Outside a transaction: writes t as store_update_twin() does, with h and
- * the request's audit row a (when not NULL), only if the twin's etag is
- * still read_etag, all in one statement and one commit. STORE_NONE when the
- * etag moved (or the twin is gone): nothing was written; read it again. */
+/* Outside a transaction: writes t's etag, version and sections, h and
+ * the request's audit row a (when not NULL) only if the twin's etag is
+ * still read_etag, all in one statement and one commit, WITHOUT notifying:
+ * the caller announces the committed change with events_notify() (EVENTS_TWIN
+ * "deviceId desiredVersion", EVENTS_AUDIT *audit_id, set when a was written).
+ * STORE_NONE when the etag moved (or the twin is gone): nothing was written;
+ * read it again. */
 enum store_qs store_update_twin_if(struct store_conn *c, const struct store_twin *t,
 				   const char *read_etag, const struct store_twin_change *h,
-				   const struct store_audit_new *a);
+				   const struct store_audit_new *a, long long *audit_id);
 
 /* Inside the transaction that changed the twin: records h (the caller
  * keeps it). */

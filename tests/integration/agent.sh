@@ -22,22 +22,7 @@ agent_cleanup() {
 }
 trap agent_cleanup EXIT
 [[ -n "${KEEP_LOG:-}" ]] && trap 'cp "$D/agent.log" "$KEEP_LOG"; agent_cleanup' EXIT
-PKG="$ROOT/$BUILD/orchard-pkg"
-AGENT="$ROOT/$BUILD/orchard-agent"
-WASM="$ROOT/$BUILD/wasm/examples/httpd.wasm"
-[[ -f "$WASM" ]] || make -C "$ROOT" --no-print-directory -s BUILD="$BUILD" "$BUILD/wasm/examples/httpd.wasm" >&2
 jqb() { jq -r "$1" <<<"$BODY"; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-answers() { curl -s --max-time 2 "http://127.0.0.1:$1/" | grep -q "Hello from an Orchard"; }
-# wait_for SECONDS CMD...: polls CMD every 0.1 s
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS >= end)) && return 1
-		sleep 0.1
-	done
-}
 reported() { http GET /twins/agent-1 "${O[@]}"; jq -r "$1" <<<"$BODY"; }
 reported_is() { [[ "$(reported "$1")" == "$2" ]]; }
 engine_is() { reported_is '.properties.reported.app | .engine + " " + .engineReason' "$1"; }
@@ -48,21 +33,11 @@ orchardd_start --depot-compile-level 0 || exit 1
 O=(-H "Authorization: Bearer $(token all)")
 SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
 D="$TMP/agent"
-mkdir -p "$D/app"
+. "$(dirname "$0")/../lib/agent.sh"
 P1=$(freeport) P2=$(freeport) P3=$(freeport)
 
 # --- packages ------------------------------------------------------------------------
-"$PKG" keygen --out "$D/alice.key" >/dev/null
-"$PKG" keygen --out "$D/other.key" >/dev/null
-http PUT /depot/publishers/alice "${O[@]}" "${JSON[@]}" -d "$(jq -n --rawfile k "$D/alice.pub" '{publicKey: $k}')"
-cp "$WASM" "$D/app/app.wasm"
-pkg() { # VERSION PORT KEY
-	printf '{"publisher":"alice","name":"hello","version":"%s","args":["%s"],"capabilities":{"listen":[%s],"memoryMiB":16}}' \
-		"$1" "$2" "$2" >"$D/app/manifest.json"
-	"$PKG" build "$D/app" --key "$3" --out "$D/hello-$1.opkg" >/dev/null &&
-		"$PKG" publish "$D/hello-$1.opkg" --url "$URL" --token "$(token depot:write)" \
-			--cacert "$TMP/var/pki/root.pem" >/dev/null
-}
+expect "publisher alice is registered" agent_publisher
 expect "publish 1.0.0 (port $P1)" pkg 1.0.0 "$P1" "$D/alice.key"
 expect "publish 2.0.0 (port $P2)" pkg 2.0.0 "$P2" "$D/alice.key"
 expect "publish 2.1.0 (port $P3, not granted)" pkg 2.1.0 "$P3" "$D/alice.key"

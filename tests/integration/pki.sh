@@ -65,7 +65,9 @@ expect_eq "get: the PEM is the leaf" "$(openssl x509 -in "$TMP/live.pem" -outfor
 	"$(openssl x509 -in "$TMP/got.pem" -outform DER | sha256sum)"
 
 # --- revoke, CRL, openssl verify -crl_check ---------------------------------------
-http GET /pki/crl "${ADMIN[@]}" 2>/dev/null
+# The CRL is public, as /attestation/crl is: relying parties fetch it without a token.
+http GET /pki/crl 2>/dev/null
+expect_eq "the CRL needs no token: 200" 200 "$STATUS"
 expect_eq "an empty CRL first" 0 "$(openssl crl -inform DER -noout -text -in "$TMP/body" | grep -c "Serial Number")"
 http POST "/pki/certificates/$DEAD/revoke" "${ADMIN[@]}" "${JSON[@]}" -d '{"reason":"keyCompromise"}'
 expect_eq "revoke: 204" 204 "$STATUS"
@@ -76,7 +78,7 @@ http GET "/pki/certificates?status=revoked" "${ADMIN[@]}"
 expect_eq "status=revoked lists it, with its reason" "$DEAD keyCompromise" "$(jq -r '.items[] | .serial + " " + .revocation_reason' <<<"$BODY")"
 # The revocation's NOTIFY makes the cached CRL stale; it arrives after commit.
 for _ in $(seq 1 50); do
-	http GET /pki/crl "${ADMIN[@]}" 2>/dev/null
+	http GET /pki/crl 2>/dev/null
 	openssl crl -inform DER -in "$TMP/body" -out "$TMP/crl.pem" 2>/dev/null
 	grep -qi "$DEAD" <(openssl crl -in "$TMP/crl.pem" -noout -text | tr -d ' :' | tr A-F a-f) && break
 	sleep 0.1
@@ -112,7 +114,7 @@ for q in limit=0 limit=501 limit=x after=0 after=-3 "after=1-zz"; do
 	expect_problem "list with $q: 400" 400 invalid-parameter
 done
 TWINS=(-H "Authorization: Bearer $(token twins:read)")
-for p in "GET /pki/certificates" "GET /pki/certificates/$LIVE" "GET /pki/chain" "GET /pki/crl"; do
+for p in "GET /pki/certificates" "GET /pki/certificates/$LIVE" "GET /pki/chain"; do
 	http ${p% *} "${p#* }" "${TWINS[@]}"
 	expect_problem "$p without pki:admin: 403" 403 forbidden-scope
 done
@@ -120,6 +122,10 @@ http POST "/pki/certificates/$LIVE/revoke" "${TWINS[@]}" "${JSON[@]}" -d '{"reas
 expect_problem "revoke without pki:admin: 403" 403 forbidden-scope
 http GET /pki/certificates
 expect_problem "no token: 401" 401 auth-missing
+http GET /pki/crl "${TWINS[@]}" 2>/dev/null
+expect_eq "the CRL with any token (or none) is the same: 200" 200 "$STATUS"
+expect_eq "revocations left the CRL as it was" "$before" \
+	"$(psql_q "SELECT string_agg(serial || coalesce(revoked_at::text, '-'), ',' ORDER BY serial) FROM certificates")"
 
 # CLI refusals: nothing recorded.
 csr weak "-algorithm RSA -pkeyopt rsa_keygen_bits:1024"

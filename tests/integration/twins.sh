@@ -196,6 +196,19 @@ bg=$!
 http GET "/twins/dev2?waitForVersion=$(jq '.properties.desired["$version"]' <<<"$("${CURL[@]}" "${R[@]}" "$URL/twins/dev2")")&wait=1" "${R[@]}"
 expect_eq "a waiter on another twin sleeps on" 204 "$STATUS"
 wait $bg
+# The optimistic PATCH commits without NOTIFY; its wakes (the twin's and
+# its audit row's) are sent after commit by the hub's notifier, batched.
+AU=(-H "Authorization: Bearer $(token all)")
+last=$("${CURL[@]}" "${AU[@]}" "$URL/ops/audit?limit=1" | jq '.items[0].id // 0')
+( sleep 0.3; "${CURL[@]}" -o /dev/null "${W[@]}" "${J[@]}" -X PATCH -d '{"properties":{"desired":{"z":1}}}' "$URL2/twins/dev2" ) &
+bg=$!
+start=$(date +%s%N)
+http GET "/ops/audit?after=$last&wait=20" "${AU[@]}"
+ms=$((($(date +%s%N) - start) / 1000000))
+expect_eq "an audit long poll on A is woken by a desired PATCH on B" "200 /twins/dev2" \
+	"$STATUS $(jqb '.items[0].path')"
+expect "within a moment of the change (${ms} ms)" test "$ms" -lt 3000
+wait $bg
 
 # --- many twins at once, through both instances --------------------------------
 # Optimistic writers on two orchardd and six twins: each twin moves by

@@ -400,6 +400,57 @@ static void test_audit_rows_announced_and_listed(void **state)
 	store_audit_page_free(&after.page);
 }
 
+/* events_notify: wakes queued after commit reach a LISTENer, every one
+ * with its channel and payload, in batches sent by the notifier; a payload
+ * with a newline (the batch's separator) is refused; events_stop sends what
+ * is still queued before it returns. */
+static void test_notifier_sends_queued_wakes(void **state)
+{
+	static const char *const channels[] = {NULL};
+	PGconn *l = listener(EVENTS_TWIN);
+	struct events *ev = events_start(url, channels);
+	char payload[64];
+	int n = 0, audit = 0, seen[500] = {0};
+	PGresult *res;
+
+	(void)state;
+	assert_non_null(ev);
+	res = PQexec(l, "LISTEN " EVENTS_AUDIT);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	for (int i = 0; i < 500; i++) {
+		snprintf(payload, sizeof payload, "dev-%d %d", i, i + 1);
+		events_notify(ev, EVENTS_TWIN, payload);
+	}
+	events_notify(ev, EVENTS_TWIN, "dev-x 1\nforged 9"); /* refused whole */
+	events_notify(ev, EVENTS_AUDIT, "42");
+	events_stop(ev); /* flushes */
+	struct pollfd pfd = {PQsocket(l), POLLIN, 0};
+	while (poll(&pfd, 1, 500) > 0) {
+		PQconsumeInput(l);
+		for (PGnotify *nt; (nt = PQnotifies(l)) != NULL; PQfreemem(nt)) {
+			char *end;
+			if (strcmp(nt->relname, EVENTS_AUDIT) == 0) {
+				assert_string_equal(nt->extra, "42");
+				audit++;
+				continue;
+			}
+			assert_memory_equal(nt->extra, "dev-", 4);
+			long i = strtol(nt->extra + 4, &end, 10);
+			assert_true(*end == ' ' && i >= 0 && i < 500);
+			assert_int_equal(strtol(end + 1, &end, 10), i + 1);
+			assert_int_equal(*end, '\0');
+			seen[i]++;
+			n++;
+		}
+	}
+	PQfinish(l);
+	assert_int_equal(n, 500);
+	assert_int_equal(audit, 1);
+	for (int i = 0; i < 500; i++)
+		assert_int_equal(seen[i], 1);
+}
+
 static void test_check_ready(void **state)
 {
 	assert_int_equal(store_check_ready(*state), 1);
@@ -502,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_revocation_is_transitive_and_announced),
 		cmocka_unit_test(test_revocation_waits_for_a_mint_in_flight),
 		cmocka_unit_test(test_audit_rows_announced_and_listed),
+		cmocka_unit_test(test_notifier_sends_queued_wakes),
 		cmocka_unit_test(test_check_ready),
 		cmocka_unit_test(test_deadline_against_a_stopped_backend),
 		cmocka_unit_test(test_connect_deadline_against_a_stopped_postmaster),

@@ -1,4 +1,4 @@
-/* Unit tests for server/twinq.c: each construct of the twin query language,
+/* Unit tests for server/twinq_*.c: each construct of the twin query language,
  * precedence, the SQL and parameters produced, refusals with their
  * position, limits, and injection attempts that must end up as parameters. */
 #include <setjmp.h>
