@@ -324,6 +324,31 @@ static void test_expect_continue(void **state)
 	peer_stop();
 }
 
+/* Retry-After as an HTTP-date; an HTTP/1.0 answer is not kept alive. */
+static void test_retry_date_http10(void **state)
+{
+	(void)state;
+	struct oa_https_resp r;
+	const char *why;
+	char a0[160], date[64];
+	time_t later = time(NULL) + 120;
+	struct tm tm;
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&later, &tm));
+	snprintf(a0, sizeof(a0),
+		 "HTTP/1.0 503 Busy\r\nRetry-After: %s\r\nContent-Length: 0\r\n\r\n", date);
+	peer_start(NULL);
+	answers(a0, "HTTP/1.1 200 OK\r\nRetry-After: junk\r\nContent-Length: 0\r\n\r\n", NULL);
+	assert_int_equal(get("GET", U("http", "127.0.0.1", "/"), &r, &why), 0);
+	assert_int_equal(r.status, 503);
+	assert_in_range(r.retry_after, 100, 121);
+	oa_https_resp_free(&r);
+	assert_int_equal(get("GET", U("http", "127.0.0.1", "/"), &r, &why), 0);
+	assert_int_equal(r.retry_after, -1);
+	oa_https_resp_free(&r);
+	assert_int_equal(P.accepts, 2);
+	peer_stop();
+}
+
 struct seen {
 	long status;
 	char ct[32];
@@ -617,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_sink_and_cap),
 		cmocka_unit_test(test_expect_continue),
+		cmocka_unit_test(test_retry_date_http10),
 		cmocka_unit_test(test_bad_answers),
 		cmocka_unit_test(test_deadline_interrupt_urls),
 		cmocka_unit_test_setup_teardown(test_tls_roots_and_host, tls_setup, tls_teardown),
