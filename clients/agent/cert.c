@@ -17,11 +17,11 @@
  * `replaces` must come from the ordering account). All 0600.
  *
  * The TPM is held only while it signs: the key's EVP_PKEY is made once,
- * then the TPM let go (oa_tpm_release), and each TLS handshake (one per
- * request: the agent sends "Connection: close") opens it, loads the key,
- * signs CertificateVerify and closes it again. A long poll holds no TPM
- * connection. The ACME exchange runs on libattestclient's HTTPS (no
- * client certificate). */
+ * then the TPM let go (oa_tpm_release), and each TLS handshake (the
+ * shared client keeps its connection, so handshakes are rare) opens it,
+ * loads the key, signs CertificateVerify and closes it again. A long poll holds no TPM
+ * connection. The ACME exchange runs on the same HTTPS client
+ * (clients/attest/https.c) without the certificate. */
 #include <errno.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -246,6 +246,10 @@ static void obtain(const struct agent_config *c, const struct agent_identity *id
 	int rc = OA_FAILED;
 	const char *step = "tpm";
 	path_of(akp, "ak.pem");
+	/* The exchange runs on the agent's own HTTPS client without the
+	 * certificate: a handshake signing with it would open the TPM that
+	 * t holds here (swtpm takes one connection: a deadlock). */
+	unuse();
 	log_kv(LOG_INFO,
 	       cert_id ? "renewing the device certificate" : "attesting for a device certificate",
 	       NULL);
@@ -343,7 +347,6 @@ out:
 	oa_buf_free(&evlog);
 	oa_outcome_free(&res);
 	oa_acme_free(&a);
-	oa_http_done(); /* libattestclient's connection: not kept between exchanges */
 }
 
 int cert_tick(const struct agent_config *c, const struct agent_identity *id)
@@ -376,7 +379,6 @@ int cert_tick(const struct agent_config *c, const struct agent_identity *id)
 		}
 		free(cid);
 		oa_acme_free(&a);
-		oa_http_done();
 	} else if (now >= st.renew_at) {
 		size_t len = strlen(st.pem);
 		struct oa_buf b = {(uint8_t *)st.pem, len};
@@ -446,7 +448,6 @@ void cert_unpresent(void)
 void cert_cleanup(void)
 {
 	unuse();
-	oa_http_done();
 	free(st.pem);
 	st.pem = NULL;
 }
