@@ -147,6 +147,7 @@ struct http *http_start(struct server *srv, const char *cert_pem, const char *ke
 			MHD_OPTION_EXTERNAL_LOGGER, edge_mhd_log, srv->edge, MHD_OPTION_SOCK_ADDR,
 			&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.conn_timeout,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)srv->cfg.conn_memory,
 			MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
 			/* Any CA makes GnuTLS ask for a client certificate (DPS X.509
 			 * devices) without requiring or checking one: that is
