@@ -118,17 +118,19 @@ printf 'power-on to serving  p50 %5d ms   p99 %5d ms   max %5d ms\n' "$(pct 50 <
 echo "-- app switch (PATCH desired -> the new port answers), $NSW switches"
 start_agent dev-1
 wait_answers "$P1" 30 || exit 1
+CUR=$P1 # the port of the version desired now: an odd BENCH_SWITCHES ends on P2
 for i in $(seq 1 "$NSW"); do
 	if ((i % 2)); then v=2.0.0 p=$P2; else v=1.0.0 p=$P1; fi
 	t0=$(now_ms)
 	http PATCH /twins/dev-1 "${O[@]}" "${JSON[@]}" -d '{"properties":{"desired":{"app":{"package":"alice/pkg/hello/'$v'"}}}}'
 	wait_answers "$p" 20 || { echo "switch to $v: no answer"; exit 1; }
 	echo $(($(now_ms) - t0)) >>"$D/switch"
+	CUR=$p
 done
 printf 'app switch           p50 %5d ms   p99 %5d ms\n' "$(pct 50 <"$D/switch")" "$(pct 99 <"$D/switch")"
 
 echo "-- footprint (the agent alone; its app runs in a child process)"
-wait_answers "$P1" 10
+wait_answers "$CUR" 10
 sleep 1
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 # where the agent's resident pages are: kB by kind of mapping
@@ -154,7 +156,7 @@ printf 'binary %d KiB (%d KiB stripped)\n' $(($(stat -c %s "$AGENT") / 1024)) $(
 echo "-- the example app's requests/s (wrk -t2 -c32, ${SECS} s, keep-alive)"
 engine() { http GET /twins/dev-1 "${O[@]}"; jq -r '.properties.reported.app.engine' <<<"$BODY"; }
 e1=$(engine)
-rps_in_agent=$(wrk_rps "$P1")
+rps_in_agent=$(wrk_rps "$CUR")
 # The same device with a depot key pinned that verifies nothing: the agent
 # refuses the compiled form and interprets the module.
 stop_agent
@@ -162,10 +164,10 @@ cp "$D/dev-1/depot.pub" "$D/depot.pub.good"
 "$PKG" keygen --out "$D/nobody.key" >/dev/null
 cp "$D/nobody.pub" "$D/dev-1/depot.pub"
 start_agent dev-1
-wait_answers "$P1" 30 || exit 1
+wait_answers "$CUR" 30 || exit 1
 sleep 1
 e2=$(engine)
-rps_interp=$(wrk_rps "$P1")
+rps_interp=$(wrk_rps "$CUR")
 PN=$(freeport)
 "$D/httpd-native" "$PN" >/dev/null 2>&1 &
 NPID=$!

@@ -59,6 +59,11 @@ $(BUILD)/tests/unit/clients/test_ari: $(BUILD)/tests/unit/clients/test_ari.o $(B
 		$(ATTESTC_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/acme/ari.o -lcmocka $(ATTESTC_LIBS)
 UNIT_TESTS += $(BUILD)/tests/unit/clients/test_ari
+# clients/attest/https.c: the device-side HTTPS client against a peer in a thread.
+$(BUILD)/tests/unit/clients/test_https: $(BUILD)/tests/unit/clients/test_https.o $(ATTESTC_LIB) \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< -lcmocka $(ATTESTC_LIBS) -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/clients/test_https
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \

@@ -1,7 +1,8 @@
 # clients/agent: orchard-agent, the device agent (docs/agent.md): DPS
 # provisioning, twin follow, depot packages verified and run in the WASM
-# runtime. Depends on depot/, clients/wasm (libwasmrt), common, OpenSSL (no
-# libcurl: its dependency tree cost ~5 MB of RSS, docs/agent.md).
+# runtime. Depends on depot/, clients/wasm (libwasmrt), libattestclient (its
+# HTTPS client, clients/attest/https.c), common, OpenSSL (no libcurl: its
+# dependency tree cost ~5 MB of RSS, docs/agent.md).
 AGENT_SRCS := clients/agent/main.c clients/agent/config.c clients/agent/http.c \
 	      clients/agent/dps.c clients/agent/tpm.c clients/agent/app.c clients/agent/compiled.c
 

@@ -1,7 +1,7 @@
-/* HTTPS with libcurl, and the small ACME client device-attest-01 needs
- * (RFC 8555): an ES256 account key, JWS with jwk then kid, Replay-Nonce
- * kept from every answer, badNonce retried once. */
-#include <curl/curl.h>
+/* oa_http over the device-side HTTPS client (https.c, no libcurl), and
+ * the small ACME client device-attest-01 needs (RFC 8555): an ES256
+ * account key, JWS with jwk then kid, Replay-Nonce kept from every
+ * answer, badNonce retried once. */
 #include <fcntl.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clients/attest/attest.h"
+#include "clients/attest/https.h"
 #include "common/b64.h"
 
 #define OA_BODY_MAX (1 << 20)
@@ -29,195 +30,70 @@ void oa_resp_free(struct oa_resp *r)
 	memset(r, 0, sizeof *r);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *cls)
-{
-	struct oa_resp *r = cls;
-	size_t len = size * n;
-	uint8_t *nb;
-
-	if (r->body.n + len > OA_BODY_MAX || (nb = realloc(r->body.b, r->body.n + len + 1)) == NULL)
-		return 0;
-	memcpy(nb + r->body.n, p, len);
-	r->body.b = nb;
-	r->body.n += len;
-	r->body.b[r->body.n] = '\0';
-	return len;
-}
-
-/* "Name: value\r\n" into a new string when the name is name. */
-static char *header_value(const char *p, size_t len, const char *name)
-{
-	size_t nl = strlen(name);
-
-	if (len <= nl + 1 || strncasecmp(p, name, nl) != 0 || p[nl] != ':')
-		return NULL;
-	p += nl + 1;
-	len -= nl + 1;
-	while (len > 0 && (*p == ' ' || *p == '\t'))
-		p++, len--;
-	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
-		len--;
-	return strndup(p, len);
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *cls)
-{
-	struct oa_resp *r = cls;
-	size_t len = size * n;
-	char *v;
-
-	if ((v = header_value(p, len, "Location")) != NULL) {
-		free(r->location);
-		r->location = v;
-	} else if ((v = header_value(p, len, "Replay-Nonce")) != NULL) {
-		free(r->nonce);
-		r->nonce = v;
-	} else if ((v = header_value(p, len, "Retry-After")) != NULL) {
-		char *end;
-		long secs = strtol(v, &end, 10);
-		r->retry_after = end != v && *end == '\0' && secs > 0 ? secs : 0;
-		free(v);
-	}
-	return len;
-}
-
-/* One handle per thread, reset between requests: its connection (and TLS
- * session) stays open for the next one. */
-static __thread CURL *tls_curl;
-
-/* This thread's client credentials (oa_http_client): a PEM chain and the
- * key, given to each new TLS connection's SSL_CTX. */
-static __thread struct {
-	char *pem;
-	size_t len;
-	EVP_PKEY *key;
-} client;
-
 void oa_http_done(void)
 {
-	curl_easy_cleanup(tls_curl);
-	tls_curl = NULL;
-	free(client.pem);
-	EVP_PKEY_free(client.key);
-	memset(&client, 0, sizeof client);
+	oa_https_done();
 }
 
 int oa_http_client(const struct oa_buf *pem, EVP_PKEY *key, char *err)
 {
-	char *copy = NULL;
+	const char *why = NULL;
+	char *text = NULL;
+	int rc;
 
 	if (pem != NULL && key != NULL) {
-		BIO *bio = BIO_new_mem_buf(pem->b, (int)pem->n);
-		X509 *leaf = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-		int match = leaf != NULL && X509_check_private_key(leaf, key) == 1;
-		X509_free(leaf);
-		BIO_free(bio);
-		ERR_clear_error();
-		if (!match) {
-			snprintf(err, OA_ERR_MAX, "the client certificate is not the key's");
-			return -1;
-		}
-		if ((copy = malloc(pem->n + 1)) == NULL || EVP_PKEY_up_ref(key) != 1) {
-			free(copy);
+		if ((text = malloc(pem->n + 1)) == NULL) {
 			snprintf(err, OA_ERR_MAX, "out of memory");
 			return -1;
 		}
-		memcpy(copy, pem->b, pem->n);
-		copy[pem->n] = '\0';
+		memcpy(text, pem->b, pem->n);
+		text[pem->n] = '\0';
 	}
-	/* A connection made with other credentials (or none) is not reused. */
-	curl_easy_cleanup(tls_curl);
-	tls_curl = NULL;
-	free(client.pem);
-	EVP_PKEY_free(client.key);
-	client.pem = copy;
-	client.len = copy ? pem->n : 0;
-	client.key = copy ? key : NULL;
-	return 0;
+	rc = oa_https_use_client(text, text ? key : NULL, &why);
+	free(text);
+	if (rc != 0)
+		snprintf(err, OA_ERR_MAX, "%s", why ? why : "cannot use the client certificate");
+	return rc;
 }
-
-/* oa_http_tls12: TLS 1.2 only on this thread's later connections. */
-static __thread bool tls12;
 
 void oa_http_tls12(bool on)
 {
-	curl_easy_cleanup(tls_curl);
-	tls_curl = NULL;
-	tls12 = on;
-}
-
-/* CURLOPT_SSL_CTX_FUNCTION: the leaf, the rest of the chain, the key. */
-static CURLcode on_ssl_ctx(CURL *c, void *ssl_ctx, void *cls)
-{
-	SSL_CTX *ctx = ssl_ctx;
-	BIO *bio = BIO_new_mem_buf(client.pem, (int)client.len);
-	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	int ok = x != NULL && SSL_CTX_use_certificate(ctx, x) == 1;
-
-	(void)c;
-	(void)cls;
-	X509_free(x);
-	while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		ok = SSL_CTX_add1_chain_cert(ctx, x) == 1;
-		X509_free(x);
-	}
-	ERR_clear_error(); /* the end of the PEM */
-	ok = ok && SSL_CTX_use_PrivateKey(ctx, client.key) == 1;
-	BIO_free(bio);
-	return ok ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+	oa_https_tls12(on);
 }
 
 int oa_http(const char *cacert, const char *method, const char *url, const char *content_type,
 	    const char *body, size_t len, struct oa_resp *r, char *err)
 {
-	CURL *c = tls_curl;
-	struct curl_slist *h = NULL;
-	char ct[128];
-	CURLcode rc;
+	char hdrs[160];
+	struct oa_https_req q = {.method = method,
+				 .url = url,
+				 .headers = hdrs,
+				 .body = body,
+				 .len = len,
+				 .timeout_s = 30,
+				 .ca_file = cacert,
+				 .max = OA_BODY_MAX};
+	struct oa_https_resp x;
+	const char *why = NULL;
 
 	memset(r, 0, sizeof *r);
-	if (c == NULL)
-		c = tls_curl = curl_easy_init();
+	if (body != NULL)
+		snprintf(hdrs, sizeof hdrs, "Accept: */*\r\nContent-Type: %.100s\r\n",
+			 content_type ? content_type : "application/octet-stream");
 	else
-		curl_easy_reset(c);
-	if (c == NULL) {
-		snprintf(err, OA_ERR_MAX, "curl_easy_init failed");
+		snprintf(hdrs, sizeof hdrs, "Accept: */*\r\n");
+	if (oa_https_request(&q, &x, &why) != 0) {
+		snprintf(err, OA_ERR_MAX, "%s %.180s: %s", method, url, why ? why : "failed");
 		return -1;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (cacert != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
-	if (tls12)
-		curl_easy_setopt(c, CURLOPT_SSLVERSION,
-				 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
-	if (client.pem != NULL) {
-		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, NULL);
-	}
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	if (body != NULL) {
-		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
-		h = curl_slist_append(h, ct);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-	}
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	if (rc != CURLE_OK) {
-		snprintf(err, OA_ERR_MAX, "%s %s: %s", method, url, curl_easy_strerror(rc));
-		oa_resp_free(r);
-		return -1;
-	}
+	r->status = x.status;
+	r->body.b = (uint8_t *)x.body;
+	r->body.n = x.len;
+	r->location = x.location;
+	r->nonce = x.nonce;
+	r->retry_after = x.retry_after > 0 ? x.retry_after : 0;
+	x.body = x.location = x.nonce = NULL;
+	oa_https_resp_free(&x);
 	return 0;
 }
 

@@ -5,8 +5,8 @@
  *    certificate Orchard's attestation CA issues after credential
  *    activation, a signing key under the SRK, TPM2_Certify with qualifying
  *    data = SHA-256(key authorization), TPM2_Sign for the CSR;
- *  - oa_http/oa_acme_*: HTTPS (libcurl), the attestation CA endpoints and
- *    an ACME client (JWS ES256, account, order, challenge, finalize);
+ *  - oa_http/oa_acme_*: HTTPS (https.c, OpenSSL alone: no libcurl), the attestation CA endpoints
+ * and an ACME client (JWS ES256, account, order, challenge, finalize);
  *  - oa_attobj/oa_csr: the WebAuthn "tpm" attestation object (libcbor) and
  *    a PKCS#10 request the TPM key signs.
  * Errors: -1 (or NULL) with a line in the caller's err buffer. */
@@ -118,7 +118,7 @@ bool oa_tpm_key_is_ecc(const struct oa_tpm *t);
  * library context on first use. The key refers to t: t must stay open and
  * its signing key loaded while the key is used; the caller frees the key
  * with EVP_PKEY_free. NULL with err set on failure. Use it with
- * SSL_CTX_use_PrivateKey (libcurl: oa_http_client). */
+ * SSL_use_PrivateKey (oa_http_client, oa_https_use_client). */
 EVP_PKEY *oa_tpm_pkey(struct oa_tpm *t, char *err);
 
 /* --- the AK certificate chain --------------------------------------- */
@@ -162,7 +162,9 @@ int oa_http(const char *cacert, const char *method, const char *url, const char 
  * forgets its client credentials. */
 void oa_http_done(void);
 
-/* Mutual TLS for this thread's later oa_http calls: pem is the client
+/* Mutual TLS for this thread's later oa_http calls, and every other
+ * request of the shared client (oa_https_use_client, the same setting the
+ * agent's requests use): pem is the client
  * certificate chain (leaf first, as ACME downloads it; copied), key its
  * private key (a reference is taken: oa_tpm_pkey's key, whose TPM must
  * stay open). pem or key NULL: no client certificate again. Closes the

@@ -1,11 +1,12 @@
 # clients/attest: the device side of device-attest-01 (docs/acme.md).
 # libattestclient.a is what the device agent links; orchard-attest is the
-# CLI on top. Depends on common, OpenSSL, tpm2-tss (ESYS), libcbor, libcurl.
+# CLI on top. Depends on common, OpenSSL, tpm2-tss (ESYS), libcbor; HTTPS is
+# its own (https.c, no libcurl), shared with the agent.
 ATTESTC_SRCS := clients/attest/tpm.c clients/attest/dps_tpm.c clients/attest/attobj.c \
 		clients/attest/acme.c clients/attest/chain.c clients/attest/flow.c \
-		clients/attest/tpm_pkey.c clients/attest/ari.c
+		clients/attest/tpm_pkey.c clients/attest/ari.c clients/attest/https.c
 ATTESTC_LIB  := $(BUILD)/libattestclient.a
-ATTESTC_LIBS := $(ATTESTC_LIB) $(COMMON_LIB) -ltss2-esys -ltss2-sys -ltss2-tctildr -ltss2-mu -lcbor -lcurl \
+ATTESTC_LIBS := $(ATTESTC_LIB) $(COMMON_LIB) -ltss2-esys -ltss2-sys -ltss2-tctildr -ltss2-mu -lcbor \
 		-ljansson -lssl -lcrypto
 
 $(ATTESTC_LIB): $(ATTESTC_SRCS:%.c=$(BUILD)/%.o)
