@@ -5,6 +5,9 @@ poll GET /devices/{id}/twin/desired?since=V&wait=60 under its own IoT Hub
 SAS (a group-derived key); A's memory per waiting device; then, one device
 at a time, a desired PATCH on instance B and the time until that device's
 answer from A (change -> device latency, p50/p99).
+With BENCH_TWIN_READ_FIRST=1 each device first reads its twin on the same
+connection (GET /devices/{id}/twin), as the agent does before it waits: the
+long poll is then the connection's second request.
 Usage: twin_waiters.py URL_A URL_B PID_A TOKEN CAFILE GROUP_KEY N[,N...] SAMPLE"""
 import asyncio
 import base64
@@ -12,6 +15,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import random
 import resource
 import ssl
@@ -20,7 +24,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from waiters import metric, poll, rss_kib  # bench/waiters.py, beside this file
+from waiters import metric, poll, read_response, rss_kib  # bench/waiters.py, beside this file
 
 
 def device_sas(group_key, device_id, ttl=3600):
@@ -44,6 +48,11 @@ async def device(host, port, ctx, dev, auth, since, ready, woken, armed):
         return
     once = _Once(ready)
     try:
+        if os.environ.get("BENCH_TWIN_READ_FIRST") == "1":
+            writer.write((f"GET /devices/{dev}/twin HTTP/1.1\r\nHost: {host}\r\n"
+                          f"Authorization: {auth}\r\n\r\n").encode())
+            await writer.drain()
+            await read_response(reader)
         while True:
             request = (f"GET /devices/{dev}/twin/desired?since={since}&wait=60 HTTP/1.1\r\n"
                        f"Host: {host}\r\nAuthorization: {auth}\r\n\r\n").encode()

@@ -67,6 +67,9 @@ static const struct setting settings[] = {
 	S("depot-compile-level", NUM, depot_compile_level, "2",
 	  "optimization level of compiled forms, 0-3 (orchard-wasm compile -ON)"),
 	S("conn-timeout", NUM, conn_timeout, "30", "idle connection timeout in seconds"),
+	S("conn-memory", NUM, conn_memory, "4096",
+	  "bytes of libmicrohttpd's pool per connection: a request's line and headers and its"
+	  " response's headers must fit (431 beyond); a waiting connection holds all of it"),
 	S("grace", NUM, grace, "10", "seconds to finish in-flight requests on shutdown"),
 	S("max-connections", NUM, max_connections, "20000",
 	  "open connections at most (RLIMIT_NOFILE is raised to match)"),
@@ -307,6 +310,12 @@ int config_load(struct config *cfg, int *argc, char **argv)
 	}
 	if (cfg->depot_compile_level < 0 || cfg->depot_compile_level > 3) {
 		fprintf(stderr, "orchardd: --depot-compile-level is 0 to 3\n");
+		return -1;
+	}
+	/* Below 4 KiB a target at the edge's limits (server/edge.h) could
+	 * exhaust the pool while libmicrohttpd splits its query. */
+	if (cfg->conn_memory < 4096 || cfg->conn_memory > 1048576) {
+		fprintf(stderr, "orchardd: --conn-memory is 4096 to 1048576 bytes\n");
 		return -1;
 	}
 	/* 0 would make libmicrohttpd refuse every connection. */

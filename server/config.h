@@ -25,6 +25,7 @@ struct config {
 	char *depot_compile_targets; /* comma-separated; "host": the compiler's own */
 	long depot_compile_level;    /* -O0..-O3 */
 	long conn_timeout;
+	long conn_memory;
 	long grace;
 	long max_connections;
 	long max_connections_per_ip;

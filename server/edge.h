@@ -14,10 +14,14 @@
 struct request;
 struct edge;
 
-/* libmicrohttpd keeps every query parameter in the connection's 32 KB
- * memory pool and hangs when it runs out (see docs/internals/edge.md). */
-#define EDGE_MAX_PARAMS 128
-#define EDGE_MAX_URI 8192
+/* libmicrohttpd keeps every query parameter (56 bytes a record) in the
+ * connection's memory pool and hangs when it runs out (see
+ * docs/internals/edge.md): sized so that a target at both limits fits the
+ * smallest pool --conn-memory allows (4 KiB: the target in the first 2 KiB
+ * read buffer, 896 bytes of records, the rest for the headers). No route
+ * reads more than six parameters or has a path near 1.5 KB. */
+#define EDGE_MAX_PARAMS 16
+#define EDGE_MAX_URI 1536
 
 /* The header rules as a scan over fields, so the fuzzer and the server run
  * the same code. err stays ERR__COUNT while the fields are acceptable. */

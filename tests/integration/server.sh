@@ -226,6 +226,20 @@ wait
 ALL=$(token all)
 AUTH=(-H "Authorization: Bearer $ALL")
 
+# --- libmicrohttpd's pool per connection (--conn-memory, 4 KiB by default) ----
+"$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0 --conn-memory 4000 2>"$TMP/cm.log"
+expect_eq "a --conn-memory below 4 KiB is refused at start" 2 "$?"
+expect_eq "... saying why" 1 "$(grep -c 'conn-memory is 4096 to 1048576' "$TMP/cm.log")"
+orchardd_start
+PAD=$(head -c 2500 /dev/zero | tr '\0' a)
+out=$("${CURL[@]}" -o /dev/null -o /dev/null -o /dev/null -w '%{http_code} %{num_connects}\n' -H "X-Pad: $PAD" "${AUTH[@]}" \
+	"$URL/ops/audit?limit=1" "$URL/ops/audit?limit=1" "$URL/ops/audit?limit=1")
+expect_eq "headers of 2.5 KB fit the default pool, three requests on one connection" \
+	"200 1|200 0|200 0" "$(tr '\n' '|' <<<"$out" | sed 's/|$//')"
+http GET /healthz -H "X-Pad: $PAD$PAD"
+expect_eq "headers beyond the pool are libmicrohttpd's 431" 431 "$STATUS"
+orchardd_stop
+
 # --- leaks: the same traffic under valgrind (plain build only) -----------------
 if [[ "$BUILD" == build ]]; then
 	VALGRIND=1 orchardd_start
