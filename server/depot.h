@@ -46,6 +46,11 @@ bool depot_target_ok(const char *s);
  * compilation of its module for each target (docs/depot.md, "Compiled
  * forms"); a module already compiled for a target is not compiled again. */
 void depot_after_publish(struct server *srv, const struct store_depot_package *p);
+/* After a device's reported patch is committed: when it names a new
+ * properties.reported.agent.target the compiler can produce, the depot
+ * compiles the published modules for it too (on its worker); a target of
+ * a bad form or that the compiler cannot make is ignored, logged once. */
+void depot_twin_reported(struct server *srv, const json_t *patch);
 /* At start: queues again what has no finished compiled form (never
  * compiled, or left compiling by a process that stopped). */
 void depot_requeue(struct server *srv);

@@ -3,7 +3,9 @@
  * side's limits and $version rules (server/twin_doc.c): in one
  * transaction lock the twin, honour If-Match, merge, check the size, write
  * with a new etag and versions, announce it and record it in the history.
- * A refused patch changes nothing. */
+ * A refused patch changes nothing. A committed one naming a new
+ * agent.target has the depot compile for it (depot_twin_reported). */
+#include "server/depot.h"
 #include "server/handlers.h"
 #include "server/reply.h"
 #include "server/request.h"
@@ -27,6 +29,7 @@ int h_twins_reported(struct request *req)
 	}
 	if ((ret = twin_write_refused(req, qs, u.err, &u.te, &u.row)) != -1)
 		return ret;
+	depot_twin_reported(req->srv, u.patch); /* a new agent.target: compiled forms for it */
 	ret = twin_reply_view(req, &u.row, TWIN_VIEW_REPORTED);
 	store_twin_free(&u.row);
 	return ret;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "server/depot.h"
 #include "server/mqtt_int.h"
 #include "server/server.h"
 
@@ -97,8 +98,10 @@ void mqtt__twin_reported(struct mqtt *m, const char *id, const char *rid, const 
 		mqtt__respond_error(m, id, rid, u.err, u.te.where[0] ? u.te.msg : NULL);
 	else if ((rep = json_loads(u.row.reported, 0, NULL)) == NULL)
 		mqtt__respond_error(m, id, rid, ERR_INTERNAL, NULL);
-	else
+	else {
 		respond(m, id, rid, 204, twin_props_version(rep), NULL);
+		depot_twin_reported(m->srv, patch);
+	}
 	json_decref(rep);
 	json_decref(patch);
 	store_twin_free(&u.row);

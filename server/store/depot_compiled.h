@@ -44,4 +44,10 @@ enum store_qs store_select_depot_compiled_data(struct store_conn *c, const char 
  * caller frees), oldest first. */
 enum store_qs store_select_depot_modules_uncompiled(struct store_conn *c, const char *target,
 						    long limit, char (**out)[65], size_t *n);
+/* Up to limit distinct string values of twins'
+ * properties.reported.agent.target into *out (n strings): free with
+ * store_twin_agent_targets_free. Unvalidated: devices write them. */
+enum store_qs store_select_twin_agent_targets(struct store_conn *c, long limit, char ***out,
+					      size_t *n);
+void store_twin_agent_targets_free(char **t, size_t n);
 #endif

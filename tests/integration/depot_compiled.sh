@@ -194,4 +194,49 @@ expect_eq "the next start compiles it again" ready "$(settled "$SHA4")"
 expect_eq "... and the one shutdown interrupted" ready "$(settled "$SHA3")"
 expect_eq "... but retries no failed one" failed "$(psql_q "SELECT d.state FROM depot_compiled d JOIN depot_packages p ON p.module_sha256 = d.module_sha256 WHERE p.name = 'broken'")"
 orchardd_stop
+
+# --- targets devices report ---------------------------------------------------------
+# No configured target: a module published now gets no compiled form until
+# a device reports its target in its twin (reported.agent.target); then it
+# is compiled for that target, with no operator action. Targets of a bad
+# form or that the compiler cannot make are ignored, logged once each.
+psql_q "UPDATE twins SET reported = reported - 'agent'" >/dev/null
+orchardd_start --depot-compile-level 1 --depot-compile-targets '' || exit 1
+W=(-H "Authorization: Bearer $(token depot:write depot:read)")
+printf '\0\4\3abe' >>"$D/app/app.wasm"
+sed -i 's/3.0.0/4.0.0/' "$D/app/manifest.json"
+"$PKG" build "$D/app" --key "$D/alice.key" --out "$D/httpd5.opkg" >/dev/null
+http POST /depot/packages "${W[@]}" -H 'Content-Type: application/vnd.orchard.opkg' --data-binary "@$D/httpd5.opkg"
+SHA5=$(sha256sum <"$D/app/app.wasm" | cut -d' ' -f1)
+expect_eq "no configured target, no device reporting one: published, nothing to compile" "201 []" \
+	"$STATUS $(http GET /depot/packages/alice/httpd/4.0.0/compiled "${W[@]}"; jq -c .targets <<<"$BODY")"
+report() { # TARGET-JSON: dev-1 reports it as its agent's target
+	http PATCH /devices/dev-1/twin/reported "${SAS[@]}" "${JSON[@]}" -d "{\"agent\":{\"target\":$1}}"
+}
+for bad in '"riscv64-linux-gnu"' '"x86_64-linux-gnu; rm -rf /"' '"../../x86_64-linux-gnu"' \
+	"\"$(printf 'a%.0s' {1..200})-linux-gnu\"" '"X86_64-LINUX-GNU"' '"x86_64-linux-gnu\\n"' '42' '"riscv64-linux-gnu"'; do
+	report "$bad"
+	[[ "$STATUS" == 200 ]] || break
+done
+expect_eq "a device reports hostile and unproducible targets: its twin takes them" 200 "$STATUS"
+report "\"$TARGET\""
+expect_eq "... then the host's own" 200 "$STATUS"
+for _ in $(seq 1 600); do
+	ST5=$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA5'")
+	[[ "$ST5" == ready || "$ST5" == failed ]] && break
+	sleep 0.2
+done
+expect_eq "the depot compiles the published module for the reported target" ready "$ST5"
+expect_eq "... and for it alone" "$TARGET" "$(psql_q "SELECT string_agg(target, ',') FROM depot_compiled WHERE module_sha256 = '$SHA5'")"
+http GET /depot/packages/alice/httpd/4.0.0/compiled "${W[@]}"
+expect_eq "the operator view lists the reported target" "[\"$TARGET\"]" "$(jq -c .targets <<<"$BODY")"
+expect_eq "the bogus targets compiled nothing" 0 \
+	"$(psql_q "SELECT count(*) FROM depot_compiled WHERE target NOT IN ('$TARGET')")"
+expect_eq "each ignored target is logged once (riscv64 reported twice)" "1 5" \
+	"$(grep -c 'cannot produce' "$OLOG") $(grep -c 'reported target of a bad form' "$OLOG")"
+expect "orchardd is still up" kill -0 "$OPID"
+report "\"$TARGET\""
+expect_eq "reporting a known target again queues nothing new" "1" \
+	"$(grep -c 'compiling for a target devices report' "$OLOG")"
+orchardd_stop
 tap_done
