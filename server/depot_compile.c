@@ -41,8 +41,8 @@
 extern char **environ;
 
 #define COMPILE_TARGETS_MAX 8
-#define REPORTED_TARGETS_MAX 16 /* targets devices report, compiled for besides those */
-#define IGNORED_TARGETS_MAX 32	/* reported targets refused, each logged once */
+#define REPORTED_TARGETS_MAX 16		  /* targets devices report, compiled for besides those */
+#define IGNORED_TARGETS_MAX 32		  /* reported targets refused, each logged once */
 #define COMPILE_REQUEUE_MAX 1000	  /* modules queued again at start, per target */
 #define COMPILE_WALL_SECONDS 600	  /* a compiler that hangs is killed */
 #define COMPILE_ERROR_MAX 300		  /* bytes of the compiler's reason kept */
@@ -675,8 +675,8 @@ static enum store_qs reported_cb(struct store_conn *c, void *cls)
 	store_twin_agent_targets_free(o->t, o->n);
 	o->t = NULL;
 	o->n = 0;
-	return store_select_twin_agent_targets(c, REPORTED_TARGETS_MAX + IGNORED_TARGETS_MAX,
-					       &o->t, &o->n);
+	return store_select_twin_agent_targets(c, REPORTED_TARGETS_MAX + IGNORED_TARGETS_MAX, &o->t,
+					       &o->n);
 }
 
 /* Reads the targets twins report and adds them (before a requeue or the
