@@ -63,8 +63,9 @@ void http_reply_free(struct http_reply *r);
 int http_json(const struct agent_config *c, const char *method, const char *url, const char *auth,
 	      const char *body, long timeout_s, struct http_reply *r);
 /* Downloads url into path, resuming (Range) from what path holds. Returns
- * the final status (200/206 done, 416 when the file is already whole) or
- * -1 on a transport failure. */
+ * the final status (200/206 done, 416 when the file is already whole), -1
+ * on a transport failure, or -2 when path cannot be written (disk full, a
+ * file size limit: what was written stays, to resume from). */
 long http_download(const struct agent_config *c, const char *url, const char *auth,
 		   const char *path, uint64_t max);
 /* "SharedAccessSignature sr=...&sig=...&se=..." for sr with key (base64),

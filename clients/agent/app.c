@@ -242,6 +242,8 @@ static int pkg_fetch(struct app *a, const char *ref, struct depot_manifest *m, c
 	bool resumed = stat(part, &pst) == 0 && pst.st_size > 0;
 	for (;;) {
 		long st = http_download(a->c, url, sas, part, MODULE_MAX);
+		if (st == -2)
+			goto disk; /* kept as it is: resumed once there is room */
 		if (st < 0 || st >= 500) {
 			*why = "module download interrupted";
 			ret = -2;

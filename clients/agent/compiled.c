@@ -216,7 +216,8 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 	snprintf(part, sizeof(part), "%s/compiled.part", dir);
 	url[ul] = '\0';
 	long s = http_download(c, url, sas, part, CWASM_MAX);
-	*why = "the compiled form's download failed";
+	*why = s == -2 ? "cannot store the compiled form (disk full?)"
+		       : "the compiled form's download failed";
 	if (s != 200 && s != 206 && s != 416) {
 		rc = -2;
 		goto out;

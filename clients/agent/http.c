@@ -80,6 +80,7 @@ struct dl {
 	FILE *f;
 	uint64_t have, max;
 	bool checked, keep;
+	bool werr; /* a local write failed (disk full, file size limit) */
 };
 
 /* Writes the module's bytes; a 200 to a Range request is the whole module
@@ -103,8 +104,10 @@ static int to_file(void *arg, const struct oa_https_resp *r, const char *d, size
 		}
 		if (r->status == 200 && x->have) {
 			if (fflush(x->f) != 0 || ftruncate(fileno(x->f), 0) < 0 ||
-			    fseek(x->f, 0, SEEK_SET) < 0)
+			    fseek(x->f, 0, SEEK_SET) < 0) {
+				x->werr = true;
 				return -1;
+			}
 			x->have = 0;
 		}
 	}
@@ -113,7 +116,11 @@ static int to_file(void *arg, const struct oa_https_resp *r, const char *d, size
 	if (x->have + n > x->max)
 		return -1;
 	x->have += n;
-	return fwrite(d, 1, n, x->f) == n ? 0 : -1;
+	if (fwrite(d, 1, n, x->f) != n) {
+		x->werr = true;
+		return -1;
+	}
+	return 0;
 }
 
 long http_download(const struct agent_config *c, const char *url, const char *auth,
@@ -128,10 +135,10 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 		f = fopen(path, "w+b");
 	if (f && fseek(f, 0, SEEK_END) < 0) {
 		fclose(f);
-		return -1;
+		return -2;
 	}
 	if (!f)
-		return -1;
+		return -2;
 	char *hdrs = NULL, range[64] = "";
 	if (have)
 		snprintf(range, sizeof(range), "Range: bytes=%llu-\r\n", (unsigned long long)have);
@@ -153,8 +160,8 @@ long http_download(const struct agent_config *c, const char *url, const char *au
 	if (status >= 0)
 		oa_https_resp_free(&r);
 	free(hdrs);
-	if (fclose(f) != 0)
-		status = -1;
+	if (fclose(f) != 0 || x.werr)
+		status = -2; /* what was written stays: the next attempt resumes */
 	return status;
 }
 

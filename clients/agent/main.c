@@ -134,6 +134,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Over a file size limit a write fails with EFBIG (reported like a
+	 * full disk) instead of killing the agent. */
+	signal(SIGXFSZ, SIG_IGN);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	log_kv(LOG_INFO, "orchard-agent starting", "version", AGENT_VERSION, NULL);
 

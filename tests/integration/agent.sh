@@ -6,7 +6,8 @@
 # switches versions within seconds, refuses (and reports) a package signed
 # by a key it does not trust, one asking for an ungranted port and a missing
 # one while the last good app keeps answering, restarts a killed app,
-# resumes after kill -9 without registering again, and stops on SIGTERM.
+# resumes after kill -9 without registering again, survives a full disk
+# (a file size limit) and stops on SIGTERM.
 # Compiled forms: the agent pins the depot key, runs the depot's signed
 # .cwasm for its target ("engine": "aot"), and falls back to the
 # interpreter (saying why) for a statement that does not verify with the
@@ -315,6 +316,37 @@ wait_for 30 answers "$P2"
 desired "{\"package\":\"alice/pkg/hello/1.0.0\",\"grants\":$GRANTS}"
 expect "a partial module download is resumed and runs" wait_for 30 answers "$P1"
 expect_eq "... the module is the published one" "$GOOD1" "$(sha256sum <"$M1")"
+
+# --- a full disk ------------------------------------------------------------------------------
+# Without root: the agent runs under a 64 KiB file size limit, so writing
+# the new module (176 KiB) into state_dir fails (EFBIG, as ENOSPC would).
+# The error is reported, the last good app keeps answering; once the limit
+# is lifted (prlimit on the running agent: space is back) the update lands.
+{ cat "$WASM"; printf '\0\5\4disk'; } >"$D/app29.wasm"
+expect "publish 2.9.0, a new module (port $P2)" pkgm 2.9.0 "$D/app29.wasm" "[\"$P2\"]" "{\"listen\":[$P2]}"
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
+wait_for 5 bash -c "! curl -s --max-time 1 http://127.0.0.1:$P1/"
+(
+	ulimit -S -f 64
+	exec "$AGENT" --config "$D/agent.conf"
+) >"$D/agent-disk.log" 2>&1 &
+APID=$!
+expect "under a 64 KiB file size limit the agent resumes its app" wait_for 30 answers "$P1"
+desired "{\"package\":\"alice/pkg/hello/2.9.0\",\"grants\":$GRANTS}"
+expect "a module that does not fit on the disk is reported" wait_for 20 err_is alice/pkg/hello/2.9.0
+expect "... saying why" grep -q "disk full" <<<"$(reported .properties.reported.app.error.reason)"
+expect "... the agent lives on" kill -0 "$APID"
+expect "... the last good app keeps answering" answers "$P1"
+expect_fail "... the new one does not" answers "$P2"
+M9="$D/state/pkg/alice/hello/2.9.0"
+expect_eq "... what fit is kept to resume from, nothing more" 65536 "$(stat -c %s "$M9/module.part" 2>&1)"
+expect_fail "... and no module.wasm" test -e "$M9/module.wasm"
+prlimit --pid "$APID" --fsize=unlimited:
+expect "space back: the update lands" wait_for 30 answers "$P2"
+expect "... reported running" wait_for 10 reported_is '.properties.reported.app | .package + " " + .state' "alice/pkg/hello/2.9.0 running"
+expect_eq "... the error cleared" null "$(reported .properties.reported.app.error)"
+expect_eq "... the module is the published one" "$(sha256sum <"$D/app29.wasm")" "$(sha256sum <"$M9/module.wasm")"
+cat "$D/agent-disk.log" >>"$D/agent.log"
 kill -TERM "$APID"
 wait "$APID"
 expect_eq "SIGTERM stops the agent (exit 0)" 0 "$?"
