@@ -214,7 +214,7 @@ report() { # TARGET-JSON: dev-1 reports it as its agent's target
 	http PATCH /devices/dev-1/twin/reported "${SAS[@]}" "${JSON[@]}" -d "{\"agent\":{\"target\":$1}}"
 }
 for bad in '"riscv64-linux-gnu"' '"x86_64-linux-gnu; rm -rf /"' '"../../x86_64-linux-gnu"' \
-	"\"$(printf 'a%.0s' {1..200})-linux-gnu\"" '"X86_64-LINUX-GNU"' '"x86_64-linux-gnu\\n"' '42' '"riscv64-linux-gnu"'; do
+	"\"$(printf 'a%.0s' {1..200})-linux-gnu\"" '"X86_64-LINUX-GNU"' '"x86_64-linux-gnu\n{\"msg\":\"forged\"}"' '42' '"riscv64-linux-gnu"'; do
 	report "$bad"
 	[[ "$STATUS" == 200 ]] || break
 done
@@ -234,6 +234,8 @@ expect_eq "the bogus targets compiled nothing" 0 \
 	"$(psql_q "SELECT count(*) FROM depot_compiled WHERE target NOT IN ('$TARGET')")"
 expect_eq "each ignored target is logged once (riscv64 reported twice)" "1 5" \
 	"$(grep -c 'cannot produce' "$OLOG") $(grep -c 'reported target of a bad form' "$OLOG")"
+expect_eq "... shown bounded and defanged (no line forged into the log)" "0 0" \
+	"$(grep -c '"msg":"forged"' "$OLOG") $(grep 'reported target' "$OLOG" | grep -c 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa')"
 expect "orchardd is still up" kill -0 "$OPID"
 report "\"$TARGET\""
 expect_eq "reporting a known target again queues nothing new" "1" \
