@@ -1,7 +1,9 @@
 /* The depot's compiled forms (docs/depot.md): after each publish, a job
  * on the depot's own one-worker pool runs `orchard-wasm compile` (a child
  * process: wasm2c and the C compiler take seconds, never a request
- * thread's) for every target of --depot-compile-targets, and stores the
+ * thread's) for every target of --depot-compile-targets and every target
+ * devices report in their twins (properties.reported.agent.target, taken
+ * only when the compiler can make it: depot_twin_reported), and stores the
  * .cwasm with a statement signed by the depot key:
  *
  *   {"compiler":..., "cwasm":"sha256:...", "module":"sha256:...",

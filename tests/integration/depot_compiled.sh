@@ -6,6 +6,8 @@
 # binds module, target, compiler and the .cwasm's digest; the .cwasm runs
 # with orchard-wasm and answers HTTP. A module the compiler refuses is
 # recorded as failed with its reason, and the package stays usable.
+# Targets devices report in their twins are compiled for too (without
+# configuring them); hostile or unproducible ones are ignored, logged once.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/orchardd.sh"
@@ -240,5 +242,23 @@ expect "orchardd is still up" kill -0 "$OPID"
 report "\"$TARGET\""
 expect_eq "reporting a known target again queues nothing new" "1" \
 	"$(grep -c 'compiling for a target devices report' "$OLOG")"
+orchardd_stop
+# The next start reads the targets twins report; a publish then compiles
+# for them at once.
+orchardd_start --depot-compile-level 1 --depot-compile-targets '' || exit 1
+W=(-H "Authorization: Bearer $(token depot:write depot:read)")
+http GET /depot/packages/alice/httpd/4.0.0/compiled "${W[@]}"
+expect_eq "after a restart the reported target is known from the twins" "[\"$TARGET\"]" "$(jq -c .targets <<<"$BODY")"
+printf '\0\4\3abf' >>"$D/app/app.wasm"
+sed -i 's/4.0.0/5.0.0/' "$D/app/manifest.json"
+"$PKG" build "$D/app" --key "$D/alice.key" --out "$D/httpd6.opkg" >/dev/null
+http POST /depot/packages "${W[@]}" -H 'Content-Type: application/vnd.orchard.opkg' --data-binary "@$D/httpd6.opkg"
+SHA6=$(sha256sum <"$D/app/app.wasm" | cut -d' ' -f1)
+for _ in $(seq 1 600); do
+	ST6=$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA6'")
+	[[ "$ST6" == ready || "$ST6" == failed ]] && break
+	sleep 0.2
+done
+expect_eq "... and a module published then is compiled for it" "201 ready" "$STATUS $ST6"
 orchardd_stop
 tap_done
