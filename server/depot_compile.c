@@ -627,12 +627,33 @@ static bool target_producible(const char *t)
  * distinct value while the ignored list has room). */
 static int target_add(struct depot *d, const char *t)
 {
-	bool form = reported_form_ok(t), can = form && target_producible(t);
 	char shown[DEPOT_TARGET_MAX + 1];
+	bool form, can;
+	int rc = -1;
 
+	/* Shown bounded, and only in the form's characters when malformed. */
+	snprintf(shown, sizeof shown, "%.*s", DEPOT_TARGET_MAX, t);
+	for (char *p = shown; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-'))
+			*p = '?';
+	/* Seen before (the common case: every agent start reports it): no
+	 * look at PATH, no log. */
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->ntargets; i++)
-		if (strcmp(d->targets[i], t) == 0) {
+		if (strcmp(d->targets[i], t) == 0)
+			rc = 0;
+	for (size_t i = 0; rc < 0 && i < d->nignored; i++)
+		if (strcmp(d->ignored[i], shown) == 0)
+			rc = -2;
+	pthread_mutex_unlock(&d->lock);
+	if (rc != -1)
+		return rc == 0 ? 0 : -1;
+	form = reported_form_ok(t);
+	can = form && target_producible(t);
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->ntargets; i++)
+		if (strcmp(d->targets[i], t) == 0) { /* another thread added it meanwhile */
 			pthread_mutex_unlock(&d->lock);
 			return 0;
 		}
@@ -643,12 +664,6 @@ static int target_add(struct depot *d, const char *t)
 		log_kv(LOG_INFO, "depot: compiling for a target devices report", "target", t, NULL);
 		return 1;
 	}
-	/* Shown bounded, and only in the form's characters when malformed. */
-	snprintf(shown, sizeof shown, "%.*s", DEPOT_TARGET_MAX, t);
-	for (char *p = shown; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-		      *p == '-'))
-			*p = '?';
 	for (size_t i = 0; i < d->nignored; i++)
 		if (strcmp(d->ignored[i], shown) == 0)
 			goto out;
