@@ -24,14 +24,13 @@ agent_cleanup() {
 trap agent_cleanup EXIT
 [[ -n "${KEEP_LOG:-}" ]] && trap 'cp "$D/agent.log" "$KEEP_LOG"; agent_cleanup' EXIT
 jqb() { jq -r "$1" <<<"$BODY"; }
-reported() { http GET /twins/agent-1 "${O[@]}"; jq -r "$1" <<<"$BODY"; }
-reported_is() { [[ "$(reported "$1")" == "$2" ]]; }
 engine_is() { reported_is '.properties.reported.app | .engine + " " + .engineReason' "$1"; }
 desired() { http PATCH /twins/agent-1 "${O[@]}" "${JSON[@]}" -d "{\"properties\":{\"desired\":{\"app\":$1}}}"; }
 
 pg_start || exit 1
 orchardd_start --depot-compile-level 0 || exit 1
 O=(-H "Authorization: Bearer $(token all)")
+DEV=agent-1
 SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
 D="$TMP/agent"
 . "$(dirname "$0")/../lib/agent.sh"

@@ -46,7 +46,8 @@ expect "publish 2.0.0 (port $P2)" pkg 2.0.0 "$P2" "$D/alice.key"
 swtpm_start "$TMP/tpm" >/dev/null || { tap_nok "swtpm starts"; tap_done; exit 1; }
 swtpm_t tpm2_readpublic -c 0x81010001 -o "$D/ek.pub"
 EK=$(base64 -w0 <"$D/ek.pub")
-REG=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$D/ek.pub")
+REG=$(ek_registration_id "$D/ek.pub")
+DEV=$REG
 # A measured boot: secure boot on, a boot loader and a kernel in PCRs 7
 # and 8, and its TCG log, which the agent sends with its quote.
 "$ROOT/tests/integration/device_attest/mklog.py" "$D/boot.log" 7:sb:1 8:ipl:grub 8:ipl:vmlinuz-6.1 >"$D/boot.digests"
@@ -66,11 +67,7 @@ start_agent() {
 	"$AGENT" --config "$D/agent.conf" >>"$D/agent.log" 2>&1 &
 	APID=$!
 }
-logged() { grep -c "$1" "$D/agent.log"; }
 gone() { ! answers "$1"; }
-logged_more() { (($(logged "$1") > $2)); }
-reported() { http GET "/twins/$REG" "${O[@]}"; jq -r "$1" <<<"$BODY"; }
-reported_is() { [[ "$(reported "$1")" == "$2" ]]; }
 serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^0*//'; }
 policy() { # PCR7-VALUE
 	http PUT "/attestation/policies/individual/$REG" "${O[@]}" "${JSON[@]}" -d '{"pcrs":{"sha256":{"7":["'"$1"'"]}}}'

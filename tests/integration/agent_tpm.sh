@@ -35,7 +35,8 @@ expect "publish 2.0.0 (port $P2)" pkg 2.0.0 "$P2" "$D/alice.key"
 swtpm_start "$TMP/tpm" >/dev/null || { tap_nok "swtpm starts"; tap_done; exit 1; }
 swtpm_t tpm2_readpublic -c 0x81010001 -o "$D/ek.pub"
 EK=$(base64 -w0 <"$D/ek.pub")
-REG=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$D/ek.pub")
+REG=$(ek_registration_id "$D/ek.pub")
+DEV=$REG
 cat >"$D/agent.conf" <<CFG
 # a TPM device: no registration_id (derived from the EK), no symmetric_key
 url = $URL
@@ -50,14 +51,10 @@ start_agent() {
 	APID=$!
 }
 stop_agent() { { kill -9 "$APID" && wait "$APID"; } 2>/dev/null; APID=; }
-logged() { grep -c "$1" "$D/agent.log"; }
-logged_more() { (($(logged "$1") > $2)); }
 enroll() { # STATUS: the individual enrollment pinning the EK
 	http PUT "/enrollments/$REG?$AV" "${O[@]}" "${JSON[@]}" -d '{"registrationId":"'"$REG"'",
 		"attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$EK"'"}},"provisioningStatus":"'"$1"'"}'
 }
-reported() { http GET "/twins/$REG" "${O[@]}"; jq -r "$1" <<<"$BODY"; }
-reported_is() { [[ "$(reported "$1")" == "$2" ]]; }
 regs() { psql_q "SELECT count(*) || ' ' || coalesce(max(operation_id), '') FROM dps_registrations WHERE registration_id = '$REG' AND status = 'assigned'"; }
 transient() { tpm2_getcap handles-transient 2>/dev/null | grep -c '0x'; }
 no_transient() { [[ $(transient) == 0 ]]; }

@@ -128,7 +128,7 @@ full() {
 # --- a TPM and its enrollments ----------------------------------------------
 tpm_up "$TMP/tpm1" || { tap_nok "swtpm starts"; tap_done; exit 1; }
 T1=$TMP/tpm1
-REG1=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$T1/ek384.pub")
+REG1=$(ek_registration_id "$T1/ek384.pub")
 http PUT "/enrollments/device-1?$AV" "${W[@]}" "${JSON[@]}" -d '{"registrationId":"device-1",
 	"attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$(b64f "$T1/ek.pub")"'"}}}'
 expect_eq "an individual enrollment pins the RSA EK" 200 "$STATUS"
@@ -303,7 +303,7 @@ expect_fail "a second TPM cannot recover the secret of the first one's challenge
 group_line1 enabled "$(jq -Rs . <<<"$(cat "$T1"/ca/*cert*.pem "$T2"/ca/*cert*.pem)")"
 # An individual enrollment holds the registration ID derived from TPM2's ECC
 # EK but pins another EK: the group may not name TPM2 by it.
-REG2_384=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$T2/ek384.pub")
+REG2_384=$(ek_registration_id "$T2/ek384.pub")
 http PUT "/enrollments/$REG2_384?$AV" "${W[@]}" "${JSON[@]}" -d '{"registrationId":"'"$REG2_384"'",
 	"attestation":{"type":"tpm","tpm":{"endorsementKey":"'"$(b64f "$T2/ek.pub")"'"}}}'
 challenge "$T2/ek384.pub" "$T2/ek384.der" "$D/t2/ak.pub"

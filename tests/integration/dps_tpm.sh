@@ -47,7 +47,7 @@ tpm_up() {
 		t tpm2_evictcontrol -C o -c "$1/srk.ctx" 0x81000001 &&
 		t tpm2_readpublic -c 0x81000001 -o "$1/srk.pub" &&
 		t tpm2_readpublic -c 0x81010016 -o "$1/ek384.pub" || return 1
-	REGID=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$1/ek.pub")
+	REGID=$(ek_registration_id "$1/ek.pub")
 }
 # tpm_open B64 DIR [EKHANDLE [SRKHANDLE]]: the TPM recovers the HMAC key of an
 # authenticationKey (ActivateCredential with the EK, Import under the SRK,
@@ -262,7 +262,7 @@ expect_eq "a new challenge drops the long-expired ones" "401 1" "$STATUS $(psql_
 
 # --- an ECC EK (swtpm's P-384 EK, its certificate chaining to the group's
 # roots): the credential seed by ECDH (Orchard's own encoding) ---------------
-REG3=$(python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$T2/ek384.pub")
+REG3=$(ek_registration_id "$T2/ek384.pub")
 t tpm2_nvread 0x01c00016 -o "$T2/ek384.der"
 EBODY='{"tpm":{"endorsementKey":"'"$(b64f "$T2/ek384.pub")"'","storageRootKey":"'"$SRK2"'","endorsementKeyCertificate":"'"$(b64f "$T2/ek384.der")"'"}}'
 register "$REG3" "$EBODY"

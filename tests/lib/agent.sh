@@ -38,3 +38,10 @@ pkg() {
 		"$PKG" publish "$D/hello-$1.opkg" --url "$URL" --token "$(token depot:write)" \
 			--cacert "$TMP/var/pki/root.pem" >/dev/null
 }
+
+# What the agent logged and reported: logged PATTERN counts its log lines
+# ($D/agent.log); reported JQ reads device $DEV's twin as the operator ($O).
+logged() { grep -c "$1" "$D/agent.log"; }
+logged_more() { (($(logged "$1") > $2)); }
+reported() { http GET "/twins/$DEV" "${O[@]}"; jq -r "$1" <<<"$BODY"; }
+reported_is() { [[ "$(reported "$1")" == "$2" ]]; }

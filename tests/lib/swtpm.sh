@@ -128,3 +128,10 @@ swtpm_cleanup() {
 	fi
 	unset SWTPM_DIR SWTPM_PORT SWTPM_CTRL_PORT TPM2TOOLS_TCTI
 }
+
+# ek_registration_id EK_PUB: the registration ID a device derives from its
+# EK's TPM2B_PUBLIC (lowercase base32 of its SHA-256, no padding), as
+# orchard-agent does when none is configured.
+ek_registration_id() {
+	python3 -c 'import base64,hashlib,sys; print(base64.b32encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode().lower().rstrip("="))' "$1"
+}
