@@ -9,7 +9,10 @@
  * libattestclient (clients/attest) as the device agent would. With
  * --quote-mask M (SHA-256 PCRs, bit i for PCR i) each attObj also carries
  * a TPM2_Quote over them, for the quote gate; --event-log FILE adds that
- * TCG event log to each quote (orchardQuote.eventLog). */
+ * TCG event log to each quote (orchardQuote.eventLog). With --sync it
+ * prints "ready" once everything untimed is done and starts the clock only
+ * when a line arrives on stdin, so the caller can take its own readings
+ * (CPU, transactions) of the timed part alone. */
 #include <getopt.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -31,7 +34,7 @@ struct flow {
 
 static struct flow *flows;
 static struct oa_acme *accts;
-static int nflows = 400, naccts = 32, nthreads = 16, poll_ms = 5;
+static int nflows = 1000, naccts = 64, nthreads = 64, poll_ms = 5;
 static uint32_t quote_mask; /* --quote: SHA-256 PCRs 0-23 (a mask) */
 static char *csr64;
 static struct oa_buf elog; /* --event-log */
@@ -154,11 +157,12 @@ int main(int argc, char **argv)
 		{"accounts", 1, NULL, 'a'},   {"threads", 1, NULL, 'T'},
 		{"poll-ms", 1, NULL, 'p'},    {"ek-ecc", 0, NULL, 'E'},
 		{"quote-mask", 1, NULL, 'Q'}, {"event-log", 1, NULL, 'L'},
+		{"sync", 0, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *server = NULL, *cacert = NULL, *tcti = getenv("TPM2TOOLS_TCTI"), *id = NULL,
 		   *chain_path = NULL;
-	bool ek_ecc = false;
+	bool ek_ecc = false, sync = false;
 	char err[OA_ERR_MAX] = "", url[1024];
 	struct oa_buf chain[OA_CHAIN_MAX] = {{0}}, ek = {0}, ekc = {0}, ak = {0}, csr = {0};
 	size_t nchain = 0, okc = 0;
@@ -179,6 +183,7 @@ int main(int argc, char **argv)
 		case 'T': nthreads = num(optarg); break;
 		case 'p': poll_ms = num(optarg); break;
 		case 'E': ek_ecc = true; break;
+		case 'S': sync = true; break;
 		case 'Q': quote_mask = (uint32_t)num(optarg); break;
 		case 'L': {
 			size_t n = 0;
@@ -196,7 +201,7 @@ int main(int argc, char **argv)
 	    poll_ms < 0 || nthreads < 1 || nthreads > 256) {
 		fprintf(stderr,
 			"usage: device_attest_load --server URL --cacert PEM --id ID "
-			"--ak-chain PEM [--flows N --accounts N --threads N --poll-ms N]\n");
+			"--ak-chain PEM [--flows N --accounts N --threads N --poll-ms N --sync]\n");
 		return 1;
 	}
 	/* Untimed: the AK (the same primary the chain certifies), one key, one
@@ -272,6 +277,13 @@ int main(int argc, char **argv)
 		json_decref(a);
 	}
 	oa_http_done();
+	if (sync) {
+		char line[16];
+		printf("ready\n");
+		fflush(stdout);
+		if (fgets(line, sizeof line, stdin) == NULL)
+			return 1;
+	}
 	t0 = now_ms();
 	for (long t = 0; t < nthreads; t++)
 		pthread_create(&th[t], NULL, worker, (void *)t);
@@ -285,6 +297,7 @@ int main(int argc, char **argv)
 	printf("flows=%d ok=%zu seconds=%.2f rate=%.1f p50_ms=%.1f p99_ms=%.1f\n", nflows, okc,
 	       secs, (double)okc / secs, okc ? lat[okc / 2] : 0.0,
 	       okc ? lat[(okc * 99) / 100] : 0.0);
+	fflush(stdout);
 	for (int i = 0; i < nflows; i++) {
 		free(flows[i].authz);
 		free(flows[i].chall);
