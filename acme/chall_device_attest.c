@@ -354,28 +354,17 @@ static int info_check(const uint8_t *b, size_t n, const struct tpm_public *pub,
 	return 0;
 }
 
-/* The attested key as SPKI DER into t. */
+/* The attested key as SPKI DER into t (its point checked on the curve). */
 static int spki_out(const struct tpm_public *pub, struct acme_chall_target *t, struct acme_err *e)
 {
 	struct verr ve = {{0}, {0}};
 	EVP_PKEY *pk = tpm_public_to_pkey(&pub->pub, &ve);
-	unsigned char *der = NULL;
-	int len;
 
 	if (pk == NULL)
 		return bad(e, "pubArea's key is not usable: %s", ve.msg);
-	len = i2d_PUBKEY(pk, &der);
 	EVP_PKEY_free(pk);
-	if (len <= 0)
+	if (tpm_public_spki(&pub->pub, &t->attested_spki, &t->attested_spki_len) != 0)
 		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "cannot encode the key");
-	t->attested_spki = malloc((size_t)len);
-	if (t->attested_spki == NULL) {
-		OPENSSL_free(der);
-		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "out of memory");
-	}
-	memcpy(t->attested_spki, der, (size_t)len);
-	t->attested_spki_len = (size_t)len;
-	OPENSSL_free(der);
 	return 0;
 }
 
@@ -437,7 +426,9 @@ static int statement_check(cbor_item_t *st, struct acme_chall_target *t, struct 
 	}
 	{
 		unsigned char *spki = NULL;
-		int len = i2d_PUBKEY(X509_get0_pubkey(ak), &spki);
+		/* The certificate's own encoding (i2d_PUBKEY() of its key
+		 * would build an encoder chain per call). */
+		int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ak), &spki);
 		if (len <= 0 || (t->ak_spki = malloc((size_t)len)) == NULL) {
 			OPENSSL_free(spki);
 			acme_fail(e, ERR_ACME_SERVER_INTERNAL, "cannot encode the AK's key");
@@ -573,10 +564,10 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 	struct quote_result *qr = calloc(1, sizeof *qr);
 	struct pcr_policy *pol = NULL;
 	struct ak_key *ak = NULL;
-	unsigned char *der = NULL;
-	uint8_t nonce[32];
+	uint8_t *der = NULL, nonce[32];
+	size_t len = 0;
 	json_t *list;
-	int len, rc = -1;
+	int rc = -1;
 
 	*verdict = json_pack("{s:s, s:b, s:[]}", "policy", name, "passed", 0, "failures");
 	if (root == NULL || set == NULL || qr == NULL || *verdict == NULL) {
@@ -601,8 +592,7 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 		bad(e, "orchardQuote.akPub: %s", ve.msg);
 		goto out;
 	}
-	len = i2d_PUBKEY(ak->pkey, &der);
-	if (len <= 0 || (size_t)len != t->ak_spki_len ||
+	if (tpm_public_spki(&ak->pub.pub, &der, &len) != 0 || len != t->ak_spki_len ||
 	    memcmp(der, t->ak_spki, t->ak_spki_len) != 0) {
 		bad(e, "%s", "orchardQuote.akPub is not the AK certificate's key");
 		goto out;
@@ -649,7 +639,7 @@ int acme_device_attest_quote(const struct acme_chall_target *t, const char *name
 		bad(e, "the quote does not satisfy policy %s: %s", name,
 		    nf ? fails[0].detail : ve.msg);
 out:
-	OPENSSL_free(der);
+	free(der);
 	ak_key_free(ak);
 	eventlog_free(log);
 	pcr_policy_free(pol);

@@ -2,8 +2,12 @@
  * Name = nameAlg || H_nameAlg(marshalled TPMT_PUBLIC)). */
 #include "verifier/tpm_public.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 #include <openssl/param_build.h>
 #include <tss2/tss2_mu.h>
 
@@ -158,6 +162,111 @@ EVP_PKEY *tpm_public_to_pkey(const TPMT_PUBLIC *p, struct verr *e)
 		verr_set(e, "public-type", "key type 0x%04x is neither RSA nor ECC", p->type);
 		return NULL;
 	}
+}
+
+/* A DER length at b (room for 3 bytes: lengths below 64 KiB); the bytes
+ * written. */
+static size_t der_len(uint8_t *b, size_t n)
+{
+	if (n < 0x80) {
+		b[0] = (uint8_t)n;
+		return 1;
+	}
+	if (n < 0x100) {
+		b[0] = 0x81;
+		b[1] = (uint8_t)n;
+		return 2;
+	}
+	b[0] = 0x82;
+	b[1] = (uint8_t)(n >> 8);
+	b[2] = (uint8_t)n;
+	return 3;
+}
+
+/* A DER INTEGER of the unsigned big-endian v (n bytes) at b; the bytes
+ * written (at most n + 5). */
+static size_t der_uint(uint8_t *b, const uint8_t *v, size_t n)
+{
+	size_t off = 0, pad;
+
+	while (n > 1 && v[0] == 0) {
+		v++;
+		n--;
+	}
+	pad = n > 0 && (v[0] & 0x80) ? 1 : 0;
+	b[off++] = 0x02;
+	off += der_len(b + off, n + pad);
+	if (pad)
+		b[off++] = 0;
+	memcpy(b + off, v, n);
+	return off + n;
+}
+
+int tpm_public_spki(const TPMT_PUBLIC *p, uint8_t **der, size_t *len)
+{
+	X509_PUBKEY *xp = X509_PUBKEY_new();
+	ASN1_OBJECT *alg = NULL, *curve = NULL;
+	unsigned char *enc = NULL, *out = NULL;
+	int ptype = V_ASN1_NULL, enclen = 0, n, rc = -1;
+
+	*der = NULL;
+	if (xp == NULL)
+		goto out;
+	if (p->type == TPM2_ALG_ECC) {
+		uint16_t id = p->parameters.eccDetail.curveID;
+		size_t cb = tpm_alg_curve_bytes(id);
+		const TPMS_ECC_POINT *q = &p->unique.ecc;
+		int nid = id == TPM2_ECC_NIST_P256   ? NID_X9_62_prime256v1
+			  : id == TPM2_ECC_NIST_P384 ? NID_secp384r1
+			  : id == TPM2_ECC_NIST_P521 ? NID_secp521r1
+						     : NID_undef;
+
+		if (nid == NID_undef || cb == 0 || q->x.size > cb || q->y.size > cb ||
+		    (enc = OPENSSL_zalloc(1 + 2 * cb)) == NULL)
+			goto out;
+		enc[0] = 0x04;
+		memcpy(enc + 1 + cb - q->x.size, q->x.buffer, q->x.size);
+		memcpy(enc + 1 + 2 * cb - q->y.size, q->y.buffer, q->y.size);
+		enclen = (int)(1 + 2 * cb);
+		ptype = V_ASN1_OBJECT;
+		alg = OBJ_nid2obj(NID_X9_62_id_ecPublicKey);
+		curve = OBJ_nid2obj(nid);
+	} else if (p->type == TPM2_ALG_RSA) {
+		/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+		uint32_t exp = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent
+								: 65537;
+		uint8_t e[4] = {(uint8_t)(exp >> 24), (uint8_t)(exp >> 16), (uint8_t)(exp >> 8),
+				(uint8_t)exp};
+		uint8_t body[TPM2_MAX_RSA_KEY_BYTES + 16];
+		size_t bl, off = 0;
+
+		if (p->unique.rsa.size == 0 || p->unique.rsa.size > TPM2_MAX_RSA_KEY_BYTES)
+			goto out;
+		bl = der_uint(body, p->unique.rsa.buffer, p->unique.rsa.size);
+		bl += der_uint(body + bl, e, sizeof e);
+		if ((enc = OPENSSL_malloc(bl + 4)) == NULL)
+			goto out;
+		enc[off++] = 0x30;
+		off += der_len(enc + off, bl);
+		memcpy(enc + off, body, bl);
+		enclen = (int)(off + bl);
+		alg = OBJ_nid2obj(NID_rsaEncryption);
+	} else
+		goto out;
+	/* set0 takes enc; the objects are static (OBJ_nid2obj). */
+	if (alg == NULL || !X509_PUBKEY_set0_param(xp, alg, ptype, curve, enc, enclen))
+		goto out;
+	enc = NULL;
+	if ((n = i2d_X509_PUBKEY(xp, &out)) <= 0 || (*der = malloc((size_t)n)) == NULL)
+		goto out;
+	memcpy(*der, out, (size_t)n);
+	*len = (size_t)n;
+	rc = 0;
+out:
+	OPENSSL_free(enc);
+	OPENSSL_free(out);
+	X509_PUBKEY_free(xp);
+	return rc;
 }
 
 int tpm_public_qualified_name(const uint8_t *parent_qn, size_t plen, const struct tpm_public *child,

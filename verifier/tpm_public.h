@@ -27,6 +27,15 @@ int tpm_public_parse(const uint8_t *b, size_t n, struct tpm_public *out, struct 
  * the caller frees with EVP_PKEY_free. */
 EVP_PKEY *tpm_public_to_pkey(const TPMT_PUBLIC *p, struct verr *e);
 
+/* The SubjectPublicKeyInfo DER of an RSA or ECC public area, byte for byte
+ * what i2d_PUBKEY() writes for tpm_public_to_pkey()'s key (a named curve
+ * and an uncompressed point; rsaEncryption with NULL parameters), built
+ * from the fields: OpenSSL 3.0's i2d_PUBKEY() assembles an encoder chain
+ * per call (0.74 M instructions, most of a device-attest-01 check's key
+ * handling). It checks sizes, not the point: call tpm_public_to_pkey()
+ * for that. *der is the caller's to free (free()); returns 0 or -1. */
+int tpm_public_spki(const TPMT_PUBLIC *p, uint8_t **der, size_t *len);
+
 /* Qualified Name of child under a parent whose Qualified Name is
  * parent_qn (for a primary key: the 4-byte hierarchy handle, e.g.
  * TPM2_RH_ENDORSEMENT): QN = nameAlg || H(parent_qn || Name(child)).

@@ -612,7 +612,33 @@ static void test_csr_inspect(void **state)
 	assert_int_equal(pki_csr_inspect(csr, len, &info, why, sizeof why), PKI_OK);
 	assert_int_equal(info.ndns, 0);
 	assert_string_equal(info.ips[0], "192.0.2.9");
+	/* The CSR's key against others: itself, another P-384 key, a P-256
+	 * key, an RSA key, and none. */
+	{
+		EVP_PKEY *other = EVP_EC_gen("P-384"), *p256 = EVP_EC_gen("P-256"),
+			 *rsa = EVP_RSA_gen(2048);
+		assert_true(pki_csr_key_equals(&info, key));
+		assert_false(pki_csr_key_equals(&info, other));
+		assert_false(pki_csr_key_equals(&info, p256));
+		assert_false(pki_csr_key_equals(&info, rsa));
+		assert_false(pki_csr_key_equals(&info, NULL));
+		assert_false(pki_csr_key_equals(NULL, key));
+		EVP_PKEY_free(other);
+		EVP_PKEY_free(p256);
+		EVP_PKEY_free(rsa);
+	}
 	pki_csr_info_free(&info);
+	{ /* an RSA CSR against its own key and another */
+		EVP_PKEY *rk = EVP_RSA_gen(2048), *rk2 = EVP_RSA_gen(2048);
+		uint8_t *rc = csr_with_names(rk, NULL, "DNS:a.example", &len);
+		assert_int_equal(pki_csr_inspect(rc, len, &info, why, sizeof why), PKI_OK);
+		assert_true(pki_csr_key_equals(&info, rk));
+		assert_false(pki_csr_key_equals(&info, rk2));
+		pki_csr_info_free(&info);
+		free(rc);
+		EVP_PKEY_free(rk);
+		EVP_PKEY_free(rk2);
+	}
 	assert_int_equal(pki_csr_inspect(csr, len - 1, &info, why, sizeof why), PKI_ERR_CSR);
 	free(csr);
 	csr = csr_with_names(key, NULL, "DNS:a.example,email:x@a.example", &len);

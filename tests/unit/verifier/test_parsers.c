@@ -4,9 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
 
 #include "verifier/ak.h"
@@ -76,6 +80,73 @@ static void test_public_ok_and_name(void **state)
 	EVP_PKEY *pk = tpm_public_to_pkey(&tp.pub, &e);
 	assert_non_null(pk);
 	EVP_PKEY_free(pk);
+}
+
+/* tpm_public_spki() writes what i2d_PUBKEY() writes for the same key. */
+static void spki_same(const TPMT_PUBLIC *p)
+{
+	EVP_PKEY *pk = tpm_public_to_pkey(p, NULL);
+	unsigned char *theirs = NULL;
+	uint8_t *ours = NULL;
+	size_t len = 0;
+	int n;
+
+	assert_non_null(pk);
+	n = i2d_PUBKEY(pk, &theirs);
+	assert_int_equal(tpm_public_spki(p, &ours, &len), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(ours, theirs, len);
+	free(ours);
+	OPENSSL_free(theirs);
+	EVP_PKEY_free(pk);
+}
+
+static void test_public_spki(void **state)
+{
+	TPMT_PUBLIC p = ecc_ak();
+	EVP_PKEY *k;
+	BIGNUM *bn = NULL, *y = NULL;
+	uint8_t *out = NULL;
+	size_t len;
+
+	(void)state;
+	spki_same(&p);
+	/* P-384, from a key of OpenSSL's */
+	k = EVP_EC_gen("P-384");
+	assert_non_null(k);
+	assert_int_equal(EVP_PKEY_get_bn_param(k, "qx", &bn), 1);
+	assert_int_equal(EVP_PKEY_get_bn_param(k, "qy", &y), 1);
+	p.parameters.eccDetail.curveID = TPM2_ECC_NIST_P384;
+	p.unique.ecc.x.size = (UINT16)BN_bn2bin(bn, p.unique.ecc.x.buffer);
+	p.unique.ecc.y.size = (UINT16)BN_bn2bin(y, p.unique.ecc.y.buffer);
+	spki_same(&p);
+	EVP_PKEY_free(k);
+	BN_free(bn);
+	BN_free(y);
+	bn = NULL;
+	/* RSA 2048 with the default exponent (0) and one spelled out */
+	k = EVP_RSA_gen(2048);
+	assert_non_null(k);
+	assert_int_equal(EVP_PKEY_get_bn_param(k, "n", &bn), 1);
+	memset(&p, 0, sizeof p);
+	p.type = TPM2_ALG_RSA;
+	p.nameAlg = TPM2_ALG_SHA256;
+	p.parameters.rsaDetail.keyBits = 2048;
+	p.unique.rsa.size = (UINT16)BN_bn2bin(bn, p.unique.rsa.buffer);
+	spki_same(&p);
+	p.parameters.rsaDetail.exponent = 65537;
+	spki_same(&p);
+	p.parameters.rsaDetail.exponent = 3;
+	spki_same(&p);
+	EVP_PKEY_free(k);
+	BN_free(bn);
+	/* no such key type or curve */
+	p.type = TPM2_ALG_KEYEDHASH;
+	assert_int_equal(tpm_public_spki(&p, &out, &len), -1);
+	p = ecc_ak();
+	p.parameters.eccDetail.curveID = 0x0020;
+	assert_int_equal(tpm_public_spki(&p, &out, &len), -1);
+	assert_null(out);
 }
 
 static void test_public_bad(void **state)
@@ -326,6 +397,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_public_ok_and_name),
+		cmocka_unit_test(test_public_spki),
 		cmocka_unit_test(test_public_bad),
 		cmocka_unit_test(test_public_off_curve),
 		cmocka_unit_test(test_ak_attributes),
