@@ -12,22 +12,6 @@
 #include "common/hex.h"
 #include "pki/pki_int.h"
 
-/* A CSR parsed whole: trailing bytes are refused. */
-X509_REQ *pki__csr_parse(const uint8_t *der, size_t len)
-{
-	const unsigned char *p = der;
-	X509_REQ *r;
-
-	if (der == NULL || len == 0 || len > 64 * 1024)
-		return NULL;
-	r = d2i_X509_REQ(NULL, &p, (long)len);
-	if (r != NULL && p != der + len) {
-		X509_REQ_free(r);
-		r = NULL;
-	}
-	return r;
-}
-
 /* The leaf key's type name and bit, or 0 when no profile could allow it. */
 unsigned pki__key_classify(EVP_PKEY *key, char *name, size_t len)
 {
@@ -101,9 +85,9 @@ static int ip_add(struct pki_csr_info *out, const unsigned char *ip, int len)
 }
 
 /* The subject CN: an IP literal joins the IPs, anything else the names. */
-static int cn_add(struct pki_csr_info *out, X509_REQ *csr)
+static int cn_add(struct pki_csr_info *out, const struct pki_csr *csr)
 {
-	X509_NAME *name = X509_REQ_get_subject_name(csr);
+	X509_NAME *name = pki__csr_subject(csr);
 	int i = -1;
 
 	while ((i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) >= 0) {
@@ -125,9 +109,9 @@ static int cn_add(struct pki_csr_info *out, X509_REQ *csr)
 
 /* The SAN extension's names: DNS and IP only. 0, -1 for out of memory,
  * -2 for another kind of name. */
-static int sans_read(struct pki_csr_info *out, X509_REQ *csr)
+static int sans_read(struct pki_csr_info *out, const struct pki_csr *csr)
 {
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+	STACK_OF(X509_EXTENSION) *exts = pki__csr_extensions(csr);
 	GENERAL_NAMES *names = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL;
 	int rc = 0;
 
@@ -176,8 +160,7 @@ static int ec_same(const EVP_PKEY *a, const EVP_PKEY *b)
  * parameters that cannot be read. */
 int pki_csr_key_equals(const struct pki_csr_info *csr, const EVP_PKEY *key)
 {
-	const EVP_PKEY *mine =
-		csr != NULL && csr->parsed != NULL ? X509_REQ_get0_pubkey(csr->parsed->req) : NULL;
+	const EVP_PKEY *mine = csr != NULL && csr->parsed != NULL ? csr->parsed->key : NULL;
 	int same;
 
 	if (mine == NULL || key == NULL)
@@ -200,17 +183,14 @@ void pki_csr_info_free(struct pki_csr_info *info)
 	free(info->dns);
 	free(info->ips);
 	free(info->spki);
-	if (info->parsed != NULL)
-		X509_REQ_free(info->parsed->req);
-	free(info->parsed);
+	pki__csr_free(info->parsed);
 	memset(info, 0, sizeof *info);
 }
 
 enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *out, char *why,
 				size_t whylen)
 {
-	X509_REQ *csr = pki__csr_parse(der, len);
-	EVP_PKEY *key;
+	struct pki_csr *csr = pki__csr_parse(der, len);
 	unsigned char *spki = NULL;
 	enum pki_status st = PKI_ERR_INTERNAL;
 	int n, r;
@@ -221,12 +201,12 @@ enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_i
 		say(why, whylen, "the CSR is not a DER PKCS#10 request");
 		return PKI_ERR_CSR;
 	}
-	if ((key = X509_REQ_get0_pubkey(csr)) == NULL || X509_REQ_verify(csr, key) != 1) {
+	if (!pki__csr_verify(csr)) {
 		say(why, whylen, "the CSR's signature does not verify with its key");
 		st = PKI_ERR_SIGNATURE;
 		goto out;
 	}
-	pki__key_classify(key, out->key_type, sizeof out->key_type);
+	pki__key_classify(csr->key, out->key_type, sizeof out->key_type);
 	if ((r = sans_read(out, csr)) != 0) {
 		if (r == -2) {
 			say(why, whylen, "the CSR names something other than DNS names and IPs");
@@ -235,21 +215,19 @@ enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_i
 		goto out;
 	}
 	if (cn_add(out, csr) != 0 ||
-	    (n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr), &spki)) <= 0 ||
+	    (n = pki__csr_spki_der(csr, &spki)) <= 0 ||
 	    (out->spki = malloc((size_t)n)) == NULL)
 		goto out;
 	memcpy(out->spki, spki, (size_t)n);
 	out->spki_len = (size_t)n;
-	if ((out->parsed = malloc(sizeof *out->parsed)) == NULL)
-		goto out;
-	out->parsed->req = csr; /* owned by out from here */
+	out->parsed = csr; /* owned by out from here */
 	csr = NULL;
 	st = PKI_OK;
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
 out:
 	OPENSSL_free(spki);
-	X509_REQ_free(csr);
+	pki__csr_free(csr);
 	if (st != PKI_OK) {
 		char keep[256];
 		snprintf(keep, sizeof keep, "%s", why ? why : "");

@@ -250,16 +250,15 @@ static const char *cn_pick(const struct pki_issue_req *req)
  * would encode the EVP_PKEY again and decode it through OpenSSL 3.0's
  * decoders, which took 40% of an issue; a copy of the fields does not.
  * Parameters other than none, NULL or a named curve take that slow path. */
-static int pubkey_copy(X509 *x, X509_REQ *csr, EVP_PKEY *key)
+static int pubkey_copy(X509 *x, const struct pki_csr *csr, EVP_PKEY *key)
 {
-	X509_PUBKEY *src = X509_REQ_get_X509_PUBKEY(csr);
 	const unsigned char *pk;
 	int pklen, ptype = V_ASN1_UNDEF;
-	X509_ALGOR *alg;
+	const X509_ALGOR *alg;
 	ASN1_OBJECT *obj = NULL, *curve = NULL;
 	unsigned char *enc = NULL;
 
-	if (src == NULL || !X509_PUBKEY_get0_param(NULL, &pk, &pklen, &alg, src))
+	if (!pki__csr_spki(csr, &alg, &pk, &pklen))
 		return 0;
 	if (alg->parameter != NULL) {
 		if (alg->parameter->type == V_ASN1_NULL)
@@ -336,7 +335,8 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 {
 	const struct pki_profile *prof = pki_profile_find(ca, req->profile);
 	enum pki_status st = PKI_ERR_INTERNAL;
-	X509_REQ *csr = NULL, *csr_view = NULL;
+	struct pki_csr *csr = NULL;
+	const struct pki_csr *csr_view = NULL;
 	X509 *x = NULL;
 	EVP_PKEY *key;
 	unsigned char *der = NULL;
@@ -358,14 +358,14 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 	}
 	if (req->csr != NULL && req->csr->parsed != NULL) {
 		/* Parsed and verified by pki_csr_inspect(); the caller's to free. */
-		if ((key = X509_REQ_get0_pubkey(req->csr->parsed->req)) == NULL)
+		if ((key = req->csr->parsed->key) == NULL)
 			goto out;
-		csr_view = req->csr->parsed->req;
+		csr_view = req->csr->parsed;
 	} else if ((csr = pki__csr_parse(req->csr_der, req->csr_len)) == NULL) {
 		say(why, whylen, "the CSR is not a DER PKCS#10 request");
 		st = PKI_ERR_CSR;
 		goto out;
-	} else if ((key = X509_REQ_get0_pubkey(csr)) == NULL || X509_REQ_verify(csr, key) != 1) {
+	} else if (!pki__csr_verify(csr) || (key = csr->key) == NULL) {
 		say(why, whylen, "the CSR's signature does not verify with its key");
 		st = PKI_ERR_SIGNATURE;
 		goto out;
@@ -419,7 +419,7 @@ enum pki_status pki_issue(struct pki_ca *ca, const struct pki_issue_req *req, st
 out:
 	OPENSSL_free(der);
 	X509_free(x);
-	X509_REQ_free(csr);
+	pki__csr_free(csr);
 	if (st != PKI_OK) {
 		char reason[256];
 		snprintf(reason, sizeof reason, "%s", why ? why : "");

@@ -54,15 +54,28 @@ const struct pki_profile *pki_profile_find(const struct pki_ca *ca, const char *
  * mode. 0, or -1. */
 int pki__mkdir_p(const char *path, mode_t mode);
 
-/* pki/csr.c, for issue.c: a whole DER CSR (trailing bytes refused) or
- * NULL; the type name of a leaf key and its enum pki_key_bit (0 when no
- * profile could allow it). */
-X509_REQ *pki__csr_parse(const uint8_t *der, size_t len);
-
-/* pki_csr_info.parsed: a request pki_csr_inspect() parsed and verified. */
+/* pki/csr_parse.c: a request parsed (struct pki_csr_info.parsed, and
+ * issue.c's own). pki__csr_parse() reads a whole DER CSR (trailing bytes
+ * refused) and loads its key (NULL when OpenSSL cannot use it), or returns
+ * NULL; pki__csr_free() takes NULL. pki__csr_verify() is 1 when there is a
+ * key and the self-signature verifies with it. The subject and
+ * the SPKI's fields are the request's (not copies); the extensions and the
+ * SPKI DER are the caller's to free. */
 struct pki_csr {
-	X509_REQ *req;
+	struct PKI_CSR_ASN_st *asn;
+	EVP_PKEY *key;
 };
+struct pki_csr *pki__csr_parse(const uint8_t *der, size_t len);
+void pki__csr_free(struct pki_csr *c);
+int pki__csr_verify(const struct pki_csr *c);
+X509_NAME *pki__csr_subject(const struct pki_csr *c);
+STACK_OF(X509_EXTENSION) * pki__csr_extensions(const struct pki_csr *c);
+int pki__csr_spki(const struct pki_csr *c, const X509_ALGOR **alg, const unsigned char **key,
+		  int *keylen);
+int pki__csr_spki_der(const struct pki_csr *c, unsigned char **der);
+
+/* pki/csr.c: the type name of a leaf key and its enum pki_key_bit (0
+ * when no profile could allow it). */
 unsigned pki__key_classify(EVP_PKEY *key, char *name, size_t len);
 
 /* pki/issue.c, for ak.c: a fresh 128-bit random serial into x and as

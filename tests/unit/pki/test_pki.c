@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <pthread.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -628,6 +629,46 @@ static void test_csr_inspect(void **state)
 		EVP_PKEY_free(rsa);
 	}
 	pki_csr_info_free(&info);
+	{ /* an EC point off its curve: no key, so no signature verifies */
+		EVP_PKEY *k2 = EVP_EC_gen("P-256");
+		unsigned char *pub = NULL;
+		int pl = i2d_PUBKEY(k2, &pub);
+		uint8_t *bad = csr_with_names(k2, NULL, "DNS:a.example", &len), *at;
+		assert_non_null(at = memmem(bad, len, pub, (size_t)pl));
+		at[pl - 1] ^= 1; /* the point's last byte */
+		assert_int_equal(pki_csr_inspect(bad, len, &info, why, sizeof why),
+				 PKI_ERR_SIGNATURE);
+		free(bad);
+		OPENSSL_free(pub);
+		EVP_PKEY_free(k2);
+	}
+	{ /* an RSA key signing with RSA-PSS */
+		EVP_PKEY *rk = EVP_RSA_gen(2048);
+		X509_REQ *r = X509_REQ_new();
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		EVP_PKEY_CTX *pctx = NULL;
+		unsigned char *der = NULL;
+		int n;
+		assert_true(X509_REQ_set_pubkey(r, rk));
+		assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN",
+						       MBSTRING_ASC, (const unsigned char *)"a.example",
+						       -1, -1, 0));
+		assert_int_equal(EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, rk), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+		assert_true(X509_REQ_sign_ctx(r, md) > 0);
+		n = i2d_X509_REQ(r, &der);
+		assert_int_equal(pki_csr_inspect(der, (size_t)n, &info, why, sizeof why), PKI_OK);
+		assert_string_equal(info.key_type, "rsa2048");
+		assert_true(pki_csr_key_equals(&info, rk));
+		pki_csr_info_free(&info);
+		der[n - 5] ^= 1;
+		assert_int_equal(pki_csr_inspect(der, (size_t)n, &info, why, sizeof why),
+				 PKI_ERR_SIGNATURE);
+		OPENSSL_free(der);
+		EVP_MD_CTX_free(md);
+		X509_REQ_free(r);
+		EVP_PKEY_free(rk);
+	}
 	{ /* an RSA CSR against its own key and another */
 		EVP_PKEY *rk = EVP_RSA_gen(2048), *rk2 = EVP_RSA_gen(2048);
 		uint8_t *rc = csr_with_names(rk, NULL, "DNS:a.example", &len);
