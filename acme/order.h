@@ -64,6 +64,7 @@ struct acme_chall_target {
 	size_t attested_spki_len;
 	uint8_t *ak_spki; /* the AK certificate's key, SPKI DER (malloc'd) */
 	size_t ak_spki_len;
+	EVP_PKEY *ak_pkey; /* its key (a reference: EVP_PKEY_free) */
 	char ak_serial[80];
 	bool ak_external; /* the AK certificate chains to an external root, not att_own */
 };

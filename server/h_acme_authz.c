@@ -349,6 +349,7 @@ static void validation_run(void *cls)
 	free(verdict);
 	free(t.attested_spki);
 	free(t.ak_spki);
+	EVP_PKEY_free(t.ak_pkey);
 	X509_STORE_free(t.att_roots);
 }
 

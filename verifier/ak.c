@@ -3,6 +3,7 @@
 #include "verifier/ak.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include "verifier/tpm_sig.h"
@@ -75,6 +76,39 @@ struct ak_key *ak_key_new(const uint8_t *pub, size_t n, struct verr *e)
 	/* Optional: without it every verification sets a context up anew. */
 	k->verify_tmpl = tpm_sig_prepare(k->pkey, &k->pub.pub);
 	return k;
+}
+
+struct ak_key *ak_key_new_known(const uint8_t *pub, size_t n, const uint8_t *spki, size_t spki_len,
+				EVP_PKEY *pkey, struct verr *e)
+{
+	struct ak_key *k = calloc(1, sizeof(*k));
+	uint8_t *mine = NULL;
+	size_t len = 0;
+
+	if (k == NULL || pkey == NULL) {
+		free(k);
+		verr_set(e, "internal", "out of memory");
+		return NULL;
+	}
+	if (tpm_public_parse(pub, n, &k->pub, e) != 0 || ak_check_public(&k->pub.pub, e) != 0)
+		goto fail;
+	if (tpm_public_spki(&k->pub.pub, &mine, &len) != 0 || len != spki_len ||
+	    memcmp(mine, spki, len) != 0) {
+		verr_set(e, "ak-other-key", "the public area is not the expected key");
+		goto fail;
+	}
+	if (EVP_PKEY_up_ref(pkey) != 1) {
+		verr_set(e, "internal", "out of memory");
+		goto fail;
+	}
+	k->pkey = pkey;
+	free(mine);
+	k->verify_tmpl = tpm_sig_prepare(k->pkey, &k->pub.pub);
+	return k;
+fail:
+	free(mine);
+	ak_key_free(k);
+	return NULL;
 }
 
 void ak_key_free(struct ak_key *k)

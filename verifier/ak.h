@@ -28,6 +28,15 @@ int ak_check_public(const TPMT_PUBLIC *p, struct verr *e);
  * ak_key_free, or NULL with e set. */
 struct ak_key *ak_key_new(const uint8_t *pub, size_t n, struct verr *e);
 
+/* As ak_key_new(), for a public area whose key the caller holds already:
+ * pkey, whose SubjectPublicKeyInfo DER is spki (an AK certificate's). The
+ * area must encode that very key (tpm_public_spki() byte for byte), else
+ * NULL with e->code "ak-other-key"; the key is then pkey (a reference is
+ * taken), not one built again from the area (about 0.26 M instructions
+ * per device-attest-01 quote). */
+struct ak_key *ak_key_new_known(const uint8_t *pub, size_t n, const uint8_t *spki, size_t spki_len,
+				EVP_PKEY *pkey, struct verr *e);
+
 /* Frees k; NULL is fine. */
 void ak_key_free(struct ak_key *k);
 

@@ -149,6 +149,38 @@ static void test_public_spki(void **state)
 	assert_null(out);
 }
 
+/* ak_key_new_known(): the area must be the key given. */
+static void test_ak_known(void **state)
+{
+	TPMT_PUBLIC p = ecc_ak();
+	uint8_t b[1024], *spki = NULL;
+	size_t n = marshal_public(&p, b, sizeof(b)), len = 0;
+	EVP_PKEY *pk = tpm_public_to_pkey(&p, NULL);
+	struct ak_key *k;
+	struct verr e = {0};
+
+	(void)state;
+	assert_int_equal(tpm_public_spki(&p, &spki, &len), 0);
+	k = ak_key_new_known(b, n, spki, len, pk, &e);
+	assert_non_null(k);
+	assert_ptr_equal(k->pkey, pk);
+	ak_key_free(k);
+	/* another key's SPKI */
+	spki[len - 1] ^= 1;
+	assert_null(ak_key_new_known(b, n, spki, len, pk, &e));
+	assert_string_equal(e.code, "ak-other-key");
+	spki[len - 1] ^= 1;
+	/* not restricted: refused before any comparison */
+	p.objectAttributes &= ~TPMA_OBJECT_RESTRICTED;
+	n = marshal_public(&p, b, sizeof(b));
+	verr_clear(&e);
+	assert_null(ak_key_new_known(b, n, spki, len, pk, &e));
+	assert_string_not_equal(e.code, "ak-other-key");
+	assert_null(ak_key_new_known(b, n, spki, len, NULL, &e));
+	free(spki);
+	EVP_PKEY_free(pk);
+}
+
 static void test_public_bad(void **state)
 {
 	TPMT_PUBLIC p = ecc_ak();
@@ -398,6 +430,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_public_ok_and_name),
 		cmocka_unit_test(test_public_spki),
+		cmocka_unit_test(test_ak_known),
 		cmocka_unit_test(test_public_bad),
 		cmocka_unit_test(test_public_off_curve),
 		cmocka_unit_test(test_ak_attributes),
