@@ -169,8 +169,7 @@ int main(int argc, char **argv)
 		{"accounts", 1, NULL, 'a'},   {"threads", 1, NULL, 'T'},
 		{"poll-ms", 1, NULL, 'p'},    {"ek-ecc", 0, NULL, 'E'},
 		{"quote-mask", 1, NULL, 'Q'}, {"event-log", 1, NULL, 'L'},
-		{"sync", 0, NULL, 'S'},
-		{NULL, 0, NULL, 0},
+		{"sync", 0, NULL, 'S'},	      {NULL, 0, NULL, 0},
 	};
 	const char *server = NULL, *cacert = NULL, *tcti = getenv("TPM2TOOLS_TCTI"), *id = NULL,
 		   *chain_path = NULL;

@@ -214,8 +214,7 @@ enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_i
 		}
 		goto out;
 	}
-	if (cn_add(out, csr) != 0 ||
-	    (n = pki__csr_spki_der(csr, &spki)) <= 0 ||
+	if (cn_add(out, csr) != 0 || (n = pki__csr_spki_der(csr, &spki)) <= 0 ||
 	    (out->spki = malloc((size_t)n)) == NULL)
 		goto out;
 	memcpy(out->spki, spki, (size_t)n);

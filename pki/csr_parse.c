@@ -18,6 +18,8 @@
 
 #include "pki/pki_int.h"
 
+/* The templates are OpenSSL's macros, which clang-format cannot lay out. */
+/* clang-format off */
 typedef struct {
 	X509_ALGOR *alg;
 	ASN1_BIT_STRING *key;
@@ -70,6 +72,7 @@ static void csr_asn_free(PKI_CSR_ASN *a)
 {
 	ASN1_item_free((ASN1_VALUE *)a, ASN1_ITEM_rptr(PKI_CSR_ASN));
 }
+/* clang-format on */
 
 /* A key from fields: type "EC" or "RSA" with bld's parameters. */
 static EVP_PKEY *key_fromdata(const char *type, OSSL_PARAM_BLD *bld)
@@ -94,9 +97,9 @@ static EVP_PKEY *ec_key(const ASN1_OBJECT *curve, const ASN1_BIT_STRING *bits)
 {
 	int nid = OBJ_obj2nid(curve);
 	const char *group = nid == NID_X9_62_prime256v1 ? "prime256v1"
-			    : nid == NID_secp384r1	    ? "secp384r1"
-			    : nid == NID_secp521r1	    ? "secp521r1"
-							    : NULL;
+			    : nid == NID_secp384r1	? "secp384r1"
+			    : nid == NID_secp521r1	? "secp521r1"
+							: NULL;
 	OSSL_PARAM_BLD *bld = group ? OSSL_PARAM_BLD_new() : NULL;
 	EVP_PKEY *pk = NULL;
 
@@ -240,6 +243,5 @@ int pki__csr_spki(const struct pki_csr *c, const X509_ALGOR **alg, const unsigne
 
 int pki__csr_spki_der(const struct pki_csr *c, unsigned char **der)
 {
-	return ASN1_item_i2d((const ASN1_VALUE *)c->asn->info->spki, der,
-			     ASN1_ITEM_rptr(PKI_SPKI));
+	return ASN1_item_i2d((const ASN1_VALUE *)c->asn->info->spki, der, ASN1_ITEM_rptr(PKI_SPKI));
 }

@@ -233,8 +233,8 @@ int tpm_public_spki(const TPMT_PUBLIC *p, uint8_t **der, size_t *len)
 		curve = OBJ_nid2obj(nid);
 	} else if (p->type == TPM2_ALG_RSA) {
 		/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
-		uint32_t exp = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent
-								: 65537;
+		uint32_t exp =
+			p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent : 65537;
 		uint8_t e[4] = {(uint8_t)(exp >> 24), (uint8_t)(exp >> 16), (uint8_t)(exp >> 8),
 				(uint8_t)exp};
 		uint8_t body[TPM2_MAX_RSA_KEY_BYTES + 16];

@@ -650,9 +650,9 @@ static void test_csr_inspect(void **state)
 		unsigned char *der = NULL;
 		int n;
 		assert_true(X509_REQ_set_pubkey(r, rk));
-		assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN",
-						       MBSTRING_ASC, (const unsigned char *)"a.example",
-						       -1, -1, 0));
+		assert_true(
+			X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN", MBSTRING_ASC,
+						   (const unsigned char *)"a.example", -1, -1, 0));
 		assert_int_equal(EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, rk), 1);
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
 		assert_true(X509_REQ_sign_ctx(r, md) > 0);
