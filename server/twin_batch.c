@@ -219,8 +219,8 @@ static void batch_run(struct twin_batch *b, struct twin_job *list, size_t n,
 	}
 	qs = store_run(b->srv->store, batch_cb, &bt);
 	for (size_t i = 0; i < bt.n; i++) {
-		nreads += bt.jobs[i]->ops == NULL && bt.jobs[i]->done;
 		written += (size_t)batch_settle(&bt, i, qs);
+		nreads += bt.jobs[i]->ops == NULL && bt.jobs[i]->done;
 		if (!bt.jobs[i]->done)
 			bt.jobs[nagain++] = bt.jobs[i]; /* i >= nagain: safe in place */
 		else
