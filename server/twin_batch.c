@@ -35,6 +35,7 @@ struct twin_batch {
 	struct twin_job *head, **tail;
 	bool stop, started;
 	unsigned long long seq;
+	long queued; /* jobs waiting for a batch, under mu */
 	unsigned long long batches, reads, changes, commits; /* under mu */
 };
 
@@ -47,8 +48,8 @@ struct batch {
 	struct store_twin *rows; /* read, sorted by device ID */
 	size_t nrows;
 	enum twin_step *step;
-	bool *later; /* a change that waits for its twin's earlier one */
-	bool read_ok; /* the read statement ran: rows are the twins now */
+	bool *later;		    /* a change that waits for its twin's earlier one */
+	bool read_ok;		    /* the read statement ran: rows are the twins now */
 	struct store_twin_write *w; /* per job (changes only) */
 	size_t nwrites;
 	size_t *widx; /* writes in device ID order: their job index */
@@ -268,6 +269,7 @@ static void *batch_main(void *arg)
 			n++;
 		b->head = *t;
 		*t = NULL;
+		b->queued -= (long)n;
 		if (b->head == NULL)
 			b->tail = &b->head;
 		pthread_mutex_unlock(&b->mu);
@@ -276,8 +278,8 @@ static void *batch_main(void *arg)
 		batch_run(b, list, n, &again);
 		pthread_mutex_lock(&b->mu);
 		if (again != NULL) { /* ahead of what queued meanwhile */
-			for (j = again; j->next != NULL; j = j->next)
-				;
+			for (j = again, b->queued++; j->next != NULL; j = j->next)
+				b->queued++;
 			j->next = b->head;
 			if (b->head == NULL)
 				b->tail = &j->next;
@@ -344,6 +346,7 @@ bool twin_batch_submit(struct twin_batch *b, struct twin_job *j)
 		request_suspend(j->req); /* before the writer can see it */
 		*b->tail = j;
 		b->tail = &j->next;
+		b->queued++;
 		pthread_cond_signal(&b->cv);
 		ok = true;
 	}
@@ -351,14 +354,25 @@ bool twin_batch_submit(struct twin_batch *b, struct twin_job *j)
 	return ok;
 }
 
+long twin_batch_queued(struct twin_batch *b)
+{
+	long n;
+
+	if (b == NULL)
+		return 0;
+	pthread_mutex_lock(&b->mu);
+	n = b->queued;
+	pthread_mutex_unlock(&b->mu);
+	return n;
+}
+
 void twin_job_clear(struct twin_job *j)
 {
 	store_twin_free(&j->row);
 }
 
-void twin_batch_counts(struct twin_batch *b, unsigned long long *batches,
-		       unsigned long long *reads, unsigned long long *changes,
-		       unsigned long long *commits)
+void twin_batch_counts(struct twin_batch *b, unsigned long long *batches, unsigned long long *reads,
+		       unsigned long long *changes, unsigned long long *commits)
 {
 	*batches = *reads = *changes = *commits = 0;
 	if (b == NULL)

@@ -44,14 +44,14 @@ struct twin_change_ops {
 struct twin_job {
 	struct twin_job *next;
 	struct request *req;
-	const char *id;			  /* the twin's device ID */
+	const char *id;			   /* the twin's device ID */
 	const struct twin_change_ops *ops; /* NULL: a read */
-	void *cls;			  /* ops' argument */
-	unsigned long long seq;		  /* queue order */
-	int tries;			  /* races lost so far */
+	void *cls;			   /* ops' argument */
+	unsigned long long seq;		   /* queue order */
+	int tries;			   /* races lost so far */
 	bool done;
-	enum store_qs qs;	/* the result: STORE_ONE/NONE, or an error */
-	struct store_twin row;	/* a read's twin (qs STORE_ONE) */
+	enum store_qs qs;      /* the result: STORE_ONE/NONE, or an error */
+	struct store_twin row; /* a read's twin (qs STORE_ONE) */
 };
 
 /* Starts the writer on its own pooled connection per batch. */
@@ -68,10 +68,12 @@ bool twin_batch_submit(struct twin_batch *b, struct twin_job *j);
 /* Frees a read job's row (not the job). */
 void twin_job_clear(struct twin_job *j);
 
+/* Jobs queued for the next batch, right now. */
+long twin_batch_queued(struct twin_batch *b);
+
 /* Batches run, reads answered, changes written and commits that wrote
  * them, so far: for /metrics and the bench (changes a commit). */
-void twin_batch_counts(struct twin_batch *b, unsigned long long *batches,
-		       unsigned long long *reads, unsigned long long *changes,
-		       unsigned long long *commits);
+void twin_batch_counts(struct twin_batch *b, unsigned long long *batches, unsigned long long *reads,
+		       unsigned long long *changes, unsigned long long *commits);
 
 #endif
