@@ -207,14 +207,16 @@ char *metrics_render(struct server *srv, size_t *len)
 	err |= addf(&b,
 		    "# HELP orchard_twin_batches_total Twin batches run (server/twin_batch.c), and"
 		    " what they did: reads answered, changes written, commits that wrote.\n"
-		    "# TYPE orchard_twin_batches_total counter\norchard_twin_batches_total %llu\n"
+		    "# TYPE orchard_twin_batches_total counter\norchard_twin_batches_total %llu\n",
+		    tb[0]);
+	err |= addf(&b,
 		    "# TYPE orchard_twin_batch_jobs_total counter\n"
 		    "orchard_twin_batch_jobs_total{kind=\"read\"} %llu\n"
 		    "orchard_twin_batch_jobs_total{kind=\"change\"} %llu\n"
 		    "# TYPE orchard_twin_batch_commits_total counter\n"
 		    "orchard_twin_batch_commits_total %llu\n"
 		    "# TYPE orchard_twin_batch_queued gauge\norchard_twin_batch_queued %ld\n",
-		    tb[0], tb[1], tb[2], tb[3], twin_batch_queued(srv->twin_batch));
+		    tb[1], tb[2], tb[3], twin_batch_queued(srv->twin_batch));
 	err |= addf(&b,
 		    "# HELP orchard_auth_refusals_total Operator token refusals by problem type.\n"
 		    "# TYPE orchard_auth_refusals_total counter\n");
