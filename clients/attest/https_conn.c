@@ -314,7 +314,6 @@ ssize_t https_conn_read(struct conn *c, char *p, size_t n)
 	}
 }
 
-
 bool https_kept_take(const struct url *u, struct conn *c)
 {
 	if (!T.kept || T.keep.tls != u->tls || strcmp(T.keep.host, u->host) != 0 ||
