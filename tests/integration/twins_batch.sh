@@ -6,8 +6,9 @@
 # requests queue behind it; /metrics' orchard_twin_batch_queued says when
 # they all have. Then: a limit broken in a batch refuses that change only,
 # If-Match is honoured inside a batch, several changes of one twin apply in
-# order (strictly sequential versions, nothing lost), and orchardd stopped
-# with requests queued answers each (or closes) with nothing half-written.
+# order (strictly sequential versions, nothing lost), orchardd stopped
+# with requests queued answers each (or closes) with nothing half-written,
+# and without a database the batch answers 503.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/orchardd.sh"
@@ -130,4 +131,14 @@ expect_eq "each 200 is one history row, nothing else was written" "$((HIST1 + ok
 	"$(psql_q "SELECT count(*) FROM twin_history")"
 expect_eq "every twin's history matches its version" 0 \
 	"$(psql_q "SELECT count(*) FROM twins t WHERE version <> (SELECT max(version) FROM twin_history h WHERE h.device_id = t.device_id)")"
+
+# --- the database gone: the batch answers 503 ---------------------------------------
+orchardd_start --threads 2 --db-timeout 2 || exit 1
+pg_stop >/dev/null 2>&1
+http PATCH /twins/a "${W[@]}" "${J[@]}" -d '{"properties":{"desired":{"gone":1}}}'
+expect_problem "a PATCH without a database is 503" 503 db-unavailable
+http GET /twins/a "${W[@]}"
+expect_problem "a GET without a database is 503" 503 db-unavailable
+orchardd_stop
+expect_eq "orchardd still stops cleanly" 0 "$?"
 tap_done
