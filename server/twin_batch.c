@@ -1,7 +1,11 @@
 /* The twin batch (server/twin_batch.h). One writer thread takes what is
  * queued (at most TWIN_BATCH_MAX jobs), sorts it by device ID (then queue
  * order), and on one pooled connection:
- *  1. reads every twin named, once, in one statement (= ANY);
+ *  1. reads every twin named, once, in one statement (= ANY), except a
+ *     twin whose only job is a change and whose row this writer wrote
+ *     last (its cache): the write's etag check decides whether that row is
+ *     still current, and a change merged on a stale row, or refused on it
+ *     (If-Match, a limit), is merged again on a fresh read next batch;
  *  2. merges each change (the handler's callback: twin_doc.c's rules and
  *     limits) into the twin as read; a twin changes at most once a batch,
  *     a second change of it waits for the next batch, so changes of one
@@ -17,6 +21,7 @@
 #include "server/twin_batch.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,10 @@
 #include "server/server.h"
 
 #define TWIN_BATCH_MAX 512
+/* The rows this writer wrote last, so that the next change of a twin
+ * needs no read: direct-mapped by device ID, at most CACHE_BYTES of text. */
+#define CACHE_SLOTS 16384
+#define CACHE_BYTES (16u << 20)
 
 struct twin_batch {
 	struct server *srv;
@@ -35,7 +44,9 @@ struct twin_batch {
 	struct twin_job *head, **tail;
 	bool stop, started;
 	unsigned long long seq;
-	long queued; /* jobs waiting for a batch, under mu */
+	long queued;		  /* jobs waiting for a batch, under mu */
+	struct store_twin *cache; /* CACHE_SLOTS; the writer's only */
+	size_t cache_bytes;
 	unsigned long long batches, reads, changes, commits; /* under mu */
 };
 
@@ -50,6 +61,7 @@ struct batch {
 	enum twin_step *step;
 	bool *later;		    /* a change that waits for its twin's earlier one */
 	bool read_ok;		    /* the read statement ran: rows are the twins now */
+	bool *cached;		    /* a change merged against the writer's cache, not a read */
 	struct store_twin_write *w; /* per job (changes only) */
 	size_t nwrites;
 	size_t *widx; /* writes in device ID order: their job index */
@@ -92,6 +104,52 @@ static int twin_dup(struct store_twin *d, const struct store_twin *s)
 	return -1;
 }
 
+static size_t row_bytes(const struct store_twin *t)
+{
+	return strlen(t->device_id) + strlen(t->etag) + strlen(t->status) + strlen(t->tags) +
+	       strlen(t->desired) + strlen(t->reported);
+}
+
+static struct store_twin *cache_slot(struct twin_batch *b, const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &b->cache[h & (CACHE_SLOTS - 1)];
+}
+
+/* The row of id as this writer last wrote it, or NULL. */
+static const struct store_twin *cache_get(struct twin_batch *b, const char *id)
+{
+	struct store_twin *t = cache_slot(b, id);
+
+	return t->device_id != NULL && strcmp(t->device_id, id) == 0 ? t : NULL;
+}
+
+static void cache_drop(struct twin_batch *b, const char *id)
+{
+	struct store_twin *t = cache_slot(b, id);
+
+	if (t->device_id != NULL && strcmp(t->device_id, id) == 0) {
+		b->cache_bytes -= row_bytes(t);
+		store_twin_free(t);
+	}
+}
+
+static void cache_put(struct twin_batch *b, const struct store_twin *row)
+{
+	struct store_twin *t = cache_slot(b, row->device_id);
+	size_t n = row_bytes(row);
+
+	if (t->device_id != NULL) {
+		b->cache_bytes -= row_bytes(t);
+		store_twin_free(t);
+	}
+	if (b->cache_bytes + n <= CACHE_BYTES && twin_dup(t, row) == 0)
+		b->cache_bytes += n;
+}
+
 /* On the batch's connection: read, merge, write. */
 static enum store_qs batch_cb(struct store_conn *c, void *cls)
 {
@@ -102,7 +160,8 @@ static enum store_qs batch_cb(struct store_conn *c, void *cls)
 	for (size_t i = 0; i < bt->nrows; i++)
 		store_twin_free(&bt->rows[i]);
 	bt->nrows = 0;
-	qs = store_select_twins(c, bt->nids, bt->ids, bt->rows, &bt->nrows);
+	qs = bt->nids > 0 ? store_select_twins(c, bt->nids, bt->ids, bt->rows, &bt->nrows)
+			  : STORE_NONE;
 	if (qs < 0)
 		return qs;
 	bt->read_ok = true;
@@ -114,7 +173,9 @@ static enum store_qs batch_cb(struct store_conn *c, void *cls)
 		if (j->ops == NULL || bt->later[i])
 			continue; /* a read, or a change that waits for the next batch */
 		memset(&bt->w[i], 0, sizeof bt->w[i]);
-		bt->step[i] = j->ops->merge(c, j->cls, row_find(bt, j->id), &bt->w[i]);
+		bt->step[i] = j->ops->merge(
+			c, j->cls, bt->cached[i] ? cache_get(bt->b, j->id) : row_find(bt, j->id),
+			&bt->w[i]);
 		if (bt->step[i] == TWIN_STEP_WRITE)
 			bt->widx[bt->nwrites++] = i;
 	}
@@ -156,18 +217,28 @@ static int batch_settle(struct batch *bt, size_t i, enum store_qs qs)
 	}
 	if (bt->later[i] && (qs >= 0 || qs == STORE_SOFT))
 		return 0; /* its twin's earlier change went first */
+	if (bt->cached[i] && qs >= 0 && (bt->step[i] != TWIN_STEP_WRITE || !bt->w[i].written)) {
+		/* Merged against a row another writer has since changed, or
+		 * refused on it: only a fresh read may decide. Not a lost race. */
+		cache_drop(bt->b, j->id);
+		j->fresh = true;
+		return 0;
+	}
 	if (qs < 0 && qs != STORE_SOFT) {
 		j->qs = qs;
 	} else if (qs == STORE_SOFT || (bt->step[i] == TWIN_STEP_WRITE && !bt->w[i].written)) {
 		if (++j->tries < TWIN_BATCH_TRIES)
 			return 0; /* read and merged again next batch */
+		cache_drop(bt->b, j->id);
 		j->qs = j->ops->fallback(j->cls);
 	} else if (bt->step[i] == TWIN_STEP_WRITE) {
+		cache_put(bt->b, bt->w[i].t);
 		j->ops->committed(j->cls, bt->w[i].audit_id);
 		j->qs = STORE_ONE;
 		j->done = true;
 		return 1;
 	} else if (bt->step[i] == TWIN_STEP_FALLBACK) {
+		cache_drop(bt->b, j->id);
 		j->qs = j->ops->fallback(j->cls);
 	} else if (bt->step[i] == TWIN_STEP_ERROR) {
 		j->qs = STORE_HARD;
@@ -193,9 +264,11 @@ static void batch_run(struct twin_batch *b, struct twin_job *list, size_t n,
 	bt.rows = calloc(n, sizeof *bt.rows);
 	bt.step = calloc(n, sizeof *bt.step);
 	bt.later = calloc(n, sizeof *bt.later);
+	bt.cached = calloc(n, sizeof *bt.cached);
 	bt.w = calloc(n, sizeof *bt.w);
 	bt.widx = malloc(n * sizeof *bt.widx);
-	if (!(bt.jobs && bt.ids && bt.rows && bt.step && bt.later && bt.w && bt.widx)) {
+	if (!(bt.jobs && bt.ids && bt.rows && bt.step && bt.later && bt.cached && bt.w &&
+	      bt.widx)) {
 		for (struct twin_job *j = list; j != NULL; j = j->next) {
 			j->qs = STORE_HARD;
 			j->done = true;
@@ -209,14 +282,28 @@ static void batch_run(struct twin_batch *b, struct twin_job *list, size_t n,
 	for (struct twin_job *j = list; j != NULL; j = j->next)
 		bt.jobs[bt.n++] = j;
 	qsort(bt.jobs, bt.n, sizeof *bt.jobs, job_cmp);
-	/* Distinct IDs; a twin's first change takes part, later ones wait. */
-	for (size_t i = 0; i < bt.n; i++) {
-		if (i == 0 || strcmp(bt.jobs[i - 1]->id, bt.jobs[i]->id) != 0) {
-			bt.ids[bt.nids++] = bt.jobs[i]->id;
-			nchanges = 0;
+	/* A twin's first change takes part, later ones wait. An ID is read
+	 * unless its only job is a change this writer can merge against the
+	 * row it wrote last (cached: the write's etag check still decides). */
+	for (size_t g = 0, e; g < bt.n; g = e) {
+		bool read = false;
+
+		nchanges = 0;
+		for (e = g; e < bt.n && strcmp(bt.jobs[g]->id, bt.jobs[e]->id) == 0; e++) {
+			if (bt.jobs[e]->ops == NULL)
+				read = true;
+			else if (nchanges++ > 0)
+				bt.later[e] = true;
+			else if (!bt.jobs[e]->fresh && cache_get(b, bt.jobs[e]->id) != NULL)
+				bt.cached[e] = true;
+			else
+				read = true;
 		}
-		if (bt.jobs[i]->ops != NULL && nchanges++ > 0)
-			bt.later[i] = true;
+		if (read) {
+			bt.ids[bt.nids++] = bt.jobs[g]->id;
+			for (size_t i = g; i < e; i++)
+				bt.cached[i] = false;
+		}
 	}
 	qs = store_run(b->srv->store, batch_cb, &bt);
 	for (size_t i = 0; i < bt.n; i++) {
@@ -246,6 +333,7 @@ out:
 	free(bt.rows);
 	free(bt.step);
 	free(bt.later);
+	free(bt.cached);
 	free(bt.w);
 	free(bt.widx);
 }
@@ -298,6 +386,10 @@ struct twin_batch *twin_batch_start(struct server *srv)
 		return NULL;
 	b->srv = srv;
 	b->tail = &b->head;
+	if ((b->cache = calloc(CACHE_SLOTS, sizeof *b->cache)) == NULL) {
+		free(b);
+		return NULL;
+	}
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
 	if (pthread_create(&b->thread, NULL, batch_main, b) != 0) {
@@ -329,6 +421,9 @@ void twin_batch_stop(struct twin_batch *b)
 	}
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		store_twin_free(&b->cache[i]);
+	free(b->cache);
 	free(b);
 }
 

@@ -49,6 +49,7 @@ struct twin_job {
 	void *cls;			   /* ops' argument */
 	unsigned long long seq;		   /* queue order */
 	int tries;			   /* races lost so far */
+	bool fresh;			   /* merge it against a fresh read, not the cache */
 	bool done;
 	enum store_qs qs;      /* the result: STORE_ONE/NONE, or an error */
 	struct store_twin row; /* a read's twin (qs STORE_ONE) */

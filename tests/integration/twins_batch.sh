@@ -105,6 +105,20 @@ changes=$(($(metric 'orchard_twin_batch_jobs_total{kind="change"}') - changes0))
 expect_eq "8 changes written" 8 "$changes"
 expect "in fewer commits than changes (batched: $commits commits)" test "$commits" -le 6
 
+# --- the writer's cache: a twin changed elsewhere since this writer wrote it --------
+# (as another orchardd would: a new etag and tags; c was written above, so
+# this writer holds its row)
+psql_q "UPDATE twins SET etag = 'elsewhere01', tags = '{\"moved\": 1}' WHERE device_id = 'c'"
+dv=$(psql_q "SELECT desired->>'\$version' FROM twins WHERE device_id = 'c'")
+"${CURL[@]}" -o "$TMP/c.body" -w '%{http_code}' "${W[@]}" "${J[@]}" -X PATCH -H 'If-Match: "elsewhere01"' \
+	-d '{"properties":{"desired":{"after":1}}}' "$URL/twins/c" >"$TMP/c.code"
+expect_eq "If-Match with the etag written elsewhere is 200, not 412" 200 "$(cat "$TMP/c.code")"
+expect_eq "merged into the twin as it is now" "1 $((dv + 1))" \
+	"$(jq -r '"\(.tags.moved) \(.properties.desired["$version"])"' "$TMP/c.body")"
+psql_q "UPDATE twins SET etag = 'elsewhere02' WHERE device_id = 'c'"
+http PATCH /twins/c "${W[@]}" "${J[@]}" -H 'If-Match: "elsewhere01"' -d '{"properties":{"desired":{"late":1}}}'
+expect_problem "an etag that moved elsewhere is still 412" 412 twin-etag-mismatch
+
 # --- stopped with requests queued --------------------------------------------------
 hold hold || { tap_nok "a transaction holds the twin's lock again"; exit 1; }
 PIDS=()
