@@ -28,7 +28,7 @@ POLL_MS=${ACME_BENCH_POLL_MS:-10}
 STAGE=()
 [[ "${ACME_BENCH_STAGE:-}" == ready ]] && STAGE=(--no-finalize)
 make -s "$BUILD/bench/acme_load" "$BUILD/orchardd" || exit 1
-LOAD=$BUILD/bench/acme_load
+LOAD=${ACME_BENCH_LOAD:-$BUILD/bench/acme_load}
 
 free_port() { # a port no socket uses (TCP or UDP), below the ephemeral range
 	local p
