@@ -223,6 +223,15 @@ enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *
 					      struct store_acme_late *late,
 					      struct store_acme_chall *out);
 
+/* A challenge's answer (not POST-as-GET): store_take_acme_nonce_challenge()
+ * and, in the same statement, store_start_acme_challenge() when the nonce
+ * is taken fresh, the authorization is late->account_id's and the type is
+ * not device-attest-01; *started says whether it started. *out is the row
+ * as it was before. */
+enum store_qs store_take_acme_nonce_start_challenge(struct store_conn *c, const char *id,
+						    struct store_acme_late *late,
+						    struct store_acme_chall *out, bool *started);
+
 /* The ACME_LATE read of newOrder's rate-limit counts of the signer's
  * account, as store_count_acme_limits(). */
 enum store_qs store_take_acme_nonce_limits(struct store_conn *c, struct store_acme_late *late,

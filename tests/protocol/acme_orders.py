@@ -389,6 +389,19 @@ def run(tap, fx, c, resp):
     r = b.post(www["challenges"][0]["url"], {})
     c.problem(r, 403, "unauthorized",
               "another account's kid answering the challenge: unauthorized")
+    # An answer's nonce is taken in the statement that starts the challenge:
+    # a used one, or an account key that did not sign, starts nothing.
+    path = www["challenges"][0]["url"][len(fx.base):]
+    n = c.nonce()
+    c.signed(a.key, order_url[len(fx.base):], None, kid=a.kid, nonce=n)
+    r = c.signed(a.key, path, {}, kid=a.kid, nonce=n)
+    c.problem(r, 400, "badNonce", "answering a challenge with a used nonce: badNonce")
+    d = Acct(c)
+    n = c.nonce()
+    r = c.signed(d.key, path, {}, kid=a.kid, nonce=n)
+    c.problem(r, 400, "malformed", "answering a challenge signed by another account's key")
+    tap.eq("1", psql(fx, f"SELECT count(*) FROM acme_nonces WHERE nonce = '{n}'"),
+           "...which leaves its nonce")
     r = b.post(f"/acme/account/{a.id}/orders")
     c.problem(r, 403, "unauthorized", "another account's orders list: unauthorized")
     r = a.post(order_url + "/finalize", {"csr": "AAAA"})
