@@ -13,12 +13,14 @@
 # statements per issuance from pg_stat_statements), ACME_BENCH_PERF=DIR
 # (perf record -g orchardd and its PostgreSQL backends during the orchardd run,
 # DIR/orchardd.perf and DIR/postgres.perf; the whole load client's run in
-# DIR/acme_load.perf), ACME_BENCH_NO_PEBBLE=1.
+# DIR/acme_load.perf), ACME_BENCH_NO_PEBBLE=1, ACME_BENCH_LOAD and
+# ACME_BENCH_ORCHARDD (other acme_load and orchardd binaries, for A/B runs).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${ORCHARD_BUILD:-build}
 . tests/lib/tap.sh >/dev/null
 . tests/lib/orchardd.sh
+ORCHARDD=${ACME_BENCH_ORCHARDD:-$ORCHARDD}
 CTS= PEB= PERFS=
 trap 'kill $CTS $PEB 2>/dev/null; [[ -n "${ACME_BENCH_KEEP:-}" ]] && cp "$TMP"/*.log "$ACME_BENCH_KEEP"/; fixture_cleanup' EXIT
 ACCOUNTS=${ACME_BENCH_ACCOUNTS:-64}
