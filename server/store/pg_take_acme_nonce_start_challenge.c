@@ -18,17 +18,20 @@ enum store_qs store_take_acme_nonce_start_challenge(struct store_conn *c, const 
 {
 	static struct store_stmt st = {
 		"take_acme_nonce_start_challenge",
-		"WITH " ACME_NONCE_TAKE_CTE("$2", "$3", "$4") ","
-		" s AS (UPDATE acme_challenges ch SET status = 'processing', updated_at = now()"
-		" WHERE ch.id = $1 AND ch.type <> 'device-attest-01'"
-		" AND EXISTS (SELECT 1 FROM n WHERE fresh)"
-		" AND (SELECT a.account_id = $2 AND acme_authz_state(a.status, a.expires_at) = 'pending'"
-		" FROM acme_authzs a WHERE a.id = ch.authz_id)"
-		" AND (ch.status = 'pending' OR (ch.status = 'processing'"
-		" AND ch.updated_at < now() - interval '60 s')) RETURNING ch.id)"
-		" SELECT acc.*, (SELECT fresh FROM n), obj.*, EXISTS (SELECT 1 FROM s)"
-		" FROM (SELECT " ACME_ACCOUNT_COLS " FROM acme_accounts WHERE id = $2) acc"
-		" LEFT JOIN LATERAL (" ACME_CHALL_SELECT ") obj ON true",
+		"WITH " ACME_NONCE_TAKE_CTE(
+			"$2", "$3",
+			"$4") ","
+			      " s AS (UPDATE acme_challenges ch SET status = 'processing', updated_at = now()"
+			      " WHERE ch.id = $1 AND ch.type <> 'device-attest-01'"
+			      " AND EXISTS (SELECT 1 FROM n WHERE fresh)"
+			      " AND (SELECT a.account_id = $2 AND acme_authz_state(a.status, a.expires_at) = 'pending'"
+			      " FROM acme_authzs a WHERE a.id = ch.authz_id)"
+			      " AND (ch.status = 'pending' OR (ch.status = 'processing'"
+			      " AND ch.updated_at < now() - interval '60 s')) RETURNING ch.id)"
+			      " SELECT acc.*, (SELECT fresh FROM n), obj.*, EXISTS (SELECT 1 FROM s)"
+			      " FROM (SELECT " ACME_ACCOUNT_COLS
+			      " FROM acme_accounts WHERE id = $2) acc"
+			      " LEFT JOIN LATERAL (" ACME_CHALL_SELECT ") obj ON true",
 		0};
 	enum store_qs qs;
 	PGresult *res = store_acme_late_exec(c, &st, id, late, &qs);
