@@ -511,7 +511,9 @@ static int flow(struct client *c, long n)
 	snprintf(payload, sizeof payload, "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"%s\"}]}",
 		 name);
 	if (post(c, dir.new_order, payload, 0) != 201 || c->location[0] == '\0') {
-		fail("newOrder: %ld %s", c->status, c->body ? c->body : "");
+		fail("newOrder: %ld %s (content-type %s, location %s, %zu bytes)", c->status,
+		     c->body ? c->body : "", c->resp.content_type ? c->resp.content_type : "none",
+		     c->location, c->resp.len);
 		goto out;
 	}
 	snprintf(order, sizeof order, "%s", c->location);
