@@ -7,7 +7,9 @@
 # 127.0.0.1 / ::1, where acme_load answers http-01 itself.
 # Knobs: ACME_BENCH_ACCOUNTS (64), ACME_BENCH_PEBBLE_ACCOUNTS (8: Debian's
 # Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
-# a goroutine dump; acme_load then stops with aborted=1), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
+# a goroutine dump; with 8, two runs in five on 2026-12-02 hung the same way,
+# all its accounts timing out at once: acme_load then stops with aborted=1 and
+# the run counts failures), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
 # ACME_BENCH_STAGE=ready (stop each flow at a ready order), ACME_BENCH_KEEP=DIR
 # (keep the servers' logs there), ACME_BENCH_PGSS=1 (print orchardd's
 # statements per issuance from pg_stat_statements), ACME_BENCH_PERF=DIR
