@@ -7,17 +7,22 @@
 # 127.0.0.1 / ::1, where acme_load answers http-01 itself.
 # Knobs: ACME_BENCH_ACCOUNTS (64), ACME_BENCH_PEBBLE_ACCOUNTS (8: Debian's
 # Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
-# a goroutine dump; acme_load then stops with aborted=1), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
+# a goroutine dump; with 8, two runs in five on 2026-12-02 hung the same way,
+# all its accounts timing out at once: acme_load then stops with aborted=1 and
+# the run counts failures), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
 # ACME_BENCH_STAGE=ready (stop each flow at a ready order), ACME_BENCH_KEEP=DIR
 # (keep the servers' logs there), ACME_BENCH_PGSS=1 (print orchardd's
 # statements per issuance from pg_stat_statements), ACME_BENCH_PERF=DIR
 # (perf record -g orchardd and its PostgreSQL backends during the orchardd run,
-# DIR/orchardd.perf and DIR/postgres.perf), ACME_BENCH_NO_PEBBLE=1.
+# DIR/orchardd.perf and DIR/postgres.perf; the whole load client's run in
+# DIR/acme_load.perf), ACME_BENCH_NO_PEBBLE=1, ACME_BENCH_LOAD and
+# ACME_BENCH_ORCHARDD (other acme_load and orchardd binaries, for A/B runs).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${ORCHARD_BUILD:-build}
 . tests/lib/tap.sh >/dev/null
 . tests/lib/orchardd.sh
+ORCHARDD=${ACME_BENCH_ORCHARDD:-$ORCHARDD}
 CTS= PEB= PERFS=
 trap 'kill $CTS $PEB 2>/dev/null; [[ -n "${ACME_BENCH_KEEP:-}" ]] && cp "$TMP"/*.log "$ACME_BENCH_KEEP"/; fixture_cleanup' EXIT
 ACCOUNTS=${ACME_BENCH_ACCOUNTS:-64}
@@ -27,7 +32,7 @@ POLL_MS=${ACME_BENCH_POLL_MS:-10}
 STAGE=()
 [[ "${ACME_BENCH_STAGE:-}" == ready ]] && STAGE=(--no-finalize)
 make -s "$BUILD/bench/acme_load" "$BUILD/orchardd" || exit 1
-LOAD=$BUILD/bench/acme_load
+LOAD=${ACME_BENCH_LOAD:-$BUILD/bench/acme_load}
 
 free_port() { # a port no socket uses (TCP or UDP), below the ephemeral range
 	local p
@@ -44,8 +49,10 @@ wait_url() { # URL CACERT: up to 10 s
 	echo "acme.sh: $1 did not come up" >&2
 	return 1
 }
-run_load() { # DIRECTORY CACERT ACCOUNTS -> "certs=... rate=... p50_ms=... p99_ms=..."
-	"$LOAD" --dir "$1" --cacert "$2" --http-port "$HTTP_PORT" --accounts "$3" \
+run_load() { # DIRECTORY CACERT ACCOUNTS [PERF_FILE] -> "certs=... rate=... p50_ms=... p99_ms=..."
+	local pre=()
+	[[ -n "${4:-}" ]] && pre=(perf record -q -e cpu-clock -g -o "$4" --)
+	"${pre[@]}" "$LOAD" --dir "$1" --cacert "$2" --http-port "$HTTP_PORT" --accounts "$3" \
 		--flows "$FLOWS" --poll-ms "$POLL_MS" "${STAGE[@]}"
 }
 # CPU seconds (user+system) of the processes given, from /proc.
@@ -55,6 +62,14 @@ cpu_s() { cat $(printf '/proc/%s/stat ' "$@") 2>/dev/null | awk -v hz="$(getconf
 pg_pids() { local pm; pm=$(head -1 "$TMP/db/pg/postmaster.pid"); echo "$pm" $(pgrep -P "$pm"); }
 pg_xacts() { pg_admin "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'orchard'"; }
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k {print $2}'; }
+# orchardd's run per issuance: PostgreSQL transactions, and the CPU of
+# orchardd, PostgreSQL and the load client (acme_load's own getrusage from
+# the clock's start: the three share the machine's cores).
+per_issuance() {
+	awk -v n="$(field "$ours" certs)" -v x="$((x1 - x0))" -v o="$o0 $o1" -v p="$p0 $p1" -v c="$(field "$ours" client_cpu_ms)" \
+		'BEGIN { split(o, a, " "); split(p, b, " "); if (n > 0) { oc = (a[2] - a[1]) * 1000 / n; pc = (b[2] - b[1]) * 1000 / n;
+		printf "orchardd per issuance: %.1f PostgreSQL transactions, CPU ms: orchardd %.2f, PostgreSQL %.2f, load client %.2f, total %.2f (2 cores at 300/s: 6.67)\n", x / n, oc, pc, c, oc + pc + c } }'
+}
 
 HTTP_PORT=$(free_port)
 DNS_PORT=$(free_port)
@@ -79,12 +94,12 @@ orchardd_start --acme-http-port "$HTTP_PORT" --acme-resolver "127.0.0.1:$DNS_POR
 x0=$(pg_xacts) o0=$(cpu_s "$OPID") p0=$(cpu_s $(pg_pids))
 if [[ -n "${ACME_BENCH_PERF:-}" ]]; then
 	# Starts once the accounts exist and the pool's connections are open.
-	(sleep 4; perf record -q -g -o "$ACME_BENCH_PERF/orchardd.perf" -p "$OPID" -- sleep 8 >/dev/null 2>&1) &
+	(sleep 4; perf record -q -e cpu-clock -g -o "$ACME_BENCH_PERF/orchardd.perf" -p "$OPID" -- sleep 8 >/dev/null 2>&1) &
 	PERFS=$!
-	(sleep 4; perf record -q -g -o "$ACME_BENCH_PERF/postgres.perf" -p "$(pg_pids | tr ' ' ',')" -- sleep 8 >/dev/null 2>&1) &
+	(sleep 4; perf record -q -e cpu-clock -g -o "$ACME_BENCH_PERF/postgres.perf" -p "$(pg_pids | tr ' ' ',')" -- sleep 8 >/dev/null 2>&1) &
 	PERFS="$PERFS $!"
 fi
-ours=$(run_load "$URL/acme/directory" "$TMP/var/pki/root.pem" "$ACCOUNTS") || echo "acme.sh: orchardd run had failures" >&2
+ours=$(run_load "$URL/acme/directory" "$TMP/var/pki/root.pem" "$ACCOUNTS" ${ACME_BENCH_PERF:+"$ACME_BENCH_PERF/acme_load.perf"}) || echo "acme.sh: orchardd run had failures" >&2
 [[ -n "${PERFS:-}" ]] && wait $PERFS
 echo "orchardd: $ours" >&2
 x1=$(pg_xacts) o1=$(cpu_s "$OPID") p1=$(cpu_s $(pg_pids))
@@ -96,8 +111,7 @@ x1=$(pg_xacts) o1=$(cpu_s "$OPID") p1=$(cpu_s $(pg_pids))
 orchardd_stop
 if [[ -n "${ACME_BENCH_NO_PEBBLE:-}" ]]; then
 	echo "orchardd: $ours"
-	awk -v n="$(field "$ours" certs)" -v x="$((x1 - x0))" -v o="$o0 $o1" -v p="$p0 $p1" \
-		'BEGIN { split(o, a, " "); split(p, b, " "); if (n > 0) printf "orchardd per issuance: %.1f PostgreSQL transactions, %.2f ms orchardd CPU, %.2f ms PostgreSQL CPU\n", x / n, (a[2] - a[1]) * 1000 / n, (b[2] - b[1]) * 1000 / n }'
+	per_issuance
 	exit 0
 fi
 
@@ -126,8 +140,8 @@ printf '%-46s %10s %10s %10s %8s\n' "orchardd, $ACCOUNTS accounts (fsync/sync_co
 	"$(field "$ours" rate)" "$(field "$ours" p50_ms)" "$(field "$ours" p99_ms)" "$(field "$ours" failed)"
 printf '%-46s %10s %10s %10s %8s\n' "pebble, $PEBBLE_ACCOUNTS accounts (VA_NOSLEEP=1)" \
 	"$(field "$theirs" rate)" "$(field "$theirs" p50_ms)" "$(field "$theirs" p99_ms)" "$(field "$theirs" failed)"
-awk -v n="$(field "$ours" certs)" -v x="$((x1 - x0))" -v o="$o0 $o1" -v p="$p0 $p1" \
-	'BEGIN { split(o, a, " "); split(p, b, " "); if (n > 0) printf "orchardd per issuance: %.1f PostgreSQL transactions, %.2f ms orchardd CPU, %.2f ms PostgreSQL CPU\n", x / n, (a[2] - a[1]) * 1000 / n, (b[2] - b[1]) * 1000 / n }'
+per_issuance
+echo "load client CPU per issuance against pebble: $(field "$theirs" client_cpu_ms) ms"
 awk -v a="$(field "$ours" rate)" -v b="$(field "$theirs" rate)" \
 	'BEGIN { if (b > 0) printf "orchardd / pebble: %.2fx   (target: >= 300 certs/s and ahead of Pebble; Let'"'"'s Encrypt: ~94/s fleet-wide)\n", a / b }'
 [[ -n "$ours" && -n "$theirs" ]]

@@ -3,8 +3,9 @@
  * an RFC 8555 directory, answering http-01 from a responder inside this
  * process; prints certificates/s and p50/p99 per complete flow.
  *
- * One thread per simulated account, each with its own libcurl easy handle
- * (HTTP/1.1 keep-alive over TLS, so one handshake per account); JWS ES256
+ * One thread per simulated account, each with its own HTTP/1.1 keep-alive
+ * connection over TLS (clients/attest/https.c, one handshake per account;
+ * not libcurl, which cost more CPU than the signatures); JWS ES256
  * and the CSRs are made here with OpenSSL. Each flow's CSR (a fresh P-256
  * key for its name) is made before the clock starts, by the account threads
  * as they set up, as bench/device_attest_load.c prepares its evidence: the
@@ -12,7 +13,6 @@
  * not what is measured, and they ran on the same two cores as the server.
  * Nothing in the measured path is interpreted. Usage: see usage() below. */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -27,10 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clients/attest/https.h"
 #include "common/b64.h"
 
 #define TOKEN_MAX 128
@@ -82,6 +84,19 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* This process's CPU seconds (user + system, all threads: the accounts and
+ * the responder), so the bench can say what the client costs per issuance
+ * on the cores it shares with the server. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static void sleep_ms(int ms)
@@ -229,8 +244,9 @@ static int responder_start(int port)
 
 struct key {
 	EVP_PKEY *pkey;
-	char jwk[256];	/* canonical JWK (RFC 7638 member order) */
-	char thumb[64]; /* base64url SHA-256 of jwk */
+	EVP_PKEY_CTX *sign; /* EVP_PKEY_sign_init'ed once: each JWS signs a digest with it */
+	char jwk[256];	    /* canonical JWK (RFC 7638 member order) */
+	char thumb[64];	    /* base64url SHA-256 of jwk */
 };
 
 static char *b64u(const void *p, size_t n)
@@ -246,7 +262,8 @@ static int key_make(struct key *k)
 	int ok = 0;
 
 	k->pkey = EVP_EC_gen("P-256");
-	if (k->pkey == NULL ||
+	if (k->pkey == NULL || (k->sign = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL ||
+	    EVP_PKEY_sign_init(k->sign) <= 0 ||
 	    !EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub,
 					     sizeof pub, &len) ||
 	    len != 65 || pub[0] != 4)
@@ -269,18 +286,23 @@ out:
 	return ok;
 }
 
-/* ES256 over "prot.payload": the raw r||s form JWS wants. NULL on failure. */
-static char *es256(EVP_PKEY *pk, const char *input)
+static EVP_MD *sha256; /* fetched once, before any thread */
+
+/* ES256 over "prot.payload": the raw r||s form JWS wants. NULL on failure.
+ * The digest, then a sign with the account's prepared context: what
+ * EVP_DigestSign does, without fetching the digest and the signature
+ * method and building a context for every request (OpenSSL 3.0's fetches
+ * and their locks were a tenth of this client's CPU). */
+static char *es256(const struct key *k, const char *input)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char der[80], rs[64];
+	unsigned char der[80], rs[64], dg[32];
 	const unsigned char *p = der;
 	size_t dlen = sizeof der;
 	ECDSA_SIG *sig = NULL;
 	char *out = NULL;
 
-	if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk) <= 0 ||
-	    EVP_DigestSign(md, der, &dlen, (const unsigned char *)input, strlen(input)) <= 0 ||
+	if (!EVP_Digest(input, strlen(input), dg, NULL, sha256, NULL) ||
+	    EVP_PKEY_sign(k->sign, der, &dlen, dg, sizeof dg) <= 0 ||
 	    (sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen)) == NULL ||
 	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32) != 32 ||
 	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) != 32)
@@ -288,7 +310,6 @@ static char *es256(EVP_PKEY *pk, const char *input)
 	out = b64u(rs, 64);
 out:
 	ECDSA_SIG_free(sig);
-	EVP_MD_CTX_free(md);
 	return out;
 }
 
@@ -315,7 +336,7 @@ static char *jws(const struct key *k, const char *kid, const char *nonce, const 
 		input = NULL;
 		goto out;
 	}
-	if ((sig = es256(k->pkey, input)) == NULL)
+	if ((sig = es256(k, input)) == NULL)
 		goto out;
 	if (asprintf(&body, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", pb,
 		     plb, sig) < 0)
@@ -368,99 +389,57 @@ out:
 
 struct client {
 	int idx;
-	CURL *h;
 	struct key key;
 	char kid[URL_MAX];
 	char nonce[128];
 	char location[URL_MAX];
-	char ctype[128];
-	char *body;
-	size_t blen;
+	struct oa_https_resp resp; /* the last answer */
+	char *body;		   /* resp.body: NUL-ended, NULL when empty */
 	long status;
 	json_t *json; /* body parsed, when it is JSON */
 };
 
-static size_t on_header(char *b, size_t sz, size_t n, void *arg)
-{
-	struct client *c = arg;
-	size_t len = sz * n;
-	char *field = NULL;
-	size_t cap = 0;
-
-	if (len > 13 && strncasecmp(b, "replay-nonce:", 13) == 0) {
-		field = c->nonce;
-		cap = sizeof c->nonce;
-		b += 13, len -= 13;
-	} else if (len > 9 && strncasecmp(b, "location:", 9) == 0) {
-		field = c->location;
-		cap = sizeof c->location;
-		b += 9, len -= 9;
-	} else if (len > 13 && strncasecmp(b, "content-type:", 13) == 0) {
-		field = c->ctype;
-		cap = sizeof c->ctype;
-		b += 13, len -= 13;
-	}
-	if (field != NULL) {
-		while (len > 0 && (*b == ' ' || *b == '\t'))
-			b++, len--;
-		while (len > 0 && (b[len - 1] == '\r' || b[len - 1] == '\n' || b[len - 1] == ' '))
-			len--;
-		if (len < cap) {
-			memcpy(field, b, len);
-			field[len] = '\0';
-		}
-	}
-	return sz * n;
-}
-
-static size_t on_body(char *b, size_t sz, size_t n, void *arg)
-{
-	struct client *c = arg;
-	size_t len = sz * n;
-
-	if (c->blen + len > RESP_MAX)
-		return 0;
-	char *nb = realloc(c->body, c->blen + len + 1);
-	if (nb == NULL)
-		return 0;
-	memcpy(nb + c->blen, b, len);
-	c->body = nb;
-	c->blen += len;
-	c->body[c->blen] = '\0';
-	return len;
-}
-
-static struct curl_slist *jose; /* the POST header, made before any thread */
-
-/* One HTTP exchange; post NULL is a GET (head: HEAD). 0 on transport error. */
+/* One HTTP exchange on this thread's kept connection (clients/attest/
+ * https.c: HTTP/1.1 keep-alive over OpenSSL, the server's certificate and
+ * name checked against --cacert); post NULL is a GET (head: HEAD). 0 on
+ * transport error. It replaced libcurl here: curl_easy_perform cost 170 K
+ * instructions a request (callgrind), its polls before every read and
+ * write a third of the client's kernel time. */
 static int http(struct client *c, const char *url, const char *post, int head)
 {
-	CURLcode rc;
+	struct oa_https_req q = {
+		.method = head	 ? "HEAD"
+			  : post ? "POST"
+				 : "GET",
+		.url = url,
+		.headers = post ? "Content-Type: application/jose+json\r\n" : NULL,
+		.body = post,
+		.len = post ? strlen(post) : 0,
+		.timeout_s = 15, /* a hung server fails the flow */
+		.ca_file = o.cacert,
+		.max = RESP_MAX,
+	};
+	const char *why = NULL;
 
-	c->blen = 0;
-	c->location[0] = c->ctype[0] = '\0';
 	json_decref(c->json);
 	c->json = NULL;
-	curl_easy_setopt(c->h, CURLOPT_URL, url);
-	curl_easy_setopt(c->h, CURLOPT_NOBODY, head ? 1L : 0L);
-	if (post != NULL) {
-		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, post);
-		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, jose);
-	} else {
-		curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, NULL);
-	}
-	if (head)
-		curl_easy_setopt(c->h, CURLOPT_NOBODY, 1L);
-	rc = curl_easy_perform(c->h);
-	if (rc != CURLE_OK) {
+	oa_https_resp_free(&c->resp);
+	c->body = NULL;
+	c->location[0] = '\0';
+	if (oa_https_request(&q, &c->resp, &why) != 0) {
 		atomic_store(&aborted, 1);
-		fail("%s: %s", url, curl_easy_strerror(rc));
+		fail("%s: %s", url, why ? why : "transport failure");
 		return 0;
 	}
-	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
-	if (c->blen > 0 && strstr(c->ctype, "json") != NULL)
-		c->json = json_loadb(c->body, c->blen, 0, NULL);
+	c->status = c->resp.status;
+	c->body = c->resp.body;
+	if (c->resp.nonce != NULL)
+		snprintf(c->nonce, sizeof c->nonce, "%s", c->resp.nonce);
+	if (c->resp.location != NULL)
+		snprintf(c->location, sizeof c->location, "%s", c->resp.location);
+	if (c->body != NULL && c->resp.content_type != NULL &&
+	    strstr(c->resp.content_type, "json") != NULL)
+		c->json = json_loadb(c->body, c->resp.len, 0, NULL);
 	return 1;
 }
 
@@ -532,7 +511,9 @@ static int flow(struct client *c, long n)
 	snprintf(payload, sizeof payload, "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"%s\"}]}",
 		 name);
 	if (post(c, dir.new_order, payload, 0) != 201 || c->location[0] == '\0') {
-		fail("newOrder: %ld %s", c->status, c->body ? c->body : "");
+		fail("newOrder: %ld %s (content-type %s, location %s, %zu bytes)", c->status,
+		     c->body ? c->body : "", c->resp.content_type ? c->resp.content_type : "none",
+		     c->location, c->resp.len);
 		goto out;
 	}
 	snprintf(order, sizeof order, "%s", c->location);
@@ -604,17 +585,8 @@ static void *account_main(void *arg)
 	struct client *c = arg;
 	int ok = 0;
 
-	c->h = curl_easy_init();
-	if (c->h == NULL || !key_make(&c->key))
+	if (!key_make(&c->key))
 		goto setup_done;
-	curl_easy_setopt(c->h, CURLOPT_CAINFO, o.cacert);
-	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, c);
-	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 15L); /* a hung server fails the flow */
 	long st = post(c, dir.new_account, "{\"termsOfServiceAgreed\":true}", 1);
 	if ((st != 201 && st != 200) || c->location[0] == '\0') {
 		fail("newAccount: %ld %s", st, c->body ? c->body : "");
@@ -648,9 +620,10 @@ setup_done:
 		}
 	}
 	json_decref(c->json);
-	free(c->body);
+	oa_https_resp_free(&c->resp);
+	EVP_PKEY_CTX_free(c->key.sign);
 	EVP_PKEY_free(c->key.pkey);
-	curl_easy_cleanup(c->h);
+	oa_https_done();
 	return NULL;
 }
 
@@ -666,15 +639,6 @@ static int get_directory(void)
 	struct client c = {0};
 	int ok = 0;
 
-	c.h = curl_easy_init();
-	if (c.h == NULL)
-		return 0;
-	curl_easy_setopt(c.h, CURLOPT_CAINFO, o.cacert);
-	curl_easy_setopt(c.h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c.h, CURLOPT_HEADERDATA, &c);
-	curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &c);
-	curl_easy_setopt(c.h, CURLOPT_TIMEOUT, 20L);
 	if (http(&c, o.dir, NULL, 0) && c.status == 200 && jstr(c.json, "newNonce") &&
 	    jstr(c.json, "newAccount") && jstr(c.json, "newOrder")) {
 		snprintf(dir.new_nonce, URL_MAX, "%s", jstr(c.json, "newNonce"));
@@ -685,8 +649,8 @@ static int get_directory(void)
 		fail("directory %s: %ld %s", o.dir, c.status, c.body ? c.body : "");
 	}
 	json_decref(c.json);
-	free(c.body);
-	curl_easy_cleanup(c.h);
+	oa_https_resp_free(&c.resp);
+	oa_https_done();
 	return ok;
 }
 
@@ -697,7 +661,8 @@ static void usage(void)
 		"                 [--flows N] [--poll-ms MS] [--domain NAME] [--no-finalize]\n"
 		"Runs N complete issuances over N accounts in parallel (one thread each),\n"
 		"answering http-01 on 127.0.0.1 and [::1] at PORT. Prints one line:\n"
-		"certs=N failed=N secs=S rate=R p50_ms=X p99_ms=Y polls=N retries=N\n");
+		"certs=N failed=N secs=S rate=R p50_ms=X p99_ms=Y polls=N retries=N ...\n"
+		"client_cpu_ms=C (this process's CPU per complete flow, from the clock's start)\n");
 	exit(2);
 }
 
@@ -743,15 +708,14 @@ int main(int argc, char **argv)
 	}
 	if (o.dir == NULL || o.cacert == NULL || o.http_port == 0)
 		usage();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	jose = curl_slist_append(NULL, "Content-Type: application/jose+json");
+	if ((sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return 1;
 	slots = calloc((size_t)o.accounts, sizeof *slots);
 	lat = calloc((size_t)o.flows, sizeof *lat);
 	csrs = calloc((size_t)o.flows, sizeof *csrs);
 	struct client *cs = calloc((size_t)o.accounts, sizeof *cs);
 	pthread_t *ts = calloc((size_t)o.accounts, sizeof *ts);
-	if (slots == NULL || lat == NULL || csrs == NULL || cs == NULL || ts == NULL ||
-	    jose == NULL)
+	if (slots == NULL || lat == NULL || csrs == NULL || cs == NULL || ts == NULL)
 		return 1;
 	if (responder_start(o.http_port) != 0 || !get_directory())
 		return 1;
@@ -766,10 +730,10 @@ int main(int argc, char **argv)
 		}
 	}
 	pthread_barrier_wait(&ready_barrier);
-	double t0 = now_s();
+	double t0 = now_s(), c0 = cpu_s();
 	for (int i = 0; i < o.accounts; i++)
 		pthread_join(ts[i], NULL);
-	double secs = now_s() - t0;
+	double secs = now_s() - t0, cpu = cpu_s() - c0;
 	long done = atomic_load(&done_flows);
 	if (atomic_load(&setup_failed)) {
 		fprintf(stderr, "acme_load: account setup failed\n");
@@ -779,15 +743,15 @@ int main(int argc, char **argv)
 	double p50 = done ? lat[(size_t)((double)(done - 1) * 0.50)] : 0;
 	double p99 = done ? lat[(size_t)((double)(done - 1) * 0.99)] : 0;
 	printf("certs=%ld failed=%ld secs=%.2f rate=%.1f p50_ms=%.1f p99_ms=%.1f polls=%ld "
-	       "retries=%ld served=%ld accounts_secs=%.2f aborted=%d\n",
+	       "retries=%ld served=%ld accounts_secs=%.2f aborted=%d client_cpu_ms=%.3f\n",
 	       done, atomic_load(&failed_flows), secs, secs > 0 ? (double)done / secs : 0,
 	       p50 * 1e3, p99 * 1e3, atomic_load(&polls), atomic_load(&retries),
-	       atomic_load(&served), t0 - a0, atomic_load(&aborted));
+	       atomic_load(&served), t0 - a0, atomic_load(&aborted),
+	       done ? cpu * 1e3 / (double)done : 0);
 	free(slots);
 	free(lat);
 	free(cs);
 	free(ts);
-	curl_slist_free_all(jose);
-	curl_global_cleanup();
+	EVP_MD_free(sha256);
 	return atomic_load(&failed_flows) > 0 || done == 0;
 }

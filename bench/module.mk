@@ -13,8 +13,9 @@ $(BUILD)/bench/mqtt_load: $(BUILD)/bench/mqtt_load.o
 BENCHES += $(BUILD)/bench/mqtt_load
 
 # The ACME load client (bench/acme.sh): complete issuances against orchardd and Pebble.
-$(BUILD)/bench/acme_load: $(BUILD)/bench/acme_load.o $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lssl -lcrypto -lpthread
+# Its HTTPS is clients/attest/https.c (from libattestclient, alone).
+$(BUILD)/bench/acme_load: $(BUILD)/bench/acme_load.o $(ATTESTC_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lssl -lcrypto -lpthread
 BENCHES += $(BUILD)/bench/acme_load
 
 # device-attest-01 issuances with pre-made TPM evidence (bench/device_attest.sh).

@@ -73,16 +73,31 @@ pg_ticks() { # the postmaster's reaped children (backends that ended) and the li
 	echo "$t"
 }
 per_op() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.3f", 1000 * t / hz / n; else print "n/a" }'; }
-wrk_run() { # METHOD -> "rate p99 non2xx orchardd-ms/op postgres-ms/op"
-	local out o0 g0 n
+# The twin batch's counters on A (server/twin_batch.c): batches, reads, changes, commits
+batch_counts() {
+	curl -s --cacert "$TMP/var/pki/root.pem" "$URL/metrics" | awk '
+		$1 == "orchard_twin_batches_total" {b = $2}
+		$1 == "orchard_twin_batch_jobs_total{kind=\"read\"}" {r = $2}
+		$1 == "orchard_twin_batch_jobs_total{kind=\"change\"}" {c = $2}
+		$1 == "orchard_twin_batch_commits_total" {m = $2}
+		END {print b + 0, r + 0, c + 0, m + 0}'
+}
+per_batch() { # COUNTS-BEFORE COUNTS-AFTER -> "reads-a-batch changes-a-commit"
+	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x); split(b, y); nb = y[1] - x[1]; nm = y[4] - x[4]
+		printf "%.1f %.1f", (nb > 0 ? (y[2] - x[2]) / nb : 0), (nm > 0 ? (y[3] - x[3]) / nm : 0) }'
+}
+wrk_run() { # METHOD -> "rate p99 non2xx orchardd-ms/op postgres-ms/op reads/batch changes/commit"
+	local out o0 g0 n b0
+	b0=$(batch_counts)
 	o0=$(cpu_ticks "$OPID") g0=$(pg_ticks)
 	out=$(wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency -s "$TMP/twins.lua" "$URL" -- "$1" 2>&1)
 	n=$(awk '/requests in/ {print $1}' <<<"$out")
 	echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)" \
-		"$(per_op $(($(cpu_ticks "$OPID") - o0)) "$n") $(per_op $(($(pg_ticks) - g0)) "$n")"
+		"$(per_op $(($(cpu_ticks "$OPID") - o0)) "$n") $(per_op $(($(pg_ticks) - g0)) "$n")" \
+		"$(per_batch "$b0" "$(batch_counts)")"
 }
-read -r patch_rate patch_p99 patch_bad patch_ocpu patch_pcpu < <(wrk_run PATCH)
-read -r get_rate get_p99 get_bad get_ocpu get_pcpu < <(wrk_run GET)
+read -r patch_rate patch_p99 patch_bad patch_ocpu patch_pcpu _ patch_batch < <(wrk_run PATCH)
+read -r get_rate get_p99 get_bad get_ocpu get_pcpu get_batch _ < <(wrk_run GET)
 busy_kb=$(awk '/VmRSS/ {print $2}' /proc/$OPID/status)
 history_rows=$(psql_q "SELECT count(*) FROM twin_history")
 
@@ -106,12 +121,13 @@ printf '%-52s %10s %10s %8s\n' "what ($TWINS twins)" "req/s" "p99" "ratio"
 printf '%-52s %10.0f\n' "pgbench single-row UPDATE, 1 client" "$pg1"
 printf '%-52s %10.0f\n' "pgbench single-row UPDATE, $POOL clients (ceiling)" "$pgn"
 printf '%-52s %10.0f %10s %8s  (target >= 50%% of the ceiling)\n' \
-	"PATCH /twins/{id} desired (read, merge, write if unchanged)" "$patch_rate" "$patch_p99" "$(ratio "$patch_rate" "$pgn")"
+	"PATCH /twins/{id} desired (batched: read, merge, write)" "$patch_rate" "$patch_p99" "$(ratio "$patch_rate" "$pgn")"
 printf '%-52s %10.0f %10s %8s\n' "GET /twins/{id}" "$get_rate" "$get_p99" "(target >= 10,000/s)"
 [[ "$patch_bad$get_bad" != 00 ]] && echo "warning: non-2xx responses: PATCH $patch_bad, GET $get_bad"
 printf 'CPU a request: PATCH orchardd %s ms + PostgreSQL %s ms; GET orchardd %s ms + PostgreSQL %s ms; pgbench UPDATE PostgreSQL %s ms\n' \
 	"$patch_ocpu" "$patch_pcpu" "$get_ocpu" "$get_pcpu" "$pgn_pcpu"
-echo "history rows written: $history_rows; statements per desired PATCH: $trips"
+echo "history rows written: $history_rows; statements per desired PATCH: $trips (one at a time)"
+echo "twin batch under wrk's 64 connections: $patch_batch changes a commit (PATCH), $get_batch reads a batch (GET)"
 while read -r line; do
 	eval "$(tr ' ' '\n' <<<"$line" | sed 's/^/w_/')"
 	printf 'devices waiting %6d (suspended %d, opened in %s s): %6.0f bytes each (target < 20 KB);' \

@@ -1,9 +1,11 @@
 /* Whole-file reads with a size cap, so a wrong path (a device, a huge log)
- * fails cleanly instead of exhausting memory. */
+ * fails cleanly instead of exhausting memory; atomic writes; folders. */
 #include "common/file.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 char *file_read(const char *path, size_t max, size_t *len)
 {
@@ -27,4 +29,35 @@ char *file_read(const char *path, size_t max, size_t *len)
 out:
 	fclose(f);
 	return data;
+}
+
+int file_write_atomic(const char *path, const void *p, size_t n)
+{
+	char tmp[4200];
+	FILE *f;
+	int ok;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp ||
+	    (f = fopen(tmp, "wb")) == NULL)
+		return -1;
+	ok = fwrite(p, 1, n, f) == n;
+	ok = fclose(f) == 0 && ok;
+	return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int file_mkdir_p(const char *path)
+{
+	char tmp[4096];
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp)
+		return -1;
+	for (char *p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }

@@ -35,7 +35,8 @@ int depot_start(struct server *srv);
 void depot_stop(struct server *srv);
 /* The depot key's public half (PEM) and its id (hex SHA-256 of the DER). */
 const char *depot_public_key(const struct server *srv, const char **key_id);
-/* The targets compiled forms are made for (none when compiling is off). */
+/* The targets (server/depot_targets.c) compiled forms are made for (none
+ * when compiling is off). */
 size_t depot_targets(const struct server *srv, const char **out, size_t max);
 /* The target this orchardd's compiler builds for by default. */
 const char *depot_host_target(void);

@@ -365,12 +365,17 @@ struct chall_get {
 	const char *id;
 	struct store_acme_chall row;
 	struct store_acme_late *late; /* ACME_LATE not settled: read the account, take the nonce */
+	bool start;		      /* with late: start it in the same statement */
+	bool started;		      /* ... and it did */
 };
 
 static enum store_qs chall_get_cb(struct store_conn *c, void *cls)
 {
 	struct chall_get *g = cls;
 
+	if (g->late != NULL && g->start)
+		return store_take_acme_nonce_start_challenge(c, g->id, g->late, &g->row,
+							     &g->started);
 	if (g->late != NULL)
 		return store_take_acme_nonce_challenge(c, g->id, g->late, &g->row);
 	return store_select_acme_challenge(c, g->id, &g->row);
@@ -492,8 +497,9 @@ static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *
 
 int h_acme_challenge(struct request *req)
 {
-	struct chall_get g = {req->params[0], {0}, NULL};
+	struct chall_get g = {req->params[0], {0}, NULL, false, false};
 	struct store_acme_late late;
+	bool tried;
 	const struct acme_chall_type *type;
 	uint8_t *att_obj = NULL;
 	size_t att_obj_len = 0;
@@ -503,7 +509,14 @@ int h_acme_challenge(struct request *req)
 	if (!acme_id_ok(g.id))
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
 	g.late = acme_late(req, &late);
+	/* An answer starts the challenge in its first statement, with the
+	 * nonce (one transaction per answer where there were two). */
+	g.start = g.late != NULL && !req->acme->post_as_get;
 	qs = store_run(req->srv->store, chall_get_cb, &g);
+	/* Whether the first statement already tried the start: it did when
+	 * it took the nonce (else the nonce was taken the long way, see
+	 * acme_late_settle(), and the start is still to try). */
+	tried = g.start && qs == STORE_ONE && late.nonce_state == STORE_NONCE_FRESH;
 	if (g.late != NULL) {
 		if (!acme_late_settle(req, qs, late.nonce_state, &ret)) {
 			store_acme_chall_free(&g.row);
@@ -539,7 +552,12 @@ int h_acme_challenge(struct request *req)
 			store_acme_chall_free(&g.row);
 			return ret;
 		}
-		qs = type ? store_run(req->srv->store, chall_start_cb, g.row.id) : STORE_HARD;
+		if (type == NULL)
+			qs = STORE_HARD;
+		else if (tried && type != &acme_chall_device_attest)
+			qs = g.started ? STORE_ONE : STORE_NONE;
+		else
+			qs = store_run(req->srv->store, chall_start_cb, g.row.id);
 		if (qs < 0) {
 			free(att_obj);
 			store_acme_chall_free(&g.row);

@@ -4,6 +4,7 @@
  * If-Match, merge, check sizes, write with a new etag and version and
  * announce the change. A refused update changes nothing. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/audit.h"
@@ -16,6 +17,7 @@
 #include "server/server.h"
 #include "server/store/events.h"
 #include "server/store/operators.h"
+#include "server/twin_batch.h"
 #include "server/twins.h"
 
 struct twin_update {
@@ -360,14 +362,125 @@ static int twin_body(struct request *req, struct twin_update *u)
 	return -1;
 }
 
+/* A desired-only PATCH through the twin batch (server/twin_batch.c): the
+ * request waits suspended, without a thread, while the batch's writer
+ * reads the twin, merges it here (batch_merge: what twin_optimistic_cb
+ * does for one twin), and writes it with the batch's other changes in one
+ * statement and one commit. Lives in req->state across the suspension. */
+struct twin_batched {
+	struct twin_job job;
+	struct twin_update u;
+	char *params;		    /* the audit row's, owned */
+	struct store_twin_change h; /* the history row of the merge written */
+	char *read_etag;
+	bool fallback_ran;
+};
+
+static void twin_batched_free(void *cls)
+{
+	struct twin_batched *tb = cls;
+
+	store_twin_free(&tb->u.row);
+	free(tb->u.app_ref);
+	free(tb->params);
+	free(tb->h.patch);
+	free(tb->read_etag);
+	free(tb);
+}
+
+static enum twin_step batch_merge(struct store_conn *c, void *cls, const struct store_twin *read,
+				  struct store_twin_write *w)
+{
+	struct twin_batched *tb = cls;
+	struct twin_update *u = &tb->u;
+
+	store_twin_free(&u->row);
+	free(tb->read_etag);
+	free(tb->h.patch);
+	tb->read_etag = NULL;
+	tb->h.patch = NULL;
+	u->err = 0;
+	if (read == NULL)
+		return TWIN_STEP_FALLBACK; /* the locking transaction creates it */
+	if (!twin_if_match(u->if_match, read->etag)) {
+		u->err = ERR_TWIN_ETAG_MISMATCH;
+		return TWIN_STEP_DONE;
+	}
+	u->row = *read; /* borrowed for the copy below */
+	u->row.device_id = strdup(read->device_id);
+	u->row.etag = strdup(read->etag);
+	u->row.status = strdup(read->status);
+	u->row.tags = strdup(read->tags);
+	u->row.desired = strdup(read->desired);
+	u->row.reported = strdup(read->reported);
+	tb->read_etag = strdup(read->etag);
+	if (!u->row.device_id || !u->row.etag || !u->row.status || !u->row.tags ||
+	    !u->row.desired || !u->row.reported || !tb->read_etag)
+		return TWIN_STEP_ERROR;
+	if (twin_apply(u) != 0)
+		return TWIN_STEP_DONE; /* u->err says why */
+	switch (twin_app_exists(c, u)) {
+	case STORE_ONE: break;
+	case STORE_NONE: return TWIN_STEP_DONE;
+	default: return TWIN_STEP_ERROR;
+	}
+	if (twin_change_describe(u->req, &u->row, twin_sections(u), NULL, &tb->h) != 0)
+		return TWIN_STEP_ERROR;
+	*w = (struct store_twin_write){
+		.t = &u->row, .read_etag = tb->read_etag, .h = &tb->h, .a = &u->audit};
+	return TWIN_STEP_WRITE;
+}
+
+static void batch_committed(void *cls, long long audit_id)
+{
+	struct twin_batched *tb = cls;
+
+	twin_announce(tb->u.req->srv, &tb->u.row, audit_id);
+}
+
+static enum store_qs batch_fallback(void *cls)
+{
+	struct twin_batched *tb = cls;
+
+	tb->u.err = 0;
+	return store_run_txn(tb->u.req->srv->store, twin_update_cb, &tb->u);
+}
+
+static const struct twin_change_ops batch_ops = {batch_merge, batch_committed, batch_fallback};
+
+/* The answer once the update ran (qs) or was refused (u->err). */
+static int twin_update_reply(struct request *req, struct twin_update *u, enum store_qs qs)
+{
+	int ret;
+
+	req->audited = qs >= 0 && u->err == 0; /* else the pipeline audits the refusal */
+	if (qs >= 0 && (u->err == ERR_DEPOT_BAD_APP || u->err == ERR_DEPOT_APP_UNKNOWN ||
+			u->err == ERR_DEPOT_APP_YANKED)) {
+		store_twin_free(&u->row);
+		ret = u->err == ERR_DEPOT_BAD_APP
+			      ? reply_problem(req, u->err, "/properties/desired/app: %s",
+					      u->app_why ? u->app_why : "invalid")
+			      : reply_problem(req, u->err, "%.200s", u->app_ref);
+		return ret;
+	}
+	if ((ret = twin_write_refused(req, qs, u->err, &u->te, &u->row)) != -1)
+		return ret;
+	ret = twin_reply(req, &u->row);
+	store_twin_free(&u->row);
+	return ret;
+}
+
 static int twin_update(struct request *req, bool replace)
 {
 	struct twin_update u = {.req = req, .id = req->params[0], .replace = replace};
+	struct twin_batched *tb = req->state;
 	char *params = NULL;
 	struct twin_err te;
 	enum store_qs qs;
 	int ret;
 
+	if (tb != NULL) /* resumed: the batch ran it */
+		return twin_update_reply(req, &tb->u, tb->job.qs);
 	if (!twin_device_id_ok(u.id))
 		return reply_problem(req, ERR_TWIN_BAD_DEVICE_ID, NULL);
 	if ((ret = twin_body(req, &u)) != -1)
@@ -377,9 +490,19 @@ static int twin_update(struct request *req, bool replace)
 		return reply_problem(req, twin_fault_err(te.fault), "%s: %s", te.where, te.msg);
 	u.if_match = request_header(req, "If-Match");
 	twin_now(u.now);
+	if (u.tags == NULL && !replace && req->srv->twin_batch != NULL &&
+	    (tb = calloc(1, sizeof *tb)) != NULL) {
+		/* Desired only: configurations need not be re-evaluated. */
+		tb->u = u;
+		audit_entry_from_request(req, 200, &tb->u.audit, &tb->params);
+		tb->job = (struct twin_job){.req = req, .id = u.id, .ops = &batch_ops, .cls = tb};
+		request_set_state(req, tb, twin_batched_free);
+		if (twin_batch_submit(req->srv->twin_batch, &tb->job))
+			return MHD_YES;		    /* resumed with the result */
+		request_set_state(req, NULL, NULL); /* stopping: done here, as before */
+	}
 	audit_entry_from_request(req, 200, &u.audit, &params);
 	if (u.tags == NULL && !replace) {
-		/* Desired only: configurations need not be re-evaluated. */
 		struct twin_optimistic o = {.u = &u};
 
 		qs = store_run(req->srv->store, twin_optimistic_cb, &o);
@@ -391,22 +514,8 @@ static int twin_update(struct request *req, bool replace)
 		qs = store_run_txn(req->srv->store, twin_update_cb, &u);
 	}
 	free(params);
-	req->audited = qs >= 0 && u.err == 0; /* else the pipeline audits the refusal */
-	if (qs >= 0 && (u.err == ERR_DEPOT_BAD_APP || u.err == ERR_DEPOT_APP_UNKNOWN ||
-			u.err == ERR_DEPOT_APP_YANKED)) {
-		store_twin_free(&u.row);
-		ret = u.err == ERR_DEPOT_BAD_APP
-			      ? reply_problem(req, u.err, "/properties/desired/app: %s",
-					      u.app_why ? u.app_why : "invalid")
-			      : reply_problem(req, u.err, "%.200s", u.app_ref);
-		free(u.app_ref);
-		return ret;
-	}
+	ret = twin_update_reply(req, &u, qs);
 	free(u.app_ref);
-	if ((ret = twin_write_refused(req, qs, u.err, &u.te, &u.row)) != -1)
-		return ret;
-	ret = twin_reply(req, &u.row);
-	store_twin_free(&u.row);
 	return ret;
 }
 

@@ -34,6 +34,7 @@
 #include "server/store/store.h"
 #include "server/timers.h"
 #include "server/tokens.h"
+#include "server/twin_batch.h"
 
 #ifndef ORCHARD_VERSION
 #define ORCHARD_VERSION "dev"
@@ -194,11 +195,12 @@ static int cmd_serve(struct server *srv)
 	srv->timers = timers_start();
 	srv->jobs = jobs_start(JOBS_THREADS, JOBS_QUEUE);
 	srv->acme_jobs = jobs_start(ACME_JOBS_THREADS, JOBS_QUEUE);
+	srv->twin_batch = srv->store ? twin_batch_start(srv) : NULL;
 	srv->crl = srv->events ? certs_crl_new(srv->events) : NULL;
 	srv->acme_nonce = acme_nonce_issue;
 	if (srv->auth == NULL || srv->store == NULL || srv->metrics == NULL ||
 	    srv->events == NULL || srv->timers == NULL || srv->jobs == NULL ||
-	    srv->acme_jobs == NULL || srv->crl == NULL)
+	    srv->twin_batch == NULL || srv->acme_jobs == NULL || srv->crl == NULL)
 		goto out;
 	if (dps_id_scope_init(srv) != 0 || depot_start(srv) != 0)
 		goto out;
@@ -228,6 +230,9 @@ static int cmd_serve(struct server *srv)
 	 * finish within the grace period like any other. */
 	atomic_store(&srv->shutting_down, 1);
 	timers_fire_all(srv->timers);
+	/* Queued twin reads and changes finish (answered) before connections close. */
+	twin_batch_stop(srv->twin_batch);
+	srv->twin_batch = NULL;
 	http_stop(http, srv, srv->cfg.grace);
 	http = NULL;
 	rc = 0;
@@ -236,6 +241,8 @@ out:
 		atomic_store(&srv->shutting_down, 1);
 		timers_fire_all(srv->timers);
 	}
+	twin_batch_stop(srv->twin_batch);
+	srv->twin_batch = NULL;
 	http_stop(http, srv, 0);
 	srv->mqtt = NULL;
 	mqtt_stop(mqtt);

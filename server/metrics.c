@@ -16,6 +16,7 @@
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/store/store.h"
+#include "server/twin_batch.h"
 #include "server/wait.h"
 
 #ifndef ORCHARD_VERSION
@@ -201,6 +202,21 @@ char *metrics_render(struct server *srv, size_t *len)
 		"# TYPE orchard_body_bytes_in_flight gauge\norchard_body_bytes_in_flight %ld\n",
 		atomic_load(&srv->active_requests), wait_count_sleeping(),
 		atomic_load(&srv->body_in_flight));
+	unsigned long long tb[4];
+	twin_batch_counts(srv->twin_batch, &tb[0], &tb[1], &tb[2], &tb[3]);
+	err |= addf(&b,
+		    "# HELP orchard_twin_batches_total Twin batches run (server/twin_batch.c), and"
+		    " what they did: reads answered, changes written, commits that wrote.\n"
+		    "# TYPE orchard_twin_batches_total counter\norchard_twin_batches_total %llu\n",
+		    tb[0]);
+	err |= addf(&b,
+		    "# TYPE orchard_twin_batch_jobs_total counter\n"
+		    "orchard_twin_batch_jobs_total{kind=\"read\"} %llu\n"
+		    "orchard_twin_batch_jobs_total{kind=\"change\"} %llu\n"
+		    "# TYPE orchard_twin_batch_commits_total counter\n"
+		    "orchard_twin_batch_commits_total %llu\n"
+		    "# TYPE orchard_twin_batch_queued gauge\norchard_twin_batch_queued %ld\n",
+		    tb[1], tb[2], tb[3], twin_batch_queued(srv->twin_batch));
 	err |= addf(&b,
 		    "# HELP orchard_auth_refusals_total Operator token refusals by problem type.\n"
 		    "# TYPE orchard_auth_refusals_total counter\n");

@@ -29,6 +29,8 @@ struct server {
 	struct events *events; /* NOTIFY channels, for waiting requests */
 	struct timers *timers; /* their deadlines */
 	struct jobs *jobs;     /* slow outbound work */
+	struct twin_batch
+		*twin_batch;   /* twin reads and desired changes, batched (server/twin_batch.h) */
 	struct depot *depot;   /* the depot key and compile worker (server/depot.h) */
 	struct pki_ca *ca;     /* the CA: pki_issue() with it, certs_record() the result */
 	struct certs_crl *crl; /* the CRL cache (server/certs.h) */

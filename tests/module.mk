@@ -131,7 +131,7 @@ UNIT_TESTS += $(BUILD)/tests/unit/server/test_client_cert
 $(BUILD)/tests/unit/server/test_twin: $(BUILD)/tests/unit/server/test_twin.o $(BUILD)/server/twin_doc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -lm
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_twin
-TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh tests/integration/twins_device_cert.sh
+TEST_SCRIPTS += tests/integration/twins.sh tests/integration/twins_device.sh tests/integration/twins_device_cert.sh tests/integration/twins_batch.sh
 
 # The twin query language: parser and SQL compiler alone.
 $(BUILD)/tests/unit/server/test_twinq: $(BUILD)/tests/unit/server/test_twinq.o $(BUILD)/server/twinq_lex.o $(BUILD)/server/twinq_parse.o $(BUILD)/server/twinq_sql.o \

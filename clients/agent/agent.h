@@ -143,6 +143,26 @@ int compiled_get(const struct agent_config *c, const struct agent_identity *id, 
 		 const char **why);
 void compiled_cleanup(void);
 
+/* --- package.c ------------------------------------------------------------------- */
+struct depot_manifest;
+/* The folder of package ref ({publisher}/pkg/{name}/{version}) under
+ * state_dir: 0, or -1 when ref is not a package reference. */
+int package_dir(const struct agent_config *c, const char *ref, char out[4096]);
+/* Verifies the package in dir (manifest.json, manifest.sig, module.wasm):
+ * a trusted publisher's signature, a valid manifest, the module's digest.
+ * Every start goes through it, downloaded now or resumed after a reboot.
+ * 0 with *m filled (depot_manifest_free), or -1 with *why. */
+int package_verify(const struct agent_config *c, const char *dir, struct depot_manifest *m,
+		   const char **why);
+/* Downloads ref into its folder (dir) and verifies it. 0; -1 refused for
+ * good; -2 transient (Orchard unreachable, 5xx, disk full): try again later. */
+int package_fetch(const struct agent_config *c, const struct agent_identity *id, const char *ref,
+		  struct depot_manifest *m, char dir[4096], const char **why);
+/* The twin's grants bound the manifest's capabilities: anything the
+ * manifest asks beyond them refuses the start (-1, *why). NULL grants: no
+ * bound. */
+int package_check_grants(const struct depot_manifest *m, const json_t *bound, const char **why);
+
 /* --- app.c ----------------------------------------------------------------------- */
 struct app;
 struct app *app_new(const struct agent_config *c, const struct agent_identity *id);

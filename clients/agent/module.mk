@@ -4,7 +4,8 @@
 # HTTPS client, clients/attest/https.c), common, OpenSSL (no libcurl: its
 # dependency tree cost ~5 MB of RSS, docs/agent.md).
 AGENT_SRCS := clients/agent/main.c clients/agent/config.c clients/agent/http.c \
-	      clients/agent/dps.c clients/agent/tpm.c clients/agent/cert.c clients/agent/app.c clients/agent/compiled.c
+	      clients/agent/dps.c clients/agent/tpm.c clients/agent/cert.c clients/agent/app.c \
+	      clients/agent/package.c clients/agent/compiled.c
 
 $(BUILD)/orchard-agent: $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(DEPOT_LIB) $(WASMRT_LIB) $(ATTESTC_LIB) \
 			$(COMMON_LIB)

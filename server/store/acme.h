@@ -152,12 +152,18 @@ struct store_acme_authz_new {
 	const char *const *chall_ids, *const *types, *const *tokens;
 };
 
+struct store_acme_late;
+
 /* newOrder for one identifier and no replaces in one statement: the
  * reused or new authorization a, then order id, read back into *out
- * (store_acme_order_free()). */
+ * (store_acme_order_free()). late not NULL (ACME_LATE): the signer's
+ * account is read into late and its nonce taken in the same statement,
+ * and nothing is written unless late->nonce_state is STORE_NONCE_FRESH
+ * (*out's id is NULL then); STORE_NONE when there is no such account. */
 enum store_qs store_insert_acme_order_one(struct store_conn *c, const char *id, const char *account,
 					  const char *identifiers, const char *profile, int ttl_s,
 					  const struct store_acme_authz_new *a,
+					  struct store_acme_late *late,
 					  struct store_acme_order *out);
 
 /* Records an order (identifiers: JSON array text; authz_ids: n ids;
@@ -222,6 +228,15 @@ enum store_qs store_take_acme_nonce_authz(struct store_conn *c, const char *id,
 enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *id,
 					      struct store_acme_late *late,
 					      struct store_acme_chall *out);
+
+/* A challenge's answer (not POST-as-GET): store_take_acme_nonce_challenge()
+ * and, in the same statement, store_start_acme_challenge() when the nonce
+ * is taken fresh, the authorization is late->account_id's and the type is
+ * not device-attest-01; *started says whether it started. *out is the row
+ * as it was before. */
+enum store_qs store_take_acme_nonce_start_challenge(struct store_conn *c, const char *id,
+						    struct store_acme_late *late,
+						    struct store_acme_chall *out, bool *started);
 
 /* The ACME_LATE read of newOrder's rate-limit counts of the signer's
  * account, as store_count_acme_limits(). */

@@ -64,6 +64,29 @@
 	" FROM acme_challenges ch JOIN acme_authzs a ON a.id = ch.authz_id"                        \
 	" JOIN acme_accounts ac ON ac.id = a.account_id WHERE ch.id = $1"
 
+/* newOrder for one identifier (pg_insert_acme_order_one.c), as the CTEs
+ * r (a reusable authorization), a (else a new one), ch (its challenges)
+ * and o (the order, RETURNING *), written only when the SQL condition
+ * guard holds. Parameters $1-$15: see store_insert_acme_order_one(). */
+#define ACME_ORDER_ONE_CTES(guard)                                                                 \
+	"r AS (SELECT id FROM acme_authzs WHERE $10::boolean AND account_id = $2"                  \
+	" AND identifier_type = $7 AND identifier_value = $8 AND wildcard = $9::boolean"           \
+	" AND status = 'valid' AND expires_at > now() + make_interval(secs => $11::int)"           \
+	" ORDER BY expires_at DESC LIMIT 1),"                                                      \
+	" a AS (INSERT INTO acme_authzs (id, account_id, identifier_type, identifier_value,"       \
+	" wildcard, expires_at) SELECT $6, $2, $7, $8, $9::boolean,"                               \
+	" now() + make_interval(secs => $12::int) WHERE NOT EXISTS (SELECT 1 FROM r)"              \
+	" AND " guard " RETURNING id),"                                                            \
+	" ch AS (INSERT INTO acme_challenges (id, authz_id, type, token)"                          \
+	" SELECT i.v, a.id, t.v, k.v FROM a,"                                                      \
+	" json_array_elements_text($13::json) WITH ORDINALITY i(v, n)"                             \
+	" JOIN json_array_elements_text($14::json) WITH ORDINALITY t(v, n) USING (n)"              \
+	" JOIN json_array_elements_text($15::json) WITH ORDINALITY k(v, n) USING (n)),"            \
+	" o AS (INSERT INTO acme_orders (id, account_id, identifiers, authz_ids, profile,"         \
+	" expires_at) SELECT $1, $2, $3::jsonb, ARRAY(SELECT id FROM r UNION ALL"                  \
+	" SELECT id FROM a), $4, now() + make_interval(secs => $5::int) WHERE " guard              \
+	" RETURNING *)"
+
 /* What an account's ($1) rate limits look at: its orders of the last hour,
  * the seconds until the oldest of them leaves the hour, its pending
  * authorizations. */

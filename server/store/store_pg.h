@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "server/store/store.h"
 
 /* A named SQL statement. Declare one static instance per query; its id is
@@ -85,6 +86,13 @@ int store_bytes_dup(const PGresult *res, int row, int col, uint8_t **data, size_
 
 /* A bigint column as long long (0 for NULL). */
 long long store_value_ll(const PGresult *res, int row, int col);
+
+/* Array literals for batched statements (server/store/pg_array.c):
+ * store_array_add appends one element (NULL: SQL NULL) to b, started
+ * empty; store_array_end closes it and returns the text, or NULL when
+ * out of memory (so did any failed add: check its result, nonzero). */
+int store_array_add(struct buf *b, const char *v);
+const char *store_array_end(struct buf *b);
 
 /* 1 when applied (rows of version, checksum) holds every built-in
  * migration with its checksum, else 0. */

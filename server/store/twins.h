@@ -2,6 +2,9 @@
  * read-modify-write shares one transaction; the document is the caller's. */
 #ifndef ORCHARD_STORE_TWINS_H
 #define ORCHARD_STORE_TWINS_H
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "server/store/dps.h"
 #include "server/store/store.h"
 
@@ -50,6 +53,28 @@ enum store_qs store_update_twin(struct store_conn *c, const struct store_twin *t
 				const struct store_twin_change *h);
 
 struct store_audit_new;
+
+/* Reads the twins of n distinct device IDs in one statement into out (room
+ * for n; *nout of them filled, in no particular order: IDs without a twin
+ * are missing). Returns the row count or an error status. */
+enum store_qs store_select_twins(struct store_conn *c, size_t n, const char *const *ids,
+				 struct store_twin *out, size_t *nout);
+
+/* One change of a batched write (store_update_twins_if). */
+struct store_twin_write {
+	const struct store_twin *t;	   /* the twin as to be written */
+	const char *read_etag;		   /* written only if the etag is still this */
+	const struct store_twin_change *h; /* its history row */
+	const struct store_audit_new *a;   /* its audit row, or NULL */
+	bool written;			   /* out: the etag held, the change is in */
+	long long audit_id;		   /* out: the audit row's id, when written */
+};
+
+/* Outside a transaction: store_update_twin_if for n changes of distinct
+ * twins (sorted by device ID, so that two batches lock in one order) in
+ * one statement and one commit; each change's written says whether its
+ * etag held. Nothing is notified: the caller announces what was written. */
+enum store_qs store_update_twins_if(struct store_conn *c, struct store_twin_write *w, size_t n);
 
 /* Outside a transaction: writes t's etag, version and sections, h and
  * the request's audit row a (when not NULL) only if the twin's etag is

@@ -12,10 +12,10 @@ cd "$(dirname "$0")/../.."
 . tests/lib/orchardd.sh
 . tests/lib/dps.sh
 . tests/lib/swtpm.sh
+. tests/lib/dps_tpm.sh
 cleanup() { swtpm_cleanup; fixture_cleanup; }
 trap cleanup EXIT
 DV="api-version=2019-03-31"
-SPLIT=$PWD/tests/integration/verifier/splitdps.py
 written() { psql_q "SELECT (SELECT count(*) FROM dps_tpm_challenges) || ' ' || (SELECT count(*) FROM dps_registrations)"; }
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
@@ -25,74 +25,19 @@ SCOPE=$(psql_q "SELECT value FROM dps_settings WHERE name = 'id_scope'")
 D=$TMP/dev
 mkdir -p "$D"
 
-# t CMD...: a tpm2-tools call; swtpm has no resource manager, so flush the
-# transient objects each call leaves behind.
-t() {
-	"$@" >/dev/null 2>"$D/tpm2.err" || {
-		echo "# tpm2 command failed: $*" >&2
-		cat "$D/tpm2.err" >&2
-		swtpm_flush
-		return 1
-	}
-	swtpm_flush
-}
 # tpm_up DIR: a fresh swtpm with EK certificates and an SRK at 0x81000001;
 # writes DIR/ek.pub, DIR/ek384.pub, DIR/srk.pub, DIR/ek.der and sets REGID
 # (not in a subshell: swtpm_start exports the TCTI).
 tpm_up() {
-	swtpm_start "$1" >/dev/null || return 1
-	t tpm2_readpublic -c 0x81010001 -o "$1/ek.pub" &&
-		t tpm2_nvread 0x01c00002 -o "$1/ek.der" &&
-		t tpm2_createprimary -C o -g sha256 -G rsa2048:aes128cfb -c "$1/srk.ctx" &&
-		t tpm2_evictcontrol -C o -c "$1/srk.ctx" 0x81000001 &&
-		t tpm2_readpublic -c 0x81000001 -o "$1/srk.pub" &&
-		t tpm2_readpublic -c 0x81010016 -o "$1/ek384.pub" || return 1
+	swtpm_start "$1" >/dev/null && dps_tpm_srk "$1" &&
+		dps_tpm_t tpm2_nvread 0x01c00002 -o "$1/ek.der" &&
+		dps_tpm_t tpm2_readpublic -c 0x81010016 -o "$1/ek384.pub" || return 1
 	REGID=$(ek_registration_id "$1/ek.pub")
-}
-# tpm_open B64 DIR [EKHANDLE [SRKHANDLE]]: the TPM recovers the HMAC key of an
-# authenticationKey (ActivateCredential with the EK, Import under the SRK,
-# Load), leaving DIR/hmac.ctx to sign with. swtpm's RSA EK (0x81010001, the
-# default) takes PolicySecret(endorsement); its P-384 EK (0x81010016)
-# userWithAuth.
-tpm_open() {
-	local ek=${3:-0x81010001} srk=${4:-0x81000001} auth=()
-	mkdir -p "$2"
-	base64 -d <<<"$1" >"$2/blob.bin" && python3 "$SPLIT" "$2/blob.bin" "$2" || return 1
-	if [[ $ek == 0x81010001 ]]; then
-		t tpm2_startauthsession --policy-session -S "$2/sess.ctx" &&
-			t tpm2_policysecret -S "$2/sess.ctx" -c e || return 1
-		auth=(-P "session:$2/sess.ctx")
-	fi
-	tpm2_activatecredential -c "$srk" -C "$ek" -i "$2/cred.out" -o "$2/inner.bin" \
-		"${auth[@]}" >/dev/null 2>"$D/act.err"
-	local rc=$?
-	tpm2_flushcontext "$2/sess.ctx" >/dev/null 2>&1
-	swtpm_flush
-	((rc == 0)) &&
-		t tpm2_import -C "$srk" -i "$2/dup.priv" -s "$2/seed.dat" -k "$2/inner.bin" \
-			-u "$2/key.pub" -r "$2/key.priv" &&
-		t tpm2_load -C "$srk" -u "$2/key.pub" -r "$2/key.priv" -c "$2/hmac.ctx"
-}
-# tpm_sas DIR REGID: a device SAS signed by the TPM (TPM2_HMAC with DIR/hmac.ctx)
-tpm_sas() {
-	local sr="$SCOPE/registrations/$2" se=$(($(date +%s) + 3600)) sig
-	printf '%s\n%s' "$sr" "$se" >"$1/sas.txt"
-	tpm2_hmac -c "$1/hmac.ctx" -o "$1/sas.mac" "$1/sas.txt" >/dev/null 2>&1 || return 1
-	swtpm_flush
-	sig=$(base64 -w0 <"$1/sas.mac")
-	printf 'SharedAccessSignature sr=%s&sig=%s&se=%s&skn=registration' "$sr" "$(urlenc "$sig")" "$se"
 }
 b64f() { base64 -w0 <"$1"; }
 # hub_sas DIR DEVICE [SKN]: an IoT Hub device SAS for DEVICE's twin, signed by
 # the TPM with DIR/hmac.ctx (the hub key it opened)
-hub_sas() {
-	local sr="127.0.0.1/devices/$2" se=$(($(date +%s) + 3600)) sig
-	printf '%s\n%s' "$sr" "$se" >"$1/hub.txt"
-	tpm2_hmac -c "$1/hmac.ctx" -o "$1/hub.mac" "$1/hub.txt" >/dev/null 2>&1 || return 1
-	swtpm_flush
-	sig=$(base64 -w0 <"$1/hub.mac")
-	printf 'SharedAccessSignature sr=%s&sig=%s&se=%s%s' "$sr" "$(urlenc "$sig")" "$se" "${3:+&skn=$3}"
-}
+hub_sas() { dps_tpm_sign_sas "$1" "127.0.0.1/devices/$2" "${3:-}"; }
 register() { # REGID BODY [curl args]: PUT .../register
 	local id=$1 body=$2
 	shift 2
@@ -127,8 +72,8 @@ expect_eq "the first register (no SAS) is 401 with an authenticationKey and keyN
 	"$STATUS $(jq -r .keyName <<<"$BODY")"
 expect "the 401 is never cached" grep -qi '^cache-control: no-store' <<<"$HEADERS"
 expect_eq "one pending challenge, no registration yet" "1 0" "$(written)"
-expect "the TPM recovers the key (ActivateCredential, Import, Load)" tpm_open "$AK" "$D/k1"
-SAS=$(tpm_sas "$D/k1" "$REG1")
+expect "the TPM recovers the key (ActivateCredential, Import, Load)" dps_tpm_open "$AK" "$D/k1"
+SAS=$(dps_tpm_sas "$D/k1" "$REG1")
 register "$REG1" '{"registrationId":"'"$REG1"'"}' -H "Authorization: $SAS"
 OP=$(jq -r .operationId <<<"$BODY")
 expect_eq "the register signed by the TPM's HMAC is accepted" "200 assigned" "$STATUS $(jq -r .status <<<"$BODY")"
@@ -137,12 +82,12 @@ HUBAK=$(jq -r .registrationState.tpm.authenticationKey <<<"$BODY")
 expect_eq "the operation is assigned" "200 assigned $REG1" \
 	"$STATUS $(jq -r '.status + " " + .registrationState.deviceId' <<<"$BODY")"
 expect "registrationState.tpm.authenticationKey is there" test -n "$HUBAK" -a "$HUBAK" != null
-if tpm_open "$HUBAK" "$D/hub1" && printf 'hub' >"$D/hub.txt" &&
+if dps_tpm_open "$HUBAK" "$D/hub1" && printf 'hub' >"$D/hub.txt" &&
 	tpm2_hmac -c "$D/hub1/hmac.ctx" -o "$D/hub.mac" "$D/hub.txt" >/dev/null 2>&1 &&
 	[[ $(b64f "$D/hub.mac") == $(hmac_b64 "$(psql_q "SELECT device_key FROM dps_registrations WHERE registration_id = '$REG1'")" hub) ]]; then
 	tap_ok "the TPM opens the hub key too, and it is the one Orchard keeps"
 else
-	tap_nok "the TPM opens the hub key too, and it is the one Orchard keeps" "$(cat "$D/act.err" "$D/tpm2.err")"
+	tap_nok "the TPM opens the hub key too, and it is the one Orchard keeps" "$(cat "$TMP/act.err" "$TMP/tpm2.err")"
 fi
 swtpm_flush
 http GET "/twins/$REG1" "${W[@]}"
@@ -187,7 +132,7 @@ tpm_up "$TMP/tpm2" || { tap_nok "second swtpm starts"; tap_done; exit 1; }
 REG2=$REGID
 T2=$TMP/tpm2
 EK2=$(b64f "$T2/ek.pub") SRK2=$(b64f "$T2/srk.pub")
-expect_fail "another TPM cannot open the first one's authenticationKey" tpm_open "$AK" "$D/k2"
+expect_fail "another TPM cannot open the first one's authenticationKey" dps_tpm_open "$AK" "$D/k2"
 before=$(written)
 register "$REG2" '{"tpm":{"endorsementKey":"'"$EK2"'","storageRootKey":"'"$SRK2"'"}}'
 expect_dps "an EK that is not enrolled: 401" 401 401002
@@ -225,8 +170,8 @@ expect_dps "a registration ID that is not the EK's: 401" 401 401002
 register "$REG2" "$GBODY"
 AK2=$(jq -r .authenticationKey <<<"$BODY")
 expect_eq "a device whose EK certificate chains gets its authenticationKey" "401 registration" "$STATUS $(jq -r .keyName <<<"$BODY")"
-expect "its TPM opens it" tpm_open "$AK2" "$D/g2"
-SAS2=$(tpm_sas "$D/g2" "$REG2")
+expect "its TPM opens it" dps_tpm_open "$AK2" "$D/g2"
+SAS2=$(dps_tpm_sas "$D/g2" "$REG2")
 register "$REG2" '{}' -H "Authorization: $SAS2"
 OP2=$(jq -r .operationId <<<"$BODY")
 http GET "/$SCOPE/registrations/$REG2/operations/$OP2?$DV" -H "Authorization: $SAS2"
@@ -238,10 +183,10 @@ http GET "/twins/$REG2" "${W[@]}"
 expect_eq "its twin carries the group's initialTwin" "200 press 1" "$STATUS $(jq -r '.properties.desired.app + " " + .tags.line' <<<"$BODY")"
 http PUT "/$SCOPE/registrations/$REG1/register?$DV" "${JSON[@]}" -d '{}' -H "Authorization: $SAS2"
 expect_dps "its key opens no other registration" 401 401002
-if tpm_open "$(jq -r .registrationState.tpm.authenticationKey <<<"$BODY0")" "$D/hub2"; then
+if dps_tpm_open "$(jq -r .registrationState.tpm.authenticationKey <<<"$BODY0")" "$D/hub2"; then
 	tap_ok "the group device's TPM opens its hub key"
 else
-	tap_nok "the group device's TPM opens its hub key" "$(cat "$D/act.err" "$D/tpm2.err")"
+	tap_nok "the group device's TPM opens its hub key" "$(cat "$TMP/act.err" "$TMP/tpm2.err")"
 fi
 http GET "/devices/$REG2/twin" -H "Authorization: $(hub_sas "$D/hub2" "$REG2")"
 expect_eq "the TPM group device reads its own twin with its hub SAS" "200 press null" \
@@ -263,44 +208,44 @@ expect_eq "a new challenge drops the long-expired ones" "401 1" "$STATUS $(psql_
 # --- an ECC EK (swtpm's P-384 EK, its certificate chaining to the group's
 # roots): the credential seed by ECDH (Orchard's own encoding) ---------------
 REG3=$(ek_registration_id "$T2/ek384.pub")
-t tpm2_nvread 0x01c00016 -o "$T2/ek384.der"
+dps_tpm_t tpm2_nvread 0x01c00016 -o "$T2/ek384.der"
 EBODY='{"tpm":{"endorsementKey":"'"$(b64f "$T2/ek384.pub")"'","storageRootKey":"'"$SRK2"'","endorsementKeyCertificate":"'"$(b64f "$T2/ek384.der")"'"}}'
 register "$REG3" "$EBODY"
 AK3=$(jq -r .authenticationKey <<<"$BODY")
 expect_eq "an ECC (P-384) EK whose certificate chains gets an authenticationKey" "401 registration" "$STATUS $(jq -r .keyName <<<"$BODY")"
-expect "its TPM opens it with the ECC EK" tpm_open "$AK3" "$D/e3" 0x81010016
-SAS3=$(tpm_sas "$D/e3" "$REG3")
+expect "its TPM opens it with the ECC EK" dps_tpm_open "$AK3" "$D/e3" 0x81010016
+SAS3=$(dps_tpm_sas "$D/e3" "$REG3")
 register "$REG3" '{}' -H "Authorization: $SAS3"
 OP3=$(jq -r .operationId <<<"$BODY")
 http GET "/$SCOPE/registrations/$REG3/operations/$OP3?$DV" -H "Authorization: $SAS3"
 HUB3=$(jq -r .registrationState.tpm.authenticationKey <<<"$BODY")
 expect_eq "the ECC-EK device is assigned from the group" "200 assigned group line-1" \
 	"$STATUS $(jq -r .status <<<"$BODY") $(psql_q "SELECT enrollment_kind || ' ' || enrollment_id FROM dps_registrations WHERE registration_id = '$REG3'")"
-if tpm_open "$HUB3" "$D/hub3" 0x81010016 && tpm2_hmac -c "$D/hub3/hmac.ctx" -o "$D/hub3.mac" "$D/hub.txt" >/dev/null 2>&1 &&
+if dps_tpm_open "$HUB3" "$D/hub3" 0x81010016 && tpm2_hmac -c "$D/hub3/hmac.ctx" -o "$D/hub3.mac" "$D/hub.txt" >/dev/null 2>&1 &&
 	[[ $(b64f "$D/hub3.mac") == $(hmac_b64 "$(psql_q "SELECT device_key FROM dps_registrations WHERE registration_id = '$REG3'")" hub) ]]; then
 	tap_ok "the ECC EK opens its hub key too"
 else
-	tap_nok "the ECC EK opens its hub key too" "$(cat "$D/act.err" "$D/tpm2.err")"
+	tap_nok "the ECC EK opens its hub key too" "$(cat "$TMP/act.err" "$TMP/tpm2.err")"
 fi
 swtpm_flush
 # ecc_srk DIR: an ECC P-256 SRK (SHA-256, AES-128-CFB) at 0x81000002
 ecc_srk() {
-	t tpm2_createprimary -C o -g sha256 -G ecc256:aes128cfb -c "$1/srkecc.ctx" &&
-		t tpm2_evictcontrol -C o -c "$1/srkecc.ctx" 0x81000002 &&
-		t tpm2_readpublic -c 0x81000002 -o "$1/srkecc.pub"
+	dps_tpm_t tpm2_createprimary -C o -g sha256 -G ecc256:aes128cfb -c "$1/srkecc.ctx" &&
+		dps_tpm_t tpm2_evictcontrol -C o -c "$1/srkecc.ctx" 0x81000002 &&
+		dps_tpm_t tpm2_readpublic -c 0x81000002 -o "$1/srkecc.pub"
 }
 expect "an ECC SRK is made" ecc_srk "$T2"
 register "$REG3" '{"tpm":{"endorsementKey":"'"$(b64f "$T2/ek384.pub")"'","storageRootKey":"'"$(b64f "$T2/srkecc.pub")"'","endorsementKeyCertificate":"'"$(b64f "$T2/ek384.der")"'"}}'
 AK4=$(jq -r .authenticationKey <<<"$BODY")
 expect_eq "an ECC EK with an ECC SRK gets an authenticationKey" "401 registration" "$STATUS $(jq -r .keyName <<<"$BODY")"
-expect "its TPM opens it (the duplicate's seed by ECDH too)" tpm_open "$AK4" "$D/e5" 0x81010016 0x81000002
-register "$REG3" '{}' -H "Authorization: $(tpm_sas "$D/e5" "$REG3")"
+expect "its TPM opens it (the duplicate's seed by ECDH too)" dps_tpm_open "$AK4" "$D/e5" 0x81010016 0x81000002
+register "$REG3" '{}' -H "Authorization: $(dps_tpm_sas "$D/e5" "$REG3")"
 expect_eq "and signs its registration with it" "200 assigned" "$STATUS $(jq -r .status <<<"$BODY")"
 swtpm_stop
 tpm_up "$TMP/tpm3" || { tap_nok "third swtpm starts"; tap_done; exit 1; }
-expect_fail "another TPM's ECC EK cannot open it" tpm_open "$AK3" "$D/e4" 0x81010016
+expect_fail "another TPM's ECC EK cannot open it" dps_tpm_open "$AK3" "$D/e4" 0x81010016
 ecc_srk "$TMP/tpm3"
-expect_fail "nor the one for the ECC SRK" tpm_open "$AK4" "$D/e6" 0x81010016 0x81000002
+expect_fail "nor the one for the ECC SRK" dps_tpm_open "$AK4" "$D/e6" 0x81010016 0x81000002
 
 orchardd_stop
 expect_eq "orchardd exits cleanly" 0 $?

@@ -389,6 +389,19 @@ def run(tap, fx, c, resp):
     r = b.post(www["challenges"][0]["url"], {})
     c.problem(r, 403, "unauthorized",
               "another account's kid answering the challenge: unauthorized")
+    # An answer's nonce is taken in the statement that starts the challenge:
+    # a used one, or an account key that did not sign, starts nothing.
+    path = www["challenges"][0]["url"][len(fx.base):]
+    n = c.nonce()
+    c.signed(a.key, order_url[len(fx.base):], None, kid=a.kid, nonce=n)
+    r = c.signed(a.key, path, {}, kid=a.kid, nonce=n)
+    c.problem(r, 400, "badNonce", "answering a challenge with a used nonce: badNonce")
+    d = Acct(c)
+    n = c.nonce()
+    r = c.signed(d.key, path, {}, kid=a.kid, nonce=n)
+    c.problem(r, 400, "malformed", "answering a challenge signed by another account's key")
+    tap.eq("1", psql(fx, f"SELECT count(*) FROM acme_nonces WHERE nonce = '{n}'"),
+           "...which leaves its nonce")
     r = b.post(f"/acme/account/{a.id}/orders")
     c.problem(r, 403, "unauthorized", "another account's orders list: unauthorized")
     r = a.post(order_url + "/finalize", {"csr": "AAAA"})
@@ -600,6 +613,55 @@ def run(tap, fx, c, resp):
     return a
 
 
+def late_new_order(tap, fx, c, a):
+    """With the rate limits off, newOrder's own statement takes the nonce:
+    each refusal leaves everything as it was."""
+    def nonce_left(n):
+        return psql(fx, f"SELECT count(*) FROM acme_nonces WHERE nonce = '{n}'")
+
+    d = Acct(c)
+    tap.eq(200, d.post(d.kid, {}).status_code, "limits off: a second account, its key cached")
+    new = {"identifiers": [{"type": "dns", "value": "fold.example.test"}]}
+    before = counts(fx)
+    n = c.nonce()
+    r = c.signed(a.key, "/acme/new-order", new, kid=a.kid, nonce=n)
+    tap.eq((201, "pending", "0"), (r.status_code, r.json().get("status"), nonce_left(n)),
+           "limits off: newOrder made, its nonce used up by its statement")
+    after = counts(fx)
+    c.problem(c.signed(a.key, "/acme/new-order", new, kid=a.kid, nonce=n), 400, "badNonce",
+              "limits off: newOrder with the same nonce again: 400 badNonce")
+    n = c.nonce()
+    psql(fx, f"UPDATE acme_nonces SET expires_at = now() - interval '1 s' WHERE nonce = '{n}'")
+    c.problem(c.signed(a.key, "/acme/new-order", new, kid=a.kid, nonce=n), 400, "badNonce",
+              "limits off: newOrder with an expired nonce: 400 badNonce")
+    n = c.nonce()
+    c.problem(c.signed(d.key, "/acme/new-order", new, kid=a.kid, nonce=n), 400, "malformed",
+              "limits off: newOrder signed by another account's key under this kid: 400")
+    tap.eq("1", nonce_left(n), "...which leaves its nonce")
+    tap.ok(before != after and counts(fx) == after, "...and no refusal made anything",
+           (before, after, counts(fx)))
+    # The key another orchardd changed: the stored key verifies the long way, then the
+    # order is made.
+    jwk_a = psql(fx, f"SELECT jwk FROM acme_accounts WHERE id = '{a.id}'")
+    psql(fx, f"UPDATE acme_accounts SET jwk = (SELECT jwk FROM acme_accounts WHERE id ="
+             f" '{d.id}') WHERE id = '{a.id}'")
+    n = c.nonce()
+    c.problem(c.signed(a.key, "/acme/new-order", new, kid=a.kid, nonce=n), 400, "malformed",
+              "limits off: newOrder signed with a key the account no longer holds: 400")
+    tap.eq(("1", after), (nonce_left(n), counts(fx)), "...which leaves its nonce, makes nothing")
+    r = c.signed(d.key, "/acme/new-order", new, kid=a.kid, nonce=n)
+    tap.eq((201, "0"), (r.status_code, nonce_left(n)),
+           "limits off: newOrder signed with the stored key: 201, the nonce used up")
+    tap.eq(str(int(after.split()[0]) + 1), counts(fx).split()[0], "...and one order made")
+    psql(fx, f"UPDATE acme_accounts SET jwk = $j${jwk_a}$j$ WHERE id = '{a.id}'")
+    tap.eq(200, a.post(a.kid, {}).status_code, "the account's own key again")
+    n = c.nonce()
+    tap.eq(200, d.post(d.kid, {"status": "deactivated"}).status_code, "the second deactivated")
+    c.problem(c.signed(d.key, "/acme/new-order", new, kid=d.kid, nonce=n), 403, "unauthorized",
+              "limits off: newOrder by a deactivated account: 403 unauthorized")
+    tap.eq("1", nonce_left(n), "...which leaves its nonce")
+
+
 def alpn(tap, fx, c, resp):
     """tls-alpn-01 against our own responder: a second orchardd on the same
     database validates on its port."""
@@ -609,6 +671,7 @@ def alpn(tap, fx, c, resp):
              "--acme-orders-per-hour", "0")
     a = Acct(c)
     tp = a.thumbprint()
+    late_new_order(tap, fx, c, a)
 
     def case(name, ident, setup, want):
         oo = a.order(ident).json()
