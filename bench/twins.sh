@@ -1,11 +1,11 @@
 #!/bin/bash
 # Device twins at 10,000 twins: desired PATCH/s and twin GET/s (wrk, 64
 # keep-alive TLS connections, a random twin per request) beside pgbench's
-# single-row UPDATE rate on the same PostgreSQL (the ceiling for a write);
-# then devices waiting on their desired properties (1,000 and 10,000 long
-# polls on instance A, each under its own device SAS): memory per waiting
-# device and the latency from a desired PATCH on instance B to the device's
-# answer. Targets: PATCH >= 50% of the ceiling, GET >= 10,000/s, p99 <
+# single-row UPDATE rate on the same durable PostgreSQL (fsync and
+# synchronous_commit on: the ceiling for a write); then devices waiting on
+# their desired properties (1,000 and 10,000 long polls on instance A, each
+# under its own device SAS): memory per waiting device and the latency from
+# a desired PATCH on instance B to the device's answer. Targets: PATCH >= 50% of the ceiling, GET >= 10,000/s, p99 <
 # 200 ms, < 20 KB per waiting device.
 set -u
 cd "$(dirname "$0")/.."
@@ -117,6 +117,7 @@ read -r pg1 _ < <(pg_upd 1 1)
 read -r pgn pgn_pcpu < <(pg_upd "$POOL" 2)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
+echo "PostgreSQL fsync/synchronous_commit: $(pg_admin "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')")"
 printf '%-52s %10s %10s %8s\n' "what ($TWINS twins)" "req/s" "p99" "ratio"
 printf '%-52s %10.0f\n' "pgbench single-row UPDATE, 1 client" "$pg1"
 printf '%-52s %10.0f\n' "pgbench single-row UPDATE, $POOL clients (ceiling)" "$pgn"

@@ -3,7 +3,7 @@
 # orchardd on one PostgreSQL (B: URL2/OPID2, A: URL/OPID, which takes
 # BENCH_ORCHARDD_ARGS), an operator TOKEN, a symmetric-key group (its key
 # in GK) and TWINS twins bench-0.. registered through it.
-pg_start >/dev/null
+pg_start --durable >/dev/null
 orchardd_start || exit 1
 OPID2=$OPID URL2=$URL
 # shellcheck disable=SC2086

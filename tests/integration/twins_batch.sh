@@ -47,6 +47,15 @@ release() {
 	HOLD_PID=
 	rm -f "$TMP/hold.in"
 }
+# wait_blocked: until the writer waits on the held row lock (so that what
+# is sent next queues behind it)
+wait_blocked() {
+	for _ in $(seq 1 200); do
+		[[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")" == 1 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 # wait_queued N: until N jobs wait for the next batch
 wait_queued() {
 	for _ in $(seq 1 200); do
@@ -72,7 +81,7 @@ commits0=$(metric orchard_twin_batch_commits_total) changes0=$(metric 'orchard_t
 hold hold || { tap_nok "a transaction holds the twin's lock"; exit 1; }
 PIDS=()
 bg_patch hold '{"properties":{"desired":{"n":1}}}' "$TMP/r.hold"
-wait_queued 0 && sleep 0 # the writer took it and blocks on the lock
+expect "the writer waits on the held lock" wait_blocked
 bg_patch a "{\"properties\":{\"desired\":{\"s\":\"$fill\"}}}" "$TMP/r.big" # past 32 KB merged
 bg_patch a '{"properties":{"desired":{"ok":1}}}' "$TMP/r.ok"
 bg_patch b '{"properties":{"desired":{"m":1}}}' "$TMP/r.stale" -H 'If-Match: "00000000"'
@@ -123,7 +132,7 @@ expect_problem "an etag that moved elsewhere is still 412" 412 twin-etag-mismatc
 hold hold || { tap_nok "a transaction holds the twin's lock again"; exit 1; }
 PIDS=()
 bg_patch hold '{"properties":{"desired":{"n":2}}}' "$TMP/s.hold"
-wait_queued 0
+expect "the writer waits on the held lock again" wait_blocked
 for i in $(seq 1 8); do bg_patch "s$((i % 2))" "{\"properties\":{\"desired\":{\"q$i\":$i}}}" "$TMP/s.$i"; done
 for t in a b c; do bg_patch $t '{"properties":{"desired":{"stop":1}}}' "$TMP/s.$t"; done
 expect "eleven requests queue behind the blocked batch" wait_queued 11

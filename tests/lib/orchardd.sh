@@ -17,8 +17,10 @@ fixture_cleanup() {
 	rm -rf "$TMP"
 }
 
+# pg_start [--durable]: a private cluster under $TMP, fsync and
+# synchronous_commit off unless --durable (benchmarks that write)
 pg_start() {
-	"$ROOT/scripts/pg-cluster" start "$TMP/db" --fast >&2 || return 1
+	"$ROOT/scripts/pg-cluster" start "$TMP/db" $([[ "${1:-}" == --durable ]] || echo --fast) >&2 || return 1
 	export PGDIR="$TMP/db"
 	export ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
 }
