@@ -24,10 +24,9 @@ BUILD=${ORCHARD_BUILD:-build}
 . tests/lib/swtpm.sh
 trap 'swtpm_cleanup; fixture_cleanup' EXIT
 make -s "$BUILD/bench/device_attest_load" "$BUILD/orchard-attest" "$BUILD/orchardd" || exit 1
-# A durable cluster, as bench/acme.sh's: pg-cluster without --fast keeps
-# PostgreSQL's defaults (fsync, synchronous_commit, full_page_writes on).
-"$ROOT/scripts/pg-cluster" start "$TMP/db" >/dev/null 2>&1 || exit 1
-export PGDIR="$TMP/db" ORCHARD_DATABASE_URL=$("$ROOT/scripts/pg-cluster" url "$TMP/db")
+# A durable cluster, as bench/acme.sh's (fsync, synchronous_commit and
+# full_page_writes on).
+pg_start --durable >/dev/null 2>&1 || exit 1
 if [[ -n "${DA_BENCH_PGSS:-}" ]]; then
 	echo "shared_preload_libraries = 'pg_stat_statements'" >>"$TMP/db/pg/postgresql.conf"
 	pg_stop && "$ROOT/scripts/pg-cluster" start "$TMP/db" >/dev/null 2>&1 || exit 1
