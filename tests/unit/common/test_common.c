@@ -121,9 +121,10 @@ static void test_jsonb_flat(void **state)
 		bool flat;
 	} cases[] = {
 		{"{}", true},
-		{" {\"protected\":\"eyJh\", \"payload\" : \"\",\n\"signature\":\"c2ln\"}\r\n", true},
+		{" {\"protected\":\"eyJh\", \"payload\" : \"\",\n\"signature\":\"c2ln\"}\r\n",
+		 true},
 		{"{\"\":\"x\"}", true},
-		{"{\"a\":\"b\\\"c\"}", false},  /* an escape */
+		{"{\"a\":\"b\\\"c\"}", false},	 /* an escape */
 		{"{\"a\":\"\xc3\xa9\"}", false}, /* not ASCII */
 		{"{\"a\":1}", false},
 		{"{\"a\":\"b\",\"c\":{}}", false},
@@ -135,13 +136,15 @@ static void test_jsonb_flat(void **state)
 		{"{\"a\" \"b\"}", false},
 		{"{\"a\":\"b", false},
 		{"", false},
-		{"{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":\"b\"}", false},
+		{"{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":\"b\"}",
+		 false},
 	};
 	json_t *j;
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *t = cases[i].text;
-		json_t *f = jsonb_flat(t, strlen(t)), *ref = json_loads(t, JSON_REJECT_DUPLICATES, NULL);
+		json_t *f = jsonb_flat(t, strlen(t)),
+		       *ref = json_loads(t, JSON_REJECT_DUPLICATES, NULL);
 		if (cases[i].flat) {
 			assert_non_null(f);
 			assert_true(json_equal(f, ref));
@@ -151,7 +154,8 @@ static void test_jsonb_flat(void **state)
 		json_decref(f);
 		json_decref(ref);
 	}
-	assert_int_equal(jsonb_parse("{\"a\":\"b\",\"a\":\"c\"}", 17, 32, &j, NULL), JSONB_MALFORMED);
+	assert_int_equal(jsonb_parse("{\"a\":\"b\",\"a\":\"c\"}", 17, 32, &j, NULL),
+			 JSONB_MALFORMED);
 	assert_int_equal(jsonb_parse("{\"a\":\"b\"} x", 11, 32, &j, NULL), JSONB_MALFORMED);
 	assert_int_equal(jsonb_parse("{\"a\":\"b\"}", 9, 32, &j, NULL), JSONB_OK);
 	assert_string_equal(json_string_value(json_object_get(j, "a")), "b");
