@@ -10,6 +10,7 @@
 
 #include "acme/jws.h"
 #include "common/b64.h"
+#include "common/jsonb.h"
 
 int acme_fail(struct acme_err *e, enum err_code code, const char *fmt, ...)
 {
@@ -126,7 +127,9 @@ static int jws_parse(const json_t *body, bool inner, struct acme_jws *out, struc
 	if ((hdr = b64_decode(prot, plen, 1, &hlen)) == NULL)
 		return acme_fail(e, ERR_ACME_MALFORMED,
 				 "JWS: \"protected\" is not strict base64url");
-	out->header = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, NULL);
+	out->header = jsonb_flat((const char *)hdr, hlen);
+	if (out->header == NULL)
+		out->header = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, NULL);
 	free(hdr);
 	if (out->header == NULL) {
 		acme_fail(e, ERR_ACME_MALFORMED, "JWS: the protected header is not JSON");

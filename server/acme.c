@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/b64.h"
+#include "common/jsonb.h"
 #include "common/log.h"
 #include "server/acme_keycache.h"
 #include "server/reply.h"
@@ -464,8 +465,10 @@ static bool payload_take(struct request *req, struct acme_auth *a, enum err_code
 	a->post_as_get = a->jws.payload_len == 0;
 	if (!a->post_as_get) {
 		json_error_t jerr;
-		req->json = json_loadb((const char *)a->jws.payload, a->jws.payload_len,
-				       JSON_REJECT_DUPLICATES, &jerr);
+		req->json = jsonb_flat((const char *)a->jws.payload, a->jws.payload_len);
+		if (req->json == NULL)
+			req->json = json_loadb((const char *)a->jws.payload, a->jws.payload_len,
+					       JSON_REJECT_DUPLICATES, &jerr);
 		if (!json_is_object(req->json))
 			return refuse(req, err, ERR_ACME_MALFORMED,
 				      "the JWS payload must be a JSON object or empty");

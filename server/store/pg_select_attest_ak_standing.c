@@ -11,8 +11,9 @@ enum store_qs store_select_attest_ak_standing(struct store_conn *c, const char *
 {
 	static struct store_stmt st = {
 		"select_attest_ak_standing",
-		"SELECT (SELECT count(*) FROM attest_ak_certificates r JOIN certificates x"
-		" USING (serial) WHERE r.ek_hash = a.ek_hash AND x.revoked_at IS NOT NULL),"
+		"SELECT (SELECT count(*) FROM attest_ak_certificates r WHERE r.ek_hash = a.ek_hash"
+		" AND (SELECT x.revoked_at FROM certificates x WHERE x.serial = r.serial)"
+		" IS NOT NULL),"
 		" coalesce(e.provisioning_status = 'enabled', false),"
 		" a.enrollment_kind || '/' || a.enrollment_id, p.policy::text"
 		" FROM attest_ak_certificates a LEFT JOIN dps_enrollments e"

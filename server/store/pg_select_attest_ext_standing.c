@@ -13,8 +13,9 @@ enum store_qs store_select_attest_ext_standing(struct store_conn *c, const char 
 {
 	static struct store_stmt st = {
 		"select_attest_ext_standing",
-		"SELECT (SELECT count(*) FROM attest_ak_certificates r JOIN certificates x"
-		" USING (serial) WHERE r.registration_id = $1 AND x.revoked_at IS NOT NULL),"
+		"SELECT (SELECT count(*) FROM attest_ak_certificates r WHERE r.registration_id = $1"
+		" AND (SELECT x.revoked_at FROM certificates x WHERE x.serial = r.serial)"
+		" IS NOT NULL),"
 		" coalesce(e.provisioning_status = 'enabled', false),"
 		" e.kind || '/' || e.id, p.policy::text"
 		" FROM (SELECT 0 AS o, kind, id FROM dps_enrollments"

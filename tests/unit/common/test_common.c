@@ -112,6 +112,56 @@ static void test_jsonb_depth(void **state)
 	assert_int_equal(jsonb_parse("{\"a\":1} x", 9, 32, &j, NULL), JSONB_MALFORMED);
 }
 
+/* jsonb_flat takes plain flat objects only, and agrees with jansson on them;
+ * everything else is left to jansson (NULL), bad input included. */
+static void test_jsonb_flat(void **state)
+{
+	static const struct {
+		const char *text;
+		bool flat;
+	} cases[] = {
+		{"{}", true},
+		{" {\"protected\":\"eyJh\", \"payload\" : \"\",\n\"signature\":\"c2ln\"}\r\n",
+		 true},
+		{"{\"\":\"x\"}", true},
+		{"{\"a\":\"b\\\"c\"}", false},	 /* an escape */
+		{"{\"a\":\"\xc3\xa9\"}", false}, /* not ASCII */
+		{"{\"a\":1}", false},
+		{"{\"a\":\"b\",\"c\":{}}", false},
+		{"[\"a\"]", false},
+		{"{\"a\":\"b\",\"a\":\"c\"}", false}, /* a duplicate */
+		{"{\"a\":\"b\"} x", false},
+		{"{\"a\":\"b\",}", false},
+		{"{\"a\":\"b\"", false},
+		{"{\"a\" \"b\"}", false},
+		{"{\"a\":\"b", false},
+		{"", false},
+		{"{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":\"b\"}",
+		 false},
+	};
+	json_t *j;
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *t = cases[i].text;
+		json_t *f = jsonb_flat(t, strlen(t)),
+		       *ref = json_loads(t, JSON_REJECT_DUPLICATES, NULL);
+		if (cases[i].flat) {
+			assert_non_null(f);
+			assert_true(json_equal(f, ref));
+		} else {
+			assert_null(f);
+		}
+		json_decref(f);
+		json_decref(ref);
+	}
+	assert_int_equal(jsonb_parse("{\"a\":\"b\",\"a\":\"c\"}", 17, 32, &j, NULL),
+			 JSONB_MALFORMED);
+	assert_int_equal(jsonb_parse("{\"a\":\"b\"} x", 11, 32, &j, NULL), JSONB_MALFORMED);
+	assert_int_equal(jsonb_parse("{\"a\":\"b\"}", 9, 32, &j, NULL), JSONB_OK);
+	assert_string_equal(json_string_value(json_object_get(j, "a")), "b");
+	json_decref(j);
+}
+
 static void test_duration_parse(void **state)
 {
 	(void)state;
@@ -137,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_buf_enforces_max),
 		cmocka_unit_test(test_jsonb_depth),
+		cmocka_unit_test(test_jsonb_flat),
 		cmocka_unit_test(test_duration_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
