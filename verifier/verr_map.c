@@ -55,6 +55,7 @@ const struct verr_map_row verr_map_rows[] = {
 	{"ak-not-restricted", ERR_ATTEST_KEY_REJECTED},
 	{"ak-not-sensitivedataorigin", ERR_ATTEST_KEY_REJECTED},
 	{"ak-not-sign", ERR_ATTEST_KEY_REJECTED},
+	{"ak-other-key", ERR_ATTEST_KEY_REJECTED},
 	{"ak-substituted", ERR_ATTEST_KEY_REJECTED},
 	{"ak-type", ERR_ATTEST_KEY_REJECTED},
 	{"ak-weak", ERR_ATTEST_KEY_REJECTED},
