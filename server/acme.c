@@ -507,11 +507,8 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 	}
 	if (text == NULL)
 		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
+	if ((resp = reply_response_owning(text, strlen(text))) == NULL)
 		return MHD_NO;
-	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (location != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);

@@ -341,11 +341,8 @@ int dps_reply(struct request *req, unsigned status, json_t *body, const char *et
 	json_decref(body);
 	if (text == NULL)
 		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
+	if ((resp = reply_response_owning(text, strlen(text))) == NULL)
 		return MHD_NO;
-	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"application/json; charset=utf-8");
 	if (etag != NULL) {
@@ -578,10 +575,10 @@ static int reply_page(struct request *req, json_t *items, const char *last)
 	json_decref(items);
 	if (text == NULL || (last != NULL && token == NULL))
 		goto out;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	resp = reply_response_owning(text, strlen(text));
+	text = NULL;
 	if (resp == NULL)
 		goto out;
-	text = NULL;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"application/json; charset=utf-8");
 	/* Absent on the last page: Node's Query stops there. */

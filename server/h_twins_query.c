@@ -152,11 +152,8 @@ static int reply_page(struct request *req, json_t *rows, const char *continuatio
 	json_decref(rows);
 	if (text == NULL)
 		return reply_problem(req, ERR_INTERNAL, "cannot render the result");
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
+	if ((resp = reply_response_owning(text, strlen(text))) == NULL)
 		return MHD_NO;
-	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (continuation != NULL)
 		MHD_add_response_header(resp, "x-ms-continuation", continuation);

@@ -70,6 +70,16 @@ enum MHD_Result reply_queue(struct request *req, unsigned status, struct MHD_Res
 	return reply_queue_as(req, status, resp, req->family);
 }
 
+struct MHD_Response *reply_response_owning(char *data, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+
+	if (resp == NULL)
+		free(data);
+	return resp;
+}
+
 /* Queues data (taken over: freed here on every path) as ctype, with an
  * optional ETag and Cache-Control. */
 static enum MHD_Result reply_buffer(struct request *req, unsigned status, const char *ctype,
@@ -78,11 +88,8 @@ static enum MHD_Result reply_buffer(struct request *req, unsigned status, const 
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(data);
+	if ((resp = reply_response_owning(data, len)) == NULL)
 		return MHD_NO;
-	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (etag != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
@@ -240,11 +247,8 @@ enum MHD_Result reply_problem_ext(const char *file, int line, struct request *re
 	text = reply_error_body(req, e, family, ext, detail, &azure_code);
 	if (text == NULL)
 		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
+	if ((resp = reply_response_owning(text, strlen(text))) == NULL)
 		return MHD_NO;
-	}
 	if (family == ERR_FAMILY_DPS) {
 		snprintf(code, sizeof code, "%lu", azure_code);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,

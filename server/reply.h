@@ -45,6 +45,10 @@ enum MHD_Result reply_text(struct request *req, unsigned status, const char *cty
 enum MHD_Result reply_bytes(struct request *req, unsigned status, const char *ctype,
 			    const void *data, size_t len, const char *etag);
 
+/* A response that owns len bytes of data (malloc'd): data is freed on
+ * every path, also when this returns NULL (out of memory). */
+struct MHD_Response *reply_response_owning(char *data, size_t len);
+
 /* Queues a prepared response, adding X-Request-Id and the request family's
  * headers (ACME: Replay-Nonce, Link); takes no ownership. */
 enum MHD_Result reply_queue(struct request *req, unsigned status, struct MHD_Response *resp);
