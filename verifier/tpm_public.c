@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -95,6 +96,25 @@ out:
 	return pk;
 }
 
+/* The uncompressed point 04 || X || Y of p's ECC key into out (room for
+ * 1 + 2 * 66), each coordinate left-padded to the field: its length, or 0
+ * when a coordinate is empty or longer than the curve's field. */
+static size_t ecc_point(const TPMT_PUBLIC *p, uint8_t *out)
+{
+	size_t cb = tpm_alg_curve_bytes(p->parameters.eccDetail.curveID);
+	const TPMS_ECC_POINT *q = &p->unique.ecc;
+
+	/* Coordinates may arrive shorter than the field (leading zeros
+	 * dropped) but never longer. */
+	if (cb == 0 || q->x.size == 0 || q->y.size == 0 || q->x.size > cb || q->y.size > cb)
+		return 0;
+	memset(out, 0, 1 + 2 * cb);
+	out[0] = 0x04;
+	memcpy(out + 1 + cb - q->x.size, q->x.buffer, q->x.size);
+	memcpy(out + 1 + 2 * cb - q->y.size, q->y.buffer, q->y.size);
+	return 1 + 2 * cb;
+}
+
 static EVP_PKEY *ecc_pkey(const TPMT_PUBLIC *p, struct verr *e)
 {
 	OSSL_PARAM_BLD *bld = NULL;
@@ -104,30 +124,23 @@ static EVP_PKEY *ecc_pkey(const TPMT_PUBLIC *p, struct verr *e)
 	uint8_t point[1 + 2 * 66];
 	uint16_t curve = p->parameters.eccDetail.curveID;
 	const char *group = tpm_alg_curve_name(curve);
-	size_t cb = tpm_alg_curve_bytes(curve);
+	size_t cb = tpm_alg_curve_bytes(curve), plen;
 	const TPMS_ECC_POINT *q = &p->unique.ecc;
 
 	if (group == NULL) {
 		verr_set(e, "public-curve", "unsupported curve 0x%04x", curve);
 		goto out;
 	}
-	/* Coordinates may arrive shorter than the field (leading zeros dropped)
-	 * but never longer. */
-	if (q->x.size == 0 || q->y.size == 0 || q->x.size > cb || q->y.size > cb) {
+	if ((plen = ecc_point(p, point)) == 0) {
 		verr_set(e, "public-ecc-point",
 			 "ECC point coordinates of %u/%u bytes for a %zu-byte curve", q->x.size,
 			 q->y.size, cb);
 		goto out;
 	}
-	memset(point, 0, sizeof(point));
-	point[0] = 0x04;
-	memcpy(point + 1 + cb - q->x.size, q->x.buffer, q->x.size);
-	memcpy(point + 1 + 2 * cb - q->y.size, q->y.buffer, q->y.size);
 	bld = OSSL_PARAM_BLD_new();
 	if (bld == NULL ||
 	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * cb) !=
-		    1 ||
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, plen) != 1 ||
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) != 1 ||
@@ -213,21 +226,14 @@ int tpm_public_spki(const TPMT_PUBLIC *p, uint8_t **der, size_t *len)
 	if (xp == NULL)
 		goto out;
 	if (p->type == TPM2_ALG_ECC) {
-		uint16_t id = p->parameters.eccDetail.curveID;
-		size_t cb = tpm_alg_curve_bytes(id);
-		const TPMS_ECC_POINT *q = &p->unique.ecc;
-		int nid = id == TPM2_ECC_NIST_P256   ? NID_X9_62_prime256v1
-			  : id == TPM2_ECC_NIST_P384 ? NID_secp384r1
-			  : id == TPM2_ECC_NIST_P521 ? NID_secp521r1
-						     : NID_undef;
+		const char *name = tpm_alg_curve_name(p->parameters.eccDetail.curveID);
+		int nid = name != NULL ? EC_curve_nist2nid(name) : NID_undef;
+		uint8_t point[1 + 2 * 66];
+		size_t plen = ecc_point(p, point);
 
-		if (nid == NID_undef || cb == 0 || q->x.size > cb || q->y.size > cb ||
-		    (enc = OPENSSL_zalloc(1 + 2 * cb)) == NULL)
+		if (nid == NID_undef || plen == 0 || (enc = OPENSSL_memdup(point, plen)) == NULL)
 			goto out;
-		enc[0] = 0x04;
-		memcpy(enc + 1 + cb - q->x.size, q->x.buffer, q->x.size);
-		memcpy(enc + 1 + 2 * cb - q->y.size, q->y.buffer, q->y.size);
-		enclen = (int)(1 + 2 * cb);
+		enclen = (int)plen;
 		ptype = V_ASN1_OBJECT;
 		alg = OBJ_nid2obj(NID_X9_62_id_ecPublicKey);
 		curve = OBJ_nid2obj(nid);
