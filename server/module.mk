@@ -23,7 +23,7 @@ BINS += $(BUILD)/orchardd
 
 # The mosquitto plugin (server/mqtt/orchard_mqtt.c): loaded by the broker,
 # so never built with sanitizers (mosquitto carries no ASan runtime).
-$(BUILD)/orchard_mqtt.so: server/mqtt/orchard_mqtt.c
+$(BUILD)/orchard_mqtt.so: server/mqtt/orchard_mqtt.c common/hash.h
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out $(SANFLAGS) -MMD -MP,$(CFLAGS)) -fPIC -shared -o $@ $< -lcrypto
 

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "server/messages.h"
@@ -42,11 +43,7 @@
 
 unsigned mqtt__bucket_of(const char *id)
 {
-	unsigned h = 2166136261u;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h;
+	return hash_fnv1a_str(id);
 }
 
 void mqtt__publish(struct mqtt *m, const char *topic, const char *body)

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -112,11 +113,7 @@ static size_t row_bytes(const struct store_twin *t)
 
 static struct store_twin *cache_slot(struct twin_batch *b, const char *id)
 {
-	uint32_t h = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return &b->cache[h & (CACHE_SLOTS - 1)];
+	return &b->cache[hash_fnv1a_str(id) & (CACHE_SLOTS - 1)];
 }
 
 /* The row of id as this writer last wrote it, or NULL. */

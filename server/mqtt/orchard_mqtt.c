@@ -57,6 +57,8 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "common/hash.h"
+
 #define UP_PREFIX "orchard/up/"
 #define DOWN_PREFIX "orchard/down/"
 #define MRES_PREFIX "orchard/mres/" /* method answers, to every backend */
@@ -208,11 +210,7 @@ static bool desired_fresh(const char *id, long long v, long long from)
 
 static unsigned method_bucket(const char *id)
 {
-	unsigned h = 2166136261u;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h % METHOD_BUCKETS;
+	return hash_fnv1a_str(id) % METHOD_BUCKETS;
 }
 
 /* Finds id's entry in the method subscriptions (the link to it). */

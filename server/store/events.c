@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "server/store/store_pg.h"
 
@@ -42,14 +43,9 @@ struct events {
 /* FNV-1a over channel and key. */
 static size_t bucket_of(const char *channel, const char *key, size_t keylen)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = hash_fnv1a(hash_fnv1a_str(channel), "\xff", 1);
 
-	for (const char *p = channel; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (size_t i = 0; i < keylen; i++)
-		h = (h ^ (uint8_t)key[i]) * 16777619u;
-	return h % NBUCKETS;
+	return hash_fnv1a(h, key, keylen) % NBUCKETS;
 }
 
 static void deliver_bucket(struct events *ev, const char *channel, const char *key, size_t keylen,
