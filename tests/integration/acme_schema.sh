@@ -1,0 +1,63 @@
+#!/bin/bash
+# The ACME tables' value rules after migration 0019 (CHECK constraints moved
+# to domains, docs/acme.md "Storage"): the migration runs on a database
+# that already holds rows (0001-0018 applied first, rows written, then
+# 0019), keeps them, and every rule still refuses a bad value (SQLSTATE
+# 23514) and leaves the row as it was.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+. tests/lib/orchardd.sh
+trap fixture_cleanup EXIT
+pg_start || exit 1
+psql_f() { "$ROOT/scripts/pg-cluster" admin "$TMP/db" -qAt -v ON_ERROR_STOP=1 -f "$1"; }
+# sqlstate SQL: the SQLSTATE SQL fails with, or "ok"
+sqlstate() {
+	"$ROOT/scripts/pg-cluster" admin "$TMP/db" -qAt -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate \
+		-c "$1" 2>&1 >/dev/null | grep -o '[0-9][0-9A-Z]\{4\}' | head -1 | grep . || echo ok
+}
+
+ok=1
+for f in db/migrations/[0-9][0-9][0-9][0-9]_*.sql; do
+	[[ ${f#db/migrations/} < 0019 ]] || continue
+	psql_f "$f" >/dev/null || { ok=0; break; }; done
+[[ $ok == 1 ]] && tap_ok "migrations 0001-0018 applied" || tap_nok "migrations 0001-0018 applied"
+pg_admin "INSERT INTO acme_accounts (id, key_thumbprint, jwk) VALUES ('acc1', 'tp1', '{}');
+	INSERT INTO certificates (serial, sans, key_type, profile, not_before, not_after, der)
+	VALUES ('0123456789abcdef0123456789abcdef', 'DNS:a.test', 'p256', 'tls-server', now(), now() + interval '1 day', '\x00');
+	INSERT INTO acme_authzs (id, account_id, identifier_type, identifier_value, expires_at)
+	VALUES ('az1', 'acc1', 'dns', 'a.test', now() + interval '1 day');
+	INSERT INTO acme_challenges (id, authz_id, type, token) VALUES ('ch1', 'az1', 'http-01', 'tok');
+	INSERT INTO acme_orders (id, account_id, identifiers, authz_ids, expires_at, certificate_serial)
+	VALUES ('o1', 'acc1', '[]', '{az1}', now() + interval '1 day', '0123456789abcdef0123456789abcdef')" >/dev/null
+expect "0019 runs on a database with rows" psql_f db/migrations/0019_acme_domains.sql
+expect_eq "the rows are kept" "pending|pending|pending|dns|0123456789abcdef0123456789abcdef" \
+	"$(pg_admin "SELECT a.status, c.status, o.status, a.identifier_type, o.certificate_serial
+	FROM acme_authzs a, acme_challenges c, acme_orders o")"
+expect_eq "no table CHECK left on the four tables but certificates' revoked pair" "certificates_check" \
+	"$(pg_admin "SELECT string_agg(conname, ',') FROM pg_constraint WHERE contype = 'c'
+	AND conrelid IN ('acme_authzs'::regclass, 'acme_challenges'::regclass, 'acme_orders'::regclass, 'certificates'::regclass)")"
+
+# Each bad value is refused with check_violation; each good one accepted.
+bad() { expect_eq "refused: $1" 23514 "$(sqlstate "$2")"; }
+bad "authz status" "UPDATE acme_authzs SET status = 'ready' WHERE id = 'az1'"
+bad "authz identifier type" "INSERT INTO acme_authzs (id, account_id, identifier_type, identifier_value, expires_at)
+	VALUES ('az2', 'acc1', 'email', 'x', now())"
+bad "challenge status" "UPDATE acme_challenges SET status = 'done' WHERE id = 'ch1'"
+bad "challenge status on insert" "INSERT INTO acme_challenges (id, authz_id, type, token, status)
+	VALUES ('ch2', 'az1', 'dns-01', 't', 'bogus')"
+bad "order status" "UPDATE acme_orders SET status = 'ready' WHERE id = 'o1'"
+bad "certificate serial" "INSERT INTO certificates (serial, sans, key_type, profile, not_before, not_after, der)
+	VALUES ('0123456789ABCDEF0123456789ABCDEF', 'DNS:a.test', 'p256', 'tls-server', now(), now(), '\x00')"
+bad "revocation reason 7" "UPDATE certificates SET revoked_at = now(), revocation_reason = 7"
+bad "revocation reason 11" "UPDATE certificates SET revoked_at = now(), revocation_reason = 11"
+bad "revoked without a reason (the table CHECK kept)" "UPDATE certificates SET revoked_at = now()"
+expect_eq "nothing changed by the refused writes" "pending|pending|pending|1|2|1||" \
+	"$(pg_admin "SELECT a.status, c.status, o.status, (SELECT count(*) FROM acme_authzs),
+	(SELECT count(*) FROM certificates) + 1, (SELECT count(*) FROM acme_challenges),
+	(SELECT revoked_at FROM certificates), (SELECT revocation_reason FROM certificates)
+	FROM acme_authzs a, acme_challenges c, acme_orders o")"
+expect_eq "good values accepted" "ok ok ok ok" "$(sqlstate "UPDATE acme_authzs SET status = 'valid'") $(sqlstate \
+	"UPDATE acme_challenges SET status = 'processing'") $(sqlstate "UPDATE acme_orders SET status = 'valid'") $(sqlstate \
+	"UPDATE certificates SET revoked_at = now(), revocation_reason = 1")"
+tap_done
