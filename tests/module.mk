@@ -48,6 +48,8 @@ TEST_SCRIPTS += tests/integration/depot_stream.sh
 # The protocol harness (Python 3): data-driven cases and edge scenarios.
 TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/acme.py \
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
+# The ACME tables' value rules as domains (migration 0019), on a database with rows.
+TEST_SCRIPTS += tests/integration/acme_schema.sh
 
 # clients/attest/tpm_pkey.c: the orchard-tpm provider without a TPM.
 $(BUILD)/tests/unit/clients/test_tpm_pkey: $(BUILD)/tests/unit/clients/test_tpm_pkey.o $(ATTESTC_LIB) \
