@@ -1,7 +1,7 @@
 /* newOrder for one identifier in one statement: the account's reusable
  * valid authorization for it if there is one (and reuse is allowed), else
  * a new pending one with its challenges, then the order, read back with
- * its state. Where store_run_txn() with pg_select_acme_authz_reusable.c,
+ * its state (ACME_ORDER_ONE_STATE). Where store_run_txn() with pg_select_acme_authz_reusable.c,
  * pg_insert_acme_authz.c and pg_insert_acme_order.c took five round trips
  * (BEGIN, three statements, COMMIT), this is one. The order's state is
  * computed on the statement's snapshot, which does not see the new
@@ -26,7 +26,9 @@ enum store_qs store_insert_acme_order_one(struct store_conn *c, const char *id, 
 {
 	static struct store_stmt st = {
 		"insert_acme_order_one",
-		"WITH " ACME_ORDER_ONE_CTES("true") " SELECT " ACME_ORDER_COLS("o") " FROM o", 0};
+		"WITH " ACME_ORDER_ONE_CTES("true") " SELECT " ACME_ORDER_COLS_STATE(
+			"o", ACME_ORDER_ONE_STATE) " FROM o",
+		0};
 	/* ACME_LATE: the same, written only when the signer's nonce ($16)
 	 * is taken fresh for account $2 holding key $17; the account's row
 	 * and the nonce's state first, as ACME_LATE_SQL's. */
@@ -37,8 +39,9 @@ enum store_qs store_insert_acme_order_one(struct store_conn *c, const char *id, 
 			"$17") ","
 			       " " ACME_ORDER_ONE_CTES(
 				       "EXISTS (SELECT 1 FROM n WHERE fresh)") " SELECT acc.*, (SELECT fresh FROM n), x.* FROM (SELECT " ACME_ACCOUNT_COLS
-									       " FROM acme_accounts WHERE id = $2) acc LEFT JOIN LATERAL (SELECT " ACME_ORDER_COLS(
-										       "o") " FROM o) x ON true",
+									       " FROM acme_accounts WHERE id = $2) acc LEFT JOIN LATERAL (SELECT " ACME_ORDER_COLS_STATE(
+										       "o",
+										       ACME_ORDER_ONE_STATE) " FROM o) x ON true",
 		0};
 	char ttl[16], reuse_s[16], authz_ttl[16];
 	char *ids = store_json_strings(a->n, a->chall_ids),
