@@ -5,7 +5,8 @@
  * racing finalizers one moves it and records its certificate; the others
  * get STORE_NONE and record nothing. One round trip and one transaction
  * where BEGIN, a row lock, the INSERT, the UPDATE and COMMIT were five
- * (bench/acme.sh with ACME_BENCH_PGSS=1). */
+ * (bench/acme.sh with ACME_BENCH_PGSS=1). The order returned is valid, its
+ * stored status: ACME_ORDER_STATE() there cost a subplan to set up. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -27,7 +28,7 @@ enum store_qs store_issue_acme_order(struct store_conn *c, const char *id,
 			     " not_before, not_after, acme_account_id, acme_order_id, der)"
 			     " SELECT $2, $3, $4, $5, to_timestamp($6), to_timestamp($7), $8, o.id,"
 			     " $9::bytea FROM o)"
-			     " SELECT " ACME_ORDER_COLS("o") " FROM o",
+			     " SELECT " ACME_ORDER_COLS_STATE("o", "o.status") " FROM o",
 		0};
 	char nb[24], na[24];
 	char *der = malloc(cert->der_len * 2 + 3);
