@@ -290,7 +290,7 @@ static int kid_fast(struct request *req, struct acme_auth *a, const char *id, bo
 
 	if (strlen(a->jws.nonce) >= ACME_NONCE_MAX || acme_keycache_get(id, &key, &text) != 0)
 		return 0;
-	if (acme_jws_verify(&a->jws, key.pkey, &e) != 0)
+	if (acme_jwk_verify(&a->jws, &key, &e) != 0)
 		goto out;
 	if (late) {
 		a->late_id = id;
@@ -365,7 +365,7 @@ bool acme_late_settle(struct request *req, enum store_qs qs, enum store_nonce_st
 		if (acme_keycache_parse(a->late_id, a->account.jwk, &key, &e) != 0)
 			refuse(req, &err, ERR_ACME_SERVER_INTERNAL,
 			       "the account's stored key is unusable");
-		else if (acme_jws_verify(&a->jws, key.pkey, &e) != 0)
+		else if (acme_jwk_verify(&a->jws, &key, &e) != 0)
 			refuse(req, &err, e.code, e.detail);
 		else if (strcmp(a->account.status, "valid") != 0)
 			refuse(req, &err, ERR_ACME_UNAUTHORIZED, "the account is not valid");
@@ -438,7 +438,7 @@ bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
 			return refuse(req, err, ERR_ACME_SERVER_INTERNAL,
 				      "the account's stored key is unusable");
 	}
-	if (acme_jws_verify(&a->jws, a->key.pkey, &e) != 0)
+	if (acme_jwk_verify(&a->jws, &a->key, &e) != 0)
 		return refuse(req, err, e.code, e.detail);
 	/* Section 7.3.6: a deactivated account's key authorizes nothing. */
 	if (a->has_account && strcmp(a->account.status, "valid") != 0)
