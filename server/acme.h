@@ -104,6 +104,9 @@ json_t *acme_url_json(struct request *req, const char *prefix, const char *id, c
  * of memory. ch is one element of a store_acme_authz's challenges. */
 json_t *acme_order_json(struct request *req, const struct store_acme_order *o);
 json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a);
+/* As acme_authz_json, with a's challenges already parsed (chs, borrowed). */
+json_t *acme_authz_json_with(struct request *req, const struct store_acme_authz *a,
+			     const json_t *chs);
 json_t *acme_challenge_json(struct request *req, const json_t *ch);
 
 /* Loads the order of the path's first parameter into *row (free with

@@ -106,15 +106,14 @@ json_t *acme_challenge_json(struct request *req, const json_t *ch)
 	return out;
 }
 
-json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
+json_t *acme_authz_json_with(struct request *req, const struct store_acme_authz *a,
+			     const json_t *chs)
 {
-	json_t *body = json_object(), *chs = json_loads(a->challenges, 0, NULL),
-	       *list = json_array(), *ch;
+	json_t *body = json_object(), *list = json_array(), *ch;
 	size_t i;
 
-	if (body == NULL || chs == NULL || list == NULL) {
+	if (body == NULL || !json_is_array(chs) || list == NULL) {
 		json_decref(body);
-		json_decref(chs);
 		json_decref(list);
 		return NULL;
 	}
@@ -124,7 +123,7 @@ json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
 	set_time(body, "expires", a->expires_at);
 	/* Section 7.1.4: a valid authorization lists the challenge that
 	 * validated it; the others add nothing. */
-	json_array_foreach (chs, i, ch) {
+	json_array_foreach ((json_t *)chs, i, ch) {
 		const char *st = json_string_value(json_object_get(ch, "status"));
 		if (strcmp(a->status, "valid") == 0 && (st == NULL || strcmp(st, "valid") != 0))
 			continue;
@@ -133,6 +132,13 @@ json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
 	json_object_set_new(body, "challenges", list);
 	if (a->wildcard)
 		json_object_set_new(body, "wildcard", json_true());
+	return body;
+}
+
+json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
+{
+	json_t *chs = json_loads(a->challenges, 0, NULL), *body = acme_authz_json_with(req, a, chs);
+
 	json_decref(chs);
 	return body;
 }
