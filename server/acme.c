@@ -493,10 +493,18 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 		    const char *link_url, const char *link_rel)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	return acme_reply_text(req, status, text, text ? strlen(text) : 0, location, link_url,
+			       link_rel);
+}
+
+int acme_reply_text(struct request *req, unsigned status, char *text, size_t len,
+		    const char *location, const char *link_url, const char *link_rel)
+{
 	struct MHD_Response *resp;
 	int ret;
 
-	json_decref(body);
 	if (req->acme != NULL && req->acme->late_jwk != NULL) {
 		/* An ACME_LATE handler answering before its nonce was taken: a
 		 * bug, and never a success with a replayable nonce. */
@@ -507,7 +515,7 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 	}
 	if (text == NULL)
 		return MHD_NO;
-	if ((resp = reply_response_owning(text, strlen(text))) == NULL)
+	if ((resp = reply_response_owning(text, len)) == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (location != NULL)
