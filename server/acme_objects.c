@@ -163,7 +163,8 @@ static bool put_authz_urls(struct buf *b, struct request *req, const char *ids)
 			return p[1] == '\0' && put(b, "]");
 		if (*p++ != '"')
 			return false;
-		size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+		size_t n = strspn(
+			p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 		if (n == 0 || n >= ACME_ID_MAX || p[n] != '"')
 			return false;
 		if ((!first && !put(b, ",")) || !put_url(b, req, "/acme/authz/", p, n, ""))
