@@ -1,11 +1,7 @@
 /* pki/ak.c: the attestation CA made beside the issuing intermediate and
  * reused, AK certificates from a bare public key read back with OpenSSL
  * field by field, and the refusals (key type, TPM name, no attestation CA). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/unit/pki/pki_test.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -13,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "pki/pki.h"
-
-static char root_dir[] = "/tmp/orchard-ak-test.XXXXXX";
 
 static struct pki_ca *ca_open(const char *dir, const char *import_root)
 {
@@ -68,7 +60,7 @@ static void test_att_ca_and_profile(void **state)
 {
 	(void)state;
 	char dir[128], path[160];
-	snprintf(dir, sizeof dir, "%s/a", root_dir);
+	pki_test_dir_new(dir, sizeof dir);
 	struct pki_ca *ca = ca_open(dir, NULL);
 	assert_non_null(ca);
 	assert_non_null(pki_ca_att_pem(ca));
@@ -166,7 +158,7 @@ static void test_att_ca_and_profile(void **state)
 
 	/* An imported root without its key in the folder: no attestation CA. */
 	char dir2[128], rootpem[200];
-	snprintf(dir2, sizeof dir2, "%s/b", root_dir);
+	pki_test_dir_new(dir2, sizeof dir2);
 	snprintf(rootpem, sizeof rootpem, "%s/root.pem", dir);
 	snprintf(path, sizeof path, "%s/ca.pem", dir);
 	struct pki_ca_config cfg = {.dir = dir2, .import_root = rootpem, .import_cert = path};
@@ -196,14 +188,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_att_ca_and_profile),
 	};
-	char cmd[128];
-	int rc;
 
-	if (mkdtemp(root_dir) == NULL)
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root_dir);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return pki_test_run("test_ak", tests, sizeof tests / sizeof tests[0]);
 }
