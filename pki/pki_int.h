@@ -33,12 +33,13 @@ struct pki_ca {
 	char *root_pem;
 	char *cert_pem;		  /* the intermediate alone, appended to leaves */
 	X509_EXTENSION *aki, *bc; /* same in every leaf */
+	X509_EXTENSION *cdp;	  /* CRL Distribution Points; NULL: none */
 	/* The attestation CA: a second intermediate under the root that signs
 	 * AK certificates only (pki_issue_ak()); all NULL when there is none. */
 	struct pki_signer *att_signer;
 	X509 *att_cert;
 	char *att_pem;
-	X509_EXTENSION *att_aki;
+	X509_EXTENSION *att_aki, *att_cdp;
 	struct pki_profile profiles[PKI_PROFILES_MAX];
 	size_t nprofiles;
 	const char *names[PKI_PROFILES_MAX + 1];

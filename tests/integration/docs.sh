@@ -18,7 +18,8 @@ trap fixture_cleanup EXIT
 
 # The pages covered, in this order; each starts from nothing (a fresh
 # orchardd, database and var/). The other pages are not guarded yet.
-PAGES=(${DOCS_PAGES:-README.md docs/twins.md docs/dps.md docs/pki.md docs/depot.md docs/attestation.md docs/acme.md})
+PAGES=(${DOCS_PAGES:-README.md docs/twins.md docs/dps.md docs/pki.md docs/depot.md docs/attestation.md
+	docs/verifier.md docs/wasm.md docs/agent.md docs/acme.md})
 
 # why OUT: what a failed page printed last, and docs.sh's own lines
 why() { tail -c 1000 "$1"; echo; grep -a '^docs.sh:' "$1"; }
