@@ -86,7 +86,7 @@ static int cert_write(const char *path, X509 *x)
 	return ok ? 0 : -1;
 }
 
-static int ext_add(X509 *cert, X509 *issuer, int nid, const char *value)
+int pki__ext_add(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;
 	X509_EXTENSION *ext;
@@ -133,11 +133,11 @@ static X509 *ca_cert_make(struct pki_signer *signer, const uint8_t *pub_der, siz
 	    !X509_set1_notAfter(x, X509_get0_notAfter(issuer)))
 		goto out;
 	X509 *iss = issuer ? issuer : x;
-	ok = ext_add(x, iss, NID_basic_constraints,
-		     issuer ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE,pathlen:1") &&
-	     ext_add(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-	     ext_add(x, iss, NID_subject_key_identifier, "hash") &&
-	     ext_add(x, iss, NID_authority_key_identifier, "keyid:always") &&
+	ok = pki__ext_add(x, iss, NID_basic_constraints,
+			  issuer ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE,pathlen:1") &&
+	     pki__ext_add(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+	     pki__ext_add(x, iss, NID_subject_key_identifier, "hash") &&
+	     pki__ext_add(x, iss, NID_authority_key_identifier, "keyid:always") &&
 	     pki_sign_cert(signer, x) == 0;
 out:
 	EVP_PKEY_free(pub);

@@ -58,21 +58,6 @@ out:
 	return ok ? 0 : -1;
 }
 
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-	int ok;
-
-	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	if (ext == NULL)
-		return 0;
-	ok = X509_add_ext(cert, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok;
-}
-
 /* Creates a certificate for key, signed by issuer_key (self-signed when
  * issuer is NULL). Returns NULL on failure. */
 static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long days,
@@ -101,18 +86,18 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 	    !X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name))
 		goto out;
 	X509 *iss = issuer ? issuer : cert;
-	if (!add_ext(cert, iss, NID_subject_key_identifier, "hash") ||
-	    !add_ext(cert, iss, NID_authority_key_identifier, "keyid:always"))
+	if (!pki__ext_add(cert, iss, NID_subject_key_identifier, "hash") ||
+	    !pki__ext_add(cert, iss, NID_authority_key_identifier, "keyid:always"))
 		goto out;
 	if (is_ca) {
-		if (!add_ext(cert, iss, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
-		    !add_ext(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign"))
+		if (!pki__ext_add(cert, iss, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
+		    !pki__ext_add(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign"))
 			goto out;
-	} else if (!add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE") ||
-		   !add_ext(cert, iss, NID_key_usage, "critical,digitalSignature") ||
-		   !add_ext(cert, iss, NID_ext_key_usage, "serverAuth") ||
-		   !add_ext(cert, iss, NID_subject_alt_name,
-			    "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1")) {
+	} else if (!pki__ext_add(cert, iss, NID_basic_constraints, "critical,CA:FALSE") ||
+		   !pki__ext_add(cert, iss, NID_key_usage, "critical,digitalSignature") ||
+		   !pki__ext_add(cert, iss, NID_ext_key_usage, "serverAuth") ||
+		   !pki__ext_add(cert, iss, NID_subject_alt_name,
+				 "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1")) {
 		goto out;
 	}
 	ok = X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256()) > 0;
