@@ -27,35 +27,17 @@ static int file_exists(const char *dir, const char *name)
 	return access(path, R_OK) == 0;
 }
 
-/* Writes PEM through a temporary file and rename(), so a reader never sees
- * half a key. Keys get mode 0600. */
+/* Writes dir/name (pki__pem_write: a key, or cert when key is NULL). */
 static int pem_write(const char *dir, const char *name, EVP_PKEY *key, X509 *cert)
 {
-	char path[4096], tmp[4200];
-	FILE *f = NULL;
-	int fd, ok = 0;
+	char path[4096];
+	int n = snprintf(path, sizeof path, "%s/%s", dir, name);
 
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
-		goto out;
-	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
-		 : PEM_write_X509(f, cert);
-out:
-	if (f != NULL) {
-		if (fclose(f) != 0)
-			ok = 0;
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	if (ok && rename(tmp, path) != 0)
-		ok = 0;
-	if (!ok) {
-		unlink(tmp);
+	if (n < 0 || (size_t)n >= sizeof path || pki__pem_write(path, cert, key, NULL) != 0) {
 		log_kv(LOG_ERROR, "cannot write key material", "path", path, NULL);
+		return -1;
 	}
-	return ok ? 0 : -1;
+	return 0;
 }
 
 /* Creates a certificate for key, signed by issuer_key (self-signed when

@@ -55,6 +55,12 @@ const struct pki_profile *pki_profile_find(const struct pki_ca *ca, const char *
  * mode. 0, or -1. */
 int pki__mkdir_p(const char *path, mode_t mode);
 
+/* pki/signer.c: writes cert (key NULL; mode 0644) or the private key key
+ * (mode 0600; PKCS#8 encrypted with AES-256 when passphrase is set and not
+ * empty) as PEM to path through path.tmp.PID and rename(), so a reader
+ * never sees half a file. 0, or -1 with nothing left behind. */
+int pki__pem_write(const char *path, X509 *cert, EVP_PKEY *key, const char *passphrase);
+
 /* pki/ca.c: adds the extension nid with value in openssl's config syntax
  * ("critical,CA:TRUE", "keyid:always") to cert, whose issuer (cert itself
  * when self-signed) gives the authority key. 1, or 0 when the value does
