@@ -67,26 +67,7 @@ static char *cert_pem(X509 *x)
 	return out;
 }
 
-static int cert_write(const char *path, X509 *x)
-{
-	char tmp[4200];
-	FILE *f;
-	int ok;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-	if ((f = fopen(tmp, "we")) == NULL)
-		return -1;
-	ok = PEM_write_X509(f, x);
-	if (fclose(f) != 0)
-		ok = 0;
-	if (ok && rename(tmp, path) != 0)
-		ok = 0;
-	if (!ok)
-		unlink(tmp);
-	return ok ? 0 : -1;
-}
-
-static int ext_add(X509 *cert, X509 *issuer, int nid, const char *value)
+int pki__ext_add(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;
 	X509_EXTENSION *ext;
@@ -133,11 +114,11 @@ static X509 *ca_cert_make(struct pki_signer *signer, const uint8_t *pub_der, siz
 	    !X509_set1_notAfter(x, X509_get0_notAfter(issuer)))
 		goto out;
 	X509 *iss = issuer ? issuer : x;
-	ok = ext_add(x, iss, NID_basic_constraints,
-		     issuer ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE,pathlen:1") &&
-	     ext_add(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-	     ext_add(x, iss, NID_subject_key_identifier, "hash") &&
-	     ext_add(x, iss, NID_authority_key_identifier, "keyid:always") &&
+	ok = pki__ext_add(x, iss, NID_basic_constraints,
+			  issuer ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE,pathlen:1") &&
+	     pki__ext_add(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+	     pki__ext_add(x, iss, NID_subject_key_identifier, "hash") &&
+	     pki__ext_add(x, iss, NID_authority_key_identifier, "keyid:always") &&
 	     pki_sign_cert(signer, x) == 0;
 out:
 	EVP_PKEY_free(pub);
@@ -181,7 +162,7 @@ static X509 *root_ensure(const struct pki_ca_config *cfg, char *err, size_t errl
 		return NULL;
 	if (pki_signer_public_der(s, &pub, &publen) != 0 ||
 	    (root = ca_cert_make(s, pub, publen, "Orchard root", NULL, 3650)) == NULL ||
-	    cert_write(cert, root) != 0) {
+	    pki__pem_write(cert, root, NULL, NULL) != 0) {
 		snprintf(err, errlen, "cannot create the root certificate %s", cert);
 		X509_free(root);
 		root = NULL;
@@ -219,7 +200,7 @@ static int intermediate_create(struct pki_ca *ca, const struct pki_ca_config *cf
 		goto out;
 	if (pki_signer_public_der(*signer, &pub, &publen) != 0 ||
 	    (*out = ca_cert_make(rs, pub, publen, cn, ca->root, INTERMEDIATE_DAYS)) == NULL ||
-	    cert_write(cert, *out) != 0) {
+	    pki__pem_write(cert, *out, NULL, NULL) != 0) {
 		snprintf(err, errlen, "cannot create the intermediate %s", cert);
 		goto out;
 	}

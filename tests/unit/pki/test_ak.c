@@ -2,11 +2,7 @@
  * reused, AK certificates from a bare public key read back with OpenSSL
  * field by field, the refusals (key type, TPM name, no attestation CA), and
  * the CRL Distribution Points an operator configures. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/unit/pki/pki_test.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -14,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "pki/pki.h"
-
-static char root_dir[] = "/tmp/orchard-ak-test.XXXXXX";
 
 static struct pki_ca *ca_open(const char *dir, const char *import_root)
 {
@@ -69,7 +61,7 @@ static void test_att_ca_and_profile(void **state)
 {
 	(void)state;
 	char dir[128], path[160];
-	snprintf(dir, sizeof dir, "%s/a", root_dir);
+	pki_test_dir_new(dir, sizeof dir);
 	struct pki_ca *ca = ca_open(dir, NULL);
 	assert_non_null(ca);
 	assert_non_null(pki_ca_att_pem(ca));
@@ -168,7 +160,7 @@ static void test_att_ca_and_profile(void **state)
 
 	/* An imported root without its key in the folder: no attestation CA. */
 	char dir2[128], rootpem[200];
-	snprintf(dir2, sizeof dir2, "%s/b", root_dir);
+	pki_test_dir_new(dir2, sizeof dir2);
 	snprintf(rootpem, sizeof rootpem, "%s/root.pem", dir);
 	snprintf(path, sizeof path, "%s/ca.pem", dir);
 	struct pki_ca_config cfg = {.dir = dir2, .import_root = rootpem, .import_cert = path};
@@ -200,7 +192,7 @@ static void test_crl_points(void **state)
 {
 	(void)state;
 	char dir[128], err[256], why[256];
-	snprintf(dir, sizeof dir, "%s/c", root_dir);
+	pki_test_dir_new(dir, sizeof dir);
 	struct pki_ca_config cfg = {.dir = dir,
 				    .crl_url = "http://crl.example/pki/crl",
 				    .att_crl_url = "http://crl.example/attestation/crl"};
@@ -255,14 +247,6 @@ int main(void)
 		cmocka_unit_test(test_att_ca_and_profile),
 		cmocka_unit_test(test_crl_points),
 	};
-	char cmd[128];
-	int rc;
 
-	if (mkdtemp(root_dir) == NULL)
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root_dir);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return pki_test_run("test_ak", tests, sizeof tests / sizeof tests[0]);
 }
