@@ -18,10 +18,40 @@
 #define ACME_HTTP_BODY_MAX 4096 /* a key authorization is about 90 bytes */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+/* One easy handle per validating thread, reset before each fetch: a new
+ * handle per fetch also made a new internal multi handle with its wake-up
+ * socketpair, and read the hosts file, on every validation. Connections
+ * are never reused (CURLOPT_FORBID_REUSE): every fetch connects anew. */
+static pthread_key_t curl_key;
+static bool curl_key_ok;
+
+static void curl_handle_free(void *c)
+{
+	curl_easy_cleanup(c);
+}
 
 static void curl_init(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	curl_key_ok = pthread_key_create(&curl_key, curl_handle_free) == 0;
+}
+
+/* This thread's handle, reset; NULL out of memory. *own is set when the
+ * caller must clean it up (no thread key). */
+static CURL *curl_handle(bool *own)
+{
+	CURL *c = curl_key_ok ? pthread_getspecific(curl_key) : NULL;
+
+	*own = false;
+	if (c != NULL) {
+		curl_easy_reset(c);
+		return c;
+	}
+	if ((c = curl_easy_init()) == NULL)
+		return NULL;
+	if (!curl_key_ok || pthread_setspecific(curl_key, c) != 0)
+		*own = true;
+	return c;
 }
 
 struct body {
@@ -98,7 +128,8 @@ static int fetch(const struct acme_chall_target *t, const char *url, long *statu
 {
 	char host[ACME_IDENT_MAX], addr[INET6_ADDRSTRLEN], pin[ACME_IDENT_MAX + 80];
 	struct acme_ident hop = {0};
-	struct curl_slist *resolve = NULL;
+	struct curl_slist *connect_to = NULL;
+	bool own = false;
 	unsigned char raw[16];
 	long port = 0;
 	char *loc = NULL, errbuf[CURL_ERROR_SIZE] = "";
@@ -114,19 +145,23 @@ static int fetch(const struct acme_chall_target *t, const char *url, long *statu
 	snprintf(hop.value, sizeof hop.value, "%s", host);
 	if (acme_resolve_addr(t->resolver, &hop, addr, sizeof addr, e) != 0)
 		return -1;
-	/* CURLOPT_RESOLVE wants an IPv6 address in brackets. */
+	/* The address we resolved, for this host and port only (not
+	 * CURLOPT_RESOLVE: its entries stay in the reused handle's DNS cache
+	 * for good); CURLOPT_CONNECT_TO wants an IPv6 address in brackets. */
 	if (strchr(addr, ':') != NULL)
-		snprintf(pin, sizeof pin, "%s:%ld:[%s]", host, port, addr);
+		snprintf(pin, sizeof pin, "%s:%ld:[%s]:%ld", host, port, addr, port);
 	else
-		snprintf(pin, sizeof pin, "%s:%ld:%s", host, port, addr);
-	if ((c = curl_easy_init()) == NULL || (resolve = curl_slist_append(NULL, pin)) == NULL) {
+		snprintf(pin, sizeof pin, "%s:%ld:%s:%ld", host, port, addr, port);
+	if ((c = curl_handle(&own)) == NULL ||
+	    (connect_to = curl_slist_append(NULL, pin)) == NULL) {
 		acme_fail(e, ERR_ACME_SERVER_INTERNAL, "no memory");
 		goto out;
 	}
 	b->len = 0;
 	b->too_long = false;
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+	curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -163,8 +198,11 @@ static int fetch(const struct acme_chall_target *t, const char *url, long *statu
 	}
 	rc = 0;
 out:
-	curl_slist_free_all(resolve);
-	curl_easy_cleanup(c);
+	if (c != NULL) /* the handle must not point at our stack or list */
+		curl_easy_reset(c);
+	curl_slist_free_all(connect_to);
+	if (own)
+		curl_easy_cleanup(c);
 	return rc;
 }
 

@@ -133,6 +133,15 @@ static int parse_ec(const json_t *jwk, struct acme_jwk *out, struct acme_err *e)
 	free(y);
 	if (out->pkey == NULL)
 		return acme_fail(e, ERR_ACME_BAD_PUBLIC_KEY, "jwk: not a point on %s", crv);
+	/* Without it (out of memory) acme_jwk_verify() takes the long way. */
+	out->verify = EVP_PKEY_CTX_new_from_pkey(NULL, out->pkey, NULL);
+	if (out->verify != NULL &&
+	    (EVP_PKEY_verify_init(out->verify) != 1 ||
+	     EVP_PKEY_CTX_set_signature_md(out->verify, n == 32 ? EVP_sha256() : EVP_sha384()) !=
+		     1)) {
+		EVP_PKEY_CTX_free(out->verify);
+		out->verify = NULL;
+	}
 	return finish(out,
 		      json_pack("{s:s, s:s, s:O, s:O}", "crv", crv, "kty", "EC", "x",
 				json_object_get(jwk, "x"), "y", json_object_get(jwk, "y")),
@@ -229,6 +238,7 @@ void acme_jwk_free(struct acme_jwk *k)
 {
 	if (k == NULL)
 		return;
+	EVP_PKEY_CTX_free(k->verify);
 	EVP_PKEY_free(k->pkey);
 	free(k->canonical);
 	memset(k, 0, sizeof *k);

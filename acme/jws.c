@@ -3,6 +3,7 @@
  * signature verification with OpenSSL. */
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,53 @@ int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct acme_err *
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
 	if (!ok)
+		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: the signature does not verify");
+	return 0;
+}
+
+/* r || s (n bytes each) as a DER ECDSA-Sig-Value into der (at least
+ * 2 * n + 8 bytes): each INTEGER minimal and positive. Returns its length. */
+static size_t ecdsa_der(const uint8_t *sig, size_t n, uint8_t *der)
+{
+	size_t off = 2;
+
+	for (int half = 0; half < 2; half++) {
+		const uint8_t *v = sig + (size_t)half * n;
+		size_t len = n;
+		while (len > 1 && v[0] == 0)
+			v++, len--;
+		int pad = (v[0] & 0x80) != 0;
+		der[off++] = 0x02;
+		der[off++] = (uint8_t)(len + (size_t)pad);
+		if (pad)
+			der[off++] = 0;
+		memcpy(der + off, v, len);
+		off += len;
+	}
+	der[0] = 0x30; /* at most 2 * 51 bytes for P-384: short-form lengths */
+	der[1] = (uint8_t)(off - 2);
+	return off;
+}
+
+int acme_jwk_verify(const struct acme_jws *jws, const struct acme_jwk *key, struct acme_err *e)
+{
+	uint8_t md[SHA384_DIGEST_LENGTH], der[2 * 48 + 8];
+	size_t n;
+
+	if (key->verify == NULL || (jws->alg != ACME_ALG_ES256 && jws->alg != ACME_ALG_ES384))
+		return acme_jws_verify(jws, key->pkey, e);
+	n = jws->alg == ACME_ALG_ES256 ? 32 : 48;
+	if (EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_EC ||
+	    ec_group_bits(key->pkey) != (int)n * 8)
+		return acme_fail(e, ERR_ACME_BAD_SIGNATURE_ALGORITHM, "JWS: %s needs a P-%zu key",
+				 n == 32 ? "ES256" : "ES384", n * 8);
+	if (jws->sig_len != 2 * n)
+		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: the signature has the wrong length");
+	if (n == 32)
+		SHA256((const uint8_t *)jws->signing_input, jws->signing_input_len, md);
+	else
+		SHA384((const uint8_t *)jws->signing_input, jws->signing_input_len, md);
+	if (EVP_PKEY_verify(key->verify, der, ecdsa_der(jws->sig, n, der), md, n) != 1)
 		return acme_fail(e, ERR_ACME_MALFORMED, "JWS: the signature does not verify");
 	return 0;
 }

@@ -35,6 +35,11 @@ enum acme_alg { ACME_ALG_NONE = 0, ACME_ALG_ES256, ACME_ALG_ES384, ACME_ALG_RS25
  * members (what the thumbprint hashes and what an account stores). */
 struct acme_jwk {
 	EVP_PKEY *pkey;
+	/* For an EC key, a context set up once for ECDSA verification of a
+	 * digest (EVP_PKEY_verify_init), or NULL: OpenSSL 3.0's
+	 * EVP_DigestVerifyInit looks the key's names up again on every call.
+	 * Not shared between threads: a copy is an EVP_PKEY_CTX_dup(). */
+	EVP_PKEY_CTX *verify;
 	char *canonical;
 	char thumbprint[ACME_THUMBPRINT_LEN + 1];
 };
@@ -77,6 +82,9 @@ int acme_jws_parse_inner(const json_t *body, struct acme_jws *out, struct acme_e
 /* Verifies jws's signature with key; an alg that does not fit the key is
  * badSignatureAlgorithm, a bad signature malformed. 0, or -1 with *e. */
 int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct acme_err *e);
+/* As acme_jws_verify, with key->verify when it has one (ES256, ES384):
+ * the same checks and outcomes. key->verify is used, so not concurrently. */
+int acme_jwk_verify(const struct acme_jws *jws, const struct acme_jwk *key, struct acme_err *e);
 
 void acme_jws_free(struct acme_jws *jws);
 

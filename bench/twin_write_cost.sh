@@ -1,7 +1,7 @@
 #!/bin/bash
 # What a desired PATCH's write costs PostgreSQL alone, without HTTP: pgbench
-# (8 clients, orchardd's pool) runs the statement orchardd sends
-# (server/store/pg_update_twin_if.c) built up a part at a time over 10,000
+# (8 clients, orchardd's pool) runs the one-twin write orchardd sent before
+# the batch (now server/store/pg_update_twins_if.c), built up a part at a time over 10,000
 # twins, beside the single-row UPDATE that bench/twins.sh takes as the
 # ceiling. An orchardd listens as in production, so NOTIFY signals it.
 set -u

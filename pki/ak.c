@@ -57,7 +57,8 @@ static int extensions_add(struct pki_ca *ca, X509 *x)
 	eku = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "2.23.133.8.3");
 	ok = ski != NULL && ku != NULL && eku != NULL && X509_add_ext(x, ca->bc, -1) &&
 	     X509_add_ext(x, ku, -1) && X509_add_ext(x, eku, -1) && X509_add_ext(x, ski, -1) &&
-	     X509_add_ext(x, ca->att_aki, -1);
+	     X509_add_ext(x, ca->att_aki, -1) &&
+	     (ca->att_cdp == NULL || X509_add_ext(x, ca->att_cdp, -1));
 	X509_EXTENSION_free(ski);
 	X509_EXTENSION_free(ku);
 	X509_EXTENSION_free(eku);

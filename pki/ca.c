@@ -1,6 +1,7 @@
 /* Opening the CA: the root (the development root devpki makes, or the
  * operator's), the issuing intermediate created on first start or
  * imported, and the parts of every leaf that never change. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/pem.h>
@@ -66,26 +67,7 @@ static char *cert_pem(X509 *x)
 	return out;
 }
 
-static int cert_write(const char *path, X509 *x)
-{
-	char tmp[4200];
-	FILE *f;
-	int ok;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-	if ((f = fopen(tmp, "we")) == NULL)
-		return -1;
-	ok = PEM_write_X509(f, x);
-	if (fclose(f) != 0)
-		ok = 0;
-	if (ok && rename(tmp, path) != 0)
-		ok = 0;
-	if (!ok)
-		unlink(tmp);
-	return ok ? 0 : -1;
-}
-
-static int ext_add(X509 *cert, X509 *issuer, int nid, const char *value)
+int pki__ext_add(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;
 	X509_EXTENSION *ext;
@@ -132,11 +114,11 @@ static X509 *ca_cert_make(struct pki_signer *signer, const uint8_t *pub_der, siz
 	    !X509_set1_notAfter(x, X509_get0_notAfter(issuer)))
 		goto out;
 	X509 *iss = issuer ? issuer : x;
-	ok = ext_add(x, iss, NID_basic_constraints,
-		     issuer ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE,pathlen:1") &&
-	     ext_add(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-	     ext_add(x, iss, NID_subject_key_identifier, "hash") &&
-	     ext_add(x, iss, NID_authority_key_identifier, "keyid:always") &&
+	ok = pki__ext_add(x, iss, NID_basic_constraints,
+			  issuer ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE,pathlen:1") &&
+	     pki__ext_add(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+	     pki__ext_add(x, iss, NID_subject_key_identifier, "hash") &&
+	     pki__ext_add(x, iss, NID_authority_key_identifier, "keyid:always") &&
 	     pki_sign_cert(signer, x) == 0;
 out:
 	EVP_PKEY_free(pub);
@@ -180,7 +162,7 @@ static X509 *root_ensure(const struct pki_ca_config *cfg, char *err, size_t errl
 		return NULL;
 	if (pki_signer_public_der(s, &pub, &publen) != 0 ||
 	    (root = ca_cert_make(s, pub, publen, "Orchard root", NULL, 3650)) == NULL ||
-	    cert_write(cert, root) != 0) {
+	    pki__pem_write(cert, root, NULL, NULL) != 0) {
 		snprintf(err, errlen, "cannot create the root certificate %s", cert);
 		X509_free(root);
 		root = NULL;
@@ -218,7 +200,7 @@ static int intermediate_create(struct pki_ca *ca, const struct pki_ca_config *cf
 		goto out;
 	if (pki_signer_public_der(*signer, &pub, &publen) != 0 ||
 	    (*out = ca_cert_make(rs, pub, publen, cn, ca->root, INTERMEDIATE_DAYS)) == NULL ||
-	    cert_write(cert, *out) != 0) {
+	    pki__pem_write(cert, *out, NULL, NULL) != 0) {
 		snprintf(err, errlen, "cannot create the intermediate %s", cert);
 		goto out;
 	}
@@ -330,23 +312,77 @@ static int attestation_open(struct pki_ca *ca, const struct pki_ca_config *cfg, 
 	return 0;
 }
 
-/* The extensions every leaf shares: basic constraints and the authority
- * key identifier (the intermediate's subject key identifier). */
-static int leaf_common(struct pki_ca *ca)
+/* A CRL Distribution Points extension with one distribution point whose
+ * full name is url, or NULL (RFC 5280 4.2.1.13). Only http(s) URLs of
+ * printable ASCII: the value goes into every certificate as an IA5String
+ * and relying parties fetch it. */
+static X509_EXTENSION *cdp_make(const char *url)
+{
+	size_t n = strlen(url);
+	const char *host = strncmp(url, "http://", 7) == 0    ? url + 7
+			   : strncmp(url, "https://", 8) == 0 ? url + 8
+							      : NULL;
+	CRL_DIST_POINTS *dps = NULL;
+	DIST_POINT *dp = NULL;
+	GENERAL_NAME *gn = NULL;
+	ASN1_IA5STRING *uri = NULL;
+	X509_EXTENSION *ext = NULL;
+
+	if (n > 1024 || host == NULL || !(isalnum((unsigned char)*host) || *host == '['))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (url[i] <= ' ' || url[i] > '~')
+			return NULL;
+	if ((uri = ASN1_IA5STRING_new()) == NULL || !ASN1_STRING_set(uri, url, (int)n) ||
+	    (gn = GENERAL_NAME_new()) == NULL)
+		goto out;
+	GENERAL_NAME_set0_value(gn, GEN_URI, uri);
+	uri = NULL;
+	if ((dp = DIST_POINT_new()) == NULL || (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
+	    (dp->distpoint->name.fullname = GENERAL_NAMES_new()) == NULL ||
+	    !sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn))
+		goto out;
+	gn = NULL;
+	dp->distpoint->type = 0; /* fullName */
+	if ((dps = CRL_DIST_POINTS_new()) == NULL || !sk_DIST_POINT_push(dps, dp))
+		goto out;
+	dp = NULL;
+	ext = X509V3_EXT_i2d(NID_crl_distribution_points, 0, dps);
+out:
+	ASN1_IA5STRING_free(uri);
+	GENERAL_NAME_free(gn);
+	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(dps);
+	return ext;
+}
+
+/* The extensions every leaf shares: basic constraints, the authority key
+ * identifier (the intermediate's subject key identifier) and, when
+ * configured, where the CRL is. */
+static int leaf_common(struct pki_ca *ca, const struct pki_ca_config *cfg, char *err, size_t errlen)
 {
 	X509V3_CTX ctx;
 
 	X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, NULL, 0);
 	ca->bc = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:FALSE");
 	ca->aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+	if ((cfg->crl_url != NULL && (ca->cdp = cdp_make(cfg->crl_url)) == NULL) ||
+	    (cfg->att_crl_url != NULL && (ca->att_cdp = cdp_make(cfg->att_crl_url)) == NULL)) {
+		snprintf(err, errlen, "a CRL URL must be http:// or https:// and printable ASCII");
+		return -1;
+	}
 	if (ca->att_cert != NULL) {
 		X509V3_set_ctx(&ctx, ca->att_cert, NULL, NULL, NULL, 0);
 		ca->att_aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
 						  "keyid:always");
 		if (ca->att_aki == NULL || (ca->att_pem = cert_pem(ca->att_cert)) == NULL)
-			return -1;
+			goto oom;
 	}
-	return ca->bc && ca->aki ? 0 : -1;
+	if (ca->bc && ca->aki)
+		return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
 }
 
 struct pki_ca *pki_ca_open(const struct pki_ca_config *cfg, char *err, size_t errlen)
@@ -371,8 +407,13 @@ struct pki_ca *pki_ca_open(const struct pki_ca_config *cfg, char *err, size_t er
 		goto out;
 	ca->root_pem = cert_pem(ca->root);
 	ca->cert_pem = cert_pem(ca->cert);
-	if (ca->root_pem == NULL || ca->cert_pem == NULL || leaf_common(ca) != 0 ||
-	    (ca->chain_pem = malloc(strlen(ca->cert_pem) + strlen(ca->root_pem) + 1)) == NULL) {
+	if (ca->root_pem == NULL || ca->cert_pem == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (leaf_common(ca, cfg, err, errlen) != 0)
+		goto out;
+	if ((ca->chain_pem = malloc(strlen(ca->cert_pem) + strlen(ca->root_pem) + 1)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -398,9 +439,11 @@ void pki_ca_free(struct pki_ca *ca)
 	X509_free(ca->cert);
 	X509_EXTENSION_free(ca->aki);
 	X509_EXTENSION_free(ca->bc);
+	X509_EXTENSION_free(ca->cdp);
 	pki_signer_free(ca->att_signer);
 	X509_free(ca->att_cert);
 	X509_EXTENSION_free(ca->att_aki);
+	X509_EXTENSION_free(ca->att_cdp);
 	free(ca->att_pem);
 	free(ca->chain_pem);
 	free(ca->root_pem);

@@ -27,50 +27,17 @@ static int file_exists(const char *dir, const char *name)
 	return access(path, R_OK) == 0;
 }
 
-/* Writes PEM through a temporary file and rename(), so a reader never sees
- * half a key. Keys get mode 0600. */
+/* Writes dir/name (pki__pem_write: a key, or cert when key is NULL). */
 static int pem_write(const char *dir, const char *name, EVP_PKEY *key, X509 *cert)
 {
-	char path[4096], tmp[4200];
-	FILE *f = NULL;
-	int fd, ok = 0;
+	char path[4096];
+	int n = snprintf(path, sizeof path, "%s/%s", dir, name);
 
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
-		goto out;
-	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
-		 : PEM_write_X509(f, cert);
-out:
-	if (f != NULL) {
-		if (fclose(f) != 0)
-			ok = 0;
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	if (ok && rename(tmp, path) != 0)
-		ok = 0;
-	if (!ok) {
-		unlink(tmp);
+	if (n < 0 || (size_t)n >= sizeof path || pki__pem_write(path, cert, key, NULL) != 0) {
 		log_kv(LOG_ERROR, "cannot write key material", "path", path, NULL);
+		return -1;
 	}
-	return ok ? 0 : -1;
-}
-
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-	int ok;
-
-	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	if (ext == NULL)
-		return 0;
-	ok = X509_add_ext(cert, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok;
+	return 0;
 }
 
 /* Creates a certificate for key, signed by issuer_key (self-signed when
@@ -101,18 +68,18 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 	    !X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name))
 		goto out;
 	X509 *iss = issuer ? issuer : cert;
-	if (!add_ext(cert, iss, NID_subject_key_identifier, "hash") ||
-	    !add_ext(cert, iss, NID_authority_key_identifier, "keyid:always"))
+	if (!pki__ext_add(cert, iss, NID_subject_key_identifier, "hash") ||
+	    !pki__ext_add(cert, iss, NID_authority_key_identifier, "keyid:always"))
 		goto out;
 	if (is_ca) {
-		if (!add_ext(cert, iss, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
-		    !add_ext(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign"))
+		if (!pki__ext_add(cert, iss, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
+		    !pki__ext_add(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign"))
 			goto out;
-	} else if (!add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE") ||
-		   !add_ext(cert, iss, NID_key_usage, "critical,digitalSignature") ||
-		   !add_ext(cert, iss, NID_ext_key_usage, "serverAuth") ||
-		   !add_ext(cert, iss, NID_subject_alt_name,
-			    "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1")) {
+	} else if (!pki__ext_add(cert, iss, NID_basic_constraints, "critical,CA:FALSE") ||
+		   !pki__ext_add(cert, iss, NID_key_usage, "critical,digitalSignature") ||
+		   !pki__ext_add(cert, iss, NID_ext_key_usage, "serverAuth") ||
+		   !pki__ext_add(cert, iss, NID_subject_alt_name,
+				 "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1")) {
 		goto out;
 	}
 	ok = X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256()) > 0;

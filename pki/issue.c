@@ -290,7 +290,7 @@ static int extensions_add(struct pki_ca *ca, const struct pki_profile *prof, X50
 	ski = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
 	ok = ski != NULL && X509_add_ext(x, ca->bc, -1) && X509_add_ext(x, prof->ku, -1) &&
 	     (prof->eku == NULL || X509_add_ext(x, prof->eku, -1)) && X509_add_ext(x, ski, -1) &&
-	     X509_add_ext(x, ca->aki, -1);
+	     X509_add_ext(x, ca->aki, -1) && (ca->cdp == NULL || X509_add_ext(x, ca->cdp, -1));
 	X509_EXTENSION_free(ski);
 	return ok;
 }

@@ -8,13 +8,16 @@ $(PKI_LIB): $(PKI_SRCS:%.c=$(BUILD)/%.o)
 	$(AR) rcs $@ $^
 
 # Unit tests: one cmocka binary per tests/unit/pki/test_*.c, named pki_test_*
-# so that TESTS_ONLY=pki selects them.
+# so that TESTS_ONLY=pki selects them; each links the shared helpers
+# (tests/unit/pki/pki_test.c).
 PKI_UNIT_SRCS := $(wildcard tests/unit/pki/test_*.c)
 PKI_UNITS := $(PKI_UNIT_SRCS:tests/unit/pki/%.c=$(BUILD)/tests/pki_%)
+PKI_TEST_HELPERS := $(BUILD)/tests/unit/pki/pki_test.o
 
-$(BUILD)/tests/pki_%: $(BUILD)/tests/unit/pki/%.o $(PKI_LIB) $(COMMON_LIB)
+$(BUILD)/tests/pki_%: $(BUILD)/tests/unit/pki/%.o $(PKI_TEST_HELPERS) $(PKI_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(PKI_LIB) $(COMMON_LIB) -lcmocka -lcrypto -lpthread
+	$(CC) $(LDFLAGS) -o $@ $< $(PKI_TEST_HELPERS) $(PKI_LIB) $(COMMON_LIB) -lcmocka -lcrypto \
+		-lpthread
 
 UNIT_TESTS += $(PKI_UNITS)
 

@@ -25,6 +25,11 @@ struct pki_ca_config {
 				    clear (mode 0600 either way). orchardd takes it from
 				    ORCHARD_CA_PASSPHRASE. */
 	const char *profiles;	 /* profile file (see docs/pki.md); NULL: built-in profiles */
+	/* CRL Distribution Points (RFC 5280 4.2.1.13) written into every leaf
+	 * and into every AK certificate: an http:// or https:// URL each, NULL:
+	 * no such extension. pki_ca_open() refuses a URL it would not write. */
+	const char *crl_url;	 /* the intermediate's CRL */
+	const char *att_crl_url; /* the attestation CA's CRL */
 };
 
 /* Opens the CA in cfg->dir: reuses root.pem/root.key (the development root

@@ -33,12 +33,13 @@ struct pki_ca {
 	char *root_pem;
 	char *cert_pem;		  /* the intermediate alone, appended to leaves */
 	X509_EXTENSION *aki, *bc; /* same in every leaf */
+	X509_EXTENSION *cdp;	  /* CRL Distribution Points; NULL: none */
 	/* The attestation CA: a second intermediate under the root that signs
 	 * AK certificates only (pki_issue_ak()); all NULL when there is none. */
 	struct pki_signer *att_signer;
 	X509 *att_cert;
 	char *att_pem;
-	X509_EXTENSION *att_aki;
+	X509_EXTENSION *att_aki, *att_cdp;
 	struct pki_profile profiles[PKI_PROFILES_MAX];
 	size_t nprofiles;
 	const char *names[PKI_PROFILES_MAX + 1];
@@ -53,6 +54,18 @@ const struct pki_profile *pki_profile_find(const struct pki_ca *ca, const char *
 /* pki/ca.c: creates path and its missing parents (0755), path itself with
  * mode. 0, or -1. */
 int pki__mkdir_p(const char *path, mode_t mode);
+
+/* pki/signer.c: writes cert (key NULL; mode 0644) or the private key key
+ * (mode 0600; PKCS#8 encrypted with AES-256 when passphrase is set and not
+ * empty) as PEM to path through path.tmp.PID and rename(), so a reader
+ * never sees half a file. 0, or -1 with nothing left behind. */
+int pki__pem_write(const char *path, X509 *cert, EVP_PKEY *key, const char *passphrase);
+
+/* pki/ca.c: adds the extension nid with value in openssl's config syntax
+ * ("critical,CA:TRUE", "keyid:always") to cert, whose issuer (cert itself
+ * when self-signed) gives the authority key. 1, or 0 when the value does
+ * not parse or the add fails. */
+int pki__ext_add(X509 *cert, X509 *issuer, int nid, const char *value);
 
 /* pki/csr_parse.c: a request parsed (struct pki_csr_info.parsed, and
  * issue.c's own). pki__csr_parse() reads a whole DER CSR (trailing bytes

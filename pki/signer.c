@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pki/pki_int.h"
+
 /* One backend: how to sign bytes, what the public key is, how to let go. */
 struct pki_signer_ops {
 	int (*sign)(void *key, const EVP_MD *md, const uint8_t *tbs, size_t len, uint8_t *sig,
@@ -143,18 +145,19 @@ static EVP_PKEY *key_generate(const char *type)
 	return NULL;
 }
 
-/* Writes key to path through path.tmp.PID and rename(), mode 0600. */
-static int key_write(const char *path, EVP_PKEY *key, const char *passphrase)
+int pki__pem_write(const char *path, X509 *cert, EVP_PKEY *key, const char *passphrase)
 {
 	char tmp[4200];
 	FILE *f = NULL;
 	int fd, ok = 0;
 
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
 		goto out;
-	if (passphrase != NULL && *passphrase != '\0')
+	if (key == NULL)
+		ok = PEM_write_X509(f, cert);
+	else if (passphrase != NULL && *passphrase != '\0')
 		ok = PEM_write_PKCS8PrivateKey(f, key, EVP_aes_256_cbc(), NULL, 0, NULL,
 					       (void *)passphrase);
 	else
@@ -183,7 +186,7 @@ struct pki_signer *pki_signer_create_file(const char *path, const char *key_type
 		    key_type ? key_type : "");
 		return NULL;
 	}
-	if (key_write(path, key, passphrase) != 0) {
+	if (pki__pem_write(path, NULL, key, passphrase) != 0) {
 		EVP_PKEY_free(key);
 		say(err, errlen, "cannot write the CA key", path);
 		return NULL;

@@ -290,7 +290,7 @@ static int kid_fast(struct request *req, struct acme_auth *a, const char *id, bo
 
 	if (strlen(a->jws.nonce) >= ACME_NONCE_MAX || acme_keycache_get(id, &key, &text) != 0)
 		return 0;
-	if (acme_jws_verify(&a->jws, key.pkey, &e) != 0)
+	if (acme_jwk_verify(&a->jws, &key, &e) != 0)
 		goto out;
 	if (late) {
 		a->late_id = id;
@@ -365,7 +365,7 @@ bool acme_late_settle(struct request *req, enum store_qs qs, enum store_nonce_st
 		if (acme_keycache_parse(a->late_id, a->account.jwk, &key, &e) != 0)
 			refuse(req, &err, ERR_ACME_SERVER_INTERNAL,
 			       "the account's stored key is unusable");
-		else if (acme_jws_verify(&a->jws, key.pkey, &e) != 0)
+		else if (acme_jwk_verify(&a->jws, &key, &e) != 0)
 			refuse(req, &err, e.code, e.detail);
 		else if (strcmp(a->account.status, "valid") != 0)
 			refuse(req, &err, ERR_ACME_UNAUTHORIZED, "the account is not valid");
@@ -438,7 +438,7 @@ bool acme_authn_check(struct request *req, unsigned keys, enum err_code *err)
 			return refuse(req, err, ERR_ACME_SERVER_INTERNAL,
 				      "the account's stored key is unusable");
 	}
-	if (acme_jws_verify(&a->jws, a->key.pkey, &e) != 0)
+	if (acme_jwk_verify(&a->jws, &a->key, &e) != 0)
 		return refuse(req, err, e.code, e.detail);
 	/* Section 7.3.6: a deactivated account's key authorizes nothing. */
 	if (a->has_account && strcmp(a->account.status, "valid") != 0)
@@ -493,10 +493,18 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 		    const char *link_url, const char *link_rel)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	return acme_reply_text(req, status, text, text ? strlen(text) : 0, location, link_url,
+			       link_rel);
+}
+
+int acme_reply_text(struct request *req, unsigned status, char *text, size_t len,
+		    const char *location, const char *link_url, const char *link_rel)
+{
 	struct MHD_Response *resp;
 	int ret;
 
-	json_decref(body);
 	if (req->acme != NULL && req->acme->late_jwk != NULL) {
 		/* An ACME_LATE handler answering before its nonce was taken: a
 		 * bug, and never a success with a replayable nonce. */
@@ -507,7 +515,7 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 	}
 	if (text == NULL)
 		return MHD_NO;
-	if ((resp = reply_response_owning(text, strlen(text))) == NULL)
+	if ((resp = reply_response_owning(text, len)) == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (location != NULL)

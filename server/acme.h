@@ -82,7 +82,10 @@ json_t *acme_account_json(struct request *req, const struct store_acme_account *
 /* Queues body (stolen) with status, a Location header when location is
  * not NULL, a Link <link_url>;rel="link_rel" ("up", "next") when link_url
  * is not NULL, and Retry-After when req->retry_after_s is set (a resource
- * still processing). */
+ * still processing). acme_reply_text is the same with the body as JSON
+ * text (malloc'ed, stolen: freed also on failure). */
+int acme_reply_text(struct request *req, unsigned status, char *text, size_t len,
+		    const char *location, const char *link_url, const char *link_rel);
 int acme_reply_json(struct request *req, unsigned status, json_t *body, const char *location,
 		    const char *link_url, const char *link_rel);
 
@@ -103,7 +106,14 @@ json_t *acme_url_json(struct request *req, const char *prefix, const char *id, c
 /* RFC 8555 objects from store rows (server/acme_objects.c); NULL when out
  * of memory. ch is one element of a store_acme_authz's challenges. */
 json_t *acme_order_json(struct request *req, const struct store_acme_order *o);
+/* The same order as JSON text (*len bytes, NUL-terminated, caller frees),
+ * or NULL where only acme_order_json() renders it (non-ASCII text, an
+ * order that replaces another, out of memory). */
+char *acme_order_text(struct request *req, const struct store_acme_order *o, size_t *len);
 json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a);
+/* As acme_authz_json, with a's challenges already parsed (chs, borrowed). */
+json_t *acme_authz_json_with(struct request *req, const struct store_acme_authz *a,
+			     const json_t *chs);
 json_t *acme_challenge_json(struct request *req, const json_t *ch);
 
 /* Loads the order of the path's first parameter into *row (free with

@@ -29,7 +29,8 @@ static size_t slot_of(const char *id)
 	return (size_t)(h % KEYCACHE_SLOTS);
 }
 
-/* *dst becomes a copy of src sharing its EVP_PKEY; 0, or -1 out of memory. */
+/* *dst becomes a copy of src sharing its EVP_PKEY, with its own verification
+ * context; 0, or -1 out of memory. */
 static int jwk_copy(struct acme_jwk *dst, const struct acme_jwk *src)
 {
 	memset(dst, 0, sizeof *dst);
@@ -40,6 +41,9 @@ static int jwk_copy(struct acme_jwk *dst, const struct acme_jwk *src)
 		return -1;
 	}
 	dst->pkey = src->pkey;
+	/* A context of its own (NULL: the copy verifies the long way). */
+	if (src->verify != NULL)
+		dst->verify = EVP_PKEY_CTX_dup(src->verify);
 	memcpy(dst->thumbprint, src->thumbprint, sizeof dst->thumbprint);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "acme/ari.h"
 #include "acme/order.h"
 #include "common/b64.h"
+#include "common/buf.h"
 #include "common/timefmt.h"
 #include "pki/pki.h"
 #include "server/acme.h"
@@ -86,6 +87,123 @@ fail:
 	return NULL;
 }
 
+/* The order as text, written straight into one buffer (no jansson tree
+ * built, loaded and dumped for each order poll). Plain ASCII only: any
+ * other byte, or stored JSON of a shape not expected, returns NULL and
+ * the caller renders with acme_order_json(). */
+#define ORDER_TEXT_MAX (64 * 1024)
+
+static bool put(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s)) == 0;
+}
+
+/* s as a JSON string: printable ASCII only, '"' and '\\' escaped. */
+static bool put_str(struct buf *b, const char *s)
+{
+	const char *run = s;
+
+	if (!put(b, "\""))
+		return false;
+	for (const char *p = s;; p++) {
+		if (*p != '\0' && *p != '"' && *p != '\\') {
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				return false;
+			continue;
+		}
+		/* the run before p as it is, then p escaped */
+		if (buf_add(b, run, (size_t)(p - run)) != 0)
+			return false;
+		if (*p == '\0')
+			break;
+		if (!put(b, *p == '"' ? "\\\"" : "\\\\"))
+			return false;
+		run = p + 1;
+	}
+	return put(b, "\"");
+}
+
+/* Stored JSON text (PostgreSQL's rendering of our own jsonb) copied as it
+ * is, when it is printable ASCII and opens with the bracket expected. */
+static bool put_raw(struct buf *b, const char *json, char open)
+{
+	if (json[0] != open)
+		return false;
+	for (const char *p = json; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			return false;
+	return put(b, json);
+}
+
+static bool put_url(struct buf *b, struct request *req, const char *prefix, const char *id,
+		    size_t idlen, const char *suffix)
+{
+	char path[160], url[ACME_URL_MAX];
+
+	if (snprintf(path, sizeof path, "%s%.*s%s", prefix, (int)idlen, id, suffix) >=
+	    (int)sizeof path)
+		return false;
+	return acme_url(req, path, url, sizeof url) && put_str(b, url);
+}
+
+/* ["id", "id", ...] of base64url ids as authorization URLs. */
+static bool put_authz_urls(struct buf *b, struct request *req, const char *ids)
+{
+	const char *p = ids;
+	bool first = true;
+
+	while (*p == ' ')
+		p++;
+	if (*p++ != '[' || !put(b, "["))
+		return false;
+	for (;;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == ']')
+			return p[1] == '\0' && put(b, "]");
+		if (*p++ != '"')
+			return false;
+		size_t n = strspn(
+			p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+		if (n == 0 || n >= ACME_ID_MAX || p[n] != '"')
+			return false;
+		if ((!first && !put(b, ",")) || !put_url(b, req, "/acme/authz/", p, n, ""))
+			return false;
+		first = false;
+		p += n + 1;
+	}
+}
+
+char *acme_order_text(struct request *req, const struct store_acme_order *o, size_t *len)
+{
+	char when[TIMEFMT_RFC3339_LEN];
+	struct buf b;
+	bool ok;
+
+	buf_init(&b, ORDER_TEXT_MAX);
+	timefmt_rfc3339(o->expires_at, when);
+	ok = put(&b, "{\"status\":") && put_str(&b, o->status) && put(&b, ",\"expires\":") &&
+	     put_str(&b, when) && put(&b, ",\"identifiers\":") && put_raw(&b, o->identifiers, '[');
+	if (ok && o->profile != NULL)
+		ok = put(&b, ",\"profile\":") && put_str(&b, o->profile);
+	ok = ok && put(&b, ",\"authorizations\":") && put_authz_urls(&b, req, o->authz_ids) &&
+	     put(&b, ",\"finalize\":") &&
+	     put_url(&b, req, "/acme/order/", o->id, strlen(o->id), "/finalize");
+	if (ok && o->error != NULL)
+		ok = put(&b, ",\"error\":") && put_raw(&b, o->error, '{');
+	if (ok && o->certificate != NULL)
+		ok = put(&b, ",\"certificate\":") &&
+		     put_url(&b, req, "/acme/cert/", o->certificate, strlen(o->certificate), "");
+	/* RFC 9773's replaces needs the CA's key id: the jansson path has it. */
+	ok = ok && o->replaces == NULL && put(&b, "}");
+	if (!ok) {
+		buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return (char *)b.data;
+}
+
 json_t *acme_challenge_json(struct request *req, const json_t *ch)
 {
 	json_t *out = json_object(), *err = json_object_get(ch, "error");
@@ -106,15 +224,14 @@ json_t *acme_challenge_json(struct request *req, const json_t *ch)
 	return out;
 }
 
-json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
+json_t *acme_authz_json_with(struct request *req, const struct store_acme_authz *a,
+			     const json_t *chs)
 {
-	json_t *body = json_object(), *chs = json_loads(a->challenges, 0, NULL),
-	       *list = json_array(), *ch;
+	json_t *body = json_object(), *list = json_array(), *ch;
 	size_t i;
 
-	if (body == NULL || chs == NULL || list == NULL) {
+	if (body == NULL || !json_is_array(chs) || list == NULL) {
 		json_decref(body);
-		json_decref(chs);
 		json_decref(list);
 		return NULL;
 	}
@@ -124,7 +241,7 @@ json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
 	set_time(body, "expires", a->expires_at);
 	/* Section 7.1.4: a valid authorization lists the challenge that
 	 * validated it; the others add nothing. */
-	json_array_foreach (chs, i, ch) {
+	json_array_foreach ((json_t *)chs, i, ch) {
 		const char *st = json_string_value(json_object_get(ch, "status"));
 		if (strcmp(a->status, "valid") == 0 && (st == NULL || strcmp(st, "valid") != 0))
 			continue;
@@ -133,6 +250,13 @@ json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
 	json_object_set_new(body, "challenges", list);
 	if (a->wildcard)
 		json_object_set_new(body, "wildcard", json_true());
+	return body;
+}
+
+json_t *acme_authz_json(struct request *req, const struct store_acme_authz *a)
+{
+	json_t *chs = json_loads(a->challenges, 0, NULL), *body = acme_authz_json_with(req, a, chs);
+
 	json_decref(chs);
 	return body;
 }

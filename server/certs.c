@@ -34,6 +34,25 @@ struct pki_ca *certs_ca_open(const struct config *cfg)
 {
 	char err[512];
 	char *dir = path_join2(cfg->data_dir, "pki");
+	/* The base names orchardd's own paths; a trailing '/' is dropped so
+	 * "http://crl.example/" does not give "//pki/crl". */
+	const char *base = cfg->crl_base_url;
+	size_t blen = base ? strlen(base) : 0;
+	char crl[1100] = "", att_crl[1100] = "";
+
+	const char *host = base ? strstr(base, "://") : NULL;
+
+	if (base != NULL && (host == NULL || host[3] == '\0' || host[3] == '/')) {
+		log_kv(LOG_ERROR, "--crl-base-url names no host", "url", base, NULL);
+		free(dir);
+		return NULL;
+	}
+	if (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	if (base != NULL) {
+		snprintf(crl, sizeof crl, "%.*s/pki/crl", (int)blen, base);
+		snprintf(att_crl, sizeof att_crl, "%.*s/attestation/crl", (int)blen, base);
+	}
 	struct pki_ca_config c = {
 		.dir = dir,
 		.key_type = cfg->ca_key_type,
@@ -42,6 +61,8 @@ struct pki_ca *certs_ca_open(const struct config *cfg)
 		.import_key = cfg->ca_key,
 		.passphrase = getenv("ORCHARD_CA_PASSPHRASE"),
 		.profiles = cfg->ca_profiles,
+		.crl_url = base ? crl : NULL,
+		.att_crl_url = base ? att_crl : NULL,
 	};
 	struct pki_ca *ca = dir ? pki_ca_open(&c, err, sizeof err) : NULL;
 
@@ -54,7 +75,8 @@ struct pki_ca *certs_ca_open(const struct config *cfg)
 			off += (size_t)snprintf(names + off, sizeof names - off, "%s%s",
 						off ? " " : "", *p);
 		log_kv(LOG_INFO, "CA ready", "dir", dir, "imported", cfg->ca_cert ? "yes" : "no",
-		       "passphrase", c.passphrase ? "set" : "unset", "profiles", names, NULL);
+		       "passphrase", c.passphrase ? "set" : "unset", "profiles", names, "crl_url",
+		       base ? crl : "none", NULL);
 	}
 	free(dir);
 	return ca;

@@ -45,6 +45,9 @@ static const struct setting settings[] = {
 	  "its private key (PEM, mode 0600; encrypted with ORCHARD_CA_PASSPHRASE if set)"),
 	S("ca-profiles", STR, ca_profiles, NULL,
 	  "certificate profile file (docs/pki.md); default: tls-server, device-client, shortlived"),
+	S("crl-base-url", STR, crl_base_url, NULL,
+	  "http(s)://host[:port][/path] relying parties fetch CRLs from: leaves name"
+	  " BASE/pki/crl and AK certificates BASE/attestation/crl; default: none"),
 	S("attest-roots", STR, attest_roots, NULL,
 	  "external attestation roots (PEM): AK certificates chaining to one are accepted by"
 	  " device-attest-01 beside Orchard's attestation CA; default: none"),

@@ -14,6 +14,7 @@ struct config {
 	char *ca_key_type;		  /* CA keys created on first start */
 	char *ca_root, *ca_cert, *ca_key; /* imported CA files; NULL: DATA_DIR/pki */
 	char *ca_profiles;		  /* profile file; NULL: built-in */
+	char *crl_base_url;		  /* CRL Distribution Points base; NULL: none */
 	char *attest_roots;		  /* external attestation roots (PEM); NULL: none */
 	char *log_level;
 	long threads;

@@ -50,7 +50,8 @@ void depot_after_publish(struct server *srv, const struct store_depot_package *p
 /* After a device's reported patch is committed: when it names a new
  * properties.reported.agent.target the compiler can produce, the depot
  * compiles the published modules for it too (on its worker); a target of
- * a bad form or that the compiler cannot make is ignored, logged once. */
+ * a bad form or that the compiler cannot make is ignored, logged once (the
+ * latter is looked for again at the next report). */
 void depot_twin_reported(struct server *srv, const json_t *patch);
 /* At start: queues again what has no finished compiled form (never
  * compiled, or left compiling by a process that stopped). */

@@ -4,6 +4,7 @@
 #define ORCHARD_SERVER_DEPOT_INT_H
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -28,6 +29,7 @@ struct depot {
 	char targets[COMPILE_TARGETS_MAX + REPORTED_TARGETS_MAX][DEPOT_TARGET_MAX + 1];
 	size_t ntargets;
 	char ignored[IGNORED_TARGETS_MAX][DEPOT_TARGET_MAX + 1];
+	bool ignored_retry[IGNORED_TARGETS_MAX]; /* no compiler yet: PATH is looked at again */
 	size_t nignored;
 	pthread_mutex_t lock; /* ntargets, ignored, nignored */
 	struct jobs *jobs;

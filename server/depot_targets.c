@@ -97,11 +97,13 @@ static bool target_producible(const char *t)
 
 /* Adds a reported target: 1 when new and accepted (the caller queues its
  * compilations), 0 when known already, -1 when ignored (logged once per
- * distinct value while the ignored list has room). */
+ * distinct value while the ignored list has room). A target ignored for
+ * want of its cross compiler is looked for on PATH again at each report,
+ * so installing the compiler takes effect without a restart. */
 static int target_add(struct depot *d, const char *t)
 {
 	char shown[DEPOT_TARGET_MAX + 1];
-	bool form, can;
+	bool form, can, retry = false;
 	int rc = -1;
 
 	/* Shown bounded, and only in the form's characters when malformed. */
@@ -111,19 +113,23 @@ static int target_add(struct depot *d, const char *t)
 		      *p == '-'))
 			*p = '?';
 	/* Seen before (the common case: every agent start reports it): no
-	 * look at PATH, no log. */
+	 * log, and no look at PATH unless its compiler was missing. */
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->ntargets; i++)
 		if (strcmp(d->targets[i], t) == 0)
 			rc = 0;
 	for (size_t i = 0; rc < 0 && i < d->nignored; i++)
-		if (strcmp(d->ignored[i], shown) == 0)
+		if (strcmp(d->ignored[i], shown) == 0) {
 			rc = -2;
+			retry = d->ignored_retry[i];
+		}
 	pthread_mutex_unlock(&d->lock);
-	if (rc != -1)
+	if (rc == 0 || (rc == -2 && !retry))
 		return rc == 0 ? 0 : -1;
 	form = reported_form_ok(t);
 	can = form && target_producible(t);
+	if (retry && !can)
+		return -1;
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->ntargets; i++)
 		if (strcmp(d->targets[i], t) == 0) { /* another thread added it meanwhile */
@@ -141,6 +147,7 @@ static int target_add(struct depot *d, const char *t)
 		if (strcmp(d->ignored[i], shown) == 0)
 			goto out;
 	if (d->nignored < IGNORED_TARGETS_MAX) {
+		d->ignored_retry[d->nignored] = form && !can;
 		memcpy(d->ignored[d->nignored++], shown, strlen(shown) + 1);
 		log_kv(LOG_WARN,
 		       !form  ? "depot: ignoring a reported target of a bad form"

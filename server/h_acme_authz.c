@@ -101,17 +101,23 @@ static bool load_authz(struct request *req, const char *id, struct authz_get *g,
 }
 
 /* Whether a challenge in challenges (JSON array text) is processing. */
-static bool any_processing(const char *challenges)
+/* Parses row's challenges once for both the look below and the reply
+ * (NULL when they are not JSON or out of memory). */
+static json_t *challenges_of(const struct store_acme_authz *row)
 {
-	json_t *chs = json_loads(challenges, 0, NULL), *ch;
+	return json_loads(row->challenges, 0, NULL);
+}
+
+static bool any_processing(const json_t *chs)
+{
+	const json_t *ch;
 	bool found = false;
 	size_t i;
 
-	json_array_foreach (chs, i, ch) {
+	json_array_foreach ((json_t *)chs, i, ch) {
 		const char *st = json_string_value(json_object_get(ch, "status"));
 		found |= st != NULL && strcmp(st, "processing") == 0;
 	}
-	json_decref(chs);
 	return found;
 }
 
@@ -123,6 +129,7 @@ int h_acme_authz(struct request *req)
 		json_spec_end(),
 	};
 	struct authz_get g = {0};
+	json_t *chs = NULL;
 	enum spec_status st;
 	enum store_qs qs;
 	int ret;
@@ -132,8 +139,11 @@ int h_acme_authz(struct request *req)
 		for (;;) {
 			if (!load_authz(req, req->params[0], &g, &ret))
 				return ret;
-			if (!any_processing(g.row.challenges) || (w != NULL && wait_expired(w)))
+			chs = challenges_of(&g.row);
+			if (!any_processing(chs) || (w != NULL && wait_expired(w)))
 				goto render;
+			json_decref(chs);
+			chs = NULL;
 			if (w == NULL) {
 				/* Subscribed, then looked at again: an outcome that came
 				 * between the first look and now is not missed. */
@@ -178,10 +188,13 @@ int h_acme_authz(struct request *req)
 	if (store_run(req->srv->store, authz_get_cb, &g) != STORE_ONE)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 render:
+	if (chs == NULL)
+		chs = challenges_of(&g.row);
 	/* Section 8.2: a validation under way: poll again in a second. */
-	if (any_processing(g.row.challenges))
+	if (any_processing(chs))
 		req->retry_after_s = 1;
-	ret = acme_reply_json(req, 200, acme_authz_json(req, &g.row), NULL, NULL, NULL);
+	ret = acme_reply_json(req, 200, acme_authz_json_with(req, &g.row, chs), NULL, NULL, NULL);
+	json_decref(chs);
 	store_acme_authz_free(&g.row);
 	return ret;
 }

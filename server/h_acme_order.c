@@ -340,13 +340,18 @@ static bool within_limits(struct request *req, size_t new_authzs, int *ret)
 int acme_reply_order(struct request *req, unsigned status, const struct store_acme_order *o)
 {
 	char path[128], loc[ACME_URL_MAX];
-	json_t *body = acme_order_json(req, o);
+	size_t len = 0;
+	char *text = acme_order_text(req, o, &len);
+	json_t *body = text == NULL ? acme_order_json(req, o) : NULL;
 
 	snprintf(path, sizeof path, "/acme/order/%s", o->id);
-	if (body == NULL || !acme_url(req, path, loc, sizeof loc)) {
+	if ((text == NULL && body == NULL) || !acme_url(req, path, loc, sizeof loc)) {
+		free(text);
 		json_decref(body);
 		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot render the order");
 	}
+	if (text != NULL)
+		return acme_reply_text(req, status, text, len, loc, NULL, NULL);
 	return acme_reply_json(req, status, body, loc, NULL, NULL);
 }
 

@@ -214,12 +214,15 @@ static enum store_qs twin_write(struct store_conn *c, void *cls)
 /* The optimistic way of a desired-only PATCH of an existing twin, on one
  * pooled connection outside a transaction: read the twin, honour If-Match,
  * merge in C (twin_doc.c's rules and limits), then write it only if its etag
- * is still the one read, with its history and audit rows and notifications
- * in that one statement (store_update_twin_if): two round trips and one
+ * is still the one read, with its history and audit rows in that one
+ * statement (store_update_twins_if, the batch's write with one change: it
+ * leaves reported as it is, which the etag says is as read; twin_announce()
+ * notifies after the commit): two round trips and one
  * commit, where the locking transaction takes five. A writer that lost the
  * race reads again; after TWIN_OPTIMISTIC_TRIES lost races (a hot twin) or
  * when there is no twin, *fallback is set and the locking transaction does
- * it, so every PATCH finishes and versions stay strictly sequential. */
+ * it, so every PATCH finishes and versions stay strictly sequential. It
+ * runs when there is no twin batch (orchardd stopping: twins_batch.sh). */
 #define TWIN_OPTIMISTIC_TRIES 4
 
 struct twin_optimistic {
@@ -261,7 +264,10 @@ static enum store_qs twin_optimistic_cb(struct store_conn *c, void *cls)
 			qs = STORE_HARD;
 			goto out;
 		}
-		qs = store_update_twin_if(c, &u->row, read_etag, &h, &u->audit, &o->audit_id);
+		struct store_twin_write w = {
+			.t = &u->row, .read_etag = read_etag, .h = &h, .a = &u->audit};
+		qs = store_update_twins_if(c, &w, 1);
+		o->audit_id = w.audit_id;
 		free(h.patch);
 		if (qs != STORE_NONE)
 			goto out; /* written, or an error */

@@ -230,9 +230,11 @@ static int cmd_serve(struct server *srv)
 	 * finish within the grace period like any other. */
 	atomic_store(&srv->shutting_down, 1);
 	timers_fire_all(srv->timers);
-	/* Queued twin reads and changes finish (answered) before connections close. */
+	/* Queued twin reads and changes finish (answered) before connections
+	 * close; requests still coming in the grace period find it stopped
+	 * (alive, so srv->twin_batch does not change under them) and write
+	 * alone. */
 	twin_batch_stop(srv->twin_batch);
-	srv->twin_batch = NULL;
 	http_stop(http, srv, srv->cfg.grace);
 	http = NULL;
 	rc = 0;
@@ -242,8 +244,9 @@ out:
 		timers_fire_all(srv->timers);
 	}
 	twin_batch_stop(srv->twin_batch);
-	srv->twin_batch = NULL;
 	http_stop(http, srv, 0);
+	twin_batch_free(srv->twin_batch);
+	srv->twin_batch = NULL;
 	srv->mqtt = NULL;
 	mqtt_stop(mqtt);
 	mqtt_broker_stop(broker);

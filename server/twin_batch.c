@@ -43,7 +43,7 @@ struct twin_batch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct twin_job *head, **tail;
-	bool stop, started;
+	bool stop, started, joined;
 	unsigned long long seq;
 	long queued;		  /* jobs waiting for a batch, under mu */
 	struct store_twin *cache; /* CACHE_SLOTS; the writer's only */
@@ -390,7 +390,7 @@ struct twin_batch *twin_batch_start(struct server *srv)
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
 	if (pthread_create(&b->thread, NULL, batch_main, b) != 0) {
-		twin_batch_stop(b);
+		twin_batch_free(b);
 		return NULL;
 	}
 	b->started = true;
@@ -399,7 +399,7 @@ struct twin_batch *twin_batch_start(struct server *srv)
 
 void twin_batch_stop(struct twin_batch *b)
 {
-	if (b == NULL)
+	if (b == NULL || b->joined)
 		return;
 	pthread_mutex_lock(&b->mu);
 	b->stop = true;
@@ -407,6 +407,7 @@ void twin_batch_stop(struct twin_batch *b)
 	pthread_mutex_unlock(&b->mu);
 	if (b->started)
 		pthread_join(b->thread, NULL);
+	b->joined = true;
 	{
 		char nb[24], nc[24], nm[24];
 
@@ -416,6 +417,13 @@ void twin_batch_stop(struct twin_batch *b)
 		log_kv(LOG_INFO, "twin batch stopped", "batches", nb, "changes", nc, "commits", nm,
 		       NULL);
 	}
+}
+
+void twin_batch_free(struct twin_batch *b)
+{
+	if (b == NULL)
+		return;
+	twin_batch_stop(b);
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 	for (size_t i = 0; i < CACHE_SLOTS; i++)

@@ -57,9 +57,14 @@ struct twin_job {
 
 /* Starts the writer on its own pooled connection per batch. */
 struct twin_batch *twin_batch_start(struct server *srv);
-/* Refuses new jobs, finishes everything queued (each request gets its
- * answer), joins the writer and frees. NULL is fine. */
+/* Refuses new jobs (twin_batch_submit() says false from now on), finishes
+ * everything queued (each request gets its answer) and joins the writer;
+ * b stays valid, so request threads may still call in. Again, or NULL: a
+ * no-op. */
 void twin_batch_stop(struct twin_batch *b);
+/* Stops b if needed and frees it, once no request thread can reach it any
+ * more (HTTP stopped). NULL is fine. */
+void twin_batch_free(struct twin_batch *b);
 
 /* Queues j and suspends its request (before the writer can see it): the
  * handler returns MHD_YES and runs again once j->done. Returns false when

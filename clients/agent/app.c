@@ -78,7 +78,9 @@ static void running_free(struct running *r)
 
 static int run_child(void *arg)
 {
-	/* A forked child keeps the agent's handlers: SIGTERM must end the app. */
+	/* A forked child keeps the agent's handlers: SIGTERM must end the app.
+	 * SIGXFSZ stays ignored on purpose: over a file size limit the app's
+	 * write fails with EFBIG, an errno WASI hands it, instead of a kill. */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	return runner_main(arg);

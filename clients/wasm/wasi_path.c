@@ -174,15 +174,27 @@ WASI_FN(path_open)
 			    want_inh & dir->inheriting, (uint32_t)a[8]);
 }
 
-WASI_FN(path_create_directory)
+/* The calls of shape (fd, path, path_len) that do one thing to a name:
+ * the path split under fd with right need, then op(parent, base, arg). */
+static int32_t path_name_op(wasi_ctx *c, const uint64_t *a, uint64_t need,
+			    int (*op)(int, const char *, int), int arg)
 {
 	wasi_split s;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_CREATE_DIRECTORY, (uint32_t)a[1],
-			       (uint32_t)a[2], &s);
-	if (!e && mkdirat(s.parent, s.base, 0777) < 0)
+	int32_t e = split_path(c, (uint32_t)a[0], need, (uint32_t)a[1], (uint32_t)a[2], &s);
+	if (!e && op(s.parent, s.base, arg) < 0)
 		e = wasi_errno(errno);
 	split_free(&s);
 	return e;
+}
+
+static int mkdir_at(int dirfd, const char *name, int mode)
+{
+	return mkdirat(dirfd, name, (mode_t)mode);
+}
+
+WASI_FN(path_create_directory)
+{
+	return path_name_op(c, a, R_PATH_CREATE_DIRECTORY, mkdir_at, 0777);
 }
 
 WASI_FN(path_filestat_get)
@@ -294,13 +306,7 @@ out:
 
 WASI_FN(path_remove_directory)
 {
-	wasi_split s;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_REMOVE_DIRECTORY, (uint32_t)a[1],
-			       (uint32_t)a[2], &s);
-	if (!e && unlinkat(s.parent, s.base, AT_REMOVEDIR) < 0)
-		e = wasi_errno(errno);
-	split_free(&s);
-	return e;
+	return path_name_op(c, a, R_PATH_REMOVE_DIRECTORY, unlinkat, AT_REMOVEDIR);
 }
 
 WASI_FN(path_rename)
@@ -346,13 +352,7 @@ out:
 
 WASI_FN(path_unlink_file)
 {
-	wasi_split s;
-	int32_t e = split_path(c, (uint32_t)a[0], R_PATH_UNLINK_FILE, (uint32_t)a[1],
-			       (uint32_t)a[2], &s);
-	if (!e && unlinkat(s.parent, s.base, 0) < 0)
-		e = wasi_errno(errno);
-	split_free(&s);
-	return e;
+	return path_name_op(c, a, R_PATH_UNLINK_FILE, unlinkat, 0);
 }
 
 const engine_host_func wasi_path_funcs[] = {

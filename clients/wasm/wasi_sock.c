@@ -87,6 +87,19 @@ static int32_t addr_from_guest(wasi_ctx *c, uint32_t ptr, uint32_t port,
 	return W_ESUCCESS;
 }
 
+/* The guest's address at ptr with port (addr_from_guest) when the grants
+ * allow binding to it (check is grants_check_bind) or reaching it
+ * (grants_check_connect): W_ESUCCESS, else the errno the guest sees. */
+static int32_t addr_granted(wasi_ctx *c, uint32_t ptr, uint32_t port,
+			    bool (*check)(const grants *, const struct sockaddr *),
+			    struct sockaddr_storage *ss, socklen_t *sl)
+{
+	int32_t e = addr_from_guest(c, ptr, port, ss, sl);
+	if (e)
+		return e;
+	return check(c->grants, (struct sockaddr *)ss) ? W_ESUCCESS : W_ENOTGRANTED;
+}
+
 static int32_t sock_open_impl(wasi_ctx *c, uint32_t af, uint32_t type, uint32_t out)
 {
 	if (!wasi_mem(c, out, 4))
@@ -121,11 +134,9 @@ WASI_FN(sock_bind)
 	wasi_fd *f = sock_get(c, (uint32_t)a[0], 0, &e);
 	if (!f)
 		return e;
-	e = addr_from_guest(c, (uint32_t)a[1], (uint32_t)a[2], &ss, &sl);
+	e = addr_granted(c, (uint32_t)a[1], (uint32_t)a[2], grants_check_bind, &ss, &sl);
 	if (e)
 		return e;
-	if (!grants_check_bind(c->grants, (struct sockaddr *)&ss))
-		return W_ENOTGRANTED;
 	int one = 1;
 	/* Like WasmEdge, let a restarted app rebind its port at once. */
 	setsockopt(f->host, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -188,11 +199,9 @@ WASI_FN(sock_connect)
 	wasi_fd *f = sock_get(c, (uint32_t)a[0], 0, &e);
 	if (!f)
 		return e;
-	e = addr_from_guest(c, (uint32_t)a[1], (uint32_t)a[2], &ss, &sl);
+	e = addr_granted(c, (uint32_t)a[1], (uint32_t)a[2], grants_check_connect, &ss, &sl);
 	if (e)
 		return e;
-	if (!grants_check_connect(c->grants, (struct sockaddr *)&ss))
-		return W_ENOTGRANTED;
 	return connect(f->host, (struct sockaddr *)&ss, sl) < 0 ? wasi_errno(errno) : W_ESUCCESS;
 }
 
@@ -328,11 +337,9 @@ WASI_FN(sock_send_to)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int32_t e = addr_from_guest(c, (uint32_t)a[3], (uint32_t)a[4], &ss, &sl);
+	int32_t e = addr_granted(c, (uint32_t)a[3], (uint32_t)a[4], grants_check_connect, &ss, &sl);
 	if (e)
 		return e;
-	if (!grants_check_connect(c->grants, (struct sockaddr *)&ss))
-		return W_ENOTGRANTED;
 	return send_impl(c, a, &ss, sl, (uint32_t)a[6]);
 }
 

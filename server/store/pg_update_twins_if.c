@@ -1,10 +1,12 @@
-/* The twin batch's write (server/twin_batch.c): many changed twins in one
- * statement and one commit, each only if its etag is still the one read,
- * with each written change's history row and audit row in that same
- * statement. Columns travel as arrays and are unnested together; audit ids
- * are drawn in the statement so that each change learns its own. No
- * pg_notify here (store_update_twin_if says why): the caller announces
- * the written changes after commit. */
+/* The optimistic twin write: many changed twins (server/twin_batch.c) or
+ * one (server/h_twins_update.c's optimistic PATCH) in one statement and one
+ * commit, each only if its etag is still the one read, with each written
+ * change's history row and audit row in that same statement. Columns travel
+ * as arrays and are unnested together; audit ids are drawn in the statement
+ * so that each change learns its own. No pg_notify here: a NOTIFY makes the
+ * commit take PostgreSQL's global notify lock, which serialised these
+ * commits; the caller announces the written changes after commit through
+ * the hub's notifier (events_notify), batched. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -70,22 +70,17 @@ struct store_twin_write {
 	long long audit_id;		   /* out: the audit row's id, when written */
 };
 
-/* Outside a transaction: store_update_twin_if for n changes of distinct
- * twins (sorted by device ID, so that two batches lock in one order) in
- * one statement and one commit; each change's written says whether its
- * etag held. Nothing is notified: the caller announces what was written. */
+/* Outside a transaction: writes n changes of distinct twins (sorted by
+ * device ID, so that two batches lock in one order; one change needs no
+ * sorting), each its t's etag, version, tags and desired, its history row h
+ * and its audit row a (when not NULL) only if the twin's etag is still its
+ * read_etag, all in one statement and one commit. Each change's written
+ * says whether its etag held (else nothing of it was written: read it
+ * again), audit_id the audit row's id. Returns the count written, or
+ * STORE_NONE. Nothing is notified: the caller announces each written change
+ * after commit with events_notify() (EVENTS_TWIN "deviceId desiredVersion",
+ * EVENTS_AUDIT audit_id). */
 enum store_qs store_update_twins_if(struct store_conn *c, struct store_twin_write *w, size_t n);
-
-/* Outside a transaction: writes t's etag, version and sections, h and
- * the request's audit row a (when not NULL) only if the twin's etag is
- * still read_etag, all in one statement and one commit, WITHOUT notifying:
- * the caller announces the committed change with events_notify() (EVENTS_TWIN
- * "deviceId desiredVersion", EVENTS_AUDIT *audit_id, set when a was written).
- * STORE_NONE when the etag moved (or the twin is gone): nothing was written;
- * read it again. */
-enum store_qs store_update_twin_if(struct store_conn *c, const struct store_twin *t,
-				   const char *read_etag, const struct store_twin_change *h,
-				   const struct store_audit_new *a, long long *audit_id);
 
 /* Inside the transaction that changed the twin: records h (the caller
  * keeps it). */

@@ -244,7 +244,10 @@ expect_eq "reporting a known target again queues nothing new" "1" \
 	"$(grep -c 'compiling for a target devices report' "$OLOG")"
 orchardd_stop
 # The next start reads the targets twins report; a publish then compiles
-# for them at once.
+# for them at once. (Its PATH has a folder where a cross compiler appears
+# below.)
+mkdir -p "$TMP/xbin"
+export PATH="$TMP/xbin:$PATH"
 orchardd_start --depot-compile-level 1 --depot-compile-targets '' || exit 1
 W=(-H "Authorization: Bearer $(token depot:write depot:read)")
 http GET /depot/packages/alice/httpd/4.0.0/compiled "${W[@]}"
@@ -260,5 +263,23 @@ for _ in $(seq 1 600); do
 	sleep 0.2
 done
 expect_eq "... and a module published then is compiled for it" "201 ready" "$STATUS $ST6"
+
+# A target ignored for want of its cross compiler is taken once the
+# compiler is on PATH, without a restart: each report looks again. (This
+# "compiler" fails, so its compilations are recorded as failed.)
+report '"riscv64-linux-gnu"'
+expect_eq "no riscv64 cross compiler: the reported target is ignored" "200 1" "$STATUS $(grep -c 'cannot produce' "$OLOG")"
+printf '#!/bin/sh\necho "no riscv64 sysroot here" >&2\nexit 1\n' >"$TMP/xbin/riscv64-linux-gnu-gcc"
+chmod +x "$TMP/xbin/riscv64-linux-gnu-gcc"
+report '"riscv64-linux-gnu"'
+for _ in $(seq 1 100); do
+	RV=$(psql_q "SELECT count(*) FILTER (WHERE state = 'failed') || '/' || count(*) FROM depot_compiled WHERE target = 'riscv64-linux-gnu'")
+	[[ "$RV" != 0/* && "${RV%/*}" == "${RV#*/}" ]] && break
+	sleep 0.1
+done
+expect_eq "once it is installed, the next report takes the target (logged once each)" "1 1" \
+	"$(grep 'compiling for a target devices report' "$OLOG" | grep -c riscv64) $(grep -c 'cannot produce' "$OLOG")"
+expect "... and the published modules are compiled for it (failed here, each recorded)" \
+	test "${RV%/*}" -gt 0 -a "${RV%/*}" == "${RV#*/}"
 orchardd_stop
 tap_done

@@ -18,7 +18,8 @@ trap fixture_cleanup EXIT
 
 # The pages covered, in this order; each starts from nothing (a fresh
 # orchardd, database and var/). The other pages are not guarded yet.
-PAGES=(${DOCS_PAGES:-README.md docs/twins.md docs/dps.md docs/pki.md docs/depot.md docs/attestation.md})
+PAGES=(${DOCS_PAGES:-README.md docs/twins.md docs/dps.md docs/pki.md docs/depot.md docs/attestation.md
+	docs/verifier.md docs/wasm.md docs/agent.md docs/acme.md})
 
 # why OUT: what a failed page printed last, and docs.sh's own lines
 why() { tail -c 1000 "$1"; echo; grep -a '^docs.sh:' "$1"; }
@@ -41,7 +42,8 @@ for page in "${PAGES[@]}"; do
 	done
 	ln -s "$ROOT/$BUILD" "$W/build"
 	ln -s "$TMP/var" "$W/var"
-	python3 tests/lib/doc_blocks.py "$page" "$PORT" >"$TMP/page.$n.sh" ||
+	mkdir -p "$TMP/tmp.$n" # the page's /tmp/
+	python3 tests/lib/doc_blocks.py "$page" "$PORT" "$TMP/tmp.$n" >"$TMP/page.$n.sh" ||
 		{ tap_nok "$page: its blocks"; continue; }
 	grep '^# skip' "$TMP/page.$n.sh" | sed "s|^# skip \([0-9]*\) |# $page:\1 not run: |"
 	(cd "$W" && exec timeout -k 5 60 bash "$ROOT/tests/lib/docs_shell.sh" "$TMP/page.$n.sh" \

@@ -93,6 +93,48 @@ expect "openssl verify -crl_check: the live leaf verifies" \
 openssl verify -crl_check -CAfile "$PKI/root.pem" -untrusted "$TMP/chain.pem" -CRLfile "$TMP/crl.pem" "$TMP/dead.pem" >"$TMP/v.out" 2>&1
 expect "openssl verify -crl_check: the revoked leaf is refused" grep -q "certificate revoked" "$TMP/v.out"
 
+# --- CRL Distribution Points: a relying party finds the CRL by itself ------------
+expect_eq "without --crl-base-url a leaf names no CRL" "" \
+	"$(openssl x509 -in "$TMP/live.pem" -noout -ext crlDistributionPoints 2>/dev/null)"
+# A plain-http mirror of /pki/crl (a reverse proxy's job in production):
+# openssl's -crl_download fetches only http.
+mkdir -p "$TMP/www/pki"
+http GET /pki/crl 2>/dev/null
+cp "$TMP/body" "$TMP/www/pki/crl"
+python3 -c 'import http.server, functools, sys
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1]))
+open(sys.argv[1] + "/port", "w").write(str(s.server_address[1])); s.serve_forever()' "$TMP/www" 2>/dev/null &
+MIRROR=$!
+trap 'kill $MIRROR 2>/dev/null; fixture_cleanup' EXIT
+for _ in $(seq 100); do [[ -s $TMP/www/port ]] && break; sleep 0.05; done
+CRL_BASE="http://127.0.0.1:$(cat "$TMP/www/port")/"
+csr cdp "-algorithm EC -pkeyopt ec_paramgen_curve:P-256"
+expect "cert issue --crl-base-url: a leaf" "$ORCHARDD" --data-dir "$TMP/var" --crl-base-url "$CRL_BASE" \
+	cert issue --csr "$TMP/cdp.csr" --profile tls-server --san dns:cdp.example --out "$TMP/cdp.pem"
+expect "it names BASE/pki/crl (one slash)" grep -q "URI:${CRL_BASE}pki/crl$" \
+	<(openssl x509 -in "$TMP/cdp.pem" -noout -ext crlDistributionPoints)
+expect "openssl verify -crl_check -crl_download: it verifies with the CRL it points at" \
+	openssl verify -crl_check -crl_download -CAfile "$PKI/root.pem" -untrusted "$TMP/chain.pem" "$TMP/cdp.pem"
+http POST "/pki/certificates/$(serial_of "$TMP/cdp.pem")/revoke" "${ADMIN[@]}" "${JSON[@]}" -d '{}'
+for _ in $(seq 1 50); do
+	http GET /pki/crl 2>/dev/null
+	grep -qi "$(serial_of "$TMP/cdp.pem")" <(openssl crl -inform DER -in "$TMP/body" -noout -text | tr -d ' :' | tr A-F a-f) && break
+	sleep 0.1
+done
+cp "$TMP/body" "$TMP/www/pki/crl"
+openssl verify -crl_check -crl_download -CAfile "$PKI/root.pem" -untrusted "$TMP/chain.pem" "$TMP/cdp.pem" >"$TMP/v.out" 2>&1
+expect "... and once revoked, the downloaded CRL refuses it" grep -q "certificate revoked" "$TMP/v.out"
+for bad in ftp://crl.example "http://crl.example/a b" http://; do
+	expect_fail "--crl-base-url $bad is refused" "$ORCHARDD" --data-dir "$TMP/var" --crl-base-url "$bad" \
+		cert issue --csr "$TMP/cdp.csr" --profile tls-server --san dns:cdp.example --out "$TMP/no.pem"
+done
+expect "... saying why" grep -q "must be http:// or https://" <("$ORCHARDD" --data-dir "$TMP/var" \
+	--crl-base-url ftp://x cert issue --csr "$TMP/cdp.csr" --profile tls-server --san dns:x.example 2>&1)
+timeout 20 "$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0 --crl-base-url http:///pki >"$TMP/bad.out" 2>&1
+rc=$? # 124: it ran until killed
+expect_eq "orchardd does not start with a --crl-base-url naming no host" "exited 1" \
+	"$([[ $rc != 0 && $rc != 124 ]] && echo exited) $(grep -c 'names no host' "$TMP/bad.out")"
+
 # --- bad inputs: right status and type, nothing changes --------------------------
 before=$(psql_q "SELECT string_agg(serial || coalesce(revoked_at::text, '-'), ',' ORDER BY serial) FROM certificates")
 http GET /pki/certificates/0123456789abcdef0123456789abcdef "${ADMIN[@]}"

@@ -8,7 +8,9 @@
 # If-Match is honoured inside a batch, several changes of one twin apply in
 # order (strictly sequential versions, nothing lost), orchardd stopped
 # with requests queued answers each (or closes) with nothing half-written,
-# and without a database the batch answers 503.
+# a PATCH whose body completes after the batch stopped is written alone
+# (the optimistic one-twin write), and without a database the batch
+# answers 503.
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/orchardd.sh"
@@ -154,6 +156,47 @@ expect_eq "each 200 is one history row, nothing else was written" "$((HIST1 + ok
 	"$(psql_q "SELECT count(*) FROM twin_history")"
 expect_eq "every twin's history matches its version" 0 \
 	"$(psql_q "SELECT count(*) FROM twins t WHERE version <> (SELECT max(version) FROM twin_history h WHERE h.device_id = t.device_id)")"
+
+# --- stopped while a desired PATCH's body is still coming --------------------------
+# The batch is gone when the body completes, so the one-twin optimistic write
+# (the batch's statement with one change) answers it within the grace period.
+pg_admin "ALTER SYSTEM SET log_statement = 'all'" && pg_admin "SELECT pg_reload_conf()" >/dev/null
+log0=$(wc -l <"$PGDIR/pg.log")
+orchardd_start --threads 2 || exit 1
+late0=$(psql_q "SELECT version, (SELECT count(*) FROM twin_history WHERE device_id = 'a'),
+	(SELECT count(*) FROM audit_log WHERE method = 'PATCH' AND path = '/twins/a') FROM twins WHERE device_id = 'a'")
+body='{"properties":{"desired":{"late":1}}}'
+mkfifo "$TMP/late.in"
+openssl s_client -quiet -connect "127.0.0.1:${URL##*:}" -CAfile "$TMP/var/pki/root.pem" \
+	<"$TMP/late.in" >"$TMP/late.out" 2>/dev/null &
+HOLD_PID=$!
+exec 4>"$TMP/late.in"
+printf 'PATCH /twins/a HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+	"$TOKEN" ${#body} "${body:0:12}" >&4
+in_flight() { # N: until N requests are in flight (the asking one included)
+	for _ in $(seq 1 100); do [[ "$(metric orchard_http_requests_in_flight)" == "$1" ]] && return 0; sleep 0.05; done
+	return 1
+}
+expect "the PATCH's headers and part of its body are in" in_flight 2
+kill -TERM "$OPID"
+stopped() { for _ in $(seq 1 100); do grep -q 'twin batch stopped' "$OLOG" && return 0; sleep 0.05; done; return 1; }
+expect "the batch stops while the body is still coming" stopped
+printf '%s' "${body:12}" >&4
+exec 4>&-
+wait "$HOLD_PID"
+HOLD_PID=
+wait "$OPID"
+expect_eq "orchardd stops cleanly after answering it" 0 "$?"
+OPID=
+expect_eq "the late PATCH is answered 200" "HTTP/1.1 200" "$(head -c 12 "$TMP/late.out")"
+expect_eq "its change, one history row and its audit row are in, in one write" \
+	"$(awk -F'|' '{print $1 + 1 "|" $2 + 1 "|" $3 + 1}' <<<"$late0")" \
+	"$(psql_q "SELECT version, (SELECT count(*) FROM twin_history WHERE device_id = 'a'),
+	(SELECT count(*) FROM audit_log WHERE method = 'PATCH' AND path = '/twins/a') FROM twins WHERE device_id = 'a'")"
+expect_eq "with the desired value sent" 1 "$(psql_q "SELECT desired->>'late' FROM twins WHERE device_id = 'a'")"
+expect_eq "written by one optimistic write, no lost race, no locking transaction" "1 0" \
+	"$(tail -n +$((log0 + 1)) "$PGDIR/pg.log" | grep -c 'execute update_twins_if') $(tail -n +$((log0 + 1)) "$PGDIR/pg.log" | grep -c 'FOR UPDATE')"
+pg_admin "ALTER SYSTEM RESET log_statement" && pg_admin "SELECT pg_reload_conf()" >/dev/null
 
 # --- the database gone: the batch answers 503 ---------------------------------------
 orchardd_start --threads 2 --db-timeout 2 || exit 1

@@ -9,12 +9,15 @@ just before its fence is an HTML comment that says why not:
 
     <!-- not run: starts a device with swtpm -->
 
+Files a page puts in /tmp/ go to TMPDIR/ instead, when given: a test's
+own folder, not the machine's.
+
 A curl whose trailing comment names an HTTP error status (`curl ...
 # 412 when stale`, on the command's last line) must answer exactly that
 status; any other curl must not answer
 4xx or 5xx. https://127.0.0.1:8443 becomes the test's orchardd.
 
-usage: doc_blocks.py PAGE.md PORT   (prints "# skip LINE why" lines too)
+usage: doc_blocks.py PAGE.md PORT [TMPDIR]   (prints "# skip LINE why" lines too)
 """
 import re
 import sys
@@ -58,6 +61,7 @@ def expect_statuses(lines):
 
 def main():
     page, port = sys.argv[1], sys.argv[2]
+    tmp = sys.argv[3] if len(sys.argv) > 3 else None
     lines = open(page, encoding="utf-8").read().split("\n")
     i, prev = 0, ""
     while i < len(lines):
@@ -80,8 +84,9 @@ def main():
         else:
             print("__docs_block %d" % start)
             for l in expect_statuses(body):
-                print(l.replace("127.0.0.1:8443", "127.0.0.1:" + port)
-                      .replace("localhost:8443", "localhost:" + port))
+                l = l.replace("127.0.0.1:8443", "127.0.0.1:" + port)
+                l = l.replace("localhost:8443", "localhost:" + port)
+                print(re.sub(r"(?<![\w.-])/tmp/", tmp + "/", l) if tmp else l)
         prev = ""
         i = j + 1
 

@@ -29,5 +29,8 @@ curl() {
 	return $rc
 }
 trap 'printf "\ndocs.sh: exit %s at: %s\n" $? "$BASH_COMMAND" >&2' ERR
+# A block that fails between "cmd &" and its "kill %1" leaves no server
+# behind to answer the next page's (or the next run's) requests.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 set -Eeo pipefail
 . "$1"

@@ -44,9 +44,13 @@ static void round_trip(EVP_PKEY *key, const char *alg)
 	assert_int_equal(acme_jwk_parse_text(k.canonical, &k2, &e), 0);
 	assert_string_equal(k.thumbprint, k2.thumbprint);
 	assert_int_equal(acme_jws_verify(&jws, k2.pkey, &e), 0);
+	assert_int_equal(acme_jwk_verify(&jws, &k, &e), 0);
+	assert_int_equal(acme_jwk_verify(&jws, &k2, &e), 0);
 	/* A flipped payload byte no longer verifies. */
 	jws.signing_input[jws.signing_input_len - 2] ^= 1;
 	assert_int_equal(acme_jws_verify(&jws, k.pkey, &e), -1);
+	assert_int_equal(e.code, ERR_ACME_MALFORMED);
+	assert_int_equal(acme_jwk_verify(&jws, &k, &e), -1);
 	assert_int_equal(e.code, ERR_ACME_MALFORMED);
 	acme_jwk_free(&k);
 	acme_jwk_free(&k2);
@@ -245,6 +249,63 @@ static void test_verify_refusals(void **state)
 	EVP_PKEY_free(ed);
 }
 
+/* acme_jwk_verify's context and DER encoding against EVP_DigestVerify:
+ * the same verdict on many signatures (r or s with a high bit or leading
+ * zero bytes among them), on each with a byte changed, and through a
+ * duplicated context as the key cache hands out. */
+static void test_jwk_verify_agrees(void **state)
+{
+	(void)state;
+	EVP_PKEY *p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	struct acme_jwk k, other;
+	struct acme_err e;
+	json_t *j = jwk_of(p256), *jo = jwk_of(ed);
+	int highbit = 0;
+
+	assert_int_equal(acme_jwk_parse(j, &k, &e), 0);
+	assert_non_null(k.verify);
+	assert_int_equal(acme_jwk_parse(jo, &other, &e), 0);
+	assert_null(other.verify);
+	for (int i = 0; i < 200; i++) {
+		char payload[32];
+		struct acme_jws jws;
+		snprintf(payload, sizeof payload, "{\"n\":\"%d\"}", i);
+		json_t *body = sign(p256, "ES256", hdr_jwk(p256, "ES256"), payload);
+		assert_int_equal(acme_jws_parse(body, &jws, &e), 0);
+		highbit += (jws.sig[0] & 0x80) != 0 || (jws.sig[32] & 0x80) != 0;
+		assert_int_equal(acme_jwk_verify(&jws, &k, &e), 0);
+		jws.sig[i % 64] ^= (uint8_t)(1 + i % 255);
+		assert_int_equal(acme_jws_verify(&jws, p256, &e), -1);
+		assert_int_equal(acme_jwk_verify(&jws, &k, &e), -1);
+		assert_int_equal(e.code, ERR_ACME_MALFORMED);
+		jws.sig[i % 64] ^= (uint8_t)(1 + i % 255);
+		struct acme_jwk copy = {k.pkey, EVP_PKEY_CTX_dup(k.verify), NULL, ""};
+		assert_non_null(copy.verify);
+		assert_int_equal(acme_jwk_verify(&jws, &copy, &e), 0);
+		EVP_PKEY_CTX_free(copy.verify);
+		/* An alg that does not fit the key, on the fast path too. */
+		jws.alg = ACME_ALG_ES384;
+		assert_int_equal(acme_jwk_verify(&jws, &k, &e), -1);
+		assert_int_equal(e.code, ERR_ACME_BAD_SIGNATURE_ALGORITHM);
+		jws.alg = ACME_ALG_ES256;
+		assert_int_equal(acme_jwk_verify(&jws, &other, &e), -1);
+		assert_int_equal(e.code, ERR_ACME_BAD_SIGNATURE_ALGORITHM);
+		jws.sig_len--;
+		assert_int_equal(acme_jwk_verify(&jws, &k, &e), -1);
+		assert_int_equal(e.code, ERR_ACME_MALFORMED);
+		acme_jws_free(&jws);
+		json_decref(body);
+	}
+	assert_true(highbit > 0);
+	acme_jwk_free(&k);
+	acme_jwk_free(&other);
+	json_decref(j);
+	json_decref(jo);
+	EVP_PKEY_free(p256);
+	EVP_PKEY_free(ed);
+}
+
 static void test_contacts(void **state)
 {
 	(void)state;
@@ -279,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_jwk_refusals),
 		cmocka_unit_test(test_jws_refusals),
 		cmocka_unit_test(test_verify_refusals),
+		cmocka_unit_test(test_jwk_verify_agrees),
 		cmocka_unit_test(test_contacts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,8 @@
 /* pki/ak.c: the attestation CA made beside the issuing intermediate and
  * reused, AK certificates from a bare public key read back with OpenSSL
- * field by field, and the refusals (key type, TPM name, no attestation CA). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+ * field by field, the refusals (key type, TPM name, no attestation CA), and
+ * the CRL Distribution Points an operator configures. */
+#include "tests/unit/pki/pki_test.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -13,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "pki/pki.h"
-
-static char root_dir[] = "/tmp/orchard-ak-test.XXXXXX";
 
 static struct pki_ca *ca_open(const char *dir, const char *import_root)
 {
@@ -68,7 +61,7 @@ static void test_att_ca_and_profile(void **state)
 {
 	(void)state;
 	char dir[128], path[160];
-	snprintf(dir, sizeof dir, "%s/a", root_dir);
+	pki_test_dir_new(dir, sizeof dir);
 	struct pki_ca *ca = ca_open(dir, NULL);
 	assert_non_null(ca);
 	assert_non_null(pki_ca_att_pem(ca));
@@ -126,6 +119,7 @@ static void test_att_ca_and_profile(void **state)
 	assert_int_equal(sk_GENERAL_NAME_value(gens, 2)->type, GEN_OTHERNAME);
 	/* The chain: the leaf, then the attestation CA. */
 	assert_non_null(strstr(c.chain_pem, pki_ca_att_pem(ca)));
+	assert_int_equal(X509_get_ext_by_NID(x, NID_crl_distribution_points, -1), -1);
 	GENERAL_NAMES_free(gens);
 	EXTENDED_KEY_USAGE_free(eku);
 	X509_free(x);
@@ -166,7 +160,7 @@ static void test_att_ca_and_profile(void **state)
 
 	/* An imported root without its key in the folder: no attestation CA. */
 	char dir2[128], rootpem[200];
-	snprintf(dir2, sizeof dir2, "%s/b", root_dir);
+	pki_test_dir_new(dir2, sizeof dir2);
 	snprintf(rootpem, sizeof rootpem, "%s/root.pem", dir);
 	snprintf(path, sizeof path, "%s/ca.pem", dir);
 	struct pki_ca_config cfg = {.dir = dir2, .import_root = rootpem, .import_cert = path};
@@ -191,19 +185,68 @@ static void test_att_ca_and_profile(void **state)
 	EVP_PKEY_free(ed);
 }
 
+/* With CRL URLs configured an AK certificate names the attestation CA's
+ * CRL (one distribution point, a URI); a URL that is not http(s) or not
+ * printable ASCII keeps the CA from opening. */
+static void test_crl_points(void **state)
+{
+	(void)state;
+	char dir[128], err[256], why[256];
+	pki_test_dir_new(dir, sizeof dir);
+	struct pki_ca_config cfg = {.dir = dir,
+				    .crl_url = "http://crl.example/pki/crl",
+				    .att_crl_url = "http://crl.example/attestation/crl"};
+	struct pki_ca *ca = pki_ca_open(&cfg, err, sizeof err);
+	assert_non_null(ca);
+
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	uint8_t *spki = NULL;
+	int slen = spki_new(k, &spki);
+	struct pki_ak_req r = {.spki_der = spki,
+			       .spki_len = (size_t)slen,
+			       .ek_uri = "urn:ek:sha256:AAAA",
+			       .permanent_id = "d"};
+	struct pki_cert c;
+	assert_int_equal(pki_issue_ak(ca, &r, &c, why, sizeof why), PKI_OK);
+	const unsigned char *p = c.der;
+	X509 *x = d2i_X509(NULL, &p, (long)c.der_len);
+	assert_non_null(x);
+	CRL_DIST_POINTS *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	assert_int_equal(sk_DIST_POINT_num(dps), 1);
+	DIST_POINT *dp = sk_DIST_POINT_value(dps, 0);
+	assert_int_equal(dp->distpoint->type, 0);
+	assert_int_equal(sk_GENERAL_NAME_num(dp->distpoint->name.fullname), 1);
+	GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0);
+	assert_int_equal(gn->type, GEN_URI);
+	assert_string_equal((const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier),
+			    "http://crl.example/attestation/crl");
+	CRL_DIST_POINTS_free(dps);
+	X509_free(x);
+	pki_cert_free(&c);
+	pki_ca_free(ca);
+
+	const char *bad[] = {"ftp://crl.example/x",
+			     "http://",
+			     "https:///crl",
+			     "http://a b/crl",
+			     "http://crl.example/\x7f",
+			     "crl.example/pki/crl"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		struct pki_ca_config b = {.dir = dir, .crl_url = bad[i]};
+		err[0] = '\0';
+		assert_null(pki_ca_open(&b, err, sizeof err));
+		assert_non_null(strstr(err, "CRL URL"));
+	}
+	OPENSSL_free(spki);
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_att_ca_and_profile),
+		cmocka_unit_test(test_crl_points),
 	};
-	char cmd[128];
-	int rc;
 
-	if (mkdtemp(root_dir) == NULL)
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root_dir);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return pki_test_run("test_ak", tests, sizeof tests / sizeof tests[0]);
 }

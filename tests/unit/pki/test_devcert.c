@@ -2,38 +2,13 @@
  * certificates of this CA (the issuing intermediate's, clientAuth, with
  * the PermanentIdentifier or URI they name) and which it leaves to other
  * credentials (1: not ours) or refuses (-1). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/unit/pki/pki_test.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "pki/pki.h"
-
-static char root_dir[] = "/tmp/orchard-devcert-test.XXXXXX";
-
-static uint8_t *csr_new(size_t *len)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509_REQ *r = X509_REQ_new();
-	unsigned char *der = NULL;
-	int n;
-
-	assert_true(X509_REQ_set_pubkey(r, key));
-	assert_true(X509_REQ_sign(r, key, EVP_sha256()) > 0);
-	n = i2d_X509_REQ(r, &der);
-	assert_true(n > 0);
-	*len = (size_t)n;
-	X509_REQ_free(r);
-	EVP_PKEY_free(key);
-	return der;
-}
 
 /* The chain of c (leaf, then what the PEM holds after it). */
 static STACK_OF(X509) * chain_of(const char *pem)
@@ -57,7 +32,7 @@ static struct got check(struct pki_ca *ca, const char *profile, const struct pki
 			size_t n, char *serial_out)
 {
 	size_t len;
-	uint8_t *csr = csr_new(&len);
+	uint8_t *csr = pki_test_csr_make("p256", &len);
 	struct pki_issue_req req = {
 		.csr_der = csr, .csr_len = len, .sans = sans, .nsans = n, .profile = profile};
 	struct pki_cert c;
@@ -71,16 +46,17 @@ static struct got check(struct pki_ca *ca, const char *profile, const struct pki
 		memcpy(serial_out, c.serial, 33);
 	sk_X509_pop_free(chain, X509_free);
 	pki_cert_free(&c);
-	OPENSSL_free(csr);
+	free(csr);
 	return g;
 }
 
 static void test_device_cert(void **state)
 {
 	(void)state;
-	struct pki_ca_config cfg = {.dir = root_dir};
-	char err[256], serial[33];
-	struct pki_ca *ca = pki_ca_open(&cfg, err, sizeof err);
+	char dir[256], err[256], serial[33];
+
+	pki_test_dir_new(dir, sizeof dir);
+	struct pki_ca *ca = pki_test_ca_open(dir, NULL, NULL);
 	assert_non_null(ca);
 
 	/* A device-client certificate with a PermanentIdentifier. */
@@ -116,7 +92,7 @@ static void test_device_cert(void **state)
 	struct pki_san srv[] = {{PKI_SAN_DNS, "dev.example", NULL},
 				{PKI_SAN_PERMANENT_ID, "dev-1", NULL}};
 	size_t len;
-	uint8_t *csr = csr_new(&len);
+	uint8_t *csr = pki_test_csr_make("p256", &len);
 	struct pki_issue_req req = {
 		.csr_der = csr, .csr_len = len, .sans = srv, .nsans = 2, .profile = "tls-server"};
 	struct pki_cert c;
@@ -128,7 +104,7 @@ static void test_device_cert(void **state)
 		sk_X509_pop_free(chain, X509_free);
 		pki_cert_free(&c);
 	}
-	OPENSSL_free(csr);
+	free(csr);
 
 	/* An AK certificate of the attestation CA (same root): not ours. */
 	EVP_PKEY *k = EVP_EC_gen("P-256");
@@ -181,14 +157,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_device_cert),
 	};
-	char cmd[128];
-	int rc;
 
-	if (mkdtemp(root_dir) == NULL)
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root_dir);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return pki_test_run("test_devcert", tests, sizeof tests / sizeof tests[0]);
 }
