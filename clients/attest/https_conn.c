@@ -2,7 +2,8 @@
  * TCP and TLS on OpenSSL with the ca_file's roots (else the system's), the
  * host name checked, an optional client certificate chain and key (a
  * TPM-held key signs through its caller's ESYS context, tpm_pkey.c), the
- * deadline and interrupts, and this thread's kept connection. */
+ * deadline and interrupts, and this thread's kept connection; through
+ * https_proxy when the environment names one (https_proxy.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -183,9 +184,17 @@ int https_conn_open(struct conn *c, const char *ca_file, const struct url *u)
 	SSL_CTX *x = NULL;
 	if (u->tls && !(x = https_tls_ctx(ca_file, &c->err)))
 		return -1;
+	struct url px;
+	char auth[1024];
+	int via = https_proxy_for(u, &px, auth, sizeof(auth));
+	if (via < 0) {
+		c->err = "https_proxy is not an http:// proxy URL";
+		return -1;
+	}
+	const struct url *to = via ? &px : u;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *ai = NULL;
-	if (getaddrinfo(u->host, u->port, &hints, &ai) != 0) {
-		c->err = "cannot resolve the host";
+	if (getaddrinfo(to->host, to->port, &hints, &ai) != 0) {
+		c->err = via ? "cannot resolve the proxy" : "cannot resolve the host";
 		return -1;
 	}
 	long long cdl = https_now_ms() + CONNECT_TIMEOUT_MS;
@@ -210,6 +219,8 @@ int https_conn_open(struct conn *c, const char *ca_file, const struct url *u)
 	freeaddrinfo(ai);
 	c->deadline = dl;
 	if (c->fd < 0)
+		return -1;
+	if (via && https_proxy_tunnel(c, u, auth) != 0)
 		return -1;
 	if (!u->tls)
 		return 0;

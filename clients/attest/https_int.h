@@ -41,6 +41,14 @@ void https_conn_close(struct conn *c);
 int https_conn_write(struct conn *c, const char *p, size_t n);
 /* Up to n bytes: >0, 0 at the end of the stream, -1 with c->err. */
 ssize_t https_conn_read(struct conn *c, char *p, size_t n);
+/* https_proxy.c. The proxy for u (https URLs only): 1 with px and the
+ * Proxy-Authorization header line (or "") in auth, 0 for none (unset, or
+ * no_proxy names u's host), -1 when https_proxy cannot be used (not
+ * http://, malformed). */
+int https_proxy_for(const struct url *u, struct url *px, char *auth, size_t authlen);
+/* On c connected to the proxy: CONNECT to u's host and port, 0 once the
+ * proxy answers 2xx, or -1 with c->err. */
+int https_proxy_tunnel(struct conn *c, const struct url *u, const char *auth);
 /* This thread's kept connection, when it goes where u does: taken into *c
  * (true); put back after an answer that lets it live; dropped (closed). */
 bool https_kept_take(const struct url *u, struct conn *c);

@@ -5,7 +5,7 @@
 ATTESTC_SRCS := clients/attest/tpm.c clients/attest/dps_tpm.c clients/attest/attobj.c \
 		clients/attest/acme.c clients/attest/chain.c clients/attest/flow.c \
 		clients/attest/tpm_pkey.c clients/attest/ari.c clients/attest/https.c \
-		clients/attest/https_conn.c
+		clients/attest/https_conn.c clients/attest/https_proxy.c
 ATTESTC_LIB  := $(BUILD)/libattestclient.a
 ATTESTC_LIBS := $(ATTESTC_LIB) $(COMMON_LIB) -ltss2-esys -ltss2-sys -ltss2-tctildr -ltss2-mu -lcbor \
 		-ljansson -lssl -lcrypto

@@ -4,7 +4,8 @@
  * ACME/DPS/depot flows read, keep-alive and the one retry of a stale kept
  * connection, every malformed answer refused with the body dropped, the
  * body cap, timeout and interrupt, the roots and the host name checked,
- * the TLS 1.2 cap and the client certificate. */
+ * the TLS 1.2 cap, the client certificate, and https_proxy's CONNECT
+ * tunnel (a proxy in a second thread). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -152,17 +154,24 @@ static void *peer_main(void *arg)
 	}
 }
 
+/* A listening socket on 127.0.0.1, its port in *port. */
+static int listen_loopback(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
 static void peer_start(SSL_CTX *tls)
 {
 	memset(&P, 0, sizeof(P));
 	P.tls = tls;
-	P.lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	assert_int_equal(bind(P.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(P.lfd, 8), 0);
-	getsockname(P.lfd, (struct sockaddr *)&a, &al);
-	P.port = ntohs(a.sin_port);
+	P.lfd = listen_loopback(&P.port);
 	pthread_create(&P.th, NULL, peer_main, NULL);
 }
 
@@ -634,6 +643,142 @@ static void test_tls_client_cert(void **state)
 	SSL_CTX_free(sc);
 }
 
+/* An HTTP proxy in a thread, one connection at a time: it reads the
+ * CONNECT head, answers X.answer, and when that is 2xx relays bytes to
+ * the peer (127.0.0.1:P.port) both ways until a side closes. */
+static struct proxy {
+	int lfd, port, connects;
+	const char *answer;
+	char req[2048]; /* the last CONNECT head */
+	pthread_t th;
+} X;
+
+static void relay(int a, int b)
+{
+	struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+	char buf[4096];
+	while (poll(p, 2, 5000) > 0)
+		for (int i = 0; i < 2; i++) {
+			if (!p[i].revents)
+				continue;
+			ssize_t r = recv(p[i].fd, buf, sizeof(buf), 0);
+			if (r <= 0 || send(p[1 - i].fd, buf, (size_t)r, MSG_NOSIGNAL) != r)
+				return;
+		}
+}
+
+static void *proxy_main(void *arg)
+{
+	(void)arg;
+	for (int fd; (fd = accept(X.lfd, NULL, NULL)) >= 0; close(fd)) {
+		size_t n = 0;
+		X.req[0] = '\0';
+		while (!strstr(X.req, "\r\n\r\n") && n < sizeof(X.req) - 1 &&
+		       recv(fd, X.req + n, 1, 0) == 1)
+			X.req[++n] = '\0';
+		X.connects++;
+		send(fd, X.answer, strlen(X.answer), MSG_NOSIGNAL);
+		if (strncmp(X.answer, "HTTP/1.1 200", 12) != 0)
+			continue;
+		int up = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)P.port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		if (connect(up, (struct sockaddr *)&a, sizeof(a)) == 0)
+			relay(fd, up);
+		close(up);
+	}
+	return NULL;
+}
+
+/* https_proxy = head, the proxy's port, tail */
+static void proxy_env(const char *head, const char *tail)
+{
+	char v[256];
+	snprintf(v, sizeof(v), "%s%d%s", head, X.port, tail);
+	setenv("https_proxy", v, 1);
+}
+
+/* https URLs go through https_proxy's CONNECT tunnel (the TLS inside it
+ * still checked against the URL's host), with Basic credentials from its
+ * user info; no_proxy exempts hosts; a refusing or broken proxy, or one
+ * that is not http://, fails the request with a reason. */
+static void test_proxy_tunnel(void **state)
+{
+	(void)state;
+	struct oa_https_resp r;
+	const char *why;
+	char want[128];
+	SSL_CTX *sc = server_ctx(server_cert, server_key, false);
+	peer_start(sc);
+	for (int i = 0; i < ANSWERS_MAX; i++)
+		P.answers[i] = CLOSE "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	memset(&X, 0, sizeof(X));
+	X.lfd = listen_loopback(&X.port);
+	X.answer = "HTTP/1.1 200 Connection established\r\n\r\n";
+	pthread_create(&X.th, NULL, proxy_main, NULL);
+
+	proxy_env("http://127.0.0.1:", "");
+	assert_int_equal(tls_get("localhost", ca_path, &r, &why), 0);
+	assert_string_equal(r.body, "ok");
+	oa_https_resp_free(&r);
+	snprintf(want, sizeof(want), "CONNECT localhost:%d HTTP/1.1\r\nHost: localhost:%d\r\n\r\n",
+		 P.port, P.port);
+	assert_string_equal(X.req, want);
+	assert_int_equal(X.connects, 1);
+	/* Credentials, %-decoded, as Basic; no scheme means http://. */
+	proxy_env("dev%40corp:p%3Ass@127.0.0.1:", "/");
+	assert_int_equal(tls_get("127.0.0.1", ca_path, &r, &why), 0);
+	oa_https_resp_free(&r);
+	assert_non_null(strstr(X.req, "CONNECT 127.0.0.1:"));
+	assert_non_null(strstr(X.req, "\r\nProxy-Authorization: Basic ZGV2QGNvcnA6cDpzcw==\r\n"));
+	assert_int_equal(X.connects, 2);
+	/* no_proxy: the host, a domain it is in, or "*"; not a bare suffix. */
+	proxy_env("http://127.0.0.1:", "");
+	const char *exempt[] = {"localhost", "other.example, .localhost", "*"};
+	for (size_t i = 0; i < sizeof(exempt) / sizeof(*exempt); i++) {
+		setenv("no_proxy", exempt[i], 1);
+		assert_int_equal(tls_get("localhost", ca_path, &r, &why), 0);
+		oa_https_resp_free(&r);
+		assert_int_equal(X.connects, 2);
+	}
+	setenv("no_proxy", "calhost", 1);
+	assert_int_equal(tls_get("localhost", ca_path, &r, &why), 0);
+	oa_https_resp_free(&r);
+	assert_int_equal(X.connects, 3);
+	unsetenv("no_proxy");
+	/* The TLS inside the tunnel is the URL host's: a name the certificate
+	 * does not have fails as it does without a proxy. */
+	assert_int_equal(tls_get("127.0.0.2", ca_path, &r, &why), -1);
+	assert_empty(&r);
+	/* Refusals. */
+	const char *answers[][2] = {
+		{"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+		 "the proxy wants authentication (407)"},
+		{"HTTP/1.1 403 Forbidden\r\n\r\n", "the proxy refused the tunnel"},
+		{"SSH-2.0-OpenSSH\r\n\r\n", "the proxy's answer is not HTTP"},
+		{"HTTP/1.1 502 Bad Gateway\r\n", "the proxy closed the connection"},
+	};
+	for (size_t i = 0; i < sizeof(answers) / sizeof(*answers); i++) {
+		X.answer = answers[i][0];
+		assert_int_equal(tls_get("localhost", ca_path, &r, &why), -1);
+		assert_string_equal(why, answers[i][1]);
+		assert_empty(&r);
+	}
+	const char *bad[] = {"socks5://127.0.0.1:", "https://127.0.0.1:", "http://[::1:"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		proxy_env(bad[i], "");
+		assert_int_equal(tls_get("localhost", ca_path, &r, &why), -1);
+		assert_string_equal(why, "https_proxy is not an http:// proxy URL");
+	}
+	unsetenv("https_proxy");
+	peer_stop();
+	shutdown(X.lfd, SHUT_RDWR);
+	close(X.lfd);
+	pthread_join(X.th, NULL);
+	SSL_CTX_free(sc);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -647,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_interrupt_urls),
 		cmocka_unit_test_setup_teardown(test_tls_roots_and_host, tls_setup, tls_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_client_cert, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_tunnel, tls_setup, tls_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
