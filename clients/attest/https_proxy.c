@@ -115,9 +115,10 @@ int https_proxy_tunnel(struct conn *c, const struct url *u, const char *auth)
 	char req[1600], head[PROXY_HEAD_MAX];
 	size_t n = 0;
 	bool v6 = strchr(u->host, ':') != NULL;
-	int len = snprintf(req, sizeof req, "CONNECT %s%s%s:%s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s\r\n",
-			   v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, v6 ? "[" : "",
-			   u->host, v6 ? "]" : "", u->port, auth);
+	int len =
+		snprintf(req, sizeof req, "CONNECT %s%s%s:%s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s\r\n",
+			 v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, v6 ? "[" : "", u->host,
+			 v6 ? "]" : "", u->port, auth);
 
 	if (len < 0 || (size_t)len >= sizeof req || https_conn_write(c, req, (size_t)len) != 0)
 		return -1;
@@ -137,8 +138,13 @@ int https_proxy_tunnel(struct conn *c, const struct url *u, const char *auth)
 		n++;
 	}
 	head[n] = '\0';
+	/* "HTTP/1.x NNN ": the status line, nothing looser. */
 	int status = 0;
-	if (sscanf(head, "HTTP/1.%*[01] %3d", &status) != 1 || status < 200 || status > 299) {
+	if ((strncmp(head, "HTTP/1.0 ", 9) == 0 || strncmp(head, "HTTP/1.1 ", 9) == 0) &&
+	    isdigit((unsigned char)head[9]) && isdigit((unsigned char)head[10]) &&
+	    isdigit((unsigned char)head[11]) && (head[12] == ' ' || head[12] == '\r'))
+		status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+	if (status < 200 || status > 299) {
 		c->err = status == 407 ? "the proxy wants authentication (407)"
 			 : status      ? "the proxy refused the tunnel"
 				       : "the proxy's answer is not HTTP";
