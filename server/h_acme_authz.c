@@ -303,9 +303,9 @@ static int ak_standing(struct server *srv, const struct acme_chall_target *t, ch
 	return rc;
 }
 
-/* On a jobs worker: the network check, then its outcome in the store
- * (which notifies EVENTS_ACME_AUTHZ). A failed store write leaves the
- * challenge processing; a new answer may start it again after a minute. */
+/* On a jobs worker (device-attest-01: on the request's thread): the
+ * check, then its outcome in the store (which notifies EVENTS_ACME_AUTHZ). A failed store write
+ * leaves the challenge processing; a new answer may start it again after a minute. */
 static void validation_run(void *cls)
 {
 	struct validation *v = cls;
@@ -399,29 +399,51 @@ static enum store_qs chall_start_cb(struct store_conn *c, void *cls)
 	return store_start_acme_challenge(c, cls);
 }
 
-/* Queues the validation of g->row; false when the queue is full. */
-static bool validation_submit(struct request *req, const struct store_acme_chall *ch,
-			      const struct acme_chall_type *type, uint8_t **att_obj,
-			      size_t att_obj_len)
+/* The validation of ch (it takes *att_obj); NULL when out of memory or
+ * the stored identifier does not parse. validation_done() frees it. */
+static struct validation *validation_new(struct request *req, const struct store_acme_chall *ch,
+					 const struct acme_chall_type *type, uint8_t **att_obj,
+					 size_t att_obj_len)
 {
 	struct validation *v = calloc(1, sizeof *v);
 	struct acme_err e;
 
 	if (v == NULL)
-		return false;
-	v->att_obj = *att_obj; /* the job owns it from here */
+		return NULL;
+	v->att_obj = *att_obj;
 	v->att_obj_len = att_obj_len;
 	*att_obj = NULL;
 	v->srv = req->srv;
 	v->type = type;
 	if (acme_ident_check(ch->ident_type, ch->ident_value, &v->ident, &e) != 0) {
 		validation_done(v);
-		return false;
+		return NULL;
 	}
 	v->ident.wildcard = ch->wildcard;
 	snprintf(v->chall_id, sizeof v->chall_id, "%s", ch->id);
 	snprintf(v->token, sizeof v->token, "%s", ch->token);
 	snprintf(v->key_authz, sizeof v->key_authz, "%s.%s", ch->token, ch->thumbprint);
+	return v;
+}
+
+/* Validates ch: device-attest-01 here and now (it asks nothing of the
+ * network, so the answer carries the outcome and the client's first poll
+ * finds it: measured, one poll where a job cost two), the others as a job.
+ * False when that could not start: the challenge stays processing and is
+ * taken back in a minute. */
+static bool validation_start(struct request *req, const struct store_acme_chall *ch,
+			     const struct acme_chall_type *type, uint8_t **att_obj,
+			     size_t att_obj_len)
+{
+	struct validation *v = validation_new(req, ch, type, att_obj, att_obj_len);
+
+	if (v == NULL)
+		return false;
+	if (type == &acme_chall_device_attest) {
+		validation_run(v);
+		validation_done(v);
+		return true;
+	}
 	if (jobs_submit(req->srv->acme_jobs, validation_run, validation_done, v) != 0) {
 		validation_done(v);
 		return false;
@@ -576,16 +598,16 @@ int h_acme_challenge(struct request *req)
 			store_acme_chall_free(&g.row);
 			return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 		}
-		/* The one that moved it to processing queues the check; a full
+		/* The one that moved it to processing starts the check; a full
 		 * queue leaves it processing, to be taken back in a minute. */
 		if (qs == STORE_ONE &&
-		    !validation_submit(req, &g.row, type, &att_obj, att_obj_len)) {
+		    !validation_start(req, &g.row, type, &att_obj, att_obj_len)) {
 			free(att_obj);
 			store_acme_chall_free(&g.row);
 			return reply_problem(req, ERR_NOT_READY, "validation queue full");
 		}
 		free(att_obj);
-		if (qs == STORE_ONE) {
+		if (qs == STORE_ONE && type != &acme_chall_device_attest) {
 			ret = reply_challenge_started(req, &g.row);
 			store_acme_chall_free(&g.row);
 			return ret;
