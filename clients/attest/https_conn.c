@@ -51,6 +51,11 @@ static __thread struct {
 int https_url_parse(const char *s, struct url *u)
 {
 	const char *p;
+	/* A control character or a space is in no URL: in the host or port it
+	 * would reach a proxy's CONNECT line unresolved (https_proxy.c). */
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return -1;
 	if (!strncmp(s, "https://", 8)) {
 		u->tls = true;
 		p = s + 8;
@@ -73,7 +78,8 @@ int https_url_parse(const char *s, struct url *u)
 		he = colon ? colon : end;
 	}
 	size_t hl = (size_t)(he - hs), pl = colon ? (size_t)(end - colon - 1) : 0;
-	if (hl == 0 || hl >= sizeof(u->host) || pl >= sizeof(u->port) || (colon && !pl))
+	if (hl == 0 || hl >= sizeof(u->host) || pl >= sizeof(u->port) || (colon && !pl) ||
+	    (colon && strspn(colon + 1, "0123456789") != pl))
 		return -1;
 	memcpy(u->host, hs, hl);
 	u->host[hl] = '\0';

@@ -27,7 +27,8 @@ struct conn {
 };
 
 long long https_now_ms(void);
-/* http:// or https://host[:port][/path]: 0, or -1. */
+/* http:// or https://host[:port][/path], port digits, no control
+ * character or space anywhere: 0, or -1. */
 int https_url_parse(const char *s, struct url *u);
 /* This thread's TLS context for ca_file (NULL: the system's roots) and
  * the TLS cap, made when either changed (the kept connection dropped):

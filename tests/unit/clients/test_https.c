@@ -747,6 +747,17 @@ static void test_proxy_tunnel(void **state)
 	oa_https_resp_free(&r);
 	assert_int_equal(X.connects, 3);
 	unsetenv("no_proxy");
+	/* A URL whose host or port holds a line break injects nothing into
+	 * the CONNECT head: it is no URL, and the proxy hears nothing. */
+	const char *inject[] = {"https://localhost\r\nX-Injected:1/t",
+				"https://localhost:1\r\nX:a/t", "https://localhost:12a/t"};
+	for (size_t i = 0; i < sizeof(inject) / sizeof(*inject); i++) {
+		struct oa_https_req q = {
+			.method = "GET", .url = inject[i], .timeout_s = 5, .ca_file = ca_path};
+		assert_int_equal(oa_https_request(&q, &r, &why), -1);
+		assert_string_equal(why, "not an http(s) URL");
+		assert_int_equal(X.connects, 3);
+	}
 	/* The TLS inside the tunnel is the URL host's: a name the certificate
 	 * does not have fails as it does without a proxy. */
 	assert_int_equal(tls_get("127.0.0.2", ca_path, &r, &why), -1);
