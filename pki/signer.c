@@ -152,7 +152,10 @@ int pki__pem_write(const char *path, X509 *cert, EVP_PKEY *key, const char *pass
 	int fd, ok = 0;
 
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
+	/* A fresh file: a leftover or a symlink at that name would otherwise
+	 * give a key its mode, or send the key where the link points. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, key ? 0600 : 0644);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
 		goto out;
 	if (key == NULL)

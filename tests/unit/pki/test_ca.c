@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/file.h"
+#include "pki/pki_int.h"
 
 static void test_reopen_passphrase_and_modes(void **state)
 {
@@ -99,10 +101,42 @@ static void test_rsa_ca_and_import(void **state)
 	assert_non_null(strstr(err, "issued by the root"));
 }
 
+/* A key is written to a fresh 0600 file and renamed into place: a file or
+ * a symlink left at the temporary name is neither followed nor reused. */
+static void test_key_write_fresh(void **state)
+{
+	char dir[256], path[300], tmp[340], bait[300];
+	struct stat st;
+
+	(void)state;
+	pki_test_dir_new(dir, sizeof dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof path, "%s/k.key", dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+	snprintf(bait, sizeof bait, "%s/bait", dir);
+	FILE *f = fopen(bait, "w");
+	assert_non_null(f);
+	fputs("bait\n", f);
+	fclose(f);
+	chmod(bait, 0644);
+	assert_int_equal(symlink(bait, tmp), 0);
+	EVP_PKEY *k = pki_test_key_make("p256");
+	assert_int_equal(pki__pem_write(path, NULL, k, NULL), 0);
+	char *text = file_read(bait, 1 << 20, NULL);
+	assert_string_equal(text, "bait\n");
+	free(text);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(lstat(tmp, &st), -1);
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reopen_passphrase_and_modes),
+		cmocka_unit_test(test_key_write_fresh),
 		cmocka_unit_test(test_rsa_ca_and_import),
 	};
 
