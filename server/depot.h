@@ -38,8 +38,6 @@ const char *depot_public_key(const struct server *srv, const char **key_id);
 /* The targets (server/depot_targets.c) compiled forms are made for (none
  * when compiling is off). */
 size_t depot_targets(const struct server *srv, const char **out, size_t max);
-/* The target this orchardd's compiler builds for by default. */
-const char *depot_host_target(void);
 /* Whether s is a target name: 1-64 of [A-Za-z0-9._-]. */
 bool depot_target_ok(const char *s);
 

@@ -32,6 +32,7 @@
 #include "common/file.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/target.h"
 #include "depot/depot.h"
 #include "server/depot.h"
 #include "server/depot_int.h"
@@ -143,7 +144,7 @@ int depot_start(struct server *srv)
 		snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1),
 			 t);
 		if (strcmp(name, "host") == 0)
-			snprintf(name, sizeof name, "%s", depot_host_target());
+			snprintf(name, sizeof name, "%s", target_host());
 		if (n > DEPOT_TARGET_MAX || !depot_target_ok(name) ||
 		    d->ntargets == COMPILE_TARGETS_MAX) {
 			log_kv(LOG_ERROR, "--depot-compile-targets: bad target or too many",
@@ -280,7 +281,7 @@ static int run_compiler(struct depot *d, const char *dir, const char *target, in
 	argv[n++] = "-o";
 	argv[n++] = out;
 	argv[n++] = opt;
-	if (strcmp(target, depot_host_target()) != 0) {
+	if (strcmp(target, target_host()) != 0) {
 		argv[n++] = "--target";
 		argv[n++] = target;
 	}

@@ -7,21 +7,11 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/target.h"
 #include "server/depot_int.h"
 #include "server/jobs.h"
 #include "server/server.h"
 #include "server/store/depot_compiled.h"
-
-const char *depot_host_target(void)
-{
-#if defined(__x86_64__)
-	return "x86_64-linux-gnu";
-#elif defined(__aarch64__)
-	return "aarch64-linux-gnu";
-#else
-	return "unknown";
-#endif
-}
 
 bool depot_target_ok(const char *s)
 {
@@ -79,7 +69,7 @@ static bool target_producible(const char *t)
 {
 	const char *path = getenv("PATH");
 
-	if (strcmp(t, depot_host_target()) == 0)
+	if (strcmp(t, target_host()) == 0)
 		return true;
 	for (const char *p = path ? path : "/usr/bin:/bin"; *p != '\0';) {
 		size_t n = strcspn(p, ":");

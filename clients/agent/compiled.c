@@ -17,6 +17,7 @@
 #include "common/b64.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/target.h"
 #include "depot/depot.h"
 
 #define CWASM_MAX (64ull << 20)
@@ -26,7 +27,7 @@ static EVP_PKEY *depot_key;
 
 const char *compiled_target(void)
 {
-	return cwasm_host_target();
+	return target_host();
 }
 
 /* The pinned depot key; fetched and pinned when absent and fetch is set. */

@@ -21,6 +21,7 @@
 #include "clients/wasm/engine.h"
 #include "clients/wasm/wasi.h"
 #include "common/file.h"
+#include "common/target.h"
 
 #define MODULE_MAX_BYTES (256u << 20)
 #define SO_MAX_BYTES (1024u << 20)
@@ -271,7 +272,7 @@ int aot_compile(const char *in_path, const char *out_path, const char *target, i
 	engine_module *mod = NULL;
 	cwasm_info info = {0};
 
-	const char *host = cwasm_host_target();
+	const char *host = target_host();
 	if (!target)
 		target = host;
 	if (opt_level < 0 || opt_level > 3)

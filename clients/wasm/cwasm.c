@@ -12,19 +12,9 @@
 #include "clients/wasm/aot_abi.h"
 #include "wabt/config.h" /* WABT_VERSION_STRING: the wabt this build links */
 #include "common/hex.h"
+#include "common/target.h"
 
 #define HEADER_MAX 4096
-
-const char *cwasm_host_target(void)
-{
-#if defined(__x86_64__)
-	return "x86_64-linux-gnu";
-#elif defined(__aarch64__)
-	return "aarch64-linux-gnu";
-#else
-	return "unknown";
-#endif
-}
 
 const char *cwasm_wabt_version(void)
 {
@@ -124,13 +114,13 @@ int cwasm_open(const uint8_t *bytes, size_t len, cwasm_info *info, char *err, si
 	info->payload = bytes + off;
 	info->payload_len = (size_t)n;
 	if (info->abi != AOT_ABI_VERSION || strcmp(info->wabt, cwasm_wabt_version()) != 0 ||
-	    strcmp(info->target, cwasm_host_target()) != 0) {
+	    strcmp(info->target, target_host()) != 0) {
 		snprintf(
 			err, errlen,
 			"compiled module: made for abi %u, wabt %s, %s; this orchard-wasm is abi %u, "
 			"wabt %s, %s: compile it again",
 			info->abi, info->wabt, info->target, AOT_ABI_VERSION, cwasm_wabt_version(),
-			cwasm_host_target());
+			target_host());
 		return -1;
 	}
 	return 0;

@@ -21,8 +21,8 @@ typedef struct cwasm_info {
 	size_t payload_len;
 } cwasm_info;
 
-/* The target and wabt version of this build of orchard-wasm. */
-const char *cwasm_host_target(void);
+/* The wabt version of this build of orchard-wasm (its target:
+ * common/target.h). */
 const char *cwasm_wabt_version(void);
 
 /* Does bytes begin with the magic? Says nothing of its integrity. */

@@ -24,6 +24,7 @@
 #include "clients/wasm/supervisor.h"
 #include "clients/wasm/wasi.h"
 #include "common/file.h"
+#include "common/target.h"
 
 static struct sockaddr_in v4(const char *ip, uint16_t port)
 {
@@ -352,7 +353,7 @@ static void test_cwasm_container(void **state)
 	size_t len = 0, len2 = 0;
 	snprintf(in.module_sha256, sizeof(in.module_sha256), "%064d", 0);
 	snprintf(in.wabt, sizeof(in.wabt), "%s", cwasm_wabt_version());
-	snprintf(in.target, sizeof(in.target), "%s", cwasm_host_target());
+	snprintf(in.target, sizeof(in.target), "%s", target_host());
 	snprintf(in.cc, sizeof(in.cc), "cc 1");
 	snprintf(in.flags, sizeof(in.flags), "-O2");
 	assert_int_equal(cwasm_build(&in, &file, &len, err, sizeof(err)), 0);
