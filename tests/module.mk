@@ -61,11 +61,15 @@ $(BUILD)/tests/unit/clients/test_ari: $(BUILD)/tests/unit/clients/test_ari.o $(B
 		$(ATTESTC_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/acme/ari.o -lcmocka $(ATTESTC_LIBS)
 UNIT_TESTS += $(BUILD)/tests/unit/clients/test_ari
-# clients/attest/https.c: the device-side HTTPS client against a peer in a thread.
-$(BUILD)/tests/unit/clients/test_https: $(BUILD)/tests/unit/clients/test_https.o $(ATTESTC_LIB) \
-		$(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $< -lcmocka $(ATTESTC_LIBS) -lpthread
-UNIT_TESTS += $(BUILD)/tests/unit/clients/test_https
+# clients/attest/https.c: the device-side HTTPS client against a peer in a
+# thread (https_peer.c), plain HTTP in test_https, TLS and proxies in
+# test_https_tls.
+HTTPS_PEER := $(BUILD)/tests/unit/clients/https_peer.o
+$(BUILD)/tests/unit/clients/test_https $(BUILD)/tests/unit/clients/test_https_tls: \
+		$(BUILD)/tests/unit/clients/%: $(BUILD)/tests/unit/clients/%.o $(HTTPS_PEER) \
+		$(ATTESTC_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(HTTPS_PEER) -lcmocka $(ATTESTC_LIBS) -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/clients/test_https $(BUILD)/tests/unit/clients/test_https_tls
 
 $(BUILD)/tests/unit/server/test_reply: $(BUILD)/tests/unit/server/test_reply.o $(BUILD)/server/reply.o \
 		$(BUILD)/server/spec.o \
