@@ -34,22 +34,22 @@ struct pki_ca *certs_ca_open(const struct config *cfg)
 {
 	char err[512];
 	char *dir = path_join2(cfg->data_dir, "pki");
-	/* The base names orchardd's own paths; a trailing '/' is dropped so
-	 * "http://crl.example/" does not give "//pki/crl". */
-	const char *base = cfg->crl_base_url;
-	size_t blen = base ? strlen(base) : 0;
+	const char *base = cfg->crl_base_url, *host = base ? strstr(base, "://") : NULL;
 	char crl[1100] = "", att_crl[1100] = "";
 
-	const char *host = base ? strstr(base, "://") : NULL;
-
-	if (base != NULL && (host == NULL || host[3] == '\0' || host[3] == '/')) {
-		log_kv(LOG_ERROR, "--crl-base-url names no host", "url", base, NULL);
-		free(dir);
-		return NULL;
-	}
-	if (blen > 0 && base[blen - 1] == '/')
-		blen--;
+	/* The base names orchardd's own paths (pki_ca_open checks the rest);
+	 * a trailing '/' is dropped so "http://crl.example/" does not give
+	 * "//pki/crl". */
 	if (base != NULL) {
+		size_t blen = strlen(base);
+
+		if (host == NULL || host[3] == '\0' || host[3] == '/') {
+			log_kv(LOG_ERROR, "--crl-base-url names no host", "url", base, NULL);
+			free(dir);
+			return NULL;
+		}
+		if (base[blen - 1] == '/')
+			blen--;
 		snprintf(crl, sizeof crl, "%.*s/pki/crl", (int)blen, base);
 		snprintf(att_crl, sizeof att_crl, "%.*s/attestation/crl", (int)blen, base);
 	}

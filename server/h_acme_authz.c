@@ -100,14 +100,8 @@ static bool load_authz(struct request *req, const char *id, struct authz_get *g,
 	return true;
 }
 
-/* Whether a challenge in challenges (JSON array text) is processing. */
-/* Parses row's challenges once for both the look below and the reply
- * (NULL when they are not JSON or out of memory). */
-static json_t *challenges_of(const struct store_acme_authz *row)
-{
-	return json_loads(row->challenges, 0, NULL);
-}
-
+/* Whether a challenge in chs (the authorization's challenges, parsed once
+ * for this look and the reply) is processing. */
 static bool any_processing(const json_t *chs)
 {
 	const json_t *ch;
@@ -139,7 +133,7 @@ int h_acme_authz(struct request *req)
 		for (;;) {
 			if (!load_authz(req, req->params[0], &g, &ret))
 				return ret;
-			chs = challenges_of(&g.row);
+			chs = json_loads(g.row.challenges, 0, NULL);
 			if (!any_processing(chs) || (w != NULL && wait_expired(w)))
 				goto render;
 			json_decref(chs);
@@ -189,7 +183,7 @@ int h_acme_authz(struct request *req)
 		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
 render:
 	if (chs == NULL)
-		chs = challenges_of(&g.row);
+		chs = json_loads(g.row.challenges, 0, NULL);
 	/* Section 8.2: a validation under way: poll again in a second. */
 	if (any_processing(chs))
 		req->retry_after_s = 1;
@@ -304,8 +298,9 @@ static int ak_standing(struct server *srv, const struct acme_chall_target *t, ch
 }
 
 /* On a jobs worker (device-attest-01: on the request's thread): the
- * check, then its outcome in the store (which notifies EVENTS_ACME_AUTHZ). A failed store write
- * leaves the challenge processing; a new answer may start it again after a minute. */
+ * check, then its outcome in the store (which notifies EVENTS_ACME_AUTHZ).
+ * A failed store write leaves the challenge processing; a new answer may
+ * start it again after a minute. */
 static void validation_run(void *cls)
 {
 	struct validation *v = cls;

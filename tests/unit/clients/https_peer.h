@@ -20,7 +20,6 @@
  * closes the connection once it is written; "" (HANG): it never answers. */
 #define CLOSE "\x01"
 
-
 struct peer {
 	int lfd, port;
 	SSL_CTX *tls;
