@@ -517,6 +517,7 @@ const struct acme_chall_type acme_chall_device_attest = {
 	"device-attest-01",
 	ACME_ID_PERMID | ACME_ID_HWMOD,
 	device_attest_validate,
+	true,
 };
 
 /* The claimed PCR values: [[alg, index, value]...]. */

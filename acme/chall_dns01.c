@@ -44,4 +44,5 @@ const struct acme_chall_type acme_chall_dns01 = {
 	"dns-01",
 	ACME_ID_DNS | ACME_ID_WILDCARD,
 	dns01_validate,
+	false,
 };

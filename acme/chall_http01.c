@@ -271,4 +271,5 @@ const struct acme_chall_type acme_chall_http01 = {
 	"http-01",
 	ACME_ID_DNS | ACME_ID_IP,
 	http01_validate,
+	false,
 };

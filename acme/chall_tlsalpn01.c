@@ -194,4 +194,5 @@ const struct acme_chall_type acme_chall_tlsalpn01 = {
 	"tls-alpn-01",
 	ACME_ID_DNS | ACME_ID_IP,
 	tlsalpn01_validate,
+	false,
 };

@@ -90,9 +90,12 @@ struct acme_chall_type {
 	unsigned idents; /* enum acme_ident_type bits it can prove */
 	/* Checks the challenge over the network: 0 when it holds, or -1 with
 	 * *e (connection, dns, tls, incorrectResponse, unauthorized). Blocks:
-	 * call from a background job only. device-attest-01 checks t->att_obj
-	 * instead (CPU only, no network, badAttestationStatement). */
+	 * call from a background job only, unless offline. device-attest-01
+	 * checks t->att_obj instead (badAttestationStatement). */
 	int (*validate)(const struct acme_chall_target *t, struct acme_err *e);
+	/* CPU only, no network: checked on the thread of the request that
+	 * answers, so the answer carries the outcome. */
+	bool offline;
 };
 
 extern const struct acme_chall_type acme_chall_http01, acme_chall_dns01, acme_chall_tlsalpn01,

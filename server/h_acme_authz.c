@@ -297,7 +297,7 @@ static int ak_standing(struct server *srv, const struct acme_chall_target *t, ch
 	return rc;
 }
 
-/* On a jobs worker (device-attest-01: on the request's thread): the
+/* On a jobs worker (an offline type: on the request's thread): the
  * check, then its outcome in the store (which notifies EVENTS_ACME_AUTHZ).
  * A failed store write leaves the challenge processing; a new answer may
  * start it again after a minute. */
@@ -421,9 +421,9 @@ static struct validation *validation_new(struct request *req, const struct store
 	return v;
 }
 
-/* Validates ch: device-attest-01 here and now (it asks nothing of the
- * network, so the answer carries the outcome and the client's first poll
- * finds it: measured, one poll where a job cost two), the others as a job.
+/* Validates ch: an offline type (device-attest-01) here and now, so the
+ * answer carries the outcome and the client's first poll finds it; the
+ * others, which wait on the network, as a job.
  * False when that could not start: the challenge stays processing and is
  * taken back in a minute. */
 static bool validation_start(struct request *req, const struct store_acme_chall *ch,
@@ -434,7 +434,7 @@ static bool validation_start(struct request *req, const struct store_acme_chall 
 
 	if (v == NULL)
 		return false;
-	if (type == &acme_chall_device_attest) {
+	if (type->offline) {
 		validation_run(v);
 		validation_done(v);
 		return true;
@@ -602,7 +602,7 @@ int h_acme_challenge(struct request *req)
 			return reply_problem(req, ERR_NOT_READY, "validation queue full");
 		}
 		free(att_obj);
-		if (qs == STORE_ONE && type != &acme_chall_device_attest) {
+		if (qs == STORE_ONE && !type->offline) {
 			ret = reply_challenge_started(req, &g.row);
 			store_acme_chall_free(&g.row);
 			return ret;
