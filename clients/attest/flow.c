@@ -365,19 +365,30 @@ int oa_flow_device_cert(struct oa_tpm *t, struct oa_acme *a, const struct oa_cer
 		       &chall, NULL, err)) != OA_OK)
 		goto out;
 	rc = OA_FAILED;
-	json_decref(authz);
-	authz = NULL;
-	if (poll(a, authz_url, NULL, &authz, err) != 0) {
-		rc = failed(res, "challenge");
+	/* orchardd answers with the outcome (it checks device-attest-01
+	 * before answering); poll the authorization only for one that did
+	 * not. */
+	const char *cst = json_string_value(json_object_get(chall, "status")) ?: "";
+	if (strcmp(cst, "invalid") == 0) {
+		rc = refused(res, "challenge", 200, json_incref(json_object_get(chall, "error")));
 		goto out;
 	}
-	if (strcmp(json_string_value(json_object_get(authz, "status")) ?: "", "valid") != 0) {
-		json_t *p = NULL;
-		json_array_foreach (json_object_get(authz, "challenges"), i, it)
-			if (json_object_get(it, "error") != NULL)
-				p = json_incref(json_object_get(it, "error"));
-		rc = refused(res, "challenge", 200, p);
-		goto out;
+	if (strcmp(cst, "valid") != 0) {
+		json_decref(authz);
+		authz = NULL;
+		if (poll(a, authz_url, NULL, &authz, err) != 0) {
+			rc = failed(res, "challenge");
+			goto out;
+		}
+		if (strcmp(json_string_value(json_object_get(authz, "status")) ?: "", "valid") !=
+		    0) {
+			json_t *p = NULL;
+			json_array_foreach (json_object_get(authz, "challenges"), i, it)
+				if (json_object_get(it, "error") != NULL)
+					p = json_incref(json_object_get(it, "error"));
+			rc = refused(res, "challenge", 200, p);
+			goto out;
+		}
 	}
 	/* Finalize with a CSR the TPM key signs (or another key's). */
 	if (o->csr_other && oa_tpm_key_create(t, !o->key_rsa, err) != 0) {
@@ -394,10 +405,15 @@ int oa_flow_device_cert(struct oa_tpm *t, struct oa_acme *a, const struct oa_cer
 		       json_pack("{s:s?}", "csr", s64), 200, &ans, NULL, err)) != OA_OK)
 		goto out;
 	rc = OA_FAILED;
-	json_decref(ans);
-	ans = NULL;
-	if (poll(a, order_url, "valid", &ans, err) != 0 ||
-	    json_string_value(json_object_get(ans, "certificate")) == NULL) {
+	/* orchardd finalizes before answering: poll only an order that is
+	 * still processing. */
+	if (strcmp(json_string_value(json_object_get(ans, "status")) ?: "", "valid") != 0) {
+		json_decref(ans);
+		ans = NULL;
+		if (poll(a, order_url, "valid", &ans, err) != 0)
+			ans = NULL;
+	}
+	if (ans == NULL || json_string_value(json_object_get(ans, "certificate")) == NULL) {
 		if (ans != NULL)
 			snprintf(err, OA_ERR_MAX, "the order ended %s",
 				 json_string_value(json_object_get(ans, "status")) ?: "unknown");
