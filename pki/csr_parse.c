@@ -11,8 +11,10 @@
  * X509_REQ_verify() does. */
 #include <openssl/asn1t.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,26 +93,83 @@ static EVP_PKEY *key_fromdata(const char *type, OSSL_PARAM_BLD *bld)
 	return pk;
 }
 
-/* An EC key on a named curve: fromdata decodes the point, which refuses
- * one that is not on the curve. NULL otherwise. */
-static EVP_PKEY *ec_key(const ASN1_OBJECT *curve, const ASN1_BIT_STRING *bits)
+/* An EC key from its group name and encoded point; NULL if the point is
+ * not on the curve (fromdata decodes it and refuses that). */
+static EVP_PKEY *ec_fromdata(const char *group, const unsigned char *pt, size_t len)
 {
-	int nid = OBJ_obj2nid(curve);
-	const char *group = nid == NID_X9_62_prime256v1 ? "prime256v1"
-			    : nid == NID_secp384r1	? "secp384r1"
-			    : nid == NID_secp521r1	? "secp521r1"
-							: NULL;
-	OSSL_PARAM_BLD *bld = group ? OSSL_PARAM_BLD_new() : NULL;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	EVP_PKEY *pk = NULL;
 
 	if (bld != NULL &&
 	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) == 1 &&
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-					     ASN1_STRING_get0_data(bits),
-					     (size_t)ASN1_STRING_length(bits)) == 1)
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, len) == 1)
 		pk = key_fromdata("EC", bld);
 	OSSL_PARAM_BLD_free(bld);
 	return pk;
+}
+
+/* One public key per curve, made once, whose copies take a CSR's point:
+ * EVP_PKEY_fromdata() with a group name builds the curve anew every time
+ * (EC_GROUP_new_by_curve_name and its Montgomery set-up, about 190 K of a
+ * finalize's instructions), a copy only duplicates it. The template holds
+ * a public key alone (a fresh key's point), so a copy holds no private
+ * part. */
+static const char *const ec_groups[] = {"prime256v1", "secp384r1", "secp521r1"};
+static EVP_PKEY *ec_templates[3];
+static pthread_once_t ec_templates_once = PTHREAD_ONCE_INIT;
+
+static void ec_templates_make(void)
+{
+	for (size_t i = 0; i < 3; i++) {
+		EVP_PKEY *gen = EVP_EC_gen(ec_groups[i]);
+		unsigned char pt[1 + 2 * 66];
+		size_t len = 0;
+
+		if (gen != NULL && EVP_PKEY_get_octet_string_param(
+					   gen, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof pt,
+					   &len) == 1)
+			ec_templates[i] = ec_fromdata(ec_groups[i], pt, len);
+		EVP_PKEY_free(gen);
+	}
+}
+
+/* An uncompressed point (0x04 || x || y) into a copy of the curve's
+ * template: EC_KEY_oct2key() checks that it is on the curve as fromdata
+ * does, and takes its form from the first byte (uncompressed, as
+ * fromdata's keys). NULL when that fails. */
+static EVP_PKEY *ec_from_template(size_t i, const unsigned char *pt, size_t len)
+{
+	EVP_PKEY *pk;
+
+	if (pthread_once(&ec_templates_once, ec_templates_make) != 0 || ec_templates[i] == NULL ||
+	    (pk = EVP_PKEY_dup(ec_templates[i])) == NULL)
+		return NULL;
+	if (EVP_PKEY_set_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, len) !=
+	    1) {
+		EVP_PKEY_free(pk);
+		return NULL;
+	}
+	return pk;
+}
+
+/* An EC key on a named curve, or NULL (not one of ours, off the curve). */
+static EVP_PKEY *ec_key(const ASN1_OBJECT *curve, const ASN1_BIT_STRING *bits)
+{
+	static const size_t coord[] = {32, 48, 66};
+	int nid = OBJ_obj2nid(curve);
+	size_t i = nid == NID_X9_62_prime256v1 ? 0
+		   : nid == NID_secp384r1      ? 1
+		   : nid == NID_secp521r1      ? 2
+					       : 3;
+	const unsigned char *pt = ASN1_STRING_get0_data(bits);
+	size_t len = (size_t)ASN1_STRING_length(bits);
+
+	if (i == 3)
+		return NULL;
+	/* Compressed and hybrid forms (rare) go the long way. */
+	if (len == 1 + 2 * coord[i] && pt[0] == 0x04)
+		return ec_from_template(i, pt, len);
+	return ec_fromdata(ec_groups[i], pt, len);
 }
 
 /* An RSA key: the BIT STRING holds RSAPublicKey, read whole. */
