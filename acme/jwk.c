@@ -129,6 +129,13 @@ static int parse_ec(const json_t *jwk, struct acme_jwk *out, struct acme_err *e)
 		return -1;
 	}
 	out->pkey = ec_key(group, x, y, n);
+	if (out->pkey != NULL) {
+		out->group = group;
+		out->point[0] = 0x04;
+		memcpy(out->point + 1, x, n);
+		memcpy(out->point + 1 + n, y, n);
+		out->point_len = 1 + 2 * n;
+	}
 	free(x);
 	free(y);
 	if (out->pkey == NULL)

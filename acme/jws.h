@@ -42,6 +42,12 @@ struct acme_jwk {
 	EVP_PKEY_CTX *verify;
 	char *canonical;
 	char thumbprint[ACME_THUMBPRINT_LEN + 1];
+	/* An EC key's group (OpenSSL's name) and point, 0x04 || x || y, as
+	 * the JWK gave them (finalize compares a CSR's key with them);
+	 * NULL and 0 for other keys. */
+	const char *group;
+	unsigned char point[1 + 2 * 48];
+	size_t point_len;
 };
 
 /* Parses a JWK object: kty EC (P-256, P-384), RSA (2048 to 8192 bits) or

@@ -172,6 +172,27 @@ int pki_csr_key_equals(const struct pki_csr_info *csr, const EVP_PKEY *key)
 	return EVP_PKEY_eq(mine, key) == 1;
 }
 
+int pki_csr_key_is_ec_point(const struct pki_csr_info *csr, const char *group,
+			    const unsigned char *point, size_t len)
+{
+	const X509_ALGOR *alg;
+	const unsigned char *mine;
+	int mlen;
+
+	if (csr == NULL || csr->parsed == NULL || group == NULL || point == NULL || len == 0)
+		return -1;
+	if (!pki__csr_spki(csr->parsed, &alg, &mine, &mlen))
+		return -1;
+	if (OBJ_obj2nid(alg->algorithm) != NID_X9_62_id_ecPublicKey)
+		return 0; /* not an EC key at all */
+	if (alg->parameter == NULL || alg->parameter->type != V_ASN1_OBJECT || mlen < 1 ||
+	    mine[0] != 0x04)
+		return -1;
+	if (strcmp(OBJ_nid2sn(OBJ_obj2nid(alg->parameter->value.object)), group) != 0)
+		return 0;
+	return (size_t)mlen == len && memcmp(mine, point, len) == 0;
+}
+
 void pki_csr_info_free(struct pki_csr_info *info)
 {
 	if (info == NULL)

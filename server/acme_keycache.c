@@ -45,6 +45,9 @@ static int jwk_copy(struct acme_jwk *dst, const struct acme_jwk *src)
 	if (src->verify != NULL)
 		dst->verify = EVP_PKEY_CTX_dup(src->verify);
 	memcpy(dst->thumbprint, src->thumbprint, sizeof dst->thumbprint);
+	dst->group = src->group;
+	memcpy(dst->point, src->point, sizeof dst->point);
+	dst->point_len = src->point_len;
 	return 0;
 }
 

@@ -193,6 +193,17 @@ static enum store_qs attested_cb(struct store_conn *c, void *cls)
 	return store_select_acme_attested(c, a->order_id, a->spki, &a->n, &a->other);
 }
 
+/* Whether the CSR's key is the account's: by the JWK's point when the CSR's
+ * bytes tell, else by the keys. */
+static bool account_key_is(const struct pki_csr_info *csr, const struct acme_jwk *key)
+{
+	int same = key->point_len > 0
+			   ? pki_csr_key_is_ec_point(csr, key->group, key->point, key->point_len)
+			   : -1;
+
+	return same < 0 ? pki_csr_key_equals(csr, key->pkey) == 1 : same == 1;
+}
+
 /* MHD_YES + 1 when every device authorization of order_id attested the
  * CSR's key; otherwise the queued refusal. */
 static int attested_check(struct request *req, const char *order_id, const struct pki_csr_info *csr)
@@ -270,7 +281,7 @@ int h_acme_finalize(struct request *req)
 	if (devices > 0 && (ret = attested_check(req, order.id, &csr)) != MHD_YES + 1)
 		goto out;
 	/* Section 11.1: the certificate's key is not the account's. */
-	if (pki_csr_key_equals(&csr, req->acme->key.pkey)) {
+	if (account_key_is(&csr, &req->acme->key)) {
 		ret = reply_problem(req, ERR_ACME_BAD_CSR,
 				    "the CSR's key is the account key: use another");
 		goto out;

@@ -280,7 +280,7 @@ static void test_jwk_verify_agrees(void **state)
 		assert_int_equal(acme_jwk_verify(&jws, &k, &e), -1);
 		assert_int_equal(e.code, ERR_ACME_MALFORMED);
 		jws.sig[i % 64] ^= (uint8_t)(1 + i % 255);
-		struct acme_jwk copy = {k.pkey, EVP_PKEY_CTX_dup(k.verify), NULL, ""};
+		struct acme_jwk copy = {.pkey = k.pkey, .verify = EVP_PKEY_CTX_dup(k.verify)};
 		assert_non_null(copy.verify);
 		assert_int_equal(acme_jwk_verify(&jws, &copy, &e), 0);
 		EVP_PKEY_CTX_free(copy.verify);

@@ -3,6 +3,7 @@
  * takes the inspected request. */
 #include "tests/unit/pki/pki_test.h"
 
+#include <openssl/core_names.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -82,6 +83,22 @@ static void test_csr_inspect(void **state)
 		assert_false(pki_csr_key_equals(&info, rsa));
 		assert_false(pki_csr_key_equals(&info, NULL));
 		assert_false(pki_csr_key_equals(NULL, key));
+		/* The same by group and point, as finalize asks for an account key. */
+		unsigned char pt[1 + 2 * 48], pt2[1 + 2 * 48];
+		size_t pl = 0, pl2 = 0;
+		assert_int_equal(EVP_PKEY_get_octet_string_param(
+					 key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof pt, &pl),
+				 1);
+		assert_int_equal(EVP_PKEY_get_octet_string_param(
+					 other, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt2, sizeof pt2,
+					 &pl2),
+				 1);
+		assert_int_equal(pl, 97);
+		assert_int_equal(pki_csr_key_is_ec_point(&info, "secp384r1", pt, pl), 1);
+		assert_int_equal(pki_csr_key_is_ec_point(&info, "prime256v1", pt, pl), 0);
+		assert_int_equal(pki_csr_key_is_ec_point(&info, "secp384r1", pt2, pl2), 0);
+		assert_int_equal(pki_csr_key_is_ec_point(&info, "secp384r1", pt, pl - 1), 0);
+		assert_int_equal(pki_csr_key_is_ec_point(NULL, "secp384r1", pt, pl), -1);
 		EVP_PKEY_free(other);
 		EVP_PKEY_free(p256);
 		EVP_PKEY_free(rsa);
@@ -99,6 +116,25 @@ static void test_csr_inspect(void **state)
 		free(bad);
 		OPENSSL_free(pub);
 		EVP_PKEY_free(k2);
+	}
+	{ /* a compressed point: the long way, and the same key either way */
+		EVP_PKEY *k3 = EVP_EC_gen("P-256");
+		unsigned char pt[65];
+		size_t pl = 0;
+		assert_int_equal(EVP_PKEY_get_octet_string_param(
+					 k3, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof pt, &pl),
+				 1);
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(
+					 k3, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+				 1);
+		uint8_t *c = csr_with_names(k3, NULL, "DNS:c.example", &len);
+		assert_int_equal(pki_csr_inspect(c, len, &info, why, sizeof why), PKI_OK);
+		assert_int_equal(info.spki[info.spki_len - 33] & 0xfe, 0x02);
+		assert_int_equal(pki_csr_key_is_ec_point(&info, "prime256v1", pt, pl), -1);
+		assert_true(pki_csr_key_equals(&info, k3));
+		pki_csr_info_free(&info);
+		free(c);
+		EVP_PKEY_free(k3);
 	}
 	{ /* an RSA key signing with RSA-PSS */
 		EVP_PKEY *rk = EVP_RSA_gen(2048);
