@@ -2,6 +2,7 @@
  * refusals: key types, profiles, CSRs, SANs, profile files. */
 #include "tests/unit/pki/pki_test.h"
 
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,17 @@ static void test_every_key_type(void **state)
 		X509 *x = pki_test_der_cert(&c);
 		assert_int_equal(pki_test_verify(dir, x, ca, NULL, X509_PURPOSE_SSL_SERVER), 0);
 		assert_non_null(strstr(c.chain_pem, "BEGIN CERTIFICATE"));
+		{ /* the leaf's PEM as OpenSSL writes it, then the intermediate */
+			BIO *b = BIO_new(BIO_s_mem());
+			char *pem;
+			assert_int_equal(PEM_write_bio_X509(b, x), 1);
+			long n = BIO_get_mem_data(b, &pem);
+			assert_true(n > 0 && strlen(c.chain_pem) > (size_t)n);
+			assert_memory_equal(c.chain_pem, pem, (size_t)n);
+			assert_non_null(strstr(c.chain_pem + n, "-----BEGIN CERTIFICATE-----\n"));
+			assert_ptr_equal(strstr(c.chain_pem + n, "-----BEGIN"), c.chain_pem + n);
+			BIO_free(b);
+		}
 		assert_string_equal(c.sans_text, "DNS:device.example");
 		X509_free(x);
 		pki_cert_free(&c);
