@@ -54,6 +54,37 @@ static void test_b64_refuses_noncanonical(void **state)
 		assert_null(b64_decode(bad_url[i], strlen(bad_url[i]), 1, &n));
 }
 
+/* Every length and byte value round trips; one character of each byte
+ * value in every position of a group is accepted exactly when it is in
+ * the alphabet. */
+static void test_b64_every_byte(void **state)
+{
+	static const char alpha[2][65] = {
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"};
+	uint8_t in[300], out[300];
+	size_t n;
+	(void)state;
+	for (size_t i = 0; i < sizeof in; i++)
+		in[i] = (uint8_t)(i * 7 + 3);
+	for (int u = 0; u < 2; u++) {
+		for (size_t len = 0; len <= sizeof in; len += len < 10 ? 1 : 37) {
+			char *e = b64_encode(in, len, u);
+			assert_int_equal(b64_decode_into(e, strlen(e), u, out, &n), 0);
+			assert_int_equal(n, len);
+			assert_memory_equal(out, in, len);
+			free(e);
+		}
+		for (int c = 0; c < 256; c++)
+			for (int at = 0; at < 4; at++) {
+				char text[9] = "QUJDQUJD";
+				text[at] = (char)c;
+				int ok = c != 0 && memchr(alpha[u], c, 64) != NULL;
+				assert_int_equal(b64_decode_into(text, 8, u, out, &n), ok ? 0 : -1);
+			}
+	}
+}
+
 static void test_hex_roundtrip_and_errors(void **state)
 {
 	uint8_t in[] = {0x00, 0x7f, 0x80, 0xff}, out[4];
@@ -183,6 +214,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_rfc4648_vectors),
 		cmocka_unit_test(test_b64_refuses_noncanonical),
+		cmocka_unit_test(test_b64_every_byte),
 		cmocka_unit_test(test_hex_roundtrip_and_errors),
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_buf_enforces_max),
