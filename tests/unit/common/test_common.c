@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -15,6 +16,7 @@
 #include "common/duration.h"
 #include "common/hex.h"
 #include "common/jsonb.h"
+#include "common/log.h"
 
 static void test_b64_rfc4648_vectors(void **state)
 {
@@ -82,6 +84,74 @@ static void test_b64_every_byte(void **state)
 				int ok = c != 0 && memchr(alpha[u], c, 64) != NULL;
 				assert_int_equal(b64_decode_into(text, 8, u, out, &n), ok ? 0 : -1);
 			}
+	}
+}
+
+/* One log line, written to a pipe in place of stderr. */
+static char *log_capture(void (*emit)(void))
+{
+	static char line[4096];
+	int fds[2], saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	assert_int_equal(pipe(fds), 0);
+	dup2(fds[1], STDERR_FILENO);
+	emit();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fds[1]);
+	n = read(fds[0], line, sizeof line - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	line[n] = '\0';
+	return line;
+}
+
+static void emit_plain(void)
+{
+	log_set_request_id("0123abcd");
+	log_kv(LOG_INFO, "ACME certificate issued", "order", "42", "serial", "ab01", "none", NULL,
+	       NULL);
+	log_set_request_id(NULL);
+}
+
+static void emit_escaped(void)
+{
+	log_kv(LOG_WARN, "a \"quoted\" message", "path", "/a\\b\n\xc3\xa9", "bad", "\xff", NULL);
+}
+
+static void emit_twice(void)
+{
+	log_kv(LOG_ERROR, "twice", "k", "1", "k", "2", NULL);
+}
+
+/* The direct writer and jansson's dump give the same line: keys in order,
+ * compact, one line; text that needs escaping (or is not UTF-8), and a key
+ * given twice, still go through jansson. */
+static void test_log_lines(void **state)
+{
+	json_error_t jerr;
+	(void)state;
+	struct {
+		void (*emit)(void);
+		const char *want_tail;
+	} cases[] = {
+		{emit_plain, "\"level\":\"info\",\"msg\":\"ACME certificate issued\",\"request_id\":"
+			     "\"0123abcd\",\"order\":\"42\",\"serial\":\"ab01\",\"none\":null}\n"},
+		{emit_escaped, "\"level\":\"warn\",\"msg\":\"a \\\"quoted\\\" message\",\"path\":"
+			       "\"/a\\\\b\\n\u00e9\"}\n"},
+		{emit_twice, "\"level\":\"error\",\"msg\":\"twice\",\"k\":\"2\"}\n"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *line = log_capture(cases[i].emit);
+		json_t *o = json_loads(line, 0, &jerr);
+		assert_non_null(o);
+		char *again = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		assert_int_equal(strncmp(line, again, strlen(again)), 0);
+		assert_int_equal(strncmp(line, "{\"time\":\"", 9), 0);
+		assert_string_equal(strchr(line, ',') + 1, cases[i].want_tail);
+		free(again);
+		json_decref(o);
 	}
 }
 
@@ -215,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_b64_rfc4648_vectors),
 		cmocka_unit_test(test_b64_refuses_noncanonical),
 		cmocka_unit_test(test_b64_every_byte),
+		cmocka_unit_test(test_log_lines),
 		cmocka_unit_test(test_hex_roundtrip_and_errors),
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_buf_enforces_max),
