@@ -125,9 +125,9 @@ static void ec_templates_make(void)
 		unsigned char pt[1 + 2 * 66];
 		size_t len = 0;
 
-		if (gen != NULL && EVP_PKEY_get_octet_string_param(
-					   gen, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof pt,
-					   &len) == 1)
+		if (gen != NULL &&
+		    EVP_PKEY_get_octet_string_param(gen, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt,
+						    sizeof pt, &len) == 1)
 			ec_templates[i] = ec_fromdata(ec_groups[i], pt, len);
 		EVP_PKEY_free(gen);
 	}
@@ -144,8 +144,7 @@ static EVP_PKEY *ec_from_template(size_t i, const unsigned char *pt, size_t len)
 	if (pthread_once(&ec_templates_once, ec_templates_make) != 0 || ec_templates[i] == NULL ||
 	    (pk = EVP_PKEY_dup(ec_templates[i])) == NULL)
 		return NULL;
-	if (EVP_PKEY_set_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, len) !=
-	    1) {
+	if (EVP_PKEY_set_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, len) != 1) {
 		EVP_PKEY_free(pk);
 		return NULL;
 	}

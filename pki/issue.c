@@ -312,7 +312,8 @@ static char *chain_make(struct pki_ca *ca, const unsigned char *der, size_t n)
 	memcpy(p, begin, sizeof begin - 1);
 	p += sizeof begin - 1;
 	for (size_t at = 0; at < n; at += 48) {
-		p += EVP_EncodeBlock((unsigned char *)p, der + at, (int)(n - at < 48 ? n - at : 48));
+		p += EVP_EncodeBlock((unsigned char *)p, der + at,
+				     (int)(n - at < 48 ? n - at : 48));
 		*p++ = '\n';
 	}
 	memcpy(p, end, sizeof end - 1);

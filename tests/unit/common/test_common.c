@@ -136,8 +136,9 @@ static void test_log_lines(void **state)
 		void (*emit)(void);
 		const char *want_tail;
 	} cases[] = {
-		{emit_plain, "\"level\":\"info\",\"msg\":\"ACME certificate issued\",\"request_id\":"
-			     "\"0123abcd\",\"order\":\"42\",\"serial\":\"ab01\",\"none\":null}\n"},
+		{emit_plain,
+		 "\"level\":\"info\",\"msg\":\"ACME certificate issued\",\"request_id\":"
+		 "\"0123abcd\",\"order\":\"42\",\"serial\":\"ab01\",\"none\":null}\n"},
 		{emit_escaped, "\"level\":\"warn\",\"msg\":\"a \\\"quoted\\\" message\",\"path\":"
 			       "\"/a\\\\b\\n\u00e9\"}\n"},
 		{emit_twice, "\"level\":\"error\",\"msg\":\"twice\",\"k\":\"2\"}\n"},

@@ -86,12 +86,13 @@ static void test_csr_inspect(void **state)
 		/* The same by group and point, as finalize asks for an account key. */
 		unsigned char pt[1 + 2 * 48], pt2[1 + 2 * 48];
 		size_t pl = 0, pl2 = 0;
-		assert_int_equal(EVP_PKEY_get_octet_string_param(
-					 key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof pt, &pl),
+		assert_int_equal(EVP_PKEY_get_octet_string_param(key,
+								 OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+								 pt, sizeof pt, &pl),
 				 1);
-		assert_int_equal(EVP_PKEY_get_octet_string_param(
-					 other, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt2, sizeof pt2,
-					 &pl2),
+		assert_int_equal(EVP_PKEY_get_octet_string_param(other,
+								 OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+								 pt2, sizeof pt2, &pl2),
 				 1);
 		assert_int_equal(pl, 97);
 		assert_int_equal(pki_csr_key_is_ec_point(&info, "secp384r1", pt, pl), 1);
@@ -121,12 +122,14 @@ static void test_csr_inspect(void **state)
 		EVP_PKEY *k3 = EVP_EC_gen("P-256");
 		unsigned char pt[65];
 		size_t pl = 0;
-		assert_int_equal(EVP_PKEY_get_octet_string_param(
-					 k3, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof pt, &pl),
+		assert_int_equal(EVP_PKEY_get_octet_string_param(k3,
+								 OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+								 pt, sizeof pt, &pl),
 				 1);
-		assert_int_equal(EVP_PKEY_set_utf8_string_param(
-					 k3, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
-				 1);
+		assert_int_equal(
+			EVP_PKEY_set_utf8_string_param(
+				k3, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+			1);
 		uint8_t *c = csr_with_names(k3, NULL, "DNS:c.example", &len);
 		assert_int_equal(pki_csr_inspect(c, len, &info, why, sizeof why), PKI_OK);
 		assert_int_equal(info.spki[info.spki_len - 33] & 0xfe, 0x02);
