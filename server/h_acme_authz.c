@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "pki/pki.h"
 #include "server/acme.h"
+#include "server/acme_outcomes.h"
 #include "server/attest_roots.h"
 #include "server/handlers.h"
 #include "server/jobs.h"
@@ -203,10 +204,8 @@ struct validation {
 	char key_authz[2 * ACME_ID_MAX + 2];
 	uint8_t *att_obj; /* device-attest-01's answer */
 	size_t att_obj_len;
-	bool recorded;	     /* the store took the outcome: */
-	bool ok;	     /* valid, */
-	long long validated; /* at this time; */
-	char *error;	     /* or invalid with this problem (JSON text) */
+	bool recorded; /* the store took out */
+	struct acme_outcome out;
 };
 
 struct finish {
@@ -349,9 +348,9 @@ static void validation_run(void *cls)
 	if (!f.ok) {
 		json_t *p = json_pack("{s:s, s:s, s:i}", "type", err_table[e.code].type, "detail",
 				      e.detail, "status", (int)err_table[e.code].http_status);
-		v->error = p ? json_dumps(p, JSON_COMPACT) : NULL;
+		v->out.error = p ? json_dumps(p, JSON_COMPACT) : NULL;
 		json_decref(p);
-		f.error = v->error;
+		f.error = v->out.error;
 	}
 	log_kv(LOG_INFO, "acme: validation", "challenge", v->chall_id, "type", v->type->name,
 	       "result", f.ok ? "valid" : "invalid", "detail", f.ok ? "" : e.detail, NULL);
@@ -360,8 +359,14 @@ static void validation_run(void *cls)
 		log_kv(LOG_WARN, "acme: could not record a validation", "challenge", v->chall_id,
 		       NULL);
 	v->recorded = qs == STORE_ONE;
-	v->ok = f.ok;
-	v->validated = f.validated;
+	v->out.ok = f.ok;
+	v->out.validated = f.validated;
+	/* For the answer waiting on it, woken here at once (the store's
+	 * notify, for every process, comes a little later). */
+	if (v->recorded && !v->type->offline) {
+		acme_outcome_put(v->chall_id, &v->out);
+		events_post(v->srv->events, EVENTS_ACME_AUTHZ, v->authz_id);
+	}
 	free(key);
 	free(verdict);
 	free(t.attested_spki);
@@ -375,7 +380,7 @@ static void validation_done(void *cls)
 	struct validation *v = cls;
 
 	free(v->att_obj);
-	free(v->error);
+	free(v->out.error);
 	free(v);
 }
 
@@ -468,23 +473,20 @@ static int reply_challenge(struct request *req, const char *authz_id, const char
 	return ret;
 }
 
-/* Replies with the challenge as v's validation left it, from what the
- * validation knows (the store returned the validated time), or read
- * again when the store did not take the outcome. */
-static int reply_outcome(struct request *req, const struct validation *v)
+/* Replies with challenge id (of authz_id, with type and token) as its
+ * validation's outcome o left it. */
+static int reply_outcome(struct request *req, const char *authz_id, const char *id,
+			 const char *type, const char *token, const struct acme_outcome *o)
 {
-	json_t *ch;
+	json_t *ch = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "type", type, "token", token,
+			       "status", o->ok ? "valid" : "invalid");
 	int ret;
 
-	if (!v->recorded)
-		return reply_challenge(req, v->authz_id, v->chall_id);
-	ch = json_pack("{s:s, s:s, s:s, s:s}", "id", v->chall_id, "type", v->type->name, "token",
-		       v->token, "status", v->ok ? "valid" : "invalid");
-	if (ch != NULL && v->ok)
-		json_object_set_new(ch, "validated", json_integer(v->validated));
-	if (ch != NULL && !v->ok && v->error != NULL)
-		json_object_set_new(ch, "error", json_loads(v->error, 0, NULL));
-	ret = reply_challenge_json(req, v->authz_id, ch);
+	if (ch != NULL && o->ok)
+		json_object_set_new(ch, "validated", json_integer(o->validated));
+	if (ch != NULL && !o->ok && o->error != NULL)
+		json_object_set_new(ch, "error", json_loads(o->error, 0, NULL));
+	ret = reply_challenge_json(req, authz_id, ch);
 	json_decref(ch);
 	return ret;
 }
@@ -493,6 +495,8 @@ static int reply_outcome(struct request *req, const struct validation *v)
 struct answer_wait {
 	struct waiter *w;
 	char authz_id[ACME_ID_MAX];
+	char token[ACME_ID_MAX];
+	const char *type;
 };
 
 static void answer_wait_free(void *p)
@@ -523,7 +527,9 @@ static int answer_validation(struct request *req, const struct store_acme_chall 
 		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot start the validation");
 	if (type->offline) {
 		validation_run(v);
-		ret = reply_outcome(req, v);
+		ret = v->recorded ? reply_outcome(req, v->authz_id, v->chall_id, type->name,
+						  v->token, &v->out)
+				  : reply_challenge(req, v->authz_id, v->chall_id);
 		validation_done(v);
 		return ret;
 	}
@@ -542,6 +548,8 @@ static int answer_validation(struct request *req, const struct store_acme_chall 
 	}
 	if (aw != NULL) {
 		snprintf(aw->authz_id, sizeof aw->authz_id, "%s", ch->authz_id);
+		snprintf(aw->token, sizeof aw->token, "%s", ch->token);
+		aw->type = type->name;
 		request_set_state(req, aw, answer_wait_free);
 		if (wait_sleep(aw->w))
 			return MHD_YES; /* resumed by the outcome or the deadline */
@@ -595,7 +603,12 @@ int h_acme_challenge(struct request *req)
 
 	if (req->state != NULL) { /* resumed: an outcome came, or the deadline */
 		struct answer_wait *aw = req->state;
-		return reply_challenge(req, aw->authz_id, g.id);
+		struct acme_outcome o;
+		if (!acme_outcome_take(g.id, &o))
+			return reply_challenge(req, aw->authz_id, g.id);
+		ret = reply_outcome(req, aw->authz_id, g.id, aw->type, aw->token, &o);
+		free(o.error);
+		return ret;
 	}
 	if (!acme_id_ok(g.id))
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
