@@ -140,6 +140,8 @@ void oa_acme_free(struct oa_acme *a)
 	free(a->renewal_info);
 	free(a->kid);
 	free(a->nonce);
+	EVP_PKEY_CTX_free(a->sign);
+	EVP_MD_free(a->sha256);
 	EVP_PKEY_free(a->key);
 	memset(a, 0, sizeof *a);
 }
@@ -189,24 +191,35 @@ static int thumbprint(struct oa_acme *a)
 	return 0;
 }
 
-/* ES256 over input: r || s, base64url. */
-static char *es256(EVP_PKEY *k, const char *input)
+/* ES256 over input: r || s, base64url. The digest, then a sign with the
+ * account's kept context (made here the first time): what EVP_DigestSign
+ * does, without a new context, and the fetches of the digest and the
+ * signature method, for every request. NULL on failure. */
+static char *es256(struct oa_acme *a, const char *input)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char der[128], rs[64];
+	unsigned char der[128], rs[64], dg[32];
 	const unsigned char *p = der;
 	size_t len = sizeof der;
 	ECDSA_SIG *sig = NULL;
 	char *out = NULL;
 
-	if (md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
-	    EVP_DigestSign(md, der, &len, (const unsigned char *)input, strlen(input)) == 1 &&
+	if (a->sign == NULL) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, a->key, NULL);
+		if (c == NULL || EVP_PKEY_sign_init(c) != 1) {
+			EVP_PKEY_CTX_free(c);
+			return NULL;
+		}
+		a->sign = c;
+	}
+	if (a->sha256 == NULL && (a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return NULL;
+	if (EVP_Digest(input, strlen(input), dg, NULL, a->sha256, NULL) == 1 &&
+	    EVP_PKEY_sign(a->sign, der, &len, dg, sizeof dg) == 1 &&
 	    (sig = d2i_ECDSA_SIG(NULL, &p, (long)len)) != NULL &&
 	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32) == 32 &&
 	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) == 32)
 		out = b64u(rs, 64);
 	ECDSA_SIG_free(sig);
-	EVP_MD_CTX_free(md);
 	return out;
 }
 
@@ -227,11 +240,15 @@ static int fresh_nonce(struct oa_acme *a, char *err)
 	return 0;
 }
 
+/* The flattened JWS of payload_text for url, signed with the next nonce.
+ * Its three members are base64url, which JSON needs no escape for: the
+ * body is written as text, not built and dumped by jansson (which went
+ * over a device-attest-01 answer's attObj character by character). */
 static char *jws(struct oa_acme *a, const char *url, const char *payload_text)
 {
 	json_t *prot = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", a->nonce, "url", url);
 	char *ptext = NULL, *p64 = NULL, *pl64 = NULL, *input = NULL, *sig = NULL, *out = NULL;
-	json_t *body = NULL;
+	size_t np, npl, n;
 
 	if (prot == NULL)
 		return NULL;
@@ -241,17 +258,24 @@ static char *jws(struct oa_acme *a, const char *url, const char *payload_text)
 		json_object_set_new(prot, "jwk", jwk(a->key));
 	if ((ptext = json_dumps(prot, JSON_COMPACT)) == NULL ||
 	    (p64 = b64u(ptext, strlen(ptext))) == NULL ||
-	    (pl64 = b64u(payload_text, strlen(payload_text))) == NULL ||
-	    (input = malloc(strlen(p64) + strlen(pl64) + 2)) == NULL)
+	    (pl64 = b64u(payload_text, strlen(payload_text))) == NULL)
 		goto out;
-	snprintf(input, strlen(p64) + strlen(pl64) + 2, "%s.%s", p64, pl64);
-	if ((sig = es256(a->key, input)) == NULL)
+	np = strlen(p64);
+	npl = strlen(pl64);
+	if ((input = malloc(np + npl + 2)) == NULL)
 		goto out;
-	body = json_pack("{s:s, s:s, s:s}", "protected", p64, "payload", pl64, "signature", sig);
-	out = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	memcpy(input, p64, np);
+	input[np] = '.';
+	memcpy(input + np + 1, pl64, npl + 1);
+	if ((sig = es256(a, input)) == NULL)
+		goto out;
+	n = np + npl + strlen(sig) +
+	    sizeof "{\"protected\":\"\",\"payload\":\"\",\"signature\":\"\"}";
+	if ((out = malloc(n)) != NULL)
+		snprintf(out, n, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}",
+			 p64, pl64, sig);
 out:
 	json_decref(prot);
-	json_decref(body);
 	free(ptext);
 	free(p64);
 	free(pl64);
