@@ -240,6 +240,57 @@ static int fresh_nonce(struct oa_acme *a, char *err)
 	return 0;
 }
 
+/* A member's key or value written as is: printable ASCII, no '"' or '\\'. */
+static bool plain(const char *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i] < 0x20 || t[i] > 0x7e || t[i] == '"' || t[i] == '\\')
+			return false;
+	return true;
+}
+
+/* json_dumps(j, JSON_COMPACT), written directly when j is an object of
+ * plain strings (a JWS protected header with kid, a challenge answer, a
+ * CSR): jansson escapes character by character, about 20 instructions a
+ * byte of a device-attest-01 attObj. The same text in the same member
+ * order (insertion, as jansson keeps and dumps it); anything else goes to
+ * jansson. NULL when out of memory. */
+static char *dump(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 3, at = 1;
+	char *t;
+
+	if (!json_is_object(j))
+		return json_dumps(j, JSON_COMPACT);
+	json_object_foreach (j, k, v) {
+		size_t kl = strlen(k), vl = json_string_length(v);
+		if (!json_is_string(v) || !plain(k, kl) || !plain(json_string_value(v), vl))
+			return json_dumps(j, JSON_COMPACT);
+		n += kl + vl + 6;
+	}
+	if ((t = malloc(n)) == NULL)
+		return NULL;
+	t[0] = '{';
+	json_object_foreach (j, k, v) {
+		size_t kl = strlen(k), vl = json_string_length(v);
+		if (at > 1)
+			t[at++] = ',';
+		t[at++] = '"';
+		memcpy(t + at, k, kl);
+		at += kl;
+		memcpy(t + at, "\":\"", 3);
+		at += 3;
+		memcpy(t + at, json_string_value(v), vl);
+		at += vl;
+		t[at++] = '"';
+	}
+	t[at++] = '}';
+	t[at] = '\0';
+	return t;
+}
+
 /* The flattened JWS of payload_text for url, signed with the next nonce.
  * Its three members are base64url, which JSON needs no escape for: the
  * body is written as text, not built and dumped by jansson (which went
@@ -256,8 +307,7 @@ static char *jws(struct oa_acme *a, const char *url, const char *payload_text)
 		json_object_set_new(prot, "kid", json_string(a->kid));
 	else
 		json_object_set_new(prot, "jwk", jwk(a->key));
-	if ((ptext = json_dumps(prot, JSON_COMPACT)) == NULL ||
-	    (p64 = b64u(ptext, strlen(ptext))) == NULL ||
+	if ((ptext = dump(prot)) == NULL || (p64 = b64u(ptext, strlen(ptext))) == NULL ||
 	    (pl64 = b64u(payload_text, strlen(payload_text))) == NULL)
 		goto out;
 	np = strlen(p64);
@@ -286,7 +336,7 @@ out:
 
 int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r, char *err)
 {
-	char *ptext = payload ? json_dumps(payload, JSON_COMPACT) : strdup("");
+	char *ptext = payload ? dump(payload) : strdup("");
 	int rc = -1;
 
 	json_decref(payload);
