@@ -89,9 +89,7 @@
 	" AND " guard " RETURNING id),"                                                            \
 	" ch AS (INSERT INTO acme_challenges (id, authz_id, type, token)"                          \
 	" SELECT u.i, a.id, u.t, u.k FROM a,"                                                      \
-	" unnest(ARRAY(SELECT json_array_elements_text($13::json)),"                               \
-	" ARRAY(SELECT json_array_elements_text($14::json)),"                                      \
-	" ARRAY(SELECT json_array_elements_text($15::json))) AS u (i, t, k)),"                     \
+	" unnest($13::text[], $14::text[], $15::text[]) AS u (i, t, k)),"                          \
 	" o AS (INSERT INTO acme_orders (id, account_id, identifiers, authz_ids, profile,"         \
 	" expires_at) SELECT $1, $2, $3::jsonb, ARRAY(SELECT id FROM r UNION ALL"                  \
 	" SELECT id FROM a), $4, now() + make_interval(secs => $5::int) WHERE " guard              \
@@ -125,12 +123,21 @@
  * returns (the CTE acc) rather than on a second read of it: 15-22 K
  * instructions less a statement (callgrind, the certificate read). */
 #define ACME_LATE_SQL(inner)                                                                       \
-	"WITH acc (c0, c1, c2, c3, c4, c5, c6, ok) AS (SELECT " ACME_ACCOUNT_COLS                  \
-	", status = 'valid' AND jwk = $4 FROM acme_accounts WHERE id = $2),"                       \
-	" n AS (DELETE FROM acme_nonces WHERE nonce = $3 AND (SELECT ok FROM acc)"                 \
-	" RETURNING expires_at > now() AS fresh)"                                                  \
-	" SELECT acc.c0, acc.c1, acc.c2, acc.c3, acc.c4, acc.c5, acc.c6, (SELECT fresh FROM n),"   \
-	" obj.* FROM acc LEFT JOIN LATERAL (" inner ") obj ON true"
+	"WITH " ACME_LATE_CTES("$2", "$3", "$4") " SELECT " ACME_LATE_ACC                          \
+						 ", obj.* FROM acc LEFT JOIN LATERAL (" inner      \
+						 ") obj ON true"
+
+/* ACME_LATE_SQL's two CTEs for account id, nonce and key text jwk (SQL
+ * text): acc, the account's row as c0-c6 and ok (valid, and holding that
+ * key), and n, the nonce deleted when ok. ACME_LATE_ACC selects what
+ * store_acme_nonce_account_row() reads from them. */
+#define ACME_LATE_CTES(id, nonce, jwk)                                                             \
+	"acc (c0, c1, c2, c3, c4, c5, c6, ok) AS (SELECT " ACME_ACCOUNT_COLS                       \
+	", status = 'valid' AND jwk = " jwk " FROM acme_accounts WHERE id = " id "),"              \
+	" n AS (DELETE FROM acme_nonces WHERE nonce = " nonce " AND (SELECT ok FROM acc)"          \
+	" RETURNING expires_at > now() AS fresh)"
+#define ACME_LATE_ACC                                                                              \
+	"acc.c0, acc.c1, acc.c2, acc.c3, acc.c4, acc.c5, acc.c6, (SELECT fresh FROM n)"
 #define ACME_LATE_COL 8
 
 /* Reads what ACME_NONCE_TAKE_CTE's statements return: the account's
