@@ -46,16 +46,19 @@
 #define ACME_ORDER_COLS(o) ACME_ORDER_COLS_STATE(o, ACME_ORDER_STATE(o))
 
 /* One authorization ($1) with its computed state and its challenges as
- * JSON (store_acme_authz_fill()). */
-#define ACME_AUTHZ_SELECT                                                                                             \
-	"SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,"                               \
-	" acme_authz_state(a.status, a.expires_at), " STORE_EPOCH(                                                    \
-		"a.expires_at") ", (SELECT coalesce(json_agg(json_build_object('id', ch.id,"                          \
-				" 'type', ch.type, 'token', ch.token, 'status', ch.status,"                           \
-				" 'validated', " STORE_EPOCH(                                                         \
-					"ch.validated_at") ", 'error',"                                               \
-							   " ch.error) ORDER BY ch.type), '[]')"                      \
-							   " FROM acme_challenges ch WHERE ch.authz_id = a.id)::text" \
+ * JSON (store_acme_authz_fill()): an array of objects with the members
+ * id, type, token, status, validated and error, which json_agg makes from
+ * the subquery's rows and column names (json_build_object per row looked
+ * up its six arguments' types each time: callgrind, the authorization
+ * read replayed with a bench's parameters, 495 K -> 469 K instructions). */
+#define ACME_AUTHZ_SELECT                                                                          \
+	"SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,"            \
+	" acme_authz_state(a.status, a.expires_at), " STORE_EPOCH(                                 \
+		"a.expires_at") ", (SELECT coalesce(json_agg(c ORDER BY c.type), '[]') FROM"       \
+				" (SELECT ch.id, ch.type, ch.token, ch.status, " STORE_EPOCH(      \
+					"ch.validated_at") " AS validated, ch.error"               \
+							   " FROM acme_challenges ch"              \
+							   " WHERE ch.authz_id = a.id) c)::text"   \
 							   " FROM acme_authzs a WHERE a.id = $1"
 
 /* One challenge ($1) with its authorization's identifier and state and the
