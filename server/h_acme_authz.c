@@ -1,18 +1,16 @@
 /* ACME authorizations and challenges (RFC 8555 sections 7.5, 7.5.1, 7.5.2):
  * POST /acme/authz/{id} reads one (POST-as-GET) or deactivates it; POST
- * /acme/chall/{id} with {} starts the challenge's validation as a
- * background job and answers "processing" at once: clients poll. The
- * validators themselves are acme/chall_*.c; no request thread waits on the
- * network. A POST-as-GET of an authorization whose validation is under way
- * waits (suspended, server/wait.h) up to ACME_AUTHZ_WAIT_MS for its outcome
- * on EVENTS_ACME_AUTHZ: certbot and lego poll once a second (our
- * Retry-After), so an answer that comes with the outcome saves them a
- * second per authorization; RFC 8555 clients take a slow answer.
- * device-attest-01 is answered with {"attObj": base64url(CBOR)} and
- * checked on the same jobs: it is CPU only (a chain, two signatures), but
- * the AK certificate's standing (revoked? enrollment disabled? a quote
- * gate?) is a store query, and one path for every type keeps the
- * challenge states (pending, processing, valid/invalid) the same. */
+ * /acme/chall/{id} with {} starts the challenge's validation and answers
+ * with its outcome. The validators are acme/chall_*.c. Those that wait on
+ * the network (http-01, dns-01, tls-alpn-01) run as background jobs (no
+ * request thread waits on the network) while the answer waits suspended
+ * (server/wait.h) up to ACME_AUTHZ_WAIT_MS for the outcome.
+ * device-attest-01, CPU only (a chain, two signatures) and one store query
+ * (the AK certificate's standing, a quote gate), is checked on the
+ * answering request's thread. A client that reads the outcome in the
+ * answer needs no poll (lego; certbot polls anyway). A POST-as-GET of an
+ * authorization whose validation is under way (an answer that gave up
+ * waiting, or another client's) waits the same way. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +24,7 @@
 #include "common/log.h"
 #include "pki/pki.h"
 #include "server/acme.h"
+#include "server/acme_outcomes.h"
 #include "server/attest_roots.h"
 #include "server/handlers.h"
 #include "server/jobs.h"
@@ -193,16 +192,20 @@ render:
 	return ret;
 }
 
-/* One validation, owned by its job. */
+/* One validation, owned by its job or (device-attest-01) by the answering
+ * handler, which replies from its outcome. */
 struct validation {
 	struct server *srv;
 	const struct acme_chall_type *type;
 	struct acme_ident ident;
 	char chall_id[ACME_ID_MAX];
+	char authz_id[ACME_ID_MAX];
 	char token[ACME_ID_MAX];
 	char key_authz[2 * ACME_ID_MAX + 2];
 	uint8_t *att_obj; /* device-attest-01's answer */
 	size_t att_obj_len;
+	bool recorded; /* the store took out */
+	struct acme_outcome out;
 };
 
 struct finish {
@@ -212,6 +215,7 @@ struct finish {
 	const char *attested_key; /* device-attest-01: "\\x<hex>" of SPKI DER */
 	const char *ak_serial;
 	const char *verdict; /* the quote gate's, JSON text */
+	long long validated;
 };
 
 static enum store_qs finish_cb(struct store_conn *c, void *cls)
@@ -219,7 +223,8 @@ static enum store_qs finish_cb(struct store_conn *c, void *cls)
 	struct finish *f = cls;
 
 	return store_finish_acme_challenge(c, f->id, f->ok, f->error, ACME_AUTHZ_VALID_TTL_S,
-					   f->attested_key, f->ak_serial, f->verdict);
+					   f->attested_key, f->ak_serial, f->verdict,
+					   &f->validated);
 }
 
 struct standing {
@@ -298,9 +303,9 @@ static int ak_standing(struct server *srv, const struct acme_chall_target *t, ch
 }
 
 /* On a jobs worker (an offline type: on the request's thread): the
- * check, then its outcome in the store (which notifies EVENTS_ACME_AUTHZ).
- * A failed store write leaves the challenge processing; a new answer may
- * start it again after a minute. */
+ * check, then its outcome in the store (which notifies EVENTS_ACME_AUTHZ)
+ * and in v for the answer. A failed store write leaves the challenge
+ * processing; a new answer may start it again after a minute. */
 static void validation_run(void *cls)
 {
 	struct validation *v = cls;
@@ -318,8 +323,8 @@ static void validation_run(void *cls)
 		.att_obj_len = v->att_obj_len,
 	};
 	struct acme_err e = {ERR_ACME_SERVER_INTERNAL, ""};
-	struct finish f = {v->chall_id, false, NULL, NULL, NULL, NULL};
-	char *error = NULL, *key = NULL, *verdict = NULL;
+	struct finish f = {v->chall_id, false, NULL, NULL, NULL, NULL, 0};
+	char *key = NULL, *verdict = NULL;
 	bool attest = v->type == &acme_chall_device_attest;
 
 	if (attest) {
@@ -343,16 +348,25 @@ static void validation_run(void *cls)
 	if (!f.ok) {
 		json_t *p = json_pack("{s:s, s:s, s:i}", "type", err_table[e.code].type, "detail",
 				      e.detail, "status", (int)err_table[e.code].http_status);
-		error = p ? json_dumps(p, JSON_COMPACT) : NULL;
+		v->out.error = p ? json_dumps(p, JSON_COMPACT) : NULL;
 		json_decref(p);
-		f.error = error;
+		f.error = v->out.error;
 	}
 	log_kv(LOG_INFO, "acme: validation", "challenge", v->chall_id, "type", v->type->name,
 	       "result", f.ok ? "valid" : "invalid", "detail", f.ok ? "" : e.detail, NULL);
-	if (store_run(v->srv->store, finish_cb, &f) < 0)
+	enum store_qs qs = store_run(v->srv->store, finish_cb, &f);
+	if (qs < 0)
 		log_kv(LOG_WARN, "acme: could not record a validation", "challenge", v->chall_id,
 		       NULL);
-	free(error);
+	v->recorded = qs == STORE_ONE;
+	v->out.ok = f.ok;
+	v->out.validated = f.validated;
+	/* For the answer waiting on it, woken here at once (the store's
+	 * notify, for every process, comes a little later). */
+	if (v->recorded && !v->type->offline) {
+		acme_outcome_put(v->chall_id, &v->out);
+		events_post(v->srv->events, EVENTS_ACME_AUTHZ, v->authz_id);
+	}
 	free(key);
 	free(verdict);
 	free(t.attested_spki);
@@ -366,6 +380,7 @@ static void validation_done(void *cls)
 	struct validation *v = cls;
 
 	free(v->att_obj);
+	free(v->out.error);
 	free(v);
 }
 
@@ -373,7 +388,7 @@ struct chall_get {
 	const char *id;
 	struct store_acme_chall row;
 	struct store_acme_late *late; /* ACME_LATE not settled: read the account, take the nonce */
-	bool start;		      /* with late: start it in the same statement */
+	enum store_chall_take how;    /* with late: start it in the same statement? */
 	bool started;		      /* ... and it did */
 };
 
@@ -381,11 +396,9 @@ static enum store_qs chall_get_cb(struct store_conn *c, void *cls)
 {
 	struct chall_get *g = cls;
 
-	if (g->late != NULL && g->start)
-		return store_take_acme_nonce_start_challenge(c, g->id, g->late, &g->row,
-							     &g->started);
 	if (g->late != NULL)
-		return store_take_acme_nonce_challenge(c, g->id, g->late, &g->row);
+		return store_take_acme_nonce_challenge(c, g->id, g->late, g->how, &g->row,
+						       &g->started);
 	return store_select_acme_challenge(c, g->id, &g->row);
 }
 
@@ -416,34 +429,10 @@ static struct validation *validation_new(struct request *req, const struct store
 	}
 	v->ident.wildcard = ch->wildcard;
 	snprintf(v->chall_id, sizeof v->chall_id, "%s", ch->id);
+	snprintf(v->authz_id, sizeof v->authz_id, "%s", ch->authz_id);
 	snprintf(v->token, sizeof v->token, "%s", ch->token);
 	snprintf(v->key_authz, sizeof v->key_authz, "%s.%s", ch->token, ch->thumbprint);
 	return v;
-}
-
-/* Validates ch: an offline type (device-attest-01) here and now, so the
- * answer carries the outcome and the client's first poll finds it; the
- * others, which wait on the network, as a job.
- * False when that could not start: the challenge stays processing and is
- * taken back in a minute. */
-static bool validation_start(struct request *req, const struct store_acme_chall *ch,
-			     const struct acme_chall_type *type, uint8_t **att_obj,
-			     size_t att_obj_len)
-{
-	struct validation *v = validation_new(req, ch, type, att_obj, att_obj_len);
-
-	if (v == NULL)
-		return false;
-	if (type->offline) {
-		validation_run(v);
-		validation_done(v);
-		return true;
-	}
-	if (jobs_submit(req->srv->acme_jobs, validation_run, validation_done, v) != 0) {
-		validation_done(v);
-		return false;
-	}
-	return true;
 }
 
 /* Replies with the challenge ch (as acme_challenge_json() takes it) and a
@@ -484,23 +473,94 @@ static int reply_challenge(struct request *req, const char *authz_id, const char
 	return ret;
 }
 
-/* Replies with the challenge this request just moved to processing, from
- * the row it read before: a pending (or stalled processing) challenge has
- * no validated time and no error, so it needs no second read of its
- * authorization (one statement and one transaction less per issuance). */
-static int reply_challenge_started(struct request *req, const struct store_acme_chall *row)
+/* Replies with challenge id (of authz_id, with type and token) as its
+ * validation's outcome o left it. */
+static int reply_outcome(struct request *req, const char *authz_id, const char *id,
+			 const char *type, const char *token, const struct acme_outcome *o)
 {
-	json_t *ch = json_pack("{s:s, s:s, s:s, s:s}", "id", row->id, "type", row->type, "token",
-			       row->token, "status", "processing");
-	int ret = reply_challenge_json(req, row->authz_id, ch);
+	json_t *ch = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "type", type, "token", token,
+			       "status", o->ok ? "valid" : "invalid");
+	int ret;
 
+	if (ch != NULL && o->ok)
+		json_object_set_new(ch, "validated", json_integer(o->validated));
+	if (ch != NULL && !o->ok && o->error != NULL)
+		json_object_set_new(ch, "error", json_loads(o->error, 0, NULL));
+	ret = reply_challenge_json(req, authz_id, ch);
 	json_decref(ch);
 	return ret;
 }
 
+/* An answer waiting for its validation's outcome (the request's state). */
+struct answer_wait {
+	struct waiter *w;
+	char authz_id[ACME_ID_MAX];
+	char token[ACME_ID_MAX];
+	const char *type;
+};
+
+static void answer_wait_free(void *p)
+{
+	struct answer_wait *aw = p;
+
+	wait_free(aw->w);
+	free(aw);
+}
+
+/* Validates ch, which this request just started, and answers with the
+ * outcome: an offline type (device-attest-01) here and now; the others,
+ * which wait on the network, as a job, while the answer waits suspended
+ * (server/wait.h: no thread held) up to ACME_AUTHZ_WAIT_MS for the
+ * outcome on EVENTS_ACME_AUTHZ, else answers processing. A client then
+ * mostly finds nothing left to poll for (lego and our clients skip the
+ * poll of a valid answer). A full queue leaves the challenge processing,
+ * to be taken back in a minute. */
+static int answer_validation(struct request *req, const struct store_acme_chall *ch,
+			     const struct acme_chall_type *type, uint8_t **att_obj,
+			     size_t att_obj_len)
+{
+	struct validation *v = validation_new(req, ch, type, att_obj, att_obj_len);
+	struct answer_wait *aw = NULL;
+	int ret;
+
+	if (v == NULL)
+		return reply_problem(req, ERR_ACME_SERVER_INTERNAL, "cannot start the validation");
+	if (type->offline) {
+		validation_run(v);
+		ret = v->recorded ? reply_outcome(req, v->authz_id, v->chall_id, type->name,
+						  v->token, &v->out)
+				  : reply_challenge(req, v->authz_id, v->chall_id);
+		validation_done(v);
+		return ret;
+	}
+	/* Subscribed before the job starts: its outcome cannot slip by. */
+	if ((aw = calloc(1, sizeof *aw)) != NULL &&
+	    (aw->w = wait_new(req->srv, req->conn, EVENTS_ACME_AUTHZ, ch->authz_id,
+			      ACME_AUTHZ_WAIT_MS)) == NULL) {
+		free(aw);
+		aw = NULL;
+	}
+	if (jobs_submit(req->srv->acme_jobs, validation_run, validation_done, v) != 0) {
+		validation_done(v);
+		if (aw != NULL)
+			answer_wait_free(aw);
+		return reply_problem(req, ERR_NOT_READY, "validation queue full");
+	}
+	if (aw != NULL) {
+		snprintf(aw->authz_id, sizeof aw->authz_id, "%s", ch->authz_id);
+		snprintf(aw->token, sizeof aw->token, "%s", ch->token);
+		aw->type = type->name;
+		request_set_state(req, aw, answer_wait_free);
+		if (wait_sleep(aw->w))
+			return MHD_YES; /* resumed by the outcome or the deadline */
+	}
+	return reply_challenge(req, ch->authz_id, ch->id);
+}
+
 /* device-attest-01's answer: {"attObj": base64url(CBOR)} into *out (the
- * caller frees). Queues a malformed problem and returns false otherwise:
- * nothing is started then. */
+ * caller frees). Otherwise false: with ret, a malformed problem queued
+ * into *ret (nothing is started then); without, quietly (the answer is
+ * read before its challenge's type is known). */
 static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *ret)
 {
 	const char *s = NULL;
@@ -508,9 +568,12 @@ static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *
 		json_spec_string("attObj", &s, 175000, 0), /* 128 KiB of CBOR */
 		json_spec_end(),
 	};
+	struct json_spec_error err;
 	enum spec_status st;
 
-	if ((st = spec_parse_body(req, spec)) != SPEC_OK) {
+	if (ret == NULL && json_spec_parse(req->json, spec, &err) != JSON_SPEC_OK)
+		return false;
+	if (ret != NULL && (st = spec_parse_body(req, spec)) != SPEC_OK) {
 		*ret = SPEC_HANDLER_RESULT(st);
 		return false;
 	}
@@ -519,7 +582,9 @@ static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *
 	if (*out == NULL || *len == 0) {
 		free(*out);
 		*out = NULL;
-		*ret = reply_problem(req, ERR_ACME_MALFORMED, "\"attObj\" is not base64url");
+		if (ret != NULL)
+			*ret = reply_problem(req, ERR_ACME_MALFORMED,
+					     "\"attObj\" is not base64url");
 		return false;
 	}
 	return true;
@@ -527,7 +592,7 @@ static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *
 
 int h_acme_challenge(struct request *req)
 {
-	struct chall_get g = {req->params[0], {0}, NULL, false, false};
+	struct chall_get g = {req->params[0], {0}, NULL, STORE_CHALL_READ, false};
 	struct store_acme_late late;
 	bool tried;
 	const struct acme_chall_type *type;
@@ -536,79 +601,86 @@ int h_acme_challenge(struct request *req)
 	enum store_qs qs;
 	int ret;
 
+	if (req->state != NULL) { /* resumed: an outcome came, or the deadline */
+		struct answer_wait *aw = req->state;
+		struct acme_outcome o;
+		if (!acme_outcome_take(g.id, &o))
+			return reply_challenge(req, aw->authz_id, g.id);
+		ret = reply_outcome(req, aw->authz_id, g.id, aw->type, aw->token, &o);
+		free(o.error);
+		return ret;
+	}
 	if (!acme_id_ok(g.id))
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
 	g.late = acme_late(req, &late);
 	/* An answer starts the challenge in its first statement, with the
-	 * nonce (one transaction per answer where there were two). */
-	g.start = g.late != NULL && !req->acme->post_as_get;
+	 * nonce (one transaction per answer where there were two); a
+	 * device-attest-01 challenge only when the answer carries an attObj,
+	 * so that a malformed one is refused with nothing changed. */
+	if (g.late != NULL && !req->acme->post_as_get)
+		g.how = att_obj_parse(req, &att_obj, &att_obj_len, NULL) ? STORE_CHALL_START_ANY
+									 : STORE_CHALL_START;
 	qs = store_run(req->srv->store, chall_get_cb, &g);
 	/* Whether the first statement already tried the start: it did when
 	 * it took the nonce (else the nonce was taken the long way, see
 	 * acme_late_settle(), and the start is still to try). */
-	tried = g.start && qs == STORE_ONE && late.nonce_state == STORE_NONCE_FRESH;
+	tried = g.how != STORE_CHALL_READ && qs == STORE_ONE &&
+		late.nonce_state == STORE_NONCE_FRESH;
 	if (g.late != NULL) {
-		if (!acme_late_settle(req, qs, late.nonce_state, &ret)) {
-			store_acme_chall_free(&g.row);
-			return ret;
-		}
+		if (!acme_late_settle(req, qs, late.nonce_state, &ret))
+			goto out;
 		qs = g.row.id != NULL ? STORE_ONE : STORE_NONE;
 	}
-	if (qs < 0)
-		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
-	if (qs == STORE_NONE)
-		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
+	if (qs < 0) {
+		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+		goto out;
+	}
+	if (qs == STORE_NONE) {
+		ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
+		goto out;
+	}
 	if (strcmp(g.row.account_id, req->acme->account.id) != 0) {
-		store_acme_chall_free(&g.row);
-		return reply_problem(req, ERR_ACME_UNAUTHORIZED,
-				     "the challenge belongs to another account's authorization");
+		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				    "the challenge belongs to another account's authorization");
+		goto out;
 	}
 	/* Section 7.5.1: POST-as-GET reads; any JSON object answers (clients
-	 * send {}). */
-	/* A processing challenge is started again only when its validator
-	 * died (the store decides: over a minute without an outcome). */
+	 * send {}). A processing challenge is started again only when its
+	 * validator died (the store decides: over a minute without an
+	 * outcome). */
 	if (!req->acme->post_as_get &&
 	    (strcmp(g.row.status, "pending") == 0 || strcmp(g.row.status, "processing") == 0)) {
 		if (strcmp(g.row.authz_status, "pending") != 0) {
 			ret = reply_problem(req, ERR_ACME_MALFORMED,
 					    "the authorization is %s: nothing to validate",
 					    g.row.authz_status);
-			store_acme_chall_free(&g.row);
-			return ret;
+			goto out;
 		}
 		type = acme_chall_find(g.row.type);
-		if (type == &acme_chall_device_attest &&
-		    !att_obj_parse(req, &att_obj, &att_obj_len, &ret)) {
-			store_acme_chall_free(&g.row);
-			return ret;
+		if (type == &acme_chall_device_attest && att_obj == NULL) {
+			if (!att_obj_parse(req, &att_obj, &att_obj_len, &ret))
+				goto out;
+			tried = false; /* the first statement left it (out of memory) */
 		}
 		if (type == NULL)
 			qs = STORE_HARD;
-		else if (tried && type != &acme_chall_device_attest)
+		else if (tried)
 			qs = g.started ? STORE_ONE : STORE_NONE;
 		else
 			qs = store_run(req->srv->store, chall_start_cb, g.row.id);
 		if (qs < 0) {
-			free(att_obj);
-			store_acme_chall_free(&g.row);
-			return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+			ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+			goto out;
 		}
-		/* The one that moved it to processing starts the check; a full
-		 * queue leaves it processing, to be taken back in a minute. */
-		if (qs == STORE_ONE &&
-		    !validation_start(req, &g.row, type, &att_obj, att_obj_len)) {
-			free(att_obj);
-			store_acme_chall_free(&g.row);
-			return reply_problem(req, ERR_NOT_READY, "validation queue full");
-		}
-		free(att_obj);
-		if (qs == STORE_ONE && !type->offline) {
-			ret = reply_challenge_started(req, &g.row);
-			store_acme_chall_free(&g.row);
-			return ret;
+		/* The one that moved it to processing validates it. */
+		if (qs == STORE_ONE) {
+			ret = answer_validation(req, &g.row, type, &att_obj, att_obj_len);
+			goto out;
 		}
 	}
 	ret = reply_challenge(req, g.row.authz_id, g.row.id);
+out:
+	free(att_obj);
 	store_acme_chall_free(&g.row);
 	return ret;
 }

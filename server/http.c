@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "server/acme.h"
 #include "server/edge.h"
+#include "server/jobs.h"
 #include "server/request.h"
 #include "server/server.h"
 
@@ -206,6 +207,11 @@ void http_stop(struct http *h, struct server *srv, long grace)
 	if (atomic_load(&srv->active_requests) > 0)
 		log_kv(LOG_WARN, "grace period over; closing connections with requests in flight",
 		       NULL);
+	/* Requests waiting on a job (an ACME validation) are resumed before
+	 * the stop: a connection still suspended then would abort the
+	 * process. */
+	jobs_drain(srv->jobs);
+	jobs_drain(srv->acme_jobs);
 	for (int i = 0; i < h->n; i++) {
 		MHD_stop_daemon(h->d[i]);
 		if (fds[i] != MHD_INVALID_SOCKET)

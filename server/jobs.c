@@ -67,7 +67,7 @@ struct jobs *jobs_start(int nthreads, int max_queued)
 	return j;
 }
 
-void jobs_stop(struct jobs *j)
+void jobs_drain(struct jobs *j)
 {
 	if (j == NULL)
 		return;
@@ -75,8 +75,8 @@ void jobs_stop(struct jobs *j)
 	j->stop = true;
 	pthread_cond_broadcast(&j->cv);
 	pthread_mutex_unlock(&j->mu);
-	for (int i = 0; i < j->nthreads; i++)
-		pthread_join(j->threads[i], NULL);
+	for (; j->nthreads > 0; j->nthreads--)
+		pthread_join(j->threads[j->nthreads - 1], NULL);
 	/* Left over only when no worker could start: run them here, so every
 	 * suspended request is resumed and every job freed. */
 	for (struct job *job = j->head, *next; job != NULL; job = next) {
@@ -86,6 +86,15 @@ void jobs_stop(struct jobs *j)
 			job->done(job->cls);
 		free(job);
 	}
+	j->head = NULL;
+	j->tail = &j->head;
+}
+
+void jobs_stop(struct jobs *j)
+{
+	if (j == NULL)
+		return;
+	jobs_drain(j);
 	pthread_cond_destroy(&j->cv);
 	pthread_mutex_destroy(&j->mu);
 	free(j);

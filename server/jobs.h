@@ -9,7 +9,11 @@ struct request;
 
 /* Starts nthreads workers with a queue of at most max_queued jobs. */
 struct jobs *jobs_start(int nthreads, int max_queued);
-/* Runs what is queued, joins the workers, frees. */
+/* Refuses new jobs, runs what is queued and joins the workers, so every
+ * request suspended on a job is resumed: libmicrohttpd aborts when it is
+ * stopped with a connection suspended. Idempotent. */
+void jobs_drain(struct jobs *j);
+/* jobs_drain, then frees. */
 void jobs_stop(struct jobs *j);
 
 /* Queues run(cls) on a worker, then done(cls) on the same worker. Returns

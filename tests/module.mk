@@ -95,6 +95,11 @@ $(BUILD)/tests/unit/server/test_timers: $(BUILD)/tests/unit/server/test_timers.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpthread
 UNIT_TESTS += $(BUILD)/tests/unit/server/test_timers
 
+$(BUILD)/tests/unit/server/test_acme_outcomes: $(BUILD)/tests/unit/server/test_acme_outcomes.o \
+		$(BUILD)/server/acme_outcomes.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/server/test_acme_outcomes
+
 # scripts/pg-cluster: roles, peer map, upgrade of an old cluster.
 TEST_SCRIPTS += tests/integration/pg_cluster.sh
 

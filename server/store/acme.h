@@ -215,28 +215,33 @@ struct store_acme_late {
 	enum store_nonce_state nonce_state;
 };
 
-/* The ACME_LATE reads of an order, an authorization and a challenge: *out
- * as store_select_acme_order(), _authz(), _challenge() fill it (its id NULL
- * when there is none). STORE_NONE when there is no such account (*out then
- * empty too). */
+/* The ACME_LATE reads of an order and an authorization: *out as
+ * store_select_acme_order() and _authz() fill it (its id NULL when there
+ * is none). STORE_NONE when there is no such account (*out then empty
+ * too). */
 enum store_qs store_take_acme_nonce_order(struct store_conn *c, const char *id,
 					  struct store_acme_late *late,
 					  struct store_acme_order *out);
 enum store_qs store_take_acme_nonce_authz(struct store_conn *c, const char *id,
 					  struct store_acme_late *late,
 					  struct store_acme_authz *out);
+
+/* What store_take_acme_nonce_challenge() does with the challenge. */
+enum store_chall_take {
+	STORE_CHALL_READ,      /* a POST-as-GET: read it */
+	STORE_CHALL_START,     /* an answer: start it too, unless device-attest-01 */
+	STORE_CHALL_START_ANY, /* an answer carrying an attObj: start any type */
+};
+
+/* The ACME_LATE read of a challenge, as the order's and authorization's;
+ * an answer (how not STORE_CHALL_READ) also starts it in the same
+ * statement, by store_start_acme_challenge()'s rule, when the nonce is
+ * taken fresh and the authorization is late->account_id's: *started says
+ * whether it did. *out is the row as it was before. */
 enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *id,
 					      struct store_acme_late *late,
-					      struct store_acme_chall *out);
-
-/* A challenge's answer (not POST-as-GET): store_take_acme_nonce_challenge()
- * and, in the same statement, store_start_acme_challenge() when the nonce
- * is taken fresh, the authorization is late->account_id's and the type is
- * not device-attest-01; *started says whether it started. *out is the row
- * as it was before. */
-enum store_qs store_take_acme_nonce_start_challenge(struct store_conn *c, const char *id,
-						    struct store_acme_late *late,
-						    struct store_acme_chall *out, bool *started);
+					      enum store_chall_take how,
+					      struct store_acme_chall *out, bool *started);
 
 /* The ACME_LATE read of newOrder's rate-limit counts of the signer's
  * account, as store_count_acme_limits(). */
@@ -276,11 +281,13 @@ enum store_qs store_start_acme_challenge(struct store_conn *c, const char *id);
  * EVENTS_ACME_AUTHZ in the same statement. device-attest-01 also records
  * the attested key (bytea text "\\x<hex>" of its SPKI DER) and the AK
  * certificate's serial, and the quote gate's verdict (JSON text, recorded
- * whatever the outcome); NULL for other types. */
+ * whatever the outcome); NULL for other types. STORE_ONE when it moved
+ * the challenge and its still undecided authorization, with *validated
+ * the challenge's validated time (Unix seconds; 0 when invalid). */
 enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, bool ok,
 					  const char *error, int valid_ttl_s,
 					  const char *attested_key, const char *ak_serial,
-					  const char *verdict);
+					  const char *verdict, long long *validated);
 
 /* device-attest-01: the permanent identifier account is bound to (the
  * first one it proved with a TPM) into *device (the caller frees), or

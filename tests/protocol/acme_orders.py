@@ -9,6 +9,7 @@ nothing changed. Runs alone: tests/protocol/acme_orders.py
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -196,6 +197,7 @@ def main():
                      "--acme-orders-per-hour", "12", "--acme-pending-authz-max", "20")
             c = Client(fx, tap)
             a = run(tap, fx, c, resp)
+            slow_validation(tap, fx, c, resp)
             alpn(tap, fx, c, resp)
             if tap.failed:
                 sys.stderr.write(fx.log(fx.procs[0])[-4000:])
@@ -429,12 +431,12 @@ def run(tap, fx, c, resp):
     ch = chall_of(www, "http-01")
     resp.set("add-http01", token=ch["token"], content=f"{ch['token']}.{tp}\n")
     r = a.post(ch["url"], {})
-    tap.ok(r.json().get("status") == "valid" or r.headers.get("Retry-After") == "1",
-           "a processing challenge says when to poll again (Retry-After: 1)", dict(r.headers))
-    tap.ok(r.status_code == 200 and r.json().get("status") in ("processing", "valid") and
+    tap.ok(r.status_code == 200 and r.json().get("status") == "valid" and
+           re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r.json().get("validated", "")) and
+           "Retry-After" not in r.headers and
            f'<{o["authorizations"][0]}>;rel="up"' in r.headers.get("Link", ""),
-           "answering http-01: 200 processing at once, Link rel=up", (r.status_code, r.text,
-                                                                     r.headers.get("Link")))
+           "answering http-01: 200 with the outcome (valid, validated), Link rel=up",
+           (r.status_code, r.text, dict(r.headers)))
     r = poll(a, o["authorizations"][0])
     az = r.json()
     tap.ok(az["status"] == "valid" and [x["type"] for x in az["challenges"]] == ["http-01"] and
@@ -472,7 +474,8 @@ def run(tap, fx, c, resp):
     resp.set("add-http01", token=chx["token"], content=f"{chx['token']}.{tp}")
     psql(fx, f"UPDATE acme_challenges SET status = 'processing' WHERE id = '{cid}'")
     r = a.post(chx["url"], {})
-    tap.eq("processing", r.json().get("status"), "answering a challenge in processing: no restart")
+    tap.eq(("processing", "1"), (r.json().get("status"), r.headers.get("Retry-After")),
+           "answering a challenge in processing: no restart, poll again in a second")
     # Reading an authorization under validation waits for the outcome (2 s at most).
     t0 = time.monotonic()
     r = a.post(oo["authorizations"][0])
@@ -508,13 +511,14 @@ def run(tap, fx, c, resp):
         az = a.post(oo["authorizations"][0]).json()
         chx = chall_of(az, typ)
         setup(chx)
-        a.post(chx["url"], {})
+        ans = a.post(chx["url"], {}).json()
         r = poll(a, oo["authorizations"][0])
         got = r.json()
         err = (chall_of(got, typ) or {}).get("error", {})
-        tap.ok(got["status"] == "invalid" and err.get("type") == ACME + want_type,
-               f"{name}: authorization invalid, challenge error {want_type}",
-               json.dumps(got)[:600])
+        tap.ok(ans.get("status") == "invalid" and ans.get("error") == err and
+               got["status"] == "invalid" and err.get("type") == ACME + want_type,
+               f"{name}: the answer and then the authorization invalid, error {want_type}",
+               (ans, json.dumps(got)[:600]))
         r = a.post(r.headers.get("Location") or oo["authorizations"][0])
         return r.headers.get("Location"), oo
 
@@ -701,6 +705,31 @@ def alpn(tap, fx, c, resp):
          lambda i, ka: srv.set([i, "other.example.test"], ka), "unauthorized")
     case("with another name as SAN", "alpn5.example.test",
          lambda i, ka: srv.set(["other.example.test"], ka), "unauthorized")
+
+
+def slow_validation(tap, fx, c, resp):
+    """An http-01 answer waits for its outcome up to 2 s: against a target
+    that takes the request and never answers, it says processing (poll in
+    a second); once the target goes, the validation ends invalid."""
+    hang = socket.socket()
+    hang.bind(("127.0.0.3", resp.http))
+    hang.listen(8)
+    a = Acct(c)
+    resp.set("add-a", host="hang.example.test", addresses=["127.0.0.3"])
+    o = a.order("hang.example.test").json()
+    ch = chall_of(a.post(o["authorizations"][0]).json(), "http-01")
+    t0 = time.monotonic()
+    r = a.post(ch["url"], {})
+    waited = time.monotonic() - t0
+    hang.close()  # resets the connection the validation waits on
+    tap.ok(r.status_code == 200 and r.json().get("status") == "processing" and
+           r.headers.get("Retry-After") == "1" and 1.8 <= waited < 5,
+           "an answer whose validation hangs: 200 processing after about 2 s, Retry-After 1",
+           (r.status_code, r.text, waited))
+    got = poll(a, o["authorizations"][0]).json()
+    tap.eq(("invalid", ACME + "connection"),
+           (got["status"], (chall_of(got, "http-01") or {}).get("error", {}).get("type")),
+           "...and the validation ends invalid once the target is gone")
 
 
 def acme_base(tap, fx, c):

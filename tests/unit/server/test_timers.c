@@ -190,6 +190,18 @@ static void test_jobs(void **state)
 	assert_int_equal(atomic_load(&suspended), 1);
 	jobs_stop(j); /* no workers: stop runs the queued job itself */
 	assert_int_equal(atomic_load(&resumed), 5);
+
+	/* Drained (before libmicrohttpd stops): the queued request resumed,
+	 * later jobs refused unsuspended, a second drain and the stop harmless. */
+	j = jobs_start(0, 4);
+	assert_true(jobs_run_for(j, &req[2], job_body));
+	jobs_drain(j);
+	assert_int_equal(atomic_load(&resumed), 6);
+	assert_false(jobs_run_for(j, &req[3], job_body));
+	assert_int_equal(atomic_load(&suspended), 2);
+	jobs_drain(j);
+	jobs_stop(j);
+	assert_int_equal(atomic_load(&resumed), 6);
 }
 
 int main(void)
