@@ -14,10 +14,12 @@
 
 #include "server/acme_keycache.c"
 
-static const char *K1 = "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"Zc5M2ZA3k__6kxZfPLrb7hBMklSoHXvyGNFoB"
-			"L5xF0I\",\"y\":\"5EPUiRsUPyYgsfEOzB2sgAVTFv26oqMl_UhlNrzKkvQ\"}";
-static const char *K2 = "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"fk6Ai4UQsG6tR9modErIgDGe_2OuVZeYANCf0"
-			"r-cLOI\",\"y\":\"xwF8WVSxE_W37Xr8EFPkfUWHxjT_MJUStMrlec0ev2o\"}";
+static const char *K1 =
+	"{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"Zc5M2ZA3k__6kxZfPLrb7hBMklSoHXvyGNFoB"
+	"L5xF0I\",\"y\":\"5EPUiRsUPyYgsfEOzB2sgAVTFv26oqMl_UhlNrzKkvQ\"}";
+static const char *K2 =
+	"{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"fk6Ai4UQsG6tR9modErIgDGe_2OuVZeYANCf0"
+	"r-cLOI\",\"y\":\"xwF8WVSxE_W37Xr8EFPkfUWHxjT_MJUStMrlec0ev2o\"}";
 
 /* Fills ids[0..n) with account ids of one set. */
 static void same_set(char ids[][16], int n)
