@@ -9,6 +9,7 @@
 # event-log rules. Knobs: DA_BENCH_FLOWS (1000), DA_BENCH_ACCOUNTS (64),
 # DA_BENCH_THREADS (64: a fleet renewing at once is many devices at once),
 # DA_BENCH_POLL_MS (5), DA_BENCH_RUNS ("plain gate log", any of them),
+# DA_BENCH_LOAD (another device_attest_load binary, or a wrapper, for A/B runs),
 # DA_BENCH_PGSS=1 (print the statements per issuance of each run from
 # pg_stat_statements), DA_BENCH_PERF=DIR (perf record -g of orchardd during
 # each timed part: DIR/orchardd.RUN.perf). Each run also prints orchardd's and PostgreSQL's CPU
@@ -69,7 +70,7 @@ per_issuance() { # the load's output: its line with the cost per issuance append
 # timed part per issuance. Sets RES and RC.
 run_load() {
 	local line
-	coproc LOAD { "$BUILD/bench/device_attest_load" --server "$URL" --cacert "$TMP/var/pki/root.pem" \
+	coproc LOAD { "${DA_BENCH_LOAD:-$BUILD/bench/device_attest_load}" --server "$URL" --cacert "$TMP/var/pki/root.pem" \
 		--id bench-1 --ak-chain "$TMP/ak.pem" --flows "${DA_BENCH_FLOWS:-1000}" \
 		--accounts "${DA_BENCH_ACCOUNTS:-64}" --threads "${DA_BENCH_THREADS:-64}" \
 		--poll-ms "${DA_BENCH_POLL_MS:-5}" --sync "${@:2}"; }

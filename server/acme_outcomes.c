@@ -9,7 +9,9 @@
 #include "server/acme.h"
 #include "server/acme_outcomes.h"
 
-#define OUTCOME_SLOTS 256
+/* Far more than validations in flight (an outcome is taken within
+ * milliseconds): two sharing a slot at once only cost the second a read. */
+#define OUTCOME_SLOTS 1024
 
 struct slot {
 	char id[ACME_ID_MAX];

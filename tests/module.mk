@@ -61,6 +61,11 @@ $(BUILD)/tests/unit/clients/test_ari: $(BUILD)/tests/unit/clients/test_ari.o $(B
 		$(ATTESTC_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/acme/ari.o -lcmocka $(ATTESTC_LIBS)
 UNIT_TESTS += $(BUILD)/tests/unit/clients/test_ari
+# clients/attest/acme.c (included): JWS text and signatures.
+$(BUILD)/tests/unit/clients/test_acme_jws: $(BUILD)/tests/unit/clients/test_acme_jws.o $(ATTESTC_LIB) \
+		$(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< -lcmocka $(ATTESTC_LIBS) -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/clients/test_acme_jws
 # clients/attest/https.c: the device-side HTTPS client against a peer in a
 # thread (https_peer.c), plain HTTP in test_https, TLS and proxies in
 # test_https_tls.

@@ -140,6 +140,8 @@ void oa_acme_free(struct oa_acme *a)
 	free(a->renewal_info);
 	free(a->kid);
 	free(a->nonce);
+	EVP_PKEY_CTX_free(a->sign);
+	EVP_MD_free(a->sha256);
 	EVP_PKEY_free(a->key);
 	memset(a, 0, sizeof *a);
 }
@@ -189,24 +191,35 @@ static int thumbprint(struct oa_acme *a)
 	return 0;
 }
 
-/* ES256 over input: r || s, base64url. */
-static char *es256(EVP_PKEY *k, const char *input)
+/* ES256 over input: r || s, base64url. The digest, then a sign with the
+ * account's kept context (made here the first time): what EVP_DigestSign
+ * does, without a new context, and the fetches of the digest and the
+ * signature method, for every request. NULL on failure. */
+static char *es256(struct oa_acme *a, const char *input)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char der[128], rs[64];
+	unsigned char der[128], rs[64], dg[32];
 	const unsigned char *p = der;
 	size_t len = sizeof der;
 	ECDSA_SIG *sig = NULL;
 	char *out = NULL;
 
-	if (md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
-	    EVP_DigestSign(md, der, &len, (const unsigned char *)input, strlen(input)) == 1 &&
+	if (a->sign == NULL) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, a->key, NULL);
+		if (c == NULL || EVP_PKEY_sign_init(c) != 1) {
+			EVP_PKEY_CTX_free(c);
+			return NULL;
+		}
+		a->sign = c;
+	}
+	if (a->sha256 == NULL && (a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return NULL;
+	if (EVP_Digest(input, strlen(input), dg, NULL, a->sha256, NULL) == 1 &&
+	    EVP_PKEY_sign(a->sign, der, &len, dg, sizeof dg) == 1 &&
 	    (sig = d2i_ECDSA_SIG(NULL, &p, (long)len)) != NULL &&
 	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32) == 32 &&
 	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) == 32)
 		out = b64u(rs, 64);
 	ECDSA_SIG_free(sig);
-	EVP_MD_CTX_free(md);
 	return out;
 }
 
@@ -227,11 +240,66 @@ static int fresh_nonce(struct oa_acme *a, char *err)
 	return 0;
 }
 
+/* A member's key or value written as is: printable ASCII, no '"' or '\\'. */
+static bool plain(const char *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i] < 0x20 || t[i] > 0x7e || t[i] == '"' || t[i] == '\\')
+			return false;
+	return true;
+}
+
+/* json_dumps(j, JSON_COMPACT), written directly when j is an object of
+ * plain strings (a JWS protected header with kid, a challenge answer, a
+ * CSR): jansson escapes character by character, about 20 instructions a
+ * byte of a device-attest-01 attObj. The same text in the same member
+ * order (insertion, as jansson keeps and dumps it); anything else goes to
+ * jansson. NULL when out of memory. */
+static char *dump(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 3, at = 1;
+	char *t;
+
+	if (!json_is_object(j))
+		return json_dumps(j, JSON_COMPACT);
+	json_object_foreach (j, k, v) {
+		size_t kl = strlen(k), vl = json_string_length(v);
+		if (!json_is_string(v) || !plain(k, kl) || !plain(json_string_value(v), vl))
+			return json_dumps(j, JSON_COMPACT);
+		n += kl + vl + 6;
+	}
+	if ((t = malloc(n)) == NULL)
+		return NULL;
+	t[0] = '{';
+	json_object_foreach (j, k, v) {
+		size_t kl = strlen(k), vl = json_string_length(v);
+		if (at > 1)
+			t[at++] = ',';
+		t[at++] = '"';
+		memcpy(t + at, k, kl);
+		at += kl;
+		memcpy(t + at, "\":\"", 3);
+		at += 3;
+		memcpy(t + at, json_string_value(v), vl);
+		at += vl;
+		t[at++] = '"';
+	}
+	t[at++] = '}';
+	t[at] = '\0';
+	return t;
+}
+
+/* The flattened JWS of payload_text for url, signed with the next nonce.
+ * Its three members are base64url, which JSON needs no escape for: the
+ * body is written as text, not built and dumped by jansson (which went
+ * over a device-attest-01 answer's attObj character by character). */
 static char *jws(struct oa_acme *a, const char *url, const char *payload_text)
 {
 	json_t *prot = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", a->nonce, "url", url);
 	char *ptext = NULL, *p64 = NULL, *pl64 = NULL, *input = NULL, *sig = NULL, *out = NULL;
-	json_t *body = NULL;
+	size_t np, npl, n;
 
 	if (prot == NULL)
 		return NULL;
@@ -239,19 +307,25 @@ static char *jws(struct oa_acme *a, const char *url, const char *payload_text)
 		json_object_set_new(prot, "kid", json_string(a->kid));
 	else
 		json_object_set_new(prot, "jwk", jwk(a->key));
-	if ((ptext = json_dumps(prot, JSON_COMPACT)) == NULL ||
-	    (p64 = b64u(ptext, strlen(ptext))) == NULL ||
-	    (pl64 = b64u(payload_text, strlen(payload_text))) == NULL ||
-	    (input = malloc(strlen(p64) + strlen(pl64) + 2)) == NULL)
+	if ((ptext = dump(prot)) == NULL || (p64 = b64u(ptext, strlen(ptext))) == NULL ||
+	    (pl64 = b64u(payload_text, strlen(payload_text))) == NULL)
 		goto out;
-	snprintf(input, strlen(p64) + strlen(pl64) + 2, "%s.%s", p64, pl64);
-	if ((sig = es256(a->key, input)) == NULL)
+	np = strlen(p64);
+	npl = strlen(pl64);
+	if ((input = malloc(np + npl + 2)) == NULL)
 		goto out;
-	body = json_pack("{s:s, s:s, s:s}", "protected", p64, "payload", pl64, "signature", sig);
-	out = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	memcpy(input, p64, np);
+	input[np] = '.';
+	memcpy(input + np + 1, pl64, npl + 1);
+	if ((sig = es256(a, input)) == NULL)
+		goto out;
+	n = np + npl + strlen(sig) +
+	    sizeof "{\"protected\":\"\",\"payload\":\"\",\"signature\":\"\"}";
+	if ((out = malloc(n)) != NULL)
+		snprintf(out, n, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}",
+			 p64, pl64, sig);
 out:
 	json_decref(prot);
-	json_decref(body);
 	free(ptext);
 	free(p64);
 	free(pl64);
@@ -262,7 +336,7 @@ out:
 
 int oa_acme_post(struct oa_acme *a, const char *url, json_t *payload, struct oa_resp *r, char *err)
 {
-	char *ptext = payload ? json_dumps(payload, JSON_COMPACT) : strdup("");
+	char *ptext = payload ? dump(payload) : strdup("");
 	int rc = -1;
 
 	json_decref(payload);

@@ -198,6 +198,11 @@ struct oa_acme {
 	char *nonce;	    /* the next Replay-Nonce */
 	EVP_PKEY *key;
 	char thumbprint[48]; /* base64url SHA-256 of the JWK (RFC 7638) */
+	/* Made at the first JWS and kept (acme.c's es256): a signing context
+	 * of key and SHA-256 fetched once, so a request does not fetch them
+	 * and build a context again (OpenSSL 3.0's EVP_DigestSignInit). */
+	EVP_PKEY_CTX *sign;
+	EVP_MD *sha256;
 };
 void oa_acme_free(struct oa_acme *a);
 

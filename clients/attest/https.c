@@ -22,11 +22,14 @@
 #define EXPECT_OVER 1024
 #define EXPECT_MS 1000
 
+/* An exchange's reading state; malloc'd per exchange, not zeroed (32 K:
+ * calloc's memset of it was 4% of bench/acme_load's instructions). */
 struct reader {
 	struct conn *c;
-	char buf[16384];
 	size_t off, len;
 	bool any; /* a byte of the answer arrived */
+	char buf[16384];
+	char line[HEAD_MAX]; /* read_head's current line */
 };
 
 static ssize_t rd_fill(struct reader *r)
@@ -176,12 +179,8 @@ static int read_head(struct reader *rd, struct oa_https_resp *r, long long *clen
 		     bool *close_after, bool interim)
 {
 	struct conn *c = rd->c;
-	char *line = malloc(HEAD_MAX);
+	char *line = rd->line;
 	int rc = -1;
-	if (!line) {
-		c->err = "out of memory";
-		return -1;
-	}
 	do { /* 1xx answers (100 Continue) come before the real one */
 		if (r->status)
 			oa_https_resp_free(r); /* a 1xx's headers are not the answer's */
@@ -237,7 +236,6 @@ static int read_head(struct reader *rd, struct oa_https_resp *r, long long *clen
 	} while (r->status < 200 && !interim);
 	rc = 0;
 out:
-	free(line);
 	return rc;
 }
 
@@ -276,6 +274,42 @@ static int read_body(struct reader *rd, const struct oa_https_req *q, struct oa_
 	return 0;
 }
 
+/* The request's head (and its body when inline_body: one write, see
+ * exchange) in one malloc'd buffer of *n bytes, NULL when out of memory;
+ * pieces copied, not formatted (asprintf and a realloc for the body were
+ * most of what a request cost here besides TLS). */
+static char *request_text(const struct oa_https_req *q, const struct url *u, const char *cl,
+			  bool inline_body, size_t *n)
+{
+	bool v6 = strchr(u->host, ':') != NULL;
+	const char *part[] = {q->method,
+			      " ",
+			      u->path,
+			      " HTTP/1.1\r\nHost: ",
+			      v6 ? "[" : "",
+			      u->host,
+			      v6 ? "]:" : ":",
+			      u->port,
+			      "\r\n",
+			      q->headers ? q->headers : "",
+			      cl,
+			      "\r\n"};
+	size_t len[sizeof(part) / sizeof(part[0])], total = inline_body ? q->len : 0;
+	for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++)
+		total += len[i] = strlen(part[i]);
+	char *t = malloc(total), *p = t;
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
+		memcpy(p, part[i], len[i]);
+		p += len[i];
+	}
+	if (inline_body)
+		memcpy(p, q->body, q->len);
+	*n = total;
+	return t;
+}
+
 /* One try on connection c: 0, -1 (c->err), or -2 when c was a kept one
  * and failed before any answer byte (worth one more try on a new one). */
 static int exchange(struct conn *c, bool reused, const struct oa_https_req *q, const struct url *u,
@@ -284,7 +318,6 @@ static int exchange(struct conn *c, bool reused, const struct oa_https_req *q, c
 	char *req = NULL;
 	struct reader *rd = NULL;
 	int rc = -1;
-	bool v6 = strchr(u->host, ':') != NULL;
 	bool sized = q->body || !strcmp(q->method, "POST") || !strcmp(q->method, "PUT") ||
 		     !strcmp(q->method, "PATCH");
 	bool expect = q->body && q->len > EXPECT_OVER;
@@ -296,28 +329,15 @@ static int exchange(struct conn *c, bool reused, const struct oa_https_req *q, c
 	 * written apart, the body waited for the peer's delayed ACK (Nagle),
 	 * 40 ms per POST on Linux (bench/acme_load.c saw it). */
 	bool inline_body = !expect && q->body && q->len;
-	int n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s%s\r\n", q->method, u->path,
-			 v6 ? "[" : "", u->host, v6 ? "]" : "", u->port,
-			 q->headers ? q->headers : "", cl);
-	if (n >= 0 && inline_body) {
-		char *whole = realloc(req, (size_t)n + q->len);
-		if (whole == NULL) {
-			free(req);
-			n = -1;
-		} else {
-			memcpy(whole + n, q->body, q->len);
-			req = whole;
-			n += (int)q->len;
-		}
-	}
-	if (n < 0 || !(rd = calloc(1, sizeof(*rd)))) {
-		if (n < 0)
-			req = NULL;
+	size_t n = 0;
+	if (!(req = request_text(q, u, cl, inline_body, &n)) || !(rd = malloc(sizeof(*rd)))) {
 		c->err = "out of memory";
 		goto out;
 	}
+	rd->off = rd->len = 0;
+	rd->any = false;
 	rd->c = c;
-	if (https_conn_write(c, req, (size_t)n) < 0) {
+	if (https_conn_write(c, req, n) < 0) {
 		rc = reused && !c->aborted ? -2 : -1;
 		goto out;
 	}

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,38 @@ static bool interrupted(void)
 	return oa_https_interrupt && oa_https_interrupt();
 }
 
-/* Waits until fd is ready for events, in 100 ms steps: 0, or -1 with
+#define STEP_MS 100
+
+/* How long a blocking read or write of c waits before it gives up (then
+ * wait_fd checks the deadline and the interrupt, and it is called again):
+ * 0, or -1. */
+static int set_step(struct conn *c, int ms)
+{
+	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -1;
+	c->step_ms = ms;
+	return 0;
+}
+
+/* Once connected, c's socket blocks, STEP_MS at most per call: a read
+ * then waits in the read. Non-blocking, each answer cost a read that found
+ * nothing (EAGAIN), a poll and the read again: bench/acme_load.c made 7 of
+ * each per issuance. 0, or -1 with c->err. */
+static int conn_blocking(struct conn *c)
+{
+	int fl = fcntl(c->fd, F_GETFL);
+	if (fl < 0 || set_step(c, STEP_MS) < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		c->err = "cannot set up the socket";
+		return -1;
+	}
+	c->blocking = true;
+	return 0;
+}
+
+/* Waits until fd is ready for events, in 100 ms steps (a blocking socket:
+ * only the checks, the next read or write waits itself): 0, or -1 with
  * c->err (deadline, interrupt). */
 static int wait_fd(struct conn *c, short events)
 {
@@ -114,8 +146,16 @@ static int wait_fd(struct conn *c, short events)
 			c->aborted = true;
 			return -1;
 		}
+		int step = left < STEP_MS ? (int)left : STEP_MS;
+		if (c->blocking) {
+			if (step != c->step_ms && set_step(c, step) < 0) {
+				c->err = "cannot set up the socket";
+				return -1;
+			}
+			return 0;
+		}
 		struct pollfd p = {.fd = c->fd, .events = events};
-		int n = poll(&p, 1, left < 100 ? (int)left : 100);
+		int n = poll(&p, 1, step);
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR) {
@@ -145,38 +185,116 @@ void https_kept_drop(void)
 	T.kept = false;
 }
 
-/* This thread's TLS context for ca_file and the cap, made when either
- * changed (the kept connection is then closed). NULL with *why. */
-SSL_CTX *https_tls_ctx(const char *ca_file, const char **why)
+/* The TLS context threads share: one per process, for the roots and cap
+ * it was made with, as long as a thread uses it (users). Reading the roots
+ * and making the context cost a thread 2.8 M instructions
+ * (bench/device_attest_load's 64 threads, each a device, made 64). An
+ * SSL_CTX serves SSL_new on many threads; the client certificate is set
+ * per connection, not on it. */
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	SSL_CTX *ctx;
+	char *ca; /* NULL: the system's roots */
+	bool tls12;
+	int users;
+} S;
+
+static bool same_roots(const char *a, const char *b)
 {
-	if (T.ctx && T.ctx_tls12 == T.tls12 &&
-	    (ca_file ? T.ctx_ca && !strcmp(T.ctx_ca, ca_file) : !T.ctx_ca))
-		return T.ctx;
-	https_kept_drop();
-	SSL_CTX_free(T.ctx);
-	free(T.ctx_ca);
-	T.ctx_ca = ca_file ? strdup(ca_file) : NULL;
-	T.ctx_tls12 = T.tls12;
-	T.ctx = SSL_CTX_new(TLS_client_method());
-	if (!T.ctx || (ca_file && !T.ctx_ca)) {
-		*why = "out of memory";
-		goto fail;
+	return a ? b && !strcmp(a, b) : !b;
+}
+
+/* This thread lets go of its context (shared or not). */
+static void ctx_release(void)
+{
+	if (!T.ctx)
+		return;
+	pthread_mutex_lock(&shared_mu);
+	if (T.ctx == S.ctx && --S.users == 0) {
+		SSL_CTX_free(S.ctx);
+		free(S.ca);
+		S.ctx = NULL;
+		S.ca = NULL;
 	}
-	SSL_CTX_set_min_proto_version(T.ctx, TLS1_2_VERSION);
-	if (T.tls12)
-		SSL_CTX_set_max_proto_version(T.ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(T.ctx, SSL_VERIFY_PEER, NULL);
-	if (ca_file ? SSL_CTX_load_verify_locations(T.ctx, ca_file, NULL) == 1
-		    : SSL_CTX_set_default_verify_paths(T.ctx) == 1)
-		return T.ctx;
-	*why = "cannot read the CA file";
-fail:
+	pthread_mutex_unlock(&shared_mu);
 	SSL_CTX_free(T.ctx);
 	T.ctx = NULL;
 	free(T.ctx_ca);
 	T.ctx_ca = NULL;
+}
+
+/* A new context for ca_file and the cap: NULL with *why. */
+static SSL_CTX *ctx_make(const char *ca_file, bool tls12, const char **why)
+{
+	SSL_CTX *x = SSL_CTX_new(TLS_client_method());
+	if (!x) {
+		*why = "out of memory";
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(x, TLS1_2_VERSION);
+	if (tls12)
+		SSL_CTX_set_max_proto_version(x, TLS1_2_VERSION);
+	SSL_CTX_set_verify(x, SSL_VERIFY_PEER, NULL);
+	/* Whatever the socket holds in one read, not a record's 5-byte header
+	 * and then its body in two: an answer is a few records (head, body,
+	 * a TLS 1.3 ticket), 36 reads per ACME issuance without it
+	 * (bench/acme_load.c, strace). */
+	SSL_CTX_set_read_ahead(x, 1);
+	if (ca_file ? SSL_CTX_load_verify_locations(x, ca_file, NULL) == 1
+		    : SSL_CTX_set_default_verify_paths(x) == 1)
+		return x;
+	*why = "cannot read the CA file";
+	SSL_CTX_free(x);
 	ERR_clear_error();
 	return NULL;
+}
+
+/* This thread's TLS context for ca_file and the cap: the process's shared
+ * one when it was made for them, else a new one that becomes it. When
+ * either changed, the kept connection is closed. NULL with *why. */
+SSL_CTX *https_tls_ctx(const char *ca_file, const char **why)
+{
+	if (T.ctx && T.ctx_tls12 == T.tls12 && same_roots(ca_file, T.ctx_ca))
+		return T.ctx;
+	https_kept_drop();
+	ctx_release();
+	char *ca = NULL;
+	if (ca_file && !(ca = strdup(ca_file))) {
+		*why = "out of memory";
+		return NULL;
+	}
+	pthread_mutex_lock(&shared_mu);
+	if (!(S.ctx && S.tls12 == T.tls12 && same_roots(ca_file, S.ca))) {
+		/* Made under the lock: the threads that start together wait for
+		 * the one context rather than each make their own. */
+		char *sca = NULL;
+		SSL_CTX *x = NULL;
+		if (ca_file && !(sca = strdup(ca_file)))
+			*why = "out of memory";
+		else
+			x = ctx_make(ca_file, T.tls12, why);
+		if (!x) {
+			pthread_mutex_unlock(&shared_mu);
+			free(sca);
+			free(ca);
+			return NULL;
+		}
+		if (S.ctx) { /* another's roots: its threads keep their references */
+			SSL_CTX_free(S.ctx);
+			free(S.ca);
+		}
+		S.ctx = x;
+		S.ca = sca;
+		S.tls12 = T.tls12;
+		S.users = 0;
+	}
+	SSL_CTX_up_ref(S.ctx);
+	S.users++;
+	T.ctx = S.ctx;
+	pthread_mutex_unlock(&shared_mu);
+	T.ctx_ca = ca;
+	T.ctx_tls12 = T.tls12;
+	return T.ctx;
 }
 
 int https_conn_open(struct conn *c, const char *ca_file, const struct url *u)
@@ -184,6 +302,7 @@ int https_conn_open(struct conn *c, const char *ca_file, const struct url *u)
 	long long dl = c->deadline;
 	c->fd = -1;
 	c->ssl = NULL;
+	c->blocking = false;
 	c->tls = u->tls;
 	memcpy(c->host, u->host, sizeof(c->host));
 	memcpy(c->port, u->port, sizeof(c->port));
@@ -224,7 +343,7 @@ int https_conn_open(struct conn *c, const char *ca_file, const struct url *u)
 	}
 	freeaddrinfo(ai);
 	c->deadline = dl;
-	if (c->fd < 0)
+	if (c->fd < 0 || conn_blocking(c) < 0)
 		return -1;
 	if (via && https_proxy_tunnel(c, u, auth) != 0)
 		return -1;
@@ -417,9 +536,6 @@ void oa_https_done(void)
 {
 	https_kept_drop();
 	client_forget();
-	SSL_CTX_free(T.ctx);
-	T.ctx = NULL;
-	free(T.ctx_ca);
-	T.ctx_ca = NULL;
+	ctx_release();
 	T.tls12 = false;
 }

@@ -22,6 +22,8 @@ struct conn {
 	long long deadline;
 	const char *err; /* why the transfer failed */
 	bool aborted;	 /* by the deadline or an interrupt: never retried */
+	bool blocking;	 /* connected: reads and writes wait themselves, step_ms at most */
+	int step_ms;	 /* the socket's SO_RCVTIMEO and SO_SNDTIMEO */
 	bool tls;
 	char host[256], port[8]; /* where it goes, for reuse */
 };

@@ -3,7 +3,8 @@
 # to domains, docs/acme.md "Storage"): the migration runs on a database
 # that already holds rows (0001-0018 applied first, rows written, then
 # 0019), keeps them, and every rule still refuses a bad value (SQLSTATE
-# 23514) and leaves the row as it was.
+# 23514) and leaves the row as it was. 0021 (the serial rule without a
+# regular expression) runs after it and refuses the same serials.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -31,6 +32,9 @@ pg_admin "INSERT INTO acme_accounts (id, key_thumbprint, jwk) VALUES ('acc1', 't
 	INSERT INTO acme_orders (id, account_id, identifiers, authz_ids, expires_at, certificate_serial)
 	VALUES ('o1', 'acc1', '[]', '{az1}', now() + interval '1 day', '0123456789abcdef0123456789abcdef')" >/dev/null
 expect "0019 runs on a database with rows" psql_f db/migrations/0019_acme_domains.sql
+# 0021 replaces the serial domain's regular expression (checked below).
+expect "0020 and 0021 run on it too" psql_f db/migrations/0020_certificates_acme_order_index.sql \
+	-f db/migrations/0021_certificate_serial_check.sql
 expect_eq "the rows are kept" "pending|pending|pending|dns|0123456789abcdef0123456789abcdef" \
 	"$(pg_admin "SELECT a.status, c.status, o.status, a.identifier_type, o.certificate_serial
 	FROM acme_authzs a, acme_challenges c, acme_orders o")"
@@ -49,14 +53,25 @@ bad "challenge status on insert" "INSERT INTO acme_challenges (id, authz_id, typ
 bad "order status" "UPDATE acme_orders SET status = 'ready' WHERE id = 'o1'"
 bad "certificate serial" "INSERT INTO certificates (serial, sans, key_type, profile, not_before, not_after, der)
 	VALUES ('0123456789ABCDEF0123456789ABCDEF', 'DNS:a.test', 'p256', 'tls-server', now(), now(), '\x00')"
+# The serial rule (0021: length and ltrim, no regular expression) refuses
+# what ^[0-9a-f]{32}$ refused, on insert and on update.
+for v in '' 0123456789abcdef 0123456789abcdef0123456789abcde 0123456789abcdef0123456789abcdef0 \
+	0123456789abcdef0123456789abcdeg ' 123456789abcdef0123456789abcdef' 0123456789abcdef0123456789abcde- \
+	0123456789abcdef0123456789abcdeé; do
+	bad "certificate serial '$v'" "UPDATE certificates SET serial = '$v'"
+done
+bad "certificate serial with a newline" "UPDATE certificates SET serial = E'0123456789abcdef0123456789abcde\\n'"
 bad "revocation reason 7" "UPDATE certificates SET revoked_at = now(), revocation_reason = 7"
 bad "revocation reason 11" "UPDATE certificates SET revoked_at = now(), revocation_reason = 11"
 bad "revoked without a reason (the table CHECK kept)" "UPDATE certificates SET revoked_at = now()"
-expect_eq "nothing changed by the refused writes" "pending|pending|pending|1|2|1||" \
+expect_eq "nothing changed by the refused writes" "pending|pending|pending|1|2|1|||0123456789abcdef0123456789abcdef" \
 	"$(pg_admin "SELECT a.status, c.status, o.status, (SELECT count(*) FROM acme_authzs),
 	(SELECT count(*) FROM certificates) + 1, (SELECT count(*) FROM acme_challenges),
-	(SELECT revoked_at FROM certificates), (SELECT revocation_reason FROM certificates)
+	(SELECT revoked_at FROM certificates), (SELECT revocation_reason FROM certificates),
+	(SELECT serial FROM certificates)
 	FROM acme_authzs a, acme_challenges c, acme_orders o")"
+expect_eq "a good serial accepted" ok "$(sqlstate "INSERT INTO certificates (serial, sans, key_type, profile,
+	not_before, not_after, der) VALUES ('abcdef0123456789abcdef0123456789', 'DNS:b.test', 'p256', 'tls-server', now(), now(), '\x00')")"
 expect_eq "good values accepted" "ok ok ok ok" "$(sqlstate "UPDATE acme_authzs SET status = 'valid'") $(sqlstate \
 	"UPDATE acme_challenges SET status = 'processing'") $(sqlstate "UPDATE acme_orders SET status = 'valid'") $(sqlstate \
 	"UPDATE certificates SET revoked_at = now(), revocation_reason = 1")"
