@@ -25,8 +25,8 @@ struct peer {
 	SSL_CTX *tls;
 	const char *answers[ANSWERS_MAX];
 	int next, accepts;
-	char buf[8192]; /* the request being read */
-	char req[8192]; /* the last request, head and body */
+	char buf[1 << 17]; /* the request being read */
+	char req[1 << 17]; /* the last request, head and body */
 	char tls_version[16];
 	bool client_cert; /* the last TLS peer presented one */
 	pthread_t th;

@@ -88,20 +88,23 @@ static void test_keep_alive(void **state)
 	peer_stop();
 }
 
-/* A body over 1 KiB waits for "100 Continue"; a 413 sent instead is the
- * answer (not a failed write), and the body is never sent. */
+/* A body over 64 KiB waits for "100 Continue"; a 413 sent instead is the
+ * answer (not a failed write), and the body is never sent. One of 5 KB
+ * goes with the head, unasked. */
 static void test_expect_continue(void **state)
 {
 	(void)state;
 	struct oa_https_resp r;
 	const char *why;
-	static char big[3000];
+	static char big[70000], small[5000];
 	memset(big, 'b', sizeof(big) - 2);
 	big[sizeof(big) - 2] = 'E';
 	peer_start(NULL);
 	answers("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		CLOSE "HTTP/1.1 413 Content Too Large\r\nContent-Length: 3\r\n\r\nbig",
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	memset(small, 's', sizeof(small) - 2);
+	small[sizeof(small) - 2] = 'E';
 	struct oa_https_req q = {.method = "POST",
 				 .url = U("http", "127.0.0.1", "/up"),
 				 .body = big,
@@ -125,6 +128,14 @@ static void test_expect_continue(void **state)
 	assert_int_equal(r.status, 200);
 	oa_https_resp_free(&r);
 	assert_int_equal(P.accepts, 2);
+	answers("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", NULL, NULL);
+	q.body = small;
+	q.len = strlen(small);
+	assert_int_equal(oa_https_request(&q, &r, &why), 0);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(P.req, "Expect:"));
+	assert_non_null(strstr(P.req, "sE"));
+	oa_https_resp_free(&r);
 	peer_stop();
 }
 
