@@ -74,7 +74,8 @@ static int log_emit_plain(const char *when, enum log_level level, const char *ms
 			  const char *where, const char *suppressed, va_list kv)
 {
 	const char *key[LOG_FAST_PAIRS + 6], *val[LOG_FAST_PAIRS + 6];
-	char line[LOG_FAST_LINE], *p = line, *end = line + sizeof line - 1;
+	/* end leaves room for the closing '}' and the newline */
+	char line[LOG_FAST_LINE], *p = line, *end = line + sizeof line - 2;
 	size_t n = 0;
 	va_list ap;
 

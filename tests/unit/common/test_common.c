@@ -156,6 +156,34 @@ static void test_log_lines(void **state)
 	}
 }
 
+/* A plain line of every length around the direct writer's buffer
+ * (2,048 bytes with its '}' and newline): written whole, as jansson writes
+ * it, and nothing past the buffer (ASan: make SAN=address,undefined). */
+static size_t long_len;
+
+static void emit_long(void)
+{
+	static char v[2200];
+	memset(v, 'x', long_len);
+	v[long_len] = '\0';
+	log_kv(LOG_INFO, "m", "k", v, NULL);
+}
+
+static void test_log_long_lines(void **state)
+{
+	json_error_t jerr;
+	(void)state;
+	/* time (24 characters) 34, level 15, msg 10, k 7: 66 + the value */
+	for (long_len = 1960; long_len < 2000; long_len++) {
+		char *line = log_capture(emit_long);
+		json_t *o = json_loads(line, 0, &jerr);
+		assert_non_null(o);
+		assert_int_equal(strlen(json_string_value(json_object_get(o, "k"))), long_len);
+		assert_int_equal(strlen(line), 66 + long_len + 2);
+		json_decref(o);
+	}
+}
+
 static void test_hex_roundtrip_and_errors(void **state)
 {
 	uint8_t in[] = {0x00, 0x7f, 0x80, 0xff}, out[4];
@@ -287,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_b64_refuses_noncanonical),
 		cmocka_unit_test(test_b64_every_byte),
 		cmocka_unit_test(test_log_lines),
+		cmocka_unit_test(test_log_long_lines),
 		cmocka_unit_test(test_hex_roundtrip_and_errors),
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_buf_enforces_max),
