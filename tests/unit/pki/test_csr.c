@@ -3,6 +3,8 @@
  * takes the inspected request. */
 #include "tests/unit/pki/pki_test.h"
 
+#include "pki/pki_int.h"
+
 #include <openssl/core_names.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
@@ -112,6 +114,11 @@ static void test_csr_inspect(void **state)
 		uint8_t *bad = csr_with_names(k2, NULL, "DNS:a.example", &len), *at;
 		assert_non_null(at = memmem(bad, len, pub, (size_t)pl));
 		at[pl - 1] ^= 1; /* the point's last byte */
+		/* Refused as a key (a signature would fail with any wrong key). */
+		struct pki_csr *parsed = pki__csr_parse(bad, len);
+		assert_non_null(parsed);
+		assert_null(parsed->key);
+		pki__csr_free(parsed);
 		assert_int_equal(pki_csr_inspect(bad, len, &info, why, sizeof why),
 				 PKI_ERR_SIGNATURE);
 		free(bad);
