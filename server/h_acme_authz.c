@@ -361,11 +361,13 @@ static void validation_run(void *cls)
 	v->recorded = qs == STORE_ONE;
 	v->out.ok = f.ok;
 	v->out.validated = f.validated;
-	/* For the answer waiting on it, woken here at once (the store's
-	 * notify, for every process, comes a little later). */
-	if (v->recorded && !v->type->offline) {
-		acme_outcome_put(v->chall_id, &v->out);
-		events_post(v->srv->events, EVENTS_ACME_AUTHZ, v->authz_id);
+	/* The answer waiting on it wakes once the outcome is held (or known
+	 * lost: it reads the store then). Not on the store's notify, which
+	 * can come first. */
+	if (!v->type->offline) {
+		if (v->recorded)
+			acme_outcome_put(v->chall_id, &v->out);
+		events_post(v->srv->events, EVENTS_ACME_OUTCOME, v->chall_id);
 	}
 	free(key);
 	free(verdict);
@@ -510,8 +512,8 @@ static void answer_wait_free(void *p)
 /* Validates ch, which this request just started, and answers with the
  * outcome: an offline type (device-attest-01) here and now; the others,
  * which wait on the network, as a job, while the answer waits suspended
- * (server/wait.h: no thread held) up to ACME_AUTHZ_WAIT_MS for the
- * outcome on EVENTS_ACME_AUTHZ, else answers processing. A client then
+ * (server/wait.h: no thread held) up to ACME_AUTHZ_WAIT_MS for the job
+ * to post EVENTS_ACME_OUTCOME, else answers processing. A client then
  * mostly finds nothing left to poll for (lego and our clients skip the
  * poll of a valid answer). A full queue leaves the challenge processing,
  * to be taken back in a minute. */
@@ -535,7 +537,7 @@ static int answer_validation(struct request *req, const struct store_acme_chall 
 	}
 	/* Subscribed before the job starts: its outcome cannot slip by. */
 	if ((aw = calloc(1, sizeof *aw)) != NULL &&
-	    (aw->w = wait_new(req->srv, req->conn, EVENTS_ACME_AUTHZ, ch->authz_id,
+	    (aw->w = wait_new(req->srv, req->conn, EVENTS_ACME_OUTCOME, ch->id,
 			      ACME_AUTHZ_WAIT_MS)) == NULL) {
 		free(aw);
 		aw = NULL;

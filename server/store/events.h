@@ -20,6 +20,10 @@
 #define EVENTS_MQTT_CONNECT "orchard_mqtt_connect"
 #define EVENTS_ACME_ACCOUNT "orchard_acme_account" /* payload: the changed account's id */
 #define EVENTS_ACME_AUTHZ "orchard_acme_authz"	   /* payload: the changed authorization's id */
+/* This process only (events_post): a validation job ended; payload the
+ * challenge's id, its outcome held by server/acme_outcomes.c when the
+ * store took it. */
+#define EVENTS_ACME_OUTCOME "orchard_acme_outcome"
 #define EVENTS_CERT_REVOKED "orchard_cert_revoked" /* payload: the revoked certificate's serial */
 #define EVENTS_ATTEST_AK                                                                           \
 	"orchard_attest_ak" /* payload: "registrationId serial" of a new AK cert                   \
