@@ -12,7 +12,12 @@
 # the run counts failures), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
 # ACME_BENCH_STAGE=ready (stop each flow at a ready order), ACME_BENCH_KEEP=DIR
 # (keep the servers' logs there), ACME_BENCH_PGSS=1 (print orchardd's
-# statements per issuance from pg_stat_statements), ACME_BENCH_PERF=DIR
+# statements per issuance from pg_stat_statements, the tables' scans, the ACME
+# indexes' scans and sizes, WAL records, full-page images, bytes, writes and
+# syncs per issuance from pg_stat_wal), ACME_BENCH_DUMPDB=DIR (after the
+# orchardd run: DIR/orchard.dump, pg_dump -Fc of its database, and with PGSS
+# DIR/pgss.csv, the statements run more than 50 times, to replay them),
+# ACME_BENCH_PERF=DIR
 # (perf record -g orchardd and its PostgreSQL backends during the orchardd run,
 # DIR/orchardd.perf and DIR/postgres.perf; the whole load client's run in
 # DIR/acme_load.perf), ACME_BENCH_NO_PEBBLE=1, ACME_BENCH_LOAD and
@@ -91,6 +96,7 @@ orchardd_start --acme-http-port "$HTTP_PORT" --acme-resolver "127.0.0.1:$DNS_POR
 	--acme-orders-per-hour 0 --acme-pending-authz-max 0 || exit 1
 # Per issuance: PostgreSQL transactions, orchardd and PostgreSQL CPU (the
 # accounts' creation included: it is small beside the flows).
+[[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "SELECT pg_stat_reset_shared('wal')" >/dev/null
 x0=$(pg_xacts) o0=$(cpu_s "$OPID") p0=$(cpu_s $(pg_pids))
 if [[ -n "${ACME_BENCH_PERF:-}" ]]; then
 	# Starts once the accounts exist and the pool's connections are open.
@@ -108,6 +114,16 @@ x1=$(pg_xacts) o1=$(cpu_s "$OPID") p1=$(cpu_s $(pg_pids))
 	FROM pg_stat_statements WHERE calls > 0 ORDER BY calls DESC LIMIT 25" >&2
 [[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "SELECT relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
 	FROM pg_stat_user_tables WHERE seq_scan + coalesce(idx_scan, 0) > 0 ORDER BY seq_tup_read DESC LIMIT 12" >&2
+[[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "SELECT 'WAL per issuance: records ' || round(wal_records::numeric / $(field "$ours" certs), 1)
+	|| ', full-page images ' || round(wal_fpi::numeric / $(field "$ours" certs), 2) || ', bytes ' || round(wal_bytes / $(field "$ours" certs))
+	|| ', writes ' || round(wal_write::numeric / $(field "$ours" certs), 2) || ', syncs ' || round(wal_sync::numeric / $(field "$ours" certs), 2) FROM pg_stat_wal" >&2
+[[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "SELECT relname, indexrelname, idx_scan, pg_relation_size(indexrelid) AS bytes
+	FROM pg_stat_user_indexes WHERE relname LIKE 'acme%' OR relname = 'certificates' ORDER BY relname, indexrelname" >&2
+if [[ -n "${ACME_BENCH_DUMPDB:-}" ]]; then
+	[[ -n "${ACME_BENCH_PGSS:-}" ]] && pg_admin "COPY (SELECT queryid, calls, query FROM pg_stat_statements
+		WHERE calls > 50) TO STDOUT WITH (FORMAT csv)" >"$ACME_BENCH_DUMPDB/pgss.csv"
+	pg_dump -h "$TMP/db/run" -U orchard -d orchard -Fc -f "$ACME_BENCH_DUMPDB/orchard.dump" || echo "acme.sh: pg_dump failed" >&2
+fi
 orchardd_stop
 if [[ -n "${ACME_BENCH_NO_PEBBLE:-}" ]]; then
 	echo "orchardd: $ours"
