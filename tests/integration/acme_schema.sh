@@ -35,6 +35,32 @@ expect "0019 runs on a database with rows" psql_f db/migrations/0019_acme_domain
 # 0021 replaces the serial domain's regular expression (checked below).
 expect "0020 and 0021 run on it too" psql_f db/migrations/0020_certificates_acme_order_index.sql \
 	-f db/migrations/0021_certificate_serial_check.sql
+# 0022: the ACME ids in byte order (COLLATE "C"), on the same rows.
+pg_admin "INSERT INTO acme_nonces (nonce, expires_at) VALUES ('n1', now() + interval '1 hour')" >/dev/null
+expect "0022 runs on it too" psql_f db/migrations/0022_acme_ids_collate_c.sql
+expect_eq "0022: the id columns compare in byte order" \
+	"acme_accounts.id acme_authzs.account_id acme_authzs.id acme_authzs.identifier_type acme_authzs.identifier_value acme_challenges.authz_id acme_challenges.id acme_challenges.type acme_eab_keys.account_id acme_nonces.nonce acme_orders.account_id acme_orders.authz_ids acme_orders.id" \
+	"$(pg_admin "SELECT string_agg(c.relname || '.' || a.attname, ' ' ORDER BY c.relname || '.' || a.attname)
+	FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'r' AND c.relname LIKE 'acme%'
+	AND a.attcollation = 'pg_catalog.\"C\"'::regcollation AND a.attnum > 0")"
+expect_eq "0022: their nine indexes too, all valid" "0|9" "$(pg_admin "SELECT count(*) FILTER (WHERE NOT indisvalid),
+	count(*) FILTER (WHERE indcollation::oid[] @> ARRAY['pg_catalog.\"C\"'::regcollation::oid]) FROM pg_index
+	WHERE indrelid::regclass::text LIKE 'acme%'")"
+expect_eq "0022: the ids join across the tables and with authz_ids (no collation conflict)" "o1|az1|ch1|acc1|n1" \
+	"$(pg_admin "SELECT o.id, a.id, c.id, ac.id, (SELECT nonce FROM acme_nonces WHERE nonce = 'n1')
+	FROM acme_orders o, unnest(o.authz_ids) u (id) JOIN acme_authzs a ON a.id = u.id
+	JOIN acme_challenges c ON c.authz_id = a.id JOIN acme_accounts ac ON ac.id = a.account_id
+	WHERE ac.id = o.account_id")"
+expect_eq "0022: foreign keys still refused (an unknown authorization, an unknown account)" "23503 23503" \
+	"$(sqlstate "INSERT INTO acme_challenges (id, authz_id, type, token) VALUES ('ch9', 'az9', 'dns-01', 't')") $(sqlstate \
+	"INSERT INTO acme_orders (id, account_id, identifiers, authz_ids, expires_at) VALUES ('o9', 'acc9', '[]', '{}', now())")"
+expect_eq "0022: unique keys still refused (a nonce twice, a challenge type twice for one authorization)" "23505 23505" \
+	"$(sqlstate "INSERT INTO acme_nonces (nonce, expires_at) VALUES ('n1', now())") $(sqlstate \
+	"INSERT INTO acme_challenges (id, authz_id, type, token) VALUES ('ch3', 'az1', 'http-01', 't')")"
+expect_eq "0022: an account still not deleted under its authorization" 23503 "$(sqlstate "DELETE FROM acme_accounts")"
+expect_eq "0022: nothing written by the refused statements" "1|1|1|1|1" "$(pg_admin "SELECT (SELECT count(*) FROM acme_nonces),
+	(SELECT count(*) FROM acme_challenges), (SELECT count(*) FROM acme_orders), (SELECT count(*) FROM acme_accounts),
+	(SELECT count(*) FROM acme_authzs)")"
 expect_eq "the rows are kept" "pending|pending|pending|dns|0123456789abcdef0123456789abcdef" \
 	"$(pg_admin "SELECT a.status, c.status, o.status, a.identifier_type, o.certificate_serial
 	FROM acme_authzs a, acme_challenges c, acme_orders o")"
