@@ -226,16 +226,14 @@ int acme_http_feed(struct acme_http_resp *r, const char *p, size_t n)
 	if (n == 0) { /* the end of the connection */
 		switch (r->state) {
 		case ACME_HTTP_DONE:
-		case ACME_HTTP_BODY_EOF:
-			r->state = ACME_HTTP_DONE;
-			return 1;
+		case ACME_HTTP_BODY_EOF: r->state = ACME_HTTP_DONE; return 1;
 		case ACME_HTTP_HEAD:
-			return fail(r, r->head_len == 0 ? "an empty response"
-							: "the connection closed in the response head");
+			return fail(r, r->head_len == 0
+					       ? "an empty response"
+					       : "the connection closed in the response head");
 		case ACME_HTTP_BODY_LEN:
 			return fail(r, "the connection closed before Content-Length bytes");
-		default:
-			return fail(r, "the connection closed in a chunked body");
+		default: return fail(r, "the connection closed in a chunked body");
 		}
 	}
 	while (n > 0 && r->state != ACME_HTTP_DONE) {
@@ -312,8 +310,7 @@ int acme_http_feed(struct acme_http_resp *r, const char *p, size_t n)
 			p++;
 			n--;
 			break;
-		case ACME_HTTP_DONE:
-			break;
+		case ACME_HTTP_DONE: break;
 		}
 	}
 	return r->state == ACME_HTTP_DONE ? 1 : 0;
@@ -353,7 +350,8 @@ static int ms_left(const struct timespec *until)
 	long long ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(until->tv_sec - now.tv_sec) * 1000 + (until->tv_nsec - now.tv_nsec) / 1000000;
+	ms = (long long)(until->tv_sec - now.tv_sec) * 1000 +
+	     (until->tv_nsec - now.tv_nsec) / 1000000;
 	return ms <= 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
 }
 
@@ -421,13 +419,11 @@ static int tcp_connect(struct conn *c, struct acme_err *e)
 static int tls_step(struct conn *c, int ret, const char *doing, struct acme_err *e)
 {
 	switch (SSL_get_error(c->ssl, ret)) {
-	case SSL_ERROR_WANT_READ:
-		return wait_fd(c, POLLIN, &c->deadline, doing, e) == 0 ? 0 : -1;
-	case SSL_ERROR_WANT_WRITE:
-		return wait_fd(c, POLLOUT, &c->deadline, doing, e) == 0 ? 0 : -1;
+	case SSL_ERROR_WANT_READ: return wait_fd(c, POLLIN, &c->deadline, doing, e) == 0 ? 0 : -1;
+	case SSL_ERROR_WANT_WRITE: return wait_fd(c, POLLOUT, &c->deadline, doing, e) == 0 ? 0 : -1;
 	case SSL_ERROR_SYSCALL:
-		return acme_fail(e, ERR_ACME_CONNECTION, "%s %.60s port %u: %s", doing,
-				 c->q->host, c->q->port,
+		return acme_fail(e, ERR_ACME_CONNECTION, "%s %.60s port %u: %s", doing, c->q->host,
+				 c->q->port,
 				 errno != 0 ? strerror(errno) : "the connection closed");
 	default:
 		return acme_fail(e, ERR_ACME_TLS, "TLS with %.60s port %u failed (%s)", c->q->host,
@@ -527,10 +523,11 @@ int acme_http_get(const struct acme_http_req *q, struct acme_http_resp *r, struc
 	acme_http_resp_init(r);
 	if (q->port != (q->tls ? 443u : 80u)) /* Host names the port when not the default */
 		snprintf(port, sizeof port, ":%u", q->port);
-	n = snprintf(buf, sizeof buf,
-		     "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\n"
-		     "User-Agent: orchardd-acme-validator\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-		     q->target, v6 ? "[" : "", q->host, v6 ? "]" : "", port);
+	n = snprintf(
+		buf, sizeof buf,
+		"GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\n"
+		"User-Agent: orchardd-acme-validator\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+		q->target, v6 ? "[" : "", q->host, v6 ? "]" : "", port);
 	if (n < 0 || (size_t)n >= sizeof buf)
 		return acme_fail(e, ERR_ACME_CONNECTION, "a URL too long to fetch");
 	clock_gettime(CLOCK_MONOTONIC, &c.deadline);

@@ -41,11 +41,11 @@ struct acme_http_resp {
 	/* The parser's state. */
 	enum acme_http_state state;
 	char head[ACME_HTTP_HEAD_MAX + 1];
-	size_t head_len;  /* in HEAD; in TRAILER the trailer's bytes so far */
-	uint64_t left;	  /* BODY_LEN, CHUNK_DATA: bytes to come */
-	char line[256];	  /* CHUNK_SIZE: the line so far */
-	size_t line_len;  /* CHUNK_SIZE, TRAILER: the line's length; CHUNK_END: CR seen */
-	bool no_body;	  /* 204 and 304 have none, whatever the headers say */
+	size_t head_len; /* in HEAD; in TRAILER the trailer's bytes so far */
+	uint64_t left;	 /* BODY_LEN, CHUNK_DATA: bytes to come */
+	char line[256];	 /* CHUNK_SIZE: the line so far */
+	size_t line_len; /* CHUNK_SIZE, TRAILER: the line's length; CHUNK_END: CR seen */
+	bool no_body;	 /* 204 and 304 have none, whatever the headers say */
 };
 
 /* Resets r for a new response. */

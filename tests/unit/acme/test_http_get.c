@@ -239,8 +239,7 @@ static void test_body_cap(void **state)
 	/* Missing body: Content-Length announced, fewer bytes before the end. */
 	BAD("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false,
 	    "closed before Content-Length");
-	BAD("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", false,
-	    "closed before Content-Length");
+	BAD("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", false, "closed before Content-Length");
 #undef CH
 	free(s);
 	free(r);
@@ -249,10 +248,10 @@ static void test_body_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_content_length),	   cmocka_unit_test(test_to_eof),
-		cmocka_unit_test(test_chunked),		   cmocka_unit_test(test_interim_and_location),
-		cmocka_unit_test(test_status_line),	   cmocka_unit_test(test_headers),
-		cmocka_unit_test(test_chunk_sizes),	   cmocka_unit_test(test_body_cap),
+		cmocka_unit_test(test_content_length), cmocka_unit_test(test_to_eof),
+		cmocka_unit_test(test_chunked),	       cmocka_unit_test(test_interim_and_location),
+		cmocka_unit_test(test_status_line),    cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_chunk_sizes),    cmocka_unit_test(test_body_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
