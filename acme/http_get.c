@@ -341,6 +341,7 @@ struct conn {
 	int fd;
 	SSL *ssl;
 	struct timespec deadline; /* of the whole exchange */
+	short revents;		  /* of the last wait_fd() */
 };
 
 /* Milliseconds left until until, at least 0. */
@@ -365,6 +366,7 @@ static int wait_fd(struct conn *c, short events, const struct timespec *until, c
 	do
 		rc = poll(&pfd, 1, ms_left(until));
 	while (rc < 0 && errno == EINTR);
+	c->revents = pfd.revents;
 	if (rc > 0)
 		return 0;
 	return acme_fail(e, ERR_ACME_CONNECTION, "%s %.60s port %u: %s", doing, c->q->host,
@@ -406,6 +408,8 @@ static int tcp_connect(struct conn *c, struct acme_err *e)
 		until = c->deadline;
 	if (wait_fd(c, POLLOUT, &until, "connecting to", e) != 0)
 		return -1;
+	if ((c->revents & (POLLERR | POLLHUP)) == 0)
+		return 0; /* writable without an error: connected */
 	sl = sizeof err;
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
 		err = errno;
