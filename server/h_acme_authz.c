@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "pki/pki.h"
 #include "server/acme.h"
+#include "server/acme_hints.h"
 #include "server/acme_outcomes.h"
 #include "server/attest_roots.h"
 #include "server/handlers.h"
@@ -114,6 +116,38 @@ static bool any_processing(const json_t *chs)
 	return found;
 }
 
+/* Hints for the answers to come (server/acme_hints.h): the pending
+ * challenges, validated over the network, of pending authorization a. */
+static void authz_hint(const struct store_acme_authz *a, const json_t *chs)
+{
+	struct acme_hint h = {0};
+	const json_t *ch;
+	size_t i;
+
+	if (strcmp(a->status, "pending") != 0)
+		return;
+	snprintf(h.authz_id, sizeof h.authz_id, "%s", a->id);
+	snprintf(h.account_id, sizeof h.account_id, "%s", a->account_id);
+	snprintf(h.ident_type, sizeof h.ident_type, "%s", a->type);
+	snprintf(h.ident_value, sizeof h.ident_value, "%s", a->value);
+	h.wildcard = a->wildcard;
+	h.expires_at = a->expires_at;
+	json_array_foreach ((json_t *)chs, i, ch) {
+		const char *id = json_string_value(json_object_get(ch, "id"));
+		const char *type = json_string_value(json_object_get(ch, "type"));
+		const char *token = json_string_value(json_object_get(ch, "token"));
+		const char *st = json_string_value(json_object_get(ch, "status"));
+		const struct acme_chall_type *t = type ? acme_chall_find(type) : NULL;
+		if (id == NULL || token == NULL || st == NULL || strcmp(st, "pending") != 0 ||
+		    t == NULL || t->offline)
+			continue;
+		snprintf(h.chall_id, sizeof h.chall_id, "%s", id);
+		snprintf(h.type, sizeof h.type, "%s", type);
+		snprintf(h.token, sizeof h.token, "%s", token);
+		acme_hint_put(&h);
+	}
+}
+
 int h_acme_authz(struct request *req)
 {
 	const char *status = NULL;
@@ -183,6 +217,8 @@ int h_acme_authz(struct request *req)
 render:
 	if (chs == NULL)
 		chs = json_loads(g.row.challenges, 0, NULL);
+	if (req->acme->post_as_get)
+		authz_hint(&g.row, chs);
 	/* Section 8.2: a validation under way: poll again in a second. */
 	if (any_processing(chs))
 		req->retry_after_s = 1;
@@ -205,6 +241,7 @@ struct validation {
 	uint8_t *att_obj; /* device-attest-01's answer */
 	size_t att_obj_len;
 	bool recorded; /* the store took out */
+	bool fast;     /* out is handed to the answer unrecorded (answer_fast()) */
 	struct acme_outcome out;
 };
 
@@ -354,12 +391,21 @@ static void validation_run(void *cls)
 	}
 	log_kv(LOG_INFO, "acme: validation", "challenge", v->chall_id, "type", v->type->name,
 	       "result", f.ok ? "valid" : "invalid", "detail", f.ok ? "" : e.detail, NULL);
+	v->out.ok = f.ok;
+	if (v->fast) {
+		enum acme_outcome_fate fate = acme_outcome_deliver(v->chall_id, &v->out);
+		if (fate == ACME_OUTCOME_HANDED)
+			events_post(v->srv->events, EVENTS_ACME_OUTCOME, v->chall_id);
+		else if (fate == ACME_OUTCOME_RECORD && store_run(v->srv->store, finish_cb, &f) < 0)
+			log_kv(LOG_WARN, "acme: could not record a validation", "challenge",
+			       v->chall_id, NULL);
+		goto out;
+	}
 	enum store_qs qs = store_run(v->srv->store, finish_cb, &f);
 	if (qs < 0)
 		log_kv(LOG_WARN, "acme: could not record a validation", "challenge", v->chall_id,
 		       NULL);
 	v->recorded = qs == STORE_ONE;
-	v->out.ok = f.ok;
 	v->out.validated = f.validated;
 	/* The answer waiting on it wakes once the outcome is held (or known
 	 * lost: it reads the store then). Not on the store's notify, which
@@ -369,6 +415,7 @@ static void validation_run(void *cls)
 			acme_outcome_put(v->chall_id, &v->out);
 		events_post(v->srv->events, EVENTS_ACME_OUTCOME, v->chall_id);
 	}
+out:
 	free(key);
 	free(verdict);
 	free(t.attested_spki);
@@ -496,6 +543,7 @@ static int reply_outcome(struct request *req, const char *authz_id, const char *
 /* An answer waiting for its validation's outcome (the request's state). */
 struct answer_wait {
 	struct waiter *w;
+	bool fast; /* answer_fast()'s: the outcome comes unrecorded */
 	char authz_id[ACME_ID_MAX];
 	char token[ACME_ID_MAX];
 	const char *type;
@@ -592,12 +640,230 @@ static bool att_obj_parse(struct request *req, uint8_t **out, size_t *len, int *
 	return true;
 }
 
+/* The answer (or POST-as-GET) on challenge row g->row, read with the
+ * request's nonce now settled; tried: the read already tried the start
+ * (g->started its result). Section 7.5.1: POST-as-GET reads; any JSON
+ * object answers (clients send {}). A processing challenge is started
+ * again only when its validator died (the store decides: over a minute
+ * without an outcome). */
+static int chall_answer_row(struct request *req, struct chall_get *g, bool tried, uint8_t **att_obj,
+			    size_t att_obj_len)
+{
+	const struct acme_chall_type *type;
+	enum store_qs qs;
+	int ret;
+
+	if (strcmp(g->row.account_id, req->acme->account.id) != 0)
+		return reply_problem(req, ERR_ACME_UNAUTHORIZED,
+				     "the challenge belongs to another account's authorization");
+	if (req->acme->post_as_get ||
+	    (strcmp(g->row.status, "pending") != 0 && strcmp(g->row.status, "processing") != 0))
+		return reply_challenge(req, g->row.authz_id, g->row.id);
+	if (strcmp(g->row.authz_status, "pending") != 0)
+		return reply_problem(req, ERR_ACME_MALFORMED,
+				     "the authorization is %s: nothing to validate",
+				     g->row.authz_status);
+	type = acme_chall_find(g->row.type);
+	if (type == &acme_chall_device_attest && *att_obj == NULL) {
+		if (!att_obj_parse(req, att_obj, &att_obj_len, &ret))
+			return ret;
+		tried = false; /* the first statement left it (out of memory) */
+	}
+	if (type == NULL)
+		qs = STORE_HARD;
+	else if (tried)
+		qs = g->started ? STORE_ONE : STORE_NONE;
+	else
+		qs = store_run(req->srv->store, chall_start_cb, g->row.id);
+	if (qs < 0)
+		return reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	/* The one that moved it to processing validates it. */
+	if (qs == STORE_ONE)
+		return answer_validation(req, &g->row, type, att_obj, att_obj_len);
+	return reply_challenge(req, g->row.authz_id, g->row.id);
+}
+
+/* g's first statement (g->late set) run and its nonce settled: false with
+ * *ret queued when that refused the request or found no challenge.
+ * *tried: whether the statement tried the start (see chall_answer_row()):
+ * it did when it took the nonce (else the nonce was taken the long way, see
+ * acme_late_settle(), and the start is still to try). */
+static bool chall_read_settled(struct request *req, struct chall_get *g, bool *tried, int *ret)
+{
+	struct store_acme_late *late = g->late;
+	enum store_qs qs = store_run(req->srv->store, chall_get_cb, g);
+
+	*tried = g->how != STORE_CHALL_READ && qs == STORE_ONE &&
+		 late->nonce_state == STORE_NONCE_FRESH;
+	g->late = NULL;
+	if (!acme_late_settle(req, qs, late->nonce_state, ret))
+		return false;
+	if (g->row.id == NULL) {
+		*ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
+		return false;
+	}
+	return true;
+}
+
+struct fast_finish {
+	const char *id;
+	struct store_acme_late *late;
+	const struct acme_outcome *o;
+	bool finished;
+	long long validated;
+};
+
+static enum store_qs fast_finish_cb(struct store_conn *c, void *cls)
+{
+	struct fast_finish *f = cls;
+
+	return store_take_acme_nonce_finish_challenge(c, f->id, f->late, f->o->ok, f->o->error,
+						      ACME_AUTHZ_VALID_TTL_S, &f->finished,
+						      &f->validated);
+}
+
+/* answer_fast()'s answer at its deadline, its job not done: it takes its
+ * nonce and starts the challenge the usual way, then leaves the outcome to
+ * the job to record, or records it here when it came meanwhile. */
+static int answer_fast_late(struct request *req, struct answer_wait *aw)
+{
+	struct store_acme_late late;
+	struct chall_get g = {req->params[0], {0}, acme_late(req, &late), STORE_CHALL_START, false};
+	struct acme_outcome o = {0};
+	uint8_t *none = NULL;
+	bool tried;
+	int ret;
+
+	if (!chall_read_settled(req, &g, &tried, &ret)) {
+		acme_outcome_cancel(g.id);
+		goto out;
+	}
+	if (!tried || !g.started || strcmp(g.row.account_id, req->acme->account.id) != 0) {
+		acme_outcome_cancel(g.id);
+		ret = chall_answer_row(req, &g, tried, &none, 0);
+		goto out;
+	}
+	if (!acme_outcome_abandon(g.id, &o)) {
+		ret = reply_challenge(req, aw->authz_id, g.id); /* processing */
+		goto out;
+	}
+	struct finish f = {g.id, o.ok, o.error, NULL, NULL, NULL, 0};
+	if (store_run(req->srv->store, finish_cb, &f) != STORE_ONE) {
+		ret = reply_challenge(req, aw->authz_id, g.id);
+		goto out;
+	}
+	o.validated = f.validated;
+	ret = reply_outcome(req, aw->authz_id, g.id, aw->type, aw->token, &o);
+out:
+	free(o.error);
+	store_acme_chall_free(&g.row);
+	return ret;
+}
+
+/* answer_fast()'s answer, woken: with its outcome, which it records with
+ * its nonce in one statement, or at its deadline (answer_fast_late()). */
+static int answer_fast_resume(struct request *req, struct answer_wait *aw)
+{
+	struct store_acme_late late;
+	struct acme_outcome o = {0};
+	struct fast_finish f = {req->params[0], acme_late(req, &late), &o, false, 0};
+	struct chall_get g = {req->params[0], {0}, NULL, STORE_CHALL_READ, false};
+	uint8_t *none = NULL;
+	enum store_qs qs;
+	int ret;
+
+	while (!acme_outcome_claim(f.id, &o)) {
+		if (wait_expired(aw->w))
+			return answer_fast_late(req, aw);
+		if (wait_sleep(aw->w))
+			return MHD_YES;
+	}
+	qs = store_run(req->srv->store, fast_finish_cb, &f);
+	if (!acme_late_settle(req, qs, late.nonce_state, &ret))
+		goto out;
+	if (f.finished) {
+		o.validated = f.validated;
+		ret = reply_outcome(req, aw->authz_id, f.id, aw->type, aw->token, &o);
+		goto out;
+	}
+	/* Not recorded: the challenge or its authorization moved on meanwhile,
+	 * or is another account's, or the account's key changed (the nonce
+	 * was then taken the long way): the usual answer, on its row. */
+	qs = store_run(req->srv->store, chall_get_cb, &g);
+	if (qs < 0)
+		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	else if (qs == STORE_NONE)
+		ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
+	else
+		ret = chall_answer_row(req, &g, false, &none, 0);
+out:
+	free(o.error);
+	store_acme_chall_free(&g.row);
+	return ret;
+}
+
+/* An answer the usual way costs two statements: one takes its nonce and
+ * starts the challenge, the job's records the outcome. With a hint from
+ * the authorization's read (server/acme_hints.h) the answer starts the job
+ * at once and the job hands it the outcome unrecorded
+ * (server/acme_outcomes.h): the answer records it and takes its nonce in
+ * one statement (answer_fast_resume()). False when that cannot be done
+ * here (no hint, or not one for this account; the hand-over's slot busy;
+ * the queue full): the usual way then, nothing used up. */
+static bool answer_fast(struct request *req, const char *id, int *ret)
+{
+	struct acme_hint h;
+	const struct acme_chall_type *type;
+	struct validation *v = NULL;
+	struct answer_wait *aw = NULL;
+	uint8_t *none = NULL;
+
+	/* Expected first: of racing answers, only the one holding the
+	 * expectation may take the hint; the others start nothing. */
+	if (!acme_outcome_expect(id))
+		return false;
+	if (!acme_hint_take(id, &h) || strcmp(h.account_id, req->acme->late_id) != 0 ||
+	    h.expires_at <= (long long)time(NULL) || (type = acme_chall_find(h.type)) == NULL ||
+	    type->offline) {
+		acme_outcome_cancel(id);
+		return false;
+	}
+	struct store_acme_chall ch = {.id = h.chall_id,
+				      .authz_id = h.authz_id,
+				      .token = h.token,
+				      .ident_type = h.ident_type,
+				      .ident_value = h.ident_value,
+				      .wildcard = h.wildcard,
+				      .thumbprint = req->acme->key.thumbprint};
+	if ((v = validation_new(req, &ch, type, &none, 0)) == NULL ||
+	    (aw = calloc(1, sizeof *aw)) == NULL ||
+	    (aw->w = wait_new(req->srv, req->conn, EVENTS_ACME_OUTCOME, id, ACME_AUTHZ_WAIT_MS)) ==
+		    NULL)
+		goto fail;
+	v->fast = true;
+	if (jobs_submit(req->srv->acme_jobs, validation_run, validation_done, v) != 0)
+		goto fail;
+	aw->fast = true;
+	snprintf(aw->authz_id, sizeof aw->authz_id, "%s", h.authz_id);
+	snprintf(aw->token, sizeof aw->token, "%s", h.token);
+	aw->type = type->name;
+	request_set_state(req, aw, answer_wait_free);
+	*ret = wait_sleep(aw->w) ? MHD_YES : answer_fast_resume(req, aw);
+	return true;
+fail:
+	acme_outcome_cancel(id);
+	if (v != NULL)
+		validation_done(v);
+	if (aw != NULL)
+		answer_wait_free(aw);
+	return false;
+}
+
 int h_acme_challenge(struct request *req)
 {
 	struct chall_get g = {req->params[0], {0}, NULL, STORE_CHALL_READ, false};
 	struct store_acme_late late;
-	bool tried;
-	const struct acme_chall_type *type;
+	bool tried = false;
 	uint8_t *att_obj = NULL;
 	size_t att_obj_len = 0;
 	enum store_qs qs;
@@ -606,6 +872,8 @@ int h_acme_challenge(struct request *req)
 	if (req->state != NULL) { /* resumed: an outcome came, or the deadline */
 		struct answer_wait *aw = req->state;
 		struct acme_outcome o;
+		if (aw->fast)
+			return answer_fast_resume(req, aw);
 		if (!acme_outcome_take(g.id, &o))
 			return reply_challenge(req, aw->authz_id, g.id);
 		ret = reply_outcome(req, aw->authz_id, g.id, aw->type, aw->token, &o);
@@ -615,72 +883,31 @@ int h_acme_challenge(struct request *req)
 	if (!acme_id_ok(g.id))
 		return reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
 	g.late = acme_late(req, &late);
+	if (g.late != NULL && !req->acme->post_as_get && answer_fast(req, g.id, &ret))
+		return ret;
+	/* A racing answer while answer_fast()'s validation is under way here
+	 * (the challenge still pending in the store) starts nothing. */
+	bool racing = !req->acme->post_as_get && acme_outcome_expected(g.id);
 	/* An answer starts the challenge in its first statement, with the
 	 * nonce (one transaction per answer where there were two); a
 	 * device-attest-01 challenge only when the answer carries an attObj,
 	 * so that a malformed one is refused with nothing changed. */
-	if (g.late != NULL && !req->acme->post_as_get)
+	if (g.late != NULL && !req->acme->post_as_get && !racing)
 		g.how = att_obj_parse(req, &att_obj, &att_obj_len, NULL) ? STORE_CHALL_START_ANY
 									 : STORE_CHALL_START;
-	qs = store_run(req->srv->store, chall_get_cb, &g);
-	/* Whether the first statement already tried the start: it did when
-	 * it took the nonce (else the nonce was taken the long way, see
-	 * acme_late_settle(), and the start is still to try). */
-	tried = g.how != STORE_CHALL_READ && qs == STORE_ONE &&
-		late.nonce_state == STORE_NONCE_FRESH;
 	if (g.late != NULL) {
-		if (!acme_late_settle(req, qs, late.nonce_state, &ret))
+		if (!chall_read_settled(req, &g, &tried, &ret))
 			goto out;
-		qs = g.row.id != NULL ? STORE_ONE : STORE_NONE;
-	}
-	if (qs < 0) {
-		ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
+	} else if ((qs = store_run(req->srv->store, chall_get_cb, &g)) != STORE_ONE) {
+		ret = qs < 0 ? reply_problem(req, ERR_DB_UNAVAILABLE, NULL)
+			     : reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
 		goto out;
 	}
-	if (qs == STORE_NONE) {
-		ret = reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
-		goto out;
+	if (racing) {
+		tried = true;
+		g.started = false;
 	}
-	if (strcmp(g.row.account_id, req->acme->account.id) != 0) {
-		ret = reply_problem(req, ERR_ACME_UNAUTHORIZED,
-				    "the challenge belongs to another account's authorization");
-		goto out;
-	}
-	/* Section 7.5.1: POST-as-GET reads; any JSON object answers (clients
-	 * send {}). A processing challenge is started again only when its
-	 * validator died (the store decides: over a minute without an
-	 * outcome). */
-	if (!req->acme->post_as_get &&
-	    (strcmp(g.row.status, "pending") == 0 || strcmp(g.row.status, "processing") == 0)) {
-		if (strcmp(g.row.authz_status, "pending") != 0) {
-			ret = reply_problem(req, ERR_ACME_MALFORMED,
-					    "the authorization is %s: nothing to validate",
-					    g.row.authz_status);
-			goto out;
-		}
-		type = acme_chall_find(g.row.type);
-		if (type == &acme_chall_device_attest && att_obj == NULL) {
-			if (!att_obj_parse(req, &att_obj, &att_obj_len, &ret))
-				goto out;
-			tried = false; /* the first statement left it (out of memory) */
-		}
-		if (type == NULL)
-			qs = STORE_HARD;
-		else if (tried)
-			qs = g.started ? STORE_ONE : STORE_NONE;
-		else
-			qs = store_run(req->srv->store, chall_start_cb, g.row.id);
-		if (qs < 0) {
-			ret = reply_problem(req, ERR_DB_UNAVAILABLE, NULL);
-			goto out;
-		}
-		/* The one that moved it to processing validates it. */
-		if (qs == STORE_ONE) {
-			ret = answer_validation(req, &g.row, type, &att_obj, att_obj_len);
-			goto out;
-		}
-	}
-	ret = reply_challenge(req, g.row.authz_id, g.row.id);
+	ret = chall_answer_row(req, &g, tried, &att_obj, att_obj_len);
 out:
 	free(att_obj);
 	store_acme_chall_free(&g.row);

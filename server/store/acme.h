@@ -243,6 +243,16 @@ enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *
 					      enum store_chall_take how,
 					      struct store_acme_chall *out, bool *started);
 
+/* An answer's nonce (ACME_LATE) and its validation's outcome, as
+ * store_finish_acme_challenge() records it for a challenge still pending,
+ * in one statement, when the nonce is taken fresh and the authorization
+ * is late->account_id's and pending: *finished says whether it recorded
+ * (with *validated as there). Nothing changes otherwise. */
+enum store_qs store_take_acme_nonce_finish_challenge(struct store_conn *c, const char *id,
+						     struct store_acme_late *late, bool ok,
+						     const char *error, int valid_ttl_s,
+						     bool *finished, long long *validated);
+
 /* The ACME_LATE read of newOrder's rate-limit counts of the signer's
  * account, as store_count_acme_limits(). */
 enum store_qs store_take_acme_nonce_limits(struct store_conn *c, struct store_acme_late *late,
@@ -275,8 +285,8 @@ enum store_qs store_select_acme_challenge(struct store_conn *c, const char *id,
  * died). STORE_ONE when this caller is the one to validate it. */
 enum store_qs store_start_acme_challenge(struct store_conn *c, const char *id);
 
-/* Records a validation's outcome: the challenge and its authorization
- * become valid (the authorization then lives valid_ttl_s) or invalid with
+/* Records a validation's outcome on a pending or processing challenge:
+ * it and its authorization become valid (the authorization then lives valid_ttl_s) or invalid with
  * error (problem JSON text); announces the authorization id on
  * EVENTS_ACME_AUTHZ in the same statement. device-attest-01 also records
  * the attested key (bytea text "\\x<hex>" of its SPKI DER) and the AK

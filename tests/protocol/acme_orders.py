@@ -253,6 +253,7 @@ def main():
             c = Client(fx, tap)
             a = run(tap, fx, c, resp)
             slow_validation(tap, fx, c, resp)
+            slow_validation_bad_nonce(tap, fx, c, resp)
             http01_wire(tap, fx, c, resp)
             alpn(tap, fx, c, resp)
             if tap.failed:
@@ -454,6 +455,9 @@ def run(tap, fx, c, resp):
     c.signed(a.key, order_url[len(fx.base):], None, kid=a.kid, nonce=n)
     r = c.signed(a.key, path, {}, kid=a.kid, nonce=n)
     c.problem(r, 400, "badNonce", "answering a challenge with a used nonce: badNonce")
+    chall_id = path.rsplit("/", 1)[1]
+    tap.eq("pending", psql(fx, f"SELECT status FROM acme_challenges WHERE id = '{chall_id}'"),
+           "...which records no outcome (the validation ran: its outcome is dropped)")
     d = Acct(c)
     n = c.nonce()
     r = c.signed(d.key, path, {}, kid=a.kid, nonce=n)
@@ -833,17 +837,24 @@ def http01_wire(tap, fx, c, resp):
     raw.stop()
 
 
-def slow_validation(tap, fx, c, resp):
-    """An http-01 answer waits for its outcome up to 2 s: against a target
-    that takes the request and never answers, it says processing (poll in
-    a second); once the target goes, the validation ends invalid."""
+def hanging(c, resp, host):
+    """A new account's order for host, whose http-01 target takes the
+    request and never answers: the listening socket, the account, the
+    order and its http-01 challenge (its authorization read)."""
     hang = socket.socket()
     hang.bind(("127.0.0.3", resp.http))
     hang.listen(8)
     a = Acct(c)
-    resp.set("add-a", host="hang.example.test", addresses=["127.0.0.3"])
-    o = a.order("hang.example.test").json()
-    ch = chall_of(a.post(o["authorizations"][0]).json(), "http-01")
+    resp.set("add-a", host=host, addresses=["127.0.0.3"])
+    o = a.order(host).json()
+    return hang, a, o, chall_of(a.post(o["authorizations"][0]).json(), "http-01")
+
+
+def slow_validation(tap, fx, c, resp):
+    """An http-01 answer waits for its outcome up to 2 s: against a target
+    that takes the request and never answers, it says processing (poll in
+    a second); once the target goes, the validation ends invalid."""
+    hang, a, o, ch = hanging(c, resp, "hang.example.test")
     t0 = time.monotonic()
     r = a.post(ch["url"], {})
     waited = time.monotonic() - t0
@@ -856,6 +867,32 @@ def slow_validation(tap, fx, c, resp):
     tap.eq(("invalid", ACME + "connection"),
            (got["status"], (chall_of(got, "http-01") or {}).get("error", {}).get("type")),
            "...and the validation ends invalid once the target is gone")
+
+
+def slow_validation_bad_nonce(tap, fx, c, resp):
+    """The same hanging validation answered with a used nonce: badNonce
+    once the answer stops waiting, and the validation's outcome, when it
+    ends, is recorded by nobody: the challenge stays pending. Answered
+    again, with a good nonce, it validates."""
+    hang, a, o, ch = hanging(c, resp, "hang2.example.test")
+    authz = o["authorizations"][0]
+    n = c.nonce()
+    c.signed(a.key, authz[len(fx.base):], None, kid=a.kid, nonce=n)
+    r = c.signed(a.key, ch["url"][len(fx.base):], {}, kid=a.kid, nonce=n)
+    c.problem(r, 400, "badNonce", "a hanging validation answered with a used nonce: badNonce")
+    hang.close()  # the validation ends: its connection is reset
+    chall_id = ch["url"].rsplit("/", 1)[1]
+    time.sleep(0.5)  # no event says an outcome was dropped: give the job time to end
+    tap.eq("pending pending", psql(fx, "SELECT ch.status || ' ' || a.status FROM acme_challenges"
+                                   " ch JOIN acme_authzs a ON a.id = ch.authz_id"
+                                   f" WHERE ch.id = '{chall_id}'"),
+           "...and its outcome, once the validation ends, is recorded by nobody")
+    resp.set("clear-a", host="hang2.example.test")
+    resp.set("add-a", host="hang2.example.test", addresses=["127.0.0.1"])
+    resp.set("add-http01", token=ch["token"], content=f"{ch['token']}.{a.thumbprint()}")
+    a.post(authz)
+    r = a.post(ch["url"], {})
+    tap.eq("valid", r.json().get("status"), "...and answered again, it validates")
 
 
 def acme_base(tap, fx, c):
