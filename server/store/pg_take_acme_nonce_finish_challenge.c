@@ -25,7 +25,8 @@ enum store_qs store_take_acme_nonce_finish_challenge(struct store_conn *c, const
 				"(" ACME_FINISH_SELECT ") f ON true",
 		0};
 	char ttl[16];
-	const char *p[] = {id, late->account_id, late->nonce, late->jwk, ok ? "t" : "f", error, ttl};
+	const char *p[] = {id, late->account_id, late->nonce, late->jwk, ok ? "t" : "f", error,
+			   ttl};
 	enum store_qs qs;
 	PGresult *res;
 

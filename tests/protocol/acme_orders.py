@@ -70,6 +70,61 @@ class Responder:
         self.p.wait(10)
 
 
+class RawHttp:
+    """Our own http-01 target on 127.0.0.4 (pebble-challtestsrv holds
+    127.0.0.1): the http-01 port answers, per path, bytes exactly as the
+    test sets them (chunked, HTTP/1.0 to the end, malformed), and the
+    tls-alpn-01 port does the same over TLS, for https redirects. It
+    records each request's head."""
+
+    def __init__(self, http_port, tls_port):
+        import ssl
+        import tempfile
+        import threading
+
+        self.routes, self.heads = {}, []
+        self.tmp = tempfile.mkdtemp(prefix="rawhttp.")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=raw",
+                        "-keyout", f"{self.tmp}/k.pem", "-out", f"{self.tmp}/c.pem"],
+                       check=True, capture_output=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(f"{self.tmp}/c.pem", f"{self.tmp}/k.pem")
+        self.socks = [socket.create_server(("127.0.0.4", http_port)),
+                      socket.create_server(("127.0.0.4", tls_port))]
+        for s, tls in zip(self.socks, (False, True)):
+            threading.Thread(target=self.serve, args=(s, tls), daemon=True).start()
+
+    def serve(self, sock, tls):
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            try:
+                conn.settimeout(5)
+                if tls:
+                    conn = self.ctx.wrap_socket(conn, server_side=True)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    got = conn.recv(4096)
+                    if not got:
+                        break
+                    head += got
+                self.heads.append(head.decode("latin-1"))
+                path = head.split(b" ")[1].decode() if b" " in head else ""
+                conn.sendall(self.routes.get(path, b"HTTP/1.1 404 Not Found\r\n"
+                                                   b"Content-Length: 0\r\n\r\n"))
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def stop(self):
+        for s in self.socks:
+            s.close()
+
+
 class AlpnResponder:
     """Our own tls-alpn-01 responder: serves, with ALPN acme-tls/1, whatever
     certificate the test sets (so it can leave out or spoil the
@@ -199,6 +254,7 @@ def main():
             a = run(tap, fx, c, resp)
             slow_validation(tap, fx, c, resp)
             slow_validation_bad_nonce(tap, fx, c, resp)
+            http01_wire(tap, fx, c, resp)
             alpn(tap, fx, c, resp)
             if tap.failed:
                 sys.stderr.write(fx.log(fx.procs[0])[-4000:])
@@ -709,6 +765,76 @@ def alpn(tap, fx, c, resp):
          lambda i, ka: srv.set([i, "other.example.test"], ka), "unauthorized")
     case("with another name as SAN", "alpn5.example.test",
          lambda i, ka: srv.set(["other.example.test"], ka), "unauthorized")
+
+
+def http01_wire(tap, fx, c, resp):
+    """http-01 against targets that answer as real web servers may: a
+    chunked body, HTTP/1.0 without Content-Length, a relative redirect, a
+    redirect to https on the tls-alpn-01 port; and that are refused: a
+    body over 4 KiB, a malformed status line, a body shorter than its
+    Content-Length. The request itself: its line and headers. A second
+    orchardd, without the first one's order limits."""
+    fx.start("--threads", "2", "--acme-http-port", str(resp.http), "--acme-tls-port",
+             str(resp.tls), "--acme-resolver", f"127.0.0.1:{resp.dns}",
+             "--acme-orders-per-hour", "0", "--acme-pending-authz-max", "0")
+    raw = RawHttp(resp.http, resp.tls)
+    a = Acct(c)
+    tp = a.thumbprint()
+    well = "/.well-known/acme-challenge/"
+
+    def case(name, ident, answer, want):
+        resp.set("add-a", host=ident, addresses=["127.0.0.4"])
+        oo = a.order(ident).json()
+        ch = chall_of(a.post(oo["authorizations"][0]).json(), "http-01")
+        ka = f"{ch['token']}.{tp}".encode()
+        for path, body in answer(ident, ch["token"], ka).items():
+            raw.routes[path] = body
+        a.post(ch["url"], {})
+        got = poll(a, oo["authorizations"][0]).json()
+        if want == "valid":
+            return tap.ok(got["status"] == "valid", f"http-01 {name}: valid", json.dumps(got)[:600])
+        err = (chall_of(got, "http-01") or {}).get("error", {})
+        return tap.ok(got["status"] == "invalid" and err.get("type") == ACME + want,
+                      f"http-01 {name}: invalid, {want}", json.dumps(got)[:600])
+
+    def chunked(ka):
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                b"%x\r\n%s\r\n%X;ext=1\r\n%s\r\n0\r\n\r\n" % (10, ka[:10], len(ka) - 10, ka[10:]))
+
+    case("with a chunked body", "wire1.example.test",
+         lambda i, t, ka: {well + t: chunked(ka)}, "valid")
+    req = next((h for h in raw.heads if h.startswith(f"GET {well}")), "")
+    lines = req.split("\r\n")
+    tap.ok(lines[0].endswith(" HTTP/1.1") and f"Host: wire1.example.test:{resp.http}" in lines
+           and "User-Agent: orchardd-acme-validator" in lines and "Accept: */*" in lines and
+           "Connection: close" in lines, "...its request: GET HTTP/1.1, Host with the port, "
+           "User-Agent, Accept, Connection: close", req)
+    case("answered HTTP/1.0 without Content-Length, to the end", "wire2.example.test",
+         lambda i, t, ka: {well + t: b"HTTP/1.0 200 OK\nServer: old\n\n" + ka + b"\n"}, "valid")
+    case("after a relative redirect", "wire3.example.test",
+         lambda i, t, ka: {well + t: b"HTTP/1.1 302 Found\r\nLocation: moved/" + t.encode() +
+                           b"\r\nContent-Length: 0\r\n\r\n",
+                           well + "moved/" + t: b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                           % (len(ka), ka)}, "valid")
+    case("after a redirect to https on the tls-alpn-01 port", "wire4.example.test",
+         lambda i, t, ka: {well + t: b"HTTP/1.1 301 Moved\r\nLocation: https://%s:%d/tls/%s"
+                           b"\r\nContent-Length: 0\r\n\r\n" % (i.encode(), resp.tls, t.encode()),
+                           "/tls/" + t: chunked(ka)}, "valid")
+    tap.ok(any(h.startswith("GET /tls/") and f"Host: wire4.example.test:{resp.tls}" in h
+               for h in raw.heads), "...the https hop's request names its host and port")
+    case("with a body over 4 KiB", "wire5.example.test",
+         lambda i, t, ka: {well + t: b"HTTP/1.0 200 OK\r\n\r\n" + ka + b" " * 5000},
+         "incorrectResponse")
+    case("with a malformed status line", "wire6.example.test",
+         lambda i, t, ka: {well + t: b"HTTP/1.1 2x0 OK\r\nContent-Length: %d\r\n\r\n%s"
+                           % (len(ka), ka)}, "connection")
+    case("with a body shorter than its Content-Length", "wire7.example.test",
+         lambda i, t, ka: {well + t: b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                           % (len(ka) + 5, ka)}, "connection")
+    case("with a bad chunk size", "wire8.example.test",
+         lambda i, t, ka: {well + t: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"zz\r\n" + ka + b"\r\n0\r\n\r\n"}, "connection")
+    raw.stop()
 
 
 def hanging(c, resp, host):
