@@ -244,8 +244,9 @@ enum store_qs store_take_acme_nonce_challenge(struct store_conn *c, const char *
 					      struct store_acme_chall *out, bool *started);
 
 /* An answer's nonce (ACME_LATE) and its validation's outcome, as
- * store_finish_acme_challenge() records it for a challenge still pending,
- * in one statement, when the nonce is taken fresh and the authorization
+ * store_finish_acme_challenge() records it for a challenge still pending
+ * (without its notify: no reader waits on a pending challenge), in one
+ * statement, when the nonce is taken fresh and the authorization
  * is late->account_id's and pending: *finished says whether it recorded
  * (with *validated as there). Nothing changes otherwise. */
 enum store_qs store_take_acme_nonce_finish_challenge(struct store_conn *c, const char *id,

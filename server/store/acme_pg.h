@@ -6,7 +6,6 @@
 #include <stddef.h>
 
 #include "server/store/acme.h"
-#include "server/store/events.h"
 #include "server/store/store_pg.h"
 
 #define ACME_ACCOUNT_COLS                                                                          \
@@ -110,12 +109,10 @@
 	" AND acme_authzs.status NOT IN ('valid', 'invalid', 'deactivated', 'revoked')"            \
 	" RETURNING acme_authzs.id)"
 
-/* What ACME_FINISH_CTES moved: the validated time (0 when invalid), and
- * the authorization announced on EVENTS_ACME_AUTHZ; no row when nothing
- * moved. */
-#define ACME_FINISH_SELECT                                                                         \
-	"SELECT coalesce(" STORE_EPOCH("ch.validated_at") ", 0), pg_notify('" EVENTS_ACME_AUTHZ    \
-							  "', a.id) FROM a, ch"
+/* What ACME_FINISH_CTES moved: the validated time (0 when invalid), then
+ * the columns extra (SQL text, "" for none); no row when nothing moved. */
+#define ACME_FINISH_SELECT(extra)                                                                  \
+	"SELECT coalesce(" STORE_EPOCH("ch.validated_at") ", 0)" extra " FROM a, ch"
 
 /* The state of the order ACME_ORDER_ONE_CTES wrote (o): pending with its
  * new authorization ($6), ready with a reused one (valid and unexpired by

@@ -6,6 +6,7 @@
 
 #include "server/store/acme.h"
 #include "server/store/acme_pg.h"
+#include "server/store/events.h"
 #include "server/store/store_pg.h"
 
 enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, bool ok,
@@ -17,8 +18,10 @@ enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, 
 	 * before the job ended took its nonce without starting the challenge. */
 	static struct store_stmt st = {
 		"finish_acme_challenge",
-		"WITH " ACME_FINISH_CTES("id = $1 AND status IN ('pending', 'processing')", "$2",
-					 "$3", "$4", "$5", "$6", "$7") " " ACME_FINISH_SELECT,
+		"WITH " ACME_FINISH_CTES(
+			"id = $1 AND status IN ('pending', 'processing')", "$2", "$3", "$4", "$5",
+			"$6",
+			"$7") " " ACME_FINISH_SELECT(", pg_notify('" EVENTS_ACME_AUTHZ "', a.id)"),
 		0};
 	char ttl[16];
 	const char *p[] = {id, ok ? "t" : "f", error, ttl, attested_key, ak_serial, verdict};
