@@ -356,15 +356,17 @@ static int ms_left(const struct timespec *until)
 	return ms <= 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
 }
 
-/* Waits until fd is ready for events or until passes: 0, or -1 with *e. */
+/* Waits until fd is ready for events or until passes: 0, or -1 with *e.
+ * Past until it fails even when fd is ready: a peer whose bytes keep
+ * coming must not hold us past the deadline. */
 static int wait_fd(struct conn *c, short events, const struct timespec *until, const char *doing,
 		   struct acme_err *e)
 {
 	struct pollfd pfd = {.fd = c->fd, .events = events};
-	int rc;
+	int rc, ms;
 
 	do
-		rc = poll(&pfd, 1, ms_left(until));
+		rc = (ms = ms_left(until)) > 0 ? poll(&pfd, 1, ms) : 0;
 	while (rc < 0 && errno == EINTR);
 	c->revents = pfd.revents;
 	if (rc > 0)
@@ -492,6 +494,10 @@ static int conn_write(struct conn *c, const char *p, size_t n, struct acme_err *
  * of the connection, or -1 with *e. */
 static ssize_t conn_read(struct conn *c, char *buf, size_t len, struct acme_err *e)
 {
+	/* Bytes that never stop (endless 1xx responses) meet the deadline
+	 * here, since the reads below do not wait for them. */
+	if (ms_left(&c->deadline) == 0)
+		return wait_fd(c, POLLIN, &c->deadline, "reading from", e);
 	for (;;) {
 		if (c->ssl != NULL) {
 			size_t k = 0;

@@ -2,17 +2,23 @@
  * a byte at a time: Content-Length, chunked (with extensions and
  * trailers), to the end of the connection, CRLF and bare LF, 1xx skipped,
  * Location; and refusals: truncated or foreign status lines, huge heads,
- * bad chunk sizes, bodies over the cap or shorter than announced. */
+ * bad chunk sizes, bodies over the cap or shorter than announced; and
+ * the connection's deadline when bytes keep coming. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The .c itself: the connection's reads are static (before cmocka.h,
+ * whose fail() macro would rename its fail()). */
+#include "acme/http_get.c"
 
 #include <cmocka.h>
-
-#include "acme/http_get.h"
 
 /* Feeds s (whole, or a byte at a time), then the end of the connection
  * if the response is not complete yet; the last result. */
@@ -245,13 +251,49 @@ static void test_body_cap(void **state)
 	free(r);
 }
 
+/* Bytes that keep coming do not hold the GET past its deadline: the
+ * deadline is checked when the socket has data too, not only when a read
+ * would block (a target streaming 1xx responses as fast as we read them
+ * never let a read block). Here the deadline has passed and data waits. */
+static void test_deadline_with_data(void **state)
+{
+	static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct acme_http_req q = {.addr = "127.0.0.1", .port = 80, .host = "h", .target = "/"};
+	struct conn c = {.q = &q};
+	struct acme_err e = {0};
+	char buf[64];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	c.fd = sv[0];
+	assert_int_equal(send(sv[1], interim, sizeof interim - 1, 0), (ssize_t)sizeof interim - 1);
+	clock_gettime(CLOCK_MONOTONIC, &c.deadline);
+	assert_int_equal(conn_read(&c, buf, sizeof buf, &e), -1);
+	assert_int_equal(e.code, ERR_ACME_CONNECTION);
+	assert_non_null(strstr(e.detail, "timed out"));
+	e.code = 0;
+	assert_int_equal(wait_fd(&c, POLLIN, &c.deadline, "reading from", &e), -1);
+	assert_int_equal(e.code, ERR_ACME_CONNECTION);
+	/* Before the deadline the bytes are read. */
+	c.deadline.tv_sec += 10;
+	assert_int_equal(conn_read(&c, buf, sizeof buf, &e), (ssize_t)sizeof interim - 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_content_length), cmocka_unit_test(test_to_eof),
-		cmocka_unit_test(test_chunked),	       cmocka_unit_test(test_interim_and_location),
-		cmocka_unit_test(test_status_line),    cmocka_unit_test(test_headers),
-		cmocka_unit_test(test_chunk_sizes),    cmocka_unit_test(test_body_cap),
+		cmocka_unit_test(test_content_length),
+		cmocka_unit_test(test_to_eof),
+		cmocka_unit_test(test_chunked),
+		cmocka_unit_test(test_interim_and_location),
+		cmocka_unit_test(test_status_line),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_chunk_sizes),
+		cmocka_unit_test(test_body_cap),
+		cmocka_unit_test(test_deadline_with_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
