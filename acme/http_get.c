@@ -421,7 +421,9 @@ static int tcp_connect(struct conn *c, struct acme_err *e)
 	return 0;
 }
 
-/* A TLS call's result: 1 done, 0 wait and retry, -1 failed (*e). */
+/* A TLS call's result: 0 wait and retry, -1 failed (*e). errno is cleared
+ * before each TLS call: SSL_ERROR_SYSCALL with errno 0 is a peer that
+ * closed, and a stale errno would name another failure. */
 static int tls_step(struct conn *c, int ret, const char *doing, struct acme_err *e)
 {
 	switch (SSL_get_error(c->ssl, ret)) {
@@ -451,7 +453,7 @@ static int tls_start(struct conn *c, struct acme_err *e)
 	     SSL_set_tlsext_host_name(c->ssl, c->q->host) != 1) ||
 	    SSL_set_fd(c->ssl, c->fd) != 1)
 		return acme_fail(e, ERR_ACME_SERVER_INTERNAL, "cannot set up TLS");
-	while ((rc = SSL_connect(c->ssl)) != 1)
+	for (errno = 0; (rc = SSL_connect(c->ssl)) != 1; errno = 0)
 		if (tls_step(c, rc, "handshaking with", e) != 0) {
 			if (e->code != ERR_ACME_TLS)
 				e->code = ERR_ACME_TLS; /* any handshake failure is tls */
@@ -465,7 +467,9 @@ static int conn_write(struct conn *c, const char *p, size_t n, struct acme_err *
 	while (n > 0) {
 		if (c->ssl != NULL) {
 			size_t k = 0;
-			int rc = SSL_write_ex(c->ssl, p, n, &k);
+			int rc;
+			errno = 0;
+			rc = SSL_write_ex(c->ssl, p, n, &k);
 			if (rc != 1) {
 				if (tls_step(c, rc, "sending to", e) != 0)
 					return -1;
@@ -501,7 +505,9 @@ static ssize_t conn_read(struct conn *c, char *buf, size_t len, struct acme_err 
 	for (;;) {
 		if (c->ssl != NULL) {
 			size_t k = 0;
-			int rc = SSL_read_ex(c->ssl, buf, len, &k);
+			int rc;
+			errno = 0;
+			rc = SSL_read_ex(c->ssl, buf, len, &k);
 			if (rc == 1)
 				return (ssize_t)k;
 			if (SSL_get_error(c->ssl, rc) == SSL_ERROR_ZERO_RETURN)

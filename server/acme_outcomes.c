@@ -109,18 +109,6 @@ bool acme_outcome_expect(const char *chall_id)
 	return ok;
 }
 
-bool acme_outcome_expected(const char *chall_id)
-{
-	struct slot *s = slot_of(chall_id);
-	bool found;
-
-	pthread_mutex_lock(&mu);
-	found = strcmp(s->id, chall_id) == 0 &&
-		(s->state == SLOT_EXPECTED || s->state == SLOT_DELIVERED);
-	pthread_mutex_unlock(&mu);
-	return found;
-}
-
 enum acme_outcome_fate acme_outcome_deliver(const char *chall_id, const struct acme_outcome *o)
 {
 	struct slot *s = slot_of(chall_id);

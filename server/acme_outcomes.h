@@ -36,9 +36,6 @@ enum acme_outcome_fate {
 	ACME_OUTCOME_DROPPED, /* nobody may record it */
 };
 bool acme_outcome_expect(const char *chall_id);
-/* Whether an answer expects chall_id's outcome: its validation is under
- * way (a racing answer must not start another). */
-bool acme_outcome_expected(const char *chall_id);
 enum acme_outcome_fate acme_outcome_deliver(const char *chall_id, const struct acme_outcome *o);
 /* Moves the delivered outcome into *out: false while none is delivered. */
 bool acme_outcome_claim(const char *chall_id, struct acme_outcome *out);

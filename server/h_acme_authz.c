@@ -819,7 +819,11 @@ static bool answer_fast(struct request *req, const char *id, int *ret)
 	uint8_t *none = NULL;
 
 	/* Expected first: of racing answers, only the one holding the
-	 * expectation may take the hint; the others start nothing. */
+	 * expectation may take the hint. The others go the usual way: one of
+	 * them starts the challenge (a second validation, the first recorded
+	 * wins): one that started nothing would leave the challenge pending
+	 * for good if the hint's holder were then refused (a client re-sending
+	 * one JWS: the same nonce twice). */
 	if (!acme_outcome_expect(id))
 		return false;
 	if (!acme_hint_take(id, &h) || strcmp(h.account_id, req->acme->late_id) != 0 ||
@@ -885,14 +889,11 @@ int h_acme_challenge(struct request *req)
 	g.late = acme_late(req, &late);
 	if (g.late != NULL && !req->acme->post_as_get && answer_fast(req, g.id, &ret))
 		return ret;
-	/* A racing answer while answer_fast()'s validation is under way here
-	 * (the challenge still pending in the store) starts nothing. */
-	bool racing = !req->acme->post_as_get && acme_outcome_expected(g.id);
 	/* An answer starts the challenge in its first statement, with the
 	 * nonce (one transaction per answer where there were two); a
 	 * device-attest-01 challenge only when the answer carries an attObj,
 	 * so that a malformed one is refused with nothing changed. */
-	if (g.late != NULL && !req->acme->post_as_get && !racing)
+	if (g.late != NULL && !req->acme->post_as_get)
 		g.how = att_obj_parse(req, &att_obj, &att_obj_len, NULL) ? STORE_CHALL_START_ANY
 									 : STORE_CHALL_START;
 	if (g.late != NULL) {
@@ -902,10 +903,6 @@ int h_acme_challenge(struct request *req)
 		ret = qs < 0 ? reply_problem(req, ERR_DB_UNAVAILABLE, NULL)
 			     : reply_problem(req, ERR_ACME_NOT_FOUND, "no such challenge");
 		goto out;
-	}
-	if (racing) {
-		tried = true;
-		g.started = false;
 	}
 	ret = chall_answer_row(req, &g, tried, &att_obj, att_obj_len);
 out:

@@ -286,8 +286,8 @@ enum store_qs store_select_acme_challenge(struct store_conn *c, const char *id,
  * died). STORE_ONE when this caller is the one to validate it. */
 enum store_qs store_start_acme_challenge(struct store_conn *c, const char *id);
 
-/* Records a validation's outcome on a pending or processing challenge:
- * it and its authorization become valid (the authorization then lives valid_ttl_s) or invalid with
+/* Records a validation's outcome on a processing challenge: it and its
+ * authorization become valid (the authorization then lives valid_ttl_s) or invalid with
  * error (problem JSON text); announces the authorization id on
  * EVENTS_ACME_AUTHZ in the same statement. device-attest-01 also records
  * the attested key (bytea text "\\x<hex>" of its SPKI DER) and the AK

@@ -14,13 +14,10 @@ enum store_qs store_finish_acme_challenge(struct store_conn *c, const char *id, 
 					  const char *attested_key, const char *ak_serial,
 					  const char *verdict, long long *validated)
 {
-	/* From pending too: an answer that stopped waiting for its job
-	 * before the job ended took its nonce without starting the challenge. */
 	static struct store_stmt st = {
 		"finish_acme_challenge",
 		"WITH " ACME_FINISH_CTES(
-			"id = $1 AND status IN ('pending', 'processing')", "$2", "$3", "$4", "$5",
-			"$6",
+			"id = $1 AND status = 'processing'", "$2", "$3", "$4", "$5", "$6",
 			"$7") " " ACME_FINISH_SELECT(", pg_notify('" EVENTS_ACME_AUTHZ "', a.id)"),
 		0};
 	char ttl[16];

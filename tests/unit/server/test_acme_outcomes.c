@@ -70,21 +70,17 @@ static void test_handed(void **state)
 
 	(void)state;
 	assert_true(acme_outcome_expect("h-1"));
-	assert_true(acme_outcome_expected("h-1"));
-	assert_false(acme_outcome_expected("h-2"));
 	assert_false(acme_outcome_expect("h-1")); /* a racing answer */
 	assert_false(acme_outcome_claim("h-1", &out));
 	acme_outcome_put("h-1", &(struct acme_outcome){true, 1, NULL});
 	assert_false(acme_outcome_take("h-1", &out));
 	assert_int_equal(acme_outcome_deliver("h-1", &(struct acme_outcome){false, 0, "e"}),
 			 ACME_OUTCOME_HANDED);
-	assert_true(acme_outcome_expected("h-1"));
 	assert_true(acme_outcome_claim("h-1", &out));
 	assert_false(out.ok);
 	assert_string_equal(out.error, "e");
 	free(out.error);
 	assert_false(acme_outcome_claim("h-1", &out));
-	assert_false(acme_outcome_expected("h-1"));
 	/* A second job's outcome for it: nobody may record it. */
 	assert_int_equal(acme_outcome_deliver("h-1", &(struct acme_outcome){true, 0, NULL}),
 			 ACME_OUTCOME_DROPPED);
@@ -99,7 +95,6 @@ static void test_abandoned_cancelled(void **state)
 	(void)state;
 	assert_true(acme_outcome_expect("a-1"));
 	assert_false(acme_outcome_abandon("a-1", &out));
-	assert_false(acme_outcome_expected("a-1"));
 	assert_int_equal(acme_outcome_deliver("a-1", &(struct acme_outcome){true, 0, NULL}),
 			 ACME_OUTCOME_RECORD);
 	assert_int_equal(acme_outcome_deliver("a-1", &(struct acme_outcome){true, 0, NULL}),
