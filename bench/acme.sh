@@ -5,8 +5,8 @@
 # client and responder, against Pebble (Debian `pebble`, PEBBLE_VA_NOSLEEP=1,
 # validating for real). pebble-challtestsrv serves DNS only: every name is
 # 127.0.0.1 / ::1, where acme_load answers http-01 itself.
-# Knobs: ACME_BENCH_ACCOUNTS (32: see docs/acme.md, "Where it stands"), ACME_BENCH_PEBBLE_ACCOUNTS (8: Debian's
-# Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
+# Knobs: ACME_BENCH_ACCOUNTS (32: see docs/acme.md, "Where it stands"),
+# ACME_BENCH_PEBBLE_ACCOUNTS (8: Debian's Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
 # a goroutine dump; with 8, two runs in five on 2026-12-02 hung the same way,
 # all its accounts timing out at once: acme_load then stops with aborted=1 and
 # the run counts failures), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
