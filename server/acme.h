@@ -90,6 +90,11 @@ int acme_reply_json(struct request *req, unsigned status, json_t *body, const ch
 		    const char *link_url, const char *link_rel);
 
 /* Room for a random resource id (base64url of 16 bytes) with its NUL. */
+/* How long a challenge answer, or a read of an authorization whose
+ * validation is under way, waits suspended for the outcome (h_acme_authz.c,
+ * h_acme_chall.c) before it answers processing. */
+#define ACME_AUTHZ_WAIT_MS 2000
+
 #define ACME_ID_MAX 64
 
 /* A fresh random id (128 bits, base64url) into out; false on failure. */

@@ -32,6 +32,7 @@ int h_acme_renewal_info(struct request *req);
 
 /* h_acme_authz.c */
 int h_acme_authz(struct request *req);
+/* h_acme_chall.c */
 int h_acme_challenge(struct request *req);
 
 /* h_health.c */
