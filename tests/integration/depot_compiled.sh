@@ -20,7 +20,7 @@ jqb() { jq -r "$1" <<<"$BODY"; }
 TARGET=$(uname -m)-linux-gnu
 
 pg_start || exit 1
-orchardd_start --depot-compile-level 1 || exit 1
+orchardd_start --depot-compile-level 0 || exit 1
 W=(-H "Authorization: Bearer $(token depot:write depot:read)")
 D="$TMP/pkg"
 mkdir -p "$D/app" "$D/bad"
@@ -167,13 +167,13 @@ expect_eq "... and the interrupted compilation is left to resume" compiling \
 # A kill -9 while compiling leaves the row "compiling" too: the next start
 # compiles both again (this start resumes the first one: it may be
 # compiling when the second is published, and is then killed as well).
-orchardd_start --depot-compile-level 1 || exit 1
+orchardd_start --depot-compile-level 0 || exit 1
 printf '\0\4\3abd' >>"$D/app/app.wasm"
 sed -i 's/2.0.0/3.0.0/' "$D/app/manifest.json"
 "$PKG" build "$D/app" --key "$D/alice.key" --out "$D/httpd4.opkg" >/dev/null
 http POST /depot/packages "${W[@]}" -H 'Content-Type: application/vnd.orchard.opkg' --data-binary "@$D/httpd4.opkg"
 SHA4=$(sha256sum <"$D/app/app.wasm" | cut -d' ' -f1)
-for _ in $(seq 1 100); do
+for _ in $(seq 1 400); do
 	[[ "$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA4'")" == compiling ]] && break
 	sleep 0.05
 done
@@ -181,7 +181,7 @@ kill -KILL "$OPID"
 wait "$OPID" 2>/dev/null
 expect_eq "killed while compiling, the row says compiling" compiling \
 	"$(psql_q "SELECT state FROM depot_compiled WHERE module_sha256 = '$SHA4'")"
-orchardd_start --depot-compile-level 1 || exit 1
+orchardd_start --depot-compile-level 0 || exit 1
 W=(-H "Authorization: Bearer $(token depot:write depot:read)")
 settled() { # SHA: waits until its compiled form is no longer compiling, prints its state
 	local st
@@ -203,7 +203,7 @@ orchardd_stop
 # is compiled for that target, with no operator action. Targets of a bad
 # form or that the compiler cannot make are ignored, logged once each.
 psql_q "UPDATE twins SET reported = reported - 'agent'" >/dev/null
-orchardd_start --depot-compile-level 1 --depot-compile-targets '' || exit 1
+orchardd_start --depot-compile-level 0 --depot-compile-targets '' || exit 1
 W=(-H "Authorization: Bearer $(token depot:write depot:read)")
 printf '\0\4\3abe' >>"$D/app/app.wasm"
 sed -i 's/3.0.0/4.0.0/' "$D/app/manifest.json"
@@ -248,7 +248,7 @@ orchardd_stop
 # below.)
 mkdir -p "$TMP/xbin"
 export PATH="$TMP/xbin:$PATH"
-orchardd_start --depot-compile-level 1 --depot-compile-targets '' || exit 1
+orchardd_start --depot-compile-level 0 --depot-compile-targets '' || exit 1
 W=(-H "Authorization: Bearer $(token depot:write depot:read)")
 http GET /depot/packages/alice/httpd/4.0.0/compiled "${W[@]}"
 expect_eq "after a restart the reported target is known from the twins" "[\"$TARGET\"]" "$(jq -c .targets <<<"$BODY")"

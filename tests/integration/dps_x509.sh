@@ -168,7 +168,9 @@ tw g2 /devices/grp-dev-2/twin
 expect_problem "a valid certificate of a device not registered: 404" 404 twin-device-unknown
 http GET /devices/grp-dev-1/twin
 expect_problem "no certificate and no SAS: 401" 401 twin-device-unauthorized
-http GET /devices/x509-dev-1/twin -H "X-Client-Cert: $(jq -Rrs @uri <"$P/ind.pem")"
+# uri_escape: as nginx's $ssl_client_escaped_cert (%20, never +)
+uri_escape() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))'; }
+http GET /devices/x509-dev-1/twin -H "X-Client-Cert: $(uri_escape <"$P/ind.pem")"
 expect_problem "X-Client-Cert without --dps-cert-proxy: 401" 401 twin-device-unauthorized
 expect_eq "the refusals wrote nothing" "$before" "$(rver x509-dev-1)"
 
@@ -180,7 +182,7 @@ http PUT "/$SCOPE/registrations/grp-dev-2/register?$DV" "${JSON[@]}" --cert "$P/
 expect_eq "a leaf signed by it registers without sending the intermediate" 200 "$STATUS"
 
 # --- behind a TLS-terminating proxy: X-Client-Cert from a trusted address ----------
-ESC=$(jq -Rrs @uri <"$P/ind.pem")
+ESC=$(uri_escape <"$P/ind.pem")
 http PUT "/$SCOPE/registrations/x509-dev-1/register?$DV" "${JSON[@]}" -H "X-Client-Cert: $ESC" -d '{}'
 expect_dps "X-Client-Cert counts for nothing without --dps-cert-proxy" 401 401002
 orchardd_stop
@@ -191,11 +193,11 @@ orchardd_stop
 orchardd_start --dps-cert-proxy 127.0.0.1 || { tap_nok "orchardd restarts"; tap_done; exit 1; }
 http PUT "/$SCOPE/registrations/x509-dev-1/register?$DV" "${JSON[@]}" -H "X-Client-Cert: $ESC" -d '{}'
 expect_eq "from the trusted proxy it authenticates the device" 200 "$STATUS"
-http PUT "/$SCOPE/registrations/x509-dev-1/register?$DV" "${JSON[@]}" -H "X-Client-Cert: $(jq -Rrs @uri <"$P/ind2.pem")" -d '{}'
+http PUT "/$SCOPE/registrations/x509-dev-1/register?$DV" "${JSON[@]}" -H "X-Client-Cert: $(uri_escape <"$P/ind2.pem")" -d '{}'
 expect_dps "another certificate in it does not" 401 401002
 http PUT "/$SCOPE/registrations/x509-dev-1/register?$DV" "${JSON[@]}" -H "X-Client-Cert: %zz" -d '{}'
 expect_dps "a malformed header does not" 401 401002
-http PUT "/$SCOPE/registrations/grp-dev-1/register?$DV" "${JSON[@]}" -H "X-Client-Cert: $(cat "$P/g1.chain" | jq -Rrs @uri)" -d '{}'
+http PUT "/$SCOPE/registrations/grp-dev-1/register?$DV" "${JSON[@]}" -H "X-Client-Cert: $(uri_escape <"$P/g1.chain")" -d '{}'
 expect_eq "a leaf and its intermediate in it chain to the group's anchor" 200 "$STATUS"
 http GET /devices/x509-dev-1/twin -H "X-Client-Cert: $ESC"
 expect_eq "and reads the device's twin from the trusted proxy" "200 x509-dev-1" "$STATUS $(jq -r .deviceId <<<"$BODY")"
