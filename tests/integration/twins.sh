@@ -84,7 +84,8 @@ etag=$(jqb .etag)
 http PUT /twins/dev1 "${W[@]}" "${J[@]}" -H "If-Match: \"$etag\"" -d "$edited"
 expect_eq "a twin as GET gave it, edited, can be PUT back" '200 true false' \
 	"$STATUS $(jqb .tags.edited) $(jqb .properties.desired.fresh)"
-http PATCH /twins/dev1 "${W[@]}" "${J[@]}" -d "$edited"
+# (without reported, which is refused as twin-read-only where it comes first)
+http PATCH /twins/dev1 "${W[@]}" "${J[@]}" -d "$(jq -c 'del(.properties.reported)' <<<"$edited")"
 expect_problem "but a PATCH with read-only members is still refused" 400 twin-bad-patch
 
 # --- bad input: each refused whole, nothing changed -------------------------------
