@@ -11,12 +11,12 @@ for fn in strcpy strcat sprintf vsprintf strtok strtok_r atoi atol atoll sscanf 
 	hits=$(grep -nE "(^|[^_a-zA-Z0-9])$fn[[:space:]]*\(" $files | grep -vE '^\S+:[0-9]+:\s*(/\*|\*)')
 	if [[ -z "$hits" ]]; then tap_ok "no $fn()"; else tap_nok "no $fn()" "$hits"; fi
 done
-missing=$(for f in $files; do head -n 1 "$f" | grep -qE '^(/\*|//)' || echo "$f"; done)
+missing=$(awk 'FNR == 1 && !/^(\/\*|\/\/)/ { print FILENAME }' $files)
 if [[ -z "$missing" ]]; then tap_ok "every source file opens with a comment saying what it is for"; else tap_nok "every source file opens with a purpose comment" "$missing"; fi
-# Formatting (.clang-format); generated files are exempt.
-unformatted=$(for f in $(git ls-files '*.c' '*.h' '*.cc' | grep -v errors_gen); do
-	clang-format "$f" | cmp -s - "$f" || echo "$f"
-done)
+# Formatting (.clang-format); generated files are exempt. One clang-format
+# for all files: one a file was 540 processes, half of this test's time.
+unformatted=$(clang-format --dry-run $(grep -v errors_gen <<<"$files") 2>&1 |
+	grep -oE '^[^:]+:[0-9]+:[0-9]+: (warning|error)' | cut -d: -f1 | sort -u)
 if [[ -z "$unformatted" ]]; then tap_ok "sources are formatted (make fmt)"; else tap_nok "sources are formatted (make fmt)" "$unformatted"; fi
 tmp=$(mktemp -d)
 cp common/errors_gen.h common/errors_gen.c docs/errors.md "$tmp/"
