@@ -25,7 +25,8 @@ swtpm__free_port() { # prints a TCP port nobody listens on, with port+1 free too
 	return 1
 }
 
-swtpm_start() { # DIR
+# swtpm__setup DIR: the local CA in DIR/ca and the provisioned TPM in DIR/state.
+swtpm__setup() {
 	local dir=$1 runas=()
 	mkdir -p "$dir/ca" "$dir/state" || return 1
 	dir=$(cd "$dir" && pwd)
@@ -54,6 +55,28 @@ swtpm_start() { # DIR
 		echo "swtpm_setup failed:" >&2
 		cat "$dir/setup.log" >&2
 		return 1
+	fi
+}
+
+# With ORCHARD_SWTPM_TEMPLATE=DIR (tests/run sets it), the Nth TPM a test
+# starts is a copy of DIR/N, provisioned once for the whole run by whichever
+# test needs it first: swtpm_setup and its CA cost a second of CPU, and the
+# suite starts about sixty TPMs. A test's TPMs still differ from one another.
+swtpm_start() { # DIR
+	local dir=$1 tpl=${ORCHARD_SWTPM_TEMPLATE:-}
+	mkdir -p "$dir" || return 1
+	dir=$(cd "$dir" && pwd)
+	SWTPM__N=$((${SWTPM__N:-0} + 1))
+	if [[ -n "$tpl" ]]; then
+		tpl+=/$SWTPM__N
+		mkdir -p "$tpl" || return 1
+		(
+			flock 9
+			[[ -f "$tpl/ready" ]] || { swtpm__setup "$tpl" && touch "$tpl/ready"; }
+		) 9>"$tpl.lock" || return 1
+		cp -a "$tpl/ca" "$tpl/state" "$dir/" || return 1
+	else
+		swtpm__setup "$dir" || return 1
 	fi
 	# A port found free may be taken before swtpm binds it (the other test
 	# pass runs beside this one): try three.
