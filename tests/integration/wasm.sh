@@ -300,15 +300,31 @@ else
 	tap_ok "aot compile: full disk # SKIP cannot mount a tmpfs here"
 fi
 
+# serve FILE OUT: runs the example httpd from FILE on a free port, with its
+# output to OUT, until it answers; on another port if that one was taken
+# meanwhile (the other pass runs beside this one). Sets SPORT and SPID.
+serve() {
+	local try
+	for try in 1 2 3; do
+		SPORT=$(free_ports)
+		"$W" run --listen "$SPORT" "$1" "$SPORT" >"$2" 2>&1 &
+		SPID=$!
+		PIDS+=($SPID)
+		for _ in $(seq 1 200); do
+			curl -s -o /dev/null "http://127.0.0.1:$SPORT/" && return 0
+			kill -0 "$SPID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill "$SPID" 2>/dev/null
+		wait "$SPID" 2>/dev/null
+	done
+	return 1
+}
+
 # --- the example app: curl it ---
-HP=$(free_ports)
-"$W" run --listen "$HP" "$BUILD/wasm/examples/httpd.wasm" "$HP" >"$T/httpd.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$HP/" && break
-	sleep 0.05
-done
-child=$(pgrep -P "${PIDS[0]}" | head -1)
+serve "$BUILD/wasm/examples/httpd.wasm" "$T/httpd.out"
+HP=$SPORT
+child=$(pgrep -P "$SPID" | head -1)
 expect "sandbox: the app's process runs under a seccomp filter" grep -Eq '^Seccomp:[[:space:]]+2' "/proc/$child/status"
 expect "sandbox: the app's process has no_new_privs" grep -Eq '^NoNewPrivs:[[:space:]]+1' "/proc/$child/status"
 expect "sandbox: the app's process has a CPU-free, core-free rlimit set" grep -Eq '^Max core file size +0 +0' "/proc/$child/limits"
@@ -318,18 +334,13 @@ expect_eq "httpd: keep-alive serves several requests on one connection" "3" \
 	"$(curl -s "http://127.0.0.1:$HP/" "http://127.0.0.1:$HP/" "http://127.0.0.1:$HP/" | grep -c Hello)"
 run_expect "httpd: port not granted is refused" 1 "Permission denied" \
 	"$W" run --listen $((HP + 1)) --timeout 5 "$BUILD/wasm/examples/httpd.wasm" $((HP + 2))
-kill "${PIDS[0]}" 2>/dev/null
-wait "${PIDS[0]}" 2>/dev/null
+kill "$SPID" 2>/dev/null
+wait "$SPID" 2>/dev/null
 expect "httpd: SIGTERM stops app and supervisor" grep -q "stopped by" "$T/httpd.out"
 
 # A supervisor killed outright takes its app with it.
-HP2=$((HP + 3))
-"$W" run --listen "$HP2" "$BUILD/wasm/examples/httpd.wasm" "$HP2" >/dev/null 2>&1 &
-sup=$!
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$HP2/" && break
-	sleep 0.05
-done
+serve "$BUILD/wasm/examples/httpd.wasm" /dev/null
+sup=$SPID
 app=$(pgrep -P "$sup" | head -1)
 kill -9 "$sup"
 wait "$sup" 2>/dev/null
@@ -339,14 +350,8 @@ for _ in $(seq 1 50); do gone "$app" && break; sleep 0.02; done
 expect "supervisor SIGKILLed: the app is gone too" gone "$app"
 
 # --- the example app, compiled ---
-HA=$(free_ports)
-"$W" run --listen "$HA" "$T/aot/httpd.cwasm" "$HA" >"$T/httpd-aot.out" 2>&1 &
-apid=$!
-PIDS+=($apid)
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$HA/" && break
-	sleep 0.05
-done
+serve "$T/aot/httpd.cwasm" "$T/httpd-aot.out"
+HA=$SPORT apid=$SPID
 expect_eq "aot: httpd GET / answers" "Hello from an Orchard WebAssembly app!" "$(curl -s "http://127.0.0.1:$HA/")"
 child=$(pgrep -P "$apid" | head -1)
 expect "aot: the compiled app's process runs under the seccomp filter" grep -Eq '^Seccomp:[[:space:]]+2' "/proc/$child/status"
