@@ -28,6 +28,8 @@ PAGES=(${DOCS_PAGES:-README.md docs/twins.md docs/dps.md docs/pki.md docs/depot.
 # why OUT: what a failed page printed last, and docs.sh's own lines
 why() { tail -c 1000 "$1"; echo; grep -a '^docs.sh:' "$1"; }
 
+# The pages' jq is the user's (Debian's jq), not the suite's gojq.
+PATH=${PATH//$ROOT\/tests\/lib\/bin:/}
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 BASE_URL=$ORCHARD_DATABASE_URL
 n=0
