@@ -19,13 +19,11 @@ unformatted=$(clang-format --dry-run $(grep -v errors_gen <<<"$files") 2>&1 |
 	grep -oE '^[^:]+:[0-9]+:[0-9]+: (warning|error)' | cut -d: -f1 | sort -u)
 if [[ -z "$unformatted" ]]; then tap_ok "sources are formatted (make fmt)"; else tap_nok "sources are formatted (make fmt)" "$unformatted"; fi
 tmp=$(mktemp -d)
-cp common/errors_gen.h common/errors_gen.c docs/errors.md "$tmp/"
-scripts/gen-errors
-if git diff --quiet -- common/errors_gen.h common/errors_gen.c docs/errors.md; then
+if scripts/gen-errors "$tmp" && cmp -s "$tmp/common/errors_gen.h" common/errors_gen.h &&
+	cmp -s "$tmp/common/errors_gen.c" common/errors_gen.c && cmp -s "$tmp/docs/errors.md" docs/errors.md; then
 	tap_ok "errors_gen.[ch] and docs/errors.md match common/errors.tsv"
 else
 	tap_nok "generated error files match common/errors.tsv (run scripts/gen-errors)"
-	cp "$tmp"/errors_gen.h "$tmp"/errors_gen.c common/ && cp "$tmp/errors.md" docs/
 fi
 rm -rf "$tmp"
 tap_done

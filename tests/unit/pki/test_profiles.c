@@ -30,12 +30,15 @@ static void test_profiles(void **state)
 	assert_non_null(ca);
 	for (size_t i = 0; i < 3; i++) {
 		struct pki_cert c;
-		time_t now = time(NULL);
+		time_t before = time(NULL);
 		int days, secs;
 		assert_int_equal(pki_test_issue(ca, "p256", want[i].name, &c), PKI_OK);
+		time_t after = time(NULL);
 		X509 *x = pki_test_der_cert(&c);
-		/* Backdated by a minute, valid for the profile's lifetime. */
-		assert_true(c.not_before <= (long long)now - 60 && c.not_before >= now - 62);
+		/* Backdated by a minute from the moment of issue, valid for the
+		 * profile's lifetime. */
+		assert_true(c.not_before >= (long long)before - 60 &&
+			    c.not_before <= (long long)after - 60);
 		assert_true(c.not_after - c.not_before - 60 - want[i].life <= 2);
 		assert_int_equal(pki_profile_lifetime(ca, want[i].name), want[i].life);
 		ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x), X509_get0_notAfter(x));
