@@ -7,9 +7,9 @@
 # 127.0.0.1 / ::1, where acme_load answers http-01 itself.
 # Knobs: ACME_BENCH_ACCOUNTS (32: see docs/acme.md, "Where it stands"),
 # ACME_BENCH_PEBBLE_ACCOUNTS (8: Debian's Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
-# a goroutine dump; with 8, two runs in five on 2026-12-02 hung the same way,
-# all its accounts timing out at once: acme_load then stops with aborted=1 and
-# the run counts failures), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
+# a goroutine dump; with 8, about one run in three hangs the same way, all its
+# accounts timing out at once: acme_load then stops with aborted=1 and Pebble
+# starts afresh, up to five runs), ACME_BENCH_FLOWS (2000), ACME_BENCH_POLL_MS (10),
 # ACME_BENCH_STAGE=ready (stop each flow at a ready order), ACME_BENCH_KEEP=DIR
 # (keep the servers' logs there), ACME_BENCH_PGSS=1 (print orchardd's
 # statements per issuance from pg_stat_statements, the tables' scans, the ACME
@@ -91,6 +91,11 @@ if [[ -n "${ACME_BENCH_PGSS:-}" ]]; then
 	"$ROOT/scripts/pg-cluster" stop "$TMP/db" && "$ROOT/scripts/pg-cluster" start "$TMP/db" >&2 || exit 1
 	pg_admin "CREATE EXTENSION pg_stat_statements" || exit 1
 fi
+# This machine's speed moves by up to 2x from one day to the next
+# (docs/acme.md, "Session 11"). ECDSA P-256 verification, the costliest step
+# of an issuance in orchardd, measured before the load, puts runs of
+# different days side by side.
+yardstick="openssl speed ecdsap256: $(openssl speed -seconds 1 ecdsap256 2>/dev/null | awk '/nistp256/ {printf "%.0f", $NF}') verifications/s"
 durable=$(pg_admin "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')")
 orchardd_start --acme-http-port "$HTTP_PORT" --acme-resolver "127.0.0.1:$DNS_PORT" \
 	--acme-orders-per-hour 0 --acme-pending-authz-max 0 || exit 1
@@ -128,6 +133,7 @@ orchardd_stop
 if [[ -n "${ACME_BENCH_NO_PEBBLE:-}" ]]; then
 	echo "orchardd: $ours"
 	per_issuance
+	echo "machine: $yardstick"
 	exit 0
 fi
 
@@ -142,22 +148,36 @@ cat >"$TMP/pebble.json" <<EOF
   "httpPort": $HTTP_PORT, "tlsPort": $(free_port), "ocspResponderURL": "",
   "externalAccountBindingRequired": false}}
 EOF
-PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
-	pebble -config "$TMP/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" >"$TMP/pebble.log" 2>&1 &
-PEB=$!
-wait_url "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem" || { tail -5 "$TMP/pebble.log"; exit 1; }
-theirs=$(run_load "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem" "$PEBBLE_ACCOUNTS") || echo "acme.sh: pebble run had failures" >&2
+# Pebble 2.3 deadlocks in FinalizeOrder now and then (see the knobs above):
+# a run it aborted measures the deadlock, not Pebble, so it starts afresh,
+# up to five times, and the table says how many runs it took.
+pebble_tries=0
+while ((pebble_tries < 5)); do
+	pebble_tries=$((pebble_tries + 1))
+	PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+		pebble -config "$TMP/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" >"$TMP/pebble.log" 2>&1 &
+	PEB=$!
+	wait_url "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem" || { tail -5 "$TMP/pebble.log"; exit 1; }
+	theirs=$(run_load "https://127.0.0.1:$PEB_PORT/dir" "$TMP/pebble.pem" "$PEBBLE_ACCOUNTS") || echo "acme.sh: pebble run had failures" >&2
+	kill $PEB 2>/dev/null
+	wait $PEB 2>/dev/null
+	PEB=
+	[[ "$(field "$theirs" aborted)" == 1 ]] || break
+	echo "acme.sh: pebble hung (run $pebble_tries: $theirs)" >&2
+done
 
 what="complete issuances"
 [[ ${#STAGE[@]} -gt 0 ]] && what="flows up to a ready order"
-echo "$what: $FLOWS each, poll every ${POLL_MS} ms, $(nproc) cores (load average now: $(cut -d' ' -f1 /proc/loadavg))"
+echo "$what: $FLOWS each, poll every ${POLL_MS} ms, $(nproc) cores (load average now: $(cut -d' ' -f1 /proc/loadavg); $yardstick)"
 printf '%-46s %10s %10s %10s %8s\n' "server" "certs/s" "p50 ms" "p99 ms" "failed"
 printf '%-46s %10s %10s %10s %8s\n' "orchardd, $ACCOUNTS accounts (fsync/sync_commit $durable)" \
 	"$(field "$ours" rate)" "$(field "$ours" p50_ms)" "$(field "$ours" p99_ms)" "$(field "$ours" failed)"
-printf '%-46s %10s %10s %10s %8s\n' "pebble, $PEBBLE_ACCOUNTS accounts (VA_NOSLEEP=1)" \
+pebble_runs=
+((pebble_tries > 1)) && pebble_runs=", run $pebble_tries"
+printf '%-46s %10s %10s %10s %8s\n' "pebble, $PEBBLE_ACCOUNTS accounts (VA_NOSLEEP=1$pebble_runs)" \
 	"$(field "$theirs" rate)" "$(field "$theirs" p50_ms)" "$(field "$theirs" p99_ms)" "$(field "$theirs" failed)"
 per_issuance
 echo "load client CPU per issuance against pebble: $(field "$theirs" client_cpu_ms) ms"
-awk -v a="$(field "$ours" rate)" -v b="$(field "$theirs" rate)" \
-	'BEGIN { if (b > 0) printf "orchardd / pebble: %.2fx   (target: >= 300 certs/s and ahead of Pebble; Let'"'"'s Encrypt: ~94/s fleet-wide)\n", a / b }'
+awk -v a="$(field "$ours" rate)" -v b="$(field "$theirs" rate)" -v hung="$(field "$theirs" aborted)" \
+	'BEGIN { if (hung == 1) print "orchardd / pebble: no ratio, Pebble hung in every run"; else if (b > 0) printf "orchardd / pebble: %.2fx   (target: >= 300 certs/s and ahead of Pebble; Let'"'"'s Encrypt: ~94/s fleet-wide)\n", a / b }'
 [[ -n "$ours" && -n "$theirs" ]]
