@@ -5,7 +5,7 @@
 # client and responder, against Pebble (Debian `pebble`, PEBBLE_VA_NOSLEEP=1,
 # validating for real). pebble-challtestsrv serves DNS only: every name is
 # 127.0.0.1 / ::1, where acme_load answers http-01 itself.
-# Knobs: ACME_BENCH_ACCOUNTS (32: see docs/acme.md, "Where it stands"),
+# Knobs: ACME_BENCH_ACCOUNTS (32: see docs/acme.md, "32 accounts, not 64"),
 # ACME_BENCH_PEBBLE_ACCOUNTS (8: Debian's Pebble 2.3 deadlocks in FinalizeOrder with 16 or 32 parallel accounts, seen in
 # a goroutine dump; with 8, about one run in three hangs the same way, all its
 # accounts timing out at once: acme_load then stops with aborted=1 and Pebble
@@ -92,8 +92,8 @@ if [[ -n "${ACME_BENCH_PGSS:-}" ]]; then
 	pg_admin "CREATE EXTENSION pg_stat_statements" || exit 1
 fi
 # This machine's speed moves by up to 2x from one day to the next
-# (docs/acme.md, "Session 11"). ECDSA P-256 verification, the costliest step
-# of an issuance in orchardd, measured before the load, puts runs of
+# (docs/acme.md, "Where it stands"). ECDSA P-256 verification, the costliest
+# step of an issuance in orchardd, measured before the load, puts runs of
 # different days side by side.
 yardstick="openssl speed ecdsap256: $(openssl speed -seconds 1 ecdsap256 2>/dev/null | awk '/nistp256/ {printf "%.0f", $NF}') verifications/s"
 durable=$(pg_admin "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')")
