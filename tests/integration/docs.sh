@@ -21,9 +21,32 @@ trap fixture_cleanup EXIT
 [[ -n "${DOCS_KEEP:-}" ]] && trap 'cp "$TMP"/out.* "$TMP"/page.* "$DOCS_KEEP"/ 2>/dev/null; fixture_cleanup' EXIT
 
 # The pages covered, in this order; each starts from nothing (a fresh
-# orchardd, database and var/). The other pages are not guarded yet.
+# orchardd, database and var/); docs/errors.md is generated, with no blocks.
 PAGES=(${DOCS_PAGES:-README.md docs/twins.md docs/dps.md docs/pki.md docs/depot.md docs/attestation.md
-	docs/verifier.md docs/wasm.md docs/agent.md docs/acme.md})
+	docs/verifier.md docs/wasm.md docs/agent.md docs/acme.md docs/mqtt.md})
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# page_script PAGE [PRELUDE...]: the page's blocks as one script, after the
+# prelude pages' blocks (run, not counted as the page's); PORTS: a sed
+# script that moves the page's fixed ports to this test's.
+page_script() {
+	local - page=$1 p
+	set -o pipefail
+	shift
+	{
+		for p; do
+			python3 tests/lib/doc_blocks.py "$p" "$PORT" "$TMP/tmp.$n" | grep -v '^__docs_block\|^# skip' || return
+		done
+		python3 tests/lib/doc_blocks.py "$page" "$PORT" "$TMP/tmp.$n"
+	} | sed "$PORTS"
+}
+# mqtt_up: waits for orchardd's own broker and its backend connection
+mqtt_up() {
+	for _ in $(seq 1 200); do
+		grep -q '"msg":"mqtt backend connected"' "$OLOG" && return 0
+		sleep 0.05
+	done
+	return 1
+}
 
 # why OUT: what a failed page printed last, and docs.sh's own lines
 why() { tail -c 1000 "$1"; echo; grep -a '^docs.sh:' "$1"; }
@@ -39,7 +62,19 @@ for page in "${PAGES[@]}"; do
 	rm -rf "$TMP/var"
 	pg_admin "CREATE DATABASE docs_$n OWNER orchard" || { tap_nok "$page: a database"; continue; }
 	export ORCHARD_DATABASE_URL="${BASE_URL/dbname=orchard/dbname=docs_$n}"
-	orchardd_start || { tap_nok "$page: orchardd starts"; continue; }
+	# docs/mqtt.md: make run's broker (8883) and the page's X.509 listener
+	# (8884) on free ports, and the reader has followed twins.md (pump-7
+	# registered; TOKEN, KEY, sas): its blocks run first, uncounted.
+	prelude=() PORTS=
+	if [[ "$page" == docs/mqtt.md ]]; then
+		command -v mosquitto >/dev/null || { tap_ok "$page # SKIP mosquitto not installed"; continue; }
+		MPORT=$(free_port) XPORT=$(free_port)
+		ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT ORCHARD_MQTT_X509_LISTEN=$XPORT orchardd_start &&
+			mqtt_up || { tap_nok "$page: orchardd and its broker start"; continue; }
+		prelude=(docs/twins.md) PORTS="s/\b8883\b/$MPORT/g; s/\b8884\b/$XPORT/g"
+	else
+		orchardd_start || { tap_nok "$page: orchardd starts"; continue; }
+	fi
 	# The user's working folder: the tree, with this test's build and var.
 	W="$TMP/work.$n"
 	mkdir -p "$W"
@@ -49,8 +84,7 @@ for page in "${PAGES[@]}"; do
 	ln -s "$ROOT/$BUILD" "$W/build"
 	ln -s "$TMP/var" "$W/var"
 	mkdir -p "$TMP/tmp.$n" # the page's /tmp/
-	python3 tests/lib/doc_blocks.py "$page" "$PORT" "$TMP/tmp.$n" >"$TMP/page.$n.sh" ||
-		{ tap_nok "$page: its blocks"; continue; }
+	page_script "$page" "${prelude[@]}" >"$TMP/page.$n.sh" || { tap_nok "$page: its blocks"; continue; }
 	grep '^# skip' "$TMP/page.$n.sh" | sed "s|^# skip \([0-9]*\) |# $page:\1 not run: |"
 	(cd "$W" && exec timeout -k 5 60 bash "$ROOT/tests/lib/docs_shell.sh" "$TMP/page.$n.sh" \
 		3>"$TMP/reached.$n" >"$TMP/out.$n" 2>&1 </dev/null)
