@@ -50,6 +50,8 @@ TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/ac
 	tests/protocol/acme_orders.py tests/protocol/acme_keys.py tests/protocol/acme_certs.py
 # The ACME tables' value rules as domains (migration 0019), on a database with rows.
 TEST_SCRIPTS += tests/integration/acme_schema.sh
+# README's backup and restore: pg_dump and the keys, restored over a newer state and into nothing.
+TEST_SCRIPTS += tests/integration/backup.sh
 
 # clients/attest/tpm_pkey.c: the orchard-tpm provider without a TPM.
 $(BUILD)/tests/unit/clients/test_tpm_pkey: $(BUILD)/tests/unit/clients/test_tpm_pkey.o $(ATTESTC_LIB) \
