@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "server/auth.h"
 #include "server/edge.h"
+#include "server/mqtt.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -217,6 +218,12 @@ char *metrics_render(struct server *srv, size_t *len)
 		    "orchard_twin_batch_commits_total %llu\n"
 		    "# TYPE orchard_twin_batch_queued gauge\norchard_twin_batch_queued %ld\n",
 		    tb[1], tb[2], tb[3], twin_batch_queued(srv->twin_batch));
+	err |= addf(
+		&b,
+		"# HELP orchard_mqtt_devices_followed Devices this orchardd pushes desired"
+		" changes to over MQTT (connected ones, that read their twin or listen).\n"
+		"# TYPE orchard_mqtt_devices_followed gauge\norchard_mqtt_devices_followed %zu\n",
+		mqtt_follows(srv->mqtt));
 	err |= addf(&b,
 		    "# HELP orchard_auth_refusals_total Operator token refusals by problem type.\n"
 		    "# TYPE orchard_auth_refusals_total counter\n");

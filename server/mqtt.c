@@ -83,8 +83,11 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 		return;
 	}
 	if (strncmp(t, CONN, strlen(CONN)) == 0) {
-		mqtt__online_set(m, t + strlen(CONN),
-				 msg->payloadlen == 1 && *(char *)msg->payload == '1');
+		char what = msg->payloadlen == 1 ? *(char *)msg->payload : '0';
+
+		mqtt__online_set(m, t + strlen(CONN), what == '1');
+		if (what == 'x') /* it left: its next connection is followed anew */
+			mqtt__follow_drop(m, t + strlen(CONN));
 		return;
 	}
 	if (strncmp(t, UP, strlen(UP)) != 0)

@@ -16,6 +16,8 @@ struct mqtt;
  * = 0) or on failure (*failed = 1, logged). */
 struct mqtt *mqtt_start(struct server *srv, int *failed);
 void mqtt_stop(struct mqtt *m);
+/* How many devices this orchardd pushes desired to (0 when m is NULL). */
+size_t mqtt_follows(struct mqtt *m);
 
 /* Direct methods (IoT Hub's $iothub/methods/...), for POST
  * /twins/{id}/methods. Which devices are connected to the broker: the

@@ -27,7 +27,43 @@ struct follow *mqtt__follow_find(struct mqtt *m, const char *id, bool create)
 	snprintf(f->id, sizeof f->id, "%s", id);
 	f->next = m->buckets[b];
 	m->buckets[b] = f;
+	m->nfollows++;
 	return f;
+}
+
+void mqtt__follow_drop(struct mqtt *m, const char *id)
+{
+	struct follow **p, *f;
+
+	pthread_mutex_lock(&m->lock);
+	for (p = &m->buckets[mqtt__bucket_of(id) % FOLLOW_BUCKETS]; (f = *p) != NULL; p = &f->next)
+		if (strcmp(f->id, id) == 0)
+			break;
+	if (f != NULL) {
+		*p = f->next;
+		/* the pusher takes ids off the due list, never pointers */
+		for (struct follow **d = &m->due; *d != NULL; d = &(*d)->next_due)
+			if (*d == f) {
+				*d = f->next_due;
+				break;
+			}
+		m->nfollows--;
+		json_decref(f->desired);
+		free(f);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+size_t mqtt_follows(struct mqtt *m)
+{
+	size_t n;
+
+	if (m == NULL)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	n = m->nfollows;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 json_t *mqtt__section_of(const char *text)
@@ -199,4 +235,5 @@ void mqtt__follows_free(struct mqtt *m)
 			free(f);
 		}
 	memset(m->buckets, 0, sizeof m->buckets);
+	m->nfollows = 0;
 }

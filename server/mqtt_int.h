@@ -22,7 +22,9 @@
 #define UP "orchard/up/"
 #define DOWN "orchard/down/"
 #define MRES "orchard/mres/" /* a device's method answer, to every orchardd */
-#define CONN "orchard/conn/" /* "1"/"0": a device connected or left, to every orchardd */
+/* To every orchardd: "1"/"0", a device takes direct methods or no longer;
+ * "x", it left (its last connection ended) */
+#define CONN "orchard/conn/"
 #define ONLINE_BUCKETS 1024
 #define PENDING_MAX 10000
 #define MQTT_PAYLOAD_MAX (64 * 1024) /* the HTTPS route's body cap */
@@ -68,6 +70,7 @@ struct mqtt {
 	int port;
 	struct follow *buckets[FOLLOW_BUCKETS];
 	struct follow *due;
+	size_t nfollows;
 	/* direct methods */
 	pthread_mutex_t mlock; /* connected, online, pending, next_rid */
 	bool connected;	       /* to the broker, subscribed */
@@ -98,6 +101,10 @@ void mqtt__respond_error(struct mqtt *m, const char *id, const char *rid, enum e
 /* Under m->lock: the device's follow entry, made when create and absent
  * (NULL when absent or out of memory). */
 struct follow *mqtt__follow_find(struct mqtt *m, const char *id, bool create);
+/* Forgets device id (it left the broker): a reconnect, which GETs its
+ * twin or, with a persistent session, is announced by the plugin, follows
+ * it again, so a fleet's churn holds no memory here. */
+void mqtt__follow_drop(struct mqtt *m, const char *id);
 /* Under m->lock: f now holds desired (version v). */
 void mqtt__follow_set(struct follow *f, json_t *desired, long long v);
 /* A section as the device sees it: values and $version, no $metadata (new). */

@@ -18,8 +18,10 @@
  *               Client id = device id = the SAS's device, and the username
  *               names it too: "{hub}/{deviceId}/?api-version=...".
  *   ACL_CHECK   a device subscribes to IoT Hub's four filters only (the
- *               methods one is remembered per session: a method call to a
- *               device without it is answered 404 at once), writes
+ *               methods and desired ones are remembered per session: a
+ *               method call to a device without it is answered 404 at
+ *               once, and a persistent session's reconnect is followed
+ *               again for desired pushes as if it subscribed), writes
  *               its twin requests, method answers and its own telemetry
  *               topic, and reads only its own cloud-to-device topic.
  *   MESSAGE     a device's "$iothub/<rest>" is re-published as
@@ -62,8 +64,9 @@
 #define UP_PREFIX "orchard/up/"
 #define DOWN_PREFIX "orchard/down/"
 #define MRES_PREFIX "orchard/mres/" /* method answers, to every backend */
-/* "1"/"0": a device can take direct methods now (connected, and its
- * session subscribed to them) or no longer, to every backend */
+/* To every backend: "1"/"0", a device can take direct methods now
+ * (connected, and its session subscribed to them) or no longer; "x", its
+ * last connection ended (orchardd forgets what it pushed it) */
 #define CONN_PREFIX "orchard/conn/"
 #define HUB_PREFIX "$iothub/"
 #define HELLO_TOPIC "orchard/hello" /* a backend is ready to follow devices */
@@ -72,7 +75,7 @@
 #define BACKENDS_MAX 16
 #define SAS_SKEW 300  /* seconds past se a SAS is accepted: DPS_SAS_SKEW */
 #define SOCKETS_MAX 8 /* orchardd credential sockets, asked in turn */
-#define METHOD_BUCKETS 4096
+#define SESSION_BUCKETS 4096
 #define DESIRED_PUSH "twin/PATCH/properties/desired/"
 
 static struct {
@@ -84,12 +87,14 @@ static struct {
 	int nsockets, cur;
 	char backend_user[64];
 	int fd;
-	/* the devices whose session subscribed to $iothub/methods/POST/# (a
-	 * session outlives its connections: the SDK does not subscribe again) */
-	struct msub {
-		struct msub *next;
+	/* what a device's session subscribed to, of methods and desired
+	 * patches (a persistent session outlives its connections: the SDK
+	 * does not subscribe again) */
+	struct session {
+		struct session *next;
 		char id[129];
-	} * methods[METHOD_BUCKETS];
+		unsigned subs; /* SUB_* */
+	} * sessions[SESSION_BUCKETS];
 	/* the backends connected now: while there is none, a device's twin
 	 * request is answered 503 here, so no SDK waits forever */
 	struct mosquitto *backends[BACKENDS_MAX];
@@ -170,15 +175,27 @@ static void conn_del(struct mosquitto *client)
 		}
 }
 
-/* Tells every backend that device id takes direct methods (on: connected,
- * its session subscribed to them) or no longer: a method call answers 404
- * at once for a device that does not, as IoT Hub does. */
-static void conn_notice(const char *id, bool on)
+/* Tells every backend what of device id changed (CONN_PREFIX's "1", "0",
+ * "x"): a method call answers 404 at once for a device that takes none, as
+ * IoT Hub does, and a device that left is no longer followed. */
+static void conn_notice(const char *id, const char *what)
 {
 	char topic[256];
 
 	if (snprintf(topic, sizeof topic, CONN_PREFIX "%s", id) < (int)sizeof topic)
-		mosquitto_broker_publish_copy(NULL, topic, 1, on ? "1" : "0", 0, false, NULL);
+		mosquitto_broker_publish_copy(NULL, topic, 1, what, 0, false, NULL);
+}
+
+/* Tells a backend (one, by the shared subscription) that device id listens
+ * for desired patches, so it pushes them even to a device that never GETs
+ * its twin. */
+static void follow_notice(const char *id)
+{
+	char topic[256];
+
+	if (snprintf(topic, sizeof topic, UP_PREFIX "%s/twin/SUBSCRIBE/desired/", id) <
+	    (int)sizeof topic)
+		mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
 }
 
 static bool conn_online(const char *id)
@@ -208,32 +225,40 @@ static bool desired_fresh(const char *id, long long v, long long from)
 	return true;
 }
 
-static unsigned method_bucket(const char *id)
-{
-	return hash_fnv1a_str(id) % METHOD_BUCKETS;
-}
+enum { SUB_METHODS = 1, SUB_DESIRED = 2 };
 
-/* Finds id's entry in the method subscriptions (the link to it). */
-static struct msub **method_find(const char *id)
+/* Finds id's session entry (the link to it, or where it would go). */
+static struct session **session_find(const char *id)
 {
-	struct msub **p = &plug.methods[method_bucket(id)];
+	struct session **p = &plug.sessions[hash_fnv1a_str(id) % SESSION_BUCKETS];
 
 	while (*p != NULL && strcmp((*p)->id, id) != 0)
 		p = &(*p)->next;
 	return p;
 }
 
-/* Records (on) or forgets that id's session has the method subscription. */
-static void method_set(const char *id, bool on)
+/* The SUB_* subscriptions id's session holds. */
+static unsigned session_subs(const char *id)
 {
-	struct msub **p = method_find(id), *m;
+	struct session *s = *session_find(id);
 
-	if (on && *p == NULL && (m = calloc(1, sizeof *m)) != NULL) {
-		snprintf(m->id, sizeof m->id, "%s", id);
-		*p = m;
-	} else if (!on && (m = *p) != NULL) {
-		*p = m->next;
-		free(m);
+	return s != NULL ? s->subs : 0;
+}
+
+/* Records that id's session holds (on) or no longer holds the
+ * subscriptions of mask; an entry holding none is freed. */
+static void session_set(const char *id, unsigned mask, bool on)
+{
+	struct session **p = session_find(id), *s = *p;
+
+	if (on && s == NULL && (s = *p = calloc(1, sizeof *s)) != NULL)
+		snprintf(s->id, sizeof s->id, "%s", id);
+	if (s == NULL)
+		return;
+	s->subs = on ? s->subs | mask : s->subs & ~mask;
+	if (s->subs == 0) {
+		*p = s->next;
+		free(s);
 	}
 }
 
@@ -446,10 +471,14 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_AUTH;
 	}
 	if (mosquitto_client_clean_session(ed->client))
-		method_set(cid, false); /* a new session: no subscriptions */
+		session_set(cid, SUB_METHODS | SUB_DESIRED, false); /* a new session */
 	conn_add(ed->client, cid, until);
-	if (*method_find(cid) != NULL)
-		conn_notice(cid, true); /* its persistent session has the subscription */
+	/* its persistent session has these subscriptions: it will not send
+	 * them again, and orchardd forgot it when it left */
+	if (session_subs(cid) & SUB_METHODS)
+		conn_notice(cid, "1");
+	if (session_subs(cid) & SUB_DESIRED)
+		follow_notice(cid);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -509,17 +538,6 @@ static bool own_topic(const char *topic, const char *id, const char *tail)
 	       starts(topic + 9 + n, tail);
 }
 
-/* Tells the backend that device id now listens for desired patches (so
- * orchardd pushes them even to a device that never GETs its twin). */
-static void follow_notice(const char *id)
-{
-	char topic[256];
-
-	if (snprintf(topic, sizeof topic, UP_PREFIX "%s/twin/SUBSCRIBE/desired/", id) <
-	    (int)sizeof topic)
-		mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
-}
-
 static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
@@ -540,11 +558,13 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_ACL_DENIED;
 	switch (ed->access) {
 	case MOSQ_ACL_SUBSCRIBE:
-		if (strcmp(t, subs[1]) == 0)
+		if (strcmp(t, subs[1]) == 0) {
+			session_set(id, SUB_DESIRED, true);
 			follow_notice(id);
+		}
 		if (strcmp(t, subs[2]) == 0) {
-			method_set(id, true);
-			conn_notice(id, true);
+			session_set(id, SUB_METHODS, true);
+			conn_notice(id, "1");
 		}
 		for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
 			if (strcmp(t, subs[i]) == 0)
@@ -554,9 +574,11 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 			       ? MOSQ_ERR_SUCCESS
 			       : MOSQ_ERR_ACL_DENIED;
 	case MOSQ_ACL_UNSUBSCRIBE:
+		if (strcmp(t, subs[1]) == 0)
+			session_set(id, SUB_DESIRED, false);
 		if (strcmp(t, subs[2]) == 0) {
-			method_set(id, false);
-			conn_notice(id, false);
+			session_set(id, SUB_METHODS, false);
+			conn_notice(id, "0");
 		}
 		return MOSQ_ERR_SUCCESS;
 	case MOSQ_ACL_WRITE:
@@ -601,8 +623,8 @@ static int on_message(int event, void *event_data, void *userdata)
 		if (strcmp(t, HELLO_TOPIC) == 0) {
 			for (size_t i = 0; i < plug.nconns; i++) {
 				follow_notice(plug.conns[i].id);
-				if (*method_find(plug.conns[i].id) != NULL)
-					conn_notice(plug.conns[i].id, true);
+				if (session_subs(plug.conns[i].id) & SUB_METHODS)
+					conn_notice(plug.conns[i].id, "1");
 			}
 			return MOSQ_ERR_SUCCESS;
 		}
@@ -617,7 +639,7 @@ static int on_message(int event, void *event_data, void *userdata)
 		if (snprintf(topic, sizeof topic, HUB_PREFIX "%s", slash + 1) >= (int)sizeof topic)
 			return MOSQ_ERR_SUCCESS;
 		if (starts(slash + 1, "methods/POST/") &&
-		    (!conn_online(target) || *method_find(target) == NULL)) {
+		    (!conn_online(target) || !(session_subs(target) & SUB_METHODS))) {
 			/* gone since orchardd looked, or never subscribed to
 			 * methods: say so at once (IoT Hub's 404) */
 			const char *rid = strstr(slash + 1, "?$rid=");
@@ -710,7 +732,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	/* a persistent session's old connection ends after its successor's
 	 * BASIC_AUTH: the device is still there */
 	if (id[0] != '\0' && !conn_online(id))
-		conn_notice(id, false);
+		conn_notice(id, "x");
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -776,8 +798,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 	ask_close();
 	free(plug.conns);
-	for (int b = 0; b < METHOD_BUCKETS; b++)
-		for (struct msub *m = plug.methods[b], *n; m != NULL; m = n) {
+	for (int b = 0; b < SESSION_BUCKETS; b++)
+		for (struct session *m = plug.sessions[b], *n; m != NULL; m = n) {
 			n = m->next;
 			free(m);
 		}

@@ -84,6 +84,40 @@ expect_eq "... logged as refused by orchardd" true "$(grep '"msg":"mqtt device r
 expect "a new certificate for mb-1" cert x2 mb-1
 expect_eq "... connects again" "rc=0" "$(twin_get x2 | tail -1)"
 
+# --- what orchardd follows: connected devices only -----------------------------------
+followed() { "${CURL[@]}" "$URL/metrics" | awk '$1 == "orchard_mqtt_devices_followed" {print $2}'; }
+followed_is() { # N: within 5 s
+	for _ in $(seq 1 100); do
+		[[ "$(followed)" == "$1" ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+listen() { # FILTER: mb-1 (x2) subscribes to FILTER (none: its session's), prints its first message
+	MQTT_RR_SUBSCRIBE=$1 MQTT_RR_WAIT=10 timeout 15 python3 tests/lib/mqtt_rr.py 127.0.0.1 "$XPORT" \
+		"$TMP/var/pki/root.pem" "$D/x2.pem" "$D/x2.key" mb-1 "$HUB/mb-1/?api-version=2021-04-12" - \
+		>"$TMP/listen.out" 2>&1 &
+	LPID=$!
+}
+desired_n() { # N: an operator sets desired.n; LOUT: the listener's status and message
+	http PATCH /twins/mb-1 "${W[@]}" -d "{\"properties\":{\"desired\":{\"n\":$1}}}"
+	wait "$LPID"
+	LOUT="rc=$? $(cut -d' ' -f2- "$TMP/listen.out" | jq -c '{n, v: ."$version"}' 2>&1)"
+}
+expect "devices that read their twin and left are not followed (no memory kept for them)" followed_is 0
+listen '$iothub/twin/PATCH/properties/desired/#'
+expect "a device listening for desired patches is followed" followed_is 1
+http GET /twins/mb-1 "${W[@]}"
+V=$(($(jq '.properties.desired."$version"' <<<"$BODY") + 1))
+desired_n 1
+expect_eq "... and gets the change" "rc=0 {\"n\":1,\"v\":$V}" "$LOUT"
+expect "... it left: not followed" followed_is 0
+listen ''
+expect "its persistent session back, without subscribing again: followed again" followed_is 1
+desired_n 2
+expect_eq "... and gets the next change" "rc=0 {\"n\":2,\"v\":$((V + 1))}" "$LOUT"
+expect "... it left again: not followed" followed_is 0
+
 kill -9 "$B1"
 expect "the broker killed: orchardd starts another and connects again" connected 2
 B2=$(bpid)

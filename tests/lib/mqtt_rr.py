@@ -5,9 +5,14 @@ responses, publishes one request and prints the first message it gets as
 "TOPIC BODY". mosquitto_rr cannot: it subscribes to its exact response
 topic, which the Orchard plugin refuses (devices get IoT Hub's filters only).
 
-usage: mqtt_rr.py HOST PORT CAFILE CERT|- KEY|- CLIENTID USERNAME TOPIC [BODY]
+usage: mqtt_rr.py HOST PORT CAFILE CERT|- KEY|- CLIENTID USERNAME TOPIC|- [BODY]
+TOPIC -: publish nothing, print the first message that comes. The session
+is persistent (clean session false, as the SDKs'); MQTT_RR_SUBSCRIBE names
+the filter subscribed to (default $iothub/twin/res/#; empty: none, a
+persistent session's own), MQTT_RR_WAIT the seconds to wait (default 5).
 exit: 0 answered, 5 CONNACK refused (prints its code), 3 TLS or connection
-error (the handshake refused), 4 no answer within 5 s."""
+error (the handshake refused), 4 no answer in time."""
+import os
 import socket
 import ssl
 import struct
@@ -58,7 +63,7 @@ def main():
     if cert != "-":
         ctx.load_cert_chain(cert, key)
     try:
-        sock = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=5))
+        sock = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=float(os.environ.get("MQTT_RR_WAIT", "5"))))
         flags = 0x80  # username, clean session false (as the SDKs)
         sock.sendall(packet(0x10, s16("MQTT") + bytes([4, flags]) + struct.pack(">H", 60) + s16(cid) + s16(user)))
         kind, data = read_packet(sock)
@@ -69,9 +74,12 @@ def main():
         print("CONNACK", data[1] if len(data) > 1 else "?")
         return 5
     try:
-        sock.sendall(packet(0x82, struct.pack(">H", 1) + s16("$iothub/twin/res/#") + b"\x00"))
-        read_packet(sock)  # SUBACK
-        sock.sendall(packet(0x30, s16(topic) + body))
+        sub = os.environ.get("MQTT_RR_SUBSCRIBE", "$iothub/twin/res/#")
+        if sub:
+            sock.sendall(packet(0x82, struct.pack(">H", 1) + s16(sub) + b"\x00"))
+            read_packet(sock)  # SUBACK
+        if topic != "-":
+            sock.sendall(packet(0x30, s16(topic) + body))
         while True:
             kind, data = read_packet(sock)
             if kind >> 4 == 3:
