@@ -18,7 +18,6 @@ N=${BENCH_MQTT_DEVICES:-1000}
 command -v mosquitto >/dev/null || { echo "mosquitto not installed: skipped"; exit 0; }
 # every device is a socket in mosquitto and in the load client
 ulimit -n "$(( $(ulimit -Hn) < 8192 ? $(ulimit -Hn) : 8192 ))"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MPORT=$(free_port) BPORT=$(free_port)
 
 pg_start || exit 1

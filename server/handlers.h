@@ -134,6 +134,10 @@ int h_twins_method(struct request *req);
 
 /* h_devices_messages.c: GET /devices/{id}/messages (stored telemetry) */
 int h_devices_messages(struct request *req);
+/* h_devices_c2d.c: POST, GET, DELETE /devices/{id}/messages/devicebound */
+int h_devices_c2d_send(struct request *req);
+int h_devices_c2d_list(struct request *req);
+int h_devices_c2d_purge(struct request *req);
 
 /* h_twins_update.c */
 int h_twins_patch(struct request *req);

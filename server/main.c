@@ -100,10 +100,16 @@ static int config_resolve(struct config *cfg)
 /* Validations mostly wait on the network (5 s timeouts): more threads. */
 #define ACME_JOBS_THREADS 8
 
-static const char *const event_channels[] = {
-	EVENTS_AUDIT,	       EVENTS_TOKEN_REVOKED,  EVENTS_TWIN,
-	EVENTS_DEVICE_MESSAGE, EVENTS_DPS_ENROLLMENT, EVENTS_DPS_REGISTRATION,
-	EVENTS_CERT_REVOKED,   EVENTS_ACME_AUTHZ,     NULL};
+static const char *const event_channels[] = {EVENTS_AUDIT,
+					     EVENTS_TOKEN_REVOKED,
+					     EVENTS_TWIN,
+					     EVENTS_DEVICE_MESSAGE,
+					     EVENTS_DPS_ENROLLMENT,
+					     EVENTS_DPS_REGISTRATION,
+					     EVENTS_CERT_REVOKED,
+					     EVENTS_ACME_AUTHZ,
+					     EVENTS_C2D,
+					     NULL};
 
 /* The default key under the data folder is created on first use; a key
  * named explicitly must exist: a typo must not mint a new key that no

@@ -13,6 +13,7 @@
 #include "common/timefmt.h"
 #include "common/utf8.h"
 #include "server/store/store.h"
+#include "server/twin_doc.h"
 
 #define BAG_MAX 8192 /* the property bag, encoded */
 
@@ -112,22 +113,105 @@ int messages_store(struct store *s, const char *device, const char *bag, const v
 	return rc;
 }
 
-json_t *messages_json(const struct store_message *e)
+/* Appends s percent-encoded (RFC 3986's unreserved characters as they
+ * are) to out at *n, within cap; -1 when it does not fit. */
+static int bag_put(char *out, size_t cap, size_t *n, const char *s)
 {
-	char at[TIMEFMT_RFC3339_LEN], when[48];
-	json_t *sys = json_loads(e->system_properties, 0, NULL);
-	json_t *app = json_loads(e->properties, 0, NULL), *body;
+	static const char hexd[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (*n + 4 > cap)
+			return -1;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+			out[(*n)++] = (char)c;
+		else {
+			out[(*n)++] = '%';
+			out[(*n)++] = hexd[c >> 4];
+			out[(*n)++] = hexd[c & 15];
+		}
+	}
+	out[*n] = '\0';
+	return 0;
+}
+
+/* Appends "&key=value" (no & first), encoded. */
+static int bag_kv(char *out, size_t cap, size_t *n, const char *k, const char *v)
+{
+	if (*n > 0) {
+		if (*n + 1 >= cap)
+			return -1;
+		out[(*n)++] = '&';
+	}
+	if (bag_put(out, cap, n, k) != 0 || *n + 1 >= cap)
+		return -1;
+	out[(*n)++] = '=';
+	return bag_put(out, cap, n, v);
+}
+
+char *messages_bag(const char *device, const char *sys, const char *props, long long expires_at)
+{
+	json_t *s = json_loads(sys, 0, NULL), *p = json_loads(props, 0, NULL), *v;
+	char *out = malloc(MESSAGES_BAG_MAX + 1), to[TWIN_DEVICE_ID_MAX + 64];
+	char exp[TIMEFMT_RFC3339_LEN];
+	size_t n = 0;
+	const char *k;
+	int rc = s != NULL && p != NULL && out != NULL ? 0 : -1;
+
+	/* IoT Hub's order: the system properties, then the application's */
+	for (size_t i = 0; rc == 0 && i < sizeof sysprops / sizeof sysprops[0]; i++)
+		if ((v = json_object_get(s, sysprops[i][1])) != NULL && json_is_string(v))
+			rc = bag_kv(out, MESSAGES_BAG_MAX, &n, sysprops[i][0],
+				    json_string_value(v));
+	snprintf(to, sizeof to, "/devices/%s/messages/devicebound", device);
+	timefmt_rfc3339(expires_at, exp);
+	if (rc == 0)
+		rc = bag_kv(out, MESSAGES_BAG_MAX, &n, "$.to", to);
+	if (rc == 0)
+		rc = bag_kv(out, MESSAGES_BAG_MAX, &n, "$.exp", exp);
+	json_object_foreach (p, k, v)
+		if (rc == 0 && json_is_string(v))
+			rc = bag_kv(out, MESSAGES_BAG_MAX, &n, k, json_string_value(v));
+	json_decref(s);
+	json_decref(p);
+	if (rc != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+json_t *messages_body_json(const unsigned char *b, size_t len)
+{
+	json_t *body = NULL;
 	char *b64;
 
-	timefmt_rfc3339(e->received_at, at);
-	snprintf(when, sizeof when, "%.19s.%06lldZ", at, e->received_us);
-	if (utf8_valid((const char *)e->body, e->len) && memchr(e->body, 0, e->len) == NULL)
-		body = json_pack("{s:s%}", "body", (const char *)e->body, e->len);
-	else if ((b64 = b64_encode(e->body, e->len, 0)) != NULL) {
+	if (utf8_valid((const char *)b, len) && memchr(b, 0, len) == NULL)
+		body = json_pack("{s:s%}", "body", (const char *)b, len);
+	else if ((b64 = b64_encode(b, len, 0)) != NULL) {
 		body = json_pack("{s:s}", "bodyBase64", b64);
 		free(b64);
-	} else
-		body = NULL;
+	}
+	return body;
+}
+
+void messages_time(long long epoch, long long us, char out[MESSAGES_TIME_LEN])
+{
+	char at[TIMEFMT_RFC3339_LEN];
+
+	timefmt_rfc3339(epoch, at);
+	snprintf(out, MESSAGES_TIME_LEN, "%.19s.%06lldZ", at, us);
+}
+
+json_t *messages_json(const struct store_message *e)
+{
+	char when[MESSAGES_TIME_LEN];
+	json_t *sys = json_loads(e->system_properties, 0, NULL);
+	json_t *app = json_loads(e->properties, 0, NULL), *body;
+
+	messages_time(e->received_at, e->received_us, when);
+	body = messages_body_json(e->body, e->len);
 	if (sys == NULL || app == NULL || body == NULL) {
 		json_decref(sys);
 		json_decref(app);

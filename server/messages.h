@@ -18,6 +18,21 @@ struct store;
 int messages_store(struct store *s, const char *device, const char *bag, const void *body,
 		   size_t len);
 
+/* A cloud-to-device message's property bag for its topic, IoT Hub's
+ * "%24.mid=...&%24.to=...&key=value" from its system properties (JSON
+ * text, by name), its application properties (JSON text) and its expiry;
+ * malloc'd, NULL when over MESSAGES_BAG_MAX or out of memory. */
+#define MESSAGES_BAG_MAX 8000
+char *messages_bag(const char *device, const char *sys, const char *props, long long expires_at);
+
+/* {"body": text} when the bytes are UTF-8 without NUL, else
+ * {"bodyBase64": ...} (new reference; NULL out of memory). */
+json_t *messages_body_json(const unsigned char *b, size_t len);
+
+/* epoch seconds and microseconds as "2026-12-01T15:20:33.123456Z". */
+#define MESSAGES_TIME_LEN 48
+void messages_time(long long epoch, long long us, char out[MESSAGES_TIME_LEN]);
+
 /* One stored message as the operator API shows it (new reference). */
 json_t *messages_json(const struct store_message *e);
 

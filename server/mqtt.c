@@ -48,7 +48,12 @@ unsigned mqtt__bucket_of(const char *id)
 
 void mqtt__publish(struct mqtt *m, const char *topic, const char *body)
 {
-	int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(body), body, 0, false);
+	mqtt__publish_n(m, topic, body, strlen(body));
+}
+
+void mqtt__publish_n(struct mqtt *m, const char *topic, const void *body, size_t len)
+{
+	int rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, body, 0, false);
 
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_kv(LOG_WARN, "mqtt publish failed", "topic", topic, "error",
@@ -86,8 +91,10 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 		char what = msg->payloadlen == 1 ? *(char *)msg->payload : '0';
 
 		mqtt__online_set(m, t + strlen(CONN), what == '1');
-		if (what == 'x') /* it left: its next connection is followed anew */
+		if (what == 'x') { /* it left: its next connection is followed anew */
 			mqtt__follow_drop(m, t + strlen(CONN));
+			mqtt__c2d_forget(m, t + strlen(CONN));
+		}
 		return;
 	}
 	if (strncmp(t, UP, strlen(UP)) != 0)
@@ -104,6 +111,14 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 				   (size_t)msg->payloadlen) == -2)
 			log_kv(LOG_WARN, "device message lost: database unavailable", "device", id,
 			       NULL);
+		return;
+	}
+	if (twin_device_id_ok(id) && strcmp(t, "c2d/SUBSCRIBE/") == 0) {
+		mqtt__c2d_listen(m, id); /* the plugin: id listens for cloud-to-device messages */
+		return;
+	}
+	if (twin_device_id_ok(id) && strncmp(t, "c2d/UNDELIVERED/", 16) == 0) {
+		mqtt__c2d_undelivered(m, id, t + 16);
 		return;
 	}
 	if (twin_device_id_ok(id) && strcmp(t, "twin/SUBSCRIBE/desired/") == 0) {
@@ -314,6 +329,9 @@ struct mqtt *mqtt_start(struct server *srv, int *failed)
 	if (events_subscribe(srv->events, &m->sub, EVENTS_TWIN, "", mqtt__on_twin_event, m) != 0)
 		goto fail;
 	m->subscribed = true;
+	if (events_subscribe(srv->events, &m->c2d_sub, EVENTS_C2D, "", mqtt__on_c2d_event, m) != 0)
+		goto fail;
+	m->c2d_subscribed = true;
 	mosquitto_lib_init();
 	snprintf(cid, sizeof cid, "orchardd-%ld-%02x%02x%02x", (long)getpid(), raw[0] ^ raw[31],
 		 raw[1] ^ raw[30], raw[2] ^ raw[29]);
@@ -368,10 +386,13 @@ void mqtt_stop(struct mqtt *m)
 	}
 	if (m->subscribed)
 		events_unsubscribe(m->srv->events, &m->sub);
+	if (m->c2d_subscribed)
+		events_unsubscribe(m->srv->events, &m->c2d_sub);
 	if (m->pusher_started)
 		pthread_join(m->pusher, NULL);
 	mqtt_auth_stop(m->auth);
 	mqtt__follows_free(m);
+	mqtt__c2d_free(m);
 	mqtt__online_clear(m);
 	mqtt__pending_free(m);
 	pthread_mutex_destroy(&m->lock);

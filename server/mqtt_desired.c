@@ -176,6 +176,12 @@ void *mqtt__pusher_main(void *cls)
 		struct follow *f = m->due;
 		char id[sizeof f->id];
 
+		if (f == NULL && mqtt__c2d_take_due(m, id)) {
+			pthread_mutex_unlock(&m->lock);
+			mqtt__c2d_deliver(m, id);
+			pthread_mutex_lock(&m->lock);
+			continue;
+		}
 		if (f == NULL) {
 			pthread_cond_wait(&m->cond, &m->lock);
 			continue;

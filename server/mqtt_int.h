@@ -6,7 +6,8 @@
  *                          the network thread, topic dispatch, the secret
  *   server/mqtt_twin.c     answers to a device's twin GET and reported PATCH
  *   server/mqtt_desired.c  the devices followed and the desired pushes
- *   server/mqtt_methods.c  direct methods and which devices are connected */
+ *   server/mqtt_methods.c  direct methods and which devices are connected
+ *   server/mqtt_c2d.c      cloud-to-device messages to the devices listening */
 #ifndef ORCHARD_MQTT_INT_H
 #define ORCHARD_MQTT_INT_H
 #include <jansson.h>
@@ -29,6 +30,7 @@
 #define PENDING_MAX 10000
 #define MQTT_PAYLOAD_MAX (64 * 1024) /* the HTTPS route's body cap */
 #define FOLLOW_BUCKETS 1024
+#define C2D_BUCKETS 1024
 
 /* A device that read its twin over MQTT: what desired it holds. */
 struct follow {
@@ -38,6 +40,14 @@ struct follow {
 	bool dirty;		 /* a push is due */
 	struct follow *next;	 /* bucket */
 	struct follow *next_due; /* the pusher's list */
+};
+
+/* A device listening for cloud-to-device messages. */
+struct c2d_dev {
+	char id[TWIN_DEVICE_ID_MAX + 1];
+	bool due;		  /* its queue is to be looked at */
+	struct c2d_dev *next;	  /* bucket */
+	struct c2d_dev *next_due; /* the pusher's list */
 };
 
 /* A device connected to the broker now. */
@@ -71,6 +81,10 @@ struct mqtt {
 	struct follow *buckets[FOLLOW_BUCKETS];
 	struct follow *due;
 	size_t nfollows;
+	struct c2d_dev *c2d[C2D_BUCKETS]; /* under lock, as follows */
+	struct c2d_dev *c2d_due;
+	struct event_sub c2d_sub;
+	bool c2d_subscribed;
 	/* direct methods */
 	pthread_mutex_t mlock; /* connected, online, pending, next_rid */
 	bool connected;	       /* to the broker, subscribed */
@@ -86,6 +100,8 @@ struct mqtt {
 unsigned mqtt__bucket_of(const char *id);
 /* Publishes body (text) on topic at QoS 0; a failure is logged. */
 void mqtt__publish(struct mqtt *m, const char *topic, const char *body);
+/* The same with len bytes of body. */
+void mqtt__publish_n(struct mqtt *m, const char *topic, const void *body, size_t len);
 /* "$rid=" from a topic's query into out (NULL when absent or unsafe to echo). */
 const char *mqtt__rid_of(const char *query, char out[130]);
 
@@ -111,12 +127,29 @@ void mqtt__follow_set(struct follow *f, json_t *desired, long long v);
 json_t *mqtt__section_of(const char *text);
 /* Starts following id from its stored desired, unless already followed. */
 void mqtt__twin_follow(struct mqtt *m, const char *id);
-/* The pusher thread: sends due devices their desired change until m->stop. */
+/* The pusher thread: sends due devices their desired change and their
+ * cloud-to-device messages (mqtt_c2d.c) until m->stop. */
 void *mqtt__pusher_main(void *cls);
 /* EVENTS_TWIN's callback: marks the device (NULL: every device) due. */
 void mqtt__on_twin_event(void *cls, const char *payload);
 /* Frees every follow entry (at stop, the threads joined). */
 void mqtt__follows_free(struct mqtt *m);
+
+/* mqtt_c2d.c */
+/* The plugin: id listens for cloud-to-device messages; its queue is due. */
+void mqtt__c2d_listen(struct mqtt *m, const char *id);
+/* id left: no longer listening. */
+void mqtt__c2d_forget(struct mqtt *m, const char *id);
+/* EVENTS_C2D's callback: a listening device's queue grew (NULL: look at all). */
+void mqtt__on_c2d_event(void *cls, const char *payload);
+/* Under m->lock: the next device whose queue is due, into id; false: none. */
+bool mqtt__c2d_take_due(struct mqtt *m, char id[TWIN_DEVICE_ID_MAX + 1]);
+/* The pusher: takes id's queued messages and publishes them to it. */
+void mqtt__c2d_deliver(struct mqtt *m, const char *id);
+/* The plugin could not hand message row (decimal text) to id: queue it again. */
+void mqtt__c2d_undelivered(struct mqtt *m, const char *id, const char *row);
+/* Frees the listeners (at stop, the threads joined). */
+void mqtt__c2d_free(struct mqtt *m);
 
 /* mqtt_methods.c */
 /* The plugin: device id connected (on) or left its last connection. */

@@ -52,6 +52,8 @@ TEST_SCRIPTS += tests/protocol/cases.py tests/protocol/edge.py tests/protocol/ac
 TEST_SCRIPTS += tests/integration/acme_schema.sh
 # README's backup and restore: pg_dump and the keys, restored over a newer state and into nothing.
 TEST_SCRIPTS += tests/integration/backup.sh
+# Cloud-to-device messages: the operator API and delivery by orchardd's own broker.
+TEST_SCRIPTS += tests/integration/c2d.sh
 
 # clients/attest/tpm_pkey.c: the orchard-tpm provider without a TPM.
 $(BUILD)/tests/unit/clients/test_tpm_pkey: $(BUILD)/tests/unit/clients/test_tpm_pkey.o $(ATTESTC_LIB) \

@@ -28,7 +28,9 @@
  *               "orchard/up/<clientId>/<rest>" for the backend (a non-$
  *               prefix: "$share/..." never matches a $ topic in mosquitto
  *               2.0); the backend's "orchard/down/<deviceId>/<rest>" goes
- *               to that one client as "$iothub/<rest>". While no backend
+ *               to that one client as "$iothub/<rest>", or, for
+ *               "devicebound/<row>/<bag>", as its cloud-to-device message
+ *               (QoS 1; "not handed over" back when it is gone). While no backend
  *               is connected, a twin request is answered 503 at once.
  *               Each device may send plugin_opt_rate $iothub requests a
  *               second (default 50, bursts of twice that); beyond, twin
@@ -198,6 +200,16 @@ static void follow_notice(const char *id)
 		mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
 }
 
+/* Tells a backend (one, by the shared subscription) that device id listens
+ * for cloud-to-device messages: it sends those queued, and later ones. */
+static void c2d_notice(const char *id)
+{
+	char topic[256];
+
+	if (snprintf(topic, sizeof topic, UP_PREFIX "%s/c2d/SUBSCRIBE/", id) < (int)sizeof topic)
+		mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
+}
+
 static bool conn_online(const char *id)
 {
 	for (size_t i = 0; i < plug.nconns; i++)
@@ -225,7 +237,7 @@ static bool desired_fresh(const char *id, long long v, long long from)
 	return true;
 }
 
-enum { SUB_METHODS = 1, SUB_DESIRED = 2 };
+enum { SUB_METHODS = 1, SUB_DESIRED = 2, SUB_C2D = 4 };
 
 /* Finds id's session entry (the link to it, or where it would go). */
 static struct session **session_find(const char *id)
@@ -479,6 +491,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		conn_notice(cid, "1");
 	if (session_subs(cid) & SUB_DESIRED)
 		follow_notice(cid);
+	if (session_subs(cid) & SUB_C2D)
+		c2d_notice(cid);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -569,11 +583,16 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
 			if (strcmp(t, subs[i]) == 0)
 				return MOSQ_ERR_SUCCESS;
-		return own_topic(t, id, "") &&
-				       strcmp(t + 9 + strlen(id), "messages/devicebound/#") == 0
-			       ? MOSQ_ERR_SUCCESS
-			       : MOSQ_ERR_ACL_DENIED;
+		if (!own_topic(t, id, "") ||
+		    strcmp(t + 9 + strlen(id), "messages/devicebound/#") != 0)
+			return MOSQ_ERR_ACL_DENIED;
+		session_set(id, SUB_C2D, true);
+		c2d_notice(id);
+		return MOSQ_ERR_SUCCESS;
 	case MOSQ_ACL_UNSUBSCRIBE:
+		if (own_topic(t, id, "") &&
+		    strcmp(t + 9 + strlen(id), "messages/devicebound/#") == 0)
+			session_set(id, SUB_C2D, false);
 		if (strcmp(t, subs[1]) == 0)
 			session_set(id, SUB_DESIRED, false);
 		if (strcmp(t, subs[2]) == 0) {
@@ -608,6 +627,28 @@ static void twin_refuse(const char *id, const char *t, int status, const char *b
 		mosquitto_broker_publish_copy(id, topic, (int)strlen(body), body, 0, false, NULL);
 }
 
+/* A cloud-to-device message from a backend: rest is "{row}/{bag}". To the
+ * device at QoS 1 on its devicebound topic, or, when it is gone, "not
+ * handed over" back to a backend, which queues it again. */
+static int c2d_deliver(const char *id, const char *rest, const void *payload, int len)
+{
+	char topic[8192 + 512];
+	const char *slash = strchr(rest, '/');
+
+	if (slash == NULL)
+		return MOSQ_ERR_SUCCESS;
+	if (!conn_online(id)) {
+		if (snprintf(topic, sizeof topic, UP_PREFIX "%s/c2d/UNDELIVERED/%.*s", id,
+			     (int)(slash - rest), rest) < (int)sizeof topic)
+			mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (snprintf(topic, sizeof topic, "devices/%s/messages/devicebound/%s", id, slash + 1) <
+	    (int)sizeof topic)
+		mosquitto_broker_publish_copy(id, topic, len, payload, 1, false, NULL);
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
@@ -625,6 +666,8 @@ static int on_message(int event, void *event_data, void *userdata)
 				follow_notice(plug.conns[i].id);
 				if (session_subs(plug.conns[i].id) & SUB_METHODS)
 					conn_notice(plug.conns[i].id, "1");
+				if (session_subs(plug.conns[i].id) & SUB_C2D)
+					c2d_notice(plug.conns[i].id);
 			}
 			return MOSQ_ERR_SUCCESS;
 		}
@@ -636,6 +679,9 @@ static int on_message(int event, void *event_data, void *userdata)
 			return MOSQ_ERR_SUCCESS;
 		memcpy(target, rest, (size_t)(slash - rest));
 		target[slash - rest] = '\0';
+		if (starts(slash + 1, "devicebound/"))
+			return c2d_deliver(target, slash + 1 + 12, ed->payload,
+					   (int)ed->payloadlen);
 		if (snprintf(topic, sizeof topic, HUB_PREFIX "%s", slash + 1) >= (int)sizeof topic)
 			return MOSQ_ERR_SUCCESS;
 		if (starts(slash + 1, "methods/POST/") &&

@@ -14,6 +14,7 @@
 #define EVENTS_TWIN "orchard_twin" /* payload: "deviceId desiredVersion" of a changed twin */
 #define EVENTS_TWIN_CONFIGURATION "orchard_twin_config" /* payload: the configuration ID */
 #define EVENTS_DEVICE_MESSAGE "orchard_device_message"	/* payload: "deviceId id" of telemetry */
+#define EVENTS_C2D "orchard_c2d" /* payload: the deviceId whose cloud-to-device queue grew */
 /* Local only (events_post, never NOTIFY'd): "rid" of a direct method's
  * answer, or "deviceId" of a device that connected to the MQTT broker. */
 #define EVENTS_MQTT_METHOD "orchard_mqtt_method"

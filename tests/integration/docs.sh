@@ -24,7 +24,6 @@ trap fixture_cleanup EXIT
 # orchardd, database and var/); docs/errors.md is generated, with no blocks.
 PAGES=(${DOCS_PAGES:-README.md docs/twins.md docs/dps.md docs/pki.md docs/depot.md docs/attestation.md
 	docs/verifier.md docs/wasm.md docs/agent.md docs/acme.md docs/mqtt.md})
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # page_script PAGE [PRELUDE...]: the page's blocks as one script, after the
 # prelude pages' blocks (run, not counted as the page's); PORTS: a sed
 # script that moves the page's fixed ports to this test's.
@@ -39,15 +38,6 @@ page_script() {
 		python3 tests/lib/doc_blocks.py "$page" "$PORT" "$TMP/tmp.$n"
 	} | sed "$PORTS"
 }
-# mqtt_up: waits for orchardd's own broker and its backend connection
-mqtt_up() {
-	for _ in $(seq 1 200); do
-		grep -q '"msg":"mqtt backend connected"' "$OLOG" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # why OUT: what a failed page printed last, and docs.sh's own lines
 why() { tail -c 1000 "$1"; echo; grep -a '^docs.sh:' "$1"; }
 
@@ -70,7 +60,7 @@ for page in "${PAGES[@]}"; do
 		command -v mosquitto >/dev/null || { tap_ok "$page # SKIP mosquitto not installed"; continue; }
 		MPORT=$(free_port) XPORT=$(free_port)
 		ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT ORCHARD_MQTT_X509_LISTEN=$XPORT orchardd_start &&
-			mqtt_up || { tap_nok "$page: orchardd and its broker start"; continue; }
+			orchardd_mqtt_up || { tap_nok "$page: orchardd and its broker start"; continue; }
 		prelude=(docs/twins.md) PORTS="s/\b8883\b/$MPORT/g; s/\b8884\b/$XPORT/g"
 	else
 		orchardd_start || { tap_nok "$page: orchardd starts"; continue; }

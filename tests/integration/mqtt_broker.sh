@@ -15,7 +15,6 @@ cd "$(dirname "$0")/../.."
 . tests/lib/dps.sh
 trap fixture_cleanup EXIT
 command -v mosquitto >/dev/null || { echo "1..0 # SKIP mosquitto not installed"; exit 0; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MPORT=$(free_port) XPORT=$(free_port)
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }

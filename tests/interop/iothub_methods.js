@@ -5,7 +5,8 @@
 // never answers but hands its request id to a second, hostile device
 // (mqtt.js, when dev2 is given) that answers in its place, "send" sends
 // telemetry with the SDK's sendEvent (a Message with properties) and
-// answers with the outcome. Prints one JSON line per event; ends when the
+// answers with the outcome; a cloud-to-device message is printed and
+// completed. Prints one JSON line per event; ends when the
 // file stopFile appears.
 // argv: mqttPort hub dev key stopFile [dev2 key2]
 'use strict';
@@ -58,6 +59,12 @@ function sas(id, k) {
 		m.contentType = 'application/json';
 		m.contentEncoding = 'utf-8';
 		c.sendEvent(m, (err) => res.send(err ? 500 : 200, { sent: !err, error: err ? String(err) : null }, () => {}));
+	});
+	// cloud-to-device messages: the SDK subscribes to its devicebound topic
+	c.on('message', (msg) => {
+		out('c2d', { data: msg.data.toString(), messageId: msg.messageId, correlationId: msg.correlationId,
+			contentType: msg.contentType, prio: msg.properties.getValue('prio') });
+		c.complete(msg, () => {});
 	});
 	// the SDK subscribes to $iothub/methods/POST/# on the first onDeviceMethod
 	await sleep(300);

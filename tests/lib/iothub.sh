@@ -1,9 +1,6 @@
 # tests/lib/iothub.sh: what the IoT Hub interop tests share: the skip without
-# node, npm or mosquitto, the Node SDK, free ports and the broker with our plugin.
+# node, npm or mosquitto, the Node SDK, ports and the broker with our plugin.
 NPM_DIR="$ROOT/build/npm-iothub"
-
-# free_port: a TCP port nobody listens on now (the kernel's pick)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # iothub_prepare: ends the test with a TAP skip without node, npm or
 # mosquitto; installs the SDK; picks MPORT (devices) and BPORT (backend).

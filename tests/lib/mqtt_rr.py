@@ -85,7 +85,10 @@ def main():
             if kind >> 4 == 3:
                 n = struct.unpack(">H", data[:2])[0]
                 qos = (kind >> 1) & 3
-                print(data[2 : 2 + n].decode(), data[2 + n + (2 if qos else 0) :].decode())
+                if qos:  # acknowledged, as an SDK does: else the session redelivers it
+                    sock.sendall(packet(0x40, data[2 + n : 4 + n]))
+                # the body as its bytes (a cloud-to-device message may be binary)
+                sys.stdout.buffer.write(data[2 : 2 + n] + b" " + data[2 + n + (2 if qos else 0) :] + b"\n")
                 return 0
     except socket.timeout:
         print("timeout")

@@ -54,6 +54,19 @@ orchardd_start() {
 	CURL=(curl -sS --max-time 20 --cacert "$TMP/var/pki/root.pem")
 }
 
+# free_port: a TCP port nobody listens on now (the kernel's pick)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# orchardd_mqtt_up: waits up to 20 s for orchardd's backend connection to
+# its MQTT broker (ORCHARD_MQTT_LISTEN, or --mqtt-broker).
+orchardd_mqtt_up() {
+	for _ in $(seq 1 400); do
+		grep -q '"msg":"mqtt backend connected"' "$OLOG" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 orchardd_stop() {
 	local rc
 	kill -TERM "$OPID"
