@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/x509v3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,8 @@ static void say(char *why, size_t len, const char *msg)
 		snprintf(why, len, "%s", msg);
 }
 
-/* Appends a copy of name to *list unless it is there (case-insensitive). */
+/* Appends a copy of name to *list unless it is there (case-insensitive):
+ * 0, -1 out of memory, -2 for an empty name or one holding a NUL. */
 static int name_add(char ***list, size_t *n, const char *name, size_t len)
 {
 	char **grown, *copy;
@@ -59,7 +61,9 @@ static int name_add(char ***list, size_t *n, const char *name, size_t len)
 	for (size_t i = 0; i < *n; i++)
 		if (strlen((*list)[i]) == len && strncasecmp((*list)[i], name, len) == 0)
 			return 0;
-	if (memchr(name, '\0', len) != NULL || (copy = strndup(name, len)) == NULL)
+	if (len == 0 || memchr(name, '\0', len) != NULL)
+		return -2; /* no name: refused, as the CA would be made to sign a cut one */
+	if ((copy = strndup(name, len)) == NULL)
 		return -1;
 	for (char *p = copy; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
@@ -84,7 +88,8 @@ static int ip_add(struct pki_csr_info *out, const unsigned char *ip, int len)
 	return name_add(&out->ips, &out->nips, text, strlen(text));
 }
 
-/* The subject CN: an IP literal joins the IPs, anything else the names. */
+/* The subject CN: an IP literal joins the IPs, anything else the names:
+ * 0, -1 out of memory, -2 for a CN that is empty, not text or holds a NUL. */
 static int cn_add(struct pki_csr_info *out, const struct pki_csr *csr)
 {
 	X509_NAME *name = pki__csr_subject(csr);
@@ -93,16 +98,18 @@ static int cn_add(struct pki_csr_info *out, const struct pki_csr *csr)
 	while ((i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) >= 0) {
 		ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
 		unsigned char *utf8 = NULL;
-		int n = ASN1_STRING_to_UTF8(&utf8, v), rc = -1;
-		ASN1_OCTET_STRING *ip = n > 0 ? a2i_IPADDRESS((char *)utf8) : NULL;
+		int n = ASN1_STRING_to_UTF8(&utf8, v), rc = -2;
+		/* an IP parse stops at a NUL: "192.0.2.1\0.evil" is no IP */
+		bool text = n > 0 && memchr(utf8, '\0', (size_t)n) == NULL;
+		ASN1_OCTET_STRING *ip = text ? a2i_IPADDRESS((char *)utf8) : NULL;
 		if (ip != NULL)
 			rc = ip_add(out, ASN1_STRING_get0_data(ip), ASN1_STRING_length(ip));
-		else if (n > 0)
+		else if (text)
 			rc = name_add(&out->dns, &out->ndns, (char *)utf8, (size_t)n);
 		ASN1_OCTET_STRING_free(ip);
 		OPENSSL_free(utf8);
 		if (rc != 0)
-			return -1;
+			return rc;
 	}
 	return 0;
 }
@@ -235,8 +242,14 @@ enum pki_status pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_i
 		}
 		goto out;
 	}
-	if (cn_add(out, csr) != 0 || (n = pki__csr_spki_der(csr, &spki)) <= 0 ||
-	    (out->spki = malloc((size_t)n)) == NULL)
+	if ((r = cn_add(out, csr)) != 0) {
+		if (r == -2) {
+			say(why, whylen, "the CSR's common name is neither a DNS name nor an IP");
+			st = PKI_ERR_SAN;
+		}
+		goto out;
+	}
+	if ((n = pki__csr_spki_der(csr, &spki)) <= 0 || (out->spki = malloc((size_t)n)) == NULL)
 		goto out;
 	memcpy(out->spki, spki, (size_t)n);
 	out->spki_len = (size_t)n;

@@ -83,8 +83,8 @@ static enum store_qs send_cb(struct store_conn *c, void *cls)
 
 int h_devices_c2d_send(struct request *req)
 {
-	const char *text = NULL, *b64 = NULL, *sys_names[] = {"messageId", "correlationId",
-							       "contentType", "contentEncoding"};
+	const char *text = NULL, *b64 = NULL,
+		   *sys_names[] = {"messageId", "correlationId", "contentType", "contentEncoding"};
 	const char *sys_vals[4] = {NULL, NULL, NULL, NULL}, *why;
 	json_t *props = NULL, *sys = NULL;
 	long long ttl = C2D_TTL_DEFAULT;

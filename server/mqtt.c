@@ -48,16 +48,16 @@ unsigned mqtt__bucket_of(const char *id)
 
 void mqtt__publish(struct mqtt *m, const char *topic, const char *body)
 {
-	mqtt__publish_n(m, topic, body, strlen(body));
-}
-
-void mqtt__publish_n(struct mqtt *m, const char *topic, const void *body, size_t len)
-{
-	int rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, body, 0, false);
+	int rc = mqtt__publish_n(m, topic, body, strlen(body));
 
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_kv(LOG_WARN, "mqtt publish failed", "topic", topic, "error",
 		       mosquitto_strerror(rc), NULL);
+}
+
+int mqtt__publish_n(struct mqtt *m, const char *topic, const void *body, size_t len)
+{
+	return mosquitto_publish(m->mosq, NULL, topic, (int)len, body, 0, false);
 }
 
 const char *mqtt__rid_of(const char *query, char out[130])

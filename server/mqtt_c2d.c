@@ -115,20 +115,25 @@ void mqtt__c2d_deliver(struct mqtt *m, const char *id)
 	char topic[MESSAGES_BAG_MAX + 256];
 
 	if (store_run(m->srv->store, take_cb, &t) < 0) {
-		log_kv(LOG_WARN, "cloud-to-device delivery deferred: database unavailable", "device",
-		       id, NULL);
+		log_kv(LOG_WARN, "cloud-to-device delivery deferred: database unavailable",
+		       "device", id, NULL);
 		return; /* still queued: the next listen or send tries again */
 	}
 	for (int i = 0; i < t.l.n; i++) {
 		struct store_c2d *e = &t.l.items[i];
 		char *bag = messages_bag(id, e->system_properties, e->properties, e->expires_at);
+		char row[24];
 
+		snprintf(row, sizeof row, "%lld", e->id);
 		/* the row's id rides along, for the plugin's "not handed over" */
-		if (bag != NULL && snprintf(topic, sizeof topic, DOWN "%s/devicebound/%lld/%s", id,
-					    e->id, bag) < (int)sizeof topic)
-			mqtt__publish_n(m, topic, e->body, e->len);
-		else
+		if (bag == NULL || snprintf(topic, sizeof topic, DOWN "%s/devicebound/%s/%s", id,
+					    row, bag) >= (int)sizeof topic)
 			log_bug("cloud-to-device message without its topic", "device", id);
+		else if (mqtt__publish_n(m, topic, e->body, e->len) != 0) {
+			log_kv(LOG_WARN, "cloud-to-device message not sent: no broker", "device",
+			       id, NULL);
+			mqtt__c2d_undelivered(m, id, row); /* the next listen sends it */
+		}
 		free(bag);
 	}
 	store_c2d_list_free(&t.l);
@@ -149,6 +154,9 @@ static enum store_qs requeue_cb(struct store_conn *c, void *cls)
 void mqtt__c2d_undelivered(struct mqtt *m, const char *id, const char *row)
 {
 	struct c2d_requeue r = {.id = id, .row = strtoll(row, NULL, 10)};
+
+	/* the plugin could not hand it over: the device is not listening now */
+	mqtt__c2d_forget(m, id);
 
 	if (r.row > 0 && store_run(m->srv->store, requeue_cb, &r) < 0)
 		log_kv(LOG_WARN, "cloud-to-device message lost: database unavailable", "device", id,

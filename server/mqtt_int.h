@@ -100,8 +100,8 @@ struct mqtt {
 unsigned mqtt__bucket_of(const char *id);
 /* Publishes body (text) on topic at QoS 0; a failure is logged. */
 void mqtt__publish(struct mqtt *m, const char *topic, const char *body);
-/* The same with len bytes of body. */
-void mqtt__publish_n(struct mqtt *m, const char *topic, const void *body, size_t len);
+/* The same with len bytes of body, unlogged: mosquitto's error code. */
+int mqtt__publish_n(struct mqtt *m, const char *topic, const void *body, size_t len);
 /* "$rid=" from a topic's query into out (NULL when absent or unsafe to echo). */
 const char *mqtt__rid_of(const char *query, char out[130]);
 

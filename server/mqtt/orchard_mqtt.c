@@ -628,8 +628,9 @@ static void twin_refuse(const char *id, const char *t, int status, const char *b
 }
 
 /* A cloud-to-device message from a backend: rest is "{row}/{bag}". To the
- * device at QoS 1 on its devicebound topic, or, when it is gone, "not
- * handed over" back to a backend, which queues it again. */
+ * device at QoS 1 on its devicebound topic, or, when it is gone or no
+ * longer subscribed, "not handed over" back to a backend, which queues it
+ * again. */
 static int c2d_deliver(const char *id, const char *rest, const void *payload, int len)
 {
 	char topic[8192 + 512];
@@ -637,7 +638,7 @@ static int c2d_deliver(const char *id, const char *rest, const void *payload, in
 
 	if (slash == NULL)
 		return MOSQ_ERR_SUCCESS;
-	if (!conn_online(id)) {
+	if (!conn_online(id) || !(session_subs(id) & SUB_C2D)) { /* gone, or unsubscribed */
 		if (snprintf(topic, sizeof topic, UP_PREFIX "%s/c2d/UNDELIVERED/%.*s", id,
 			     (int)(slash - rest), rest) < (int)sizeof topic)
 			mosquitto_broker_publish_copy(NULL, topic, 0, "", 0, false, NULL);

@@ -6,10 +6,10 @@
 
 #include "server/store/store.h"
 
-#define C2D_QUEUE_MAX 50	  /* waiting per device: IoT Hub's */
-#define C2D_BODY_MAX (64 * 1024)  /* IoT Hub's largest cloud-to-device message */
-#define C2D_TTL_DEFAULT 3600	  /* seconds: IoT Hub's default */
-#define C2D_TTL_MAX (48 * 3600)	  /* IoT Hub's largest */
+#define C2D_QUEUE_MAX 50	 /* waiting per device: IoT Hub's */
+#define C2D_BODY_MAX (64 * 1024) /* IoT Hub's largest cloud-to-device message */
+#define C2D_TTL_DEFAULT 3600	 /* seconds: IoT Hub's default */
+#define C2D_TTL_MAX (48 * 3600)	 /* IoT Hub's largest */
 
 struct store_c2d_new {
 	const char *device_id;

@@ -13,11 +13,14 @@
 #define STR(x) STR_(x)
 
 /* The columns rows() reads, in its order. */
-#define C2D_COLUMNS                                                                                \
-	"id, " STORE_EPOCH("enqueued_at") ","                                                       \
-	" extract(microseconds from enqueued_at)::bigint % 1000000, " STORE_EPOCH("expires_at") "," \
-	" coalesce(" STORE_EPOCH("delivered_at") ", 0), expires_at <= now(),"                       \
-	" system_properties::text, properties::text, encode(body, 'hex')"
+#define C2D_COLUMNS                                                                                       \
+	"id, " STORE_EPOCH(                                                                               \
+		"enqueued_at") ","                                                                        \
+			       " extract(microseconds from enqueued_at)::bigint % 1000000, " STORE_EPOCH( \
+				       "expires_at") ","                                                  \
+						     " coalesce(" STORE_EPOCH(                            \
+							     "delivered_at") ", 0), expires_at <= now()," \
+									     " system_properties::text, properties::text, encode(body, 'hex')"
 
 void store_c2d_list_free(struct store_c2d_list *l)
 {
@@ -53,7 +56,7 @@ static enum store_qs rows(PGresult *res, enum store_qs qs, struct store_c2d_list
 		e->enqueued_us = store_value_ll(res, i, 2);
 		e->expires_at = store_value_ll(res, i, 3);
 		e->delivered_at = store_value_ll(res, i, 4);
-		e->status = e->delivered_at != 0		? C2D_DELIVERED
+		e->status = e->delivered_at != 0	      ? C2D_DELIVERED
 			    : PQgetvalue(res, i, 5)[0] == 't' ? C2D_EXPIRED
 							      : C2D_QUEUED;
 		e->system_properties = store_value_dup(res, i, 6, &ok);
@@ -75,8 +78,8 @@ enum store_qs store_insert_c2d(struct store_conn *c, const struct store_c2d_new 
 {
 	/* One sender at a time per device, so the count below is the queue's
 	 * (the next statement's snapshot is taken after the lock). */
-	static struct store_stmt lock = {
-		"c2d_lock", "SELECT pg_advisory_xact_lock(hashtext('c2d ' || $1))", 0};
+	static struct store_stmt lock = {"c2d_lock",
+					 "SELECT pg_advisory_xact_lock(hashtext('c2d ' || $1))", 0};
 	static struct store_stmt st = {
 		"insert_c2d",
 		"WITH d AS (SELECT EXISTS (SELECT 1 FROM twins WHERE device_id = $1) AS known,"
@@ -86,9 +89,10 @@ enum store_qs store_insert_c2d(struct store_conn *c, const struct store_c2d_new 
 		" AND coalesce(delivered_at, expires_at) < now() - interval '1 day'),"
 		" i AS (INSERT INTO c2d_messages (device_id, expires_at, system_properties, properties,"
 		" body) SELECT $1, now() + make_interval(secs => $2::int), $3::jsonb, $4::jsonb,"
-		" decode($5, 'hex') FROM d WHERE known AND waiting < " STR(C2D_QUEUE_MAX)
-		" RETURNING id, " STORE_EPOCH("expires_at") " AS exp)"
-		" SELECT d.known, i.id, i.exp, pg_notify('" EVENTS_C2D "', $1) FROM d LEFT JOIN i ON true",
+		" decode($5, 'hex') FROM d WHERE known AND waiting < " STR(C2D_QUEUE_MAX) " RETURNING id, " STORE_EPOCH(
+			"expires_at") " AS exp)"
+				      " SELECT d.known, i.id, i.exp, pg_notify('" EVENTS_C2D
+				      "', $1) FROM d LEFT JOIN i ON true",
 		0};
 	char ttl[16], *hex = malloc(m->len * 2 + 1);
 	const char *p[] = {m->device_id, ttl, m->system_properties, m->properties, hex};
@@ -120,7 +124,8 @@ enum store_qs store_select_c2d(struct store_conn *c, const char *device_id, long
 			       int limit, struct store_c2d_list *out)
 {
 	static struct store_stmt st = {"select_c2d",
-				       "SELECT " C2D_COLUMNS " FROM c2d_messages WHERE device_id = $1"
+				       "SELECT " C2D_COLUMNS
+				       " FROM c2d_messages WHERE device_id = $1"
 				       " AND id > $2 ORDER BY id LIMIT $3",
 				       0};
 	char a[24], n[16];
@@ -158,10 +163,11 @@ enum store_qs store_take_c2d(struct store_conn *c, const char *device_id,
 
 enum store_qs store_requeue_c2d(struct store_conn *c, const char *device_id, long long id)
 {
-	static struct store_stmt st = {"requeue_c2d",
-				       "UPDATE c2d_messages SET delivered_at = NULL"
-				       " WHERE id = $2 AND device_id = $1 AND delivered_at IS NOT NULL",
-				       0};
+	static struct store_stmt st = {
+		"requeue_c2d",
+		"UPDATE c2d_messages SET delivered_at = NULL"
+		" WHERE id = $2 AND device_id = $1 AND delivered_at IS NOT NULL",
+		0};
 	char i[24];
 	const char *p[] = {device_id, i};
 

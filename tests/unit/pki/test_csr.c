@@ -41,6 +41,74 @@ static uint8_t *csr_with_names(EVP_PKEY *key, const char *cn, const char *sans, 
 	return out;
 }
 
+/* A CSR whose subject CN is the len bytes of cn (NULs and all), and, when
+ * dns is given, a SAN of one DNS name of dnslen bytes. */
+static uint8_t *csr_with_bytes(EVP_PKEY *key, const char *cn, int len, const char *dns, int dnslen,
+			       size_t *outlen)
+{
+	X509_REQ *r = X509_REQ_new();
+	unsigned char *der = NULL;
+	int n;
+
+	assert_true(X509_REQ_set_pubkey(r, key));
+	assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN", V_ASN1_IA5STRING,
+					       (const unsigned char *)cn, len, -1, 0));
+	if (dns != NULL) {
+		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+		GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+
+		assert_true(ASN1_STRING_set(s, dns, dnslen));
+		GENERAL_NAME_set0_value(g, GEN_DNS, s);
+		sk_GENERAL_NAME_push(names, g);
+		sk_X509_EXTENSION_push(exts, X509V3_EXT_i2d(NID_subject_alt_name, 0, names));
+		assert_true(X509_REQ_add_extensions(r, exts));
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		GENERAL_NAMES_free(names);
+	}
+	assert_true(X509_REQ_sign(r, key, EVP_sha256()) > 0);
+	n = i2d_X509_REQ(r, &der);
+	X509_REQ_free(r);
+	uint8_t *out = malloc((size_t)n);
+	memcpy(out, der, (size_t)n);
+	OPENSSL_free(der);
+	*outlen = (size_t)n;
+	return out;
+}
+
+/* Names a NUL would cut, or none at all: refused as names (PKI_ERR_SAN),
+ * never read up to the NUL. */
+static void test_csr_cut_names(void **state)
+{
+	static const struct {
+		const char *cn;
+		int len;
+		const char *dns;
+		int dnslen;
+	} cases[] = {
+		{"192.0.2.1\0.evil.test", 21, NULL, 0}, /* an IP parse stops at the NUL */
+		{"a.example\0.evil.test", 21, NULL, 0},	       {"", 0, NULL, 0},
+		{"a.example", 9, "b.example\0.evil.test", 21}, {"a.example", 9, "", 0},
+	};
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	struct pki_csr_info info;
+	char why[256];
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t *csr = csr_with_bytes(key, cases[i].cn, cases[i].len, cases[i].dns,
+					      cases[i].dnslen, &len);
+
+		assert_int_equal(pki_csr_inspect(csr, len, &info, why, sizeof why), PKI_ERR_SAN);
+		assert_null(strstr(why, "internal"));
+		assert_int_equal(info.ndns + info.nips, 0); /* *out zeroed */
+		free(csr);
+	}
+	EVP_PKEY_free(key);
+}
+
 static void test_csr_inspect(void **state)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-384");
@@ -242,6 +310,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_csr_inspect),
+		cmocka_unit_test(test_csr_cut_names),
 		cmocka_unit_test(test_issue_inspected),
 	};
 
