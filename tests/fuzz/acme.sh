@@ -1,13 +1,14 @@
 #!/bin/bash
 # Builds the libFuzzer drivers for acme/'s parsers (identifiers, external
-# account binding, keyChange's inner JWS, ARI certificate identifiers) with clang-14 + ASan + UBSan into
+# account binding, keyChange's inner JWS, ARI certificate identifiers, request
+# JWS and jwk) with clang-14 + ASan + UBSan into
 # build-fuzz/acme and runs each for FUZZ_SECONDS.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/fuzz.sh
 OUT=build-fuzz/acme
 mkdir -p "$OUT"
-for name in fuzz_ident fuzz_eab fuzz_ari; do
+for name in fuzz_ident fuzz_eab fuzz_ari fuzz_jws; do
 	$CC $CFLAGS -o "$OUT/$name" "tests/fuzz/acme/$name.c" acme/*.c verifier/*.c common/*.c \
 		-ljansson -lcurl -lssl -lcrypto -lresolv -lcbor -ltss2-mu -ljwt || { echo "$name: build failed"; rc=1; continue; }
 	fuzz_run "$OUT/$name" "$OUT/$name.corpus" "tests/fuzz/acme/seeds/$name" 2048
