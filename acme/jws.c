@@ -15,6 +15,8 @@
 #include "common/b64.h"
 #include "common/jsonb.h"
 
+#define JWS_HEADER_DEPTH 4 /* {"jwk": {...}} is two */
+
 int acme_fail(struct acme_err *e, enum err_code code, const char *fmt, ...)
 {
 	va_list ap;
@@ -131,7 +133,10 @@ static int jws_parse(const json_t *body, bool inner, struct acme_jws *out, struc
 		return acme_fail(e, ERR_ACME_MALFORMED,
 				 "JWS: \"protected\" is not strict base64url");
 	out->header = jsonb_flat((const char *)hdr, hlen);
-	if (out->header == NULL)
+	/* a header nests a jwk at most: deeper is refused before jansson,
+	 * whose own limit is 2048 levels */
+	if (out->header == NULL &&
+	    jsonb_depth((const char *)hdr, hlen, JWS_HEADER_DEPTH) <= JWS_HEADER_DEPTH)
 		out->header = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, NULL);
 	free(hdr);
 	if (out->header == NULL) {

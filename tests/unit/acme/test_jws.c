@@ -190,6 +190,11 @@ static void test_jws_refusals(void **state)
 	body = sign(k, "ES256", hdr_jwk(k, "ES256"), "{}");
 	json_object_set_new(body, "protected", json_string("bm90IGpzb24"));
 	expect_jws_refused(body, ERR_ACME_MALFORMED, "not JSON");
+	/* {"alg":"ES256","x":[[[[1]]]]}: five levels, where a jwk needs two */
+	body = sign(k, "ES256", hdr_jwk(k, "ES256"), "{}");
+	json_object_set_new(body, "protected",
+			    json_string("eyJhbGciOiJFUzI1NiIsIngiOltbW1sxXV1dXX0"));
+	expect_jws_refused(body, ERR_ACME_MALFORMED, "not JSON");
 	for (const char *const *alg =
 		     (const char *const[]){"none", "HS256", "RS512", "ES512", NULL};
 	     *alg; alg++) {
