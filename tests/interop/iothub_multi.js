@@ -26,6 +26,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 	// counted where the SDK's transport hands them to the twin
 	twin.on('properties.desired', () => {});
 	c._transport.on('twinDesiredPropertiesUpdate', (patch) => out('desired', { patch }));
+	c.on('message', (msg) => {
+		out('c2d', { data: msg.data.toString() });
+		c.complete(msg, () => {});
+	});
 	c.onDeviceMethod('twin', (req, res) => {
 		c.getTwin((err, t) => res.send(err ? 500 : 200, err ? { error: String(err) } : { desired: t.properties.desired, reported: t.properties.reported }, () => {}));
 	});

@@ -4,7 +4,8 @@
 # (plugin_opt_socket lists both) and lets both connect as backends (their
 # secret is in the database). The unmodified Node SDK device reads and
 # reports its twin; a desired PATCH made on either orchardd reaches it
-# exactly once; a direct method invoked on either is answered; with one
+# exactly once, as does a cloud-to-device message sent on either; a
+# direct method invoked on either is answered; with one
 # orchardd stopped, the other serves it all, and a new device still
 # connects (its SAS checked by the orchardd that is left); started again,
 # it serves beside the other.
@@ -89,6 +90,14 @@ expect_eq "a method invoked on orchardd B: answered (the device's reported updat
 on "$URL_A" GET /twins/mt-1 "${W[@]}"
 expect_eq "... its reported update is in the twin" 2 "$(jq -r .properties.reported.fw <<<"$BODY")"
 expect_eq "a desired PATCH on A and one on B each reached the device exactly once" "1 1" "$(patches d1 a) $(patches d1 b)"
+on "$URL_A" POST /devices/mt-1/messages/devicebound "${W[@]}" -d '{"body":"via A"}'
+on "$URL_B" POST /devices/mt-1/messages/devicebound "${W[@]}" -d '{"body":"via B"}'
+c2ds() { jq -c "select(.step == \"c2d\" and .data == \"$2\")" "$TMP/$1.out" | wc -l; }
+wait_for "$TMP/d1.out" '.step == "c2d" and .data == "via A"'
+wait_for "$TMP/d1.out" '.step == "c2d" and .data == "via B"'
+sleep 0.5 # a second copy would come within this
+expect_eq "a cloud-to-device message sent on A and one on B each reached the device exactly once" "1 1" \
+	"$(c2ds d1 'via A') $(c2ds d1 'via B')"
 
 # orchardd A stops: B serves everything
 kill -TERM "$OPID_A"
