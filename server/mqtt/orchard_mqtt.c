@@ -483,7 +483,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_AUTH;
 	}
 	if (mosquitto_client_clean_session(ed->client))
-		session_set(cid, SUB_METHODS | SUB_DESIRED, false); /* a new session */
+		session_set(cid, SUB_METHODS | SUB_DESIRED | SUB_C2D, false); /* a new session */
 	conn_add(ed->client, cid, until);
 	/* its persistent session has these subscriptions: it will not send
 	 * them again, and orchardd forgot it when it left */

@@ -128,6 +128,17 @@ heard
 expect_eq "a binary body arrives as its bytes" "rc=0 000102ff" \
 	"${HEARD%% *} $(cut -d' ' -f2- "$TMP/listen.out" | head -c 4 | od -An -tx1 | tr -d ' \n')"
 
+MQTT_RR_CLEAN=1 listen '' 2
+sleep 0.5
+send '{"body":"for a listener"}'
+heard
+expect_eq "a clean session that subscribed to nothing gets nothing" "rc=4" "${HEARD%% *}"
+http GET "$Q" "${R[@]}"
+expect_eq "... the message stays queued" queued "$(jq -r '.items[-1].status' <<<"$BODY")"
+listen 'devices/c-1/messages/devicebound/#'
+heard
+expect_eq "... until the device subscribes" "rc=0 for a listener" "$(cut -d' ' -f1,3- <<<"$HEARD")"
+
 orchardd_stop
 expect_eq "orchardd exits 0" 0 "$?"
 expect_eq "no sanitizer report" 0 "$(cat "$TMP"/orchardd.*.log | grep -c 'Sanitizer')"
