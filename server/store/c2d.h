@@ -56,9 +56,9 @@ enum store_qs store_insert_c2d(struct store_conn *c, const struct store_c2d_new 
 enum store_qs store_select_c2d(struct store_conn *c, const char *device_id, long long after,
 			       int limit, struct store_c2d_list *out);
 
-/* Marks the device's queued, unexpired messages delivered (up to
- * C2D_QUEUE_MAX, skipping rows another orchardd is taking) and returns
- * them, oldest first, to be handed to its connection. */
+/* Marks the device's queued, unexpired messages delivered (skipping rows
+ * another orchardd is taking) and returns them, oldest first, to be
+ * handed to its connection. */
 enum store_qs store_take_c2d(struct store_conn *c, const char *device_id,
 			     struct store_c2d_list *out);
 

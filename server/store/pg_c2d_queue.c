@@ -9,18 +9,13 @@
 #include "server/store/events.h"
 #include "server/store/store_pg.h"
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-/* The columns rows() reads, in its order. */
-#define C2D_COLUMNS                                                                                       \
-	"id, " STORE_EPOCH(                                                                               \
-		"enqueued_at") ","                                                                        \
-			       " extract(microseconds from enqueued_at)::bigint % 1000000, " STORE_EPOCH( \
-				       "expires_at") ","                                                  \
-						     " coalesce(" STORE_EPOCH(                            \
-							     "delivered_at") ", 0), expires_at <= now()," \
-									     " system_properties::text, properties::text, encode(body, 'hex')"
+/* The columns rows() reads, in its order (times as epoch seconds). */
+#define C2D_COLUMNS                                                                                \
+	"id, extract(epoch from enqueued_at)::bigint,"                                             \
+	" extract(microseconds from enqueued_at)::bigint % 1000000,"                               \
+	" extract(epoch from expires_at)::bigint,"                                                 \
+	" coalesce(extract(epoch from delivered_at)::bigint, 0), expires_at <= now(),"             \
+	" system_properties::text, properties::text, encode(body, 'hex')"
 
 void store_c2d_list_free(struct store_c2d_list *l)
 {
@@ -89,13 +84,13 @@ enum store_qs store_insert_c2d(struct store_conn *c, const struct store_c2d_new 
 		" AND coalesce(delivered_at, expires_at) < now() - interval '1 day'),"
 		" i AS (INSERT INTO c2d_messages (device_id, expires_at, system_properties, properties,"
 		" body) SELECT $1, now() + make_interval(secs => $2::int), $3::jsonb, $4::jsonb,"
-		" decode($5, 'hex') FROM d WHERE known AND waiting < " STR(C2D_QUEUE_MAX) " RETURNING id, " STORE_EPOCH(
-			"expires_at") " AS exp)"
-				      " SELECT d.known, i.id, i.exp, pg_notify('" EVENTS_C2D
-				      "', $1) FROM d LEFT JOIN i ON true",
+		" decode($5, 'hex') FROM d WHERE known AND waiting < $6::int"
+		" RETURNING id, extract(epoch from expires_at)::bigint AS exp)"
+		" SELECT d.known, i.id, i.exp, (SELECT pg_notify('" EVENTS_C2D "', $1) FROM i)"
+		" FROM d LEFT JOIN i ON true",
 		0};
-	char ttl[16], *hex = malloc(m->len * 2 + 1);
-	const char *p[] = {m->device_id, ttl, m->system_properties, m->properties, hex};
+	char ttl[16], max[16], *hex = malloc(m->len * 2 + 1);
+	const char *p[] = {m->device_id, ttl, m->system_properties, m->properties, hex, max};
 	enum store_qs qs;
 	PGresult *res;
 
@@ -103,11 +98,12 @@ enum store_qs store_insert_c2d(struct store_conn *c, const struct store_c2d_new 
 		return STORE_HARD;
 	hex_encode(m->body, m->len, hex);
 	snprintf(ttl, sizeof ttl, "%d", m->ttl);
+	snprintf(max, sizeof max, "%d", C2D_QUEUE_MAX);
 	if ((qs = store_exec_void(c, &lock, 1, p)) < 0) {
 		free(hex);
 		return qs;
 	}
-	res = store_exec(c, &st, 5, p, &qs);
+	res = store_exec(c, &st, 6, p, &qs);
 	free(hex);
 	if (qs > 0) {
 		*out = PQgetvalue(res, 0, 0)[0] != 't' ? C2D_NO_DEVICE
@@ -148,9 +144,8 @@ enum store_qs store_take_c2d(struct store_conn *c, const char *device_id,
 		"take_c2d",
 		"WITH u AS (UPDATE c2d_messages SET delivered_at = now() WHERE id IN"
 		" (SELECT id FROM c2d_messages WHERE device_id = $1 AND delivered_at IS NULL"
-		" AND expires_at > now() ORDER BY id LIMIT " STR(
-			C2D_QUEUE_MAX) " FOR UPDATE SKIP LOCKED)"
-				       " RETURNING " C2D_COLUMNS ") SELECT * FROM u ORDER BY id",
+		" AND expires_at > now() FOR UPDATE SKIP LOCKED)"
+		" RETURNING " C2D_COLUMNS ") SELECT * FROM u ORDER BY id",
 		0};
 	const char *p[] = {device_id};
 	enum store_qs qs;
