@@ -1,5 +1,7 @@
-/* Device-to-cloud messages: the property bag of IoT Hub's telemetry topic
- * into system and application properties, stored in one statement. */
+/* IoT Hub's messages as operators see them: a telemetry topic's property
+ * bag into system and application properties, stored in one statement; a
+ * cloud-to-device message's properties into its topic's bag; bodies and
+ * times in JSON. */
 #include "server/messages.h"
 
 #include <ctype.h>

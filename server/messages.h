@@ -1,7 +1,8 @@
 /* Device-to-cloud messages (IoT Hub telemetry): what a device publishes on
  * devices/{deviceId}/messages/events/{property bag} over MQTT is stored in
  * PostgreSQL with a bounded retention (server/store/messages.h) and read
- * by operators with GET /devices/{deviceId}/messages. */
+ * by operators with GET /devices/{deviceId}/messages. Cloud-to-device
+ * messages borrow the bag's encoding and the JSON forms. */
 #ifndef ORCHARD_MESSAGES_H
 #define ORCHARD_MESSAGES_H
 #include <jansson.h>
