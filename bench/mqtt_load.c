@@ -7,7 +7,9 @@
  *   1. --patches K: one operator PATCH /twins/{id} of desired at a time
  *      (libcurl, keep-alive) to a device picked in turn, timed until that
  *      device's MQTT handler has the push: p50/p99/max;
- *   2. --seconds S: every device sends reported PATCHes back to back (one
+ *   2. the same K times with a cloud-to-device message (POST
+ *      /devices/{id}/messages/devicebound) until the device has it;
+ *   3. --seconds S: every device sends reported PATCHes back to back (one
  *      outstanding each) for S seconds: 204s per second.
  * Prints one line per figure; exits 1 when a device could not connect or
  * a push never came.
@@ -32,7 +34,8 @@ struct dev {
 	struct mosquitto *m;
 	char id[64];
 	bool connected, subscribed;
-	long long want; /* the desired "bench" value awaited, 0: none */
+	int subacks;
+	long long want; /* the desired "bench" value or "c2d N" message awaited, 0: none */
 	double got_at;	/* when it came */
 	int outstanding;
 	long long done;
@@ -92,6 +95,7 @@ static void sas(const char *id, char *out, size_t cap)
 static void on_connect(struct mosquitto *m, void *obj, int rc)
 {
 	struct dev *d = obj;
+	char c2d[128];
 	char *subs[] = {"$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#"};
 
 	if (rc != 0) {
@@ -100,12 +104,17 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 	}
 	d->connected = true;
 	mosquitto_subscribe_multiple(m, NULL, 2, subs, 0, 0, NULL);
+	/* the SDK's QoS for cloud-to-device messages */
+	snprintf(c2d, sizeof c2d, "devices/%s/messages/devicebound/#", d->id);
+	mosquitto_subscribe(m, NULL, c2d, 1);
 }
 
 static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *q)
 {
 	(void)m, (void)mid, (void)n, (void)q;
-	((struct dev *)obj)->subscribed = true;
+	struct dev *d = obj;
+
+	d->subscribed = ++d->subacks == 2; /* the twin's topics, then its messages' */
 }
 
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
@@ -122,6 +131,12 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		   msg->payloadlen > 0 && (p = strstr(msg->payload, "\"bench\":")) != NULL &&
 		   d->want != 0 && strtoll(p + 8, NULL, 10) == d->want) {
 		d->got_at = now_s();
+		d->want = 0;
+	} else if (strncmp(msg->topic, "devices/", 8) == 0 &&
+		   strstr(msg->topic, "/messages/devicebound/") != NULL && msg->payloadlen > 4 &&
+		   strncmp(msg->payload, "c2d ", 4) == 0 && d->want != 0 &&
+		   strtoll((const char *)msg->payload + 4, NULL, 10) == d->want) {
+		d->got_at = now_s(); /* libmosquitto ends every payload with a NUL */
 		d->want = 0;
 	}
 }
@@ -171,12 +186,67 @@ static size_t sink(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
+/* npatch operator requests over REST, one at a time, each to a device
+ * picked in turn and timed until that device's MQTT handler has what it
+ * carried: a desired PATCH ("bench": k) or, with c2d, a cloud-to-device
+ * message ("c2d k"). Prints p50/p99/max; returns the number missed (no
+ * arrival within 5 s), or -1 when a request was refused. */
+static int timed_sends(CURL *c, bool c2d, double *lat)
+{
+	char url[512], body[128];
+	int missed = 0;
+
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, c2d ? "POST" : "PATCH");
+	for (int k = 1; k <= npatch; k++) {
+		struct dev *d = &devs[(k * 7919) % ndev];
+		double start, end;
+		long code = 0;
+
+		if (c2d) {
+			snprintf(url, sizeof url, "%s/devices/%s/messages/devicebound", https_url,
+				 d->id);
+			snprintf(body, sizeof body, "{\"body\":\"c2d %d\"}", k);
+		} else {
+			snprintf(url, sizeof url, "%s/twins/%s", https_url, d->id);
+			snprintf(body, sizeof body, "{\"properties\":{\"desired\":{\"bench\":%d}}}",
+				 k);
+		}
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		d->want = k;
+		d->got_at = 0;
+		start = now_s();
+		if (curl_easy_perform(c) != CURLE_OK ||
+		    (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code),
+		     code != (c2d ? 201 : 200))) {
+			fprintf(stderr, "%s %s: HTTP %ld\n", c2d ? "POST" : "PATCH", url, code);
+			return -1;
+		}
+		for (end = start + 5; d->want != 0 && now_s() < end;)
+			pump(5);
+		if (d->want != 0) {
+			missed++;
+			d->want = 0;
+			continue;
+		}
+		lat[k - 1 - missed] = (d->got_at - start) * 1000;
+	}
+	qsort(lat, (size_t)(npatch - missed), sizeof *lat, cmp_d);
+	if (npatch - missed > 0)
+		printf("%s (REST) -> device handler: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
+		       " over %d (missed %d)\n",
+		       c2d ? "cloud-to-device message" : "desired PATCH",
+		       lat[(npatch - missed) / 2], lat[(npatch - missed) * 99 / 100],
+		       lat[npatch - missed - 1], npatch - missed, missed);
+	return missed;
+}
+
 int main(int argc, char **argv)
 {
-	char user[256], pass[512], url[512], body[128], auth[4096], topic[128];
+	char user[256], pass[512], body[128], auth[4096], topic[128];
 	struct curl_slist *h = NULL;
 	double t0, *lat;
-	int connected = 0, missed = 0;
+	int connected = 0, missed = 0, m2 = 0;
 	long long total = 0;
 	CURL *c;
 
@@ -266,7 +336,7 @@ int main(int argc, char **argv)
 			pump(20); /* the script samples the processes meanwhile */
 	}
 
-	/* 1. desired PATCH over REST to the device's handler */
+	/* 1, 2. a desired PATCH, then a cloud-to-device message, over REST */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c = curl_easy_init();
 	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
@@ -274,40 +344,10 @@ int main(int argc, char **argv)
 	h = curl_slist_append(h, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	for (int k = 1; k <= npatch; k++) {
-		struct dev *d = &devs[(k * 7919) % ndev];
-		double start, end;
-		long code = 0;
-
-		snprintf(url, sizeof url, "%s/twins/%s", https_url, d->id);
-		snprintf(body, sizeof body, "{\"properties\":{\"desired\":{\"bench\":%d}}}", k);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		d->want = k;
-		d->got_at = 0;
-		start = now_s();
-		if (curl_easy_perform(c) != CURLE_OK ||
-		    (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code), code != 200)) {
-			fprintf(stderr, "PATCH %s: HTTP %ld\n", d->id, code);
-			return 1;
-		}
-		for (end = start + 5; d->want != 0 && now_s() < end;)
-			pump(5);
-		if (d->want != 0) {
-			missed++;
-			d->want = 0;
-			continue;
-		}
-		lat[k - 1] = (d->got_at - start) * 1000;
-	}
-	qsort(lat, (size_t)(npatch - missed), sizeof *lat, cmp_d);
-	if (npatch - missed > 0)
-		printf("desired PATCH (REST) -> device handler: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
-		       " over %d (missed %d)\n",
-		       lat[(npatch - missed) / 2], lat[(npatch - missed) * 99 / 100],
-		       lat[npatch - missed - 1], npatch - missed, missed);
+	if ((missed = timed_sends(c, false, lat)) < 0 || (m2 = timed_sends(c, true, lat)) < 0)
+		return 1;
+	missed += m2;
 
 	/* 2. reported PATCHes from every device, one outstanding each */
 	t0 = now_s();
