@@ -26,6 +26,7 @@
 /* To every orchardd: "1"/"0", a device takes direct methods or no longer;
  * "x", it left (its last connection ended) */
 #define CONN "orchard/conn/"
+#define REVOKED "orchard/revoked" /* a certificate's serial: its connections end */
 #define ONLINE_BUCKETS 1024
 #define PENDING_MAX 10000
 #define MQTT_PAYLOAD_MAX (64 * 1024) /* the HTTPS route's body cap */
@@ -83,8 +84,8 @@ struct mqtt {
 	size_t nfollows;
 	struct c2d_dev *c2d[C2D_BUCKETS]; /* under lock, as follows */
 	struct c2d_dev *c2d_due;
-	struct event_sub c2d_sub;
-	bool c2d_subscribed;
+	struct event_sub c2d_sub, revoked_sub;
+	bool c2d_subscribed, revoked_subscribed;
 	/* direct methods */
 	pthread_mutex_t mlock; /* connected, online, pending, next_rid */
 	bool connected;	       /* to the broker, subscribed */

@@ -38,7 +38,9 @@
  *   expiry      a connection whose SAS expired (se + 300 s) is closed at
  *               the broker's next event (2.0.11 has no working TICK).
  *               A backend's "orchard/hello" (once subscribed) is answered
- *               with a follow notice for every connected device.
+ *               with a follow notice for every connected device; its
+ *               "orchard/revoked" (a certificate's serial) ends the
+ *               connections that presented that certificate.
  *
  * mosquitto's main loop is single-threaded and BASIC_AUTH is synchronous:
  * the question to orchardd is one line each way on a kept connection, with
@@ -49,11 +51,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -72,6 +76,8 @@
 #define CONN_PREFIX "orchard/conn/"
 #define HUB_PREFIX "$iothub/"
 #define HELLO_TOPIC "orchard/hello" /* a backend is ready to follow devices */
+/* From a backend: a certificate's serial (hex), revoked: its connection ends */
+#define REVOKED_TOPIC "orchard/revoked"
 #define ASK_TIMEOUT_MS 3000
 #define FIELD_MAX 4096
 #define BACKENDS_MAX 16
@@ -109,6 +115,7 @@ static struct {
 		long long last_ms; /* when it was last filled */
 		long long until;   /* its SAS's se plus the skew orchardd allows: then kicked */
 		long long desired; /* the desired $version last pushed to it */
+		char serial[72];   /* its client certificate's serial, hex; "": a SAS */
 	} * conns;
 	size_t nconns, capconns;
 	double rate; /* $iothub requests a second per device (bursts: twice that); 0: no limit */
@@ -122,7 +129,7 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void conn_add(struct mosquitto *client, const char *id, long long until)
+static void conn_add(struct mosquitto *client, const char *id, long long until, const char *serial)
 {
 	if (plug.nconns == plug.capconns) {
 		size_t cap = plug.capconns ? plug.capconns * 2 : 64;
@@ -139,6 +146,7 @@ static void conn_add(struct mosquitto *client, const char *id, long long until)
 		if (strcmp(plug.conns[i].id, id) == 0)
 			plug.conns[plug.nconns].desired = plug.conns[i].desired;
 	snprintf(plug.conns[plug.nconns].id, sizeof plug.conns[0].id, "%s", id);
+	snprintf(plug.conns[plug.nconns].serial, sizeof plug.conns[0].serial, "%s", serial);
 	plug.nconns++;
 }
 
@@ -426,7 +434,33 @@ static long long sas_until(const char *password)
 /* The client certificate the broker verified (listener with
  * require_certificate), as base64 DER for orchardd, and when it expires
  * (*until, plus the skew, as a SAS's). NULL when there is none. */
-static char *cert_b64(struct mosquitto *client, long long *until)
+/* Hex of serial without leading zeros, as serial_same() compares them. */
+static void serial_hex(const ASN1_INTEGER *serial, char *out, size_t cap)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+	snprintf(out, cap, "%s", hex && strlen(hex) < cap ? hex : "");
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+/* Whether two hex serials name the same number (case and leading zeros aside). */
+static bool serial_same(const char *a, const char *b, size_t blen)
+{
+	const char *end = b + blen;
+
+	while (*a == '0')
+		a++;
+	while (b < end && *b == '0')
+		b++;
+	return a[0] != '\0' && strlen(a) == (size_t)(end - b) &&
+	       strncasecmp(a, b, (size_t)(end - b)) == 0;
+}
+
+/* The client's certificate, base64 DER (malloc'd; NULL: none), its
+ * notAfter plus the skew in *until and its serial in serial. */
+static char *cert_b64(struct mosquitto *client, long long *until, char *serial, size_t cap)
 {
 	X509 *cert = mosquitto_client_certificate(client);
 	unsigned char *der = NULL;
@@ -440,10 +474,25 @@ static char *cert_b64(struct mosquitto *client, long long *until)
 		*until = ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1
 				 ? (long long)timegm(&tm) + SAS_SKEW
 				 : 0;
+		serial_hex(X509_get0_serialNumber(cert), serial, cap);
 	}
 	OPENSSL_free(der);
 	X509_free(cert);
 	return b64;
+}
+
+/* A backend says certificate serial (len hex bytes) was revoked: the
+ * connections that presented it end now, not when it expires. */
+static void revoked_kick(const char *serial, size_t len)
+{
+	for (size_t i = 0; i < plug.nconns; i++)
+		if (serial_same(plug.conns[i].serial, serial, len)) {
+			mosquitto_log_printf(MOSQ_LOG_NOTICE,
+					     "orchard: %s: certificate revoked, disconnected",
+					     plug.conns[i].id);
+			plug.conns[i].serial[0] = '\0'; /* once */
+			mosquitto_kick_client_by_clientid(plug.conns[i].id, false);
+		}
 }
 
 static int on_basic_auth(int event, void *event_data, void *userdata)
@@ -452,7 +501,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	const char *cid = mosquitto_client_id(ed->client), *user = ed->username;
 	bool sas = ed->password != NULL && ed->password[0] != '\0', ok;
 	long long until = 0;
-	char *b64 = NULL;
+	char *b64 = NULL, serial[sizeof plug.conns[0].serial] = "";
 	size_t n;
 
 	(void)event, (void)userdata;
@@ -475,7 +524,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		ok = ask('D', cid, ed->password);
 		until = sas_until(ed->password);
 	} else {
-		ok = (b64 = cert_b64(ed->client, &until)) != NULL && ask('X', cid, b64);
+		ok = (b64 = cert_b64(ed->client, &until, serial, sizeof serial)) != NULL &&
+		     ask('X', cid, b64);
 		free(b64);
 	}
 	if (!ok) {
@@ -484,7 +534,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	}
 	if (mosquitto_client_clean_session(ed->client))
 		session_set(cid, SUB_METHODS | SUB_DESIRED | SUB_C2D, false); /* a new session */
-	conn_add(ed->client, cid, until);
+	conn_add(ed->client, cid, until, serial);
 	/* its persistent session has these subscriptions: it will not send
 	 * them again, and orchardd forgot it when it left */
 	if (session_subs(cid) & SUB_METHODS)
@@ -662,6 +712,10 @@ static int on_message(int event, void *event_data, void *userdata)
 	if (is_backend(ed->client)) {
 		const char *rest, *slash;
 
+		if (strcmp(t, REVOKED_TOPIC) == 0) {
+			revoked_kick(ed->payload, ed->payloadlen);
+			return MOSQ_ERR_SUCCESS;
+		}
 		if (strcmp(t, HELLO_TOPIC) == 0) {
 			for (size_t i = 0; i < plug.nconns; i++) {
 				follow_notice(plug.conns[i].id);

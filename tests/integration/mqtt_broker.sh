@@ -7,7 +7,8 @@
 # --profile device-client --san permanent-identifier:ID`) connects and GETs
 # its twin, a revoked one, another device's or none is refused; a broker
 # that dies is started again and serves again; the broker dies with
-# orchardd, kill -9 included. Skipped without mosquitto.
+# orchardd, kill -9 included; revoking a connected device's certificate
+# ends its connection at once. Skipped without mosquitto.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -116,6 +117,19 @@ expect "its persistent session back, without subscribing again: followed again" 
 desired_n 2
 expect_eq "... and gets the next change" "rc=0 {\"n\":2,\"v\":$((V + 1))}" "$LOUT"
 expect "... it left again: not followed" followed_is 0
+
+# --- a revoked certificate ends its connection ------------------------------------------
+listen '$iothub/twin/PATCH/properties/desired/#'
+expect "(mb-1 connected with its second certificate)" followed_is 1
+S2=$(openssl x509 -in "$D/x2.pem" -noout -serial | cut -d= -f2 | awk '{printf "%32s", tolower($0)}' | tr ' ' 0)
+t0=$(date +%s%N)
+"$ORCHARDD" --data-dir "$TMP/var" cert revoke "$S2" >/dev/null 2>&1
+wait "$LPID"
+rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "revoking a connected device's certificate ends its connection at once" "rc=3 true" \
+	"rc=$rc $(((ms < 3000)) && echo true)"
+expect "... and the broker says why (its log is orchardd's stderr)" \
+	grep -q 'mb-1: certificate revoked, disconnected' "$OLOG"
 
 kill -9 "$B1"
 expect "the broker killed: orchardd starts another and connects again" connected 2
