@@ -138,18 +138,6 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 		mqtt__respond_error(m, id, rid, ERR_TWIN_BAD_PATCH, "unknown twin request");
 }
 
-/* EVENTS_CERT_REVOKED: the plugin ends the connections that presented the
- * certificate (payload: its serial); a device would otherwise stay
- * connected until the certificate expires. NULL (the hub reconnected):
- * nothing to name; such a device is refused at its next CONNECT. */
-static void on_cert_revoked(void *cls, const char *payload)
-{
-	struct mqtt *m = cls;
-
-	if (payload != NULL && payload[strspn(payload, "0123456789abcdefABCDEF")] == '\0')
-		mqtt__publish(m, REVOKED, payload);
-}
-
 /* Subscribed: ask the plugin for the devices connected now, so desired
  * reaches them even when they connected before this orchardd started. */
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, const int *granted)
@@ -344,10 +332,14 @@ struct mqtt *mqtt_start(struct server *srv, int *failed)
 	if (events_subscribe(srv->events, &m->c2d_sub, EVENTS_C2D, "", mqtt__on_c2d_event, m) != 0)
 		goto fail;
 	m->c2d_subscribed = true;
-	if (events_subscribe(srv->events, &m->revoked_sub, EVENTS_CERT_REVOKED, "", on_cert_revoked,
-			     m) != 0)
+	if (events_subscribe(srv->events, &m->revoked_sub, EVENTS_CERT_REVOKED, "",
+			     mqtt__on_cert_revoked, m) != 0)
 		goto fail;
 	m->revoked_subscribed = true;
+	if (events_subscribe(srv->events, &m->enrollment_sub, EVENTS_DPS_ENROLLMENT, "",
+			     mqtt__on_enrollment_event, m) != 0)
+		goto fail;
+	m->enrollment_subscribed = true;
 	mosquitto_lib_init();
 	snprintf(cid, sizeof cid, "orchardd-%ld-%02x%02x%02x", (long)getpid(), raw[0] ^ raw[31],
 		 raw[1] ^ raw[30], raw[2] ^ raw[29]);
@@ -406,11 +398,14 @@ void mqtt_stop(struct mqtt *m)
 		events_unsubscribe(m->srv->events, &m->c2d_sub);
 	if (m->revoked_subscribed)
 		events_unsubscribe(m->srv->events, &m->revoked_sub);
+	if (m->enrollment_subscribed)
+		events_unsubscribe(m->srv->events, &m->enrollment_sub);
 	if (m->pusher_started)
 		pthread_join(m->pusher, NULL);
 	mqtt_auth_stop(m->auth);
 	mqtt__follows_free(m);
 	mqtt__c2d_free(m);
+	mqtt__kicks_free(m);
 	mqtt__online_clear(m);
 	mqtt__pending_free(m);
 	pthread_mutex_destroy(&m->lock);

@@ -176,6 +176,15 @@ void *mqtt__pusher_main(void *cls)
 		struct follow *f = m->due;
 		char id[sizeof f->id];
 
+		if (m->kicks != NULL) {
+			struct kick_job *j = m->kicks;
+
+			m->kicks = j->next;
+			pthread_mutex_unlock(&m->lock);
+			mqtt__kick_run(m, j);
+			pthread_mutex_lock(&m->lock);
+			continue;
+		}
 		if (f == NULL && mqtt__c2d_take_due(m, id)) {
 			pthread_mutex_unlock(&m->lock);
 			mqtt__c2d_deliver(m, id);

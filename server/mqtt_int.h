@@ -7,7 +7,8 @@
  *   server/mqtt_twin.c     answers to a device's twin GET and reported PATCH
  *   server/mqtt_desired.c  the devices followed and the desired pushes
  *   server/mqtt_methods.c  direct methods and which devices are connected
- *   server/mqtt_c2d.c      cloud-to-device messages to the devices listening */
+ *   server/mqtt_c2d.c      cloud-to-device messages to the devices listening
+ *   server/mqtt_kick.c     ending the connections of revoked or disabled devices */
 #ifndef ORCHARD_MQTT_INT_H
 #define ORCHARD_MQTT_INT_H
 #include <jansson.h>
@@ -27,6 +28,7 @@
  * "x", it left (its last connection ended) */
 #define CONN "orchard/conn/"
 #define REVOKED "orchard/revoked" /* a certificate's serial: its connections end */
+#define KICK "orchard/kick"	  /* a device id: its connection ends */
 #define ONLINE_BUCKETS 1024
 #define PENDING_MAX 10000
 #define MQTT_PAYLOAD_MAX (64 * 1024) /* the HTTPS route's body cap */
@@ -49,6 +51,13 @@ struct c2d_dev {
 	bool due;		  /* its queue is to be looked at */
 	struct c2d_dev *next;	  /* bucket */
 	struct c2d_dev *next_due; /* the pusher's list */
+};
+
+/* An enrollment changed ("kind id"): its devices are disconnected if it
+ * is disabled or gone. */
+struct kick_job {
+	struct kick_job *next;
+	char key[]; /* "kind id" */
 };
 
 /* A device connected to the broker now. */
@@ -84,8 +93,9 @@ struct mqtt {
 	size_t nfollows;
 	struct c2d_dev *c2d[C2D_BUCKETS]; /* under lock, as follows */
 	struct c2d_dev *c2d_due;
-	struct event_sub c2d_sub, revoked_sub;
-	bool c2d_subscribed, revoked_subscribed;
+	struct kick_job *kicks; /* under lock */
+	struct event_sub c2d_sub, revoked_sub, enrollment_sub;
+	bool c2d_subscribed, revoked_subscribed, enrollment_subscribed;
 	/* direct methods */
 	pthread_mutex_t mlock; /* connected, online, pending, next_rid */
 	bool connected;	       /* to the broker, subscribed */
@@ -129,7 +139,8 @@ json_t *mqtt__section_of(const char *text);
 /* Starts following id from its stored desired, unless already followed. */
 void mqtt__twin_follow(struct mqtt *m, const char *id);
 /* The pusher thread: sends due devices their desired change and their
- * cloud-to-device messages (mqtt_c2d.c) until m->stop. */
+ * cloud-to-device messages (mqtt_c2d.c), and ends the connections of a
+ * disabled enrollment's devices (mqtt_kick.c), until m->stop. */
 void *mqtt__pusher_main(void *cls);
 /* EVENTS_TWIN's callback: marks the device (NULL: every device) due. */
 void mqtt__on_twin_event(void *cls, const char *payload);
@@ -151,6 +162,18 @@ void mqtt__c2d_deliver(struct mqtt *m, const char *id);
 void mqtt__c2d_undelivered(struct mqtt *m, const char *id, const char *row);
 /* Frees the listeners (at stop, the threads joined). */
 void mqtt__c2d_free(struct mqtt *m);
+
+/* mqtt_kick.c */
+/* EVENTS_CERT_REVOKED's callback: the plugin ends the connections that
+ * presented that certificate (payload: its serial). */
+void mqtt__on_cert_revoked(void *cls, const char *payload);
+/* EVENTS_DPS_ENROLLMENT's callback: queues the enrollment for the pusher. */
+void mqtt__on_enrollment_event(void *cls, const char *payload);
+/* The pusher: ends the connections of j's devices if its enrollment is
+ * disabled or gone; frees j. */
+void mqtt__kick_run(struct mqtt *m, struct kick_job *j);
+/* Frees the queued jobs (at stop, the threads joined). */
+void mqtt__kicks_free(struct mqtt *m);
 
 /* mqtt_methods.c */
 /* The plugin: device id connected (on) or left its last connection. */

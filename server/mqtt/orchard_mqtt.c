@@ -40,7 +40,8 @@
  *               A backend's "orchard/hello" (once subscribed) is answered
  *               with a follow notice for every connected device; its
  *               "orchard/revoked" (a certificate's serial) ends the
- *               connections that presented that certificate.
+ *               connections that presented that certificate, its
+ *               "orchard/kick" (a device id) that device's connection.
  *
  * mosquitto's main loop is single-threaded and BASIC_AUTH is synchronous:
  * the question to orchardd is one line each way on a kept connection, with
@@ -78,6 +79,8 @@
 #define HELLO_TOPIC "orchard/hello" /* a backend is ready to follow devices */
 /* From a backend: a certificate's serial (hex), revoked: its connection ends */
 #define REVOKED_TOPIC "orchard/revoked"
+/* From a backend: a device id whose enrollment was disabled: its connection ends */
+#define KICK_TOPIC "orchard/kick"
 #define ASK_TIMEOUT_MS 3000
 #define FIELD_MAX 4096
 #define BACKENDS_MAX 16
@@ -700,6 +703,23 @@ static int c2d_deliver(const char *id, const char *rest, const void *payload, in
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* A backend says device id (len bytes) may no longer connect (its
+ * enrollment was disabled or deleted): its connection ends now. */
+static void device_kick(const char *id, size_t len)
+{
+	char dev[sizeof plug.conns[0].id];
+
+	if (len == 0 || len >= sizeof dev)
+		return;
+	memcpy(dev, id, len);
+	dev[len] = '\0';
+	if (!conn_online(dev))
+		return;
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "orchard: %s: enrollment disabled, disconnected",
+			     dev);
+	mosquitto_kick_client_by_clientid(dev, false);
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
@@ -714,6 +734,10 @@ static int on_message(int event, void *event_data, void *userdata)
 
 		if (strcmp(t, REVOKED_TOPIC) == 0) {
 			revoked_kick(ed->payload, ed->payloadlen);
+			return MOSQ_ERR_SUCCESS;
+		}
+		if (strcmp(t, KICK_TOPIC) == 0) {
+			device_kick(ed->payload, ed->payloadlen);
 			return MOSQ_ERR_SUCCESS;
 		}
 		if (strcmp(t, HELLO_TOPIC) == 0) {

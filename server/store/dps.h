@@ -155,4 +155,10 @@ enum store_qs store_select_dps_registration_page(struct store_conn *c, const cha
 enum store_qs store_upsert_dps_setting(struct store_conn *c, const char *name, const char *value,
 				       bool overwrite, char **out);
 
+/* Calls each with every device that enrollment (kind, id) registered, when
+ * the enrollment is disabled or gone (none while it is enabled). */
+enum store_qs store_select_dps_devices_off(struct store_conn *c, const char *kind, const char *id,
+					   void (*each)(void *cls, const char *device_id),
+					   void *cls);
+
 #endif

@@ -7,8 +7,9 @@
 # --profile device-client --san permanent-identifier:ID`) connects and GETs
 # its twin, a revoked one, another device's or none is refused; a broker
 # that dies is started again and serves again; the broker dies with
-# orchardd, kill -9 included; revoking a connected device's certificate
-# ends its connection at once. Skipped without mosquitto.
+# orchardd, kill -9 included; revoking a connected device's certificate,
+# or disabling its enrollment, ends its connection at once. Skipped
+# without mosquitto.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -130,6 +131,27 @@ expect_eq "revoking a connected device's certificate ends its connection at once
 	"rc=$rc $(((ms < 3000)) && echo true)"
 expect "... and the broker says why (its log is orchardd's stderr)" \
 	grep -q 'mb-1: certificate revoked, disconnected' "$OLOG"
+
+# --- a disabled enrollment ends its devices' connections -------------------------------
+enrollment() { # STATUS: mb-1's enrollment, keys kept, set enabled or disabled
+	http GET "/enrollments/mb-1?$AV" "${W[@]}"
+	http PUT "/enrollments/mb-1?$AV" "${W[@]}" -d "$(jq -c --arg s "$1" '.provisioningStatus = $s' <<<"$BODY")"
+}
+MQTT_RR_PASSWORD=$(SKN= dps_sas "$HUB/devices/mb-1" "$KEY") MQTT_RR_WAIT=10 timeout 15 python3 tests/lib/mqtt_rr.py \
+	127.0.0.1 "$MPORT" "$TMP/var/pki/root.pem" - - mb-1 "$HUB/mb-1/?api-version=2021-04-12" - >/dev/null 2>&1 &
+LPID=$!
+sleep 1
+t0=$(date +%s%N)
+enrollment disabled
+expect_eq "(mb-1's enrollment disabled)" "200 disabled" "$STATUS $(jq -r .provisioningStatus <<<"$BODY")"
+wait "$LPID"
+rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "disabling a connected device's enrollment ends its connection at once" "rc=3 true" \
+	"rc=$rc $(((ms < 3000)) && echo true)"
+expect "... and the broker says why" grep -q 'mb-1: enrollment disabled, disconnected' "$OLOG"
+expect_eq "... it cannot connect again (CONNACK 5)" 5 "$(sub "$KEY")"
+enrollment enabled
+expect_eq "enabled again: it connects" 27 "$(sub "$KEY")"
 
 kill -9 "$B1"
 expect "the broker killed: orchardd starts another and connects again" connected 2

@@ -8,7 +8,8 @@ topic, which the Orchard plugin refuses (devices get IoT Hub's filters only).
 usage: mqtt_rr.py HOST PORT CAFILE CERT|- KEY|- CLIENTID USERNAME TOPIC|- [BODY]
 TOPIC -: publish nothing, print the first message that comes. The session
 is persistent (clean session false, as the SDKs') unless MQTT_RR_CLEAN is
-set; MQTT_RR_SUBSCRIBE names
+set; MQTT_RR_PASSWORD is the CONNECT's password (a device SAS);
+MQTT_RR_SUBSCRIBE names
 the filter subscribed to (default $iothub/twin/res/#; empty: none, a
 persistent session's own), MQTT_RR_WAIT the seconds to wait (default 5).
 exit: 0 answered, 5 CONNACK refused (prints its code), 3 TLS or connection
@@ -65,8 +66,9 @@ def main():
         ctx.load_cert_chain(cert, key)
     try:
         sock = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=float(os.environ.get("MQTT_RR_WAIT", "5"))))
-        flags = 0x80 | (0x02 if os.environ.get("MQTT_RR_CLEAN") else 0)  # username; clean session as asked
-        sock.sendall(packet(0x10, s16("MQTT") + bytes([4, flags]) + struct.pack(">H", 60) + s16(cid) + s16(user)))
+        password = os.environ.get("MQTT_RR_PASSWORD", "")
+        flags = 0x80 | (0x40 if password else 0) | (0x02 if os.environ.get("MQTT_RR_CLEAN") else 0)
+        sock.sendall(packet(0x10, s16("MQTT") + bytes([4, flags]) + struct.pack(">H", 60) + s16(cid) + s16(user) + (s16(password) if password else b"")))
         kind, data = read_packet(sock)
     except (OSError, ssl.SSLError, ConnectionError) as e:
         print("error", e)
