@@ -2,7 +2,8 @@
  * device's stored device-to-cloud messages (telemetry it sent over MQTT),
  * oldest first, in pages linked by "next" (?after= the last id). With
  * wait, an empty page waits up to that many seconds for the next message
- * (long poll, suspended: no thread waits). */
+ * (long poll, suspended: no thread waits). GET /messages/events: the same
+ * for every device's, the fleet's telemetry in one sequence. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,14 +54,14 @@ static enum store_qs read_cb(struct store_conn *c, void *cls)
 
 int h_devices_messages(struct request *req)
 {
-	struct messages_read r = {.id = req->params[0]};
+	struct messages_read r = {.id = req->nparams > 0 ? req->params[0] : NULL};
 	struct waiter *w = req->state;
 	const char *since = request_arg(req, "since");
 	long long limit, wait;
 	json_t *items = NULL, *body;
 	char next[ROUTE_MAX_URL + 96];
 
-	if (!twin_device_id_ok(r.id))
+	if (r.id != NULL && !twin_device_id_ok(r.id))
 		return reply_problem(req, ERR_TWIN_BAD_DEVICE_ID, NULL);
 	if (request_arg_ll(req, "after", 0, 0, ID_MAX, &r.after) != 0)
 		return reply_problem(req, ERR_INVALID_PARAMETER, "after must be a message id");
@@ -76,7 +77,7 @@ int h_devices_messages(struct request *req)
 	r.limit = (int)limit;
 	/* subscribed before the first look: nothing slips between */
 	if (w == NULL && wait > 0) {
-		if ((w = wait_new(req->srv, req->conn, EVENTS_DEVICE_MESSAGE, r.id,
+		if ((w = wait_new(req->srv, req->conn, EVENTS_DEVICE_MESSAGE, r.id ? r.id : "",
 				  (long)wait * 1000)) == NULL)
 			return reply_problem(req, ERR_INTERNAL, "cannot wait");
 		request_set_state(req, w, wait_free_cb);

@@ -132,8 +132,11 @@ int h_twins_history(struct request *req);
 /* h_twins_methods.c: POST /twins/{id}/methods (a direct method over MQTT) */
 int h_twins_method(struct request *req);
 
-/* h_devices_messages.c: GET /devices/{id}/messages (stored telemetry) */
+/* h_devices_messages.c: GET /devices/{id}/messages (stored telemetry), and
+ * GET /messages/events (every device's) */
 int h_devices_messages(struct request *req);
+/* h_messages_stream.c: GET /messages/events/stream */
+int h_messages_stream(struct request *req);
 /* h_devices_c2d.c: POST, GET, DELETE /devices/{id}/messages/devicebound */
 int h_devices_c2d_send(struct request *req);
 int h_devices_c2d_list(struct request *req);

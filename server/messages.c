@@ -220,8 +220,8 @@ json_t *messages_json(const struct store_message *e)
 		json_decref(body);
 		return NULL;
 	}
-	json_object_update_new(body, json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)e->id,
-					       "enqueuedTime", when, "systemProperties", sys,
-					       "properties", app));
+	json_object_update_new(body, json_pack("{s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)e->id,
+					       "deviceId", e->device_id, "enqueuedTime", when,
+					       "systemProperties", sys, "properties", app));
 	return body;
 }

@@ -26,13 +26,14 @@ void mqtt__on_cert_revoked(void *cls, const char *payload)
 void mqtt__on_enrollment_event(void *cls, const char *payload)
 {
 	struct mqtt *m = cls;
+	size_t n = payload ? strlen(payload) : 0;
 	struct kick_job *j;
 
 	/* "kind id"; the query must not run on the hub's thread: the pusher's */
 	if (payload == NULL || strchr(payload, ' ') == NULL ||
-	    (j = calloc(1, sizeof *j + strlen(payload) + 1)) == NULL)
+	    (j = calloc(1, sizeof *j + n + 1)) == NULL)
 		return;
-	strcpy(j->key, payload);
+	memcpy(j->key, payload, n + 1);
 	pthread_mutex_lock(&m->lock);
 	j->next = m->kicks;
 	m->kicks = j;
@@ -69,12 +70,13 @@ void mqtt__kick_run(struct mqtt *m, struct kick_job *j)
 
 	*sp = '\0';
 	if (store_run(m->srv->store, off_cb, &d) < 0)
-		log_kv(LOG_WARN, "devices of a disabled enrollment stay connected: database unavailable",
+		log_kv(LOG_WARN,
+		       "devices of a disabled enrollment stay connected: database unavailable",
 		       "enrollment", d.id, NULL);
 	else if (d.n > 0) {
 		snprintf(n, sizeof n, "%d", d.n);
-		log_kv(LOG_INFO, "devices of a disabled enrollment disconnected", "enrollment", d.id,
-		       "devices", n, NULL);
+		log_kv(LOG_INFO, "devices of a disabled enrollment disconnected", "enrollment",
+		       d.id, "devices", n, NULL);
 	}
 	free(j);
 }

@@ -92,6 +92,9 @@ const struct route routes[] = {
 	{"POST",   "/twins/{deviceId}/methods", h_twins_method, OPERATOR(SCOPE_TWINS_WRITE), BODY_JSON, KiB(160), WIRE_ORCHARD, "twins_method"},
 	/* telemetry devices sent over MQTT (server/h_devices_messages.c) */
 	{"GET",    "/devices/{deviceId}/messages", h_devices_messages, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0, WIRE_ORCHARD, "devices_messages"},
+	/* every device's telemetry: a long poll, and a stream (server/h_messages_stream.c) */
+	{"GET",    "/messages/events", h_devices_messages, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0, WIRE_ORCHARD, "messages_events"},
+	{"GET",    "/messages/events/stream", h_messages_stream, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0, WIRE_ORCHARD, "messages_stream"},
 	/* cloud-to-device messages, handed to the device over MQTT (server/h_devices_c2d.c) */
 	{"POST",   "/devices/{deviceId}/messages/devicebound", h_devices_c2d_send,  OPERATOR(SCOPE_TWINS_WRITE), BODY_JSON, KiB(160), WIRE_ORCHARD, "devices_c2d_send"},
 	{"GET",    "/devices/{deviceId}/messages/devicebound", h_devices_c2d_list,  OPERATOR(SCOPE_TWINS_READ),  BODY_NONE, 0, WIRE_ORCHARD, "devices_c2d_list"},

@@ -25,6 +25,7 @@ enum store_qs store_insert_device_message(struct store_conn *c, const struct sto
 
 struct store_message {
 	long long id;
+	char *device_id;
 	long long received_at, received_us; /* epoch seconds, microseconds */
 	char *system_properties;	    /* JSON text */
 	char *properties;		    /* JSON text */
@@ -39,10 +40,13 @@ struct store_messages {
 };
 void store_messages_free(struct store_messages *p);
 
-/* device_id's messages with an id above after, received at or after since
- * (epoch seconds), oldest first, at most limit. */
+/* device_id's messages (NULL: every device's) with an id above after,
+ * received at or after since (epoch seconds), oldest first, at most limit. */
 enum store_qs store_select_device_messages(struct store_conn *c, const char *device_id,
 					   long long after, long long since, int limit,
 					   struct store_messages *out);
+
+/* The newest message's id, 0 when there is none. */
+enum store_qs store_select_newest_message(struct store_conn *c, long long *id);
 
 #endif

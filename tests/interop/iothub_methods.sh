@@ -219,6 +219,35 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 expect_eq "a bad property bag and a message over 256 KB are dropped; the rest stored" 	"3 hello m7 text/plain 1 a b 200000 //5i" 	"$(jq -r '[(.items | length), .items[0].body, .items[0].systemProperties.messageId, .items[0].systemProperties.contentType, .items[0].properties.x, .items[0].properties.sp, (.items[1].body | length), (.items[2].bodyBase64 | .[0:4])] | join(" ")' <<<"$BODY")"
+# the fleet's telemetry in one sequence: GET /messages/events and its stream
+"${CURL[@]}" -N "${R[@]}" --max-time 30 "$URL/messages/events/stream" >"$TMP/stream.out" 2>/dev/null &
+STREAM=$!
+http GET "/messages/events?limit=1000" "${R[@]}"
+expect_eq "GET /messages/events: every device's messages, oldest first, each with its deviceId" \
+	"5 mm-1,mm-1,mm-2,mm-2,mm-2 true" \
+	"$(jq -r '[(.items | length), (.items | map(.deviceId) | join(",")), (.items | map(.id) | . == sort)] | join(" ")' <<<"$BODY")"
+LAST=$(jq -r '.items[-1].id' <<<"$BODY")
+"${CURL[@]}" "${R[@]}" "$URL/messages/events?after=$LAST&wait=20" >"$TMP/fleet.body" &
+POLL=$!
+sleep 0.5
+pub 'fleet=1' "$TMP/small"
+wait "$POLL"
+expect_eq "... a long poll after the last id gets the next message, whichever device sent it" "1 mm-2 1" \
+	"$(jq -r '[(.items | length), .items[0].deviceId, .items[0].properties.fleet] | join(" ")' "$TMP/fleet.body")"
+for _ in $(seq 1 100); do grep -q '"fleet":"1"' "$TMP/stream.out" && break; sleep 0.05; done
+kill "$STREAM" 2>/dev/null
+wait "$STREAM" 2>/dev/null
+expect_eq "GET /messages/events/stream: new messages as server-sent events, id the message's" \
+	"1 $((LAST + 1))" "$(grep -c '^event: message' "$TMP/stream.out") $(grep -m1 '^id: ' "$TMP/stream.out" | cut -d' ' -f2)"
+expect_eq "... and from Last-Event-ID: 0, every message kept" 6 \
+	"$("${CURL[@]}" -N "${R[@]}" --max-time 2 -H 'Last-Event-ID: 0' "$URL/messages/events/stream" 2>/dev/null | grep -c '^event: message')"
+http GET "/messages/events?after=x" "${R[@]}"
+expect_problem "GET /messages/events?after=x: 400" 400 invalid-parameter
+http GET "/messages/events/stream?after=-1" "${R[@]}"
+expect_problem "GET /messages/events/stream?after=-1: 400" 400 invalid-parameter
+http GET /messages/events -H "Authorization: Bearer $(token enrollments:read)"
+expect_eq "a token without twins:read: 403" 403 "$STATUS"
+
 # retention: the newest 1000 per device, none older than 7 days
 psql_q "INSERT INTO device_messages (device_id, body, received_at) SELECT 'mm-2', 'x', now() - interval '1 hour' FROM generate_series(1, 1000)" >/dev/null
 psql_q "INSERT INTO device_messages (device_id, body, received_at) VALUES ('mm-1', 'old', now() - interval '8 days')" >/dev/null
