@@ -210,7 +210,8 @@ rm -rf "$TMP/var"
 for i in 1 2; do "$ORCHARDD" --data-dir "$TMP/var" --listen 127.0.0.1:0 2>"$TMP/pki$i.log" & done
 ports=()
 for i in 1 2; do
-	for _ in $(seq 1 100); do
+	# up to 20 s: both make keys and run migrations at once, on a loaded CI
+	for _ in $(seq 1 400); do
 		p=$(listen_ports "$TMP/pki$i.log")
 		[[ -n "$p" ]] && break
 		sleep 0.05
