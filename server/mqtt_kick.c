@@ -75,8 +75,8 @@ void mqtt__kick_run(struct mqtt *m, struct kick_job *j)
 		       "enrollment", d.id, NULL);
 	else if (d.n > 0) {
 		snprintf(n, sizeof n, "%d", d.n);
-		log_kv(LOG_INFO, "devices of a disabled enrollment disconnected", "enrollment",
-		       d.id, "devices", n, NULL);
+		log_kv(LOG_INFO, "the broker told to disconnect a disabled enrollment's devices",
+		       "enrollment", d.id, "devices", n, NULL);
 	}
 	free(j);
 }
