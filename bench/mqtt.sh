@@ -16,6 +16,7 @@ BUILD=${ORCHARD_BUILD:-build}
 MPID=
 trap '[[ -n "$MPID" ]] && kill "$MPID" 2>/dev/null; fixture_cleanup' EXIT
 N=${BENCH_MQTT_DEVICES:-1000}
+make -s "$BUILD/bench/mqtt_load" "$BUILD/bench/dps_load" "$BUILD/orchardd" "$BUILD/orchard_mqtt.so" || exit 1
 command -v mosquitto >/dev/null || { echo "mosquitto not installed: skipped"; exit 0; }
 # every device is a socket in mosquitto and in the load client
 ulimit -n "$(( $(ulimit -Hn) < 8192 ? $(ulimit -Hn) : 8192 ))"

@@ -8,7 +8,7 @@
  *      (libcurl, keep-alive) to a device picked in turn, timed until that
  *      device's MQTT handler has the push: p50/p99/max;
  *   2. the same K times with a cloud-to-device message (POST
- *      /devices/{id}/messages/devicebound) until the device has it;
+ *      /devices/{id}/commands) until the device has it;
  *   3. --seconds S: every device sends reported PATCHes back to back (one
  *      outstanding each) for S seconds: 204s per second.
  * Prints one line per figure; exits 1 when a device could not connect or
@@ -203,8 +203,7 @@ static int timed_sends(CURL *c, bool c2d, double *lat)
 		long code = 0;
 
 		if (c2d) {
-			snprintf(url, sizeof url, "%s/devices/%s/messages/devicebound", https_url,
-				 d->id);
+			snprintf(url, sizeof url, "%s/devices/%s/commands", https_url, d->id);
 			snprintf(body, sizeof body, "{\"body\":\"c2d %d\"}", k);
 		} else {
 			snprintf(url, sizeof url, "%s/twins/%s", https_url, d->id);

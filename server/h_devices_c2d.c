@@ -1,5 +1,5 @@
-/* /devices/{deviceId}/messages/devicebound: an operator's cloud-to-device
- * messages. POST queues one (IoT Hub's limits: 64 KB, 50 waiting, 48 h),
+/* /devices/{deviceId}/commands (IoT Hub's path for a device's queue): an
+ * operator's cloud-to-device messages. POST queues one (IoT Hub's limits: 64 KB, 50 waiting, 48 h),
  * GET lists the device's queue and what was delivered or expired in the
  * last day, DELETE purges what waits. orchardd hands a message to the
  * device over MQTT when it listens (server/mqtt_c2d.c). */

@@ -137,7 +137,7 @@ int h_twins_method(struct request *req);
 int h_devices_messages(struct request *req);
 /* h_messages_stream.c: GET /messages/events/stream */
 int h_messages_stream(struct request *req);
-/* h_devices_c2d.c: POST, GET, DELETE /devices/{id}/messages/devicebound */
+/* h_devices_c2d.c: POST, GET, DELETE /devices/{id}/commands */
 int h_devices_c2d_send(struct request *req);
 int h_devices_c2d_list(struct request *req);
 int h_devices_c2d_purge(struct request *req);

@@ -96,9 +96,9 @@ const struct route routes[] = {
 	{"GET",    "/messages/events", h_devices_messages, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0, WIRE_ORCHARD, "messages_events"},
 	{"GET",    "/messages/events/stream", h_messages_stream, OPERATOR(SCOPE_TWINS_READ), BODY_NONE, 0, WIRE_ORCHARD, "messages_stream"},
 	/* cloud-to-device messages, handed to the device over MQTT (server/h_devices_c2d.c) */
-	{"POST",   "/devices/{deviceId}/messages/devicebound", h_devices_c2d_send,  OPERATOR(SCOPE_TWINS_WRITE), BODY_JSON, KiB(160), WIRE_ORCHARD, "devices_c2d_send"},
-	{"GET",    "/devices/{deviceId}/messages/devicebound", h_devices_c2d_list,  OPERATOR(SCOPE_TWINS_READ),  BODY_NONE, 0, WIRE_ORCHARD, "devices_c2d_list"},
-	{"DELETE", "/devices/{deviceId}/messages/devicebound", h_devices_c2d_purge, OPERATOR(SCOPE_TWINS_WRITE), BODY_NONE, 0, WIRE_ORCHARD, "devices_c2d_purge"},
+	{"POST",   "/devices/{deviceId}/commands", h_devices_c2d_send,  OPERATOR(SCOPE_TWINS_WRITE), BODY_JSON, KiB(160), WIRE_ORCHARD, "devices_c2d_send"},
+	{"GET",    "/devices/{deviceId}/commands", h_devices_c2d_list,  OPERATOR(SCOPE_TWINS_READ),  BODY_NONE, 0, WIRE_ORCHARD, "devices_c2d_list"},
+	{"DELETE", "/devices/{deviceId}/commands", h_devices_c2d_purge, OPERATOR(SCOPE_TWINS_WRITE), BODY_NONE, 0, WIRE_ORCHARD, "devices_c2d_purge"},
 
 	/* The depot (docs/depot.md): publishers and packages for operators; a
 	 * package's "publisher" is never "packages" or "publishers". */

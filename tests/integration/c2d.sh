@@ -1,5 +1,5 @@
 #!/bin/bash
-# Cloud-to-device messages: POST/GET/DELETE /devices/{id}/messages/devicebound
+# Cloud-to-device messages: POST/GET/DELETE /devices/{id}/commands
 # and their delivery over MQTT by orchardd's own broker: to a listening
 # device at once, to one that reconnects its persistent session later, never
 # once expired; every refusal (queue full, too large, bad fields, unknown
@@ -18,7 +18,7 @@ pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
 ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT ORCHARD_MQTT_X509_LISTEN=$XPORT orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }
 W=(-H "Authorization: Bearer $(token all)" "${JSON[@]}")
 R=(-H "Authorization: Bearer $(token twins:read)" "${JSON[@]}")
-Q=/devices/c-1/messages/devicebound
+Q=/devices/c-1/commands
 rows() { psql_q "SELECT count(*) FROM c2d_messages"; }
 send() { http POST "$Q" "${W[@]}" -d "$1"; }
 
@@ -49,9 +49,9 @@ heard() { # HEARD: the listener's status, then "TOPIC BODY"
 }
 
 # --- refusals: each changes nothing -------------------------------------------------
-http POST /devices/nobody/messages/devicebound "${W[@]}" -d '{"body":"x"}'
+http POST /devices/nobody/commands "${W[@]}" -d '{"body":"x"}'
 expect_problem "an unknown device: 404" 404 twin-device-unknown
-http POST "/devices/a%20b/messages/devicebound" "${W[@]}" -d '{"body":"x"}'
+http POST "/devices/a%20b/commands" "${W[@]}" -d '{"body":"x"}'
 expect_problem "a bad device id: 400" 400 twin-bad-device-id
 send '{"body":"x","bodyBase64":"eA=="}'
 expect_problem "body and bodyBase64 both: 400" 400 invalid-field
@@ -90,7 +90,7 @@ expect_eq "... and not stored" 50 "$(rows)"
 http DELETE "$Q" "${W[@]}"
 expect_eq "DELETE purges what waits" "200 50" "$STATUS $(jq -r .totalMessagesPurged <<<"$BODY")"
 expect_eq "... nothing left" 0 "$(rows)"
-http DELETE /devices/nobody/messages/devicebound "${W[@]}"
+http DELETE /devices/nobody/commands "${W[@]}"
 expect_problem "a purge for an unknown device: 404" 404 twin-device-unknown
 
 # --- delivery over MQTT ---------------------------------------------------------------
@@ -154,7 +154,7 @@ if [[ "$BUILD" == build ]]; then
 	expect_eq "under valgrind: delivered" "rc=0 under valgrind" "$(cut -d' ' -f1,3- <<<"$HEARD")"
 	send '{"body":"x","properties":{"n":1}}'
 	send "{\"body\":\"$(head -c 65537 /dev/zero | tr '\0' x)\"}"
-	http POST /devices/nobody/messages/devicebound "${W[@]}" -d '{"body":"x"}'
+	http POST /devices/nobody/commands "${W[@]}" -d '{"body":"x"}'
 	send '{"body":"queued"}'
 	http GET "$Q" "${R[@]}"
 	http DELETE "$Q" "${W[@]}"

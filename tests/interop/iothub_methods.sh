@@ -257,14 +257,14 @@ expect_eq "retention: mm-2 keeps its newest 1000 (the new one among them), mm-1 
 	"$(psql_q "SELECT count(*) FILTER (WHERE device_id = 'mm-2'), count(*) FILTER (WHERE properties ? 'last'), count(*) FILTER (WHERE body = 'old') FROM device_messages")"
 
 # cloud-to-device: an operator's message reaches the SDK's 'message' handler
-http POST /devices/mm-1/messages/devicebound "${W[@]}" -d '{"body":"{\"cmd\":\"blink\"}","messageId":"c2d-1",
+http POST /devices/mm-1/commands "${W[@]}" -d '{"body":"{\"cmd\":\"blink\"}","messageId":"c2d-1",
 	"correlationId":"corr-1","contentType":"application/json","properties":{"prio":"high"}}'
 expect_eq "a cloud-to-device message is queued" 201 "$STATUS"
 expect "... the SDK's 'message' handler gets it" wait_line "$TMP/d1.out" c2d
 expect_eq "... its body, messageId, correlationId, contentType and properties as sent" \
 	'{"cmd":"blink"} c2d-1 corr-1 application/json high' \
 	"$(grep '"step":"c2d"' "$TMP/d1.out" | head -1 | jq -r '[.data, .messageId, .correlationId, .contentType, .prio] | join(" ")')"
-http GET /devices/mm-1/messages/devicebound "${R[@]}"
+http GET /devices/mm-1/commands "${R[@]}"
 expect_eq "... and is listed as delivered" delivered "$(jq -r '.items[0].status' <<<"$BODY")"
 
 # the device leaves: 404 at once again

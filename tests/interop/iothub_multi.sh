@@ -90,8 +90,8 @@ expect_eq "a method invoked on orchardd B: answered (the device's reported updat
 on "$URL_A" GET /twins/mt-1 "${W[@]}"
 expect_eq "... its reported update is in the twin" 2 "$(jq -r .properties.reported.fw <<<"$BODY")"
 expect_eq "a desired PATCH on A and one on B each reached the device exactly once" "1 1" "$(patches d1 a) $(patches d1 b)"
-on "$URL_A" POST /devices/mt-1/messages/devicebound "${W[@]}" -d '{"body":"via A"}'
-on "$URL_B" POST /devices/mt-1/messages/devicebound "${W[@]}" -d '{"body":"via B"}'
+on "$URL_A" POST /devices/mt-1/commands "${W[@]}" -d '{"body":"via A"}'
+on "$URL_B" POST /devices/mt-1/commands "${W[@]}" -d '{"body":"via B"}'
 c2ds() { jq -c "select(.step == \"c2d\" and .data == \"$2\")" "$TMP/$1.out" | wc -l; }
 wait_for "$TMP/d1.out" '.step == "c2d" and .data == "via A"'
 wait_for "$TMP/d1.out" '.step == "c2d" and .data == "via B"'
