@@ -11,13 +11,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* r signed with key, as DER (malloc'd, *len bytes); frees r. */
+static uint8_t *csr_signed_der(X509_REQ *r, EVP_PKEY *key, size_t *len)
+{
+	unsigned char *der = NULL;
+	int n;
+
+	assert_true(X509_REQ_sign(r, key, EVP_sha256()) > 0);
+	n = i2d_X509_REQ(r, &der);
+	X509_REQ_free(r);
+	assert_true(n > 0);
+	uint8_t *out = malloc((size_t)n);
+	memcpy(out, der, (size_t)n);
+	OPENSSL_free(der);
+	*len = (size_t)n;
+	return out;
+}
+
 /* A CSR with subject CN cn and the SAN extension sans (openssl's syntax). */
 static uint8_t *csr_with_names(EVP_PKEY *key, const char *cn, const char *sans, size_t *len)
 {
 	X509_REQ *r = X509_REQ_new();
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-	unsigned char *der = NULL;
-	int n;
 
 	assert_true(X509_REQ_set_pubkey(r, key));
 	if (cn != NULL)
@@ -31,14 +46,7 @@ static uint8_t *csr_with_names(EVP_PKEY *key, const char *cn, const char *sans, 
 		assert_true(X509_REQ_add_extensions(r, exts));
 	}
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	assert_true(X509_REQ_sign(r, key, EVP_sha256()) > 0);
-	n = i2d_X509_REQ(r, &der);
-	X509_REQ_free(r);
-	uint8_t *out = malloc((size_t)n);
-	memcpy(out, der, (size_t)n);
-	OPENSSL_free(der);
-	*len = (size_t)n;
-	return out;
+	return csr_signed_der(r, key, len);
 }
 
 /* A CSR whose subject CN is the len bytes of cn (NULs and all), and, when
@@ -47,8 +55,6 @@ static uint8_t *csr_with_bytes(EVP_PKEY *key, const char *cn, int len, const cha
 			       size_t *outlen)
 {
 	X509_REQ *r = X509_REQ_new();
-	unsigned char *der = NULL;
-	int n;
 
 	assert_true(X509_REQ_set_pubkey(r, key));
 	assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN", V_ASN1_IA5STRING,
@@ -67,14 +73,7 @@ static uint8_t *csr_with_bytes(EVP_PKEY *key, const char *cn, int len, const cha
 		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 		GENERAL_NAMES_free(names);
 	}
-	assert_true(X509_REQ_sign(r, key, EVP_sha256()) > 0);
-	n = i2d_X509_REQ(r, &der);
-	X509_REQ_free(r);
-	uint8_t *out = malloc((size_t)n);
-	memcpy(out, der, (size_t)n);
-	OPENSSL_free(der);
-	*outlen = (size_t)n;
-	return out;
+	return csr_signed_der(r, key, outlen);
 }
 
 /* Names a NUL would cut, or none at all: refused as names (PKI_ERR_SAN),
