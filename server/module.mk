@@ -21,10 +21,10 @@ $(BUILD)/orchardd: $(SERVER_OBJS) $(DEPOT_LIB) $(ACME_LIB) $(PKI_LIB) $(VERIFIER
 
 BINS += $(BUILD)/orchardd
 
-# The mosquitto plugin (server/mqtt/orchard_mqtt.c): loaded by the broker,
+# The mosquitto plugin (server/mqtt/orchard_mqtt.c, ask.c): loaded by the broker,
 # so never built with sanitizers (mosquitto carries no ASan runtime).
-$(BUILD)/orchard_mqtt.so: server/mqtt/orchard_mqtt.c common/hash.h
+$(BUILD)/orchard_mqtt.so: server/mqtt/orchard_mqtt.c server/mqtt/ask.c server/mqtt/ask.h common/hash.h
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out $(SANFLAGS) -MMD -MP,$(CFLAGS)) -fPIC -shared -o $@ $< -lcrypto
+	$(CC) $(filter-out $(SANFLAGS) -MMD -MP,$(CFLAGS)) -fPIC -shared -o $@ $(filter %.c,$^) -lcrypto
 
 BINS += $(BUILD)/orchard_mqtt.so

@@ -44,29 +44,21 @@
  *               "orchard/kick" (a device id) that device's connection.
  *
  * mosquitto's main loop is single-threaded and BASIC_AUTH is synchronous:
- * the question to orchardd is one line each way on a kept connection, with
- * a 3 s timeout, after which the device is refused (CONNACK 5). */
-#include <errno.h>
-#include <poll.h>
+ * the question to orchardd (server/mqtt/ask.c) is one line each way on a
+ * kept connection, with a 3 s timeout, after which the device is refused
+ * (CONNACK 5). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <openssl/bn.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
 #include "common/hash.h"
+#include "server/mqtt/ask.h"
 
 #define UP_PREFIX "orchard/up/"
 #define DOWN_PREFIX "orchard/down/"
@@ -81,23 +73,13 @@
 #define REVOKED_TOPIC "orchard/revoked"
 /* From a backend: a device id whose enrollment was disabled: its connection ends */
 #define KICK_TOPIC "orchard/kick"
-#define ASK_TIMEOUT_MS 3000
-#define FIELD_MAX 4096
 #define BACKENDS_MAX 16
-#define SAS_SKEW 300  /* seconds past se a SAS is accepted: DPS_SAS_SKEW */
-#define SOCKETS_MAX 8 /* orchardd credential sockets, asked in turn */
 #define SESSION_BUCKETS 4096
 #define DESIRED_PUSH "twin/PATCH/properties/desired/"
 
 static struct {
 	mosquitto_plugin_id_t *id;
-	/* plugin_opt_socket: one orchardd's socket or several (one
-	 * database), space-separated; asked in turn from the one that last
-	 * answered, so one orchardd down leaves the others answering */
-	char socket_path[SOCKETS_MAX][sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int nsockets, cur;
 	char backend_user[64];
-	int fd;
 	/* what a device's session subscribed to, of methods and desired
 	 * patches (a persistent session outlives its connections: the SDK
 	 * does not subscribe again) */
@@ -122,15 +104,7 @@ static struct {
 	} * conns;
 	size_t nconns, capconns;
 	double rate; /* $iothub requests a second per device (bursts: twice that); 0: no limit */
-} plug = {.fd = -1, .rate = 50};
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+} plug = {.rate = 50};
 
 static void conn_add(struct mosquitto *client, const char *id, long long until, const char *serial)
 {
@@ -143,8 +117,10 @@ static void conn_add(struct mosquitto *client, const char *id, long long until, 
 		plug.conns = c;
 		plug.capconns = cap;
 	}
-	plug.conns[plug.nconns] = (struct conn){
-		.client = client, .tokens = plug.rate * 2, .last_ms = now_ms(), .until = until};
+	plug.conns[plug.nconns] = (struct conn){.client = client,
+						.tokens = plug.rate * 2,
+						.last_ms = plugin_now_ms(),
+						.until = until};
 	for (size_t i = 0; i < plug.nconns; i++) /* a renewal: the same device */
 		if (strcmp(plug.conns[i].id, id) == 0)
 			plug.conns[plug.nconns].desired = plug.conns[i].desired;
@@ -156,7 +132,7 @@ static void conn_add(struct mosquitto *client, const char *id, long long until, 
 /* Whether client may send one more $iothub request now (its bucket). */
 static bool conn_allow(struct mosquitto *client)
 {
-	long long now = now_ms();
+	long long now = plugin_now_ms();
 
 	if (plug.rate <= 0)
 		return true;
@@ -303,116 +279,10 @@ static void backend_set(struct mosquitto *old, struct mosquitto *new)
 		}
 }
 
-static void ask_close(void)
-{
-	if (plug.fd >= 0)
-		close(plug.fd);
-	plug.fd = -1;
-}
-
-static int ask_connect(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-	if (plug.fd >= 0)
-		return 0;
-	memcpy(sa.sun_path, plug.socket_path[plug.cur], sizeof sa.sun_path);
-	plug.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (plug.fd < 0)
-		return -1;
-	if (connect(plug.fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "orchard: connect %s: %s",
-				     plug.socket_path[plug.cur], strerror(errno));
-		ask_close();
-		return -1;
-	}
-	return 0;
-}
-
-/* Writes all of buf[0..n) before the deadline. */
-static int send_all(const char *buf, size_t n, long long deadline)
-{
-	while (n > 0) {
-		struct pollfd p = {.fd = plug.fd, .events = POLLOUT};
-		long long left = deadline - now_ms();
-		ssize_t w;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return -1;
-		w = send(plug.fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w, n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Reads one line (without its '\n') before the deadline. */
-static int recv_line(char *out, size_t max, long long deadline)
-{
-	size_t n = 0;
-
-	for (;;) {
-		struct pollfd p = {.fd = plug.fd, .events = POLLIN};
-		long long left = deadline - now_ms();
-		ssize_t r;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return -1;
-		r = recv(plug.fd, out + n, 1, MSG_DONTWAIT);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (r <= 0)
-			return -1;
-		if (out[n] == '\n') {
-			out[n] = '\0';
-			return 0;
-		}
-		if (++n >= max)
-			return -1;
-	}
-}
-
-/* Asks orchardd "<kind> <name>\n<password>\n"; true when it answers "OK".
- * On a broken connection, a fresh one: to the same orchardd (it may have
- * restarted), then to each other listed socket in turn. */
-static bool ask(char kind, const char *name, const char *password)
-{
-	char line[64];
-
-	for (int attempt = 0; attempt <= plug.nsockets; attempt++) {
-		long long deadline = now_ms() + ASK_TIMEOUT_MS;
-		char head[4] = {kind, ' ', '\0'};
-
-		if (attempt > 0 && plug.fd < 0)
-			plug.cur = (plug.cur + 1) % plug.nsockets; /* that one is down */
-		if (ask_connect() != 0)
-			continue;
-		if (send_all(head, 2, deadline) == 0 &&
-		    send_all(name, strlen(name), deadline) == 0 &&
-		    send_all("\n", 1, deadline) == 0 &&
-		    send_all(password, strlen(password), deadline) == 0 &&
-		    send_all("\n", 1, deadline) == 0 && recv_line(line, sizeof line, deadline) == 0)
-			return strcmp(line, "OK") == 0;
-		ask_close();
-	}
-	return false;
-}
-
-/* Whether s may travel in one line of the socket protocol. */
-static bool field_ok(const char *s)
-{
-	size_t n = s ? strnlen(s, FIELD_MAX + 1) : 0;
-
-	return n > 0 && n <= FIELD_MAX && strpbrk(s, "\r\n") == NULL;
-}
-
 /* A device ID as a topic level: no separators, no wildcards. */
 static bool device_id_ok(const char *id)
 {
-	return field_ok(id) && strlen(id) <= 128 && strpbrk(id, "/+#") == NULL;
+	return plugin_field_ok(id) && strlen(id) <= 128 && strpbrk(id, "/+#") == NULL;
 }
 
 static bool is_backend(struct mosquitto *client)
@@ -422,74 +292,12 @@ static bool is_backend(struct mosquitto *client)
 	return user != NULL && strcmp(user, plug.backend_user) == 0;
 }
 
-/* When a connection made with SAS password must end: its se plus the
- * skew orchardd accepts (server/dps_sas.h), as IoT Hub closes a connection
- * whose SAS expires; the SDKs renew theirs before. 0: never (no se). */
-static long long sas_until(const char *password)
-{
-	const char *se = strstr(password, "se=");
-
-	while (se != NULL && se != password && se[-1] != '&' && se[-1] != ' ')
-		se = strstr(se + 3, "se=");
-	return se ? strtoll(se + 3, NULL, 10) + SAS_SKEW : 0;
-}
-
-/* The client certificate the broker verified (listener with
- * require_certificate), as base64 DER for orchardd, and when it expires
- * (*until, plus the skew, as a SAS's). NULL when there is none. */
-/* Hex of serial without leading zeros, as serial_same() compares them. */
-static void serial_hex(const ASN1_INTEGER *serial, char *out, size_t cap)
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
-
-	snprintf(out, cap, "%s", hex && strlen(hex) < cap ? hex : "");
-	OPENSSL_free(hex);
-	BN_free(bn);
-}
-
-/* Whether two hex serials name the same number (case and leading zeros aside). */
-static bool serial_same(const char *a, const char *b, size_t blen)
-{
-	const char *end = b + blen;
-
-	while (*a == '0')
-		a++;
-	while (b < end && *b == '0')
-		b++;
-	return a[0] != '\0' && strlen(a) == (size_t)(end - b) &&
-	       strncasecmp(a, b, (size_t)(end - b)) == 0;
-}
-
-/* The client's certificate, base64 DER (malloc'd; NULL: none), its
- * notAfter plus the skew in *until and its serial in serial. */
-static char *cert_b64(struct mosquitto *client, long long *until, char *serial, size_t cap)
-{
-	X509 *cert = mosquitto_client_certificate(client);
-	unsigned char *der = NULL;
-	char *b64 = NULL;
-	struct tm tm;
-	int n;
-
-	if (cert != NULL && (n = i2d_X509(cert, &der)) > 0 && (n + 2) / 3 * 4 < FIELD_MAX &&
-	    (b64 = malloc((size_t)(n + 2) / 3 * 4 + 1)) != NULL) {
-		EVP_EncodeBlock((unsigned char *)b64, der, n);
-		*until = ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1
-				 ? (long long)timegm(&tm) + SAS_SKEW
-				 : 0;
-		serial_hex(X509_get0_serialNumber(cert), serial, cap);
-	}
-	OPENSSL_free(der);
-	X509_free(cert);
-	return b64;
-}
-
 /* A backend says certificate serial (len hex bytes) was revoked: the
  * connections that presented it end now, not when it expires. */
 static void revoked_kick(const char *serial, size_t len)
 {
 	for (size_t i = 0; i < plug.nconns; i++)
-		if (serial_same(plug.conns[i].serial, serial, len)) {
+		if (plugin_serial_same(plug.conns[i].serial, serial, len)) {
 			mosquitto_log_printf(MOSQ_LOG_NOTICE,
 					     "orchard: %s: certificate revoked, disconnected",
 					     plug.conns[i].id);
@@ -508,10 +316,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	size_t n;
 
 	(void)event, (void)userdata;
-	if (!field_ok(user) || (sas && !field_ok(ed->password)) || cid == NULL)
+	if (!plugin_field_ok(user) || (sas && !plugin_field_ok(ed->password)) || cid == NULL)
 		return MOSQ_ERR_AUTH;
 	if (strcmp(user, plug.backend_user) == 0) {
-		if (!sas || !ask('B', user, ed->password))
+		if (!sas || !plugin_ask('B', user, ed->password))
 			return MOSQ_ERR_AUTH;
 		backend_set(NULL, ed->client);
 		return MOSQ_ERR_SUCCESS;
@@ -524,11 +332,11 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_AUTH;
 	/* a SAS, or else the X.509 certificate the TLS handshake verified */
 	if (sas) {
-		ok = ask('D', cid, ed->password);
-		until = sas_until(ed->password);
+		ok = plugin_ask('D', cid, ed->password);
+		until = plugin_sas_until(ed->password);
 	} else {
-		ok = (b64 = cert_b64(ed->client, &until, serial, sizeof serial)) != NULL &&
-		     ask('X', cid, b64);
+		ok = (b64 = plugin_cert_b64(ed->client, &until, serial, sizeof serial)) != NULL &&
+		     plugin_ask('X', cid, b64);
 		free(b64);
 	}
 	if (!ok) {
@@ -872,31 +680,21 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			  struct mosquitto_opt *options, int option_count)
 {
+	bool sockets_ok = false;
+
 	(void)userdata;
 	plug.id = identifier;
 	snprintf(plug.backend_user, sizeof plug.backend_user, "orchardd");
 	for (int i = 0; i < option_count; i++) {
 		if (strcmp(options[i].key, "socket") == 0) {
-			/* space-separated paths */
-			for (const char *p = options[i].value; *(p += strspn(p, " \t")) != '\0';) {
-				size_t n = strcspn(p, " \t");
-
-				if (plug.nsockets == SOCKETS_MAX ||
-				    n >= sizeof plug.socket_path[0]) {
-					plug.nsockets = 0; /* refused below */
-					break;
-				}
-				memcpy(plug.socket_path[plug.nsockets], p, n);
-				plug.socket_path[plug.nsockets++][n] = '\0';
-				p += n;
-			}
+			sockets_ok = plugin_ask_sockets(options[i].value) == 0;
 		} else if (strcmp(options[i].key, "rate") == 0)
 			plug.rate = atof(options[i].value);
 		else if (strcmp(options[i].key, "backend_user") == 0)
 			snprintf(plug.backend_user, sizeof plug.backend_user, "%s",
 				 options[i].value);
 	}
-	if (plug.nsockets == 0 || strchr(plug.backend_user, '/') != NULL) {
+	if (!sockets_ok || strchr(plug.backend_user, '/') != NULL) {
 		mosquitto_log_printf(MOSQ_LOG_ERR,
 				     "orchard: plugin_opt_socket (orchardd's MQTT sockets, at most"
 				     " 8) is required; plugin_opt_backend_user has no '/'");
@@ -921,7 +719,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	mosquitto_callback_unregister(plug.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
-	ask_close();
+	plugin_ask_close();
 	free(plug.conns);
 	for (int b = 0; b < SESSION_BUCKETS; b++)
 		for (struct session *m = plug.sessions[b], *n; m != NULL; m = n) {
