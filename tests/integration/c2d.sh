@@ -12,10 +12,9 @@ cd "$(dirname "$0")/../.."
 . tests/lib/dps.sh
 trap fixture_cleanup EXIT
 command -v mosquitto >/dev/null || { echo "1..0 # SKIP mosquitto not installed"; exit 0; }
-MPORT=$(free_port) XPORT=$(free_port)
 
 pg_start || { tap_nok "postgres starts"; tap_done; exit 1; }
-ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT ORCHARD_MQTT_X509_LISTEN=$XPORT orchardd_start || { tap_nok "orchardd starts"; tap_done; exit 1; }
+orchardd_mqtt_start || { tap_nok "orchardd and its broker start"; tap_done; exit 1; }
 W=(-H "Authorization: Bearer $(token all)" "${JSON[@]}")
 R=(-H "Authorization: Bearer $(token twins:read)" "${JSON[@]}")
 Q=/devices/c-1/commands
@@ -145,8 +144,7 @@ expect_eq "no sanitizer report" 0 "$(cat "$TMP"/orchardd.*.log | grep -c 'Saniti
 
 # --- leaks: a delivery, the refusals and a purge under valgrind (plain build only) ---
 if [[ "$BUILD" == build ]]; then
-	VALGRIND=1 ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT ORCHARD_MQTT_X509_LISTEN=$XPORT orchardd_start
-	orchardd_mqtt_up
+	VALGRIND=1 orchardd_mqtt_start
 	listen 'devices/c-1/messages/devicebound/#' 20
 	sleep 1
 	send '{"body":"under valgrind","properties":{"k":"v"}}'

@@ -58,9 +58,7 @@ for page in "${PAGES[@]}"; do
 	prelude=() PORTS=
 	if [[ "$page" == docs/mqtt.md ]]; then
 		command -v mosquitto >/dev/null || { tap_ok "$page # SKIP mosquitto not installed"; continue; }
-		MPORT=$(free_port) XPORT=$(free_port)
-		ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT ORCHARD_MQTT_X509_LISTEN=$XPORT orchardd_start &&
-			orchardd_mqtt_up || { tap_nok "$page: orchardd and its broker start"; continue; }
+		orchardd_mqtt_start || { tap_nok "$page: orchardd and its broker start"; continue; }
 		prelude=(docs/twins.md) PORTS="s/\b8883\b/$MPORT/g; s/\b8884\b/$XPORT/g"
 	else
 		orchardd_start || { tap_nok "$page: orchardd starts"; continue; }

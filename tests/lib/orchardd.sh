@@ -67,6 +67,15 @@ orchardd_mqtt_up() {
 	return 1
 }
 
+# orchardd_mqtt_start [ARGS...]: orchardd with its own broker, devices with
+# a SAS on MPORT and X.509 devices on XPORT (free ports), its backend
+# connected.
+orchardd_mqtt_start() {
+	MPORT=$(free_port) XPORT=$(free_port)
+	ORCHARD_MQTT_LISTEN=127.0.0.1:$MPORT ORCHARD_MQTT_X509_LISTEN=$XPORT orchardd_start "$@" &&
+		orchardd_mqtt_up
+}
+
 orchardd_stop() {
 	local rc
 	kill -TERM "$OPID"
