@@ -2,6 +2,7 @@
  * allows), build the certificate from the caller's SANs and the profile,
  * and have the signer sign it. Names in the CSR are never copied. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -448,4 +449,20 @@ void pki_cert_free(struct pki_cert *c)
 	free(c->der);
 	free(c->chain_pem);
 	memset(c, 0, sizeof *c);
+}
+
+int pki_serial_canonical(const char *in, char out[33])
+{
+	size_t n = in ? strlen(in) : 0;
+
+	if (n == 0 || n > 32)
+		return -1;
+	memset(out, '0', 32 - n);
+	for (size_t i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)in[i]))
+			return -1;
+		out[32 - n + i] = (char)tolower((unsigned char)in[i]);
+	}
+	out[32] = '\0';
+	return 0;
 }

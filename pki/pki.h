@@ -240,6 +240,11 @@ int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n, long
 int pki_crl_att(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n,
 		long long crl_number, long next_update, uint8_t **der, size_t *der_len);
 
+/* A serial as a user gives it (1 to 32 hex digits in either case, as
+ * `openssl x509 -serial` prints it, leading zeros dropped) in Orchard's
+ * form: 32 lower-case hex digits. 0, or -1 when it is not one. */
+int pki_serial_canonical(const char *in, char out[33]);
+
 /* RFC 5280 reason codes by name ("keyCompromise" -> 1); -1 for unknown or
  * 7 (unused). pki_reason_name() is the inverse (NULL for unknown). */
 int pki_reason_parse(const char *name);

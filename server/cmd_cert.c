@@ -174,10 +174,11 @@ static enum store_qs revoke_cb(struct store_conn *c, void *cls)
 
 static int cert_revoke(struct server *srv, int argc, char **argv)
 {
-	struct revoke_txn t = {.serial = argc > 1 ? argv[1] : NULL};
+	char serial[33];
+	struct revoke_txn t = {.serial = serial};
 	enum store_qs qs;
 
-	if (t.serial == NULL || (argc != 2 && argc != 4) ||
+	if (argc < 2 || pki_serial_canonical(argv[1], serial) != 0 || (argc != 2 && argc != 4) ||
 	    (argc == 4 &&
 	     (strcmp(argv[2], "--reason") != 0 || (t.reason = pki_reason_parse(argv[3])) < 0))) {
 		cert_usage();

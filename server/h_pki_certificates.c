@@ -1,6 +1,5 @@
 /* /pki/certificates: the CA's record for operators (pki:admin): list with
  * filters and keyset pages, one certificate with its PEM, revocation. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +17,6 @@
 
 #define LIST_MAX 500
 #define LIST_DEFAULT 100
-
-/* Copies a serial, lower-cased, into out (33 bytes); -1 unless it is 32
- * hex digits. */
-static int serial_take(const char *in, char out[33])
-{
-	size_t n = in ? strlen(in) : 0;
-
-	if (n != 32)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!isxdigit((unsigned char)in[i]))
-			return -1;
-		out[i] = (char)tolower((unsigned char)in[i]);
-	}
-	out[n] = '\0';
-	return 0;
-}
 
 static const char *cert_status(const struct store_cert *c)
 {
@@ -168,7 +150,7 @@ int h_pki_cert_get(struct request *req)
 	enum store_qs qs;
 	int ret;
 
-	if (serial_take(req->params[0], serial) != 0)
+	if (pki_serial_canonical(req->params[0], serial) != 0)
 		return reply_problem(req, ERR_PKI_BAD_SERIAL, NULL);
 	qs = certs_select(req->srv, serial, &row);
 	if (qs < 0)
@@ -233,7 +215,7 @@ int h_pki_cert_revoke(struct request *req)
 	enum spec_status st;
 	enum store_qs qs;
 
-	if (serial_take(req->params[0], serial) != 0)
+	if (pki_serial_canonical(req->params[0], serial) != 0)
 		return reply_problem(req, ERR_PKI_BAD_SERIAL, NULL);
 	if ((st = spec_parse_body(req, spec)) != SPEC_OK)
 		return SPEC_HANDLER_RESULT(st);

@@ -213,8 +213,12 @@ expect "a profile from --ca-profiles issues" "$ORCHARDD" --data-dir "$TMP/var" -
 expect_eq "for its lifetime" 7260 $(($(date -d "$(openssl x509 -in "$TMP/edge.pem" -noout -enddate | cut -d= -f2)" +%s) - \
 	$(date -d "$(openssl x509 -in "$TMP/edge.pem" -noout -startdate | cut -d= -f2)" +%s)))
 
-# CLI revoke, then the CRL lists both.
-expect "cert revoke from the CLI" "$ORCHARDD" --data-dir "$TMP/var" cert revoke "$LIVE" --reason superseded
+# CLI revoke, with the serial as openssl prints it (upper case, leading
+# zeros dropped), then the CRL lists both.
+http GET "/pki/certificates/$(tr a-f A-F <<<"${LIVE#0}")" "${ADMIN[@]}"
+expect_eq "the REST API reads a serial as openssl prints it" "200 $LIVE" "$STATUS $(jq -r .serial <<<"$BODY")"
+expect "cert revoke from the CLI" "$ORCHARDD" --data-dir "$TMP/var" cert revoke \
+	"$(openssl x509 -in "$TMP/live.pem" -noout -serial | cut -d= -f2)" --reason superseded
 expect_eq "the row says superseded" 4 "$(psql_q "SELECT revocation_reason FROM certificates WHERE serial = '$LIVE'")"
 
 orchardd_stop

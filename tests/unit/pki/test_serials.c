@@ -1,5 +1,6 @@
 /* pki/: serials are 128 random bits, the certificate holds the same
- * number, and none repeats, also when every HTTP worker issues at once. */
+ * number, and none repeats, also when every HTTP worker issues at once; a
+ * serial as users give it is read in Orchard's form. */
 #include "tests/unit/pki/pki_test.h"
 
 #include <pthread.h>
@@ -55,6 +56,26 @@ enum { THREADS = 4, PER_THREAD = 50 };
 static struct pki_ca *shared_ca;
 static char thread_serials[THREADS * PER_THREAD][33];
 
+/* What `openssl x509 -serial` prints drops leading zeros and is upper
+ * case: the same serial. Anything else is refused. */
+static void test_serial_canonical(void **state)
+{
+	char out[33];
+
+	(void)state;
+	assert_int_equal(pki_serial_canonical("911960DB077F82EED56A0710D54D8C", out), 0);
+	assert_string_equal(out, "00911960db077f82eed56a0710d54d8c");
+	assert_int_equal(pki_serial_canonical("0123456789abcdef0123456789abcdef", out), 0);
+	assert_string_equal(out, "0123456789abcdef0123456789abcdef");
+	assert_int_equal(pki_serial_canonical("1", out), 0);
+	assert_string_equal(out, "00000000000000000000000000000001");
+	for (const char *const *bad =
+		     (const char *const[]){"", "not-a-serial", "12 34", "0x12",
+					   "0123456789abcdef0123456789abcdef0", NULL};
+	     *bad; bad++)
+		assert_int_equal(pki_serial_canonical(*bad, out), -1);
+}
+
 static void *issue_thread(void *arg)
 {
 	long t = (long)arg;
@@ -100,6 +121,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_serials),
+		cmocka_unit_test(test_serial_canonical),
 		cmocka_unit_test(test_threads),
 	};
 
